@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything the suite needs on a fresh Debian machine (the README's first command).
+#   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures)
+#   - the Python package with its test and development dependencies (editable)
+# Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+DEBIAN_PACKAGES=(tshark)
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "install: need root (or sudo) to install Debian packages: ${missing[*]}" >&2; exit 1
+  fi
+  echo "install: Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  # tshark asks whether non-root users may capture; the noninteractive frontend takes the default.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "install: Python packages (editable, with test and dev extras)"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+echo "install: done"
