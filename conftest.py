@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import inspect
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["steps.common", "steps.registration"]
+
+
+TAGS = Path(__file__).parent / "features" / "tags.toml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare every feature tag (features/tags.toml) as a marker, for --strict-markers."""
+    with TAGS.open("rb") as f:
+        groups = tomllib.load(f)
+    for group, tags in groups.items():
+        for name, description in tags.items():
+            config.addinivalue_line("markers", f"{name}: [{group}] {description}")
 
 
 def pytest_bdd_before_step_call(

@@ -27,7 +27,8 @@ REGISTER = (
     b"From: <sip:wrtc-alice@block1.ims.example.net>;tag=a73kszlfl\r\n"
     b"Call-ID: 1j9FpLxk3uxtm8tn@df7jal23ls0d.invalid\r\n"
     b"CSeq: 1 REGISTER\r\n"
-    b'Contact: <sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-aabbccddeeff>";reg-id=1;expires=600\r\n'
+    b"Contact: <sip:h7kjh12s@df7jal23ls0d.invalid;transport=ws>"
+    b';+sip.instance="<urn:uuid:00000000-0000-1000-8000-aabbccddeeff>";reg-id=1;expires=600\r\n'
     b"Supported: path, gruu, outbound\r\n"
     b"Authorization: Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig\r\n"
     b"Content-Length: 0\r\n\r\n"

@@ -223,7 +223,8 @@ def _validate(message: Request | Response) -> None:
 
 
 def _validate_numbers(message: Message) -> None:
-    for key, limit in (("max-forwards", 255), ("expires", MAX_DELTA_SECONDS), ("min-expires", MAX_DELTA_SECONDS)):
+    limits = (("max-forwards", 255), ("expires", MAX_DELTA_SECONDS), ("min-expires", MAX_DELTA_SECONDS))
+    for key, limit in limits:
         if key not in {h.key for h in message.headers}:
             continue
         value = _single(message, key)

@@ -1,0 +1,97 @@
+@registration @ep_cscf @wimpu_registrar @clause_5_2_2_5_2
+Feature: 5.2.2.5.2 WIC registration procedure
+  TR 23.701 5.2.2.5.2: "WIC registers with eP-CSCF using web based authentication. Upon
+  successful authorization, the eP-CSCF shall then bind the WIC to the selected individual
+  IMPU, shall update the registration status, and shall store the necessary information
+  in the wIMPU Registrar. The wIMPU can be allocated by third party or the eP-CSCF."
+
+  The wIMPU block has already registered in the HSS. alice's identity is an individual
+  IMPU allocated by the third party (option A); bob registers with his external identity
+  and the eP-CSCF allocates his IMPU (option B).
+
+  Background:
+    Given the wIMPU stack is running with the reference profile
+
+  Rule: Steps 1-7 - a WIC with a valid token from the WWSF is registered
+
+    @step_1 @step_2 @step_3 @step_4 @step_5 @step_6 @step_7 @TP_WIMPU_REG_001
+    Scenario Outline: A WIC registers for the first time
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "<wic>" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+
+      @option_a
+      Examples: identity allocated by the third party
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: identity allocated by the eP-CSCF
+        | user | wic |
+        | bob  | B1  |
+
+  Rule: Step 6 - the eP-CSCF allocates an individual IMPU and stores the binding
+
+    @step_6 @option_b @TP_WIMPU_REG_002
+    Scenario: The allocated IMPU is taken from the block and bound to the external identity
+      Given bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      When WIC "B1" registers with the identity and the token of bob
+      Then the wIMPU Registrar binds bob's external identity to an individual IMPU of block "sip:wrtc-!.*!@block2.ims.example.net"
+
+  Rule: Step 6 - a different contact for a registered IMPU is a new contact of that IMPU
+
+    @step_6 @TP_WIMPU_REG_003
+    Scenario Outline: A second WIC of the same user adds a contact to the same IMPU
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "first" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "first" has registered with the identity and the token of <user>
+      And WIC "second" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "second" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 2 contacts
+      And the individual IMPU of <user> has not changed
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+  Rule: Step 6 - the same contact registering again is a re-registration
+
+    @step_6 @option_a @TP_WIMPU_REG_004
+    Scenario: A WIC refreshes its registration
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      When WIC "A1" registers with the identity and the token of alice
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for alice with 1 contact
+
+  Rule: 5.2.2.3.1 - an entry is removed upon de-registration
+
+    @lifecycle @clause_5_2_2_3_1 @TP_WIMPU_REG_005
+    Scenario Outline: De-registration of the last contact removes the entry
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered with the identity and the token of <user>
+      When WIC "W" de-registers
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds no registration for <user>
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |

@@ -1,0 +1,182 @@
+"""The IWF: the eP-CSCF's contact point for WICs (TR 23.701 5.2.2.2, "decomposed eP-CSCF").
+
+It terminates WSS (RFC 7118) with the Origin check of step 2, validates the WWSF token of
+step 4 on every REGISTER, and hands SIP to a P-CSCF over the internal interface
+:class:`PcscfPort`, naming the WebSocket flow with a flow token (RFC 5626 edge proxy).
+The P-CSCF reaches a WIC back through :meth:`Iwf.send_to_flow`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import ssl
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from reference.nodes.iwf.token_check import TokenError, challenge, extract_bearer, validate
+from reference.sip.errors import SipError
+from reference.sip.message import Request, Response
+from reference.sip.transaction_base import make_response
+from reference.spec import clause
+from reference.transport.endpoint import TransportFailure
+from reference.transport.websocket import Flow, WebSocketListener
+
+__all__ = ["Iwf", "PcscfPort", "TrustedWwsf"]
+
+log = logging.getLogger("wimpu.iwf")
+
+
+class PcscfPort(Protocol):
+    """The internal interface IWF -> P-CSCF (bundled as eP-CSCF)."""
+
+    async def from_wic(self, message: Request | Response, flow_token: str, identity: str | None) -> None:
+        """A SIP message from a WIC; ``identity`` is the token-checked identity of a REGISTER."""
+
+    def flow_closed(self, flow_token: str) -> None:
+        """The WebSocket of a flow closed: its contacts are unreachable."""
+
+
+class TrustedWwsf:
+    """What the eP-CSCF trusts of a WWSF: its origin (CORS) and its token keys."""
+
+    def __init__(self, origin: str, keys: Mapping[str, Any], realm: str) -> None:
+        self.origin = origin
+        self.keys = dict(keys)
+        self.realm = realm
+
+
+class Iwf:
+    """WSS listener with Origin and token checks, bound to one P-CSCF."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        identity: str,
+        wwsf: TrustedWwsf,
+        ssl_context: ssl.SSLContext | None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Any = None,
+    ) -> None:
+        import time
+
+        self.name = name
+        self.identity = identity
+        "The eP-CSCF identity tokens must be issued for (the JWT ``aud``)."
+        self.wwsf = wwsf
+        self.clock = clock or time.time
+        self.pcscf: PcscfPort | None = None
+        self.listener = WebSocketListener(
+            self._received,
+            allowed_origins=lambda: [self.wwsf.origin],
+            ssl_context=ssl_context,
+            host=host,
+            port=port,
+            on_close=self._closed,
+            on_error=self._parse_error,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return self.listener.url
+
+    async def start(self) -> None:
+        await self.listener.start()
+
+    async def stop(self) -> None:
+        await self.listener.stop()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def flow_token(self, flow: Flow) -> str:
+        return f"{self.name}.{flow.id}"
+
+    def _flow_id(self, token: str) -> int | None:
+        name, _, number = token.rpartition(".")
+        return int(number) if name == self.name and number.isdigit() else None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _received(self, message: Request | Response, flow: Flow) -> None:
+        self._spawn(self._handle(message, flow))
+
+    async def _handle(self, message: Request | Response, flow: Flow) -> None:
+        assert self.pcscf is not None, "IWF started without a P-CSCF"
+        identity: str | None = None
+        if isinstance(message, Request) and message.method == "REGISTER":
+            try:
+                identity = self.check_token(message)
+            except TokenError as exc:
+                await self._reject_token(message, flow, exc)
+                return
+            except SipError as exc:
+                await self._reply(flow, make_response(message, exc.status, str(exc)[:80]))
+                return
+        await self.pcscf.from_wic(message, self.flow_token(flow), identity)
+
+    @clause("TR 23.701 5.2.2.5.2", steps=4)
+    def check_token(self, request: Request) -> str:
+        """Step 4: "The eP-CSCF shall validate the contents of the security token in
+        relation to the user identity." Returns the identity the token asserts.
+
+        Raises:
+            TokenError: missing (401), invalid (401) or for another identity (403).
+        """
+        identity = request.to.uri
+        token = extract_bearer(request.get_all("Authorization"), request.body, request.get("Content-Type"))
+        validate(
+            token,
+            identity=identity,
+            keys=self.wwsf.keys,
+            issuer=self.wwsf.origin,
+            audience=self.identity,
+            now=self.clock(),
+        )
+        return identity
+
+    async def _reject_token(self, request: Request, flow: Flow, exc: TokenError) -> None:
+        log.warning("IWF: REGISTER for %s on flow %d rejected: %s", request.get("To"), flow.id, exc.detail)
+        response = make_response(request, exc.status, exc.reason, to_tag=secrets.token_hex(4))
+        if exc.status == 401:
+            response = response.with_header(
+                "WWW-Authenticate", challenge(self.wwsf.realm, self.wwsf.origin, exc.error)
+            )
+        await self._reply(flow, response)
+
+    def _parse_error(self, flow: Flow, error: SipError) -> Response | None:
+        return None  # Unparseable input over WebSocket is dropped; the log says why.
+
+    async def _reply(self, flow: Flow, response: Response) -> None:
+        try:
+            await self.listener.send(flow.id, response)
+        except TransportFailure as exc:
+            log.info("IWF: could not answer on flow %d: %s", flow.id, exc)
+
+    def _closed(self, flow: Flow) -> None:
+        if self.pcscf is not None:
+            self.pcscf.flow_closed(self.flow_token(flow))
+
+    async def send_to_flow(self, flow_token: str, message: Request | Response) -> None:
+        """Send to a WIC over the flow the token names.
+
+        Raises:
+            TransportFailure: unknown or closed flow (the P-CSCF answers 430 Flow Failed).
+        """
+        flow_id = self._flow_id(flow_token)
+        if flow_id is None:
+            raise TransportFailure(f"flow token {flow_token!r} is not one of {self.name}'s")
+        await self.listener.send(flow_id, message)
+
+    def flow_is_open(self, flow_token: str) -> bool:
+        flow_id = self._flow_id(flow_token)
+        return flow_id is not None and self.listener.is_open(flow_id)
+
+    def allowed_origins(self) -> Collection[str]:
+        return [self.wwsf.origin]

@@ -1,0 +1,252 @@
+"""The eP-CSCF's WIC registration, as a generator of effects (sans-I/O).
+
+A flow ``yield``s an effect (a W6 read or write) and receives its result; each
+``yield`` is one arrow of the text's figure. ``service.py`` carries the effects out
+over HTTP; unit tests answer them from a dict. The token was validated before the
+flow starts (step 4, ``reference.nodes.iwf.token_check``); the flow gets its claims.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import hashlib
+from collections.abc import Generator
+from typing import Any
+
+from reference.sip.address import NameAddr
+from reference.sip.identity import WildcardImpu, canonical_identity, same_identity
+from reference.sip.message import Request, Response
+from reference.sip.transaction_base import make_response
+from reference.spec import clause
+
+__all__ = [
+    "Allocation",
+    "BlockConfig",
+    "Registered",
+    "W6Read",
+    "W6ReadByExternal",
+    "W6Remove",
+    "W6Write",
+    "contact_key",
+    "register_wic",
+]
+
+Flow = Generator[Any, Any, Response]
+
+
+class Allocation(enum.Enum):
+    """Who allocates the individual IMPU of a block (TR 23.701 5.2.2.1, per block)."""
+
+    THIRD_PARTY = "third-party"
+    "Option A: the WIC registers with an individual IMPU inside the block."
+    EP_CSCF = "ep-cscf"
+    "Option B: the WIC registers with its external identity; the eP-CSCF allocates."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockConfig:
+    """One wIMPU block served by this eP-CSCF."""
+
+    wimpu: WildcardImpu
+    allocation: Allocation
+    external_domains: tuple[str, ...] = ()
+    "Option B: the domains of the external identities this block serves."
+    prefix: str = "wrtc-"
+    "Option B: user-part prefix of allocated IMPUs (must match the wildcard)."
+
+    def allocate(self, external: str) -> str:
+        """Option B: the individual IMPU for an external identity.
+
+        Deterministic (a hash of the canonical external identity), so every eP-CSCF
+        instance serving the block gives the same answer without shared state; the
+        registrar's binding check (409 on conflict) catches a collision.
+        """
+        digest = hashlib.sha256(canonical_identity(external).encode()).digest()
+        user = self.prefix + base64.b32encode(digest[:10]).decode().lower()
+        host = self.wimpu.host or ""
+        impu = f"sip:{user}@{host}"
+        if not self.wimpu.matches(impu):
+            raise ValueError(f"allocated IMPU {impu} does not match block {self.wimpu}")
+        return impu
+
+
+# ----- effects -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class W6Read:
+    """Read the registration entry of an individual IMPU. Result: entry dict or None."""
+
+    impu: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class W6ReadByExternal:
+    """Option B: read the entry bound to an external identity. Result: dict or None."""
+
+    external_identity: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class W6Write:
+    """Create or refresh one contact of an entry. Result: (outcome, entry dict)."""
+
+    impu: str
+    wimpu: str
+    allocated_by: str
+    external_identity: str | None
+    contact_id: str
+    contact: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class W6Remove:
+    """Remove one contact (or every contact when ``contact_id`` is None). Result: None."""
+
+    impu: str
+    contact_id: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Registered:
+    """What the flow tells the service after a successful registration."""
+
+    impu: str
+    external_identity: str | None
+    outcome: str
+
+
+# ----- helpers -------------------------------------------------------------------------
+
+
+def contact_key(contact: NameAddr) -> str:
+    """The identity of a contact for step 6 ("the contact is the same as the stored one").
+
+    RFC 5626 4.2: with outbound, a contact is identified by ``+sip.instance`` and
+    ``reg-id``; otherwise by its URI (RFC 3261 10.3 compares URIs).
+    """
+    instance = contact.param("+sip.instance")
+    if instance:
+        return instance.strip('"<>') + "#" + (contact.param("reg-id") or "0")
+    return contact.uri
+
+
+def _expires(request: Request, contact: NameAddr, default: int) -> int:
+    # RFC 3261 10.2.1.1: the Contact "expires" parameter overrides the Expires header.
+    value = contact.param("expires")
+    if value is None:
+        header = request.get("Expires")
+        return default if header is None else int(header)
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """Local choices of the eP-CSCF (PIXIT items)."""
+
+    ep_cscf: str
+    "This eP-CSCF's identity, stored with each contact."
+    default_expires: int = 600
+    min_expires: int = 60
+    max_expires: int = 3600
+
+
+@clause("TR 23.701 5.2.2.5.2", steps=(3, 5, 6, 7))
+@clause("TR 23.701 5.2.2.3.2")
+def register_wic(
+    request: Request,
+    *,
+    identity: str,
+    block: BlockConfig,
+    flow: str,
+    path: tuple[str, ...],
+    policy: RegistrationPolicy,
+    to_tag: str,
+) -> Flow:
+    """Register a WIC whose token (step 4) already checked out for ``identity``.
+
+    Steps of TR 23.701 5.2.2.5.2:
+
+    3. the REGISTER carries the identity: an individual IMPU of the block (option A) or
+       the external identity (option B);
+    5. "The eP-CSCF shall query the registration status of the WIC" (W6 read);
+    6. new registration, new contact of a registered IMPU, or re-registration; in
+       option B the binding external identity <-> allocated IMPU is stored too (W6 write);
+       ``Expires: 0`` de-registers (5.2.2.3.2 "remove the registration entry ... when
+       the WIC is de-registered");
+    7. "The eP-CSCF shall send the OK response back to the WIC."
+    """
+    option_b = block.allocation is Allocation.EP_CSCF
+    if request.contact_is_star:
+        # RFC 3261 10.3 step 6: "*" only with Expires 0, removes every binding.
+        if request.get("Expires") != "0":
+            return make_response(request, 400, "Contact * requires Expires: 0", to_tag=to_tag)
+        entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
+        if entry is not None:
+            yield W6Remove(entry["impu"], None)
+        return make_response(request, 200, to_tag=to_tag)
+
+    contacts = request.contacts
+    if len(contacts) != 1:
+        return make_response(request, 400, "Exactly one Contact per WIC REGISTER", to_tag=to_tag)
+    contact = contacts[0]
+    expires = _expires(request, contact, policy.default_expires)
+
+    # Step 5: query the registration status.
+    entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
+
+    if expires == 0:
+        if entry is not None:
+            yield W6Remove(entry["impu"], contact_key(contact))
+        return make_response(request, 200, to_tag=to_tag)
+    if expires < policy.min_expires:
+        # RFC 3261 10.3 step 7: 423 Interval Too Brief with Min-Expires.
+        response = make_response(request, 423, to_tag=to_tag)
+        return response.with_header("Min-Expires", str(policy.min_expires))
+    expires = min(expires, policy.max_expires)
+
+    if option_b:
+        impu = entry["impu"] if entry is not None else block.allocate(identity)
+    else:
+        impu = identity
+
+    # Step 6: store the registration information (and the option B binding).
+    outcome, stored = yield W6Write(
+        impu=impu,
+        wimpu=str(block.wimpu),
+        allocated_by=block.allocation.value,
+        external_identity=identity if option_b else None,
+        contact_id=contact_key(contact),
+        contact={
+            "uri": contact.uri,
+            "flow": flow,
+            "instance_id": (contact.param("+sip.instance") or "").strip('"<>') or None,
+            "reg_id": int(contact.param("reg-id") or 0) or None,
+            "path": list(path),
+            "ep_cscf": policy.ep_cscf,
+            "expires": expires,
+        },
+    )
+    yield Registered(impu=impu, external_identity=identity if option_b else None, outcome=outcome)
+
+    # Step 7: 200 OK with every live contact of the IMPU (RFC 3261 10.3 step 8).
+    response = make_response(request, 200, to_tag=to_tag)
+    live = stored["contacts"]
+    response = response.with_header_set(
+        "Contact",
+        *(
+            f"<{c['uri']}>;expires={c['expires']}"
+            + (';+sip.instance="<' + c["instance_id"] + '>"' if c.get("instance_id") else "")
+            + (f";reg-id={c['reg_id']}" if c.get("reg_id") else "")
+            for c in live
+        ),
+    )
+    associated = [f"<{impu}>"]
+    if option_b and not same_identity(impu, identity):
+        associated.append(f"<{identity}>")
+    response = response.with_header_set("P-Associated-URI", ", ".join(associated))
+    if path and "path" in {s.lower() for s in request.get_all("Supported")}:
+        response = response.with_header_set("Path", *path)  # RFC 3327 5.3
+    return response

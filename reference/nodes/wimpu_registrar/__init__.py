@@ -1,0 +1,47 @@
+"""The wIMPU Registrar (TR 23.701 5.2.2.3.1) and its W6/W7 API (5.2.2.4).
+
+"The wIMPU Registrar holds registration information for individual IMPUs allocated to
+WICs." 3GPP never standardised W6 and W7; the HTTP/JSON API of this package is this
+project's proposal (``openapi.json``).
+
+Modules::
+
+    model    typed records, validation and the error tree (pure)
+    store    durable SQLite storage; the clock is an argument (sans-I/O style)
+    service  the aiohttp service carrying W6 and W7
+"""
+
+from .model import (
+    AllocatedBy,
+    ConflictError,
+    Contact,
+    ContactWrite,
+    Entry,
+    NotFoundError,
+    Outcome,
+    RegistrarError,
+    RegistrationStatus,
+    SchemaVersionError,
+    SweepResult,
+    ValidationError,
+)
+from .service import RegistrarService
+from .store import SCHEMA_VERSION, Store
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AllocatedBy",
+    "ConflictError",
+    "Contact",
+    "ContactWrite",
+    "Entry",
+    "NotFoundError",
+    "Outcome",
+    "RegistrarError",
+    "RegistrarService",
+    "RegistrationStatus",
+    "SchemaVersionError",
+    "Store",
+    "SweepResult",
+    "ValidationError",
+]

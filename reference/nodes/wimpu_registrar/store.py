@@ -1,0 +1,435 @@
+"""Durable storage of the wIMPU Registrar (TR 23.701 5.2.2.3.1) in one SQLite file.
+
+Synchronous and clock-free: every method takes ``now`` (seconds since the epoch) and
+never reads a clock, so tests drive expiry with a fake time (the aioquic pattern).
+
+Durability: the file runs in WAL mode with ``synchronous=FULL`` and every write is one
+``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction that has committed before the method
+returns, so a W6 write is durable before the W6 call answers success (solution profile,
+"W6 and W7").
+
+Expiry: a contact whose ``expires_at`` is not after ``now`` is dead. Reads never return
+dead contacts, and an entry without live contacts reads as absent, even before
+:meth:`Store.sweep` deletes them ("Expired contacts are never returned, even before a
+sweep removes them").
+
+Identities: every method takes identities in any valid spelling and stores and looks
+them up in canonical form (:func:`reference.sip.identity.canonical_identity`); the
+returned records hold the canonical form. A wildcarded IMPU is kept as written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Final
+
+from reference.spec import clause
+
+from .model import (
+    MAX_CONTACTS_PER_ENTRY,
+    AllocatedBy,
+    ConflictError,
+    Contact,
+    ContactWrite,
+    Entry,
+    NotFoundError,
+    Outcome,
+    RegistrationStatus,
+    SchemaVersionError,
+    SweepResult,
+    check_contact_id,
+    check_identity,
+    check_in_block,
+    check_wimpu,
+    same_block,
+)
+
+__all__ = ["SCHEMA_VERSION", "Store"]
+
+SCHEMA_VERSION: Final = 1
+"Stored in ``PRAGMA user_version``; a file with another version is refused."
+
+_SCHEMA: Final = """
+CREATE TABLE entries (
+    impu              TEXT PRIMARY KEY,
+    wimpu             TEXT NOT NULL,
+    external_identity TEXT UNIQUE,
+    allocated_by      TEXT NOT NULL CHECK (allocated_by IN ('third-party', 'ep-cscf')),
+    created_at        REAL NOT NULL,
+    updated_at        REAL NOT NULL
+);
+CREATE TABLE contacts (
+    impu          TEXT NOT NULL REFERENCES entries (impu) ON DELETE CASCADE,
+    contact_id    TEXT NOT NULL,
+    uri           TEXT NOT NULL,
+    flow          TEXT NOT NULL,
+    instance_id   TEXT,
+    reg_id        INTEGER,
+    path          TEXT NOT NULL,
+    ep_cscf       TEXT NOT NULL,
+    expires_at    REAL NOT NULL,
+    registered_at REAL NOT NULL,
+    PRIMARY KEY (impu, contact_id)
+);
+CREATE INDEX contacts_expires_at ON contacts (expires_at);
+"""
+
+_ENTRY_COLUMNS: Final = "impu, wimpu, external_identity, allocated_by, created_at, updated_at"
+_CONTACT_COLUMNS: Final = (
+    "contact_id, uri, flow, instance_id, reg_id, path, ep_cscf, expires_at, registered_at"
+)
+
+
+class Store:
+    """The registration entries, keyed by individual IMPU, in one SQLite file.
+
+    One connection serialises every read and write. Not thread-safe: use it from one
+    thread (the service's event loop).
+    """
+
+    def __init__(self, path: str) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        Args:
+            path: a file path, or ``":memory:"`` for tests.
+
+        Raises:
+            SchemaVersionError: the file holds another schema version, or is not a
+                registrar database.
+        """
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise SchemaVersionError(f"cannot open registrar database {path!r}: {exc}") from exc
+        try:
+            self._open()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._db.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise SchemaVersionError(f"{self.path!r} is not a usable SQLite database: {exc}") from exc
+        if version == 0 and tables == 0:
+            # One transaction (not executescript, which commits on its own), so a crash
+            # leaves either no schema or the whole schema with its version.
+            with self._write() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version == 0:
+            raise SchemaVersionError(
+                f"{self.path!r} holds tables but no registrar schema version; "
+                "it is not a wIMPU Registrar database"
+            )
+        elif version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"registrar database {self.path!r} has schema version {version}, "
+                f"this registrar needs version {SCHEMA_VERSION}; migrate or remove the file"
+            )
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        self._db.close()
+
+    # -- transactions -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (durably) on exit, rolled back on error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so an entry and its contacts are one snapshot."""
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        finally:
+            self._db.execute("COMMIT")
+
+    # -- row mapping --------------------------------------------------------------------
+
+    def _entry(self, db: sqlite3.Connection, where: str, key: str, now: float) -> Entry | None:
+        row = db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE {where} = ?", (key,))
+        found = row.fetchone()
+        if found is None:
+            return None
+        impu, wimpu, external, allocated_by, created_at, updated_at = found
+        contacts = tuple(
+            Contact(
+                contact_id=c[0],
+                uri=c[1],
+                flow=c[2],
+                instance_id=c[3],
+                reg_id=c[4],
+                path=tuple(json.loads(c[5])),
+                ep_cscf=c[6],
+                expires_at=c[7],
+                registered_at=c[8],
+            )
+            for c in db.execute(
+                f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE impu = ? AND expires_at > ?"
+                " ORDER BY registered_at, contact_id",
+                (impu, now),
+            )
+        )
+        if not contacts:
+            return None  # every contact has expired: the entry is gone (5.2.2.3.1)
+        return Entry(
+            impu=impu,
+            wimpu=wimpu,
+            external_identity=external,
+            allocated_by=AllocatedBy(allocated_by),
+            contacts=contacts,
+            created_at=created_at,
+            updated_at=updated_at,
+        )
+
+    # -- W6 and W7 ----------------------------------------------------------------------
+
+    @clause("TR 23.701 5.2.2.5.2", steps=5)
+    def read(self, impu: str, now: float) -> Entry | None:
+        """Read the live entry of an individual IMPU (W6; registration status query).
+
+        Returns:
+            The entry with its live contacts, or None if the IMPU is not registered.
+        """
+        impu = check_identity(impu, "impu")
+        with self._read() as db:
+            return self._entry(db, "impu", impu, now)
+
+    @clause("TR 23.701 5.2.2.5.2", steps=5, option="option B")
+    def read_by_external(self, external_identity: str, now: float) -> Entry | None:
+        """Read the live entry bound to an external identity (option B).
+
+        Returns:
+            The entry, or None if no live entry is bound to ``external_identity``.
+        """
+        external_identity = check_identity(external_identity, "external_identity")
+        with self._read() as db:
+            return self._entry(db, "external_identity", external_identity, now)
+
+    @clause("TR 23.701 5.2.2.3.1")
+    @clause("TR 23.701 5.2.2.5.2", steps=6)
+    def upsert_contact(
+        self,
+        impu: str,
+        wimpu: str,
+        allocated_by: AllocatedBy,
+        external_identity: str | None,
+        contact: ContactWrite,
+        now: float,
+    ) -> tuple[Entry, Outcome]:
+        """Store a contact of an individual IMPU, creating the entry if needed.
+
+        TR 23.701 5.2.2.5.2 step 6: "If the WIC is not registered, the eP-CSCF shall
+        store the registration information [NEW_REGISTRATION]. If the individual IMPU is
+        already registered and the contact is different than the stored one, then this
+        is a new contact [NEW_CONTACT]. If [...] the contact is the same as the stored one
+        then this is re-registration [RE_REGISTRATION]." Contacts are the same when their
+        ``contact_id`` (the eP-CSCF's key) is the same. "If the eP-CSCF allocates an
+        individual IMPU [...] it shall store additionally the binding between the
+        allocated individual IMPU and the external received identity."
+
+        An entry without live contacts is treated as absent and replaced; dead contacts
+        of a live entry are dropped on the way.
+
+        Returns:
+            The entry as stored, and which case of step 6 applied.
+
+        Raises:
+            ConflictError: the external identity is bound to another live IMPU, the IMPU
+                is bound to another external identity, block or allocating party, or the
+                entry already holds :data:`MAX_CONTACTS_PER_ENTRY` contacts.
+            ValidationError: a malformed identity or wildcarded IMPU, or an IMPU that
+                the block's wildcarded IMPU does not match.
+        """
+        impu = check_identity(impu, "impu")
+        wimpu = check_wimpu(wimpu)
+        check_in_block(impu, wimpu)
+        if external_identity is not None:
+            external_identity = check_identity(external_identity, "external_identity")
+        check_contact_id(contact.contact_id)
+        with self._write() as db:
+            current = self._entry(db, "impu", impu, now)
+            if external_identity is not None:
+                holder = self._entry(db, "external_identity", external_identity, now)
+                if holder is not None and holder.impu != impu:
+                    raise ConflictError(
+                        f"external identity {external_identity} is already bound to "
+                        f"the registered IMPU {holder.impu}"
+                    )
+                if holder is None:  # a dead entry may still hold the UNIQUE binding
+                    db.execute("DELETE FROM entries WHERE external_identity = ?", (external_identity,))
+            if current is None:
+                db.execute("DELETE FROM entries WHERE impu = ?", (impu,))
+                db.execute(
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (impu, wimpu, external_identity, allocated_by.value, now, now),
+                )
+                outcome = Outcome.NEW_REGISTRATION
+                registered_at = now
+            else:
+                _check_binding(current, wimpu, allocated_by, external_identity)
+                db.execute("DELETE FROM contacts WHERE impu = ? AND expires_at <= ?", (impu, now))
+                same = [c for c in current.contacts if c.contact_id == contact.contact_id]
+                if same:
+                    outcome = Outcome.RE_REGISTRATION
+                    registered_at = same[0].registered_at
+                else:
+                    if len(current.contacts) >= MAX_CONTACTS_PER_ENTRY:
+                        raise ConflictError(
+                            f"IMPU {impu} already holds {MAX_CONTACTS_PER_ENTRY} live "
+                            "contacts, the most one entry may hold"
+                        )
+                    outcome = Outcome.NEW_CONTACT
+                    registered_at = now
+                db.execute("UPDATE entries SET updated_at = ? WHERE impu = ?", (now, impu))
+            db.execute(
+                f"INSERT OR REPLACE INTO contacts (impu, {_CONTACT_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    impu,
+                    contact.contact_id,
+                    contact.uri,
+                    contact.flow,
+                    contact.instance_id,
+                    contact.reg_id,
+                    json.dumps(list(contact.path)),
+                    contact.ep_cscf,
+                    now + contact.expires,
+                    registered_at,
+                ),
+            )
+            entry = self._entry(db, "impu", impu, now)
+        assert entry is not None  # the contact just written is live (expires >= 1)
+        return entry, outcome
+
+    @clause("TR 23.701 5.2.2.3.1")
+    def remove_contact(self, impu: str, contact_id: str, now: float) -> Entry | None:
+        """De-register one contact; the entry goes with its last live contact.
+
+        5.2.2.3.1: "An entry is removed upon de-registration or registration timer
+        expiry."
+
+        Returns:
+            The entry with its remaining live contacts, or None if the entry was removed.
+
+        Raises:
+            NotFoundError: the IMPU is not registered or has no such live contact.
+        """
+        impu = check_identity(impu, "impu")
+        check_contact_id(contact_id)
+        with self._write() as db:
+            current = self._entry(db, "impu", impu, now)
+            if current is None:
+                raise NotFoundError(f"IMPU {impu} is not registered")
+            if all(c.contact_id != contact_id for c in current.contacts):
+                raise NotFoundError(f"IMPU {impu} has no live contact {contact_id!r}")
+            db.execute(
+                "DELETE FROM contacts WHERE impu = ? AND (contact_id = ? OR expires_at <= ?)",
+                (impu, contact_id, now),
+            )
+            remaining = self._entry(db, "impu", impu, now)
+            if remaining is None:
+                db.execute("DELETE FROM entries WHERE impu = ?", (impu,))
+        return remaining
+
+    @clause("TR 23.701 5.2.2.3.1")
+    def remove_entry(self, impu: str, now: float) -> Entry:
+        """De-register every contact of an IMPU (``Contact: *``) and remove its entry.
+
+        Returns:
+            The entry as it was, with the live contacts it had.
+
+        Raises:
+            NotFoundError: the IMPU is not registered.
+        """
+        impu = check_identity(impu, "impu")
+        with self._write() as db:
+            current = self._entry(db, "impu", impu, now)
+            if current is None:
+                raise NotFoundError(f"IMPU {impu} is not registered")
+            db.execute("DELETE FROM entries WHERE impu = ?", (impu,))
+        return current
+
+    @clause("TR 23.701 5.2.2.5.4", steps=2)
+    def status(self, identity: str, now: float) -> RegistrationStatus:
+        """Registration status of a called identity (W7).
+
+        "The I-CSCF validates through the interaction with the wIMPU registrar if the
+        called webRTC user is registered and retrieves any registration context if
+        needed to locate the individual IMPU and wIMPU." The identity is looked up as an
+        individual IMPU first, then as an external identity (option B), so an IMPU wins.
+        """
+        identity = check_identity(identity, "identity")
+        with self._read() as db:
+            entry = self._entry(db, "impu", identity, now) or self._entry(
+                db, "external_identity", identity, now
+            )
+        if entry is None:
+            return RegistrationStatus(identity=identity, registered=False)
+        return RegistrationStatus(
+            identity=identity,
+            registered=True,
+            impu=entry.impu,
+            wimpu=entry.wimpu,
+            external_identity=entry.external_identity,
+        )
+
+    @clause("TR 23.701 5.2.2.3.1")
+    def sweep(self, now: float) -> SweepResult:
+        """Registration timer expiry: delete dead contacts, then entries left without any.
+
+        Returns:
+            How many contacts and entries were deleted.
+        """
+        with self._write() as db:
+            contacts = db.execute("DELETE FROM contacts WHERE expires_at <= ?", (now,)).rowcount
+            entries = db.execute(
+                "DELETE FROM entries WHERE NOT EXISTS"
+                " (SELECT 1 FROM contacts WHERE contacts.impu = entries.impu)"
+            ).rowcount
+        return SweepResult(contacts=contacts, entries=entries)
+
+    def counts(self) -> tuple[int, int]:
+        """Rows stored (entries, contacts), dead ones included; for tests and health."""
+        with self._read() as db:
+            entries = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+            contacts = db.execute("SELECT count(*) FROM contacts").fetchone()[0]
+        return int(entries), int(contacts)
+
+
+def _check_binding(
+    current: Entry, wimpu: str, allocated_by: AllocatedBy, external_identity: str | None
+) -> None:
+    """Refuse a write that would change what the live entry is bound to."""
+    if not same_block(current.wimpu, wimpu):
+        raise ConflictError(f"IMPU {current.impu} is registered in block {current.wimpu}, not {wimpu}")
+    if current.allocated_by is not allocated_by:
+        raise ConflictError(
+            f"IMPU {current.impu} was allocated by {current.allocated_by.value}, not {allocated_by.value}"
+        )
+    if current.external_identity != external_identity:
+        raise ConflictError(
+            f"IMPU {current.impu} is bound to external identity "
+            f"{current.external_identity}, not {external_identity}"
+        )

@@ -1,0 +1,330 @@
+"""The WWSF as an HTTPS service (TR 23.701 5.2.2.5.2 step 1, 5.2.2.2, 5.2.2.5.1).
+
+::
+
+    GET  /, /wic.html             the WIC page ("the browser downloads and initializes the WIC")
+    POST /login                   web authentication; issues the security token (step 1)
+    GET  /.well-known/jwks.json   the public key eP-CSCFs verify tokens with (step 4)
+    GET  /directory               each wIMPU block and the eP-CSCF serving it
+
+"All blocks of wIMPU allocated to a third party are associated with a WWSF. Each block
+of wIMPU allocated to a third party is associated with a different eP-CSCF that is
+configured within the WWSF" (5.2.2.1), and "if an eP-CSCF fails then the wIMPU
+associated with the failed eP-CSCF shall be re-allocated to another eP-CSCF" (5.2.2.2):
+:meth:`WwsfService.set_block_ep_cscf` changes the directory at run time.
+
+Errors are ``application/problem+json`` (RFC 9457). No password or token is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.resources
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+from aiohttp import web
+
+from reference.nodes.wwsf.tokens import Token, TokenIssuer
+from reference.nodes.wwsf.users import User, UserStore
+from reference.spec import clause
+from reference.tls import TestPki
+
+__all__ = ["Block", "EpCscf", "WwsfService"]
+
+log = logging.getLogger("wimpu.wwsf")
+
+_MAX_BODY = 16 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EpCscf:
+    """An eP-CSCF as the WWSF knows it."""
+
+    uri: str
+    "The WSS URL the WIC connects to (step 2), e.g. ``wss://127.0.0.1:7443``."
+    identity: str
+    "The eP-CSCF's identity: the ``aud`` of tokens for the blocks it serves."
+
+    @classmethod
+    def of(cls, value: EpCscf | Mapping[str, str]) -> EpCscf:
+        """Accept an instance or a ``{"uri", "identity"?}`` mapping (identity defaults to uri)."""
+        if isinstance(value, EpCscf):
+            return value
+        return cls(uri=value["uri"], identity=value.get("identity", value["uri"]))
+
+    def to_json(self) -> dict[str, str]:
+        return {"uri": self.uri, "identity": self.identity}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Block:
+    """A wIMPU block and the single eP-CSCF serving it at this time."""
+
+    wimpu: str
+    "The wildcarded IMPU, e.g. ``sip:wrtc-!.*!@block1.ims.example.net``."
+    option: Literal["A", "B"]
+    "A: identities allocated by the third party; B: allocated by the eP-CSCF."
+    ep_cscf: EpCscf
+
+    @classmethod
+    def of(cls, value: Block | Mapping[str, Any]) -> Block:
+        """Accept an instance or a ``{"wimpu", "option", "ep_cscf"}`` mapping."""
+        if isinstance(value, Block):
+            return value
+        option = value.get("option", "A")
+        if option not in ("A", "B"):
+            raise ValueError(f"block {value.get('wimpu')!r}: option must be 'A' or 'B'")
+        return cls(wimpu=value["wimpu"], option=option, ep_cscf=EpCscf.of(value["ep_cscf"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"wimpu": self.wimpu, "option": self.option, "ep_cscf": self.ep_cscf.to_json()}
+
+
+class WwsfService:
+    """The WWSF: HTTPS with a certificate from ``pki``, users, token issuer, directory.
+
+    Args:
+        pki: issues the server certificate (name ``cert_name``) for HTTPS.
+        users: ``username -> {"password", "identity", "block"?}``; ``block`` names the
+            wIMPU of the directory whose eP-CSCF the user is sent to (may be omitted
+            when there is only one block).
+        blocks: the directory, as :class:`Block` or mappings.
+        host, port: where to listen; port 0 picks a free port at :meth:`start`.
+        token_lifetime: seconds a token is valid.
+        clock: POSIX time source for the token claims.
+        signing_key_pem: the EC P-256 signing key; generated when omitted.
+        origin: the public origin (the ``iss`` of tokens); by default ``https://host:port``.
+    """
+
+    def __init__(
+        self,
+        *,
+        pki: TestPki,
+        users: Mapping[str, Mapping[str, object]],
+        blocks: Sequence[Block | Mapping[str, Any]],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_lifetime: int = 3600,
+        clock: Callable[[], float] = time.time,
+        signing_key_pem: bytes | None = None,
+        origin: str | None = None,
+        cert_name: str = "wwsf",
+    ) -> None:
+        self._pki = pki
+        self._cert_name = cert_name
+        self._host = host
+        self._port = port
+        self._fixed_origin = origin
+        self._blocks: dict[str, Block] = {}
+        for entry in blocks:
+            block = Block.of(entry)
+            if block.wimpu in self._blocks:
+                raise ValueError(f"block {block.wimpu!r} is configured twice")
+            self._blocks[block.wimpu] = block
+        self._users = UserStore(users)
+        for user in self._users.users():
+            self._block_of(user)  # fail at start-up, not at the first login
+        self._issuer = TokenIssuer(
+            self._origin_or_empty(), lifetime=token_lifetime, clock=clock,
+            signing_key_pem=signing_key_pem,
+        )  # fmt: skip
+        self._runner: web.AppRunner | None = None
+        page = importlib.resources.files("reference.nodes.wwsf") / "static" / "wic.html"
+        self._page = page.read_bytes()
+
+    def __repr__(self) -> str:
+        return f"WwsfService(origin={self._origin_or_empty()!r}, blocks={list(self._blocks)!r})"
+
+    # -- properties -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The listening port (the bound one once started)."""
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        """The WWSF origin (RFC 6454), e.g. ``https://127.0.0.1:8443``; also the ``iss``."""
+        origin = self._origin_or_empty()
+        if not origin:
+            raise RuntimeError("the WWSF origin is known once it listens: await start() first")
+        return origin
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The CA certificate clients must trust."""
+        return self._pki.ca_pem
+
+    def _origin_or_empty(self) -> str:
+        if self._fixed_origin:
+            return self._fixed_origin
+        if self._port == 0:
+            return ""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"https://{host}" if self._port == 443 else f"https://{host}:{self._port}"
+
+    # -- tokens and directory ---------------------------------------------------------
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        """The JWK Set with the token signing key."""
+        return self._issuer.jwks()
+
+    def issue_token(self, identity: str, audience: str) -> Token:
+        """Issue a token for ``identity`` to the eP-CSCF ``audience`` without a login."""
+        self._issuer.issuer = self.origin
+        return self._issuer.issue(identity, audience)
+
+    def directory(self) -> list[Block]:
+        """The blocks and the eP-CSCF serving each one now."""
+        return list(self._blocks.values())
+
+    @clause("TR 23.701 5.2.2.2")
+    def set_block_ep_cscf(self, wimpu: str, ep_cscf: EpCscf | Mapping[str, str]) -> None:
+        """Re-allocate the block ``wimpu`` to another eP-CSCF (failover).
+
+        Raises:
+            KeyError: ``wimpu`` is not a configured block.
+        """
+        block = self._blocks[wimpu]
+        new = EpCscf.of(ep_cscf)
+        self._blocks[wimpu] = dataclasses.replace(block, ep_cscf=new)
+        log.info("block %s re-allocated from %s to %s", wimpu, block.ep_cscf.uri, new.uri)
+
+    def _block_of(self, user: User) -> Block:
+        if user.block is None:
+            if len(self._blocks) != 1:
+                raise ValueError(f"user {user.username!r} needs a 'block': there are several")
+            return next(iter(self._blocks.values()))
+        try:
+            return self._blocks[user.block]
+        except KeyError:
+            raise ValueError(
+                f"user {user.username!r}: block {user.block!r} is not in the directory"
+            ) from None
+
+    # -- life cycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen for HTTPS; afterwards :attr:`port` and :attr:`origin` are known."""
+        if self._runner is not None:
+            raise RuntimeError("the WWSF is already started")
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.add_routes(
+            [
+                web.get("/", self._handle_page),
+                web.get("/wic.html", self._handle_page),
+                web.post("/login", self._handle_login),
+                web.get("/.well-known/jwks.json", self._handle_jwks),
+                web.get("/directory", self._handle_directory),
+            ]
+        )
+        runner = web.AppRunner(app, access_log=logging.getLogger("wimpu.wwsf.access"))
+        await runner.setup()
+        try:
+            site = web.TCPSite(
+                runner,
+                self._host,
+                self._port,
+                ssl_context=self._pki.server_context(self._cert_name),
+            )
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        self._issuer.issuer = self.origin
+        log.info("WWSF listening on %s", self.origin)
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            log.info("WWSF stopped")
+
+    async def __aenter__(self) -> WwsfService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- handlers ---------------------------------------------------------------------
+
+    async def _handle_page(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=self._page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS
+        )
+
+    async def _handle_jwks(self, request: web.Request) -> web.Response:
+        return web.json_response(self.jwks(), headers={"Cache-Control": "max-age=300"})
+
+    async def _handle_directory(self, request: web.Request) -> web.Response:
+        return web.json_response([block.to_json() for block in self.directory()])
+
+    @clause("TR 23.701 5.2.2.5.2", steps=1)
+    async def _handle_login(self, request: web.Request) -> web.Response:
+        credentials = await _read_credentials(request)
+        if isinstance(credentials, web.Response):
+            return credentials
+        username, password = credentials
+        loop = asyncio.get_running_loop()
+        user = await loop.run_in_executor(None, self._users.authenticate, username, password)
+        del password
+        if user is None:
+            log.warning("login failed for user %r from %s", username[:64], request.remote)
+            return _problem(401, "Unauthorized", "unknown user name or wrong password")
+        block = self._block_of(user)
+        token = self.issue_token(user.identity, block.ep_cscf.identity)
+        log.info(
+            "login succeeded for user %r from %s: %r for block %s",
+            user.username, request.remote, token, block.wimpu,
+        )  # fmt: skip
+        body = {
+            "token": token.value,
+            "token_type": "Bearer",
+            "expires_in": self._issuer.lifetime,
+            "identity": user.identity,
+            "wimpu": block.wimpu,
+            "ep_cscf": block.ep_cscf.uri,
+        }
+        return web.json_response(body, headers=_NO_STORE)
+
+
+async def _read_credentials(request: web.Request) -> tuple[str, str] | web.Response:
+    """``(username, password)`` from a JSON or form body, or an error response."""
+    fields: Mapping[str, Any]
+    if request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except ValueError:
+            return _problem(400, "Bad Request", "the body is not JSON")
+        if not isinstance(data, dict):
+            return _problem(400, "Bad Request", "the body must be a JSON object")
+        fields = data
+    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = await request.post()
+    else:
+        return _problem(415, "Unsupported Media Type", "send JSON or a form")
+    username, password = fields.get("username"), fields.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return _problem(400, "Bad Request", "'username' and 'password' must be strings")
+    return username, password
+
+
+def _problem(status: int, title: str, detail: str) -> web.Response:
+    """An RFC 9457 problem document."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    response = web.json_response(body, status=status, headers=_NO_STORE)
+    response.content_type = "application/problem+json"
+    return response

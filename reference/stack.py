@@ -1,0 +1,162 @@
+"""The whole reference stack on loopback, from one configuration.
+
+Nodes start in dependency order: the wIMPU Registrar, the WWSF (its origin and token
+keys are what the eP-CSCFs trust), then each eP-CSCF, whose WSS URL the WWSF directory
+then announces. :class:`StackConfig` holds the defaults of the reference profile: one
+third party with two blocks, one per identity option, each served by its own eP-CSCF
+(TR 23.701 5.2.2.1: "Each block of wIMPU allocated to a third party is associated with
+a different eP-CSCF").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from reference.nodes.ep_cscf import EpCscf
+from reference.nodes.iwf.service import TrustedWwsf
+from reference.nodes.iwf.token_check import keys_from_jwks
+from reference.nodes.p_cscf.flows import Allocation, BlockConfig
+from reference.nodes.wimpu_registrar.service import RegistrarService
+from reference.nodes.wwsf.service import WwsfService
+from reference.sip.identity import WildcardImpu
+from reference.tls import TestPki
+
+__all__ = ["BlockSpec", "Stack", "StackConfig", "UserSpec"]
+
+log = logging.getLogger("wimpu.stack")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockSpec:
+    wimpu: str
+    option: str
+    "A (third-party allocation) or B (eP-CSCF allocation)."
+    ep_cscf: str
+    "Name of the eP-CSCF serving the block."
+    external_domains: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserSpec:
+    username: str
+    password: str
+    identity: str
+    block: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StackConfig:
+    host: str = "127.0.0.1"
+    ims_domain: str = "ims.example.net"
+    blocks: tuple[BlockSpec, ...] = (
+        BlockSpec("sip:wrtc-!.*!@block1.ims.example.net", "A", "ep-cscf1"),
+        BlockSpec("sip:wrtc-!.*!@block2.ims.example.net", "B", "ep-cscf2", ("enterprise.com",)),
+    )
+    users: tuple[UserSpec, ...] = (
+        UserSpec(
+            "alice",
+            "alice-password",
+            "sip:wrtc-alice@block1.ims.example.net",
+            "sip:wrtc-!.*!@block1.ims.example.net",
+        ),
+        UserSpec("bob", "bob-password", "sip:bob@enterprise.com", "sip:wrtc-!.*!@block2.ims.example.net"),
+    )
+    state_dir: str | None = None
+    "Where the PKI and the registrar database live; a temporary directory when None."
+
+
+class Stack:
+    """Registrar, WWSF and eP-CSCFs, started and stopped together."""
+
+    def __init__(self, config: StackConfig | None = None, *, clock: Any = None) -> None:
+        self.config = config or StackConfig()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if self.config.state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="wimpu-")
+            self.state = Path(self._tmp.name)
+        else:
+            self.state = Path(self.config.state_dir)
+            self.state.mkdir(parents=True, exist_ok=True)
+        self.pki = TestPki(self.state / "pki")
+        self.clock = clock
+        kwargs = {"clock": clock} if clock else {}
+        self.registrar = RegistrarService(
+            db_path=str(self.state / "registrar.db"), host=self.config.host, **kwargs
+        )
+        self.wwsf = WwsfService(
+            pki=self.pki,
+            users={
+                u.username: {"password": u.password, "identity": u.identity, "block": u.block}
+                for u in self.config.users
+            },
+            blocks=[
+                {
+                    "wimpu": b.wimpu,
+                    "option": b.option,
+                    "ep_cscf": {"uri": "wss://unassigned.invalid", "identity": self.ep_identity(b.ep_cscf)},
+                }
+                for b in self.config.blocks
+            ],
+            host=self.config.host,
+            **kwargs,
+        )
+        self.ep_cscfs: dict[str, EpCscf] = {}
+
+    def ep_identity(self, name: str) -> str:
+        """The identity of an eP-CSCF (the ``aud`` of its tokens)."""
+        return f"sip:{name}.{self.config.ims_domain}"
+
+    async def start(self) -> None:
+        await self.registrar.start()
+        await self.wwsf.start()
+        trusted = TrustedWwsf(
+            self.wwsf.origin, keys_from_jwks(self.wwsf.jwks()), realm=self.config.ims_domain
+        )
+        names = sorted({b.ep_cscf for b in self.config.blocks})
+        for name in names:
+            blocks = [
+                BlockConfig(
+                    wimpu=WildcardImpu.parse(b.wimpu),
+                    allocation=Allocation.THIRD_PARTY if b.option == "A" else Allocation.EP_CSCF,
+                    external_domains=b.external_domains,
+                )
+                for b in self.config.blocks
+                if b.ep_cscf == name
+            ]
+            ep = EpCscf(
+                name=name,
+                identity=self.ep_identity(name),
+                blocks=blocks,
+                registrar_url=self.registrar.base_url,
+                wwsf=trusted,
+                ssl_context=self.pki.server_context("ep-cscf"),
+                host=self.config.host,
+                clock=self.clock,
+            )
+            await ep.start()
+            self.ep_cscfs[name] = ep
+            for b in self.config.blocks:
+                if b.ep_cscf == name:
+                    self.wwsf.set_block_ep_cscf(b.wimpu, {"uri": ep.wss_url, "identity": ep.identity})
+
+    async def stop(self) -> None:
+        for ep in self.ep_cscfs.values():
+            await ep.stop()
+        await self.wwsf.stop()
+        await self.registrar.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def endpoints(self) -> dict[str, str]:
+        """Every endpoint of the stack, for printing."""
+        found = {
+            "wIMPU Registrar (W6/W7)": self.registrar.base_url,
+            "WWSF": self.wwsf.origin,
+        }
+        for name, ep in self.ep_cscfs.items():
+            found[f"eP-CSCF {name} (IWF, WSS)"] = ep.wss_url
+        return found

@@ -1,0 +1,282 @@
+"""A test PKI generated at start-up: one EC P-256 CA and the server certificates it issues.
+
+Step 1 of TR 23.701 5.2.2.5.2 relies on "one-way authentication of the server based
+on the server certificate"; the WWSF (HTTPS) and the eP-CSCF (WSS) need certificates a
+client can verify. Nothing here is ever committed: the keys are made when a run starts
+and live in a directory the caller chooses (a temporary directory in tests).
+
+Layout of the directory::
+
+    ca.pem  ca.key            the CA certificate and its key (key mode 0600)
+    <name>.pem  <name>.key    a server certificate (leaf, then CA) and its key (0600)
+    .lock                     serialises processes creating or extending the PKI
+
+A second process that opens the same directory loads what is there instead of making a
+new CA, so separate processes (a browser launcher, a SIPp run, tshark) share one trust
+anchor. ``client_context(keylog_file=...)`` writes the NSS key log Wireshark and tshark
+use to decrypt captures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import ipaddress
+import os
+import re
+import ssl
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = ["DEFAULT_SANS", "PkiError", "TestPki"]
+
+DEFAULT_SANS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
+"Subject alternative names of a server certificate when none are given."
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_CA_DAYS = 365
+_LEAF_DAYS = 90
+_BACKDATE = datetime.timedelta(hours=1)
+
+
+class PkiError(Exception):
+    """The PKI directory cannot be used: a file is unreadable, corrupt or inconsistent."""
+
+
+class TestPki:
+    """An EC P-256 certificate authority for one test run, stored in ``directory``.
+
+    Args:
+        directory: where the PEM files live; created (mode 0700) if missing. If it
+            already holds ``ca.pem`` and ``ca.key`` they are loaded, not replaced.
+        ca_name: the common name of a newly generated CA.
+
+    Raises:
+        PkiError: an existing file cannot be read or parsed, or the CA key does not
+            belong to the CA certificate.
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(self, directory: str | os.PathLike[str], *, ca_name: str = "wimpu test CA"):
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with self._locked():
+            if self.ca_path.exists() or (self.directory / "ca.key").exists():
+                self._ca_cert = _load_cert(self.ca_path)
+                self._ca_key = _load_key(self.directory / "ca.key")
+                if self._ca_cert.public_key() != self._ca_key.public_key():
+                    raise PkiError(f"{self.directory / 'ca.key'} does not belong to {self.ca_path}")
+            else:
+                self._ca_key = ec.generate_private_key(ec.SECP256R1())
+                self._ca_cert = _make_ca(self._ca_key, ca_name)
+                _write(self.directory / "ca.key", _key_pem(self._ca_key), 0o600)
+                _write(self.ca_path, self._ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+    def __repr__(self) -> str:
+        return f"TestPki({str(self.directory)!r})"
+
+    @property
+    def ca_path(self) -> Path:
+        """Path of the CA certificate (``ca.pem``): the only trust anchor of clients."""
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_pem(self) -> bytes:
+        """The CA certificate in PEM form."""
+        return self._ca_cert.public_bytes(serialization.Encoding.PEM)
+
+    def cert_path(self, name: str) -> Path:
+        """Path of the certificate chain of server ``name``."""
+        return self.directory / f"{_check_name(name)}.pem"
+
+    def key_path(self, name: str) -> Path:
+        """Path of the private key of server ``name``."""
+        return self.directory / f"{_check_name(name)}.key"
+
+    def issue(self, name: str, sans: Sequence[str] = DEFAULT_SANS) -> Path:
+        """Issue (or re-issue) a server certificate for ``name``.
+
+        Args:
+            name: file name stem, ``[A-Za-z0-9._-]``; ``ca`` is reserved.
+            sans: DNS names and IP addresses (IPv4 or IPv6) the certificate is valid for.
+
+        Returns:
+            The path of the certificate chain (``<name>.pem``).
+        """
+        _check_name(name)
+        if not sans:
+            raise ValueError("a server certificate needs at least one subject alternative name")
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _make_leaf(key, self._ca_key, self._ca_cert, name, sans)
+        chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, self._ca_cert))
+        with self._locked():
+            _write(self.key_path(name), _key_pem(key), 0o600)
+            _write(self.cert_path(name), chain, 0o644)
+        return self.cert_path(name)
+
+    def server_context(self, name: str) -> ssl.SSLContext:
+        """A TLS server context presenting the certificate of ``name``.
+
+        The certificate is issued with :data:`DEFAULT_SANS` if the directory holds none
+        for ``name`` yet, or if the stored one has expired.
+        """
+        path = self.cert_path(name)
+        if not path.exists() or not self.key_path(name).exists() or _expired(_load_cert(path)):
+            self.issue(name)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.cert_path(name), self.key_path(name))
+        except (OSError, ssl.SSLError) as error:
+            raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
+        return context
+
+    def client_context(self, keylog_file: str | None = None) -> ssl.SSLContext:
+        """A TLS client context that trusts only this CA and checks host names.
+
+        Args:
+            keylog_file: if given, TLS secrets are appended to this file in the NSS key
+                log format (``SSLKEYLOGFILE``), for Wireshark or tshark decryption.
+        """
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=self.ca_pem.decode())
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if keylog_file is not None:
+            context.keylog_filename = keylog_file
+        return context
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.directory / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.fullmatch(name) or name == "ca":
+        raise ValueError(f"not a usable certificate name: {name!r}")
+    return name
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` atomically; the file has ``mode`` from its creation on."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise PkiError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def _load_cert(path: Path) -> x509.Certificate:
+    try:
+        return x509.load_pem_x509_certificate(_read(path))
+    except ValueError as error:
+        raise PkiError(f"{path} is not a PEM certificate: {error}") from error
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(_read(path), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        raise PkiError(f"{path} is not an unencrypted PEM private key: {error}") from error
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError(f"{path} is not an EC private key")
+    return key
+
+
+def _expired(cert: x509.Certificate) -> bool:
+    return cert.not_valid_after_utc <= datetime.datetime.now(datetime.UTC)
+
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public: ec.EllipticCurvePublicKey, days: int
+) -> x509.CertificateBuilder:
+    now = datetime.datetime.now(datetime.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    )
+
+
+def _make_ca(key: ec.EllipticCurvePrivateKey, common_name: str) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    usage = x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+        encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    return (
+        _builder(name, name, key.public_key(), _CA_DAYS)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(usage, critical=True)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _san(value: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(value))
+    except ValueError:
+        return x509.DNSName(value)
+
+
+def _make_leaf(
+    key: ec.EllipticCurvePrivateKey,
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    name: str,
+    sans: Sequence[str],
+) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    usage = x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+        encipher_only=False, decipher_only=False,
+    )  # fmt: skip
+    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    return (
+        _builder(subject, ca_cert.subject, key.public_key(), _LEAF_DAYS)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_san(s) for s in sans]), critical=False)
+        .add_extension(aki, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )

@@ -1,0 +1,133 @@
+"""Validation of W6 input by the wIMPU Registrar model (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from reference.nodes.wimpu_registrar.model import (
+    MAX_EXPIRES,
+    AllocatedBy,
+    ValidationError,
+    check_identity,
+    check_in_block,
+    check_wimpu,
+    parse_registration_write,
+    same_block,
+)
+
+Body = Callable[..., dict[str, Any]]
+
+
+@pytest.mark.parametrize(
+    ("identity", "canonical"),
+    [
+        ("sip:alice@example.com", "sip:alice@example.com"),
+        ("SIPS:Alice@Example.COM", "sips:Alice@example.com"),
+        ("sip:wrtc+1@block1.ims.example.net;user=phone", "sip:wrtc+1@block1.ims.example.net"),
+        ("<sip:bob@enterprise.com>", "sip:bob@enterprise.com"),
+        ("tel:+44-1234-567890", "tel:+441234567890"),
+    ],
+)
+def test_identity_is_checked_and_made_canonical(identity: str, canonical: str) -> None:
+    assert check_identity(identity, "impu") == canonical
+
+
+@pytest.mark.parametrize(
+    ("identity", "reason"),
+    [
+        ("alice@example.com", "not a sip:, sips: or tel: URI"),
+        ("http://example.com", "not a sip:, sips: or tel: URI"),
+        ("sip:", "sip"),
+        ("sip:example.com", "user"),
+        ("tel:7042;phone-context=example.com", "local number"),
+        ("tel:+44 1234", "whitespace"),
+        ("", "1 to 512 characters"),
+        ("sip:" + "a" * 600, "1 to 512 characters"),
+        (42, "must be a string"),
+    ],
+)
+def test_identity_refuses_what_is_not_a_public_user_identity(identity: object, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason) as info:
+        check_identity(identity, "impu")
+    assert info.value.field == "impu"
+    assert str(info.value).startswith("impu: ")
+
+
+def test_wimpu_must_be_a_safe_wildcard() -> None:
+    assert check_wimpu("sip:wrtc-!.*!@block1.ims.example.net").startswith("sip:wrtc-")
+    for bad in ("sip:wrtc-1@block1.ims.example.net", "sip:a!(a+)+!@b.example.net"):
+        with pytest.raises(ValidationError) as info:
+            check_wimpu(bad)
+        assert info.value.field == "wimpu"
+
+
+def test_impu_must_belong_to_its_block() -> None:
+    check_in_block("sip:wrtc-7@block1.ims.example.net", "sip:wrtc-!.*!@block1.ims.example.net")
+    with pytest.raises(ValidationError, match="does not belong to the block") as info:
+        check_in_block("sip:wrtc-7@block2.ims.example.net", "sip:wrtc-!.*!@block1.ims.example.net")
+    assert info.value.field == "impu"
+
+
+def test_blocks_compare_parsed() -> None:
+    assert same_block("sip:w-!.*!@B1.example.net", "sip:w-!.*!@b1.example.net")
+    assert not same_block("sip:w-!.*!@b1.example.net", "sip:w-![0-9]*!@b1.example.net")
+
+
+def test_valid_body_is_parsed(w6_body: Body) -> None:
+    write = parse_registration_write(
+        w6_body(allocated_by="ep-cscf", external_identity="sip:bob@enterprise.com"), "c1"
+    )
+    assert write.allocated_by is AllocatedBy.EP_CSCF
+    assert write.contact.contact_id == "c1" and write.contact.reg_id == 1
+    assert write.contact.path == ("<sip:flowtoken@iwf1.ims.example.net;lr;ob>",)
+
+
+def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: [b], ""),
+        (lambda b: {**b, "colour": "red"}, "colour"),
+        (lambda b: {**b, "contact": {**b["contact"], "q": 1}}, "contact.q"),
+        (lambda b: _without(b, "wimpu"), "wimpu"),
+        (lambda b: {**b, "contact": _without(b["contact"], "expires")}, "contact.expires"),
+        (lambda b: {**b, "wimpu": "block1"}, "wimpu"),
+        (lambda b: {**b, "allocated_by": "wwsf"}, "allocated_by"),
+        (lambda b: {**b, "allocated_by": "ep-cscf"}, "external_identity"),
+        (lambda b: {**b, "external_identity": "sip:bob@enterprise.com"}, "external_identity"),
+        (lambda b: {**b, "contact": {**b["contact"], "expires": -1}}, "contact.expires"),
+        (lambda b: {**b, "contact": {**b["contact"], "expires": 0}}, "contact.expires"),
+        (
+            lambda b: {**b, "contact": {**b["contact"], "expires": MAX_EXPIRES + 1}},
+            "contact.expires",
+        ),
+        (lambda b: {**b, "contact": {**b["contact"], "expires": True}}, "contact.expires"),
+        (lambda b: {**b, "contact": {**b["contact"], "expires": "60"}}, "contact.expires"),
+        (lambda b: {**b, "contact": {**b["contact"], "reg_id": 0}}, "contact.reg_id"),
+        (lambda b: {**b, "contact": {**b["contact"], "path": "x"}}, "contact.path"),
+        (lambda b: {**b, "contact": {**b["contact"], "path": [1]}}, "contact.path[0]"),
+        (lambda b: {**b, "contact": {**b["contact"], "path": ["x"] * 17}}, "contact.path"),
+        (lambda b: {**b, "contact": {**b["contact"], "uri": ""}}, "contact.uri"),
+        (lambda b: {**b, "contact": {**b["contact"], "flow": "a\nb"}}, "contact.flow"),
+        (lambda b: {**b, "contact": {**b["contact"], "ep_cscf": "x" * 1025}}, "contact.ep_cscf"),
+        (lambda b: {**b, "contact": "sip:a@b"}, "contact"),
+    ],
+)
+def test_invalid_body_names_the_field(
+    w6_body: Body, mutate: Callable[[dict[str, Any]], object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_registration_write(mutate(w6_body()), "c1")
+    assert info.value.field == field
+
+
+def test_contact_id_is_length_limited(w6_body: Body) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse_registration_write(w6_body(), "c" * 257)
+    assert info.value.field == "contact_id"
