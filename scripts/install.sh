@@ -2,12 +2,16 @@
 # Install everything the suite needs on a fresh Debian machine (the README's first command).
 #   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures)
 #   - the Python package with its test and development dependencies (editable)
+#   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
+#     when there is no node)
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 DEBIAN_PACKAGES=(tshark)
+# Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
+command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -25,4 +29,10 @@ fi
 
 echo "install: Python packages (editable, with test and dev extras)"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  echo "install: npm packages of interop/jssip (JsSIP, ws)"
+  npm ci --prefix interop/jssip --no-audit --no-fund --loglevel=error >/dev/null
+else
+  echo "install: node or npm not found: interop/jssip not installed (tests/interop will fail)" >&2
+fi
 echo "install: done"

@@ -160,8 +160,11 @@ class Message:
 
     @property
     def branch(self) -> str | None:
-        """The branch parameter of the topmost Via."""
-        return self.top_via.parameters.get("branch")
+        """The branch parameter of the topmost Via (names are case-insensitive, 7.3.1)."""
+        for name, value in self.top_via.parameters.items():
+            if name.lower() == "branch":
+                return value
+        return None
 
     @property
     def call_id(self) -> str:

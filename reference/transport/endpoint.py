@@ -104,8 +104,7 @@ class _Datagram(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a _SelectorDatagramTransport
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         source = Source("UDP", str(addr[0]), int(addr[1]))

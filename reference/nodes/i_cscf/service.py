@@ -1,0 +1,110 @@
+"""The enhanced I-CSCF as a SIP service (asyncio): carries out ``flows.route_terminating``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Collection
+from typing import Any
+
+from reference.nodes.hss.data import HssData
+from reference.nodes.i_cscf.flows import Forward, HssLocation, W7Query, route_terminating
+from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
+from reference.sip.message import Request, Response
+from reference.sip.transaction import ServerTransaction, make_response
+from reference.transport.endpoint import Source
+from reference.transport.proxy_shell import Branch, proxy
+from reference.transport.resolver import Resolver, UnresolvableUri
+from reference.transport.sip_node import SipNode
+
+__all__ = ["Icscf"]
+
+log = logging.getLogger("wimpu.i_cscf")
+
+
+class Icscf:
+    """I-CSCF enhanced for wIMPU-based WebRTC access (TR 23.701 5.2.2.3.3)."""
+
+    def __init__(
+        self,
+        *,
+        registrar_url: str,
+        hss: HssData,
+        resolver: Resolver,
+        webrtc_domains: Collection[str],
+        external_domains: Collection[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        w7_enabled: bool = True,
+    ) -> None:
+        self.node = SipNode("i-cscf", host=host, port=port)
+        self.node.on_request = self._request
+        self.registrar = RegistrarClient(registrar_url)
+        self.hss = hss
+        self.resolver = resolver
+        self.webrtc_domains = tuple(webrtc_domains)
+        self.external_domains = tuple(external_domains)
+        self.w7_enabled = w7_enabled
+        "False only in mutant tests: an I-CSCF that skips the W7 check."
+
+    async def start(self) -> None:
+        await self.node.start()
+
+    async def stop(self) -> None:
+        await self.node.stop()
+        await self.registrar.close()
+
+    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        tag = secrets.token_hex(4)
+        if request.method in ("ACK", "CANCEL"):
+            return
+        if request.to.tag is not None:
+            # In-dialog requests do not traverse the I-CSCF (it does not record-route).
+            self.node.respond(tx, make_response(request, 403, "Not a dialog-forming request", to_tag=tag))
+            return
+        flow = route_terminating(
+            request,
+            webrtc_domains=self.webrtc_domains if self.w7_enabled else (),
+            external_domains=self.external_domains,
+            to_tag=tag,
+        )
+        try:
+            outcome = await self._drive(flow)
+        except RegistrarUnavailable as exc:
+            log.error("I-CSCF: W7 query failed: %s", exc)
+            response = make_response(request, 503, "wIMPU Registrar unavailable", to_tag=tag)
+            self.node.respond(tx, response.with_header("Retry-After", "5"))
+            return
+        except RegistrarRejected as exc:
+            log.error("I-CSCF: W7 query refused: %s", exc)
+            self.node.respond(tx, make_response(request, 500, "W7 query refused", to_tag=tag))
+            return
+        if isinstance(outcome, Response):
+            log.info("I-CSCF: %s rejected with %d %s", request.uri, outcome.status, outcome.reason)
+            self.node.respond(tx, outcome)
+            return
+        try:
+            target = self.resolver.resolve(outcome.scscf)
+        except UnresolvableUri as exc:
+            log.error("I-CSCF: %s", exc)
+            self.node.respond(tx, make_response(request, 404, "S-CSCF unknown", to_tag=tag))
+            return
+        log.info("I-CSCF: %s -> S-CSCF %s (W7 checked: %s)", request.uri, outcome.scscf, outcome.webrtc)
+        await proxy(
+            self.node, tx, outcome.request, [Branch(outcome.request.uri, target)], own_uris=[self.node.uri()]
+        )
+
+    async def _drive(self, flow: Any) -> Response | Forward:
+        result: Any = None
+        while True:
+            try:
+                effect = flow.send(result)
+            except StopIteration as stop:
+                outcome: Response | Forward = stop.value
+                return outcome
+            if isinstance(effect, W7Query):
+                result = await self.registrar.status(effect.identity)
+            elif isinstance(effect, HssLocation):
+                result = self.hss.serving_scscf(effect.identity)
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
