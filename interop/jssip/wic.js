@@ -16,6 +16,7 @@
  *   {"event":"newRTCSession",...} {"event":"progress"} {"event":"accepted"} {"event":"confirmed"}
  *   {"event":"ended",...} / {"event":"failed",...}
  *   {"event":"wire","dir":"out"|"in","data":"<SIP message>"}   (only with --trace)
+ *   {"event":"handshakeRefused","status":403}                 (WebSocket handshake refused)
  *   {"event":"error","message":...}                            (then exit status 1)
  *   {"event":"exit","code":0}
  * Diagnostics go to stderr (JsSIP's own log with DEBUG=JsSIP:*).

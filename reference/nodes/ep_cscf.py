@@ -2,8 +2,8 @@
 
 TR 23.701 5.2.2.2: "The eP-CSCF includes an Inter-Working-Function (IWF) and a P-CSCF
 communicating through an internal interface (bundled as eP-CSCF)". The two are
-separate objects here; the bundle only connects :class:`Iwf.pcscf` and
-:class:`Pcscf.iwf`.
+separate objects here; the bundle only connects :attr:`Iwf.pcscf` and
+:attr:`Pcscf.iwf`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
+from reference.nodes.p_cscf.block_registration import BlockCredentials
 from reference.nodes.p_cscf.flows import BlockConfig, RegistrationPolicy
 from reference.nodes.p_cscf.service import Pcscf
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.transport.resolver import Resolver
 
 __all__ = ["EpCscf"]
 
@@ -32,8 +34,11 @@ class EpCscf:
         registrar_url: str,
         wwsf: TrustedWwsf,
         ssl_context: ssl.SSLContext | None,
+        resolver: Resolver | None = None,
+        credentials: Sequence[BlockCredentials] = (),
         host: str = "127.0.0.1",
         wss_port: int = 0,
+        sip_port: int = 0,
         policy: RegistrationPolicy | None = None,
         clock: Any = None,
     ) -> None:
@@ -50,10 +55,15 @@ class EpCscf:
             clock=clock,
         )
         self.pcscf = Pcscf(
+            name=name,
             blocks=blocks,
             registrar=self.registrar,
             policy=policy or RegistrationPolicy(ep_cscf=identity),
             iwf=self.iwf,
+            resolver=resolver,
+            credentials=credentials,
+            host=host,
+            port=sip_port,
         )
         self.iwf.pcscf = self.pcscf
 
@@ -61,9 +71,15 @@ class EpCscf:
     def wss_url(self) -> str:
         return self.iwf.url
 
+    @property
+    def sip_uri(self) -> str:
+        return self.pcscf.uri
+
     async def start(self) -> None:
+        await self.pcscf.start()
         await self.iwf.start()
 
     async def stop(self) -> None:
         await self.iwf.stop()
+        await self.pcscf.stop()
         await self.registrar.close()

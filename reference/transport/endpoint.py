@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from reference.sip.errors import SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
@@ -41,8 +41,8 @@ class Source:
     "UDP, TCP, WS or WSS."
     host: str
     port: int
-    connection: int | None = None
-    "Connection id for stream transports (responses go back over it)."
+    connection: int | str | None = None
+    "Connection id for stream transports, or flow token for WebSocket (responses go back over it)."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,8 +52,8 @@ class Target:
     transport: str
     host: str
     port: int
-    connection: int | None = None
-    "Use this connection when it is still open (responses, RFC 3261 18.2.2)."
+    connection: int | str | None = None
+    "Use this connection (or WebSocket flow) when it is still open (RFC 3261 18.2.2)."
 
     @classmethod
     def of(cls, source: Source) -> Target:
@@ -62,6 +62,9 @@ class Target:
 
 
 Receiver = Callable[[Message, Source], None]
+FlowSender = Callable[[Message, Target], Awaitable[None]]
+"Sends over a WebSocket flow (the IWF's side of the eP-CSCF); raises TransportFailure."
+
 "Called for each message received; must not block (schedule work on the loop)."
 
 _ids = itertools.count(1)
@@ -200,6 +203,9 @@ class SipEndpoint:
         self.by_address: dict[tuple[str, int], int] = {}
         self._udp: _Datagram | None = None
         self._server: asyncio.Server | None = None
+        self.flow_sender: FlowSender | None = None
+        "How messages for WS/WSS targets leave (set by an eP-CSCF bundling an IWF)."
+
         self.log = logging.getLogger(f"wimpu.sip.{name}")
 
     async def start(self) -> None:
@@ -265,6 +271,11 @@ class SipEndpoint:
             "%s -> %s:%s/%s %s", self.name, target.host, target.port, target.transport, message.summary()
         )
         self.log.debug("%s", data.decode("utf-8", "replace"))
+        if target.transport.upper() in ("WS", "WSS"):
+            if self.flow_sender is None:
+                raise TransportFailure(f"{self.name} has no WebSocket flows")
+            await self.flow_sender(message, target)
+            return
         if target.transport.upper() == "UDP":
             if self._udp is None or self._udp.transport is None:
                 raise TransportFailure(f"{self.name} has no UDP socket")
@@ -276,7 +287,7 @@ class SipEndpoint:
         stream.write(data)
 
     def _stream_for(self, target: Target) -> _Stream | None:
-        if target.connection is not None and target.connection in self.connections:
+        if isinstance(target.connection, int) and target.connection in self.connections:
             return self.connections[target.connection]
         conn = self.by_address.get((target.host, target.port))
         return None if conn is None else self.connections.get(conn)

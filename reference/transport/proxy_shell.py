@@ -43,7 +43,9 @@ class Branch:
     target: Target
     "The next hop the copy is sent to."
     routes: tuple[str, ...] = ()
-    "Route values to put on the copy (for example a stored Path), replacing none."
+    "Route values to put on top of the copy's Route (for example a stored Path)."
+    request: Request | None = None
+    "A copy already retargeted by the node's logic (S-CSCF branches); None: the request."
 
 
 @clause("RFC 3261 16.6")
@@ -80,7 +82,7 @@ async def proxy(
 
     node.when_cancelled(server_tx, lambda reason: apply(context.cancel_all(reason)))
     for branch_id, branch in zip(ids, branches, strict=True):
-        copy = request
+        copy = branch.request or request
         for route in reversed(branch.routes):
             copy = copy.with_header("Route", route if "<" in route else f"<{route}>", first=True)
         copy = prepare_request(

@@ -41,3 +41,10 @@ class Resolver:
                 raise UnresolvableUri(f"no next hop is configured for {host} ({uri})") from None
             return found
         return Target(transport, host, parsed.port or 5060)
+
+
+def next_hop_uri(request_uri: str, routes: list[str]) -> str:
+    """Where a request goes next: its top Route (loose routing), else its Request-URI."""
+    if routes:
+        return routes[0].strip().strip("<").split(">")[0]
+    return request_uri

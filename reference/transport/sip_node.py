@@ -119,6 +119,10 @@ class SipNode:
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
+    def inject(self, message: Request | Response, source: Source) -> None:
+        """Feed a message that arrived on another transport (a WebSocket flow)."""
+        self._received(message, source)
+
     def _received(self, message: Request | Response, source: Source) -> None:
         now = self._now()
         reliable = source.transport != "UDP"

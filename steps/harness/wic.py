@@ -25,6 +25,13 @@ from websockets.exceptions import InvalidStatus
 
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
+from reference.sip.transaction import make_response
+
+OFFER_SDP = (
+    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    b"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n"
+)
+ANSWER_SDP = OFFER_SDP.replace(b"o=- 1 1", b"o=- 2 2")
 
 __all__ = ["HandshakeRefused", "Login", "Wic"]
 
@@ -85,6 +92,13 @@ class Wic:
         self.received: list[bytes] = []
         self._inbox: asyncio.Queue[Request | Response] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
+        self.answer_mode = "ring"
+        "What to do with an incoming INVITE: 'ring' (180 only), 'answer' (180 then 200), 'busy' (486)."
+        self.answer_delay = 0.0
+        self.incoming: list[Request] = []
+        "Requests received from the eP-CSCF (INVITE, CANCEL, ACK, BYE ...)."
+        self._pending: dict[str, Request] = {}
+        self.tag = secrets.token_hex(5)
 
     # ----- step 2 --------------------------------------------------------------------
 
@@ -110,9 +124,81 @@ class Wic:
             async for data in self.connection:
                 raw = data.encode() if isinstance(data, str) else data
                 self.received.append(raw)
-                await self._inbox.put(frame_websocket_message(raw))
+                message = frame_websocket_message(raw)
+                if isinstance(message, Request):
+                    self.incoming.append(message)
+                    asyncio.get_running_loop().create_task(self._uas(message))
+                else:
+                    await self._inbox.put(message)
         except Exception:  # noqa: BLE001 - a closed connection ends the reader
             return
+
+    # ----- termination: the WIC as UAS (5.2.2.5.4 step 5) --------------------------------
+
+    async def _uas(self, request: Request) -> None:
+        contact = f"<sip:{self.contact_user}@{self.host};transport=ws>"
+        if request.method == "INVITE":
+            self._pending[request.call_id] = request
+            await self.send(make_response(request, 180, to_tag=self.tag))
+            if self.answer_mode == "busy":
+                await self.send(make_response(request, 486, to_tag=self.tag))
+            elif self.answer_mode == "answer":
+                await asyncio.sleep(self.answer_delay)
+                if request.call_id in self._pending:
+                    ok = make_response(request, 200, to_tag=self.tag).with_header("Contact", contact)
+                    ok = (
+                        ok.with_header_set("Record-Route", *request.get_all("Record-Route"))
+                        if request.get_all("Record-Route")
+                        else ok
+                    )
+                    await self.send(ok.with_body(ANSWER_SDP, "application/sdp"))
+                    self._pending.pop(request.call_id, None)
+        elif request.method == "CANCEL":
+            await self.send(make_response(request, 200, to_tag=self.tag))
+            invite = self._pending.pop(request.call_id, None)
+            if invite is not None:
+                await self.send(make_response(invite, 487, to_tag=self.tag))
+        elif request.method in ("BYE", "OPTIONS", "UPDATE", "INFO"):
+            await self.send(make_response(request, 200, to_tag=self.tag))
+
+    def answered_invites(self) -> list[Request]:
+        return [r for r in self.incoming if r.method == "INVITE"]
+
+    def cancels(self) -> list[Request]:
+        return [r for r in self.incoming if r.method == "CANCEL"]
+
+    # ----- origination (5.2.2.5.3 step 1) -------------------------------------------------
+
+    def invite_request(self, identity: str, target: str) -> Request:
+        self.cseq += 1
+        call_id = f"{secrets.token_hex(8)}@{self.host}"
+        text = (
+            f"INVITE {target} SIP/2.0\r\n"
+            f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}\r\n"
+            f"Max-Forwards: 69\r\nTo: <{target}>\r\nFrom: <{identity}>;tag={secrets.token_hex(5)}\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: {self.cseq} INVITE\r\n"
+            f"Contact: <sip:{self.contact_user}@{self.host};transport=ws;ob>\r\n"
+            f"Supported: outbound\r\nContent-Type: application/sdp\r\n"
+            f"Content-Length: {len(OFFER_SDP)}\r\n\r\n"
+        ).encode() + OFFER_SDP
+        message = frame_websocket_message(text)
+        assert isinstance(message, Request)
+        return message
+
+    def ack_for(self, invite: Request, response: Response) -> Request:
+        """The ACK of a 2xx: a new transaction along the route set (RFC 3261 13.2.2.4)."""
+        routes = list(reversed(response.get_all("Record-Route")))
+        target = response.contacts[0].uri if response.contacts else invite.uri
+        lines = [
+            f"ACK {target} SIP/2.0",
+            f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}",
+            "Max-Forwards: 70", f"To: {response.get('To')}", f"From: {invite.get('From')}",
+            f"Call-ID: {invite.call_id}", f"CSeq: {invite.cseq.number} ACK",
+            *(f"Route: {r}" for r in routes), "Content-Length: 0",
+        ]  # fmt: skip
+        message = frame_websocket_message("\r\n".join(lines) + "\r\n\r\n")
+        assert isinstance(message, Request)
+        return message
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -187,6 +273,14 @@ class Wic:
                 ) from None
             if isinstance(message, Response) and message.cseq == request.cseq and message.is_final:
                 return message
+
+    async def invite(self, identity: str, target: str) -> Response:
+        """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""
+        invite = self.invite_request(identity, target)
+        response = await self.request(invite)
+        if 200 <= response.status < 300:
+            await self.send(self.ack_for(invite, response))
+        return response
 
     async def register(self, identity: str, *, token: str | None, expires: int = 600) -> Response:
         return await self.request(self.register_request(identity, token=token, expires=expires))

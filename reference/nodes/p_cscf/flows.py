@@ -25,12 +25,16 @@ __all__ = [
     "Allocation",
     "BlockConfig",
     "Registered",
+    "Fork",
+    "Onward",
     "W6Read",
     "W6ReadByExternal",
     "W6Remove",
     "W6Write",
     "contact_key",
+    "originate",
     "register_wic",
+    "terminate",
 ]
 
 Flow = Generator[Any, Any, Response]
@@ -55,6 +59,8 @@ class BlockConfig:
     "Option B: the domains of the external identities this block serves."
     prefix: str = "wrtc-"
     "Option B: user-part prefix of allocated IMPUs (must match the wildcard)."
+    name: str = "block"
+    "A short name (the user part of the block's contact at the S-CSCF)."
 
     def allocate(self, external: str) -> str:
         """Option B: the individual IMPU for an external identity.
@@ -250,3 +256,87 @@ def register_wic(
     if path and "path" in {s.lower() for s in request.get_all("Supported")}:
         response = response.with_header_set("Path", *path)  # RFC 3327 5.3
     return response
+
+
+# ----- origination (5.2.2.5.3) and termination (5.2.2.5.4) ---------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Onward:
+    """Send ``request`` on to the IMS core (its Route set is in place)."""
+
+    request: Request
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fork:
+    """Deliver ``request`` to every contact: (contact URI, flow token) pairs."""
+
+    request: Request
+    contacts: tuple[tuple[str, str], ...]
+
+
+@clause("TR 23.701 5.2.2.5.3", steps=(1, 2, 3))
+@clause("TR 23.701 5.2.2.3.2")
+def originate(
+    request: Request,
+    *,
+    block: BlockConfig,
+    flow: str,
+    registered: frozenset[str],
+    service_route: tuple[str, ...],
+    to_tag: str,
+) -> Generator[Any, Any, Response | Onward]:
+    """A WIC originating a session (TR 23.701 5.2.2.5.3).
+
+    1. "The identity included in the session initiation request shall be the same
+       identity used during the WIC registration": the From URI (the external identity
+       in option B, the individual IMPU in option A) must be registered over this flow.
+    2. Option B only: "the eP-CSCF retrieves the registration context and modifies the
+       originating request accordingly. The eP-CSCF includes the allocated individual
+       IMPU before proxying the session onwards. The external address include in the
+       from field in not touched": P-Asserted-Identity = the IMPU, From byte for byte.
+       Option A: no registrar query; a P-Preferred-Identity must be a registered IMPU
+       and is replaced by P-Asserted-Identity (standard P-CSCF, RFC 3325).
+    3. "The eP-CSCF then performs standard IMS session origination procedure": the
+       Service-Route of the block registration goes on top of the Route set.
+    """
+    identity = request.from_.uri
+    if block.allocation is Allocation.EP_CSCF:
+        entry = yield W6ReadByExternal(identity)  # step 2
+        flows = {c["flow"] for c in entry["contacts"]} if entry else set()
+        if entry is None or flow not in flows:
+            return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
+        asserted = entry["impu"]
+    else:
+        if not any(same_identity(identity, impu) for impu in registered):
+            return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
+        preferred = request.addresses("P-Preferred-Identity")
+        asserted = preferred[0].uri if preferred else identity
+        if not any(same_identity(asserted, impu) for impu in registered):
+            return make_response(request, 403, "P-Preferred-Identity not registered", to_tag=to_tag)
+    onward = request.without_header("P-Preferred-Identity").with_header_set(
+        "P-Asserted-Identity", f"<{asserted}>"
+    )
+    for route in reversed(service_route):  # step 3 (RFC 3608: Service-Route as Route)
+        onward = onward.with_header("Route", route, first=True)
+    return Onward(onward)
+
+
+@clause("TR 23.701 5.2.2.5.4", steps=(4, 5))
+@clause("TR 23.701 5.2.2.3.2")
+def terminate(request: Request, *, to_tag: str) -> Generator[Any, Any, Response | Fork]:
+    """A session for a WIC arriving from the S-CSCF (TR 23.701 5.2.2.5.4).
+
+    4. "The eP-CSCF fetches the contact information for the individual IMPU from the
+       wIMPU registrar": the called IMPU is the P-Called-Party-ID the S-CSCF added.
+    5. "The eP-CSCF delivers the session to the WIC associated with the individual
+       IMPU", forking "to all contacts associated with a called IMPU" (5.2.2.5.4).
+    """
+    called_values = request.addresses("P-Called-Party-ID")
+    called = called_values[0].uri if called_values else request.uri
+    entry = yield W6Read(called)  # step 4
+    if entry is None or not entry["contacts"]:
+        return make_response(request, 480, "Called WIC not registered", to_tag=to_tag)
+    contacts = tuple((c["uri"], c["flow"]) for c in entry["contacts"])
+    return Fork(request, contacts)  # step 5

@@ -1,8 +1,15 @@
 """The P-CSCF half of the eP-CSCF: carries out the flows of ``flows.py`` (asyncio).
 
-It receives WIC messages from an IWF over the internal interface, resolves which wIMPU
-block an identity belongs to, and runs the registration flow, answering each W6 effect
-with a call to the wIMPU Registrar.
+Messages from WICs arrive from the IWF over the internal interface; REGISTERs run the
+registration flow directly, every other message enters this P-CSCF's SIP node as if
+received on a ``WSS`` transport whose connection is the IWF's flow token, so the same
+transactions and forking proxy serve both sides. Towards the IMS core the node speaks
+TCP/UDP: block registrations (5.2.2.5.1), originating requests on the block's
+Service-Route (5.2.2.5.3), terminating requests on the block's Path (5.2.2.5.4).
+
+The eP-CSCF Record-Routes dialogs it forwards with ``sip:<flow token>@<host>:<port>``,
+so in-dialog requests from the core find the WIC's flow, and requests from the WIC
+continue along their Route set.
 """
 
 from __future__ import annotations
@@ -12,56 +19,108 @@ import secrets
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from reference.nodes.p_cscf.block_registration import (
+    BlockCredentials,
+    BlockRegistration,
+    BlockRegistrationError,
+)
 from reference.nodes.p_cscf.flows import (
     Allocation,
     BlockConfig,
-    Flow,
+    Fork,
+    Onward,
     Registered,
     RegistrationPolicy,
     W6Read,
     W6ReadByExternal,
     W6Remove,
     W6Write,
+    originate,
     register_wic,
+    terminate,
 )
-from reference.nodes.wimpu_registrar.client import (
-    RegistrarClient,
-    RegistrarRejected,
-    RegistrarUnavailable,
-)
+from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
+from reference.sip.address import parse_uri
 from reference.sip.identity import IdentityError, canonical_identity
 from reference.sip.message import Request, Response
-from reference.sip.transaction_base import make_response
-from reference.transport.endpoint import TransportFailure
+from reference.sip.proxy import prepare_request
+from reference.sip.transaction import ServerTransaction, make_response, new_branch
+from reference.transport.endpoint import Source, Target, TransportFailure
+from reference.transport.proxy_shell import Branch, proxy
+from reference.transport.resolver import Resolver, UnresolvableUri, next_hop_uri
+from reference.transport.sip_node import SipNode
 
 __all__ = ["Pcscf", "WicSender"]
 
 log = logging.getLogger("wimpu.p_cscf")
 
+FLOW_TRANSPORTS = ("WS", "WSS")
+
 
 class WicSender(Protocol):
-    """The way back to WICs: the IWF's ``send_to_flow`` (internal interface P-CSCF -> IWF)."""
+    """The way back to WICs (internal interface P-CSCF -> IWF)."""
 
     async def send_to_flow(self, flow_token: str, message: Request | Response) -> None: ...
 
+    def flow_is_open(self, flow_token: str) -> bool: ...
+
 
 class Pcscf:
-    """P-CSCF for wIMPU-based WebRTC access."""
+    """P-CSCF for wIMPU-based WebRTC access (TR 23.701 5.2.2.3.2)."""
 
     def __init__(
         self,
         *,
+        name: str,
         blocks: Sequence[BlockConfig],
         registrar: RegistrarClient,
         policy: RegistrationPolicy,
         iwf: WicSender,
+        resolver: Resolver | None = None,
+        credentials: Sequence[BlockCredentials] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.name = name
         self.blocks = list(blocks)
         self.registrar = registrar
         self.policy = policy
         self.iwf = iwf
+        self.resolver = resolver or Resolver()
+        self.node = SipNode(name, host=host, port=port)
+        self.node.on_request = self._request
+        self.node.on_ack = self._ack
+        self.node.endpoint.flow_sender = self._send_to_flow
         self.flows: dict[str, set[str]] = {}
         "flow token -> IMPUs registered over it (the P-CSCF's own registration state)."
+        self.credentials = {c.wimpu: c for c in credentials}
+        self.block_registrations: dict[str, BlockRegistration] = {}
+
+    # ----- life cycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.node.start()
+        for block in self.blocks:
+            creds = self.credentials.get(str(block.wimpu))
+            if creds is None:
+                continue
+            target = self.resolver.resolve(creds.registrar)
+            reg = BlockRegistration(self.node, creds, target, block.name)
+            self.block_registrations[str(block.wimpu)] = reg
+            if creds.option == 1:
+                await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
+
+    async def stop(self) -> None:
+        for reg in self.block_registrations.values():
+            reg.cancel()
+        await self.node.stop()
+
+    @property
+    def uri(self) -> str:
+        return self.node.uri()
+
+    def _record_route(self, flow: str) -> str:
+        return f"<sip:{flow}@{self.node.host}:{self.node.port};transport=tcp;lr>"
 
     def block_for(self, identity: str) -> BlockConfig | None:
         """The block an identity belongs to: option A by the wildcard, option B by domain."""
@@ -74,15 +133,31 @@ class Pcscf:
                 return block
         return None
 
+    # ----- from the IWF ------------------------------------------------------------------
+
     async def from_wic(self, message: Request | Response, flow_token: str, identity: str | None) -> None:
-        if isinstance(message, Response):
-            log.info("P-CSCF: response from WIC on %s ignored (no client transaction yet)", flow_token)
-            return
-        if message.method == "REGISTER" and identity is not None:
+        if isinstance(message, Request) and message.method == "REGISTER":
+            if identity is None:
+                return
             response = await self.register(message, flow_token, identity)
-        else:
-            response = make_response(message, 403, "Not registered", to_tag=secrets.token_hex(4))
-        await self._send(flow_token, response)
+            await self._send(flow_token, response)
+            return
+        self.node.inject(message, Source("WSS", "flow.invalid", 0, flow_token))
+
+    def flow_closed(self, flow_token: str) -> None:
+        """A closed WebSocket makes its contacts unreachable (solution profile, Lifecycle)."""
+        self.flows.pop(flow_token, None)
+
+    async def _send_to_flow(self, message: Request | Response, target: Target) -> None:
+        await self.iwf.send_to_flow(str(target.connection), message)
+
+    async def _send(self, flow_token: str, message: Request | Response) -> None:
+        try:
+            await self.iwf.send_to_flow(flow_token, message)
+        except TransportFailure as exc:
+            log.info("P-CSCF: could not reach WIC on %s: %s", flow_token, exc)
+
+    # ----- registration (5.2.2.5.2) ------------------------------------------------------
 
     async def register(self, request: Request, flow_token: str, identity: str) -> Response:
         """Run the registration flow (TR 23.701 5.2.2.5.2 steps 5-7) for a token-checked WIC."""
@@ -96,34 +171,37 @@ class Pcscf:
                 "P-CSCF: REGISTER for %s refused: the identity is in no wIMPU block of this eP-CSCF", identity
             )
             return make_response(request, 403, "Identity outside every wIMPU block", to_tag=tag)
-        flow = register_wic(
-            request,
-            identity=identity,
-            block=block,
-            flow=flow_token,
-            path=(),
-            policy=self.policy,
-            to_tag=tag,
-        )
         try:
-            return await self._drive(flow, flow_token)
-        except RegistrarUnavailable as exc:
+            reg = self.block_registrations.get(str(block.wimpu))
+            if reg is not None:
+                await reg.ensure()  # 5.2.2.5.1 option 2: upon the first WIC registration
+            flow = register_wic(
+                request,
+                identity=identity,
+                block=block,
+                flow=flow_token,
+                path=(),
+                policy=self.policy,
+                to_tag=tag,
+            )
+            result: Response = await self._drive(flow, flow_token)
+            return result
+        except (RegistrarUnavailable, BlockRegistrationError) as exc:
             log.error("P-CSCF: REGISTER for %s failed: %s", identity, exc)
-            response = make_response(request, 503, "wIMPU Registrar unavailable", to_tag=tag)
+            response = make_response(request, 503, "Service temporarily unavailable", to_tag=tag)
             return response.with_header("Retry-After", "5")
         except RegistrarRejected as exc:
             log.warning("P-CSCF: REGISTER for %s refused by the registrar: %s", identity, exc)
             status = 403 if exc.status == 409 else 500
             return make_response(request, status, "Registration refused by wIMPU Registrar", to_tag=tag)
 
-    async def _drive(self, flow: Flow, flow_token: str) -> Response:
+    async def _drive(self, flow: Any, flow_token: str) -> Any:
         result: Any = None
         while True:
             try:
                 effect = flow.send(result)
             except StopIteration as stop:
-                response: Response = stop.value
-                return response
+                return stop.value
             result = await self._effect(effect, flow_token)
 
     async def _effect(self, effect: object, flow_token: str) -> Any:
@@ -132,7 +210,7 @@ class Pcscf:
         if isinstance(effect, W6ReadByExternal):
             return await self.registrar.read_by_external(effect.external_identity)
         if isinstance(effect, W6Write):
-            body = {
+            body: dict[str, Any] = {
                 "wimpu": effect.wimpu,
                 "allocated_by": effect.allocated_by,
                 "contact": {k: v for k, v in effect.contact.items() if v is not None},
@@ -148,16 +226,133 @@ class Pcscf:
             return None
         if isinstance(effect, Registered):
             self.flows.setdefault(flow_token, set()).add(effect.impu)
+            if effect.external_identity:
+                self.flows[flow_token].add(effect.external_identity)
             log.info("P-CSCF: %s registered (%s) on %s", effect.impu, effect.outcome, flow_token)
             return None
         raise TypeError(f"unknown effect {effect!r}")
 
-    async def _send(self, flow_token: str, message: Request | Response) -> None:
-        try:
-            await self.iwf.send_to_flow(flow_token, message)
-        except TransportFailure as exc:
-            log.info("P-CSCF: could not reach WIC on %s: %s", flow_token, exc)
+    # ----- other requests -----------------------------------------------------------------
 
-    def flow_closed(self, flow_token: str) -> None:
-        """TR 23.701 Lifecycle: a closed WebSocket makes its contacts unreachable."""
-        self.flows.pop(flow_token, None)
+    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        tag = secrets.token_hex(4)
+        try:
+            if request.to.tag is not None or request.method in ("BYE", "UPDATE", "INFO", "PRACK"):
+                await self._in_dialog(tx, request, source)
+            elif source.transport in FLOW_TRANSPORTS:
+                await self._originate(tx, request, str(source.connection), tag)
+            else:
+                await self._terminate(tx, request, tag)
+        except RegistrarUnavailable as exc:
+            log.error("P-CSCF: %s failed: %s", request.method, exc)
+            self.node.respond(
+                tx,
+                make_response(request, 503, "wIMPU Registrar unavailable", to_tag=tag).with_header(
+                    "Retry-After", "5"
+                ),
+            )
+        except RegistrarRejected as exc:
+            log.error("P-CSCF: %s: registrar refused: %s", request.method, exc)
+            self.node.respond(tx, make_response(request, 500, "Registrar refused", to_tag=tag))
+        except UnresolvableUri as exc:
+            log.error("P-CSCF: %s", exc)
+            self.node.respond(tx, make_response(request, 404, "No route", to_tag=tag))
+
+    async def _originate(self, tx: ServerTransaction, request: Request, flow: str, tag: str) -> None:
+        """TR 23.701 5.2.2.5.3 for a request from a WIC."""
+        try:
+            block = self.block_for(request.from_.uri)
+        except IdentityError:
+            block = None
+        reg = self.block_registrations.get(str(block.wimpu)) if block else None
+        if block is None or reg is None or not reg.registered:
+            self.node.respond(
+                tx, make_response(request, 403, "Originating identity not served here", to_tag=tag)
+            )
+            return
+        outcome = await self._drive(
+            originate(
+                request,
+                block=block,
+                flow=flow,
+                registered=frozenset(self.flows.get(flow, ())),
+                service_route=reg.service_route,
+                to_tag=tag,
+            ),
+            flow,
+        )
+        if isinstance(outcome, Response):
+            log.warning("P-CSCF: %s from %s refused: %s", request.method, request.from_.uri, outcome.reason)
+            self.node.respond(tx, outcome)
+            return
+        assert isinstance(outcome, Onward)
+        onward = outcome.request
+        target = self.resolver.resolve(next_hop_uri(onward.uri, onward.get_all("Route")))
+        record = self._record_route(flow) if request.method == "INVITE" else None
+        await proxy(
+            self.node,
+            tx,
+            onward,
+            [Branch(onward.uri, target, request=onward)],
+            record_route=record,
+            own_uris=[self.uri],
+        )
+
+    async def _terminate(self, tx: ServerTransaction, request: Request, tag: str) -> None:
+        """TR 23.701 5.2.2.5.4 steps 4-5 for a request from the S-CSCF."""
+        outcome = await self._drive(terminate(request, to_tag=tag), "")
+        if isinstance(outcome, Response):
+            self.node.respond(tx, outcome)
+            return
+        assert isinstance(outcome, Fork)
+        live = [(uri, flow) for uri, flow in outcome.contacts if self.iwf.flow_is_open(flow)]
+        if not live:
+            # RFC 5626 5.3: the flow is gone; fail at once rather than time out.
+            self.node.respond(tx, make_response(request, 430, "Flow Failed", to_tag=tag))
+            return
+        log.info(
+            "P-CSCF: forking %s to %d contact(s) of %s",
+            request.method,
+            len(live),
+            request.get("P-Called-Party-ID"),
+        )
+        branches = []
+        for uri, flow in live:
+            copy = (
+                request.with_header("Record-Route", self._record_route(flow), first=True)
+                if request.method == "INVITE"
+                else request
+            )
+            branches.append(Branch(uri, Target("WSS", "flow.invalid", 0, flow), request=copy))
+        await proxy(self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()])
+
+    def _own_path_uris(self) -> list[str]:
+        return [f"sip:term@{self.node.host}:{self.node.port};transport=tcp;lr"]
+
+    def _route_in_dialog(self, request: Request, source: Source) -> tuple[Request, Target]:
+        """Next hop of an in-dialog request: our Record-Route names the WIC's flow."""
+        routes = request.get_all("Route")
+        if routes:
+            top = parse_uri(routes[0].strip().strip("<").split(">")[0])
+            if top.host == self.node.host and top.port == self.node.port:
+                request = request.without_first_value("Route")
+                if source.transport not in FLOW_TRANSPORTS and top.user and top.user != "term":
+                    return request, Target("WSS", "flow.invalid", 0, top.user)
+        return request, self.resolver.resolve(next_hop_uri(request.uri, request.get_all("Route")))
+
+    async def _in_dialog(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        request, target = self._route_in_dialog(request, source)
+        await proxy(
+            self.node, tx, request, [Branch(request.uri, target, request=request)], own_uris=[self.uri]
+        )
+
+    async def _ack(self, ack: Request, source: Source) -> None:
+        """The ACK of a 2xx goes end to end along the Route set (RFC 3261 13.2.2.4, 16.11)."""
+        try:
+            routed, target = self._route_in_dialog(ack, source)
+            copy = prepare_request(
+                routed, routed.uri, via=self.node.via(target.transport), branch=new_branch()
+            )
+            await self.node.forward_stateless(copy, target)
+        except Exception as exc:  # noqa: BLE001 - an ACK that cannot go on is dropped
+            log.warning("P-CSCF: ACK dropped: %s", exc)

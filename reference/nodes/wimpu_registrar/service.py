@@ -167,6 +167,7 @@ class RegistrarService:
         self.host = host
         self._port = port
         self._clock = clock
+        self._requests: dict[str, int] = {}
         self._sweep_interval = sweep_interval
         self._store: Store | None = None
         self._runner: web.AppRunner | None = None
@@ -259,6 +260,10 @@ class RegistrarService:
             )
         return result
 
+    def requests_by_route(self) -> dict[str, int]:
+        """How many requests each API (``w6``, ``w7``, ...) received: for system tests."""
+        return dict(self._requests)
+
     async def _sweep_loop(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_interval)
@@ -272,6 +277,8 @@ class RegistrarService:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         """Turn every error into a problem document and log each request once."""
+        area = request.path.strip("/").split("/", 1)[0]
+        self._requests[area] = self._requests.get(area, 0) + 1
         note = ""
         try:
             response = await handler(request)

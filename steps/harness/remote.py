@@ -1,0 +1,107 @@
+"""The remote IMS party: the other end of a session, on the core side of the IMS.
+
+As UAC it places terminating sessions towards the I-CSCF (TR 23.701 5.2.2.5.4 step 1);
+as UAS it answers the originating sessions the S-CSCF routes to it (5.2.2.5.3 step 3).
+It records every request and response it sees, for the checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from reference.sip.message import Header, Request, Response
+from reference.sip.transaction import ServerTransaction, make_response
+from reference.transport.endpoint import Source, Target
+from reference.transport.resolver import Resolver, next_hop_uri
+from reference.transport.sip_node import SipNode
+
+__all__ = ["RemoteParty"]
+
+
+class RemoteParty:
+    def __init__(self, domain: str, *, host: str = "127.0.0.1") -> None:
+        self.domain = domain
+        self.node = SipNode("remote", host=host)
+        self.node.on_request = self._request
+        self.node.on_ack = self._ack
+        self.received: list[Request] = []
+        self.responses: list[Response] = []
+        self.answer = 200
+        self.tag = secrets.token_hex(5)
+
+    async def start(self) -> None:
+        await self.node.start()
+
+    async def stop(self) -> None:
+        await self.node.stop()
+
+    @property
+    def target(self) -> Target:
+        return Target("TCP", self.node.host, self.node.port)
+
+    # ----- UAS (origination reaches us) ------------------------------------------------
+
+    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        self.received.append(request)
+        if request.method == "INVITE":
+            self.node.respond(tx, make_response(request, 180, to_tag=self.tag))
+            response = make_response(request, self.answer, to_tag=self.tag)
+            if self.answer == 200:
+                response = response.with_header(
+                    "Contact", f"<sip:remote@{self.node.host}:{self.node.port};transport=tcp>"
+                )
+                rr = request.get_all("Record-Route")
+                if rr:
+                    response = response.with_header_set("Record-Route", *rr)
+            self.node.respond(tx, response)
+        else:
+            self.node.respond(tx, make_response(request, 200, to_tag=self.tag))
+
+    async def _ack(self, ack: Request, source: Source) -> None:
+        self.received.append(ack)
+
+    def invites(self) -> list[Request]:
+        return [r for r in self.received if r.method == "INVITE"]
+
+    # ----- UAC (termination starts here) -----------------------------------------------
+
+    def invite_request(self, target_uri: str, caller: str | None = None) -> Request:
+        caller = caller or f"sip:dave@{self.domain}"
+        headers = (
+            Header("Max-Forwards", "70"),
+            Header("To", f"<{target_uri}>"),
+            Header("From", f"<{caller}>;tag={secrets.token_hex(5)}"),
+            Header("Call-ID", f"{secrets.token_hex(8)}@{self.domain}"),
+            Header("CSeq", "1 INVITE"),
+            Header("Contact", f"<sip:dave@{self.node.host}:{self.node.port};transport=tcp>"),
+            Header("P-Asserted-Identity", f"<{caller}>"),
+            Header("Content-Length", "0"),
+        )
+        return Request(headers=headers, body=b"", method="INVITE", uri=target_uri)
+
+    async def call(self, target_uri: str, via: Target, *, wait: float = 5.0) -> Response:
+        """Place a call through ``via`` (the I-CSCF); ACK a 2xx. Returns the final response."""
+        invite = self.invite_request(target_uri)
+        handle = self.node.send_request(invite, via, on_response=self.responses.append)
+        final = await asyncio.wait_for(handle.final, wait)
+        if 200 <= final.status < 300:
+            ack = self._ack_for(handle.request, final)
+            await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
+        return final
+
+    def _ack_for(self, invite: Request, response: Response) -> Request:
+        routes = response.get_all("Record-Route")  # UAC route set: Record-Route reversed (12.1.2)
+        routes = list(reversed(routes))
+        target = response.contacts[0].uri if response.contacts else invite.uri
+        headers = [
+            Header("Via", f"{self.node.via()};branch=z9hG4bK{secrets.token_hex(8)}"),
+            Header("Max-Forwards", "70"),
+            Header("To", response.get("To") or ""),
+            Header("From", invite.get("From") or ""),
+            Header("Call-ID", invite.call_id),
+            Header("CSeq", f"{invite.cseq.number} ACK"),
+            *(Header("Route", r) for r in routes),
+            Header("Content-Length", "0"),
+        ]
+        return Request(headers=tuple(headers), body=b"", method="ACK", uri=target)
