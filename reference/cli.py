@@ -1,9 +1,12 @@
 """``wimpu-ref``: run the reference stack on loopback.
 
-    wimpu-ref up [--state-dir DIR] [--verbose]
+    wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--verbose]
+    wimpu-ref config            # print the default configuration
 
-starts the wIMPU Registrar, the WWSF and the eP-CSCFs of the reference profile, prints
-every endpoint and the test users, logs each SIP message, and stops cleanly on Ctrl-C.
+starts the wIMPU Registrar, the WWSF, the S-CSCF, the I-CSCF and the eP-CSCFs of the
+reference profile (or of STACK.toml), prints every endpoint and the test users, logs each
+SIP message, and stops cleanly on Ctrl-C. A configuration error is one line on stderr
+and exit status 2, before anything starts.
 """
 
 from __future__ import annotations
@@ -11,17 +14,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
 
-from reference.stack import Stack, StackConfig
+from reference.config import ConfigError, check_ports_free, default_config_text, load_config
+from reference.stack import Stack
 
 __all__ = ["main"]
 
 
 async def _up(args: argparse.Namespace) -> int:
-    stack = Stack(StackConfig(state_dir=args.state_dir))
+    try:
+        config = load_config(args.config)
+        if args.state_dir:
+            config = dataclasses.replace(config, state_dir=args.state_dir)
+        check_ports_free(config)
+        stack = Stack(config)
+    except (ConfigError, ValueError) as exc:
+        print(f"wimpu-ref: configuration error: {exc}", file=sys.stderr)
+        return 2
     try:
         await stack.start()
     except OSError as exc:
@@ -52,9 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the whole reference stack on loopback")
+    up.add_argument(
+        "--config", help="a stack TOML file (default: the reference profile; see `wimpu-ref config`)"
+    )
     up.add_argument("--state-dir", help="keep the PKI and the registrar database here (default: temporary)")
+    sub.add_parser("config", help="print the default configuration (a starting point for --config)")
     up.add_argument("--verbose", action="store_true", help="log every SIP message in full")
     args = parser.parse_args(argv)
+    if args.command == "config":
+        print(default_config_text(), end="")
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)-18s %(message)s",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,10 @@ class StackConfig:
     "Ordinary IMS subscribers (not webRTC): the I-CSCF routes to them without any W7 query."
     remote_domain: str = "remote.example.org"
     "The domain of the remote party outside the home network (S-CSCF breakout hop)."
+    ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    "registrar, wwsf, i_cscf, s_cscf -> port (0 or absent: any free port)."
+    ep_ports: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    "eP-CSCF name -> (WSS port, SIP port)."
 
 
 class Stack:
@@ -107,8 +112,12 @@ class Stack:
         self.pki = TestPki(self.state / "pki")
         self.clock = clock
         kwargs = {"clock": clock} if clock else {}
+        port = self.config.ports.get
         self.registrar = RegistrarService(
-            db_path=str(self.state / "registrar.db"), host=self.config.host, **kwargs
+            db_path=str(self.state / "registrar.db"),
+            host=self.config.host,
+            port=port("registrar", 0),
+            **kwargs,
         )
         self.wwsf = WwsfService(
             pki=self.pki,
@@ -125,6 +134,7 @@ class Stack:
                 for b in self.config.blocks
             ],
             host=self.config.host,
+            port=port("wwsf", 0),
             **kwargs,
         )
         self.ep_cscfs: dict[str, EpCscf] = {}
@@ -143,6 +153,7 @@ class Stack:
             hss=self.hss,
             resolver=self.resolver,
             host=self.config.host,
+            port=port("s_cscf", 0),
         )
         self.icscf = Icscf(
             registrar_url="http://unassigned.invalid",
@@ -151,6 +162,7 @@ class Stack:
             webrtc_domains=self.webrtc_domains(),
             external_domains=tuple(d for b in self.config.blocks for d in b.external_domains),
             host=self.config.host,
+            port=port("i_cscf", 0),
         )
 
     def webrtc_domains(self) -> tuple[str, ...]:
@@ -240,6 +252,8 @@ class Stack:
                     if b.ep_cscf == name
                 ],
                 host=self.config.host,
+                wss_port=self.config.ep_ports.get(name, (0, 0))[0],
+                sip_port=self.config.ep_ports.get(name, (0, 0))[1],
                 clock=self.clock,
             )
             await ep.start()

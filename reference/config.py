@@ -1,0 +1,177 @@
+"""Load the reference stack's TOML configuration, or refuse it in one clear line.
+
+Every check runs before any node starts: unknown keys (with their path), wrong types,
+a block whose eP-CSCF is not configured, two eP-CSCFs claiming one block, a wildcard
+that does not compile (TS 23.003 13.4A), a user of no block, and ports already in use.
+``reference/default-stack.toml`` is the reference profile with fixed ports.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from reference.sip.errors import WildcardError
+from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
+from reference.stack import BlockSpec, StackConfig, UserSpec
+
+__all__ = ["ConfigError", "check_ports_free", "default_config_text", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message is one line naming file and key."""
+
+
+_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users"}
+_STACK = {"host", "ims_domain", "state_dir", "remote_domain"}
+_PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf"}
+_EP = {"name", "wss_port", "sip_port"}
+_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains"}
+_USER = {"username", "password", "identity", "block"}
+
+
+def default_config_text() -> str:
+    return resources.files("reference").joinpath("default-stack.toml").read_text(encoding="utf-8")
+
+
+def load_config(path: str | Path | None) -> StackConfig:
+    """Read a TOML file (or the packaged default when ``path`` is None)."""
+    where = str(path) if path else "default-stack.toml"
+    try:
+        text = Path(path).read_text(encoding="utf-8") if path else default_config_text()
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return parse_config(data, where)
+
+
+def _keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
+    if key not in table:
+        if default is None:
+            raise ConfigError(f"{where}.{key}: missing")
+        return default
+    value = table[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _port(table: Mapping[str, Any], key: str, where: str) -> int:
+    port: int = _get(table, key, int, where, 0)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where}.{key}: port {port} is outside 0-65535")
+    return port
+
+
+def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
+    """Validate a parsed TOML document into a :class:`StackConfig`."""
+    _keys(data, _TOP, where)
+    stack = data.get("stack", {})
+    _keys(stack, _STACK, f"{where}: [stack]")
+    ports_table = data.get("ports", {})
+    _keys(ports_table, _PORTS, f"{where}: [ports]")
+    ports = {key: _port(ports_table, key, f"{where}: ports") for key in _PORTS}
+
+    eps: dict[str, tuple[int, int]] = {}
+    for i, ep in enumerate(data.get("ep_cscf", [])):
+        at = f"{where}: ep_cscf[{i}]"
+        _keys(ep, _EP, at)
+        name = _get(ep, "name", str, at)
+        if name in eps:
+            raise ConfigError(f"{at}.name: eP-CSCF {name!r} is configured twice")
+        eps[name] = (_port(ep, "wss_port", at), _port(ep, "sip_port", at))
+
+    blocks: list[BlockSpec] = []
+    for i, b in enumerate(data.get("block", [])):
+        at = f"{where}: block[{i}]"
+        _keys(b, _BLOCK, at)
+        wimpu = _get(b, "wimpu", str, at)
+        try:
+            parsed = WildcardImpu.parse(wimpu)
+        except (WildcardError, IdentityError) as exc:
+            raise ConfigError(f"{at}.wimpu: {exc}") from None
+        if any(WildcardImpu.parse(other.wimpu) == parsed for other in blocks):
+            raise ConfigError(f"{at}.wimpu: block {wimpu} is configured twice")
+        option = _get(b, "option", str, at)
+        if option not in ("A", "B"):
+            raise ConfigError(f"{at}.option: must be 'A' (third party allocates) or 'B' (eP-CSCF allocates)")
+        ep_name = _get(b, "ep_cscf", str, at)
+        if ep_name not in eps:
+            raise ConfigError(f"{at}.ep_cscf: {ep_name!r} is not a configured eP-CSCF (add an [[ep_cscf]])")
+        registration = _get(b, "registration", int, at, 1)
+        if registration not in (1, 2):
+            raise ConfigError(f"{at}.registration: 5.2.2.5.1 has options 1 and 2, not {registration}")
+        domains = tuple(_get(b, "external_domains", list, at, []))
+        if option == "B" and not domains:
+            raise ConfigError(f"{at}.external_domains: option B needs the external identities' domains")
+        blocks.append(
+            BlockSpec(
+                wimpu=wimpu,
+                option=option,
+                ep_cscf=ep_name,
+                external_domains=domains,
+                name=_get(b, "name", str, at, f"block{i + 1}"),
+                password=_get(b, "password", str, at, "block-secret"),
+                registration=registration,
+            )
+        )
+    if not blocks:
+        raise ConfigError(f"{where}: no [[block]]: the stack needs at least one wIMPU block")
+
+    users: list[UserSpec] = []
+    for i, u in enumerate(data.get("user", [])):
+        at = f"{where}: user[{i}]"
+        _keys(u, _USER, at)
+        identity = _get(u, "identity", str, at)
+        try:
+            canonical_identity(identity)
+        except IdentityError as exc:
+            raise ConfigError(f"{at}.identity: {exc}") from None
+        block = _get(u, "block", str, at)
+        if not any(b.wimpu == block for b in blocks):
+            raise ConfigError(f"{at}.block: {block!r} is not a configured block")
+        users.append(UserSpec(_get(u, "username", str, at), _get(u, "password", str, at), identity, block))
+
+    return StackConfig(
+        host=_get(stack, "host", str, f"{where}: stack", "127.0.0.1"),
+        ims_domain=_get(stack, "ims_domain", str, f"{where}: stack", "ims.example.net"),
+        state_dir=stack.get("state_dir"),
+        remote_domain=_get(stack, "remote_domain", str, f"{where}: stack", "remote.example.org"),
+        blocks=tuple(blocks),
+        users=tuple(users),
+        ims_users=tuple(data.get("ims_users", ())),
+        ports=ports,
+        ep_ports=eps,
+    )
+
+
+def check_ports_free(config: StackConfig) -> None:
+    """Fail before starting anything if a fixed port is taken (TCP, and UDP for SIP)."""
+    wanted: list[tuple[str, int, bool]] = [(k, p, k in ("i_cscf", "s_cscf")) for k, p in config.ports.items()]
+    for name, (wss, sip) in config.ep_ports.items():
+        wanted += [(f"{name} wss_port", wss, False), (f"{name} sip_port", sip, True)]
+    for name, port, udp_too in wanted:
+        if port == 0:
+            continue
+        kinds = [socket.SOCK_STREAM, socket.SOCK_DGRAM] if udp_too else [socket.SOCK_STREAM]
+        for kind in kinds:
+            with socket.socket(socket.AF_INET, kind) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((config.host, port))
+                except OSError as exc:
+                    reason = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+                    raise ConfigError(f"ports: {name} = {port} on {config.host}: {reason}") from None

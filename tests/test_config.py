@@ -1,0 +1,78 @@
+"""The stack configuration: the default profile loads; each error is one clear line."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from reference.config import ConfigError, check_ports_free, default_config_text, load_config, parse_config
+
+
+def default() -> dict:  # type: ignore[type-arg]
+    return tomllib.loads(default_config_text())
+
+
+def test_default_profile_has_two_blocks_one_per_option() -> None:
+    config = load_config(None)
+    assert [(b.option, b.ep_cscf, b.registration) for b in config.blocks] == [
+        ("A", "ep-cscf1", 1),
+        ("B", "ep-cscf2", 2),
+    ]
+    assert config.blocks[1].external_domains == ("enterprise.com",)
+    assert config.ports["registrar"] == 8180 and config.ep_ports["ep-cscf1"] == (7443, 5080)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["stack"].update(colour="blue"), "[stack]: unknown key 'colour'"),
+        (lambda d: d.update(extra=1), "unknown key 'extra'"),
+        (
+            lambda d: d["block"][0].update(ep_cscf="ep-cscf9"),
+            "block[0].ep_cscf: 'ep-cscf9' is not a configured",
+        ),
+        (lambda d: d["block"][0].update(wimpu="sip:wrtc-!(a+)+!@b.example"), "block[0].wimpu:"),
+        (lambda d: d["block"][1].update(wimpu=d["block"][0]["wimpu"]), "configured twice"),
+        (lambda d: d["block"][0].update(option="C"), "block[0].option"),
+        (lambda d: d["block"][0].update(registration=3), "block[0].registration"),
+        (lambda d: d["ports"].update(wwsf="8443"), "ports.wwsf: expected int"),
+        (lambda d: d["ports"].update(wwsf=70000), "outside 0-65535"),
+        (lambda d: d["user"][0].update(block="sip:nope!.*!@x.example"), "user[0].block"),
+        (lambda d: d.update(block=[]), "no [[block]]"),
+    ],
+)
+def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore[no-untyped-def]
+    data = default()
+    edit(data)
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "stack.toml")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_port_in_use_is_reported_before_starting() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        data = default()
+        data["ports"] = {"registrar": port}
+        data["ep_cscf"] = [{"name": "ep-cscf1"}, {"name": "ep-cscf2"}]
+        with pytest.raises(ConfigError, match=f"registrar = {port} on 127.0.0.1: in use"):
+            check_ports_free(parse_config(data))
+
+
+def test_cli_refuses_a_bad_config_with_one_line_and_status_2(tmp_path: Path) -> None:
+    bad = tmp_path / "stack.toml"
+    bad.write_text(default_config_text().replace('ep_cscf = "ep-cscf2"', 'ep_cscf = "nowhere"'))
+    result = subprocess.run([sys.executable, "-m", "reference.cli", "up", "--config", str(bad)],
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'nowhere' is not a configured eP-CSCF" in lines[0], result.stderr
+    assert result.stdout == ""
