@@ -13,8 +13,12 @@
  *   {"event":"registered","status":200,"contacts":[...],"p_associated_uri":...}
  *   {"event":"registrationFailed","status":403,"cause":"Forbidden"}
  *   {"event":"unregistered","status":200,"cause":null}
- *   {"event":"newRTCSession",...} {"event":"progress"} {"event":"accepted"} {"event":"confirmed"}
- *   {"event":"ended",...} / {"event":"failed",...}
+ *   {"event":"newRTCSession","originator":"remote","direction":"incoming","from":...,"to":...,
+ *    "ruri":...,"call_id":...,"p_called_party_id":...,"record_route":[...],"has_sdp":true}
+ *   {"event":"progress",...} {"event":"accepted",...} {"event":"confirmed",...}
+ *   {"event":"ended","originator":...,"cause":...,"method":"BYE"|null,"reason":<Reason>|null}
+ *   {"event":"failed","originator":...,"cause":"Canceled",...,"method":"CANCEL","reason":<Reason>}
+ *      (method/reason: the SIP message JsSIP attaches to the event, e.g. the CANCEL request)
  *   {"event":"wire","dir":"out"|"in","data":"<SIP message>"}   (only with --trace)
  *   {"event":"handshakeRefused","status":403}                 (WebSocket handshake refused)
  *   {"event":"error","message":...}                            (then exit status 1)
@@ -26,6 +30,8 @@
  *             stdin closing), un-REGISTER (Expires: 0), exit.
  *   answer    as register, and answer each incoming INVITE after --answer-after ms.
  *   ring      as register, and leave each incoming INVITE ringing (180) until stop.
+ * Lines on stdin: "stop" (un-REGISTER and leave; open sessions get BYE/480 from JsSIP's
+ * ua.stop()), "hangup" (terminate every open session: BYE, or 480 while ringing).
  *
  * NO MEDIA IN NODE: Node has no RTCPeerConnection. For answer/ring, a minimal stub
  * (StubPeerConnection below) stands in for it: it accepts any remote offer and answers
@@ -317,19 +323,48 @@ function runUa(session) {
     if (stopping) finish(0);
   });
 
+  const sessions = new Set();
   ua.on('newRTCSession', ({ originator, session: rtc, request }) => {
+    sessions.add(rtc);
     emit('newRTCSession', {
       originator,
       direction: rtc.direction,
       from: request.from ? request.from.uri.toString() : null,
       to: request.to ? request.to.uri.toString() : null,
+      ruri: request.ruri ? request.ruri.toString() : null,
       call_id: request.call_id,
+      p_called_party_id: request.getHeader('p-called-party-id') || null,
+      record_route: request.getHeaders('record-route'),
+      has_sdp: Boolean(request.body),
     });
+    const cseq = (m) => (m && m.cseq !== undefined ? `${m.cseq} ${m.method || ''}`.trim() : null);
     rtc.on('progress', (e) => emit('progress', { originator: e.originator }));
     rtc.on('accepted', (e) => emit('accepted', { originator: e.originator }));
-    rtc.on('confirmed', (e) => emit('confirmed', { originator: e.originator }));
-    rtc.on('ended', (e) => emit('ended', { originator: e.originator, cause: e.cause }));
-    rtc.on('failed', (e) => emit('failed', { originator: e.originator, cause: e.cause }));
+    rtc.on('confirmed', (e) => emit('confirmed', {
+      originator: e.originator,
+      // The ACK that confirmed an incoming session (JsSIP passes it as e.ack).
+      ack: e.ack ? { method: e.ack.method, cseq: cseq(e.ack) } : null,
+    }));
+    // 'ended' and 'failed' carry the SIP message that caused them (e.message): the BYE,
+    // the CANCEL (with its Reason), or a response; report its method, status and Reason.
+    const why = (e) => {
+      const m = e.message;
+      return {
+        originator: e.originator,
+        cause: e.cause,
+        method: m && m.method ? m.method : null,
+        status: m && m.status_code ? m.status_code : null,
+        reason: m && typeof m.getHeader === 'function' ? m.getHeader('reason') || null : null,
+      };
+    };
+    rtc.on('ended', (e) => {
+      sessions.delete(rtc);
+      emit('ended', why(e));
+    });
+    rtc.on('failed', (e) => {
+      sessions.delete(rtc);
+      emit('failed', why(e));
+    });
     if (originator !== 'remote') return;
     if (argv.mode === 'answer') {
       setTimeout(() => {
@@ -383,7 +418,14 @@ function runUa(session) {
 
   const rl = readline.createInterface({ input: process.stdin });
   rl.on('line', (line) => {
-    if (line.trim() === 'stop') stop(0);
+    const command = line.trim();
+    if (command === 'stop') stop(0);
+    if (command === 'hangup') {
+      emit('hangup', { sessions: sessions.size });
+      for (const rtc of sessions) {
+        if (!rtc.isEnded()) rtc.terminate(); // BYE when confirmed, 480 while ringing
+      }
+    }
   });
   rl.on('close', () => stop(0));
 
