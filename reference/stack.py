@@ -95,6 +95,8 @@ class StackConfig:
     "registrar, wwsf, i_cscf, s_cscf -> port (0 or absent: any free port)."
     ep_ports: Mapping[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
     "eP-CSCF name -> (WSS port, SIP port)."
+    registrar_url: str | None = None
+    "Use a wIMPU Registrar running elsewhere (its base URL) instead of starting one."
 
 
 class Stack:
@@ -205,10 +207,15 @@ class Stack:
         """The identity of an eP-CSCF (the ``aud`` of its tokens)."""
         return f"sip:{name}.{self.config.ims_domain}"
 
+    @property
+    def registrar_url(self) -> str:
+        return self.config.registrar_url or self.registrar.base_url
+
     async def start(self) -> None:
-        await self.registrar.start()
+        if self.config.registrar_url is None:
+            await self.registrar.start()
         await self.scscf.start()
-        self.icscf.registrar = type(self.icscf.registrar)(self.registrar.base_url)
+        self.icscf.registrar = type(self.icscf.registrar)(self.registrar_url)
         await self.icscf.start()
         domain = self.config.ims_domain
         scscf = Target("TCP", self.config.host, self.scscf.node.port)
@@ -235,7 +242,7 @@ class Stack:
                 name=name,
                 identity=self.ep_identity(name),
                 blocks=blocks,
-                registrar_url=self.registrar.base_url,
+                registrar_url=self.registrar_url,
                 wwsf=trusted,
                 ssl_context=self.pki.server_context("ep-cscf"),
                 resolver=self.resolver,
@@ -268,14 +275,15 @@ class Stack:
         await self.icscf.stop()
         await self.scscf.stop()
         await self.wwsf.stop()
-        await self.registrar.stop()
+        if self.config.registrar_url is None:
+            await self.registrar.stop()
         if self._tmp is not None:
             self._tmp.cleanup()
 
     def endpoints(self) -> dict[str, str]:
         """Every endpoint of the stack, for printing."""
         found = {
-            "wIMPU Registrar (W6/W7)": self.registrar.base_url,
+            "wIMPU Registrar (W6/W7)": self.registrar_url,
             "WWSF": self.wwsf.origin,
         }
         for name, ep in self.ep_cscfs.items():

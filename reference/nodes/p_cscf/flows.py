@@ -122,6 +122,7 @@ class Registered:
     impu: str
     external_identity: str | None
     outcome: str
+    contact_id: str = ""
 
 
 # ----- helpers -------------------------------------------------------------------------
@@ -235,7 +236,10 @@ def register_wic(
             "expires": expires,
         },
     )
-    yield Registered(impu=impu, external_identity=identity if option_b else None, outcome=outcome)
+    yield Registered(
+        impu=impu, external_identity=identity if option_b else None, outcome=outcome,
+        contact_id=contact_key(contact),
+    )  # fmt: skip
 
     # Step 7: 200 OK with every live contact of the IMPU (RFC 3261 10.3 step 8).
     response = make_response(request, 200, to_tag=to_tag)

@@ -93,6 +93,8 @@ class Pcscf:
         self.node.endpoint.flow_sender = self._send_to_flow
         self.flows: dict[str, set[str]] = {}
         "flow token -> IMPUs registered over it (the P-CSCF's own registration state)."
+        self.flow_contacts: dict[str, set[tuple[str, str]]] = {}
+        "flow token -> (IMPU, contact id) stored in the registrar for contacts on that flow."
         self.credentials = {c.wimpu: c for c in credentials}
         self.block_registrations: dict[str, BlockRegistration] = {}
 
@@ -145,8 +147,23 @@ class Pcscf:
         self.node.inject(message, Source("WSS", "flow.invalid", 0, flow_token))
 
     def flow_closed(self, flow_token: str) -> None:
-        """A closed WebSocket makes its contacts unreachable (solution profile, Lifecycle)."""
+        """A closed WebSocket makes its contacts unreachable (solution profile, Lifecycle).
+
+        They are removed from the wIMPU Registrar at once, so no terminating request is
+        offered to them (the fork skips closed flows in any case, answering 430 when no
+        live contact is left).
+        """
         self.flows.pop(flow_token, None)
+        for impu, contact_id in self.flow_contacts.pop(flow_token, set()):
+            self.node.spawn(self._forget(impu, contact_id, flow_token))
+
+    async def _forget(self, impu: str, contact_id: str, flow_token: str) -> None:
+        try:
+            await self.registrar.remove(impu, contact_id)
+            log.info("P-CSCF: flow %s closed: contact %s of %s removed", flow_token, contact_id, impu)
+        except (RegistrarUnavailable, RegistrarRejected) as exc:
+            log.warning("P-CSCF: flow %s closed: could not remove %s of %s: %s", flow_token, contact_id,
+                        impu, exc)
 
     async def _send_to_flow(self, message: Request | Response, target: Target) -> None:
         await self.iwf.send_to_flow(str(target.connection), message)
@@ -220,12 +237,15 @@ class Pcscf:
             return await self.registrar.write(effect.impu, effect.contact_id, body)
         if isinstance(effect, W6Remove):
             await self.registrar.remove(effect.impu, effect.contact_id)
+            for contacts in self.flow_contacts.values():
+                contacts -= {c for c in contacts if c[0] == effect.impu and effect.contact_id in (None, c[1])}
             if effect.contact_id is None:
                 for impus in self.flows.values():
                     impus.discard(effect.impu)
             return None
         if isinstance(effect, Registered):
             self.flows.setdefault(flow_token, set()).add(effect.impu)
+            self.flow_contacts.setdefault(flow_token, set()).add((effect.impu, effect.contact_id))
             if effect.external_identity:
                 self.flows[flow_token].add(effect.external_identity)
             log.info("P-CSCF: %s registered (%s) on %s", effect.impu, effect.outcome, flow_token)

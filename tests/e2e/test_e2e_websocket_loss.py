@@ -1,0 +1,78 @@
+"""WebSocket loss: a closed WIC connection's contacts are no longer offered a call.
+
+Solution profile, Lifecycle: "A WebSocket that closes makes its contacts unreachable; a
+request to them fails fast (no hanging transaction), and the reference removes them."
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.stack import Stack
+from reference.transport.endpoint import Target
+from steps.harness.remote import RemoteParty
+from steps.harness.wic import Wic, web_login
+
+ALICE = "sip:wrtc-alice@block1.ims.example.net"
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    s = Stack()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
+    party = RemoteParty("remote.example.org")
+    await party.start()
+    stack.resolver.add("remote.example.org", party.target)
+    yield party
+    await party.stop()
+
+
+async def wic(stack: Stack, name: str, mode: str) -> Wic:
+    ctx = stack.pki.client_context()
+    login = await web_login(stack.wwsf.origin, "alice", "alice-password", ctx)
+    w = Wic(name, ssl_context=ctx)
+    w.answer_mode = mode
+    await w.connect(login.ep_cscf_url, origin=stack.wwsf.origin)
+    assert (await w.register(ALICE, token=login.token)).status == 200
+    return w
+
+
+async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, remote: RemoteParty) -> None:
+    dead, live = await wic(stack, "dead", "answer"), await wic(stack, "live", "answer")
+    await dead.close()
+    async with RegistrarClient(stack.registrar.base_url) as w6:
+        for _ in range(50):
+            entry = await w6.read(ALICE)
+            if entry is not None and len(entry["contacts"]) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert entry is not None and len(entry["contacts"]) == 1, entry
+    started = time.monotonic()
+    response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
+    assert response.status == 200
+    assert time.monotonic() - started < 2.0
+    assert dead.answered_invites() == [] and len(live.answered_invites()) == 1
+    await live.close()
+
+
+async def test_only_dead_contacts_fail_fast(stack: Stack, remote: RemoteParty) -> None:
+    dead = await wic(stack, "dead", "answer")
+    # Keep the registrar entry but kill the flow: the eP-CSCF must not wait for a timeout.
+    stack.ep_cscfs["ep-cscf1"].pcscf.flow_contacts.clear()
+    await dead.close()
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
+    assert response.status == 430, response.start_line()
+    assert time.monotonic() - started < 2.0

@@ -1,0 +1,129 @@
+"""Registrar durability: a SIGKILL during a stream of registrations loses nothing acknowledged.
+
+The wIMPU Registrar runs as its own operating-system process; WICs register through
+the reference eP-CSCF. The registrar is killed with SIGKILL in the middle of the stream
+and restarted on the same database file. Every registration that was answered 200 OK to
+a WIC must still be there; those refused while it was down got 503 with Retry-After.
+Expiry still applies after the restart. Bounded in count and time, loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.stack import Stack, StackConfig
+from steps.harness.wic import Wic
+
+ATTEMPTS = 40
+KILL_AFTER = 15
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_registrar(db: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("READY "), f"registrar did not start: {line!r}"
+    return proc
+
+
+@pytest.fixture
+def registrar(tmp_path: Path) -> tuple[Path, int]:
+    return tmp_path / "registrar.db", free_port()
+
+
+@pytest.fixture
+async def stack_with(registrar: tuple[Path, int]) -> AsyncIterator[tuple[Stack, list[subprocess.Popen[str]]]]:
+    db, port = registrar
+    procs = [start_registrar(db, port)]
+    stack = Stack(StackConfig(registrar_url=f"http://127.0.0.1:{port}"))
+    await stack.start()
+    yield stack, procs
+    await stack.stop()
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(5)
+
+
+async def register_one(stack: Stack, i: int) -> int:
+    identity = f"sip:wrtc-durable{i}@block1.ims.example.net"
+    ep = stack.ep_cscfs["ep-cscf1"]
+    token = stack.wwsf.issue_token(identity, ep.identity)
+    wic = Wic(f"w{i}", ssl_context=stack.pki.client_context())
+    await wic.connect(ep.wss_url, origin=stack.wwsf.origin)
+    # The WebSocket stays open: closing it would (rightly) remove the contact.
+    response = await wic.register(identity, token=token.value)
+    if response.status == 503:
+        assert response.get("Retry-After"), "503 without Retry-After"
+    return response.status
+
+
+async def test_sigkill_loses_no_acknowledged_registration(
+    stack_with: tuple[Stack, list[subprocess.Popen[str]]], registrar: tuple[Path, int]
+) -> None:
+    stack, procs = stack_with
+    db, port = registrar
+    statuses: dict[int, int] = {}
+    for i in range(ATTEMPTS):
+        if i == KILL_AFTER:
+            os.kill(procs[0].pid, signal.SIGKILL)
+            procs[0].wait(5)
+        if i == KILL_AFTER + 5:
+            procs.append(start_registrar(db, port))
+        statuses[i] = await register_one(stack, i)
+    acknowledged = [i for i, s in statuses.items() if s == 200]
+    refused = [i for i, s in statuses.items() if s == 503]
+    async with RegistrarClient(f"http://127.0.0.1:{port}") as w6:
+        lost = [
+            i for i in acknowledged if await w6.read(f"sip:wrtc-durable{i}@block1.ims.example.net") is None
+        ]
+    print(
+        f"\ndurability: attempted={ATTEMPTS} acknowledged={len(acknowledged)} refused-503={len(refused)} "
+        f"lost={len(lost)}"
+    )
+    assert set(statuses.values()) <= {200, 503}, statuses
+    assert len(refused) >= 1, "the kill did not interrupt any registration"
+    assert len(acknowledged) >= ATTEMPTS - 10
+    assert lost == [], f"acknowledged registrations lost after SIGKILL: {lost}"
+
+
+async def test_expiry_still_applies_after_a_restart(registrar: tuple[Path, int]) -> None:
+    db, port = registrar
+    proc = start_registrar(db, port)
+    impu = "sip:wrtc-short@block1.ims.example.net"
+    body = {
+        "wimpu": "sip:wrtc-!.*!@block1.ims.example.net",
+        "allocated_by": "third-party",
+        "contact": {"uri": "sip:x@y.invalid;transport=ws", "flow": "f.1", "ep_cscf": "sip:ep", "expires": 2},
+    }
+    try:
+        async with RegistrarClient(f"http://127.0.0.1:{port}") as w6:
+            await w6.write(impu, "c1", body)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+            proc = start_registrar(db, port)
+            assert await w6.read(impu) is not None, "the acknowledged write did not survive SIGKILL"
+            await asyncio.sleep(2.3)
+            assert await w6.read(impu) is None, "an expired contact was returned after restart"
+    finally:
+        proc.terminate()
+        proc.wait(5)
