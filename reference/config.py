@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -158,11 +158,20 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
     )
 
 
-def check_ports_free(config: StackConfig) -> None:
-    """Fail before starting anything if a fixed port is taken (TCP, and UDP for SIP)."""
-    wanted: list[tuple[str, int, bool]] = [(k, p, k in ("i_cscf", "s_cscf")) for k, p in config.ports.items()]
+def check_ports_free(config: StackConfig, only: Collection[str] | None = None) -> None:
+    """Fail before starting anything if a fixed port is taken (TCP, and UDP for SIP).
+
+    ``only``: the nodes this process will run (None: all of them).
+    """
+    node_of = {"registrar": "registrar", "wwsf": "wwsf", "i_cscf": "i-cscf", "s_cscf": "s-cscf"}
+    wanted: list[tuple[str, int, bool]] = [
+        (k, p, k in ("i_cscf", "s_cscf"))
+        for k, p in config.ports.items()
+        if only is None or node_of[k] in only
+    ]
     for name, (wss, sip) in config.ep_ports.items():
-        wanted += [(f"{name} wss_port", wss, False), (f"{name} sip_port", sip, True)]
+        if only is None or name in only:
+            wanted += [(f"{name} wss_port", wss, False), (f"{name} sip_port", sip, True)]
     for name, port, udp_too in wanted:
         if port == 0:
             continue

@@ -10,10 +10,11 @@ a different eP-CSCF").
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,13 @@ class StackConfig:
 class Stack:
     """Registrar, WWSF and eP-CSCFs, started and stopped together."""
 
-    def __init__(self, config: StackConfig | None = None, *, clock: Any = None) -> None:
+    def __init__(
+        self, config: StackConfig | None = None, *, clock: Any = None, nodes: Collection[str] | None = None
+    ) -> None:
         self.config = config or StackConfig()
+        self.nodes = None if nodes is None else frozenset(nodes)
+        "The nodes this process runs (None: all); the others are reached at their configured ports."
+        self._started: list[Callable[[], Awaitable[None]]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.config.state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="wimpu-")
@@ -207,88 +213,165 @@ class Stack:
         """The identity of an eP-CSCF (the ``aud`` of its tokens)."""
         return f"sip:{name}.{self.config.ims_domain}"
 
+    # ----- where each node is: started here, or at its configured port ----------------
+
+    def runs(self, node: str) -> bool:
+        """True if this process runs ``node`` (registrar, wwsf, s-cscf, i-cscf, an eP-CSCF)."""
+        return self.nodes is None or node in self.nodes
+
+    def _fixed_port(self, key: str) -> int:
+        port = self.config.ports.get(key, 0)
+        if not port:
+            raise ValueError(
+                f"node {key} does not run in this process and has no fixed port in the configuration"
+            )
+        return port
+
     @property
     def registrar_url(self) -> str:
-        return self.config.registrar_url or self.registrar.base_url
+        if self.config.registrar_url:
+            return self.config.registrar_url
+        if self.runs("registrar"):
+            return self.registrar.base_url
+        return f"http://{self.config.host}:{self._fixed_port('registrar')}"
+
+    @property
+    def wwsf_origin(self) -> str:
+        return (
+            self.wwsf.origin
+            if self.runs("wwsf")
+            else f"https://{self.config.host}:{self._fixed_port('wwsf')}"
+        )
+
+    def _sip_target(self, node: str, key: str) -> Target:
+        service = self.scscf if node == "s-cscf" else self.icscf
+        port = service.node.port if self.runs(node) else self._fixed_port(key)
+        return Target("TCP", self.config.host, port)
+
+    def ep_wss_url(self, name: str) -> str:
+        if name in self.ep_cscfs:
+            return self.ep_cscfs[name].wss_url
+        wss = self.config.ep_ports.get(name, (0, 0))[0]
+        if not wss:
+            raise ValueError(f"eP-CSCF {name} does not run in this process and has no fixed wss_port")
+        return f"wss://{self.config.host}:{wss}"
+
+    async def _wwsf_keys(self) -> dict[str, Any]:
+        """The WWSF's token keys: in process, or its JWKS over HTTPS (retried while it starts)."""
+        if self.runs("wwsf"):
+            return keys_from_jwks(self.wwsf.jwks())
+        import aiohttp
+
+        url = f"{self.wwsf_origin}/.well-known/jwks.json"
+        context = self.pki.client_context()
+        for _ in range(100):
+            try:
+                async with aiohttp.ClientSession() as http, http.get(url, ssl=context) as r:
+                    if r.status == 200:
+                        return keys_from_jwks(await r.json())
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the WWSF's JWKS at {url} did not answer within 10 s")
+
+    # ----- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.config.registrar_url is None:
+        """Start this process's nodes in dependency order."""
+        if self.runs("registrar") and self.config.registrar_url is None:
             await self.registrar.start()
-        await self.scscf.start()
-        self.icscf.registrar = type(self.icscf.registrar)(self.registrar_url)
-        await self.icscf.start()
+            self._started.append(self.registrar.stop)
+        if self.runs("s-cscf"):
+            await self.scscf.start()
+            self._started.append(self.scscf.stop)
+        if self.runs("i-cscf"):
+            self.icscf.registrar = type(self.icscf.registrar)(self.registrar_url)
+            await self.icscf.start()
+            self._started.append(self.icscf.stop)
         domain = self.config.ims_domain
-        scscf = Target("TCP", self.config.host, self.scscf.node.port)
-        self.resolver.add(f"scscf.{domain}", scscf)
-        self.resolver.add(domain, scscf)
-        self.resolver.add(f"icscf.{domain}", Target("TCP", self.config.host, self.icscf.node.port))
-        await self.wwsf.start()
-        trusted = TrustedWwsf(
-            self.wwsf.origin, keys_from_jwks(self.wwsf.jwks()), realm=self.config.ims_domain
-        )
+        if self.runs("s-cscf") or self.config.ports.get("s_cscf") or self.nodes is not None:
+            scscf = self._sip_target("s-cscf", "s_cscf")
+            self.resolver.add(f"scscf.{domain}", scscf)
+            self.resolver.add(domain, scscf)
+        if self.runs("i-cscf") or self.config.ports.get("i_cscf") or self.nodes is not None:
+            self.resolver.add(f"icscf.{domain}", self._sip_target("i-cscf", "i_cscf"))
+        if self.runs("wwsf"):
+            await self.wwsf.start()
+            self._started.append(self.wwsf.stop)
         names = sorted({b.ep_cscf for b in self.config.blocks})
-        for name in names:
-            blocks = [
+        if any(self.runs(name) for name in names):
+            trusted = TrustedWwsf(self.wwsf_origin, await self._wwsf_keys(), realm=domain)
+            for name in names:
+                if self.runs(name):
+                    await self._start_ep_cscf(name, trusted)
+        if self.runs("wwsf"):
+            for b in self.config.blocks:
+                self.wwsf.set_block_ep_cscf(
+                    b.wimpu, {"uri": self.ep_wss_url(b.ep_cscf), "identity": self.ep_identity(b.ep_cscf)}
+                )
+
+    async def _start_ep_cscf(self, name: str, trusted: TrustedWwsf) -> None:
+        domain = self.config.ims_domain
+        mine = [b for b in self.config.blocks if b.ep_cscf == name]
+        ep = EpCscf(
+            name=name,
+            identity=self.ep_identity(name),
+            blocks=[
                 BlockConfig(
                     wimpu=WildcardImpu.parse(b.wimpu),
                     allocation=Allocation.THIRD_PARTY if b.option == "A" else Allocation.EP_CSCF,
                     external_domains=b.external_domains,
                     name=b.name,
                 )
-                for b in self.config.blocks
-                if b.ep_cscf == name
-            ]
-            ep = EpCscf(
-                name=name,
-                identity=self.ep_identity(name),
-                blocks=blocks,
-                registrar_url=self.registrar_url,
-                wwsf=trusted,
-                ssl_context=self.pki.server_context("ep-cscf"),
-                resolver=self.resolver,
-                credentials=[
-                    BlockCredentials(
-                        wimpu=b.wimpu,
-                        representative=self.block_representative(b),
-                        impi=f"{b.name}@{domain}",
-                        password=b.password,
-                        registrar=f"sip:{domain}",
-                        option=b.registration,
-                    )
-                    for b in self.config.blocks
-                    if b.ep_cscf == name
-                ],
-                host=self.config.host,
-                wss_port=self.config.ep_ports.get(name, (0, 0))[0],
-                sip_port=self.config.ep_ports.get(name, (0, 0))[1],
-                clock=self.clock,
-            )
-            await ep.start()
-            self.ep_cscfs[name] = ep
-            for b in self.config.blocks:
-                if b.ep_cscf == name:
-                    self.wwsf.set_block_ep_cscf(b.wimpu, {"uri": ep.wss_url, "identity": ep.identity})
+                for b in mine
+            ],
+            registrar_url=self.registrar_url,
+            wwsf=trusted,
+            ssl_context=self.pki.server_context("ep-cscf"),
+            resolver=self.resolver,
+            credentials=[
+                BlockCredentials(
+                    wimpu=b.wimpu,
+                    representative=self.block_representative(b),
+                    impi=f"{b.name}@{domain}",
+                    password=b.password,
+                    registrar=f"sip:{domain}",
+                    option=b.registration,
+                )
+                for b in mine
+            ],
+            host=self.config.host,
+            wss_port=self.config.ep_ports.get(name, (0, 0))[0],
+            sip_port=self.config.ep_ports.get(name, (0, 0))[1],
+            clock=self.clock,
+        )
+        await ep.start()
+        self.ep_cscfs[name] = ep
+        self._started.append(ep.stop)
 
     async def stop(self) -> None:
-        for ep in self.ep_cscfs.values():
-            await ep.stop()
-        await self.icscf.stop()
-        await self.scscf.stop()
-        await self.wwsf.stop()
-        if self.config.registrar_url is None:
-            await self.registrar.stop()
+        """Stop what this process started, in reverse order."""
+        while self._started:
+            await self._started.pop()()
         if self._tmp is not None:
             self._tmp.cleanup()
 
     def endpoints(self) -> dict[str, str]:
-        """Every endpoint of the stack, for printing."""
-        found = {
-            "wIMPU Registrar (W6/W7)": self.registrar_url,
-            "WWSF": self.wwsf.origin,
-        }
+        """Every endpoint this process runs, for printing."""
+        found: dict[str, str] = {}
+        if self.runs("registrar") and self.config.registrar_url is None:
+            found["wIMPU Registrar (W6/W7)"] = self.registrar_url
+        if self.runs("wwsf"):
+            found["WWSF"] = self.wwsf.origin
         for name, ep in self.ep_cscfs.items():
             found[f"eP-CSCF {name} (IWF, WSS)"] = ep.wss_url
             found[f"eP-CSCF {name} (P-CSCF, SIP)"] = ep.sip_uri
-        found["I-CSCF (SIP)"] = self.icscf.node.uri(lr=False)
-        found["S-CSCF (SIP)"] = self.scscf.node.uri(lr=False)
+        if self.runs("i-cscf"):
+            found["I-CSCF (SIP)"] = self.icscf.node.uri(lr=False)
+        if self.runs("s-cscf"):
+            found["S-CSCF (SIP)"] = self.scscf.node.uri(lr=False)
         return found
+
+    def node_names(self) -> list[str]:
+        """Every node of the configuration."""
+        return ["registrar", "wwsf", "s-cscf", "i-cscf", *sorted({b.ep_cscf for b in self.config.blocks})]

@@ -34,6 +34,7 @@ __all__ = [
     "contact_key",
     "originate",
     "register_wic",
+    "strip_bearer",
     "terminate",
 ]
 
@@ -280,6 +281,16 @@ class Fork:
     contacts: tuple[tuple[str, str], ...]
 
 
+def strip_bearer(request: Request) -> Request:
+    """Remove the WWSF's Bearer token before a WIC's request enters the IMS core.
+
+    The token was issued for this eP-CSCF (its ``aud``) and checked here (5.2.2.5.2
+    step 4); some WICs (JsSIP) put it on every request. It must not travel further.
+    """
+    kept = [h for h in request.headers if not (h.key == "authorization" and h.value[:7].lower() == "bearer ")]
+    return request if len(kept) == len(request.headers) else request.replace_headers(kept)
+
+
 @clause("TR 23.701 5.2.2.5.3", steps=(1, 2, 3))
 @clause("TR 23.701 5.2.2.3.2")
 def originate(
@@ -319,8 +330,10 @@ def originate(
         asserted = preferred[0].uri if preferred else identity
         if not any(same_identity(asserted, impu) for impu in registered):
             return make_response(request, 403, "P-Preferred-Identity not registered", to_tag=to_tag)
-    onward = request.without_header("P-Preferred-Identity").with_header_set(
-        "P-Asserted-Identity", f"<{asserted}>"
+    onward = (
+        strip_bearer(request)
+        .without_header("P-Preferred-Identity")
+        .with_header_set("P-Asserted-Identity", f"<{asserted}>")
     )
     for route in reversed(service_route):  # step 3 (RFC 3608: Service-Route as Route)
         onward = onward.with_header("Route", route, first=True)

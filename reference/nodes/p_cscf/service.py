@@ -37,6 +37,7 @@ from reference.nodes.p_cscf.flows import (
     W6Write,
     originate,
     register_wic,
+    strip_bearer,
     terminate,
 )
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
@@ -162,8 +163,9 @@ class Pcscf:
             await self.registrar.remove(impu, contact_id)
             log.info("P-CSCF: flow %s closed: contact %s of %s removed", flow_token, contact_id, impu)
         except (RegistrarUnavailable, RegistrarRejected) as exc:
-            log.warning("P-CSCF: flow %s closed: could not remove %s of %s: %s", flow_token, contact_id,
-                        impu, exc)
+            log.warning(
+                "P-CSCF: flow %s closed: could not remove %s of %s: %s", flow_token, contact_id, impu, exc
+            )
 
     async def _send_to_flow(self, message: Request | Response, target: Target) -> None:
         await self.iwf.send_to_flow(str(target.connection), message)
@@ -361,6 +363,8 @@ class Pcscf:
         return request, self.resolver.resolve(next_hop_uri(request.uri, request.get_all("Route")))
 
     async def _in_dialog(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        if source.transport in FLOW_TRANSPORTS:
+            request = strip_bearer(request)
         request, target = self._route_in_dialog(request, source)
         await proxy(
             self.node, tx, request, [Branch(request.uri, target, request=request)], own_uris=[self.uri]
@@ -369,6 +373,8 @@ class Pcscf:
     async def _ack(self, ack: Request, source: Source) -> None:
         """The ACK of a 2xx goes end to end along the Route set (RFC 3261 13.2.2.4, 16.11)."""
         try:
+            if source.transport in FLOW_TRANSPORTS:
+                ack = strip_bearer(ack)
             routed, target = self._route_in_dialog(ack, source)
             copy = prepare_request(
                 routed, routed.uri, via=self.node.via(target.transport), branch=new_branch()

@@ -284,7 +284,7 @@ class DigestAuthenticator:
             return None
         if len(raw) != 8 + _RANDOM_BYTES + _TAG_BYTES:
             return None
-        payload, tag = raw[: -_TAG_BYTES], raw[-_TAG_BYTES:]
+        payload, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
         if not hmac.compare_digest(tag, self._tag(payload)):
             return None
         issued: float = struct.unpack(">d", payload[:8])[0]

@@ -346,4 +346,3 @@ class ScscfRegistrar:
                 associated += [w.text for w in sub.wildcard_impus]
             lines.append(Header("P-Associated-URI", ", ".join(f"<{a}>" for a in associated)))
         return self._reply(request, 200, None, lines)
-

@@ -15,6 +15,7 @@ from reference.nodes.hss.data import HssData
 from reference.nodes.s_cscf.config import ScscfConfig
 from reference.nodes.s_cscf.flows import Forward, Respond, Scscf
 from reference.sip.message import Request
+from reference.sip.proxy import preprocess_route
 from reference.sip.transaction import ServerTransaction
 from reference.transport.endpoint import Source
 from reference.transport.proxy_shell import Branch, proxy
@@ -55,6 +56,9 @@ class ScscfService:
         return asyncio.get_running_loop().time()
 
     async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        # The Record-Route URI of this node (its address) is also "this proxy" (16.4);
+        # the core knows its configured names (scscf..., orig@scscf...) only.
+        request = preprocess_route(request, [self.node.uri()])
         decision = self.core.receive_request(request, self._now())
         if isinstance(decision, Respond):
             self.node.respond(tx, decision.response)

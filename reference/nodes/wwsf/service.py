@@ -262,9 +262,7 @@ class WwsfService:
     # -- handlers ---------------------------------------------------------------------
 
     async def _handle_page(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self._page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS
-        )
+        return web.Response(body=self._page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)
 
     async def _handle_jwks(self, request: web.Request) -> web.Response:
         return web.json_response(self.jwks(), headers={"Cache-Control": "max-age=300"})

@@ -95,9 +95,7 @@ class TokenIssuer:
             "exp": now + self.lifetime,
             "jti": secrets.token_urlsafe(16),
         }
-        value = jwt.encode(
-            claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": "JWT"}
-        )
+        value = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid, "typ": "JWT"})
         return Token(
             value=value,
             sub=subject,
@@ -119,9 +117,7 @@ def _load_signing_key(pem: bytes | None) -> ec.EllipticCurvePrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"the signing key is not an unencrypted PEM private key: {error}"
-        ) from None
+        raise ValueError(f"the signing key is not an unencrypted PEM private key: {error}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise ValueError("the signing key must be an EC P-256 key (ES256)")
     return key
