@@ -65,8 +65,8 @@ def processes(tmp_path: Path) -> Iterator[Path]:
     try:
         for node in NODES:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "reference.cli", "up", "--config", str(config), "--state-dir", str(state),
-                 "--nodes", node],
+                [sys.executable, "-m", "reference.cli", "up", "--config", str(config),
+                 "--state-dir", str(state), "--nodes", node],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             )  # fmt: skip
             procs.append(proc)
