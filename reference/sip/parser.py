@@ -32,7 +32,7 @@ from .errors import (
 from .grammar import MAX_CSEQ, MAX_DELTA_SECONDS, is_token
 from .message import Header, Message, Request, Response
 
-__all__ = ["DEFAULT_MAX_SIZE", "VersionNotSupported", "parse_message"]
+__all__ = ["DEFAULT_MAX_SIZE", "VersionNotSupported", "parse_message", "rejection_for"]
 
 DEFAULT_MAX_SIZE = 65_535
 "Hard limit on one message, headers and body (bytes)."
@@ -250,3 +250,28 @@ def _validate_addresses(message: Message, name: str) -> None:
         if expires is not None and (not _DIGITS.fullmatch(expires) or int(expires) > MAX_DELTA_SECONDS):
             raise HeaderSyntaxError(f"{name}: expires={expires[:30]} is not delta-seconds")
 
+
+
+_ECHOED = frozenset({"via", "v", "call-id", "i", "cseq", "from", "f", "to", "t"})
+
+
+def rejection_for(raw: bytes, error: SipError) -> bytes | None:
+    """The error response to a request that was framed but could not be accepted.
+
+    RFC 3261 8.2.6 builds a response from the request's Via, From, To, Call-ID and
+    CSeq; when those lines can still be read (as text), the answer is ``error.status``
+    with a ``Warning: 399`` saying why. Garbage (``error.drop``), responses and requests
+    whose essential lines are missing get None: the message is dropped (18.3).
+    """
+    if error.drop:
+        return None
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
+    if not head or head[0].upper().startswith("SIP/"):
+        return None
+    lines = [ln for ln in head[1:] if ":" in ln and ln.split(":", 1)[0].strip().lower() in _ECHOED]
+    if len({ln.split(":", 1)[0].strip().lower()[:1] for ln in lines}) < 4 or len(lines) < 5:
+        return None
+    reason = str(error).replace("\r", " ").replace("\n", " ").replace('"', "'")[:120]
+    headers = [Header(ln.split(":", 1)[0].strip(), ln.split(":", 1)[1].strip()) for ln in lines]
+    headers += [Header("Warning", f'399 - "{reason}"'), Header("Content-Length", "0")]
+    return Response(headers=tuple(headers), body=b"", status=error.status, reason=error.reason).to_bytes()

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from reference.sip.errors import SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
 from reference.sip.message import Request, Response
-from reference.sip.parser import parse_message
+from reference.sip.parser import parse_message, rejection_for
 
 __all__ = ["SipEndpoint", "Source", "Target", "TransportFailure"]
 
@@ -70,37 +70,6 @@ FlowSender = Callable[[Message, Target], Awaitable[None]]
 _ids = itertools.count(1)
 
 
-def _bad_request(raw: bytes, error: SipError) -> bytes | None:
-    """A 400 (or the error's status) for a request we could frame but not accept.
-
-    Only when the start line, Via, Call-ID, CSeq, From and To can still be read, as
-    RFC 3261 8.2.6 needs them; otherwise the message is dropped.
-    """
-    if error.drop:
-        return None
-    try:
-        from reference.sip.message import Header
-
-        head = raw.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace").split("\r\n")
-        if head[0].startswith("SIP/"):
-            return None
-        keep = {"via", "v", "call-id", "i", "cseq", "from", "f", "to", "t"}
-        lines = [ln for ln in head[1:] if ln.split(":", 1)[0].strip().lower() in keep]
-        if len(lines) < 5:
-            return None
-        headers = [Header(ln.split(":", 1)[0].strip(), ln.split(":", 1)[1].strip()) for ln in lines]
-        reason = str(error).replace("\r", " ").replace("\n", " ")[:120]
-        response = Response(
-            headers=(*headers, Header("Warning", f'399 - "{reason}"'), Header("Content-Length", "0")),
-            body=b"",
-            status=error.status,
-            reason=error.reason,
-        )
-        return response.to_bytes()
-    except Exception:  # noqa: BLE001 - the answer to garbage is silence
-        return None
-
-
 class _Datagram(asyncio.DatagramProtocol):
     def __init__(self, endpoint: SipEndpoint) -> None:
         self.endpoint = endpoint
@@ -117,7 +86,7 @@ class _Datagram(asyncio.DatagramProtocol):
             message = parse_message(data, max_size=self.endpoint.max_size)
         except SipError as exc:
             self.endpoint.rejected(data, exc, source)
-            answer = _bad_request(data, exc)
+            answer = rejection_for(data, exc)
             if answer and self.transport:
                 self.transport.sendto(answer, addr)
             return
@@ -166,7 +135,7 @@ class _Stream(asyncio.Protocol):
         if item.message is None:
             assert item.error is not None
             self.endpoint.rejected(item.raw, item.error, source)
-            answer = _bad_request(item.raw, item.error)
+            answer = rejection_for(item.raw, item.error)
             if answer:
                 self.write(answer)
             return

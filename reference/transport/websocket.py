@@ -32,6 +32,7 @@ from websockets.http11 import Response as HttpResponse
 from reference.sip.errors import SipError
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
+from reference.sip.parser import rejection_for
 
 from .endpoint import TransportFailure
 
@@ -83,7 +84,6 @@ class WebSocketListener:
         max_size: int = 65_535,
         on_open: FlowEvent | None = None,
         on_close: FlowEvent | None = None,
-        on_error: Callable[[Flow, SipError], Message | None] | None = None,
     ) -> None:
         self.receiver = receiver
         self.allowed_origins = allowed_origins
@@ -93,7 +93,6 @@ class WebSocketListener:
         self.max_size = max_size
         self.on_open = on_open
         self.on_close = on_close
-        self.on_error = on_error
         self.flows: dict[int, tuple[Flow, ServerConnection]] = {}
         self._server: Server | None = None
 
@@ -163,12 +162,21 @@ class WebSocketListener:
             message = frame_websocket_message(data, max_size=self.max_size)
         except SipError as exc:
             log.warning("IWF: flow %d: rejected message: %s (%s)", flow.id, exc, type(exc).__name__)
-            answer = self.on_error(flow, exc) if self.on_error else None
+            raw = data.encode("utf-8") if isinstance(data, str) else data
+            answer = rejection_for(raw, exc)
             if answer is not None:
-                asyncio.get_running_loop().create_task(self.send(flow.id, answer))
+                asyncio.get_running_loop().create_task(self._send_raw(flow.id, answer))
             return
         log.info("IWF: flow %d -> %s", flow.id, message.summary())
         self.receiver(message, flow)
+
+    async def _send_raw(self, flow_id: int, data: bytes) -> None:
+        entry = self.flows.get(flow_id)
+        if entry is not None:
+            try:
+                await entry[1].send(data.decode("utf-8", "replace"))
+            except ConnectionClosed:
+                pass
 
     def is_open(self, flow_id: int) -> bool:
         return flow_id in self.flows

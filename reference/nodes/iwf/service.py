@@ -76,7 +76,6 @@ class Iwf:
             host=host,
             port=port,
             on_close=self._closed,
-            on_error=self._parse_error,
         )
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -149,9 +148,6 @@ class Iwf:
                 "WWW-Authenticate", challenge(self.wwsf.realm, self.wwsf.origin, exc.error)
             )
         await self._reply(flow, response)
-
-    def _parse_error(self, flow: Flow, error: SipError) -> Response | None:
-        return None  # Unparseable input over WebSocket is dropped; the log says why.
 
     async def _reply(self, flow: Flow, response: Response) -> None:
         try:
