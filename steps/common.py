@@ -1,13 +1,14 @@
-"""Step vocabulary shared by every feature: the system under test and its answers."""
+"""Step vocabulary shared by every feature: the system under test, its answers, and time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from pytest_bdd import given, parsers, then
+from pytest_bdd import given, parsers, then, when
 
 from steps.harness import expect
+from steps.harness.clock import FakeClock
 from steps.harness.loop import BackgroundLoop
 from steps.harness.world import World
 
@@ -26,6 +27,22 @@ def reference_stack(harness_loop: BackgroundLoop) -> Iterator[World]:
     world.close()
 
 
+@given(
+    "the wIMPU stack is running with the reference profile and a clock the tester controls",
+    target_fixture="world",
+)
+def reference_stack_with_clock(harness_loop: BackgroundLoop) -> Iterator[World]:
+    world = World(harness_loop, clock=FakeClock())
+    yield world
+    world.close()
+
+
 @then(parsers.parse("the eP-CSCF answers {status:d}"))
 def ep_cscf_answers(world: World, status: int) -> None:
     expect.status(world.outcome.response, status)
+
+
+@given(parsers.re(r"(?P<seconds>\d+) seconds have passed"), converters={"seconds": int})
+@when(parsers.re(r"(?P<seconds>\d+) seconds pass"), converters={"seconds": int})
+def time_passes(world: World, seconds: int) -> None:
+    world.let_time_pass(seconds)

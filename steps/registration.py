@@ -2,93 +2,190 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pytest_bdd import given, parsers, then, when
 
 from steps.harness import expect
 from steps.harness.world import World
 
+WIC = r'WIC "(?P<wic>[^"]+)"'
+USER = r"(?P<user>\w+)"
+QUOTED = r'"(?P<{}>[^"]+)"'
 
-@given(parsers.parse("{user} has logged in at the WWSF and received a security token"))
+TOKEN_VARIANTS = {
+    "a copy of its token signed by another key": "another key",
+    "an unsigned copy of its token": "unsigned",
+    "a token the WWSF issued for another eP-CSCF": "another eP-CSCF",
+}
+CARRIAGES = {
+    "in an Authorization Bearer header field": False,
+    "as an application/jwt body part": True,
+}
+
+
+def _one_of(name: str, phrases: Iterable[str]) -> str:
+    return f"(?P<{name}>{'|'.join(re.escape(p) for p in phrases)})"
+
+
+# ----- step 1: the WWSF -----------------------------------------------------------------
+
+
+@given(parsers.re(rf"the browser of {USER} has downloaded the WIC from the WWSF over HTTPS"))
+def wic_downloaded(world: World, user: str) -> None:
+    expect.wic_page(*world.download_wic(user))
+
+
+@given(parsers.re(rf"{USER} has logged in at the WWSF and received a security token"))
 def logged_in(world: World, user: str) -> None:
     world.login(user)
 
 
-@given(parsers.parse('WIC "{wic}" of {user} has opened a WSS connection to the eP-CSCF of its block'))
+@given(
+    parsers.re(
+        rf"the WWSF has issued {USER} a security token for {QUOTED.format('identity')} "
+        rf"to the eP-CSCF of block {QUOTED.format('wimpu')}"
+    )
+)
+def token_issued(world: World, user: str, identity: str, wimpu: str) -> None:
+    world.token_issued_for(user, identity, wimpu)
+
+
+@given(parsers.re(rf"the security token of {USER} has expired"))
+def token_expired(world: World, user: str) -> None:
+    world.expire_token(user)
+
+
+# ----- step 2: the WSS connection -------------------------------------------------------
+
+
+@given(parsers.re(rf"{WIC} of {USER} has opened a WSS connection to the eP-CSCF of its block"))
 def wic_connected(world: World, wic: str, user: str) -> None:
     world.connect(wic, user)
     expect.handshake_accepted(world.outcome)
 
 
 @when(
-    parsers.parse(
-        'WIC "{wic}" of {user} opens a WSS connection to the eP-CSCF of its block from origin "{origin}"'
+    parsers.re(
+        rf"{WIC} of {USER} opens a WSS connection to the eP-CSCF of its block "
+        rf"from origin {QUOTED.format('origin')}"
     )
 )
 def wic_connects_from(world: World, wic: str, user: str, origin: str) -> None:
     world.connect(wic, user, origin=origin)
 
 
-@given(parsers.parse('WIC "{wic}" has registered with the identity and the token of {user}'))
+# ----- step 3: REGISTER ------------------------------------------------------------------
+
+
+@given(parsers.re(rf"{WIC} has registered with the identity and the token of {USER}"))
 def wic_has_registered(world: World, wic: str, user: str) -> None:
     expect.status(world.register(wic, user), 200)
     world.remember_impu(user)
 
 
-@when(parsers.parse('WIC "{wic}" registers with the identity and the token of {user}'))
+@given(
+    parsers.re(
+        rf"{WIC} has registered for (?P<seconds>\d+) seconds with the identity and the token of {USER}"
+    ),
+    converters={"seconds": int},
+)
+def wic_has_registered_for(world: World, wic: str, seconds: int, user: str) -> None:
+    expect.status(world.register(wic, user, expires=seconds), 200)
+    world.remember_impu(user)
+
+
+@given(parsers.re(rf"{USER} has registered from (?P<count>\d+) WICs"), converters={"count": int})
+def user_has_registered_from(world: World, user: str, count: int) -> None:
+    expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
+
+
+@when(parsers.re(rf"{WIC} registers with the identity and the token of {USER}"))
 def wic_registers(world: World, wic: str, user: str) -> None:
     world.register(wic, user)
 
 
-@when(parsers.parse('WIC "{wic}" registers with the identity of {user} and no token'))
+@when(
+    parsers.re(
+        rf"{WIC} registers with the identity and the token of {USER}, "
+        rf"the token {_one_of('carriage', CARRIAGES)}"
+    )
+)
+def wic_registers_token_carried(world: World, wic: str, user: str, carriage: str) -> None:
+    world.register(wic, user, token_in_body=CARRIAGES[carriage])
+
+
+@when(parsers.re(rf"{WIC} registers with the identity of {USER} and no token"))
 def wic_registers_without_token(world: World, wic: str, user: str) -> None:
     world.register(wic, user, with_token=False)
 
 
-@when(parsers.parse('WIC "{wic}" registers as "{identity}" with the token of {user}'))
+@when(parsers.re(rf"{WIC} registers with the identity of {USER} and {_one_of('variant', TOKEN_VARIANTS)}"))
+def wic_registers_with_forged_token(world: World, wic: str, user: str, variant: str) -> None:
+    world.register(wic, user, token=world.forged_token(user, TOKEN_VARIANTS[variant]))
+
+
+@when(parsers.re(rf"{WIC} registers as {QUOTED.format('identity')} with the token of {USER}"))
 def wic_registers_as(world: World, wic: str, identity: str, user: str) -> None:
     world.register(wic, user, identity=identity)
 
 
-@when(parsers.parse('WIC "{wic}" de-registers'))
+@when(parsers.re(rf"{WIC} de-registers"))
 def wic_deregisters(world: World, wic: str) -> None:
     world.register(wic, world.user_of(wic), expires=0)
 
 
-@then(parsers.parse("the wIMPU Registrar holds a registration for {user} with {count:d} contact"))
-@then(parsers.parse("the wIMPU Registrar holds a registration for {user} with {count:d} contacts"))
-def registrar_holds(world: World, user: str, count: int) -> None:
-    expect.live_contacts(world.registration_of(user), count, f"the registration of {user}")
+# ----- what the eP-CSCF answered and what the registrar holds ---------------------------
 
 
-@then(parsers.re(r'the wIMPU Registrar holds no registration for "(?P<identity>[^"]+)"'))
+@then(parsers.re(rf"the wIMPU Registrar holds a registration for {USER} with (?P<count>\d+) contacts?"))
+def registrar_holds(world: World, user: str, count: str) -> None:
+    expect.live_contacts(world.registration_of(user), int(count), f"the registration of {user}")
+
+
+@then(parsers.re(rf"the wIMPU Registrar holds no registration for {QUOTED.format('identity')}"))
 def registrar_holds_none_for_identity(world: World, identity: str) -> None:
     expect.no_entry(world.registration_for(identity), identity)
 
 
-@then(parsers.re(r"the wIMPU Registrar holds no registration for (?P<user>\w+)$"))
+@then(parsers.re(rf"the wIMPU Registrar holds no registration for {USER}"))
 def registrar_holds_none(world: World, user: str) -> None:
     expect.no_entry(world.registration_of(user), world.identity_of(user))
 
 
 @then(
-    parsers.parse(
-        'the wIMPU Registrar binds {user}\'s external identity to an individual IMPU of block "{wimpu}"'
+    parsers.re(
+        rf"the wIMPU Registrar binds {USER}'s external identity to an individual IMPU "
+        rf"of block {QUOTED.format('wimpu')}"
     )
 )
 def registrar_binds(world: World, user: str, wimpu: str) -> None:
     expect.option_b_binding(world.registration_of(user), world.identity_of(user), wimpu)
 
 
-@then(parsers.parse("the individual IMPU of {user} has not changed"))
+@then(
+    parsers.re(rf"the wIMPU Registrar records the registration of {USER} in block {QUOTED.format('wimpu')}")
+)
+def registrar_records_block(world: World, user: str, wimpu: str) -> None:
+    expect.in_block(world.registration_of(user), wimpu, f"the registration of {user}")
+
+
+@then(parsers.re(rf"the individual IMPU of {USER} has not changed"))
 def impu_unchanged(world: World, user: str) -> None:
     expect.same_impu(world.registration_of(user), world.remembered_impu(user))
 
 
-@then(parsers.parse("the eP-CSCF refuses the WebSocket handshake with HTTP {status:d}"))
-def handshake_refused(world: World, status: int) -> None:
-    expect.handshake_refused(world.outcome, status)
+@then(parsers.re(r"the eP-CSCF refuses the WebSocket handshake with HTTP (?P<status>\d{3})"))
+def handshake_refused(world: World, status: str) -> None:
+    expect.handshake_refused(world.outcome, int(status))
 
 
 @then("the response challenges for a Bearer token from the WWSF")
 def bearer_challenge(world: World) -> None:
     expect.bearer_challenge(world.outcome.response, world.stack.wwsf.origin)
+
+
+@then("the response says the security token is invalid")
+def token_invalid(world: World) -> None:
+    expect.token_invalid(world.outcome.response, world.stack.wwsf.origin)

@@ -14,27 +14,49 @@ Feature: 5.2.2.5.2 WIC registration procedure
 
   Rule: Steps 1-7 - a WIC with a valid token from the WWSF is registered
 
-    @step_1 @step_2 @step_3 @step_4 @step_5 @step_6 @step_7 @TP_WIMPU_REG_001
+    @step_1 @step_2 @step_3 @step_4 @step_5 @step_6 @step_7 @registrar_read @TP_WIMPU_REG_001
     Scenario Outline: A WIC registers for the first time
-      Given <user> has logged in at the WWSF and received a security token
+      Given the browser of <user> has downloaded the WIC from the WWSF over HTTPS
+      And <user> has logged in at the WWSF and received a security token
       And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
       When WIC "<wic>" registers with the identity and the token of <user>
       Then the eP-CSCF answers 200
       And the wIMPU Registrar holds a registration for <user> with 1 contact
+      And the wIMPU Registrar records the registration of <user> in block "<wIMPU block>"
 
       @option_a
       Examples: identity allocated by the third party
-        | user  | wic |
-        | alice | A1  |
+        | user  | wic | wIMPU block                          |
+        | alice | A1  | sip:wrtc-!.*!@block1.ims.example.net |
 
       @option_b
       Examples: identity allocated by the eP-CSCF
-        | user | wic |
-        | bob  | B1  |
+        | user | wic | wIMPU block                          |
+        | bob  | B1  | sip:wrtc-!.*!@block2.ims.example.net |
+
+  Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
+
+    @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006
+    Scenario Outline: The eP-CSCF accepts the token in each carriage it supports
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      When WIC "A1" registers with the identity and the token of alice, the token <carriage>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for alice with 1 contact
+
+      @token_header
+      Examples: Authorization header field (RFC 8898)
+        | carriage                                |
+        | in an Authorization Bearer header field |
+
+      @token_body
+      Examples: body part, the text's "attachment"
+        | carriage                        |
+        | as an application/jwt body part |
 
   Rule: Step 6 - the eP-CSCF allocates an individual IMPU and stores the binding
 
-    @step_6 @option_b @TP_WIMPU_REG_002
+    @step_6 @option_b @registrar_read @TP_WIMPU_REG_002
     Scenario: The allocated IMPU is taken from the block and bound to the external identity
       Given bob has logged in at the WWSF and received a security token
       And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
@@ -43,7 +65,7 @@ Feature: 5.2.2.5.2 WIC registration procedure
 
   Rule: Step 6 - a different contact for a registered IMPU is a new contact of that IMPU
 
-    @step_6 @TP_WIMPU_REG_003
+    @step_6 @registrar_read @TP_WIMPU_REG_003
     Scenario Outline: A second WIC of the same user adds a contact to the same IMPU
       Given <user> has logged in at the WWSF and received a security token
       And WIC "first" of <user> has opened a WSS connection to the eP-CSCF of its block
@@ -66,7 +88,7 @@ Feature: 5.2.2.5.2 WIC registration procedure
 
   Rule: Step 6 - the same contact registering again is a re-registration
 
-    @step_6 @option_a @TP_WIMPU_REG_004
+    @step_6 @option_a @registrar_read @TP_WIMPU_REG_004
     Scenario: A WIC refreshes its registration
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
@@ -77,7 +99,7 @@ Feature: 5.2.2.5.2 WIC registration procedure
 
   Rule: 5.2.2.3.1 - an entry is removed upon de-registration
 
-    @lifecycle @clause_5_2_2_3_1 @TP_WIMPU_REG_005
+    @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005
     Scenario Outline: De-registration of the last contact removes the entry
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block

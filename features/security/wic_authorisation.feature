@@ -6,8 +6,12 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
   the user identity." 5.2.2.3.2: "The eP-CSCF shall perform the WIC authorization at WIC
   registration". A refused WIC leaves nothing in the wIMPU Registrar.
 
+  The token is a JWT signed by the WWSF (solution profile): a token that fails a check is
+  challenged again (401, Bearer, error "invalid_token"); a valid token for another identity
+  is forbidden (403). The stack's clock moves only when a scenario lets time pass.
+
   Background:
-    Given the wIMPU stack is running with the reference profile
+    Given the wIMPU stack is running with the reference profile and a clock the tester controls
 
   Rule: Step 2 - only a WIC from an authorised WWSF may open a WSS connection
 
@@ -19,7 +23,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
 
   Rule: Step 4 - a REGISTER without a valid token for its identity is refused
 
-    @step_4 @negative @TP_WIMPU_SEC_002
+    @step_4 @negative @registrar_read @TP_WIMPU_SEC_002
     Scenario: A REGISTER without a token is challenged
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
@@ -28,7 +32,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And the response challenges for a Bearer token from the WWSF
       And the wIMPU Registrar holds no registration for alice
 
-    @step_4 @negative @TP_WIMPU_SEC_003
+    @step_4 @negative @registrar_read @TP_WIMPU_SEC_003
     Scenario: A valid token for another identity is refused
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
@@ -36,3 +40,47 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Then the eP-CSCF answers 403
       And the wIMPU Registrar holds no registration for "sip:wrtc-mallory@block1.ims.example.net"
       And the wIMPU Registrar holds no registration for alice
+
+    @step_4 @negative @registrar_read
+    Scenario Outline: A token that fails one check of its contents is refused
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      When WIC "A1" registers with the identity of alice and <token>
+      Then the eP-CSCF answers 401
+      And the response says the security token is invalid
+      And the wIMPU Registrar holds no registration for alice
+
+      @TP_WIMPU_SEC_004
+      Examples: signature
+        | token                                     |
+        | a copy of its token signed by another key |
+
+      @TP_WIMPU_SEC_006
+      Examples: unsecured token
+        | token                         |
+        | an unsigned copy of its token |
+
+      @TP_WIMPU_SEC_007
+      Examples: audience
+        | token                                       |
+        | a token the WWSF issued for another eP-CSCF |
+
+    @step_4 @negative @registrar_read @TP_WIMPU_SEC_005
+    Scenario: An expired token is refused
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And the security token of alice has expired
+      When WIC "A1" registers with the identity and the token of alice
+      Then the eP-CSCF answers 401
+      And the response says the security token is invalid
+      And the wIMPU Registrar holds no registration for alice
+
+  Rule: 5.2.2.3.2 - the eP-CSCF applies these functions only to the domain names it is configured with
+
+    @clause_5_2_2_3_2 @negative @registrar_read @TP_WIMPU_SEC_008
+    Scenario: An identity outside every wIMPU block is refused even with a valid token
+      Given the WWSF has issued someone a security token for "sip:someone@unknown.example" to the eP-CSCF of block "sip:wrtc-!.*!@block1.ims.example.net"
+      And WIC "S1" of someone has opened a WSS connection to the eP-CSCF of its block
+      When WIC "S1" registers with the identity and the token of someone
+      Then the eP-CSCF answers 403
+      And the wIMPU Registrar holds no registration for "sip:someone@unknown.example"

@@ -64,6 +64,7 @@ class EpCscf:
             credentials=credentials,
             host=host,
             port=sip_port,
+            clock=clock,
         )
         self.iwf.pcscf = self.pcscf
 

@@ -2,30 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from reference.sip.identity import WildcardImpu, same_identity
-from reference.sip.message import Response
+from reference.sip.identity import IdentityError, WildcardImpu, same_identity
+from reference.sip.message import Request, Response
+
+from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, header_lines
 
 __all__ = [
+    "all_status",
+    "asserted_identity",
+    "associated_uris",
     "bearer_challenge",
+    "block_not_registered",
+    "called_party",
+    "cancelled_elsewhere",
+    "count",
+    "directory",
+    "distinct_ep_cscfs",
     "handshake_accepted",
     "handshake_refused",
+    "impu",
+    "in_block",
     "live_contacts",
     "no_entry",
+    "none",
+    "not_queried",
     "option_b_binding",
+    "queried",
+    "rejected_before_ep_cscf",
+    "route",
+    "same_header_line",
+    "same_identity_as",
     "same_impu",
+    "service_route",
+    "session_status",
+    "single",
+    "single_block_registration",
     "status",
+    "token_invalid",
+    "wic_page",
 ]
+
+T = TypeVar("T")
 
 
 def _describe(response: Response | None) -> str:
     return "no response" if response is None else f"'{response.start_line()}'"
 
 
-def status(response: Response | None, expected: int) -> None:
+def status(response: Response | None, expected: int, who: str = "the eP-CSCF") -> None:
     assert response is not None and response.status == expected, (
-        f"expected a {expected} response from the eP-CSCF, got {_describe(response)}"
+        f"expected a {expected} response from {who}, got {_describe(response)}"
+    )
+
+
+def all_status(responses: Sequence[Response], expected: int, what: str) -> None:
+    found = [r.start_line() for r in responses]
+    assert responses and all(r.status == expected for r in responses), (
+        f"expected {what} to be answered {expected}, got {found}"
     )
 
 
@@ -52,23 +89,214 @@ def no_entry(entry: dict[str, Any] | None, identity: str) -> None:
 
 def option_b_binding(entry: dict[str, Any] | None, external: str, wimpu: str) -> None:
     assert entry is not None, f"no registrar entry is bound to the external identity {external}"
-    assert entry["allocated_by"] == "ep-cscf", f"the IMPU was allocated by {entry['allocated_by']}"
-    assert same_identity(entry["external_identity"], external)
-    assert WildcardImpu.parse(wimpu).matches(entry["impu"]), (
-        f"the allocated IMPU {entry['impu']} is not in block {wimpu}"
+    assert entry["allocated_by"] == "ep-cscf", (
+        f"expected an IMPU allocated by the eP-CSCF, the registrar says {entry['allocated_by']}"
     )
-    assert not same_identity(entry["impu"], external), "the IMPU is the external identity itself"
+    assert same_identity(entry["external_identity"], external), (
+        f"expected the entry bound to {external}, it is bound to {entry['external_identity']}"
+    )
+    assert WildcardImpu.parse(wimpu).matches(entry["impu"]), (
+        f"expected an IMPU of block {wimpu}, the registrar holds {entry['impu']}"
+    )
+    assert not same_identity(entry["impu"], external), (
+        f"expected an individual IMPU other than the external identity, got {entry['impu']}"
+    )
 
 
 def same_impu(entry: dict[str, Any] | None, impu: str | None) -> None:
-    assert entry is not None and impu is not None
+    assert impu is not None, "no individual IMPU was remembered from the first registration"
+    assert entry is not None, f"expected the registrar to still hold IMPU {impu}, it holds no entry"
     assert same_identity(entry["impu"], impu), f"the IMPU changed from {impu} to {entry['impu']}"
 
 
 def bearer_challenge(response: Response | None, wwsf_origin: str) -> None:
-    assert response is not None
+    assert response is not None, "expected a response with a Bearer challenge, got no response"
     challenge = response.get("WWW-Authenticate") or ""
     assert challenge.startswith("Bearer"), f"expected a Bearer challenge, got {challenge!r}"
     assert f'authz_server="{wwsf_origin}"' in challenge, (
         f"the challenge does not name the WWSF: {challenge!r}"
+    )
+
+
+def token_invalid(response: Response | None, wwsf_origin: str) -> None:
+    """401 with a Bearer challenge naming the WWSF and ``error="invalid_token"`` (RFC 6750 3.1)."""
+    status(response, 401)
+    bearer_challenge(response, wwsf_origin)
+    assert response is not None, "expected a 401 response, got no response"
+    challenge = response.get("WWW-Authenticate") or ""
+    assert 'error="invalid_token"' in challenge, (
+        f'expected error="invalid_token" in the challenge, got {challenge!r}'
+    )
+
+
+def wic_page(status_code: int, media_type: str, page: str) -> None:
+    assert status_code == 200, f"expected the WWSF to serve the WIC with HTTP 200, got HTTP {status_code}"
+    assert media_type == "text/html", f"expected the WIC as text/html, got {media_type!r}"
+    assert "<html" in page.lower(), f"expected an HTML page, got {page[:80]!r}"
+
+
+def in_block(entry: dict[str, Any] | None, wimpu: str, what: str) -> None:
+    assert entry is not None, f"the wIMPU Registrar has no entry for {what}"
+    assert entry["wimpu"] == wimpu, (
+        f"expected {what} in block {wimpu}, the registrar records {entry['wimpu']}"
+    )
+    assert WildcardImpu.parse(wimpu).matches(entry["impu"]), (
+        f"the individual IMPU {entry['impu']} of {what} is not in block {wimpu}"
+    )
+
+
+def impu(entry: dict[str, Any] | None, user: str) -> str:
+    """The individual IMPU of a registrar entry (the entry must exist)."""
+    assert entry is not None, f"the wIMPU Registrar has no entry for {user}, so no individual IMPU"
+    return str(entry["impu"])
+
+
+def same_identity_as(found: str, expected: str, what: str) -> None:
+    try:
+        same = same_identity(found, expected)
+    except IdentityError:
+        same = False
+    assert same, f"expected {what} to be {expected}, got {found}"
+
+
+def single(items: Sequence[T], what: str) -> T:
+    assert len(items) == 1, f"expected exactly one {what}, got {len(items)}"
+    return items[0]
+
+
+def count(items: Sequence[Any], expected: int, what: str) -> None:
+    assert len(items) == expected, f"expected {expected} {what}, got {len(items)}"
+
+
+def none(items: Sequence[Any], what: str) -> None:
+    assert not items, f"expected no {what}, got {len(items)}: " + "; ".join(
+        i.start_line() if isinstance(i, Request | Response) else repr(i) for i in items
+    )
+
+
+# ----- block registration (5.2.2.5.1) ----------------------------------------------------
+
+
+def block_not_registered(view: BlockRegistrationView) -> None:
+    assert view.registrations == 0, (
+        f"expected block {view.wimpu} not to be registered with the S-CSCF yet, "
+        f"it holds {view.registrations} registration(s) (contacts {list(view.contacts)})"
+    )
+
+
+def single_block_registration(view: BlockRegistrationView, ep_cscf: str) -> None:
+    assert view.registrations == 1 and len(view.contacts) == 1, (
+        f"expected a single IMS registration of block {view.wimpu} with one contact, the S-CSCF "
+        f"holds {view.registrations} registration(s) with contacts {list(view.contacts)}"
+    )
+    assert view.made_by == (ep_cscf,), (
+        f"expected the registration of block {view.wimpu} to lead to eP-CSCF {ep_cscf} (Path), "
+        f"it leads to {list(view.made_by)}"
+    )
+
+
+def service_route(view: BlockRegistrationView) -> None:
+    assert view.service_route, (
+        f"the 200 OK to the registration of block {view.wimpu} carried no Service-Route"
+    )
+
+
+def associated_uris(view: BlockRegistrationView, distinct: str) -> None:
+    found = list(view.associated)
+    assert found and found[0] == distinct, (
+        f"expected P-Associated-URI of block {view.wimpu} to start with the distinct IMPU {distinct}, "
+        f"got {found}"
+    )
+    assert view.wimpu in found[1:], (
+        f"expected the wildcarded IMPU {view.wimpu} after the distinct IMPU in P-Associated-URI, got {found}"
+    )
+
+
+def directory(entries: Sequence[DirectoryEntry], wanted: Sequence[tuple[str, DirectoryEntry]]) -> None:
+    announced = {e.wimpu: e for e in entries}
+    for wimpu, ep in wanted:
+        assert wimpu in announced, (
+            f"expected the WWSF to announce block {wimpu}, it announces {sorted(announced)}"
+        )
+        got = announced[wimpu]
+        assert (got.ep_cscf_identity, got.ep_cscf_uri) == (ep.ep_cscf_identity, ep.ep_cscf_uri), (
+            f"expected block {wimpu} served by {ep.ep_cscf_identity} at {ep.ep_cscf_uri}, "
+            f"the WWSF announces {got.ep_cscf_identity} at {got.ep_cscf_uri}"
+        )
+
+
+def distinct_ep_cscfs(entries: Sequence[DirectoryEntry]) -> None:
+    seen: dict[str, str] = {}
+    for entry in entries:
+        other = seen.setdefault(entry.ep_cscf_identity, entry.wimpu)
+        assert other == entry.wimpu, (
+            f"expected a different eP-CSCF for each block, "
+            f"{entry.ep_cscf_identity} serves {other} and {entry.wimpu}"
+        )
+
+
+# ----- sessions (5.2.2.5.3, 5.2.2.5.4) ----------------------------------------------------
+
+
+def session_status(session: Session | None, expected: int) -> None:
+    assert session is not None, "no session was attempted"
+    assert session.status == expected, (
+        f"expected {session.caller} to receive {expected} for the session to {session.called}, "
+        f"got {session.status}"
+    )
+
+
+def rejected_before_ep_cscf(session: Session | None, expected: int) -> None:
+    """Rejected with ``expected`` before any eP-CSCF was involved (it asked the registrar nothing)."""
+    session_status(session, expected)
+    assert session is not None, "no session was attempted"
+    assert session.registrar_use.w6 == 0, (
+        f"expected the I-CSCF to reject the session to {session.called}, but an eP-CSCF queried "
+        f"the wIMPU Registrar {session.registrar_use.w6} time(s) for it"
+    )
+
+
+def queried(use: RegistrarUse, point: str, who: str) -> None:
+    found = getattr(use, point)
+    assert found >= 1, f"expected {who} to query the wIMPU Registrar over {point.upper()}, it sent no request"
+
+
+def not_queried(use: RegistrarUse, point: str, who: str) -> None:
+    found = getattr(use, point)
+    assert found == 0, f"expected {who} to make no {point.upper()} query, the registrar received {found}"
+
+
+_NODES = re.compile(r"\s*(?:,|\band\b)\s*")
+
+
+def route(hops: Sequence[str], nodes: str) -> None:
+    """``hops`` (originator first) went through ``nodes``: "the eP-CSCF and the S-CSCF"."""
+    wanted = [n.strip().removeprefix("the ").strip() for n in _NODES.split(nodes) if n.strip()]
+    assert list(hops[1:]) == wanted, f"expected the request to pass through {wanted}, it passed {list(hops)}"
+
+
+def same_header_line(sent: bytes, received: bytes, name: str, compact: str | None = None) -> None:
+    before, after = header_lines(sent, name, compact), header_lines(received, name, compact)
+    assert before == after, f"expected the {name} header field unchanged: sent {before}, received {after}"
+
+
+def asserted_identity(request: Request, impu: str) -> None:
+    found = [a.uri for a in request.addresses("P-Asserted-Identity")]
+    assert found, f"expected P-Asserted-Identity {impu}, the request carries none"
+    same_identity_as(found[0], impu, "P-Asserted-Identity")
+
+
+def called_party(request: Request, impu: str) -> None:
+    found = [a.uri for a in request.addresses("P-Called-Party-ID")]
+    assert found, f"expected P-Called-Party-ID {impu}, the INVITE carries none"
+    same_identity_as(found[0], impu, "P-Called-Party-ID")
+
+
+def cancelled_elsewhere(cancels: Sequence[Request], wic: str) -> None:
+    cancel = single(cancels, f"CANCEL at WIC {wic}")
+    reason = cancel.get("Reason") or ""
+    wanted = ("SIP", "cause=200", 'text="Call completed elsewhere"')
+    assert reason.startswith(wanted[0]) and all(part in reason for part in wanted[1:]), (
+        f'expected the CANCEL at WIC {wic} to carry Reason: SIP;cause=200;text="Call completed elsewhere", '
+        f"got {reason!r}"
     )

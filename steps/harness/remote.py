@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from reference.nodes.p_cscf.block_registration import BlockCredentials, BlockRegistration
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction import ServerTransaction, make_response
 from reference.transport.endpoint import Source, Target
@@ -29,12 +30,32 @@ class RemoteParty:
         self.responses: list[Response] = []
         self.answer = 200
         self.tag = secrets.token_hex(5)
+        self.call_ids: list[str] = []
+        "Call-IDs of the sessions this party placed, in order."
+        self._registration: BlockRegistration | None = None
 
     async def start(self) -> None:
         await self.node.start()
 
     async def stop(self) -> None:
+        if self._registration is not None:
+            self._registration.cancel()
         await self.node.stop()
+
+    async def register_in_ims(
+        self, impu: str, *, impi: str, password: str, registrar: str, scscf: Target
+    ) -> Response:
+        """Register ``impu`` with the S-CSCF as an ordinary IMS subscriber (SIP digest).
+
+        The REGISTER is the standard one the eP-CSCF also sends for a block (Contact and
+        Path name this party), so terminating requests for ``impu`` reach this party.
+        """
+        credentials = BlockCredentials(
+            wimpu="", representative=impu, impi=impi, password=password, registrar=registrar
+        )
+        user = impu.partition(":")[2].partition("@")[0]
+        self._registration = BlockRegistration(self.node, credentials, scscf, user)
+        return await self._registration.register()
 
     @property
     def target(self) -> Target:
@@ -83,12 +104,19 @@ class RemoteParty:
     async def call(self, target_uri: str, via: Target, *, wait: float = 5.0) -> Response:
         """Place a call through ``via`` (the I-CSCF); ACK a 2xx. Returns the final response."""
         invite = self.invite_request(target_uri)
+        self.call_ids.append(invite.call_id)
         handle = self.node.send_request(invite, via, on_response=self.responses.append)
         final = await asyncio.wait_for(handle.final, wait)
         if 200 <= final.status < 300:
             ack = self._ack_for(handle.request, final)
             await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
         return final
+
+    def responses_to_last_call(self, status: int) -> list[Response]:
+        """Every response with ``status`` received for the last session placed."""
+        if not self.call_ids:
+            return []
+        return [r for r in self.responses if r.call_id == self.call_ids[-1] and r.status == status]
 
     def _ack_for(self, invite: Request, response: Response) -> Request:
         routes = response.get_all("Record-Route")  # UAC route set: Record-Route reversed (12.1.2)

@@ -167,6 +167,10 @@ class Wic:
     def cancels(self) -> list[Request]:
         return [r for r in self.incoming if r.method == "CANCEL"]
 
+    def sent_requests(self, method: str) -> list[bytes]:
+        """The raw bytes of every ``method`` request this WIC sent, in order."""
+        return [m for m in self.sent if m.startswith(method.encode() + b" ")]
+
     # ----- origination (5.2.2.5.3 step 1) -------------------------------------------------
 
     def invite_request(self, identity: str, target: str) -> Request:
@@ -216,8 +220,13 @@ class Wic:
         expires: int = 600,
         registrar: str | None = None,
         contact_star: bool = False,
+        token_in_body: bool = False,
     ) -> Request:
-        """The REGISTER of step 3, in the JsSIP dialect."""
+        """The REGISTER of step 3, in the JsSIP dialect.
+
+        The token goes in ``Authorization: Bearer`` (RFC 8898), or with ``token_in_body``
+        as an ``application/jwt`` body: the seed's "attachment to the request".
+        """
         self.cseq += 1
         domain = identity.partition("@")[2] or identity
         headers = [
@@ -239,15 +248,19 @@ class Wic:
                 )
             )
         headers.append(("Expires", str(expires)))
-        if token is not None:
+        body = ""
+        if token is not None and token_in_body:
+            body = token
+            headers.append(("Content-Type", "application/jwt"))
+        elif token is not None:
             headers.append(("Authorization", f"Bearer {token}"))
         headers += [
             ("Supported", "path, gruu, outbound"),
             ("User-Agent", f"wimpu-harness-wic {self.name}"),
-            ("Content-Length", "0"),
+            ("Content-Length", str(len(body))),
         ]
         text = f"REGISTER sip:{registrar or domain} SIP/2.0\r\n"
-        text += "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+        text += "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n" + body
         message = frame_websocket_message(text)
         assert isinstance(message, Request)
         return message
@@ -282,5 +295,8 @@ class Wic:
             await self.send(self.ack_for(invite, response))
         return response
 
-    async def register(self, identity: str, *, token: str | None, expires: int = 600) -> Response:
-        return await self.request(self.register_request(identity, token=token, expires=expires))
+    async def register(
+        self, identity: str, *, token: str | None, expires: int = 600, token_in_body: bool = False
+    ) -> Response:
+        request = self.register_request(identity, token=token, expires=expires, token_in_body=token_in_body)
+        return await self.request(request)

@@ -1,27 +1,61 @@
 """The scenario's world: the system under test and the peers the suite plays around it.
 
 Today the system under test is the bundled reference stack, started fresh for each
-scenario (full isolation). Observation of the registrar goes through its W6 API only.
+scenario (full isolation). The peers are real: WICs over WSS, a remote IMS party and an
+ordinary IMS user over SIP/TCP, HTTPS towards the WWSF, HTTP towards the registrar's W6 API.
+
+Observation goes over the wire wherever the wire carries it (W6 reads, the WWSF's
+directory and WIC page, the SIP messages the peers receive). Three observations still
+read the reference's own state, each behind one method whose docstring says so: the block
+registration (:meth:`World.block_registration_of`), the registrar's request counters
+(:meth:`World.session_registrar_use`) and the node addresses (:meth:`World.node_names`,
+:meth:`World.ep_cscf`). The wire-based observation of the first two comes with the
+captures work; the addresses are PIXIT items for an external system under test.
+
+Two set-up actions also go through the reference rather than a wire, and say so: an
+ordinary IMS user's credentials come from the HSS data set (:meth:`World.register_ims_user`),
+and a token the WWSF would not issue at login is asked of its token issuer
+(:meth:`World.token_issued_for`, :meth:`World.forged_token`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
+from collections.abc import Callable
 from typing import Any
 
-from reference.nodes.wimpu_registrar.client import RegistrarClient
-from reference.sip.message import Response
-from reference.stack import Stack, StackConfig
+import aiohttp
 
+from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.sip.address import parse_name_addr, parse_uri
+from reference.sip.message import Request, Response
+from reference.stack import Stack, StackConfig
+from reference.transport.endpoint import Target
+
+from .clock import FakeClock
 from .loop import BackgroundLoop
+from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, sent_by
+from .remote import RemoteParty
+from .tokens import Secret, signed_by_another_key, unsigned
 from .wic import HandshakeRefused, Login, Wic, web_login
 
-__all__ = ["World"]
+__all__ = ["Outcome", "World"]
+
+REMOTE_USER = "dave"
+"The user part of the remote IMS party (sip:dave@<remote domain>)."
+FIRST_ANSWER_DELAY = 0.1
+"Seconds the WIC meant to answer first waits before its 200 (forking)."
+LATER_ANSWER_DELAY = 0.8
+"Seconds every other WIC would wait before answering, if nobody cancelled it."
+SETTLE = 1.2
+"Seconds after a session attempt before checking that something did not happen."
 
 
 @dataclasses.dataclass
 class Outcome:
-    """The last thing the system under test answered."""
+    """The last thing the system under test answered a WIC."""
 
     response: Response | None = None
     refused: HandshakeRefused | None = None
@@ -30,28 +64,64 @@ class Outcome:
 class World:
     """Everything one scenario needs, with synchronous methods for the steps."""
 
-    def __init__(self, loop: BackgroundLoop) -> None:
+    def __init__(self, loop: BackgroundLoop, *, clock: FakeClock | None = None) -> None:
         self.loop = loop
-        self.stack = Stack(StackConfig())
+        self.clock = clock
+        self.stack = Stack(StackConfig(), clock=clock)
         self.loop.run(self.stack.start())
         self.w6 = RegistrarClient(self.stack.registrar.base_url)
         self.users = {u.username: u for u in self.stack.config.users}
+        self.identities = {u.username: u.identity for u in self.stack.config.users}
         self.logins: dict[str, Login] = {}
         self.wics: dict[str, Wic] = {}
         self.outcome = Outcome()
         self.allocated: dict[str, str] = {}
         self.wic_users: dict[str, str] = {}
+        self.remote: RemoteParty | None = None
+        self.ims_users: dict[str, RemoteParty] = {}
+        self.session: Session | None = None
 
     def close(self) -> None:
         async def stop() -> None:
             for wic in self.wics.values():
                 await wic.close()
+            for party in [*self.ims_users.values(), *([self.remote] if self.remote else [])]:
+                await party.stop()
             await self.w6.close()
             await self.stack.stop()
 
         self.loop.run(stop())
 
-    # ----- peers ---------------------------------------------------------------------
+    # ----- time ------------------------------------------------------------------------
+
+    def let_time_pass(self, seconds: float) -> None:
+        """Advance the stack's clock (registration timers, token lifetimes); nothing sleeps."""
+        if self.clock is None:
+            raise RuntimeError(
+                "time can only pass in a scenario whose stack runs on a clock the tester controls"
+            )
+        self.clock.advance(seconds)
+
+    def expire_token(self, user: str) -> None:
+        """Let the lifetime of the user's security token run out."""
+        self.let_time_pass(self.logins[user].expires_in + 1)
+
+    # ----- WICs (5.2.2.5.2) --------------------------------------------------------------
+
+    def download_wic(self, user: str) -> tuple[int, str, str]:
+        """Step 1: the browser fetches the WIC from the WWSF over HTTPS (server certificate checked).
+
+        Returns the HTTP status, the media type and the page.
+        """
+
+        async def fetch() -> tuple[int, str, str]:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(
+                    f"{self.stack.wwsf.origin}/wic.html", ssl=self.stack.pki.client_context()
+                ) as r:
+                    return r.status, r.content_type, await r.text()
+
+        return self.loop.run(fetch())
 
     def login(self, user: str) -> Login:
         spec = self.users[user]
@@ -60,9 +130,22 @@ class World:
         self.logins[user] = login
         return login
 
+    def token_issued_for(self, user: str, identity: str, wimpu: str) -> None:
+        """The WWSF issues ``user`` a token asserting ``identity``, for the eP-CSCF of block ``wimpu``.
+
+        The reference WWSF issues only what its users' logins allow; this asks its token issuer
+        directly (the tester playing a WWSF that asserts an identity it should not).
+        """
+        entry = next(e for e in self.wwsf_directory() if e.wimpu == wimpu)
+        token = self.stack.wwsf.issue_token(identity, entry.ep_cscf_identity)
+        now = self.clock() if self.clock is not None else time.time()
+        self.logins[user] = Login(identity, token.value, entry.ep_cscf_uri, token.exp - int(now))
+        self.identities[user] = identity
+
     def connect(self, wic_name: str, user: str, *, origin: str | None = None) -> None:
         login = self.logins.get(user) or self.login(user)
         wic = Wic(wic_name, ssl_context=self.stack.pki.client_context())
+        wic.answer_mode = "answer"
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user
         try:
@@ -78,16 +161,64 @@ class World:
         *,
         identity: str | None = None,
         with_token: bool = True,
+        token: Secret | None = None,
+        token_in_body: bool = False,
         expires: int = 600,
     ) -> Response:
         login = self.logins[user]
+        value = token.value if token is not None else login.token if with_token else None
         response = self.loop.run(
             self.wics[wic_name].register(
-                identity or login.identity, token=login.token if with_token else None, expires=expires
+                identity or login.identity, token=value, expires=expires, token_in_body=token_in_body
             )
         )
         self.outcome = Outcome(response=response)
         return response
+
+    def forged_token(self, user: str, variant: str) -> Secret:
+        """A token that breaks exactly one property of the user's genuine token.
+
+        ``variant``: ``another key`` (same claims and kid, signed by a key the WWSF never
+        published), ``unsigned`` (alg none), ``another eP-CSCF`` (issued by the WWSF for the
+        same identity, but for an eP-CSCF other than the one of the user's block).
+        """
+        genuine = self.logins[user].token
+        if variant == "another key":
+            return signed_by_another_key(genuine)
+        if variant == "unsigned":
+            return unsigned(genuine)
+        if variant == "another eP-CSCF":
+            own = self.logins[user].ep_cscf_url
+            other = next(e for e in self.wwsf_directory() if e.ep_cscf_uri != own)
+            token = self.stack.wwsf.issue_token(self.identity_of(user), other.ep_cscf_identity)
+            return Secret(token.value, "for another eP-CSCF")
+        raise ValueError(f"unknown token variant {variant!r}")
+
+    def register_wics(self, user: str, count: int) -> list[Response]:
+        """``count`` WICs of ``user`` ("<user>-1" ... ) connect and register (600 s)."""
+        responses = []
+        for number in range(1, count + 1):
+            self.connect(self.wic_number(user, number), user)
+            responses.append(self.register(self.wic_number(user, number), user))
+        return responses
+
+    def wics_of(self, user: str) -> dict[str, Wic]:
+        return {name: wic for name, wic in self.wics.items() if self.wic_users[name] == user}
+
+    def wic_number(self, user: str, number: int) -> str:
+        """The name of WIC ``number`` of ``user`` (see :meth:`register_wics`)."""
+        return f"{user}-{number}"
+
+    def other_wics(self, user: str, number: int) -> list[str]:
+        """Every WIC of ``user`` but WIC ``number``."""
+        return [name for name in self.wics_of(user) if name != self.wic_number(user, number)]
+
+    def answer_first(self, user: str, number: int) -> None:
+        """WIC number ``number`` of ``user`` answers a session first; every other one later."""
+        first = self.wic_number(user, number)
+        for name, wic in self.wics_of(user).items():
+            wic.answer_mode = "answer"
+            wic.answer_delay = FIRST_ANSWER_DELAY if name == first else LATER_ANSWER_DELAY
 
     def user_of(self, wic_name: str) -> str:
         return self.wic_users[wic_name]
@@ -101,7 +232,103 @@ class World:
         return self.allocated.get(user)
 
     def identity_of(self, user: str) -> str:
-        return self.users[user].identity
+        return self.identities[user]
+
+    # ----- sessions (5.2.2.5.3, 5.2.2.5.4) ------------------------------------------------
+
+    @property
+    def remote_identity(self) -> str:
+        return f"sip:{REMOTE_USER}@{self.stack.config.remote_domain}"
+
+    def start_remote_party(self) -> None:
+        """The remote IMS party: reached by originating sessions, places terminating ones."""
+        party = RemoteParty(self.stack.config.remote_domain)
+        self.loop.run(party.start())
+        self.stack.resolver.add(self.stack.config.remote_domain, party.target)
+        self.remote = party
+
+    def register_ims_user(self, identity: str) -> Response:
+        """An ordinary IMS subscriber (not webRTC) registers with the S-CSCF from its own UE.
+
+        Its private identity and password are those of the stack's HSS data set (test
+        subscriber credentials, a PIXIT item for an external system under test).
+        """
+        found = self.stack.hss.lookup_public_identity(identity)
+        assert found is not None, f"{identity} is not a subscriber of the HSS data set"
+        party = RemoteParty(self.stack.config.ims_domain)
+        self.loop.run(party.start())
+        self.ims_users[identity] = party
+        domain = self.stack.config.ims_domain
+        return self.loop.run(
+            party.register_in_ims(
+                identity,
+                impi=found.subscription.impi,
+                password=found.subscription.password,
+                registrar=f"sip:{domain}",
+                scscf=self.stack.resolver.resolve(f"sip:{domain}"),
+            )
+        )
+
+    def _counters(self) -> dict[str, int]:
+        return self.stack.registrar.requests_by_route()
+
+    def _attempt(self, caller: str, called: str, place: Callable[[], Response]) -> Response:
+        before, started = self._counters(), time.monotonic()
+        response = place()
+        after = self._counters()
+        use = RegistrarUse(
+            w6=after.get("w6", 0) - before.get("w6", 0), w7=after.get("w7", 0) - before.get("w7", 0)
+        )
+        self.session = Session(caller, called, started, response.status, use)
+        return response
+
+    def originate(self, wic_name: str, identity: str | None = None) -> Response:
+        """5.2.2.5.3 step 1: a WIC starts a session to the remote party (ACKs a 2xx)."""
+        wic = self.wics[wic_name]
+        identity = identity or self.logins[self.user_of(wic_name)].identity
+        response = self._attempt(
+            wic_name, self.remote_identity, lambda: self.loop.run(wic.invite(identity, self.remote_identity))
+        )
+        self.outcome = Outcome(response=response)
+        return response
+
+    def call(self, identity: str) -> Response:
+        """5.2.2.5.4 step 1: the remote party places a session to ``identity`` at the I-CSCF."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, icscf = self.remote, self.stack.icscf.node
+        via = Target("TCP", icscf.host, icscf.port)
+        return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
+
+    def settle(self) -> None:
+        """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages)."""
+        assert self.session is not None, "no session was attempted"
+        remaining = self.session.started + SETTLE - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+    def eventually(self, probe: Callable[[], list[Any]], at_least: int, timeout: float = 2.0) -> list[Any]:
+        """``probe()`` once it returns ``at_least`` items, or what it returns at ``timeout``."""
+        deadline = time.monotonic() + timeout
+        found = probe()
+        while len(found) < at_least and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = probe()
+        return found
+
+    def received_by_wic(self, wic_name: str, method: str, at_least: int = 1) -> list[Request]:
+        wic = self.wics[wic_name]
+        return self.eventually(lambda: [r for r in wic.incoming if r.method == method], at_least)
+
+    def invites_at_remote(self) -> list[Request]:
+        assert self.remote is not None, "no remote party in this scenario"
+        return self.remote.invites()
+
+    def invites_at_ims_user(self, identity: str) -> list[Request]:
+        return self.ims_users[identity].invites()
+
+    def final_responses_at_remote(self, status: int) -> list[Response]:
+        assert self.remote is not None, "no remote party in this scenario"
+        return self.remote.responses_to_last_call(status)
 
     # ----- observation ---------------------------------------------------------------
 
@@ -113,4 +340,107 @@ class World:
         return self.loop.run(self.w6.read_by_external(identity))
 
     def registration_for(self, identity: str) -> dict[str, Any] | None:
-        return self.loop.run(self.w6.read(identity))
+        """The registrar entry of ``identity`` as an IMPU, else as an external identity (W6)."""
+        entry = self.loop.run(self.w6.read(identity))
+        return entry if entry is not None else self.loop.run(self.w6.read_by_external(identity))
+
+    def wwsf_directory(self) -> list[DirectoryEntry]:
+        """The wIMPU blocks and their eP-CSCFs, as the WWSF announces them (HTTPS ``/directory``)."""
+
+        async def fetch() -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(
+                    f"{self.stack.wwsf.origin}/directory", ssl=self.stack.pki.client_context()
+                ) as r:
+                    r.raise_for_status()
+                    body: list[dict[str, Any]] = await r.json()
+                    return body
+
+        return [
+            DirectoryEntry(b["wimpu"], b["ep_cscf"]["identity"], b["ep_cscf"]["uri"])
+            for b in self.loop.run(fetch())
+        ]
+
+    def ep_cscf(self, name: str) -> DirectoryEntry:
+        """Identity and WSS URL of the eP-CSCF instance ``name`` (its PIXIT: where it listens)."""
+        ep = self.stack.ep_cscfs[name]
+        return DirectoryEntry("", ep.identity, ep.wss_url)
+
+    def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
+        """The IMS registration of block ``wimpu``: at the S-CSCF and at the eP-CSCF that made it.
+
+        Reads the reference's state (the S-CSCF registrar, the eP-CSCFs' block
+        registrations); the wire-based observation (the REGISTER and its 200 OK on the
+        eP-CSCF's Gm side) comes with the captures work.
+        """
+
+        async def read() -> BlockRegistrationView:
+            now = asyncio.get_running_loop().time()  # the S-CSCF's clock
+            registrations = [
+                r
+                for r in self.stack.scscf.core.registrar.registrations
+                if wimpu in {str(w) for w in r.subscription.wildcard_impus} and r.live(now)
+            ]
+            bindings = [b for r in registrations for b in r.live(now)]
+            names = self.node_names()
+            made_by = tuple(
+                names.get(_hostport(parse_uri(parse_name_addr(p).uri)), p) for b in bindings for p in b.path
+            )
+            own = [ep.pcscf.block_registrations.get(wimpu) for ep in self.stack.ep_cscfs.values()]
+            held = [b for b in own if b is not None and b.registered]
+            return BlockRegistrationView(
+                wimpu=wimpu,
+                registrations=len(registrations),
+                contacts=tuple(b.contact.uri for b in bindings),
+                made_by=made_by,
+                service_route=held[0].service_route if held else (),
+                associated=held[0].associated if held else (),
+            )
+
+        return self.loop.run(read())
+
+    def session_registrar_use(self) -> RegistrarUse:
+        """W6 and W7 requests the registrar received during the last session attempt.
+
+        Reads the reference registrar's request counters; the wire-based observation (the
+        HTTP requests on W6 and W7) comes with the captures work.
+        """
+        assert self.session is not None, "no session was attempted"
+        return self.session.registrar_use
+
+    def node_names(self) -> dict[str, str]:
+        """``host:port`` of each SIP node of the stack -> the node's name, for Via and Path.
+
+        Reads the reference's listening addresses (for an external system under test they
+        are PIXIT items).
+        """
+        names = {
+            _hostport_of(self.stack.icscf.node.host, self.stack.icscf.node.port): "I-CSCF",
+            _hostport_of(self.stack.scscf.node.host, self.stack.scscf.node.port): "S-CSCF",
+        }
+        for name, ep in self.stack.ep_cscfs.items():
+            names[_hostport_of(ep.pcscf.node.host, ep.pcscf.node.port)] = name
+        if self.remote is not None:
+            names[_hostport_of(self.remote.node.host, self.remote.node.port)] = "the remote party"
+        return names
+
+    def hops(self, request: Request) -> list[str]:
+        """The nodes a received request went through, in order (from its Via header fields)."""
+        names = self.node_names()
+        found = []
+        for via in reversed(request.get_all("Via")):
+            address = sent_by(via)
+            if address.split(":")[0].endswith(".invalid"):
+                found.append("WIC")
+            else:
+                name = names.get(address, address)
+                found.append("eP-CSCF" if name in self.stack.ep_cscfs else name)
+        return found
+
+
+def _hostport_of(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def _hostport(uri: Any) -> str:
+    return f"{uri.host}:{uri.port}" if uri.port else str(uri.host)

@@ -104,3 +104,31 @@ async def test_malformed_sip_over_the_websocket_gets_400_and_changes_nothing(sta
     async with RegistrarClient(stack.registrar.base_url) as w6:
         assert await w6.read(ALICE) is None
     await wic.close()
+
+
+@pytest.fixture
+async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
+    party = RemoteParty("remote.example.org")
+    await party.start()
+    stack.resolver.add("remote.example.org", party.target)
+    yield party
+    await party.stop()
+
+
+async def test_no_origination_after_deregistration(stack: Stack, remote: RemoteParty) -> None:
+    wic = await registered(stack, expires=600)
+    assert (await wic.invite(ALICE, "sip:dave@remote.example.org")).status == 200
+    ctx = stack.pki.client_context()
+    login = await web_login(stack.wwsf.origin, "alice", "alice-password", ctx)
+    assert (await wic.register(ALICE, token=login.token, expires=0)).status == 200
+    assert (await wic.invite(ALICE, "sip:dave@remote.example.org")).status == 403
+    assert len(remote.invites()) == 1
+    await wic.close()
+
+
+async def test_no_origination_after_expiry(stack: Stack, clock: FakeClock, remote: RemoteParty) -> None:
+    wic = await registered(stack, expires=120)
+    clock.advance(121)
+    assert (await wic.invite(ALICE, "sip:dave@remote.example.org")).status == 403
+    assert remote.invites() == []
+    await wic.close()

@@ -124,6 +124,8 @@ class Registered:
     external_identity: str | None
     outcome: str
     contact_id: str = ""
+    expires: int = 0
+    "The registration interval granted, in seconds."
 
 
 # ----- helpers -------------------------------------------------------------------------
@@ -239,7 +241,7 @@ def register_wic(
     )
     yield Registered(
         impu=impu, external_identity=identity if option_b else None, outcome=outcome,
-        contact_id=contact_key(contact),
+        contact_id=contact_key(contact), expires=expires,
     )  # fmt: skip
 
     # Step 7: 200 OK with every live contact of the IMPU (RFC 3261 10.3 step 8).
@@ -254,9 +256,9 @@ def register_wic(
             for c in live
         ),
     )
-    associated = [f"<{impu}>"]
-    if option_b and not same_identity(impu, identity):
-        associated.append(f"<{identity}>")
+    # 5.2.2.1: "IMS identities are only used within the IMS domain": in option B the WIC
+    # is told only its external identity, never the IMPU allocated to it.
+    associated = [f"<{identity}>"] if option_b else [f"<{impu}>"]
     response = response.with_header_set("P-Associated-URI", ", ".join(associated))
     if path and "path" in {s.lower() for s in request.get_all("Supported")}:
         response = response.with_header_set("Path", *path)  # RFC 3327 5.3
@@ -356,4 +358,9 @@ def terminate(request: Request, *, to_tag: str) -> Generator[Any, Any, Response 
     if entry is None or not entry["contacts"]:
         return make_response(request, 480, "Called WIC not registered", to_tag=to_tag)
     contacts = tuple((c["uri"], c["flow"]) for c in entry["contacts"])
-    return Fork(request, contacts)  # step 5
+    # Towards the WIC: P-Profile-Key is for the IMS core (RFC 5002), and in option B the
+    # WIC is called by its external identity, not by the IMPU (5.2.2.1).
+    delivered = request.without_header("P-Profile-Key")
+    if entry.get("external_identity"):
+        delivered = delivered.with_header_set("P-Called-Party-ID", f"<{entry['external_identity']}>")
+    return Fork(delivered, contacts)  # step 5

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from reference.nodes.p_cscf.block_registration import (
@@ -81,6 +82,7 @@ class Pcscf:
         credentials: Sequence[BlockCredentials] = (),
         host: str = "127.0.0.1",
         port: int = 0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
         self.blocks = list(blocks)
@@ -92,8 +94,12 @@ class Pcscf:
         self.node.on_request = self._request
         self.node.on_ack = self._ack
         self.node.endpoint.flow_sender = self._send_to_flow
-        self.flows: dict[str, set[str]] = {}
-        "flow token -> IMPUs registered over it (the P-CSCF's own registration state)."
+        self.clock: Callable[[], float] = clock or time.time
+        self.flows: dict[str, dict[str, float]] = {}
+        """flow token -> identities registered over it -> expiry time: the P-CSCF's own
+        registration state (option A origination checks it without a registrar query)."""
+        self.external_of: dict[tuple[str, str], str] = {}
+        "(flow token, IMPU) -> the external identity bound to it (option B)."
         self.flow_contacts: dict[str, set[tuple[str, str]]] = {}
         "flow token -> (IMPU, contact id) stored in the registrar for contacts on that flow."
         self.credentials = {c.wimpu: c for c in credentials}
@@ -146,6 +152,11 @@ class Pcscf:
             await self._send(flow_token, response)
             return
         self.node.inject(message, Source("WSS", "flow.invalid", 0, flow_token))
+
+    def registered_on(self, flow: str) -> frozenset[str]:
+        """The identities registered over a flow whose registration has not expired."""
+        now = self.clock()
+        return frozenset(i for i, expires_at in self.flows.get(flow, {}).items() if expires_at > now)
 
     def flow_closed(self, flow_token: str) -> None:
         """A closed WebSocket makes its contacts unreachable (solution profile, Lifecycle).
@@ -241,15 +252,20 @@ class Pcscf:
             await self.registrar.remove(effect.impu, effect.contact_id)
             for contacts in self.flow_contacts.values():
                 contacts -= {c for c in contacts if c[0] == effect.impu and effect.contact_id in (None, c[1])}
-            if effect.contact_id is None:
-                for impus in self.flows.values():
-                    impus.discard(effect.impu)
+            # De-registration: the identities of that contact (its flow) or of every flow.
+            flows = self.flows.values() if effect.contact_id is None else [self.flows.get(flow_token, {})]
+            for identities in flows:
+                identities.pop(effect.impu, None)
+                identities.pop(self.external_of.pop((flow_token, effect.impu), ""), None)
             return None
         if isinstance(effect, Registered):
-            self.flows.setdefault(flow_token, set()).add(effect.impu)
+            expires_at = self.clock() + effect.expires
+            identities = self.flows.setdefault(flow_token, {})
+            identities[effect.impu] = expires_at
             self.flow_contacts.setdefault(flow_token, set()).add((effect.impu, effect.contact_id))
             if effect.external_identity:
-                self.flows[flow_token].add(effect.external_identity)
+                identities[effect.external_identity] = expires_at
+                self.external_of[(flow_token, effect.impu)] = effect.external_identity
             log.info("P-CSCF: %s registered (%s) on %s", effect.impu, effect.outcome, flow_token)
             return None
         raise TypeError(f"unknown effect {effect!r}")
@@ -297,7 +313,7 @@ class Pcscf:
                 request,
                 block=block,
                 flow=flow,
-                registered=frozenset(self.flows.get(flow, ())),
+                registered=self.registered_on(flow),
                 service_route=reg.service_route,
                 to_tag=tag,
             ),
@@ -339,11 +355,12 @@ class Pcscf:
             request.get("P-Called-Party-ID"),
         )
         branches = []
+        delivered = outcome.request
         for uri, flow in live:
             copy = (
-                request.with_header("Record-Route", self._record_route(flow), first=True)
+                delivered.with_header("Record-Route", self._record_route(flow), first=True)
                 if request.method == "INVITE"
-                else request
+                else delivered
             )
             branches.append(Branch(uri, Target("WSS", "flow.invalid", 0, flow), request=copy))
         await proxy(self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()])

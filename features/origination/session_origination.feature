@@ -1,0 +1,81 @@
+@origination @ep_cscf @clause_5_2_2_5_3
+Feature: 5.2.2.5.3 Origination
+  TR 23.701 5.2.2.5.3: "For WIC originating sessions arriving to the eP-CSCF, if the eP-CSCF
+  allocated the individual IMPU then the eP-CSCF shall first retrieve the registration
+  context for the WIC from the wIMPU Registrar. Following that, the eP-CSCF follows standard
+  IMS procedures to further process the session. This applies to all originating sessions."
+
+  alice's individual IMPU is allocated by the third party (option A); bob registers with his
+  external identity and the eP-CSCF allocates his IMPU (option B). The eP-CSCF inserts the
+  individual IMPU as P-Asserted-Identity and sends the session on the Service-Route of the
+  block registration, towards the S-CSCF (solution profile).
+
+  Background:
+    Given the wIMPU stack is running with the reference profile
+    And the remote IMS party "sip:dave@remote.example.org" answers sessions
+
+  Rule: Steps 1 and 3 - the WIC originates with the identity used during its registration, and the eP-CSCF performs standard IMS session origination
+
+    @step_1 @step_3 @TP_WIMPU_ORIG_001
+    Scenario Outline: A session started with the registered identity reaches the remote party through the S-CSCF
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF answers 200
+      And the INVITE reaches the remote party through the eP-CSCF and the S-CSCF
+      And the INVITE reaching the remote party carries the From header field exactly as WIC "<wic>" sent it
+
+      @option_a
+      Examples: identity allocated by the third party
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: external identity, IMPU allocated by the eP-CSCF
+        | user | wic |
+        | bob  | B1  |
+
+    @step_1 @negative @TP_WIMPU_ORIG_004
+    Scenario Outline: A session started with an identity the WIC did not register is refused
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party as "<other identity>"
+      Then the eP-CSCF answers 403
+      And no INVITE reaches the remote party
+
+      @option_a
+      Examples: another individual IMPU of the block
+        | user  | wic | other identity                          |
+        | alice | A1  | sip:wrtc-mallory@block1.ims.example.net |
+
+      @option_b
+      Examples: another external identity of the domain
+        | user | wic | other identity         |
+        | bob  | B1  | sip:eve@enterprise.com |
+
+  Rule: Step 2 - when the eP-CSCF allocated the IMPU, it retrieves the registration context, includes the allocated individual IMPU and leaves the From field untouched
+
+    @step_2 @option_b @registrar_read @TP_WIMPU_ORIG_002
+    Scenario: The eP-CSCF asserts the IMPU it allocated and keeps the external identity in From
+      Given bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      And WIC "B1" has registered with the identity and the token of bob
+      When WIC "B1" starts a session to the remote party with the identity of bob
+      Then the eP-CSCF answers 200
+      And the eP-CSCF queried the wIMPU Registrar for the session
+      And the INVITE reaching the remote party asserts the individual IMPU of bob
+      And the INVITE reaching the remote party carries the From header field exactly as WIC "B1" sent it
+
+  Rule: Step 2 does not apply when the third party allocated the IMPU - standard originating IMS procedures apply
+
+    @step_2 @option_a @registrar_read @TP_WIMPU_ORIG_003
+    Scenario: The eP-CSCF asserts the registered IMPU without querying the wIMPU Registrar
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      When WIC "A1" starts a session to the remote party with the identity of alice
+      Then the eP-CSCF answers 200
+      And the eP-CSCF made no query to the wIMPU Registrar for the session
+      And the INVITE reaching the remote party asserts the individual IMPU of alice

@@ -1,0 +1,65 @@
+@registration @ep_cscf @clause_5_2_2_5_1
+Feature: 5.2.2.5.1 Block registration of the wIMPU range
+  TR 23.701 5.2.2.5.1: "A single IMS registration is required to register the wIMPU block as
+  per existing 23.228 procedures. The eP-CSCF would need to trigger the IMS registration of
+  the wIMPU block with IMS." Only a distinct IMPU can be registered: each block has a
+  distinct IMPU whose implicit registration set holds the wildcarded IMPU (solution profile).
+
+  In the reference profile the third party holds two blocks: block1 (identities allocated by
+  the third party) is provisioned for option 1 in eP-CSCF ep-cscf1, block2 (identities
+  allocated by the eP-CSCF) for option 2 in eP-CSCF ep-cscf2.
+
+  Background:
+    Given the wIMPU stack is running with the reference profile
+
+  Rule: Option 1 - the eP-CSCF autonomously registers each provisioned block upon initialisation
+
+    @step_1 @block_option_1 @TP_WIMPU_BLK_001
+    Scenario Outline: A block provisioned for option 1 is registered by its eP-CSCF at start-up
+      Then the S-CSCF holds a single registration of block "<wIMPU block>", made by eP-CSCF "<eP-CSCF>"
+      And the 200 OK to the registration of block "<wIMPU block>" carried a Service-Route
+      And the 200 OK to the registration of block "<wIMPU block>" listed "<distinct IMPU>" first and the wildcarded IMPU after it in P-Associated-URI
+
+      Examples:
+        | wIMPU block                          | eP-CSCF  | distinct IMPU                   |
+        | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 | sip:block1@wrtc.ims.example.net |
+
+  Rule: Option 1 - each block of wIMPU and the allocated eP-CSCF for it shall be provisioned in the WWSF as well
+
+    @step_1 @wwsf @TP_WIMPU_BLK_004
+    Scenario: The WWSF announces every block of the third party with a different eP-CSCF
+      Then the WWSF announces these wIMPU blocks of the third party, each with the eP-CSCF serving it:
+        | wIMPU block                          | eP-CSCF  |
+        | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 |
+        | sip:wrtc-!.*!@block2.ims.example.net | ep-cscf2 |
+      And no two wIMPU blocks the WWSF announces share an eP-CSCF
+
+  Rule: Option 2 - the eP-CSCF registers a block upon the first individual IMPU registration request from a WIC
+
+    @step_2 @block_option_2 @option_b @TP_WIMPU_BLK_002
+    Scenario: A block provisioned for option 2 is registered upon the first WIC registration for it
+      Given block "sip:wrtc-!.*!@block2.ims.example.net" has not been registered with the S-CSCF
+      And bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      When WIC "B1" registers with the identity and the token of bob
+      Then the eP-CSCF answers 200
+      And the S-CSCF holds a single registration of block "sip:wrtc-!.*!@block2.ims.example.net", made by eP-CSCF "ep-cscf2"
+      And the 200 OK to the registration of block "sip:wrtc-!.*!@block2.ims.example.net" carried a Service-Route
+      And the 200 OK to the registration of block "sip:wrtc-!.*!@block2.ims.example.net" listed "sip:block2@wrtc.ims.example.net" first and the wildcarded IMPU after it in P-Associated-URI
+
+  Rule: A single IMS registration is performed per block of wIMPU, however many WICs register in it
+
+    @TP_WIMPU_BLK_003
+    Scenario Outline: WICs registering in a block add no IMS registration of the block
+      Given <user> has registered from 2 WICs
+      Then the S-CSCF holds a single registration of block "<wIMPU block>", made by eP-CSCF "<eP-CSCF>"
+
+      @option_a
+      Examples: block of option 1
+        | user  | wIMPU block                          | eP-CSCF  |
+        | alice | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 |
+
+      @option_b
+      Examples: block of option 2
+        | user | wIMPU block                          | eP-CSCF  |
+        | bob  | sip:wrtc-!.*!@block2.ims.example.net | ep-cscf2 |

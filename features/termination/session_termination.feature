@@ -1,0 +1,76 @@
+@termination @i_cscf @ep_cscf @clause_5_2_2_5_4
+Feature: 5.2.2.5.4 Termination
+  TR 23.701 5.2.2.5.4: "For terminating sessions arriving at the I-CSCF, the I-CSCF shall
+  validate the registration status of the called IMPU by querying the wIMPU Registrar for that
+  purpose. If the user is registered, the I-CSCF performs the standard IMS procedures for
+  terminating sessions starting with the HSS query. If the user is not registered, the I-CSCF
+  shall reject the session with the appropriate code." The query "shall be performed by the
+  I-CSCF based on configured domains associated with the called individual IMPU".
+
+  The I-CSCF of the reference profile is configured with the webRTC domains
+  block1.ims.example.net, block2.ims.example.net and enterprise.com (the external identities
+  of block2, option B). carol is an ordinary IMS subscriber of ims.example.net. The
+  appropriate codes are the solution profile's: 480 for a webRTC user who is not registered,
+  404 for an identity in no wIMPU block.
+
+  Background:
+    Given the wIMPU stack is running with the reference profile
+    And the remote IMS party "sip:dave@remote.example.org" answers sessions
+
+  Rule: Steps 1-5 - a session for a registered webRTC user is validated at the I-CSCF, routed by standard IMS procedures and delivered by the eP-CSCF to the WIC
+
+    @step_1 @step_2 @step_3 @step_4 @step_5 @registrar_read @TP_WIMPU_TERM_001
+    Scenario Outline: A session to a registered webRTC user reaches its WIC
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And the I-CSCF queried the wIMPU Registrar for the called identity
+      And the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar
+      And the INVITE reaches WIC "<wic>" through the I-CSCF, the S-CSCF and the eP-CSCF
+      And WIC "<wic>" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with
+
+      @option_a
+      Examples: called by the individual IMPU the third party allocated
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: called by the external identity
+        | user | wic |
+        | bob  | B1  |
+
+  Rule: Step 1 - the I-CSCF identifies sessions for webRTC users by the configured domains
+
+    @step_1 @TP_WIMPU_TERM_002
+    Scenario: A session to a user of a domain that is not a webRTC domain is routed without querying the wIMPU Registrar
+      Given the IMS user "sip:carol@ims.example.net" has registered with the S-CSCF from its own UE
+      When the remote party calls "sip:carol@ims.example.net"
+      Then the remote party receives 200
+      And the I-CSCF made no query to the wIMPU Registrar
+      And the session reaches the IMS user "sip:carol@ims.example.net"
+
+  Rule: Step 2 - a session for a webRTC user who is not registered is rejected by the I-CSCF
+
+    @step_2 @negative @TP_WIMPU_TERM_003
+    Scenario Outline: A session to a webRTC user who is not registered is rejected
+      When the remote party calls <user>
+      Then the I-CSCF queried the wIMPU Registrar for the called identity
+      And the I-CSCF rejects the session with 480
+
+      @option_a
+      Examples: an individual IMPU of a block
+        | user  |
+        | alice |
+
+      @option_b
+      Examples: an external identity of a webRTC domain
+        | user |
+        | bob  |
+
+    @step_2 @negative @TP_WIMPU_TERM_004
+    Scenario: A session to an identity of a webRTC domain that belongs to no wIMPU block is rejected
+      When the remote party calls "sip:nobody@block1.ims.example.net"
+      Then the I-CSCF queried the wIMPU Registrar for the called identity
+      And the I-CSCF rejects the session with 404

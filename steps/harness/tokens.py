@@ -1,0 +1,62 @@
+"""Security tokens the tester forges from a genuine one (TR 23.701 5.2.2.5.2 step 4).
+
+Each variant keeps every claim of the token the WWSF issued and breaks exactly one
+property, so a refusal can only come from the check the scenario is about:
+
+* signed by another key: same header (``kid`` included) and claims, signed with a fresh
+  EC P-256 key the WWSF never published;
+* unsigned: same claims with ``alg`` ``none`` and an empty signature (RFC 7519 6).
+
+A :class:`Secret` never shows its value in ``repr()`` or ``str()`` (Allure records step
+arguments with ``repr()``; logs must not carry credentials).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+__all__ = ["Secret", "signed_by_another_key", "unsigned"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, repr=False)
+class Secret:
+    """A token value with a label; only the label is ever shown."""
+
+    value: str
+    label: str
+
+    def __repr__(self) -> str:
+        return f"Secret({self.label})"
+
+    __str__ = __repr__
+
+
+def _parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header = jwt.get_unverified_header(token)
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return header, claims
+
+
+def signed_by_another_key(token: str) -> Secret:
+    """The same token, signed ES256 by a key that is not the WWSF's (same ``kid``)."""
+    header, claims = _parts(token)
+    key = ec.generate_private_key(ec.SECP256R1())
+    extra = {k: v for k, v in header.items() if k not in ("alg",)}
+    return Secret(jwt.encode(claims, key, algorithm="ES256", headers=extra), "signed by another key")
+
+
+def unsigned(token: str) -> Secret:
+    """The same claims as an unsecured JWS: ``alg`` none, empty signature."""
+    _header, claims = _parts(token)
+
+    def b64(data: dict[str, Any]) -> str:
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return Secret(f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.", "unsigned")

@@ -1,0 +1,176 @@
+"""Step vocabulary of sessions: origination (TR 23.701 5.2.2.5.3), termination and forking (5.2.2.5.4)."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then, when
+
+from steps.harness import expect
+from steps.harness.world import World
+
+WIC = r'WIC "(?P<wic>[^"]+)"'
+USER = r"(?P<user>\w+)"
+IDENTITY = r'"(?P<identity>[^"]+)"'
+
+
+# ----- the peers ---------------------------------------------------------------------------
+
+
+@given(parsers.re(rf"the remote IMS party {IDENTITY} answers sessions"))
+def remote_party(world: World, identity: str) -> None:
+    world.start_remote_party()
+    expect.same_identity_as(world.remote_identity, identity, "the remote party of the stack")
+
+
+@given(parsers.re(rf"the IMS user {IDENTITY} has registered with the S-CSCF from its own UE"))
+def ims_user_registered(world: World, identity: str) -> None:
+    expect.status(world.register_ims_user(identity), 200, "the S-CSCF")
+
+
+@given(parsers.re(rf"WIC (?P<number>\d+) of {USER} answers first and every other WIC of that user later"))
+def answers_first(world: World, number: str, user: str) -> None:
+    world.answer_first(user, int(number))
+
+
+# ----- origination (5.2.2.5.3) -------------------------------------------------------------
+
+
+@when(parsers.re(rf"{WIC} starts a session to the remote party with the identity of {USER}"))
+def wic_originates(world: World, wic: str, user: str) -> None:
+    world.originate(wic, world.identity_of(user))
+
+
+@when(parsers.re(rf"{WIC} starts a session to the remote party as {IDENTITY}"))
+def wic_originates_as(world: World, wic: str, identity: str) -> None:
+    world.originate(wic, identity)
+
+
+@then(parsers.re(r"the INVITE reaches the remote party through (?P<nodes>.+)"))
+def invite_route_to_remote(world: World, nodes: str) -> None:
+    expect.route(world.hops(expect.single(world.invites_at_remote(), "INVITE at the remote party")), nodes)
+
+
+@then(
+    parsers.re(
+        rf"the INVITE reaching the remote party carries the From header field exactly as {WIC} sent it"
+    )
+)
+def from_untouched(world: World, wic: str) -> None:
+    invite = expect.single(world.invites_at_remote(), "INVITE at the remote party")
+    expect.same_header_line(world.wics[wic].sent_requests("INVITE")[-1], invite.to_bytes(), "From", "f")
+
+
+@then(parsers.re(rf"the INVITE reaching the remote party asserts the individual IMPU of {USER}"))
+def asserted_impu(world: World, user: str) -> None:
+    invite = expect.single(world.invites_at_remote(), "INVITE at the remote party")
+    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
+
+
+@then("the eP-CSCF queried the wIMPU Registrar for the session")
+def ep_cscf_queried(world: World) -> None:
+    expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+
+
+@then("the eP-CSCF made no query to the wIMPU Registrar for the session")
+def ep_cscf_not_queried(world: World) -> None:
+    expect.not_queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+
+
+@then("no INVITE reaches the remote party")
+def nothing_at_remote(world: World) -> None:
+    world.settle()
+    expect.none(world.invites_at_remote(), "INVITE at the remote party")
+
+
+# ----- termination (5.2.2.5.4) -------------------------------------------------------------
+
+
+@when(parsers.re(rf"the remote party calls {USER}"))
+def remote_calls_user(world: World, user: str) -> None:
+    world.call(world.identity_of(user))
+
+
+@when(parsers.re(rf"the remote party calls {IDENTITY}"))
+def remote_calls(world: World, identity: str) -> None:
+    world.call(identity)
+
+
+@then(parsers.re(r"the remote party receives (?P<status>\d{3})"))
+def remote_receives(world: World, status: str) -> None:
+    expect.session_status(world.session, int(status))
+
+
+@then(parsers.re(r"the I-CSCF rejects the session with (?P<status>\d{3})"))
+def icscf_rejects(world: World, status: str) -> None:
+    expect.rejected_before_ep_cscf(world.session, int(status))
+
+
+@then("the I-CSCF queried the wIMPU Registrar for the called identity")
+def icscf_queried(world: World) -> None:
+    expect.queried(world.session_registrar_use(), "w7", "the I-CSCF")
+
+
+@then("the I-CSCF made no query to the wIMPU Registrar")
+def icscf_not_queried(world: World) -> None:
+    expect.not_queried(world.session_registrar_use(), "w7", "the I-CSCF")
+
+
+@then("the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar")
+def ep_cscf_fetched_contacts(world: World) -> None:
+    expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+
+
+@then(parsers.re(rf"the INVITE reaches {WIC} through (?P<nodes>.+)"))
+def invite_route_to_wic(world: World, wic: str, nodes: str) -> None:
+    expect.route(
+        world.hops(expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")), nodes
+    )
+
+
+@then(parsers.re(rf"{WIC} receives the INVITE with P-Called-Party-ID carrying the identity {USER} registered with"))  # noqa: E501
+def wic_called_party(world: World, wic: str, user: str) -> None:
+    """Option A: the individual IMPU; option B: the external identity, never the IMPU (5.2.2.1)."""
+    invite = expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
+    expect.called_party(invite, world.identity_of(user))
+
+
+@then(parsers.re(rf"{WIC} receives no INVITE"))
+def wic_not_invited(world: World, wic: str) -> None:
+    world.settle()
+    expect.none(world.received_by_wic(wic, "INVITE", at_least=0), f"INVITE at WIC {wic}")
+
+
+@then(parsers.re(rf"the session reaches the IMS user {IDENTITY}"))
+def reaches_ims_user(world: World, identity: str) -> None:
+    expect.single(world.invites_at_ims_user(identity), f"INVITE at the IMS user {identity}")
+
+
+# ----- forking (5.2.2.3.2, 5.2.2.5.4) ----------------------------------------------------------
+
+
+@then(parsers.re(rf"every WIC of {USER} receives the INVITE"))
+def every_wic_invited(world: World, user: str) -> None:
+    for name in world.wics_of(user):
+        expect.single(world.received_by_wic(name, "INVITE"), f"INVITE at WIC {name}")
+
+
+@then(
+    parsers.re(
+        rf"every WIC of {USER} but WIC (?P<number>\d+) receives a CANCEL "
+        r'with the reason cause 200 "Call completed elsewhere"'
+    )
+)
+def others_cancelled(world: World, user: str, number: str) -> None:
+    for name in world.other_wics(user, int(number)):
+        expect.cancelled_elsewhere(world.received_by_wic(name, "CANCEL"), name)
+
+
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no CANCEL"))
+def winner_not_cancelled(world: World, number: str, user: str) -> None:
+    world.settle()
+    expect.none(world.received_by_wic(world.wic_number(user, int(number)), "CANCEL", at_least=0), "CANCEL")
+
+
+@then(parsers.re(r"the remote party receives exactly one (?P<status>\d{3})"))
+def exactly_one(world: World, status: str) -> None:
+    world.settle()
+    expect.count(world.final_responses_at_remote(int(status)), 1, f"{status} responses at the remote party")

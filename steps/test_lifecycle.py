@@ -1,0 +1,5 @@
+"""Binds features/lifecycle (pytest-bdd)."""
+
+from pytest_bdd import scenarios
+
+scenarios("lifecycle")
