@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything the suite needs on a fresh Debian machine (the README's first command).
-#   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures)
+#   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures), chromium
+#     (the conformance report is checked in headless Chromium)
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-DEBIAN_PACKAGES=(tshark)
+DEBIAN_PACKAGES=(tshark chromium)
 # Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 

@@ -1,64 +1,204 @@
 """Every scenario can fail: with the fault it guards against injected, it goes red.
 
 For each fault of ``wimpu_faults.FAULTS``, the scenarios whose test purposes guard
-against it are run in a subprocess with the fault applied; the run must fail, and
-every selected scenario must be among the failures. ``docs/mutants.md`` lists the same
-table for readers.
+against it (a marker expression over their tags) are run in a subprocess with the fault
+applied; every one of them must fail. Another test proves that every scenario, every
+Examples block of an outline included (so every option variant), is guarded by some
+fault. ``docs/mutants.md`` lists the same table for readers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
+from gherkin.parser import Parser
+from gherkin.token_scanner import TokenScanner
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+FEATURES = ROOT / "features"
 
 # fault -> the scenarios (a marker expression over their tags) that must fail when it is injected
 GUARDS: dict[str, str] = {
-    "token_not_checked": "TP_WIMPU_SEC_002 or TP_WIMPU_SEC_003",
-    "origin_not_checked": "TP_WIMPU_SEC_001",
-    "deregistration_ignored": "TP_WIMPU_REG_005",
+    # WIC registration (5.2.2.5.2)
     "registration_not_stored": "TP_WIMPU_REG_001 or TP_WIMPU_REG_003 or TP_WIMPU_REG_004",
+    "reregistration_not_extended": "TP_WIMPU_LIFE_002",
+    "deregistration_ignored": "TP_WIMPU_REG_005",
     "new_impu_per_contact": "TP_WIMPU_REG_003 and option_b",
     "external_identity_as_impu": "TP_WIMPU_REG_002",
+    "wic_page_missing": "TP_WIMPU_REG_001",
+    "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
+    "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
+    # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)
+    "origin_not_checked": "TP_WIMPU_SEC_001",
+    "token_not_checked": "TP_WIMPU_SEC_002 or TP_WIMPU_SEC_003",
+    "signature_not_checked": "TP_WIMPU_SEC_004",
+    "exp_not_checked": "TP_WIMPU_SEC_005",
+    "alg_none_accepted": "TP_WIMPU_SEC_006",
+    "aud_not_checked": "TP_WIMPU_SEC_007",
+    "any_domain_accepted": "TP_WIMPU_SEC_008",
+    # block registration (5.2.2.5.1) and the WWSF directory
+    "no_option1": "TP_WIMPU_BLK_001",
+    "option2_never_registered": "TP_WIMPU_BLK_002",
+    "block_per_wic": "TP_WIMPU_BLK_003",
+    "no_service_route": "TP_WIMPU_BLK_001 or TP_WIMPU_BLK_002",
+    "directory_shared": "TP_WIMPU_BLK_004",
+    # origination (5.2.2.5.3)
+    "from_rewritten": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_002",
+    "pai_external": "TP_WIMPU_ORIG_002",
+    "option_b_no_w6": "TP_WIMPU_ORIG_002",
+    "option_a_w6": "TP_WIMPU_ORIG_003",
+    "bypass_scscf": "TP_WIMPU_ORIG_001",
+    "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
+    # termination and forking (5.2.2.5.4)
+    "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
+    "icscf_w7_all": "TP_WIMPU_TERM_002",
+    "icscf_no_reject": "TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001",
+    "icscf_no_retarget": "TP_WIMPU_TERM_001 and option_b",
+    "icscf_always_480": "TP_WIMPU_TERM_004",
+    "pcpid_stripped": "TP_WIMPU_TERM_001 or TP_WIMPU_LIFE_002",
+    "fork_first_only": "TP_WIMPU_FORK_001",
+    "no_cancel": "TP_WIMPU_FORK_001",
+    "cancel_no_reason": "TP_WIMPU_FORK_001",
+    # lifecycle (5.2.2.3.1)
+    "expiry_ignored": "TP_WIMPU_LIFE_001",
 }
 
 
-def run_with_fault(fault: str, selection: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, WIMPU_FAULT=fault)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",
-         "-q", "-rf", "-m", selection],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+# ----- the scenarios and their tags, as pytest-bdd marks them --------------------------------
 
 
-def test_every_fault_has_guards_and_every_guard_exists() -> None:
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One scenario, or one Examples block of an outline (one option variant)."""
+
+    name: str
+    tags: frozenset[str]
+    tests: int
+    "How many tests pytest-bdd makes of it (one per Examples row)."
+
+
+def _tags(node: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(tag["name"].removeprefix("@") for tag in node.get("tags", ()))
+
+
+def _walk(children: Iterable[Mapping[str, Any]], inherited: frozenset[str], label: str) -> Iterator[Scenario]:
+    for child in children:
+        if "rule" in child:
+            rule = child["rule"]
+            yield from _walk(rule.get("children", ()), inherited | _tags(rule), label)
+        elif "scenario" in child:
+            scenario = child["scenario"]
+            tags = inherited | _tags(scenario)
+            name = f"{label}: {scenario['name']}"
+            examples = scenario.get("examples") or ()
+            if not examples:
+                yield Scenario(name, tags, 1)
+            for number, block in enumerate(examples, 1):
+                own = _tags(block)
+                title = block.get("name") or " ".join(f"@{t}" for t in sorted(own)) or f"examples {number}"
+                yield Scenario(f"{name} [{title}]", tags | own, len(block.get("tableBody", ())))
+
+
+def scenarios() -> list[Scenario]:
+    """Every scenario variant under ``features/``, with its own and inherited tags."""
+    found: list[Scenario] = []
+    for path in sorted(FEATURES.rglob("*.feature")):
+        document = Parser().parse(TokenScanner(path.read_text(encoding="utf-8")))
+        feature = document.get("feature")
+        if feature:
+            found += _walk(feature.get("children", ()), _tags(feature), path.relative_to(FEATURES).as_posix())
+    return found
+
+
+def selects(selection: str, scenario: Scenario) -> bool:
+    """Whether ``pytest -m selection`` runs ``scenario``."""
+
+    def carries(name: str, /, **kwargs: str | int | bool | None) -> bool:
+        return name in scenario.tags
+
+    return Expression.compile(selection).evaluate(carries)
+
+
+def declared_tags() -> dict[str, str]:
+    """Every tag of ``features/tags.toml`` -> its group."""
+    with (FEATURES / "tags.toml").open("rb") as f:
+        groups = tomllib.load(f)
+    return {tag: group for group, tags in groups.items() for tag in tags}
+
+
+# ----- the checks -----------------------------------------------------------------------------
+
+
+def _faults() -> Mapping[str, Any]:
     sys.path.insert(0, str(HERE))
     try:
         from wimpu_faults import FAULTS
     finally:
         sys.path.remove(str(HERE))
-    assert set(GUARDS) == set(FAULTS)
-    declared = (ROOT / "features" / "tags.toml").read_text()
+    return FAULTS
+
+
+def test_every_fault_has_guards_and_every_guard_exists() -> None:
+    faults = _faults()
+    assert set(GUARDS) == set(faults), "GUARDS and wimpu_faults.FAULTS must name the same faults"
+    for name, fault in faults.items():
+        assert fault.description.strip() and "\n" not in fault.description, f"{name}: one-line description"
+    declared = declared_tags()
     for selection in GUARDS.values():
         for tag in re.findall(r"\w+", selection):
             if tag not in ("and", "or", "not"):
-                assert re.search(rf"^{tag}\s*=", declared, re.M), f"{tag} is not a declared tag"
+                assert tag in declared, f"{tag} is not a declared tag"
+
+
+def test_every_scenario_is_guarded_by_a_fault() -> None:
+    """Every declared test purpose in use, and every scenario variant, is selected by some guard."""
+    found = scenarios()
+    guarded = {s.name for s in found if any(selects(selection, s) for selection in GUARDS.values())}
+    used = set().union(*(s.tags for s in found))
+    tps = {tag for tag, group in declared_tags().items() if group == "test_purpose" and tag in used}
+    unguarded_tps = sorted(tp for tp in tps if not any(tp in s.tags and s.name in guarded for s in found))
+    assert not unguarded_tps, f"test purposes no fault of GUARDS guards: {unguarded_tps}"
+    unguarded = sorted(s.name for s in found if s.name not in guarded)
+    assert not unguarded, "scenarios (Examples blocks) no fault of GUARDS guards:\n" + "\n".join(unguarded)
+    idle = sorted(fault for fault, expr in GUARDS.items() if not any(selects(expr, s) for s in found))
+    assert not idle, f"guards that select no scenario: {idle}"
+
+
+def run_with_fault(fault: str, selection: str) -> subprocess.CompletedProcess[str]:
+    # not an xdist worker itself, whatever this test runs in (-n0 below)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env["WIMPU_FAULT"] = fault
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",
+         "-p", "no:hypothesispytest", "-n0", "--no-reports", "-q", "-rfE", "-m", selection],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def _count(outcome: str, summary: str) -> int:
+    found = re.search(rf"(\d+) {outcome}", summary)
+    return int(found.group(1)) if found else 0
 
 
 @pytest.mark.parametrize("fault", sorted(GUARDS))
 def test_scenarios_fail_when_the_reference_misbehaves(fault: str) -> None:
+    expected = sum(s.tests for s in scenarios() if selects(GUARDS[fault], s))
     result = run_with_fault(fault, GUARDS[fault])
     out = result.stdout + result.stderr
-    assert result.returncode == 1, f"with fault {fault!r} the guarding scenarios did not fail:\n{out[-3000:]}"
-    passed = re.search(r"(\d+) passed", out)
-    assert passed is None, f"with fault {fault!r} some guarding scenarios still passed:\n{out[-3000:]}"
-    assert re.search(r"(\d+) failed", out), out[-3000:]
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    counts = {o: _count(o, summary) for o in ("failed", "passed", "skipped", "error", "xfailed", "xpassed")}
+    assert result.returncode == 1 and counts["failed"] == expected and sum(counts.values()) == expected, (
+        f"with fault {fault!r} all {expected} guarding scenarios must fail, got {summary!r}:\n{out[-4000:]}"
+    )

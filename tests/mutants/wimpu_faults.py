@@ -1,34 +1,235 @@
 """Faults injected into the reference implementation, to prove each scenario can fail.
 
-Each fault is a misbehaviour a real eP-CSCF, I-CSCF or registrar could have. It is
-applied from outside, as a pytest plugin (``-p wimpu_faults`` with ``WIMPU_FAULT=name``),
-by replacing one function of the reference: the reference itself carries no test
-switches. ``test_mutants.py`` runs the scenarios that guard against each fault with the
-fault applied and expects them to fail.
+Each fault is a misbehaviour a real eP-CSCF, I-CSCF, WWSF or wIMPU Registrar could have.
+It is applied from outside, as a pytest plugin (``-p wimpu_faults`` with
+``WIMPU_FAULT=name``), by replacing a function or method of the reference: the reference
+itself carries no test switches. ``test_mutants.py`` runs the scenarios that guard
+against each fault with the fault applied and expects every one of them to fail.
+
+Most faults wrap a sans-I/O flow (``reference/nodes/*/flows.py``, looked up by the
+services at call time) with :func:`_patch_flow`: they change its arguments, answer one
+of its effects instead of the node, adjust what the node answered, or change its
+outcome. The others replace a public method or module function; only
+``wic_page_missing`` replaces a private one (the WWSF's page handler, there being no
+public one). No fault reads or writes a node's private state.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
-from typing import Any
+import secrets
+import types
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Final
 
 import pytest
 
 Patch = Callable[[pytest.MonkeyPatch], None]
+Flow = Generator[Any, Any, Any]
 
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
     description: str
+    "One line: what the misbehaving node does."
     apply: Patch
 
 
-def _token_not_checked(mp: pytest.MonkeyPatch) -> None:
-    import reference.nodes.iwf.service as iwf
+# ----- wrapping a sans-I/O flow ------------------------------------------------------------
 
-    mp.setattr(iwf, "validate", lambda *a, **k: None)
+CARRY_OUT: Final = object()
+"What an ``answer`` hook returns to let the node carry the effect out as usual."
+
+
+@dataclasses.dataclass
+class FlowRun:
+    """One run of a patched flow: its arguments, and each effect with what it got back."""
+
+    request: Any
+    kwargs: dict[str, Any]
+    results: list[tuple[object, Any]] = dataclasses.field(default_factory=list)
+
+    def result_of(self, *kinds: type) -> Any:
+        """What the last effect of one of ``kinds`` got back (None if there was none)."""
+        for effect, result in reversed(self.results):
+            if isinstance(effect, kinds):
+                return result
+        return None
+
+
+Call = Callable[[Any, dict[str, Any]], tuple[Any, dict[str, Any]]]
+Answer = Callable[[FlowRun, object], Any]
+Adjust = Callable[[FlowRun, object, Any], Any]
+Outcome = Callable[[FlowRun, Any], Any]
+
+
+def _patch_flow(
+    mp: pytest.MonkeyPatch,
+    module: types.ModuleType,
+    name: str,
+    *,
+    call: Call | None = None,
+    answer: Answer | None = None,
+    adjust: Adjust | None = None,
+    outcome: Outcome | None = None,
+) -> None:
+    """Replace the flow ``module.name`` (``flow(request, **kwargs)``) by a misbehaving one.
+
+    ``call`` rewrites the arguments; ``answer`` answers an effect in place of the node
+    (or returns :data:`CARRY_OUT`); ``adjust`` changes what the node answered; ``outcome``
+    changes the flow's final result.
+    """
+    original = getattr(module, name)
+
+    def flow(request: Any, **kwargs: Any) -> Flow:
+        if call is not None:
+            request, kwargs = call(request, dict(kwargs))
+        run = FlowRun(request, kwargs)
+        inner = original(request, **kwargs)
+        result: Any = None
+        while True:
+            try:
+                effect = inner.send(result)
+            except StopIteration as stop:
+                return stop.value if outcome is None else outcome(run, stop.value)
+            result = CARRY_OUT if answer is None else answer(run, effect)
+            if result is CARRY_OUT:
+                result = yield effect
+                if adjust is not None:
+                    result = adjust(run, effect, result)
+            run.results.append((effect, result))
+
+    mp.setattr(module, name, flow)
+
+
+def _pcscf() -> types.ModuleType:
+    import reference.nodes.p_cscf.service as service
+
+    return service
+
+
+def _icscf() -> types.ModuleType:
+    import reference.nodes.i_cscf.service as service
+
+    return service
+
+
+def _iwf() -> types.ModuleType:
+    import reference.nodes.iwf.service as service
+
+    return service
+
+
+def _wrap_validate(
+    mp: pytest.MonkeyPatch, change: Callable[[str, dict[str, Any]], dict[str, Any] | None]
+) -> None:
+    """The IWF's token check with changed arguments; ``change`` returning None accepts the token."""
+    iwf = _iwf()
+    original = iwf.validate
+
+    def validate(token: str | None, **kwargs: Any) -> Any:
+        changed = change(token, dict(kwargs)) if token else kwargs
+        return None if changed is None else original(token, **changed)
+
+    mp.setattr(iwf, "validate", validate)
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    import jwt
+
+    try:
+        return jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}, {}
+
+
+# ----- WIC registration (5.2.2.5.2) --------------------------------------------------------
+
+
+def _registration_not_stored(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import W6Write
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        return ("new-registration", {"contacts": []}) if isinstance(effect, W6Write) else CARRY_OUT
+
+    _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
+
+
+def _reregistration_not_extended(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        if isinstance(effect, W6Write):
+            entry = run.result_of(W6Read, W6ReadByExternal)
+            if entry and any(c["contact_id"] == effect.contact_id for c in entry["contacts"]):
+                return "re-registration", entry
+        return CARRY_OUT
+
+    _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
+
+
+def _deregistration_ignored(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import W6Remove
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        return None if isinstance(effect, W6Remove) else CARRY_OUT
+
+    _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
+
+
+def _new_impu_per_contact(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import BlockConfig, W6ReadByExternal
+
+    def allocate(self: BlockConfig, external: str) -> str:
+        return f"sip:{self.prefix}{secrets.token_hex(6)}@{self.wimpu.host}"
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        return None if isinstance(effect, W6ReadByExternal) else CARRY_OUT
+
+    mp.setattr(BlockConfig, "allocate", allocate)
+    _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
+
+
+def _external_identity_as_impu(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import BlockConfig
+
+    mp.setattr(BlockConfig, "allocate", lambda self, external: external)
+
+
+def _wic_page_missing(mp: pytest.MonkeyPatch) -> None:
+    from aiohttp import web
+
+    from reference.nodes.wwsf.service import WwsfService
+
+    async def page(self: WwsfService, request: web.Request) -> web.Response:
+        return web.Response(status=404, text="Not Found")
+
+    mp.setattr(WwsfService, "_handle_page", page)
+
+
+def _token_only_in(mp: pytest.MonkeyPatch, *, header: bool, body: bool) -> None:
+    from reference.nodes.iwf.token_check import extract_bearer as original
+
+    iwf = _iwf()
+
+    def extract_bearer(authorization: Any, content: bytes, content_type: str | None) -> str | None:
+        return original(
+            authorization if header else (), content if body else b"", content_type if body else None
+        )
+
+    mp.setattr(iwf, "extract_bearer", extract_bearer)
+
+
+def _token_body_ignored(mp: pytest.MonkeyPatch) -> None:
+    _token_only_in(mp, header=True, body=False)
+
+
+def _token_header_ignored(mp: pytest.MonkeyPatch) -> None:
+    _token_only_in(mp, header=False, body=True)
+
+
+# ----- WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2) ------------------------------
 
 
 def _origin_not_checked(mp: pytest.MonkeyPatch) -> None:
@@ -37,79 +238,422 @@ def _origin_not_checked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(ws, "origin_allowed", lambda origin, allowed: True)
 
 
-def _deregistration_ignored(mp: pytest.MonkeyPatch) -> None:
-    from reference.nodes.p_cscf import flows
+def _token_not_checked(mp: pytest.MonkeyPatch) -> None:
+    mp.setattr(_iwf(), "validate", lambda *args, **kwargs: None)
+
+
+def _signature_not_checked(mp: pytest.MonkeyPatch) -> None:
+    import jwt
+
+    import reference.nodes.iwf.token_check as token_check
+
+    def decode(token: str, key: Any = None, algorithms: Any = None, options: Any = None, **kw: Any) -> Any:
+        options = {**(options or {}), "verify_signature": False}
+        return jwt.decode(token, key, algorithms=algorithms, options=options, **kw)
+
+    mp.setattr(token_check, "jwt", types.SimpleNamespace(**{**vars(jwt), "decode": decode}))
+
+
+def _exp_not_checked(mp: pytest.MonkeyPatch) -> None:
+    _wrap_validate(mp, lambda token, kwargs: {**kwargs, "leeway": float("inf")})
+
+
+def _alg_none_accepted(mp: pytest.MonkeyPatch) -> None:
+    def change(token: str, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        header, _claims = _unverified(token)
+        return None if str(header.get("alg", "")).lower() == "none" else kwargs
+
+    _wrap_validate(mp, change)
+
+
+def _aud_not_checked(mp: pytest.MonkeyPatch) -> None:
+    def change(token: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        aud = _unverified(token)[1].get("aud")
+        first = aud[0] if isinstance(aud, list) and aud else aud
+        return {**kwargs, "audience": first} if isinstance(first, str) else kwargs
+
+    _wrap_validate(mp, change)
+
+
+def _any_domain_accepted(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.service import Pcscf
 
-    original = Pcscf._effect
+    original = Pcscf.block_for
 
-    async def effect(self: Pcscf, effect: object, flow_token: str) -> Any:
-        if isinstance(effect, flows.W6Remove):
-            return None
-        return await original(self, effect, flow_token)
+    def block_for(self: Pcscf, identity: str) -> Any:
+        return original(self, identity) or self.blocks[0]
 
-    mp.setattr(Pcscf, "_effect", effect)
+    mp.setattr(Pcscf, "block_for", block_for)
 
 
-def _registration_not_stored(mp: pytest.MonkeyPatch) -> None:
-    from reference.nodes.p_cscf import flows
-    from reference.nodes.p_cscf.service import Pcscf
-
-    original = Pcscf._effect
-
-    async def effect(self: Pcscf, effect: object, flow_token: str) -> Any:
-        if isinstance(effect, flows.W6Write):
-            return "new-registration", {"contacts": []}
-        return await original(self, effect, flow_token)
-
-    mp.setattr(Pcscf, "_effect", effect)
+# ----- block registration (5.2.2.5.1) and the WWSF directory -------------------------------
 
 
-def _new_impu_per_contact(mp: pytest.MonkeyPatch) -> None:
-    """Option B: a second WIC of the same user gets a different IMPU (no W6 lookup)."""
-    import secrets
+def _no_option1(mp: pytest.MonkeyPatch) -> None:
+    import reference.stack as stack
+    from reference.nodes.p_cscf.block_registration import BlockCredentials
 
-    from reference.nodes.p_cscf.flows import BlockConfig
+    mp.setattr(stack, "BlockCredentials", lambda **kw: BlockCredentials(**{**kw, "option": 2}))
 
-    mp.setattr(
-        BlockConfig, "allocate", lambda self, external: f"sip:wrtc-{secrets.token_hex(6)}@{self.wimpu.host}"
+
+def _option2_never_registered(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    async def ensure(self: BlockRegistration) -> None:
+        return None
+
+    mp.setattr(BlockRegistration, "ensure", ensure)
+
+
+def _block_per_wic(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    async def ensure(self: BlockRegistration) -> None:
+        self.contact_user = f"block-{secrets.token_hex(3)}"
+        await self.register()
+
+    mp.setattr(BlockRegistration, "ensure", ensure)
+
+
+def _no_service_route(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    original = BlockRegistration.register
+
+    async def register(self: BlockRegistration, expires: int | None = None) -> Any:
+        response = await original(self, expires)
+        self.service_route = ()
+        return response
+
+    mp.setattr(BlockRegistration, "register", register)
+
+
+def _directory_shared(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.wwsf.service import WwsfService
+
+    original = WwsfService.directory
+
+    def directory(self: WwsfService) -> list[Any]:
+        blocks = original(self)
+        return [dataclasses.replace(block, ep_cscf=blocks[0].ep_cscf) for block in blocks]
+
+    mp.setattr(WwsfService, "directory", directory)
+
+
+# ----- origination (5.2.2.5.3) -------------------------------------------------------------
+
+
+def _rewrite_onward(mp: pytest.MonkeyPatch, change: Callable[[Any], Any]) -> None:
+    from reference.nodes.p_cscf.flows import Onward
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        return Onward(change(result.request)) if isinstance(result, Onward) else result
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
+def _from_rewritten(mp: pytest.MonkeyPatch) -> None:
+    _rewrite_onward(
+        mp,
+        lambda request: request.with_header_set(
+            "From", f'"Anonymous" <sip:anonymous@anonymous.invalid>;tag={request.from_.tag}'
+        ),
     )
-    from reference.nodes.p_cscf import flows
-    from reference.nodes.p_cscf.service import Pcscf
-
-    original = Pcscf._effect
-
-    async def effect(self: Pcscf, effect: object, flow_token: str) -> Any:
-        if isinstance(effect, flows.W6ReadByExternal):
-            return None
-        return await original(self, effect, flow_token)
-
-    mp.setattr(Pcscf, "_effect", effect)
 
 
-def _external_identity_as_impu(mp: pytest.MonkeyPatch) -> None:
-    """Option B: no allocation; the external identity is used as the IMPU."""
-    from reference.nodes.p_cscf.flows import BlockConfig
+def _pai_external(mp: pytest.MonkeyPatch) -> None:
+    _rewrite_onward(
+        mp, lambda request: request.with_header_set("P-Asserted-Identity", f"<{request.from_.uri}>")
+    )
 
-    mp.setattr(BlockConfig, "allocate", lambda self, external: external)
+
+def _option_b_no_w6(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import W6ReadByExternal
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        if isinstance(effect, W6ReadByExternal):
+            return {"impu": effect.external_identity, "contacts": [{"flow": run.kwargs["flow"]}]}
+        return CARRY_OUT
+
+    _patch_flow(mp, _pcscf(), "originate", answer=answer)
 
 
-FAULTS: dict[str, Fault] = {
-    "token_not_checked": Fault("the eP-CSCF does not validate the WWSF token (step 4)", _token_not_checked),
-    "origin_not_checked": Fault(
-        "the IWF accepts any Origin at the WebSocket handshake (step 2)", _origin_not_checked
+def _option_a_w6(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import Allocation, W6Read
+
+    service = _pcscf()
+    original = service.originate
+
+    def originate(request: Any, **kwargs: Any) -> Flow:
+        if kwargs["block"].allocation is Allocation.THIRD_PARTY:
+            yield W6Read(request.from_.uri)
+        return (yield from original(request, **kwargs))
+
+    mp.setattr(service, "originate", originate)
+
+
+def _bypass_scscf(mp: pytest.MonkeyPatch) -> None:
+    _patch_flow(
+        mp, _pcscf(), "originate", call=lambda request, kwargs: (request, {**kwargs, "service_route": ()})
+    )
+
+
+def _orig_identity_unchecked(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import Onward
+
+    service = _pcscf()
+    registered_on: dict[str, str] = {}
+    "flow token -> the identity last registered over it"
+
+    def remember(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        registered_on[kwargs["flow"]] = kwargs["identity"]
+        return request, kwargs
+
+    _patch_flow(mp, service, "register_wic", call=remember)
+    original = service.originate
+
+    def originate(request: Any, **kwargs: Any) -> Flow:
+        identity = registered_on.get(kwargs["flow"])
+        if identity is None:
+            return (yield from original(request, **kwargs))
+        checked = request.with_header_set("From", f"<{identity}>;tag={request.from_.tag}")
+        result = yield from original(checked, **kwargs)
+        if isinstance(result, Onward):
+            return Onward(result.request.with_header_set("From", request.get("From") or ""))
+        return result
+
+    mp.setattr(service, "originate", originate)
+
+
+# ----- termination (5.2.2.5.4) and forking -------------------------------------------------
+
+
+def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
+    _patch_flow(
+        mp, _icscf(), "route_terminating", call=lambda request, kw: (request, {**kw, "webrtc_domains": ()})
+    )
+
+
+def _icscf_w7_all(mp: pytest.MonkeyPatch) -> None:
+    from reference.sip.identity import canonical_identity
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        domain = canonical_identity(request.uri).partition("@")[2]
+        return request, {**kwargs, "webrtc_domains": (*kwargs["webrtc_domains"], domain)}
+
+    _patch_flow(mp, _icscf(), "route_terminating", call=call)
+
+
+def _icscf_no_reject(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.i_cscf.flows import W7Query
+
+    def adjust(run: FlowRun, effect: object, status: Any) -> Any:
+        if isinstance(effect, W7Query) and not status.get("registered"):
+            return {**status, "registered": True, "impu": effect.identity, "wimpu": None}
+        return status
+
+    _patch_flow(mp, _icscf(), "route_terminating", adjust=adjust)
+
+
+def _icscf_no_retarget(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.i_cscf.flows import Forward
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Forward):
+            return dataclasses.replace(result, request=result.request.with_uri(run.request.uri))
+        return result
+
+    _patch_flow(mp, _icscf(), "route_terminating", outcome=outcome)
+
+
+def _icscf_always_480(mp: pytest.MonkeyPatch) -> None:
+    from reference.sip.message import Response
+    from reference.sip.transaction import make_response
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Response) and result.status == 404:
+            return make_response(run.request, 480, "Temporarily Unavailable", to_tag=run.kwargs["to_tag"])
+        return result
+
+    _patch_flow(mp, _icscf(), "route_terminating", outcome=outcome)
+
+
+def _pcpid_stripped(mp: pytest.MonkeyPatch) -> None:
+    _patch_flow(
+        mp, _pcscf(), "terminate", call=lambda request, kw: (request.without_header("P-Called-Party-ID"), kw)
+    )
+
+
+def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.p_cscf.flows import Fork
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        return (
+            dataclasses.replace(result, contacts=result.contacts[:1]) if isinstance(result, Fork) else result
+        )
+
+    _patch_flow(mp, _pcscf(), "terminate", outcome=outcome)
+
+
+def _rewrite_cancels(mp: pytest.MonkeyPatch, change: Callable[[Any], Any]) -> None:
+    """The forking proxy's CANCELs on a 2xx (16.7 step 10) changed, or dropped when ``change`` gives None."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.receive_response
+
+    def receive_response(self: ForkingContext, branch_id: str, response: Any) -> list[Any]:
+        actions = original(self, branch_id, response)
+        changed = [change(a) if isinstance(a, CancelBranch) else a for a in actions]
+        return [a for a in changed if a is not None]
+
+    mp.setattr(ForkingContext, "receive_response", receive_response)
+
+
+def _no_cancel(mp: pytest.MonkeyPatch) -> None:
+    _rewrite_cancels(mp, lambda cancel: None)
+
+
+def _cancel_no_reason(mp: pytest.MonkeyPatch) -> None:
+    _rewrite_cancels(mp, lambda cancel: dataclasses.replace(cancel, reason=None))
+
+
+# ----- lifecycle (5.2.2.3.1) ---------------------------------------------------------------
+
+
+def _expiry_ignored(mp: pytest.MonkeyPatch) -> None:
+    from reference.nodes.wimpu_registrar.model import MAX_EXPIRES
+    from reference.nodes.wimpu_registrar.store import Store
+
+    original = Store.upsert_contact
+
+    def upsert_contact(
+        self: Store, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any, now: float
+    ) -> Any:
+        forever = dataclasses.replace(contact, expires=MAX_EXPIRES)
+        return original(self, impu, wimpu, allocated_by, external, forever, now)
+
+    mp.setattr(Store, "upsert_contact", upsert_contact)
+
+
+FAULTS: Mapping[str, Fault] = {
+    # WIC registration
+    "registration_not_stored": Fault(
+        "the eP-CSCF answers 200 without storing the registration (step 6)", _registration_not_stored
+    ),
+    "reregistration_not_extended": Fault(
+        "the eP-CSCF answers a re-registration 200 without updating the registrar entry (5.2.2.3.2)",
+        _reregistration_not_extended,
     ),
     "deregistration_ignored": Fault(
         "the eP-CSCF keeps the registrar entry after de-registration", _deregistration_ignored
-    ),
-    "registration_not_stored": Fault(
-        "the eP-CSCF answers 200 without storing the registration (step 6)", _registration_not_stored
     ),
     "new_impu_per_contact": Fault(
         "option B: each WIC of one user gets its own IMPU (step 6 binding)", _new_impu_per_contact
     ),
     "external_identity_as_impu": Fault(
         "option B: the eP-CSCF allocates no IMPU from the block", _external_identity_as_impu
+    ),
+    "wic_page_missing": Fault("the WWSF does not serve the WIC page (404, step 1)", _wic_page_missing),
+    "token_body_ignored": Fault(
+        "the eP-CSCF reads the token only from the Authorization header field, not a body part (step 3)",
+        _token_body_ignored,
+    ),
+    "token_header_ignored": Fault(
+        "the eP-CSCF reads the token only from an application/jwt body part, not Authorization (step 3)",
+        _token_header_ignored,
+    ),
+    # WIC authorisation
+    "origin_not_checked": Fault(
+        "the IWF accepts any Origin at the WebSocket handshake (step 2)", _origin_not_checked
+    ),
+    "token_not_checked": Fault("the eP-CSCF does not validate the WWSF token (step 4)", _token_not_checked),
+    "signature_not_checked": Fault(
+        "the eP-CSCF does not verify the token's signature (step 4)", _signature_not_checked
+    ),
+    "exp_not_checked": Fault("the eP-CSCF accepts an expired token (step 4)", _exp_not_checked),
+    "alg_none_accepted": Fault(
+        "the eP-CSCF accepts an unsigned token (alg none) unchecked (step 4)", _alg_none_accepted
+    ),
+    "aud_not_checked": Fault(
+        "the eP-CSCF accepts a token issued for another eP-CSCF (aud, step 4)", _aud_not_checked
+    ),
+    "any_domain_accepted": Fault(
+        "the eP-CSCF serves an identity outside its wIMPU blocks as one of its first block (5.2.2.3.2)",
+        _any_domain_accepted,
+    ),
+    # block registration and the WWSF directory
+    "no_option1": Fault(
+        "the eP-CSCF registers an option 1 block only on the first WIC registration, not at start-up",
+        _no_option1,
+    ),
+    "option2_never_registered": Fault(
+        "the eP-CSCF never registers an option 2 block, not even on the first WIC registration",
+        _option2_never_registered,
+    ),
+    "block_per_wic": Fault(
+        "the eP-CSCF registers the block again, with a new contact, for every WIC registration",
+        _block_per_wic,
+    ),
+    "no_service_route": Fault(
+        "the eP-CSCF does not keep the Service-Route of the block registration's 200 OK",
+        _no_service_route,
+    ),
+    "directory_shared": Fault(
+        "the WWSF announces the eP-CSCF of the first block for every block", _directory_shared
+    ),
+    # origination
+    "from_rewritten": Fault(
+        "the eP-CSCF rewrites the From header field of an originating INVITE", _from_rewritten
+    ),
+    "pai_external": Fault(
+        "the eP-CSCF asserts the From identity, not the individual IMPU (step 2)", _pai_external
+    ),
+    "option_b_no_w6": Fault(
+        "option B: the eP-CSCF does not query the registrar and asserts the external identity (step 2)",
+        _option_b_no_w6,
+    ),
+    "option_a_w6": Fault(
+        "option A: the eP-CSCF queries the registrar for every originating session", _option_a_w6
+    ),
+    "bypass_scscf": Fault(
+        "the eP-CSCF sends an originating session without the Service-Route, bypassing the S-CSCF (step 3)",
+        _bypass_scscf,
+    ),
+    "orig_identity_unchecked": Fault(
+        "the eP-CSCF lets a WIC originate with any From, asserting the identity registered on its flow",
+        _orig_identity_unchecked,
+    ),
+    # termination and forking
+    "icscf_no_w7": Fault("the I-CSCF never queries the registrar over W7 (step 2)", _icscf_no_w7),
+    "icscf_w7_all": Fault(
+        "the I-CSCF queries the registrar for every called domain, not only webRTC ones (step 1)",
+        _icscf_w7_all,
+    ),
+    "icscf_no_reject": Fault(
+        "the I-CSCF continues with an unregistered webRTC user as if registered (step 2)", _icscf_no_reject
+    ),
+    "icscf_no_retarget": Fault(
+        "option B: the I-CSCF forwards to the external identity, not the individual IMPU (step 2)",
+        _icscf_no_retarget,
+    ),
+    "icscf_always_480": Fault(
+        "the I-CSCF rejects an identity in no wIMPU block with 480 instead of 404 (step 2)", _icscf_always_480
+    ),
+    "pcpid_stripped": Fault(
+        "the eP-CSCF ignores and drops P-Called-Party-ID on terminating requests (steps 4-5)", _pcpid_stripped
+    ),
+    "fork_first_only": Fault(
+        "the eP-CSCF delivers a session to one contact only (no forking)", _fork_first_only
+    ),
+    "no_cancel": Fault("the forking eP-CSCF cancels no other branch when one answers", _no_cancel),
+    "cancel_no_reason": Fault(
+        "the forking eP-CSCF cancels the other branches without Reason 'Call completed elsewhere'",
+        _cancel_no_reason,
+    ),
+    # lifecycle
+    "expiry_ignored": Fault(
+        "the wIMPU Registrar keeps every contact for its maximum time, whatever the registration timer",
+        _expiry_ignored,
     ),
 }
 

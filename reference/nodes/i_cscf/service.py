@@ -35,7 +35,6 @@ class Icscf:
         external_domains: Collection[str] = (),
         host: str = "127.0.0.1",
         port: int = 0,
-        w7_enabled: bool = True,
     ) -> None:
         self.node = SipNode("i-cscf", host=host, port=port)
         self.node.on_request = self._request
@@ -44,8 +43,6 @@ class Icscf:
         self.resolver = resolver
         self.webrtc_domains = tuple(webrtc_domains)
         self.external_domains = tuple(external_domains)
-        self.w7_enabled = w7_enabled
-        "False only in mutant tests: an I-CSCF that skips the W7 check."
 
     async def start(self) -> None:
         await self.node.start()
@@ -64,7 +61,7 @@ class Icscf:
             return
         flow = route_terminating(
             request,
-            webrtc_domains=self.webrtc_domains if self.w7_enabled else (),
+            webrtc_domains=self.webrtc_domains,
             external_domains=self.external_domains,
             to_tag=tag,
         )

@@ -1,0 +1,94 @@
+"""Name the two ends of each captured message after the nodes of TR 23.701 5.2.2.2.
+
+The caller gives the listening port of each node (:func:`stack_ports` reads them from a
+running :class:`reference.stack.Stack`). Ends that are not a listening port are named:
+
+- ``WIC@<port>`` for the client end of a WebSocket connection (a WIC connects to the
+  eP-CSCF from an ephemeral port; RFC 7118 gives it no SIP address of its own);
+- the node whose listening port is in the top Via of a request sent from that end
+  (RFC 3261 18.1.1: a client puts its own sent-by there), for the connections a node
+  opens from an ephemeral port to the next hop: :meth:`Legs.learn` does that;
+- else ``<ip>:<port>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from reference.sip.errors import SipError
+from reference.sip.message import Request
+
+from .model import Endpoint, WireMessage
+
+if TYPE_CHECKING:
+    from reference.stack import Stack
+
+__all__ = ["Legs", "stack_ports"]
+
+
+def stack_ports(stack: Stack, *, remote: Any = None) -> dict[int, str]:
+    """The listening port of every node of a started stack, and of a remote party.
+
+    Names: ``registrar`` (W6/W7 HTTP), ``wwsf`` (HTTPS), ``<ep-cscf>/wss`` (the IWF) and
+    ``<ep-cscf>/sip`` (the P-CSCF), ``i-cscf``, ``s-cscf``, ``remote``.
+    """
+    ports = {stack.registrar.port: "registrar", stack.wwsf.port: "wwsf"}
+    for name, ep in stack.ep_cscfs.items():
+        ports[ep.iwf.listener.port] = f"{name}/wss"
+        ports[ep.pcscf.node.port] = f"{name}/sip"
+    ports[stack.icscf.node.port] = "i-cscf"
+    ports[stack.scscf.node.port] = "s-cscf"
+    if remote is not None:
+        ports[remote.node.port] = "remote"
+    return ports
+
+
+class Legs:
+    """Names of capture endpoints.
+
+    Args:
+        ports: listening port -> node name.
+    """
+
+    def __init__(self, ports: Mapping[int, str]) -> None:
+        self.ports = dict(ports)
+        self._learned: dict[Endpoint, str] = {}
+
+    def learn(self, messages: Iterable[WireMessage]) -> Legs:
+        """Name the ephemeral ends seen in ``messages`` (WICs, and nodes by their Via)."""
+        for m in messages:
+            for end in (m.src, m.dst):
+                if m.transport in ("WS", "WSS") and end[1] not in self.ports:
+                    self._learned.setdefault(end, f"WIC@{end[1]}")
+            if isinstance(m.message, Request) and m.src[1] not in self.ports and m.src not in self._learned:
+                try:
+                    via = m.message.top_via
+                except SipError:
+                    continue
+                if via.port in self.ports:
+                    self._learned[m.src] = self.ports[via.port]
+        return self
+
+    def name(self, end: Endpoint, transport: str | None = None) -> str:
+        """The name of one end; ``transport`` WS or WSS names an unknown end as a WIC."""
+        known = self.ports.get(end[1])
+        if known is not None:
+            return known
+        learned = self._learned.get(end)
+        if learned is not None:
+            return learned
+        if transport in ("WS", "WSS"):
+            return f"WIC@{end[1]}"
+        return f"{end[0]}:{end[1]}"
+
+    def leg(self, message: WireMessage) -> str:
+        """``<src name> -> <dst name>``."""
+        return f"{self.name(message.src, message.transport)} -> {self.name(message.dst, message.transport)}"
+
+    def between(self, messages: Iterable[WireMessage], src: str, dst: str) -> list[WireMessage]:
+        """The messages sent from the node named ``src`` to the node named ``dst``."""
+        return [
+            m for m in messages
+            if self.name(m.src, m.transport) == src and self.name(m.dst, m.transport) == dst
+        ]  # fmt: skip

@@ -1,0 +1,53 @@
+"""Keep secrets out of every report: JWTs, Bearer credentials and password values are replaced.
+
+The steps never hand a secret to a reporter (tooling notes: allure-pytest-bdd records step arguments
+with ``repr()``), but a log line, an assertion message or a SIP message in a failure can still carry
+one. Every text the reports take from a run goes through :func:`redact`, and the plugin scrubs the
+files the reporters wrote (:func:`scrub_file`, :func:`scrub_tree`) at the end of the run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+__all__ = ["REDACTED", "redact", "scrub_file", "scrub_tree"]
+
+REDACTED = "<redacted>"
+
+# a JWS/JWT in compact form, or any base64url-encoded JSON object ("eyJ" is '{"' encoded)
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
+# Authorization: Bearer <token> and Bearer access_token="<token>" (TS 24.371)
+_BEARER = re.compile(r"(?i)(\bBearer\s+(?:access_token=)?\"?)([A-Za-z0-9._~+/=-]{8,})")
+# password = "...", "password": "...", password='...', password=... (also passwd, secret, client_secret)
+_PASSWORD = re.compile(
+    r"(?i)((?:\\?[\"'])?\b(?:password|passwd|passphrase|secret|client_secret)(?:\\?[\"'])?\s*[:=]\s*)"
+    r"(\\?[\"'])?((?:(?!\2)[^\s,;}&)\]])+)"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every JWT, Bearer credential and password value replaced by ``<redacted>``."""
+    text = _JWT.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
+    return _PASSWORD.sub(lambda m: m.group(1) + (m.group(2) or "") + REDACTED, text)
+
+
+def scrub_file(path: Path) -> bool:
+    """Redact a text file in place; True when it changed. Binary files are left alone."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return False
+    clean = redact(text)
+    if clean == text:
+        return False
+    path.write_text(clean, encoding="utf-8")
+    return True
+
+
+def scrub_tree(root: Path) -> int:
+    """Redact every text file under ``root``; the number of files that changed."""
+    if not root.is_dir():
+        return 0
+    return sum(scrub_file(path) for path in sorted(root.rglob("*")) if path.is_file())

@@ -1,0 +1,322 @@
+"""``conformance.html``: one self-contained page (inline CSS and SVG, no script, no network)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shlex
+from html import escape
+from typing import TYPE_CHECKING
+
+from reports.results import SEVERITY, ScenarioResult, Verdict
+
+if TYPE_CHECKING:
+    from reports.conformance import Report, RequirementRow
+
+__all__ = ["render"]
+
+_CSS = """
+body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;font-size:14px;color:#1d2530;margin:0 auto;
+ max-width:1400px;padding:0 24px 48px;line-height:1.4}
+h1{font-size:22px;margin:20px 0 8px}h2{font-size:18px;border-bottom:2px solid #c9d3df;padding-bottom:4px;
+ margin-top:32px}h3{font-size:15px;margin:18px 0 6px}
+table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #c9d3df;padding:4px 7px;
+ vertical-align:top;text-align:left}th{background:#eef2f7}
+table.meta th{width:130px}td.num{text-align:right;font-variant-numeric:tabular-nums}
+code,.mono{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:12px}
+.v{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:bold;font-size:12px;
+ white-space:nowrap;color:#fff}
+.v-PASS{background:#2e7d32}.v-FAIL{background:#c62828}.v-ERROR{background:#d84315}
+.v-INCONCLUSIVE{background:#f9a825;color:#222}.v-NOT-APPLICABLE{background:#78909c}
+.v-NOT-RUN{background:#cfd8dc;color:#222}.v-UNCOVERED{background:#6a1b9a}
+.v-NOT-TESTABLE{background:#eceff1;color:#555;border:1px solid #b0bec5}
+.partial{background:#c62828;color:#fff;font-size:18px;font-weight:bold;padding:10px 14px;margin:12px 0}
+.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}
+#matrix-table{width:100%;table-layout:fixed}#matrix-table col.c-id{width:112px}
+#matrix-table col.c-clause{width:74px}#matrix-table col.c-step{width:44px}#matrix-table col.c-text{width:31%}
+#matrix-table col.c-kind{width:84px}#matrix-table col.c-testable{width:76px}
+#matrix-table col.c-verdict{width:136px}#matrix-table th{font-size:13px}
+#matrix-table td:nth-child(7){overflow-wrap:anywhere}
+tr.row-FAIL td:first-child{border-left:4px solid #c62828}
+tr.row-UNCOVERED td:first-child{border-left:4px solid #6a1b9a}
+ul.links{margin:0;padding-left:16px}ul.links li{margin:1px 0}
+ol.steps{margin:6px 0;padding-left:24px}ol.steps li{margin:2px 0}
+.st{font-size:11px;font-weight:bold;margin-left:6px}.st-passed{color:#2e7d32}.st-failed{color:#c62828}
+.st-not-run,.st-unknown,.st-skipped{color:#78909c}
+li.step-failed{background:#ffebee}li.step-not-run,li.step-unknown{color:#78909c}
+article{border:1px solid #c9d3df;border-radius:4px;padding:4px 14px 10px;margin:14px 0}
+article.a-FAIL,article.a-ERROR{border-color:#c62828}
+pre{background:#f6f8fa;border:1px solid #dde3ea;padding:8px;overflow-x:auto;font-size:12px}
+.ladder-box{overflow-x:auto;border:1px solid #dde3ea;background:#fff;padding:4px}
+.muted{color:#66727f}.tag{font-size:11px;color:#455a64;background:#eceff1;padding:0 4px;margin-right:3px;
+ border-radius:2px}nav ol{columns:2}
+@media print{nav{display:none}article{break-inside:avoid}}
+"""
+
+
+def _badge(verdict: Verdict) -> str:
+    return f'<span class="v v-{verdict.value.replace(" ", "-")}">{escape(verdict.value)}</span>'
+
+
+def _inline(text: str) -> str:
+    """Escape, then render the Markdown of the docs that matters here: `code` and *emphasis*."""
+    text = escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", text)
+
+
+def _header(report: Report) -> list[str]:
+    run = report.run
+    out = [f"<h1>{escape(report.title)}</h1>"]
+    if run.partial:
+        reasons = "; ".join(run.partial_reasons)
+        out.append(f'<p class="partial" id="partial-run">PARTIAL RUN: {escape(reasons)}</p>')
+    rows = [
+        ("Run", f"{run.started or 'unknown'}" + (f" to {run.finished}" if run.finished else "")),
+        ("Report generated", report.generated),
+        ("System under test", report.sut),
+        (
+            "PICS",
+            f"{report.pics_path}"
+            + (f" ({report.pics_header['sut']})" if "sut" in report.pics_header else ""),
+        ),
+        ("Text", report.pics_header.get("text", "3GPP TR 23.701 clause 5.2.2")),
+        ("Command", shlex.join(run.args) or "unknown"),
+        ("Read from", ", ".join(run.sources) or "nothing"),
+    ]
+    out.append('<table class="meta">')
+    out += [f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows]
+    out.append("</table>")
+    out += [f'<p class="warn">{escape(w)}</p>' for w in report.warnings]
+    out.append(
+        '<nav><ol><li><a href="#summary">Summary of verdicts</a></li><li><a href="#matrix">Traceability'
+        ' matrix</a></li><li><a href="#scenarios">Scenarios</a></li><li><a href="#pics">PICS</a></li>'
+        '<li><a href="#assumptions">Profile assumptions</a></li><li><a href="#open-points">Open points for'
+        " the text</a></li></ol></nav>"
+    )
+    return out
+
+
+def _summary(report: Report) -> list[str]:
+    scen = report.counts
+    reqs = {v: sum(1 for row in report.requirements if row.verdict is v) for v in SEVERITY}
+    scenario_verdicts = {
+        Verdict.PASS,
+        Verdict.FAIL,
+        Verdict.ERROR,
+        Verdict.INCONCLUSIVE,
+        Verdict.NOT_APPLICABLE,
+    }
+    out = [
+        '<section id="summary"><h2>1 Summary of verdicts</h2>',
+        '<table id="verdicts" class="verdicts">',
+        "<thead><tr><th>Verdict</th><th>Scenarios</th><th>Requirements</th></tr></thead><tbody>",
+    ]
+    for verdict in SEVERITY:
+        n_scen = str(scen.get(verdict, 0)) if verdict in scenario_verdicts else "\N{EN DASH}"
+        out.append(
+            f'<tr data-verdict="{escape(verdict.value)}"><td>{_badge(verdict)}</td>'
+            f'<td class="num">{n_scen}</td><td class="num">{reqs[verdict]}</td></tr>'
+        )
+    out.append(
+        f'<tr><th>Total</th><th class="num">{len(report.scenarios)}</th>'
+        f'<th class="num">{len(report.requirements)}</th></tr></tbody></table>'
+    )
+    out.append(
+        '<p class="muted">ERROR is a setup or teardown problem of the test system: inconclusive, not a '
+        "failure of the SUT. NOT APPLICABLE: the PICS answers exclude the scenario. UNCOVERED: a testable "
+        "requirement no scenario checks yet. NOT RUN: its scenarios exist but were not selected.</p>"
+    )
+    bad = [r for r in report.scenarios if r.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE)]
+    out.append('<h3 id="failures">Failures and inconclusive verdicts</h3>')
+    if not bad:
+        out.append("<p>None.</p>")
+    else:
+        out.append('<ol class="failures">')
+        for r in bad:
+            out.append(
+                f'<li>{_badge(r.verdict)} <a href="#{r.anchor}">{escape(r.label)}</a> '
+                f'<span class="muted">({escape(r.feature)})</span>'
+                + (f"<br><code>{escape(r.reason)}</code>" if r.reason else "")
+                + "</li>"
+            )
+        out.append("</ol>")
+    failed_reqs = [row for row in report.requirements if row.verdict in (Verdict.FAIL, Verdict.ERROR)]
+    if failed_reqs:
+        out.append(
+            "<p>Requirements with a failed or erroneous scenario: "
+            + ", ".join(
+                f'<a href="#{escape(row.requirement.id)}">{escape(row.requirement.id)}</a>'
+                for row in failed_reqs
+            )
+            + ".</p>"
+        )
+    others = report.run.other_tests
+    if sum(others.values()):
+        parts = ", ".join(
+            f"{n} {v.value}" for v, n in sorted(others.items(), key=lambda kv: SEVERITY.index(kv[0]))
+        )
+        out.append(
+            f'<p class="muted">Other tests of the run (unit, end-to-end, mutants): {escape(parts)}.</p>'
+        )
+        for name, reason in report.run.other_failures:
+            out.append(f'<p class="warn"><code>{escape(name)}</code>: {escape(reason)}</p>')
+    out.append("</section>")
+    return out
+
+
+def _matrix_row(row: RequirementRow) -> str:
+    req = row.requirement
+    links = [
+        f'<li>{_badge(r.verdict)} <code>{escape(tp)}</code> <a href="#{r.anchor}">{escape(r.label)}</a></li>'
+        for tp, r in row.scenarios
+    ]
+    links += [f"<li>{_badge(Verdict.NOT_RUN)} {escape(label)}</li>" for label in row.not_run]
+    if not req.testable:
+        links.append(f'<li class="muted">not testable: {escape(req.rationale)}</li>')
+    elif row.verdict is Verdict.UNCOVERED:
+        listed = f" (lists {', '.join(req.covered_by)})" if req.covered_by else ""
+        links.append(f"<li><strong>not covered by any scenario yet{escape(listed)}</strong></li>")
+    if req.partial:
+        links.append(f'<li class="muted">partial coverage: {escape(req.note)}</li>')
+    verdict = _badge(row.verdict) + (' <span class="muted">(partial)</span>' if req.partial else "")
+    return (
+        f'<tr id="{escape(req.id)}" class="row-{row.verdict.value.replace(" ", "-")}"><td class="mono">'
+        f"{escape(req.id)}</td><td>{escape(req.clause)}</td><td>{escape(req.step)}</td>"
+        f"<td>{escape(req.text)}</td><td>{escape(req.kind)}</td><td>{'yes' if req.testable else 'no'}</td>"
+        f'<td><ul class="links">{"".join(links)}</ul></td><td>{verdict}</td></tr>'
+    )
+
+
+def _matrix(report: Report) -> list[str]:
+    out = [
+        '<section id="matrix"><h2>2 Traceability matrix</h2>',
+        '<p class="muted">Every requirement of <code>features/requirements.toml</code> (the "shall" '
+        "sentences and numbered steps of the text), the scenarios of this run that check it, and its "
+        "verdict: FAIL if any scenario failed, otherwise ERROR, INCONCLUSIVE, PASS, NOT APPLICABLE in that "
+        "order.</p>",
+        '<table id="matrix-table"><colgroup><col class="c-id"><col class="c-clause"><col class="c-step">'
+        '<col class="c-text"><col class="c-kind"><col class="c-testable"><col class="c-scen">'
+        '<col class="c-verdict">'
+        "</colgroup><thead><tr><th>Requirement</th><th>Clause</th><th>Step</th><th>Text</th>"
+        "<th>Kind</th><th>Testable</th><th>Scenarios (test purpose) and verdicts</th><th>Verdict</th></tr>"
+        "</thead><tbody>",
+    ]
+    out += [_matrix_row(row) for row in report.requirements]
+    out.append("</tbody></table></section>")
+    return out
+
+
+def _ladder(report: Report, result: ScenarioResult) -> str:
+    ladder = report.ladders.get(result.key)
+    if ladder is None:
+        return '<p class="muted">Ladder diagram: no capture.</p>'
+    if ladder.drawn:
+        body = ladder.svg.replace('<?xml version="1.0" encoding="UTF-8"?>', "")
+    else:
+        data = base64.b64encode(ladder.svg.encode()).decode()
+        body = f'<img alt="ladder diagram" src="data:image/svg+xml;base64,{data}">'
+    return (
+        f'<div class="ladder-box">{body}</div><p class="muted">From <code>{escape(ladder.source)}</code>.</p>'
+    )
+
+
+def _scenario(report: Report, r: ScenarioResult) -> list[str]:
+    out = [
+        f'<article id="{r.anchor}" class="a-{r.verdict.value.replace(" ", "-")}">',
+        f"<h3>{_badge(r.verdict)} {escape(r.label)}</h3>",
+        f'<p class="muted">{escape(r.feature_name or r.feature)} (<code>{escape(r.feature)}</code>), test '
+        f"<code>{escape(r.test)}</code>, {r.duration:.2f} s<br>"
+        + "".join(f'<span class="tag">@{escape(t)}</span>' for t in r.tags)
+        + "</p>",
+    ]
+    if r.reason:
+        out.append(
+            f"<p><strong>{'Reason' if r.verdict is not Verdict.FAIL else 'Failure'}:</strong> "
+            f"<code>{escape(r.reason)}</code></p>"
+        )
+    if r.details:
+        out.append(f"<details><summary>Details</summary><pre>{escape(r.details)}</pre></details>")
+    if r.steps:
+        out.append('<ol class="steps">')
+        for step in r.steps:
+            status = step.status.replace(" ", "-")
+            out.append(
+                f'<li class="step-{status}"><strong>{escape(step.keyword)}</strong> {escape(step.text)}'
+                f'<span class="st st-{status}">{escape(step.status)}</span></li>'
+            )
+        out.append("</ol>")
+    out.append(_ladder(report, r))
+    out.append("</article>")
+    return out
+
+
+def _tail(report: Report) -> list[str]:
+    out = [
+        '<section id="pics"><h2>4 PICS</h2>',
+        f"<p>Answers of <code>{escape(report.pics_path)}</code>. A scenario carrying a gated tag applies "
+        "only when its item is answered yes.</p>",
+        "<table><thead><tr><th>Item</th><th>Clause</th><th>Question</th><th>Status</th><th>Answer</th>"
+        "<th>Gates</th></tr></thead><tbody>",
+    ]
+    for item in report.pics:
+        out.append(
+            f'<tr><td class="mono">{escape(item.id)}</td><td>{escape(item.clause)}</td>'
+            f"<td>{escape(item.question)}</td><td>{escape(item.status)}</td><td><strong>"
+            f"{escape(item.answer)}</strong></td><td>{escape(' '.join('@' + g for g in item.gates))}</td>"
+            "</tr>"
+        )
+    out.append("</tbody></table></section>")
+    out.append(
+        '<section id="assumptions"><h2>5 Profile assumptions</h2><p>The verdicts rest on these '
+        "stage-3 choices of <code>docs/solution-profile.md</code> (first sentence of each section). "
+        "3GPP never standardised this solution: W6, W7 and the wIMPU Registrar are this project's "
+        "proposal.</p><dl>"
+    )
+    for title, sentence in report.assumptions:
+        out.append(f"<dt><strong>{escape(title)}</strong></dt><dd>{_inline(sentence)}</dd>")
+    out.append("</dl></section>")
+    out.append(
+        '<section id="open-points"><h2>6 Open points for the text</h2><p>Where TR 23.701 5.2.2 is '
+        "ambiguous, silent or self-contradictory, and what the suite assumes "
+        "(<code>docs/open-points.md</code>).</p>"
+    )
+    heading: str | None = None
+    for point in report.open_points:
+        if point.heading != heading:
+            if heading is not None:
+                out.append("</ol>")
+            heading = point.heading
+            out.append(f'<h3>{escape(heading)}</h3><ol class="open-points">')
+        out.append(f'<li value="{escape(point.number)}">{_inline(point.text)}</li>')
+    if heading is not None:
+        out.append("</ol>")
+    out.append("</section>")
+    return out
+
+
+def render(report: Report) -> str:
+    """The whole page."""
+    body = _header(report) + _summary(report) + _matrix(report)
+    body.append(
+        '<section id="scenarios"><h2>3 Scenarios</h2><p class="muted">Failures first. Each scenario '
+        "with its Gherkin steps and their status, and the ladder diagram of its capture.</p>"
+    )
+    if not report.scenarios:
+        body.append("<p><strong>No scenario results.</strong></p>")
+    for result in report.scenarios:
+        body += _scenario(report, result)
+    body.append("</section>")
+    body += _tail(report)
+    body.append(
+        '<footer class="muted"><p>Generated by <code>reports.conformance</code> on '
+        f"{escape(report.generated)}.</p></footer>"
+    )
+    title = ("PARTIAL RUN - " if report.run.partial else "") + report.title
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

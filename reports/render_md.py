@@ -1,0 +1,205 @@
+"""``conformance.md``: the content of the HTML report as Markdown, to paste into a 3GPP contribution.
+
+Tables are GitHub-flavoured Markdown (pandoc converts them for a Word contribution); ladder diagrams
+are linked SVG files under ``ladders/`` next to the report.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import TYPE_CHECKING
+
+from reports.results import SEVERITY, ScenarioResult, Verdict
+
+if TYPE_CHECKING:
+    from reports.conformance import Report, RequirementRow
+
+__all__ = ["render"]
+
+
+def _cell(text: str) -> str:
+    """Text for one table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|") or " "
+
+
+def _code(text: str) -> str:
+    text = " ".join(text.split())
+    fence = "``" if "`" in text else "`"
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}" if text else ""
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _header(report: Report) -> list[str]:
+    run = report.run
+    out = [f"# {report.title}", ""]
+    if run.partial:
+        out += [f"**PARTIAL RUN**: {'; '.join(run.partial_reasons)}", ""]
+    pics = report.pics_path + (f" ({report.pics_header['sut']})" if "sut" in report.pics_header else "")
+    out += _table(
+        ["", ""],
+        [
+            ["Run", (run.started or "unknown") + (f" to {run.finished}" if run.finished else "")],
+            ["Report generated", report.generated],
+            ["System under test", report.sut],
+            ["PICS", pics],
+            ["Text", report.pics_header.get("text", "3GPP TR 23.701 clause 5.2.2")],
+            ["Command", _code(shlex.join(run.args)) or "unknown"],
+            ["Read from", ", ".join(run.sources) or "nothing"],
+        ],
+    )
+    out += [f"> Warning: {w}" for w in report.warnings]
+    return out
+
+
+def _summary(report: Report) -> list[str]:
+    scen = report.counts
+    scenario_verdicts = {
+        Verdict.PASS,
+        Verdict.FAIL,
+        Verdict.ERROR,
+        Verdict.INCONCLUSIVE,
+        Verdict.NOT_APPLICABLE,
+    }
+    rows = [
+        [
+            v.value,
+            str(scen.get(v, 0)) if v in scenario_verdicts else "-",
+            str(sum(1 for row in report.requirements if row.verdict is v)),
+        ]
+        for v in SEVERITY
+    ]
+    rows.append(["**Total**", str(len(report.scenarios)), str(len(report.requirements))])
+    out = ["## 1 Summary of verdicts", ""] + _table(["Verdict", "Scenarios", "Requirements"], rows)
+    out += [
+        "ERROR is a setup or teardown problem of the test system (inconclusive, not a failure of the SUT); "
+        "NOT APPLICABLE: excluded by the PICS answers; UNCOVERED: a testable requirement no scenario checks "
+        "yet; NOT RUN: its scenarios exist but were not selected.",
+        "",
+        "### Failures and inconclusive verdicts",
+        "",
+    ]
+    bad = [r for r in report.scenarios if r.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE)]
+    out += [
+        f"1. **{r.verdict.value}** {r.label} ({r.feature})" + (f": {_code(r.reason)}" if r.reason else "")
+        for r in bad
+    ] or ["None."]
+    out.append("")
+    others = report.run.other_tests
+    if sum(others.values()):
+        parts = ", ".join(
+            f"{n} {v.value}" for v, n in sorted(others.items(), key=lambda kv: SEVERITY.index(kv[0]))
+        )
+        out += [f"Other tests of the run (unit, end-to-end, mutants): {parts}.", ""]
+        out += [f"- {_code(name)}: {reason}" for name, reason in report.run.other_failures]
+    return out
+
+
+def _matrix_cell(row: RequirementRow) -> str:
+    req = row.requirement
+    parts = [f"{r.verdict.value} {tp} {r.label}" for tp, r in row.scenarios]
+    parts += [f"NOT RUN {label}" for label in row.not_run]
+    if not req.testable:
+        parts.append(f"not testable: {req.rationale}")
+    elif row.verdict is Verdict.UNCOVERED:
+        parts.append("**not covered by any scenario yet**")
+    if req.partial:
+        parts.append(f"partial coverage: {req.note}")
+    return "<br>".join(_cell(p) for p in parts)
+
+
+def _matrix(report: Report) -> list[str]:
+    rows = [
+        [
+            r.requirement.id,
+            r.requirement.clause,
+            r.requirement.step,
+            r.requirement.text,
+            r.requirement.kind,
+            "yes" if r.requirement.testable else "no",
+            _matrix_cell(r),
+            f"**{r.verdict.value}**" + (" (partial)" if r.requirement.partial else ""),
+        ]
+        for r in report.requirements
+    ]
+    head = ["Requirement", "Clause", "Step", "Text", "Kind", "Testable", "Scenarios and verdicts", "Verdict"]
+    return ["## 2 Traceability matrix", ""] + _table(head, rows)
+
+
+def _scenario(report: Report, r: ScenarioResult) -> list[str]:
+    out = [
+        f"### {r.verdict.value}: {r.label}",
+        "",
+        f"{r.feature_name or r.feature} ({_code(r.feature)}), test {_code(r.test)}, {r.duration:.2f} s; "
+        f"tags {' '.join(_code('@' + t) for t in r.tags)}",
+        "",
+    ]
+    if r.reason:
+        out += [f"{'Failure' if r.verdict is Verdict.FAIL else 'Reason'}: {_code(r.reason)}", ""]
+    if r.details:
+        out += ["```text", r.details.replace("```", "'''"), "```", ""]
+    out += [f"{n}. **{s.keyword}** {s.text} *({s.status})*" for n, s in enumerate(r.steps, 1)]
+    if r.steps:
+        out.append("")
+    ladder = report.ladders.get(r.key)
+    alt = r.label.replace("[", "\\[").replace("]", "\\]")
+    out += [f"![Ladder diagram of {alt}]({ladder.link})" if ladder else "Ladder diagram: no capture.", ""]
+    return out
+
+
+def _tail(report: Report) -> list[str]:
+    out = ["## 4 PICS", "", f"Answers of {_code(report.pics_path)}.", ""]
+    out += _table(
+        ["Item", "Clause", "Question", "Status", "Answer", "Gates"],
+        [
+            [p.id, p.clause, p.question, p.status, f"**{p.answer}**", " ".join("@" + g for g in p.gates)]
+            for p in report.pics
+        ],
+    )
+    out += [
+        "## 5 Profile assumptions",
+        "",
+        "The verdicts rest on these stage-3 choices of `docs/solution-profile.md` (first sentence of each "
+        "section). 3GPP never standardised this solution: W6, W7 and the wIMPU Registrar are this "
+        "project's proposal.",
+        "",
+    ]
+    out += [f"- **{heading}**: {sentence}" for heading, sentence in report.assumptions]
+    out += [
+        "",
+        "## 6 Open points for the text",
+        "",
+        "Where TR 23.701 5.2.2 is ambiguous, silent or self-contradictory, and what the suite assumes "
+        "(`docs/open-points.md`).",
+        "",
+    ]
+    heading = None
+    for point in report.open_points:
+        if point.heading != heading:
+            heading = point.heading
+            out += ["", f"### {heading}", ""]
+        out.append(f"{point.number}. {point.text}")
+    return out + [""]
+
+
+def render(report: Report) -> str:
+    """The whole document."""
+    out = _header(report) + _summary(report) + _matrix(report)
+    out += [
+        "## 3 Scenarios",
+        "",
+        "Failures first; each scenario with its Gherkin steps and their status.",
+        "",
+    ]
+    if not report.scenarios:
+        out += ["**No scenario results.**", ""]
+    for result in report.scenarios:
+        out += _scenario(report, result)
+    out += _tail(report)
+    out.append(f"*Generated by `reports.conformance` on {report.generated}.*")
+    return "\n".join(out) + "\n"
