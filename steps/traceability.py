@@ -11,6 +11,7 @@ Pure Python (no pytest-bdd): ``tests/test_traceability.py`` and report generator
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -306,7 +307,20 @@ def _tags(node: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(tag["name"].removeprefix("@") for tag in node.get("tags", ()))
 
 
-_Scenario = tuple[str, frozenset[str]]
+@dataclasses.dataclass(frozen=True, slots=True)
+class ScenarioVariant:
+    """A scenario, or one Examples block of a Scenario Outline, with its effective tags."""
+
+    name: str
+    tags: frozenset[str]
+    tests: int
+    "How many tests pytest-bdd makes of it (one per Examples row)."
+
+    def __iter__(self) -> Iterator[Any]:  # unpacks as (name, tags)
+        return iter((self.name, self.tags))
+
+
+_Scenario = ScenarioVariant
 
 
 def _walk(
@@ -322,13 +336,18 @@ def _walk(
             name = f"{label}: {scenario['name']}"
             examples = scenario.get("examples") or ()
             if not examples:
-                yield name, tags
+                yield ScenarioVariant(name, tags, 1)
             for number, block in enumerate(examples, 1):
                 own = _tags(block)
                 title = (
                     block.get("name") or " ".join(f"@{tag}" for tag in sorted(own)) or f"examples {number}"
                 )
-                yield f"{name} [{title}]", tags | own
+                yield ScenarioVariant(f"{name} [{title}]", tags | own, len(block.get("tableBody", ())))
+
+
+def scenario_variants(features_dir: str | Path) -> list[ScenarioVariant]:
+    """Every scenario variant of ``features_dir`` (public form of :func:`_scenarios`)."""
+    return list(_scenarios(features_dir))
 
 
 def _scenarios(features_dir: str | Path) -> Iterator[_Scenario]:

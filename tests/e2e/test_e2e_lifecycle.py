@@ -106,15 +106,6 @@ async def test_malformed_sip_over_the_websocket_gets_400_and_changes_nothing(sta
     await wic.close()
 
 
-@pytest.fixture
-async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
-    party = RemoteParty("remote.example.org")
-    await party.start()
-    stack.resolver.add("remote.example.org", party.target)
-    yield party
-    await party.stop()
-
-
 async def test_no_origination_after_deregistration(stack: Stack, remote: RemoteParty) -> None:
     wic = await registered(stack, expires=600)
     assert (await wic.invite(ALICE, "sip:dave@remote.example.org")).status == 200

@@ -18,14 +18,6 @@ BOB = "sip:bob@enterprise.com"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = Stack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def w6(stack: Stack) -> AsyncIterator[RegistrarClient]:
     """Observe the registrar only through its W6 API, as the suite does."""
     async with RegistrarClient(stack.registrar.base_url) as client:

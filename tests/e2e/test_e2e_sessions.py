@@ -7,7 +7,6 @@ TCP between the IMS nodes, and HTTP for W6/W7.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,23 +18,6 @@ from steps.harness.wic import Wic, web_login
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"
 REMOTE = "sip:dave@remote.example.org"
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = Stack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
-    party = RemoteParty("remote.example.org")
-    await party.start()
-    stack.resolver.add("remote.example.org", party.target)
-    yield party
-    await party.stop()
 
 
 def icscf(stack: Stack) -> Target:

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-
-import pytest
 
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack
@@ -19,23 +16,6 @@ from steps.harness.remote import RemoteParty
 from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = Stack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
-    party = RemoteParty("remote.example.org")
-    await party.start()
-    stack.resolver.add("remote.example.org", party.target)
-    yield party
-    await party.stop()
 
 
 async def wic(stack: Stack, name: str, mode: str) -> Wic:

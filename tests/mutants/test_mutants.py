@@ -9,20 +9,20 @@ fault. ``docs/mutants.md`` lists the same table for readers.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
-from gherkin.parser import Parser
-from gherkin.token_scanner import TokenScanner
+
+from steps.traceability import ScenarioVariant as Scenario
+from steps.traceability import scenario_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -78,47 +78,9 @@ GUARDS: dict[str, str] = {
 # ----- the scenarios and their tags, as pytest-bdd marks them --------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class Scenario:
-    """One scenario, or one Examples block of an outline (one option variant)."""
-
-    name: str
-    tags: frozenset[str]
-    tests: int
-    "How many tests pytest-bdd makes of it (one per Examples row)."
-
-
-def _tags(node: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(tag["name"].removeprefix("@") for tag in node.get("tags", ()))
-
-
-def _walk(children: Iterable[Mapping[str, Any]], inherited: frozenset[str], label: str) -> Iterator[Scenario]:
-    for child in children:
-        if "rule" in child:
-            rule = child["rule"]
-            yield from _walk(rule.get("children", ()), inherited | _tags(rule), label)
-        elif "scenario" in child:
-            scenario = child["scenario"]
-            tags = inherited | _tags(scenario)
-            name = f"{label}: {scenario['name']}"
-            examples = scenario.get("examples") or ()
-            if not examples:
-                yield Scenario(name, tags, 1)
-            for number, block in enumerate(examples, 1):
-                own = _tags(block)
-                title = block.get("name") or " ".join(f"@{t}" for t in sorted(own)) or f"examples {number}"
-                yield Scenario(f"{name} [{title}]", tags | own, len(block.get("tableBody", ())))
-
-
 def scenarios() -> list[Scenario]:
     """Every scenario variant under ``features/``, with its own and inherited tags."""
-    found: list[Scenario] = []
-    for path in sorted(FEATURES.rglob("*.feature")):
-        document = Parser().parse(TokenScanner(path.read_text(encoding="utf-8")))
-        feature = document.get("feature")
-        if feature:
-            found += _walk(feature.get("children", ()), _tags(feature), path.relative_to(FEATURES).as_posix())
-    return found
+    return scenario_variants(FEATURES)
 
 
 def selects(selection: str, scenario: Scenario) -> bool:

@@ -1,0 +1,29 @@
+"""Fixtures of the end-to-end tests: the reference stack on loopback and a remote party."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from reference.stack import Stack
+from steps.harness.remote import RemoteParty
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    """The whole reference stack, fresh for each test, on free ports."""
+    s = Stack()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
+    """The remote IMS party, reachable from the S-CSCF as remote.example.org."""
+    party = RemoteParty("remote.example.org")
+    await party.start()
+    stack.resolver.add("remote.example.org", party.target)
+    yield party
+    await party.stop()
