@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from reference.nodes.ep_cscf import EpCscf
 from reference.nodes.hss.data import HssData, Subscription
 from reference.nodes.i_cscf.service import Icscf
@@ -260,8 +262,6 @@ class Stack:
         """The WWSF's token keys: in process, or its JWKS over HTTPS (retried while it starts)."""
         if self.runs("wwsf"):
             return keys_from_jwks(self.wwsf.jwks())
-        import aiohttp
-
         url = f"{self.wwsf_origin}/.well-known/jwks.json"
         context = self.pki.client_context()
         for _ in range(100):
@@ -289,11 +289,13 @@ class Stack:
             await self.icscf.start()
             self._started.append(self.icscf.stop)
         domain = self.config.ims_domain
-        if self.runs("s-cscf") or self.config.ports.get("s_cscf") or self.nodes is not None:
+        # The stand-in for DNS: where the S-CSCF and I-CSCF are, in this process or at
+        # their configured ports (a node with neither is simply not resolvable).
+        if self.runs("s-cscf") or self.config.ports.get("s_cscf"):
             scscf = self._sip_target("s-cscf", "s_cscf")
             self.resolver.add(f"scscf.{domain}", scscf)
             self.resolver.add(domain, scscf)
-        if self.runs("i-cscf") or self.config.ports.get("i_cscf") or self.nodes is not None:
+        if self.runs("i-cscf") or self.config.ports.get("i_cscf"):
             self.resolver.add(f"icscf.{domain}", self._sip_target("i-cscf", "i_cscf"))
         if self.runs("wwsf"):
             await self.wwsf.start()

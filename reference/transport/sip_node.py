@@ -18,6 +18,7 @@ from typing import Any
 from reference.sip.message import Request, Response
 from reference.sip.transaction import (
     ClientTransaction,
+    InviteClientTransaction,
     RequestReceived,
     ResponseReceived,
     ServerTransaction,
@@ -272,10 +273,10 @@ class SipNode:
         """CANCEL a pending INVITE client transaction (RFC 3261 9.1), as its own transaction."""
         tx = handle.transaction
         handle.cancel_reason = reason or handle.cancel_reason or "SIP;cause=487"
-        if handle.cancelled or not getattr(tx, "may_cancel", False):
-            return  # sent later, on the first provisional response, if any
+        if handle.cancelled or not isinstance(tx, InviteClientTransaction) or not tx.may_cancel:
+            return  # sent later, on the first provisional response, if any (9.1)
         handle.cancelled = True
-        cancel = tx.cancel_request()  # type: ignore[attr-defined]
+        cancel = tx.cancel_request()
         if reason:
             cancel = cancel.with_header("Reason", reason)
         self.send_request(cancel, handle.target, add_via=False)

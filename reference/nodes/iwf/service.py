@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import ssl
+import time
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
@@ -61,8 +62,6 @@ class Iwf:
         port: int = 0,
         clock: Any = None,
     ) -> None:
-        import time
-
         self.name = name
         self.identity = identity
         "The eP-CSCF identity tokens must be issued for (the JWT ``aud``)."

@@ -15,8 +15,8 @@ from reference.nodes.hss.data import HssData
 from reference.nodes.s_cscf.config import ScscfConfig
 from reference.nodes.s_cscf.flows import Forward, Respond, Scscf
 from reference.sip.message import Request
-from reference.sip.proxy import preprocess_route
-from reference.sip.transaction import ServerTransaction
+from reference.sip.proxy import prepare_request, preprocess_route
+from reference.sip.transaction import ServerTransaction, make_response, new_branch
 from reference.transport.endpoint import Source
 from reference.transport.proxy_shell import Branch, proxy
 from reference.transport.resolver import Resolver, UnresolvableUri, next_hop_uri
@@ -70,8 +70,6 @@ class ScscfService:
                 for b in decision.branches
             ]
         except UnresolvableUri as exc:
-            from reference.sip.transaction import make_response
-
             log.error("S-CSCF: %s", exc)
             self.node.respond(tx, make_response(request, 404, "No route", to_tag=secrets.token_hex(4)))
             return
@@ -80,9 +78,6 @@ class ScscfService:
 
     async def _ack(self, ack: Request, source: Source) -> None:
         """The ACK of a 2xx: forwarded statelessly along its Route (RFC 3261 16.11)."""
-        from reference.sip.proxy import prepare_request
-        from reference.sip.transaction import new_branch
-
         try:
             copy = prepare_request(
                 ack, ack.uri, via=self.node.via(), branch=new_branch(), own_uris=[self.node.uri()]
