@@ -1,0 +1,1 @@
+"""The suite's view of the system under test: the PIXIT (``conformance.pixit``)."""

@@ -1,0 +1,463 @@
+"""PIXIT: where each node of TR 23.701 5.2.2.2 is, and who plays it, in one TOML file.
+
+PIXIT (Protocol Implementation eXtra Information for Testing, ISO/IEC 9646) complements the
+PICS: the PICS says which options the system under test (SUT) claims, the PIXIT says how to
+reach it. Each node of the architecture has a *mode*:
+
+- ``reference``: the suite starts the bundled reference implementation of that node itself;
+- ``emulated``: the harness plays the node (its own WWSF token issuer, its own S-CSCF/HSS, the
+  remote party);
+- ``external``: the node runs elsewhere (the vendor's SUT, or the reference started as separate
+  processes), at the addresses given here.
+
+The file format (every key, with its meaning) is in ``docs/pixit.md``; a complete example for
+each mode is in ``examples/pixit/``. Every problem is one line naming the file and the key,
+raised as :class:`PixitError` before anything starts.
+
+Why a package of its own (``conformance/``) beside the design card's ``captures/`` and
+``reports/``: the PIXIT is read by the harness (``steps/``), by the offline verifier
+(``captures/``) and by the reports, none of which should import another's internals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from reference.sip.errors import WildcardError
+from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
+
+__all__ = [
+    "ROLES",
+    "Block",
+    "ImsUser",
+    "Mode",
+    "Node",
+    "Pixit",
+    "PixitError",
+    "SipAddress",
+    "User",
+    "load_pixit",
+    "parse_pixit",
+]
+
+Mode = Literal["reference", "emulated", "external"]
+
+ROLES: dict[str, frozenset[str]] = {
+    "wwsf": frozenset({"reference", "external"}),
+    "registrar": frozenset({"reference", "external"}),
+    "ep_cscf": frozenset({"reference", "external"}),
+    "i_cscf": frozenset({"reference", "external"}),
+    "s_cscf": frozenset({"reference", "external"}),
+    "remote": frozenset({"emulated"}),
+}
+"""The nodes of 5.2.2.2 (and the remote IMS party) and the modes the suite supports for each."""
+
+ROLE_NAMES = {
+    "wwsf": "WWSF",
+    "registrar": "wIMPU Registrar",
+    "ep_cscf": "eP-CSCF",
+    "i_cscf": "I-CSCF",
+    "s_cscf": "S-CSCF/HSS",
+    "remote": "remote party",
+}
+
+
+class PixitError(ValueError):
+    """A PIXIT the suite cannot run with; the message is one line naming file and key."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SipAddress:
+    """Where a SIP node listens: ``udp://127.0.0.1:5060`` or ``tcp://...``."""
+
+    transport: Literal["udp", "tcp"]
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.transport}://{self.host}:{self.port}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Node:
+    """One node instance: its role, instance name, mode and addresses (external nodes).
+
+    ``url`` is the HTTPS origin of the WWSF, the HTTP base URL of the registrar (W6/W7), or the
+    WSS URL of an eP-CSCF's IWF; ``sip`` is where a SIP node (P-CSCF, I-CSCF, S-CSCF, remote)
+    listens. For ``reference`` nodes the addresses, when given, fix the ports the suite starts
+    them on; when absent the suite picks free ports.
+    """
+
+    role: str
+    name: str
+    mode: Mode
+    url: str | None = None
+    sip: SipAddress | None = None
+    identity: str | None = None
+    "An eP-CSCF's identity as the WWSF puts it in the token audience (external eP-CSCFs)."
+
+    @property
+    def label(self) -> str:
+        return self.name if self.role == "ep_cscf" else ROLE_NAMES[self.role]
+
+    def listening(self) -> list[tuple[str, int]]:
+        """(host, port) of every address this node listens on."""
+        found = [(self.sip.host, self.sip.port)] if self.sip is not None else []
+        if self.url is not None:
+            parts = urlsplit(self.url)
+            default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme, 0)
+            found.append((parts.hostname or "", parts.port or default))
+        return found
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Block:
+    """A wIMPU block (5.2.2.1): its wildcard, identity option, eP-CSCF and registration option."""
+
+    wimpu: str
+    option: Literal["A", "B"]
+    ep_cscf: str
+    registration: Literal[1, 2] = 1
+    external_domains: tuple[str, ...] = ()
+    name: str = "block"
+    password: str = "block-secret"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    """A WWSF user the suite logs in as (third-party credentials) and the identity it gets."""
+
+    username: str
+    password: str
+    identity: str
+    block: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImsUser:
+    """An ordinary IMS subscriber (not webRTC) with its credentials at the S-CSCF/HSS."""
+
+    identity: str
+    impi: str
+    password: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Pixit:
+    """A validated PIXIT."""
+
+    path: Path | None
+    description: str
+    pics: Path | None
+    host: str
+    ims_domain: str
+    remote_domain: str
+    nodes: dict[str, Node]
+    "Instance name -> node (the eP-CSCFs by their names, every other role by its role key)."
+    blocks: tuple[Block, ...]
+    users: tuple[User, ...]
+    ims_users: tuple[ImsUser, ...]
+    trust: tuple[Path, ...] = ()
+    "CA certificates (PEM) to trust for the HTTPS and WSS of external nodes."
+    wwsf_signing_key: Path | None = None
+    "The WWSF's token signing key (PEM), for the scenarios that need a token the WWSF would not issue."
+    clock_file: Path | None = None
+    "A clock-offset file every external node reads its time from (scenarios that let time pass)."
+    state_dir: Path | None = None
+
+    @property
+    def ep_cscfs(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.role == "ep_cscf"]
+
+    def node(self, role: str) -> Node:
+        """The single node of ``role`` (not for ``ep_cscf``, which may have several instances)."""
+        found = [n for n in self.nodes.values() if n.role == role]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} nodes of role {role!r}")
+        return found[0]
+
+    def modes(self) -> set[str]:
+        return {n.mode for n in self.nodes.values() if n.role != "remote"}
+
+    @property
+    def all_reference(self) -> bool:
+        """Every node is the bundled reference started by the suite: the default, in-process run."""
+        return self.modes() == {"reference"}
+
+    def external(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.mode == "external"]
+
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        """Listening (host, port) -> node name, for naming the legs of a capture."""
+        names: dict[tuple[str, int], str] = {}
+        for node in self.nodes.values():
+            for host, port in node.listening():
+                suffix = ""
+                if node.role == "ep_cscf":
+                    suffix = "/sip" if node.sip is not None and port == node.sip.port else "/wss"
+                names[(host, port)] = node.name + suffix if node.role == "ep_cscf" else node.role
+        return names
+
+
+# ----- loading ------------------------------------------------------------------------------------
+
+_TOP = {"sut", "stack", "trust", "wwsf", "registrar", "i_cscf", "s_cscf", "remote", "ep_cscf", "block",
+        "user", "ims_user", "clock"}  # fmt: skip
+_SUT = {"description", "pics"}
+_STACK = {"host", "ims_domain", "remote_domain", "state_dir"}
+_TRUST = {"ca"}
+_NODE_KEYS = {
+    "wwsf": {"mode", "url", "signing_key"},
+    "registrar": {"mode", "url"},
+    "i_cscf": {"mode", "sip"},
+    "s_cscf": {"mode", "sip"},
+    "remote": {"mode", "sip"},
+    "ep_cscf": {"name", "mode", "url", "sip", "identity"},
+}
+_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains"}
+_USER = {"username", "password", "identity", "block"}
+_IMS_USER = {"identity", "impi", "password"}
+_CLOCK = {"offset_file"}
+
+
+def load_pixit(path: str | Path) -> Pixit:
+    """Read and validate a PIXIT file.
+
+    Raises:
+        PixitError: one line naming the file and key.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PixitError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise PixitError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PixitError(f"{path}: not valid TOML: {exc}") from None
+    return parse_pixit(data, path)
+
+
+class _Reader:
+    def __init__(self, where: str, base: Path | None) -> None:
+        self.where = where
+        self.base = base
+
+    def fail(self, at: str, message: str) -> PixitError:
+        return PixitError(f"{self.where}: {at}: {message}")
+
+    def keys(self, table: Any, allowed: set[str], at: str) -> Mapping[str, Any]:
+        if not isinstance(table, dict):
+            raise self.fail(at, f"expected a table, got {type(table).__name__}")
+        unknown = sorted(set(table) - allowed)
+        if unknown:
+            raise self.fail(at, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        return table
+
+    def get(self, table: Mapping[str, Any], key: str, kind: type, at: str, default: Any = ...) -> Any:
+        if key not in table:
+            if default is ...:
+                raise self.fail(f"{at}.{key}", "missing")
+            return default
+        value = table[key]
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            raise self.fail(f"{at}.{key}", f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        return value
+
+    def file(self, table: Mapping[str, Any], key: str, at: str) -> Path | None:
+        value = self.get(table, key, str, at, None)
+        if value is None:
+            return None
+        found = Path(value) if self.base is None or Path(value).is_absolute() else self.base / value
+        if not found.is_file():
+            raise self.fail(f"{at}.{key}", f"no such file: {found}")
+        return found
+
+    def url(self, table: Mapping[str, Any], at: str, schemes: tuple[str, ...]) -> str | None:
+        value = self.get(table, "url", str, at, None)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise self.fail(f"{at}.url", f"{value!r} is not a {' or '.join(schemes)} URL with a host")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise self.fail(f"{at}.url", f"{value!r} has a bad port") from None
+        return value
+
+    def sip(self, table: Mapping[str, Any], at: str) -> SipAddress | None:
+        value = self.get(table, "sip", str, at, None)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme not in ("udp", "tcp") or not parts.hostname or port is None:
+            raise self.fail(f"{at}.sip", f"{value!r} is not udp://HOST:PORT or tcp://HOST:PORT")
+        return SipAddress(cast("Literal['udp', 'tcp']", parts.scheme), parts.hostname, port)
+
+
+def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -> Node:
+    table = r.keys(table, _NODE_KEYS[role], at)
+    default_mode = "emulated" if role == "remote" else "reference"
+    mode = r.get(table, "mode", str, at, default_mode)
+    if mode not in ROLES[role]:
+        allowed = " or ".join(sorted(ROLES[role]))
+        raise r.fail(f"{at}.mode", f"{mode!r} is not a mode for the {ROLE_NAMES[role]} (use {allowed})")
+    schemes = {"wwsf": ("https",), "registrar": ("http", "https"), "ep_cscf": ("wss",)}.get(role, ())
+    url = r.url(table, at, schemes) if schemes else None
+    sip = r.sip(table, at) if "sip" in _NODE_KEYS[role] else None
+    if mode == "external":
+        if schemes and url is None:
+            raise r.fail(f"{at}.url", f"missing: an external {ROLE_NAMES[role]} needs its address")
+        if "sip" in _NODE_KEYS[role] and sip is None:
+            raise r.fail(f"{at}.sip", f"missing: an external {ROLE_NAMES[role]} needs its SIP address")
+    identity = r.get(table, "identity", str, at, None) if role == "ep_cscf" else None
+    return Node(role, name or role, mode, url, sip, identity)
+
+
+def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
+    """Validate a parsed PIXIT document (``path`` names it in errors and anchors relative files)."""
+    r = _Reader(str(path) if path is not None else "pixit", path.parent if path is not None else None)
+    r.keys(data, _TOP, "top level")
+    sut = r.keys(data.get("sut", {}), _SUT, "[sut]")
+    stack = r.keys(data.get("stack", {}), _STACK, "[stack]")
+    trust = r.keys(data.get("trust", {}), _TRUST, "[trust]")
+    clock = r.keys(data.get("clock", {}), _CLOCK, "[clock]")
+
+    nodes: dict[str, Node] = {}
+    for role in ("wwsf", "registrar", "i_cscf", "s_cscf", "remote"):
+        nodes[role] = _node(r, role, data.get(role, {}), f"[{role}]")
+    raw_eps = data.get("ep_cscf", [])
+    if not isinstance(raw_eps, list) or not raw_eps:
+        raise r.fail("[[ep_cscf]]", "at least one eP-CSCF is needed (name, mode, url, sip)")
+    for i, table in enumerate(raw_eps):
+        at = f"ep_cscf[{i}]"
+        name = r.get(r.keys(table, _NODE_KEYS["ep_cscf"], at), "name", str, at)
+        if name in nodes:
+            raise r.fail(f"{at}.name", f"{name!r} names two nodes")
+        nodes[name] = _node(r, "ep_cscf", table, at, name)
+
+    seen: dict[tuple[str, int], str] = {}
+    for node in nodes.values():
+        for address in node.listening():
+            if address[1] and address in seen and seen[address] != node.name:
+                raise r.fail(node.name, f"{address[0]}:{address[1]} is also the address of {seen[address]}")
+            seen[address] = node.name
+
+    blocks = _blocks(r, data.get("block", []), {n.name for n in nodes.values() if n.role == "ep_cscf"})
+    users = _users(r, data.get("user", []), blocks)
+    ims_users = []
+    for i, table in enumerate(data.get("ims_user", [])):
+        at = f"ims_user[{i}]"
+        r.keys(table, _IMS_USER, at)
+        ims_users.append(ImsUser(*(r.get(table, k, str, at) for k in ("identity", "impi", "password"))))
+
+    wwsf_table = data.get("wwsf", {})
+    pixit = Pixit(
+        path=path,
+        description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
+        pics=r.file(sut, "pics", "[sut]"),
+        host=r.get(stack, "host", str, "[stack]", "127.0.0.1"),
+        ims_domain=r.get(stack, "ims_domain", str, "[stack]", "ims.example.net"),
+        remote_domain=r.get(stack, "remote_domain", str, "[stack]", "remote.example.org"),
+        nodes=nodes,
+        blocks=blocks,
+        users=users,
+        ims_users=tuple(ims_users),
+        trust=tuple(_trust(r, trust)),
+        wwsf_signing_key=r.file(wwsf_table, "signing_key", "[wwsf]"),
+        clock_file=(
+            None if "offset_file" not in clock else _relative(r, r.get(clock, "offset_file", str, "[clock]"))
+        ),
+        state_dir=(
+            None if "state_dir" not in stack else _relative(r, r.get(stack, "state_dir", str, "[stack]"))
+        ),
+    )
+    if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
+        if not pixit.trust:
+            raise r.fail("[trust].ca", "missing: external HTTPS/WSS nodes need the CA certificate to trust")
+    return pixit
+
+
+def _relative(r: _Reader, value: str) -> Path:
+    return Path(value) if r.base is None or Path(value).is_absolute() else r.base / value
+
+
+def _trust(r: _Reader, trust: Mapping[str, Any]) -> list[Path]:
+    found = []
+    values = r.get(trust, "ca", list, "[trust]", [])
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise r.fail(f"[trust].ca[{i}]", f"expected a file name, got {value!r}")
+        path = _relative(r, value)
+        if not path.is_file():
+            raise r.fail(f"[trust].ca[{i}]", f"no such file: {path}")
+        found.append(path)
+    return found
+
+
+def _blocks(r: _Reader, raw: Any, ep_names: set[str]) -> tuple[Block, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("[[block]]", "at least one wIMPU block is needed (wimpu, option, ep_cscf)")
+    blocks: list[Block] = []
+    for i, table in enumerate(raw):
+        at = f"block[{i}]"
+        r.keys(table, _BLOCK, at)
+        wimpu = r.get(table, "wimpu", str, at)
+        try:
+            parsed = WildcardImpu.parse(wimpu)
+        except (WildcardError, IdentityError) as exc:
+            raise r.fail(f"{at}.wimpu", str(exc)) from None
+        if any(WildcardImpu.parse(b.wimpu) == parsed for b in blocks):
+            raise r.fail(f"{at}.wimpu", f"block {wimpu} is listed twice")
+        option = r.get(table, "option", str, at)
+        if option not in ("A", "B"):
+            raise r.fail(f"{at}.option", "must be 'A' (third party allocates) or 'B' (eP-CSCF allocates)")
+        ep = r.get(table, "ep_cscf", str, at)
+        if ep not in ep_names:
+            raise r.fail(f"{at}.ep_cscf", f"{ep!r} is not an [[ep_cscf]] of this PIXIT")
+        registration = r.get(table, "registration", int, at, 1)
+        if registration not in (1, 2):
+            raise r.fail(f"{at}.registration", f"5.2.2.5.1 has options 1 and 2, not {registration}")
+        domains = r.get(table, "external_domains", list, at, [])
+        if option == "B" and not domains:
+            raise r.fail(f"{at}.external_domains", "option B needs the external identities' domains")
+        blocks.append(
+            Block(
+                wimpu=wimpu,
+                option=option,
+                ep_cscf=ep,
+                registration=registration,
+                external_domains=tuple(str(d) for d in domains),
+                name=r.get(table, "name", str, at, f"block{i + 1}"),
+                password=r.get(table, "password", str, at, "block-secret"),
+            )
+        )
+    return tuple(blocks)
+
+
+def _users(r: _Reader, raw: Any, blocks: tuple[Block, ...]) -> tuple[User, ...]:
+    users: list[User] = []
+    for i, table in enumerate(raw if isinstance(raw, list) else []):
+        at = f"user[{i}]"
+        r.keys(table, _USER, at)
+        identity = r.get(table, "identity", str, at)
+        try:
+            canonical_identity(identity)
+        except IdentityError as exc:
+            raise r.fail(f"{at}.identity", str(exc)) from None
+        block = r.get(table, "block", str, at)
+        if not any(b.wimpu == block for b in blocks):
+            raise r.fail(f"{at}.block", f"{block!r} is not a [[block]] of this PIXIT")
+        username, password = r.get(table, "username", str, at), r.get(table, "password", str, at)
+        users.append(User(username, password, identity, block))
+    return tuple(users)
