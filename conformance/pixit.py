@@ -279,7 +279,7 @@ class _Reader:
         return found
 
     def url(self, table: Mapping[str, Any], at: str, schemes: tuple[str, ...]) -> str | None:
-        value = self.get(table, "url", str, at, None)
+        value: str | None = self.get(table, "url", str, at, None)
         if value is None:
             return None
         parts = urlsplit(value)
