@@ -42,7 +42,7 @@ from .errors import CaptureError, CaptureIncomplete, CaptureUnavailable
 from .pcapfile import BlockScanner, inject_secrets
 from .sniffer import ScapySniffer
 
-__all__ = ["CaptureStats", "LiveCapture", "bpf_for_ports"]
+__all__ = ["CaptureStats", "LiveCapture", "bpf_for_hosts", "bpf_for_ports"]
 
 Method = Literal["auto", "dumpcap", "scapy"]
 
@@ -56,6 +56,14 @@ def bpf_for_ports(ports: Iterable[int]) -> str:
     if not unique:
         raise ValueError("a capture needs at least one port")
     return " or ".join(f"port {p}" for p in unique)
+
+
+def bpf_for_hosts(hosts: Iterable[str]) -> str:
+    """A capture filter for any packet to or from one of ``hosts`` (IP addresses)."""
+    unique = sorted(set(hosts))
+    if not unique:
+        raise ValueError("a capture needs at least one host")
+    return " or ".join(f"host {h}" for h in unique)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,6 +88,9 @@ class LiveCapture:
     Args:
         path: the pcapng file to write (its directory is created).
         ports: every listening port of the stack (and of the emulated peers).
+        hosts: instead of (or with) ports, every packet to or from these addresses: a scenario
+            whose nodes listen on a loopback address of their own (127.x.y.z) is captured
+            from before its first node starts, whatever ports they pick.
         interface: the interface to capture on.
         keylog_path: where TLS clients should write their NSS key log; by default
             ``path`` with the suffix ``.keys``. Emptied at :meth:`start`.
@@ -92,8 +103,9 @@ class LiveCapture:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        ports: Iterable[int],
+        ports: Iterable[int] = (),
         *,
+        hosts: Iterable[str] = (),
         interface: str = "lo",
         keylog_path: str | os.PathLike[str] | None = None,
         method: Method = "auto",
@@ -101,14 +113,16 @@ class LiveCapture:
     ) -> None:
         self.path = Path(path)
         self.ports = sorted(set(ports))
-        bpf_for_ports(self.ports)
+        self.hosts = sorted(set(hosts))
+        if not self.ports and not self.hosts:
+            raise ValueError("a capture needs at least one port or host")
         self.interface = interface
         self.keylog_path = Path(keylog_path) if keylog_path is not None else self.path.with_suffix(".keys")
         self.method = method
         self.settle = settle
         self.stats: CaptureStats | None = None
         self._probe: socket.socket | None = None
-        self._probes_seen = 0
+        self._probes_seen: set[int] = set()
         self._seen = threading.Condition()
         self._process: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
@@ -126,26 +140,45 @@ class LiveCapture:
     def filter(self) -> str:
         """The BPF filter: the given ports, and the probe port once started."""
         probe = [self._probe.getsockname()[1]] if self._probe is not None else []
-        return bpf_for_ports([*self.ports, *probe])
+        parts = []
+        if self.ports or probe:
+            parts.append(bpf_for_ports([*self.ports, *probe]))
+        if self.hosts:
+            parts.append(bpf_for_hosts(self.hosts))
+        return " or ".join(parts)
 
     # ----- the probe ------------------------------------------------------------------
 
-    def _probe_seen(self) -> None:
+    def _probe_seen(self, source_port: int) -> None:
         with self._seen:
-            self._probes_seen += 1
+            self._probes_seen.add(source_port)
             self._seen.notify_all()
 
     def _wait_probe(self, timeout: float, alive: Callable[[], bool]) -> bool:
-        """Send probes until one more than now has come out of the capture tool."""
+        """Send probes until one of them has come out of the capture tool.
+
+        Each probe leaves from a socket of its own, so its source port names it: a probe sent
+        earlier (at start, several are in flight) never stands in for this one.
+        """
         assert self._probe is not None
-        target = self._probes_seen + 1
+        target = self._probe.getsockname()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and alive():
-            self._probe.sendto(b"", self._probe.getsockname())
-            with self._seen:
-                if self._seen.wait_for(lambda: self._probes_seen >= target, 0.05):
-                    return True
-        return False
+        senders: list[socket.socket] = []
+        ports: set[int] = set()
+        try:
+            while time.monotonic() < deadline and alive():
+                sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sender.bind((target[0], 0))
+                senders.append(sender)
+                ports.add(sender.getsockname()[1])
+                sender.sendto(b"", target)
+                with self._seen:
+                    if self._seen.wait_for(lambda: not ports.isdisjoint(self._probes_seen), 0.05):
+                        return True
+            return False
+        finally:
+            for sender in senders:
+                sender.close()
 
     # ----- start ----------------------------------------------------------------------
 
@@ -202,6 +235,7 @@ class LiveCapture:
         with open(self.path, "wb") as file:
             while chunk := os.read(process.stdout.fileno(), 1 << 20):
                 file.write(chunk)
+                file.flush()  # before the scanner may report a probe: sync() readers see the file
                 scanner.feed(chunk)
 
     def _read_stderr(self) -> bytes:
@@ -231,6 +265,26 @@ class LiveCapture:
         reason = sniffer.error()
         sniffer.stop(None)
         return reason or f"no probe datagram captured within {timeout} s"
+
+    # ----- sync -----------------------------------------------------------------------
+
+    def sync(self, timeout: float = 5.0) -> None:
+        """Return once every packet sent before the call is in :attr:`path` (the capture goes on).
+
+        A probe datagram is sent and waited for, as at :meth:`stop`; the file then holds every
+        earlier packet, and can be decoded (with :attr:`keylog_path`) while capturing continues.
+
+        Raises:
+            CaptureIncomplete: the probe did not come through within ``timeout``.
+        """
+        if self._process is None and self._sniffer is None:
+            raise CaptureError("the capture is not running")
+        if self._process is None:
+            raise CaptureUnavailable("reading a capture while it runs needs dumpcap (scapy writes at stop)")
+        time.sleep(self.settle)
+        process = self._process
+        if not self._wait_probe(timeout, lambda: process.poll() is None):
+            raise CaptureIncomplete(f"{self.path}: the sync probe was not captured within {timeout} s")
 
     # ----- stop -----------------------------------------------------------------------
 

@@ -245,10 +245,10 @@ class BlockScanner:
 
     Args:
         probe_port: the UDP port the probes are sent to.
-        on_probe: called for each captured UDP datagram to ``probe_port``.
+        on_probe: called with the source port of each captured UDP datagram to ``probe_port``.
     """
 
-    def __init__(self, probe_port: int, on_probe: Callable[[], None]) -> None:
+    def __init__(self, probe_port: int, on_probe: Callable[[int], None]) -> None:
         self._port = probe_port
         self._on_probe = on_probe
         self._buffer = bytearray()
@@ -275,7 +275,7 @@ class BlockScanner:
                         self._linktypes[iface], bytes(buffer[offset + 28 : offset + 28 + caplen])
                     )
                     if isinstance(frame, Datagram) and frame.dst[1] == self._port:
-                        self._on_probe()
+                        self._on_probe(frame.src[1])
             offset += length
         del buffer[:offset]
 

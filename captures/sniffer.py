@@ -22,7 +22,7 @@ __all__ = ["ScapySniffer"]
 class ScapySniffer:
     """Sniff ``interface`` with a BPF filter; call ``on_probe`` for each datagram to ``probe_port``."""
 
-    def __init__(self, interface: str, bpf: str, probe_port: int, on_probe: Callable[[], None]) -> None:
+    def __init__(self, interface: str, bpf: str, probe_port: int, on_probe: Callable[[int], None]) -> None:
         self.interface = interface
         self.bpf = bpf
         self._probe_port = probe_port
@@ -51,7 +51,7 @@ class ScapySniffer:
     def _watch(self, packet: Any) -> None:
         frame = parse_frame(1, bytes(packet))  # loopback and Ethernet: LINKTYPE_ETHERNET
         if isinstance(frame, Datagram) and frame.dst[1] == self._probe_port:
-            self._on_probe()
+            self._on_probe(frame.src[1])
 
     def alive(self) -> bool:
         sniffer = self._sniffer

@@ -20,9 +20,25 @@ def harness_loop() -> Iterator[BackgroundLoop]:
     loop.close()
 
 
+def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Feature file (under features/), pytest test name and title of the running scenario."""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    template = scenario_wrapper_template_registry.get(request.node.obj)
+    if template is None:
+        return {"feature": "adhoc.feature", "test": request.node.name, "scenario": request.node.name}
+    callspec = getattr(request.node, "callspec", None)
+    example = callspec.params.get("_pytest_bdd_example", {}) if callspec is not None else {}
+    return {
+        "feature": template.feature.rel_filename,
+        "test": request.node.name,
+        "scenario": template.render(example).name,
+    }
+
+
 @given("the wIMPU stack is running with the reference profile", target_fixture="world")
-def reference_stack(harness_loop: BackgroundLoop) -> Iterator[World]:
-    world = World(harness_loop)
+def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest) -> Iterator[World]:
+    world = World(harness_loop, scenario=scenario_of(request))
     yield world
     world.close()
 
@@ -31,8 +47,10 @@ def reference_stack(harness_loop: BackgroundLoop) -> Iterator[World]:
     "the wIMPU stack is running with the reference profile and a clock the tester controls",
     target_fixture="world",
 )
-def reference_stack_with_clock(harness_loop: BackgroundLoop) -> Iterator[World]:
-    world = World(harness_loop, clock=FakeClock())
+def reference_stack_with_clock(
+    harness_loop: BackgroundLoop, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request))
     yield world
     world.close()
 

@@ -101,7 +101,9 @@ def remote_receives(world: World, status: str) -> None:
 
 @then(parsers.re(r"the I-CSCF rejects the session with (?P<status>\d{3})"))
 def icscf_rejects(world: World, status: str) -> None:
-    expect.rejected_before_ep_cscf(world.session, int(status))
+    expect.rejected_before_ep_cscf(
+        world.session, int(status), world.session_registrar_use(), world.session_sip_at("ep-cscf")
+    )
 
 
 @then("the I-CSCF queried the wIMPU Registrar for the called identity")

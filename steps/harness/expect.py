@@ -246,13 +246,20 @@ def session_status(session: Session | None, expected: int) -> None:
     )
 
 
-def rejected_before_ep_cscf(session: Session | None, expected: int) -> None:
-    """Rejected with ``expected`` before any eP-CSCF was involved (it asked the registrar nothing)."""
+def rejected_before_ep_cscf(
+    session: Session | None, expected: int, use: RegistrarUse, at_ep_cscf: Sequence[str]
+) -> None:
+    """Rejected with ``expected`` before any eP-CSCF was involved: no SIP message of the session
+    reached an eP-CSCF (``at_ep_cscf``: their start lines, from the capture) and no W6 request."""
     session_status(session, expected)
     assert session is not None, "no session was attempted"
-    assert session.registrar_use.w6 == 0, (
+    assert not at_ep_cscf, (
+        f"expected the I-CSCF to reject the session to {session.called}, but the capture shows "
+        f"{list(at_ep_cscf)} sent to an eP-CSCF"
+    )
+    assert use.w6 == 0, (
         f"expected the I-CSCF to reject the session to {session.called}, but an eP-CSCF queried "
-        f"the wIMPU Registrar {session.registrar_use.w6} time(s) for it"
+        f"the wIMPU Registrar {use.w6} time(s) for it"
     )
 
 

@@ -63,9 +63,12 @@ class Session:
     called: str
     started: float
     "time.monotonic() when it was placed."
+    wall_started: float
+    "time.time() when it was placed (the capture's clock)."
+    wall_ended: float
+    "time.time() when its caller had the final response."
     status: int
     "The final response the caller received."
-    registrar_use: RegistrarUse
 
 
 def header_lines(raw: bytes, name: str, compact: str | None = None) -> list[bytes]:

@@ -1,37 +1,42 @@
 """The scenario's world: the system under test and the peers the suite plays around it.
 
 Today the system under test is the bundled reference stack, started fresh for each
-scenario (full isolation). The peers are real: WICs over WSS, a remote IMS party and an
-ordinary IMS user over SIP/TCP, HTTPS towards the WWSF, HTTP towards the registrar's W6 API.
+scenario (full isolation) on a loopback address of its own, and captured on the wire from
+before its first node starts (:mod:`steps.harness.wire`). The peers are real: WICs over
+WSS, a remote IMS party and an ordinary IMS user over SIP/TCP, HTTPS towards the WWSF,
+HTTP towards the registrar's W6 API.
 
-Observation goes over the wire wherever the wire carries it (W6 reads, the WWSF's
-directory and WIC page, the SIP messages the peers receive). Three observations still
-read the reference's own state, each behind one method whose docstring says so: the block
-registration (:meth:`World.block_registration_of`), the registrar's request counters
-(:meth:`World.session_registrar_use`) and the node addresses (:meth:`World.node_names`,
-:meth:`World.ep_cscf`). The wire-based observation of the first two comes with the
-captures work; the addresses are PIXIT items for an external system under test.
+Observation goes over the wire: W6 reads, the WWSF's directory and WIC page, the SIP
+messages the peers receive, and the captured messages of every leg (the block
+registrations between the eP-CSCFs and the S-CSCF, the W6 and W7 requests at the
+registrar). At the end of a scenario every message a peer sent or received must be on the
+wire byte for byte, or the scenario fails (:meth:`World.close`). The node addresses
+(:meth:`World.node_names`, :meth:`World.ep_cscf`) are read from the started stack; for an
+external system under test they are PIXIT items.
 
-Two set-up actions also go through the reference rather than a wire, and say so: an
-ordinary IMS user's credentials come from the HSS data set (:meth:`World.register_ims_user`),
-and a token the WWSF would not issue at login is asked of its token issuer
+Two set-up actions go through the reference rather than a wire, and say so: an ordinary
+IMS user's credentials come from the HSS data set (:meth:`World.register_ims_user`), and a
+token the WWSF would not issue at login is asked of its token issuer
 (:meth:`World.token_issued_for`, :meth:`World.forged_token`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import os
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from captures import Legs, WireMessage, stack_ports
 from reference.nodes.wimpu_registrar.client import RegistrarClient
-from reference.sip.address import parse_name_addr, parse_uri
 from reference.sip.message import Request, Response
 from reference.stack import Stack, StackConfig
+from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
 from .clock import FakeClock
@@ -40,6 +45,8 @@ from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Sessio
 from .remote import RemoteParty
 from .tokens import Secret, signed_by_another_key, unsigned
 from .wic import HandshakeRefused, Login, Wic, web_login
+from .wire import ScenarioWire, scenario_host, slug
+from .wire_observe import block_registration, disagreements, registrar_use, sip_towards
 
 __all__ = ["Outcome", "World"]
 
@@ -51,6 +58,8 @@ LATER_ANSWER_DELAY = 0.8
 "Seconds every other WIC would wait before answering, if nobody cancelled it."
 SETTLE = 1.2
 "Seconds after a session attempt before checking that something did not happen."
+CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
+"Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
 
 
 @dataclasses.dataclass
@@ -64,10 +73,28 @@ class Outcome:
 class World:
     """Everything one scenario needs, with synchronous methods for the steps."""
 
-    def __init__(self, loop: BackgroundLoop, *, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self,
+        loop: BackgroundLoop,
+        *,
+        clock: FakeClock | None = None,
+        scenario: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start the reference stack on a fresh loopback address, captured from the start.
+
+        ``scenario``: ``feature`` (path under features/), ``test`` (the pytest name) and
+        ``scenario`` (its title): where the capture goes and what its message list says.
+        """
         self.loop = loop
         self.clock = clock
-        self.stack = Stack(StackConfig(), clock=clock)
+        self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
+        host = scenario_host()
+        self.stack = Stack(StackConfig(host=host), clock=clock)
+        for name in ("ep-cscf", "wwsf"):  # the servers' certificates name the scenario's address
+            self.stack.pki.issue(name, (*DEFAULT_SANS, host))
+        folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
+        self.wire = ScenarioWire(host, folder, slug(self.scenario["test"]))
+        self.wire.start()
         self.loop.run(self.stack.start())
         self.w6 = RegistrarClient(self.stack.registrar.base_url)
         self.users = {u.username: u for u in self.stack.config.users}
@@ -82,6 +109,13 @@ class World:
         self.session: Session | None = None
 
     def close(self) -> None:
+        """Stop every peer and node, write the scenario's wire files, then compare harness and wire.
+
+        Raises:
+            AssertionError: a message a peer sent or received is not on the wire byte for byte.
+        """
+        ports = stack_ports(self.stack, remote=self.remote)
+
         async def stop() -> None:
             for wic in self.wics.values():
                 await wic.close()
@@ -91,6 +125,27 @@ class World:
             await self.stack.stop()
 
         self.loop.run(stop())
+        messages = self.wire.finish(ports, self.scenario)
+        if self.wire.unavailable is None:
+            self._check_agreement(messages)
+
+    def _check_agreement(self, messages: list[WireMessage]) -> None:
+        """What each WIC sent and received must be on the wire as the harness saw it (WSS)."""
+        seen = [
+            (f"WIC {name}", direction, raw)
+            for name, wic in self.wics.items()
+            for direction, raws in (("sent", wic.sent), ("received", wic.received))
+            for raw in raws
+        ]
+        missing = disagreements(seen, messages, ("WS", "WSS"))
+        assert not missing, (
+            f"harness and wire disagree ({self.wire.pcapng}, {len(messages)} messages captured): "
+            + "; ".join(map(str, missing[:5]))
+        )
+
+    def tls(self) -> ssl.SSLContext:
+        """A client TLS context trusting the stack's CA, writing its secrets to the capture's key log."""
+        return self.wire.client_context(self.stack.pki.client_context())
 
     # ----- time ------------------------------------------------------------------------
 
@@ -116,17 +171,14 @@ class World:
 
         async def fetch() -> tuple[int, str, str]:
             async with aiohttp.ClientSession() as http:
-                async with http.get(
-                    f"{self.stack.wwsf.origin}/wic.html", ssl=self.stack.pki.client_context()
-                ) as r:
+                async with http.get(f"{self.stack.wwsf.origin}/wic.html", ssl=self.tls()) as r:
                     return r.status, r.content_type, await r.text()
 
         return self.loop.run(fetch())
 
     def login(self, user: str) -> Login:
         spec = self.users[user]
-        ctx = self.stack.pki.client_context()
-        login = self.loop.run(web_login(self.stack.wwsf.origin, spec.username, spec.password, ctx))
+        login = self.loop.run(web_login(self.stack.wwsf.origin, spec.username, spec.password, self.tls()))
         self.logins[user] = login
         return login
 
@@ -144,7 +196,7 @@ class World:
 
     def connect(self, wic_name: str, user: str, *, origin: str | None = None) -> None:
         login = self.logins.get(user) or self.login(user)
-        wic = Wic(wic_name, ssl_context=self.stack.pki.client_context())
+        wic = Wic(wic_name, ssl_context=self.tls())
         wic.answer_mode = "answer"
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user
@@ -269,17 +321,10 @@ class World:
             )
         )
 
-    def _counters(self) -> dict[str, int]:
-        return self.stack.registrar.requests_by_route()
-
     def _attempt(self, caller: str, called: str, place: Callable[[], Response]) -> Response:
-        before, started = self._counters(), time.monotonic()
+        started, wall = time.monotonic(), time.time()
         response = place()
-        after = self._counters()
-        use = RegistrarUse(
-            w6=after.get("w6", 0) - before.get("w6", 0), w7=after.get("w7", 0) - before.get("w7", 0)
-        )
-        self.session = Session(caller, called, started, response.status, use)
+        self.session = Session(caller, called, started, wall, time.time(), response.status)
         return response
 
     def originate(self, wic_name: str, identity: str | None = None) -> Response:
@@ -349,9 +394,7 @@ class World:
 
         async def fetch() -> list[dict[str, Any]]:
             async with aiohttp.ClientSession() as http:
-                async with http.get(
-                    f"{self.stack.wwsf.origin}/directory", ssl=self.stack.pki.client_context()
-                ) as r:
+                async with http.get(f"{self.stack.wwsf.origin}/directory", ssl=self.tls()) as r:
                     r.raise_for_status()
                     body: list[dict[str, Any]] = await r.json()
                     return body
@@ -366,47 +409,30 @@ class World:
         ep = self.stack.ep_cscfs[name]
         return DirectoryEntry("", ep.identity, ep.wss_url)
 
+    def wire_messages(self) -> tuple[list[WireMessage], Legs]:
+        """Every message captured so far in this scenario, and the names of their ends."""
+        messages = self.wire.messages()
+        return messages, Legs(stack_ports(self.stack, remote=self.remote)).learn(messages)
+
     def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
-        """The IMS registration of block ``wimpu``: at the S-CSCF and at the eP-CSCF that made it.
-
-        Reads the reference's state (the S-CSCF registrar, the eP-CSCFs' block
-        registrations); the wire-based observation (the REGISTER and its 200 OK on the
-        eP-CSCF's Gm side) comes with the captures work.
-        """
-
-        async def read() -> BlockRegistrationView:
-            now = asyncio.get_running_loop().time()  # the S-CSCF's clock
-            registrations = [
-                r
-                for r in self.stack.scscf.core.registrar.registrations
-                if wimpu in {str(w) for w in r.subscription.wildcard_impus} and r.live(now)
-            ]
-            bindings = [b for r in registrations for b in r.live(now)]
-            names = self.node_names()
-            made_by = tuple(
-                names.get(_hostport(parse_uri(parse_name_addr(p).uri)), p) for b in bindings for p in b.path
-            )
-            own = [ep.pcscf.block_registrations.get(wimpu) for ep in self.stack.ep_cscfs.values()]
-            held = [b for b in own if b is not None and b.registered]
-            return BlockRegistrationView(
-                wimpu=wimpu,
-                registrations=len(registrations),
-                contacts=tuple(b.contact.uri for b in bindings),
-                made_by=made_by,
-                service_route=held[0].service_route if held else (),
-                associated=held[0].associated if held else (),
-            )
-
-        return self.loop.run(read())
+        """The IMS registration of block ``wimpu`` (5.2.2.5.1), from the captured REGISTER
+        transactions between the eP-CSCFs and the S-CSCF."""
+        messages, legs = self.wire_messages()
+        return block_registration(messages, legs, wimpu, time.time())
 
     def session_registrar_use(self) -> RegistrarUse:
-        """W6 and W7 requests the registrar received during the last session attempt.
-
-        Reads the reference registrar's request counters; the wire-based observation (the
-        HTTP requests on W6 and W7) comes with the captures work.
-        """
+        """W6 and W7 requests captured at the registrar while the last session attempt ran
+        (from the first request to the final response its caller received)."""
         assert self.session is not None, "no session was attempted"
-        return self.session.registrar_use
+        messages, legs = self.wire_messages()
+        return registrar_use(messages, legs, self.session.wall_started, self.session.wall_ended)
+
+    def session_sip_at(self, node: str) -> list[str]:
+        """Start lines of the SIP messages captured towards ``node`` (a name prefix such as
+        ``ep-cscf``) since the last session attempt began."""
+        assert self.session is not None, "no session was attempted"
+        messages, legs = self.wire_messages()
+        return sip_towards(messages, legs, node, self.session.wall_started)
 
     def node_names(self) -> dict[str, str]:
         """``host:port`` of each SIP node of the stack -> the node's name, for Via and Path.
@@ -441,6 +467,3 @@ class World:
 def _hostport_of(host: str, port: int) -> str:
     return f"{host}:{port}"
 
-
-def _hostport(uri: Any) -> str:
-    return f"{uri.host}:{uri.port}" if uri.port else str(uri.host)

@@ -1,0 +1,207 @@
+"""The wire of one scenario: its capture, read while it runs and written out when it ends.
+
+Every scenario's stack listens on a loopback address of its own (:func:`scenario_host`,
+127.x.y.z; Linux answers on all of 127.0.0.0/8), so a capture filtered on that address holds
+exactly the scenario's packets, from before its first node starts (the block registrations
+of option 1 happen at start-up), whatever ports the nodes pick, and scenarios running in
+parallel (pytest-xdist) never see each other's traffic. Every packet of a scenario has one
+end on that address: the WIC, the remote party and the registrar's clients all talk to a
+node of the stack.
+
+The clients the harness plays (WICs, the web logins) write their TLS secrets to the
+capture's key log, so the WSS and HTTPS legs decrypt, and the written pcapng carries the
+secrets in a Decryption Secrets Block (``tshark -r`` shows the SIP with no option).
+
+At the end (:meth:`ScenarioWire.finish`) the scenario leaves, under the captures directory,
+``<feature>/<test>.pcapng``, ``.ladder.json`` (drawn by the reports) and ``.wire.json``
+(every decoded message with its leg, time and redacted text, attached per step by the
+reports). The contract with ``reports/`` is those three files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
+from captures.decode import Decoder, iter_messages
+from reference.sip.errors import SipError
+from reports.redact import redact
+
+__all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "scenario_host", "slug"]
+
+_counter = itertools.count()
+_LANE_ORDER = ("WIC", "wwsf", "ep-cscf", "registrar", "i-cscf", "s-cscf", "remote")
+
+
+class WireUnavailable(Exception):
+    """The scenario's traffic cannot be observed here (no capture tool allowed): inconclusive."""
+
+
+def scenario_host() -> str:
+    """A loopback address no other scenario of this machine uses at the same time.
+
+    127.<20 + pid mod 200>.<n div 250>.<n mod 250 + 1>: one per scenario of a process, and the
+    process id keeps concurrent runs (xdist workers, two pytest runs) apart.
+    """
+    n = next(_counter)
+    return f"127.{20 + os.getpid() % 200}.{(n // 250) % 256}.{n % 250 + 1}"
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a test name (the form reports.conformance looks for)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def lane_of(name: str) -> str:
+    """The ladder lane of a capture end: one lane per node (IWF and P-CSCF are one eP-CSCF)."""
+    return name.split("/", 1)[0]
+
+
+class ScenarioWire:
+    """The capture of one scenario.
+
+    Args:
+        host: the scenario's loopback address (every packet to or from it is captured).
+        directory: where the files go (``captures/<feature>``).
+        stem: the file name without suffix (the test name, :func:`slug`).
+    """
+
+    def __init__(self, host: str, directory: Path, stem: str) -> None:
+        self.host = host
+        self.directory = directory
+        self.stem = stem
+        # written under a name of this process, renamed when complete: two runs in one checkout
+        # never write into each other's capture
+        part = directory / f".{stem}.{os.getpid()}"
+        self.capture = LiveCapture(
+            directory / f"{part.name}.pcapng", hosts=[host], keylog_path=directory / f"{part.name}.keys"
+        )
+        self.unavailable: str | None = None
+        self.messages_at_end: list[WireMessage] | None = None
+
+    @property
+    def pcapng(self) -> Path:
+        """The scenario's capture file (complete once :meth:`finish` returned)."""
+        return self.directory / f"{self.stem}.pcapng"
+
+    def start(self) -> None:
+        """Capture from now on; without a capture tool, say why once and carry on (inconclusive)."""
+        try:
+            self.capture.start()
+        except CaptureUnavailable as exc:
+            self.unavailable = str(exc)
+
+    def client_context(self, base: ssl.SSLContext) -> ssl.SSLContext:
+        """``base`` writing its TLS secrets to the capture's key log."""
+        if self.unavailable is None:
+            base.keylog_filename = str(self.capture.keylog_path)
+        return base
+
+    def messages(self) -> list[WireMessage]:
+        """Every message captured so far, decoded (the capture goes on).
+
+        Raises:
+            WireUnavailable: the capture could not start here.
+        """
+        if self.messages_at_end is not None:
+            return self.messages_at_end
+        if self.unavailable is not None:
+            raise WireUnavailable(self.unavailable)
+        try:
+            self.capture.sync()
+        except CaptureUnavailable as exc:
+            raise WireUnavailable(str(exc)) from None
+        keylog = KeyLog.from_file(self.capture.keylog_path)
+        return list(iter_messages(self.capture.path, decoder=Decoder(keylog)))
+
+    def finish(self, ports: Mapping[int, str], info: Mapping[str, str]) -> list[WireMessage]:
+        """Stop; decode the file; write the ladder and the message list next to the pcapng.
+
+        ``ports`` names the listening ports (:func:`captures.stack_ports`); ``info`` is written
+        into the ``.wire.json`` (feature, test, scenario).
+        """
+        if self.unavailable is not None:
+            return []
+        self.capture.stop()
+        self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
+        decoded = decode_file(self.capture.path)
+        os.replace(self.capture.path, self.pcapng)
+        self.messages_at_end = decoded.messages
+        legs = Legs(ports).learn(decoded.messages)
+        self._write(decoded.messages, legs, info)
+        return decoded.messages
+
+    def _write(self, messages: list[WireMessage], legs: Legs, info: Mapping[str, str]) -> None:
+        start = messages[0].time if messages else 0.0
+        entries: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        for m in messages:
+            src, dst = legs.name(m.src, m.transport), legs.name(m.dst, m.transport)
+            line = redact(m.start_line())
+            entries.append(
+                {
+                    "index": m.index,
+                    "frame": m.frame,
+                    "time": m.time,
+                    "src": src,
+                    "dst": dst,
+                    "transport": m.transport,
+                    "start_line": line,
+                    "raw": redact(m.raw.decode("utf-8", "replace")),
+                }
+            )
+            events.append(
+                {
+                    "time": round(m.time - start, 6),
+                    "src": lane_of(src),
+                    "dst": lane_of(dst),
+                    "label": _label(m),
+                    "transport": m.transport,
+                    "note": _note(m),
+                }
+            )
+        lanes = sorted(
+            {lane for e in events for lane in (e["src"], e["dst"])},
+            key=lambda lane: (_rank(lane), lane),
+        )
+        document = {**info, "pcapng": self.pcapng.name, "messages": entries}
+        ladder = {"lanes": lanes, "events": events}
+        for suffix, content in ((".wire.json", document), (".ladder.json", ladder)):
+            path = self.directory / f"{self.stem}{suffix}"
+            path.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
+
+
+def _rank(lane: str) -> int:
+    for rank, prefix in enumerate(_LANE_ORDER):
+        if lane.startswith(prefix):
+            return rank
+    return len(_LANE_ORDER)
+
+
+def _label(m: WireMessage) -> str:
+    if m.http is not None:
+        if m.http.is_request:
+            return f"{m.http.method} {m.http.path.split('?', 1)[0]}"
+        return f"{m.http.status}"
+    if m.message is not None:
+        start = m.message.start_line()
+        if start.startswith("SIP/2.0"):
+            return start.removeprefix("SIP/2.0 ")
+        return start.split(" ", 1)[0]
+    return "unparsable"
+
+
+def _note(m: WireMessage) -> str:
+    if m.message is None:
+        return ""
+    try:
+        return f"CSeq {m.message.cseq}"
+    except SipError:  # a malformed CSeq is shown as nothing
+        return ""

@@ -1,0 +1,145 @@
+"""Observations made from the captured messages of a scenario, no node's state read.
+
+Pure functions over decoded :class:`~captures.WireMessage` lists and the names of their
+ends (:class:`~captures.Legs`): the block registration of a wIMPU range as the REGISTER
+transactions between an eP-CSCF and the S-CSCF show it (TR 23.701 5.2.2.5.1), the W6 and
+W7 requests the registrar received (5.2.2.4), and the agreement between what the harness's
+peers sent or received and what the wire carried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+
+from captures import Legs, WireMessage
+from reference.sip.errors import SipError
+from reference.sip.message import Request, Response
+
+from .observe import BlockRegistrationView, RegistrarUse
+
+__all__ = ["Disagreement", "block_registration", "disagreements", "registrar_use", "sip_towards"]
+
+
+def _node(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def _expires(response: Response, request: Request | None) -> int:
+    """The lifetime a 200 OK to REGISTER granted (RFC 3261 10.2.4): Contact expires, else Expires."""
+    for contact in response.addresses("Contact"):
+        value = contact.param("expires")
+        if value is not None and value.isdigit():
+            return int(value)
+    header = response.get("Expires") or (request.get("Expires") if request is not None else None)
+    return int(header) if header is not None and header.strip().isdigit() else 3600
+
+
+def block_registration(
+    messages: Sequence[WireMessage], legs: Legs, wimpu: str, now: float
+) -> BlockRegistrationView:
+    """TR 23.701 5.2.2.5.1: the IMS registration of block ``wimpu``, from the captured REGISTERs.
+
+    A registration is one REGISTER dialog (Call-ID) from an eP-CSCF to the S-CSCF whose last
+    200 OK lists ``wimpu`` in P-Associated-URI and is still live at ``now`` (capture clock):
+    granted a lifetime that has not run out, and not removed by a later de-registration.
+    ``made_by`` names the node each Path entry of the REGISTER leads to.
+    """
+    requests: dict[tuple[str, str], Request] = {}
+    latest: dict[str, tuple[WireMessage, Response, Request | None]] = {}
+    for m in messages:
+        if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
+            continue
+        src, dst = _node(legs.name(m.src, m.transport)), _node(legs.name(m.dst, m.transport))
+        try:
+            if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
+                requests[(m.message.call_id, str(m.message.cseq))] = m.message
+            elif isinstance(m.message, Response) and src == "s-cscf" and m.message.cseq.method == "REGISTER":
+                if m.message.status == 200:
+                    key = (m.message.call_id, str(m.message.cseq))
+                    latest[m.message.call_id] = (m, m.message, requests.get(key))
+        except SipError:
+            continue
+    live = []
+    for wire, response, request in latest.values():
+        associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
+        if wimpu not in associated:
+            continue
+        if wire.time + _expires(response, request) <= now:
+            continue
+        live.append((response, request, associated))
+    names = {port: name for port, name in legs.ports.items()}
+    made_by: list[str] = []
+    contacts: list[str] = []
+    for response, request, _ in live:
+        contacts += [c.uri for c in response.addresses("Contact") if c.param("expires") != "0"]
+        for path in request.addresses("Path") if request is not None else []:
+            port = path.parsed_uri().port
+            made_by.append(_node(names.get(port, path.uri)) if port is not None else path.uri)
+    first = live[0] if live else None
+    return BlockRegistrationView(
+        wimpu=wimpu,
+        registrations=len(live),
+        contacts=tuple(contacts),
+        made_by=tuple(made_by),
+        service_route=tuple(f"<{a.uri}>" for a in first[0].addresses("Service-Route")) if first else (),
+        associated=first[2] if first else (),
+    )
+
+
+def registrar_use(messages: Iterable[WireMessage], legs: Legs, since: float, until: float) -> RegistrarUse:
+    """TR 23.701 5.2.2.4: the W6 and W7 requests the registrar received between ``since`` and
+    ``until`` (capture clock)."""
+    w6 = w7 = 0
+    for m in messages:
+        if m.http is None or not m.http.is_request or not since <= m.time <= until:
+            continue
+        if legs.name(m.dst, m.transport) != "registrar":
+            continue
+        if m.http.path.startswith("/w6/"):
+            w6 += 1
+        elif m.http.path.startswith("/w7/"):
+            w7 += 1
+    return RegistrarUse(w6=w6, w7=w7)
+
+
+def sip_towards(messages: Iterable[WireMessage], legs: Legs, node: str, since: float) -> list[str]:
+    """Start lines of the SIP messages sent to a node whose name starts with ``node`` from ``since``."""
+    return [
+        m.start_line()
+        for m in messages
+        if m.is_sip and m.time >= since and legs.name(m.dst, m.transport).startswith(node)
+    ]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Disagreement:
+    """A message a peer of the harness sent or received that the wire did not carry as such."""
+
+    peer: str
+    direction: str
+    start_line: str
+
+    def __str__(self) -> str:
+        return f"{self.peer} {self.direction} {self.start_line!r}, but no captured message has those bytes"
+
+
+def disagreements(
+    seen: Iterable[tuple[str, str, bytes]], messages: Sequence[WireMessage], transports: Sequence[str]
+) -> list[Disagreement]:
+    """What the harness saw (peer, 'sent'/'received', raw bytes) that the capture lacks, byte for byte.
+
+    Only the messages on ``transports`` are compared (the WICs' WSS, the remote party's TCP/UDP).
+    """
+    on_wire: dict[bytes, int] = {}
+    for m in messages:
+        if m.is_sip and m.transport in transports:
+            on_wire[m.raw] = on_wire.get(m.raw, 0) + 1
+    missing = []
+    for peer, direction, raw in seen:
+        if on_wire.get(raw, 0) > 0:
+            on_wire[raw] -= 1
+        else:
+            start = raw.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+            missing.append(Disagreement(peer, direction, start))
+    return missing
