@@ -189,3 +189,18 @@ def bearer_challenge(world: World) -> None:
 @then("the response says the security token is invalid")
 def token_invalid(world: World) -> None:
     expect.token_invalid(world.outcome.response, world.stack.wwsf.origin)
+
+
+@then(
+    parsers.re(
+        r'no message captured on the WebSocket connection of WIC "(?P<wic>[^"]+)" names the individual '
+        r"IMPU of (?P<user>\w+), the wIMPU block or a P-Profile-Key"
+    )
+)
+def impu_never_reaches_wic(world: World, wic: str, user: str) -> None:
+    """5.2.2.1 "IMS identities are only used within the IMS domain" (open point 15: in option B
+    the WIC knows only its external identity), checked on every captured message of the WIC's
+    WebSocket connection, both directions."""
+    entry = world.registration_of(user)
+    impu = expect.impu(entry, user)
+    expect.never_named(world.captured_on_wic(wic), [impu, world.block_of(user)], "P-Profile-Key")

@@ -65,6 +65,33 @@ def asserted_impu(world: World, user: str) -> None:
     expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
 
 
+@then(
+    parsers.re(
+        rf"the INVITE captured from the eP-CSCF to the S-CSCF asserts the individual IMPU of {USER} "
+        rf"and carries the From header field exactly as {WIC} sent it"
+    )
+)
+def captured_invite_to_scscf(world: World, user: str, wic: str) -> None:
+    """5.2.2.5.3 step 2: checked on the wire, on the leg the eP-CSCF sent it on."""
+    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
+    expect.same_header_line(world.wics[wic].sent_requests("INVITE")[-1], invite.to_bytes(), "From", "f")
+
+
+@then(
+    parsers.re(
+        rf"the INVITE captured from the eP-CSCF to the S-CSCF is routed by the Service-Route "
+        rf"of the registration of the block of {USER}"
+    )
+)
+def captured_invite_service_route(world: World, user: str) -> None:
+    """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3): the Route of the
+    forwarded INVITE is the Service-Route the S-CSCF returned to the block registration."""
+    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    block = world.block_of(user)
+    expect.routed_by(invite, world.block_registration_of(block).service_route, block)
+
+
 @then("the eP-CSCF queried the wIMPU Registrar for the session")
 def ep_cscf_queried(world: World) -> None:
     expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")

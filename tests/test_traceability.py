@@ -35,10 +35,6 @@ SOURCE = ROOT / "docs" / "source" / "tr23701-5.2.2.txt"
 # requirement that loses its coverage fails it too.
 STILL_UNCOVERED = frozenset(
     {
-        # "IMS identities are only used within the IMS domain": the reference hands the allocated
-        # IMPU to the WIC (P-Associated-URI of the REGISTER 200 OK, P-Called-Party-ID of a
-        # terminating INVITE); which identities may leave the IMS domain is an open point.
-        "REQ-PRIN-09",
         # eP-CSCF failure and re-allocation of its block: needs a failover flow in the reference
         # (the WWSF re-announcing the block, the new eP-CSCF registering it) and a fault-injecting harness.
         "REQ-ARCH-06",

@@ -24,6 +24,7 @@ Feature: 5.2.2.5.3 Origination
       When WIC "<wic>" starts a session to the remote party with the identity of <user>
       Then the eP-CSCF answers 200
       And the INVITE reaches the remote party through the eP-CSCF and the S-CSCF
+      And the INVITE captured from the eP-CSCF to the S-CSCF is routed by the Service-Route of the registration of the block of <user>
       And the INVITE reaching the remote party carries the From header field exactly as WIC "<wic>" sent it
 
       @option_a
@@ -67,6 +68,7 @@ Feature: 5.2.2.5.3 Origination
       And the eP-CSCF queried the wIMPU Registrar for the session
       And the INVITE reaching the remote party asserts the individual IMPU of bob
       And the INVITE reaching the remote party carries the From header field exactly as WIC "B1" sent it
+      And the INVITE captured from the eP-CSCF to the S-CSCF asserts the individual IMPU of bob and carries the From header field exactly as WIC "B1" sent it
 
   Rule: Step 2 does not apply when the third party allocated the IMPU - standard originating IMS procedures apply
 

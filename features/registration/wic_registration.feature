@@ -63,6 +63,19 @@ Feature: 5.2.2.5.2 WIC registration procedure
       When WIC "B1" registers with the identity and the token of bob
       Then the wIMPU Registrar binds bob's external identity to an individual IMPU of block "sip:wrtc-!.*!@block2.ims.example.net"
 
+  Rule: 5.2.2.1 - IMS identities are only used within the IMS domain: a WIC of option B never learns the IMPU allocated to it
+
+    @step_7 @option_b @TP_WIMPU_REG_007
+    Scenario: The individual IMPU allocated to an external identity never reaches the WIC
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      When WIC "B1" registers with the identity and the token of bob
+      And the remote party calls bob
+      Then the eP-CSCF answers 200
+      And the remote party receives 200
+      And no message captured on the WebSocket connection of WIC "B1" names the individual IMPU of bob, the wIMPU block or a P-Profile-Key
+
   Rule: Step 6 - a different contact for a registered IMPU is a new contact of that IMPU
 
     @step_6 @registrar_read @TP_WIMPU_REG_003

@@ -29,11 +29,13 @@ __all__ = [
     "live_contacts",
     "no_entry",
     "none",
+    "never_named",
     "not_queried",
     "option_b_binding",
     "queried",
     "rejected_before_ep_cscf",
     "route",
+    "routed_by",
     "same_header_line",
     "same_identity_as",
     "same_impu",
@@ -291,6 +293,27 @@ def asserted_identity(request: Request, impu: str) -> None:
     found = [a.uri for a in request.addresses("P-Asserted-Identity")]
     assert found, f"expected P-Asserted-Identity {impu}, the request carries none"
     same_identity_as(found[0], impu, "P-Asserted-Identity")
+
+
+def never_named(messages: Sequence[tuple[str, bytes]], identities: Sequence[str], header: str) -> None:
+    """No message (start line, raw bytes) names one of ``identities`` or carries header ``header``."""
+    assert messages, "no message was captured on that WebSocket connection"
+    for start, raw in messages:
+        for identity in identities:
+            user_host = identity.split(":", 1)[-1].encode()
+            text = raw.decode(errors="replace")
+            assert user_host not in raw, f"{start!r} names the IMS identity {identity}:\n{text}"
+        assert not header_lines(raw, header), f"{start!r} carries {header}:\n{raw.decode(errors='replace')}"
+
+
+def routed_by(request: Request, service_route: Sequence[str], block: str) -> None:
+    """The request's first Route entries are the Service-Route (``<uri>`` each) of block ``block``."""
+    assert service_route, f"no Service-Route was captured in the 200 OK to the registration of block {block}"
+    found = [f"<{a.uri}>" for a in request.addresses("Route")]
+    assert found[: len(service_route)] == list(service_route), (
+        f"expected the {request.method} to be routed by the Service-Route {list(service_route)} of the "
+        f"registration of block {block}, its Route is {found}"
+    )
 
 
 def called_party(request: Request, impu: str) -> None:

@@ -427,6 +427,34 @@ class World:
         messages, legs = self.wire_messages()
         return registrar_use(messages, legs, self.session.wall_started, self.session.wall_ended)
 
+    def captured_requests(self, method: str, src: str, dst: str) -> list[Request]:
+        """The ``method`` requests captured from a node named ``src...`` to one named ``dst...``
+        since the last session attempt began (the whole scenario when there was none)."""
+        since = self.session.wall_started if self.session is not None else 0.0
+        messages, legs = self.wire_messages()
+        return [
+            m.message
+            for m in messages
+            if isinstance(m.message, Request)
+            and m.message.method == method
+            and m.time >= since
+            and legs.name(m.src, m.transport).startswith(src)
+            and legs.name(m.dst, m.transport).startswith(dst)
+        ]
+
+    def captured_on_wic(self, wic_name: str) -> list[tuple[str, bytes]]:
+        """(start line, raw bytes) of every SIP message captured on the WebSocket connection of
+        WIC ``wic_name``, both directions (the connection is told by the WIC's first REGISTER)."""
+        messages, legs = self.wire_messages()
+        sent = set(self.wics[wic_name].sent)
+        ends = {(m.src, m.dst) for m in messages if m.transport in ("WS", "WSS") and m.raw in sent}
+        ends |= {(dst, src) for src, dst in ends}
+        return [(m.start_line(), m.raw) for m in messages if m.is_sip and (m.src, m.dst) in ends]
+
+    def block_of(self, user: str) -> str:
+        """The wIMPU block a user's identity belongs to (the WWSF's user data)."""
+        return self.users[user].block
+
     def session_sip_at(self, node: str) -> list[str]:
         """Start lines of the SIP messages captured towards ``node`` (a name prefix such as
         ``ep-cscf``) since the last session attempt began."""

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,7 +52,8 @@ GUARDS: dict[str, str] = {
     "no_option1": "TP_WIMPU_BLK_001",
     "option2_never_registered": "TP_WIMPU_BLK_002",
     "block_per_wic": "TP_WIMPU_BLK_003",
-    "no_service_route": "TP_WIMPU_BLK_001 or TP_WIMPU_BLK_002",
+    "no_service_route": "TP_WIMPU_ORIG_001",
+    "impu_to_wic": "TP_WIMPU_REG_007",
     "directory_shared": "TP_WIMPU_BLK_004",
     # origination (5.2.2.5.3)
     "from_rewritten": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_002",
@@ -141,6 +143,7 @@ def run_with_fault(fault: str, selection: str) -> subprocess.CompletedProcess[st
     # not an xdist worker itself, whatever this test runs in (-n0 below)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_FAULT"] = fault
+    env["WIMPU_CAPTURES_DIR"] = tempfile.mkdtemp(prefix=f"wimpu-mutant-{fault}-")  # not the run's captures
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",

@@ -484,6 +484,28 @@ def _pcpid_stripped(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _impu_to_wic(mp: pytest.MonkeyPatch) -> None:
+    """Option B: the eP-CSCF tells the WIC its IMPU, in the REGISTER 200 OK and the INVITE it delivers."""
+    from reference.nodes.p_cscf.flows import Fork, Registered
+
+    def register_outcome(run: FlowRun, result: Any) -> Any:
+        impu = next((e.impu for e, _ in run.results if isinstance(e, Registered)), None)
+        if impu and getattr(result, "status", None) == 200:
+            return result.with_header_set("P-Associated-URI", f"<{impu}>")
+        return result
+
+    def terminate_outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Fork):
+            called = run.request.addresses("P-Called-Party-ID")
+            if called:
+                delivered = result.request.with_header_set("P-Called-Party-ID", f"<{called[0].uri}>")
+                return dataclasses.replace(result, request=delivered)
+        return result
+
+    _patch_flow(mp, _pcscf(), "terminate", outcome=terminate_outcome)
+    _patch_flow(mp, _pcscf(), "register_wic", outcome=register_outcome)
+
+
 def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import Fork
 
@@ -593,6 +615,10 @@ FAULTS: Mapping[str, Fault] = {
     "block_per_wic": Fault(
         "the eP-CSCF registers the block again, with a new contact, for every WIC registration",
         _block_per_wic,
+    ),
+    "impu_to_wic": Fault(
+        "option B: the eP-CSCF hands the WIC its allocated IMPU (P-Associated-URI, P-Called-Party-ID)",
+        _impu_to_wic,
     ),
     "no_service_route": Fault(
         "the eP-CSCF does not keep the Service-Route of the block registration's 200 OK",
