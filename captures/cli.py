@@ -9,9 +9,17 @@ what could be decoded is still printed.
 ``PORTS.json`` names the listening ports: ``{"5060": "i-cscf", ...}`` (or the reverse,
 ``{"i-cscf": 5060}``).
 
-``wimpu-conformance verify`` (rule checks against a PIXIT) is not there yet: it exits 2.
+``wimpu-conformance verify FILE.pcapng [--keylog KEYS] --pixit PIXIT.toml [--ports PORTS.json]
+[--json OUT.json] [--quiet-period SECONDS]`` groups the messages into the flows of TR 23.701
+5.2.2.5 and checks each against the rules (:mod:`captures.verify`, ``docs/verify.md``): a
+verdict per flow and rule with the frame and leg of the message concerned, then a summary.
+The PIXIT names the nodes' addresses and gives the blocks with their identity options; a
+ports file alone names the nodes (the option-dependent rules are then inconclusive).
 
-Exit status: 0 decoded cleanly, 1 problems (file, capture or decoding), 2 usage.
+Exit status of ``decode``: 0 decoded cleanly, 1 problems (file, capture or decoding), 2 usage.
+Exit status of ``verify``: 0 every rule passed, 1 a rule failed or the capture had
+problems, 2 usage (no PIXIT or ports file, an invalid PIXIT), 3 nothing failed but
+something was inconclusive.
 """
 
 from __future__ import annotations
@@ -23,13 +31,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from conformance.pixit import PixitError, load_pixit
 from reference.sip.errors import SipError
 
 from .decode import Decoder, iter_messages
 from .errors import CaptureFileError
+from .flows import Ends
 from .legs import Legs
 from .model import WireMessage
 from .tls import KeyLog
+from .verify import run as run_verify
 
 __all__ = ["main"]
 
@@ -44,8 +55,19 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("--keylog", type=Path, help="an NSS key log (SSLKEYLOGFILE) for TLS and WSS")
     decode.add_argument("--ports", type=Path, help='JSON {"port": "node name"} naming the listening ports')
     decode.add_argument("--http", action="store_true", help="also print the HTTP messages")
-    verify = commands.add_parser("verify", help="check a capture against the rules (not yet)")
-    verify.add_argument("args", nargs="*")
+    verify = commands.add_parser("verify", help="check a capture against the rules of TR 23.701 5.2.2")
+    verify.add_argument("file", type=Path, help="a pcap or pcapng file")
+    verify.add_argument("--keylog", type=Path, help="an NSS key log (SSLKEYLOGFILE) for TLS and WSS")
+    verify.add_argument("--pixit", type=Path, help="the PIXIT (TOML): node addresses, blocks and options")
+    verify.add_argument("--ports", type=Path, help='JSON {"port": "node name"}, for a capture without PIXIT')
+    verify.add_argument("--json", type=Path, help="also write the verdicts as JSON to this file")
+    verify.add_argument(
+        "--quiet-period",
+        type=float,
+        default=64.0,
+        metavar="SECONDS",
+        help="capture time without a message after which a flow is closed (default 64)",
+    )
     return parser
 
 
@@ -110,17 +132,49 @@ def decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if problems else 0
 
 
+def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.pixit is None and args.ports is None:
+        print(
+            f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes",
+            file=err,
+        )
+        return 2
+    if args.quiet_period <= 0:
+        print(f"{PROG}: verify: error: --quiet-period must be positive", file=err)
+        return 2
+    try:
+        pixit = load_pixit(args.pixit) if args.pixit is not None else None
+        ports = _load_ports(args.ports) if args.ports is not None else {}
+    except (PixitError, ValueError) as exc:
+        print(f"{PROG}: verify: error: {exc}", file=err)
+        return 2
+    ends = Ends.from_pixit(pixit) if pixit is not None else Ends.from_ports(ports)
+    if pixit is not None and ports:
+        ends = ends.with_ports(ports)
+    if not ends.named:
+        where = f"the PIXIT {args.pixit} gives no node address (url, sip)" if pixit else "no port is named"
+        print(f"{PROG}: verify: error: {where}: the ends of the messages cannot be named", file=err)
+        return 2
+    return run_verify(
+        args.file,
+        ends=ends,
+        blocks=pixit.blocks if pixit is not None else (),
+        keylog=args.keylog,
+        json_path=args.json,
+        quiet=args.quiet_period,
+        out=out,
+        err=err,
+    )
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    if args.command == "verify":
-        print(f"{PROG}: verify: not yet implemented (rule checks against a PIXIT come later)", file=err)
-        return 2
     try:
-        return decode(args, out, err)
+        return verify(args, out, err) if args.command == "verify" else decode(args, out, err)
     except BrokenPipeError:  # e.g. piped into head
         return 0
 

@@ -7,9 +7,11 @@ messages each frame completed with :meth:`Decoder.messages_ready`, and call
 pcap or pcapng file, streaming; :func:`decode_file` collects everything.
 
 Per frame: link, IP and TCP/UDP headers are read by hand (:mod:`captures.packets`);
-UDP datagrams carry one SIP message each (RFC 3261 18.1.1); each TCP direction is put
-back in order (:mod:`captures.tcp`) and fed to the connection's protocol stack
-(:mod:`captures.streams`: TLS, HTTP/1.1, WebSocket, SIP framed by Content-Length).
+IP fragments are put back together first (:class:`captures.packets.Defragmenter`; the
+datagrams it has to drop are reported as ``not-decoded``); UDP datagrams carry one SIP
+message each (RFC 3261 18.1.1); each TCP direction is put back in order
+(:mod:`captures.tcp`) and fed to the connection's protocol stack (:mod:`captures.streams`:
+TLS, HTTP/1.1, WebSocket, SIP framed by Content-Length).
 A message's time is the time of the frame that completed it.
 """
 
@@ -26,7 +28,18 @@ from reference.sip.parser import parse_message
 
 from .errors import Problem, ProblemKind
 from .model import Endpoint, HttpInfo, Transport, WireMessage
-from .packets import FIN, KNOWN_LINKTYPES, RST, SYN, Datagram, Segment, Skipped, parse_frame
+from .packets import (
+    FIN,
+    KNOWN_LINKTYPES,
+    RST,
+    SYN,
+    Datagram,
+    Defragmenter,
+    Fragment,
+    Segment,
+    Skipped,
+    parse_frame,
+)
 from .pcapfile import TLS_KEY_LOG, CaptureReader, Packet
 from .streams import Discard, Layer, Slot
 from .tcp import Reassembler
@@ -96,6 +109,7 @@ class Decoder:
         self._unknown_links: Counter[int] = Counter()
         self._skipped: Counter[str] = Counter()
         self._garbage: set[tuple[Endpoint, Endpoint]] = set()
+        self._fragments = Defragmenter()
 
     # ----- input ----------------------------------------------------------------------
 
@@ -112,6 +126,8 @@ class Decoder:
             self._unknown_links[linktype] += 1
             return
         frame = parse_frame(linktype, data)
+        if isinstance(frame, Fragment):
+            frame = self._fragments.receive(frame, time)
         if frame is None:
             return
         if isinstance(frame, Segment):
@@ -159,6 +175,10 @@ class Decoder:
         """The capture ended: report open holes, skipped frames, and a capture without SIP."""
         for connection in list(self._connections.values()):
             connection.finish()
+        self._fragments.finish()
+        for reason, count in sorted(self._fragments.dropped.items()):
+            first = self._fragments.examples[reason]
+            self.problem(ProblemKind.NOT_DECODED, reason, f"{count} datagrams dropped (first: {first})")
         for linktype, count in sorted(self._unknown_links.items()):
             self.problem(ProblemKind.LINK_TYPE, f"link type {linktype}", f"{count} frames skipped")
         for reason, count in sorted(self._skipped.items()):

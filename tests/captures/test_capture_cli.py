@@ -106,11 +106,6 @@ def test_no_sip_at_all(tmp_path: Path) -> None:
     )
 
 
-def test_verify_is_not_there_yet() -> None:
-    status, _, err = run("verify", "x.pcapng")
-    assert status == 2 and "not yet" in err[0]
-
-
 def test_runs_as_a_module(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "captures.cli", "decode", str(clean_capture(tmp_path))],

@@ -1,0 +1,766 @@
+"""Group decoded messages into the flows of TR 23.701 5.2.2.5, streaming.
+
+A flow is every SIP message of one Call-ID (a proxy never changes it, RFC 3261 16.6, so
+one Call-ID follows a request over every hop) with the W6 and W7 HTTP messages that were
+exchanged while it was going on. What a flow is follows from its messages
+(:func:`classify`):
+
+- registration of a WIC (5.2.2.5.2): a REGISTER over WS/WSS, its answer, and the W6
+  requests the eP-CSCF made in between;
+- block registration (5.2.2.5.1): a REGISTER from an eP-CSCF's P-CSCF to the S-CSCF
+  (401, then 200);
+- origination (5.2.2.5.3): an INVITE from a WIC to its eP-CSCF, or from a P-CSCF to
+  the S-CSCF;
+- termination (5.2.2.5.4): an INVITE arriving at the I-CSCF (with its W7 request), or
+  from the S-CSCF to an eP-CSCF (with its W6 request), the INVITEs forked to WICs and
+  the CANCELs. A call from one WIC to another is both origination and termination.
+
+W6 and W7 requests carry no Call-ID. One is given to the open flows with a transaction
+under way (a request without its final response) or a message in the ``window`` seconds
+before it, that name an identity it names (the W6/W7 paths and bodies of the solution
+profile hold the IMPU or external identity); when it names none of theirs, to the flows
+that had a message in the ``window`` seconds before it. Its response goes where the
+request went. The rules
+(:mod:`captures.rules`) then look at what lies between a SIP request and the message it
+caused.
+
+Streaming (bounded memory on large traces): :class:`FlowTracker` holds only open flows.
+A flow closes after ``quiet`` seconds of capture time without a message of its own, and
+when more than ``max_open`` flows are open the least recently active one closes early;
+a flow keeps at most ``max_hops`` messages. :class:`Knowledge` keeps the few facts that
+cross flows (tokens seen on WIC legs, registered contacts, IMPU allocations, block
+registrations, TLS connections that could not be decrypted), each table bounded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import json
+import re
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from reference.sip.errors import SipError
+from reference.sip.identity import IdentityError, canonical_identity
+from reference.sip.message import Request, Response
+
+from .errors import Problem, ProblemKind
+from .model import Endpoint, HttpInfo, WireMessage
+
+if TYPE_CHECKING:
+    from conformance.pixit import Pixit
+
+__all__ = [
+    "BlockRecord",
+    "ContactRecord",
+    "End",
+    "Ends",
+    "Flow",
+    "FlowKind",
+    "FlowTracker",
+    "Hop",
+    "Knowledge",
+    "Role",
+    "bearer_token",
+    "classify",
+    "end_named",
+    "group",
+    "http_identities",
+    "identity_key",
+    "registrar_api",
+    "sip_identities",
+]
+
+
+class Role(enum.Enum):
+    """What an end of a message is, in the architecture of 5.2.2.2."""
+
+    WIC = "WIC"
+    IWF = "eP-CSCF (IWF)"
+    P_CSCF = "eP-CSCF (P-CSCF)"
+    I_CSCF = "I-CSCF"
+    S_CSCF = "S-CSCF"
+    REGISTRAR = "wIMPU Registrar"
+    WWSF = "WWSF"
+    REMOTE = "remote party"
+    OTHER = "other"
+
+
+_ROLE_NAMES = {
+    "i-cscf": Role.I_CSCF, "icscf": Role.I_CSCF, "s-cscf": Role.S_CSCF, "scscf": Role.S_CSCF,
+    "registrar": Role.REGISTRAR, "wimpu-registrar": Role.REGISTRAR, "wwsf": Role.WWSF,
+    "remote": Role.REMOTE, "remote-party": Role.REMOTE,
+}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class End:
+    """One end of a message: its name (``ep-cscf1/sip``, ``WIC@39458``), role and node."""
+
+    name: str
+    role: Role
+    node: str
+    "The node: ``ep-cscf1`` for both the IWF and the P-CSCF side of that eP-CSCF."
+
+
+def end_named(name: str) -> End:
+    """The end a listening address was named after (PIXIT node names or a ports file)."""
+    base, _, side = name.partition("/")
+    key = base.strip().lower().replace("_", "-")
+    side = side.lower()
+    if side in ("wss", "ws", "iwf"):
+        return End(name, Role.IWF, base)
+    if side in ("sip", "p-cscf", "pcscf"):
+        return End(name, Role.P_CSCF, base)
+    if key in _ROLE_NAMES:
+        return End(name, _ROLE_NAMES[key], key)
+    if key.startswith("wic"):
+        return End(name, Role.WIC, name)
+    return End(name, Role.OTHER, name)
+
+
+class Ends:
+    """Names and roles of capture endpoints, learned while messages stream by.
+
+    Listening addresses are named by the PIXIT (:meth:`from_pixit`) or a ports file
+    (:meth:`from_ports`). Other ends are learned as :class:`captures.legs.Legs` does: the
+    client end of a WebSocket (and of its handshake) is ``WIC@<port>``; the ephemeral port
+    a node sends requests from is that node when the top Via names its listening address
+    (RFC 3261 18.1.1). Learned ends are kept in a table of at most ``limit`` entries.
+    """
+
+    def __init__(
+        self,
+        addresses: Mapping[Endpoint, str] | None = None,
+        ports: Mapping[int, str] | None = None,
+        *,
+        limit: int = 100_000,
+    ) -> None:
+        self._addresses = {address: end_named(name) for address, name in (addresses or {}).items()}
+        self._ports = {port: end_named(name) for port, name in (ports or {}).items()}
+        self._learned: OrderedDict[Endpoint, End] = OrderedDict()
+        self.limit = limit
+
+    @classmethod
+    def from_pixit(cls, pixit: Pixit) -> Ends:
+        """Name the listening addresses of ``pixit`` (``Pixit.endpoints()``, ``i_cscf`` as ``i-cscf``)."""
+        addresses = {a: n if "/" in n else n.replace("_", "-") for a, n in pixit.endpoints().items()}
+        by_port: dict[int, set[str]] = {}
+        for (_, port), name in addresses.items():
+            by_port.setdefault(port, set()).add(name)
+        ports = {port: names.pop() for port, names in by_port.items() if len(names) == 1}
+        return cls(addresses, ports)
+
+    @classmethod
+    def from_ports(cls, ports: Mapping[int, str]) -> Ends:
+        """Name listening ports only (``{5060: "i-cscf", ...}``, as ``decode --ports``)."""
+        return cls(None, ports)
+
+    def with_ports(self, ports: Mapping[int, str]) -> Ends:
+        """The same naming, with these listening ports named (or renamed) too."""
+        merged = Ends(None, None, limit=self.limit)
+        merged._addresses = dict(self._addresses)
+        merged._ports = {**self._ports, **{port: end_named(name) for port, name in ports.items()}}
+        return merged
+
+    @property
+    def named(self) -> list[End]:
+        """The ends named by the PIXIT or the ports file."""
+        return [*self._addresses.values(), *self._ports.values()]
+
+    def listening(self, endpoint: Endpoint) -> End | None:
+        return self._addresses.get(endpoint) or self._ports.get(endpoint[1])
+
+    def end(self, endpoint: Endpoint, transport: str | None = None) -> End:
+        known = self.listening(endpoint) or self._learned.get(endpoint)
+        if known is not None:
+            return known
+        if transport in ("WS", "WSS"):
+            return End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}")
+        name = f"{endpoint[0]}:{endpoint[1]}" if ":" not in endpoint[0] else f"[{endpoint[0]}]:{endpoint[1]}"
+        return End(name, Role.OTHER, name)
+
+    def _learn(self, endpoint: Endpoint, end: End) -> None:
+        if endpoint not in self._learned:
+            self._learned[endpoint] = end
+            if len(self._learned) > self.limit:
+                self._learned.popitem(last=False)
+
+    def learn(self, message: WireMessage) -> None:
+        """Name the ephemeral ends of ``message`` where it tells who they are."""
+        src, dst = message.src, message.dst
+        if message.transport in ("WS", "WSS"):
+            for endpoint in (src, dst):
+                if self.listening(endpoint) is None:
+                    self._learn(endpoint, End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}"))
+        elif message.http is not None:
+            client, server = (src, dst) if message.http.is_request else (dst, src)
+            known = self.listening(server)
+            if known is not None and known.role is Role.IWF and self.listening(client) is None:
+                self._learn(client, End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}"))
+        elif (
+            isinstance(message.message, Request) and self.listening(src) is None and src not in self._learned
+        ):
+            try:
+                via = message.message.top_via
+            except SipError:
+                return
+            node = self.listening((via.host, via.port or 5060))
+            if node is not None:
+                self._learn(src, node)
+
+    def hop(self, message: WireMessage) -> Hop:
+        """Learn from ``message``, then name both of its ends."""
+        self.learn(message)
+        return Hop(
+            message, self.end(message.src, message.transport), self.end(message.dst, message.transport)
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hop:
+    """A message on its leg: who sent it, who received it."""
+
+    message: WireMessage
+    src: End
+    dst: End
+    method: str | None = dataclasses.field(init=False)
+    "A SIP request's method, else None."
+    cseq: str = dataclasses.field(init=False)
+    "A SIP message's CSeq as written, else ''."
+
+    def __post_init__(self) -> None:
+        sip = self.message.message
+        object.__setattr__(self, "method", sip.method if isinstance(sip, Request) else None)
+        object.__setattr__(self, "cseq", (sip.get("CSeq") or "") if sip is not None else "")
+
+    @property
+    def leg(self) -> str:
+        return f"{self.src.name} -> {self.dst.name}"
+
+    @property
+    def request(self) -> Request | None:
+        return self.message.message if isinstance(self.message.message, Request) else None
+
+    @property
+    def response(self) -> Response | None:
+        return self.message.message if isinstance(self.message.message, Response) else None
+
+    @property
+    def on_wic_leg(self) -> bool:
+        """Between a WIC and its eP-CSCF (WS, WSS and the handshake), or from the WWSF (step 1)."""
+        roles = {self.src.role, self.dst.role}
+        return self.message.transport in ("WS", "WSS") or Role.WIC in roles or Role.WWSF in roles
+
+
+class FlowKind(enum.Enum):
+    WIC_REGISTRATION = "wic-registration"
+    BLOCK_REGISTRATION = "block-registration"
+    ORIGINATION = "origination"
+    TERMINATION = "termination"
+    OTHER = "other"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Flow:
+    """The messages of one Call-ID, with the W6/W7 messages of their time, in capture order."""
+
+    id: str
+    call_id: str
+    kinds: frozenset[FlowKind]
+    hops: tuple[Hop, ...]
+    note: str = ""
+    "Why the flow may be incomplete (cut short, closed early), else empty."
+
+    @property
+    def messages(self) -> list[WireMessage]:
+        return [hop.message for hop in self.hops]
+
+    @property
+    def label(self) -> str:
+        return "+".join(k.value for k in FlowKind if k in self.kinds)
+
+    @classmethod
+    def of(cls, hops: Sequence[Hop], flow_id: str = "flow", note: str = "") -> Flow:
+        """A flow built from given hops (live checks, unit tests)."""
+        sip = [h.message.message for h in hops if h.message.message is not None]
+        call_id = next((m.get("Call-ID") or "" for m in sip), "")
+        return cls(flow_id, call_id, classify(hops), tuple(hops), note)
+
+
+def classify(hops: Iterable[Hop]) -> frozenset[FlowKind]:
+    """Which flows of 5.2.2.5 these messages are."""
+    kinds: set[FlowKind] = set()
+    for hop in hops:
+        request = hop.request
+        if request is None:
+            continue
+        src, dst = hop.src.role, hop.dst.role
+        if request.method == "REGISTER":
+            if hop.message.transport in ("WS", "WSS") or src is Role.WIC:
+                kinds.add(FlowKind.WIC_REGISTRATION)
+            elif src is Role.P_CSCF and dst is Role.S_CSCF:
+                kinds.add(FlowKind.BLOCK_REGISTRATION)
+        elif request.method == "INVITE":
+            if src is Role.WIC or (src is Role.P_CSCF and dst is Role.S_CSCF):
+                kinds.add(FlowKind.ORIGINATION)
+            if dst is Role.I_CSCF or (src is Role.S_CSCF and dst is Role.P_CSCF) or dst is Role.WIC:
+                kinds.add(FlowKind.TERMINATION)
+    return frozenset(kinds or {FlowKind.OTHER})
+
+
+# ----- identities, tokens, the registrar's APIs ------------------------------------------------
+
+_IDENTITY = re.compile(r"(?:sips?|tel):[^\s\"'&?#,;<>/\\]+", re.I)
+_BEARER = re.compile(r"bearer\s+(?:access_token=\"?)?([A-Za-z0-9._~+/=-]+)\"?", re.I)
+_CONNECTION = re.compile(r"\[?([^\s\]]+?)\]?:(\d+) -> \[?([^\s\]]+?)\]?:(\d+)")
+_SIP_IDENTITY_HEADERS = ("From", "To", "P-Asserted-Identity", "P-Called-Party-ID", "P-Preferred-Identity")
+
+
+@functools.lru_cache(maxsize=65_536)
+def identity_key(text: str) -> str | None:
+    """The canonical form of a public user identity (RFC 3261 19.1.4), or None."""
+    try:
+        return canonical_identity(text)
+    except (IdentityError, ValueError):
+        return None
+
+
+def registrar_api(hop: Hop) -> str | None:
+    """``W6`` or ``W7`` for an HTTP message of those reference points (solution profile:
+    ``/w6/...`` and ``/w7/...`` paths), ``registrar`` for other HTTP to or from the
+    registrar, else None."""
+    info = hop.message.http
+    if info is None:
+        return None
+    if info.path.startswith("/w6/"):
+        return "W6"
+    if info.path.startswith("/w7/"):
+        return "W7"
+    return "registrar" if Role.REGISTRAR in (hop.src.role, hop.dst.role) else None
+
+
+def http_identities(info: HttpInfo) -> set[str]:
+    """The identities an HTTP message names in its target and body."""
+    text = unquote(info.path) + " " + info.body[:65_536].decode("utf-8", "replace")
+    found = {identity_key(token) for token in _IDENTITY.findall(text)}
+    return {key for key in found if key is not None}
+
+
+def sip_identities(request: Request) -> set[str]:
+    """The identities a SIP request names: Request-URI, From, To, asserted and called party."""
+    found = {identity_key(request.uri)}
+    for name in _SIP_IDENTITY_HEADERS:
+        for value in request.get_all(name) if request.has(name) else ():
+            match = _IDENTITY.search(value)
+            if match:
+                found.add(identity_key(match.group(0)))
+    return {key for key in found if key is not None}
+
+
+def bearer_token(request: Request) -> str | None:
+    """The WWSF token of a REGISTER (5.2.2.5.2 step 3): ``Authorization: Bearer <token>``,
+    the TS 24.371 form ``Bearer access_token="<token>"`` (RFC 6750 2.1), or an
+    ``application/jwt`` body (the text's "attachment", a PICS option)."""
+    for value in request.get_all("Authorization"):
+        match = _BEARER.match(value.strip())
+        if match:
+            return match.group(1)
+    if (request.get("Content-Type") or "").split(";")[0].strip().lower() == "application/jwt":
+        body = request.body.strip().decode("ascii", "replace")
+        return body or None
+    return None
+
+
+# ----- what crosses flows ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A contact a WIC registered over its WebSocket (5.2.2.5.2 step 6) and how long it lives."""
+
+    identity: str
+    "The canonical identity it registered (To): an IMPU (option A) or an external identity (B)."
+    uri: str
+    wic: Endpoint
+    ep_cscf: str
+    since: float
+    until: float
+    flow_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockRecord:
+    """A block registration the S-CSCF accepted (5.2.2.5.1)."""
+
+    wimpus: tuple[str, ...]
+    "The wildcarded identities the 200 OK's P-Associated-URI lists."
+    ep_cscf: str
+    call_id: str
+    flow_id: str
+    since: float
+    until: float
+    frame: int
+
+
+def _expires(request: Request, response: Response, uri: str) -> int | None:
+    for contact in response.contacts if response.has("Contact") else ():
+        if contact.uri == uri and contact.param("expires"):
+            return int(contact.param("expires") or 0)
+    for contact in request.contacts if request.has("Contact") else ():
+        if contact.uri == uri and contact.param("expires"):
+            return int(contact.param("expires") or 0)
+    value = request.get("Expires") or response.get("Expires")
+    return int(value) if value and value.isdigit() else None
+
+
+class Knowledge:
+    """Facts of the whole capture that rules of one flow need; every table is bounded.
+
+    Fed by :class:`FlowTracker` (messages) and by the caller (decoding problems).
+    """
+
+    def __init__(self, *, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.tokens: OrderedDict[str, int] = OrderedDict()
+        "Tokens seen on WIC legs -> frame of the first REGISTER that carried each."
+        self.aliases: OrderedDict[str, str] = OrderedDict()
+        "External identity <-> allocated IMPU (option B), both ways, from W6/W7 messages."
+        self.contacts: OrderedDict[str, list[ContactRecord]] = OrderedDict()
+        self.blocks: deque[BlockRecord] = deque(maxlen=10_000)
+        self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
+        "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
+        self.legs: set[tuple[Role, Role]] = set()
+        "(sender role, receiver role) of every message seen."
+        self.registrar_messages = 0
+        "W6 and W7 messages seen: none at all suggests the registrar's leg is not in the capture."
+
+    @staticmethod
+    def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        if len(table) > limit:
+            table.popitem(last=False)
+
+    def alias(self, identity: str) -> str | None:
+        return self.aliases.get(identity)
+
+    def contacts_of(self, identities: Iterable[str], at: float) -> list[ContactRecord]:
+        """The contacts registered for any of ``identities`` (or their aliases), live at ``at``."""
+        keys = {k for i in identities for k in (i, self.aliases.get(i)) if k}
+        return [c for k in keys for c in self.contacts.get(k, ()) if c.since <= at < c.until]
+
+    def seen(self, src: Role, dst: Role) -> bool:
+        return (src, dst) in self.legs
+
+    def receive_problem(self, problem: Problem, ends: Ends | None = None) -> None:
+        """A decoding problem: remember which TLS connections could not be read."""
+        if problem.kind not in (ProblemKind.NO_SECRETS, ProblemKind.DECRYPT):
+            return
+        match = _CONNECTION.match(problem.where)
+        if match and len(self.opaque) < 10_000:
+            a, b = (match.group(1), int(match.group(2))), (match.group(3), int(match.group(4)))
+            ends = ends if ends is not None else Ends()
+            if (a, b) not in self.opaque:
+                self.opaque[(a, b)] = (ends.end(a), ends.end(b), problem.detail)
+
+    def opaque_at(self, node: str | None = None) -> list[tuple[End, End, str]]:
+        """The unreadable TLS connections (to ``node``'s ends, when given)."""
+        return [c for c in self.opaque.values() if node is None or node in (c[0].node, c[1].node)]
+
+    def receive(self, hop: Hop, flow: Sequence[Hop], flow_id: str) -> None:
+        """One message (``flow``: the hops of its flow so far, itself included)."""
+        self.legs.add((hop.src.role, hop.dst.role))
+        request, response = hop.request, hop.response
+        if request is not None and request.method == "REGISTER" and hop.on_wic_leg:
+            token = bearer_token(request)
+            if token and token not in self.tokens:
+                self.tokens[token] = hop.message.frame
+                if len(self.tokens) > self.limit:
+                    self.tokens.popitem(last=False)
+        elif response is not None and 200 <= response.status < 300:
+            try:
+                if response.cseq.method != "REGISTER":
+                    return
+            except (SipError, ValueError):
+                return
+            asked = next(
+                (h for h in reversed(flow) if h.request is not None and h.request.method == "REGISTER"
+                 and h.request.get("CSeq") == response.get("CSeq") and h.dst.name == hop.src.name),
+                None,
+            )  # fmt: skip
+            if asked is not None and asked.request is not None:
+                if hop.dst.role is Role.WIC or hop.message.transport in ("WS", "WSS"):
+                    self._wic_registered(asked, asked.request, hop, response, flow_id)
+                elif hop.src.role is Role.S_CSCF and hop.dst.role is Role.P_CSCF:
+                    self._block_registered(asked.request, hop, response, flow_id)
+        elif hop.message.http is not None:
+            self.registrar_messages += 1
+            self._registrar(hop.message.http)
+
+    def _wic_registered(
+        self, asked: Hop, request: Request, hop: Hop, response: Response, flow_id: str
+    ) -> None:
+        try:
+            identity = identity_key(request.to.uri)
+            star = request.contact_is_star
+            uris = [] if star else [c.uri for c in request.contacts]
+        except SipError:
+            return
+        if identity is None:
+            return
+        now = hop.message.time
+        kept = []
+        for record in self.contacts.pop(identity, []):
+            if record.until > now and (star or record.uri in uris):
+                record = dataclasses.replace(record, until=now)  # refreshed below, or removed
+            if record.until > now - 3600:
+                kept.append(record)
+        for uri in uris:
+            expires = _expires(request, response, uri)
+            if expires:
+                end = asked.dst.node if asked.dst.role is Role.IWF else asked.dst.name
+                kept.append(ContactRecord(identity, uri, asked.message.src, end, now, now + expires, flow_id))
+        self.contacts[identity] = kept[-32:]
+        if len(self.contacts) > self.limit:
+            self.contacts.popitem(last=False)
+
+    def _block_registered(self, request: Request, hop: Hop, response: Response, flow_id: str) -> None:
+        try:
+            wimpus = tuple(a.uri for a in response.addresses("P-Associated-URI") if "!" in a.uri)
+            uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
+            call_id = request.call_id
+        except SipError:
+            return
+        now = hop.message.time
+        expires = _expires(request, response, uri)
+        for i, record in enumerate(self.blocks):
+            if record.call_id == call_id and record.until > now:
+                self.blocks[i] = dataclasses.replace(record, until=now)
+        if expires != 0:
+            until = now + (expires if expires is not None else 3600)
+            self.blocks.append(
+                BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame)
+            )
+
+    def _registrar(self, info: HttpInfo) -> None:
+        """Allocations of option B: a W6 write names the IMPU and the external identity,
+        a W6 read or W7 answer gives the entry (``impu``, ``external_identity``)."""
+        if not info.body or not info.path.startswith(("/w6/", "/w7/")):
+            return
+        try:
+            data = json.loads(info.body)
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        impu = identity_key(str(data.get("impu") or ""))
+        if impu is None and info.is_request:
+            impu = next(
+                (k for k in http_identities(dataclasses.replace(info, body=b"")) if "!" not in k), None
+            )
+        external = identity_key(str(data.get("external_identity") or ""))
+        if external is None and not info.is_request and info.path.startswith("/w7/"):
+            asked = http_identities(dataclasses.replace(info, body=b""))
+            external = next((k for k in asked if k != impu), None)
+        if impu and external and impu != external:
+            self._put(self.aliases, external, impu, self.limit)
+            self._put(self.aliases, impu, external, self.limit)
+
+
+# ----- the tracker --------------------------------------------------------------------------------
+
+
+class _Open:
+    __slots__ = ("number", "call_id", "hops", "last", "identities", "note", "pending")
+
+    def __init__(self, number: int, call_id: str, time: float) -> None:
+        self.number = number
+        self.call_id = call_id
+        self.hops: list[Hop] = []
+        self.last = time
+        self.identities: set[str] = set()
+        self.note = ""
+        self.pending: set[str] = set()
+        "CSeq of the requests with no final response yet (transactions under way)."
+
+    @property
+    def id(self) -> str:
+        return f"flow-{self.number}"
+
+
+class FlowTracker:
+    """Messages in, closed :class:`Flow` objects out (sans-I/O, driven by capture time).
+
+    Args:
+        ends: the naming of ends (learns as messages pass).
+        quiet: seconds of capture time without a message after which a flow closes.
+        max_hops: messages kept per flow (a flow cut short says so in its note).
+        max_open: flows open at once; beyond it the least recently active closes early.
+        window: seconds before a W6/W7 request in which a flow must have had a message to
+            be given that request when the request names none of its identities.
+    """
+
+    def __init__(
+        self,
+        ends: Ends,
+        knowledge: Knowledge | None = None,
+        *,
+        quiet: float = 64.0,
+        max_hops: int = 2_000,
+        max_open: int = 50_000,
+        window: float = 2.0,
+        max_recent: int = 64,
+    ) -> None:
+        self.ends = ends
+        self.knowledge = knowledge if knowledge is not None else Knowledge()
+        self.quiet, self.max_hops, self.max_open = quiet, max_hops, max_open
+        self.window, self.max_recent = window, max_recent
+        self._open: OrderedDict[str, _Open] = OrderedDict()
+        "By Call-ID, least recently active first."
+        self._by_identity: dict[str, set[str]] = {}
+        self._pending: dict[object, deque[tuple[str, ...]]] = {}
+        "HTTP requests awaiting their response, per connection: the Call-IDs they went to."
+        self._ready: list[Flow] = []
+        self._count = 0
+
+    def receive(self, message: WireMessage) -> Hop:
+        """One decoded message; returns it named."""
+        hop = self.ends.hop(message)
+        self.expire(message.time)
+        if message.is_sip:
+            self._sip(hop)
+        elif registrar_api(hop) is not None:
+            self._http(hop)
+        else:
+            self.knowledge.legs.add((hop.src.role, hop.dst.role))
+        return hop
+
+    def receive_problem(self, problem: Problem) -> None:
+        """A decoding problem: the client of an IWF whose TLS could not be read is a WIC."""
+        match = _CONNECTION.match(problem.where)
+        if match and problem.kind in (ProblemKind.NO_SECRETS, ProblemKind.DECRYPT):
+            client, server = (match.group(1), int(match.group(2))), (match.group(3), int(match.group(4)))
+            known = self.ends.listening(server)
+            if known is not None and known.role is Role.IWF and self.ends.listening(client) is None:
+                self.ends._learn(client, End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}"))
+        self.knowledge.receive_problem(problem, self.ends)
+
+    def flows_ready(self) -> list[Flow]:
+        """The flows closed since the last call."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def finish(self) -> list[Flow]:
+        """The capture ended: close every open flow."""
+        for flow in sorted(self._open.values(), key=lambda f: f.number):
+            self._close(flow)
+        self._open.clear()
+        return self.flows_ready()
+
+    def expire(self, now: float) -> None:
+        """Close the flows quiet for longer than ``quiet`` seconds."""
+        while self._open:
+            oldest = next(iter(self._open.values()))
+            if now - oldest.last <= self.quiet:
+                return
+            del self._open[oldest.call_id]
+            self._close(oldest)
+
+    def _add(self, flow: _Open, hop: Hop) -> None:
+        if len(flow.hops) < self.max_hops:
+            flow.hops.append(hop)
+        elif not flow.note:
+            flow.note = f"cut at {self.max_hops} messages"
+
+    def _sip(self, hop: Hop) -> None:
+        sip = hop.message.message
+        call_id = sip.get("Call-ID") if sip is not None else None
+        if sip is None or not call_id:
+            return
+        flow = self._open.get(call_id)
+        if flow is None:
+            if len(self._open) >= self.max_open:
+                _, oldest = self._open.popitem(last=False)
+                oldest.note = oldest.note or f"closed early: more than {self.max_open} flows open"
+                self._close(oldest)
+            self._count += 1
+            flow = self._open[call_id] = _Open(self._count, call_id, hop.message.time)
+        self._open.move_to_end(call_id)
+        flow.last = hop.message.time
+        self._add(flow, hop)
+        cseq = sip.get("CSeq") or ""
+        if isinstance(sip, Request):
+            if sip.method != "ACK":
+                flow.pending.add(cseq)
+            try:
+                new = sip_identities(sip) - flow.identities
+            except SipError:
+                new = set()
+            for key in new:
+                flow.identities.add(key)
+                self._by_identity.setdefault(key, set()).add(call_id)
+        elif sip.status >= 200:
+            flow.pending.discard(cseq)
+        self.knowledge.receive(hop, flow.hops, flow.id)
+
+    def _http(self, hop: Hop) -> None:
+        message = hop.message
+        info = message.http
+        assert info is not None
+        self.knowledge.receive(hop, (), "")
+        connection: object = (
+            message.connection if message.connection is not None else (message.src, message.dst)
+        )
+        if info.is_request:
+            targets = self._targets(info, message.time)
+            queue = self._pending.setdefault(connection, deque(maxlen=64))
+            queue.append(targets)
+        else:
+            queue = self._pending.get(connection) or deque()
+            targets = queue.popleft() if queue else self._targets(info, message.time)
+            if not queue:
+                self._pending.pop(connection, None)
+        for call_id in targets:
+            flow = self._open.get(call_id)
+            if flow is not None:
+                self._add(flow, hop)
+
+    def _targets(self, info: HttpInfo, time: float) -> tuple[str, ...]:
+        keys = http_identities(info)
+        keys |= {a for k in keys if (a := self.knowledge.alias(k))}
+        named = {c for k in keys for c in self._by_identity.get(k, ()) if self._active(c, time)}
+        if named:
+            return tuple(named)
+        recent: list[str] = []
+        for flow in reversed(self._open.values()):
+            if time - flow.last > self.window or len(recent) >= self.max_recent:
+                break
+            recent.append(flow.call_id)
+        return tuple(recent)
+
+    def _active(self, call_id: str, time: float) -> bool:
+        """A transaction of the flow is under way, or it had a message within ``window``."""
+        flow = self._open.get(call_id)
+        return flow is not None and (bool(flow.pending) or time - flow.last <= self.window)
+
+    def _close(self, flow: _Open) -> None:
+        for key in flow.identities:
+            calls = self._by_identity.get(key)
+            if calls is not None:
+                calls.discard(flow.call_id)
+                if not calls:
+                    del self._by_identity[key]
+        self._ready.append(Flow(flow.id, flow.call_id, classify(flow.hops), tuple(flow.hops), flow.note))
+
+
+def group(messages: Iterable[WireMessage], ends: Ends, knowledge: Knowledge | None = None) -> list[Flow]:
+    """Every flow of ``messages`` (a whole list: the live checks, tests), in order of their first message."""
+    tracker = FlowTracker(ends, knowledge, quiet=float("inf"))
+    for message in messages:
+        tracker.receive(message)
+    return sorted(tracker.finish(), key=lambda f: int(f.id.partition("-")[2]))

@@ -1,0 +1,1281 @@
+"""The rules of TR 23.701 5.2.2 that a capture can show kept or broken, one small pure function each.
+
+A rule takes a :class:`captures.flows.Flow` (its messages, each named by its leg) and a
+:class:`Context` (the PIXIT's blocks, and the :class:`captures.flows.Knowledge` of the
+whole capture) and returns :class:`Finding` objects: ``pass``, ``fail`` with the message
+that broke it, or ``inconclusive`` with the reason (a leg the rule needs is not in the
+capture, an option the PIXIT does not give). A rule that does not apply to a flow
+returns nothing. No rule does I/O: the live steps call them on the messages the harness
+saw, ``wimpu-conformance verify`` on a decoded capture.
+
+Where the text leaves the wire open, the rules read it as the solution profile
+(``docs/solution-profile.md``) does: the token in ``Authorization: Bearer``, W6 and W7
+as HTTP under ``/w6/`` and ``/w7/`` naming the IMPU or external identity, 480/404 for an
+unregistered webRTC user, CANCEL with ``Reason: SIP;cause=200`` for the losing branches.
+``docs/verify.md`` lists every rule with its clause and step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal
+
+from conformance.pixit import Block, Pixit
+from reference.sip.errors import SipError, WildcardError
+from reference.sip.identity import IdentityError, WildcardImpu
+from reference.sip.message import Message
+
+from .flows import (
+    Flow,
+    FlowKind,
+    Hop,
+    Knowledge,
+    Role,
+    bearer_token,
+    http_identities,
+    identity_key,
+    registrar_api,
+)
+from .model import HttpInfo, WireMessage
+
+__all__ = ["RULES", "Context", "Finding", "Rule", "Verdict", "block_for", "check", "rule"]
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """What one rule says about one flow."""
+
+    rule_id: str
+    clause: str
+    verdict: Verdict
+    flow_id: str
+    detail: str
+    message: WireMessage | None = None
+    "The message that broke the rule (fail), or the one the verdict is about; None if none."
+    leg: str = ""
+    "``sender -> receiver`` of ``message``."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Context:
+    """What the rules know beyond one flow: the PIXIT's blocks and the capture's knowledge."""
+
+    blocks: tuple[Block, ...] = ()
+    knowledge: Knowledge = dataclasses.field(default_factory=Knowledge)
+
+    @classmethod
+    def from_pixit(cls, pixit: Pixit, knowledge: Knowledge | None = None) -> Context:
+        return cls(pixit.blocks, knowledge if knowledge is not None else Knowledge())
+
+    @property
+    def webrtc_domains(self) -> frozenset[str]:
+        """5.2.2.3.3: the domains of the blocks' IMPUs and of option B's external identities."""
+        return _domains(self.blocks)
+
+
+@functools.lru_cache(maxsize=64)
+def _domains(blocks: tuple[Block, ...]) -> frozenset[str]:
+    found = {d.lower() for b in blocks for d in b.external_domains}
+    for b in blocks:
+        wildcard = _wildcard(b.wimpu)
+        if wildcard is not None and wildcard.host:
+            found.add(wildcard.host)
+    return frozenset(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _wildcard(text: str) -> WildcardImpu | None:
+    try:
+        return WildcardImpu.parse(text)
+    except WildcardError:
+        return None
+
+
+def _in_block(block: Block, identity: str) -> bool:
+    wildcard = _wildcard(block.wimpu)
+    try:
+        return wildcard is not None and wildcard.matches(identity)
+    except IdentityError:
+        return False
+
+
+def _domain(identity: str | None) -> str:
+    return (identity or "").partition("@")[2].split(":")[0].lower()
+
+
+def block_for(ctx: Context, node: str | None, identity: str | None) -> Block | None:
+    """The PIXIT block of ``identity`` at the eP-CSCF ``node``: the block whose wildcard it
+    matches (option A, or an allocated IMPU), the option B block of its domain, else the
+    eP-CSCF's only block."""
+    candidates = [b for b in ctx.blocks if node is None or b.ep_cscf == node]
+    if identity:
+        for block in candidates:
+            if _in_block(block, identity):
+                return block
+        for block in candidates:
+            if block.option == "B" and _domain(identity) in {d.lower() for d in block.external_domains}:
+                return block
+    return candidates[0] if node is not None and len(candidates) == 1 else None
+
+
+Check = Callable[[Flow, Context], list[Finding]]
+"A rule's check: findings about one flow."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule: its id, the clause and step it checks, and its check."""
+
+    id: str
+    clause: str
+    title: str
+    check: Check
+
+
+RULES: dict[str, Rule] = {}
+"Every rule, by id, in the order of the text."
+
+
+def rule(rule_id: str, clause: str, title: str) -> Callable[[Check], Check]:
+    """Register a rule (the function is returned unchanged)."""
+
+    def register(check: Check) -> Check:
+        RULES[rule_id] = Rule(rule_id, clause, title, check)
+        return check
+
+    return register
+
+
+def check(flow: Flow, ctx: Context, rules: Iterable[str] | None = None) -> list[Finding]:
+    """Every finding of ``rules`` (default: all) on ``flow``."""
+    found: list[Finding] = []
+    for rule_id in rules if rules is not None else RULES:
+        found += RULES[rule_id].check(flow, ctx)
+    return found
+
+
+# ----- helpers ------------------------------------------------------------------------------------
+
+
+class _Say:
+    """Findings of one rule on one flow."""
+
+    def __init__(self, rule_id: str, flow: Flow) -> None:
+        self.rule_id, self.flow = rule_id, flow
+        self.clause = RULES[rule_id].clause if rule_id in RULES else ""
+
+    def __call__(self, verdict: Verdict, detail: str, hop: Hop | None = None) -> Finding:
+        message, leg = (hop.message, hop.leg) if hop is not None else (None, "")
+        return Finding(self.rule_id, self.clause, verdict, self.flow.id, detail, message, leg)
+
+    def summary(self, findings: Sequence[Finding]) -> list[Finding]:
+        """Every fail; else the first inconclusive; else one pass for all."""
+        fails = [f for f in findings if f.verdict == "fail"]
+        if fails:
+            return fails
+        unsure = [f for f in findings if f.verdict == "inconclusive"]
+        if unsure:
+            return unsure[:1]
+        if len(findings) > 1:
+            first = findings[0]
+            return [dataclasses.replace(first, detail=f"{first.detail} (and {len(findings) - 1} more)")]
+        return list(findings)
+
+
+def _initial(hop: Hop) -> bool:
+    """A request outside a dialog (no To tag), first of its retransmissions."""
+    request = hop.request
+    try:
+        return request is not None and request.to.tag is None
+    except SipError:
+        return False
+
+
+def _requests(flow: Flow, method: str, src: Role | None = None, dst: Role | None = None) -> list[Hop]:
+    """Initial ``method`` requests from ``src`` to ``dst`` (roles), retransmissions left out."""
+    seen: set[tuple[str, str, str]] = set()
+    found = []
+    for hop in flow.hops:
+        if hop.method != method or (src and hop.src.role is not src) or (dst and hop.dst.role is not dst):
+            continue
+        if method != "REGISTER" and not _initial(hop):
+            continue
+        key = (hop.leg, hop.cseq, str(hop.request.branch if hop.request else ""))
+        if key not in seen:
+            seen.add(key)
+            found.append(hop)
+    return found
+
+
+def _responses(flow: Flow, asked: Hop) -> list[Hop]:
+    """The responses to ``asked`` on its leg, back (same CSeq, reversed leg), in order."""
+    return [
+        h
+        for h in flow.hops
+        if h.response is not None
+        and h.message.index > asked.message.index
+        and h.cseq == asked.cseq
+        and h.src.name == asked.dst.name
+        and h.dst.name == asked.src.name
+    ]
+
+
+def _final(flow: Flow, asked: Hop) -> Hop | None:
+    return next((h for h in _responses(flow, asked) if h.response and h.response.status >= 200), None)
+
+
+def _caused(flow: Flow, asked: Hop, src: Role, dst: Role | None = None) -> list[Hop]:
+    """The requests of the same method and CSeq that the node which received ``asked`` sent
+    on from ``src`` (its other side) to ``dst``, after it."""
+    return [
+        h
+        for h in flow.hops
+        if h.message.index > asked.message.index
+        and h.method == asked.method
+        and h.cseq == asked.cseq
+        and h.src.role is src
+        and h.src.node == asked.dst.node
+        and (dst is None or h.dst.role is dst)
+    ]
+
+
+def _registrar(flow: Flow, api: str, after: Hop, before: Hop | None) -> list[Hop]:
+    """The ``api`` (W6/W7) requests between two messages of the flow."""
+    end = before.message.index if before is not None else float("inf")
+    return [
+        h
+        for h in flow.hops
+        if after.message.index < h.message.index < end
+        and h.message.http is not None
+        and h.message.http.is_request
+        and registrar_api(h) == api
+    ]
+
+
+def _answer(flow: Flow, asked: Hop) -> Hop | None:
+    """The HTTP response to an HTTP request of the flow."""
+    info = asked.message.http
+    assert info is not None
+    return next(
+        (
+            h
+            for h in flow.hops
+            if h.message.index > asked.message.index
+            and h.message.http is not None
+            and not h.message.http.is_request
+            and h.message.connection == asked.message.connection
+            and h.message.http.path == info.path
+        ),
+        None,
+    )
+
+
+def _json(info: HttpInfo | None) -> Any:
+    if info is None or not info.body:
+        return None
+    body = info.body
+    encoding = (info.header("Content-Encoding") or "").lower()
+    try:
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        return json.loads(body)
+    except (ValueError, OSError, zlib.error):
+        return None
+
+
+def _aliases(ctx: Context, *identities: str | None) -> set[str]:
+    keys = {k for i in identities if i for k in (identity_key(i),) if k}
+    return keys | {a for k in keys if (a := ctx.knowledge.alias(k))}
+
+
+def _naming(hops: Iterable[Hop], identities: set[str]) -> list[Hop]:
+    return [h for h in hops if h.message.http is not None and http_identities(h.message.http) & identities]
+
+
+def _reads(hops: Iterable[Hop]) -> list[Hop]:
+    return [h for h in hops if h.message.http is not None and h.message.http.method == "GET"]
+
+
+def _writes(hops: Iterable[Hop]) -> list[Hop]:
+    return [
+        h for h in hops if h.message.http is not None and h.message.http.method in ("PUT", "POST", "PATCH")
+    ]
+
+
+def _absent(ctx: Context, what: str, src: Role, dst: Role, node: str | None = None) -> str:
+    """Why a message a rule needs may be missing from the capture (at the eP-CSCF ``node``)."""
+    reason = f"{what} is not in the capture"
+    if not ctx.knowledge.seen(src, dst):
+        reason += f" (no message from the {src.value} to the {dst.value} in it at all)"
+    opaque = ctx.knowledge.opaque_at(node) or ctx.knowledge.opaque_at()
+    if opaque:
+        a, b, detail = opaque[0]
+        where = f" at {node}" if node and ctx.knowledge.opaque_at(node) else ""
+        reason += f"; {len(opaque)} TLS connection(s){where} could not be decrypted"
+        reason += f", first {a.name} -> {b.name}: {detail}"
+    return reason
+
+
+_NO_REGISTRAR = "no W6 or W7 message anywhere in the capture: the registrar's leg is probably not captured"
+
+
+def _query(
+    say: _Say, ctx: Context, api: str, found: list[Hop], window: list[Hop], what: str, at: Hop
+) -> Finding:
+    """Pass when ``found`` (the wanted W6/W7 requests naming the identity) is not empty;
+    inconclusive when the requests in the window name other identities only, or when the
+    capture holds no W6/W7 at all; else fail on ``at``, the message sent without it."""
+    if found:
+        info = found[0].message.http
+        assert info is not None
+        return say("pass", f"{what}: {info.method} {info.path}", found[0])
+    if window:
+        return say(
+            "inconclusive", f"{what}: the {len(window)} {api} request(s) in between name other identities"
+        )
+    if ctx.knowledge.registrar_messages == 0:
+        return say("inconclusive", f"{what}: {_NO_REGISTRAR}")
+    return say("fail", f"{what}: no {api} request before frame {at.message.frame}", at)
+
+
+def _identity(request: Message | None, header: str = "To") -> str | None:
+    if request is None:
+        return None
+    try:
+        return identity_key(request.address(header).uri)
+    except SipError:
+        return None
+
+
+def _wic_registers(flow: Flow) -> list[Hop]:
+    return [h for h in _requests(flow, "REGISTER", dst=Role.IWF) if h.on_wic_leg]
+
+
+def _granted(asked: Hop) -> int | None:
+    """The expiry of the REGISTER's binding (RFC 3261 10.2.1.1), 0 for a de-registration."""
+    request = asked.request
+    assert request is not None
+    try:
+        if request.contact_is_star:
+            return 0
+        for contact in request.contacts:
+            if contact.param("expires") is not None:
+                return int(contact.param("expires") or 0)
+        value = request.get("Expires")
+        return int(value) if value is not None else None
+    except (SipError, ValueError):
+        return None
+
+
+_JWT = re.compile(rb"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_BEARER_LINE = re.compile(rb"^(?:authorization|proxy-authorization)[ \t]*:[ \t]*bearer\b", re.I | re.M)
+
+
+# ----- 5.2.2.5.2 WIC registration -----------------------------------------------------------------
+
+
+@rule("REG_TOKEN", "TR 23.701 5.2.2.5.2 steps 3-4", "the WIC's REGISTER carries the WWSF token")
+def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 3: "The request includes ... the security token received from the
+    WWSF" (``Authorization: Bearer``, solution profile); step 4: the eP-CSCF validates it,
+    so a REGISTER without a token must not be accepted."""
+    say = _Say("REG_TOKEN", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if asked.request is not None and bearer_token(asked.request):
+            found.append(say("pass", "the REGISTER carries the WWSF token", asked))
+        elif final is None:
+            found.append(
+                say("inconclusive", "a REGISTER without a token; its answer is not in the capture", asked)
+            )
+        elif final.response is not None and final.response.status < 300:
+            found.append(say("fail", "the eP-CSCF accepted a REGISTER that carries no token", final))
+        else:
+            status = final.response.status if final.response else "?"
+            found.append(say("pass", f"a REGISTER without a token was refused ({status})", final))
+    return say.summary(found)
+
+
+@rule("TOKEN_CONFINED", "TR 23.701 5.2.2.5.2 step 4", "the token never leaves the WIC's leg")
+def token_stays_on_the_wic_leg(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 4: the token is for the eP-CSCF that validates it (its ``aud``,
+    solution profile): no ``Authorization: Bearer`` and no token a WIC sent may appear on
+    any other leg (SIP in the core, W6/W7)."""
+    say = _Say("TOKEN_CONFINED", flow)
+    tokens = {t.encode() for t in ctx.knowledge.tokens}
+    tokens |= {t.encode() for h in _wic_registers(flow) if h.request and (t := bearer_token(h.request))}
+    core = [h for h in flow.hops if not h.on_wic_leg]
+    for hop in core:
+        raw = hop.message.raw
+        if hop.message.is_sip and _BEARER_LINE.search(raw.split(b"\r\n\r\n", 1)[0]):
+            return [say("fail", "a Bearer credential is forwarded into the core", hop)]
+        if any(t in tokens for t in _JWT.findall(raw)) or any(t in raw for t in tokens if not _JWT.match(t)):
+            return [say("fail", "a token the WWSF issued to a WIC appears outside the WIC's leg", hop)]
+    if not core or not flow.kinds & {FlowKind.WIC_REGISTRATION, FlowKind.ORIGINATION, FlowKind.TERMINATION}:
+        return []
+    return [say("pass", f"{len(core)} message(s) beyond the WIC's leg carry no Bearer credential or token")]
+
+
+@rule("REG_W6_QUERY", "TR 23.701 5.2.2.5.2 step 5", "the eP-CSCF queries W6 before it answers 200")
+def register_queries_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 5: "The eP-CSCF shall query the registration status of the WIC",
+    before step 7's 200 OK: a W6 read naming the identity between the REGISTER and it."""
+    say = _Say("REG_W6_QUERY", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or final.response.status >= 300:
+            continue
+        window = _registrar(flow, "W6", asked, final)
+        naming = _naming(window, _aliases(ctx, _identity(asked.request)))
+        others = [h for h in window if h not in naming]
+        found.append(_query(say, ctx, "W6", _reads(naming), others, "W6 read before the 200 OK", final))
+    return say.summary(found)
+
+
+@rule("REG_W6_STORE", "TR 23.701 5.2.2.5.2 step 6", "the eP-CSCF stores the registration over W6")
+def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 6 and 5.2.2.3.2: the eP-CSCF "shall store the registration
+    information" (update it on every re-registration, remove it on de-registration) in
+    the registrar before step 7's 200 OK: a W6 write (or, for ``Expires: 0``, a delete)
+    naming the identity, or the IMPU allocated to it."""
+    say = _Say("REG_W6_STORE", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or final.response.status >= 300:
+            continue
+        removal = _granted(asked) == 0
+        window = _registrar(flow, "W6", asked, final)
+        named = _naming(window, _aliases(ctx, _identity(asked.request)))
+        wanted = (
+            [h for h in named if h.message.http and h.message.http.method == "DELETE"]
+            if removal
+            else _writes(named)
+        )
+        what = "W6 delete before the 200 OK to a de-registration" if removal else "W6 write before the 200 OK"
+        found.append(_query(say, ctx, "W6", wanted, [h for h in window if h not in named], what, final))
+    return say.summary(found)
+
+
+def _block_of_wic(ctx: Context, hop: Hop, identity: str | None) -> Block | None:
+    node = hop.dst.node if hop.dst.role is Role.IWF else hop.src.node
+    return block_for(ctx, node, identity)
+
+
+_URI = re.compile(r"(?:sips?|tel):[^\s<>\",;?]+", re.I)
+
+
+@rule(
+    "OPTB_IMPU_HIDDEN",
+    "TR 23.701 5.2.2.1 (option B); 5.2.2.5.2 step 7; 5.2.2.5.4 step 5",
+    "option B: the WIC never sees the IMPU allocated to it",
+)
+def option_b_impu_hidden(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.1, second option: "WIC use their external (non-IMS identities) identities ...
+    IMS identities are only used within the IMS domain." No message to an option B WIC
+    (the 200 OK of step 7, the INVITE of 5.2.2.5.4 step 5) may name an IMPU of its block
+    (P-Associated-URI, P-Called-Party-ID or any other header), nor the IMPU allocated."""
+    say = _Say("OPTB_IMPU_HIDDEN", flow)
+    to_wic = [h for h in flow.hops if h.message.is_sip and h.dst.role is Role.WIC and h.message.message]
+    checked, unknown = 0, False
+    for hop in to_wic:
+        message = hop.message.message
+        assert message is not None
+        identity = _identity(message)  # To: the WIC's own identity, in requests and responses
+        block = _block_of_wic(ctx, hop, identity)
+        if block is None:
+            unknown = True
+            continue
+        if block.option != "B":
+            continue
+        checked += 1
+        allocated = ctx.knowledge.alias(identity) if identity else None
+        for header in message.headers:
+            if header.key == "via":
+                continue
+            for uri in _URI.findall(header.value):
+                if _in_block(block, uri):
+                    return [say("fail", f"{header.name} names {uri}, an IMPU of block {block.wimpu}", hop)]
+        if allocated and allocated.encode() in hop.message.raw:
+            return [say("fail", f"the message names the allocated IMPU {allocated}", hop)]
+    if checked:
+        return [say("pass", f"{checked} message(s) to option B WICs name no IMPU of their block")]
+    if unknown and to_wic:
+        why = (
+            "the PIXIT gives no blocks"
+            if not ctx.blocks
+            else "no PIXIT block matches the WIC's eP-CSCF and identity"
+        )
+        return [say("inconclusive", f"the identity option of the WIC is unknown: {why}", to_wic[0])]
+    return []
+
+
+@rule("PROFILE_KEY_CONFINED", "TR 23.701 5.2.2.5.4 step 5", "P-Profile-Key never reaches a WIC")
+def profile_key_confined(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC. P-Profile-Key (RFC
+    5002) carries the matched wildcard between IMS nodes; it is not for the WIC (the
+    wildcard is an IMS identity, 5.2.2.1)."""
+    say = _Say("PROFILE_KEY_CONFINED", flow)
+    to_wic = [h for h in flow.hops if h.message.is_sip and h.dst.role is Role.WIC and h.message.message]
+    for hop in to_wic:
+        message = hop.message.message
+        if message is not None and message.has("P-Profile-Key"):
+            return [say("fail", f"P-Profile-Key: {message.get('P-Profile-Key')} sent to a WIC", hop)]
+    return [say("pass", f"{len(to_wic)} message(s) to WICs, none with P-Profile-Key")] if to_wic else []
+
+
+# ----- 5.2.2.5.1 block registration ---------------------------------------------------------------
+
+
+def _block_registers(flow: Flow) -> list[Hop]:
+    return _requests(flow, "REGISTER", src=Role.P_CSCF, dst=Role.S_CSCF)
+
+
+@rule("BLK_PATH", "TR 23.701 5.2.2.5.1", "the block REGISTER carries Path")
+def block_register_has_path(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.1: the block is registered "as per existing 23.228 procedures": the
+    eP-CSCF (P-CSCF) puts itself on the path of terminating requests with ``Path``
+    (RFC 3327; TS 24.229 5.2.2.1), so that the S-CSCF routes them back to it."""
+    say = _Say("BLK_PATH", flow)
+    found = []
+    for asked in _block_registers(flow):
+        request = asked.request
+        if request is not None and request.has("Path"):
+            found.append(say("pass", f"Path: {request.get('Path')}", asked))
+        else:
+            found.append(say("fail", "the block REGISTER has no Path header", asked))
+    return say.summary(found)
+
+
+@rule("BLK_CHALLENGE", "TR 23.701 5.2.2.5.1", "the block registration is challenged, then accepted")
+def block_register_challenged(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.1: "A single IMS registration is required to register the wIMPU block as
+    per existing 23.228 procedures": a REGISTER without credentials is challenged (401
+    with WWW-Authenticate), the authenticated one gets 200 OK."""
+    say = _Say("BLK_CHALLENGE", flow)
+    registers = _block_registers(flow)
+    if not registers:
+        return []
+    challenged = None
+    for asked in registers:
+        final = _final(flow, asked)
+        request, response = asked.request, final.response if final else None
+        authorized = request is not None and request.has("Authorization")
+        if final is None or response is None:
+            continue
+        if response.status == 401:
+            if not response.has("WWW-Authenticate"):
+                return [say("fail", "401 without WWW-Authenticate", final)]
+            challenged = final
+        elif 200 <= response.status < 300:
+            if not authorized:
+                return [say("fail", "200 OK to a block REGISTER that carries no credentials", final)]
+            if challenged is not None:
+                return [say("pass", f"challenged (frame {challenged.message.frame}), then 200 OK", final)]
+            return [
+                say(
+                    "inconclusive",
+                    "200 OK to an authenticated REGISTER; the challenge is not in the capture",
+                    final,
+                )
+            ]
+        elif response.status >= 300:
+            return [say("fail", f"the block registration was answered {response.status}", final)]
+    return [say("inconclusive", "the block registration has no final answer in the capture", registers[-1])]
+
+
+def _blocks_registered(ctx: Context, hop: Hop) -> list[Block]:
+    """The PIXIT blocks a block registration's 200 OK lists (P-Associated-URI)."""
+    message = hop.message.message
+    try:
+        listed = [a.uri for a in message.addresses("P-Associated-URI")] if message else []
+    except SipError:
+        listed = []
+    wildcards = {w for u in listed if "!" in u and (w := _wildcard(u)) is not None}
+    return [b for b in ctx.blocks if _wildcard(b.wimpu) in wildcards]
+
+
+def _block_ok(flow: Flow) -> Hop | None:
+    for asked in _block_registers(flow):
+        final = _final(flow, asked)
+        if final is not None and final.response is not None and 200 <= final.response.status < 300:
+            if _granted(asked) != 0:
+                return final
+    return None
+
+
+@rule("BLK_FROM_ITS_EP_CSCF", "TR 23.701 5.2.2.1; 5.2.2.5.1", "each block is registered by its own eP-CSCF")
+def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.1: "Each block of wIMPU allocated to a third party is associated with a
+    different eP-CSCF"; 5.2.2.5.1: "The eP-CSCF would need to trigger the IMS registration
+    of the wIMPU block". The block the 200 OK lists is one the PIXIT gives to the eP-CSCF
+    that registered it."""
+    say = _Say("BLK_FROM_ITS_EP_CSCF", flow)
+    ok = _block_ok(flow)
+    if ok is None:
+        return []
+    if not ctx.blocks:
+        return [say("inconclusive", "the PIXIT gives no blocks", ok)]
+    node = ok.dst.node
+    listed = _blocks_registered(ctx, ok)
+    if not listed:
+        own = [b for b in ctx.blocks if b.ep_cscf == node]
+        if len(own) == 1:
+            return [say("pass", f"{node} registers {own[0].wimpu} (the 200 OK lists no wildcarded IMPU)", ok)]
+        if not own:
+            return [say("fail", f"{node} registers a block but the PIXIT gives it none", ok)]
+        return [
+            say("inconclusive", f"the 200 OK lists no wildcarded IMPU and {node} has {len(own)} blocks", ok)
+        ]
+    for block in listed:
+        if block.ep_cscf != node:
+            return [
+                say("fail", f"{node} registered block {block.wimpu}, which belongs to {block.ep_cscf}", ok)
+            ]
+    return [say("pass", f"{node} registered its block {', '.join(b.wimpu for b in listed)}", ok)]
+
+
+@rule("BLK_SINGLE", "TR 23.701 5.2.2.1; 5.2.2.5.1", "a single IMS registration per block")
+def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.1: "A single IMS registration is performed per block of wIMPU"; 5.2.2.5.1: "A
+    single IMS registration is required". No other registration of the same block (another
+    Call-ID) may be live when this one is accepted."""
+    say = _Say("BLK_SINGLE", flow)
+    ok = _block_ok(flow)
+    if ok is None or ok.message.message is None:
+        return []
+    call_id = ok.message.message.get("Call-ID")
+    wimpus = {w for b in _blocks_registered(ctx, ok) for w in [b.wimpu]} or {
+        a for r in ctx.knowledge.blocks if r.call_id == call_id for a in r.wimpus
+    }
+    at = ok.message.time
+    for record in ctx.knowledge.blocks:
+        same = bool(set(record.wimpus) & wimpus) if wimpus else record.ep_cscf == ok.dst.node
+        if same and record.call_id != call_id and record.since < at < record.until:
+            return [
+                say(
+                    "fail",
+                    f"block already registered by {record.ep_cscf} "
+                    f"(Call-ID {record.call_id}, frame {record.frame})",
+                    ok,
+                )
+            ]
+    return [say("pass", "no other registration of this block is live", ok)]
+
+
+@rule(
+    "BLK_BEFORE_WIC",
+    "TR 23.701 5.2.2.5.2 (note); 5.2.2.5.1 options 1-2",
+    "the block is registered before a WIC of it is",
+)
+def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2: "Note that the wIMPU block has already registered in HSS"; 5.2.2.5.1
+    option 1 registers it at start-up, option 2 "upon receiving the first individual IMPU
+    registration request from a WIC". Either way the block's 200 OK comes before the 200 OK
+    to the WIC."""
+    say = _Say("BLK_BEFORE_WIC", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or final.response.status >= 300 or _granted(asked) == 0:
+            continue
+        block = _block_of_wic(ctx, asked, _identity(asked.request))
+        if block is None:
+            found.append(say("inconclusive", "the WIC's block is unknown (PIXIT)", final))
+            continue
+        records = [
+            r
+            for r in ctx.knowledge.blocks
+            if block.wimpu in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
+        ]
+        before = [r for r in records if r.since <= final.message.time]
+        if before:
+            found.append(say("pass", f"block {block.wimpu} registered at frame {before[-1].frame}", final))
+        elif records:
+            found.append(
+                say("fail", f"block {block.wimpu} is registered only at frame {records[0].frame}", final)
+            )
+        else:
+            option = "at start-up, before the capture?" if block.registration == 1 else "before the capture?"
+            found.append(
+                say(
+                    "inconclusive", f"no registration of block {block.wimpu} in the capture ({option})", final
+                )
+            )
+    return say.summary(found)
+
+
+# ----- 5.2.2.5.3 origination ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Origination:
+    """One originating INVITE: as the WIC sent it, as the eP-CSCF forwarded it to the S-CSCF."""
+
+    sent: Hop | None
+    forwarded: Hop | None
+    node: str
+    identity: str | None
+
+    @property
+    def first(self) -> Hop:
+        hop = self.sent or self.forwarded
+        assert hop is not None
+        return hop
+
+
+def _originations(flow: Flow) -> list[_Origination]:
+    found = []
+    sent = [h for h in _requests(flow, "INVITE", dst=Role.IWF) if h.on_wic_leg]
+    forwarded = _requests(flow, "INVITE", src=Role.P_CSCF, dst=Role.S_CSCF)
+    for hop in sent:
+        onward = _caused(flow, hop, Role.P_CSCF, Role.S_CSCF)
+        if onward:
+            forwarded = [f for f in forwarded if f is not onward[0]]
+        found.append(
+            _Origination(hop, onward[0] if onward else None, hop.dst.node, _identity(hop.request, "From"))
+        )
+    for hop in forwarded:  # the WIC's leg is missing (WSS not decrypted, or not captured)
+        found.append(_Origination(None, hop, hop.src.node, _identity(hop.request, "From")))
+    return found
+
+
+def _refused_locally(flow: Flow, origination: _Origination) -> bool:
+    """The eP-CSCF answered the WIC with an error without forwarding (e.g. 403)."""
+    final = _final(flow, origination.sent) if origination.sent else None
+    return final is not None and final.response is not None and final.response.status >= 300
+
+
+def _asserted(hop: Hop) -> list[str]:
+    request = hop.request
+    try:
+        return [a.uri for a in request.addresses("P-Asserted-Identity")] if request else []
+    except SipError:
+        return []
+
+
+def _w6_impu(flow: Flow, ctx: Context, origination: _Origination) -> str | None:
+    """The IMPU the W6 read of step 2 returned (or one learned from the capture)."""
+    if origination.sent is not None and origination.forwarded is not None:
+        for asked in _reads(_registrar(flow, "W6", origination.sent, origination.forwarded)):
+            answer = _answer(flow, asked)
+            data = _json(answer.message.http) if answer else None
+            if isinstance(data, dict) and data.get("impu"):
+                return identity_key(str(data["impu"]))
+    return ctx.knowledge.alias(origination.identity) if origination.identity else None
+
+
+@rule("ORIG_PAI_IMPU", "TR 23.701 5.2.2.5.3 steps 2-3", "the forwarded INVITE asserts the IMPU")
+def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2 (option B): "The eP-CSCF includes the allocated individual IMPU
+    before proxying the session onwards" (P-Asserted-Identity: the IMPU the W6 read
+    returned); step 3 (option A): standard P-CSCF procedures assert the WIC's registered
+    identity (or its P-Preferred-Identity)."""
+    say = _Say("ORIG_PAI_IMPU", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.forwarded is None:
+            if not _refused_locally(flow, orig):
+                what = "the INVITE the eP-CSCF forwards to the S-CSCF"
+                found.append(
+                    say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF, orig.node), orig.first)
+                )
+            continue
+        block = block_for(ctx, orig.node, orig.identity)
+        asserted = _asserted(orig.forwarded)
+        if block is None:
+            found.append(
+                say("inconclusive", f"the block of {orig.identity} at {orig.node} is unknown (PIXIT)")
+            )
+            continue
+        if not asserted:
+            found.append(say("fail", "the forwarded INVITE has no P-Asserted-Identity", orig.forwarded))
+            continue
+        pai = identity_key(asserted[0])
+        if block.option == "A":
+            preferred = _asserted_preferred(orig.sent)
+            expected = preferred or orig.identity
+            if orig.sent is None:
+                verdict: Verdict = (
+                    "pass" if pai and _in_block(block, pai) and pai == orig.identity else "fail"
+                )
+            else:
+                verdict = "pass" if pai == expected else "fail"
+            found.append(
+                say(
+                    verdict,
+                    f"option A: P-Asserted-Identity {asserted[0]}, expected {expected}",
+                    orig.forwarded,
+                )
+            )
+            continue
+        impu = _w6_impu(flow, ctx, orig)
+        if impu is not None:
+            verdict = "pass" if pai == impu else "fail"
+            found.append(
+                say(verdict, f"option B: P-Asserted-Identity {asserted[0]}, W6 gave {impu}", orig.forwarded)
+            )
+        elif pai is not None and _in_block(block, pai):
+            found.append(
+                say(
+                    "inconclusive",
+                    f"option B: {asserted[0]} is in the block; no W6 answer to compare",
+                    orig.forwarded,
+                )
+            )
+        else:
+            found.append(
+                say("fail", f"option B: {asserted[0]} is not an IMPU of block {block.wimpu}", orig.forwarded)
+            )
+    return say.summary(found)
+
+
+def _asserted_preferred(hop: Hop | None) -> str | None:
+    request = hop.request if hop is not None else None
+    try:
+        values = request.addresses("P-Preferred-Identity") if request is not None else []
+    except SipError:
+        return None
+    return identity_key(values[0].uri) if values else None
+
+
+def _from_line(hop: Hop) -> bytes | None:
+    message = hop.message.message
+    if message is None:
+        return None
+    line = next((h for h in message.headers if h.key == "from"), None)
+    return line.to_bytes() if line is not None else None
+
+
+@rule("ORIG_FROM_UNTOUCHED", "TR 23.701 5.2.2.5.3 step 2", "From is forwarded byte for byte")
+def origination_keeps_from(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2: "The external address include in the from field in not touched":
+    the From header line the eP-CSCF forwards is the one the WIC sent, byte for byte."""
+    say = _Say("ORIG_FROM_UNTOUCHED", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.sent is None:
+            what = "the WIC's INVITE"
+            found.append(say("inconclusive", _absent(ctx, what, Role.WIC, Role.IWF, orig.node), orig.first))
+            continue
+        if orig.forwarded is None:
+            if not _refused_locally(flow, orig):
+                what = "the INVITE the eP-CSCF forwards to the S-CSCF"
+                found.append(
+                    say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF, orig.node), orig.first)
+                )
+            continue
+        sent, forwarded = _from_line(orig.sent), _from_line(orig.forwarded)
+        if sent == forwarded:
+            found.append(say("pass", f"{(sent or b'').decode('utf-8', 'replace')} unchanged", orig.forwarded))
+        else:
+            found.append(say("fail", f"From changed: sent {sent!r}, forwarded {forwarded!r}", orig.forwarded))
+    return say.summary(found)
+
+
+def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Origination, Block]]:
+    """The originations of an option whose two INVITEs are both in the capture."""
+    chosen = []
+    for orig in _originations(flow):
+        block = block_for(ctx, orig.node, orig.identity)
+        if block is None or block.option != option or orig.forwarded is None:
+            continue
+        chosen.append((orig, block))
+    return chosen
+
+
+@rule("ORIG_W6_OPTION_B", "TR 23.701 5.2.2.5.3 step 2; 5.2.2.3.2", "option B: W6 read before forwarding")
+def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3: "if the eP-CSCF allocated the individual IMPU then the eP-CSCF shall
+    first retrieve the registration context for the WIC from the wIMPU Registrar" (step 2):
+    a W6 read naming the WIC's identity between its INVITE and the forwarded one."""
+    say = _Say("ORIG_W6_OPTION_B", flow)
+    found = []
+    for orig, _ in _origination_window(flow, ctx, "B"):
+        assert orig.forwarded is not None
+        if orig.sent is None:
+            found.append(
+                say(
+                    "inconclusive",
+                    _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node),
+                    orig.forwarded,
+                )
+            )
+            continue
+        window = _registrar(flow, "W6", orig.sent, orig.forwarded)
+        naming = _naming(window, _aliases(ctx, orig.identity))
+        others = [h for h in window if h not in naming]
+        what = "W6 read before the INVITE goes on"
+        found.append(_query(say, ctx, "W6", _reads(naming), others, what, orig.forwarded))
+    return say.summary(found)
+
+
+@rule("ORIG_NO_W6_OPTION_A", "TR 23.701 5.2.2.5.3; 5.2.2.3.2", "option A: no W6 request for an origination")
+def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2 "is applicable only when the individual IMPU is allocated by the
+    eP-CSCF"; 5.2.2.3.2: "If identities were not allocated by the eP-CSCF, standard
+    originating IMS procedures apply": no W6 request between the WIC's INVITE and the
+    forwarded one."""
+    say = _Say("ORIG_NO_W6_OPTION_A", flow)
+    found = []
+    for orig, _ in _origination_window(flow, ctx, "A"):
+        assert orig.forwarded is not None
+        if orig.sent is None:
+            found.append(
+                say(
+                    "inconclusive",
+                    _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node),
+                    orig.forwarded,
+                )
+            )
+            continue
+        window = _registrar(flow, "W6", orig.sent, orig.forwarded)
+        named = _naming(window, _aliases(ctx, orig.identity, *_asserted(orig.forwarded)))
+        if named:
+            info = named[0].message.http
+            assert info is not None
+            found.append(say("fail", f"option A origination queried W6: {info.method} {info.path}", named[0]))
+        elif window:
+            found.append(say("inconclusive", f"{len(window)} W6 request(s) in between name other identities"))
+        elif ctx.knowledge.registrar_messages == 0:
+            found.append(say("inconclusive", _NO_REGISTRAR))
+        else:
+            found.append(
+                say("pass", "no W6 request between the WIC's INVITE and the forwarded one", orig.forwarded)
+            )
+    return say.summary(found)
+
+
+# ----- 5.2.2.5.4 termination ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AtIcscf:
+    """An INVITE that arrived at the I-CSCF, what the I-CSCF did with it, and its W7 window."""
+
+    arrived: Hop
+    called: str | None
+    webrtc: bool
+    forwarded: Hop | None
+    final: Hop | None
+
+    @property
+    def end(self) -> Hop | None:
+        """The first thing the I-CSCF sent for it: the forwarded INVITE or its final answer."""
+        sent = [h for h in (self.forwarded, self.final) if h is not None]
+        return min(sent, key=lambda h: h.message.index) if sent else None
+
+
+def _at_icscf(flow: Flow, ctx: Context) -> list[_AtIcscf]:
+    found = []
+    for hop in _requests(flow, "INVITE", dst=Role.I_CSCF):
+        called = identity_key(hop.request.uri) if hop.request else None
+        onward = _caused(flow, hop, Role.I_CSCF)
+        final = _final(flow, hop)
+        if final is not None and final.response is not None and final.response.status < 300 and onward:
+            final = None  # a 2xx relayed from downstream: the forward is what the I-CSCF did
+        webrtc = _domain(called) in ctx.webrtc_domains
+        found.append(_AtIcscf(hop, called, webrtc, onward[0] if onward else None, final))
+    return found
+
+
+def _w7(flow: Flow, ctx: Context, at: _AtIcscf) -> tuple[list[Hop], list[Hop]]:
+    """(W7 requests naming the called identity, all W7 requests) between arrival and end."""
+    window = _registrar(flow, "W7", at.arrived, at.end)
+    return _naming(window, _aliases(ctx, at.called)), window
+
+
+@rule(
+    "TERM_W7_WEBRTC", "TR 23.701 5.2.2.5.4 steps 1-2; 5.2.2.3.3", "the I-CSCF queries W7 for a webRTC domain"
+)
+def termination_queries_w7(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 2: "The I-CSCF validates through the interaction with the wIMPU
+    registrar if the called webRTC user is registered" before it routes or rejects the
+    session (5.2.2.3.3 "shall initially query"); step 1: a webRTC user is one of the
+    configured domains (the PIXIT's blocks and external domains)."""
+    say = _Say("TERM_W7_WEBRTC", flow)
+    found = []
+    for at in _at_icscf(flow, ctx):
+        if not ctx.blocks:
+            found.append(
+                say("inconclusive", "the webRTC domains are unknown: the PIXIT gives no blocks", at.arrived)
+            )
+            continue
+        if not at.webrtc:
+            continue
+        if at.end is None:
+            found.append(
+                say(
+                    "inconclusive", "the I-CSCF neither forwarded nor answered within the capture", at.arrived
+                )
+            )
+            continue
+        named, window = _w7(flow, ctx, at)
+        what = f"W7 query for {at.called} before the I-CSCF routes it"
+        found.append(_query(say, ctx, "W7", named, [h for h in window if h not in named], what, at.end))
+    return say.summary(found)
+
+
+@rule("TERM_NO_W7_OTHER", "TR 23.701 5.2.2.5.4; 5.2.2.3.3", "no W7 query for other domains")
+def termination_other_domain_without_w7(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4: the additional step "shall be performed by the I-CSCF based on configured
+    domains associated with the called individual IMPU"; 5.2.2.3.3: "Not all I-CSCFs have
+    to enhanced": a session for a domain that is not a webRTC domain gets no W7 query."""
+    say = _Say("TERM_NO_W7_OTHER", flow)
+    found = []
+    for at in _at_icscf(flow, ctx):
+        if not ctx.blocks or at.webrtc:
+            continue
+        named, window = _w7(flow, ctx, at)
+        if named:
+            found.append(say("fail", f"the I-CSCF queried W7 for {at.called}, not a webRTC domain", named[0]))
+        elif window:
+            found.append(say("inconclusive", f"{len(window)} W7 request(s) in between name other identities"))
+        elif ctx.knowledge.registrar_messages == 0:
+            found.append(say("inconclusive", _NO_REGISTRAR, at.arrived))
+        else:
+            found.append(say("pass", f"no W7 query for {at.called}", at.end or at.arrived))
+    return say.summary(found)
+
+
+def _w7_registered(flow: Flow, ctx: Context, at: _AtIcscf) -> tuple[bool | None, Hop | None]:
+    named, _ = _w7(flow, ctx, at)
+    for asked in named:
+        answer = _answer(flow, asked)
+        data = _json(answer.message.http) if answer else None
+        if isinstance(data, dict) and isinstance(data.get("registered"), bool):
+            return data["registered"], answer
+    return None, None
+
+
+@rule(
+    "TERM_UNREGISTERED_REJECTED",
+    "TR 23.701 5.2.2.5.4; 5.2.2.3.3",
+    "an unregistered webRTC user is rejected, nothing forwarded",
+)
+def termination_rejects_unregistered(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4: "If the user is not registered, the I-CSCF shall reject the session with
+    the appropriate code" (480, or 404 outside every block: solution profile); 5.2.2.3.3
+    "otherwise the session is rejected": nothing goes on to the S-CSCF."""
+    say = _Say("TERM_UNREGISTERED_REJECTED", flow)
+    found = []
+    for at in _at_icscf(flow, ctx):
+        registered, answer = _w7_registered(flow, ctx, at) if at.webrtc else (None, None)
+        if registered is not False:
+            continue
+        if at.forwarded is not None:
+            found.append(
+                say("fail", "the I-CSCF forwarded a session for an unregistered webRTC user", at.forwarded)
+            )
+        elif at.final is None or at.final.response is None:
+            found.append(say("inconclusive", "the I-CSCF's answer is not in the capture", answer))
+        elif at.final.response.status in (404, 480):
+            found.append(
+                say("pass", f"rejected with {at.final.response.status}, nothing forwarded", at.final)
+            )
+        else:
+            found.append(say("fail", f"rejected with {at.final.response.status}, not 480 or 404", at.final))
+    return say.summary(found)
+
+
+@rule(
+    "TERM_REGISTERED_ROUTED", "TR 23.701 5.2.2.5.4 steps 2-3", "a registered webRTC user's session is routed"
+)
+def termination_routes_registered(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 3: "The I-CSCF then performs standard IMS session termination
+    procedure"; 5.2.2.3.3: "If the called webRTC user is registered, the I-CSCF shall
+    proceed": the INVITE goes on towards the S-CSCF."""
+    say = _Say("TERM_REGISTERED_ROUTED", flow)
+    found = []
+    for at in _at_icscf(flow, ctx):
+        registered, answer = _w7_registered(flow, ctx, at) if at.webrtc else (None, None)
+        if registered is not True:
+            continue
+        if at.forwarded is not None:
+            found.append(say("pass", f"routed on to the {at.forwarded.dst.name}", at.forwarded))
+        elif at.final is not None:
+            found.append(say("fail", "the I-CSCF rejected a registered webRTC user", at.final))
+        else:
+            what = "the INVITE the I-CSCF routes on"
+            found.append(say("inconclusive", _absent(ctx, what, Role.I_CSCF, Role.S_CSCF), answer))
+    return say.summary(found)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _AtEpCscf:
+    """A terminating INVITE at the eP-CSCF and the branches it forked to WICs."""
+
+    arrived: Hop
+    called: set[str]
+    branches: list[Hop]
+    final: Hop | None
+
+    @property
+    def end(self) -> Hop | None:
+        sent = [h for h in (*self.branches[:1], self.final) if h is not None]
+        return min(sent, key=lambda h: h.message.index) if sent else None
+
+
+def _at_ep_cscf(flow: Flow, ctx: Context) -> list[_AtEpCscf]:
+    found = []
+    for hop in _requests(flow, "INVITE", src=Role.S_CSCF, dst=Role.P_CSCF):
+        request = hop.request
+        assert request is not None
+        try:
+            called = [a.uri for a in request.addresses("P-Called-Party-ID")] or [request.uri]
+        except SipError:
+            called = [request.uri]
+        branches: dict[str, Hop] = {}
+        for branch in _caused(flow, hop, Role.IWF, Role.WIC):
+            branches.setdefault(branch.dst.name, branch)
+        final = _final(flow, hop)
+        found.append(_AtEpCscf(hop, _aliases(ctx, *called), list(branches.values()), final))
+    return found
+
+
+@rule("TERM_W6_CONTACTS", "TR 23.701 5.2.2.5.4 step 4", "the eP-CSCF reads the contacts over W6")
+def termination_reads_contacts(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 4: "The eP-CSCF fetches the contact information for the individual
+    IMPU from the wIMPU registrar" before it delivers the session (step 5)."""
+    say = _Say("TERM_W6_CONTACTS", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        if at.end is None:
+            found.append(
+                say("inconclusive", "the eP-CSCF neither forked nor answered within the capture", at.arrived)
+            )
+            continue
+        window = _registrar(flow, "W6", at.arrived, at.end)
+        naming = _naming(window, at.called)
+        others = [h for h in window if h not in naming]
+        what = "W6 read of the called IMPU's contacts before delivery"
+        found.append(_query(say, ctx, "W6", _reads(naming), others, what, at.end))
+    return say.summary(found)
+
+
+def _expected_contacts(flow: Flow, ctx: Context, at: _AtEpCscf) -> tuple[dict[str, str], str] | None:
+    """Contact URI -> WIC end name (or '') the INVITE must reach, and where that list comes
+    from: the registrar's W6 answer when it is in the capture (what the eP-CSCF was told),
+    else the registrations the capture shows live; None when neither is known."""
+    for asked in _reads(_naming(_registrar(flow, "W6", at.arrived, at.end), at.called)):
+        answer = _answer(flow, asked)
+        if answer is None or answer.message.http is None:
+            continue
+        source = f"the W6 answer (frame {answer.message.frame})"
+        if answer.message.http.status == 404:
+            return {}, source
+        data = _json(answer.message.http)
+        if isinstance(data, dict) and isinstance(data.get("contacts"), list):
+            return {
+                str(c.get("uri")): "" for c in data["contacts"] if isinstance(c, dict) and c.get("uri")
+            }, source
+    records = ctx.knowledge.contacts_of(at.called, at.arrived.message.time)
+    if records:
+        return {r.uri: f"WIC@{r.wic[1]}" for r in records}, "the registrations in the capture"
+    return None
+
+
+@rule(
+    "TERM_FORK_ALL", "TR 23.701 5.2.2.5.4 step 5; 5.2.2.3.2", "the eP-CSCF forks to every registered contact"
+)
+def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4: "the eP-CSCF shall fork the sessions to all contacts associated with a
+    called IMPU" (step 5 delivers it; 5.2.2.3.2 "shall support forking"): every contact
+    registered for the IMPU, over the WebSocket connection it registered on, gets the INVITE."""
+    say = _Say("TERM_FORK_ALL", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        node = at.arrived.dst.node
+        expected = _expected_contacts(flow, ctx, at)
+        if expected is None:
+            if at.branches:
+                what = f"the contacts of {', '.join(sorted(at.called))} (W6 answer or registration)"
+                found.append(say("inconclusive", _absent(ctx, what, Role.WIC, Role.IWF, node), at.arrived))
+            continue
+        contacts, source = expected
+        if not contacts:
+            continue
+        reached_uris = {b.request.uri for b in at.branches if b.request is not None}
+        reached_ends = {b.dst.name for b in at.branches}
+        missing = [
+            u for u, wic in contacts.items() if u not in reached_uris and (not wic or wic not in reached_ends)
+        ]
+        unreadable = ctx.knowledge.opaque_at(node) or not ctx.knowledge.seen(Role.IWF, Role.WIC)
+        if missing and unreadable:
+            what = f"the INVITE to {missing[0]}"
+            found.append(say("inconclusive", _absent(ctx, what, Role.IWF, Role.WIC, node), at.arrived))
+        elif missing:
+            detail = f"{len(missing)} of {len(contacts)} contacts got no INVITE: {missing[0]}"
+            found.append(say("fail", detail, at.arrived))
+        else:
+            names = ", ".join(sorted(reached_ends))
+            found.append(
+                say("pass", f"forked to all {len(contacts)} contact(s) of {source}: {names}", at.arrived)
+            )
+    return say.summary(found)
+
+
+def _has_cause_200(hop: Hop) -> bool:
+    request = hop.request
+    return request is not None and any(
+        re.search(r"\bcause\s*=\s*200\b", v, re.I)
+        for v in request.get_all("Reason")
+        if v.upper().startswith("SIP")
+    )
+
+
+@rule(
+    "TERM_FORK_CANCEL",
+    "TR 23.701 5.2.2.5.4; 5.2.2.3.2",
+    "the first 2xx wins, the other branches are cancelled",
+)
+def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.3.2 "shall support forking", read with RFC 3261 16.7 step 10: once a branch
+    answers 2xx, the eP-CSCF cancels every other branch still pending (with ``Reason:
+    SIP;cause=200``, RFC 3326, solution profile) and never the one that answered."""
+    say = _Say("TERM_FORK_CANCEL", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        if len(at.branches) < 2:
+            continue
+        answers = {b.dst.name: _responses(flow, b) for b in at.branches}
+        wins = [r for rs in answers.values() for r in rs if r.response and 200 <= r.response.status < 300]
+        if not wins:
+            continue
+        winner = min(wins, key=lambda h: h.message.index)
+        cancels = [
+            h for h in flow.hops if h.method == "CANCEL" and h.src.role is Role.IWF and h.dst.role is Role.WIC
+        ]
+        problem = None
+        for branch in at.branches:
+            mine = [c for c in cancels if c.dst.name == branch.dst.name]
+            if branch.dst.name == winner.src.name:
+                if mine:
+                    problem = say("fail", "the branch that answered 2xx was cancelled", mine[0])
+                continue
+            finals = [r for r in answers[branch.dst.name] if r.response and r.response.status >= 200]
+            if finals and finals[0].message.index < winner.message.index:
+                continue  # that branch had ended before the 2xx
+            later = [c for c in mine if c.message.index > winner.message.index]
+            if not later:
+                problem = problem or say("fail", f"{branch.dst.name} was not cancelled after the 2xx", branch)
+            elif not _has_cause_200(later[0]):
+                problem = problem or say("fail", "the CANCEL has no Reason: SIP;cause=200", later[0])
+        losers = len(at.branches) - 1
+        found.append(
+            problem
+            or say("pass", f"{winner.src.name} answered first; {losers} other branch(es) cancelled", winner)
+        )
+    return say.summary(found)

@@ -1,0 +1,416 @@
+"""Each rule of captures.rules on hand-built flows: the correct flow passes, the flow with the
+one fault the rule guards against fails on the message that carries the fault, and a flow
+missing the leg the rule needs is inconclusive (never pass)."""
+
+from __future__ import annotations
+
+import pytest
+from test_flows import (
+    ALICE,
+    BLOCK1,
+    BLOCK2,
+    BLOCKS,
+    BOB,
+    BOB_IMPU,
+    ICSCF,
+    ICSCF_HTTP,
+    IWF2,
+    PCSCF2,
+    REMOTE,
+    TOKEN,
+    WIC1,
+    WIC2,
+    Wire,
+    ends,
+)
+
+from captures.flows import Knowledge, group
+from captures.rules import RULES, Context, Finding, check
+from conformance.pixit import Block
+
+
+def findings(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> list[Finding]:
+    knowledge = Knowledge()
+    flows = group(w.messages, ends(), knowledge)
+    ctx = Context(blocks, knowledge)
+    return [f for flow in flows for f in check(flow, ctx, [rule_id])]
+
+
+def verdicts(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> list[str]:
+    return [f.verdict for f in findings(w, rule_id, blocks)]
+
+
+def only(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> Finding:
+    (finding,) = findings(w, rule_id, blocks)
+    return finding
+
+
+def test_every_rule_names_its_clause_and_has_a_docstring() -> None:
+    assert len(RULES) >= 20
+    for rule in RULES.values():
+        assert rule.clause.startswith("TR 23.701 5.2.2"), rule.id
+        assert rule.check.__doc__ and "5.2.2" in rule.check.__doc__, rule.id
+
+
+class TestRegistration:
+    """5.2.2.5.2 steps 3 to 7."""
+
+    def test_the_token_is_carried(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        assert verdicts(w, "REG_TOKEN") == ["pass"]
+
+    def test_a_register_without_token_accepted_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(token=None)
+        finding = only(w, "REG_TOKEN")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+        assert finding.message is not None and b"200" in finding.message.raw.split(b"\r\n")[0]
+
+    def test_a_register_without_token_refused_passes(self) -> None:
+        w = Wire()
+        w.wic_registration(token=None, status=401)
+        assert verdicts(w, "REG_TOKEN") == ["pass"]
+
+    def test_the_token_stays_on_the_wic_leg(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.origination()
+        assert verdicts(w, "TOKEN_CONFINED") == ["pass", "pass"]
+
+    def test_a_bearer_forwarded_into_the_core_fails(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.origination(bearer=True)
+        fails = [f for f in findings(w, "TOKEN_CONFINED") if f.verdict == "fail"]
+        assert len(fails) == 1 and fails[0].leg == "ep-cscf1/sip -> s-cscf"
+
+    def test_the_token_in_a_w6_body_fails(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.http(("127.0.0.1", 43001), "PUT", f"/w6/v1/registrations/{ALICE}/x", 200, body={"t": TOKEN})
+        assert "fail" in verdicts(w, "TOKEN_CONFINED")
+
+    def test_w6_is_queried_before_the_200(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        finding = only(w, "REG_W6_QUERY")
+        assert finding.verdict == "pass" and finding.leg == "127.0.0.1:43001 -> registrar"
+
+    def test_a_200_without_a_w6_query_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(query=False)
+        finding = only(w, "REG_W6_QUERY")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_without_any_w6_or_w7_in_the_capture_it_is_inconclusive(self) -> None:
+        w = Wire()
+        w.wic_registration(query=False, store=False)
+        finding = only(w, "REG_W6_QUERY")
+        assert finding.verdict == "inconclusive" and "registrar's leg" in finding.detail
+
+    def test_the_registration_is_stored_option_a_and_b(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU, call_id="b")
+        assert verdicts(w, "REG_W6_STORE") == ["pass", "pass"]
+
+    def test_a_200_without_a_w6_write_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(store=False)
+        assert verdicts(w, "REG_W6_STORE") == ["fail"]
+
+    def test_a_de_registration_deletes(self) -> None:
+        w = Wire()
+        w.wic_registration(expires=0)
+        finding = only(w, "REG_W6_STORE")
+        assert finding.verdict == "pass" and "DELETE" in finding.detail
+
+
+class TestOptionBIdentities:
+    """5.2.2.1: IMS identities are only used within the IMS domain (option B)."""
+
+    def test_option_b_wic_sees_only_its_external_identity(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        assert verdicts(w, "OPTB_IMPU_HIDDEN") == ["pass"]
+
+    def test_the_allocated_impu_in_p_associated_uri_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU, associated=BOB_IMPU)
+        finding = only(w, "OPTB_IMPU_HIDDEN")
+        assert finding.verdict == "fail" and "P-Associated-URI" in finding.detail
+
+    def test_the_impu_in_p_called_party_id_of_the_invite_to_the_wic_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        w.termination(BOB, impu=BOB_IMPU, contacts=(WIC2,), to_wic=[("P-Called-Party-ID", f"<{BOB_IMPU}>")])
+        fails = [f for f in findings(w, "OPTB_IMPU_HIDDEN") if f.verdict == "fail"]
+        assert len(fails) == 1 and fails[0].leg == "ep-cscf2/wss -> WIC@40002"
+
+    def test_option_a_is_not_concerned(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        assert verdicts(w, "OPTB_IMPU_HIDDEN") == []
+
+    def test_without_blocks_the_option_is_unknown(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        assert verdicts(w, "OPTB_IMPU_HIDDEN", blocks=()) == ["inconclusive"]
+
+    def test_p_profile_key_stays_in_the_core(self) -> None:
+        w = Wire()
+        w.termination()
+        assert verdicts(w, "PROFILE_KEY_CONFINED") == ["pass"]
+
+    def test_p_profile_key_sent_to_a_wic_fails(self) -> None:
+        w = Wire()
+        w.termination(to_wic=[("P-Profile-Key", f"<{BLOCK1}>")])
+        assert verdicts(w, "PROFILE_KEY_CONFINED") == ["fail"]
+
+
+class TestBlockRegistration:
+    """5.2.2.5.1."""
+
+    def test_path_challenge_own_ep_cscf_single(self) -> None:
+        w = Wire()
+        w.block_registration()
+        for rule_id in ("BLK_PATH", "BLK_CHALLENGE", "BLK_FROM_ITS_EP_CSCF", "BLK_SINGLE"):
+            assert verdicts(w, rule_id) == ["pass"], rule_id
+
+    def test_no_path_fails(self) -> None:
+        w = Wire()
+        w.block_registration(path=False)
+        assert verdicts(w, "BLK_PATH") == ["fail", "fail"]
+
+    def test_a_200_without_credentials_fails(self) -> None:
+        w = Wire()
+        w.block_registration(challenge=False, authorize=False)
+        assert verdicts(w, "BLK_CHALLENGE") == ["fail"]
+
+    def test_the_challenge_before_the_capture_is_inconclusive(self) -> None:
+        w = Wire()
+        w.block_registration(challenge=False)
+        assert verdicts(w, "BLK_CHALLENGE") == ["inconclusive"]
+
+    def test_a_block_registered_by_another_ep_cscf_fails(self) -> None:
+        w = Wire()
+        w.block_registration(PCSCF2, BLOCK1)
+        finding = only(w, "BLK_FROM_ITS_EP_CSCF")
+        assert finding.verdict == "fail" and "belongs to ep-cscf1" in finding.detail
+
+    def test_a_second_registration_of_the_same_block_fails(self) -> None:
+        w = Wire()
+        w.block_registration(call_id="one")
+        w.block_registration(call_id="two")
+        assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
+
+    def test_the_block_is_registered_before_its_wics(self) -> None:
+        w = Wire()
+        w.block_registration(PCSCF2, BLOCK2)
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        assert verdicts(w, "BLK_BEFORE_WIC") == ["pass"]
+
+    def test_a_block_registered_after_its_wic_fails(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        w.block_registration(PCSCF2, BLOCK2)
+        assert verdicts(w, "BLK_BEFORE_WIC") == ["fail"]
+
+    def test_no_block_registration_in_the_capture_is_inconclusive(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        finding = only(w, "BLK_BEFORE_WIC")
+        assert finding.verdict == "inconclusive" and "start-up" in finding.detail
+
+
+class TestOrigination:
+    """5.2.2.5.3 steps 1 to 3."""
+
+    @pytest.mark.parametrize(("option", "identity"), [("A", ALICE), ("B", BOB)])
+    def test_the_forwarded_invite_asserts_the_impu_and_keeps_from(self, option: str, identity: str) -> None:
+        w = Wire()
+        w.origination(WIC1, identity, option=option)
+        assert verdicts(w, "ORIG_PAI_IMPU") == ["pass"]
+        assert verdicts(w, "ORIG_FROM_UNTOUCHED") == ["pass"]
+
+    def test_option_a_asserting_another_identity_fails(self) -> None:
+        w = Wire()
+        w.origination(asserted="sip:wrtc-mallory@block1.ims.example.net")
+        finding = only(w, "ORIG_PAI_IMPU")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/sip -> s-cscf"
+
+    def test_option_b_asserting_another_impu_than_w6_gave_fails(self) -> None:
+        w = Wire()
+        w.origination(WIC1, BOB, option="B", asserted="sip:wrtc-other@block2.ims.example.net")
+        finding = only(w, "ORIG_PAI_IMPU")
+        assert finding.verdict == "fail" and BOB_IMPU in finding.detail
+
+    def test_a_touched_from_fails_on_the_forwarded_invite(self) -> None:
+        w = Wire()
+        w.origination(from_line=f"From: <{ALICE}>;tag=changed")
+        finding = only(w, "ORIG_FROM_UNTOUCHED")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/sip -> s-cscf"
+        assert finding.message is not None and b"tag=changed" in finding.message.raw
+
+    def test_without_the_wic_leg_from_is_inconclusive(self) -> None:
+        w = Wire()
+        w.origination()
+        w.messages = [m for m in w.messages if m.transport != "WSS"]
+        finding = only(w, "ORIG_FROM_UNTOUCHED")
+        assert (
+            finding.verdict == "inconclusive" and "the WIC's INVITE is not in the capture" in finding.detail
+        )
+
+    def test_option_b_reads_w6_first(self) -> None:
+        w = Wire()
+        w.origination(WIC1, BOB, option="B")
+        assert verdicts(w, "ORIG_W6_OPTION_B") == ["pass"]
+
+    def test_option_b_without_w6_fails(self) -> None:
+        w = Wire()
+        w.wic_registration()  # some W6 traffic: the registrar's leg is in the capture
+        w.origination(WIC1, BOB, option="B", w6=False)
+        assert verdicts(w, "ORIG_W6_OPTION_B") == ["fail"]
+
+    def test_option_a_without_w6_passes(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.origination()
+        assert verdicts(w, "ORIG_NO_W6_OPTION_A") == ["pass"]
+
+    def test_option_a_querying_w6_fails(self) -> None:
+        w = Wire()
+        w.origination(w6=True)
+        finding = only(w, "ORIG_NO_W6_OPTION_A")
+        assert finding.verdict == "fail" and finding.leg == "127.0.0.1:43001 -> registrar"
+
+
+class TestTermination:
+    """5.2.2.5.4 steps 1 to 5."""
+
+    def test_w7_for_a_webrtc_domain_then_routed(self) -> None:
+        w = Wire()
+        w.termination()
+        assert verdicts(w, "TERM_W7_WEBRTC") == ["pass"]
+        assert verdicts(w, "TERM_REGISTERED_ROUTED") == ["pass"]
+
+    def test_routed_without_w7_fails(self) -> None:
+        w = Wire()
+        w.termination(w7=False)
+        finding = only(w, "TERM_W7_WEBRTC")
+        assert finding.verdict == "fail" and finding.leg == "i-cscf -> s-cscf"
+
+    def test_no_w7_for_another_domain(self) -> None:
+        w = Wire()
+        w.termination(call_id="t")
+        w.ims_call()
+        assert verdicts(w, "TERM_NO_W7_OTHER") == ["pass"]
+
+    def test_w7_for_another_domain_fails(self) -> None:
+        w = Wire()
+        w.ims_call(w7=True)
+        assert verdicts(w, "TERM_NO_W7_OTHER") == ["fail"]
+
+    @pytest.mark.parametrize("status", [480, 404])
+    def test_an_unregistered_webrtc_user_is_rejected(self, status: int) -> None:
+        w = Wire()
+        w.termination(registered=False, reject=status)
+        finding = only(w, "TERM_UNREGISTERED_REJECTED")
+        assert finding.verdict == "pass" and finding.leg == "i-cscf -> remote"
+
+    def test_another_rejection_code_fails(self) -> None:
+        w = Wire()
+        w.termination(registered=False, reject=403)
+        assert verdicts(w, "TERM_UNREGISTERED_REJECTED") == ["fail"]
+
+    def test_forwarding_an_unregistered_user_fails(self) -> None:
+        w = Wire()
+        w.termination(registered=False, forward_unregistered=True)
+        finding = only(w, "TERM_UNREGISTERED_REJECTED")
+        assert finding.verdict == "fail" and finding.leg == "i-cscf -> s-cscf"
+
+    def test_rejecting_a_registered_user_fails(self) -> None:
+        w = Wire()
+        invite = w.request(REMOTE, ICSCF, "INVITE", ALICE, call_id="x", from_="sip:d@r.org", to=ALICE)
+        w.http(
+            ICSCF_HTTP,
+            "GET",
+            f"/w7/v1/registration-status?identity={ALICE}",
+            200,
+            answer={"registered": True},
+        )
+        w.response(invite, 480)
+        assert verdicts(w, "TERM_REGISTERED_ROUTED") == ["fail"]
+
+    def test_the_ep_cscf_reads_the_contacts_over_w6(self) -> None:
+        w = Wire()
+        w.termination()
+        assert verdicts(w, "TERM_W6_CONTACTS") == ["pass"]
+
+    def test_delivering_without_a_w6_read_fails(self) -> None:
+        w = Wire()
+        w.termination(w6=False)
+        finding = only(w, "TERM_W6_CONTACTS")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_forked_to_every_contact_the_w6_answer_lists(self) -> None:
+        w = Wire()
+        w.termination()
+        finding = only(w, "TERM_FORK_ALL")
+        assert finding.verdict == "pass" and "WIC@40001, WIC@40002" in finding.detail
+
+    def test_a_contact_left_out_fails(self) -> None:
+        w = Wire()
+        w.termination(reached=(WIC1,))
+        finding = only(w, "TERM_FORK_ALL")
+        assert finding.verdict == "fail" and "1 of 2" in finding.detail
+
+    def test_without_w6_the_registrations_in_the_capture_say_who(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC1, call_id="r1")
+        w.wic_registration(WIC2, call_id="r2")
+        w.termination(w6=False, reached=(WIC1,))
+        finding = only(w, "TERM_FORK_ALL")
+        assert finding.verdict == "fail" and "c40002" in finding.detail
+
+    def test_without_w6_or_registrations_it_is_inconclusive(self) -> None:
+        w = Wire()
+        w.termination(w6=False)
+        assert verdicts(w, "TERM_FORK_ALL") == ["inconclusive"]
+
+    def test_the_first_2xx_wins_the_others_are_cancelled(self) -> None:
+        w = Wire()
+        w.termination()
+        finding = only(w, "TERM_FORK_CANCEL")
+        assert finding.verdict == "pass" and finding.leg == "WIC@40002 -> ep-cscf1/wss"
+
+    def test_a_branch_left_ringing_fails(self) -> None:
+        w = Wire()
+        w.termination(cancel=False)
+        finding = only(w, "TERM_FORK_CANCEL")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_a_cancel_without_reason_fails(self) -> None:
+        w = Wire()
+        w.termination(reason=False)
+        finding = only(w, "TERM_FORK_CANCEL")
+        assert finding.verdict == "fail" and "Reason" in finding.detail
+
+    def test_option_b_termination(self) -> None:
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        w.termination(BOB, impu=BOB_IMPU, contacts=(WIC2,))
+        for rule_id in ("TERM_W7_WEBRTC", "TERM_W6_CONTACTS", "TERM_FORK_ALL"):
+            assert verdicts(w, rule_id) == ["pass"], rule_id
+        assert "pass" in verdicts(w, "OPTB_IMPU_HIDDEN")
+        assert PCSCF2 and IWF2
+
+
+def test_rules_that_do_not_apply_say_nothing() -> None:
+    w = Wire()
+    w.block_registration()
+    knowledge = Knowledge()
+    (flow,) = group(w.messages, ends(), knowledge)
+    ids = {f.rule_id for f in check(flow, Context(BLOCKS, knowledge))}
+    assert ids == {"BLK_PATH", "BLK_CHALLENGE", "BLK_FROM_ITS_EP_CSCF", "BLK_SINGLE"}
