@@ -1,12 +1,18 @@
 """``wimpu-ref``: run the reference stack on loopback.
 
-    wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--verbose]
+    wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--verbose] [--nodes N,...] [--pixit-out FILE]
     wimpu-ref config            # print the default configuration
 
 starts the wIMPU Registrar, the WWSF, the S-CSCF, the I-CSCF and the eP-CSCFs of the
 reference profile (or of STACK.toml), prints every endpoint and the test users, logs each
 SIP message, and stops cleanly on Ctrl-C. A configuration error is one line on stderr
 and exit status 2, before anything starts.
+
+``--pixit-out FILE`` writes, once the nodes are up, a PIXIT (``docs/pixit.md``) describing
+the stack as external nodes: their addresses, the test CA to trust, the WWSF's token
+signing key (saved in the state directory), the blocks, users and IMS users. The
+conformance suite then runs against the reference started as separate processes
+(``wimpu-conformance run --sut FILE``).
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
+from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
 from reference.stack import Stack
 
@@ -31,7 +41,8 @@ async def _up(args: argparse.Namespace) -> int:
         if args.state_dir:
             config = dataclasses.replace(config, state_dir=args.state_dir)
         nodes = None if args.nodes is None else [n.strip() for n in args.nodes.split(",") if n.strip()]
-        stack = Stack(config, nodes=nodes)
+        clock = OffsetFileClock(args.clock_offset_file) if args.clock_offset_file else None
+        stack = Stack(config, nodes=nodes, clock=clock)
         if nodes is not None:
             unknown = sorted(set(nodes) - set(stack.node_names()))
             if unknown:
@@ -40,12 +51,16 @@ async def _up(args: argparse.Namespace) -> int:
                 )
             if config.state_dir is None:
                 raise ConfigError("--nodes: nodes in separate processes share --state-dir (the test PKI)")
+        if args.pixit_out and nodes is not None:
+            _check_pixit_ports(stack, nodes)
         check_ports_free(config, only=nodes)
     except (ConfigError, ValueError) as exc:  # one line, before anything starts
         print(f"wimpu-ref: configuration error: {exc}", file=sys.stderr)
         return 2
     try:
         await stack.start()
+        if stack.runs("wwsf"):  # for a PIXIT, written by this process or another one of the stack
+            _write_atomically(_signing_key_path(stack), stack.wwsf.signing_key_pem(), 0o600)
     except (OSError, RuntimeError, ValueError) as exc:
         print(f"wimpu-ref: cannot start the stack: {exc}", file=sys.stderr)
         await stack.stop()
@@ -61,11 +76,162 @@ async def _up(args: argparse.Namespace) -> int:
     print(f"  {'test CA certificate':28} {stack.pki.ca_path}")
     for user in stack.config.users:
         print(f"  user {user.username!r} (password {user.password!r}) registers as {user.identity}")
+    if args.pixit_out:
+        try:
+            _write_atomically(Path(args.pixit_out), _pixit_text(stack).encode(), 0o644)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            print(f"wimpu-ref: cannot write the PIXIT {args.pixit_out}: {reason}", file=sys.stderr)
+            await stack.stop()
+            return 1
+        print(f"  {'PIXIT (the stack, external)':28} {args.pixit_out}")
     print("Ctrl-C stops it.", flush=True)
     await stop.wait()
     print("stopping...", flush=True)
     await stack.stop()
     return 0
+
+
+# ----- --pixit-out: the running stack as a PIXIT of external nodes ---------------------------
+
+
+DESCRIPTION = "wIMPU reference implementation (reference/), separate processes (wimpu-ref up)"
+
+
+def _check_pixit_ports(stack: Stack, nodes: list[str]) -> None:
+    """With ``--nodes``, the PIXIT names the other nodes too: they need fixed ports."""
+    config = stack.config
+    for name in stack.node_names():
+        if name in nodes:
+            continue
+        if name in ("registrar", "wwsf", "i-cscf", "s-cscf"):
+            fixed = bool(config.ports.get(name.replace("-", "_"))) or (
+                name == "registrar" and config.registrar_url is not None
+            )
+        else:
+            fixed = all(config.ep_ports.get(name, (0, 0)))
+        if not fixed:
+            raise ConfigError(
+                f"--pixit-out: {name} runs elsewhere without a fixed port in the configuration, "
+                "so the PIXIT cannot say where it is"
+            )
+
+
+def _clock_lines(stack: Stack) -> list[str]:
+    """``[clock] offset_file`` when the stack reads its time from an offset file."""
+    if not isinstance(stack.clock, OffsetFileClock):
+        return []
+    return ["", "[clock]", f"offset_file = {_toml(str(stack.clock.path.resolve()))}"]
+
+
+def _toml(value: object) -> str:
+    """A TOML value: JSON strings and lists of strings are valid TOML basic strings and arrays."""
+    return json.dumps(value)
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+    os.replace(tmp, path)
+
+
+def _signing_key_path(stack: Stack) -> Path:
+    """Where the process running the WWSF saves its token signing key (PEM, mode 0600)."""
+    return stack.state / "wwsf-signing-key.pem"
+
+
+def _signing_key(stack: Stack) -> Path | None:
+    """The WWSF's token signing key on disk, if its process saved it (preflight checks it is current)."""
+    path = _signing_key_path(stack)
+    return path.resolve() if path.is_file() else None
+
+
+def _sip(stack: Stack, node: str, key: str) -> str:
+    service = stack.scscf if node == "s-cscf" else stack.icscf
+    port = service.node.port if stack.runs(node) else stack.config.ports[key]
+    return f"tcp://{stack.config.host}:{port}"
+
+
+def _pixit_text(stack: Stack) -> str:
+    config = stack.config
+    key = _signing_key(stack)
+    lines = [
+        "# PIXIT of the wIMPU reference stack started by `wimpu-ref up --pixit-out` "
+        f"(pid {os.getpid()}, nodes: {', '.join(sorted(stack.nodes)) if stack.nodes else 'all'}).",
+        "# Every node is external: the suite reaches it at these addresses. docs/pixit.md explains each key.",
+        "",
+        "[sut]",
+        f"description = {_toml(DESCRIPTION)}",
+        "",
+        "[stack]",
+        f"host = {_toml(config.host)}",
+        f"ims_domain = {_toml(config.ims_domain)}",
+        f"remote_domain = {_toml(config.remote_domain)}",
+        "",
+        "[trust]",
+        f"ca = {_toml([str(stack.pki.ca_path.resolve())])}",
+        "",
+        "[wwsf]",
+        'mode = "external"',
+        f"url = {_toml(stack.wwsf_origin)}",
+        f"signing_key = {_toml(str(key))}" if key else "# signing_key: not on disk (the WWSF runs elsewhere)",
+        "",
+        "[registrar]",
+        'mode = "external"',
+        f"url = {_toml(stack.registrar_url)}",
+        "",
+        "[i_cscf]",
+        'mode = "external"',
+        f"sip = {_toml(_sip(stack, 'i-cscf', 'i_cscf'))}",
+        "",
+        "[s_cscf]",
+        'mode = "external"',
+        f"sip = {_toml(_sip(stack, 's-cscf', 's_cscf'))}",
+        "",
+        "[remote]",
+        'mode = "emulated"',
+        *([f'sip = "tcp://{config.host}:{config.ports["remote"]}"'] if config.ports.get("remote") else []),
+        *_clock_lines(stack),
+    ]
+    for name in sorted({b.ep_cscf for b in config.blocks}):
+        ep = stack.ep_cscfs.get(name)
+        sip_port = ep.pcscf.node.port if ep is not None else config.ep_ports[name][1]
+        lines += [
+            "",
+            "[[ep_cscf]]",
+            f"name = {_toml(name)}",
+            'mode = "external"',
+            f"url = {_toml(stack.ep_wss_url(name))}",
+            f"sip = {_toml(f'tcp://{config.host}:{sip_port}')}",
+            f"identity = {_toml(stack.ep_identity(name))}",
+        ]
+    for b in config.blocks:
+        lines += [
+            "",
+            "[[block]]",
+            f"wimpu = {_toml(b.wimpu)}",
+            f"option = {_toml(b.option)}",
+            f"ep_cscf = {_toml(b.ep_cscf)}",
+            f"name = {_toml(b.name)}",
+            f"password = {_toml(b.password)}",
+            f"registration = {b.registration}",
+            f"external_domains = {_toml(list(b.external_domains))}",
+        ]
+    for u in config.users:
+        lines += ["", "[[user]]"] + [f"{k} = {_toml(v)}" for k, v in dataclasses.asdict(u).items()]
+    for sub in stack.hss.subscriptions:
+        if not sub.wildcard_impus:  # an ordinary IMS subscriber, not a wIMPU block
+            lines += [
+                "",
+                "[[ims_user]]",
+                f"identity = {_toml(sub.distinct_impus[0])}",
+                f"impi = {_toml(sub.impi)}",
+                f"password = {_toml(sub.password)}",
+            ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +250,17 @@ def main(argv: list[str] | None = None) -> int:
         "--nodes",
         help="run only these nodes, comma-separated (registrar, wwsf, s-cscf, i-cscf, ep-cscf1, ...); "
         "the others are reached at their configured ports",
+    )
+    up.add_argument(
+        "--clock-offset-file",
+        metavar="FILE",
+        help="read the time as real time plus the seconds written in FILE (a tester moves every node's "
+        "clock at once; the suite's scenarios that let time pass need it)",
+    )
+    up.add_argument(
+        "--pixit-out",
+        metavar="FILE",
+        help="once up, write a PIXIT describing these nodes as external (for wimpu-conformance run --sut)",
     )
     args = parser.parse_args(argv)
     if args.command == "config":

@@ -18,7 +18,7 @@ from typing import Any
 
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
-from reference.stack import BlockSpec, StackConfig, UserSpec
+from reference.stack import BlockSpec, LeaseTiming, PcscfSpec, StackConfig, UserSpec
 
 __all__ = ["ConfigError", "check_ports_free", "default_config_text", "load_config", "parse_config"]
 
@@ -27,11 +27,14 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message is one line naming file and key."""
 
 
-_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users"}
+_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users", "failover", "p_cscf"}
+_PCSCF = {"name", "sip_port", "link_port"}
+_FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
 _STACK = {"host", "ims_domain", "state_dir", "remote_domain"}
-_PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf"}
-_EP = {"name", "wss_port", "sip_port"}
-_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains"}
+_PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf", "remote"}
+"Listening ports of the nodes, and ``remote``: where the remote IMS party (played by the suite) listens."
+_EP = {"name", "wss_port", "sip_port", "p_cscfs"}
+_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains", "standby"}
 _USER = {"username", "password", "identity", "block"}
 
 
@@ -76,9 +79,36 @@ def _port(table: Mapping[str, Any], key: str, where: str) -> int:
     return port
 
 
+def _seconds(table: Mapping[str, Any], key: str, where: str) -> float | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{where}.{key}: expected a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _failover(table: Any, where: str) -> LeaseTiming:
+    """``[failover]``: the lease timings of block re-allocation (TR 23.701 5.2.2.2)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: [failover] must be a table")
+    _keys(table, _FAILOVER, f"{where}: [failover]")
+    duration = _seconds(table, "lease_duration", f"{where}: failover")
+    try:
+        return LeaseTiming(
+            duration=10.0 if duration is None else duration,
+            renew_interval=_seconds(table, "renew_interval", f"{where}: failover"),
+            standby_delay=_seconds(table, "standby_delay", f"{where}: failover"),
+            retry_interval=_seconds(table, "retry_interval", f"{where}: failover"),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{where}: failover: {exc}") from None
+
+
 def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
     """Validate a parsed TOML document into a :class:`StackConfig`."""
     _keys(data, _TOP, where)
+    failover = _failover(data["failover"], where) if "failover" in data else None
     stack = data.get("stack", {})
     _keys(stack, _STACK, f"{where}: [stack]")
     ports_table = data.get("ports", {})
@@ -86,6 +116,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
     ports = {key: _port(ports_table, key, f"{where}: ports") for key in _PORTS}
 
     eps: dict[str, tuple[int, int]] = {}
+    pools: dict[str, tuple[str, ...]] = {}
     for i, ep in enumerate(data.get("ep_cscf", [])):
         at = f"{where}: ep_cscf[{i}]"
         _keys(ep, _EP, at)
@@ -93,6 +124,10 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         if name in eps:
             raise ConfigError(f"{at}.name: eP-CSCF {name!r} is configured twice")
         eps[name] = (_port(ep, "wss_port", at), _port(ep, "sip_port", at))
+        pools[name] = tuple(_get(ep, "p_cscfs", list, at, []))
+        if pools[name] and failover is None:
+            raise ConfigError(f"{at}.p_cscfs: a decomposed eP-CSCF needs a [failover] table (block leases)")
+    p_cscfs = _p_cscfs(data.get("p_cscf", []), pools, eps, where)
 
     blocks: list[BlockSpec] = []
     for i, b in enumerate(data.get("block", [])):
@@ -117,6 +152,18 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         domains = tuple(_get(b, "external_domains", list, at, []))
         if option == "B" and not domains:
             raise ConfigError(f"{at}.external_domains: option B needs the external identities' domains")
+        standby = tuple(_get(b, "standby", list, at, []))
+        for other in standby:
+            if other not in eps:
+                raise ConfigError(f"{at}.standby: {other!r} is not a configured eP-CSCF (add an [[ep_cscf]])")
+            if other == ep_name:
+                raise ConfigError(f"{at}.standby: {other!r} serves the block already; list another eP-CSCF")
+        if len(set(standby)) != len(standby):
+            raise ConfigError(f"{at}.standby: an eP-CSCF is listed twice")
+        if standby and failover is None:
+            raise ConfigError(f"{at}.standby: a standby eP-CSCF needs a [failover] table (the lease timings)")
+        if standby and (pools[ep_name] or any(pools[s] for s in standby)):
+            raise ConfigError(f"{at}.standby: a decomposed eP-CSCF's P-CSCFs stand in for one another")
         blocks.append(
             BlockSpec(
                 wimpu=wimpu,
@@ -126,6 +173,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
                 name=_get(b, "name", str, at, f"block{i + 1}"),
                 password=_get(b, "password", str, at, "block-secret"),
                 registration=registration,
+                standby=standby,
             )
         )
     if not blocks:
@@ -155,7 +203,33 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         ims_users=tuple(data.get("ims_users", ())),
         ports=ports,
         ep_ports=eps,
+        failover=failover,
+        p_cscfs=p_cscfs,
     )
+
+
+def _p_cscfs(
+    tables: Any, pools: Mapping[str, tuple[str, ...]], eps: Mapping[str, tuple[int, int]], where: str
+) -> tuple[PcscfSpec, ...]:
+    """``[[p_cscf]]``: the P-CSCFs of decomposed eP-CSCFs, each named by one ``p_cscfs`` list."""
+    owner = {p: ep for ep, names in pools.items() for p in names}
+    found: list[PcscfSpec] = []
+    for i, table in enumerate(tables):
+        at = f"{where}: p_cscf[{i}]"
+        _keys(table, _PCSCF, at)
+        name = _get(table, "name", str, at)
+        if name in eps or any(s.name == name for s in found):
+            raise ConfigError(f"{at}.name: {name!r} is configured twice")
+        if name not in owner:
+            raise ConfigError(f"{at}.name: P-CSCF {name!r} is in no eP-CSCF's p_cscfs list")
+        ports = _port(table, "sip_port", at), _port(table, "link_port", at)
+        found.append(PcscfSpec(name, owner[name], *ports))
+    missing = sorted(set(owner) - {s.name for s in found})
+    if missing:
+        raise ConfigError(f"{where}: ep_cscf {owner[missing[0]]!r}.p_cscfs: {missing[0]!r} has no [[p_cscf]]")
+    if len(owner) != sum(len(names) for names in pools.values()):
+        raise ConfigError(f"{where}: a P-CSCF is listed twice in the p_cscfs lists")
+    return tuple(found)
 
 
 def check_ports_free(config: StackConfig, only: Collection[str] | None = None) -> None:
@@ -167,11 +241,17 @@ def check_ports_free(config: StackConfig, only: Collection[str] | None = None) -
     wanted: list[tuple[str, int, bool]] = [
         (k, p, k in ("i_cscf", "s_cscf"))
         for k, p in config.ports.items()
-        if only is None or node_of[k] in only
+        if k in node_of and (only is None or node_of[k] in only)
     ]
     for name, (wss, sip) in config.ep_ports.items():
         if only is None or name in only:
             wanted += [(f"{name} wss_port", wss, False), (f"{name} sip_port", sip, True)]
+    for spec in config.p_cscfs:
+        if only is None or spec.name in only:
+            wanted += [
+                (f"{spec.name} sip_port", spec.sip_port, True),
+                (f"{spec.name} link_port", spec.link_port, False),
+            ]
     for name, port, udp_too in wanted:
         if port == 0:
             continue

@@ -21,14 +21,18 @@ from typing import Any
 import aiohttp
 
 from reference.nodes.ep_cscf import EpCscf
+from reference.nodes.ep_cscf_parts import IwfAlone, PcscfAlone
 from reference.nodes.hss.data import HssData, Subscription
 from reference.nodes.i_cscf.service import Icscf
+from reference.nodes.iwf.pool import PcscfTarget
 from reference.nodes.iwf.service import TrustedWwsf
 from reference.nodes.iwf.token_check import keys_from_jwks
 from reference.nodes.p_cscf.block_registration import BlockCredentials
 from reference.nodes.p_cscf.flows import Allocation, BlockConfig
+from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.s_cscf.config import ScscfConfig
 from reference.nodes.s_cscf.service import ScscfService
+from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
 from reference.nodes.wimpu_registrar.service import RegistrarService
 from reference.nodes.wwsf.service import WwsfService
 from reference.sip.identity import WildcardImpu
@@ -36,7 +40,7 @@ from reference.tls import TestPki
 from reference.transport.endpoint import Target
 from reference.transport.resolver import Resolver
 
-__all__ = ["BlockSpec", "Stack", "StackConfig", "UserSpec"]
+__all__ = ["BlockSpec", "LeaseTiming", "PcscfSpec", "Stack", "StackConfig", "UserSpec"]
 
 log = logging.getLogger("wimpu.stack")
 
@@ -54,6 +58,20 @@ class BlockSpec:
     password: str = "block-secret"
     registration: int = 1
     "TR 23.701 5.2.2.5.1 option: 1 at eP-CSCF start-up, 2 on the first WIC registration."
+    standby: tuple[str, ...] = ()
+    "eP-CSCFs the block is re-allocated to if its eP-CSCF fails (5.2.2.2; needs ``failover``)."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PcscfSpec:
+    """A P-CSCF of a decomposed eP-CSCF, run as its own node (TR 23.701 5.2.2.2)."""
+
+    name: str
+    ep_cscf: str
+    "The eP-CSCF whose IWF uses this P-CSCF (its blocks are this P-CSCF's)."
+    sip_port: int = 0
+    link_port: int = 0
+    "Where IWFs connect (the internal interface)."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -100,6 +118,14 @@ class StackConfig:
     "eP-CSCF name -> (WSS port, SIP port)."
     registrar_url: str | None = None
     "Use a wIMPU Registrar running elsewhere (its base URL) instead of starting one."
+    p_cscfs: tuple[PcscfSpec, ...] = ()
+    """P-CSCFs of decomposed eP-CSCFs: an eP-CSCF with P-CSCFs runs its IWF alone and
+    reaches them over the internal interface; the first serves its blocks, the others
+    stand by (needs ``failover``)."""
+    failover: LeaseTiming | None = None
+    """Block leases in the wIMPU Registrar decide which eP-CSCF serves each block, and the
+    WWSF directory follows them (TR 23.701 5.2.2.2, docs/failover.md). None: each block is
+    served by its configured eP-CSCF, unconditionally (the reference profile)."""
 
 
 class Stack:
@@ -145,9 +171,15 @@ class Stack:
             ],
             host=self.config.host,
             port=port("wwsf", 0),
+            block_owners=self._block_owners if self.config.failover else None,
             **kwargs,
         )
+        self._w6: RegistrarClient | None = None
         self.ep_cscfs: dict[str, EpCscf] = {}
+        self.iwfs: dict[str, IwfAlone] = {}
+        "Decomposed eP-CSCFs: their IWFs (TR 23.701 5.2.2.2)."
+        self.p_cscfs: dict[str, PcscfAlone] = {}
+        "Decomposed eP-CSCFs: their P-CSCFs."
         self.resolver = Resolver()
         domain = self.config.ims_domain
         self.hss = HssData(self._subscriptions())
@@ -253,6 +285,8 @@ class Stack:
     def ep_wss_url(self, name: str) -> str:
         if name in self.ep_cscfs:
             return self.ep_cscfs[name].wss_url
+        if name in self.iwfs:
+            return self.iwfs[name].wss_url
         wss = self.config.ep_ports.get(name, (0, 0))[0]
         if not wss:
             raise ValueError(f"eP-CSCF {name} does not run in this process and has no fixed wss_port")
@@ -273,6 +307,57 @@ class Stack:
                 pass
             await asyncio.sleep(0.1)
         raise RuntimeError(f"the WWSF's JWKS at {url} did not answer within 10 s")
+
+    async def _block_owners(self) -> list[dict[str, Any]]:
+        """The block leases, for the WWSF directory (failover)."""
+        if self._w6 is None:
+            self._w6 = RegistrarClient(self.registrar_url, timeout=1.0)
+        return await self._w6.leases()
+
+    # ----- failover (TR 23.701 5.2.2.2) ----------------------------------------------------
+
+    async def crash_p_cscf(self, name: str) -> None:
+        """Make P-CSCF ``name`` of a decomposed eP-CSCF fail as a crash would."""
+        part = self.p_cscfs.pop(name)
+        self._started.remove(part.stop)
+        await part.crash()
+
+    async def crash_ep_cscf(self, name: str) -> None:
+        """Make eP-CSCF ``name`` of this process fail as a crash would (see :meth:`EpCscf.crash`).
+
+        Its blocks stay leased to it until the lease lapses; then a standby takes them.
+        """
+        ep = self.ep_cscfs.pop(name)
+        self._started.remove(ep.stop)
+        await ep.crash()
+
+    async def block_holder(self, wimpu: str) -> str | None:
+        """The identity of the eP-CSCF whose live lease serves ``wimpu``, read over W6."""
+        async with RegistrarClient(self.registrar_url) as w6:
+            lease = await w6.lease(wimpu)
+        return None if lease is None or not lease["live"] else str(lease["holder"])
+
+    async def wait_block_holder(self, wimpu: str, name: str, within: float = 10.0) -> float:
+        """Wait until eP-CSCF ``name`` serves ``wimpu`` (its lease is live and, for a block
+        registered at once, it is registered with the S-CSCF); returns the seconds waited.
+
+        Raises:
+            TimeoutError: not within ``within`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        identity = self.ep_identity(name)
+        while loop.time() - started < within:
+            try:
+                holder = await self.block_holder(wimpu)
+            except (RegistrarUnavailable, RegistrarRejected):
+                holder = None
+            ep = self.ep_cscfs.get(name)
+            reg = ep.pcscf.block_registrations.get(wimpu) if ep else None
+            if holder == identity and (reg is None or reg.registered or reg.credentials.option == 2):
+                return loop.time() - started
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"block {wimpu} not served by {name} within {within} s")
 
     # ----- life cycle --------------------------------------------------------------------
 
@@ -297,14 +382,22 @@ class Stack:
             self.resolver.add(domain, scscf)
         if self.runs("i-cscf") or self.config.ports.get("i_cscf"):
             self.resolver.add(f"icscf.{domain}", self._sip_target("i-cscf", "i_cscf"))
+        if self.config.ports.get("remote"):  # the remote IMS party the suite plays, at a fixed address
+            remote = Target("TCP", self.config.host, self.config.ports["remote"])
+            self.resolver.add(self.config.remote_domain, remote)
         if self.runs("wwsf"):
             await self.wwsf.start()
             self._started.append(self.wwsf.stop)
-        names = sorted({b.ep_cscf for b in self.config.blocks})
+        for spec in self.config.p_cscfs:
+            if self.runs(spec.name):
+                await self._start_p_cscf(spec)
+        names = self.ep_cscf_names()
         if any(self.runs(name) for name in names):
             trusted = TrustedWwsf(self.wwsf_origin, await self._wwsf_keys(), realm=domain)
             for name in names:
-                if self.runs(name):
+                if self.runs(name) and self.pool_of(name):
+                    await self._start_iwf(name, trusted)
+                elif self.runs(name):
                     await self._start_ep_cscf(name, trusted)
         if self.runs("wwsf"):
             for b in self.config.blocks:
@@ -312,40 +405,105 @@ class Stack:
                     b.wimpu, {"uri": self.ep_wss_url(b.ep_cscf), "identity": self.ep_identity(b.ep_cscf)}
                 )
 
-    async def _start_ep_cscf(self, name: str, trusted: TrustedWwsf) -> None:
+    def _block_configs(self, blocks: Collection[BlockSpec]) -> list[BlockConfig]:
+        return [
+            BlockConfig(
+                wimpu=WildcardImpu.parse(b.wimpu),
+                allocation=Allocation.THIRD_PARTY if b.option == "A" else Allocation.EP_CSCF,
+                external_domains=b.external_domains,
+                name=b.name,
+            )
+            for b in blocks
+        ]
+
+    def _credentials(self, blocks: Collection[BlockSpec]) -> list[BlockCredentials]:
         domain = self.config.ims_domain
-        mine = [b for b in self.config.blocks if b.ep_cscf == name]
+        return [
+            BlockCredentials(
+                wimpu=b.wimpu,
+                representative=self.block_representative(b),
+                impi=f"{b.name}@{domain}",
+                password=b.password,
+                registrar=f"sip:{domain}",
+                option=b.registration,
+            )
+            for b in blocks
+        ]
+
+    def pool_of(self, name: str) -> list[PcscfSpec]:
+        """The P-CSCFs of a decomposed eP-CSCF, in order (none for a bundled one)."""
+        return [spec for spec in self.config.p_cscfs if spec.ep_cscf == name]
+
+    def p_cscf_identity(self, name: str) -> str:
+        """The identity a P-CSCF of a decomposed eP-CSCF holds its block leases under."""
+        return f"sip:{name}.{self.config.ims_domain}"
+
+    async def _start_p_cscf(self, spec: PcscfSpec) -> None:
+        """One P-CSCF of a decomposed eP-CSCF (TR 23.701 5.2.2.2); the first of its pool
+        serves the eP-CSCF's blocks, the others stand by."""
+        if self.config.failover is None:
+            raise ValueError(f"P-CSCF {spec.name}: a decomposed eP-CSCF needs failover (block leases)")
+        first = self.pool_of(spec.ep_cscf)[0].name == spec.name
+        mine = [b for b in self.config.blocks if b.ep_cscf == spec.ep_cscf]
+        part = PcscfAlone(
+            name=spec.name,
+            identity=self.p_cscf_identity(spec.name),
+            ep_identity=self.ep_identity(spec.ep_cscf),
+            blocks=self._block_configs(mine),
+            registrar_url=self.registrar_url,
+            failover=self.config.failover,
+            roles={b.wimpu: Role.PRIMARY if first else Role.STANDBY for b in mine},
+            resolver=self.resolver,
+            credentials=self._credentials(mine),
+            host=self.config.host,
+            sip_port=spec.sip_port,
+            link_port=spec.link_port,
+        )
+        await part.start()
+        self.p_cscfs[spec.name] = part
+        self._started.append(part.stop)
+
+    async def _start_iwf(self, name: str, trusted: TrustedWwsf) -> None:
+        """The IWF of a decomposed eP-CSCF, linked to its P-CSCFs."""
+        targets = []
+        for spec in self.pool_of(name):
+            port = self.p_cscfs[spec.name].link_port if spec.name in self.p_cscfs else spec.link_port
+            if not port:
+                raise ValueError(f"P-CSCF {spec.name} does not run here and has no fixed link_port")
+            targets.append(PcscfTarget(spec.name, self.config.host, port))
+        iwf = IwfAlone(
+            name=name,
+            identity=self.ep_identity(name),
+            wwsf=trusted,
+            ssl_context=self.pki.server_context("ep-cscf"),
+            p_cscfs=targets,
+            host=self.config.host,
+            wss_port=self.config.ep_ports.get(name, (0, 0))[0],
+            retry_after=max(1, round(self.config.failover.duration)) if self.config.failover else 2,
+            clock=self.clock,
+        )
+        await iwf.start()
+        self.iwfs[name] = iwf
+        self._started.append(iwf.stop)
+
+    async def _start_ep_cscf(self, name: str, trusted: TrustedWwsf) -> None:
+        mine = [b for b in self.config.blocks if b.ep_cscf == name or name in b.standby]
+        roles = {b.wimpu: Role.PRIMARY if b.ep_cscf == name else Role.STANDBY for b in mine}
         ep = EpCscf(
             name=name,
             identity=self.ep_identity(name),
-            blocks=[
-                BlockConfig(
-                    wimpu=WildcardImpu.parse(b.wimpu),
-                    allocation=Allocation.THIRD_PARTY if b.option == "A" else Allocation.EP_CSCF,
-                    external_domains=b.external_domains,
-                    name=b.name,
-                )
-                for b in mine
-            ],
+            blocks=self._block_configs(mine),
             registrar_url=self.registrar_url,
             wwsf=trusted,
             ssl_context=self.pki.server_context("ep-cscf"),
             resolver=self.resolver,
-            credentials=[
-                BlockCredentials(
-                    wimpu=b.wimpu,
-                    representative=self.block_representative(b),
-                    impi=f"{b.name}@{domain}",
-                    password=b.password,
-                    registrar=f"sip:{domain}",
-                    option=b.registration,
-                )
-                for b in mine
-            ],
+            credentials=self._credentials(mine),
             host=self.config.host,
             wss_port=self.config.ep_ports.get(name, (0, 0))[0],
             sip_port=self.config.ep_ports.get(name, (0, 0))[1],
             clock=self.clock,
+            failover=self.config.failover,
+            roles=roles,
         )
         await ep.start()
         self.ep_cscfs[name] = ep
@@ -355,6 +513,9 @@ class Stack:
         """Stop what this process started, in reverse order."""
         while self._started:
             await self._started.pop()()
+        if self._w6 is not None:
+            await self._w6.close()
+            self._w6 = None
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -368,6 +529,11 @@ class Stack:
         for name, ep in self.ep_cscfs.items():
             found[f"eP-CSCF {name} (IWF, WSS)"] = ep.wss_url
             found[f"eP-CSCF {name} (P-CSCF, SIP)"] = ep.sip_uri
+        for name, iwf in self.iwfs.items():
+            found[f"eP-CSCF {name} (IWF alone, WSS)"] = iwf.wss_url
+        for name, part in self.p_cscfs.items():
+            found[f"P-CSCF {name} (SIP)"] = part.sip_uri
+            found[f"P-CSCF {name} (internal link)"] = f"tcp://{self.config.host}:{part.link_port}"
         if self.runs("i-cscf"):
             found["I-CSCF (SIP)"] = self.icscf.node.uri(lr=False)
         if self.runs("s-cscf"):
@@ -376,4 +542,12 @@ class Stack:
 
     def node_names(self) -> list[str]:
         """Every node of the configuration."""
-        return ["registrar", "wwsf", "s-cscf", "i-cscf", *sorted({b.ep_cscf for b in self.config.blocks})]
+        return [
+            "registrar", "wwsf", "s-cscf", "i-cscf", *self.ep_cscf_names(),
+            *(spec.name for spec in self.config.p_cscfs),
+        ]  # fmt: skip
+
+    def ep_cscf_names(self) -> list[str]:
+        """Every eP-CSCF of the configuration: those blocks are configured with, and standbys."""
+        blocks = self.config.blocks
+        return sorted({b.ep_cscf for b in blocks} | {name for b in blocks for name in b.standby})

@@ -9,12 +9,14 @@ separate objects here; the bundle only connects :attr:`Iwf.pcscf` and
 from __future__ import annotations
 
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
 from reference.nodes.p_cscf.block_registration import BlockCredentials
+from reference.nodes.p_cscf.failover import BlockKeeper
 from reference.nodes.p_cscf.flows import BlockConfig, RegistrationPolicy
+from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.p_cscf.service import Pcscf
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.transport.resolver import Resolver
@@ -41,10 +43,24 @@ class EpCscf:
         sip_port: int = 0,
         policy: RegistrationPolicy | None = None,
         clock: Any = None,
+        failover: LeaseTiming | None = None,
+        roles: Mapping[str, Role] | None = None,
     ) -> None:
+        """``failover``: hold the blocks by lease (TR 23.701 5.2.2.2); ``roles`` says which
+        blocks are this eP-CSCF's own (primary) and which it stands by for (default: all
+        its own). Without ``failover`` it serves its blocks unconditionally."""
         self.name = name
         self.identity = identity
         self.registrar = RegistrarClient(registrar_url)
+        keeper = None
+        if failover is not None:
+            keeper = BlockKeeper(
+                holder=identity,
+                registrar=self.registrar,
+                timing=failover,
+                roles=roles or {str(b.wimpu): Role.PRIMARY for b in blocks},
+                access=lambda: {"uri": self.iwf.url, "identity": identity},
+            )
         self.iwf = Iwf(
             name=name,
             identity=identity,
@@ -65,6 +81,7 @@ class EpCscf:
             host=host,
             port=sip_port,
             clock=clock,
+            keeper=keeper,
         )
         self.iwf.pcscf = self.pcscf
 
@@ -76,11 +93,30 @@ class EpCscf:
     def sip_uri(self) -> str:
         return self.pcscf.uri
 
+    @property
+    def keeper(self) -> BlockKeeper | None:
+        """The block leases (None without failover)."""
+        return self.pcscf.keeper
+
     async def start(self) -> None:
         await self.pcscf.start()
         await self.iwf.start()
+        await self.pcscf.start_leases()
 
     async def stop(self) -> None:
+        """A graceful stop: with failover the leases are released, so a standby takes
+        over at once (a planned switch-over)."""
         await self.iwf.stop()
         await self.pcscf.stop()
+        await self.registrar.close()
+
+    async def crash(self) -> None:
+        """Stop as a crash would, for in-process failover tests: no lease is released,
+        no registration entry removed, no binding de-registered, every WebSocket and TCP
+        connection dropped without a close handshake. A system test kills the process
+        instead (SIGKILL), which this imitates."""
+        self.iwf.down = True
+        self.iwf.listener.abort()
+        await self.pcscf.stop(graceful=False)
+        await self.iwf.stop()
         await self.registrar.close()

@@ -20,6 +20,7 @@ import dataclasses
 import http
 import itertools
 import logging
+import secrets
 import ssl
 from collections.abc import Callable, Collection
 
@@ -41,7 +42,10 @@ __all__ = ["Flow", "WebSocketListener", "origin_allowed"]
 log = logging.getLogger("wimpu.transport.ws")
 
 Message = Request | Response
-_ids = itertools.count(1)
+_ids = itertools.count(secrets.randbelow(2**31) + 1)
+"""Flow ids start at a random number in each process: a flow token (``<name>.<id>``)
+stored in the durable wIMPU Registrar by an earlier run of the same eP-CSCF must never
+name a WebSocket of this run (it would deliver a call to another WIC)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -177,6 +181,20 @@ class WebSocketListener:
                 await entry[1].send(data.decode("utf-8", "replace"))
             except ConnectionClosed:
                 pass
+
+    def close(self, flow_id: int, code: int, reason: str) -> None:
+        """Close a flow from this side (RFC 6455 7.1.2); its ``on_close`` follows."""
+        entry = self.flows.get(flow_id)
+        if entry is not None:
+            log.info("IWF: closing flow %d (%d %s)", flow_id, code, reason)
+            asyncio.get_running_loop().create_task(entry[1].close(code, reason[:120]))
+
+    def abort(self) -> None:
+        """Drop every connection and the listener at once, as a crash would (no close frames)."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
+        for _, connection in list(self.flows.values()):
+            connection.transport.abort()
 
     def is_open(self, flow_id: int) -> bool:
         return flow_id in self.flows

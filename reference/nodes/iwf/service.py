@@ -35,6 +35,9 @@ class PcscfPort(Protocol):
     async def from_wic(self, message: Request | Response, flow_token: str, identity: str | None) -> None:
         """A SIP message from a WIC; ``identity`` is the token-checked identity of a REGISTER."""
 
+    def flow_opened(self, flow_token: str) -> None:
+        """A WIC's WebSocket opened."""
+
     def flow_closed(self, flow_token: str) -> None:
         """The WebSocket of a flow closed: its contacts are unreachable."""
 
@@ -74,9 +77,12 @@ class Iwf:
             ssl_context=ssl_context,
             host=host,
             port=port,
+            on_open=self._opened,
             on_close=self._closed,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.down = False
+        "Set when the eP-CSCF crashes (in-process tests): nothing more is handed to the P-CSCF."
 
     @property
     def url(self) -> str:
@@ -103,7 +109,8 @@ class Iwf:
         task.add_done_callback(self._tasks.discard)
 
     def _received(self, message: Request | Response, flow: Flow) -> None:
-        self._spawn(self._handle(message, flow))
+        if not self.down:
+            self._spawn(self._handle(message, flow))
 
     async def _handle(self, message: Request | Response, flow: Flow) -> None:
         assert self.pcscf is not None, "IWF started without a P-CSCF"
@@ -154,8 +161,12 @@ class Iwf:
         except TransportFailure as exc:
             log.info("IWF: could not answer on flow %d: %s", flow.id, exc)
 
+    def _opened(self, flow: Flow) -> None:
+        if self.pcscf is not None and not self.down:
+            self.pcscf.flow_opened(self.flow_token(flow))
+
     def _closed(self, flow: Flow) -> None:
-        if self.pcscf is not None:
+        if self.pcscf is not None and not self.down:
             self.pcscf.flow_closed(self.flow_token(flow))
 
     async def send_to_flow(self, flow_token: str, message: Request | Response) -> None:
@@ -168,6 +179,19 @@ class Iwf:
         if flow_id is None:
             raise TransportFailure(f"flow token {flow_token!r} is not one of {self.name}'s")
         await self.listener.send(flow_id, message)
+
+    def close_flow(self, flow_token: str, reason: str) -> None:
+        """Close a WIC's WebSocket with 1013 Try Again Later (RFC 6455 7.4.1): its block is
+        served by another eP-CSCF now, which the WIC learns from the WWSF (5.2.2.2)."""
+        flow_id = self._flow_id(flow_token)
+        if flow_id is not None:
+            self.listener.close(flow_id, 1013, reason)
+
+    reroutes = False
+    "Bundled: a WIC whose block moves away must reconnect (through the WWSF)."
+
+    def serving_changed(self) -> None:
+        """Bundled, the IWF has one P-CSCF: nothing to re-route."""
 
     def flow_is_open(self, flow_token: str) -> bool:
         flow_id = self._flow_id(flow_token)

@@ -16,8 +16,10 @@ import asyncio
 import dataclasses
 import logging
 import secrets
+from collections.abc import Sequence
 
 from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
+from reference.sip.address import NameAddr, parse_uri
 from reference.sip.message import Header, Request, Response
 from reference.spec import clause
 from reference.transport.endpoint import Target
@@ -74,7 +76,9 @@ class BlockRegistration:
         """RFC 3327: the eP-CSCF stays on the path of terminating requests for the block."""
         return f"<sip:term@{self.node.host}:{self.node.port};transport=tcp;lr>"
 
-    def _register_request(self, expires: int, authorization: str | None) -> Request:
+    def _register_request(
+        self, expires: int, authorization: str | None, contacts: Sequence[str] | None = None
+    ) -> Request:
         self.cseq += 1
         c = self.credentials
         headers = [
@@ -83,7 +87,7 @@ class BlockRegistration:
             Header("From", f"<{c.representative}>;tag={self.from_tag}"),
             Header("Call-ID", self.call_id),
             Header("CSeq", f"{self.cseq} REGISTER"),
-            Header("Contact", f"{self.contact};expires={expires}"),
+            *(Header("Contact", f"{contact};expires={expires}") for contact in (contacts or [self.contact])),
             Header("Path", self.path),
             Header("Supported", "path"),
             Header("Expires", str(expires)),
@@ -153,6 +157,47 @@ class BlockRegistration:
             )
             self._schedule_refresh(granted)
             return response
+
+    def is_own(self, contact: NameAddr) -> bool:
+        """True if ``contact`` is this eP-CSCF's binding of the block."""
+        mine, other = parse_uri(self.contact.strip("<>")), parse_uri(contact.uri)
+        return (mine.user, mine.host.lower(), mine.port) == (other.user, other.host.lower(), other.port)
+
+    @clause("TR 23.701 5.2.2.2")
+    @clause("RFC 3261 10.2.2")
+    async def remove_other_bindings(self, response: Response) -> int:
+        """Re-allocation (TR 23.701 5.2.2.2, 5.2.2.5.1): remove the block's bindings that are
+        not this eP-CSCF's.
+
+        After a take-over the S-CSCF still holds the failed eP-CSCF's binding (its 200 OK
+        lists every binding, RFC 3261 10.3 step 8); terminating requests would be forked
+        to it too. "A UA requests the removal of a binding by sending a REGISTER with an
+        expires value of 0" (RFC 3261 10.2.2), here for the other eP-CSCF's contacts only,
+        after this eP-CSCF's own binding is in place, so the block is never unregistered.
+
+        Returns:
+            How many bindings were removed.
+
+        Raises:
+            BlockRegistrationError: the S-CSCF refused the removal.
+        """
+        others = [f"<{c.uri}>" for c in response.contacts if not self.is_own(c)]
+        if not others:
+            return 0
+        async with self._lock:
+            request = self._register_request(0, None, others)
+            answer = await self.node.request(request, self.target)
+            if answer.status == 401 and answer.get("WWW-Authenticate"):
+                authorization = self._authorization(answer.get("WWW-Authenticate") or "", request)
+                retry = self._register_request(0, authorization, others)
+                answer = await self.node.request(retry, self.target)
+        if answer.status != 200:
+            raise BlockRegistrationError(
+                f"block {self.credentials.wimpu}: removing {len(others)} other binding(s) answered "
+                f"{answer.status} {answer.reason}"
+            )
+        log.info("block %s: removed the other binding(s) %s", self.credentials.wimpu, ", ".join(others))
+        return len(others)
 
     def _granted(self, response: Response, wanted: int) -> int:
         for contact in response.contacts:

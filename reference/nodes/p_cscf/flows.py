@@ -12,7 +12,7 @@ import base64
 import dataclasses
 import enum
 import hashlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from reference.sip.address import NameAddr
@@ -31,6 +31,7 @@ __all__ = [
     "W6ReadByExternal",
     "W6Remove",
     "W6Write",
+    "block_of",
     "contact_key",
     "originate",
     "register_wic",
@@ -77,6 +78,23 @@ class BlockConfig:
         if not self.wimpu.matches(impu):
             raise ValueError(f"allocated IMPU {impu} does not match block {self.wimpu}")
         return impu
+
+
+def block_of(blocks: Iterable[BlockConfig], identity: str) -> BlockConfig | None:
+    """The block an identity belongs to: option A by the wildcard, option B by domain.
+
+    Raises:
+        IdentityError: ``identity`` is not a sip:, sips: or tel: URI.
+    """
+    blocks = list(blocks)
+    for block in blocks:
+        if block.allocation is Allocation.THIRD_PARTY and block.wimpu.matches(identity):
+            return block
+    host = canonical_identity(identity).partition("@")[2]
+    for block in blocks:
+        if block.allocation is Allocation.EP_CSCF and host in block.external_domains:
+            return block
+    return None
 
 
 # ----- effects -----------------------------------------------------------------------

@@ -20,13 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from reference.nodes.p_cscf import reallocation
 from reference.nodes.p_cscf.block_registration import (
     BlockCredentials,
     BlockRegistration,
     BlockRegistrationError,
 )
+from reference.nodes.p_cscf.failover import BlockKeeper
 from reference.nodes.p_cscf.flows import (
-    Allocation,
     BlockConfig,
     Fork,
     Onward,
@@ -36,6 +37,7 @@ from reference.nodes.p_cscf.flows import (
     W6ReadByExternal,
     W6Remove,
     W6Write,
+    block_of,
     originate,
     register_wic,
     strip_bearer,
@@ -43,7 +45,7 @@ from reference.nodes.p_cscf.flows import (
 )
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
 from reference.sip.address import parse_uri
-from reference.sip.identity import IdentityError, canonical_identity
+from reference.sip.identity import IdentityError
 from reference.sip.message import Request, Response
 from reference.sip.proxy import prepare_request
 from reference.sip.transaction import ServerTransaction, make_response, new_branch
@@ -62,9 +64,18 @@ FLOW_TRANSPORTS = ("WS", "WSS")
 class WicSender(Protocol):
     """The way back to WICs (internal interface P-CSCF -> IWF)."""
 
+    reroutes: bool
+    "True if the IWF moves a WIC to the block's new P-CSCF itself (decomposed eP-CSCF)."
+
     async def send_to_flow(self, flow_token: str, message: Request | Response) -> None: ...
 
     def flow_is_open(self, flow_token: str) -> bool: ...
+
+    def close_flow(self, flow_token: str, reason: str) -> None:
+        """Close a WIC's WebSocket (its block moved to another eP-CSCF: it must reconnect)."""
+
+    def serving_changed(self) -> None:
+        """The blocks this P-CSCF serves changed (a decomposed IWF routes WICs by block)."""
 
 
 class Pcscf:
@@ -83,6 +94,7 @@ class Pcscf:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] | None = None,
+        keeper: BlockKeeper | None = None,
     ) -> None:
         self.name = name
         self.blocks = list(blocks)
@@ -104,6 +116,11 @@ class Pcscf:
         "flow token -> (IMPU, contact id) stored in the registrar for contacts on that flow."
         self.credentials = {c.wimpu: c for c in credentials}
         self.block_registrations: dict[str, BlockRegistration] = {}
+        self.keeper = keeper
+        """Block leases (failover, TR 23.701 5.2.2.2); None: this P-CSCF serves its
+        configured blocks unconditionally (no re-allocation)."""
+        if keeper is not None:
+            keeper.owner = self
 
     # ----- life cycle ------------------------------------------------------------------
 
@@ -116,13 +133,36 @@ class Pcscf:
             target = self.resolver.resolve(creds.registrar)
             reg = BlockRegistration(self.node, creds, target, block.name)
             self.block_registrations[str(block.wimpu)] = reg
-            if creds.option == 1:
+            if creds.option == 1 and self.keeper is None:
                 await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
 
-    async def stop(self) -> None:
+    async def start_leases(self) -> None:
+        """With failover: claim the leases of this P-CSCF's blocks (after :meth:`start` and
+        once WICs can reach it); a block is served, and registered, once its lease is held."""
+        if self.keeper is not None:
+            await self.keeper.start()
+
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Stop; ``graceful`` releases the block leases so a standby takes over at once."""
+        if self.keeper is not None:
+            await self.keeper.stop(release=graceful)
         for reg in self.block_registrations.values():
             reg.cancel()
         await self.node.stop()
+
+    def serves(self, block: BlockConfig) -> bool:
+        """True if this P-CSCF serves ``block`` now (always, without failover)."""
+        return self.keeper is None or self.keeper.serving(str(block.wimpu))
+
+    # ----- re-allocation of a block (TR 23.701 5.2.2.2): see reallocation.py ------------
+
+    async def take_block(self, wimpu: str, previous: str | None) -> None:
+        """This P-CSCF now serves ``wimpu``: :func:`.reallocation.take_block`."""
+        await reallocation.take_block(self, wimpu, previous)
+
+    async def drop_block(self, wimpu: str, holder: str) -> None:
+        """Another one serves ``wimpu`` now: :func:`.reallocation.drop_block`."""
+        await reallocation.drop_block(self, wimpu, holder)
 
     @property
     def uri(self) -> str:
@@ -133,14 +173,7 @@ class Pcscf:
 
     def block_for(self, identity: str) -> BlockConfig | None:
         """The block an identity belongs to: option A by the wildcard, option B by domain."""
-        for block in self.blocks:
-            if block.allocation is Allocation.THIRD_PARTY and block.wimpu.matches(identity):
-                return block
-        host = canonical_identity(identity).partition("@")[2]
-        for block in self.blocks:
-            if block.allocation is Allocation.EP_CSCF and host in block.external_domains:
-                return block
-        return None
+        return block_of(self.blocks, identity)
 
     # ----- from the IWF ------------------------------------------------------------------
 
@@ -157,6 +190,9 @@ class Pcscf:
         """The identities registered over a flow whose registration has not expired."""
         now = self.clock()
         return frozenset(i for i, expires_at in self.flows.get(flow, {}).items() if expires_at > now)
+
+    def flow_opened(self, flow_token: str) -> None:
+        """A WIC's WebSocket opened (nothing to do: contacts come with REGISTER)."""
 
     def flow_closed(self, flow_token: str) -> None:
         """A closed WebSocket makes its contacts unreachable (solution profile, Lifecycle).
@@ -201,6 +237,16 @@ class Pcscf:
                 "P-CSCF: REGISTER for %s refused: the identity is in no wIMPU block of this eP-CSCF", identity
             )
             return make_response(request, 403, "Identity outside every wIMPU block", to_tag=tag)
+        if not self.serves(block):
+            # TR 23.701 5.2.2.2: the block is (now) another eP-CSCF's; the WIC gets the
+            # current one from the WWSF. Temporary from the WIC's point of view.
+            owner = self.keeper.owner_of(str(block.wimpu)) if self.keeper else None
+            log.warning(
+                "P-CSCF %s: REGISTER for %s refused: block %s is served by %s, not by this eP-CSCF",
+                self.name, identity, block.wimpu, owner or "no eP-CSCF yet",
+            )  # fmt: skip
+            response = make_response(request, 503, "wIMPU block not served by this eP-CSCF", to_tag=tag)
+            return response.with_header("Retry-After", str(self._retry_after()))
         try:
             reg = self.block_registrations.get(str(block.wimpu))
             if reg is not None:
@@ -224,6 +270,12 @@ class Pcscf:
             log.warning("P-CSCF: REGISTER for %s refused by the registrar: %s", identity, exc)
             status = 403 if exc.status == 409 else 500
             return make_response(request, status, "Registration refused by wIMPU Registrar", to_tag=tag)
+
+    def _retry_after(self) -> int:
+        """Seconds a WIC should wait before retrying: about one lease duration."""
+        if self.keeper is None:
+            return 5
+        return max(1, round(self.keeper.timing.duration))
 
     async def _drive(self, flow: Any, flow_token: str) -> Any:
         result: Any = None

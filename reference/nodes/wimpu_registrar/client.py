@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-__all__ = ["RegistrarClient", "RegistrarUnavailable", "RegistrarRejected"]
+__all__ = ["LeaseHeld", "RegistrarClient", "RegistrarUnavailable", "RegistrarRejected"]
 
 
 class RegistrarUnavailable(Exception):
@@ -22,10 +22,23 @@ class RegistrarUnavailable(Exception):
 class RegistrarRejected(Exception):
     """The registrar answered 4xx to a request (a fault in what was asked)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, body: Any = None) -> None:
         super().__init__(f"registrar answered {status}: {detail}")
         self.status = status
         self.detail = detail
+        self.body = body
+        "The problem document, with its extension members."
+
+
+class LeaseHeld(RegistrarRejected):
+    """Another eP-CSCF holds a live lease on the block (409)."""
+
+    def __init__(self, status: int, detail: str, body: Any = None) -> None:
+        super().__init__(status, detail, body)
+        members = body if isinstance(body, dict) else {}
+        self.holder: str = str(members.get("holder", ""))
+        self.remaining: float = float(members.get("expires", 0.0))
+        "Seconds the holder's lease still runs."
 
 
 def _segment(identity: str) -> str:
@@ -76,9 +89,11 @@ class RegistrarClient:
                     raise RegistrarUnavailable(f"registrar answered {r.status}: {body}")
                 if r.status >= 400:
                     detail = body.get("detail", "") if isinstance(body, dict) else str(body)
-                    raise RegistrarRejected(r.status, detail)
+                    if r.status == 409 and isinstance(body, dict) and "holder" in body:
+                        raise LeaseHeld(r.status, detail, body)
+                    raise RegistrarRejected(r.status, detail, body)
                 return body
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RegistrarUnavailable(f"registrar at {self.base_url} unreachable: {exc}") from None
 
     # ----- W6 ------------------------------------------------------------------------
@@ -110,6 +125,45 @@ class RegistrarClient:
         if contact_id is not None:
             path += f"/contacts/{_segment(contact_id)}"
         await self._call("DELETE", path, missing_ok=True)
+
+    # ----- block leases (failover, TR 23.701 5.2.2.2) ------------------------------
+
+    async def claim_lease(
+        self, wimpu: str, holder: str, duration: float, access: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Claim or renew a block's lease. Returns ``{"outcome", "previous_holder", "lease"}``.
+
+        Raises:
+            LeaseHeld: another eP-CSCF holds a live lease (its identity and time left).
+        """
+        body: dict[str, Any] = {"holder": holder, "duration": duration}
+        if access is not None:
+            body["access"] = access
+        result: dict[str, Any] = await self._call("PUT", f"/w6/v1/blocks/{_segment(wimpu)}/lease", json=body)
+        return result
+
+    async def release_lease(self, wimpu: str, holder: str) -> None:
+        """Give a block's lease up (a standby may take it at once)."""
+        await self._call(
+            "DELETE", f"/w6/v1/blocks/{_segment(wimpu)}/lease", params={"holder": holder}, missing_ok=True
+        )
+
+    async def lease(self, wimpu: str) -> dict[str, Any] | None:
+        """A block's lease, live or lapsed, or None."""
+        result: dict[str, Any] | None = await self._call(
+            "GET", f"/w6/v1/blocks/{_segment(wimpu)}/lease", missing_ok=True
+        )
+        return result
+
+    async def leases(self) -> list[dict[str, Any]]:
+        """Every block's lease (the WWSF's view of who serves each block)."""
+        result = await self._call("GET", "/w6/v1/blocks")
+        return list(result["leases"])
+
+    async def block_registrations(self, wimpu: str) -> list[dict[str, Any]]:
+        """The live entries of a block."""
+        result = await self._call("GET", f"/w6/v1/blocks/{_segment(wimpu)}/registrations")
+        return list(result["entries"])
 
     # ----- W7 ------------------------------------------------------------------------
 

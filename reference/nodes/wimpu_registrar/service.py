@@ -13,6 +13,8 @@ Routes::
     DELETE /w6/v1/registrations/{impu}/contacts/{contact_id} de-register a contact
     DELETE /w6/v1/registrations/{impu}                       de-register every contact
     GET    /w7/v1/registration-status?identity={identity}    registration status
+    GET    /w6/v1/blocks[/{wimpu}/lease|/{wimpu}/registrations] block leases (failover),
+    PUT    /w6/v1/blocks/{wimpu}/lease, DELETE ...?holder=H      see ``lease_api``
     GET    /openapi.json, GET /health
 
 Path values are percent-encoded identities (``sip%3Aalice%40example.com``). Errors are
@@ -38,6 +40,8 @@ from aiohttp import web
 
 from reference.spec import clause
 
+from .lease_api import LeaseRoutes, lease_problem_members
+from .leases import LeaseHeldError
 from .model import (
     Entry,
     NotFoundError,
@@ -108,11 +112,14 @@ def status_json(status: RegistrationStatus) -> dict[str, object]:
     }
 
 
-def _problem(status: int, title: str, detail: str, field: str | None = None) -> web.Response:
+def _problem(
+    status: int, title: str, detail: str, field: str | None = None, extra: dict[str, object] | None = None
+) -> web.Response:
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
     if field:
         body["field"] = field
+    body.update(extra or {})
     return web.json_response(body, status=status, content_type=PROBLEM_JSON)
 
 
@@ -186,6 +193,7 @@ class RegistrarService:
         app.router.add_delete(w6 + "/{impu}/contacts/{contact_id}", self._delete_contact)
         app.router.add_delete(w6 + "/{impu}", self._delete_entry)
         app.router.add_get("/w7/v1/registration-status", self._status, allow_head=False)
+        LeaseRoutes(lambda: self.store, lambda: self._clock(), self._json_body, entry_json).add_to(app)
         app.router.add_get("/openapi.json", self._openapi_doc, allow_head=False)
         app.router.add_get("/health", self._health, allow_head=False)
         return app
@@ -212,6 +220,9 @@ class RegistrarService:
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        extended = self._store.extend_leases(self._clock())
+        if extended:
+            LOG.info("restart grace: %d block lease(s) extended by their duration", extended)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="wimpu-registrar-sweep")
         LOG.info("wIMPU Registrar listening on %s (database %s)", self.base_url, self.db_path)
 
@@ -285,7 +296,8 @@ class RegistrarService:
             note = request.get(_NOTE, "")
         except RegistrarError as exc:
             field = exc.field if isinstance(exc, ValidationError) else None
-            response = _problem(exc.status, exc.title, str(exc), field)
+            extra = lease_problem_members(exc) if isinstance(exc, LeaseHeldError) else None
+            response = _problem(exc.status, exc.title, str(exc), field, extra)
             note = str(exc)
         except web.HTTPException as exc:
             note = _http_detail(request, exc)

@@ -28,6 +28,8 @@ from typing import Final
 
 from reference.spec import clause
 
+from . import leases
+from .leases import Lease, LeaseClaim, LeaseOutcome
 from .model import (
     MAX_CONTACTS_PER_ENTRY,
     AllocatedBy,
@@ -49,8 +51,9 @@ from .model import (
 
 __all__ = ["SCHEMA_VERSION", "Store"]
 
-SCHEMA_VERSION: Final = 1
-"Stored in ``PRAGMA user_version``; a file with another version is refused."
+SCHEMA_VERSION: Final = 2
+"""Stored in ``PRAGMA user_version``; a file with another version is refused, except
+version 1 (before block leases), which is migrated in place."""
 
 _SCHEMA: Final = """
 CREATE TABLE entries (
@@ -75,7 +78,8 @@ CREATE TABLE contacts (
     PRIMARY KEY (impu, contact_id)
 );
 CREATE INDEX contacts_expires_at ON contacts (expires_at);
-"""
+CREATE INDEX entries_wimpu ON entries (wimpu);
+""" + leases.LEASES_SCHEMA
 
 _ENTRY_COLUMNS: Final = "impu, wimpu, external_identity, allocated_by, created_at, updated_at"
 _CONTACT_COLUMNS: Final = (
@@ -127,6 +131,12 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version == 1:
+            # Version 2 added the block leases (failover) and an index by block.
+            with self._write() as db:
+                db.execute(leases.LEASES_SCHEMA)
+                db.execute("CREATE INDEX entries_wimpu ON entries (wimpu)")
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif version == 0:
             raise SchemaVersionError(
@@ -409,6 +419,53 @@ class Store:
                 " (SELECT 1 FROM contacts WHERE contacts.impu = entries.impu)"
             ).rowcount
         return SweepResult(contacts=contacts, entries=entries)
+
+    def block_entries(self, wimpu: str, now: float) -> list[Entry]:
+        """The live entries of one block (any spelling of its wildcarded IMPU).
+
+        The eP-CSCF taking a block over reads them to drop the contacts it cannot
+        reach (their WebSockets were on the failed eP-CSCF).
+        """
+        wimpu = check_wimpu(wimpu)
+        with self._read() as db:
+            stored = db.execute("SELECT DISTINCT wimpu FROM entries")
+            spellings = [w for (w,) in stored if same_block(w, wimpu)]
+            impus = sorted(
+                impu
+                for spelling in spellings
+                for (impu,) in db.execute("SELECT impu FROM entries WHERE wimpu = ?", (spelling,))
+            )
+            found = [self._entry(db, "impu", impu, now) for impu in impus]
+        return [entry for entry in found if entry is not None]
+
+    # -- block leases (failover, TR 23.701 5.2.2.2) -------------------------------------
+
+    def claim_lease(
+        self, wimpu: str, claim: LeaseClaim, now: float
+    ) -> tuple[Lease, LeaseOutcome, str | None]:
+        """Claim or renew a block's lease, atomically; see :func:`.leases.claim`."""
+        with self._write() as db:
+            return leases.claim(db, check_wimpu(wimpu), claim, now)
+
+    def release_lease(self, wimpu: str, holder: str, now: float) -> Lease:
+        """The holder gives a block's lease up; see :func:`.leases.release`."""
+        with self._write() as db:
+            return leases.release(db, check_wimpu(wimpu), holder, now)
+
+    def lease(self, wimpu: str) -> Lease | None:
+        """A block's lease, live or lapsed, or None."""
+        with self._read() as db:
+            return leases.read(db, check_wimpu(wimpu))
+
+    def all_leases(self) -> list[Lease]:
+        """Every block's lease, live or lapsed."""
+        with self._read() as db:
+            return leases.read_all(db)
+
+    def extend_leases(self, now: float) -> int:
+        """Grace after a restart; see :func:`.leases.extend_all`."""
+        with self._write() as db:
+            return leases.extend_all(db, now)
 
     def counts(self) -> tuple[int, int]:
         """Rows stored (entries, contacts), dead ones included; for tests and health."""

@@ -23,13 +23,15 @@ import dataclasses
 import importlib.resources
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
 
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.nodes.wwsf.users import User, UserStore
+from reference.sip.errors import WildcardError
+from reference.sip.identity import WildcardImpu
 from reference.spec import clause
 from reference.tls import TestPki
 
@@ -103,6 +105,11 @@ class WwsfService:
         clock: POSIX time source for the token claims.
         signing_key_pem: the EC P-256 signing key; generated when omitted.
         origin: the public origin (the ``iss`` of tokens); by default ``https://host:port``.
+        block_owners: with failover, reads the block leases of the wIMPU Registrar
+            (``{"wimpu", "access": {"uri", "identity"} | None, ...}`` each) before every
+            login and directory answer, so WICs are sent to the eP-CSCF serving their
+            block now (5.2.2.2); None: the directory changes only by
+            :meth:`set_block_ep_cscf`.
     """
 
     def __init__(
@@ -118,6 +125,7 @@ class WwsfService:
         signing_key_pem: bytes | None = None,
         origin: str | None = None,
         cert_name: str = "wwsf",
+        block_owners: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
     ) -> None:
         self._pki = pki
         self._cert_name = cert_name
@@ -137,6 +145,8 @@ class WwsfService:
             self._origin_or_empty(), lifetime=token_lifetime, clock=clock,
             signing_key_pem=signing_key_pem,
         )  # fmt: skip
+        self._block_owners = block_owners
+        self._owners_failing = False
         self._runner: web.AppRunner | None = None
         page = importlib.resources.files("reference.nodes.wwsf") / "static" / "wic.html"
         self._page = page.read_bytes()
@@ -178,6 +188,10 @@ class WwsfService:
         """The JWK Set with the token signing key."""
         return self._issuer.jwks()
 
+    def signing_key_pem(self) -> bytes:
+        """The token signing key (PKCS#8 PEM): ``wimpu-ref up --pixit-out`` saves it for the tester."""
+        return self._issuer.signing_key_pem()
+
     def issue_token(self, identity: str, audience: str) -> Token:
         """Issue a token for ``identity`` to the eP-CSCF ``audience`` without a login."""
         self._issuer.issuer = self.origin
@@ -198,6 +212,44 @@ class WwsfService:
         new = EpCscf.of(ep_cscf)
         self._blocks[wimpu] = dataclasses.replace(block, ep_cscf=new)
         log.info("block %s re-allocated from %s to %s", wimpu, block.ep_cscf.uri, new.uri)
+
+    @clause("TR 23.701 5.2.2.2")
+    async def follow_block_owners(self) -> None:
+        """Point each block at the eP-CSCF holding its lease, if leases are read: TR 23.701
+        5.2.2.2 re-allocation, and 5.2.2.1 "associated with a different eP-CSCF that is
+        configured within the WWSF".
+
+        An unreachable registrar leaves the directory as it is (logged once per outage).
+        """
+        if self._block_owners is None:
+            return
+        try:
+            leases = await self._block_owners()
+        except Exception as exc:  # noqa: BLE001 - any failure of the source keeps the directory
+            if not self._owners_failing:
+                log.warning("WWSF: cannot read the block owners, directory unchanged: %s", exc)
+            self._owners_failing = True
+            return
+        if self._owners_failing:
+            log.info("WWSF: block owners readable again")
+        self._owners_failing = False
+        for lease in leases:
+            access = lease.get("access")
+            if not access:
+                continue
+            wimpu = self._configured_block(str(lease.get("wimpu", "")))
+            if wimpu is not None and self._blocks[wimpu].ep_cscf != EpCscf.of(access):
+                self.set_block_ep_cscf(wimpu, access)
+
+    def _configured_block(self, wimpu: str) -> str | None:
+        """The configured block that ``wimpu`` (any spelling) names, if any."""
+        if wimpu in self._blocks:
+            return wimpu
+        try:
+            wanted = WildcardImpu.parse(wimpu)
+            return next((w for w in self._blocks if WildcardImpu.parse(w) == wanted), None)
+        except WildcardError:
+            return None
 
     def _block_of(self, user: User) -> Block:
         if user.block is None:
@@ -268,6 +320,7 @@ class WwsfService:
         return web.json_response(self.jwks(), headers={"Cache-Control": "max-age=300"})
 
     async def _handle_directory(self, request: web.Request) -> web.Response:
+        await self.follow_block_owners()
         return web.json_response([block.to_json() for block in self.directory()])
 
     @clause("TR 23.701 5.2.2.5.2", steps=1)
@@ -282,6 +335,7 @@ class WwsfService:
         if user is None:
             log.warning("login failed for user %r from %s", username[:64], request.remote)
             return _problem(401, "Unauthorized", "unknown user name or wrong password")
+        await self.follow_block_owners()
         block = self._block_of(user)
         token = self.issue_token(user.identity, block.ep_cscf.identity)
         log.info(

@@ -105,6 +105,12 @@ class TokenIssuer:
             jti=claims["jti"],
         )
 
+    def signing_key_pem(self) -> bytes:
+        """The signing key as unencrypted PKCS#8 PEM (a tester forging tokens, a restart keeping the key)."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The JWK Set (RFC 7517 5) holding the public key."""
         key = dict(self._public_jwk, kid=self.kid, alg=ALGORITHM, use="sig")

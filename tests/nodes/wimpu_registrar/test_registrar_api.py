@@ -16,7 +16,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from reference.nodes.wimpu_registrar import RegistrarService, SchemaVersionError
+from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError
 from reference.nodes.wimpu_registrar.service import MAX_BODY
 
 IMPU = "sip:wrtc-0001@block1.ims.example.net"
@@ -390,7 +390,7 @@ class TestService:
 
     async def test_health_and_openapi(self, api: Any) -> None:
         health = await api.call("GET", "/health")
-        assert health.json == {"status": "ok", "schema_version": 1}
+        assert health.json == {"status": "ok", "schema_version": SCHEMA_VERSION}
         doc = await api.call("GET", "/openapi.json")
         assert doc.json == api.doc
 
