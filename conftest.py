@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance.pixit import Pixit, PixitError, load_pixit
+from steps.harness.sut import PIXIT_KEY, Unobservable
 from steps.traceability import PicsItem, load_pics
 
 pytest_plugins = ["steps.common", "steps.registration", "steps.block_registration", "steps.sessions"]
@@ -19,6 +22,8 @@ TAGS = FEATURES / "tags.toml"
 PICS = FEATURES / "pics.toml"
 SUPPORTED = frozenset({"yes"})
 "PICS answers under which the gated scenarios apply."
+SUT_ENV = "WIMPU_SUT"
+"The environment variable naming a PIXIT, when ``--sut`` is not given."
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,10 +34,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the PICS of the system under test (TOML, the shape of features/pics.toml); a scenario "
         "carrying a tag gated by an item answered other than yes is reported as not applicable",
     )
+    parser.addoption(
+        "--sut",
+        metavar="PIXIT",
+        default=os.environ.get(SUT_ENV),
+        help="run the scenarios against the system under test this PIXIT describes (TOML, "
+        f"docs/pixit.md; or ${SUT_ENV}); without it the bundled reference runs in-process",
+    )
+
+
+def _load_sut(config: pytest.Config) -> Pixit | None:
+    """The PIXIT of ``--sut``, checked and its external nodes answering, or a one-line usage error."""
+    path = config.getoption("--sut")
+    if not path:
+        return None
+    try:
+        pixit = load_pixit(path)
+        # the xdist controller checks once; a SUT the suite starts itself is checked after each start
+        if pixit.external() and not pixit.start and not hasattr(config, "workerinput"):
+            from conformance.preflight import require_ready
+
+            require_ready(pixit, within=float(os.environ.get("WIMPU_SUT_WAIT", "10")))
+    except PixitError as exc:
+        raise pytest.UsageError(f"--sut: {exc}") from None
+    return pixit
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare every feature tag (features/tags.toml) as a marker, for --strict-markers."""
+    """Declare every feature tag (features/tags.toml) as a marker, for --strict-markers; load --sut."""
+    config.stash[PIXIT_KEY] = _load_sut(config)
     with TAGS.open("rb") as f:
         groups = tomllib.load(f)
     for group, tags in groups.items():
@@ -78,3 +108,17 @@ def pytest_bdd_before_step_call(
             f"{step_func.__module__}.{step_func.__qualname__}; pytest-bdd would never "
             "await it. Make it a plain function that drives the harness loop."
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """An observation or action the SUT's description does not allow makes the verdict inconclusive.
+
+    :class:`~steps.harness.sut.Unobservable` (for example: time must pass and the external SUT
+    runs on its own clock) becomes a skip whose reason starts with ``inconclusive:``; the
+    reports count it as INCONCLUSIVE, never as passed.
+    """
+    try:
+        return (yield)
+    except Unobservable as exc:
+        pytest.skip(f"inconclusive: {exc}")

@@ -169,6 +169,11 @@ class Pixit:
     clock_file: Path | None = None
     "A clock-offset file every external node reads its time from (scenarios that let time pass)."
     state_dir: Path | None = None
+    start: tuple[str, ...] = ()
+    """``[sut] start``: a command the suite runs before each scenario to start the external SUT
+    afresh (stopped with SIGTERM after it); empty: the SUT is already running."""
+    ready: float = 20.0
+    "``[sut] ready``: seconds to wait for a started SUT's nodes to answer."
 
     @property
     def ep_cscfs(self) -> list[Node]:
@@ -193,14 +198,17 @@ class Pixit:
         return [n for n in self.nodes.values() if n.mode == "external"]
 
     def endpoints(self) -> dict[tuple[str, int], str]:
-        """Listening (host, port) -> node name, for naming the legs of a capture."""
+        """Listening (host, port) -> node name, for naming the legs of a capture: ``wwsf``,
+        ``registrar``, ``i-cscf``, ``s-cscf``, ``remote``, ``<ep-cscf>/wss`` and ``<ep-cscf>/sip``
+        (the names :func:`captures.stack_ports` gives an in-process stack)."""
         names: dict[tuple[str, int], str] = {}
         for node in self.nodes.values():
             for host, port in node.listening():
                 suffix = ""
                 if node.role == "ep_cscf":
                     suffix = "/sip" if node.sip is not None and port == node.sip.port else "/wss"
-                names[(host, port)] = node.name + suffix if node.role == "ep_cscf" else node.role
+                role = node.role.replace("_", "-")
+                names[(host, port)] = node.name + suffix if node.role == "ep_cscf" else role
         return names
 
 
@@ -208,7 +216,7 @@ class Pixit:
 
 _TOP = {"sut", "stack", "trust", "wwsf", "registrar", "i_cscf", "s_cscf", "remote", "ep_cscf", "block",
         "user", "ims_user", "clock"}  # fmt: skip
-_SUT = {"description", "pics"}
+_SUT = {"description", "pics", "start", "ready"}
 _STACK = {"host", "ims_domain", "remote_domain", "state_dir"}
 _TRUST = {"ca"}
 _NODE_KEYS = {
@@ -269,12 +277,13 @@ class _Reader:
             raise self.fail(f"{at}.{key}", f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
         return value
 
-    def file(self, table: Mapping[str, Any], key: str, at: str) -> Path | None:
+    def file(self, table: Mapping[str, Any], key: str, at: str, *, later: bool = False) -> Path | None:
+        """A file named by ``key``; ``later``: it may not exist yet (the SUT's start command makes it)."""
         value = self.get(table, key, str, at, None)
         if value is None:
             return None
         found = Path(value) if self.base is None or Path(value).is_absolute() else self.base / value
-        if not found.is_file():
+        if not later and not found.is_file():
             raise self.fail(f"{at}.{key}", f"no such file: {found}")
         return found
 
@@ -320,6 +329,11 @@ def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -
             raise r.fail(f"{at}.url", f"missing: an external {ROLE_NAMES[role]} needs its address")
         if "sip" in _NODE_KEYS[role] and sip is None:
             raise r.fail(f"{at}.sip", f"missing: an external {ROLE_NAMES[role]} needs its SIP address")
+        zero = "has a bad port: an external node needs the port it listens on, not 0"
+        if url is not None and urlsplit(url).port == 0:
+            raise r.fail(f"{at}.url", f"{url!r} {zero}")
+        if sip is not None and sip.port == 0:
+            raise r.fail(f"{at}.sip", f"'{sip}' {zero}")
     identity = r.get(table, "identity", str, at, None) if role == "ep_cscf" else None
     return Node(role, name or role, mode, url, sip, identity)
 
@@ -362,6 +376,14 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         ims_users.append(ImsUser(*(r.get(table, k, str, at) for k in ("identity", "impi", "password"))))
 
     wwsf_table = data.get("wwsf", {})
+    start = r.get(sut, "start", list, "[sut]", [])
+    if not all(isinstance(part, str) and part for part in start):
+        raise r.fail("[sut].start", "expected a command as a list of non-empty strings")
+    ready = r.get(sut, "ready", float, "[sut]", 20.0) if isinstance(sut.get("ready"), float) else (
+        r.get(sut, "ready", int, "[sut]", 20)
+    )
+    if ready <= 0:
+        raise r.fail("[sut].ready", f"must be a positive number of seconds, not {ready}")
     pixit = Pixit(
         path=path,
         description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
@@ -373,18 +395,25 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         blocks=blocks,
         users=users,
         ims_users=tuple(ims_users),
-        trust=tuple(_trust(r, trust)),
-        wwsf_signing_key=r.file(wwsf_table, "signing_key", "[wwsf]"),
+        trust=tuple(_trust(r, trust, later=bool(start))),
+        wwsf_signing_key=r.file(wwsf_table, "signing_key", "[wwsf]", later=bool(start)),
         clock_file=(
             None if "offset_file" not in clock else _relative(r, r.get(clock, "offset_file", str, "[clock]"))
         ),
         state_dir=(
             None if "state_dir" not in stack else _relative(r, r.get(stack, "state_dir", str, "[stack]"))
         ),
+        start=tuple(start),
+        ready=float(ready),
     )
     if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
         if not pixit.trust:
             raise r.fail("[trust].ca", "missing: external HTTPS/WSS nodes need the CA certificate to trust")
+    if nodes["wwsf"].mode != "external":
+        for i, ep in enumerate(n for n in nodes.values() if n.role == "ep_cscf"):
+            if ep.mode == "external" and ep.identity is None:
+                raise r.fail(f"ep_cscf[{i}].identity", f"missing: the suite's WWSF needs the identity of "
+                             f"{ep.name} (the audience of the tokens it accepts)")  # fmt: skip
     return pixit
 
 
@@ -392,14 +421,14 @@ def _relative(r: _Reader, value: str) -> Path:
     return Path(value) if r.base is None or Path(value).is_absolute() else r.base / value
 
 
-def _trust(r: _Reader, trust: Mapping[str, Any]) -> list[Path]:
+def _trust(r: _Reader, trust: Mapping[str, Any], *, later: bool = False) -> list[Path]:
     found = []
     values = r.get(trust, "ca", list, "[trust]", [])
     for i, value in enumerate(values):
         if not isinstance(value, str):
             raise r.fail(f"[trust].ca[{i}]", f"expected a file name, got {value!r}")
         path = _relative(r, value)
-        if not path.is_file():
+        if not later and not path.is_file():
             raise r.fail(f"[trust].ca[{i}]", f"no such file: {path}")
         found.append(path)
     return found

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from conformance.pixit import Pixit
 from steps.harness import expect
 from steps.harness.clock import FakeClock
 from steps.harness.loop import BackgroundLoop
+from steps.harness.sut import PIXIT_KEY
 from steps.harness.world import World
 
 
@@ -18,6 +20,10 @@ def harness_loop() -> Iterator[BackgroundLoop]:
     loop = BackgroundLoop()
     yield loop
     loop.close()
+
+
+def _pixit(request: pytest.FixtureRequest) -> Pixit | None:
+    return request.config.stash.get(PIXIT_KEY, None)
 
 
 def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
@@ -38,7 +44,7 @@ def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @given("the wIMPU stack is running with the reference profile", target_fixture="world")
 def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest) -> Iterator[World]:
-    world = World(harness_loop, scenario=scenario_of(request))
+    world = World(harness_loop, scenario=scenario_of(request), pixit=_pixit(request))
     yield world
     world.close()
 
@@ -50,7 +56,7 @@ def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 def reference_stack_with_clock(
     harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 ) -> Iterator[World]:
-    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request))
+    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request), pixit=_pixit(request))
     yield world
     world.close()
 

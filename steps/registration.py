@@ -183,12 +183,12 @@ def handshake_refused(world: World, status: str) -> None:
 
 @then("the response challenges for a Bearer token from the WWSF")
 def bearer_challenge(world: World) -> None:
-    expect.bearer_challenge(world.outcome.response, world.stack.wwsf.origin)
+    expect.bearer_challenge(world.outcome.response, world.sut.wwsf_origin)
 
 
 @then("the response says the security token is invalid")
 def token_invalid(world: World) -> None:
-    expect.token_invalid(world.outcome.response, world.stack.wwsf.origin)
+    expect.token_invalid(world.outcome.response, world.sut.wwsf_origin)
 
 
 @then(

@@ -21,9 +21,9 @@ __all__ = ["RemoteParty"]
 
 
 class RemoteParty:
-    def __init__(self, domain: str, *, host: str = "127.0.0.1") -> None:
+    def __init__(self, domain: str, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.domain = domain
-        self.node = SipNode("remote", host=host)
+        self.node = SipNode("remote", host=host, port=port)
         self.node.on_request = self._request
         self.node.on_ack = self._ack
         self.received: list[Request] = []

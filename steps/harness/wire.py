@@ -68,20 +68,25 @@ class ScenarioWire:
     """The capture of one scenario.
 
     Args:
-        host: the scenario's loopback address (every packet to or from it is captured).
+        hosts: the scenario's own loopback addresses (every packet to or from them is captured);
+            empty for an external SUT, whose nodes are captured by ``ports``.
+        ports: the listening ports of the SUT's nodes (used when there are no ``hosts``).
         directory: where the files go (``captures/<feature>``).
         stem: the file name without suffix (the test name, :func:`slug`).
     """
 
-    def __init__(self, host: str, directory: Path, stem: str) -> None:
-        self.host = host
+    def __init__(self, hosts: list[str], ports: Mapping[int, str], directory: Path, stem: str) -> None:
+        self.hosts = hosts
         self.directory = directory
         self.stem = stem
         # written under a name of this process, renamed when complete: two runs in one checkout
         # never write into each other's capture
         part = directory / f".{stem}.{os.getpid()}"
         self.capture = LiveCapture(
-            directory / f"{part.name}.pcapng", hosts=[host], keylog_path=directory / f"{part.name}.keys"
+            directory / f"{part.name}.pcapng",
+            [] if hosts else list(ports),
+            hosts=hosts,
+            keylog_path=directory / f"{part.name}.keys",
         )
         self.unavailable: str | None = None
         self.messages_at_end: list[WireMessage] | None = None

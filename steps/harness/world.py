@@ -32,17 +32,16 @@ from typing import Any
 
 import aiohttp
 
-from captures import Legs, WireMessage, stack_ports
+from captures import Legs, WireMessage
+from conformance.pixit import Pixit
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
-from reference.stack import Stack, StackConfig
-from reference.tls import DEFAULT_SANS
-from reference.transport.endpoint import Target
 
 from .clock import FakeClock
 from .loop import BackgroundLoop
 from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, sent_by
 from .remote import RemoteParty
+from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .wic import HandshakeRefused, Login, Wic, web_login
 from .wire import ScenarioWire, scenario_host, slug
@@ -79,26 +78,35 @@ class World:
         *,
         clock: FakeClock | None = None,
         scenario: Mapping[str, str] | None = None,
+        pixit: Pixit | None = None,
     ) -> None:
-        """Start the reference stack on a fresh loopback address, captured from the start.
+        """Start (or reach) the system under test, captured on the wire from the start.
 
-        ``scenario``: ``feature`` (path under features/), ``test`` (the pytest name) and
-        ``scenario`` (its title): where the capture goes and what its message list says.
+        With no ``pixit``, or one whose nodes are all ``reference``, the reference stack is
+        started in-process on a fresh loopback address; otherwise the PIXIT's external nodes
+        are reached (:class:`~steps.harness.sut.ExternalSut`). ``scenario``: ``feature`` (path
+        under features/), ``test`` (the pytest name) and ``scenario`` (its title): where the
+        capture goes and what its message list says.
         """
         self.loop = loop
         self.clock = clock
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
-        host = scenario_host()
-        self.stack = Stack(StackConfig(host=host), clock=clock)
-        for name in ("ep-cscf", "wwsf"):  # the servers' certificates name the scenario's address
-            self.stack.pki.issue(name, (*DEFAULT_SANS, host))
+        self.sut: Sut
+        if pixit is None or pixit.all_reference:
+            self.sut = ReferenceSut(scenario_host(), clock)
+        else:
+            self.sut = ExternalSut(pixit)
+            # the tester moves the external nodes' time only through the PIXIT's shared clock
+            self.clock = self.sut.clock if clock is not None else None  # type: ignore[assignment]
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
-        self.wire = ScenarioWire(host, folder, slug(self.scenario["test"]))
+        hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
+        ports = {} if hosts else self.sut.ports()
+        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]))
         self.wire.start()
-        self.loop.run(self.stack.start())
-        self.w6 = RegistrarClient(self.stack.registrar.base_url)
-        self.users = {u.username: u for u in self.stack.config.users}
-        self.identities = {u.username: u.identity for u in self.stack.config.users}
+        self.loop.run(self.sut.start())
+        self.w6 = RegistrarClient(self.sut.registrar_url)
+        self.users = dict(self.sut.users)
+        self.identities = {u.username: u.identity for u in self.sut.users.values()}
         self.logins: dict[str, Login] = {}
         self.wics: dict[str, Wic] = {}
         self.outcome = Outcome()
@@ -114,7 +122,7 @@ class World:
         Raises:
             AssertionError: a message a peer sent or received is not on the wire byte for byte.
         """
-        ports = stack_ports(self.stack, remote=self.remote)
+        ports = self.ports()
 
         async def stop() -> None:
             for wic in self.wics.values():
@@ -122,7 +130,7 @@ class World:
             for party in [*self.ims_users.values(), *([self.remote] if self.remote else [])]:
                 await party.stop()
             await self.w6.close()
-            await self.stack.stop()
+            await self.sut.stop()
 
         self.loop.run(stop())
         messages = self.wire.finish(ports, self.scenario)
@@ -145,21 +153,43 @@ class World:
 
     def tls(self) -> ssl.SSLContext:
         """A client TLS context trusting the stack's CA, writing its secrets to the capture's key log."""
-        return self.wire.client_context(self.stack.pki.client_context())
+        return self.wire.client_context(self.sut.client_context())
+
+    def ports(self) -> dict[int, str]:
+        """Listening port -> node name, the remote party's included."""
+        ports = self.sut.ports()
+        if self.remote is not None:
+            ports[self.remote.node.port] = "remote"
+        return ports
 
     # ----- time ------------------------------------------------------------------------
 
     def let_time_pass(self, seconds: float) -> None:
-        """Advance the stack's clock (registration timers, token lifetimes); nothing sleeps."""
+        """Advance the stack's clock (registration timers, token lifetimes); nothing sleeps.
+
+        Raises:
+            Unobservable: the SUT runs on its own clock (inconclusive, not failed).
+        """
         if self.clock is None:
-            raise RuntimeError(
-                "time can only pass in a scenario whose stack runs on a clock the tester controls"
+            raise Unobservable(
+                f"{seconds} s must pass, and the system under test does not run on a clock "
+                "the tester controls"
             )
         self.clock.advance(seconds)
 
     def expire_token(self, user: str) -> None:
-        """Let the lifetime of the user's security token run out."""
-        self.let_time_pass(self.logins[user].expires_in + 1)
+        """Let the lifetime of the user's security token run out.
+
+        On the tester's clock when there is one; otherwise (an external SUT) the tester, playing
+        the WWSF with its signing key, replaces the token by the same one issued a lifetime ago.
+        """
+        login = self.logins[user]
+        if self.clock is not None:
+            self.let_time_pass(login.expires_in + 1)
+            return
+        entry = next(e for e in self.ep_cscf_list() if e.ep_cscf_uri == login.ep_cscf_url)
+        token = self.sut.issue_token(login.identity, entry.ep_cscf_identity, age=login.expires_in + 61)
+        self.logins[user] = dataclasses.replace(login, token=token.value)
 
     # ----- WICs (5.2.2.5.2) --------------------------------------------------------------
 
@@ -171,14 +201,14 @@ class World:
 
         async def fetch() -> tuple[int, str, str]:
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"{self.stack.wwsf.origin}/wic.html", ssl=self.tls()) as r:
+                async with http.get(f"{self.sut.wwsf_origin}/wic.html", ssl=self.tls()) as r:
                     return r.status, r.content_type, await r.text()
 
         return self.loop.run(fetch())
 
     def login(self, user: str) -> Login:
         spec = self.users[user]
-        login = self.loop.run(web_login(self.stack.wwsf.origin, spec.username, spec.password, self.tls()))
+        login = self.loop.run(web_login(self.sut.wwsf_origin, spec.username, spec.password, self.tls()))
         self.logins[user] = login
         return login
 
@@ -189,8 +219,8 @@ class World:
         directly (the tester playing a WWSF that asserts an identity it should not).
         """
         entry = next(e for e in self.wwsf_directory() if e.wimpu == wimpu)
-        token = self.stack.wwsf.issue_token(identity, entry.ep_cscf_identity)
-        now = self.clock() if self.clock is not None else time.time()
+        token = self.sut.issue_token(identity, entry.ep_cscf_identity)
+        now = self.sut.now()
         self.logins[user] = Login(identity, token.value, entry.ep_cscf_uri, token.exp - int(now))
         self.identities[user] = identity
 
@@ -201,7 +231,7 @@ class World:
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user
         try:
-            self.loop.run(wic.connect(login.ep_cscf_url, origin=origin or self.stack.wwsf.origin))
+            self.loop.run(wic.connect(login.ep_cscf_url, origin=origin or self.sut.wwsf_origin))
             self.outcome = Outcome()
         except HandshakeRefused as exc:
             self.outcome = Outcome(refused=exc)
@@ -242,7 +272,7 @@ class World:
         if variant == "another eP-CSCF":
             own = self.logins[user].ep_cscf_url
             other = next(e for e in self.wwsf_directory() if e.ep_cscf_uri != own)
-            token = self.stack.wwsf.issue_token(self.identity_of(user), other.ep_cscf_identity)
+            token = self.sut.issue_token(self.identity_of(user), other.ep_cscf_identity)
             return Secret(token.value, "for another eP-CSCF")
         raise ValueError(f"unknown token variant {variant!r}")
 
@@ -290,34 +320,35 @@ class World:
 
     @property
     def remote_identity(self) -> str:
-        return f"sip:{REMOTE_USER}@{self.stack.config.remote_domain}"
+        return f"sip:{REMOTE_USER}@{self.sut.remote_domain}"
 
     def start_remote_party(self) -> None:
         """The remote IMS party: reached by originating sessions, places terminating ones."""
-        party = RemoteParty(self.stack.config.remote_domain)
+        host, port = self.sut.remote_listen()
+        party = RemoteParty(self.sut.remote_domain, host=host, port=port)
         self.loop.run(party.start())
-        self.stack.resolver.add(self.stack.config.remote_domain, party.target)
+        self.sut.add_remote(self.sut.remote_domain, party.target)
         self.remote = party
 
     def register_ims_user(self, identity: str) -> Response:
         """An ordinary IMS subscriber (not webRTC) registers with the S-CSCF from its own UE.
 
-        Its private identity and password are those of the stack's HSS data set (test
-        subscriber credentials, a PIXIT item for an external system under test).
+        Its private identity and password are test subscriber credentials: the HSS data set's
+        in-process, the PIXIT's ``[[ims_user]]`` for an external system under test.
         """
-        found = self.stack.hss.lookup_public_identity(identity)
-        assert found is not None, f"{identity} is not a subscriber of the HSS data set"
-        party = RemoteParty(self.stack.config.ims_domain)
+        found = self.sut.ims_users.get(identity)
+        if found is None:
+            raise Unobservable(f"the SUT description names no credentials for the IMS user {identity}")
+        party = RemoteParty(self.sut.ims_domain)
         self.loop.run(party.start())
         self.ims_users[identity] = party
-        domain = self.stack.config.ims_domain
         return self.loop.run(
             party.register_in_ims(
                 identity,
-                impi=found.subscription.impi,
-                password=found.subscription.password,
-                registrar=f"sip:{domain}",
-                scscf=self.stack.resolver.resolve(f"sip:{domain}"),
+                impi=found.impi,
+                password=found.password,
+                registrar=f"sip:{self.sut.ims_domain}",
+                scscf=self.sut.scscf,
             )
         )
 
@@ -340,8 +371,7 @@ class World:
     def call(self, identity: str) -> Response:
         """5.2.2.5.4 step 1: the remote party places a session to ``identity`` at the I-CSCF."""
         assert self.remote is not None, "no remote party in this scenario"
-        remote, icscf = self.remote, self.stack.icscf.node
-        via = Target("TCP", icscf.host, icscf.port)
+        remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
     def settle(self) -> None:
@@ -380,7 +410,7 @@ class World:
     def registration_of(self, user: str) -> dict[str, Any] | None:
         """The registrar entry for a user's identity, read over W6."""
         identity = self.identity_of(user)
-        if identity.partition("@")[2].endswith(self.stack.config.ims_domain):
+        if identity.partition("@")[2].endswith(self.sut.ims_domain):
             return self.loop.run(self.w6.read(identity))
         return self.loop.run(self.w6.read_by_external(identity))
 
@@ -394,7 +424,7 @@ class World:
 
         async def fetch() -> list[dict[str, Any]]:
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"{self.stack.wwsf.origin}/directory", ssl=self.tls()) as r:
+                async with http.get(f"{self.sut.wwsf_origin}/directory", ssl=self.tls()) as r:
                     r.raise_for_status()
                     body: list[dict[str, Any]] = await r.json()
                     return body
@@ -406,13 +436,16 @@ class World:
 
     def ep_cscf(self, name: str) -> DirectoryEntry:
         """Identity and WSS URL of the eP-CSCF instance ``name`` (its PIXIT: where it listens)."""
-        ep = self.stack.ep_cscfs[name]
-        return DirectoryEntry("", ep.identity, ep.wss_url)
+        return self.sut.ep_cscfs()[name]
+
+    def ep_cscf_list(self) -> list[DirectoryEntry]:
+        """Every eP-CSCF instance (identity and WSS URL)."""
+        return list(self.sut.ep_cscfs().values())
 
     def wire_messages(self) -> tuple[list[WireMessage], Legs]:
         """Every message captured so far in this scenario, and the names of their ends."""
         messages = self.wire.messages()
-        return messages, Legs(stack_ports(self.stack, remote=self.remote)).learn(messages)
+        return messages, Legs(self.ports()).learn(messages)
 
     def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
         """The IMS registration of block ``wimpu`` (5.2.2.5.1), from the captured REGISTER
@@ -462,20 +495,15 @@ class World:
         messages, legs = self.wire_messages()
         return sip_towards(messages, legs, node, self.session.wall_started)
 
-    def node_names(self) -> dict[str, str]:
-        """``host:port`` of each SIP node of the stack -> the node's name, for Via and Path.
-
-        Reads the reference's listening addresses (for an external system under test they
-        are PIXIT items).
-        """
-        names = {
-            _hostport_of(self.stack.icscf.node.host, self.stack.icscf.node.port): "I-CSCF",
-            _hostport_of(self.stack.scscf.node.host, self.stack.scscf.node.port): "S-CSCF",
-        }
-        for name, ep in self.stack.ep_cscfs.items():
-            names[_hostport_of(ep.pcscf.node.host, ep.pcscf.node.port)] = name
-        if self.remote is not None:
-            names[_hostport_of(self.remote.node.host, self.remote.node.port)] = "the remote party"
+    def node_names(self) -> dict[int, str]:
+        """Listening port of each SIP node -> the node's name as the features say it, for Via and Path."""
+        label = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote party"}
+        names: dict[int, str] = {}
+        for port, name in self.ports().items():
+            if name.endswith("/sip"):
+                names[port] = "eP-CSCF"
+            elif name in label:
+                names[port] = label[name]
         return names
 
     def hops(self, request: Request) -> list[str]:
@@ -484,14 +512,9 @@ class World:
         found = []
         for via in reversed(request.get_all("Via")):
             address = sent_by(via)
-            if address.split(":")[0].endswith(".invalid"):
+            host, _, port = address.rpartition(":")
+            if (host or address).endswith(".invalid"):
                 found.append("WIC")
             else:
-                name = names.get(address, address)
-                found.append("eP-CSCF" if name in self.stack.ep_cscfs else name)
+                found.append(names.get(int(port), address) if port.isdigit() else address)
         return found
-
-
-def _hostport_of(host: str, port: int) -> str:
-    return f"{host}:{port}"
-

@@ -1,0 +1,305 @@
+"""The system under test as the harness sees it: addresses, trust, identities, and nothing else.
+
+Two kinds, one interface (:class:`Sut`):
+
+- :class:`ReferenceSut`: the bundled reference stack, started in-process for one scenario on
+  a loopback address of its own (the default run, every PIXIT node ``reference``);
+- :class:`ExternalSut`: nodes running elsewhere, described only by a PIXIT
+  (``pytest --sut PIXIT``): the vendor's nodes, or the reference started as separate
+  processes with ``wimpu-ref up --pixit-out``. Nothing of the reference's internals is
+  reached: addresses, CA certificates, the WWSF signing key, the test users and the IMS
+  users' credentials all come from the PIXIT.
+
+The harness plays the peers of the SUT (WICs, the remote party, an ordinary IMS user) and,
+when a scenario needs a token the WWSF would not issue (a forged identity, an expired token),
+the WWSF's token issuer: in-process it asks the reference WWSF, against an external SUT it
+signs with the PIXIT's ``[wwsf] signing_key`` (the tester plays the WWSF).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.pixit import ImsUser, Pixit, User
+from reference.clock import OffsetFileClock, write_offset
+from reference.nodes.wwsf.tokens import Token, TokenIssuer
+from reference.stack import Stack, StackConfig
+from reference.tls import DEFAULT_SANS
+from reference.transport.endpoint import Target
+
+from .observe import DirectoryEntry
+
+__all__ = ["PIXIT_KEY", "ExternalSut", "ReferenceSut", "Sut", "Unobservable"]
+
+PIXIT_KEY = pytest.StashKey["Pixit | None"]()
+"Where conftest.py keeps the PIXIT of ``--sut`` (None: the bundled reference, in-process)."
+
+
+class Unobservable(Exception):
+    """The SUT, as the PIXIT describes it, does not let the harness make this observation or action.
+
+    The scenario's verdict is inconclusive, with this message as the reason.
+    """
+
+
+class Sut:
+    """What the harness knows of the system under test."""
+
+    ims_domain: str
+    remote_domain: str
+    wwsf_origin: str
+    registrar_url: str
+    icscf: Target
+    scscf: Target
+    users: dict[str, User]
+    ims_users: dict[str, ImsUser]
+    capture_hosts: list[str]
+    "Loopback addresses whose every packet belongs to this scenario (empty: filter on ports)."
+
+    async def start(self) -> None:
+        """Start what the suite runs itself (nothing for an external SUT)."""
+
+    async def stop(self) -> None:
+        """Stop what :meth:`start` started."""
+
+    def client_context(self) -> ssl.SSLContext:
+        """A TLS client context trusting the SUT's certificates (WWSF, eP-CSCF)."""
+        raise NotImplementedError
+
+    def ports(self) -> dict[int, str]:
+        """Listening port -> node name (``wwsf``, ``registrar``, ``<ep-cscf>/wss``, ``<ep-cscf>/sip``,
+        ``i-cscf``, ``s-cscf``), for naming the legs of a capture."""
+        raise NotImplementedError
+
+    def ep_cscfs(self) -> dict[str, DirectoryEntry]:
+        """Each eP-CSCF instance: its identity (token audience) and WSS URL."""
+        raise NotImplementedError
+
+    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
+        """A token for ``identity`` and eP-CSCF ``audience``, issued ``age`` seconds ago."""
+        raise NotImplementedError
+
+    def add_remote(self, domain: str, target: Target) -> None:
+        """Make the S-CSCF route ``domain`` to ``target`` (the harness's remote party)."""
+        raise NotImplementedError
+
+    def remote_listen(self) -> tuple[str, int]:
+        """Where the remote party must listen: (host, 0) for any port, or the PIXIT's fixed address."""
+        raise NotImplementedError
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ReferenceSut(Sut):
+    """The bundled reference stack, in this process, on the loopback address ``host``."""
+
+    def __init__(self, host: str, clock: Callable[[], float] | None = None) -> None:
+        self.stack = Stack(StackConfig(host=host), clock=clock)
+        for name in ("ep-cscf", "wwsf"):  # the servers' certificates name the scenario's address
+            self.stack.pki.issue(name, (*DEFAULT_SANS, host))
+        config = self.stack.config
+        self.ims_domain, self.remote_domain = config.ims_domain, config.remote_domain
+        self.users = {u.username: User(u.username, u.password, u.identity, u.block) for u in config.users}
+        self.ims_users = {}
+        self.capture_hosts = [host]
+        self._clock = clock
+
+    async def start(self) -> None:
+        await self.stack.start()
+        self.wwsf_origin = self.stack.wwsf.origin
+        self.registrar_url = self.stack.registrar.base_url
+        self.icscf = Target("TCP", self.stack.icscf.node.host, self.stack.icscf.node.port)
+        self.scscf = self.stack.resolver.resolve(f"sip:{self.ims_domain}")
+        for identity in self.stack.config.ims_users:
+            found = self.stack.hss.lookup_public_identity(identity)
+            if found is not None:  # the HSS data set's test subscriber credentials
+                sub = found.subscription
+                self.ims_users[identity] = ImsUser(identity, sub.impi, sub.password)
+
+    async def stop(self) -> None:
+        await self.stack.stop()
+
+    def client_context(self) -> ssl.SSLContext:
+        return self.stack.pki.client_context()
+
+    def ports(self) -> dict[int, str]:
+        from captures import stack_ports
+
+        return stack_ports(self.stack)
+
+    def ep_cscfs(self) -> dict[str, DirectoryEntry]:
+        return {name: DirectoryEntry("", ep.identity, ep.wss_url) for name, ep in self.stack.ep_cscfs.items()}
+
+    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
+        if age:
+            raise Unobservable("the in-process WWSF issues tokens at its own clock only")
+        return self.stack.wwsf.issue_token(identity, audience)
+
+    def add_remote(self, domain: str, target: Target) -> None:
+        self.stack.resolver.add(domain, target)
+
+    def remote_listen(self) -> tuple[str, int]:
+        return ("127.0.0.1", 0)
+
+    def now(self) -> float:
+        return self._clock() if self._clock is not None else time.time()
+
+
+class ExternalSut(Sut):
+    """Nodes running elsewhere, reached at the addresses of a PIXIT whose nodes are all external."""
+
+    def __init__(self, pixit: Pixit) -> None:
+        self.pixit = pixit
+        not_external = sorted(n.name for n in pixit.nodes.values() if n.mode == "reference")
+        if not_external:
+            raise Unobservable(
+                f"PIXIT {pixit.path}: nodes {not_external} are 'reference': a run against an external "
+                "SUT needs every node external (mixed runs are not supported yet)"
+            )
+        self.ims_domain, self.remote_domain = pixit.ims_domain, pixit.remote_domain
+        wwsf, registrar = pixit.node("wwsf"), pixit.node("registrar")
+        assert wwsf.url is not None and registrar.url is not None  # external nodes have addresses
+        self.wwsf_origin = wwsf.url.rstrip("/")
+        self.registrar_url = registrar.url.rstrip("/")
+        self.icscf = _target(pixit, "i_cscf")
+        self.scscf = _target(pixit, "s_cscf")
+        self.users = {u.username: u for u in pixit.users}
+        self.ims_users = {u.identity: u for u in pixit.ims_users}
+        self.capture_hosts = []
+        self._issuer: TokenIssuer | None = None
+        self.clock = TesterClock(pixit.clock_file) if pixit.clock_file is not None else None
+        "The clock every external node reads (PIXIT ``[clock] offset_file``), None without one."
+        self._process: subprocess.Popen[bytes] | None = None
+
+    async def start(self) -> None:
+        """Run the PIXIT's ``[sut] start`` command (when there is one) and wait until every node answers.
+
+        A SUT started afresh for each scenario is captured from its start-up (its block
+        registrations of option 1), as the in-process reference is.
+        """
+        if not self.pixit.start:
+            return
+        self._process = await asyncio.to_thread(self._spawn)
+        from conformance.preflight import PreflightError, require_ready
+
+        try:
+            deadline = time.monotonic() + self.pixit.ready
+            key = self.pixit.wwsf_signing_key
+            files = [*self.pixit.trust, *([key] if key is not None else [])]
+            while not all(_written_since(f, self._spawned) for f in files):  # the start command's test PKI
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise PreflightError([])
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(require_ready, self.pixit, within=max(0.0, deadline - time.monotonic()))
+        except PreflightError as exc:
+            status = self._process.poll()
+            self.log.seek(0)
+            tail = self.log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            await self.stop()
+            why = f"exited with status {status}" if status is not None else str(exc) or "files missing"
+            raise RuntimeError(
+                f"the SUT started with {list(self.pixit.start)} is not ready: {why}; its last output: {tail}"
+            ) from None
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        if self.pixit.clock_file is not None:
+            self.pixit.clock_file.unlink(missing_ok=True)  # a fresh SUT starts at real time
+        self._spawned = time.time()  # files older than this are a previous start's
+        self.log = tempfile.TemporaryFile()  # its output: kept for an error message, never blocks it
+        cwd = self.pixit.path.parent if self.pixit.path is not None else None
+        return subprocess.Popen(
+            list(self.pixit.start), cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    async def stop(self) -> None:
+        """Stop what :meth:`start` started: SIGTERM to its process group, SIGKILL after 10 s."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await asyncio.to_thread(process.wait)
+        self.log.close()
+
+    def now(self) -> float:
+        return self.clock() if self.clock is not None else time.time()
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        for ca in self.pixit.trust:
+            context.load_verify_locations(cafile=str(ca))
+        return context
+
+    def ports(self) -> dict[int, str]:
+        return {port: name for (_, port), name in self.pixit.endpoints().items()}
+
+    def ep_cscfs(self) -> dict[str, DirectoryEntry]:
+        return {n.name: DirectoryEntry("", n.identity or "", n.url or "") for n in self.pixit.ep_cscfs}
+
+    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
+        if self.pixit.wwsf_signing_key is None:
+            raise Unobservable("the PIXIT gives no [wwsf] signing_key: the tester cannot play the WWSF")
+        if self._issuer is None or age:
+            pem = self.pixit.wwsf_signing_key.read_bytes()
+            self._issuer = TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem)
+        return self._issuer.issue(identity, audience)
+
+    def add_remote(self, domain: str, target: Target) -> None:
+        listen = self.remote_listen()
+        if (target.host, target.port) != listen:
+            raise Unobservable(f"the remote party listens on {target.host}:{target.port}, not {listen}")
+
+    def remote_listen(self) -> tuple[str, int]:
+        remote = self.pixit.node("remote")
+        if remote.sip is None:
+            raise Unobservable(
+                "the PIXIT gives no [remote] sip address: the S-CSCF of the SUT cannot reach the remote party"
+            )
+        return (remote.sip.host, remote.sip.port)
+
+
+def _written_since(path: Path, since: float) -> bool:
+    """``path`` exists and was written at or after ``since`` (files of a SUT just started)."""
+    try:
+        return path.stat().st_mtime >= since
+    except FileNotFoundError:
+        return False
+
+
+class TesterClock(OffsetFileClock):
+    """The external nodes' shared clock (:class:`reference.clock.OffsetFileClock`), moved by the tester."""
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"a clock only moves forward, not by {seconds} s")
+        write_offset(self.path, self.offset() + seconds)
+
+
+def _target(pixit: Pixit, role: str) -> Target:
+    node = pixit.node(role)
+    if node.sip is None:
+        raise Unobservable(f"the PIXIT gives no SIP address for the {role}")
+    return Target(node.sip.transport.upper(), node.sip.host, node.sip.port)
+
+
+def describe(sut: Sut) -> dict[str, Any]:
+    """A short description of the SUT for logs."""
+    return {"kind": type(sut).__name__, "wwsf": sut.wwsf_origin, "registrar": sut.registrar_url}

@@ -1,0 +1,104 @@
+"""Every example PIXIT of ``examples/pixit/`` loads, and ``docs/pixit.md`` explains every key.
+
+The examples that name certificate and key files get them created in a temporary directory (a test
+CA, a signing key), with their paths rewritten there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from conformance import pixit as pixit_module
+from conformance.pixit import Pixit, load_pixit
+from reference.tls import TestPki
+from steps.traceability import load_pics
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "pixit"
+TESTED = {
+    "in-process.toml",
+    "out-of-process.toml",
+    "external-ep-cscf.toml",
+    "vendor-pics.toml",
+    "reference-processes.toml",  # loaded and run by tests/conformance/test_out_of_process.py
+}
+
+
+def test_every_example_is_tested_here() -> None:
+    assert {p.name for p in EXAMPLES.glob("*.toml")} == TESTED
+
+
+def test_in_process_is_the_default_run() -> None:
+    example = load_pixit(EXAMPLES / "in-process.toml")
+    default = load_pixit(ROOT / "conformance" / "reference-pixit.toml")
+    assert example.all_reference
+    fields = [f.name for f in dataclasses.fields(Pixit) if f.name not in ("path", "description")]
+    assert {f: getattr(example, f) for f in fields} == {f: getattr(default, f) for f in fields}
+
+
+def test_out_of_process_loads_with_the_files_of_a_state_dir(tmp_path: Path) -> None:
+    state = tmp_path / "wimpu-ref"
+    TestPki(state / "pki")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (state / "wwsf-signing-key.pem").write_bytes(pem)
+    text = (EXAMPLES / "out-of-process.toml").read_text(encoding="utf-8")
+    path = tmp_path / "pixit.toml"
+    path.write_text(text.replace("/tmp/wimpu-ref/", f"{state}/"), encoding="utf-8")
+    pixit = load_pixit(path)
+    assert pixit.modes() == {"external"} and pixit.node("remote").mode == "emulated"
+    assert pixit.trust == (state / "pki" / "ca.pem",)
+    assert pixit.wwsf_signing_key == state / "wwsf-signing-key.pem"
+    assert [n.name for n in pixit.ep_cscfs] == ["ep-cscf1", "ep-cscf2"]
+
+
+def test_external_ep_cscf_loads_with_the_vendor_ca(tmp_path: Path) -> None:
+    for name in ("external-ep-cscf.toml", "vendor-pics.toml"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    shutil.copy(TestPki(tmp_path / "vendor-pki").ca_path, tmp_path / "vendor-ca.pem")
+    pixit = load_pixit(tmp_path / "external-ep-cscf.toml")
+    assert [n.name for n in pixit.external()] == ["acme-ep"]
+    assert pixit.node("wwsf").mode == "reference" and pixit.node("wwsf").url == "https://127.0.0.1:8443"
+    assert pixit.pics == tmp_path / "vendor-pics.toml"
+    assert pixit.state_dir == tmp_path / "var" / "wimpu-suite"
+
+
+def test_the_vendor_pics_has_the_items_of_the_reference_pics() -> None:
+    vendor = load_pics(EXAMPLES / "vendor-pics.toml")
+    reference = load_pics(ROOT / "features" / "pics.toml")
+    assert [i.id for i in vendor] == [i.id for i in reference]
+    answers = {i.id: i.answer for i in vendor}
+    assert answers["PICS_NODE_EPCSCF"] == "yes" and answers["PICS_NODE_REGISTRAR"] == "no"
+
+
+KEYS = {
+    "top level": pixit_module._TOP,
+    "[sut]": pixit_module._SUT,
+    "[stack]": pixit_module._STACK,
+    "[trust]": pixit_module._TRUST,
+    "[clock]": pixit_module._CLOCK,
+    "[[block]]": pixit_module._BLOCK,
+    "[[user]]": pixit_module._USER,
+    "[[ims_user]]": pixit_module._IMS_USER,
+    **{f"[{role}]": keys for role, keys in pixit_module._NODE_KEYS.items()},
+}
+
+
+@pytest.mark.parametrize("table", sorted(KEYS))
+def test_docs_explain_every_key(table: str) -> None:
+    docs = (ROOT / "docs" / "pixit.md").read_text(encoding="utf-8")
+    def explained(key: str) -> bool:  # a key in a table row; a table of the top level as its heading
+        return f"`{key}`" in docs if table != "top level" else f"`[{key}]" in docs or f"[[{key}]]`" in docs
+
+    missing = sorted(key for key in KEYS[table] if not explained(key))
+    assert not missing, f"docs/pixit.md does not explain {table} {missing}"
+    for mode in ("reference", "emulated", "external"):
+        assert f"`{mode}`" in docs

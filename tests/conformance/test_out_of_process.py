@@ -1,0 +1,69 @@
+"""Proof that the suite is real (issue 6): the same verdicts against the reference in separate processes.
+
+Every feature runs twice, each in its own pytest process: in-process (the default run) and against
+``examples/pixit/reference-processes.toml``, where every node is external: the reference stack is
+started as a separate operating-system process for each scenario by the PIXIT's ``[sut] start``
+command, and the harness knows only the PIXIT (addresses, CA, the WWSF signing key, users, the
+shared clock file). The verdicts must be the same, scenario for scenario, and all PASS.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conformance.pixit import load_pixit
+
+ROOT = Path(__file__).resolve().parents[2]
+PIXIT = ROOT / "examples" / "pixit" / "reference-processes.toml"
+
+pytestmark = pytest.mark.slow
+
+
+def verdicts(junit: Path) -> dict[str, str]:
+    """Test name -> passed, failed, error or ``skipped: <reason>``, from a JUnit XML file."""
+    found: dict[str, str] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        outcome = "passed"
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                outcome = kind if kind != "skipped" else f"skipped: {element.get('message', '')}"
+        found[name] = outcome
+    return found
+
+
+def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:
+    junit = tmp_path / f"{name}.xml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env["WIMPU_CAPTURES_DIR"] = str(tmp_path / f"captures-{name}")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "-n0", "-p", "no:cacheprovider", "--no-reports", "-q",
+         f"--junitxml={junit}", *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    output = f"{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+    assert junit.exists(), f"the {name} run wrote no JUnit XML:\n{output}"
+    return verdicts(junit)
+
+
+def test_the_process_pixit_describes_every_node_as_external() -> None:
+    pixit = load_pixit(PIXIT)
+    assert pixit.modes() == {"external"} and pixit.start and pixit.clock_file is not None
+
+
+def test_out_of_process_verdicts_are_the_in_process_ones(tmp_path: Path) -> None:
+    inside = run_steps(tmp_path, "in-process")
+    outside = run_steps(tmp_path, "out-of-process", "--sut", str(PIXIT))
+    print(f"\nin-process: {len(inside)} scenarios; out-of-process: {len(outside)} scenarios")
+    assert inside.keys() == outside.keys(), f"different scenarios: {sorted(inside.keys() ^ outside.keys())}"
+    differ = {name: (inside[name], outside[name]) for name in inside if inside[name] != outside[name]}
+    assert not differ, f"verdicts differ (in-process, out-of-process): {differ}"
+    not_passed = {name: v for name, v in outside.items() if v != "passed"}
+    assert not not_passed, f"not every scenario passed: {not_passed}"

@@ -1,0 +1,141 @@
+"""The PIXIT loader refuses each bad input in one line that names the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pixitkit import BASE, pki, write
+
+from conformance.pixit import PixitError, load_pixit
+
+
+def refused(path: Path) -> str:
+    with pytest.raises(PixitError) as caught:
+        load_pixit(path)
+    message = str(caught.value)
+    assert "\n" not in message, message
+    assert message.startswith(f"{path}: "), message
+    return message
+
+
+def test_the_base_pixit_loads(tmp_path: Path) -> None:
+    pixit = load_pixit(write(tmp_path, BASE))
+    assert pixit.all_reference and [n.name for n in pixit.ep_cscfs] == ["ep-cscf1"]
+
+
+def test_unknown_key(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[registrar]\nmode = "reference"\nadress = "http://x"\n'))
+    assert "[registrar]: unknown key 'adress'" in message
+
+
+def test_unknown_top_level_table(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + "[hss]\nmode = 'reference'\n"))
+    assert "top level: unknown key 'hss'" in message
+
+
+def test_missing_address_of_an_external_node(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[registrar]\nmode = "external"\n'))
+    assert "[registrar].url: missing" in message
+
+
+def test_missing_sip_address_of_an_external_node(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[i_cscf]\nmode = "external"\n'))
+    assert "[i_cscf].sip: missing" in message
+
+
+def test_a_node_both_external_and_reference(tmp_path: Path) -> None:
+    text = BASE + '\n[[ep_cscf]]\nname = "ep-cscf1"\nmode = "external"\nurl = "wss://127.0.0.1:7443"\n'
+    message = refused(write(tmp_path, text))
+    assert "ep_cscf[1].name: 'ep-cscf1' names two nodes" in message
+
+
+def test_unknown_mode(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[wwsf]\nmode = "simulated"\n'))
+    assert "[wwsf].mode: 'simulated' is not a mode" in message
+
+
+def test_mode_not_supported_for_the_role(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[remote]\nmode = "external"\nsip = "udp://127.0.0.1:5099"\n'))
+    assert "[remote].mode: 'external' is not a mode for the remote party (use emulated)" in message
+
+
+def test_bad_url(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[wwsf]\nmode = "external"\nurl = "http://127.0.0.1:8443"\n'))
+    assert "[wwsf].url: 'http://127.0.0.1:8443' is not a https URL" in message
+
+
+def test_bad_port_in_a_url(tmp_path: Path) -> None:
+    text = BASE + '[registrar]\nmode = "external"\nurl = "http://127.0.0.1:81800"\n'
+    message = refused(write(tmp_path, text))
+    assert "[registrar].url: 'http://127.0.0.1:81800' has a bad port" in message
+
+
+def test_bad_port_in_a_sip_address(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[s_cscf]\nmode = "external"\nsip = "tcp://127.0.0.1:50x0"\n'))
+    assert "[s_cscf].sip: 'tcp://127.0.0.1:50x0' is not udp://HOST:PORT or tcp://HOST:PORT" in message
+
+
+def test_port_zero_of_an_external_node(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[s_cscf]\nmode = "external"\nsip = "tcp://127.0.0.1:0"\n'))
+    assert "[s_cscf].sip: 'tcp://127.0.0.1:0' has a bad port" in message
+
+
+def test_missing_trust_ca_for_external_https(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[wwsf]\nmode = "external"\nurl = "https://127.0.0.1:8443"\n'))
+    assert "[trust].ca: missing" in message
+
+
+def test_a_ca_file_that_does_not_exist(tmp_path: Path) -> None:
+    text = BASE + '[trust]\nca = ["no-such-ca.pem"]\n'
+    message = refused(write(tmp_path, text))
+    assert f"[trust].ca[0]: no such file: {tmp_path / 'no-such-ca.pem'}" in message
+
+
+def test_a_block_whose_ep_cscf_is_not_listed(tmp_path: Path) -> None:
+    text = BASE + '\n[[block]]\nwimpu = "sip:wrtc-!.*!@block2.ims.example.net"\noption = "A"\n'
+    text += 'ep_cscf = "ep-cscf9"\n'
+    message = refused(write(tmp_path, text))
+    assert "block[1].ep_cscf: 'ep-cscf9' is not an [[ep_cscf]] of this PIXIT" in message
+
+
+def test_a_user_of_no_block(tmp_path: Path) -> None:
+    text = BASE + (
+        '\n[[user]]\nusername = "eve"\npassword = "p"\nidentity = "sip:wrtc-eve@block1.ims.example.net"\n'
+        'block = "sip:wrtc-!.*!@block7.ims.example.net"\n'
+    )
+    message = refused(write(tmp_path, text))
+    assert "user[1].block: 'sip:wrtc-!.*!@block7.ims.example.net' is not a [[block]] of this PIXIT" in message
+
+
+def test_an_external_ep_cscf_needs_its_identity_when_the_wwsf_is_the_suites(tmp_path: Path) -> None:
+    ca = pki(tmp_path).ca_path
+    text = BASE.replace(
+        'name = "ep-cscf1"\n',
+        'name = "ep-cscf1"\nmode = "external"\nurl = "wss://127.0.0.1:7443"\nsip = "tcp://127.0.0.1:5080"\n',
+    ) + f'[trust]\nca = ["{ca}"]\n'
+    message = refused(write(tmp_path, text))
+    assert "ep_cscf[0].identity: missing" in message
+    with_identity = text.replace('mode = "external"\n', 'mode = "external"\nidentity = "sip:ep"\n')
+    assert load_pixit(write(tmp_path, with_identity)).nodes["ep-cscf1"].identity == "sip:ep"
+
+
+def test_the_same_address_for_two_nodes(tmp_path: Path) -> None:
+    text = BASE + (
+        '[i_cscf]\nmode = "external"\nsip = "tcp://127.0.0.1:5060"\n'
+        '[s_cscf]\nmode = "external"\nsip = "tcp://127.0.0.1:5060"\n'
+    )
+    message = refused(write(tmp_path, text))
+    assert "s_cscf: 127.0.0.1:5060 is also the address of i_cscf" in message
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, "[wwsf\nmode = 1\n"))
+    assert "not valid TOML" in message
+
+
+def test_a_relative_ca_is_read_beside_the_pixit(tmp_path: Path) -> None:
+    ca = pki(tmp_path).ca_path
+    text = BASE + '[wwsf]\nmode = "external"\nurl = "https://127.0.0.1:8443"\n'
+    pixit = load_pixit(write(tmp_path, text + '[trust]\nca = ["ca/ca.pem"]\n'))
+    assert pixit.trust == (ca,)
