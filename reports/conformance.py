@@ -13,6 +13,7 @@ script ``wimpu-conformance-report`` (:func:`main`) regenerates it from the files
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from collections import Counter
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports import render_html, render_md
-from reports.ladder import load_ladder, render_svg
+from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
 from reports.results import SEVERITY, RunInfo, ScenarioResult, Verdict, load_run
 from reports.sources import (
     OpenPoint,
@@ -66,6 +67,8 @@ class Ladder:
     source: str
     link: str
     drawn: bool
+    capture: str = ""
+    """The scenario's capture file next to the ladder (``.pcapng``), if there is one."""
 
 
 @dataclass
@@ -127,13 +130,13 @@ def ladder_candidates(captures: Path, result: ScenarioResult) -> list[Path]:
 
     The convention is ``captures/<feature>/<test>.ladder.json``: ``<feature>`` is the feature file's
     path under ``features/`` without ``.feature`` (``registration/wic_registration``), ``<test>`` the
-    pytest test name (``test_a_wic_registers_for_the_first_time[alice-A1]``); a file-name-safe form of
-    the test name and the feature file's stem alone are accepted too. A pre-rendered ``.ladder.svg`` is
-    used when there is no JSON.
+    pytest test name made file-name-safe (``test_a_wic_registers_for_the_first_time_alice-A1`` for
+    ``test_a_wic_registers_for_the_first_time[alice-A1]``, what the step harness writes); the test name
+    itself and the feature file's stem alone are accepted too. A pre-rendered ``.ladder.svg`` is used
+    when there is no JSON.
     """
-    feature = result.feature.removesuffix(".feature")
-    folders = list(dict.fromkeys([feature, Path(feature).name]))
-    names = list(dict.fromkeys([result.test, _slug(result.test), _slug(result.label)]))
+    folders = capture_folders(result.feature)
+    names = list(dict.fromkeys([_slug(result.test), result.test, _slug(result.label)]))
     return [
         captures / folder / f"{name}{ext}"
         for ext in (".ladder.json", ".ladder.svg")
@@ -142,10 +145,28 @@ def ladder_candidates(captures: Path, result: ScenarioResult) -> list[Path]:
     ]
 
 
-def _ladder(captures: Path, output: Path, result: ScenarioResult) -> Ladder | None:
+class _Stale(ValueError):
+    """A ladder file older than the run: a previous run's capture."""
+
+
+def _started(run: RunInfo) -> float | None:
+    """When the run started (seconds since the epoch), if ``run.json`` says."""
+    try:
+        moment = datetime.fromisoformat(run.started)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _ladder(
+    captures: Path, output: Path, result: ScenarioResult, since: float | None = None
+) -> Ladder | None:
+    """The ladder of ``result``; :class:`_Stale` for a file older than the run (a previous run's)."""
     for path in ladder_candidates(captures, result):
         if not path.is_file():
             continue
+        if since is not None and path.stat().st_mtime < since - STALE_SLACK:
+            raise _Stale(str(path))
         link_path = (
             output
             / "ladders"
@@ -155,12 +176,19 @@ def _ladder(captures: Path, output: Path, result: ScenarioResult) -> Ladder | No
         link_path.parent.mkdir(parents=True, exist_ok=True)
         drawn = path.suffix == ".json"
         if drawn:
-            lanes, events = load_ladder(path)
-            svg = render_svg(events, lanes, title=result.label)
+            svg = draw_ladder(path, title=result.label)
         else:
             svg = path.read_text(encoding="utf-8")
         link_path.write_text(svg, encoding="utf-8")
-        return Ladder(svg, str(path), link_path.relative_to(output).as_posix(), drawn)
+        stem = path.name.removesuffix(".ladder.json").removesuffix(".ladder.svg")
+        capture = path.with_name(f"{stem}.pcapng")
+        return Ladder(
+            svg,
+            str(path),
+            link_path.relative_to(output).as_posix(),
+            drawn,
+            str(capture) if capture.is_file() else "",
+        )
     return None
 
 
@@ -208,15 +236,29 @@ def build(
         assumptions=profile_assumptions(root / "docs" / "solution-profile.md"),
         open_points=open_points(root / "docs" / "open-points.md"),
     )
-    captures = captures or root / "captures"
+    captures = captures or captures_dir(root)
+    since = _started(run)
+    stale: list[str] = []
     for result in results:
         try:
-            ladder = _ladder(captures, reports_dir, result)
+            ladder = _ladder(captures, reports_dir, result, since)
+        except _Stale as exc:
+            stale.append(str(exc))
+            continue
         except (OSError, ValueError) as exc:
             report.warnings.append(f"ladder of {result.key} not drawn: {exc}")
             continue
         if ladder is not None:
-            report.ladders[result.key] = ladder
+            report.ladders[result.key] = dataclasses.replace(
+                ladder,
+                source=_display(Path(ladder.source), root),
+                capture=_display(Path(ladder.capture), root) if ladder.capture else "",
+            )
+    if stale:
+        report.warnings.append(
+            f"{len(stale)} ladder file(s) older than the run not shown (a previous run's captures; this "
+            f"run wrote none for those scenarios), e.g. {stale[0]}"
+        )
     return report
 
 
@@ -266,7 +308,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reports-dir", type=Path, help="the run's reports (default: <root>/reports)")
     parser.add_argument("--pics", type=Path, help="PICS file (default: the run's, else features/pics.toml)")
     parser.add_argument("--pixit", type=Path, help="PIXIT file describing the SUT (TOML)")
-    parser.add_argument("--captures", type=Path, help="captures directory (default: <root>/captures)")
+    parser.add_argument(
+        "--captures",
+        type=Path,
+        help="captures directory (default: $WIMPU_CAPTURES_DIR, else <root>/captures)",
+    )
     args = parser.parse_args(argv)
     root = (args.root or find_root(Path.cwd())).resolve()
     reports_dir = args.reports_dir or root / "reports"

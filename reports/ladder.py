@@ -3,17 +3,21 @@
 Input: events (time, source lane, destination lane, label, transport, optional note) and an ordered lane
 list. Output: one SVG document with a lane (lifeline) per node, one arrow per event with its label above
 and its transport below, the time (seconds from the first event) at the left, the note at the right, and
-a colour per transport. A long flow wraps vertically: every ``rows_per_block`` events a new block starts
-with the lane headers repeated.
+a colour per transport. Requests are solid arrows, responses (a label that starts with a status code,
+``SIP/2.0`` or ``HTTP/``) dashed. A request sent by one lane to several others in a row (a forking proxy's
+INVITE to each contact) is joined by a bracket at its source marked ``INVITE ×3``. A long flow wraps
+vertically: at most ``rows_per_block`` events per block, a new block starting where the flow pauses
+(the largest time gap in the last quarter of the block), with the lane headers repeated.
 
 Pure string building, no external library; every text is XML-escaped and the output is deterministic
-(the same input gives the same bytes). ``load_ladder`` reads the ``*.ladder.json`` files the capture
-decoder writes: either a list of events, or ``{"lanes": [...], "events": [...]}``.
+(the same input gives the same bytes). ``load_ladder`` reads the ``*.ladder.json`` files the step
+harness writes: either a list of events, or ``{"lanes": [...], "events": [...]}``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +29,8 @@ from xml.sax.saxutils import escape, quoteattr
 __all__ = ["LadderEvent", "load_ladder", "render_svg", "transport_colour"]
 
 LANE_WIDTH = 200
+"""The widest lane; a flow whose labels and lane names are short gets narrower lanes (down to 130)."""
+MIN_LANE_WIDTH = 130
 TIME_WIDTH = 78
 NOTE_WIDTH = 220
 HEADER_HEIGHT = 44
@@ -33,6 +39,7 @@ BLOCK_GAP = 28
 MARGIN = 12
 LEGEND_HEIGHT = 30
 CHAR_WIDTH = 6.6  # average width of one character of the 11px label font, for truncation
+WIDE_LABEL = 32  # characters of a label that may widen the lanes
 
 _COLOURS = {
     "UDP": "#1f77b4",
@@ -46,6 +53,7 @@ _COLOURS = {
 }
 _FALLBACK = ("#e377c2", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173")
 _INVALID_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_RESPONSE = re.compile(r"\s*(?:[1-6]\d\d\b|SIP/2\.0\s|HTTP/)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,11 @@ class LadderEvent:
     label: str
     transport: str = ""
     note: str = ""
+
+
+def is_response(label: str) -> bool:
+    """Whether a label is a response: ``200 OK``, ``SIP/2.0 180 Ringing``, ``HTTP/1.1 201 ...``."""
+    return _RESPONSE.match(label) is not None
 
 
 def transport_colour(transport: str) -> str:
@@ -89,40 +102,112 @@ def _num(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _kin(lane: str) -> str:
+    """What lanes of one kind share: the part before ``@`` (``WIC@51234`` and ``WIC@51236``)."""
+    return lane.split("@", 1)[0] if "@" in lane else lane
+
+
 def _lanes(lanes: Sequence[str], events: Sequence[LadderEvent]) -> list[str]:
-    """The given lanes in order, then any lane an event names that the list lacks, in order of use."""
+    """The given lanes in order, then any lane an event names that the list lacks, in order of use.
+
+    A lane the list lacks goes right after the last lane of its kind (``WIC@51236`` after ``WIC@51234``),
+    so the branches of a fork sit side by side.
+    """
     result = list(dict.fromkeys(lanes))
     for event in events:
         for lane in (event.src, event.dst):
-            if lane not in result:
+            if lane in result:
+                continue
+            kin = [i for i, known in enumerate(result) if "@" in lane and _kin(known) == _kin(lane)]
+            if kin:
+                result.insert(kin[-1] + 1, lane)
+            else:
                 result.append(lane)
     return result
 
 
-def _header(lanes: Sequence[str], top: float, height: float) -> list[str]:
+def _lane_width(lanes: Sequence[str], events: Sequence[LadderEvent]) -> float:
+    """Lanes just wide enough for their names and for each label over the lanes its arrow spans.
+
+    A label counts for at most ``WIDE_LABEL`` characters: a longer one (an HTTP path with a URN in it) is
+    clipped rather than widening every lane; its tooltip has it whole.
+    """
+    need = max(len(lane) for lane in lanes) * 7.4 + 28  # the 12px bold lane name, in its box
+    for event in events:
+        text = min(WIDE_LABEL, len(" ".join(event.label.split()))) * CHAR_WIDTH + 8
+        distance = abs(lanes.index(event.src) - lanes.index(event.dst))
+        need = max(need, text + 44 if distance == 0 else (text - 40) / distance)
+    return float(min(LANE_WIDTH, max(MIN_LANE_WIDTH, math.ceil(need / 10) * 10)))
+
+
+def _blocks(events: Sequence[LadderEvent], rows: int) -> list[list[LadderEvent]]:
+    """``events`` cut into blocks of at most ``rows``, each cut where the flow pauses longest.
+
+    The cut is looked for in the last quarter of a full block: the largest gap between two events there
+    (the latest of equal gaps), so a burst (a fork, a transaction) is not split when a pause is near.
+    """
+    blocks: list[list[LadderEvent]] = []
+    start = 0
+    while len(events) - start > rows:
+        best = start + rows
+        gap = events[best].time - events[best - 1].time
+        for cut in range(start + rows - 1, start + max(1, rows - rows // 4) - 1, -1):
+            here = events[cut].time - events[cut - 1].time
+            if here > gap + 1e-9:
+                best, gap = cut, here
+        blocks.append(list(events[start:best]))
+        start = best
+    blocks.append(list(events[start:]))
+    return blocks
+
+
+def _forks(block: Sequence[LadderEvent]) -> list[tuple[int, int]]:
+    """Runs of rows (first, last) where one lane sends the same request to different lanes in a row."""
+    runs: list[tuple[int, int]] = []
+    first = 0
+    for row in range(1, len(block) + 1):
+        same = row < len(block) and (
+            block[row].src == block[first].src
+            and block[row].label.split(" ", 1)[0] == block[first].label.split(" ", 1)[0]
+            and block[row].dst not in {event.dst for event in block[first:row]}
+            and block[row].src != block[row].dst
+            and block[first].src != block[first].dst
+            and not is_response(block[row].label)
+        )
+        if not same:
+            if row - first > 1:
+                runs.append((first, row - 1))
+            first = row
+    return runs
+
+
+def _header(lanes: Sequence[str], top: float, height: float, lw: float) -> list[str]:
     out = []
     for index, lane in enumerate(lanes):
-        x = TIME_WIDTH + LANE_WIDTH * index + LANE_WIDTH / 2
+        x = TIME_WIDTH + lw * index + lw / 2
         out.append(
             f'<line class="lifeline" x1="{_num(x)}" y1="{_num(top + HEADER_HEIGHT - 8)}" x2="{_num(x)}" '
             f'y2="{_num(top + height)}"/>'
         )
         out.append(
-            f'<rect class="lane" x="{_num(x - LANE_WIDTH / 2 + 8)}" y="{_num(top + 4)}" '
-            f'width="{LANE_WIDTH - 16}" height="{HEADER_HEIGHT - 12}" rx="4"/>'
+            f'<rect class="lane" x="{_num(x - lw / 2 + 8)}" y="{_num(top + 4)}" '
+            f'width="{_num(lw - 16)}" height="{HEADER_HEIGHT - 12}" rx="4"/>'
         )
         out.append(
             f'<text class="lane-name" x="{_num(x)}" y="{_num(top + 24)}" text-anchor="middle">'
-            f"<title>{_text(lane)}</title>{_text(_clip(lane, LANE_WIDTH - 24))}</text>"
+            f"<title>{_text(lane)}</title>{_text(_clip(lane, lw - 24))}</text>"
         )
     return out
 
 
-def _arrow(event: LadderEvent, lanes: Sequence[str], y: float, t0: float, right: float) -> list[str]:
+def _arrow(
+    event: LadderEvent, lanes: Sequence[str], y: float, t0: float, right: float, lw: float
+) -> list[str]:
     colour = transport_colour(event.transport)
+    kind = "arrow response" if is_response(event.label) else "arrow"
     i, j = lanes.index(event.src), lanes.index(event.dst)
-    x1 = TIME_WIDTH + LANE_WIDTH * i + LANE_WIDTH / 2
-    x2 = TIME_WIDTH + LANE_WIDTH * j + LANE_WIDTH / 2
+    x1 = TIME_WIDTH + lw * i + lw / 2
+    x2 = TIME_WIDTH + lw * j + lw / 2
     label = " ".join(event.label.split())
     title = f"{event.src} \N{RIGHTWARDS ARROW} {event.dst} {event.transport}: {label}".strip()
     if event.note:
@@ -135,14 +220,14 @@ def _arrow(event: LadderEvent, lanes: Sequence[str], y: float, t0: float, right:
     if i == j:  # a message to itself: a small loop to the right of the lane
         loop = 34
         out.append(
-            f'<path class="arrow" d="M{_num(x1)},{_num(y - 6)} h{loop} v12 h-{loop - 7}" fill="none" '
+            f'<path class="{kind}" d="M{_num(x1)},{_num(y - 6)} h{loop} v12 h-{loop - 7}" fill="none" '
             f'stroke="{colour}"/>'
         )
         out.append(
             f'<polygon class="head" points="{_num(x1)},{_num(y + 6)} {_num(x1 + 8)},{_num(y + 2)} '
             f'{_num(x1 + 8)},{_num(y + 10)}" fill="{colour}"/>'
         )
-        lx, anchor, span = x1 + loop + 6, "start", float(LANE_WIDTH - loop - 10)
+        lx, anchor, span = x1 + loop + 6, "start", float(lw - loop - 10)
         out.append(
             f'<text class="label" x="{_num(lx)}" y="{_num(y - 1)}" text-anchor="{anchor}" '
             f'fill="{colour}">{_text(_clip(label, span))}</text>'
@@ -156,7 +241,7 @@ def _arrow(event: LadderEvent, lanes: Sequence[str], y: float, t0: float, right:
         direction = 1 if x2 > x1 else -1
         tip = x2 - direction * 1
         out.append(
-            f'<line class="arrow" x1="{_num(x1)}" y1="{_num(y)}" x2="{_num(tip - direction * 8)}" '
+            f'<line class="{kind}" x1="{_num(x1)}" y1="{_num(y)}" x2="{_num(tip - direction * 8)}" '
             f'y2="{_num(y)}" stroke="{colour}"/>'
         )
         back = _num(tip - direction * 9)
@@ -183,13 +268,44 @@ def _arrow(event: LadderEvent, lanes: Sequence[str], y: float, t0: float, right:
     return out
 
 
-_STYLE = (
-    "text{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:11px;fill:#222}"
-    ".lane{fill:#eef2f7;stroke:#7a8aa0}.lane-name{font-weight:bold;font-size:12px}"
-    ".lifeline{stroke:#9aa7b8;stroke-dasharray:4 3}.arrow{stroke-width:1.6}"
-    ".label,.transport{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}"
-    ".time{fill:#555}.transport{font-size:9px;fill:#666}.note{font-style:italic;fill:#666}"
-    ".continued{fill:#888;font-style:italic}.title{font-weight:bold;font-size:12px}"
+def _fork(run: Sequence[LadderEvent], first: int, lanes: Sequence[str], top: float, lw: float) -> list[str]:
+    """A bracket at the source lane joining the rows of one fork (``run`` starts at row ``first``)."""
+    source = lanes.index(run[0].src)
+    x = TIME_WIDTH + lw * source + lw / 2
+    y1 = top + HEADER_HEIGHT + ROW_HEIGHT * first + ROW_HEIGHT / 2 + 4
+    y2 = y1 + ROW_HEIGHT * (len(run) - 1)
+    rightwards = sum(1 if lanes.index(event.dst) > source else -1 for event in run) >= 0
+    side = -1 if rightwards else 1  # the mark goes on the side the arrows do not leave to
+    name = run[0].label.split(" ", 1)[0]
+    tip = f"{run[0].src} forks {name} to {len(run)} destinations: {', '.join(event.dst for event in run)}"
+    return [
+        f'<g class="fork-group"><title>{_text(tip)}</title>',
+        f'<line class="fork" x1="{_num(x)}" y1="{_num(y1 - 3)}" x2="{_num(x)}" y2="{_num(y2 + 3)}"/>',
+        f'<text class="fork-label" x="{_num(x + side * 6)}" y="{_num((y1 + y2) / 2 + 3)}" '
+        f'text-anchor="{"end" if side < 0 else "start"}">{_text(name)} \N{MULTIPLICATION SIGN}{len(run)}'
+        "</text>",
+        "</g>",
+    ]
+
+
+_STYLE = "".join(  # every rule under .ladder: an SVG inlined in an HTML page styles nothing else
+    f".ladder {rule}"
+    for rule in (
+        "text{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:11px;fill:#222}",
+        ".lane{fill:#eef2f7;stroke:#7a8aa0}",
+        ".lane-name{font-weight:bold;font-size:12px}",
+        ".lifeline{stroke:#9aa7b8;stroke-dasharray:4 3}",
+        ".arrow{stroke-width:1.6}",
+        ".response{stroke-dasharray:6 3}",
+        ".fork{stroke:#333;stroke-width:3}",
+        ".fork-label{font-size:9px;font-weight:bold;fill:#333}",
+        ".label,.transport,.fork-label{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}",
+        ".time{fill:#555}",
+        ".transport{font-size:9px;fill:#666}",
+        ".note{font-style:italic;fill:#666}",
+        ".continued{fill:#888;font-style:italic}",
+        ".title{font-weight:bold;font-size:12px}",
+    )
 )
 
 
@@ -207,11 +323,13 @@ def render_svg(
     all_lanes = _lanes(lanes, ordered) or ["(no node)"]
     t0 = ordered[0].time if ordered else 0.0
     has_notes = any(event.note for event in ordered)
-    right = TIME_WIDTH + LANE_WIDTH * len(all_lanes)
+    lw = _lane_width(all_lanes, ordered)
+    right = TIME_WIDTH + lw * len(all_lanes)
     width = right + (NOTE_WIDTH if has_notes else 0) + MARGIN
-    blocks = [ordered[i : i + rows_per_block] for i in range(0, len(ordered), rows_per_block)] or [[]]
+    blocks = _blocks(ordered, rows_per_block)
     top = MARGIN + (22 if title or t0 > 1e8 else 0)
     body: list[str] = []
+    shown = 0
     if title or t0 > 1e8:
         start = ""
         if t0 > 1e8:  # absolute times: say when the flow started
@@ -221,7 +339,7 @@ def render_svg(
     for number, block in enumerate(blocks):
         height = HEADER_HEIGHT + ROW_HEIGHT * max(len(block), 1) + 8
         body.append(f'<g class="block" data-block="{number + 1}">')
-        body.extend(_header(all_lanes, top, height))
+        body.extend(_header(all_lanes, top, height, lw))
         body.append(
             f'<text class="time" x="{TIME_WIDTH - 8}" y="{_num(top + 24)}" text-anchor="end">time (s)</text>'
         )
@@ -232,18 +350,29 @@ def render_svg(
             )
         for row, event in enumerate(block):
             y = top + HEADER_HEIGHT + ROW_HEIGHT * row + ROW_HEIGHT / 2 + 4
-            body.extend(_arrow(event, all_lanes, y, t0, right))
+            body.extend(_arrow(event, all_lanes, y, t0, right, lw))
+        for first, last in _forks(block):
+            body.extend(_fork(block[first : last + 1], first, all_lanes, top, lw))
         body.append("</g>")
         top += height
+        shown += len(block)
         if number + 1 < len(blocks):
             body.append(
                 f'<text class="continued" x="{MARGIN}" y="{_num(top + 16)}">'
-                f"continued ({(number + 1) * rows_per_block} of {len(ordered)} messages)</text>"
+                f"continued ({shown} of {len(ordered)} messages)</text>"
             )
             top += BLOCK_GAP
     transports = sorted({event.transport for event in ordered if event.transport})
     x = float(MARGIN)
     legend_y = top + 20
+    if ordered:
+        for kind, name in (("arrow", "request"), ("arrow response", "response")):
+            body.append(
+                f'<line class="{kind} legend" x1="{_num(x)}" y1="{_num(legend_y - 4)}" x2="{_num(x + 28)}" '
+                f'y2="{_num(legend_y - 4)}" stroke="#444444"/>'
+            )
+            body.append(f'<text x="{_num(x + 34)}" y="{_num(legend_y)}">{name}</text>')
+            x += 34 + CHAR_WIDTH * len(name) + 18
     for transport in transports:
         body.append(
             f'<rect class="legend" x="{_num(x)}" y="{_num(legend_y - 9)}" width="18" height="10" '
@@ -251,7 +380,7 @@ def render_svg(
         )
         body.append(f'<text x="{_num(x + 24)}" y="{_num(legend_y)}">{_text(transport)}</text>')
         x += 24 + CHAR_WIDTH * len(transport) + 18
-    height_total = top + (LEGEND_HEIGHT if transports else 0) + MARGIN
+    height_total = top + (LEGEND_HEIGHT if ordered else 0) + MARGIN
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="ladder" width="{_num(width)}" '
         f'height="{_num(height_total)}" viewBox="0 0 {_num(width)} {_num(height_total)}" '

@@ -10,7 +10,13 @@ Loaded from ``pyproject.toml`` (``-p reports.plugin``). Under ``--reports-dir DI
 * ``run.json``: start, end, exit status, collected and finished tests, PICS file;
   ``.run-in-progress`` exists while the run goes (a killed run leaves it: the report says PARTIAL RUN);
 * ``conformance.html`` and ``conformance.md`` (``reports.conformance``), generated at the end of the run
-  from the files above, after pytest-bdd and pytest wrote theirs (``pytest_sessionfinish``, trylast).
+  from the files above, after pytest-bdd and pytest wrote theirs (``pytest_sessionfinish``, trylast), with
+  each scenario's ladder diagram from the captures directory (``$WIMPU_CAPTURES_DIR``, default
+  ``<rootdir>/captures``).
+
+Whenever allure-pytest-bdd writes results (here or with an explicit ``--alluredir``), each scenario's
+result gets its wire evidence (``reports.evidence``): the ladder diagram and the capture the step harness
+left, and to each Gherkin step the messages captured while it ran.
 
 An option given explicitly (``--junitxml`` ...) wins over the reports directory. A problem with the
 reports never fails the run: it is one warning line. Secrets are scrubbed from every file written
@@ -40,6 +46,7 @@ from typing import Any
 import pytest
 
 from reports import conformance
+from reports.evidence import EvidencePlugin, captures_dir
 from reports.redact import redact, scrub_file, scrub_tree
 from reports.results import IN_PROGRESS, RUN_FILE
 
@@ -91,6 +98,16 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = _reports_dir(config)
     if directory is not None:
         config.pluginmanager.register(ReportsPlugin(config, directory), "wimpu-reports")
+    option = config.option
+    if (
+        getattr(option, "allure_report_dir", None)
+        and config.pluginmanager.has_plugin("allure_pytest_bdd")
+        and not getattr(option, "collectonly", False)
+        and not getattr(option, "help", False)
+    ):
+        evidence = EvidencePlugin(config, captures_dir(config.rootpath))
+        config.pluginmanager.register(evidence, "wimpu-evidence")
+        config.add_cleanup(evidence.close)
 
 
 def _alive(pid: int) -> bool:
@@ -296,6 +313,7 @@ class ReportsPlugin:
             self.written = conformance.generate(
                 self.config.rootpath,
                 self.directory,
+                captures=captures_dir(self.config.rootpath),
                 junit=junit,
                 cucumber=cucumber,
                 pics=_optional_path(_path_option(self.config, "pics")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["REDACTED", "redact", "scrub_file", "scrub_tree"]
+__all__ = ["REDACTED", "redact", "redact_in_place", "scrub_file", "scrub_tree"]
 
 REDACTED = "<redacted>"
 
@@ -33,11 +33,49 @@ def redact(text: str) -> str:
     return _PASSWORD.sub(lambda m: m.group(1) + (m.group(2) or "") + REDACTED, text)
 
 
+def _mask(length: int) -> str:
+    """A mask of exactly ``length`` characters: ``<redacted>`` stretched or cut to fit."""
+    if length >= len(REDACTED):
+        return REDACTED[:-1] + "-" * (length - len(REDACTED)) + ">"
+    return "*" * length
+
+
+def _mask_group(match: re.Match[str], group: int) -> str:
+    start, end = match.span(group)
+    whole = match.group(0)
+    offset = match.start(0)
+    return whole[: start - offset] + _mask(end - start) + whole[end - offset :]
+
+
+def redact_in_place(text: str) -> str:
+    """``text`` with the same secrets as :func:`redact` masked, every character kept in its place.
+
+    The result has exactly the length of ``text`` (``<redacted---->`` or ``****`` cover each secret),
+    so it can replace bytes inside a framed structure (a packet of a capture, a SIP message with its
+    Content-Length) without moving anything. Decode bytes as Latin-1 to keep one character per byte.
+    """
+    text = _JWT.sub(lambda m: _mask(len(m.group(0))), text)
+    text = _BEARER.sub(lambda m: _mask_group(m, 2), text)
+    return _PASSWORD.sub(lambda m: _mask_group(m, 3), text)
+
+
+_BINARY = frozenset({".pcap", ".pcapng", ".png", ".jpg", ".jpeg", ".gif", ".zip", ".pdf", ".mp4", ".webm"})
+
+
 def scrub_file(path: Path) -> bool:
-    """Redact a text file in place; True when it changed. Binary files are left alone."""
+    """Redact a text file in place; True when it changed.
+
+    Binary files are left alone (known binary suffixes, bytes that are not UTF-8 or hold a NUL): a
+    capture must not be rewritten with secrets of another length (it is masked in place when attached,
+    ``reports.evidence.mask_capture``).
+    """
+    if path.suffix.lower() in _BINARY:
+        return False
     try:
         text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError):
+        return False
+    if "\x00" in text:
         return False
     clean = redact(text)
     if clean == text:

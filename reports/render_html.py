@@ -48,6 +48,7 @@ article{border:1px solid #c9d3df;border-radius:4px;padding:4px 14px 10px;margin:
 article.a-FAIL,article.a-ERROR{border-color:#c62828}
 pre{background:#f6f8fa;border:1px solid #dde3ea;padding:8px;overflow-x:auto;font-size:12px}
 .ladder-box{overflow-x:auto;border:1px solid #dde3ea;background:#fff;padding:4px}
+p.source code{overflow-wrap:anywhere}
 .muted{color:#66727f}.tag{font-size:11px;color:#455a64;background:#eceff1;padding:0 4px;margin-right:3px;
  border-radius:2px}nav ol{columns:2}
 @media print{nav{display:none}article{break-inside:avoid}}
@@ -216,8 +217,10 @@ def _ladder(report: Report, result: ScenarioResult) -> str:
     else:
         data = base64.b64encode(ladder.svg.encode()).decode()
         body = f'<img alt="ladder diagram" src="data:image/svg+xml;base64,{data}">'
+    capture = f"; capture <code>{escape(ladder.capture)}</code>" if ladder.capture else ""
     return (
-        f'<div class="ladder-box">{body}</div><p class="muted">From <code>{escape(ladder.source)}</code>.</p>'
+        f'<div class="ladder-box">{body}</div>'
+        f'<p class="muted source">From <code>{escape(ladder.source)}</code>{capture}.</p>'
     )
 
 

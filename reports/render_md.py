@@ -149,6 +149,8 @@ def _scenario(report: Report, r: ScenarioResult) -> list[str]:
     ladder = report.ladders.get(r.key)
     alt = r.label.replace("[", "\\[").replace("]", "\\]")
     out += [f"![Ladder diagram of {alt}]({ladder.link})" if ladder else "Ladder diagram: no capture.", ""]
+    if ladder is not None and ladder.capture:
+        out += [f"Capture: {_code(ladder.capture)}", ""]
     return out
 
 
