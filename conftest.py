@@ -15,7 +15,13 @@ from conformance.pixit import Pixit, PixitError, load_pixit
 from steps.harness.sut import PIXIT_KEY, Unobservable
 from steps.traceability import PicsItem, load_pics
 
-pytest_plugins = ["steps.common", "steps.registration", "steps.block_registration", "steps.sessions"]
+pytest_plugins = [
+    "steps.common",
+    "steps.registration",
+    "steps.block_registration",
+    "steps.sessions",
+    "steps.failover",
+]
 
 FEATURES = Path(__file__).parent / "features"
 TAGS = FEATURES / "tags.toml"

@@ -204,3 +204,15 @@ def impu_never_reaches_wic(world: World, wic: str, user: str) -> None:
     entry = world.registration_of(user)
     impu = expect.impu(entry, user)
     expect.never_named(world.captured_on_wic(wic), [impu, world.block_of(user)], "P-Profile-Key")
+
+
+@when(
+    parsers.re(
+        rf"{WIC} of {USER} logs in again, connects to the eP-CSCF of its block and registers"
+    )
+)
+def wic_logs_in_again(world: World, wic: str, user: str) -> None:
+    """5.2.2.5.2 steps 1-7 once more: a new token, the eP-CSCF the WWSF names now, REGISTER."""
+    world.login(user)
+    world.connect(wic, user)
+    world.register(wic, user)

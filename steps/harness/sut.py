@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import ssl
@@ -34,6 +35,7 @@ import pytest
 
 from conformance.pixit import ImsUser, Pixit, User
 from reference.clock import OffsetFileClock, write_offset
+from reference.nodes.p_cscf.lease import LeaseTiming
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.stack import Stack, StackConfig
 from reference.tls import DEFAULT_SANS
@@ -102,12 +104,37 @@ class Sut:
     def now(self) -> float:
         return time.time()
 
+    async def fail_ep_cscf(self, name: str) -> None:
+        """Make eP-CSCF ``name`` fail as a crash would (nothing released, connections dropped)."""
+        raise Unobservable(
+            f"making eP-CSCF {name} of an external SUT fail needs a fault-injection command the PIXIT "
+            "does not offer yet"
+        )
+
+    async def wait_block_holder(self, wimpu: str, name: str, within: float) -> float:
+        """Not observable for an external SUT: the re-allocation is observed on the wire instead."""
+        raise Unobservable("the lease of a block is internal to an external SUT")
+
 
 class ReferenceSut(Sut):
     """The bundled reference stack, in this process, on the loopback address ``host``."""
 
-    def __init__(self, host: str, clock: Callable[[], float] | None = None) -> None:
-        self.stack = Stack(StackConfig(host=host), clock=clock)
+    def __init__(
+        self, host: str, clock: Callable[[], float] | None = None, *, standby: tuple[str, str] | None = None
+    ) -> None:
+        """``standby``: (wIMPU block, eP-CSCF) - that eP-CSCF stands by to take over the block
+        (the block lease of the reference, short timings: a crash is noticed within 1.5 s)."""
+        config = StackConfig(host=host)
+        if standby is not None:
+            wimpu, name = standby
+            config = dataclasses.replace(
+                config,
+                failover=LeaseTiming(duration=1.5, renew_interval=0.5),
+                blocks=tuple(
+                    dataclasses.replace(b, standby=(name,)) if b.wimpu == wimpu else b for b in config.blocks
+                ),
+            )
+        self.stack = Stack(config, clock=clock)
         for name in ("ep-cscf", "wwsf"):  # the servers' certificates name the scenario's address
             self.stack.pki.issue(name, (*DEFAULT_SANS, host))
         config = self.stack.config
@@ -156,6 +183,9 @@ class ReferenceSut(Sut):
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else time.time()
+
+    async def fail_ep_cscf(self, name: str) -> None:
+        await self.stack.crash_ep_cscf(name)
 
 
 class ExternalSut(Sut):

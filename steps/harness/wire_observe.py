@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 
 from captures import Legs, WireMessage
+from reference.sip.address import NameAddr
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 
@@ -40,12 +41,14 @@ def block_registration(
 ) -> BlockRegistrationView:
     """TR 23.701 5.2.2.5.1: the IMS registration of block ``wimpu``, from the captured REGISTERs.
 
-    A registration is one REGISTER dialog (Call-ID) from an eP-CSCF to the S-CSCF whose last
-    200 OK lists ``wimpu`` in P-Associated-URI and is still live at ``now`` (capture clock):
-    granted a lifetime that has not run out, and not removed by a later de-registration.
-    ``made_by`` names the node each Path entry of the REGISTER leads to.
+    The S-CSCF's last 200 OK to a REGISTER of an address of record lists every binding of it
+    (RFC 3261 10.3 step 8). A registration of the block is an address of record (an eP-CSCF's
+    distinct IMPU) whose last 200 OK lists ``wimpu`` in P-Associated-URI and at least one
+    binding still live at ``now`` (capture clock). ``made_by`` names the node the Path of the
+    REGISTER that last sent each live binding leads to.
     """
     requests: dict[tuple[str, str], Request] = {}
+    by_contact: dict[str, Request] = {}
     latest: dict[str, tuple[WireMessage, Response, Request | None]] = {}
     for m in messages:
         if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
@@ -54,37 +57,50 @@ def block_registration(
         try:
             if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
                 requests[(m.message.call_id, str(m.message.cseq))] = m.message
+                for contact in m.message.addresses("Contact"):
+                    by_contact[contact.uri] = m.message
             elif isinstance(m.message, Response) and src == "s-cscf" and m.message.cseq.method == "REGISTER":
                 if m.message.status == 200:
-                    key = (m.message.call_id, str(m.message.cseq))
-                    latest[m.message.call_id] = (m, m.message, requests.get(key))
+                    request = requests.get((m.message.call_id, str(m.message.cseq)))
+                    latest[m.message.address("To").uri] = (m, m.message, request)
         except SipError:
             continue
-    live = []
+    names = dict(legs.ports)
+    registrations = 0
+    made_by: list[str] = []
+    contacts: list[str] = []
+    first: tuple[Response, tuple[str, ...]] | None = None
     for wire, response, request in latest.values():
         associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
         if wimpu not in associated:
             continue
-        if wire.time + _expires(response, request) <= now:
+        live = [c for c in response.addresses("Contact") if wire.time + _lifetime(c, response, request) > now]
+        if not live:
             continue
-        live.append((response, request, associated))
-    names = {port: name for port, name in legs.ports.items()}
-    made_by: list[str] = []
-    contacts: list[str] = []
-    for response, request, _ in live:
-        contacts += [c.uri for c in response.addresses("Contact") if c.param("expires") != "0"]
-        for path in request.addresses("Path") if request is not None else []:
-            port = path.parsed_uri().port
-            made_by.append(_node(names.get(port, path.uri)) if port is not None else path.uri)
-    first = live[0] if live else None
+        registrations += 1
+        first = first or (response, associated)
+        for contact in live:
+            contacts.append(contact.uri)
+            sender = by_contact.get(contact.uri)
+            for path in sender.addresses("Path") if sender is not None else []:
+                port = path.parsed_uri().port
+                made_by.append(_node(names.get(port, path.uri)) if port is not None else path.uri)
     return BlockRegistrationView(
         wimpu=wimpu,
-        registrations=len(live),
+        registrations=registrations,
         contacts=tuple(contacts),
         made_by=tuple(made_by),
         service_route=tuple(f"<{a.uri}>" for a in first[0].addresses("Service-Route")) if first else (),
-        associated=first[2] if first else (),
+        associated=first[1] if first else (),
     )
+
+
+def _lifetime(contact: NameAddr, response: Response, request: Request | None) -> int:
+    """The lifetime of one binding in a 200 OK to REGISTER (RFC 3261 10.2.4): its expires, else Expires."""
+    value = contact.param("expires")
+    if value is not None and value.isdigit():
+        return int(value)
+    return _expires(response, request)
 
 
 def registrar_use(messages: Iterable[WireMessage], legs: Legs, since: float, until: float) -> RegistrarUse:

@@ -79,6 +79,7 @@ class World:
         clock: FakeClock | None = None,
         scenario: Mapping[str, str] | None = None,
         pixit: Pixit | None = None,
+        standby: tuple[str, str] | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -93,7 +94,7 @@ class World:
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
         if pixit is None or pixit.all_reference:
-            self.sut = ReferenceSut(scenario_host(), clock)
+            self.sut = ReferenceSut(scenario_host(), clock, standby=standby)
         else:
             self.sut = ExternalSut(pixit)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
@@ -104,6 +105,7 @@ class World:
         self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]))
         self.wire.start()
         self.loop.run(self.sut.start())
+        self._ports_seen: dict[int, str] = {}
         self.w6 = RegistrarClient(self.sut.registrar_url)
         self.users = dict(self.sut.users)
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
@@ -156,11 +158,13 @@ class World:
         return self.wire.client_context(self.sut.client_context())
 
     def ports(self) -> dict[int, str]:
-        """Listening port -> node name, the remote party's included."""
+        """Listening port -> node name, the remote party's included, and those of nodes that
+        have failed since (their messages are still in the capture)."""
         ports = self.sut.ports()
         if self.remote is not None:
             ports[self.remote.node.port] = "remote"
-        return ports
+        self._ports_seen.update(ports)
+        return dict(self._ports_seen)
 
     # ----- time ------------------------------------------------------------------------
 
@@ -190,6 +194,31 @@ class World:
         entry = next(e for e in self.ep_cscf_list() if e.ep_cscf_uri == login.ep_cscf_url)
         token = self.sut.issue_token(login.identity, entry.ep_cscf_identity, age=login.expires_in + 61)
         self.logins[user] = dataclasses.replace(login, token=token.value)
+
+    # ----- failure (5.2.2.2) -------------------------------------------------------------
+
+    def fail_ep_cscf(self, name: str) -> None:
+        """eP-CSCF ``name`` fails: as a crash, nothing released, its WebSocket connections dropped."""
+        url = self.ep_cscf(name).ep_cscf_uri
+        self.loop.run(self.sut.fail_ep_cscf(name))
+        for wic_name, wic in self.wics.items():
+            if self.logins[self.wic_users[wic_name]].ep_cscf_url == url:
+                self.loop.run(wic.close())
+
+    def block_registered_by(
+        self, wimpu: str, ep_cscf: str, within: float
+    ) -> tuple[BlockRegistrationView, float]:
+        """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
+
+        Returns the last view and the seconds waited (the view as it was at ``within``, if never).
+        """
+        started = time.monotonic()
+        while True:
+            view = self.block_registration_of(wimpu)
+            waited = time.monotonic() - started
+            if (view.registrations, view.made_by) == (1, (ep_cscf,)) or waited >= within:
+                return view, waited
+            time.sleep(0.2)
 
     # ----- WICs (5.2.2.5.2) --------------------------------------------------------------
 

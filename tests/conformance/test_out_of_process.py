@@ -4,7 +4,10 @@ Every feature runs twice, each in its own pytest process: in-process (the defaul
 ``examples/pixit/reference-processes.toml``, where every node is external: the reference stack is
 started as a separate operating-system process for each scenario by the PIXIT's ``[sut] start``
 command, and the harness knows only the PIXIT (addresses, CA, the WWSF signing key, users, the
-shared clock file). The verdicts must be the same, scenario for scenario, and all PASS.
+shared clock file). The verdicts must be the same, scenario for scenario, and all PASS, with one
+declared exception: a scenario that makes a node fail (tag ``fault_injection``) needs a
+fault-injection command the PIXIT does not offer yet, so out-of-process it must be INCONCLUSIVE
+with that reason (never passed, never failed).
 """
 
 from __future__ import annotations
@@ -63,7 +66,15 @@ def test_out_of_process_verdicts_are_the_in_process_ones(tmp_path: Path) -> None
     outside = run_steps(tmp_path, "out-of-process", "--sut", str(PIXIT))
     print(f"\nin-process: {len(inside)} scenarios; out-of-process: {len(outside)} scenarios")
     assert inside.keys() == outside.keys(), f"different scenarios: {sorted(inside.keys() ^ outside.keys())}"
+    not_passed = {name: v for name, v in inside.items() if v != "passed"}
+    assert not not_passed, f"not every scenario passed in-process: {not_passed}"
     differ = {name: (inside[name], outside[name]) for name in inside if inside[name] != outside[name]}
-    assert not differ, f"verdicts differ (in-process, out-of-process): {differ}"
-    not_passed = {name: v for name, v in outside.items() if v != "passed"}
-    assert not not_passed, f"not every scenario passed: {not_passed}"
+    declared = {
+        name: (mine, theirs)
+        for name, (mine, theirs) in differ.items()
+        if theirs.startswith("skipped: inconclusive") and "fault-injection" in theirs
+    }
+    print(f"inconclusive out-of-process by declaration: {sorted(declared)}")
+    undeclared = {n: v for n, v in differ.items() if n not in declared}
+    assert not undeclared, f"verdicts differ (in-process, out-of-process): {undeclared}"
+    assert len(declared) <= 1, f"more scenarios than the failover one need fault injection: {declared}"

@@ -54,6 +54,8 @@ GUARDS: dict[str, str] = {
     "block_per_wic": "TP_WIMPU_BLK_003",
     "no_service_route": "TP_WIMPU_ORIG_001",
     "impu_to_wic": "TP_WIMPU_REG_007",
+    "no_reallocation": "TP_WIMPU_LIFE_003",
+    "directory_not_updated": "TP_WIMPU_LIFE_003",
     "directory_shared": "TP_WIMPU_BLK_004",
     # origination (5.2.2.5.3)
     "from_rewritten": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_002",

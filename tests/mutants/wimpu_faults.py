@@ -506,6 +506,25 @@ def _impu_to_wic(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", outcome=register_outcome)
 
 
+def _no_reallocation(mp: pytest.MonkeyPatch) -> None:
+    """A standby eP-CSCF never claims the block of a failed one (5.2.2.2)."""
+    from reference.nodes.p_cscf.lease import BlockLease, Role
+
+    original = BlockLease.claim_due
+
+    def claim_due(self: BlockLease, now: float) -> bool:
+        return original(self, now) and self.role is Role.PRIMARY
+
+    mp.setattr(BlockLease, "claim_due", claim_due)
+
+
+def _directory_not_updated(mp: pytest.MonkeyPatch) -> None:
+    """The WWSF keeps announcing the configured eP-CSCF of a block after its re-allocation."""
+    from reference.nodes.wwsf.service import WwsfService
+
+    mp.setattr(WwsfService, "set_block_ep_cscf", lambda self, wimpu, ep_cscf: None)
+
+
 def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import Fork
 
@@ -619,6 +638,12 @@ FAULTS: Mapping[str, Fault] = {
     "impu_to_wic": Fault(
         "option B: the eP-CSCF hands the WIC its allocated IMPU (P-Associated-URI, P-Called-Party-ID)",
         _impu_to_wic,
+    ),
+    "no_reallocation": Fault(
+        "a standby eP-CSCF never takes over the block of a failed eP-CSCF (5.2.2.2)", _no_reallocation
+    ),
+    "directory_not_updated": Fault(
+        "the WWSF keeps sending WICs to the failed eP-CSCF of a re-allocated block", _directory_not_updated
     ),
     "no_service_route": Fault(
         "the eP-CSCF does not keep the Service-Route of the block registration's 200 OK",

@@ -1,0 +1,33 @@
+@lifecycle @ep_cscf @wwsf @clause_5_2_2_2
+Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
+  TR 23.701 5.2.2.2: "If an eP-CSCF fails then the wIMPU associated with the failed eP-CSCF
+  shall be re-allocated to another eP-CSCF."
+
+  In the reference profile block1 (option A) is served by ep-cscf1; here ep-cscf2 stands by
+  for it. The eP-CSCF serving a block holds its lease at the wIMPU Registrar and renews it;
+  when the lease lapses the standby takes the block, registers it with the S-CSCF
+  (5.2.2.5.1) and removes the failed eP-CSCF's binding, and the WWSF sends new WICs to it
+  (docs/failover.md). The WICs of the failed eP-CSCF lose their WebSocket connection; they
+  log in again and register with the new eP-CSCF.
+
+  Background:
+    Given the wIMPU stack is running with the reference profile and eP-CSCF "ep-cscf2" standing by for block "sip:wrtc-!.*!@block1.ims.example.net"
+    And the remote IMS party "sip:dave@remote.example.org" answers sessions
+
+  Rule: If an eP-CSCF fails, the wIMPU block associated with it is re-allocated to another eP-CSCF
+
+    @fault_injection @block_option_1 @option_a @TP_WIMPU_LIFE_003
+    Scenario: The block of a failed eP-CSCF is re-allocated to another eP-CSCF and its users are reached again
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      When eP-CSCF "ep-cscf1" fails
+      Then within 10 seconds eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block1.ims.example.net" with the S-CSCF, and no other registration of it is left
+      And the WWSF announces these wIMPU blocks of the third party, each with the eP-CSCF serving it:
+        | wIMPU block                          | eP-CSCF  |
+        | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf2 |
+      When WIC "A2" of alice logs in again, connects to the eP-CSCF of its block and registers
+      Then the eP-CSCF answers 200
+      When the remote party calls alice
+      Then the remote party receives 200
+      And the INVITE reaches WIC "A2" through the I-CSCF, the S-CSCF and the eP-CSCF
