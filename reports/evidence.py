@@ -25,8 +25,11 @@ Files older than the scenario are a previous run's and are ignored; a scenario w
 nothing, and a problem with them becomes one text attachment, never a failure.
 
 Secrets: every text is redacted again (:mod:`reports.redact`). The capture is attached as a copy whose
-cleartext packet bytes are masked in place (same length, so the file stays valid); payloads inside TLS
-are left as they are, and the Decryption Secrets Block, the point of the file, still decrypts them.
+cleartext packet bytes are masked in place (same length, so the file stays valid) and without its
+Decryption Secrets Block: reports are shared, and with the TLS secrets anyone could read the tokens and
+passwords inside the WSS and HTTPS legs. The attached copy shows the IMS core legs (SIP over TCP/UDP,
+W6/W7) in clear; the WSS legs decrypted are in the message list of each step, redacted, and the full
+self-decrypting capture stays in the run's ``captures/`` directory, never in ``reports/``.
 """
 
 from __future__ import annotations
@@ -284,12 +287,13 @@ _PCAP_MAGIC = {
 
 
 def mask_capture(data: bytes) -> bytes:
-    """A copy of a pcapng (or pcap) file with the secrets of its cleartext packet bytes masked in place.
+    """A copy of a pcapng (or pcap) file with the secrets of its cleartext packet bytes masked in place,
+    and without its Decryption Secrets Blocks (the TLS key log).
 
-    Only packet data changes, byte for byte the same length (Enhanced, Simple and obsolete Packet Blocks;
-    pcap records), so every block, length and sequence number stays valid; the Decryption Secrets Block
-    and every other block are copied unchanged. A secret cut across two packets is masked where a piece of
-    it is still recognisable.
+    Packet data changes byte for byte the same length (Enhanced, Simple and obsolete Packet Blocks;
+    pcap records), so every block, length and sequence number stays valid; every other block but the
+    Decryption Secrets Blocks is copied unchanged. A secret cut across two packets is masked where a piece
+    of it is still recognisable.
 
     Raises:
         ValueError: the data is not a complete pcapng or pcap file.
@@ -297,6 +301,7 @@ def mask_capture(data: bytes) -> bytes:
     buffer = bytearray(data)
     if buffer[:4] == b"\x0a\x0d\x0d\x0a":
         position, endian = 0, "<"
+        secrets: list[tuple[int, int]] = []
         while position < len(buffer):
             if position + 12 > len(buffer):
                 raise ValueError(f"pcapng: truncated block at offset {position}")
@@ -311,7 +316,11 @@ def mask_capture(data: bytes) -> bytes:
             elif kind == 3 and length >= 16:  # Simple Packet Block
                 (original,) = struct.unpack_from(endian + "I", buffer, position + 8)
                 _mask(buffer, position + 12, min(original, length - 16))
+            elif kind == 10:  # Decryption Secrets Block: left out
+                secrets.append((position, length))
             position += length
+        for start, length in reversed(secrets):
+            del buffer[start : start + length]
         return bytes(buffer)
     endian = _PCAP_MAGIC.get(bytes(buffer[:4]), "")
     if not endian:
