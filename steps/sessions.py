@@ -203,3 +203,14 @@ def winner_not_cancelled(world: World, number: str, user: str) -> None:
 def exactly_one(world: World, status: str) -> None:
     world.settle()
     expect.count(world.final_responses_at_remote(int(status)), 1, f"{status} responses at the remote party")
+
+
+RULE_IDS = r"(?P<rules>[A-Z0-9_]+(?: and [A-Z0-9_]+)*)"
+
+
+@then(parsers.re(rf"the capture of the session passes the verify rules {RULE_IDS}"))
+def capture_passes_rules(world: World, rules: str) -> None:
+    """The same rules as ``wimpu-conformance verify`` (captures/rules.py), on this scenario's capture:
+    every flow of the last session must pass each named rule, and at least one must apply."""
+    names = rules.split(" and ")
+    expect.rules_pass(world.verify_session(names), names)

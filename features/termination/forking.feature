@@ -25,6 +25,7 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
       And every WIC of <user> but WIC 2 receives a CANCEL with the reason cause 200 "Call completed elsewhere"
       And WIC 2 of <user> receives no CANCEL
       And the remote party receives exactly one 200
+      And the capture of the session passes the verify rules TERM_FORK_ALL and TERM_FORK_CANCEL
 
       @option_a
       Examples: individual IMPU allocated by the third party

@@ -36,6 +36,7 @@ __all__ = [
     "rejected_before_ep_cscf",
     "route",
     "routed_by",
+    "rules_pass",
     "same_header_line",
     "same_identity_as",
     "same_impu",
@@ -304,6 +305,19 @@ def never_named(messages: Sequence[tuple[str, bytes]], identities: Sequence[str]
             text = raw.decode(errors="replace")
             assert user_host not in raw, f"{start!r} names the IMS identity {identity}:\n{text}"
         assert not header_lines(raw, header), f"{start!r} carries {header}:\n{raw.decode(errors='replace')}"
+
+
+def rules_pass(findings: Sequence[Any], rules: Sequence[str]) -> None:
+    """Every finding of the named verify rules passed, and each rule judged something."""
+    for rule in rules:
+        found = [f for f in findings if f.rule_id == rule]
+        assert found, f"rule {rule} judged no flow of the session's capture"
+        bad = [f for f in found if f.verdict != "pass"]
+        assert not bad, "; ".join(
+            f"{f.rule_id} {f.verdict.upper()} ({f.clause}) on {f.flow_id}: {f.detail}"
+            + (f" [frame {f.message.frame}, {f.leg}]" if f.message is not None else "")
+            for f in bad
+        )
 
 
 def routed_by(request: Request, service_route: Sequence[str], block: str) -> None:

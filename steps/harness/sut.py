@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from conformance.pixit import ImsUser, Pixit, User
+from conformance.pixit import Block, ImsUser, Pixit, User
 from reference.clock import OffsetFileClock, write_offset
 from reference.nodes.p_cscf.lease import LeaseTiming
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
@@ -103,6 +103,10 @@ class Sut:
 
     def now(self) -> float:
         return time.time()
+
+    def blocks(self) -> tuple[Block, ...]:
+        """The wIMPU blocks with their identity and registration options."""
+        raise NotImplementedError
 
     async def fail_ep_cscf(self, name: str) -> None:
         """Make eP-CSCF ``name`` fail as a crash would (nothing released, connections dropped)."""
@@ -186,6 +190,12 @@ class ReferenceSut(Sut):
 
     async def fail_ep_cscf(self, name: str) -> None:
         await self.stack.crash_ep_cscf(name)
+
+    def blocks(self) -> tuple[Block, ...]:
+        return tuple(
+            Block(b.wimpu, b.option, b.ep_cscf, b.registration, b.external_domains, b.name, b.password)  # type: ignore[arg-type]
+            for b in self.stack.config.blocks
+        )
 
 
 class ExternalSut(Sut):
@@ -280,6 +290,9 @@ class ExternalSut(Sut):
 
     def ports(self) -> dict[int, str]:
         return {port: name for (_, port), name in self.pixit.endpoints().items()}
+
+    def blocks(self) -> tuple[Block, ...]:
+        return self.pixit.blocks
 
     def ep_cscfs(self) -> dict[str, DirectoryEntry]:
         return {n.name: DirectoryEntry("", n.identity or "", n.url or "") for n in self.pixit.ep_cscfs}

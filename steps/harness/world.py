@@ -33,6 +33,8 @@ from typing import Any
 import aiohttp
 
 from captures import Legs, WireMessage
+from captures.flows import Ends, Knowledge, group
+from captures.rules import Context, check
 from conformance.pixit import Pixit
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
@@ -488,6 +490,18 @@ class World:
         assert self.session is not None, "no session was attempted"
         messages, legs = self.wire_messages()
         return registrar_use(messages, legs, self.session.wall_started, self.session.wall_ended)
+
+    def verify_session(self, rules: list[str]) -> list[Any]:
+        """The findings of ``wimpu-conformance verify``'s rules (captures/rules.py) on the flows of
+        this scenario's capture that the last session attempt started."""
+        assert self.session is not None, "no session was attempted"
+        messages, _ = self.wire_messages()
+        knowledge = Knowledge()
+        flows = group(messages, Ends.from_ports(self.ports()), knowledge)
+        context = Context(self.sut.blocks(), knowledge)
+        started = self.session.wall_started
+        mine = [f for f in flows if f.hops and f.hops[0].message.time >= started]
+        return [finding for flow in mine for finding in check(flow, context, rules)]
 
     def captured_requests(self, method: str, src: str, dst: str) -> list[Request]:
         """The ``method`` requests captured from a node named ``src...`` to one named ``dst...``
