@@ -896,6 +896,12 @@ def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Or
     return chosen
 
 
+def _wic_invite_missing(say: _Say, ctx: Context, orig: _Origination) -> Finding:
+    """Inconclusive: the forwarded INVITE is captured, the WIC's own is not (its leg is missing)."""
+    why = _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node)
+    return say("inconclusive", why, orig.forwarded)
+
+
 @rule("ORIG_W6_OPTION_B", "TR 23.701 5.2.2.5.3 step 2; 5.2.2.3.2", "option B: W6 read before forwarding")
 def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.3: "if the eP-CSCF allocated the individual IMPU then the eP-CSCF shall
@@ -906,13 +912,7 @@ def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
     for orig, _ in _origination_window(flow, ctx, "B"):
         assert orig.forwarded is not None
         if orig.sent is None:
-            found.append(
-                say(
-                    "inconclusive",
-                    _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node),
-                    orig.forwarded,
-                )
-            )
+            found.append(_wic_invite_missing(say, ctx, orig))
             continue
         window = _registrar(flow, "W6", orig.sent, orig.forwarded)
         naming = _naming(window, _aliases(ctx, orig.identity))
@@ -933,13 +933,7 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
     for orig, _ in _origination_window(flow, ctx, "A"):
         assert orig.forwarded is not None
         if orig.sent is None:
-            found.append(
-                say(
-                    "inconclusive",
-                    _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node),
-                    orig.forwarded,
-                )
-            )
+            found.append(_wic_invite_missing(say, ctx, orig))
             continue
         window = _registrar(flow, "W6", orig.sent, orig.forwarded)
         named = _naming(window, _aliases(ctx, orig.identity, *_asserted(orig.forwarded)))
