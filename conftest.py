@@ -56,6 +56,12 @@ def _load_sut(config: pytest.Config) -> Pixit | None:
         return None
     try:
         pixit = load_pixit(path)
+        local = sorted(n.name for n in pixit.nodes.values() if n.mode == "reference")
+        if local and not pixit.all_reference:
+            raise PixitError(
+                f"{path}: nodes {local} are 'reference' and others 'external': mixed runs are not "
+                "supported yet (make every node external, or every node reference)"
+            )
         # the xdist controller checks once; a SUT the suite starts itself is checked after each start
         if pixit.external() and not pixit.start and not hasattr(config, "workerinput"):
             from conformance.preflight import require_ready

@@ -22,7 +22,8 @@ def harness_loop() -> Iterator[BackgroundLoop]:
     loop.close()
 
 
-def _pixit(request: pytest.FixtureRequest) -> Pixit | None:
+def pixit_of(request: pytest.FixtureRequest) -> Pixit | None:
+    """The PIXIT of ``--sut`` (None: the bundled reference, in-process)."""
     return request.config.stash.get(PIXIT_KEY, None)
 
 
@@ -44,7 +45,7 @@ def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @given("the wIMPU stack is running with the reference profile", target_fixture="world")
 def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest) -> Iterator[World]:
-    world = World(harness_loop, scenario=scenario_of(request), pixit=_pixit(request))
+    world = World(harness_loop, scenario=scenario_of(request), pixit=pixit_of(request))
     yield world
     world.close()
 
@@ -56,7 +57,7 @@ def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 def reference_stack_with_clock(
     harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 ) -> Iterator[World]:
-    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request), pixit=_pixit(request))
+    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request), pixit=pixit_of(request))
     yield world
     world.close()
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from steps.common import _pixit, scenario_of
+from steps.common import pixit_of, scenario_of
 from steps.harness import expect
 from steps.harness.loop import BackgroundLoop
 from steps.harness.world import World
@@ -23,7 +23,7 @@ BLOCK = r'block "(?P<wimpu>[^"]+)"'
 def stack_with_standby(
     harness_loop: BackgroundLoop, request: pytest.FixtureRequest, ep_cscf: str, wimpu: str
 ) -> Iterator[World]:
-    scenario, pixit = scenario_of(request), _pixit(request)
+    scenario, pixit = scenario_of(request), pixit_of(request)
     world = World(harness_loop, scenario=scenario, pixit=pixit, standby=(wimpu, ep_cscf))
     yield world
     world.close()

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
 
-__all__ = ["FakeClock"]
+__all__ = ["ControlledClock", "FakeClock"]
+
+
+class ControlledClock(Protocol):
+    """A clock the tester moves: :class:`FakeClock` in-process, the PIXIT's shared clock file outside."""
+
+    def __call__(self) -> float: ...
+
+    def advance(self, seconds: float) -> None: ...
 
 
 class FakeClock:

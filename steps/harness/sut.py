@@ -29,7 +29,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -342,7 +341,3 @@ def _target(pixit: Pixit, role: str) -> Target:
         raise Unobservable(f"the PIXIT gives no SIP address for the {role}")
     return Target(node.sip.transport.upper(), node.sip.host, node.sip.port)
 
-
-def describe(sut: Sut) -> dict[str, Any]:
-    """A short description of the SUT for logs."""
-    return {"kind": type(sut).__name__, "wwsf": sut.wwsf_origin, "registrar": sut.registrar_url}

@@ -39,7 +39,7 @@ from conformance.pixit import Pixit
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
 
-from .clock import FakeClock
+from .clock import ControlledClock, FakeClock
 from .loop import BackgroundLoop
 from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, sent_by
 from .remote import RemoteParty
@@ -92,7 +92,7 @@ class World:
         capture goes and what its message list says.
         """
         self.loop = loop
-        self.clock = clock
+        self.clock: ControlledClock | None = clock
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
         if pixit is None or pixit.all_reference:
@@ -100,7 +100,7 @@ class World:
         else:
             self.sut = ExternalSut(pixit)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
-            self.clock = self.sut.clock if clock is not None else None  # type: ignore[assignment]
+            self.clock = self.sut.clock if clock is not None else None
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()

@@ -78,3 +78,21 @@ def test_out_of_process_verdicts_are_the_in_process_ones(tmp_path: Path) -> None
     undeclared = {n: v for n, v in differ.items() if n not in declared}
     assert not undeclared, f"verdicts differ (in-process, out-of-process): {undeclared}"
     assert len(declared) <= 1, f"more scenarios than the failover one need fault injection: {declared}"
+
+
+def test_a_mixed_pixit_is_refused_in_one_line_before_any_scenario(tmp_path: Path) -> None:
+    text = (ROOT / "conformance" / "reference-pixit.toml").read_text(encoding="utf-8")
+    mixed = text.replace('name = "ep-cscf1"\nmode = "reference"', 'name = "ep-cscf1"\nmode = "external"\n'
+                         'url = "wss://127.0.0.1:7443"\nsip = "tcp://127.0.0.1:5080"\nidentity = "sip:ep1"')
+    assert mixed != text
+    (tmp_path / "ca.pem").write_text("unused")
+    path = tmp_path / "mixed.toml"
+    path.write_text(mixed.replace("[stack]", '[trust]\nca = ["ca.pem"]\n\n[stack]'), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "-n0", "-p", "no:cacheprovider", "--no-reports", "-q",
+         "--sut", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 4 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "mixed runs are not supported yet" in errors[0], errors[0]
