@@ -36,9 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--pics",
         metavar="PATH",
-        default=str(PICS),
-        help="the PICS of the system under test (TOML, the shape of features/pics.toml); a scenario "
-        "carrying a tag gated by an item answered other than yes is reported as not applicable",
+        default=None,
+        help="the PICS of the system under test (TOML, the shape of features/pics.toml; default: the "
+        "[sut] pics of the --sut PIXIT, else features/pics.toml); a scenario carrying a tag gated by "
+        "an item answered other than yes is reported as not applicable",
     )
     parser.addoption(
         "--sut",
@@ -59,8 +60,9 @@ def _load_sut(config: pytest.Config) -> Pixit | None:
         local = sorted(n.name for n in pixit.nodes.values() if n.mode == "reference")
         if local and not pixit.all_reference:
             raise PixitError(
-                f"{path}: nodes {local} are 'reference' and others 'external': mixed runs are not "
-                "supported yet (make every node external, or every node reference)"
+                f"{path}: nodes {local} are 'reference' and others are not: the suite starts the reference "
+                "in-process only as a whole stack; start those nodes as processes (wimpu-ref up --nodes, "
+                "in [sut] start) and describe them as external (docs/pixit.md, 'Mixed runs')"
             )
         # the xdist controller checks once; a SUT the suite starts itself is checked after each start
         if pixit.external() and not pixit.start and not hasattr(config, "workerinput"):
@@ -74,7 +76,9 @@ def _load_sut(config: pytest.Config) -> Pixit | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Declare every feature tag (features/tags.toml) as a marker, for --strict-markers; load --sut."""
-    config.stash[PIXIT_KEY] = _load_sut(config)
+    pixit = config.stash[PIXIT_KEY] = _load_sut(config)
+    if config.option.pics is None:  # the SUT's own PICS, as its PIXIT names it
+        config.option.pics = str(pixit.pics if pixit is not None and pixit.pics is not None else PICS)
     with TAGS.open("rb") as f:
         groups = tomllib.load(f)
     for group, tags in groups.items():

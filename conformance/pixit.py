@@ -5,8 +5,8 @@ PICS: the PICS says which options the system under test (SUT) claims, the PIXIT 
 reach it. Each node of the architecture has a *mode*:
 
 - ``reference``: the suite starts the bundled reference implementation of that node itself;
-- ``emulated``: the harness plays the node (its own WWSF token issuer, its own S-CSCF/HSS, the
-  remote party);
+- ``emulated``: the harness plays the node (the remote party; the S-CSCF/HSS and a plain
+  I-CSCF, :mod:`steps.harness.ims_core`), at the address given here, around external nodes;
 - ``external``: the node runs elsewhere (the vendor's SUT, or the reference started as separate
   processes), at the addresses given here.
 
@@ -51,8 +51,8 @@ ROLES: dict[str, frozenset[str]] = {
     "wwsf": frozenset({"reference", "external"}),
     "registrar": frozenset({"reference", "external"}),
     "ep_cscf": frozenset({"reference", "external"}),
-    "i_cscf": frozenset({"reference", "external"}),
-    "s_cscf": frozenset({"reference", "external"}),
+    "i_cscf": frozenset({"reference", "external", "emulated"}),
+    "s_cscf": frozenset({"reference", "external", "emulated"}),
     "remote": frozenset({"emulated"}),
 }
 """The nodes of 5.2.2.2 (and the remote IMS party) and the modes the suite supports for each."""
@@ -100,6 +100,9 @@ class Node:
     sip: SipAddress | None = None
     identity: str | None = None
     "An eP-CSCF's identity as the WWSF puts it in the token audience (external eP-CSCFs)."
+    fail: tuple[str, ...] = ()
+    """An external eP-CSCF's fault-injection command: it makes the eP-CSCF fail as a crash would
+    (the failover scenario, tag ``fault_injection``); empty: the suite cannot make it fail."""
 
     @property
     def label(self) -> str:
@@ -126,6 +129,11 @@ class Block:
     external_domains: tuple[str, ...] = ()
     name: str = "block"
     password: str = "block-secret"
+    standby: tuple[str, ...] = ()
+    "eP-CSCFs of the SUT configured to take the block over when its eP-CSCF fails (5.2.2.2)."
+    representative: str = ""
+    """The distinct IMPU the eP-CSCF registers for the block (5.2.2.5.1, solution profile "Block
+    registration"); default ``sip:<name>@wrtc.<ims_domain>``, the reference's."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -197,6 +205,10 @@ class Pixit:
     def external(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.mode == "external"]
 
+    def emulated(self, role: str) -> bool:
+        """True if the harness plays the node of ``role`` (``i_cscf``, ``s_cscf``, ``remote``)."""
+        return self.node(role).mode == "emulated"
+
     def endpoints(self) -> dict[tuple[str, int], str]:
         """Listening (host, port) -> node name, for naming the legs of a capture: ``wwsf``,
         ``registrar``, ``i-cscf``, ``s-cscf``, ``remote``, ``<ep-cscf>/wss`` and ``<ep-cscf>/sip``
@@ -225,9 +237,10 @@ _NODE_KEYS = {
     "i_cscf": {"mode", "sip"},
     "s_cscf": {"mode", "sip"},
     "remote": {"mode", "sip"},
-    "ep_cscf": {"name", "mode", "url", "sip", "identity"},
+    "ep_cscf": {"name", "mode", "url", "sip", "identity", "fail"},
 }
-_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains"}
+_BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains",
+          "representative", "standby"}  # fmt: skip
 _USER = {"username", "password", "identity", "block"}
 _IMS_USER = {"identity", "impi", "password"}
 _CLOCK = {"offset_file"}
@@ -277,6 +290,13 @@ class _Reader:
             raise self.fail(f"{at}.{key}", f"expected {kind.__name__}, got {type(value).__name__} {value!r}")
         return value
 
+    def command(self, table: Mapping[str, Any], key: str, at: str) -> tuple[str, ...]:
+        """A command to run: a list of non-empty strings (program, then arguments)."""
+        value = self.get(table, key, list, at, [])
+        if not all(isinstance(part, str) and part for part in value):
+            raise self.fail(f"{at}.{key}", "expected a command as a list of non-empty strings")
+        return tuple(value)
+
     def file(self, table: Mapping[str, Any], key: str, at: str, *, later: bool = False) -> Path | None:
         """A file named by ``key``; ``later``: it may not exist yet (the SUT's start command makes it)."""
         value = self.get(table, key, str, at, None)
@@ -324,6 +344,11 @@ def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -
     schemes = {"wwsf": ("https",), "registrar": ("http", "https"), "ep_cscf": ("wss",)}.get(role, ())
     url = r.url(table, at, schemes) if schemes else None
     sip = r.sip(table, at) if "sip" in _NODE_KEYS[role] else None
+    if mode == "emulated" and role != "remote":
+        # the SUT is configured with this address: the harness must listen exactly there
+        if sip is None or sip.transport != "tcp" or sip.port == 0:
+            raise r.fail(f"{at}.sip", f"an emulated {ROLE_NAMES[role]} needs the address the SUT reaches "
+                         "it at, tcp://HOST:PORT with a fixed port")  # fmt: skip
     if mode == "external":
         if schemes and url is None:
             raise r.fail(f"{at}.url", f"missing: an external {ROLE_NAMES[role]} needs its address")
@@ -335,7 +360,10 @@ def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -
         if sip is not None and sip.port == 0:
             raise r.fail(f"{at}.sip", f"'{sip}' {zero}")
     identity = r.get(table, "identity", str, at, None) if role == "ep_cscf" else None
-    return Node(role, name or role, mode, url, sip, identity)
+    fail = r.command(table, "fail", at) if role == "ep_cscf" else ()
+    if fail and mode != "external":
+        raise r.fail(f"{at}.fail", "only an external eP-CSCF needs a fault-injection command")
+    return Node(role, name or role, mode, url, sip, identity, fail)
 
 
 def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
@@ -367,7 +395,12 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
                 raise r.fail(node.name, f"{address[0]}:{address[1]} is also the address of {seen[address]}")
             seen[address] = node.name
 
-    blocks = _blocks(r, data.get("block", []), {n.name for n in nodes.values() if n.role == "ep_cscf"})
+    if nodes["i_cscf"].mode == "emulated" and nodes["s_cscf"].mode != "emulated":
+        raise r.fail("[i_cscf].mode", "an emulated I-CSCF forwards to the emulated S-CSCF: make [s_cscf] "
+                     "emulated too, or make the I-CSCF external")  # fmt: skip
+    domain = r.get(stack, "ims_domain", str, "[stack]", "ims.example.net")
+    ep_names = {n.name for n in nodes.values() if n.role == "ep_cscf"}
+    blocks = _blocks(r, data.get("block", []), ep_names, domain)
     users = _users(r, data.get("user", []), blocks)
     ims_users = []
     for i, table in enumerate(data.get("ims_user", [])):
@@ -376,9 +409,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         ims_users.append(ImsUser(*(r.get(table, k, str, at) for k in ("identity", "impi", "password"))))
 
     wwsf_table = data.get("wwsf", {})
-    start = r.get(sut, "start", list, "[sut]", [])
-    if not all(isinstance(part, str) and part for part in start):
-        raise r.fail("[sut].start", "expected a command as a list of non-empty strings")
+    start = r.command(sut, "start", "[sut]")
     ready = r.get(sut, "ready", float, "[sut]", 20.0) if isinstance(sut.get("ready"), float) else (
         r.get(sut, "ready", int, "[sut]", 20)
     )
@@ -389,7 +420,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
         pics=r.file(sut, "pics", "[sut]"),
         host=r.get(stack, "host", str, "[stack]", "127.0.0.1"),
-        ims_domain=r.get(stack, "ims_domain", str, "[stack]", "ims.example.net"),
+        ims_domain=domain,
         remote_domain=r.get(stack, "remote_domain", str, "[stack]", "remote.example.org"),
         nodes=nodes,
         blocks=blocks,
@@ -434,7 +465,7 @@ def _trust(r: _Reader, trust: Mapping[str, Any], *, later: bool = False) -> list
     return found
 
 
-def _blocks(r: _Reader, raw: Any, ep_names: set[str]) -> tuple[Block, ...]:
+def _blocks(r: _Reader, raw: Any, ep_names: set[str], ims_domain: str) -> tuple[Block, ...]:
     if not isinstance(raw, list) or not raw:
         raise r.fail("[[block]]", "at least one wIMPU block is needed (wimpu, option, ep_cscf)")
     blocks: list[Block] = []
@@ -460,6 +491,16 @@ def _blocks(r: _Reader, raw: Any, ep_names: set[str]) -> tuple[Block, ...]:
         domains = r.get(table, "external_domains", list, at, [])
         if option == "B" and not domains:
             raise r.fail(f"{at}.external_domains", "option B needs the external identities' domains")
+        standby = r.get(table, "standby", list, at, [])
+        for other in standby:
+            if other not in ep_names or other == ep:
+                raise r.fail(f"{at}.standby", f"{other!r} is not another [[ep_cscf]] of this PIXIT")
+        name = r.get(table, "name", str, at, f"block{i + 1}")
+        representative = r.get(table, "representative", str, at, f"sip:{name}@wrtc.{ims_domain}")
+        try:
+            canonical_identity(representative)
+        except IdentityError as exc:
+            raise r.fail(f"{at}.representative", str(exc)) from None
         blocks.append(
             Block(
                 wimpu=wimpu,
@@ -467,8 +508,10 @@ def _blocks(r: _Reader, raw: Any, ep_names: set[str]) -> tuple[Block, ...]:
                 ep_cscf=ep,
                 registration=registration,
                 external_domains=tuple(str(d) for d in domains),
-                name=r.get(table, "name", str, at, f"block{i + 1}"),
+                name=name,
                 password=r.get(table, "password", str, at, "block-secret"),
+                representative=representative,
+                standby=tuple(standby),
             )
         )
     return tuple(blocks)

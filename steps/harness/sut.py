@@ -27,20 +27,25 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from conformance.pixit import Block, ImsUser, Pixit, User
 from reference.clock import OffsetFileClock, write_offset
 from reference.nodes.p_cscf.lease import LeaseTiming
+from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.stack import Stack, StackConfig
 from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
 from .observe import DirectoryEntry
+
+if TYPE_CHECKING:
+    from .ims_core import ImsCore
 
 __all__ = ["PIXIT_KEY", "ExternalSut", "ReferenceSut", "Sut", "Unobservable"]
 
@@ -192,21 +197,34 @@ class ReferenceSut(Sut):
 
     def blocks(self) -> tuple[Block, ...]:
         return tuple(
-            Block(b.wimpu, b.option, b.ep_cscf, b.registration, b.external_domains, b.name, b.password)  # type: ignore[arg-type]
+            Block(b.wimpu, b.option, b.ep_cscf, b.registration, b.external_domains, b.name, b.password,  # type: ignore[arg-type]
+                  standby=b.standby, representative=self.stack.block_representative(b))  # fmt: skip
             for b in self.stack.config.blocks
         )
 
 
 class ExternalSut(Sut):
-    """Nodes running elsewhere, reached at the addresses of a PIXIT whose nodes are all external."""
+    """Nodes running elsewhere, reached at the addresses of a PIXIT whose nodes are external or
+    emulated: the harness plays an emulated S-CSCF/HSS and I-CSCF (:class:`ImsCore`) at the
+    PIXIT's addresses, started before the SUT (which registers its blocks with it at start-up)."""
 
-    def __init__(self, pixit: Pixit) -> None:
+    def __init__(self, pixit: Pixit, *, standby: tuple[str, str] | None = None) -> None:
+        """``standby``: (wIMPU block, eP-CSCF) the scenario needs standing by for the block; the
+        PIXIT must declare it (``[[block]] standby``), the suite cannot configure an external SUT."""
         self.pixit = pixit
+        if standby is not None:
+            wimpu, name = standby
+            if not any(b.wimpu == wimpu and name in b.standby for b in pixit.blocks):
+                raise Unobservable(
+                    f"the scenario needs eP-CSCF {name} standing by for block {wimpu}, and the PIXIT "
+                    "declares no such [[block]] standby"
+                )
         not_external = sorted(n.name for n in pixit.nodes.values() if n.mode == "reference")
         if not_external:
             raise Unobservable(
                 f"PIXIT {pixit.path}: nodes {not_external} are 'reference': a run against an external "
-                "SUT needs every node external (mixed runs are not supported yet)"
+                "SUT needs every node external or emulated (start reference nodes as processes with "
+                "wimpu-ref up --nodes, and describe them as external)"
             )
         self.ims_domain, self.remote_domain = pixit.ims_domain, pixit.remote_domain
         wwsf, registrar = pixit.node("wwsf"), pixit.node("registrar")
@@ -222,13 +240,19 @@ class ExternalSut(Sut):
         self.clock = TesterClock(pixit.clock_file) if pixit.clock_file is not None else None
         "The clock every external node reads (PIXIT ``[clock] offset_file``), None without one."
         self._process: subprocess.Popen[bytes] | None = None
+        self._registrar = RegistrarClient(self.registrar_url)
+        self.core = emulated_core(pixit, clock=self.now, w7=self._registrar.status)
+        "The S-CSCF/HSS (and I-CSCF) the harness plays, when the PIXIT says ``emulated``."
 
     async def start(self) -> None:
-        """Run the PIXIT's ``[sut] start`` command (when there is one) and wait until every node answers.
+        """Start the emulated IMS core, then run the PIXIT's ``[sut] start`` command (when there is
+        one) and wait until every node answers.
 
         A SUT started afresh for each scenario is captured from its start-up (its block
         registrations of option 1), as the in-process reference is.
         """
+        if self.core is not None:
+            await self.core.start()
         if not self.pixit.start:
             return
         self._process = await asyncio.to_thread(self._spawn)
@@ -264,19 +288,22 @@ class ExternalSut(Sut):
         )
 
     async def stop(self) -> None:
-        """Stop what :meth:`start` started: SIGTERM to its process group, SIGKILL after 10 s."""
+        """Stop what :meth:`start` started: the SUT's process group (SIGTERM, SIGKILL after 10 s),
+        then the emulated IMS core."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            await asyncio.to_thread(process.wait, 10)
-        except subprocess.TimeoutExpired:
+        if process is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await asyncio.to_thread(process.wait)
-        self.log.close()
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await asyncio.to_thread(process.wait)
+            self.log.close()
+        if self.core is not None:
+            await self.core.stop()
+        await self._registrar.close()
 
     def now(self) -> float:
         return self.clock() if self.clock is not None else time.time()
@@ -305,9 +332,38 @@ class ExternalSut(Sut):
         return self._issuer.issue(identity, audience)
 
     def add_remote(self, domain: str, target: Target) -> None:
+        if self.core is not None:  # the harness's own S-CSCF routes the remote domain there
+            self.core.add_remote(domain, target)
         listen = self.remote_listen()
         if (target.host, target.port) != listen:
             raise Unobservable(f"the remote party listens on {target.host}:{target.port}, not {listen}")
+
+    async def fail_ep_cscf(self, name: str) -> None:
+        """Run the PIXIT's ``[[ep_cscf]] fail`` command of ``name`` (from the PIXIT's folder).
+
+        Raises:
+            Unobservable: the PIXIT gives no such command.
+            RuntimeError: the command did not succeed within 20 s (the scenario errors: the
+                suite could not do what the scenario needs, which says nothing of the SUT).
+        """
+        command = self.pixit.nodes[name].fail
+        if not command:
+            raise Unobservable(
+                f"making eP-CSCF {name} of an external SUT fail needs a fault-injection command "
+                "([[ep_cscf]] fail) the PIXIT does not give"
+            )
+        cwd = self.pixit.path.parent if self.pixit.path is not None else None
+        try:
+            done = await asyncio.to_thread(
+                subprocess.run, list(command), cwd=cwd, capture_output=True, text=True, timeout=20
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"the fail command of {name} {list(command)} did not run: {exc}") from None
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+            raise RuntimeError(
+                f"the fail command of {name} {list(command)} exited with status {done.returncode}: {tail}"
+            )
 
     def remote_listen(self) -> tuple[str, int]:
         remote = self.pixit.node("remote")
@@ -316,6 +372,43 @@ class ExternalSut(Sut):
                 "the PIXIT gives no [remote] sip address: the S-CSCF of the SUT cannot reach the remote party"
             )
         return (remote.sip.host, remote.sip.port)
+
+
+def emulated_core(
+    pixit: Pixit,
+    *,
+    clock: Callable[[], float] = time.time,
+    w7: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
+) -> ImsCore | None:
+    """The IMS core the harness plays for this PIXIT: its S-CSCF/HSS (and plain I-CSCF) with the
+    subscriptions of the PIXIT's blocks and IMS users, at the PIXIT's addresses; None when the
+    S-CSCF is not emulated."""
+    if not pixit.emulated("s_cscf"):
+        return None
+    from .ims_core import ImsCore, Subscriber  # only a run with an emulated IMS core needs it
+
+    subscribers = [
+        Subscriber(f"{b.name}@{pixit.ims_domain}", b.password, (b.representative,), (b.wimpu,))
+        for b in pixit.blocks
+    ] + [Subscriber(u.impi, u.password, (u.identity,)) for u in pixit.ims_users]
+    scscf, icscf = pixit.node("s_cscf").sip, pixit.node("i_cscf").sip
+    assert scscf is not None  # an emulated node has its address (conformance.pixit)
+    external = [d for b in pixit.blocks for d in b.external_domains]
+    return ImsCore(
+        domain=pixit.ims_domain,
+        subscribers=subscribers,
+        scscf=(scscf.host, scscf.port),
+        icscf=(icscf.host, icscf.port) if icscf is not None and pixit.emulated("i_cscf") else None,
+        clock=clock,
+        w7=w7,  # the I-CSCF's W7 query goes to the SUT's registrar (5.2.2.3.3), as an enhanced one's
+        webrtc_domains=[*(wildcard_host(b.wimpu) for b in pixit.blocks), *external],
+        external_domains=external,
+    )
+
+
+def wildcard_host(wimpu: str) -> str:
+    """The domain of a wildcarded IMPU (``block1.ims.example.net``): a webRTC domain (5.2.2.3.3)."""
+    return wimpu.rpartition("@")[2].split(";")[0].split(":")[0].lower()
 
 
 def _written_since(path: Path, since: float) -> bool:

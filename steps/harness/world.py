@@ -98,7 +98,7 @@ class World:
         if pixit is None or pixit.all_reference:
             self.sut = ReferenceSut(scenario_host(), clock, standby=standby)
         else:
-            self.sut = ExternalSut(pixit)
+            self.sut = ExternalSut(pixit, standby=standby)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
             self.clock = self.sut.clock if clock is not None else None
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")

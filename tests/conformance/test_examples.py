@@ -27,6 +27,11 @@ TESTED = {
     "external-ep-cscf.toml",
     "vendor-pics.toml",
     "reference-processes.toml",  # loaded and run by tests/conformance/test_out_of_process.py
+    "reference-failover.toml",  # loaded and run by tests/conformance/test_out_of_process.py
+    "failover-stack.toml",  # its stack configuration (wimpu-ref up --config)
+    "mixed-ep-cscf.toml",  # loaded and run by tests/conformance/test_mixed_run.py
+    "mixed-pics.toml",
+    "vendor-stack.toml",  # the reference WWSF and registrar beside external-ep-cscf.toml's eP-CSCF
 }
 
 
@@ -64,11 +69,42 @@ def test_external_ep_cscf_loads_with_the_vendor_ca(tmp_path: Path) -> None:
     for name in ("external-ep-cscf.toml", "vendor-pics.toml"):
         shutil.copy(EXAMPLES / name, tmp_path / name)
     shutil.copy(TestPki(tmp_path / "vendor-pki").ca_path, tmp_path / "vendor-ca.pem")
+    state = tmp_path / "var" / "wimpu-suite"  # what wimpu-ref up --state-dir leaves there
+    TestPki(state / "pki")
+    (state / "wwsf-signing-key.pem").write_text("a key")
     pixit = load_pixit(tmp_path / "external-ep-cscf.toml")
-    assert [n.name for n in pixit.external()] == ["acme-ep"]
-    assert pixit.node("wwsf").mode == "reference" and pixit.node("wwsf").url == "https://127.0.0.1:8443"
+    assert [n.name for n in pixit.external()] == ["wwsf", "registrar", "acme-ep"]
+    assert pixit.emulated("s_cscf") and pixit.emulated("i_cscf")
     assert pixit.pics == tmp_path / "vendor-pics.toml"
-    assert pixit.state_dir == tmp_path / "var" / "wimpu-suite"
+    assert pixit.trust == (tmp_path / "vendor-ca.pem", state / "pki" / "ca.pem")
+
+
+def test_the_vendor_stack_names_the_vendors_ep_cscf_as_the_pixit_does() -> None:
+    """The reference WWSF started with vendor-stack.toml sends WICs where the PIXIT says the eP-CSCF is."""
+    from reference.config import load_config
+
+    config = load_config(EXAMPLES / "vendor-stack.toml")
+    text = (EXAMPLES / "external-ep-cscf.toml").read_text(encoding="utf-8")
+    (wss, sip), = config.ep_ports.values()
+    assert f'url = "wss://{config.host}:{wss}"' in text and f'sip = "tcp://{config.host}:{sip}"' in text
+    assert f"sip = \"tcp://{config.host}:{config.ports['s_cscf']}\"" in text
+    assert [b.wimpu for b in config.blocks] == ["sip:wrtc-!.*!@block1.ims.example.net"]
+
+
+def test_the_failover_stack_is_the_default_profile_with_a_standby() -> None:
+    from reference.config import load_config
+
+    config = load_config(EXAMPLES / "failover-stack.toml")
+    default = load_config(ROOT / "reference" / "default-stack.toml")
+    assert config.failover is not None and config.blocks[0].standby == ("ep-cscf2",)
+    assert [dataclasses.replace(b, standby=()) for b in config.blocks] == list(default.blocks)
+    assert (config.users, config.ports, config.ep_ports) == (default.users, default.ports, default.ep_ports)
+
+
+def test_the_mixed_pics_differs_from_the_reference_pics_by_the_i_cscf_only() -> None:
+    mixed = {i.id: i.answer for i in load_pics(EXAMPLES / "mixed-pics.toml")}
+    reference = {i.id: i.answer for i in load_pics(ROOT / "features" / "pics.toml")}
+    assert {k for k in mixed if mixed[k] != reference[k]} == {"PICS_NODE_ICSCF"}
 
 
 def test_the_vendor_pics_has_the_items_of_the_reference_pics() -> None:

@@ -139,3 +139,47 @@ def test_a_relative_ca_is_read_beside_the_pixit(tmp_path: Path) -> None:
     text = BASE + '[wwsf]\nmode = "external"\nurl = "https://127.0.0.1:8443"\n'
     pixit = load_pixit(write(tmp_path, text + '[trust]\nca = ["ca/ca.pem"]\n'))
     assert pixit.trust == (ca,)
+
+
+# ----- emulated IMS core, fault injection, standby (mixed runs) ---------------------------------
+
+
+def test_an_emulated_s_cscf_needs_a_fixed_tcp_address(tmp_path: Path) -> None:
+    message = refused(write(tmp_path, BASE + '[s_cscf]\nmode = "emulated"\n'))
+    assert "[s_cscf].sip: an emulated S-CSCF/HSS needs the address the SUT reaches it at" in message
+    for address in ("udp://127.0.0.1:5070", "tcp://127.0.0.1:0"):
+        message = refused(write(tmp_path, BASE + f'[s_cscf]\nmode = "emulated"\nsip = "{address}"\n'))
+        assert "tcp://HOST:PORT with a fixed port" in message, address
+
+
+def test_an_emulated_i_cscf_needs_an_emulated_s_cscf(tmp_path: Path) -> None:
+    text = BASE + '[i_cscf]\nmode = "emulated"\nsip = "tcp://127.0.0.1:5060"\n'
+    message = refused(write(tmp_path, text))
+    assert "[i_cscf].mode: an emulated I-CSCF forwards to the emulated S-CSCF" in message
+    both = text + '[s_cscf]\nmode = "emulated"\nsip = "tcp://127.0.0.1:5070"\n'
+    pixit = load_pixit(write(tmp_path, both))
+    assert pixit.emulated("i_cscf") and pixit.emulated("s_cscf") and not pixit.all_reference
+
+
+def test_a_fail_command_only_on_an_external_ep_cscf(tmp_path: Path) -> None:
+    text = BASE.replace('name = "ep-cscf1"\n', 'name = "ep-cscf1"\nfail = ["kill", "1"]\n')
+    message = refused(write(tmp_path, text))
+    assert "ep_cscf[0].fail: only an external eP-CSCF needs a fault-injection command" in message
+    message = refused(write(tmp_path, text.replace('fail = ["kill", "1"]', 'fail = "kill 1"')))
+    assert "ep_cscf[0].fail: expected list" in message
+
+
+def test_a_standby_must_be_another_ep_cscf(tmp_path: Path) -> None:
+    text = BASE.replace('option = "A"\n', 'option = "A"\nstandby = ["ep-cscf1"]\n')
+    message = refused(write(tmp_path, text))
+    assert "block[0].standby: 'ep-cscf1' is not another [[ep_cscf]] of this PIXIT" in message
+    other = text.replace('standby = ["ep-cscf1"]', 'standby = ["ep-cscf2"]')
+    other += '[[ep_cscf]]\nname = "ep-cscf2"\n'
+    assert load_pixit(write(tmp_path, other)).blocks[0].standby == ("ep-cscf2",)
+
+
+def test_a_block_representative_defaults_to_the_references_and_must_be_an_identity(tmp_path: Path) -> None:
+    assert load_pixit(write(tmp_path, BASE)).blocks[0].representative == "sip:block1@wrtc.ims.example.net"
+    text = BASE.replace('option = "A"\n', 'option = "A"\nrepresentative = "not an identity"\n')
+    message = refused(write(tmp_path, text))
+    assert "block[0].representative:" in message

@@ -1,0 +1,63 @@
+"""The mixed run (issue 6): the reference eP-CSCF as the external SUT, the suite emulating the IMS core.
+
+``examples/pixit/mixed-ep-cscf.toml`` describes the reference eP-CSCFs, with the WWSF and the wIMPU
+Registrar they work with, as external nodes, restarted as a separate operating-system process for
+each scenario by its ``[sut] start``; the S-CSCF/HSS and the I-CSCF are ``emulated``: the harness
+plays them (``steps/harness/ims_core.py``), the WICs and the remote party as always.
+
+Every feature runs with it; the verdicts must be the in-process run's, scenario for scenario, except
+where the mixed run's PICS (``examples/pixit/mixed-pics.toml``) rules a scenario out: its I-CSCF is
+the suite's plain one, so the scenarios that test the enhanced I-CSCF are NOT APPLICABLE, for that
+reason and no other. The failover scenario needs a standby and a fault-injection command this PIXIT
+does not declare: INCONCLUSIVE, for that reason.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from runs import INCONCLUSIVE, NOT_APPLICABLE, ROOT, run_steps
+
+from conformance.pixit import load_pixit
+
+PIXIT = ROOT / "examples" / "pixit" / "mixed-ep-cscf.toml"
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_mixed_pixit_emulates_the_ims_core_around_external_nodes() -> None:
+    pixit = load_pixit(PIXIT)
+    assert {n.name for n in pixit.external()} == {"wwsf", "registrar", "ep-cscf1", "ep-cscf2"}
+    assert pixit.emulated("s_cscf") and pixit.emulated("i_cscf") and pixit.emulated("remote")
+    assert pixit.start and pixit.pics is not None and pixit.pics.name == "mixed-pics.toml"
+
+
+def test_mixed_verdicts_are_the_in_process_ones(tmp_path: Path, in_process_verdicts: dict[str, str]) -> None:
+    inside = in_process_verdicts
+    mixed = run_steps(tmp_path, "mixed", "--sut", str(PIXIT))
+    assert inside.keys() == mixed.keys(), f"different scenarios: {sorted(inside.keys() ^ mixed.keys())}"
+    ruled_out = {n for n, v in mixed.items() if v == f"{NOT_APPLICABLE}PICS PICS_NODE_ICSCF = no"}
+    standby = {n for n, v in mixed.items() if v.startswith(INCONCLUSIVE) and "[[block]] standby" in v}
+    same = {n for n in inside if mixed[n] == inside[n]}
+    print(f"\nmixed run: {len(same)} as in-process, {len(ruled_out)} not applicable (I-CSCF), "
+          f"{len(standby)} inconclusive (no standby)")  # fmt: skip
+    other = {n: (inside[n], mixed[n]) for n in inside if n not in same | ruled_out | standby}
+    assert not other, f"verdicts differ (in-process, mixed): {other}"
+    assert len(standby) <= 1, f"more scenarios than the failover one need a standby: {sorted(standby)}"
+    assert len(same) >= len(inside) - len(ruled_out) - 1 and len(same) >= 30, sorted(same)
+    assert ruled_out == tagged("i_cscf"), "not applicable must be exactly the scenarios tagged @i_cscf"
+
+
+def tagged(tag: str) -> set[str]:
+    """The scenarios carrying ``tag``, named as in JUnit XML (``steps.test_x::test_y[...]``)."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "--collect-only", "-q", "-m", tag, "-p", "no:cacheprovider",
+         "--no-reports"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    found = {line.replace("/", ".").replace(".py::", "::") for line in listed if "::" in line}
+    assert found, f"no scenario is tagged {tag}"
+    return found

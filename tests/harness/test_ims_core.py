@@ -1,0 +1,462 @@
+"""The emulated IMS core of the harness (S-CSCF with HSS data, plain I-CSCF) on loopback.
+
+The eP-CSCF side is played by the reference's own block registration client
+(``RemoteParty.register_in_ims``, a :class:`BlockRegistration` over a SipNode) or by
+hand-built REGISTERs; the far end by :class:`RemoteParty`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from reference.sip.message import Header, Request, Response
+from reference.sip.transaction import ServerTransaction, make_response
+from reference.transport.endpoint import Source
+from reference.transport.sip_node import SipNode
+from steps.harness.ims_core import ImsCore, Subscriber
+from steps.harness.remote import RemoteParty
+
+DOMAIN = "ims.example.net"
+REGISTRAR = "sip:ims.example.net"
+BLOCK1 = Subscriber(
+    impi="block1@ims.example.net",
+    password="secret-1",
+    distinct=("sip:block1@wrtc.ims.example.net",),
+    wildcards=("sip:wrtc-!.*!@block1.ims.example.net",),
+)
+BLOCK2 = Subscriber(
+    impi="block2@ims.example.net",
+    password="secret-2",
+    distinct=("sip:block2@wrtc.ims.example.net", "sip:block2-alt@wrtc.ims.example.net"),
+    wildcards=("sip:wrtc-!.*!@block2.ims.example.net",),
+)
+CAROL = Subscriber(
+    impi="carol@ims.example.net",
+    password="secret-3",
+    distinct=("sip:wrtc-carol@block1.ims.example.net",),  # inside block1's wildcard
+)
+AOR1 = BLOCK1.distinct[0]
+ALICE = "sip:wrtc-alice@block1.ims.example.net"
+REMOTE_DOMAIN = "remote.example.org"
+CHALLENGE = re.compile(r'Digest realm="ims\.example\.net", nonce="([^"]+)", algorithm=MD5, qop="auth"')
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RingingParty(RemoteParty):
+    """A stand-in eP-CSCF that rings and never answers; a CANCEL gets its 487."""
+
+    def __init__(self, domain: str) -> None:
+        super().__init__(domain)
+        self.cancelled: list[Request] = []
+        self.node.on_cancel = self._cancelled
+
+    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        self.received.append(request)
+        self.node.respond(tx, make_response(request, 180, to_tag=self.tag))
+
+    def _cancelled(self, tx: ServerTransaction) -> None:
+        self.cancelled.append(tx.request)
+        self.node.respond(tx, make_response(tx.request, 487, to_tag=self.tag))
+
+
+MakeParty = Callable[..., Awaitable[RemoteParty]]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def core(clock: Clock) -> AsyncIterator[ImsCore]:
+    ims = ImsCore(
+        domain=DOMAIN,
+        subscribers=[BLOCK1, BLOCK2, CAROL],
+        scscf=("127.0.0.1", 0),
+        icscf=("127.0.0.1", 0),
+        clock=clock,
+    )
+    await ims.start()
+    yield ims
+    await ims.stop()
+
+
+@pytest.fixture
+async def party() -> AsyncIterator[MakeParty]:
+    made: list[RemoteParty] = []
+
+    async def make(domain: str = DOMAIN, cls: type[RemoteParty] = RemoteParty) -> RemoteParty:
+        p = cls(domain)
+        await p.start()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        await p.stop()
+
+
+@pytest.fixture
+async def ue() -> AsyncIterator[SipNode]:
+    node = SipNode("ue")
+    await node.start()
+    yield node
+    await node.stop()
+
+
+async def register_block(core: ImsCore, ep: RemoteParty) -> Response:
+    return await ep.register_in_ims(
+        AOR1, impi=BLOCK1.impi, password=BLOCK1.password, registrar=REGISTRAR, scscf=core.scscf_target
+    )
+
+
+def contact_of(ep: RemoteParty) -> str:
+    return f"sip:block1@127.0.0.1:{ep.node.port};transport=tcp"
+
+
+def path_of(ep: RemoteParty) -> str:
+    return f"<sip:term@127.0.0.1:{ep.node.port};transport=tcp;lr>"
+
+
+def scscf_uri(core: ImsCore, user: str = "") -> str:
+    at = f"{user}@" if user else ""
+    return f"<sip:{at}127.0.0.1:{core.scscf_target.port};transport=tcp;lr>"
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Wait up to 5 s for ``check()`` (a message still in flight on loopback)."""
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("not within 5 s")
+
+
+# ----- registration ---------------------------------------------------------------------
+
+
+def register(aor: str, contact: str, *, authorization: str | None = None, cseq: int = 1) -> Request:
+    headers = [
+        Header("Max-Forwards", "70"),
+        Header("To", f"<{aor}>"),
+        Header("From", f"<{aor}>;tag=f1"),
+        Header("Call-ID", "reg-1@127.0.0.1"),
+        Header("CSeq", f"{cseq} REGISTER"),
+        Header("Contact", f"<{contact}>;expires=600"),
+        Header("Path", "<sip:term@127.0.0.1:5999;transport=tcp;lr>"),
+        *([Header("Authorization", authorization)] if authorization else []),
+        Header("Content-Length", "0"),
+    ]
+    return Request(headers=tuple(headers), body=b"", method="REGISTER", uri=REGISTRAR)
+
+
+def authorization(nonce: str, *, password: str, algorithm: str = "MD5", qop: bool = True) -> str:
+    """Client side of RFC 2617 3.2.2, written independently with hashlib."""
+
+    def h(text: str) -> str:
+        return hashlib.new({"MD5": "md5", "SHA-256": "sha256"}[algorithm], text.encode()).hexdigest()
+
+    ha1, ha2 = h(f"{BLOCK1.impi}:{DOMAIN}:{password}"), h(f"REGISTER:{REGISTRAR}")
+    cnonce = "c,1"  # a comma inside a quoted string
+    response = h(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}") if qop else h(f"{ha1}:{nonce}:{ha2}")
+    value = (
+        f'Digest username="{BLOCK1.impi}", realm="{DOMAIN}", nonce="{nonce}", uri="{REGISTRAR}", '
+        f'response="{response}", algorithm={algorithm}'
+    )
+    return value + (f', qop=auth, nc=00000001, cnonce="{cnonce}"' if qop else "")
+
+
+async def challenge(core: ImsCore, ue: SipNode, contact: str) -> str:
+    first = await ue.request(register(AOR1, contact), core.scscf_target)
+    assert first.status == 401
+    match = CHALLENGE.fullmatch(first.get("WWW-Authenticate") or "")
+    assert match is not None, first.get("WWW-Authenticate")
+    return match.group(1)
+
+
+async def test_block_register_is_challenged_then_accepted(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    ok = await register_block(core, ep)
+
+    assert [r.has("Authorization") for r in core.registers] == [False, True]
+    assert ok.status == 200
+    assert ok.get_all("Service-Route") == [scscf_uri(core, "orig")]
+    assert ok.get_all("Path") == [path_of(ep)]
+    assert (
+        ok.get("P-Associated-URI")
+        == "<sip:block1@wrtc.ims.example.net>, <sip:wrtc-!.*!@block1.ims.example.net>"
+    )
+    assert [str(c) for c in ok.contacts] == [f"<{contact_of(ep)}>;expires=600"]
+    assert ok.to.tag is not None
+    assert core.bindings(AOR1) == [(contact_of(ep), (path_of(ep),), core.clock() + 600)]
+
+
+@pytest.mark.parametrize(
+    ("registered", "associated"),
+    [
+        (BLOCK2.distinct[0], [*BLOCK2.distinct, *BLOCK2.wildcards]),
+        (BLOCK2.distinct[1], [BLOCK2.distinct[1], BLOCK2.distinct[0], *BLOCK2.wildcards]),
+    ],
+)
+async def test_p_associated_uri_lists_the_registered_impu_then_the_distinct_then_the_wildcards(
+    core: ImsCore, party: MakeParty, registered: str, associated: list[str]
+) -> None:
+    ep = await party()
+    ok = await ep.register_in_ims(
+        registered, impi=BLOCK2.impi, password=BLOCK2.password, registrar=REGISTRAR, scscf=core.scscf_target
+    )
+    assert ok.get("P-Associated-URI") == ", ".join(f"<{a}>" for a in associated)
+    assert len(core.bindings(registered)) == 1
+
+
+async def test_the_challenge_and_the_answer_by_hand(core: ImsCore, ue: SipNode) -> None:
+    nonce = await challenge(core, ue, "sip:ue@127.0.0.1:5999")
+    ok = await ue.request(register(AOR1, "sip:ue@127.0.0.1:5999", authorization=authorization(
+        nonce, password=BLOCK1.password), cseq=2), core.scscf_target)  # fmt: skip
+    assert ok.status == 200
+    assert core.bindings(AOR1)[0][0] == "sip:ue@127.0.0.1:5999"
+
+
+@pytest.mark.parametrize(("algorithm", "qop"), [("SHA-256", True), ("MD5", False)])
+async def test_sha256_and_rfc2069_answers_are_accepted(
+    core: ImsCore, ue: SipNode, algorithm: str, qop: bool
+) -> None:
+    nonce = await challenge(core, ue, "sip:ue@127.0.0.1:5999")
+    auth = authorization(nonce, password=BLOCK1.password, algorithm=algorithm, qop=qop)
+    ok = await ue.request(
+        register(AOR1, "sip:ue@127.0.0.1:5999", authorization=auth, cseq=2), core.scscf_target
+    )
+    assert ok.status == 200
+
+
+async def test_wrong_password_is_forbidden(core: ImsCore, ue: SipNode) -> None:
+    nonce = await challenge(core, ue, "sip:ue@127.0.0.1:5999")
+    auth = authorization(nonce, password="wrong")
+    answer = await ue.request(
+        register(AOR1, "sip:ue@127.0.0.1:5999", authorization=auth, cseq=2), core.scscf_target
+    )
+    assert answer.status == 403
+    assert core.bindings(AOR1) == []
+
+
+async def test_unknown_nonce_is_challenged_again(core: ImsCore, ue: SipNode) -> None:
+    auth = authorization("not-issued", password=BLOCK1.password)
+    answer = await ue.request(register(AOR1, "sip:ue@127.0.0.1:5999", authorization=auth), core.scscf_target)
+    assert answer.status == 401
+    assert CHALLENGE.fullmatch(answer.get("WWW-Authenticate") or "")
+    assert core.bindings(AOR1) == []
+
+
+async def test_unknown_to_is_forbidden(core: ImsCore, ue: SipNode) -> None:
+    answer = await ue.request(
+        register("sip:nobody@ims.example.net", "sip:ue@127.0.0.1:5999"), core.scscf_target
+    )
+    assert answer.status == 403
+    assert not answer.has("WWW-Authenticate")
+
+
+async def test_deregistration_removes_the_binding(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    await register_block(core, ep)
+    assert ep._registration is not None
+    gone = await ep._registration.register(expires=0)
+    assert gone.status == 200
+    assert gone.contacts == [] and not gone.has("Service-Route") and not gone.has("P-Associated-URI")
+    assert core.bindings(AOR1) == []
+
+
+# ----- terminating ----------------------------------------------------------------------
+
+
+async def test_terminating_invite_reaches_the_block_contact_through_its_path(
+    core: ImsCore, party: MakeParty
+) -> None:
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+
+    final = await caller.call(ALICE, core.icscf_target)
+
+    assert final.status == 200
+    (invite,) = ep.invites()
+    assert invite.uri == contact_of(ep)
+    assert invite.get_all("Route") == [path_of(ep)]
+    assert invite.get_all("P-Called-Party-ID") == [f"<{ALICE}>"]
+    assert invite.get_all("Record-Route") == [scscf_uri(core)]
+    ports = [via.port for via in invite.vias]
+    assert ports == [core.scscf_target.port, core.icscf_target.port, caller.node.port]
+    # the caller's ACK follows the S-CSCF's Record-Route to the eP-CSCF
+    await eventually(lambda: any(r.method == "ACK" for r in ep.received))
+    ack = next(r for r in ep.received if r.method == "ACK")
+    assert ack.call_id == invite.call_id and ack.uri == f"sip:remote@127.0.0.1:{ep.node.port};transport=tcp"
+
+
+async def test_terminating_to_an_unregistered_block_is_480(core: ImsCore, party: MakeParty) -> None:
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call("sip:wrtc-bob@block2.ims.example.net", core.icscf_target)
+    assert final.status == 480
+
+
+async def test_terminating_to_no_subscriber_is_404(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call("sip:wrtc-alice@block9.ims.example.net", core.icscf_target)
+    assert final.status == 404
+    assert ep.invites() == []
+
+
+async def test_a_distinct_impu_wins_over_the_wildcard(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    await register_block(core, ep)  # block1 registered, carol (inside its wildcard) not
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call("sip:wrtc-carol@block1.ims.example.net", core.icscf_target)
+    assert final.status == 480
+    assert ep.invites() == []
+
+
+async def test_terminating_forks_to_every_binding_and_cancels_the_loser(
+    core: ImsCore, party: MakeParty
+) -> None:
+    ringing = await party(DOMAIN, RingingParty)
+    answering = await party()
+    await register_block(core, ringing)
+    await register_block(core, answering)
+    assert {b[0] for b in core.bindings(AOR1)} == {contact_of(ringing), contact_of(answering)}
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+
+    final = await caller.call(ALICE, core.icscf_target)
+
+    assert final.status == 200 and final.to.tag == answering.tag
+    assert [i.uri for i in answering.invites()] == [contact_of(answering)]
+    assert [i.uri for i in ringing.invites()] == [contact_of(ringing)]
+    assert isinstance(ringing, RingingParty)
+    await eventually(lambda: bool(ringing.cancelled))
+    assert ringing.cancelled[0].call_id == final.call_id
+    await asyncio.sleep(0.05)
+    assert caller.responses_to_last_call(487) == []
+
+
+async def test_terminating_after_the_binding_expired_is_480(
+    core: ImsCore, party: MakeParty, clock: Clock
+) -> None:
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    clock.now += 599
+    assert len(core.bindings(AOR1)) == 1
+    clock.now += 2
+    assert core.bindings(AOR1) == []
+    final = await caller.call(ALICE, core.icscf_target)
+    assert final.status == 480
+    assert ep.invites() == []
+
+
+# ----- originating ----------------------------------------------------------------------
+
+
+def ack_for(node: SipNode, invite: Request, response: Response) -> Request:
+    headers = [
+        Header("Via", f"{node.via()};branch=z9hG4bK{secrets.token_hex(8)}"),
+        Header("Max-Forwards", "70"),
+        Header("To", response.get("To") or ""),
+        Header("From", invite.get("From") or ""),
+        Header("Call-ID", invite.call_id),
+        Header("CSeq", f"{invite.cseq.number} ACK"),
+        *(Header("Route", r) for r in reversed(response.get_all("Record-Route"))),
+        Header("Content-Length", "0"),
+    ]
+    return Request(headers=tuple(headers), body=b"", method="ACK", uri=response.contacts[0].uri)
+
+
+async def originate(
+    core: ImsCore, ep: RemoteParty, caller: str, service_route: str
+) -> tuple[Request, Response]:
+    invite = ep.invite_request("sip:bob@remote.example.org", caller=caller).with_header(
+        "Route", service_route
+    )
+    handle = ep.node.send_request(invite, core.scscf_target)
+    return handle.request, await asyncio.wait_for(handle.final, 5)
+
+
+async def test_originating_invite_reaches_the_remote_party_and_the_dialog_flows(
+    core: ImsCore, party: MakeParty
+) -> None:
+    ep = await party()
+    service_route = (await register_block(core, ep)).get("Service-Route") or ""
+    remote = await party(REMOTE_DOMAIN)
+    core.add_remote(REMOTE_DOMAIN, remote.target)
+
+    invite, final = await originate(core, ep, ALICE, service_route)
+
+    assert final.status == 200
+    (received,) = remote.invites()
+    assert received.uri == "sip:bob@remote.example.org"
+    assert received.get_all("Route") == []
+    assert received.get_all("Record-Route") == [scscf_uri(core)]
+    assert received.get("P-Asserted-Identity") == f"<{ALICE}>"
+    assert [v.port for v in received.vias] == [core.scscf_target.port, ep.node.port]
+    assert final.get_all("Record-Route") == [scscf_uri(core)]
+
+    await ep.node.send_ack(ack_for(ep.node, invite, final), core.scscf_target)
+    await eventually(lambda: any(r.method == "ACK" for r in remote.received))
+    ack = next(r for r in remote.received if r.method == "ACK")
+    assert ack.call_id == invite.call_id and ack.get_all("Route") == []
+
+    bye = ack_for(ep.node, invite, final).without_header("Via")
+    bye = Request(headers=bye.headers, body=b"", method="BYE", uri=bye.uri).with_header_set("CSeq", "2 BYE")
+    answer = await asyncio.wait_for(ep.node.request(bye, core.scscf_target), 5)
+    assert answer.status == 200
+    assert [r.method for r in remote.received] == ["INVITE", "ACK", "BYE"]
+
+
+async def test_originating_to_a_served_identity_terminates_here(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    service_route = (await register_block(core, ep)).get("Service-Route") or ""
+    invite = ep.invite_request("sip:wrtc-bob@block1.ims.example.net", caller=ALICE)
+    handle = ep.node.send_request(invite.with_header("Route", service_route), core.scscf_target)
+    final = await asyncio.wait_for(handle.final, 5)
+    assert final.status == 200
+    terminating = [i for i in ep.invites() if i.uri == contact_of(ep)]
+    assert len(terminating) == 1
+    assert terminating[0].get("P-Called-Party-ID") == "<sip:wrtc-bob@block1.ims.example.net>"
+    assert terminating[0].get_all("Record-Route") == [scscf_uri(core)]
+
+
+@pytest.mark.parametrize("caller", ["sip:wrtc-bob@block2.ims.example.net", "sip:stranger@example.com"])
+async def test_originating_from_outside_any_registered_set_is_403(
+    core: ImsCore, party: MakeParty, caller: str
+) -> None:
+    ep = await party()
+    service_route = (await register_block(core, ep)).get("Service-Route") or ""
+    remote = await party(REMOTE_DOMAIN)
+    core.add_remote(REMOTE_DOMAIN, remote.target)
+    _, final = await originate(core, ep, caller, service_route)
+    assert final.status == 403
+    assert remote.received == []
+
+
+async def test_originating_to_an_unknown_domain_is_404(core: ImsCore, party: MakeParty) -> None:
+    ep = await party()
+    service_route = (await register_block(core, ep)).get("Service-Route") or ""
+    _, final = await originate(core, ep, ALICE, service_route)  # remote.example.org not added
+    assert final.status == 404
