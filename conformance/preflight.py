@@ -6,6 +6,10 @@ harness under ``pytest --sut``), for every node whose mode is ``external``:
 - each address answers: a TCP connection for WSS, HTTPS, HTTP and SIP over TCP; for SIP over UDP an
   OPTIONS request and any SIP response to it;
 - HTTPS and WSS certificates verify against the PIXIT's ``[trust] ca`` (host name included);
+- an eP-CSCF completes a WebSocket opening handshake (RFC 6455 4) over that TLS connection, offered
+  the ``sip`` subprotocol (RFC 7118 4) with the WWSF's origin as ``Origin`` (the check of TR 23.701
+  5.2.2.5.2 step 2): it answers 101 and selects ``sip``; the connection is then closed with a close
+  frame (1000). Without a ``[wwsf] url`` the origin is unknown and only TLS is checked;
 - the wIMPU Registrar serves its OpenAPI document (``GET /openapi.json``);
 - the WWSF serves its JWKS (``GET /.well-known/jwks.json``), holding the public half of the PIXIT's
   ``[wwsf] signing_key`` when one is given, and its directory (``GET /directory``) announces every
@@ -14,6 +18,7 @@ harness under ``pytest --sut``), for every node whose mode is ``external``:
 Every problem is one :class:`Problem` line naming the node, the address and what failed::
 
     PIXIT ep-cscf1 (wss://127.0.0.1:7443/): certificate does not verify: self-signed certificate
+    PIXIT ep-cscf1 (wss://127.0.0.1:7443/): answered 403 Forbidden to the WebSocket upgrade (Origin https://...)
 
 The addresses are checked in parallel (one thread each), with ``timeout`` seconds (2 by default) for
 each connection or request. :func:`wait_until_ready` retries for processes just started.
@@ -38,6 +43,9 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 from conformance.pixit import Node, Pixit, PixitError, SipAddress
 from reference.sip.errors import WildcardError
@@ -54,7 +62,10 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 2.0
-"Seconds for each connection, TLS handshake, HTTP request or SIP OPTIONS transaction."
+"""Seconds for each connection, TLS handshake, HTTP request or SIP OPTIONS transaction (for an eP-CSCF:
+its TLS and WebSocket handshakes together, then as long again for the closing handshake)."""
+
+_USER_AGENT = "wimpu-conformance preflight"
 
 _T1 = 0.5  # RFC 3261 timer T1: the OPTIONS over UDP is retransmitted after T1, 2*T1, ...
 
@@ -157,6 +168,22 @@ def _bind(function: Callable[..., list[Problem]], *args: Any) -> Callable[[], li
     return lambda: function(*args)
 
 
+def _origin(pixit: Pixit) -> str | None:
+    """The WWSF's origin (RFC 6454: scheme://host[:port]), the ``Origin`` of its pages' WebSockets."""
+    url = pixit.nodes["wwsf"].url
+    if url is None:
+        return None  # a reference WWSF on a port the suite picks: its origin is not known yet
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _tls_problem(exc: OSError) -> tuple[str, bool]:
+    """What failed in a TLS handshake, and whether it is lasting (a certificate that does not verify)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate does not verify: {exc.verify_message or _reason(exc)}", True
+    return f"TLS handshake failed: {_reason(exc)}", False
+
+
 def _check_url(pixit: Pixit, node: Node, url: str, context: ssl.SSLContext, timeout: float) -> list[Problem]:
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -171,21 +198,73 @@ def _check_url(pixit: Pixit, node: Node, url: str, context: ssl.SSLContext, time
     except OSError as exc:
         return [problem(f"does not answer: TCP connection to {host}:{port} failed: {_reason(exc)}")]
     with sock:
+        origin = _origin(pixit)
+        if node.role == "ep_cscf" and parts.scheme == "wss" and origin is not None:
+            return [problem(*found) for found in _websocket_upgrade(url, sock, origin, context, timeout)]
         if secure:
             try:
                 with context.wrap_socket(sock, server_hostname=host):
                     pass
-            except ssl.SSLCertVerificationError as exc:
-                detail = exc.verify_message or _reason(exc)
-                return [problem(f"certificate does not verify: {detail}", lasting=True)]
-            except (OSError, ssl.SSLError) as exc:
-                return [problem(f"TLS handshake failed: {_reason(exc)}")]
+            except OSError as exc:  # ssl.SSLError included
+                return [problem(*_tls_problem(exc))]
     http = _Http(url, context if parts.scheme == "https" else None, timeout)
     if node.role == "registrar":
         return [problem(p) for p in _check_registrar(http)]
     if node.role == "wwsf":
         return [problem(p, lasting) for p, lasting in _check_wwsf(pixit, http)]
     return []
+
+
+def _websocket_upgrade(
+    url: str, sock: socket.socket, origin: str, context: ssl.SSLContext, timeout: float
+) -> list[tuple[str, bool]]:
+    """TLS over ``sock``, then the WebSocket opening handshake of a WIC (RFC 7118 4, TR 23.701
+    5.2.2.5.2 step 2), then a clean close; the problems found, each with whether it is lasting."""
+    upgraded: list[socket.socket] = []
+
+    class Upgrading(ClientConnection):
+        """Made by websockets once TLS is up, before the upgrade: tells a TLS failure from the rest."""
+
+        def __init__(self, tls: socket.socket, *args: Any, **kwargs: Any) -> None:
+            upgraded.append(tls)
+            # websockets reads with a blocking recv() once select() says the socket is readable: a TLS
+            # 1.3 session ticket alone wakes it, and it then blocks until application data that a
+            # silent server never sends; its handshake timeout closes the socket and joins that
+            # reader forever. A timeout on the socket bounds that read; twice the handshake's, so
+            # that the handshake's own timeout is what ends the wait for a response.
+            tls.settimeout(2 * timeout)
+            super().__init__(tls, *args, **kwargs)
+
+    try:
+        with connect(
+            url,
+            sock=sock,
+            ssl=context,
+            origin=Origin(origin),
+            subprotocols=[Subprotocol("sip")],
+            user_agent_header=_USER_AGENT,
+            open_timeout=timeout,
+            close_timeout=timeout,
+            ping_interval=None,
+            create_connection=Upgrading,
+        ) as websocket:
+            if websocket.subprotocol != "sip":
+                return [("did not select the 'sip' subprotocol (RFC 7118 4)", True)]
+            return []
+    except (OSError, WebSocketException, ValueError) as exc:
+        if not upgraded and isinstance(exc, OSError):
+            return [_tls_problem(exc)]
+        status = exc if isinstance(exc, InvalidStatus) else exc.__cause__
+        if isinstance(status, InvalidStatus):  # __cause__: a redirect, not followed over a given socket
+            response = status.response
+            answer = f"{response.status_code} {response.reason_phrase}".strip()
+            return [(f"answered {answer} to the WebSocket upgrade (Origin {origin})", False)]
+        if isinstance(exc, TimeoutError):
+            return [(f"does not answer: no response to the WebSocket upgrade within {timeout:g} s", False)]
+        detail = _reason(exc)
+        if isinstance(exc, InvalidHandshake) and exc.__cause__ is not None:
+            detail = f"{detail} ({_reason(exc.__cause__)})"
+        return [(f"WebSocket upgrade failed: {detail}", False)]
 
 
 class _Http:

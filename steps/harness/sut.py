@@ -252,7 +252,13 @@ class ExternalSut(Sut):
         registrations of option 1), as the in-process reference is.
         """
         if self.core is not None:
-            await self.core.start()
+            try:
+                await self.core.start()
+            except OSError as exc:
+                raise RuntimeError(
+                    "the suite's emulated IMS core cannot listen at the PIXIT's [s_cscf]/[i_cscf] sip "
+                    f"addresses: {exc.strerror or exc}"
+                ) from None
         if not self.pixit.start:
             return
         self._process = await asyncio.to_thread(self._spawn)
@@ -276,6 +282,9 @@ class ExternalSut(Sut):
             raise RuntimeError(
                 f"the SUT started with {list(self.pixit.start)} is not ready: {why}; its last output: {tail}"
             ) from None
+        except BaseException:  # cancelled, or a check that broke: never leave the SUT running
+            await self.stop()
+            raise
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         if self.pixit.clock_file is not None:

@@ -106,7 +106,12 @@ class World:
         ports = {} if hosts else self.sut.ports()
         self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]))
         self.wire.start()
-        self.loop.run(self.sut.start())
+        try:
+            self.loop.run(self.sut.start())
+        except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
+            self.loop.run(self.sut.stop())
+            self.wire.finish(self.sut.ports(), self.scenario)
+            raise
         self._ports_seen: dict[int, str] = {}
         self.w6 = RegistrarClient(self.sut.registrar_url)
         self.users = dict(self.sut.users)
@@ -129,12 +134,14 @@ class World:
         ports = self.ports()
 
         async def stop() -> None:
-            for wic in self.wics.values():
-                await wic.close()
-            for party in [*self.ims_users.values(), *([self.remote] if self.remote else [])]:
-                await party.stop()
-            await self.w6.close()
-            await self.sut.stop()
+            try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
+                for wic in self.wics.values():
+                    await wic.close()
+                for party in [*self.ims_users.values(), *([self.remote] if self.remote else [])]:
+                    await party.stop()
+                await self.w6.close()
+            finally:
+                await self.sut.stop()
 
         self.loop.run(stop())
         messages = self.wire.finish(ports, self.scenario)

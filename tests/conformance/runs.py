@@ -21,7 +21,7 @@ INCONCLUSIVE = "skipped: inconclusive: "
 
 
 def verdicts(junit: Path) -> dict[str, str]:
-    """Test name -> passed, failed, error or ``skipped: <reason>``, from a JUnit XML file."""
+    """Test name -> passed, failure, error or ``skipped: <reason>``, from a JUnit XML file."""
     found: dict[str, str] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = f"{case.get('classname')}::{case.get('name')}"
@@ -47,7 +47,7 @@ def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:
     output = f"{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
     assert junit.exists(), f"the {name} run wrote no JUnit XML:\n{output}"
     found = verdicts(junit)
-    failed = {n: v for n, v in found.items() if v in ("failed", "error")}
+    failed = {n: v for n, v in found.items() if v in ("failure", "error")}
     if failed:
         print(f"the {name} run:\n{output}")
     return found

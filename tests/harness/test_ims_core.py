@@ -460,3 +460,94 @@ async def test_originating_to_an_unknown_domain_is_404(core: ImsCore, party: Mak
     service_route = (await register_block(core, ep)).get("Service-Route") or ""
     _, final = await originate(core, ep, ALICE, service_route)  # remote.example.org not added
     assert final.status == 404
+
+
+# ----- the I-CSCF's webRTC check (TR 23.701 5.2.2.5.4 steps 1-2) over the SUT's W7 -------------------
+
+
+class W7:
+    """The registration status answers of a wIMPU Registrar (the solution profile's W7 object),
+    recording every query; identities it does not list are not registered."""
+
+    def __init__(self, statuses: dict[str, dict[str, object]]) -> None:
+        self.statuses = statuses
+        self.queried: list[str] = []
+
+    async def __call__(self, identity: str) -> dict[str, object]:
+        self.queried.append(identity)
+        return self.statuses.get(identity, {"registered": False})
+
+
+@pytest.fixture
+async def enhanced(clock: Clock) -> AsyncIterator[tuple[ImsCore, W7]]:
+    w7 = W7({
+        "sip:bob@enterprise.com": {"registered": True, "impu": ALICE,
+                                   "wimpu": "sip:wrtc-!.*!@block1.ims.example.net"},
+        ALICE: {"registered": True, "impu": ALICE, "wimpu": "sip:wrtc-!.*!@block1.ims.example.net"},
+    })  # fmt: skip
+    ims = ImsCore(
+        domain=DOMAIN, subscribers=[BLOCK1, CAROL], scscf=("127.0.0.1", 0), icscf=("127.0.0.1", 0),
+        clock=clock, w7=w7, webrtc_domains=["block1.ims.example.net", "enterprise.com"],
+        external_domains=["enterprise.com"],
+    )  # fmt: skip
+    await ims.start()
+    yield ims, w7
+    await ims.stop()
+
+
+async def test_an_external_identity_is_retargeted_to_its_impu_after_the_w7_query(
+    enhanced: tuple[ImsCore, W7], party: MakeParty
+) -> None:
+    core, w7 = enhanced
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+
+    final = await caller.call("sip:bob@enterprise.com", core.icscf_target)
+
+    assert final.status == 200 and w7.queried == ["sip:bob@enterprise.com"]
+    (invite,) = ep.invites()
+    assert invite.get_all("P-Called-Party-ID") == [f"<{ALICE}>"]  # the IMPU the registrar named
+    assert invite.get_all("P-Profile-Key") == ["<sip:wrtc-!.*!@block1.ims.example.net>"]
+    assert invite.get("To") == "<sip:bob@enterprise.com>"  # the external identity stays in To
+
+
+@pytest.mark.parametrize(
+    ("called", "status"),
+    [
+        ("sip:eve@enterprise.com", 480),  # of an option B domain, not registered
+        ("sip:wrtc-nobody@block1.ims.example.net", 480),  # matched by the wildcard: known to the network
+        ("sip:nobody@block1.ims.example.net", 404),  # a block's domain, outside its wildcard: no block
+    ],
+)
+async def test_a_webrtc_user_who_is_not_registered_is_rejected_at_the_i_cscf(
+    enhanced: tuple[ImsCore, W7], party: MakeParty, called: str, status: int
+) -> None:
+    core, w7 = enhanced
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call(called, core.icscf_target)
+    assert (final.status, w7.queried, ep.invites()) == (status, [called], [])
+
+
+async def test_an_identity_of_a_webrtc_domain_outside_every_block_is_404(
+    enhanced: tuple[ImsCore, W7], party: MakeParty
+) -> None:
+    core, w7 = enhanced
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call("sip:someone@block1.ims.example.net:5061", core.icscf_target)
+    assert final.status == 404 and len(w7.queried) == 1
+
+
+async def test_other_domains_are_routed_without_a_w7_query(
+    enhanced: tuple[ImsCore, W7], party: MakeParty
+) -> None:
+    core, w7 = enhanced
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    final = await caller.call("sip:someone@ims.example.net", core.icscf_target)
+    assert final.status == 404 and w7.queried == []  # the S-CSCF's answer: no such subscriber
