@@ -64,6 +64,12 @@ def _load_sut(config: pytest.Config) -> Pixit | None:
                 "in-process only as a whole stack; start those nodes as processes (wimpu-ref up --nodes, "
                 "in [sut] start) and describe them as external (docs/pixit.md, 'Mixed runs')"
             )
+        workers = getattr(config.option, "numprocesses", None)
+        if not pixit.all_reference and workers not in (None, 0):
+            raise PixitError(
+                f"{path}: an external SUT has one set of addresses, so its scenarios run one at a time "
+                f"(their captures and starts would mix): use -n0, not -n {workers}"
+            )
         # the xdist controller checks once; a SUT the suite starts itself is checked after each start
         if pixit.external() and not pixit.start and not hasattr(config, "workerinput"):
             from conformance.preflight import require_ready

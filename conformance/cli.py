@@ -10,10 +10,14 @@ report (``report``) and read captures (``decode``, ``verify``). ``decode`` and `
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from conformance.pixit import Pixit, PixitError, load_pixit
@@ -193,10 +197,80 @@ def _ready(pixit: Pixit, wait: float, timeout: float) -> bool:
     return not problems
 
 
+@contextlib.contextmanager
+def _started(pixit: Pixit) -> Iterator[None]:
+    """Run the PIXIT's ``[sut] start`` command (from the PIXIT's folder) for the duration of a check,
+    then stop its process group as the suite does after a scenario (SIGTERM, SIGKILL after 10 s)."""
+    cwd = pixit.path.parent if pixit.path is not None else None
+    with _emulated_core(pixit):
+        print(f"starting the SUT: {shlex.join(pixit.start)}", flush=True)
+        with _process(pixit, cwd):
+            yield
+
+
+@contextlib.contextmanager
+def _emulated_core(pixit: Pixit) -> Iterator[None]:
+    """The S-CSCF/HSS and I-CSCF the suite plays for this PIXIT, when it says ``emulated``: the SUT
+    may need them to start (an eP-CSCF registering its option 1 blocks). The harness's own
+    emulation (``steps/harness/ims_core.py``), imported only then: the check starts what a run would."""
+    if not pixit.emulated("s_cscf"):
+        yield
+        return
+    root = checkout()
+    if root is None:
+        raise SystemExit(f"{PROG}: check: the emulated IMS core is the harness's: run it from the checkout")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from steps.harness.loop import BackgroundLoop
+    from steps.harness.sut import emulated_core
+
+    loop = BackgroundLoop()
+    core = emulated_core(pixit)
+    assert core is not None
+    try:
+        loop.run(core.start())
+        print(f"the suite's emulated IMS core listens at {core.scscf_target.host}:{core.scscf_target.port}")
+        yield
+    finally:
+        loop.run(core.stop())
+        loop.close()
+
+
+@contextlib.contextmanager
+def _process(pixit: Pixit, cwd: Path | None) -> Iterator[None]:
+    spawned = time.time()
+    process = subprocess.Popen(list(pixit.start), cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        # the files the start command writes (its test PKI, the signing key) are this start's
+        files = [*pixit.trust, *([pixit.wwsf_signing_key] if pixit.wwsf_signing_key else [])]
+        deadline = time.monotonic() + pixit.ready
+        while process.poll() is None and time.monotonic() < deadline and not all(
+            f.is_file() and f.stat().st_mtime >= spawned for f in files
+        ):
+            time.sleep(0.05)
+        if process.poll() is not None:
+            print(f"{PROG}: the SUT's start command exited with status {process.returncode}", file=sys.stderr)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def _check(args: argparse.Namespace) -> int:
     pixit = _load(args.pixit)
-    if pixit is None or not _ready(pixit, args.wait, args.timeout):
+    if pixit is None:
         return 1
+    # a SUT the suite starts itself is started here too, checked, and stopped
+    with _started(pixit) if pixit.start else contextlib.nullcontext():
+        if not _ready(pixit, max(args.wait, pixit.ready if pixit.start else 0.0), args.timeout):
+            return 1
     external = pixit.external()
     if not external:
         print(f"PIXIT {args.pixit}: loads; no external node (the suite starts every node itself)")
@@ -251,7 +325,9 @@ def _run(args: argparse.Namespace) -> int:
         if pixit is None:
             return EXIT_NOT_READY
         pics = pics or pixit.pics
-        if not args.no_check and not args.dry_run and not _ready(pixit, args.wait, DEFAULT_TIMEOUT):
+        # a SUT with [sut] start is started afresh and checked before each scenario, not here
+        checked = not (args.no_check or args.dry_run or pixit.start)
+        if checked and not _ready(pixit, args.wait, DEFAULT_TIMEOUT):
             print(f"{PROG}: run: the SUT is not ready, nothing ran (`{PROG} check {args.sut}` again)",
                   file=sys.stderr)  # fmt: skip
             return EXIT_NOT_READY

@@ -117,3 +117,35 @@ def test_decode_is_delegated(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_up_is_delegated(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["up", "--config", "/nonexistent/stack.toml"]) == 2
     assert "configuration error: /nonexistent/stack.toml: no such file" in capsys.readouterr().err
+
+
+def listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.slow
+def test_check_starts_a_sut_with_a_start_command_beside_its_emulated_core_then_stops_both() -> None:
+    """The mixed PIXIT: its eP-CSCFs register their blocks at start-up with the suite's emulated
+    S-CSCF, so the check starts that too; afterwards nothing of either listens any more."""
+    pixit = ROOT / "examples" / "pixit" / "mixed-ep-cscf.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "check", str(pixit)],
+        capture_output=True, text=True, timeout=120, cwd="/",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "emulated IMS core listens at 127.0.0.1:5070" in done.stdout
+    assert "every external node is ready" in done.stdout and "ep-cscf2" in done.stdout
+    assert not [port for port in (5070, 5060, 8443, 8180, 7443, 5080) if listening(port)]
+
+
+def test_run_leaves_the_check_of_a_sut_it_starts_to_each_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """With [sut] start nothing answers before the run: the run must not refuse it for that (it did:
+    exit 4, "the SUT is not ready"). Here pytest runs and selects nothing: its own exit status 5."""
+    pixit = ROOT / "examples" / "pixit" / "mixed-ep-cscf.toml"
+    status = cli.main(["run", "--sut", str(pixit), "--", "-k", "no_such_scenario", "--no-reports", "-n0"])
+    out = capsys.readouterr()
+    assert status == 5, out
+    assert "not ready" not in out.err

@@ -80,3 +80,14 @@ def test_reference_beside_external_nodes_is_refused_in_one_line_before_any_scena
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert result.returncode == 4 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "'reference' and others are not" in errors[0] and "wimpu-ref up --nodes" in errors[0], errors[0]
+
+
+def test_an_external_sut_with_parallel_workers_is_refused_in_one_line() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "-n", "2", "-p", "no:cacheprovider", "--no-reports", "-q",
+         "--sut", str(PIXIT)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 4 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "run one at a time" in errors[0] and "use -n0, not -n 2" in errors[0], errors[0]
