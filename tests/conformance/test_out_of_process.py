@@ -72,22 +72,21 @@ def test_reference_beside_external_nodes_is_refused_in_one_line_before_any_scena
     (tmp_path / "ca.pem").write_text("unused")
     path = tmp_path / "mixed.toml"
     path.write_text(mixed.replace("[stack]", '[trust]\nca = ["ca.pem"]\n\n[stack]'), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "-n0", "-p", "no:cacheprovider", "--no-reports", "-q",
-         "--sut", str(path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
-    assert result.returncode == 4 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "'reference' and others are not" in errors[0] and "wimpu-ref up --nodes" in errors[0], errors[0]
+    error = usage_error("-n0", "--sut", str(path))
+    assert "'reference' and others are not" in error and "wimpu-ref up --nodes" in error, error
 
 
 def test_an_external_sut_with_parallel_workers_is_refused_in_one_line() -> None:
+    error = usage_error("-n", "2", "--sut", str(PIXIT))
+    assert "run one at a time" in error and "use -n0, not -n 2" in error, error
+
+
+def usage_error(*arguments: str) -> str:
+    """The one ERROR line of a ``pytest steps`` run refused before any scenario (exit status 4)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "-n", "2", "-p", "no:cacheprovider", "--no-reports", "-q",
-         "--sut", str(PIXIT)],
+        [sys.executable, "-m", "pytest", "steps", "-p", "no:cacheprovider", "--no-reports", "-q", *arguments],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert result.returncode == 4 and len(errors) == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "run one at a time" in errors[0] and "use -n0, not -n 2" in errors[0], errors[0]
+    return errors[0]
