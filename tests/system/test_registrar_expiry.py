@@ -151,11 +151,16 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
             for i, identity in enumerate(abandoned):
                 await write(identity, 1 + i % 2)
             await asyncio.gather(*(refresher(i) for i in refreshed), *(reader(n) for n in range(6)))
+            # Each refreshed one is still there, unless read after the expiry its last write was
+            # given (a loaded machine may read it more than 1 s after its last refresh): right away.
+            kept = 0
+            for identity in refreshed:
+                sent = time.time()
+                kept += await w6.read(identity) is not None or sent >= expires_at[identity] - EPSILON
             # The abandoned ones are all past their expiry by now: gone from W6 and W7.
             for identity in abandoned:
                 if await w6.read(identity) is None and not (await w6.status(identity))["registered"]:
                     counts["expired-on-time"] += 1
-            kept = sum([await w6.read(i) is not None for i in refreshed])
             await asyncio.sleep(2.2)  # the refreshed ones expire too once no longer refreshed
             after = sum([await w6.read(i) is not None for i in refreshed])
             left = rows(db)
@@ -165,7 +170,7 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
     print(
         f"\nexpiry under load: writes={counts['writes']} reads={counts['reads']} lost={counts['lost']} "
         f"stale={counts['stale']}; abandoned {len(abandoned)}, gone at expiry {counts['expired-on-time']}; "
-        f"refreshed {len(refreshed)}, present while refreshed {kept}, present 2.2 s after the last refresh "
+        f"refreshed {len(refreshed)}, present (or read past its expiry) {kept}, present 2.2 s after the last refresh "
         f"{after}; rows left after the sweep={left}"
     )
     assert counts["lost"] == 0 and counts["stale"] == 0

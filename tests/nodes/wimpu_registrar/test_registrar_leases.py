@@ -211,7 +211,10 @@ async def test_two_claimants_at_once_never_both_win(db_path: str) -> None:
     """Of two eP-CSCFs claiming one lapsed block at the same instant, exactly one wins.
 
     Real clock, real HTTP: 30 rounds of two concurrent claims on a block whose lease has
-    just lapsed (or never existed); each round has exactly one 200 and one 409.
+    just lapsed (odd rounds) or never existed (even rounds); each round has exactly one 200
+    and one 409. The claims ask for 5 s, so however slowly a loaded machine serves the two,
+    the loser's claim comes while the winner's lease holds (a 0.05 s lease made a slow
+    second claim a legitimate second winner).
     """
     service = RegistrarService(db_path=db_path)
     await service.start()
@@ -219,12 +222,14 @@ async def test_two_claimants_at_once_never_both_win(db_path: str) -> None:
     try:
         async with RegistrarClient(service.base_url) as a, RegistrarClient(service.base_url) as b:
             for i in range(rounds):
-                wimpu = f"sip:wrtc-!.*!@race{i % 3}.ims.example.net"
-                await asyncio.sleep(0.06)  # the 0.05 s lease of the previous round lapses
+                wimpu = f"sip:wrtc-!.*!@race{i}.ims.example.net"
+                if i % 2:
+                    await a.claim_lease(wimpu, "sip:failed@x", 0.05)
+                    await asyncio.sleep(0.06)  # that eP-CSCF's 0.05 s lease lapses
 
                 async def one(client: RegistrarClient, holder: str, block: str = wimpu) -> bool:
                     try:
-                        await client.claim_lease(block, holder, 0.05)
+                        await client.claim_lease(block, holder, 5.0)
                         return True
                     except LeaseHeld:
                         return False
