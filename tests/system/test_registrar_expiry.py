@@ -170,8 +170,8 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
     print(
         f"\nexpiry under load: writes={counts['writes']} reads={counts['reads']} lost={counts['lost']} "
         f"stale={counts['stale']}; abandoned {len(abandoned)}, gone at expiry {counts['expired-on-time']}; "
-        f"refreshed {len(refreshed)}, present (or read past its expiry) {kept}, present 2.2 s after the last refresh "
-        f"{after}; rows left after the sweep={left}"
+        f"refreshed {len(refreshed)}, present (or read past its expiry) {kept}, "
+        f"present 2.2 s after the last refresh {after}; rows left after the sweep={left}"
     )
     assert counts["lost"] == 0 and counts["stale"] == 0
     assert counts["expired-on-time"] == len(abandoned) and kept == len(refreshed) and after == 0
