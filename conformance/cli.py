@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from pathlib import Path
 
 from conformance.pixit import Pixit, PixitError, load_pixit
 from conformance.preflight import DEFAULT_TIMEOUT, wait_until_ready
+from conformance.sut_process import SutProcess
 
 __all__ = ["EXIT_NOT_READY", "main"]
 
@@ -201,10 +200,9 @@ def _ready(pixit: Pixit, wait: float, timeout: float) -> bool:
 def _started(pixit: Pixit) -> Iterator[None]:
     """Run the PIXIT's ``[sut] start`` command (from the PIXIT's folder) for the duration of a check,
     then stop its process group as the suite does after a scenario (SIGTERM, SIGKILL after 10 s)."""
-    cwd = pixit.path.parent if pixit.path is not None else None
     with _emulated_core(pixit):
         print(f"starting the SUT: {shlex.join(pixit.start)}", flush=True)
-        with _process(pixit, cwd):
+        with _process(pixit):
             yield
 
 
@@ -237,30 +235,17 @@ def _emulated_core(pixit: Pixit) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _process(pixit: Pixit, cwd: Path | None) -> Iterator[None]:
-    spawned = time.time()
-    process = subprocess.Popen(list(pixit.start), cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+def _process(pixit: Pixit) -> Iterator[None]:
+    """The SUT's start command running (:class:`~conformance.sut_process.SutProcess`), its files
+    awaited; stopped after the check."""
+    process = SutProcess(pixit)
     try:
-        # the files the start command writes (its test PKI, the signing key) are this start's
-        files = [*pixit.trust, *([pixit.wwsf_signing_key] if pixit.wwsf_signing_key else [])]
-        deadline = time.monotonic() + pixit.ready
-        while process.poll() is None and time.monotonic() < deadline and not all(
-            f.is_file() and f.stat().st_mtime >= spawned for f in files
-        ):
-            time.sleep(0.05)
-        if process.poll() is not None:
-            print(f"{PROG}: the SUT's start command exited with status {process.returncode}", file=sys.stderr)
+        if not process.wait_for_files(time.monotonic() + pixit.ready) and process.status() is not None:
+            print(f"{PROG}: the SUT's start command exited with status {process.status()}: "
+                  f"{process.output_tail()}", file=sys.stderr)  # fmt: skip
         yield
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        process.stop()
 
 
 def _check(args: argparse.Namespace) -> int:

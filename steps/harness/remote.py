@@ -108,7 +108,7 @@ class RemoteParty:
         handle = self.node.send_request(invite, via, on_response=self.responses.append)
         final = await asyncio.wait_for(handle.final, wait)
         if 200 <= final.status < 300:
-            ack = self._ack_for(handle.request, final)
+            ack = self.ack_for(handle.request, final)
             await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
         return final
 
@@ -118,7 +118,8 @@ class RemoteParty:
             return []
         return [r for r in self.responses if r.call_id == self.call_ids[-1] and r.status == status]
 
-    def _ack_for(self, invite: Request, response: Response) -> Request:
+    def ack_for(self, invite: Request, response: Response) -> Request:
+        """The ACK of a 2xx to ``invite`` (RFC 3261 13.2.2.4): on the route set the response made."""
         routes = response.get_all("Record-Route")  # UAC route set: Record-Route reversed (12.1.2)
         routes = list(reversed(routes))
         target = response.contacts[0].uri if response.contacts else invite.uri

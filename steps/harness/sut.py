@@ -19,21 +19,17 @@ signs with the PIXIT's ``[wwsf] signing_key`` (the tester plays the WWSF).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import os
-import signal
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from conformance.pixit import Block, ImsUser, Pixit, User
+from conformance.sut_process import SutProcess
 from reference.clock import OffsetFileClock, write_offset
 from reference.nodes.p_cscf.lease import LeaseTiming
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -239,7 +235,7 @@ class ExternalSut(Sut):
         self._issuer: TokenIssuer | None = None
         self.clock = TesterClock(pixit.clock_file) if pixit.clock_file is not None else None
         "The clock every external node reads (PIXIT ``[clock] offset_file``), None without one."
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: SutProcess | None = None
         self._registrar = RegistrarClient(self.registrar_url)
         self.core = emulated_core(pixit, clock=self.now, w7=self._registrar.status)
         "The S-CSCF/HSS (and I-CSCF) the harness plays, when the PIXIT says ``emulated``."
@@ -261,22 +257,16 @@ class ExternalSut(Sut):
                 ) from None
         if not self.pixit.start:
             return
-        self._process = await asyncio.to_thread(self._spawn)
+        self._process = await asyncio.to_thread(SutProcess, self.pixit)
         from conformance.preflight import PreflightError, require_ready
 
         try:
             deadline = time.monotonic() + self.pixit.ready
-            key = self.pixit.wwsf_signing_key
-            files = [*self.pixit.trust, *([key] if key is not None else [])]
-            while not all(_written_since(f, self._spawned) for f in files):  # the start command's test PKI
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    raise PreflightError([])
-                await asyncio.sleep(0.05)
+            if not await asyncio.to_thread(self._process.wait_for_files, deadline):  # its test PKI
+                raise PreflightError([])
             await asyncio.to_thread(require_ready, self.pixit, within=max(0.0, deadline - time.monotonic()))
         except PreflightError as exc:
-            status = self._process.poll()
-            self.log.seek(0)
-            tail = self.log.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+            status, tail = self._process.status(), self._process.output_tail()
             await self.stop()
             why = f"exited with status {status}" if status is not None else str(exc) or "files missing"
             raise RuntimeError(
@@ -286,30 +276,12 @@ class ExternalSut(Sut):
             await self.stop()
             raise
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        if self.pixit.clock_file is not None:
-            self.pixit.clock_file.unlink(missing_ok=True)  # a fresh SUT starts at real time
-        self._spawned = time.time()  # files older than this are a previous start's
-        self.log = tempfile.TemporaryFile()  # its output: kept for an error message, never blocks it
-        cwd = self.pixit.path.parent if self.pixit.path is not None else None
-        return subprocess.Popen(
-            list(self.pixit.start), cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
     async def stop(self) -> None:
         """Stop what :meth:`start` started: the SUT's process group (SIGTERM, SIGKILL after 10 s),
         then the emulated IMS core."""
         process, self._process = self._process, None
         if process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.to_thread(process.wait, 10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                await asyncio.to_thread(process.wait)
-            self.log.close()
+            await asyncio.to_thread(process.stop)
         if self.core is not None:
             await self.core.stop()
         await self._registrar.close()
@@ -418,14 +390,6 @@ def emulated_core(
 def wildcard_host(wimpu: str) -> str:
     """The domain of a wildcarded IMPU (``block1.ims.example.net``): a webRTC domain (5.2.2.3.3)."""
     return wimpu.rpartition("@")[2].split(";")[0].split(":")[0].lower()
-
-
-def _written_since(path: Path, since: float) -> bool:
-    """``path`` exists and was written at or after ``since`` (files of a SUT just started)."""
-    try:
-        return path.stat().st_mtime >= since
-    except FileNotFoundError:
-        return False
 
 
 class TesterClock(OffsetFileClock):

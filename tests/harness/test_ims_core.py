@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -374,26 +373,10 @@ async def test_terminating_after_the_binding_expired_is_480(
 # ----- originating ----------------------------------------------------------------------
 
 
-def ack_for(node: SipNode, invite: Request, response: Response) -> Request:
-    headers = [
-        Header("Via", f"{node.via()};branch=z9hG4bK{secrets.token_hex(8)}"),
-        Header("Max-Forwards", "70"),
-        Header("To", response.get("To") or ""),
-        Header("From", invite.get("From") or ""),
-        Header("Call-ID", invite.call_id),
-        Header("CSeq", f"{invite.cseq.number} ACK"),
-        *(Header("Route", r) for r in reversed(response.get_all("Record-Route"))),
-        Header("Content-Length", "0"),
-    ]
-    return Request(headers=tuple(headers), body=b"", method="ACK", uri=response.contacts[0].uri)
-
-
 async def originate(
-    core: ImsCore, ep: RemoteParty, caller: str, service_route: str
+    core: ImsCore, ep: RemoteParty, caller: str, service_route: str, called: str = f"sip:bob@{REMOTE_DOMAIN}"
 ) -> tuple[Request, Response]:
-    invite = ep.invite_request("sip:bob@remote.example.org", caller=caller).with_header(
-        "Route", service_route
-    )
+    invite = ep.invite_request(called, caller=caller).with_header("Route", service_route)
     handle = ep.node.send_request(invite, core.scscf_target)
     return handle.request, await asyncio.wait_for(handle.final, 5)
 
@@ -417,12 +400,12 @@ async def test_originating_invite_reaches_the_remote_party_and_the_dialog_flows(
     assert [v.port for v in received.vias] == [core.scscf_target.port, ep.node.port]
     assert final.get_all("Record-Route") == [scscf_uri(core)]
 
-    await ep.node.send_ack(ack_for(ep.node, invite, final), core.scscf_target)
+    await ep.node.send_ack(ep.ack_for(invite, final), core.scscf_target)
     await eventually(lambda: any(r.method == "ACK" for r in remote.received))
     ack = next(r for r in remote.received if r.method == "ACK")
     assert ack.call_id == invite.call_id and ack.get_all("Route") == []
 
-    bye = ack_for(ep.node, invite, final).without_header("Via")
+    bye = ep.ack_for(invite, final).without_header("Via")
     bye = Request(headers=bye.headers, body=b"", method="BYE", uri=bye.uri).with_header_set("CSeq", "2 BYE")
     answer = await asyncio.wait_for(ep.node.request(bye, core.scscf_target), 5)
     assert answer.status == 200
@@ -432,9 +415,7 @@ async def test_originating_invite_reaches_the_remote_party_and_the_dialog_flows(
 async def test_originating_to_a_served_identity_terminates_here(core: ImsCore, party: MakeParty) -> None:
     ep = await party()
     service_route = (await register_block(core, ep)).get("Service-Route") or ""
-    invite = ep.invite_request("sip:wrtc-bob@block1.ims.example.net", caller=ALICE)
-    handle = ep.node.send_request(invite.with_header("Route", service_route), core.scscf_target)
-    final = await asyncio.wait_for(handle.final, 5)
+    _, final = await originate(core, ep, ALICE, service_route, called="sip:wrtc-bob@block1.ims.example.net")
     assert final.status == 200
     terminating = [i for i in ep.invites() if i.uri == contact_of(ep)]
     assert len(terminating) == 1

@@ -49,7 +49,7 @@ async def call(remote: RemoteParty, identity: str, icscf: Target) -> tuple[int, 
     handle = remote.node.send_request(invite, icscf, on_response=remote.responses.append)
     final = await asyncio.wait_for(handle.final, 10)
     if final.status == 200:
-        ack = remote._ack_for(handle.request, final)
+        ack = remote.ack_for(handle.request, final)
         await remote.node.send_ack(ack, icscf_route(final, icscf))
     return final.status, time.monotonic() - started, handle.request, final
 

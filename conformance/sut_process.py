@@ -1,0 +1,83 @@
+"""The PIXIT's ``[sut] start`` command as a running process: started afresh, awaited, stopped.
+
+One implementation for the two places that start a SUT: the harness before each scenario
+(``steps/harness/sut.py``, :class:`ExternalSut`) and ``wimpu-conformance check``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from conformance.pixit import Pixit
+
+__all__ = ["SutProcess"]
+
+
+class SutProcess:
+    """The start command of ``pixit``, run from the PIXIT's folder in a process group of its own.
+
+    Its output goes to a temporary file (kept for an error message; a pipe could fill and block it).
+    """
+
+    def __init__(self, pixit: Pixit) -> None:
+        if not pixit.start:
+            raise ValueError(f"PIXIT {pixit.path}: no [sut] start command")
+        self.pixit = pixit
+        if pixit.clock_file is not None:
+            pixit.clock_file.unlink(missing_ok=True)  # a fresh SUT starts at real time
+        self.started = time.time()
+        "Files older than this are a previous start's."
+        self._log = tempfile.TemporaryFile()
+        cwd = pixit.path.parent if pixit.path is not None else None
+        self.process = subprocess.Popen(
+            list(pixit.start), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def status(self) -> int | None:
+        """Its exit status, or None while it runs."""
+        return self.process.poll()
+
+    def files_written(self) -> bool:
+        """Every file the start command makes (``[trust] ca``, ``[wwsf] signing_key``) is this start's."""
+        key = self.pixit.wwsf_signing_key
+        return all(_written_since(f, self.started) for f in [*self.pixit.trust, *([key] if key else [])])
+
+    def wait_for_files(self, deadline: float) -> bool:
+        """Wait (until ``time.monotonic()`` reaches ``deadline``) for :meth:`files_written`; False if the
+        command exited first or time ran out."""
+        while not self.files_written():
+            if self.status() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def output_tail(self, lines: int = 3) -> list[str]:
+        """The last lines it printed."""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
+
+    def stop(self) -> None:
+        """SIGTERM to its process group, SIGKILL after 10 s; idempotent."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._log.close()
+
+
+def _written_since(path: Path, since: float) -> bool:
+    """``path`` exists and was written at or after ``since`` (files of a SUT just started)."""
+    try:
+        return path.stat().st_mtime >= since
+    except FileNotFoundError:
+        return False
