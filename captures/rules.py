@@ -329,6 +329,19 @@ def _absent(ctx: Context, what: str, src: Role, dst: Role, node: str | None = No
 _NO_REGISTRAR = "no W6 or W7 message anywhere in the capture: the registrar's leg is probably not captured"
 
 
+def _no_registrar(ctx: Context) -> str:
+    """Why no W6/W7 message is readable: W6/W7 run over mutual TLS (docs/security.md), so
+    a registrar connection whose secrets are not in the key log is named as such."""
+    opaque = [c for c in ctx.knowledge.opaque_at() if Role.REGISTRAR in (c[0].role, c[1].role)]
+    if not opaque:
+        return _NO_REGISTRAR
+    a, b, detail = opaque[0]
+    return (
+        f"no readable W6 or W7 message: {len(opaque)} TLS connection(s) to the registrar could not be "
+        f"decrypted, first {a.name} -> {b.name}: {detail}"
+    )
+
+
 def _query(
     say: _Say, ctx: Context, api: str, found: list[Hop], window: list[Hop], what: str, at: Hop
 ) -> Finding:
@@ -344,7 +357,7 @@ def _query(
             "inconclusive", f"{what}: the {len(window)} {api} request(s) in between name other identities"
         )
     if ctx.knowledge.registrar_messages == 0:
-        return say("inconclusive", f"{what}: {_NO_REGISTRAR}")
+        return say("inconclusive", f"{what}: {_no_registrar(ctx)}")
     return say("fail", f"{what}: no {api} request before frame {at.message.frame}", at)
 
 
@@ -782,7 +795,8 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.3 step 2 (option B): "The eP-CSCF includes the allocated individual IMPU
     before proxying the session onwards" (P-Asserted-Identity: the IMPU the W6 read
     returned); step 3 (option A): standard P-CSCF procedures assert the WIC's registered
-    identity (or its P-Preferred-Identity)."""
+    identity (or its P-Preferred-Identity). A P-Asserted-Identity the WIC wrote itself
+    counts for nothing (RFC 3325 9.1): only one SIP value may be forwarded, the expected one."""
     say = _Say("ORIG_PAI_IMPU", flow)
     found = []
     for orig in _originations(flow):
@@ -802,6 +816,13 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             continue
         if not asserted:
             found.append(say("fail", "the forwarded INVITE has no P-Asserted-Identity", orig.forwarded))
+            continue
+        # RFC 3325 9.1: one asserted identity per URI scheme, all of them the eP-CSCF's;
+        # a second sip: value is one the eP-CSCF did not assert (the WIC's own claim).
+        sip_values = [a for a in asserted if not a.lower().startswith("tel:")]
+        if len(sip_values) > 1:
+            detail = f"{len(sip_values)} SIP P-Asserted-Identity values: {', '.join(sip_values)}"
+            found.append(say("fail", detail, orig.forwarded))
             continue
         pai = identity_key(asserted[0])
         if block.option == "A":
@@ -831,7 +852,8 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say(
                     "inconclusive",
-                    f"option B: {asserted[0]} is in the block; no W6 answer to compare",
+                    f"option B: {asserted[0]} is in the block; no W6 answer to compare"
+                    + ("" if ctx.knowledge.registrar_messages else f" ({_no_registrar(ctx)})"),
                     orig.forwarded,
                 )
             )
@@ -944,7 +966,7 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
         elif window:
             found.append(say("inconclusive", f"{len(window)} W6 request(s) in between name other identities"))
         elif ctx.knowledge.registrar_messages == 0:
-            found.append(say("inconclusive", _NO_REGISTRAR))
+            found.append(say("inconclusive", _no_registrar(ctx)))
         else:
             found.append(
                 say("pass", "no W6 request between the WIC's INVITE and the forwarded one", orig.forwarded)
@@ -1038,7 +1060,7 @@ def termination_other_domain_without_w7(flow: Flow, ctx: Context) -> list[Findin
         elif window:
             found.append(say("inconclusive", f"{len(window)} W7 request(s) in between name other identities"))
         elif ctx.knowledge.registrar_messages == 0:
-            found.append(say("inconclusive", _NO_REGISTRAR, at.arrived))
+            found.append(say("inconclusive", _no_registrar(ctx), at.arrived))
         else:
             found.append(say("pass", f"no W7 query for {at.called}", at.end or at.arrived))
     return say.summary(found)
@@ -1194,7 +1216,9 @@ def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
         node = at.arrived.dst.node
         expected = _expected_contacts(flow, ctx, at)
         if expected is None:
-            if at.branches:
+            # Unknown contacts: inconclusive when the INVITE was forked or when a TLS
+            # connection that may hold them (W6 answer, WIC registration) is opaque.
+            if at.branches or ctx.knowledge.opaque_at(node) or ctx.knowledge.opaque_at():
                 what = f"the contacts of {', '.join(sorted(at.called))} (W6 answer or registration)"
                 found.append(say("inconclusive", _absent(ctx, what, Role.WIC, Role.IWF, node), at.arrived))
             continue

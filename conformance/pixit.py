@@ -128,7 +128,8 @@ class Block:
     registration: Literal[1, 2] = 1
     external_domains: tuple[str, ...] = ()
     name: str = "block"
-    password: str = "block-secret"
+    password: str = ""
+    "Its digest password at the S-CSCF/HSS; required when the suite emulates the S-CSCF."
     standby: tuple[str, ...] = ()
     "eP-CSCFs of the SUT configured to take the block over when its eP-CSCF fails (5.2.2.2)."
     representative: str = ""
@@ -153,6 +154,16 @@ class ImsUser:
     identity: str
     impi: str
     password: str
+    "Its password; empty when ``password_file`` names the file holding it."
+    password_file: Path | None = None
+    "A file holding the password (e.g. one a reference stack generated into its state directory)."
+
+    def secret(self) -> str:
+        """The password: ``password``, or the content of ``password_file`` read now (a SUT started
+        by ``[sut] start`` may write it after the PIXIT was loaded)."""
+        if self.password_file is None:
+            return self.password
+        return self.password_file.read_text(encoding="utf-8").strip()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,6 +184,9 @@ class Pixit:
     trust: tuple[Path, ...] = ()
     "CA certificates (PEM) to trust for the HTTPS and WSS of external nodes."
     wwsf_signing_key: Path | None = None
+    registrar_client: tuple[Path, Path] | None = None
+    """``[registrar] client_cert`` and ``client_key``: the certificate (PEM chain) and key the suite
+    presents to an external registrar that requires mutual TLS (read-only W6/W7 and leases)."""
     "The WWSF's token signing key (PEM), for the scenarios that need a token the WWSF would not issue."
     clock_file: Path | None = None
     "A clock-offset file every external node reads its time from (scenarios that let time pass)."
@@ -233,7 +247,7 @@ _STACK = {"host", "ims_domain", "remote_domain", "state_dir"}
 _TRUST = {"ca"}
 _NODE_KEYS = {
     "wwsf": {"mode", "url", "signing_key"},
-    "registrar": {"mode", "url"},
+    "registrar": {"mode", "url", "client_cert", "client_key"},
     "i_cscf": {"mode", "sip"},
     "s_cscf": {"mode", "sip"},
     "remote": {"mode", "sip"},
@@ -242,7 +256,7 @@ _NODE_KEYS = {
 _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains",
           "representative", "standby"}  # fmt: skip
 _USER = {"username", "password", "identity", "block"}
-_IMS_USER = {"identity", "impi", "password"}
+_IMS_USER = {"identity", "impi", "password", "password_file"}
 _CLOCK = {"offset_file"}
 
 
@@ -406,7 +420,12 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     for i, table in enumerate(data.get("ims_user", [])):
         at = f"ims_user[{i}]"
         r.keys(table, _IMS_USER, at)
-        ims_users.append(ImsUser(*(r.get(table, k, str, at) for k in ("identity", "impi", "password"))))
+        secret_file = r.file(table, "password_file", at, later=bool(sut.get("start")))
+        secret = r.get(table, "password", str, at, "" if secret_file is not None else ...)
+        if secret and secret_file is not None:
+            raise r.fail(f"{at}.password_file", "give password or password_file, not both")
+        identity, impi = (r.get(table, k, str, at) for k in ("identity", "impi"))
+        ims_users.append(ImsUser(identity, impi, secret, secret_file))
 
     wwsf_table = data.get("wwsf", {})
     start = r.command(sut, "start", "[sut]")
@@ -428,6 +447,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         ims_users=tuple(ims_users),
         trust=tuple(_trust(r, trust, later=bool(start))),
         wwsf_signing_key=r.file(wwsf_table, "signing_key", "[wwsf]", later=bool(start)),
+        registrar_client=_registrar_client(r, data.get("registrar", {}), later=bool(start)),
         clock_file=(
             None if "offset_file" not in clock else _relative(r, r.get(clock, "offset_file", str, "[clock]"))
         ),
@@ -440,12 +460,27 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
         if not pixit.trust:
             raise r.fail("[trust].ca", "missing: external HTTPS/WSS nodes need the CA certificate to trust")
+    if nodes["s_cscf"].mode == "emulated":
+        for i, block in enumerate(blocks):
+            if not block.password:
+                raise r.fail(f"block[{i}].password", "missing: the suite's emulated S-CSCF/HSS needs the "
+                             "block's password (there is no default)")  # fmt: skip
     if nodes["wwsf"].mode != "external":
         for i, ep in enumerate(n for n in nodes.values() if n.role == "ep_cscf"):
             if ep.mode == "external" and ep.identity is None:
                 raise r.fail(f"ep_cscf[{i}].identity", f"missing: the suite's WWSF needs the identity of "
                              f"{ep.name} (the audience of the tokens it accepts)")  # fmt: skip
     return pixit
+
+
+def _registrar_client(r: _Reader, table: Mapping[str, Any], *, later: bool) -> tuple[Path, Path] | None:
+    """``[registrar] client_cert`` and ``client_key``, both or neither."""
+    cert = r.file(table, "client_cert", "[registrar]", later=later)
+    key = r.file(table, "client_key", "[registrar]", later=later)
+    if (cert is None) != (key is None):
+        missing = "client_key" if key is None else "client_cert"
+        raise r.fail(f"[registrar].{missing}", "missing: give client_cert and client_key together")
+    return None if cert is None or key is None else (cert, key)
 
 
 def _relative(r: _Reader, value: str) -> Path:
@@ -509,7 +544,7 @@ def _blocks(r: _Reader, raw: Any, ep_names: set[str], ims_domain: str) -> tuple[
                 registration=registration,
                 external_domains=tuple(str(d) for d in domains),
                 name=name,
-                password=r.get(table, "password", str, at, "block-secret"),
+                password=r.get(table, "password", str, at, ""),
                 representative=representative,
                 standby=tuple(standby),
             )

@@ -108,7 +108,10 @@ def check(pixit: Pixit, *, timeout: float = DEFAULT_TIMEOUT) -> list[Problem]:
     tasks: list[Callable[[], list[Problem]]] = []
     for node in external:
         if node.url is not None:
-            tasks.append(_bind(_check_url, pixit, node, node.url, context, timeout))
+            own = _registrar_context(pixit) if node.role == "registrar" else context
+            if isinstance(own, Problem):
+                return [own]
+            tasks.append(_bind(_check_url, pixit, node, node.url, own, timeout))
         if node.sip is not None:
             tasks.append(_bind(_check_sip, node, node.sip, timeout))
     with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="preflight") as pool:
@@ -161,6 +164,47 @@ def _trust_context(pixit: Pixit) -> ssl.SSLContext | Problem:
     return context
 
 
+def _registrar_context(pixit: Pixit) -> ssl.SSLContext | Problem:
+    """The trust context plus the suite's client certificate for the registrar (mutual TLS)."""
+    context = _trust_context(pixit)
+    if isinstance(context, Problem) or pixit.registrar_client is None:
+        return context
+    cert, key = pixit.registrar_client
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        what = f"cannot load the client certificate: {_reason(exc)}"
+        return Problem("registrar", str(cert), what, lasting=True)
+    return context
+
+
+_CERTIFICATE_REFUSED = (
+    "certificate required", "unknown ca", "bad certificate", "certificate unknown", "access denied",
+    "handshake failure", "certificate_required", "unknown_ca",
+    # TLS 1.3: the client's handshake is over before the server checks its certificate; the server's
+    # alert then often arrives as a bare close of the connection
+    "remote end closed connection", "connection reset", "eof occurred", "unexpected eof",
+)  # fmt: skip
+"Alert names (any case) a TLS server sends when it refuses the client's certificate (RFC 8446 6.2)."
+
+
+def _certificate_refused(pixit: Pixit, error: str) -> str | None:
+    """One line when the registrar refused the suite's client certificate (or wanted one), else None."""
+    lowered = error.lower()
+    if not error.startswith("GET https:") and " https://" not in error:
+        return None
+    which = (
+        f"[registrar] client_cert {pixit.registrar_client[0]}"
+        if pixit.registrar_client is not None
+        else "none given: set [registrar] client_cert and client_key"
+    )
+    if any(alert in lowered for alert in _CERTIFICATE_REFUSED):
+        return f"refused the suite's client certificate ({which}; mutual TLS): {error}"
+    if " answered 403 " in error:
+        return f"does not authorise the suite's client certificate ({which}): {error}"
+    return None
+
+
 # ----- URL nodes: WWSF, registrar, eP-CSCF (IWF) ------------------------------------------------------
 
 
@@ -209,7 +253,9 @@ def _check_url(pixit: Pixit, node: Node, url: str, context: ssl.SSLContext, time
                 return [problem(*_tls_problem(exc))]
     http = _Http(url, context if parts.scheme == "https" else None, timeout)
     if node.role == "registrar":
-        return [problem(p) for p in _check_registrar(http)]
+        found = _check_registrar(http)
+        refused = [_certificate_refused(pixit, p) for p in found]
+        return [problem(r, True) if r else problem(p) for p, r in zip(found, refused, strict=True)]
     if node.role == "wwsf":
         return [problem(p, lasting) for p, lasting in _check_wwsf(pixit, http)]
     return []

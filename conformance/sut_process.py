@@ -25,7 +25,9 @@ class SutProcess:
     Its output goes to a temporary file (kept for an error message; a pipe could fill and block it).
     """
 
-    def __init__(self, pixit: Pixit) -> None:
+    def __init__(self, pixit: Pixit, keylog: str | None = None) -> None:
+        """``keylog``: given to the command as ``SSLKEYLOGFILE`` (the reference's registrar writes the
+        TLS secrets of W6/W7 there, so that a capture of them can be decoded)."""
         if not pixit.start:
             raise ValueError(f"PIXIT {pixit.path}: no [sut] start command")
         self.pixit = pixit
@@ -35,9 +37,11 @@ class SutProcess:
         "Files older than this are a previous start's."
         self._log = tempfile.TemporaryFile()
         cwd = pixit.path.parent if pixit.path is not None else None
+        env = None if keylog is None else {**os.environ, "SSLKEYLOGFILE": keylog}
         self.process = subprocess.Popen(
-            list(pixit.start), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            list(pixit.start), cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+        )  # fmt: skip
 
     def status(self) -> int | None:
         """Its exit status, or None while it runs."""
@@ -46,7 +50,9 @@ class SutProcess:
     def files_written(self) -> bool:
         """Every file the start command makes (``[trust] ca``, ``[wwsf] signing_key``) is this start's."""
         key = self.pixit.wwsf_signing_key
-        return all(_written_since(f, self.started) for f in [*self.pixit.trust, *([key] if key else [])])
+        client = list(self.pixit.registrar_client or ())
+        files = [*self.pixit.trust, *([key] if key else [])]
+        return all(_written_since(f, self.started) for f in files) and all(f.is_file() for f in client)
 
     def wait_for_files(self, deadline: float) -> bool:
         """Wait (until ``time.monotonic()`` reaches ``deadline``) for :meth:`files_written`; False if the

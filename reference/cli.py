@@ -31,6 +31,7 @@ from pathlib import Path
 from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
 from reference.stack import Stack
+from reference.stack_access import OBSERVER
 
 __all__ = ["main"]
 
@@ -74,8 +75,8 @@ async def _up(args: argparse.Namespace) -> int:
     for name, url in stack.endpoints().items():
         print(f"  {name:28} {url}")
     print(f"  {'test CA certificate':28} {stack.pki.ca_path}")
-    for user in stack.config.users:
-        print(f"  user {user.username!r} (password {user.password!r}) registers as {user.identity}")
+    for line in _credential_lines(stack):
+        print(line)
     if args.pixit_out:
         try:
             _write_atomically(Path(args.pixit_out), _pixit_text(stack).encode(), 0o644)
@@ -90,6 +91,25 @@ async def _up(args: argparse.Namespace) -> int:
     print("stopping...", flush=True)
     await stack.stop()
     return 0
+
+
+def _credential_lines(stack: Stack) -> list[str]:
+    """What an operator needs: the registrar's client certificates (mutual TLS), each block's
+    digest password at the S-CSCF/HSS, and the demo users' passwords (docs/security.md)."""
+    lines = [
+        f"  {'registrar client certificates':28} {stack.pki.directory}/client.<node>.pem and .key, <node> "
+        f"one of: {', '.join(stack.access.grants)} (mutual TLS to W6/W7, TS 33.501 13.1)"
+    ]
+    for b in stack.config.blocks:
+        lines.append(
+            f"  block {b.name!r} registers as {b.name}@{stack.config.ims_domain} with password "
+            f"{b.password!r} (S-CSCF/HSS digest; {stack.secrets.path(f'block.{b.name}')} unless configured)"
+        )
+    for user in stack.config.users:
+        lines.append(
+            f"  user {user.username!r} (demo password {user.password!r}) registers as {user.identity}"
+        )
+    return lines
 
 
 # ----- --pixit-out: the running stack as a PIXIT of external nodes ---------------------------
@@ -182,6 +202,8 @@ def _pixit_text(stack: Stack) -> str:
         "[registrar]",
         'mode = "external"',
         f"url = {_toml(stack.registrar_url)}",
+        f"client_cert = {_toml(str(stack.pki.client_cert_path(OBSERVER).resolve()))}",
+        f"client_key = {_toml(str(stack.pki.client_key_path(OBSERVER).resolve()))}",
         "",
         "[i_cscf]",
         'mode = "external"',
@@ -216,21 +238,22 @@ def _pixit_text(stack: Stack) -> str:
             f"option = {_toml(b.option)}",
             f"ep_cscf = {_toml(b.ep_cscf)}",
             f"name = {_toml(b.name)}",
-            f"password = {_toml(b.password)}",
+            "# password: not needed with this stack's S-CSCF (see `wimpu-ref up`'s output, or "
+            f"{stack.secrets.path(f'block.{b.name}').resolve()})",
             f"registration = {b.registration}",
             f"external_domains = {_toml(list(b.external_domains))}",
         ]
     for u in config.users:
         lines += ["", "[[user]]"] + [f"{k} = {_toml(v)}" for k, v in dataclasses.asdict(u).items()]
-    for sub in stack.hss.subscriptions:
-        if not sub.wildcard_impus:  # an ordinary IMS subscriber, not a wIMPU block
-            lines += [
-                "",
-                "[[ims_user]]",
-                f"identity = {_toml(sub.distinct_impus[0])}",
-                f"impi = {_toml(sub.impi)}",
-                f"password = {_toml(sub.password)}",
-            ]
+    ims_users = [sub for sub in stack.hss.subscriptions if not sub.wildcard_impus]  # not wIMPU blocks
+    for i, sub in enumerate(ims_users):
+        lines += [
+            "",
+            "[[ims_user]]",
+            f"identity = {_toml(sub.distinct_impus[0])}",
+            f"impi = {_toml(sub.impi)}",
+            f"password_file = {_toml(str(stack.secrets.path(f'ims-user-{i}').resolve()))}",
+        ]
     return "\n".join(lines) + "\n"
 
 

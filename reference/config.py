@@ -8,6 +8,7 @@ that does not compile (TS 23.003 13.4A), a user of no block, and ports already i
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import socket
 import tomllib
@@ -16,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reference.limits import Limits
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
 from reference.stack import BlockSpec, LeaseTiming, PcscfSpec, StackConfig, UserSpec
@@ -27,7 +29,7 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message is one line naming file and key."""
 
 
-_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users", "failover", "p_cscf"}
+_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users", "failover", "p_cscf", "limits"}
 _PCSCF = {"name", "sip_port", "link_port"}
 _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
 _STACK = {"host", "ims_domain", "state_dir", "remote_domain"}
@@ -105,6 +107,32 @@ def _failover(table: Any, where: str) -> LeaseTiming:
         raise ConfigError(f"{where}: failover: {exc}") from None
 
 
+def _limits(table: Any, where: str) -> Limits:
+    """``[limits]``: the limits that protect legitimate users (``reference/limits.py``)."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: [limits] must be a table")
+    fields = {f.name: f for f in dataclasses.fields(Limits)}
+    _keys(table, set(fields), f"{where}: [limits]")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        integer = fields[key].type in ("int", int)
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float) or value <= 0:
+            kind = "a positive whole number" if integer else "a positive number of seconds"
+            raise ConfigError(f"{where}: limits.{key}: expected {kind}, got {value!r}")
+        values[key] = value if integer else float(value)
+    return Limits(**values)
+
+
+def _password(block: Mapping[str, Any], where: str) -> str | None:
+    """A block's digest password when configured; None: generated into the state directory."""
+    if "password" not in block:
+        return None
+    value: str = _get(block, "password", str, where)
+    if not value.strip():
+        raise ConfigError(f"{where}.password: empty (leave it out to have one generated)")
+    return value
+
+
 def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
     """Validate a parsed TOML document into a :class:`StackConfig`."""
     _keys(data, _TOP, where)
@@ -171,7 +199,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
                 ep_cscf=ep_name,
                 external_domains=domains,
                 name=_get(b, "name", str, at, f"block{i + 1}"),
-                password=_get(b, "password", str, at, "block-secret"),
+                password=_password(b, at),
                 registration=registration,
                 standby=standby,
             )
@@ -205,6 +233,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         ep_ports=eps,
         failover=failover,
         p_cscfs=p_cscfs,
+        limits=_limits(data["limits"], where) if "limits" in data else Limits(),
     )
 
 

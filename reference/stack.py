@@ -6,6 +6,12 @@ then announces. :class:`StackConfig` holds the defaults of the reference profile
 third party with two blocks, one per identity option, each served by its own eP-CSCF
 (TR 23.701 5.2.2.1: "Each block of wIMPU allocated to a third party is associated with
 a different eP-CSCF").
+
+The wIMPU Registrar speaks HTTPS with mutual TLS (TS 33.501 13.1): every node calling it
+presents a client certificate of the stack's test CA naming it, and the registrar
+authorises each for its operations (``reference.stack_access``). Block passwords are
+taken from the configuration or generated into the state directory
+(``reference.node_secrets``): the code holds no password of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
+import ssl
 import tempfile
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
@@ -20,6 +28,8 @@ from typing import Any
 
 import aiohttp
 
+from reference.limits import Limits
+from reference.node_secrets import SecretStore
 from reference.nodes.ep_cscf import EpCscf
 from reference.nodes.ep_cscf_parts import IwfAlone, PcscfAlone
 from reference.nodes.hss.data import HssData, Subscription
@@ -35,8 +45,10 @@ from reference.nodes.s_cscf.service import ScscfService
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
 from reference.nodes.wimpu_registrar.service import RegistrarService
 from reference.nodes.wwsf.service import WwsfService
+from reference.nodes.wwsf.throttle import Budget, LoginThrottle
 from reference.sip.identity import WildcardImpu
-from reference.tls import TestPki
+from reference.stack_access import I_CSCF, OBSERVER, WWSF, client_nodes, registrar_access
+from reference.tls import DEFAULT_SANS, TestPki
 from reference.transport.endpoint import Target
 from reference.transport.resolver import Resolver
 
@@ -55,7 +67,9 @@ class BlockSpec:
     external_domains: tuple[str, ...] = ()
     name: str = "block"
     "Short name: the block's IMPI is <name>@<ims domain>, its distinct IMPU sip:<name>@wrtc.<ims domain>."
-    password: str = "block-secret"
+    password: str | None = None
+    """Its digest password at the S-CSCF/HSS; None: generated into the state directory
+    (``secrets/block.<name>.password``, kept with ``--state-dir``)."""
     registration: int = 1
     "TR 23.701 5.2.2.5.1 option: 1 at eP-CSCF start-up, 2 on the first WIC registration."
     standby: tuple[str, ...] = ()
@@ -122,10 +136,22 @@ class StackConfig:
     """P-CSCFs of decomposed eP-CSCFs: an eP-CSCF with P-CSCFs runs its IWF alone and
     reaches them over the internal interface; the first serves its blocks, the others
     stand by (needs ``failover``)."""
+    limits: Limits = Limits()
+    "Limits that protect legitimate users: WSS connections and web log-ins (docs/security.md)."
     failover: LeaseTiming | None = None
     """Block leases in the wIMPU Registrar decide which eP-CSCF serves each block, and the
     WWSF directory follows them (TR 23.701 5.2.2.2, docs/failover.md). None: each block is
     served by its configured eP-CSCF, unconditionally (the reference profile)."""
+
+
+def login_throttle(limits: Limits) -> LoginThrottle:
+    """The WWSF's log-in throttle for the configured ``[limits]``."""
+    window = limits.login_window
+    return LoginThrottle(
+        per_source=Budget(limits.login_per_source, window),
+        per_user_source=Budget(limits.login_per_user_source, window),
+        per_user=Budget(limits.login_per_user, window),
+    )
 
 
 class Stack:
@@ -146,13 +172,34 @@ class Stack:
             self.state = Path(self.config.state_dir)
             self.state.mkdir(parents=True, exist_ok=True)
         self.pki = TestPki(self.state / "pki")
+        self.secrets = SecretStore(self.state / "secrets")
+        "Generated credentials (block passwords), shared by the processes of one state directory."
+        self.config = dataclasses.replace(
+            self.config,
+            blocks=tuple(
+                b if b.password else dataclasses.replace(b, password=self.secrets.get(f"block.{b.name}"))
+                for b in self.config.blocks
+            ),
+        )
         self.clock = clock
         kwargs = {"clock": clock} if clock else {}
         port = self.config.ports.get
+        self.access = registrar_access(self.config, self.ep_identity, self.p_cscf_identity)
+        "Who may call the registrar, and for what (mutual TLS, TS 33.501 13.1/13.4)."
+        tls: ssl.SSLContext | None = None
+        if self.runs("registrar") and self.config.registrar_url is None:
+            for node in client_nodes(self.config):  # an external node of a lab finds its certificate
+                self.pki.ensure_client(node)
+            sans = tuple(dict.fromkeys((*DEFAULT_SANS, self.config.host)))
+            tls = self.pki.mtls_server_context("registrar", sans)
+            if os.environ.get("SSLKEYLOGFILE"):  # captures of W6/W7 (docs/security.md)
+                tls.keylog_filename = os.environ["SSLKEYLOGFILE"]
         self.registrar = RegistrarService(
             db_path=str(self.state / "registrar.db"),
             host=self.config.host,
             port=port("registrar", 0),
+            tls=tls,
+            access=self.access if tls is not None else None,
             **kwargs,
         )
         self.wwsf = WwsfService(
@@ -172,6 +219,8 @@ class Stack:
             host=self.config.host,
             port=port("wwsf", 0),
             block_owners=self._block_owners if self.config.failover else None,
+            throttle=login_throttle(self.config.limits),
+            hash_workers=self.config.limits.login_hash_workers,
             **kwargs,
         )
         self._w6: RegistrarClient | None = None
@@ -198,7 +247,8 @@ class Stack:
             port=port("s_cscf", 0),
         )
         self.icscf = Icscf(
-            registrar_url="http://unassigned.invalid",
+            registrar_url="https://unassigned.invalid",
+            registrar_ssl=self.client_tls(I_CSCF),
             hss=self.hss,
             resolver=self.resolver,
             webrtc_domains=self.webrtc_domains(),
@@ -206,6 +256,21 @@ class Stack:
             host=self.config.host,
             port=port("i_cscf", 0),
         )
+
+    def client_tls(self, node: str) -> Callable[[], ssl.SSLContext]:
+        """The mutual-TLS client context of ``node`` towards the registrar, made when first
+        needed (its certificate is issued then if the registrar's process has not yet)."""
+        return lambda: self.pki.client_context(node=node)
+
+    def observer(self, timeout: float = 2.0) -> RegistrarClient:
+        """A read-only W6/W7 client of the registrar (the ``observer`` certificate)."""
+        return RegistrarClient(self.registrar_url, timeout=timeout, ssl=self.client_tls(OBSERVER))
+
+    def log_registrar_secrets(self, keylog_file: str) -> None:
+        """Write the TLS secrets of the registrar's connections to ``keylog_file`` (NSS key
+        log): W6/W7 stay decodable in a capture. Only in the registrar's process."""
+        if self.registrar.tls is not None:
+            self.registrar.tls.keylog_filename = keylog_file
 
     def webrtc_domains(self) -> tuple[str, ...]:
         """TR 23.701 5.2.2.3.3: the domains the enhanced I-CSCF checks over W7."""
@@ -220,7 +285,7 @@ class Stack:
         subs = [
             Subscription(
                 impi=f"{b.name}@{domain}",
-                password=b.password,
+                password=b.password or "",
                 distinct_impus=(self.block_representative(b),),
                 wildcard_impus=(WildcardImpu.parse(b.wimpu),),
                 scscf=f"sip:scscf.{domain}",
@@ -231,7 +296,7 @@ class Stack:
             subs.append(
                 Subscription(
                     impi=f"ims-user-{i}@{domain}",
-                    password=f"ims-{i}",
+                    password=self.secrets.get(f"ims-user-{i}"),
                     distinct_impus=(user,),
                     wildcard_impus=(),
                     scscf=f"sip:scscf.{domain}",
@@ -267,7 +332,7 @@ class Stack:
             return self.config.registrar_url
         if self.runs("registrar"):
             return self.registrar.base_url
-        return f"http://{self.config.host}:{self._fixed_port('registrar')}"
+        return f"https://{self.config.host}:{self._fixed_port('registrar')}"
 
     @property
     def wwsf_origin(self) -> str:
@@ -311,7 +376,7 @@ class Stack:
     async def _block_owners(self) -> list[dict[str, Any]]:
         """The block leases, for the WWSF directory (failover)."""
         if self._w6 is None:
-            self._w6 = RegistrarClient(self.registrar_url, timeout=1.0)
+            self._w6 = RegistrarClient(self.registrar_url, timeout=1.0, ssl=self.client_tls(WWSF))
         return await self._w6.leases()
 
     # ----- failover (TR 23.701 5.2.2.2) ----------------------------------------------------
@@ -333,7 +398,7 @@ class Stack:
 
     async def block_holder(self, wimpu: str) -> str | None:
         """The identity of the eP-CSCF whose live lease serves ``wimpu``, read over W6."""
-        async with RegistrarClient(self.registrar_url) as w6:
+        async with RegistrarClient(self.registrar_url, ssl=self.client_tls(OBSERVER)) as w6:
             lease = await w6.lease(wimpu)
         return None if lease is None or not lease["live"] else str(lease["holder"])
 
@@ -370,7 +435,7 @@ class Stack:
             await self.scscf.start()
             self._started.append(self.scscf.stop)
         if self.runs("i-cscf"):
-            self.icscf.registrar = type(self.icscf.registrar)(self.registrar_url)
+            self.icscf.registrar = type(self.icscf.registrar)(self.registrar_url, ssl=self.client_tls(I_CSCF))
             await self.icscf.start()
             self._started.append(self.icscf.stop)
         domain = self.config.ims_domain
@@ -423,7 +488,7 @@ class Stack:
                 wimpu=b.wimpu,
                 representative=self.block_representative(b),
                 impi=f"{b.name}@{domain}",
-                password=b.password,
+                password=b.password or "",
                 registrar=f"sip:{domain}",
                 option=b.registration,
             )
@@ -451,6 +516,7 @@ class Stack:
             ep_identity=self.ep_identity(spec.ep_cscf),
             blocks=self._block_configs(mine),
             registrar_url=self.registrar_url,
+            registrar_ssl=self.client_tls(spec.name),
             failover=self.config.failover,
             roles={b.wimpu: Role.PRIMARY if first else Role.STANDBY for b in mine},
             resolver=self.resolver,
@@ -481,6 +547,7 @@ class Stack:
             wss_port=self.config.ep_ports.get(name, (0, 0))[0],
             retry_after=max(1, round(self.config.failover.duration)) if self.config.failover else 2,
             clock=self.clock,
+            limits=self.config.limits,
         )
         await iwf.start()
         self.iwfs[name] = iwf
@@ -494,6 +561,7 @@ class Stack:
             identity=self.ep_identity(name),
             blocks=self._block_configs(mine),
             registrar_url=self.registrar_url,
+            registrar_ssl=self.client_tls(name),
             wwsf=trusted,
             ssl_context=self.pki.server_context("ep-cscf"),
             resolver=self.resolver,
@@ -504,6 +572,7 @@ class Stack:
             clock=self.clock,
             failover=self.config.failover,
             roles=roles,
+            limits=self.config.limits,
         )
         await ep.start()
         self.ep_cscfs[name] = ep

@@ -1,4 +1,4 @@
-"""A test PKI generated at start-up: one EC P-256 CA and the server certificates it issues.
+"""A test PKI generated at start-up: one EC P-256 CA and the certificates it issues.
 
 Step 1 of TR 23.701 5.2.2.5.2 relies on "one-way authentication of the server based
 on the server certificate"; the WWSF (HTTPS) and the eP-CSCF (WSS) need certificates a
@@ -9,6 +9,9 @@ Layout of the directory::
 
     ca.pem  ca.key            the CA certificate and its key (key mode 0600)
     <name>.pem  <name>.key    a server certificate (leaf, then CA) and its key (0600)
+    client.<node>.pem/.key    the client certificate of a node (mutual TLS towards the
+                              wIMPU Registrar, TS 33.501 13.1): CN <node>, SAN URI
+                              ``urn:wimpu:node:<node>``, extended key usage clientAuth
     .lock                     serialises processes creating or extending the PKI
 
 A second process that opens the same directory loads what is there instead of making a
@@ -35,14 +38,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["DEFAULT_SANS", "PkiError", "TestPki"]
+__all__ = ["DEFAULT_SANS", "NODE_URI", "PkiError", "TestPki", "peer_node"]
 
 DEFAULT_SANS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 "Subject alternative names of a server certificate when none are given."
 
+NODE_URI = "urn:wimpu:node:"
+"Prefix of the URI subject alternative name naming a node in its client certificate."
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CA_DAYS = 365
 _LEAF_DAYS = 90
+_SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
 _BACKDATE = datetime.timedelta(hours=1)
 
 
@@ -122,6 +129,59 @@ class TestPki:
             _write(self.cert_path(name), chain, 0o644)
         return self.cert_path(name)
 
+    def client_cert_path(self, node: str) -> Path:
+        """Path of the client certificate chain of ``node`` (mutual TLS)."""
+        return self.directory / f"client.{_check_name(node)}.pem"
+
+    def client_key_path(self, node: str) -> Path:
+        """Path of the private key of ``node``'s client certificate (mode 0600)."""
+        return self.directory / f"client.{_check_name(node)}.key"
+
+    def ensure_client(self, node: str) -> Path:
+        """Issue the client certificate of ``node`` unless a current one is on disk.
+
+        The certificate names the node twice: as its common name and as the URI
+        ``urn:wimpu:node:<node>`` (what the registrar authorises, :func:`peer_node`).
+        Processes sharing the directory issue each certificate once (under the lock).
+
+        Returns:
+            The path of the certificate chain (``client.<node>.pem``).
+        """
+        with self._locked():
+            self._ensure_client_locked(node)
+        return self.client_cert_path(node)
+
+    def _ensure_client_locked(self, node: str) -> None:
+        cert, key_path = self.client_cert_path(node), self.client_key_path(node)
+        if cert.exists() and key_path.exists() and not _expired(_load_cert(cert)):
+            return
+        key = ec.generate_private_key(ec.SECP256R1())
+        leaf = _make_leaf(key, self._ca_key, self._ca_cert, node, (), client=True)
+        chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, self._ca_cert))
+        _write(key_path, _key_pem(key), 0o600)
+        _write(cert, chain, 0o644)
+
+    def mtls_server_context(self, name: str, sans: Sequence[str] = DEFAULT_SANS) -> ssl.SSLContext:
+        """A TLS server context for ``name`` that requires a client certificate of this CA.
+
+        TS 33.501 13.1: network functions authenticate each other with TLS client and
+        server certificates. A client without a certificate, or with one of another CA,
+        fails the handshake. The server certificate is (re-)issued when it is missing,
+        expired or does not cover ``sans``.
+        """
+        path = self.cert_path(name)
+        if (
+            not path.exists()
+            or not self.key_path(name).exists()
+            or _expired(_load_cert(path))
+            or not (set(sans) <= _sans_of(_load_cert(path)))
+        ):
+            self.issue(name, tuple(dict.fromkeys(sans)))
+        context = self.server_context(name)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cadata=self.ca_pem.decode())
+        return context
+
     def server_context(self, name: str) -> ssl.SSLContext:
         """A TLS server context presenting the certificate of ``name``.
 
@@ -139,17 +199,26 @@ class TestPki:
             raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
         return context
 
-    def client_context(self, keylog_file: str | None = None) -> ssl.SSLContext:
+    def client_context(self, keylog_file: str | None = None, *, node: str | None = None) -> ssl.SSLContext:
         """A TLS client context that trusts only this CA and checks host names.
 
         Args:
             keylog_file: if given, TLS secrets are appended to this file in the NSS key
                 log format (``SSLKEYLOGFILE``), for Wireshark or tshark decryption.
+            node: present the client certificate of this node (issued if missing), for
+                mutual TLS towards the wIMPU Registrar.
         """
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=self.ca_pem.decode())
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if keylog_file is not None:
             context.keylog_filename = keylog_file
+        if node is not None:
+            with self._locked():
+                self._ensure_client_locked(node)
+                try:
+                    context.load_cert_chain(self.client_cert_path(node), self.client_key_path(node))
+                except (OSError, ssl.SSLError) as error:
+                    raise PkiError(f"cannot load the client certificate of {node!r}: {error}") from error
         return context
 
     @contextlib.contextmanager
@@ -160,6 +229,28 @@ class TestPki:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def peer_node(certificate: dict[str, object] | None) -> str | None:
+    """The node a verified peer certificate names (``urn:wimpu:node:<node>``), or None.
+
+    ``certificate`` is :meth:`ssl.SSLSocket.getpeercert` of a verified connection.
+    """
+    if not certificate:
+        return None
+    sans = certificate.get("subjectAltName", ())
+    for kind, value in sans if isinstance(sans, tuple) else ():
+        if kind == "URI" and isinstance(value, str) and value.startswith(NODE_URI):
+            return value.removeprefix(NODE_URI) or None
+    return None
+
+
+def _sans_of(cert: x509.Certificate) -> set[str]:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {str(n.value) for n in names}
 
 
 def _check_name(name: str) -> str:
@@ -263,6 +354,8 @@ def _make_leaf(
     ca_cert: x509.Certificate,
     name: str,
     sans: Sequence[str],
+    *,
+    client: bool = False,
 ) -> x509.Certificate:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     usage = x509.KeyUsage(
@@ -275,8 +368,16 @@ def _make_leaf(
         _builder(subject, ca_cert.subject, key.public_key(), _LEAF_DAYS)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([_san(s) for s in sans]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else _SERVER_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier(NODE_URI + name)] if client else [_san(s) for s in sans]
+            ),
+            critical=False,
+        )
         .add_extension(aki, critical=False)
         .sign(ca_key, hashes.SHA256())
     )

@@ -19,18 +19,19 @@ REDACTED = "<redacted>"
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){0,2}")
 # Authorization: Bearer <token> and Bearer access_token="<token>" (TS 24.371)
 _BEARER = re.compile(r"(?i)(\bBearer\s+(?:access_token=)?\"?)([A-Za-z0-9._~+/=-]{8,})")
-# password = "...", "password": "...", password='...', password=... (also passwd, secret, client_secret)
+# password = "...", "password": "...", password='...', password=... (also passwd, secret, client_secret);
+# a value without quotes ends at a quote or markup (it sits inside a JSON string or an XML text)
 _PASSWORD = re.compile(
     r"(?i)((?:\\?[\"'])?\b(?:password|passwd|passphrase|secret|client_secret)(?:\\?[\"'])?\s*[:=]\s*)"
-    r"(\\?[\"'])?((?:(?!\2)[^\s,;}&)\]])+)"
+    r"(\\?[\"'])?((?(2)(?:(?!\2)[^\s,;}&)\]<>])+|[^\s,;}&)\]<>\"']+))"
 )
 
 
-def redact(text: str) -> str:
-    """``text`` with every JWT, Bearer credential and password value replaced by ``<redacted>``."""
-    text = _JWT.sub(REDACTED, text)
-    text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
-    return _PASSWORD.sub(lambda m: m.group(1) + (m.group(2) or "") + REDACTED, text)
+def redact(text: str, marker: str = REDACTED) -> str:
+    """``text`` with every JWT, Bearer credential and password value replaced by ``marker``."""
+    text = _JWT.sub(marker, text)
+    text = _BEARER.sub(lambda m: m.group(1) + marker, text)
+    return _PASSWORD.sub(lambda m: m.group(1) + (m.group(2) or "") + marker, text)
 
 
 def _mask(length: int) -> str:
@@ -60,6 +61,8 @@ def redact_in_place(text: str) -> str:
 
 
 _BINARY = frozenset({".pcap", ".pcapng", ".png", ".jpg", ".jpeg", ".gif", ".zip", ".pdf", ".mp4", ".webm"})
+_MARKUP = frozenset({".xml", ".html", ".htm", ".svg"})
+"Files where the marker goes in escaped (``&lt;redacted&gt;``): a raw ``<`` in an attribute breaks XML."
 
 
 def scrub_file(path: Path) -> bool:
@@ -77,7 +80,7 @@ def scrub_file(path: Path) -> bool:
         return False
     if "\x00" in text:
         return False
-    clean = redact(text)
+    clean = redact(text, "&lt;redacted&gt;" if path.suffix.lower() in _MARKUP else REDACTED)
     if clean == text:
         return False
     path.write_text(clean, encoding="utf-8")

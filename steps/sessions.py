@@ -34,9 +34,23 @@ def answers_first(world: World, number: str, user: str) -> None:
 # ----- origination (5.2.2.5.3) -------------------------------------------------------------
 
 
-@when(parsers.re(rf"{WIC} starts a session to the remote party with the identity of {USER}"))
+@when(parsers.re(rf"{WIC} starts a session to the remote party with the identity of {USER}$"))
 def wic_originates(world: World, wic: str, user: str) -> None:
     world.originate(wic, world.identity_of(user))
+
+
+@given(parsers.re(rf"{WIC} has started a session to the remote party with the identity of {USER}"))
+def wic_has_originated(world: World, wic: str, user: str) -> None:
+    expect.status(world.originate(wic, world.identity_of(user)), 200, "the session set-up")
+
+
+@when(
+    parsers.re(
+        rf"{WIC} starts a session to the remote party with the identity of {USER} asserting {IDENTITY}"
+    )
+)
+def wic_originates_asserting(world: World, wic: str, user: str, identity: str) -> None:
+    world.originate(wic, world.identity_of(user), asserted=identity)
 
 
 @when(parsers.re(rf"{WIC} starts a session to the remote party as {IDENTITY}"))
@@ -76,6 +90,31 @@ def captured_invite_to_scscf(world: World, user: str, wic: str) -> None:
     invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
     expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
     expect.same_header_line(world.wics[wic].sent_requests("INVITE")[-1], invite.to_bytes(), "From", "f")
+
+
+@then(
+    parsers.re(
+        rf"the INVITE captured from the eP-CSCF to the S-CSCF asserts only the individual IMPU of {USER}"
+    )
+)
+def captured_invite_asserts_only(world: World, user: str) -> None:
+    """RFC 3325 9.1 (standard origination, 5.2.2.5.3): the identity is the eP-CSCF's
+    assertion alone; a P-Asserted-Identity the WIC wrote is not passed on."""
+    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    expect.only_asserted_identity(invite, expect.impu(world.registration_of(user), user))
+
+
+@when(parsers.re(rf'{WIC} sends a (?P<method>[A-Z]+) in the session of WIC "(?P<owner>[^"]+)"'))
+def in_session_of(world: World, wic: str, method: str, owner: str) -> None:
+    world.send_in_session_of(wic, owner, method)
+
+
+@then(parsers.re(r"no (?P<method>[A-Z]+) reaches the S-CSCF or the remote party"))
+def nothing_relayed(world: World, method: str) -> None:
+    """Checked on the wire (the eP-CSCF -> S-CSCF leg) and at the remote party."""
+    world.settle()
+    expect.none(world.captured_requests(method, "ep-cscf", "s-cscf"), f"{method} eP-CSCF -> S-CSCF")
+    expect.none(world.requests_at_remote(method), f"{method} at the remote party")
 
 
 @then(

@@ -44,6 +44,10 @@ def test_default_profile_has_two_blocks_one_per_option() -> None:
         (lambda d: d["ports"].update(wwsf=70000), "outside 0-65535"),
         (lambda d: d["user"][0].update(block="sip:nope!.*!@x.example"), "user[0].block"),
         (lambda d: d.update(block=[]), "no [[block]]"),
+        (lambda d: d.update(limits={"wss_max_conections": 5}), "unknown key 'wss_max_conections'"),
+        (lambda d: d.update(limits={"wss_max_per_source": 0}), "limits.wss_max_per_source"),
+        (lambda d: d.update(limits={"login_window": "1m"}), "limits.login_window"),
+        (lambda d: d.update(limits={"login_per_source": 2.5}), "positive whole number"),
     ],
 )
 def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -53,6 +57,24 @@ def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore
         parse_config(data, "stack.toml")
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_limits_reach_the_nodes() -> None:
+    """[limits] (docs/security.md): the IWF's WSS listener and the WWSF's throttle use them."""
+    from reference.stack import Stack, login_throttle
+
+    data = default()
+    data["limits"] = {"wss_max_per_source": 3, "wss_register_within": 2.5, "login_per_user_source": 2}
+    config = parse_config(data, "stack.toml")
+    assert config.limits.wss_max_per_source == 3 and config.limits.wss_register_within == 2.5
+    assert login_throttle(config.limits).user_sources.budget.attempts == 2
+    stack = Stack(config)
+    assert stack.wwsf.throttle.user_sources.budget.attempts == 2
+    from reference.nodes.iwf.service import Iwf, TrustedWwsf
+
+    iwf = Iwf(name="ep-cscf1", identity="sip:ep", wwsf=TrustedWwsf("https://o", {}, "r"), ssl_context=None,
+              limits=config.limits)  # fmt: skip
+    assert iwf.listener.register_within == 2.5 and iwf.listener.admission.max_per_source == 3
 
 
 def test_port_in_use_is_reported_before_starting() -> None:

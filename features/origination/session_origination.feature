@@ -81,3 +81,29 @@ Feature: 5.2.2.5.3 Origination
       Then the eP-CSCF answers 200
       And the eP-CSCF made no query to the wIMPU Registrar for the session
       And the INVITE reaching the remote party asserts the individual IMPU of alice
+
+  Rule: Steps 2 and 3 - the identity the eP-CSCF asserts is its own, whatever the WIC writes
+
+    Standard IMS origination (TS 24.229 5.2.6.3.3, RFC 3325 9.1) has the P-CSCF remove a
+    P-Asserted-Identity its UE wrote and assert the identity itself; in option B step 2 has
+    the eP-CSCF include the allocated IMPU.
+
+    @step_2 @step_3 @negative @TP_WIMPU_ORIG_005
+    Scenario Outline: A P-Asserted-Identity written by the WIC is replaced by the registered IMPU
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party with the identity of <user> asserting "<claimed>"
+      Then the eP-CSCF answers 200
+      And the INVITE captured from the eP-CSCF to the S-CSCF asserts only the individual IMPU of <user>
+      And the capture of the session passes the verify rules ORIG_PAI_IMPU
+
+      @option_a
+      Examples: another individual IMPU of the block
+        | user  | wic | claimed                                 |
+        | alice | A1  | sip:wrtc-mallory@block1.ims.example.net |
+
+      @option_b
+      Examples: an IMPU of another block
+        | user | wic | claimed                                 |
+        | bob  | B1  | sip:wrtc-alice@block1.ims.example.net   |

@@ -84,3 +84,35 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       When WIC "S1" registers with the identity and the token of someone
       Then the eP-CSCF answers 403
       And the wIMPU Registrar holds no registration for "sip:someone@unknown.example"
+
+  Rule: 5.2.2.3.2 - a WebSocket is authorised only by a registration, and only for its own dialogs
+
+    The WIC authorisation happens at registration (5.2.2.3.2); every later request of a WIC
+    rests on it. A request inside a session (here a BYE) is relayed only when it comes over
+    the WebSocket that set the session up: copying another WIC's route set, Call-ID and
+    tags is not enough (standard P-CSCF procedures, TS 24.229 5.2.6.3; RFC 5626 5.3).
+
+    @negative @TP_WIMPU_SEC_009
+    Scenario: A request in another WIC's session from a WebSocket that never registered is refused
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And WIC "A1" has started a session to the remote party with the identity of alice
+      And WIC "M1" of alice has opened a WSS connection to the eP-CSCF of its block
+      When WIC "M1" sends a BYE in the session of WIC "A1"
+      Then the eP-CSCF answers 403
+      And no BYE reaches the S-CSCF or the remote party
+
+    @negative @TP_WIMPU_SEC_010
+    Scenario: A request in a session set up over another WebSocket of the same user is refused
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And WIC "A1" has started a session to the remote party with the identity of alice
+      And WIC "A2" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A2" has registered with the identity and the token of alice
+      When WIC "A2" sends a BYE in the session of WIC "A1"
+      Then the eP-CSCF answers 403
+      And no BYE reaches the S-CSCF or the remote party

@@ -9,9 +9,10 @@ separate objects here; the bundle only connects :attr:`Iwf.pcscf` and
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reference.limits import DEFAULT_LIMITS, Limits
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
 from reference.nodes.p_cscf.block_registration import BlockCredentials
 from reference.nodes.p_cscf.failover import BlockKeeper
@@ -34,6 +35,7 @@ class EpCscf:
         identity: str,
         blocks: Sequence[BlockConfig],
         registrar_url: str,
+        registrar_ssl: ssl.SSLContext | Callable[[], ssl.SSLContext | None] | None = None,
         wwsf: TrustedWwsf,
         ssl_context: ssl.SSLContext | None,
         resolver: Resolver | None = None,
@@ -45,13 +47,14 @@ class EpCscf:
         clock: Any = None,
         failover: LeaseTiming | None = None,
         roles: Mapping[str, Role] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         """``failover``: hold the blocks by lease (TR 23.701 5.2.2.2); ``roles`` says which
         blocks are this eP-CSCF's own (primary) and which it stands by for (default: all
         its own). Without ``failover`` it serves its blocks unconditionally."""
         self.name = name
         self.identity = identity
-        self.registrar = RegistrarClient(registrar_url)
+        self.registrar = RegistrarClient(registrar_url, ssl=registrar_ssl)
         keeper = None
         if failover is not None:
             keeper = BlockKeeper(
@@ -69,6 +72,7 @@ class EpCscf:
             host=host,
             port=wss_port,
             clock=clock,
+            limits=limits,
         )
         self.pcscf = Pcscf(
             name=name,

@@ -17,9 +17,10 @@ again there (``reference.nodes.iwf.routing``).
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reference.limits import DEFAULT_LIMITS, Limits
 from reference.nodes.iwf.pool import PcscfPool, PcscfTarget
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
 from reference.nodes.p_cscf.block_registration import BlockCredentials
@@ -49,12 +50,13 @@ class IwfAlone:
         wss_port: int = 0,
         retry_after: int = 2,
         clock: Any = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.name = name
         self.identity = identity
         self.iwf = Iwf(
             name=name, identity=identity, wwsf=wwsf, ssl_context=ssl_context, host=host, port=wss_port,
-            clock=clock,
+            clock=clock, limits=limits,
         )  # fmt: skip
         self.pool = PcscfPool(self.iwf, p_cscfs, retry_after=retry_after)
         self.iwf.pcscf = self.pool
@@ -91,6 +93,7 @@ class PcscfAlone:
         ep_identity: str,
         blocks: Sequence[BlockConfig],
         registrar_url: str,
+        registrar_ssl: ssl.SSLContext | Callable[[], ssl.SSLContext | None] | None = None,
         failover: LeaseTiming,
         roles: Mapping[str, Role],
         resolver: Resolver | None = None,
@@ -101,7 +104,7 @@ class PcscfAlone:
     ) -> None:
         self.name = name
         self.identity = identity
-        self.registrar = RegistrarClient(registrar_url)
+        self.registrar = RegistrarClient(registrar_url, ssl=registrar_ssl)
         self.links = IwfLinks(name=name, host=host, port=link_port)
         keeper = BlockKeeper(holder=identity, registrar=self.registrar, timing=failover, roles=roles)
         self.pcscf = Pcscf(

@@ -24,8 +24,12 @@ from .errors import LocalProtocolError
 from .message import Header, Request, Response
 from .proxy_routing import (
     DEFAULT_MAX_FORWARDS,
+    LoopDetected,
     TooManyHops,
+    check_loop,
     check_max_forwards,
+    loop_branch,
+    loop_hash,
     prepare_request,
     preprocess_route,
 )
@@ -40,10 +44,14 @@ __all__ = [
     "ForkingContext",
     "ForkingError",
     "ForwardResponse",
+    "LoopDetected",
     "NotForwardable",
     "ProxyAction",
     "TooManyHops",
+    "check_loop",
     "check_max_forwards",
+    "loop_branch",
+    "loop_hash",
     "prepare_request",
     "preprocess_route",
     "strip_own_via",

@@ -1,10 +1,12 @@
-"""Request processing of a proxy (RFC 3261 16.3 item 3, 16.4, 16.6), sans-I/O.
+"""Request processing of a proxy (RFC 3261 16.3 items 3-4, 16.4, 16.6), sans-I/O.
 
 Re-exported by :mod:`reference.sip.proxy`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Collection, Sequence
 from typing import Final
 
@@ -17,12 +19,23 @@ from .transaction_base import MAGIC_COOKIE
 __all__ = [
     "DEFAULT_MAX_FORWARDS",
     "TooManyHops",
+    "LoopDetected",
+    "check_loop",
     "check_max_forwards",
+    "loop_branch",
+    "loop_hash",
     "prepare_request",
     "preprocess_route",
 ]
 
 DEFAULT_MAX_FORWARDS: Final = 70
+
+
+class LoopDetected(RemoteProtocolError):
+    """A request came back to the proxy unchanged (RFC 3261 16.3 item 4): answer 482."""
+
+    status = 482
+    reason = "Loop Detected"
 
 
 class TooManyHops(RemoteProtocolError):
@@ -71,6 +84,60 @@ def check_max_forwards(request: Request) -> None:
     """
     if request.int_header("Max-Forwards") == 0:
         raise TooManyHops(f"{request.method} {request.uri}: Max-Forwards is 0")
+
+
+def loop_hash(request: Request) -> str:
+    """The part of a branch that tells a loop from a spiral (RFC 3261 16.6 item 8).
+
+    "the proxy MAY ... include ... a hash of the To tag, From tag, Call-ID header
+    field, the Request-URI of the request received (before translation), ... the
+    sequence number from the CSeq header field, in addition to any Proxy-Require and
+    Proxy-Authorization header fields". The topmost Route is included too (a request
+    routed on elsewhere is a spiral), the topmost Via is not: on a looped request it is
+    this proxy's own, so including it would hide every loop.
+    """
+    fields = (
+        request.to.tag or "",
+        request.from_.tag or "",
+        request.call_id,
+        str(request.cseq.number),
+        request.uri,
+        next(iter(request.get_all("Route")), ""),
+        ",".join(request.get_all("Proxy-Require")),
+        ",".join(request.get_all("Proxy-Authorization")),
+    )
+    return hashlib.sha256("\x00".join(fields).encode()).hexdigest()[:16]
+
+
+def loop_branch(request: Request) -> str:
+    """A branch for a copy of ``request``: the magic cookie, :func:`loop_hash` and 64
+    random bits (RFC 3261 16.6 item 8: unique per branch, loop-detectable)."""
+    return f"{MAGIC_COOKIE}{loop_hash(request)}.{secrets.token_hex(8)}"
+
+
+@clause("RFC 3261 16.3", steps=4)
+def check_loop(request: Request, sent_by: tuple[str, int]) -> None:
+    """16.3 item 4: "If the request contains a Via header field with a sent-by value
+    that equals a value placed into previous requests by the proxy, the request has
+    been forwarded by this element before. The request has either looped or is
+    legitimately spiraling through the element. To determine if the request has
+    looped, the element MAY perform the branch parameter calculation described in
+    Section 16.6 on this message and compare it to the parameter received in that Via
+    header field. If the parameters match, the request has looped. If they differ, the
+    request is spiraling through the element [...] If a loop is detected, the element
+    MAY return a 482 (Loop Detected) response."
+
+    Raises:
+        LoopDetected: one of this proxy's Vias carries this request's :func:`loop_hash`.
+    """
+    host, port = sent_by[0].lower(), sent_by[1]
+    mark = MAGIC_COOKIE + loop_hash(request) + "."
+    for via in request.vias:
+        if via.host.lower() != host or (via.port or 5060) != port:
+            continue
+        branch = next((v for k, v in via.parameters.items() if k.lower() == "branch"), None) or ""
+        if branch.startswith(mark):
+            raise LoopDetected(f"{request.method} {request.uri} came back unchanged")
 
 
 @clause("RFC 3261 16.4")

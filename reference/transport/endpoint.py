@@ -17,6 +17,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
+from reference.logutil import RateLimitedLog
 from reference.sip.errors import SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
 from reference.sip.message import Request, Response
@@ -176,6 +177,8 @@ class SipEndpoint:
         "How messages for WS/WSS targets leave (set by an eP-CSCF bundling an IWF)."
 
         self.log = logging.getLogger(f"wimpu.sip.{name}")
+        self.bad_input_log = RateLimitedLog(self.log)
+        "Warnings about unparsable input, at most a few per source address and minute."
 
     async def start(self) -> None:
         """Bind TCP first (to pick the port when 0), then UDP on the same port."""
@@ -219,7 +222,11 @@ class SipEndpoint:
             self.log.exception("%s: handler failed on %s", self.name, message.summary())
 
     def rejected(self, raw: bytes, error: SipError, source: Source) -> None:
-        self.log.warning(
+        """Log unparsable input, rate-limited per source address (a flood of garbage
+        must not become a flood of log lines)."""
+        self.bad_input_log.log(
+            logging.WARNING,
+            source.host,
             "%s: rejected message from %s:%s/%s: %s (%s)",
             self.name,
             source.host,

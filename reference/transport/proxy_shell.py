@@ -21,9 +21,12 @@ from reference.sip.proxy import (
     ForkingContext,
     ForwardResponse,
     ProxyAction,
+    check_loop,
+    check_max_forwards,
+    loop_branch,
     prepare_request,
 )
-from reference.sip.transaction import ServerTransaction, new_branch
+from reference.sip.transaction import ServerTransaction
 from reference.spec import clause
 
 from .endpoint import Target
@@ -59,9 +62,16 @@ async def proxy(
     record_route: str | None = None,
     own_uris: Sequence[str] = (),
 ) -> Response:
-    """Forward ``request`` to every branch in parallel; return the final response sent upstream."""
+    """Forward ``request`` to every branch in parallel; return the final response sent upstream.
+
+    Raises:
+        TooManyHops: Max-Forwards is 0 (16.3 item 3): the node answers 483.
+        LoopDetected: the request came back unchanged (16.3 item 4): the node answers 482.
+    """
+    check_max_forwards(request)
+    check_loop(request, (node.host, node.port))
     handles: dict[str, ClientHandle] = {}
-    ids = [new_branch() for _ in branches]
+    ids = [loop_branch(request) for _ in branches]
     context = ForkingContext(request, ids)
     finished: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 

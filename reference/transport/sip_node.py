@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 from reference.sip.transaction import (
     ClientTransaction,
@@ -154,6 +155,36 @@ class SipNode:
         self.layer.handle_timer(self._now())
         self._pump()
 
+    async def _serve(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+        """Run the node's core on a new request; whatever happens, the request is answered.
+
+        RFC 3261 8.2 and 16: every request is answered with a final response. The core
+        raises :class:`SipError` for a request it cannot handle (its ``status``: 400 for
+        a header that does not parse, 483 for Max-Forwards 0, 482 for a loop); anything
+        else is a fault of ours, answered 500 and logged once with its traceback. A
+        transaction the core already answered is left alone.
+        """
+        assert self.on_request is not None
+        try:
+            await self.on_request(tx, request, source)
+        except asyncio.CancelledError:
+            raise
+        except SipError as exc:
+            log.info("%s: %s answered %d: %s", self.name, request.summary(), exc.status, exc)
+            self._answer(tx, request, exc.status, str(exc) or exc.reason)
+        except Exception:
+            log.exception("%s: internal error on %s", self.name, request.summary())
+            self._answer(tx, request, 500, "Server Internal Error")
+
+    def _answer(self, tx: ServerTransaction, request: Request, status: int, reason: str) -> None:
+        if tx.terminated or tx.final_response is not None:
+            return
+        reason = " ".join(reason.split())[:80] or "Error"
+        try:
+            self.respond(tx, make_response(request, status, reason))
+        except SipError as exc:  # a request too broken to answer (no usable Via or CSeq)
+            log.info("%s: %s cannot be answered: %s", self.name, request.summary(), exc)
+
     # ----- output ----------------------------------------------------------------------
 
     def _pump(self) -> None:
@@ -201,7 +232,7 @@ class SipNode:
             if self.on_request is None:
                 self.respond(tx, make_response(event.request, 501))
                 return
-            self.spawn(self.on_request(tx, event.request, source))
+            self.spawn(self._serve(tx, event.request, source))
             return
         if isinstance(tx, ClientTransaction):
             handle = self._clients.get(id(tx))

@@ -296,6 +296,15 @@ def asserted_identity(request: Request, impu: str) -> None:
     same_identity_as(found[0], impu, "P-Asserted-Identity")
 
 
+def only_asserted_identity(request: Request, impu: str) -> None:
+    """Every P-Asserted-Identity value names ``impu`` (one asserted identity per URI scheme,
+    RFC 3325 9.1, and none of them the requester's own claim)."""
+    found = [a.uri for a in request.addresses("P-Asserted-Identity")]
+    assert found, f"expected P-Asserted-Identity {impu}, the request carries none"
+    for uri in found:
+        same_identity_as(uri, impu, f"P-Asserted-Identity (all of {found})")
+
+
 def never_named(messages: Sequence[tuple[str, bytes]], identities: Sequence[str], header: str) -> None:
     """No message (start line, raw bytes) names one of ``identities`` or carries header ``header``."""
     assert messages, "no message was captured on that WebSocket connection"

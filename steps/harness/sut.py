@@ -35,6 +35,7 @@ from reference.nodes.p_cscf.lease import LeaseTiming
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.stack import Stack, StackConfig
+from reference.stack_access import OBSERVER
 from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
@@ -75,6 +76,14 @@ class Sut:
 
     async def stop(self) -> None:
         """Stop what :meth:`start` started."""
+
+    def registrar_tls(self) -> ssl.SSLContext | None:
+        """The suite's client context towards the registrar (mutual TLS, read only), or None."""
+        return None
+
+    def log_tls_secrets(self, keylog_file: str) -> None:
+        """Have the SUT's registrar write its TLS secrets to ``keylog_file`` where the suite can
+        (the W6/W7 legs of the capture stay decodable); by default it cannot."""
 
     def client_context(self) -> ssl.SSLContext:
         """A TLS client context trusting the SUT's certificates (WWSF, eP-CSCF)."""
@@ -166,6 +175,12 @@ class ReferenceSut(Sut):
     def client_context(self) -> ssl.SSLContext:
         return self.stack.pki.client_context()
 
+    def registrar_tls(self) -> ssl.SSLContext | None:
+        return self.stack.pki.client_context(node=OBSERVER)
+
+    def log_tls_secrets(self, keylog_file: str) -> None:
+        self.stack.log_registrar_secrets(keylog_file)
+
     def ports(self) -> dict[int, str]:
         from captures import stack_ports
 
@@ -236,7 +251,8 @@ class ExternalSut(Sut):
         self.clock = TesterClock(pixit.clock_file) if pixit.clock_file is not None else None
         "The clock every external node reads (PIXIT ``[clock] offset_file``), None without one."
         self._process: SutProcess | None = None
-        self._registrar = RegistrarClient(self.registrar_url)
+        self._keylog: str | None = None
+        self._registrar = RegistrarClient(self.registrar_url, ssl=self.registrar_tls)
         self.core = emulated_core(pixit, clock=self.now, w7=self._registrar.status)
         "The S-CSCF/HSS (and I-CSCF) the harness plays, when the PIXIT says ``emulated``."
 
@@ -257,7 +273,7 @@ class ExternalSut(Sut):
                 ) from None
         if not self.pixit.start:
             return
-        self._process = await asyncio.to_thread(SutProcess, self.pixit)
+        self._process = await asyncio.to_thread(SutProcess, self.pixit, self._keylog)
         from conformance.preflight import PreflightError, require_ready
 
         try:
@@ -294,6 +310,20 @@ class ExternalSut(Sut):
         for ca in self.pixit.trust:
             context.load_verify_locations(cafile=str(ca))
         return context
+
+    def registrar_tls(self) -> ssl.SSLContext | None:
+        """The PIXIT's ``[registrar] client_cert``/``client_key`` over its ``[trust] ca`` (read when
+        first needed: a SUT started by ``[sut] start`` makes them)."""
+        context = self.client_context()
+        if self.pixit.registrar_client is not None:
+            cert, key = self.pixit.registrar_client
+            context.load_cert_chain(cert, key)
+        return context
+
+    def log_tls_secrets(self, keylog_file: str) -> None:
+        """A SUT the suite starts (``[sut] start``) gets ``SSLKEYLOGFILE`` (the reference's registrar
+        writes its secrets there); a SUT already running cannot be told."""
+        self._keylog = keylog_file
 
     def ports(self) -> dict[int, str]:
         return {port: name for (_, port), name in self.pixit.endpoints().items()}
@@ -371,7 +401,7 @@ def emulated_core(
     subscribers = [
         Subscriber(f"{b.name}@{pixit.ims_domain}", b.password, (b.representative,), (b.wimpu,))
         for b in pixit.blocks
-    ] + [Subscriber(u.impi, u.password, (u.identity,)) for u in pixit.ims_users]
+    ] + [Subscriber(u.impi, u.secret(), (u.identity,)) for u in pixit.ims_users]
     scscf, icscf = pixit.node("s_cscf").sip, pixit.node("i_cscf").sip
     assert scscf is not None  # an emulated node has its address (conformance.pixit)
     external = [d for b in pixit.blocks for d in b.external_domains]

@@ -99,6 +99,8 @@ class Wic:
         "Requests received from the eP-CSCF (INVITE, CANCEL, ACK, BYE ...)."
         self._pending: dict[str, Request] = {}
         self.tag = secrets.token_hex(5)
+        self.last_invite: Request | None = None
+        "The last INVITE this WIC sent (its dialog, with the final response, for in-dialog requests)."
 
     # ----- step 2 --------------------------------------------------------------------
 
@@ -173,14 +175,17 @@ class Wic:
 
     # ----- origination (5.2.2.5.3 step 1) -------------------------------------------------
 
-    def invite_request(self, identity: str, target: str) -> Request:
+    def invite_request(self, identity: str, target: str, *, asserted: str | None = None) -> Request:
+        """An INVITE; ``asserted``: a P-Asserted-Identity the WIC writes itself (which the
+        eP-CSCF must not let through, RFC 3325 9.1)."""
         self.cseq += 1
         call_id = f"{secrets.token_hex(8)}@{self.host}"
+        claim = f"P-Asserted-Identity: <{asserted}>\r\n" if asserted else ""
         text = (
             f"INVITE {target} SIP/2.0\r\n"
             f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}\r\n"
             f"Max-Forwards: 69\r\nTo: <{target}>\r\nFrom: <{identity}>;tag={secrets.token_hex(5)}\r\n"
-            f"Call-ID: {call_id}\r\nCSeq: {self.cseq} INVITE\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: {self.cseq} INVITE\r\n{claim}"
             f"Contact: <sip:{self.contact_user}@{self.host};transport=ws;ob>\r\n"
             f"Supported: outbound\r\nContent-Type: application/sdp\r\n"
             f"Content-Length: {len(OFFER_SDP)}\r\n\r\n"
@@ -191,13 +196,19 @@ class Wic:
 
     def ack_for(self, invite: Request, response: Response) -> Request:
         """The ACK of a 2xx: a new transaction along the route set (RFC 3261 13.2.2.4)."""
+        return self.in_dialog_request(invite, response, "ACK", invite.cseq.number)
+
+    def in_dialog_request(self, invite: Request, response: Response, method: str, cseq: int) -> Request:
+        """A request in the dialog ``invite`` set up with the 2xx ``response``, as its caller
+        sends it: Request-URI the remote target, Route the Record-Route reversed (RFC 3261
+        12.1.2, 12.2.1.1). Any WIC may send it: the eP-CSCF must tell whose dialog it is."""
         routes = list(reversed(response.get_all("Record-Route")))
         target = response.contacts[0].uri if response.contacts else invite.uri
         lines = [
-            f"ACK {target} SIP/2.0",
+            f"{method} {target} SIP/2.0",
             f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}",
             "Max-Forwards: 70", f"To: {response.get('To')}", f"From: {invite.get('From')}",
-            f"Call-ID: {invite.call_id}", f"CSeq: {invite.cseq.number} ACK",
+            f"Call-ID: {invite.call_id}", f"CSeq: {cseq} {method}",
             *(f"Route: {r}" for r in routes), "Content-Length: 0",
         ]  # fmt: skip
         message = frame_websocket_message("\r\n".join(lines) + "\r\n\r\n")
@@ -287,9 +298,10 @@ class Wic:
             if isinstance(message, Response) and message.cseq == request.cseq and message.is_final:
                 return message
 
-    async def invite(self, identity: str, target: str) -> Response:
+    async def invite(self, identity: str, target: str, *, asserted: str | None = None) -> Response:
         """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""
-        invite = self.invite_request(identity, target)
+        invite = self.invite_request(identity, target, asserted=asserted)
+        self.last_invite = invite
         response = await self.request(invite)
         if 200 <= response.status < 300:
             await self.send(self.ack_for(invite, response))

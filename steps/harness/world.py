@@ -106,6 +106,8 @@ class World:
         ports = {} if hosts else self.sut.ports()
         self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]))
         self.wire.start()
+        if self.wire.unavailable is None:  # the registrar's TLS secrets, for its W6/W7 legs
+            self.sut.log_tls_secrets(str(self.wire.capture.keylog_path))
         try:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
@@ -113,7 +115,7 @@ class World:
             self.wire.finish(self.sut.ports(), self.scenario)
             raise
         self._ports_seen: dict[int, str] = {}
-        self.w6 = RegistrarClient(self.sut.registrar_url)
+        self.w6 = RegistrarClient(self.sut.registrar_url, ssl=self.sut.registrar_tls)
         self.users = dict(self.sut.users)
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
         self.logins: dict[str, Login] = {}
@@ -124,6 +126,8 @@ class World:
         self.remote: RemoteParty | None = None
         self.ims_users: dict[str, RemoteParty] = {}
         self.session: Session | None = None
+        self.dialogs: dict[str, Response] = {}
+        "WIC name -> the final response to the last session it started."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, then compare harness and wire.
@@ -384,7 +388,7 @@ class World:
             party.register_in_ims(
                 identity,
                 impi=found.impi,
-                password=found.password,
+                password=found.secret(),
                 registrar=f"sip:{self.sut.ims_domain}",
                 scscf=self.sut.scscf,
             )
@@ -396,15 +400,38 @@ class World:
         self.session = Session(caller, called, started, wall, time.time(), response.status)
         return response
 
-    def originate(self, wic_name: str, identity: str | None = None) -> Response:
-        """5.2.2.5.3 step 1: a WIC starts a session to the remote party (ACKs a 2xx)."""
+    def originate(
+        self, wic_name: str, identity: str | None = None, *, asserted: str | None = None
+    ) -> Response:
+        """5.2.2.5.3 step 1: a WIC starts a session to the remote party (ACKs a 2xx);
+        ``asserted``: a P-Asserted-Identity the WIC writes itself."""
         wic = self.wics[wic_name]
         identity = identity or self.logins[self.user_of(wic_name)].identity
+        remote = self.remote_identity
         response = self._attempt(
-            wic_name, self.remote_identity, lambda: self.loop.run(wic.invite(identity, self.remote_identity))
+            wic_name, remote, lambda: self.loop.run(wic.invite(identity, remote, asserted=asserted))
         )
         self.outcome = Outcome(response=response)
+        self.dialogs[wic_name] = response
         return response
+
+    def send_in_session_of(self, sender: str, owner: str, method: str) -> Response:
+        """WIC ``sender`` sends ``method`` in the session WIC ``owner`` set up (its route set,
+        Call-ID and tags) over ``sender``'s own WebSocket; the answer is the outcome."""
+        dialog, answer = self.wics[owner].last_invite, self.dialogs.get(owner)
+        if dialog is None or answer is None or answer.status >= 300:
+            raise AssertionError(f"WIC {owner} has no session to send {method} in")
+        request = self.wics[sender].in_dialog_request(dialog, answer, method, dialog.cseq.number + 1)
+        started, wall = time.monotonic(), time.time()
+        response = self.loop.run(self.wics[sender].request(request))
+        self.session = Session(sender, self.remote_identity, started, wall, time.time(), response.status)
+        self.outcome = Outcome(response=response)
+        return response
+
+    def requests_at_remote(self, method: str) -> list[Request]:
+        """The ``method`` requests the remote party received."""
+        assert self.remote is not None, "no remote party in this scenario"
+        return [r for r in self.remote.received if r.method == method]
 
     def call(self, identity: str) -> Response:
         """5.2.2.5.4 step 1: the remote party places a session to ``identity`` at the I-CSCF."""

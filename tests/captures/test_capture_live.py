@@ -60,6 +60,7 @@ async def scenario(directory: Path) -> Run:
     try:
         ports = stack_ports(stack, remote=remote)
         capture = LiveCapture(directory / "registration_and_termination.pcapng", ports)
+        stack.log_registrar_secrets(str(capture.keylog_path))  # W6/W7 are TLS (docs/security.md)
         await asyncio.to_thread(capture.start)
         context = stack.pki.client_context(keylog_file=str(capture.keylog_path))
         login = await web_login(stack.wwsf.origin, "alice", "alice-password", context)
@@ -144,7 +145,7 @@ def test_invite_on_the_icscf_to_scscf_and_scscf_to_ep_cscf_legs(run: Run) -> Non
 def test_the_w7_query_of_the_icscf(run: Run) -> None:
     to_registrar = [m for m in run.decoded.messages if m.http and run.legs.name(m.dst) == "registrar"]
     w7 = [m for m in to_registrar if m.http and m.http.path.startswith("/w7/")]
-    assert len(w7) == 1 and w7[0].transport == "HTTP" and w7[0].http is not None
+    assert len(w7) == 1 and w7[0].transport == "HTTPS" and w7[0].http is not None  # mTLS (docs/security.md)
     assert w7[0].http.method == "GET" and "identity=" in w7[0].http.path
     answer = next(
         m for m in run.decoded.messages if m.http and m.http.status and m.http.path == w7[0].http.path

@@ -312,8 +312,10 @@ class Wire:
         from_line: str | None = None,
         w6: bool | None = None,
         bearer: bool = False,
+        kept_claim: str | None = None,
     ) -> None:
-        """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF, 200 OK."""
+        """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF, 200 OK.
+        ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on."""
         iwf, pcscf, client = (IWF1, PCSCF1, EP1_HTTP) if option == "A" else (IWF2, PCSCF2, EP2_HTTP)
         headers = [("Contact", f"<{contact_of(wic)};ob>")]
         if bearer:
@@ -342,9 +344,9 @@ class Wire:
         pai = asserted or (impu if option == "B" else identity)
         replace = {"from": from_line} if from_line else None
         drop = () if bearer else ("Authorization",)
-        onward = self.forward(
-            invite, pcscf, SCSCF, add=[("P-Asserted-Identity", f"<{pai}>")], replace=replace, drop=drop
-        )
+        claims = [("P-Asserted-Identity", f"<{kept_claim}>")] if kept_claim else []
+        claims.append(("P-Asserted-Identity", f"<{pai}>"))
+        onward = self.forward(invite, pcscf, SCSCF, add=claims, replace=replace, drop=drop)
         ok = self.response(onward, 200, src=SCSCF, dst=pcscf)
         assert ok
         self.response(invite, 200)

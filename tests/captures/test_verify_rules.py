@@ -240,6 +240,14 @@ class TestOrigination:
         finding = only(w, "ORIG_PAI_IMPU")
         assert finding.verdict == "fail" and finding.leg == "ep-cscf1/sip -> s-cscf"
 
+    @pytest.mark.parametrize(("option", "identity"), [("A", ALICE), ("B", BOB)])
+    def test_a_claim_of_the_wic_passed_on_beside_the_impu_fails(self, option: str, identity: str) -> None:
+        """RFC 3325 9.1: the eP-CSCF asserts; a second SIP value is the WIC's own claim."""
+        w = Wire()
+        w.origination(WIC1, identity, option=option, kept_claim="sip:wrtc-mallory@block1.ims.example.net")
+        finding = only(w, "ORIG_PAI_IMPU")
+        assert finding.verdict == "fail" and "2 SIP P-Asserted-Identity values" in finding.detail
+
     def test_option_b_asserting_another_impu_than_w6_gave_fails(self) -> None:
         w = Wire()
         w.origination(WIC1, BOB, option="B", asserted="sip:wrtc-other@block2.ims.example.net")

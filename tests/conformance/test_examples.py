@@ -49,7 +49,9 @@ def test_in_process_is_the_default_run() -> None:
 
 def test_out_of_process_loads_with_the_files_of_a_state_dir(tmp_path: Path) -> None:
     state = tmp_path / "wimpu-ref"
-    TestPki(state / "pki")
+    TestPki(state / "pki").ensure_client("observer")
+    (state / "secrets").mkdir()
+    (state / "secrets" / "ims-user-0.password").write_text("generated")
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -63,6 +65,9 @@ def test_out_of_process_loads_with_the_files_of_a_state_dir(tmp_path: Path) -> N
     assert pixit.trust == (state / "pki" / "ca.pem",)
     assert pixit.wwsf_signing_key == state / "wwsf-signing-key.pem"
     assert [n.name for n in pixit.ep_cscfs] == ["ep-cscf1", "ep-cscf2"]
+    pki = state / "pki"
+    assert pixit.registrar_client == (pki / "client.observer.pem", pki / "client.observer.key")
+    assert pixit.ims_users[0].secret() == "generated"
 
 
 def test_external_ep_cscf_loads_with_the_vendor_ca(tmp_path: Path) -> None:
@@ -70,7 +75,7 @@ def test_external_ep_cscf_loads_with_the_vendor_ca(tmp_path: Path) -> None:
         shutil.copy(EXAMPLES / name, tmp_path / name)
     shutil.copy(TestPki(tmp_path / "vendor-pki").ca_path, tmp_path / "vendor-ca.pem")
     state = tmp_path / "var" / "wimpu-suite"  # what wimpu-ref up --state-dir leaves there
-    TestPki(state / "pki")
+    TestPki(state / "pki").ensure_client("observer")
     (state / "wwsf-signing-key.pem").write_text("a key")
     pixit = load_pixit(tmp_path / "external-ep-cscf.toml")
     assert [n.name for n in pixit.external()] == ["wwsf", "registrar", "acme-ep"]

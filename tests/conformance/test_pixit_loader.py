@@ -157,6 +157,9 @@ def test_an_emulated_i_cscf_needs_an_emulated_s_cscf(tmp_path: Path) -> None:
     message = refused(write(tmp_path, text))
     assert "[i_cscf].mode: an emulated I-CSCF forwards to the emulated S-CSCF" in message
     both = text + '[s_cscf]\nmode = "emulated"\nsip = "tcp://127.0.0.1:5070"\n'
+    message = refused(write(tmp_path, both))
+    assert "block[0].password: missing: the suite's emulated S-CSCF/HSS needs" in message
+    both = both.replace('ep_cscf = "ep-cscf1"\n', 'ep_cscf = "ep-cscf1"\npassword = "lab-only"\n', 1)
     pixit = load_pixit(write(tmp_path, both))
     assert pixit.emulated("i_cscf") and pixit.emulated("s_cscf") and not pixit.all_reference
 

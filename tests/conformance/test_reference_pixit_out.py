@@ -17,6 +17,7 @@ import pytest
 
 from conformance.pixit import load_pixit
 from reference.config import default_config_text
+from reference.tls import TestPki
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = ("registrar = 8180", "wwsf = 8443", "i_cscf = 5060", "s_cscf = 5070", "wss_port = 7443",
@@ -119,6 +120,33 @@ def test_a_ready_reference_stack_passes_the_check(stack_pixit: Path) -> None:
     assert structure(stack_pixit) == structure(ROOT / "examples" / "pixit" / "out-of-process.toml")
 
 
+def test_check_says_in_one_line_when_the_registrar_refuses_the_client_certificate(
+    stack_pixit: Path, tmp_path: Path
+) -> None:
+    """The registrar requires mutual TLS: without the PIXIT's client certificate, or with one of
+    another CA, the check fails at once with one line naming it (docs/pixit.md, Preflight)."""
+    text = stack_pixit.read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.startswith(("client_cert", "client_key"))]
+    none = tmp_path / "no-cert.toml"
+    none.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = check(none)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if "registrar" in x]
+    assert "refused the suite's client certificate (none given: set [registrar] client_cert" in line, line
+    foreign = TestPki(tmp_path / "foreign")
+    cert = foreign.ensure_client("observer")
+    other = tmp_path / "foreign.toml"
+    other.write_text(
+        "\n".join(lines).replace("[registrar]", f'[registrar]\nclient_cert = "{cert}"\n'
+                                 f'client_key = "{foreign.client_key_path("observer")}"', 1) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    done = check(other)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if "registrar" in x]
+    assert f"refused the suite's client certificate ([registrar] client_cert {cert}" in line, line
+
+
 def test_pixit_out_with_nodes_needs_fixed_ports(tmp_path: Path) -> None:
     process = up(tmp_path, "--nodes", "registrar", "--pixit-out", str(tmp_path / "pixit.toml"))
     out, _ = process.communicate(timeout=60)
@@ -143,7 +171,7 @@ def test_a_pixit_written_by_one_of_several_processes(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         pixit = load_pixit(out)
         assert pixit.wwsf_signing_key == (tmp_path / "state" / "wwsf-signing-key.pem").resolve()
-        assert pixit.node("registrar").url == f"http://127.0.0.1:{ports[0]}"
+        assert pixit.node("registrar").url == f"https://127.0.0.1:{ports[0]}"
         assert pixit.nodes["ep-cscf2"].sip is not None and pixit.nodes["ep-cscf2"].sip.port == ports[7]
     finally:
         stop(processes)

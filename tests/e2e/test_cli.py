@@ -27,7 +27,11 @@ def test_wimpu_ref_up_prints_endpoints_and_stops_on_sigint() -> None:
             break
     text = "".join(lines)
     try:
-        assert "wIMPU Registrar (W6/W7)" in text and "http://127.0.0.1:" in text, text
+        assert "wIMPU Registrar (W6/W7)" in text and "https://127.0.0.1:8180" in text, text
+        assert "registrar client certificates" in text and "client.<node>.pem" in text, text
+        assert "observer" in text and "ep-cscf1" in text, text
+        assert "block 'block1' registers as block1@ims.example.net with password '" in text, text
+        assert "block-secret" not in text, text
         assert "WWSF" in text and "https://127.0.0.1:" in text, text
         assert "eP-CSCF ep-cscf1 (IWF, WSS)" in text and "wss://127.0.0.1:" in text, text
         proc.send_signal(signal.SIGINT)

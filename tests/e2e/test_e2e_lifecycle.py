@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack
 from reference.transport.endpoint import Target
 from steps.harness.clock import FakeClock
@@ -46,7 +45,7 @@ async def test_registration_expires_and_the_called_wic_is_then_unreachable(
     stack: Stack, clock: FakeClock
 ) -> None:
     wic = await registered(stack, expires=120)
-    async with RegistrarClient(stack.registrar.base_url) as w6:
+    async with stack.observer() as w6:
         assert await w6.read(ALICE) is not None
         clock.advance(119)
         assert await w6.read(ALICE) is not None, "expired a second early"
@@ -72,7 +71,7 @@ async def test_refresh_before_expiry_keeps_the_registration(stack: Stack, clock:
     login = await web_login(stack.wwsf.origin, "alice", "alice-password", ctx)
     assert (await wic.register(ALICE, token=login.token, expires=120)).status == 200
     clock.advance(100)
-    async with RegistrarClient(stack.registrar.base_url) as w6:
+    async with stack.observer() as w6:
         assert await w6.read(ALICE) is not None, "the refresh did not extend the registration"
     await wic.close()
 
@@ -101,7 +100,7 @@ async def test_malformed_sip_over_the_websocket_gets_400_and_changes_nothing(sta
     response = await wic._inbox.get()
     assert response.status == 400, response.start_line()
     assert "differs from the request method" in (response.get("Warning") or "")
-    async with RegistrarClient(stack.registrar.base_url) as w6:
+    async with stack.observer() as w6:
         assert await w6.read(ALICE) is None
     await wic.close()
 

@@ -20,7 +20,7 @@ BOB = "sip:bob@enterprise.com"
 @pytest.fixture
 async def w6(stack: Stack) -> AsyncIterator[RegistrarClient]:
     """Observe the registrar only through its W6 API, as the suite does."""
-    async with RegistrarClient(stack.registrar.base_url) as client:
+    async with stack.observer() as client:
         yield client
 
 

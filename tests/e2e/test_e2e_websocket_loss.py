@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack
 from reference.transport.endpoint import Target
 from steps.harness.remote import RemoteParty
@@ -31,7 +30,7 @@ async def wic(stack: Stack, name: str, mode: str) -> Wic:
 async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, remote: RemoteParty) -> None:
     dead, live = await wic(stack, "dead", "answer"), await wic(stack, "live", "answer")
     await dead.close()
-    async with RegistrarClient(stack.registrar.base_url) as w6:
+    async with stack.observer() as w6:
         for _ in range(50):
             entry = await w6.read(ALICE)
             if entry is not None and len(entry["contacts"]) == 1:

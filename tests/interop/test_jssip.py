@@ -238,7 +238,7 @@ async def stack() -> AsyncIterator[Stack]:
 
 @pytest.fixture
 async def w6(stack: Stack) -> AsyncIterator[RegistrarClient]:
-    async with RegistrarClient(stack.registrar.base_url) as client:
+    async with stack.observer() as client:
         yield client
 
 

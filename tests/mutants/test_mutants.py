@@ -48,6 +48,8 @@ GUARDS: dict[str, str] = {
     "alg_none_accepted": "TP_WIMPU_SEC_006",
     "aud_not_checked": "TP_WIMPU_SEC_007",
     "any_domain_accepted": "TP_WIMPU_SEC_008",
+    "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
+    "wic_asserted_identity_kept": "TP_WIMPU_ORIG_005",
     # block registration (5.2.2.5.1) and the WWSF directory
     "no_option1": "TP_WIMPU_BLK_001",
     "option2_never_registered": "TP_WIMPU_BLK_002",

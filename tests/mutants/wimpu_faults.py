@@ -506,6 +506,28 @@ def _impu_to_wic(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", outcome=register_outcome)
 
 
+def _in_dialog_unchecked(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF relays a WIC's in-dialog request along the Route set the WIC wrote,
+    without asking whose dialog it is (a proxy that trusts its own Record-Route)."""
+    from reference.nodes.p_cscf.dialogs import Authorised, DialogTable
+
+    mp.setattr(DialogTable, "authorise_from_wic", lambda self, request, flow: Authorised(request))
+
+
+def _wic_asserted_identity_kept(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF asserts the registered IMPU only when the WIC wrote no
+    P-Asserted-Identity of its own; one the WIC wrote goes on into the core."""
+    from reference.nodes.p_cscf.flows import Onward
+
+    def keep_claim(run: FlowRun, result: Any) -> Any:
+        claimed = run.request.get_all("P-Asserted-Identity")
+        if isinstance(result, Onward) and claimed:
+            return Onward(result.request.with_header_set("P-Asserted-Identity", *claimed))
+        return result
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=keep_claim)
+
+
 def _no_reallocation(mp: pytest.MonkeyPatch) -> None:
     """A standby eP-CSCF never claims the block of a failed one (5.2.2.2)."""
     from reference.nodes.p_cscf.lease import BlockLease, Role
@@ -641,6 +663,14 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "no_reallocation": Fault(
         "a standby eP-CSCF never takes over the block of a failed eP-CSCF (5.2.2.2)", _no_reallocation
+    ),
+    "in_dialog_unchecked": Fault(
+        "the eP-CSCF relays a WIC's in-dialog request on the Route set the WIC wrote, whoever's dialog it is",
+        _in_dialog_unchecked,
+    ),
+    "wic_asserted_identity_kept": Fault(
+        "the eP-CSCF passes on a P-Asserted-Identity the WIC wrote instead of asserting the registered IMPU",
+        _wic_asserted_identity_kept,
     ),
     "directory_not_updated": Fault(
         "the WWSF keeps sending WICs to the failed eP-CSCF of a re-allocated block", _directory_not_updated

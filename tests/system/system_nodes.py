@@ -22,6 +22,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from reference.config import default_config_text
+from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.stack_access import OBSERVER
+from reference.tls import TestPki
 
 ALL_NODES = ("registrar", "s-cscf", "i-cscf", "wwsf", "ep-cscf1", "ep-cscf2")
 BLOCK1 = "sip:wrtc-!.*!@block1.ims.example.net"
@@ -44,15 +47,26 @@ BLOCK3 = "sip:wrtc-!.*!@block3.ims.example.net"
 
 
 def start_registrar(db: Path, port: int) -> subprocess.Popen[str]:
-    """The wIMPU Registrar alone (``python -m reference.nodes.wimpu_registrar``), once READY."""
+    """The wIMPU Registrar alone (``python -m reference.nodes.wimpu_registrar``), once READY; its
+    state directory (the test PKI of mutual TLS) is ``state`` beside ``db``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port),
+         "--state-dir", str(db.parent / "state")],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("READY "), f"registrar did not start: {line!r}"
     return proc
+
+
+def registrar_client(state: Path, port: int, node: str = OBSERVER, timeout: float = 2.0) -> RegistrarClient:
+    """A client of the registrar at ``port`` with the client certificate of ``node`` (mutual TLS)
+    from the test PKI of the state directory ``state``: the read-only ``observer`` by default."""
+    pki = TestPki(state / "pki")
+    return RegistrarClient(
+        f"https://127.0.0.1:{port}", timeout=timeout, ssl=lambda: pki.client_context(node=node)
+    )
 
 
 def block1_user(i: int) -> str:

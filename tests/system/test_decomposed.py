@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from system_nodes import BLOCK3, CORE, Cluster, cluster, decomposed_block, write_config
+from system_nodes import BLOCK3, CORE, Cluster, cluster, decomposed_block, registrar_client, write_config
 from system_wics import Attached, attach
 
 from reference.config import load_config
@@ -117,7 +117,7 @@ async def test_losing_a_p_cscf_keeps_wics_registered_through_the_iwf(
         # A WIC-to-WIC session through the IWF and the serving P-CSCF (5.2.2.5.3, 5.2.2.5.4).
         assert (await wics[0].wic.invite(wics[0].identity, wics[1].identity)).status == 200
 
-        async with RegistrarClient(f"http://127.0.0.1:{config.ports['registrar']}") as w6:
+        async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
             first = await lose_and_recover(nodes, "p-cscf3a", PB, wics, remote, icscf, w6)
             # p-cscf3a comes back: a standby now (the block stays with p-cscf3b, no fail-back).
             nodes.start("p-cscf3a")

@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from system_nodes import BLOCK1, Cluster, block1_user, cluster, write_config
+from system_nodes import BLOCK1, Cluster, block1_user, cluster, registrar_client, write_config
 from system_wics import Attached, attach, closed, reattach
 
 from reference.config import load_config
-from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Header, Request, Response
 from reference.stack import StackConfig
 from reference.tls import TestPki
@@ -104,7 +103,7 @@ async def test_killed_ep_cscf_block_is_reallocated_and_wics_come_back(
         _, _, invite, answer = await call(remote, wics[0].identity, icscf)
         in_progress = 1
 
-        async with RegistrarClient(f"http://127.0.0.1:{config.ports['registrar']}") as w6:
+        async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
             lease = await w6.lease(BLOCK1)
             assert lease is not None and lease["holder"] == EP1
 

@@ -23,11 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from system_nodes import BLOCK1, BLOCK3, CORE, Cluster, cluster, decomposed_block, free_ports, write_config
+from system_nodes import (
+    BLOCK1,
+    BLOCK3,
+    CORE,
+    Cluster,
+    cluster,
+    decomposed_block,
+    free_ports,
+    registrar_client,
+    write_config,
+)
 from system_wics import Attached, attach
 
 from reference.config import load_config
-from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import StackConfig
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
@@ -64,7 +73,7 @@ async def test_two_ep_cscfs_claiming_one_block_at_once_one_wins(
 ) -> None:
     nodes, config = two_standbys
     candidates = {"sip:ep-cscf2.ims.example.net": "ep-cscf2", "sip:ep-cscf4.ims.example.net": "ep-cscf4"}
-    async with RegistrarClient(f"http://127.0.0.1:{config.ports['registrar']}") as w6:
+    async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
         deadline = time.monotonic() + 10
         lease = None
         while time.monotonic() < deadline:
@@ -261,7 +270,7 @@ async def test_an_unreachable_registrar_gets_503_and_no_block_moves(
             after[(await w.wic.register(w.identity, token=w.token)).status] += 1
             after[(await remote.call(w.identity, icscf)).status] += 1
         await asyncio.sleep(2 * LEASE["lease_duration"])
-        async with RegistrarClient(f"http://127.0.0.1:{config.ports['registrar']}") as w6:
+        async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
             lease = await w6.lease(BLOCK1)
         disconnected = [
             w.user for w in wics if w.wic.connection is None or w.wic.connection.close_code is not None

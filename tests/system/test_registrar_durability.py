@@ -22,6 +22,7 @@ import pytest
 
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack, StackConfig
+from reference.tls import TestPki
 from steps.harness.wic import Wic
 
 ATTEMPTS = 40
@@ -36,7 +37,8 @@ def free_port() -> int:
 
 def start_registrar(db: Path, port: int) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port),
+         "--state-dir", str(db.parent / "state")],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -54,7 +56,7 @@ def registrar(tmp_path: Path) -> tuple[Path, int]:
 async def stack_with(registrar: tuple[Path, int]) -> AsyncIterator[tuple[Stack, list[subprocess.Popen[str]]]]:
     db, port = registrar
     procs = [start_registrar(db, port)]
-    stack = Stack(StackConfig(registrar_url=f"http://127.0.0.1:{port}"))
+    stack = Stack(StackConfig(registrar_url=f"https://127.0.0.1:{port}", state_dir=str(db.parent / "state")))
     await stack.start()
     yield stack, procs
     await stack.stop()
@@ -92,7 +94,7 @@ async def test_sigkill_loses_no_acknowledged_registration(
         statuses[i] = await register_one(stack, i)
     acknowledged = [i for i, s in statuses.items() if s == 200]
     refused = [i for i, s in statuses.items() if s == 503]
-    async with RegistrarClient(f"http://127.0.0.1:{port}") as w6:
+    async with stack.observer() as w6:
         lost = [
             i for i in acknowledged if await w6.read(f"sip:wrtc-durable{i}@block1.ims.example.net") is None
         ]
@@ -109,14 +111,22 @@ async def test_sigkill_loses_no_acknowledged_registration(
 async def test_expiry_still_applies_after_a_restart(registrar: tuple[Path, int]) -> None:
     db, port = registrar
     proc = start_registrar(db, port)
+    pki = TestPki(db.parent / "state" / "pki")
     impu = "sip:wrtc-short@block1.ims.example.net"
     body = {
         "wimpu": "sip:wrtc-!.*!@block1.ims.example.net",
         "allocated_by": "third-party",
-        "contact": {"uri": "sip:x@y.invalid;transport=ws", "flow": "f.1", "ep_cscf": "sip:ep", "expires": 2},
+        "contact": {
+            "uri": "sip:x@y.invalid;transport=ws",
+            "flow": "f.1",
+            "ep_cscf": "sip:ep-cscf1.ims.example.net",
+            "expires": 2,
+        },  # fmt: skip
     }
     try:
-        async with RegistrarClient(f"http://127.0.0.1:{port}") as w6:
+        url = f"https://127.0.0.1:{port}"
+        ep_cscf1 = RegistrarClient(url, ssl=lambda: pki.client_context(node="ep-cscf1"))
+        async with ep_cscf1 as w6:
             await w6.write(impu, "c1", body)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)

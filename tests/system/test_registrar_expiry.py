@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from system_nodes import BLOCK1, free_ports, start_registrar
-
-from reference.nodes.wimpu_registrar.client import RegistrarClient
+from system_nodes import BLOCK1, free_ports, registrar_client, start_registrar
 
 EPSILON = 0.005
 "Seconds of slack between the test's clock and the registrar's (one host, one clock)."
@@ -38,7 +36,7 @@ def body(expires: int, contact: str = "c1") -> dict[str, Any]:
         "wimpu": BLOCK1,
         "allocated_by": "third-party",
         "contact": {"uri": f"sip:{contact}@x.invalid;transport=ws", "flow": f"f.{contact}",
-                    "ep_cscf": "sip:ep",
+                    "ep_cscf": "sip:ep-cscf1.ims.example.net",
                     "expires": expires},
     }  # fmt: skip
 
@@ -66,7 +64,10 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
     count = 30
     expiry: dict[str, float] = {}
     try:
-        async with RegistrarClient(f"http://127.0.0.1:{port}") as w6:
+        async with (
+            registrar_client(tmp_path / "state", port, "ep-cscf1") as w6,
+            registrar_client(tmp_path / "state", port) as w7,
+        ):
             for i in range(count):
                 _, entry = await w6.write(impu("restart", i), "c1", body(1 + i % 3))
                 expiry[impu("restart", i)] = epoch(entry["contacts"][0]["expires_at"])
@@ -81,7 +82,7 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
                     if identity in gone:
                         continue
                     sent = time.time()
-                    status = await w6.status(identity)
+                    status = await w7.status(identity)
                     checked += 1
                     if status["registered"] and sent > at + EPSILON:
                         stale += 1
@@ -115,7 +116,10 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
     counts = {"writes": 0, "reads": 0, "lost": 0, "stale": 0, "expired-on-time": 0}
     run_until = time.time() + 4.0
     try:
-        async with RegistrarClient(f"http://127.0.0.1:{port}", timeout=5) as w6:
+        async with (
+            registrar_client(tmp_path / "state", port, "ep-cscf1", 5) as w6,
+            registrar_client(tmp_path / "state", port, timeout=5) as w7,
+        ):
 
             async def write(identity: str, expires: int) -> None:
                 _, entry = await w6.write(identity, "c1", body(expires))
@@ -136,7 +140,7 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
                     promised = expires_at.get(identity, 0.0)  # the last write's expiry, as answered
                     sent = time.time()
                     entry = await w6.read(identity) if k % 2 else None
-                    status = None if k % 2 else await w6.status(identity)
+                    status = None if k % 2 else await w7.status(identity)
                     received = time.time()
                     counts["reads"] += 1
                     present = entry is not None if k % 2 else bool(status and status["registered"])
@@ -159,7 +163,7 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
                 kept += await w6.read(identity) is not None or sent >= expires_at[identity] - EPSILON
             # The abandoned ones are all past their expiry by now: gone from W6 and W7.
             for identity in abandoned:
-                if await w6.read(identity) is None and not (await w6.status(identity))["registered"]:
+                if await w6.read(identity) is None and not (await w7.status(identity))["registered"]:
                     counts["expired-on-time"] += 1
             await asyncio.sleep(2.2)  # the refreshed ones expire too once no longer refreshed
             after = sum([await w6.read(i) is not None for i in refreshed])

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from system_nodes import ALL_NODES, Cluster, cluster, write_config
+from system_nodes import ALL_NODES, Cluster, cluster, registrar_client, write_config
 from system_wics import Attached, attach
 
 from reference.config import load_config
@@ -72,7 +72,7 @@ async def test_a_dropped_wic_is_skipped_and_a_lone_dropped_wic_fails_fast(
                  for i in range(USERS)]  # fmt: skip
         alone = [await attach(wwsf, f"user{USERS + i}", "pw", ctx) for i in range(USERS)]
         live = [b for _, b in pairs]
-        async with RegistrarClient(f"http://127.0.0.1:{config.ports['registrar']}") as w6:
+        async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
             assert [await contacts(w6, a.identity) for a, _ in pairs] == [2] * USERS
             for i, (dead, _) in enumerate(pairs):
                 drop(dead, "abort" if i % 2 else "close")

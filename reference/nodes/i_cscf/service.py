@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection
+import ssl
+from collections.abc import Callable, Collection
 from typing import Any
 
 from reference.nodes.hss.data import HssData
@@ -29,6 +30,7 @@ class Icscf:
         self,
         *,
         registrar_url: str,
+        registrar_ssl: ssl.SSLContext | Callable[[], ssl.SSLContext | None] | None = None,
         hss: HssData,
         resolver: Resolver,
         webrtc_domains: Collection[str],
@@ -38,7 +40,7 @@ class Icscf:
     ) -> None:
         self.node = SipNode("i-cscf", host=host, port=port)
         self.node.on_request = self._request
-        self.registrar = RegistrarClient(registrar_url)
+        self.registrar = RegistrarClient(registrar_url, ssl=registrar_ssl)
         self.hss = hss
         self.resolver = resolver
         self.webrtc_domains = tuple(webrtc_domains)

@@ -16,6 +16,8 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
+from reference.limits import DEFAULT_LIMITS, Limits
+from reference.nodes.iwf.flow_token import FlowTokens
 from reference.nodes.iwf.token_check import TokenError, challenge, extract_bearer, validate
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
@@ -64,12 +66,15 @@ class Iwf:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Any = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.name = name
         self.identity = identity
         "The eP-CSCF identity tokens must be issued for (the JWT ``aud``)."
         self.wwsf = wwsf
         self.clock = clock or time.time
+        self.tokens = FlowTokens(name)
+        "Mints and verifies this IWF's flow tokens (RFC 5626 5.2: unguessable, with a MAC)."
         self.pcscf: PcscfPort | None = None
         self.listener = WebSocketListener(
             self._received,
@@ -79,6 +84,10 @@ class Iwf:
             port=port,
             on_open=self._opened,
             on_close=self._closed,
+            max_connections=limits.wss_max_connections,
+            max_per_source=limits.wss_max_per_source,
+            retry_after=limits.wss_retry_after,
+            register_within=limits.wss_register_within,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self.down = False
@@ -97,11 +106,10 @@ class Iwf:
             task.cancel()
 
     def flow_token(self, flow: Flow) -> str:
-        return f"{self.name}.{flow.id}"
+        return self.tokens.mint(flow.id)
 
     def _flow_id(self, token: str) -> int | None:
-        name, _, number = token.rpartition(".")
-        return int(number) if name == self.name and number.isdigit() else None
+        return self.tokens.flow_id(token)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -118,6 +126,7 @@ class Iwf:
         if isinstance(message, Request) and message.method == "REGISTER":
             try:
                 identity = self.check_token(message)
+                self.listener.authorised(flow.id)
             except TokenError as exc:
                 await self._reject_token(message, flow, exc)
                 return

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Generator, Iterable
 from typing import Any
 
+from reference.nodes.wimpu_registrar.model import MAX_CONTACT_ID_LENGTH, MAX_REG_ID, MAX_TEXT_LENGTH
 from reference.sip.address import NameAddr
 from reference.sip.identity import WildcardImpu, canonical_identity, same_identity
 from reference.sip.message import Request, Response
@@ -33,6 +34,7 @@ __all__ = [
     "W6Write",
     "block_of",
     "contact_key",
+    "contact_problem",
     "originate",
     "register_wic",
     "strip_bearer",
@@ -161,6 +163,29 @@ def contact_key(contact: NameAddr) -> str:
     return contact.uri
 
 
+def contact_problem(contact: NameAddr) -> str | None:
+    """Why a WIC's Contact cannot be stored, or None (answered 400 with this reason).
+
+    RFC 5626 4.1/4.2: ``+sip.instance`` is a quoted URN, ``reg-id`` a number from 1 to
+    2**31-1. The lengths are the wIMPU Registrar's (``model.py``): a value the registrar
+    would refuse is refused here, at the edge, with a reason the WIC can read.
+    """
+    if len(contact.uri) > MAX_TEXT_LENGTH:
+        return f"Contact URI longer than {MAX_TEXT_LENGTH} characters"
+    reg_id = contact.param("reg-id")
+    if reg_id is not None and (not reg_id.isdigit() or not 1 <= int(reg_id) <= MAX_REG_ID):
+        return "reg-id is not a number from 1 to 2**31-1 (RFC 5626 4.2)"
+    instance = contact.param("+sip.instance")
+    if instance is not None:
+        urn = instance.strip('"')
+        if not (urn.startswith("<") and urn.endswith(">")) or not urn[1:-1].lower().startswith("urn:"):
+            return "+sip.instance is not a quoted <urn:...> (RFC 5626 4.1)"
+        if len(contact_key(contact)) > MAX_CONTACT_ID_LENGTH:
+            return f"+sip.instance longer than {MAX_CONTACT_ID_LENGTH - 12} characters"
+    # reg-id without +sip.instance: RFC 5626 6 has the registrar apply RFC 3261 alone.
+    return None
+
+
 def _expires(request: Request, contact: NameAddr, default: int) -> int:
     # RFC 3261 10.2.1.1: the Contact "expires" parameter overrides the Expires header.
     value = contact.param("expires")
@@ -220,6 +245,9 @@ def register_wic(
     if len(contacts) != 1:
         return make_response(request, 400, "Exactly one Contact per WIC REGISTER", to_tag=to_tag)
     contact = contacts[0]
+    problem = contact_problem(contact)
+    if problem is not None:
+        return make_response(request, 400, problem, to_tag=to_tag)
     expires = _expires(request, contact, policy.default_expires)
 
     # Step 5: query the registration status.
@@ -350,12 +378,17 @@ def originate(
         asserted = preferred[0].uri if preferred else identity
         if not any(same_identity(asserted, impu) for impu in registered):
             return make_response(request, 403, "P-Preferred-Identity not registered", to_tag=to_tag)
+    # RFC 3325 9.1: the identity is asserted by the eP-CSCF, whatever the WIC wrote.
     onward = (
         strip_bearer(request)
         .without_header("P-Preferred-Identity")
-        .with_header_set("P-Asserted-Identity", f"<{asserted}>")
+        .without_header("P-Asserted-Identity")
+        .with_header("P-Asserted-Identity", f"<{asserted}>")
     )
-    for route in reversed(service_route):  # step 3 (RFC 3608: Service-Route as Route)
+    # Step 3 (RFC 3608; TS 24.229 5.2.6.3.3): the preloaded Route set of the WIC is
+    # replaced by the Service-Route, so a WIC cannot have the request relayed elsewhere.
+    onward = onward.without_header("Route")
+    for route in reversed(service_route):
         onward = onward.with_header("Route", route, first=True)
     return Onward(onward)
 

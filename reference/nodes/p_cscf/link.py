@@ -85,7 +85,7 @@ class IwfLinks:
 
     @staticmethod
     def _iwf_of(flow_token: str) -> str:
-        return flow_token.rpartition(".")[0]
+        return flow_token.partition(".")[0]  # <IWF name>.<flow id>.<MAC> (iwf/flow_token.py)
 
     async def send_to_flow(self, flow_token: str, message: Request | Response) -> None:
         """Send to a WIC through the IWF holding its flow.

@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from reference.logutil import RateLimitedLog
 from reference.nodes.p_cscf import reallocation
 from reference.nodes.p_cscf.block_registration import (
     BlockCredentials,
     BlockRegistration,
     BlockRegistrationError,
 )
+from reference.nodes.p_cscf.dialogs import DialogTable, Refused
 from reference.nodes.p_cscf.failover import BlockKeeper
 from reference.nodes.p_cscf.flows import (
     BlockConfig,
@@ -44,11 +46,12 @@ from reference.nodes.p_cscf.flows import (
     terminate,
 )
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
-from reference.sip.address import parse_uri
+from reference.sip.errors import SipError
 from reference.sip.identity import IdentityError
 from reference.sip.message import Request, Response
 from reference.sip.proxy import prepare_request
 from reference.sip.transaction import ServerTransaction, make_response, new_branch
+from reference.spec import clause
 from reference.transport.endpoint import Source, Target, TransportFailure
 from reference.transport.proxy_shell import Branch, proxy
 from reference.transport.resolver import Resolver, UnresolvableUri, next_hop_uri
@@ -59,6 +62,8 @@ __all__ = ["Pcscf", "WicSender"]
 log = logging.getLogger("wimpu.p_cscf")
 
 FLOW_TRANSPORTS = ("WS", "WSS")
+IN_DIALOG_METHODS = frozenset({"BYE", "UPDATE", "INFO", "PRACK"})
+"Methods only ever sent inside a dialog (RFC 3261 15, RFC 3311, RFC 6086, RFC 3262)."
 
 
 class WicSender(Protocol):
@@ -121,11 +126,16 @@ class Pcscf:
         configured blocks unconditionally (no re-allocation)."""
         if keeper is not None:
             keeper.owner = self
+        self.dialogs = DialogTable((host, port), resolve=self._hop)
+        self.refusals = RateLimitedLog(log)
+        "Warnings about refused in-dialog requests, rate-limited (a peer must not fill the log)."
+        "The dialogs this P-CSCF record-routed, per WIC flow (authorises in-dialog requests)."
 
     # ----- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.node.start()
+        self.dialogs.own = (self.node.host.lower(), self.node.port)
         for block in self.blocks:
             creds = self.credentials.get(str(block.wimpu))
             if creds is None:
@@ -168,6 +178,14 @@ class Pcscf:
     def uri(self) -> str:
         return self.node.uri()
 
+    def _hop(self, uri: str) -> tuple[str, int] | None:
+        """The (host, port) a URI or name-addr reaches from here, or None."""
+        try:
+            target = self.resolver.resolve(uri.strip())
+        except (UnresolvableUri, ValueError):
+            return None
+        return str(target.host).lower(), int(target.port)
+
     def _record_route(self, flow: str) -> str:
         return f"<sip:{flow}@{self.node.host}:{self.node.port};transport=tcp;lr>"
 
@@ -181,9 +199,18 @@ class Pcscf:
         if isinstance(message, Request) and message.method == "REGISTER":
             if identity is None:
                 return
-            response = await self.register(message, flow_token, identity)
+            try:
+                response = await self.register(message, flow_token, identity)
+            except SipError as exc:  # a header of the REGISTER that does not parse: 400
+                log.info("P-CSCF: REGISTER on %s answered %d: %s", flow_token, exc.status, exc)
+                response = make_response(message, exc.status, " ".join(str(exc).split())[:80])
+            except Exception:  # a fault of ours: answered all the same (RFC 3261 8.2)
+                log.exception("P-CSCF: internal error on REGISTER from %s", flow_token)
+                response = make_response(message, 500, "Server Internal Error")
             await self._send(flow_token, response)
             return
+        if isinstance(message, Response):
+            message = self.dialogs.assert_response(message, flow_token)
         self.node.inject(message, Source("WSS", "flow.invalid", 0, flow_token))
 
     def registered_on(self, flow: str) -> frozenset[str]:
@@ -202,13 +229,19 @@ class Pcscf:
         live contact is left).
         """
         self.flows.pop(flow_token, None)
+        self.dialogs.flow_closed(flow_token)
         for impu, contact_id in self.flow_contacts.pop(flow_token, set()):
             self.node.spawn(self._forget(impu, contact_id, flow_token))
 
     async def _forget(self, impu: str, contact_id: str, flow_token: str) -> None:
+        """Remove a contact of a closed flow, unless a newer registration moved it to
+        another flow meanwhile (RFC 5626 6; the registrar checks it: 412)."""
         try:
-            await self.registrar.remove(impu, contact_id)
-            log.info("P-CSCF: flow %s closed: contact %s of %s removed", flow_token, contact_id, impu)
+            if await self.registrar.remove(impu, contact_id, flow=flow_token):
+                log.info("P-CSCF: flow %s closed: contact %s of %s removed", flow_token, contact_id, impu)
+            else:
+                log.info("P-CSCF: flow %s closed: contact %s of %s is on another flow now", flow_token,
+                         contact_id, impu)  # fmt: skip
         except (RegistrarUnavailable, RegistrarRejected) as exc:
             log.warning(
                 "P-CSCF: flow %s closed: could not remove %s of %s: %s", flow_token, contact_id, impu, exc
@@ -311,6 +344,7 @@ class Pcscf:
                 identities.pop(self.external_of.pop((flow_token, effect.impu), ""), None)
             return None
         if isinstance(effect, Registered):
+            self._replace_flow(effect.impu, effect.contact_id, flow_token)
             expires_at = self.clock() + effect.expires
             identities = self.flows.setdefault(flow_token, {})
             identities[effect.impu] = expires_at
@@ -322,15 +356,36 @@ class Pcscf:
             return None
         raise TypeError(f"unknown effect {effect!r}")
 
+    def _replace_flow(self, impu: str, contact_id: str, flow_token: str) -> None:
+        """RFC 5626 6: a REGISTER with the same ``+sip.instance`` and ``reg-id`` on a new
+        flow replaces the old flow of that contact ("the registrar MUST ... replace the
+        previous binding"). The old flow no longer holds the contact: closing it later
+        removes nothing, and if it holds no other contact of the IMPU it is no longer
+        registered for it (it cannot originate as that identity)."""
+        for other, contacts in self.flow_contacts.items():
+            if other == flow_token or (impu, contact_id) not in contacts:
+                continue
+            contacts.discard((impu, contact_id))
+            log.info("P-CSCF: contact %s of %s moved from flow %s to %s", contact_id, impu, other, flow_token)
+            if not any(c[0] == impu for c in contacts):
+                identities = self.flows.get(other, {})
+                identities.pop(impu, None)
+                identities.pop(self.external_of.pop((other, impu), ""), None)
+
     # ----- other requests -----------------------------------------------------------------
 
     async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
         tag = secrets.token_hex(4)
+        in_dialog = request.to.tag is not None or request.method in IN_DIALOG_METHODS
         try:
-            if request.to.tag is not None or request.method in ("BYE", "UPDATE", "INFO", "PRACK"):
-                await self._in_dialog(tx, request, source)
-            elif source.transport in FLOW_TRANSPORTS:
-                await self._originate(tx, request, str(source.connection), tag)
+            if source.transport in FLOW_TRANSPORTS:
+                flow = str(source.connection)
+                if in_dialog:
+                    await self._in_dialog_from_wic(tx, request, flow)
+                else:
+                    await self._originate(tx, request, flow, tag)
+            elif in_dialog:
+                await self._in_dialog_from_core(tx, request)
             else:
                 await self._terminate(tx, request, tag)
         except RegistrarUnavailable as exc:
@@ -378,15 +433,20 @@ class Pcscf:
         assert isinstance(outcome, Onward)
         onward = outcome.request
         target = self.resolver.resolve(next_hop_uri(onward.uri, onward.get_all("Route")))
-        record = self._record_route(flow) if request.method == "INVITE" else None
-        await proxy(
+        invite = request.method == "INVITE"
+        if invite:
+            asserted = onward.addresses("P-Asserted-Identity")[0].uri
+            self.dialogs.originated(flow, onward, asserted)
+        final = await proxy(
             self.node,
             tx,
             onward,
             [Branch(onward.uri, target, request=onward)],
-            record_route=record,
+            record_route=self._record_route(flow) if invite else None,
             own_uris=[self.uri],
         )
+        if invite:
+            self.dialogs.answered(flow, final)
 
     async def _terminate(self, tx: ServerTransaction, request: Request, tag: str) -> None:
         """TR 23.701 5.2.2.5.4 steps 4-5 for a request from the S-CSCF."""
@@ -408,43 +468,91 @@ class Pcscf:
         )
         branches = []
         delivered = outcome.request
+        invite = request.method == "INVITE"
+        called = request.addresses("P-Called-Party-ID")
+        asserted = called[0].uri if called else request.uri
         for uri, flow in live:
-            copy = (
-                delivered.with_header("Record-Route", self._record_route(flow), first=True)
-                if request.method == "INVITE"
-                else delivered
-            )
+            copy = delivered
+            if invite:
+                copy = delivered.with_header("Record-Route", self._record_route(flow), first=True)
+                self.dialogs.terminated(flow, copy, asserted)
             branches.append(Branch(uri, Target("WSS", "flow.invalid", 0, flow), request=copy))
-        await proxy(self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()])
+        final = await proxy(self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()])
+        if invite and final.status >= 300:
+            self.dialogs.failed([flow for _, flow in live], request.call_id)
 
     def _own_path_uris(self) -> list[str]:
         return [f"sip:term@{self.node.host}:{self.node.port};transport=tcp;lr"]
 
-    def _route_in_dialog(self, request: Request, source: Source) -> tuple[Request, Target]:
-        """Next hop of an in-dialog request: our Record-Route names the WIC's flow."""
-        routes = request.get_all("Route")
-        if routes:
-            top = parse_uri(routes[0].strip().strip("<").split(">")[0])
-            if top.host == self.node.host and top.port == self.node.port:
-                request = request.without_first_value("Route")
-                if source.transport not in FLOW_TRANSPORTS and top.user and top.user != "term":
-                    return request, Target("WSS", "flow.invalid", 0, top.user)
-        return request, self.resolver.resolve(next_hop_uri(request.uri, request.get_all("Route")))
+    @clause("TR 23.701 5.2.2.3.2")
+    async def _in_dialog_from_wic(self, tx: ServerTransaction, request: Request, flow: str) -> None:
+        """An in-dialog request from a WIC: relayed only on a dialog this eP-CSCF
+        record-routed on that flow, to the next hop of its route set, with the identity
+        the eP-CSCF asserts (``dialogs.py``)."""
+        verdict = self.dialogs.authorise_from_wic(strip_bearer(request), flow)
+        if isinstance(verdict, Refused):
+            self._refuse(tx, request, verdict, f"from WIC on {flow}")
+            return
+        onward = verdict.request.without_first_value("Route")  # ours (RFC 3261 16.4)
+        target = self.resolver.resolve(next_hop_uri(onward.uri, onward.get_all("Route")))
+        final = await proxy(self.node, tx, onward, [Branch(onward.uri, target, request=onward)])
+        if request.method == "BYE" and final.status < 300:
+            self.dialogs.ended(flow, request.call_id)
 
-    async def _in_dialog(self, tx: ServerTransaction, request: Request, source: Source) -> None:
+    async def _in_dialog_from_core(self, tx: ServerTransaction, request: Request) -> None:
+        """An in-dialog request from the IMS core: our Record-Route names the WIC's flow;
+        a flow that is gone is answered 430 Flow Failed (RFC 5626 5.3), whether it ever
+        existed or not (flow tokens carry a MAC: ``iwf/flow_token.py``)."""
+        flow = self.dialogs.flow_of_route(request)
+        if flow is None:
+            refused = Refused(403, "Not routed through a dialog of this eP-CSCF")
+            self._refuse(tx, request, refused, "from core")
+            return
+        if not self.iwf.flow_is_open(flow):
+            self._refuse(tx, request, Refused(430, "Flow Failed"), "from core")
+            return
+        not_ours = self.dialogs.authorise_to_wic(request, flow)
+        if not_ours is not None:
+            self._refuse(tx, request, not_ours, "from core")
+            return
+        onward = request.without_first_value("Route")
+        target = Target("WSS", "flow.invalid", 0, flow)
+        final = await proxy(self.node, tx, onward, [Branch(onward.uri, target, request=onward)])
+        if request.method == "BYE" and final.status < 300:
+            self.dialogs.ended(flow, request.call_id)
+
+    def _refuse(self, tx: ServerTransaction, request: Request, refused: Refused, where: str) -> None:
+        self.refusals.log(
+            logging.WARNING, (where, refused.status), "P-CSCF: %s %s refused %d: %s",
+            where, request.summary(), refused.status, refused.reason,
+        )  # fmt: skip
+        self.node.respond(tx, make_response(request, refused.status, refused.reason))
+
+    def _ack_route(self, ack: Request, source: Source) -> tuple[Request, Target] | Refused:
+        """Where the ACK of a 2xx goes, under the same authorisation as other in-dialog requests."""
         if source.transport in FLOW_TRANSPORTS:
-            request = strip_bearer(request)
-        request, target = self._route_in_dialog(request, source)
-        await proxy(
-            self.node, tx, request, [Branch(request.uri, target, request=request)], own_uris=[self.uri]
-        )
+            verdict = self.dialogs.authorise_from_wic(strip_bearer(ack), str(source.connection))
+            if isinstance(verdict, Refused):
+                return verdict
+            onward = verdict.request.without_first_value("Route")
+            return onward, self.resolver.resolve(next_hop_uri(onward.uri, onward.get_all("Route")))
+        flow = self.dialogs.flow_of_route(ack)
+        if flow is None:
+            return Refused(403, "Not routed through a dialog of this eP-CSCF")
+        refused = self.dialogs.authorise_to_wic(ack, flow)
+        if refused is not None:
+            return refused
+        return ack.without_first_value("Route"), Target("WSS", "flow.invalid", 0, flow)
 
     async def _ack(self, ack: Request, source: Source) -> None:
         """The ACK of a 2xx goes end to end along the Route set (RFC 3261 13.2.2.4, 16.11)."""
         try:
-            if source.transport in FLOW_TRANSPORTS:
-                ack = strip_bearer(ack)
-            routed, target = self._route_in_dialog(ack, source)
+            route = self._ack_route(ack, source)
+            if isinstance(route, Refused):
+                why = route.reason
+                self.refusals.log(logging.INFO, ("ACK", 0), "P-CSCF: ACK %s dropped: %s", ack.call_id, why)
+                return
+            routed, target = route
             copy = prepare_request(
                 routed, routed.uri, via=self.node.via(target.transport), branch=new_branch()
             )

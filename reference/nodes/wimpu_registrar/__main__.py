@@ -1,9 +1,13 @@
 """Run the wIMPU Registrar alone: ``python -m reference.nodes.wimpu_registrar``.
 
-    python -m reference.nodes.wimpu_registrar --db registrar.db [--host H] [--port P]
+    python -m reference.nodes.wimpu_registrar --db registrar.db --state-dir DIR [--config STACK.toml]
+                                              [--host H] [--port P]
 
-Prints ``READY <base URL>`` on stdout once it listens (for supervisors and tests), and
-stops cleanly on SIGINT or SIGTERM.
+It speaks HTTPS with mutual TLS only: its server certificate and the client certificates
+of the nodes allowed to call it come from the test PKI in ``DIR/pki`` (shared with the
+other nodes of the stack), and what each may do from the stack configuration (the
+reference profile by default; ``reference.stack_access``). Prints ``READY <base URL>`` on
+stdout once it listens (for supervisors and tests), and stops cleanly on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -19,7 +24,22 @@ from reference.nodes.wimpu_registrar.service import RegistrarService
 
 
 async def _run(args: argparse.Namespace) -> int:
-    service = RegistrarService(db_path=args.db, host=args.host, port=args.port)
+    from reference.config import ConfigError, load_config
+    from reference.stack import Stack
+
+    try:
+        config = dataclasses.replace(load_config(args.config), state_dir=args.state_dir, host=args.host)
+        stack = Stack(config, nodes=["registrar"])  # its PKI, client certificates and access policy
+        service = RegistrarService(
+            db_path=args.db,
+            host=args.host,
+            port=args.port,
+            tls=stack.registrar.tls,
+            access=stack.access,
+        )
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"wimpu-registrar: cannot start: {exc}", file=sys.stderr)
+        return 1
     try:
         await service.start()
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
@@ -42,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         description="the wIMPU Registrar (W6/W7 over HTTP) alone",
     )
     parser.add_argument("--db", required=True, help="SQLite database file (created if absent)")
+    parser.add_argument("--state-dir", required=True, help="the stack's state directory (test PKI in pki/)")
+    parser.add_argument("--config", help="the stack TOML file (default: the reference profile)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)

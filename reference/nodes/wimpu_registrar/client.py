@@ -3,10 +3,17 @@
 Used by the reference eP-CSCF and I-CSCF, and by the suite to observe the registrar's
 state. Errors carry the registrar's RFC 9457 problem detail so a log line (and a
 verdict) says what the registrar objected to.
+
+The registrar requires mutual TLS (TS 33.501 13.1): give ``ssl``, a client context that
+trusts the stack's CA and presents the node's client certificate
+(:meth:`reference.tls.TestPki.client_context` with ``node=``). A refused certificate is
+a failed handshake, reported as :class:`RegistrarUnavailable` with the TLS reason.
 """
 
 from __future__ import annotations
 
+import ssl as _ssl
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -48,10 +55,19 @@ def _segment(identity: str) -> str:
 class RegistrarClient:
     """W6 and W7 over HTTP/JSON (``reference/nodes/wimpu_registrar/openapi.json``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 2.0,
+        ssl: _ssl.SSLContext | Callable[[], _ssl.SSLContext | None] | None = None,
+    ) -> None:
+        """``ssl``: the client context of mutual TLS, or a function making it when first
+        needed (its certificate may not exist yet when the client is made)."""
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self._ssl = ssl
 
     async def __aenter__(self) -> RegistrarClient:
         return self
@@ -66,7 +82,9 @@ class RegistrarClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            context = self._ssl() if callable(self._ssl) else self._ssl
+            connector = aiohttp.TCPConnector(ssl=context) if context is not None else None
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def _call(
@@ -119,12 +137,23 @@ class RegistrarClient:
         )
         return str(result["outcome"]), dict(result["entry"])
 
-    async def remove(self, impu: str, contact_id: str | None) -> None:
-        """W6: remove one contact, or the whole entry when ``contact_id`` is None."""
+    async def remove(self, impu: str, contact_id: str | None, *, flow: str | None = None) -> bool:
+        """W6: remove one contact, or the whole entry when ``contact_id`` is None; with
+        ``flow``, the contact only if it is still on that flow (RFC 5626 6).
+
+        Returns:
+            False when ``flow`` was given and the contact is on another flow now (412).
+        """
         path = f"/w6/v1/registrations/{_segment(impu)}"
         if contact_id is not None:
             path += f"/contacts/{_segment(contact_id)}"
-        await self._call("DELETE", path, missing_ok=True)
+        try:
+            await self._call("DELETE", path, params={"flow": flow} if flow else None, missing_ok=True)
+        except RegistrarRejected as exc:
+            if exc.status == 412 and flow is not None:
+                return False
+            raise
+        return True
 
     # ----- block leases (failover, TR 23.701 5.2.2.2) ------------------------------
 

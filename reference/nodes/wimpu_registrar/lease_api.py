@@ -11,7 +11,8 @@
 See :mod:`.leases` for why a lease decides which eP-CSCF serves a block. The routes are
 added to the registrar's application by :class:`LeaseRoutes`; errors are the
 registrar's problem documents (its middleware turns :class:`.model.RegistrarError`
-into them).
+into them). Each route asks the service's ``authorise`` first (:mod:`.access`): an
+eP-CSCF claims and releases only its own blocks' leases, under its own identity.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from reference.spec import clause
 
+from .access import Operation
 from .leases import Lease, LeaseHeldError, parse_lease_claim
 from .model import Entry, NotFoundError, ValidationError, check_wimpu
 from .store import Store
@@ -70,6 +72,8 @@ class LeaseRoutes:
         clock: the service's clock.
         json_body: the service's JSON body reader (415, 413 and 400 checks).
         entry_json: the service's JSON form of an entry.
+        authorise: ``(request, operation, wimpu or None, holder or None)``; raises
+            :class:`.access.Forbidden` when the caller may not.
     """
 
     def __init__(
@@ -78,7 +82,9 @@ class LeaseRoutes:
         clock: Callable[[], float],
         json_body: Callable[[web.Request], Awaitable[object]],
         entry_json: Callable[[Entry, float], dict[str, object]],
+        authorise: Callable[[web.Request, Operation, str | None, str | None], None],
     ) -> None:
+        self._authorise = authorise
         self._store = store
         self._clock = clock
         self._json_body = json_body
@@ -99,6 +105,7 @@ class LeaseRoutes:
 
     async def _list(self, request: web.Request) -> web.Response:
         self._no_query(request)
+        self._authorise(request, Operation.LEASE_READ, None, None)
         now = self._clock()
         return web.json_response({"leases": [lease_json(lease, now) for lease in self._store().all_leases()]})
 
@@ -106,6 +113,7 @@ class LeaseRoutes:
         self._no_query(request)
         now = self._clock()
         wimpu = check_wimpu(request.match_info["wimpu"])
+        self._authorise(request, Operation.LEASE_READ, None, None)
         lease = self._store().lease(wimpu)
         if lease is None:
             raise NotFoundError(f"block {wimpu} has no lease")
@@ -116,7 +124,9 @@ class LeaseRoutes:
         """Claim or renew a block's lease: the re-allocation of a block (5.2.2.2)."""
         self._no_query(request)
         wimpu = check_wimpu(request.match_info["wimpu"])
+        self._authorise(request, Operation.LEASE_WRITE, wimpu, None)
         claim = parse_lease_claim(await self._json_body(request))
+        self._authorise(request, Operation.LEASE_WRITE, wimpu, claim.holder)
         now = self._clock()
         lease, outcome, previous = self._store().claim_lease(wimpu, claim, now)
         body: dict[str, Any] = {
@@ -134,6 +144,7 @@ class LeaseRoutes:
         if len(holders) != 1 or not holders[0]:
             raise ValidationError("holder", "query parameter 'holder' is required exactly once")
         wimpu = check_wimpu(request.match_info["wimpu"])
+        self._authorise(request, Operation.LEASE_WRITE, wimpu, holders[0])
         self._store().release_lease(wimpu, holders[0], self._clock())
         return web.Response(status=204)
 
@@ -141,5 +152,6 @@ class LeaseRoutes:
         self._no_query(request)
         now = self._clock()
         wimpu = check_wimpu(request.match_info["wimpu"])
+        self._authorise(request, Operation.BLOCK_READ, wimpu, None)
         entries = self._store().block_entries(wimpu, now)
         return web.json_response({"entries": [self._entry_json(e, now) for e in entries]})

@@ -12,6 +12,7 @@ Errors, by HTTP status (each class carries ``status`` and ``title``)::
     │                              ``field`` names it
     ├── NotFoundError (404)        no live entry / contact for the identity
     ├── ConflictError (409)        the write contradicts a stored binding
+    ├── PreconditionFailed (412)   a conditional removal whose condition no longer holds
     ├── UnsupportedMediaType (415) the request body is not application/json
     ├── PayloadTooLarge (413)      the request body is over the limit
     └── SchemaVersionError (500)   the database file has another schema version
@@ -41,6 +42,7 @@ __all__ = [
     "ContactWrite",
     "Entry",
     "NotFoundError",
+    "PreconditionFailed",
     "Outcome",
     "PayloadTooLarge",
     "RegistrarError",
@@ -105,6 +107,14 @@ class ConflictError(RegistrarError):
 
     status = 409
     title = "Conflict"
+
+
+class PreconditionFailed(RegistrarError):
+    """A removal conditioned on the contact's flow, and the contact is on another flow now
+    (RFC 5626 6: a newer registration over another flow replaced it)."""
+
+    status = 412
+    title = "Precondition Failed"
 
 
 class UnsupportedMediaType(RegistrarError):

@@ -17,6 +17,11 @@ Routes::
     PUT    /w6/v1/blocks/{wimpu}/lease, DELETE ...?holder=H      see ``lease_api``
     GET    /openapi.json, GET /health
 
+Every route needs mutual TLS (TS 33.501 13.1) when the service is given a ``tls`` context:
+the client certificate, of the stack's CA, names the calling node, and :mod:`.access`
+decides what that node may do (403 with a problem document otherwise). Without ``tls``
+the service speaks plain HTTP with no authorisation: unit tests of the API only.
+
 Path values are percent-encoded identities (``sip%3Aalice%40example.com``). Errors are
 RFC 9457 problem documents (``application/problem+json``). The service reads its clock
 once per request and hands that time to the clock-free :class:`Store`; a background task
@@ -32,6 +37,7 @@ import importlib.resources
 import json
 import logging
 import math
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Final
@@ -39,7 +45,9 @@ from typing import Final
 from aiohttp import web
 
 from reference.spec import clause
+from reference.tls import peer_node
 
+from .access import AccessPolicy, Grant, Operation
 from .lease_api import LeaseRoutes, lease_problem_members
 from .leases import LeaseHeldError
 from .model import (
@@ -67,6 +75,8 @@ PROBLEM_JSON: Final = "application/problem+json"
 
 _NOTE: Final = web.RequestKey("note", str)
 "What a handler did, for the request's log line."
+_GRANT: Final = web.RequestKey("grant", Grant)
+"Who called, from the client certificate (with ``tls`` only)."
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -158,6 +168,8 @@ class RegistrarService:
         port: int = 0,
         clock: Callable[[], float] = time.time,
         sweep_interval: float = 1.0,
+        tls: ssl.SSLContext | None = None,
+        access: AccessPolicy | None = None,
     ) -> None:
         """Prepare the service; nothing is opened or bound until :meth:`start`.
 
@@ -167,9 +179,19 @@ class RegistrarService:
             port: the port to bind; 0 picks a free one (see :attr:`port`).
             clock: the time source, seconds since the epoch (a fake one in tests).
             sweep_interval: seconds between two sweeps of expired registrations.
+            tls: a server context requiring client certificates
+                (:meth:`reference.tls.TestPki.mtls_server_context`): HTTPS with mutual TLS.
+                None: plain HTTP, no authorisation (unit tests of the API only).
+            access: who may do what (required with ``tls``).
         """
         if not sweep_interval > 0:
             raise ValueError(f"sweep_interval must be positive, got {sweep_interval}")
+        if (tls is None) != (access is None):
+            raise ValueError("mutual TLS (tls) and the access policy (access) go together")
+        if tls is not None and tls.verify_mode != ssl.CERT_REQUIRED:
+            raise ValueError("the registrar's TLS context must require client certificates")
+        self.tls = tls
+        self.access = access
         self.db_path = db_path
         self.host = host
         self._port = port
@@ -193,7 +215,9 @@ class RegistrarService:
         app.router.add_delete(w6 + "/{impu}/contacts/{contact_id}", self._delete_contact)
         app.router.add_delete(w6 + "/{impu}", self._delete_entry)
         app.router.add_get("/w7/v1/registration-status", self._status, allow_head=False)
-        LeaseRoutes(lambda: self.store, lambda: self._clock(), self._json_body, entry_json).add_to(app)
+        LeaseRoutes(
+            lambda: self.store, lambda: self._clock(), self._json_body, entry_json, self._authorise_block
+        ).add_to(app)
         app.router.add_get("/openapi.json", self._openapi_doc, allow_head=False)
         app.router.add_get("/health", self._health, allow_head=False)
         return app
@@ -211,7 +235,7 @@ class RegistrarService:
         runner = web.AppRunner(self.app, access_log=None)
         try:
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self._port)
+            site = web.TCPSite(runner, self.host, self._port, ssl_context=self.tls)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -248,9 +272,9 @@ class RegistrarService:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port`` of the running service."""
+        """``https://host:port`` of the running service (``http://`` without TLS)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self._port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self._port}"
 
     @property
     def store(self) -> Store:
@@ -292,6 +316,10 @@ class RegistrarService:
         self._requests[area] = self._requests.get(area, 0) + 1
         note = ""
         try:
+            if self.access is not None:
+                transport = request.transport
+                peer = transport.get_extra_info("peercert") if transport is not None else None
+                request[_GRANT] = self.access.caller(peer_node(peer))
             response = await handler(request)
             note = request.get(_NOTE, "")
         except RegistrarError as exc:
@@ -309,8 +337,30 @@ class RegistrarService:
             note = f"internal error: {type(exc).__name__}"
             response = _problem(500, "Internal Server Error", "the registrar failed: " + note)
         query = f"?{request.query_string}" if request.query_string else ""
-        LOG.info("%s %s%s -> %d %s", request.method, request.path, query, response.status, note)
+        grant = request.get(_GRANT)
+        who = f" [{grant.node}]" if grant is not None else ""
+        LOG.info("%s %s%s%s -> %d %s", request.method, request.path, query, who, response.status, note)
         return response
+
+    def _grant(self, request: web.Request) -> Grant | None:
+        return request[_GRANT] if self.access is not None else None
+
+    def _authorise_impu(self, request: web.Request, operation: Operation, impu: str) -> None:
+        grant = self._grant(request)
+        if self.access is not None and grant is not None:
+            self.access.authorise_impu(grant, operation, impu)
+
+    def _authorise_block(
+        self, request: web.Request, operation: Operation, wimpu: str | None, holder: str | None = None
+    ) -> None:
+        """For :class:`LeaseRoutes`: ``operation`` on block ``wimpu`` (None: every block)."""
+        grant = self._grant(request)
+        if self.access is None or grant is None:
+            return
+        if wimpu is None:
+            self.access.authorise(grant, operation)
+        else:
+            self.access.authorise_block(grant, operation, wimpu, holder)
 
     async def _json_body(self, request: web.Request) -> object:
         """The request body as JSON: 415, 413 and 400 checks, in that order."""
@@ -349,6 +399,7 @@ class RegistrarService:
         impu = check_identity(request.match_info["impu"], "impu")
         if request.query:
             raise ValidationError(next(iter(request.query)), "no query parameter is allowed")
+        self._authorise_impu(request, Operation.W6_READ, impu)
         entry = self.store.read(impu, now)
         if entry is None:
             raise NotFoundError(f"IMPU {impu} is not registered")
@@ -359,9 +410,14 @@ class RegistrarService:
         """W6 read by external identity (option B): the IMPU bound to it, and contacts."""
         now = self._clock()
         external = check_identity(_query(request, "external"), "external")
+        grant = self._grant(request)
+        if self.access is not None and grant is not None:
+            self.access.authorise(grant, Operation.W6_READ)
         entry = self.store.read_by_external(external, now)
         if entry is None:
             raise NotFoundError(f"no registered IMPU is bound to external identity {external}")
+        if self.access is not None and grant is not None:
+            self.access.authorise_entry(grant, entry.wimpu)
         return web.json_response(entry_json(entry, now))
 
     @clause("TR 23.701 5.2.2.5.2", steps=6)
@@ -369,7 +425,14 @@ class RegistrarService:
         """W6 write: store a contact; 201 for a new registration, else 200."""
         impu = check_identity(request.match_info["impu"], "impu")
         contact_id = check_contact_id(request.match_info["contact_id"])
+        grant = self._grant(request)
+        if self.access is not None and grant is not None:  # 403 before the body is even read
+            self.access.authorise_impu(grant, Operation.W6_WRITE, impu)
         write = parse_registration_write(await self._json_body(request), contact_id)
+        if self.access is not None and grant is not None:
+            self.access.authorise_write(
+                grant, impu, write.wimpu, write.external_identity, write.contact.ep_cscf
+            )
         now = self._clock()
         entry, outcome = self.store.upsert_contact(
             impu, write.wimpu, write.allocated_by, write.external_identity, write.contact, now
@@ -386,7 +449,9 @@ class RegistrarService:
         now = self._clock()
         impu = check_identity(request.match_info["impu"], "impu")
         contact_id = check_contact_id(request.match_info["contact_id"])
-        entry = self.store.remove_contact(impu, contact_id, now)
+        self._authorise_impu(request, Operation.W6_REMOVE, impu)
+        flow = _query(request, "flow") if request.query else None
+        entry = self.store.remove_contact(impu, contact_id, now, flow=flow)
         request[_NOTE] = "entry removed" if entry is None else "contact removed"
         return web.json_response({"entry": None if entry is None else entry_json(entry, now)})
 
@@ -395,6 +460,7 @@ class RegistrarService:
         """W6 de-registration of every contact (``Contact: *``): the entry is removed."""
         now = self._clock()
         impu = check_identity(request.match_info["impu"], "impu")
+        self._authorise_impu(request, Operation.W6_REMOVE, impu)
         removed = self.store.remove_entry(impu, now)
         request[_NOTE] = f"entry removed with {len(removed.contacts)} contact(s)"
         return web.Response(status=204)
@@ -406,6 +472,7 @@ class RegistrarService:
         """W7: is the called identity registered; its IMPU and wIMPU if so."""
         now = self._clock()
         identity = check_identity(_query(request, "identity"), "identity")
+        self._authorise_impu(request, Operation.W7_STATUS, identity)
         status = self.store.status(identity, now)
         request[_NOTE] = "registered" if status.registered else "not registered"
         return web.json_response(status_json(status))

@@ -39,6 +39,7 @@ from .model import (
     Entry,
     NotFoundError,
     Outcome,
+    PreconditionFailed,
     RegistrationStatus,
     SchemaVersionError,
     SweepResult,
@@ -334,17 +335,22 @@ class Store:
         return entry, outcome
 
     @clause("TR 23.701 5.2.2.3.1")
-    def remove_contact(self, impu: str, contact_id: str, now: float) -> Entry | None:
+    def remove_contact(
+        self, impu: str, contact_id: str, now: float, *, flow: str | None = None
+    ) -> Entry | None:
         """De-register one contact; the entry goes with its last live contact.
 
         5.2.2.3.1: "An entry is removed upon de-registration or registration timer
-        expiry."
+        expiry." With ``flow``, only if the contact is still on that flow: the eP-CSCF
+        forgetting the contacts of a closed WebSocket must not remove one that a newer
+        registration moved to another flow (RFC 5626 6, flow replacement).
 
         Returns:
             The entry with its remaining live contacts, or None if the entry was removed.
 
         Raises:
             NotFoundError: the IMPU is not registered or has no such live contact.
+            PreconditionFailed: the contact is on another flow than ``flow``.
         """
         impu = check_identity(impu, "impu")
         check_contact_id(contact_id)
@@ -352,8 +358,11 @@ class Store:
             current = self._entry(db, "impu", impu, now)
             if current is None:
                 raise NotFoundError(f"IMPU {impu} is not registered")
-            if all(c.contact_id != contact_id for c in current.contacts):
+            found = next((c for c in current.contacts if c.contact_id == contact_id), None)
+            if found is None:
                 raise NotFoundError(f"IMPU {impu} has no live contact {contact_id!r}")
+            if flow is not None and found.flow != flow:
+                raise PreconditionFailed(f"contact {contact_id!r} of {impu} is on another flow now")
             db.execute(
                 "DELETE FROM contacts WHERE impu = ? AND (contact_id = ? OR expires_at <= ?)",
                 (impu, contact_id, now),

@@ -14,22 +14,40 @@ associated with the failed eP-CSCF shall be re-allocated to another eP-CSCF" (5.
 :meth:`WwsfService.set_block_ep_cscf` changes the directory at run time.
 
 Errors are ``application/problem+json`` (RFC 9457). No password or token is logged.
+
+Limits that protect legitimate users (issue 13 item 6, ``docs/security.md``):
+
+- a malformed login (not UTF-8, not JSON, a lone surrogate, a user name over 256 or a
+  password over 1024 bytes, a broken form) is answered 400 with the reason; a body over
+  16 KiB 413; another media type 415; never 500;
+- failed logins are throttled per source, per user and source, and per user
+  (:mod:`reference.nodes.wwsf.throttle`, whose docstring says why the real user is not
+  locked out): 429 with Retry-After, decided before any password is hashed;
+- scrypt runs in a small thread pool of its own, and one source has at most one hash
+  running at a time, so a flood from one address cannot queue ahead of other users;
+- failed and throttled logins are logged through a :class:`~reference.logutil.RateLimitedLog`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import dataclasses
 import importlib.resources
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from aiohttp import web
 
+from reference.logutil import RateLimitedLog
+from reference.nodes.wwsf.throttle import LoginThrottle, source_key
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
-from reference.nodes.wwsf.users import User, UserStore
+from reference.nodes.wwsf.users import User, UserStore, check_credentials
 from reference.sip.errors import WildcardError
 from reference.sip.identity import WildcardImpu
 from reference.spec import clause
@@ -110,6 +128,9 @@ class WwsfService:
             login and directory answer, so WICs are sent to the eP-CSCF serving their
             block now (5.2.2.2); None: the directory changes only by
             :meth:`set_block_ep_cscf`.
+        throttle: the login throttle (default budgets of :class:`LoginThrottle`).
+        hash_workers: threads that hash passwords (scrypt, about 50 ms and 16 MiB each).
+        monotonic: the clock of the throttle and of the rate-limited log (injected in tests).
     """
 
     def __init__(
@@ -126,6 +147,9 @@ class WwsfService:
         origin: str | None = None,
         cert_name: str = "wwsf",
         block_owners: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
+        throttle: LoginThrottle | None = None,
+        hash_workers: int = 2,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pki = pki
         self._cert_name = cert_name
@@ -148,6 +172,12 @@ class WwsfService:
         self._block_owners = block_owners
         self._owners_failing = False
         self._runner: web.AppRunner | None = None
+        self.throttle = throttle or LoginThrottle()
+        self._monotonic = monotonic
+        self._hash_workers = hash_workers
+        self._hasher: concurrent.futures.ThreadPoolExecutor | None = None
+        self._hashing = _PerKeyLocks()
+        self._login_log = RateLimitedLog(log, clock=monotonic)
         page = importlib.resources.files("reference.nodes.wwsf") / "static" / "wic.html"
         self._page = page.read_bytes()
 
@@ -293,6 +323,9 @@ class WwsfService:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._hasher = concurrent.futures.ThreadPoolExecutor(
+            self._hash_workers, thread_name_prefix="wwsf-scrypt"
+        )
         self._port = int(runner.addresses[0][1])
         self._issuer.issuer = self.origin
         log.info("WWSF listening on %s", self.origin)
@@ -303,6 +336,10 @@ class WwsfService:
         if runner is not None:
             await runner.cleanup()
             log.info("WWSF stopped")
+        hasher, self._hasher = self._hasher, None
+        if hasher is not None:
+            hasher.shutdown(wait=False, cancel_futures=True)
+        self._login_log.flush()
 
     async def __aenter__(self) -> WwsfService:
         await self.start()
@@ -329,12 +366,27 @@ class WwsfService:
         if isinstance(credentials, web.Response):
             return credentials
         username, password = credentials
-        loop = asyncio.get_running_loop()
-        user = await loop.run_in_executor(None, self._users.authenticate, username, password)
+        source = request.remote or "?"
+        verdict = self.throttle.attempt(username, source, self._monotonic())
+        if not verdict.allowed:
+            del password
+            self._login_log.log(
+                logging.WARNING, ("throttled", source_key(source)), "login for user %r from %s throttled: %s",
+                username[:64], source, verdict.reason,
+            )  # fmt: skip
+            return _problem(
+                429, "Too Many Requests", f"{verdict.reason}; retry after {verdict.retry_after} s",
+                headers={"Retry-After": str(verdict.retry_after)},
+            )  # fmt: skip
+        user = await self._authenticate(username, password, source)
         del password
         if user is None:
-            log.warning("login failed for user %r from %s", username[:64], request.remote)
+            self._login_log.log(
+                logging.WARNING, ("failed", source_key(source)), "login failed for user %r from %s",
+                username[:64], source,
+            )  # fmt: skip
             return _problem(401, "Unauthorized", "unknown user name or wrong password")
+        self.throttle.succeeded(username, source, self._monotonic())
         await self.follow_block_owners()
         block = self._block_of(user)
         token = self.issue_token(user.identity, block.ep_cscf.identity)
@@ -352,31 +404,92 @@ class WwsfService:
         }
         return web.json_response(body, headers=_NO_STORE)
 
+    async def _authenticate(self, username: str, password: str, source: str) -> User | None:
+        """scrypt in the WWSF's own thread pool, one hash at a time per source address, so the
+        event loop and other users' logins do not wait behind one source's guesses."""
+        if self._hasher is None:
+            raise RuntimeError("the WWSF is not started")
+        loop = asyncio.get_running_loop()
+        async with self._hashing.hold(source_key(source)):
+            return await loop.run_in_executor(self._hasher, self._users.authenticate, username, password)
+
+
+class _PerKeyLocks:
+    """One :class:`asyncio.Lock` per key while someone holds or awaits it (bounded by use)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+_FORM_FIELDS = 16
+"At most this many fields in a form login (only two are read)."
+
 
 async def _read_credentials(request: web.Request) -> tuple[str, str] | web.Response:
-    """``(username, password)`` from a JSON or form body, or an error response."""
+    """``(username, password)`` from a JSON or form body, or an error response.
+
+    Every malformed body is a 400 with the reason (never a 500): RFC 8259 8.1 JSON is
+    UTF-8; a form is ``application/x-www-form-urlencoded`` (UTF-8, WHATWG URL 5.1) or
+    ``multipart/form-data`` (RFC 7578). A body over the limit is 413 (aiohttp's
+    ``client_max_size``), another media type 415.
+    """
     fields: Mapping[str, Any]
-    if request.content_type == "application/json":
+    if request.content_type == "multipart/form-data":
         try:
-            data = await request.json()
-        except ValueError:
-            return _problem(400, "Bad Request", "the body is not JSON")
-        if not isinstance(data, dict):
-            return _problem(400, "Bad Request", "the body must be a JSON object")
-        fields = data
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        fields = await request.post()
+            fields = await request.post()
+        except web.HTTPException:
+            raise
+        except Exception:  # noqa: BLE001 - any parse failure of the client's body is the client's fault
+            return _problem(400, "Bad Request", "the multipart body is malformed")
+    elif request.content_type in ("application/json", "application/x-www-form-urlencoded"):
+        try:
+            text = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            return _problem(400, "Bad Request", "the body is not UTF-8")
+        if request.content_type == "application/json":
+            try:
+                data = json.loads(text)
+            except (ValueError, RecursionError):
+                return _problem(400, "Bad Request", "the body is not JSON")
+            if not isinstance(data, dict):
+                return _problem(400, "Bad Request", "the body must be a JSON object")
+            fields = data
+        else:
+            try:
+                pairs = urllib.parse.parse_qsl(
+                    text, keep_blank_values=True, errors="strict", max_num_fields=_FORM_FIELDS
+                )
+            except (ValueError, UnicodeDecodeError):
+                return _problem(400, "Bad Request", "the form is malformed (or not UTF-8)")
+            fields = dict(pairs)
     else:
         return _problem(415, "Unsupported Media Type", "send JSON or a form")
     username, password = fields.get("username"), fields.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         return _problem(400, "Bad Request", "'username' and 'password' must be strings")
+    reason = check_credentials(username, password)
+    if reason is not None:
+        return _problem(400, "Bad Request", reason)
     return username, password
 
 
-def _problem(status: int, title: str, detail: str) -> web.Response:
+def _problem(status: int, title: str, detail: str, headers: Mapping[str, str] | None = None) -> web.Response:
     """An RFC 9457 problem document."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    response = web.json_response(body, status=status, headers=_NO_STORE)
+    response = web.json_response(body, status=status, headers={**_NO_STORE, **(headers or {})})
     response.content_type = "application/problem+json"
     return response

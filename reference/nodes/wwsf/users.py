@@ -4,6 +4,10 @@ Passwords are kept only as scrypt hashes (RFC 7914) with a random salt per user 
 compared in constant time; an unknown user name costs the same hash as a known one, so
 the time of a failed login does not say whether the user exists. Nothing in this module
 ever puts a password into a ``repr()``, a log line or an exception message.
+
+:func:`check_credentials` says why a user name or password can never be right (too long,
+not encodable as UTF-8, e.g. a lone surrogate from a JSON ``"\\ud800"`` escape),
+so the service answers 400 with that reason before hashing anything.
 """
 
 from __future__ import annotations
@@ -15,7 +19,35 @@ import secrets
 from collections.abc import Mapping
 from typing import NotRequired, TypedDict
 
-__all__ = ["User", "UserConfig", "UserStore"]
+__all__ = [
+    "MAX_PASSWORD_BYTES",
+    "MAX_USERNAME_BYTES",
+    "User",
+    "UserConfig",
+    "UserStore",
+    "check_credentials",
+]
+
+MAX_USERNAME_BYTES = 256
+"The longest user name accepted, in UTF-8 bytes."
+MAX_PASSWORD_BYTES = 1024
+"The longest password accepted, in UTF-8 bytes (scrypt takes any length; this bounds the work)."
+
+
+def check_credentials(username: str, password: str) -> str | None:
+    """Why ``username``/``password`` are malformed (a reason for a 400), or None if well formed.
+
+    The reason never contains the values themselves.
+    """
+    fields = (("username", username, MAX_USERNAME_BYTES), ("password", password, MAX_PASSWORD_BYTES))
+    for name, value, limit in fields:
+        try:
+            size = len(value.encode("utf-8"))
+        except UnicodeEncodeError:
+            return f"'{name}' is not valid Unicode (a lone surrogate?)"
+        if size > limit:
+            return f"'{name}' is longer than {limit} bytes"
+    return None
 
 
 class UserConfig(TypedDict):
@@ -83,7 +115,12 @@ class UserStore:
         return [record.user for record in self._records.values()]
 
     def authenticate(self, username: str, password: str) -> User | None:
-        """The user if ``password`` is theirs, else ``None`` (CPU-bound: about 50 ms)."""
+        """The user if ``password`` is theirs, else ``None`` (CPU-bound: about 50 ms).
+
+        A malformed password (see :func:`check_credentials`) is never anyone's: None.
+        """
+        if check_credentials(username, password) is not None:
+            return None
         record = self._records.get(username)
         candidate = record or self._dummy
         ok = hmac.compare_digest(_hash(password, candidate.salt), candidate.digest)

@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: the reference stack on loopback and a remote party."""
+"""Fixtures shared by the tests that run the reference stack (end-to-end, security): the
+stack on loopback and a remote party."""
 
 from __future__ import annotations
 
