@@ -110,6 +110,10 @@ class Sut:
         """Where the remote party must listen: (host, 0) for any port, or the PIXIT's fixed address."""
         raise NotImplementedError
 
+    def peer_host(self) -> str:
+        """Where the suite's other SIP peers (an IMS user's UE) listen, on any port."""
+        return "127.0.0.1"
+
     def now(self) -> float:
         return time.time()
 
@@ -155,6 +159,7 @@ class ReferenceSut(Sut):
         self.users = {u.username: User(u.username, u.password, u.identity, u.block) for u in config.users}
         self.ims_users = {}
         self.capture_hosts = [host]
+        self.host = host
         self._clock = clock
 
     async def start(self) -> None:
@@ -198,7 +203,12 @@ class ReferenceSut(Sut):
         self.stack.resolver.add(domain, target)
 
     def remote_listen(self) -> tuple[str, int]:
-        return ("127.0.0.1", 0)
+        """On the scenario's own address: no port of the remote party can equal a node's port
+        on another address (nodes are named by port in hops and ladders)."""
+        return (self.host, 0)
+
+    def peer_host(self) -> str:
+        return self.host
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else time.time()

@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +35,7 @@ from captures.decode import Decoder, iter_messages
 from reference.sip.errors import SipError
 from reports.redact import redact
 
-__all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "scenario_host", "slug"]
+__all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "release_host", "scenario_host", "slug"]
 
 _counter = itertools.count()
 _LANE_ORDER = ("WIC", "wwsf", "ep-cscf", "registrar", "i-cscf", "s-cscf", "remote")
@@ -44,14 +45,41 @@ class WireUnavailable(Exception):
     """The scenario's traffic cannot be observed here (no capture tool allowed): inconclusive."""
 
 
+CLAIM_PORT = 30_999
+"""The UDP port a scenario binds on its loopback address to claim it (below Linux's ephemeral
+range, 32768-60999, so no node listening on port 0 ever takes it)."""
+
+_claims: dict[str, socket.socket] = {}
+
+
 def scenario_host() -> str:
     """A loopback address no other scenario of this machine uses at the same time.
 
-    127.<20 + pid mod 200>.<n div 250>.<n mod 250 + 1>: one per scenario of a process, and the
-    process id keeps concurrent runs (xdist workers, two pytest runs) apart.
+    Candidates are 127.<20 + pid mod 200>.<n div 250>.<n mod 250 + 1> (n counts this process's
+    scenarios). Two processes can draw the same candidate (pids 200 apart: a nested pytest
+    run and its parent, xdist workers), so each scenario *claims* its address by binding
+    UDP :data:`CLAIM_PORT` on it; an address another process holds is skipped. The claim
+    lasts until :func:`release_host`, so captures filtered on the address never mix two runs.
     """
-    n = next(_counter)
-    return f"127.{20 + os.getpid() % 200}.{(n // 250) % 256}.{n % 250 + 1}"
+    for _ in range(10_000):
+        n = next(_counter)
+        host = f"127.{20 + os.getpid() % 200}.{(n // 250) % 256}.{n % 250 + 1}"
+        claim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            claim.bind((host, CLAIM_PORT))
+        except OSError:
+            claim.close()
+            continue
+        _claims[host] = claim
+        return host
+    raise RuntimeError("no free loopback address for a scenario (10,000 tried)")
+
+
+def release_host(host: str) -> None:
+    """Give back the address :func:`scenario_host` claimed (the scenario's nodes are stopped)."""
+    claim = _claims.pop(host, None)
+    if claim is not None:
+        claim.close()
 
 
 def slug(text: str) -> str:

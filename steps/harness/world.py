@@ -46,7 +46,7 @@ from .remote import RemoteParty
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .wic import HandshakeRefused, Login, Wic, web_login
-from .wire import ScenarioWire, scenario_host, slug
+from .wire import ScenarioWire, release_host, scenario_host, slug
 from .wire_observe import block_registration, disagreements, registrar_use, sip_towards
 
 __all__ = ["Outcome", "World"]
@@ -113,6 +113,8 @@ class World:
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
             self.wire.finish(self.sut.ports(), self.scenario)
+            for host in self.sut.capture_hosts:
+                release_host(host)
             raise
         self._ports_seen: dict[int, str] = {}
         self.w6 = RegistrarClient(self.sut.registrar_url, ssl=self.sut.registrar_tls)
@@ -149,6 +151,8 @@ class World:
 
         self.loop.run(stop())
         messages = self.wire.finish(ports, self.scenario)
+        for host in self.sut.capture_hosts:
+            release_host(host)
         if self.wire.unavailable is None:
             self._check_agreement(messages)
 
@@ -381,7 +385,7 @@ class World:
         found = self.sut.ims_users.get(identity)
         if found is None:
             raise Unobservable(f"the SUT description names no credentials for the IMS user {identity}")
-        party = RemoteParty(self.sut.ims_domain)
+        party = RemoteParty(self.sut.ims_domain, host=self.sut.peer_host())
         self.loop.run(party.start())
         self.ims_users[identity] = party
         return self.loop.run(

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from nested import failures, why
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_APPLICABLE = "skipped: not applicable: "
@@ -49,14 +50,17 @@ def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:
     found = verdicts(junit)
     failed = {n: v for n, v in found.items() if v in ("failure", "error")}
     if failed:
-        print(f"the {name} run:\n{output}")
+        print(f"the {name} run:\n{why(junit, result.stdout, result.stderr)}")
     return found
 
 
 @pytest.fixture(scope="session")
 def in_process_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The default run's verdicts (the bundled reference, in-process): every scenario must pass."""
-    found = run_steps(tmp_path_factory.mktemp("in-process"), "in-process")
+    where = tmp_path_factory.mktemp("in-process")
+    found = run_steps(where, "in-process")
     not_passed = {name: v for name, v in found.items() if v != "passed"}
-    assert not not_passed, f"not every scenario passed in-process: {not_passed}"
+    assert not not_passed, f"not every scenario passed in-process: {not_passed}\n" + "\n".join(
+        failures(where / "in-process.xml")
+    )
     return found

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from nested import why
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -122,7 +123,7 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = tmp_path_factory.mktemp("clean") / "reports"
     # DEBUG logging puts every SIP message into the captured log Allure attaches: the harshest case
     result = run_suite(reports, "-k", "register", "--log-level=DEBUG")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, why(reports / "junit.xml", result.stdout, result.stderr)
     assert f"wIMPU reports: {reports / 'conformance.html'}" in result.stdout
     return reports
 
@@ -231,7 +232,7 @@ def test_an_interrupted_run_says_partial_run(tmp_path: Path) -> None:
 
 def test_a_report_problem_never_fails_the_run(tmp_path: Path) -> None:
     result = run_suite(tmp_path / "reports", "-k", "another_origin", env={"PROBE_BREAK_REPORT": "1"})
-    assert result.returncode == 0, result.stdout[-2000:]
+    assert result.returncode == 0, why(tmp_path / "reports" / "junit.xml", result.stdout, result.stderr)
     warning = (
         "WARNING wIMPU reports: conformance report not written: RuntimeError: probe: the report generator"
     )
@@ -245,7 +246,7 @@ def test_a_run_while_another_writes_the_same_directory_writes_beside_it(tmp_path
     reports.mkdir()
     (reports / ".run-in-progress").write_text(json.dumps({"pid": os.getpid()}))  # this process is alive
     result = run_suite(reports, "-k", "another_origin")
-    assert result.returncode == 0, result.stdout[-2000:]
+    assert result.returncode == 0, why(reports / "junit.xml", result.stdout, result.stderr)
     [own] = list(reports.glob("concurrent-*"))
     assert f"wIMPU reports: {own / 'conformance.html'}" in result.stdout
     for name in ("junit.xml", "cucumber.json", "run.json", "conformance.html", "conformance.md"):
@@ -297,7 +298,7 @@ def test_a_ladder_of_the_capture_is_drawn_in_its_scenario(clean_run: Path, tmp_p
 def test_an_xdist_run_keeps_the_cucumber_json_and_the_step_statuses(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     result = run_suite(reports, "-n", "2", "-k", "token")
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, why(reports / "junit.xml", result.stdout, result.stderr)
     cases = junit_cases(reports / "junit.xml")
     cucumber = json.loads((reports / "cucumber.json").read_text())
     assert sum(len(feature["elements"]) for feature in cucumber) == len(cases) > 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nested import why
 
 from captures import decode_file
 from reports.evidence import (
@@ -102,7 +103,7 @@ def run_project(project: Path, *args: str, captures: Path | None = None) -> Run:
     result = subprocess.run(
         command, cwd=project, env=environment, capture_output=True, text=True, timeout=300
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, why(reports / "junit.xml", result.stdout, result.stderr)
     return Run(project, captures or project / "captures", reports, result)
 
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nested import why
+
 from reports.ladder import load_ladder, render_svg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,10 +25,10 @@ def test_the_forking_ladder_shows_every_branch_the_winning_answer_and_the_cancel
     env["WIMPU_CAPTURES_DIR"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "steps/test_termination.py", "-n0", "-p", "no:cacheprovider",
-         "--no-reports", "-q", "-k", "first_answer_wins and alice-3"],
+         "--no-reports", "-q", "-k", "first_answer_wins and alice-3", f"--junitxml={tmp_path / 'junit.xml'}"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, why(tmp_path / "junit.xml", result.stdout, result.stderr)
     lanes, events = load_ladder(tmp_path / FEATURE / f"{TEST}_alice-3.ladder.json")
     wics = [lane for lane in lanes if lane.startswith("WIC@")]
     assert len(wics) == 3, lanes
