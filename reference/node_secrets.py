@@ -15,12 +15,12 @@ Without ``--state-dir`` the state directory is temporary: a fresh password each 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
+
+from reference.dirlock import directory_lock
 
 __all__ = ["SecretStore"]
 
@@ -55,11 +55,5 @@ class SecretStore:
             os.chmod(path, 0o600)
             return value
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.directory / ".lock", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return directory_lock(self.directory)

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import ipaddress
 import os
 import re
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -37,6 +36,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from reference.dirlock import directory_lock
 
 __all__ = ["DEFAULT_SANS", "NODE_URI", "PkiError", "TestPki", "peer_node"]
 
@@ -221,14 +222,8 @@ class TestPki:
                     raise PkiError(f"cannot load the client certificate of {node!r}: {error}") from error
         return context
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.directory / ".lock", "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return directory_lock(self.directory)
 
 
 def peer_node(certificate: dict[str, object] | None) -> str | None:

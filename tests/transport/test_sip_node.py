@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from reference.sip.message import Request, Response
@@ -25,14 +23,6 @@ def request(method: str, uri: str, n: int = 1) -> Request:
     return msg.without_header("Via")
 
 
-@pytest.fixture
-async def pair() -> AsyncIterator[tuple[SipNode, SipNode]]:
-    uac, uas = SipNode("uac"), SipNode("uas")
-    await uac.start()
-    await uas.start()
-    yield uac, uas
-    await uac.stop()
-    await uas.stop()
 
 
 @pytest.mark.parametrize("transport", ["TCP", "UDP"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from reference.sip.errors import HeaderSyntaxError
@@ -26,14 +24,6 @@ def options(n: int, *, uri: str = "sip:uas@127.0.0.1", max_forwards: int = 70) -
     return message.without_header("Via")  # the node pushes its own
 
 
-@pytest.fixture
-async def pair() -> AsyncIterator[tuple[SipNode, SipNode]]:
-    uac, uas = SipNode("uac"), SipNode("uas")
-    await uac.start()
-    await uas.start()
-    yield uac, uas
-    await uac.stop()
-    await uas.stop()
 
 
 @pytest.mark.parametrize(
