@@ -122,13 +122,36 @@ class TestPki:
         _check_name(name)
         if not sans:
             raise ValueError("a server certificate needs at least one subject alternative name")
+        with self._locked():
+            self._issue_locked(name, sans)
+        return self.cert_path(name)
+
+    def _issue_locked(self, name: str, sans: Sequence[str]) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _make_leaf(key, self._ca_key, self._ca_cert, name, sans)
         chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (cert, self._ca_cert))
-        with self._locked():
-            _write(self.key_path(name), _key_pem(key), 0o600)
-            _write(self.cert_path(name), chain, 0o644)
-        return self.cert_path(name)
+        _write(self.key_path(name), _key_pem(key), 0o600)
+        _write(self.cert_path(name), chain, 0o644)
+
+    def _server_context_locked(self, name: str, sans: Sequence[str], *, cover: bool) -> ssl.SSLContext:
+        """Issue ``name``'s certificate if it is missing, expired (or, with ``cover``, does not
+        cover ``sans``), then load it, all under the directory lock: two processes starting
+        at once in one state directory never load one's key with the other's certificate."""
+        path = self.cert_path(name)
+        if (
+            not path.exists()
+            or not self.key_path(name).exists()
+            or _expired(_load_cert(path))
+            or (cover and not set(sans) <= _sans_of(_load_cert(path)))
+        ):
+            self._issue_locked(name, tuple(dict.fromkeys(sans)))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.cert_path(name), self.key_path(name))
+        except (OSError, ssl.SSLError) as error:
+            raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
+        return context
 
     def client_cert_path(self, node: str) -> Path:
         """Path of the client certificate chain of ``node`` (mutual TLS)."""
@@ -170,15 +193,8 @@ class TestPki:
         fails the handshake. The server certificate is (re-)issued when it is missing,
         expired or does not cover ``sans``.
         """
-        path = self.cert_path(name)
-        if (
-            not path.exists()
-            or not self.key_path(name).exists()
-            or _expired(_load_cert(path))
-            or not (set(sans) <= _sans_of(_load_cert(path)))
-        ):
-            self.issue(name, tuple(dict.fromkeys(sans)))
-        context = self.server_context(name)
+        with self._locked():
+            context = self._server_context_locked(name, sans, cover=True)
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cadata=self.ca_pem.decode())
         return context
@@ -189,16 +205,8 @@ class TestPki:
         The certificate is issued with :data:`DEFAULT_SANS` if the directory holds none
         for ``name`` yet, or if the stored one has expired.
         """
-        path = self.cert_path(name)
-        if not path.exists() or not self.key_path(name).exists() or _expired(_load_cert(path)):
-            self.issue(name)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(self.cert_path(name), self.key_path(name))
-        except (OSError, ssl.SSLError) as error:
-            raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
-        return context
+        with self._locked():
+            return self._server_context_locked(name, DEFAULT_SANS, cover=False)
 
     def client_context(self, keylog_file: str | None = None, *, node: str | None = None) -> ssl.SSLContext:
         """A TLS client context that trusts only this CA and checks host names.
