@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from reference.limits import Limits
+from reference.limits import DEFAULT_LIMITS, Limits
 from reference.node_secrets import SecretStore
 from reference.nodes.ep_cscf import EpCscf
 from reference.nodes.ep_cscf_parts import IwfAlone, PcscfAlone
@@ -136,7 +136,7 @@ class StackConfig:
     """P-CSCFs of decomposed eP-CSCFs: an eP-CSCF with P-CSCFs runs its IWF alone and
     reaches them over the internal interface; the first serves its blocks, the others
     stand by (needs ``failover``)."""
-    limits: Limits = Limits()
+    limits: Limits = DEFAULT_LIMITS
     "Limits that protect legitimate users: WSS connections and web log-ins (docs/security.md)."
     failover: LeaseTiming | None = None
     """Block leases in the wIMPU Registrar decide which eP-CSCF serves each block, and the

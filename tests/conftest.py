@@ -1,5 +1,5 @@
-"""Fixtures shared by the tests that run the reference stack (end-to-end, security): the
-stack on loopback and a remote party."""
+"""Fixtures shared by the tests that run the reference stack (end-to-end, security, interop,
+preflight): the stack on loopback and a remote party."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -204,15 +204,6 @@ def test_a_server_that_never_answers_the_upgrade(tmp_path: Path) -> None:
 
 
 # ----- the reference eP-CSCF (in process): it checks the Origin (5.2.2.5.2 step 2) ---------------------
-
-
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    """The reference stack on free ports; the preflight runs in threads while its loop serves."""
-    s = Stack()
-    await s.start()
-    yield s
-    await s.stop()
 
 
 def reference_ep(tmp_path: Path, stack: Stack, origin: str) -> tuple[Pixit, str]:

@@ -229,14 +229,6 @@ class JssipWic:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = Stack()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def w6(stack: Stack) -> AsyncIterator[RegistrarClient]:
     async with stack.observer() as client:
         yield client
@@ -251,15 +243,6 @@ async def jssip(stack: Stack) -> AsyncIterator[list[JssipWic]]:
         await wic.close()
         # Shown by pytest under "Captured stdout teardown" when the test failed.
         print(f"===== SIP trace of {wic.name} (token redacted) =====\n{wic.trace(full=True)}")
-
-
-@pytest.fixture
-async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
-    party = RemoteParty(REMOTE_DOMAIN)
-    await party.start()
-    stack.resolver.add(REMOTE_DOMAIN, party.target)
-    yield party
-    await party.stop()
 
 
 def _abridged(message: str) -> str:
