@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.sut import PIXIT_KEY, Unobservable
 from conformance.pixit import Pixit, PixitError, load_pixit
-from steps.harness.sut import PIXIT_KEY, Unobservable
-from steps.traceability import PicsItem, load_pics
+from conformance.traceability import PicsItem, load_pics
 
 pytest_plugins = [
     "steps.common",
@@ -136,7 +136,7 @@ def pytest_bdd_before_step_call(
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """An observation or action the SUT's description does not allow makes the verdict inconclusive.
 
-    :class:`~steps.harness.sut.Unobservable` (for example: time must pass and the external SUT
+    :class:`~conformance.harness.sut.Unobservable` (for example: time must pass and the external SUT
     runs on its own clock) becomes a skip whose reason starts with ``inconclusive:``; the
     reports count it as INCONCLUSIVE, never as passed.
     """

@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from conformance.pixit import PixitError, load_pixit
 from reference.sip.errors import SipError
 
 from .decode import Decoder, iter_messages
@@ -40,6 +39,7 @@ from .flows import Ends
 from .legs import Legs
 from .model import WireMessage
 from .tls import KeyLog
+from .topology import Topology, TopologyLoader
 from .verify import run as run_verify
 
 __all__ = ["main"]
@@ -132,7 +132,11 @@ def decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if problems else 0
 
 
-def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: TopologyLoader | None) -> int:
+    if args.pixit is not None and load_topology is None:
+        print(f"{PROG}: verify: error: --pixit needs the suite's PIXIT loader (run wimpu-conformance verify)",
+              file=err)  # fmt: skip
+        return 2
     if args.pixit is None and args.ports is None:
         print(
             f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes",
@@ -142,13 +146,15 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.quiet_period <= 0:
         print(f"{PROG}: verify: error: --quiet-period must be positive", file=err)
         return 2
+    pixit: Topology | None = None
     try:
-        pixit = load_pixit(args.pixit) if args.pixit is not None else None
+        if args.pixit is not None and load_topology is not None:
+            pixit = load_topology(args.pixit)
         ports = _load_ports(args.ports) if args.ports is not None else {}
-    except (PixitError, ValueError) as exc:
+    except ValueError as exc:
         print(f"{PROG}: verify: error: {exc}", file=err)
         return 2
-    ends = Ends.from_pixit(pixit) if pixit is not None else Ends.from_ports(ports)
+    ends = Ends.from_topology(pixit) if pixit is not None else Ends.from_ports(ports)
     if pixit is not None and ports:
         ends = ends.with_ports(ports)
     if not ends.named:
@@ -167,14 +173,22 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    load_topology: TopologyLoader | None = None,
+) -> int:
+    """``decode`` or ``verify``; ``load_topology`` reads ``verify --pixit`` (the suite passes its PIXIT
+    loader: :mod:`captures` knows only :class:`~captures.topology.Topology`)."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return verify(args, out, err) if args.command == "verify" else decode(args, out, err)
+        return verify(args, out, err, load_topology) if args.command == "verify" else decode(args, out, err)
     except BrokenPipeError:  # e.g. piped into head
         return 0
 

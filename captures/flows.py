@@ -52,7 +52,7 @@ from .errors import Problem, ProblemKind
 from .model import Endpoint, HttpInfo, WireMessage
 
 if TYPE_CHECKING:
-    from conformance.pixit import Pixit
+    from .topology import Topology
 
 __all__ = [
     "BlockRecord",
@@ -126,7 +126,7 @@ def end_named(name: str) -> End:
 class Ends:
     """Names and roles of capture endpoints, learned while messages stream by.
 
-    Listening addresses are named by the PIXIT (:meth:`from_pixit`) or a ports file
+    Listening addresses are named by a topology such as the PIXIT (:meth:`from_topology`) or a ports file
     (:meth:`from_ports`). Other ends are learned as :class:`captures.legs.Legs` does: the
     client end of a WebSocket (and of its handshake) is ``WIC@<port>``; the ephemeral port
     a node sends requests from is that node when the top Via names its listening address
@@ -146,9 +146,9 @@ class Ends:
         self.limit = limit
 
     @classmethod
-    def from_pixit(cls, pixit: Pixit) -> Ends:
-        """Name the listening addresses of ``pixit`` (``Pixit.endpoints()``, ``i_cscf`` as ``i-cscf``)."""
-        addresses = {a: n if "/" in n else n.replace("_", "-") for a, n in pixit.endpoints().items()}
+    def from_topology(cls, topology: Topology) -> Ends:
+        """Name the listening addresses of ``topology`` (a PIXIT, say; ``i_cscf`` as ``i-cscf``)."""
+        addresses = {a: n if "/" in n else n.replace("_", "-") for a, n in topology.endpoints().items()}
         by_port: dict[int, set[str]] = {}
         for (_, port), name in addresses.items():
             by_port.setdefault(port, set()).add(name)

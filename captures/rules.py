@@ -26,7 +26,6 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
-from conformance.pixit import Block, Pixit
 from reference.sip.errors import SipError, WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu
 from reference.sip.message import Message
@@ -43,6 +42,8 @@ from .flows import (
     registrar_api,
 )
 from .model import HttpInfo, WireMessage
+from .topology import PlacedBlock as Block
+from .topology import Topology
 
 __all__ = ["RULES", "Context", "Finding", "Rule", "Verdict", "block_for", "check", "rule"]
 
@@ -72,8 +73,8 @@ class Context:
     knowledge: Knowledge = dataclasses.field(default_factory=Knowledge)
 
     @classmethod
-    def from_pixit(cls, pixit: Pixit, knowledge: Knowledge | None = None) -> Context:
-        return cls(pixit.blocks, knowledge if knowledge is not None else Knowledge())
+    def from_topology(cls, topology: Topology, knowledge: Knowledge | None = None) -> Context:
+        return cls(tuple(topology.blocks), knowledge if knowledge is not None else Knowledge())
 
     @property
     def webrtc_domains(self) -> frozenset[str]:

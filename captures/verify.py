@@ -23,14 +23,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from conformance.pixit import Block
-
 from .decode import Decoder, iter_messages
 from .errors import CaptureFileError, Problem
 from .flows import Ends, Flow, FlowTracker
 from .model import WireMessage
 from .rules import RULES, Context, Finding, check
 from .tls import KeyLog
+from .topology import PlacedBlock
 
 __all__ = ["EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "Summary", "Verifier", "run"]
 
@@ -81,7 +80,7 @@ class Verifier:
         quiet: seconds of capture time without a message that close a flow.
     """
 
-    def __init__(self, ends: Ends, blocks: Iterable[Block] = (), *, quiet: float = 64.0) -> None:
+    def __init__(self, ends: Ends, blocks: Iterable[PlacedBlock] = (), *, quiet: float = 64.0) -> None:
         self.tracker = FlowTracker(ends, quiet=quiet)
         self.context = Context(tuple(blocks), self.tracker.knowledge)
         self.summary = Summary()
@@ -228,7 +227,7 @@ def run(
     capture: Path,
     *,
     ends: Ends,
-    blocks: Iterable[Block] = (),
+    blocks: Iterable[PlacedBlock] = (),
     keylog: Path | None = None,
     json_path: Path | None = None,
     quiet: float = 64.0,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from conformance.pixit import Pixit, PixitError, load_pixit
@@ -122,11 +123,9 @@ def _delegate(command: str, argv: list[str]) -> int:
         from captures import cli as captures_cli
 
         def target(args: list[str]) -> int:
-            return captures_cli.main([command, *args])
+            return captures_cli.main([command, *args], load_topology=load_pixit)
     elif command == "report":
-        from reports import conformance as report
-
-        target = report.main
+        target = _plugin(command)
     else:
         from reference import cli as reference_cli
 
@@ -140,6 +139,20 @@ def _delegate(command: str, argv: list[str]) -> int:
     if status == 0 and ("-h" in argv or "--help" in argv):
         print(f"\n{DELEGATED[command][1]}")
     return status
+
+
+PLUGIN_GROUP = "wimpu_conformance.commands"
+"""Entry-point group of the commands a package above this one adds (``report`` is ``reports``'s):
+the import graph runs one way, reports -> conformance, so the CLI finds them by name."""
+
+
+def _plugin(command: str) -> Callable[[list[str]], int]:
+    """The ``main`` a package registered for ``command`` under :data:`PLUGIN_GROUP` (pyproject.toml)."""
+    found = entry_points(group=PLUGIN_GROUP, name=command)
+    if not found:
+        raise SystemExit(f"{PROG}: {command}: no package provides it (reinstall: pip install -e .)")
+    target: Callable[[list[str]], int] = next(iter(found)).load()
+    return target
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -210,17 +223,12 @@ def _started(pixit: Pixit) -> Iterator[None]:
 def _emulated_core(pixit: Pixit) -> Iterator[None]:
     """The S-CSCF/HSS and I-CSCF the suite plays for this PIXIT, when it says ``emulated``: the SUT
     may need them to start (an eP-CSCF registering its option 1 blocks). The harness's own
-    emulation (``steps/harness/ims_core.py``), imported only then: the check starts what a run would."""
+    emulation (:mod:`conformance.harness.ims_core`), imported only then: the check starts what a run would."""
     if not pixit.emulated("s_cscf"):
         yield
         return
-    root = checkout()
-    if root is None:
-        raise SystemExit(f"{PROG}: check: the emulated IMS core is the harness's: run it from the checkout")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from steps.harness.loop import BackgroundLoop
-    from steps.harness.sut import emulated_core
+    from conformance.harness.loop import BackgroundLoop
+    from conformance.harness.sut import emulated_core
 
     loop = BackgroundLoop()
     core = emulated_core(pixit)

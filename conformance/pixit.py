@@ -6,7 +6,7 @@ reach it. Each node of the architecture has a *mode*:
 
 - ``reference``: the suite starts the bundled reference implementation of that node itself;
 - ``emulated``: the harness plays the node (the remote party; the S-CSCF/HSS and a plain
-  I-CSCF, :mod:`steps.harness.ims_core`), at the address given here, around external nodes;
+  I-CSCF, :mod:`conformance.harness.ims_core`), at the address given here, around external nodes;
 - ``external``: the node runs elsewhere (the vendor's SUT, or the reference started as separate
   processes), at the addresses given here.
 

@@ -1,7 +1,7 @@
 """The PIXIT's ``[sut] start`` command as a running process: started afresh, awaited, stopped.
 
 One implementation for the two places that start a SUT: the harness before each scenario
-(``steps/harness/sut.py``, :class:`ExternalSut`) and ``wimpu-conformance check``.
+(``conformance/harness/sut.py``, :class:`ExternalSut`) and ``wimpu-conformance check``.
 """
 
 from __future__ import annotations

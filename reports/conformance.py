@@ -37,7 +37,7 @@ from reports.sources import (
 )
 
 if TYPE_CHECKING:
-    from steps.traceability import PicsItem, Requirement
+    from conformance.traceability import PicsItem, Requirement
 
 __all__ = [
     "Ladder",

@@ -24,7 +24,7 @@ so xdist workers do it for their own tests), before the file writer runs: no res
 Files older than the scenario are a previous run's and are ignored; a scenario without files gets
 nothing, and a problem with them becomes one text attachment, never a failure.
 
-Secrets: every text is redacted again (:mod:`reports.redact`). The capture is attached as a copy whose
+Secrets: every text is redacted again (:mod:`conformance.redact`). The capture is attached as a copy whose
 cleartext packet bytes are masked in place (same length, so the file stays valid) and without its
 Decryption Secrets Block: reports are shared, and with the TLS secrets anyone could read the tokens and
 passwords inside the WSS and HTTPS legs. The attached copy shows the IMS core legs (SIP over TCP/UDP,
@@ -48,8 +48,8 @@ from typing import Any
 
 import pytest
 
+from conformance.redact import redact, redact_in_place
 from reports.ladder import LadderEvent, load_ladder, render_svg
-from reports.redact import redact, redact_in_place
 
 __all__ = [
     "CAPTURES_ENV",

@@ -20,7 +20,7 @@ left, and to each Gherkin step the messages captured while it ran.
 
 An option given explicitly (``--junitxml`` ...) wins over the reports directory. A problem with the
 reports never fails the run: it is one warning line. Secrets are scrubbed from every file written
-(``reports.redact``).
+(``conformance.redact``).
 
 xdist: workers write Allure results into the same directory; JUnit XML and cucumber JSON are written by
 the controller. pytest-bdd writes an empty cucumber JSON under xdist (its scenario data stays on the
@@ -45,9 +45,9 @@ from typing import Any
 
 import pytest
 
+from conformance.redact import redact, scrub_file, scrub_tree
 from reports import conformance
 from reports.evidence import EvidencePlugin, captures_dir
-from reports.redact import redact, scrub_file, scrub_tree
 from reports.results import IN_PROGRESS, RUN_FILE
 
 __all__ = ["ENV", "ReportsPlugin", "claim"]

@@ -13,7 +13,7 @@ Sources, all under the reports directory:
 
 Verdicts (ETSI style): PASS, FAIL, ERROR (a setup or teardown error: inconclusive, not a failure of
 the SUT), INCONCLUSIVE (any other skip, an expected failure), NOT APPLICABLE (a skip whose reason
-starts with ``not applicable: PICS``). Every text is passed through :func:`reports.redact.redact`.
+starts with ``not applicable: PICS``). Every text is passed through :func:`conformance.redact.redact`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from reports.redact import redact
+from conformance.redact import redact
 
 __all__ = [
     "IN_PROGRESS",

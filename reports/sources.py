@@ -1,24 +1,21 @@
 """The project's own texts a report is built from: requirements, PICS, test purposes and the docs.
 
-Requirements, PICS and the test-purpose tags are read with the project's loaders
-(``steps/traceability.py``, loaded from the checkout being reported on, so the console script works
-from any directory). The "profile assumptions" are the first sentence of each section of
-``docs/solution-profile.md``; the "open points" are the numbered items of ``docs/open-points.md``.
+Requirements, PICS and the test-purpose tags are read with the suite's own loaders
+(:mod:`conformance.traceability`), from the ``features/`` of the checkout being reported on. The
+"profile assumptions" are the first sentence of each section of ``docs/solution-profile.md``; the
+"open points" are the numbered items of ``docs/open-points.md``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, cast
 
-if TYPE_CHECKING:
-    from steps.traceability import PicsItem, Requirement
+from conformance import traceability
+from conformance.pixit import PixitError, load_pixit
+from conformance.traceability import PicsItem, Requirement
 
 __all__ = [
     "OpenPoint",
@@ -32,37 +29,21 @@ __all__ = [
 ]
 
 MAX_ASSUMPTION = 280
-_MODULE = "wimpu_reports_traceability"
-
-
-def _traceability(root: Path) -> ModuleType:
-    path = (root / "steps" / "traceability.py").resolve()
-    loaded = sys.modules.get(_MODULE)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
-        return loaded
-    spec = importlib.util.spec_from_file_location(_MODULE, path)
-    if spec is None or spec.loader is None or not path.exists():
-        raise ValueError(f"{path}: the traceability loader of the suite is missing")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_requirements(root: Path) -> list[Requirement]:
     """``features/requirements.toml`` of the checkout at ``root``."""
-    module = _traceability(root)
-    return cast("list[Requirement]", module.load_requirements(root / "features" / "requirements.toml"))
+    return traceability.load_requirements(root / "features" / "requirements.toml")
 
 
 def load_pics(root: Path, pics: Path) -> list[PicsItem]:
     """The PICS items of ``pics`` (validated like the suite does)."""
-    return cast("list[PicsItem]", _traceability(root).load_pics(pics))
+    return traceability.load_pics(pics)
 
 
 def purposes_in_features(root: Path) -> dict[str, list[str]]:
     """Each ``TP_...`` tag -> the scenarios (``file: name [examples]``) of ``features/`` that carry it."""
-    return cast("dict[str, list[str]]", _traceability(root).scenario_test_purposes(root / "features"))
+    return traceability.scenario_test_purposes(root / "features")
 
 
 def load_pics_header(pics: Path) -> dict[str, str]:
@@ -73,19 +54,12 @@ def load_pics_header(pics: Path) -> dict[str, str]:
 
 
 def pixit_sut(pixit: Path) -> str:
-    """The SUT description of a PIXIT file: ``[sut] description``, ``[pixit] sut`` or a top-level ``sut``.
-
-    The PIXIT format is future work (issue "external SUT"); this reads the one field the report needs.
-    """
-    with pixit.open("rb") as f:
-        data = tomllib.load(f)
-    for table, key in (("sut", "description"), ("pixit", "sut")):
-        value = data.get(table)
-        if isinstance(value, dict) and isinstance(value.get(key), str):
-            return str(value[key])
-    if isinstance(data.get("sut"), str):
-        return str(data["sut"])
-    return f"see PIXIT {pixit.name} (no SUT description in it)"
+    """The SUT description of a PIXIT file (``[sut] description``, docs/pixit.md), read with the
+    suite's own PIXIT loader; a PIXIT that does not load is named with the loader's reason."""
+    try:
+        return load_pixit(pixit).description
+    except (PixitError, OSError) as exc:
+        return f"see PIXIT {pixit.name} (it does not load: {exc})"
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:

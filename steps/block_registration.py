@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from pytest_bdd import given, parsers, then
 
-from steps.harness import expect
-from steps.harness.tables import rows
-from steps.harness.world import World
+from conformance.harness import expect
+from conformance.harness.tables import rows
+from conformance.harness.world import World
 
 BLOCK = r'block "(?P<wimpu>[^"]+)"'
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from conformance.harness import expect
+from conformance.harness.clock import FakeClock
+from conformance.harness.loop import BackgroundLoop
+from conformance.harness.sut import PIXIT_KEY
+from conformance.harness.world import World
 from conformance.pixit import Pixit
-from steps.harness import expect
-from steps.harness.clock import FakeClock
-from steps.harness.loop import BackgroundLoop
-from steps.harness.sut import PIXIT_KEY
-from steps.harness.world import World
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from conformance.harness import expect
+from conformance.harness.loop import BackgroundLoop
+from conformance.harness.world import World
 from steps.common import pixit_of, scenario_of
-from steps.harness import expect
-from steps.harness.loop import BackgroundLoop
-from steps.harness.world import World
 
 EP = r'eP-CSCF "(?P<ep_cscf>[^"]+)"'
 BLOCK = r'block "(?P<wimpu>[^"]+)"'

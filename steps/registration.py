@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from pytest_bdd import given, parsers, then, when
 
-from steps.harness import expect
-from steps.harness.world import World
+from conformance.harness import expect
+from conformance.harness.world import World
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"

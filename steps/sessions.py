@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from steps.harness import expect
-from steps.harness.world import World
+from conformance.harness import expect
+from conformance.harness.world import World
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from conformance.harness.remote import RemoteParty
 from reference.stack import Stack
-from steps.harness.remote import RemoteParty
 
 
 @pytest.fixture

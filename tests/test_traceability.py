@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from steps.traceability import (
+from conformance.traceability import (
     SEED_CLAUSES,
     check_traceability,
     feature_tags,

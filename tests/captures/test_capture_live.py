@@ -26,11 +26,11 @@ from captures import (
 )
 from captures.pcapfile import Packet
 from captures.tshark import decode_as_options, sip_labels_by_frame
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.sip.message import Request, Response
 from reference.stack import Stack
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 

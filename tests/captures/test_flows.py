@@ -503,7 +503,7 @@ class TestEnds:
                 "block": [{"wimpu": BLOCK1, "option": "A", "ep_cscf": "ep-a"}],
             }
         )
-        e = Ends.from_pixit(pixit)
+        e = Ends.from_topology(pixit)
         assert e.end(("10.0.0.1", 5060)).name == "i-cscf"
         assert e.end(("10.0.0.2", 5060)).role is Role.S_CSCF  # same port, told apart by address
         assert e.end(("10.0.0.3", 5060)).name == "ep-a/sip" and e.end(("10.0.0.3", 443)).role is Role.IWF

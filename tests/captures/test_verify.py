@@ -14,6 +14,7 @@ from capturekit import Flow, udp, write
 from scapy.utils import PcapWriter
 
 from captures.cli import main
+from conformance.pixit import load_pixit
 
 EP_SIP, SCSCF = ("127.0.0.1", 5080), ("127.0.0.1", 5070)
 CLIENT = ("127.0.0.1", 40000)
@@ -41,7 +42,7 @@ EP_CSCF2 = '[[ep_cscf]]\nname = "ep-cscf2"\n'
 
 def run(*argv: str) -> tuple[int, list[str], list[str]]:
     out, err = io.StringIO(), io.StringIO()
-    status = main(["verify", *argv], out=out, err=err)
+    status = main(["verify", *argv], out=out, err=err, load_topology=load_pixit)
     return status, out.getvalue().splitlines(), err.getvalue().splitlines()
 
 
@@ -138,7 +139,7 @@ class TestExitStatus:
             [
                 sys.executable,
                 "-m",
-                "captures.cli",
+                "conformance.cli",
                 "verify",
                 str(block_registration(tmp_path)),
                 "--pixit",
@@ -154,6 +155,13 @@ class TestExitStatus:
 
 
 class TestUsage:
+    def test_pixit_needs_the_suites_loader(self, tmp_path: Path, pixit: Path) -> None:
+        """captures knows no PIXIT (the import graph runs one way): alone, it says who reads one."""
+        out, err = io.StringIO(), io.StringIO()
+        status = main(["verify", str(tmp_path / "x.pcap"), "--pixit", str(pixit)], out=out, err=err)
+        assert status == 2 and out.getvalue() == ""
+        assert "wimpu-conformance verify" in err.getvalue()
+
     def test_without_pixit_or_ports(self, tmp_path: Path) -> None:
         status, out, err = run(str(tmp_path / "x.pcap"))
         assert (status, out) == (2, [])

@@ -34,10 +34,11 @@ from captures import CaptureReader, CaptureUnavailable, LiveCapture, inject_secr
 from captures.cli import main
 from captures.pcapfile import SecretsBlock
 from captures.rules import RULES
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
+from conformance.pixit import load_pixit
 from reference.stack import Stack, StackConfig
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"
@@ -185,7 +186,7 @@ def run(outcome: Run | str) -> Run:
 
 def verify(*argv: str) -> tuple[int, list[str], list[str]]:
     out, err = io.StringIO(), io.StringIO()
-    status = main(["verify", *argv], out=out, err=err)
+    status = main(["verify", *argv], out=out, err=err, load_topology=load_pixit)
     return status, out.getvalue().splitlines(), err.getvalue().splitlines()
 
 

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from conformance import pixit as pixit_module
 from conformance.pixit import Pixit, load_pixit
+from conformance.traceability import load_pics
 from reference.tls import TestPki
-from steps.traceability import load_pics
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "pixit"

@@ -3,7 +3,7 @@
 ``examples/pixit/mixed-ep-cscf.toml`` describes the reference eP-CSCFs, with the WWSF and the wIMPU
 Registrar they work with, as external nodes, restarted as a separate operating-system process for
 each scenario by its ``[sut] start``; the S-CSCF/HSS and the I-CSCF are ``emulated``: the harness
-plays them (``steps/harness/ims_core.py``), the WICs and the remote party as always.
+plays them (``conformance/harness/ims_core.py``), the WICs and the remote party as always.
 
 Every feature runs with it; the verdicts must be the in-process run's, scenario for scenario, except
 where the mixed run's PICS (``examples/pixit/mixed-pics.toml``) rules a scenario out: its I-CSCF is

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from conformance.harness.clock import FakeClock
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
 from reference.transport.endpoint import Target
-from steps.harness.clock import FakeClock
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 

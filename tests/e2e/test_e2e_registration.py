@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from conformance.harness.wic import HandshakeRefused, Wic, web_login
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack
-from steps.harness.wic import HandshakeRefused, Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"

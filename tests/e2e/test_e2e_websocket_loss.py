@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 

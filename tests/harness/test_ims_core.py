@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from conformance.harness.ims_core import ImsCore, Subscriber
+from conformance.harness.remote import RemoteParty
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction import ServerTransaction, make_response
 from reference.transport.endpoint import Source
 from reference.transport.sip_node import SipNode
-from steps.harness.ims_core import ImsCore, Subscriber
-from steps.harness.remote import RemoteParty
 
 DOMAIN = "ims.example.net"
 REGISTRAR = "sip:ims.example.net"

@@ -32,13 +32,13 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.remote import RemoteParty
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Header, Request, Response
 from reference.stack import Stack
 from reference.transport.endpoint import Target
 from reference.transport.resolver import Resolver, next_hop_uri
 from reference.transport.sip_node import ClientHandle
-from steps.harness.remote import RemoteParty
 
 ROOT = Path(__file__).resolve().parents[2]
 JSSIP_DIR = ROOT / "interop" / "jssip"

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
 
-from steps.traceability import ScenarioVariant as Scenario
-from steps.traceability import scenario_variants
+from conformance.traceability import ScenarioVariant as Scenario
+from conformance.traceability import scenario_variants
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

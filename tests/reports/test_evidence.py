@@ -82,7 +82,7 @@ def make_project(folder: Path) -> Path:
     """The tiny project, with what the conformance report reads from a checkout."""
     project = folder / "project"
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "captures", "reports"))
-    for name in ("steps/traceability.py", "features/requirements.toml", "features/pics.toml"):
+    for name in ("conformance/traceability.py", "features/requirements.toml", "features/pics.toml"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, project / name)
     (project / "docs").mkdir()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from reports.redact import scrub_file
+from conformance.redact import scrub_file
 
 
 def test_a_password_in_an_xml_attribute_is_redacted_and_the_file_still_parses(tmp_path: Path) -> None:

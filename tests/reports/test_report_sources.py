@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reports.redact import REDACTED, redact, scrub_tree
+from conformance.redact import REDACTED, redact, scrub_tree
 from reports.results import Verdict, load_run
 from reports.sources import open_points, profile_assumptions
 

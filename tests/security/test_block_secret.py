@@ -14,10 +14,10 @@ from pathlib import Path
 
 from tally import Family
 
+from conformance.harness.remote import RemoteParty
 from reference.nodes.p_cscf.block_registration import BlockRegistrationError
 from reference.stack import Stack, StackConfig
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD = "block-" + "secret"

@@ -24,13 +24,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
+from conformance.harness.loop import BackgroundLoop
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.sip.errors import FramingError, SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
 from reference.sip.parser import parse_message
 from reference.stack import Stack
-from steps.harness.loop import BackgroundLoop
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 REMOTE = "sip:dave@remote.example.org"

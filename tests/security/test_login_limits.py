@@ -24,8 +24,8 @@ from typing import Any
 import aiohttp
 from tally import Family
 
+from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 REAL_USER = "127.0.0.1"

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from tally import Family
 
+from conformance.harness.wic import HandshakeRefused, Wic, web_login
 from reference.stack import Stack
-from steps.harness.wic import HandshakeRefused, Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 

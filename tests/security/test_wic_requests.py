@@ -16,13 +16,13 @@ import time
 
 from tally import Family
 
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction import make_response
 from reference.stack import Stack
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"

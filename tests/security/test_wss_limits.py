@@ -20,9 +20,9 @@ from tally import Family
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
 from reference.transport.websocket import POLICY_VIOLATION, WebSocketListener
-from steps.harness.wic import Wic, web_login
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 ATTACKER = "127.0.0.2"

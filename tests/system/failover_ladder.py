@@ -30,11 +30,11 @@ from system_wics import attach, closed, directory  # noqa: E402
 
 from captures import Legs, LiveCapture, decode_file  # noqa: E402
 from captures.model import WireMessage  # noqa: E402
+from conformance.harness.remote import RemoteParty  # noqa: E402
 from reference.config import load_config  # noqa: E402
 from reference.tls import TestPki  # noqa: E402
 from reference.transport.endpoint import Target  # noqa: E402
 from reports.ladder import LadderEvent, render_svg  # noqa: E402
-from steps.harness.remote import RemoteParty  # noqa: E402
 
 LEASE = {"lease_duration": 1.5, "renew_interval": 0.5, "standby_delay": 1.5, "retry_interval": 0.25}
 LANES = ["WIC", "wwsf", "ep-cscf1", "ep-cscf2", "registrar", "s-cscf", "i-cscf", "remote"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiohttp
 
-from steps.harness.wic import Wic, web_login
+from conformance.harness.wic import Wic, web_login
 
 
 @dataclasses.dataclass

@@ -26,12 +26,12 @@ import pytest
 from system_nodes import BLOCK3, CORE, Cluster, cluster, decomposed_block, registrar_client, write_config
 from system_wics import Attached, attach
 
+from conformance.harness.remote import RemoteParty
 from reference.config import load_config
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import StackConfig
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
 
 WICS = 4
 LEASE = {"lease_duration": 1.5, "renew_interval": 0.5, "standby_delay": 1.5, "retry_interval": 0.25}

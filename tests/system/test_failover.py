@@ -21,12 +21,12 @@ import pytest
 from system_nodes import BLOCK1, Cluster, block1_user, cluster, registrar_client, write_config
 from system_wics import Attached, attach, closed, reattach
 
+from conformance.harness.remote import RemoteParty
 from reference.config import load_config
 from reference.sip.message import Header, Request, Response
 from reference.stack import StackConfig
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
 
 WICS = 6
 LEASE = {"lease_duration": 1.5, "renew_interval": 0.5, "standby_delay": 1.5, "retry_interval": 0.25}

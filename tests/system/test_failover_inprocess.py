@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.config import ConfigError, default_config_text, parse_config
 from reference.nodes.wwsf.service import EpCscf
 from reference.stack import LeaseTiming, Stack, StackConfig
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 B1 = "sip:wrtc-!.*!@block1.ims.example.net"
 ALICE = "sip:wrtc-alice@block1.ims.example.net"

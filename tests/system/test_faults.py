@@ -36,12 +36,12 @@ from system_nodes import (
 )
 from system_wics import Attached, attach
 
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.config import load_config
 from reference.stack import StackConfig
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 LEASE = {"lease_duration": 1.5, "renew_interval": 0.5, "standby_delay": 1.5, "retry_interval": 0.25}
 

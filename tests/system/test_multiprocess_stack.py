@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
 from reference.config import default_config_text, load_config
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
-from steps.harness.wic import Wic, web_login
 
 NODES = ["registrar", "s-cscf", "i-cscf", "wwsf", "ep-cscf1", "ep-cscf2"]
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from conformance.harness.wic import Wic
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import Stack, StackConfig
 from reference.tls import TestPki
-from steps.harness.wic import Wic
 
 ATTEMPTS = 40
 KILL_AFTER = 15

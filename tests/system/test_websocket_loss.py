@@ -25,12 +25,12 @@ import pytest
 from system_nodes import ALL_NODES, Cluster, cluster, registrar_client, write_config
 from system_wics import Attached, attach
 
+from conformance.harness.remote import RemoteParty
 from reference.config import load_config
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.stack import StackConfig
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
-from steps.harness.remote import RemoteParty
 
 USERS = 6
 

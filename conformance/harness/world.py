@@ -2,7 +2,7 @@
 
 Today the system under test is the bundled reference stack, started fresh for each
 scenario (full isolation) on a loopback address of its own, and captured on the wire from
-before its first node starts (:mod:`steps.harness.wire`). The peers are real: WICs over
+before its first node starts (:mod:`conformance.harness.wire`). The peers are real: WICs over
 WSS, a remote IMS party and an ordinary IMS user over SIP/TCP, HTTPS towards the WWSF,
 HTTP towards the registrar's W6 API.
 
@@ -87,7 +87,7 @@ class World:
 
         With no ``pixit``, or one whose nodes are all ``reference``, the reference stack is
         started in-process on a fresh loopback address; otherwise the PIXIT's external nodes
-        are reached (:class:`~steps.harness.sut.ExternalSut`). ``scenario``: ``feature`` (path
+        are reached (:class:`~conformance.harness.sut.ExternalSut`). ``scenario``: ``feature`` (path
         under features/), ``test`` (the pytest name) and ``scenario`` (its title): where the
         capture goes and what its message list says.
         """

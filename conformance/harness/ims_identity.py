@@ -1,5 +1,5 @@
 """What the emulated HSS and S-CSCF compare and check, sans-I/O: public identities, wildcarded
-IMPUs and SIP digest (:mod:`steps.harness.ims_core` uses them).
+IMPUs and SIP digest (:mod:`conformance.harness.ims_core` uses them).
 
 Written here rather than taken from the reference (``reference.sip.identity``,
 ``reference.nodes.s_cscf.digest``): the emulation must not share the logic of the reference

@@ -32,8 +32,8 @@ from typing import Any
 
 from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
 from captures.decode import Decoder, iter_messages
+from conformance.redact import redact
 from reference.sip.errors import SipError
-from reports.redact import redact
 
 __all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "release_host", "scenario_host", "slug"]
 

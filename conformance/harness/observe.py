@@ -1,6 +1,6 @@
 """What the checks look at: small read-only views and wire helpers.
 
-The views are filled by :class:`~steps.harness.world.World`; ``expect`` only ever sees
+The views are filled by :class:`~conformance.harness.world.World`; ``expect`` only ever sees
 these values, so the same checks can run on state decoded from captures later.
 """
 
