@@ -22,12 +22,9 @@ import time
 from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from captures import decode_file  # noqa: E402
-from captures.tshark import tshark_path  # noqa: E402
-from reference.sip.parser import parse_message  # noqa: E402
+from captures import decode_file
+from captures.tshark import tshark_path
+from reference.sip.parser import parse_message
 
 CONNECTIONS = 50
 _ETH = b"\0" * 12 + b"\x08\x00"

@@ -21,11 +21,8 @@ from pathlib import Path
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from reference.nodes.wwsf.service import WwsfService  # noqa: E402
-from reference.tls import TestPki  # noqa: E402
+from reference.nodes.wwsf.service import WwsfService
+from reference.tls import TestPki
 
 USERS = {"alice": {"password": "alice-password", "identity": "sip:wrtc-alice@block1.ims.example.net"}}
 BLOCKS = [

@@ -10,14 +10,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import sipmessage
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from reference.sip.parser import parse_message  # noqa: E402
+from reference.sip.parser import parse_message
 
 REGISTER = (
     b"REGISTER sip:block1.ims.example.net SIP/2.0\r\n"

@@ -23,9 +23,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 ORIGIN = "https://127.0.0.1:8443"
 
 

@@ -4,16 +4,20 @@ Every function of the reference implementation that carries out a step of
 TR 23.701 clause 5.2.2 (or a requirement of an RFC it relies on) is decorated with
 :func:`clause`. The decorator only records the reference; it never wraps or changes
 the function, so generators, coroutines and methods behave exactly as written.
-``reports/`` joins this registry to verdicts.
+:func:`implementations` imports the whole package and returns the registry;
+``conformance.clause_chain`` joins it to the requirements and the capture rules, and the
+conformance report shows the chain clause -> function -> rule -> scenario -> verdict.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["ClauseRef", "REGISTRY", "clause", "references_of"]
+__all__ = ["ClauseRef", "REGISTRY", "clause", "implementations", "references_of"]
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -84,3 +88,14 @@ def references_of(func: Callable[..., object]) -> list[ClauseRef]:
     """Every reference recorded for ``func``."""
     name = f"{func.__module__}:{func.__qualname__}"
     return [ref for ref in REGISTRY if ref.qualname == name]
+
+
+def implementations() -> list[ClauseRef]:
+    """Every reference of the whole ``reference`` package: its modules are imported (by name, through
+    the package) so that every decorator has run."""
+    import reference
+
+    for module in pkgutil.walk_packages(reference.__path__, "reference."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+    return list(REGISTRY)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from conformance.clause_chain import ClauseLinks, clause_links
 from reports import render_html, render_md
 from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
 from reports.results import SEVERITY, RunInfo, ScenarioResult, Verdict, load_run
@@ -79,6 +80,8 @@ class RequirementRow:
     scenarios: list[tuple[str, ScenarioResult]]
     not_run: list[str]
     verdict: Verdict
+    links: ClauseLinks = field(default_factory=lambda: ClauseLinks((), ()))
+    "The reference functions that implement its clause and step, and the capture rules that judge it."
 
 
 @dataclass
@@ -211,6 +214,7 @@ def build(
     planned = purposes_in_features(root)
     results = sorted(results, key=lambda r: (severity(r.verdict), r.feature, r.name, r.test))
     rows: list[RequirementRow] = []
+    chain = clause_links(requirements)
     for requirement in requirements:
         linked = [(tp, r) for tp in requirement.covered_by for r in results if tp in r.test_purposes]
         ran_tps = {tp for tp, _ in linked}
@@ -222,7 +226,7 @@ def build(
         ]
         covered = any(planned.get(tp) for tp in requirement.covered_by) or bool(linked)
         verdict = overall([r for _, r in linked], requirement, covered)
-        rows.append(RequirementRow(requirement, linked, not_run, verdict))
+        rows.append(RequirementRow(requirement, linked, not_run, verdict, chain[requirement.id]))
     report = Report(
         title=TITLE,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),

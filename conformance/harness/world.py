@@ -1,8 +1,11 @@
 """The scenario's world: the system under test and the peers the suite plays around it.
 
-Today the system under test is the bundled reference stack, started fresh for each
-scenario (full isolation) on a loopback address of its own, and captured on the wire from
-before its first node starts (:mod:`conformance.harness.wire`). The peers are real: WICs over
+The system under test is what the PIXIT of ``--sut`` describes (:mod:`conformance.harness.sut`):
+without one, the bundled reference stack, started fresh in-process for each scenario (full
+isolation) on a loopback address of its own; with one, external nodes (started by the PIXIT's
+``[sut] start`` when it has one), with the reference or the suite's emulation playing the nodes
+the PIXIT does not provide. Either way the scenario is captured on the wire from before its
+first node starts (:mod:`conformance.harness.wire`). The peers are real: WICs over
 WSS, a remote IMS party and an ordinary IMS user over SIP/TCP, HTTPS towards the WWSF,
 HTTP towards the registrar's W6 API.
 

@@ -1,0 +1,77 @@
+"""The chain clause -> function -> rule -> scenario -> verdict (conformance/clause_chain.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from captures.rules import RULES
+from conformance.clause_chain import Anchor, anchors, clause_links
+from conformance.traceability import Requirement, load_requirements
+from reference.spec import ClauseRef, implementations
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def requirement(rid: str, clause: str, step: str = "") -> Requirement:
+    return Requirement(rid, clause, step, "text", "step", ("ep_cscf",), True, ())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("TR 23.701 5.2.2.5.2 step 4", [Anchor("5.2.2.5.2", ("4",))]),
+        ("TR 23.701 5.2.2.5.2 steps 3-4", [Anchor("5.2.2.5.2", ("3", "4"))]),
+        ("TR 23.701 5.2.2.5.4 steps 1, 2 and 3", [Anchor("5.2.2.5.4", ("1", "2", "3"))]),
+        (
+            "TR 23.701 5.2.2.1 (option B); 5.2.2.5.2 step 7",
+            [Anchor("5.2.2.1"), Anchor("5.2.2.5.2", ("7",))],
+        ),
+        ("RFC 3261 16.6; TR 23.701 5.2.2.5.1", [Anchor("5.2.2.5.1")]),
+        ("RFC 3261 10.3", []),
+    ],
+)
+def test_the_places_a_clause_text_names(text: str, expected: list[Anchor]) -> None:
+    assert anchors(text) == expected
+
+
+def test_a_step_anchor_covers_that_step_only_and_a_clause_anchor_its_subclauses() -> None:
+    step = Anchor("5.2.2.5.2", ("4",))
+    assert step.covers("5.2.2.5.2", "4") and not step.covers("5.2.2.5.2", "5")
+    assert not step.covers("5.2.2.5.2", "") and not step.covers("5.2.2.5.3", "4")
+    whole = Anchor("5.2.2.4")
+    assert whole.covers("5.2.2.4", "") and whole.covers("5.2.2.4.1", "") and whole.covers("5.2.2.4.2", "3")
+    assert not whole.covers("5.2.2.41", "") and not whole.covers("5.2.2.5.1", "")
+
+
+def test_functions_and_rules_are_linked_by_clause_and_step() -> None:
+    refs = [
+        ClauseRef("TR 23.701", "5.2.2.5.2", ("4",), qualname="m:check_token"),
+        ClauseRef("TR 23.701", "5.2.2.5.2", ("5",), qualname="m:query"),
+        ClauseRef("RFC 3261", "5.2.2.5.2", ("4",), qualname="m:another_document"),
+    ]
+    rules = [("TOKEN", "TR 23.701 5.2.2.5.2 steps 3-4"), ("W6", "TR 23.701 5.2.2.5.2 step 5")]
+    wanted = [requirement("R4", "5.2.2.5.2", "4"), requirement("R9", "5.2.2.5.3", "1")]
+    links = clause_links(wanted, refs, rules)
+    assert links["R4"].functions == ("m:check_token",) and links["R4"].rules == ("TOKEN",)
+    assert links["R9"].functions == () and links["R9"].rules == ()
+
+
+def test_every_capture_rule_names_a_place_of_the_text() -> None:
+    assert not [r.id for r in RULES.values() if not anchors(r.clause)]
+
+
+def test_the_reference_registry_is_complete_after_implementations() -> None:
+    """Every module of the reference is imported: the token check of step 4 is among them."""
+    names = {ref.qualname for ref in implementations()}
+    assert "reference.nodes.iwf.token_check:validate" in names
+    assert len(names) > 50
+
+
+def test_the_token_step_links_its_check_and_its_rule() -> None:
+    requirements = load_requirements(CHECKOUT / "features" / "requirements.toml")
+    (req,) = [r for r in requirements if (r.clause, r.step) == ("5.2.2.5.2", "4")]
+    links = clause_links(requirements)[req.id]
+    assert "reference.nodes.iwf.token_check:validate" in links.functions
+    assert {"REG_TOKEN", "TOKEN_CONFINED"} <= set(links.rules)
