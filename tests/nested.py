@@ -11,7 +11,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-__all__ = ["failures", "why"]
+__all__ = ["failures", "passed", "why"]
 
 
 def failures(junit: Path, *, lines: int = 6, most: int = 10) -> list[str]:
@@ -40,3 +40,16 @@ def why(junit: Path, stdout: str, stderr: str = "") -> str:
     listed = failures(junit)
     head = "\n".join(listed) if listed else "(no failed test in its JUnit XML)"
     return f"nested run failures:\n{head}\n--- end of its output ---\n{stdout[-1500:]}\n{stderr[-1500:]}"
+
+
+def passed(junit: Path) -> list[str]:
+    """``classname::name`` of each test of ``junit`` that passed (a mutant run: the scenarios that
+    did not notice the fault)."""
+    if not junit.is_file():
+        return []
+    root = ET.parse(junit).getroot()
+    return [
+        f"{case.get('classname')}::{case.get('name')}"
+        for case in root.iter("testcase")
+        if not any(case.find(kind) is not None for kind in ("failure", "error", "skipped"))
+    ]

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from nested import why
 
 ROOT = Path(__file__).resolve().parents[1]
 PICS = ROOT / "features" / "pics.toml"
@@ -26,13 +29,14 @@ def pics_answering(tmp_path: Path, item: str, answer: str) -> Path:
 
 
 def run_scenarios(*options: str) -> str:
+    junit = Path(tempfile.mkdtemp(prefix="wimpu-pics-")) / "junit.xml"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-v", "-p", "no:cacheprovider", "-rs", "-m", SELECTION,
-         *options],
+         f"--junitxml={junit}", *options],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    assert result.returncode == 0, why(junit, result.stdout, result.stderr)
     return output
 
 

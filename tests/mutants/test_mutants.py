@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
+from nested import passed
 
 from conformance.traceability import ScenarioVariant as Scenario
 from conformance.traceability import scenario_variants
@@ -143,7 +144,7 @@ def test_every_scenario_is_guarded_by_a_fault() -> None:
     assert not idle, f"guards that select no scenario: {idle}"
 
 
-def run_with_fault(fault: str, selection: str) -> subprocess.CompletedProcess[str]:
+def run_with_fault(fault: str, selection: str, junit: Path) -> subprocess.CompletedProcess[str]:
     # not an xdist worker itself, whatever this test runs in (-n0 below)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_FAULT"] = fault
@@ -151,7 +152,8 @@ def run_with_fault(fault: str, selection: str) -> subprocess.CompletedProcess[st
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",
-         "-p", "no:hypothesispytest", "-n0", "--no-reports", "-q", "-rfE", "-m", selection],
+         "-p", "no:hypothesispytest", "-n0", "--no-reports", "-q", "-rfE", f"--junitxml={junit}",
+         "-m", selection],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -162,12 +164,14 @@ def _count(outcome: str, summary: str) -> int:
 
 
 @pytest.mark.parametrize("fault", sorted(GUARDS))
-def test_scenarios_fail_when_the_reference_misbehaves(fault: str) -> None:
+def test_scenarios_fail_when_the_reference_misbehaves(fault: str, tmp_path: Path) -> None:
     expected = sum(s.tests for s in scenarios() if selects(GUARDS[fault], s))
-    result = run_with_fault(fault, GUARDS[fault])
+    junit = tmp_path / "junit.xml"
+    result = run_with_fault(fault, GUARDS[fault], junit)
     out = result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     counts = {o: _count(o, summary) for o in ("failed", "passed", "skipped", "error", "xfailed", "xpassed")}
     assert result.returncode == 1 and counts["failed"] == expected and sum(counts.values()) == expected, (
-        f"with fault {fault!r} all {expected} guarding scenarios must fail, got {summary!r}:\n{out[-4000:]}"
+        f"with fault {fault!r} all {expected} guarding scenarios must fail, got {summary!r}; "
+        f"these did not notice it: {passed(junit) or 'none'}\n{out[-2000:]}"
     )
