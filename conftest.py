@@ -13,7 +13,7 @@ import pytest
 
 from conformance.harness.sut import PIXIT_KEY, Unobservable
 from conformance.pixit import Pixit, PixitError, load_pixit
-from conformance.traceability import PicsItem, load_pics
+from conformance.traceability import load_pics, load_selection
 
 pytest_plugins = [
     "steps.common",
@@ -26,6 +26,8 @@ pytest_plugins = [
 FEATURES = Path(__file__).parent / "features"
 TAGS = FEATURES / "tags.toml"
 PICS = FEATURES / "pics.toml"
+SELECTION = FEATURES / "selection.toml"
+"The PICS selection expression of each test purpose (the suite's, not the SUT's)."
 SUPPORTED = frozenset({"yes"})
 "PICS answers under which the gated scenarios apply."
 SUT_ENV = "WIMPU_SUT"
@@ -93,23 +95,33 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """PICS gating: a scenario needing an option or node the SUT lacks is not applicable.
+    """PICS gating: a test purpose whose PICS selection expression (features/selection.toml) does not
+    hold for the SUT's answers is not applicable, and so is an Examples row needing an option the SUT
+    lacks (a tag an item answered other than yes gates, features/pics.toml).
 
-    It is reported as skipped with the reason ``not applicable: PICS <id> = <answer>``, never
-    deselected: a verdict table lists it with the PICS item that ruled it out. This is the
-    one legitimate skip of the suite (docs/traceability.md).
+    It is reported as skipped with the reason ``not applicable: PICS ...`` (the expression and the
+    answers it read, or the item and its answer), never deselected: a verdict table lists it with
+    what ruled it out. This is the one legitimate skip of the suite (docs/traceability.md).
     """
-    unsupported: list[PicsItem] = [
-        pics for pics in load_pics(config.getoption("--pics")) if pics.answer not in SUPPORTED
-    ]
-    if not unsupported:
-        return
+    answers = {item.id: item.answer for item in load_pics(config.getoption("--pics"))}
+    suite = load_pics(PICS)  # the items, their gates and the expressions are the suite's; answers the SUT's
+    selection = load_selection(SELECTION, suite)
+    unsupported = [item for item in suite if answers.get(item.id) not in SUPPORTED]
     for item in items:
         tags = {mark.name for mark in item.iter_markers()}
-        ruling = [pics for pics in unsupported if tags & set(pics.gates)]
-        if ruling:
-            reason = "; ".join(f"PICS {pics.id} = {pics.answer}" for pics in ruling)
-            item.add_marker(pytest.mark.skip(reason=f"not applicable: {reason}"))
+        reasons = []
+        for tp in sorted(tag for tag in tags if tag.startswith("TP_")):
+            if tp not in selection:
+                raise pytest.UsageError(f"{item.nodeid}: {tp} has no PICS selection in {SELECTION}")
+            if not selection[tp].holds(answers):
+                reasons.append(f"PICS selection of {tp}: {selection[tp].explain(answers)}")
+        reasons += [
+            f"PICS {pics.id} = {answers.get(pics.id, 'unanswered')}"
+            for pics in unsupported
+            if tags & set(pics.gates)
+        ]
+        if reasons:
+            item.add_marker(pytest.mark.skip(reason="not applicable: " + "; ".join(reasons)))
 
 
 def pytest_bdd_before_step_call(

@@ -3,7 +3,9 @@
 * ``features/requirements.toml`` lists every normative statement of the seed
   (``docs/source/tr23701-5.2.2.txt``) with a stable id and the test purposes that cover it;
 * ``features/pics.toml`` is the PICS: the options a system under test may or may not provide,
-  and the scenario tags each one gates;
+  and the scenario tags (options) each one gates;
+* ``features/selection.toml`` gives each test purpose its PICS selection expression
+  (:mod:`conformance.pics_selection`): the TP applies when it holds;
 * the ``TP_...`` tags of the ``.feature`` files name the test purposes.
 
 Pure Python (no pytest-bdd): ``tests/test_traceability.py`` and report generators use it.
@@ -23,6 +25,8 @@ from gherkin.errors import ParserError
 from gherkin.parser import Parser
 from gherkin.token_scanner import TokenScanner
 
+from conformance.pics_selection import Selection, SelectionError
+
 __all__ = [
     "AREA_CLAUSES",
     "KINDS",
@@ -34,6 +38,7 @@ __all__ = [
     "check_traceability",
     "feature_tags",
     "load_pics",
+    "load_selection",
     "load_requirements",
     "normalise",
     "scenario_test_purposes",
@@ -301,6 +306,32 @@ def load_pics(path: str | Path) -> list[PicsItem]:
         seen.add(item.id)
         items.append(item)
     return items
+
+
+def load_selection(path: str | Path, pics: Iterable[PicsItem]) -> dict[str, Selection]:
+    """Read ``selection.toml``: test purpose -> its PICS selection expression over ``pics``.
+
+    Raises:
+        ValueError: naming the file and the test purpose, on any problem (a malformed expression, an
+            item the PICS does not have, a key that is not a test-purpose id).
+    """
+    path = Path(path)
+    data = _load_toml(path)
+    table = data.get("selection")
+    if set(data) != {"selection"} or not isinstance(table, dict):
+        raise ValueError(f"{path}: expected one [selection] table, found {sorted(data)}")
+    known = {item.id for item in pics}
+    found: dict[str, Selection] = {}
+    for tp, text in table.items():
+        if not _TP_ID.fullmatch(tp):
+            raise ValueError(f"{path}: {tp}: not a test-purpose id (TP_...)")
+        if not isinstance(text, str):
+            raise ValueError(f"{path}: {tp}: the expression must be a string")
+        try:
+            found[tp] = Selection.parse(text, known)
+        except SelectionError as exc:
+            raise ValueError(f"{path}: {tp}: {exc}") from None
+    return found
 
 
 def _tags(node: Mapping[str, Any]) -> frozenset[str]:

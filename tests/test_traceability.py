@@ -17,8 +17,10 @@ from conformance.traceability import (
     feature_tags,
     load_pics,
     load_requirements,
+    load_selection,
     normalise,
     scenario_test_purposes,
+    scenario_variants,
     uncovered_requirements,
 )
 
@@ -27,6 +29,7 @@ FEATURES = ROOT / "features"
 REQUIREMENTS = FEATURES / "requirements.toml"
 PICS = FEATURES / "pics.toml"
 TAGS = FEATURES / "tags.toml"
+SELECTION = FEATURES / "selection.toml"
 SOURCE = ROOT / "docs" / "source" / "tr23701-5.2.2.txt"
 
 # Testable requirements that no scenario covers yet, or covers only in part (partial = true).
@@ -159,3 +162,45 @@ def test_every_declared_tag_is_used_or_pics_gated() -> None:
     gated = {tag for item in load_pics(PICS) for tag in item.gates}
     unused = declared_tags() - feature_tags(FEATURES) - gated
     assert unused == set()
+
+
+# (f) PICS selection expressions ------------------------------------------------------------------------
+
+
+def test_every_test_purpose_has_a_pics_selection_and_every_selection_a_purpose() -> None:
+    selection = load_selection(SELECTION, load_pics(PICS))
+    used = set(scenario_test_purposes(FEATURES))
+    declared = {tag for tag in declared_tags() if tag.startswith("TP_")}
+    assert sorted(used - set(selection)) == [], "test purposes with no PICS selection expression"
+    assert sorted(set(selection) - declared) == [], "selection expressions of undeclared test purposes"
+
+
+def test_a_scenario_reading_w6_has_a_selection_that_asks_whether_w6_is_readable() -> None:
+    selection = load_selection(SELECTION, load_pics(PICS))
+    lacking = sorted(
+        f"{s.name}: {tp}"
+        for s in scenario_variants(FEATURES)
+        if "registrar_read" in s.tags
+        for tp in s.tags
+        if tp.startswith("TP_") and "PICS_W6_READ" not in selection[tp].items
+    )
+    assert lacking == []
+
+
+def test_node_items_gate_no_tag_and_every_expression_names_a_node() -> None:
+    """Which nodes a TP needs is its expression's business, never a tag gate (issue 15)."""
+    items = load_pics(PICS)
+    assert [i.id for i in items if i.id.startswith("PICS_NODE_") and i.gates] == []
+    nodes = {i.id for i in items if i.id.startswith("PICS_NODE_")}
+    selection = load_selection(SELECTION, items)
+    assert sorted(tp for tp, s in selection.items() if not nodes & set(s.items)) == []
+
+
+def test_a_broken_selection_is_reported_with_file_and_purpose(tmp_path: Path) -> None:
+    path = tmp_path / "selection.toml"
+    path.write_text('[selection]\nTP_WIMPU_REG_001 = "PICS_NODE_EPCSCF AND PICS_NO_SUCH"\n')
+    with pytest.raises(ValueError, match=r"selection.toml: TP_WIMPU_REG_001: .*no PICS item PICS_NO_SUCH"):
+        load_selection(path, load_pics(PICS))
+    path.write_text('[selection]\nTP_WIMPU_REG_001 = "PICS_NODE_EPCSCF AND"\n')
+    with pytest.raises(ValueError, match=r"TP_WIMPU_REG_001: .*ends too early"):
+        load_selection(path, load_pics(PICS))

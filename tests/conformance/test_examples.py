@@ -112,6 +112,13 @@ def test_the_mixed_pics_differs_from_the_reference_pics_by_the_i_cscf_only() -> 
     assert {k for k in mixed if mixed[k] != reference[k]} == {"PICS_NODE_ICSCF"}
 
 
+@pytest.mark.parametrize("name", ["vendor-pics.toml", "mixed-pics.toml"])
+def test_an_example_pics_gates_what_the_suites_pics_gates(name: str) -> None:
+    """The suite reads only the answers of a SUT's PICS; its copy of the gates must not mislead."""
+    example = {i.id: i.gates for i in load_pics(EXAMPLES / name)}
+    assert example == {i.id: i.gates for i in load_pics(ROOT / "features" / "pics.toml")}
+
+
 def test_the_vendor_pics_has_the_items_of_the_reference_pics() -> None:
     vendor = load_pics(EXAMPLES / "vendor-pics.toml")
     reference = load_pics(ROOT / "features" / "pics.toml")
