@@ -15,7 +15,16 @@ import hashlib
 from collections.abc import Generator, Iterable
 from typing import Any
 
-from reference.nodes.wimpu_registrar.model import MAX_CONTACT_ID_LENGTH, MAX_REG_ID, MAX_TEXT_LENGTH
+from reference.nodes.wimpu_registrar.model import (
+    MAX_CONTACT_ID_LENGTH,
+    MAX_REG_ID,
+    MAX_TEXT_LENGTH,
+    AllocatedBy,
+    ContactWrite,
+    Entry,
+    Outcome,
+    RegistrationWrite,
+)
 from reference.sip.address import NameAddr
 from reference.sip.identity import WildcardImpu, canonical_identity, same_identity
 from reference.sip.message import Request, Response
@@ -104,28 +113,28 @@ def block_of(blocks: Iterable[BlockConfig], identity: str) -> BlockConfig | None
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6Read:
-    """Read the registration entry of an individual IMPU. Result: entry dict or None."""
+    """Read the registration entry of an individual IMPU. Result: :class:`Entry` or None."""
 
     impu: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6ReadByExternal:
-    """Option B: read the entry bound to an external identity. Result: dict or None."""
+    """Option B: read the entry bound to an external identity. Result: :class:`Entry` or None."""
 
     external_identity: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6Write:
-    """Create or refresh one contact of an entry. Result: (outcome, entry dict)."""
+    """Create or refresh one contact of an entry. Result: (:class:`Outcome`, :class:`Entry`)."""
 
     impu: str
-    wimpu: str
-    allocated_by: str
-    external_identity: str | None
-    contact_id: str
-    contact: dict[str, Any]
+    write: RegistrationWrite
+
+    @property
+    def contact_id(self) -> str:
+        return self.write.contact.contact_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,7 +151,7 @@ class Registered:
 
     impu: str
     external_identity: str | None
-    outcome: str
+    outcome: Outcome
     contact_id: str = ""
     expires: int = 0
     "The registration interval granted, in seconds."
@@ -195,6 +204,30 @@ def _expires(request: Request, contact: NameAddr, default: int) -> int:
     return int(value)
 
 
+def _contact_values(stored: Entry, written: ContactWrite) -> list[str]:
+    """The Contact header values of the 200 OK: every live contact of the IMPU with its
+    remaining time (RFC 3261 10.3 step 8).
+
+    The registrar granted ``written.expires`` to the contact just written, so the time
+    of its answer is that contact's expiry less its interval: the other contacts'
+    remaining times are counted from there, on the registrar's clock, not this one's.
+    """
+    answered = next(
+        (c.expires_at - written.expires for c in stored.contacts if c.contact_id == written.contact_id),
+        None,
+    )
+    values = []
+    for c in stored.contacts:
+        # Rounded up (as the registrar does), less 2 ms for the millisecond timestamps.
+        expires = written.expires if answered is None else max(1, c.expires_in(answered + 0.002))
+        values.append(
+            f"<{c.uri}>;expires={expires}"
+            + (f';+sip.instance="<{c.instance_id}>"' if c.instance_id else "")
+            + (f";reg-id={c.reg_id}" if c.reg_id else "")
+        )
+    return values
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RegistrationPolicy:
     """Local choices of the eP-CSCF (PIXIT items)."""
@@ -238,7 +271,7 @@ def register_wic(
             return make_response(request, 400, "Contact * requires Expires: 0", to_tag=to_tag)
         entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
         if entry is not None:
-            yield W6Remove(entry["impu"], None)
+            yield W6Remove(entry.impu, None)
         return make_response(request, 200, to_tag=to_tag)
 
     contacts = request.contacts
@@ -255,7 +288,7 @@ def register_wic(
 
     if expires == 0:
         if entry is not None:
-            yield W6Remove(entry["impu"], contact_key(contact))
+            yield W6Remove(entry.impu, contact_key(contact))
         return make_response(request, 200, to_tag=to_tag)
     if expires < policy.min_expires:
         # RFC 3261 10.3 step 7: 423 Interval Too Brief with Min-Expires.
@@ -264,44 +297,38 @@ def register_wic(
     expires = min(expires, policy.max_expires)
 
     if option_b:
-        impu = entry["impu"] if entry is not None else block.allocate(identity)
+        impu = entry.impu if entry is not None else block.allocate(identity)
     else:
         impu = identity
 
     # Step 6: store the registration information (and the option B binding).
-    outcome, stored = yield W6Write(
-        impu=impu,
-        wimpu=str(block.wimpu),
-        allocated_by=block.allocation.value,
-        external_identity=identity if option_b else None,
+    written = ContactWrite(
         contact_id=contact_key(contact),
-        contact={
-            "uri": contact.uri,
-            "flow": flow,
-            "instance_id": (contact.param("+sip.instance") or "").strip('"<>') or None,
-            "reg_id": int(contact.param("reg-id") or 0) or None,
-            "path": list(path),
-            "ep_cscf": policy.ep_cscf,
-            "expires": expires,
-        },
+        uri=contact.uri,
+        flow=flow,
+        ep_cscf=policy.ep_cscf,
+        expires=expires,
+        instance_id=(contact.param("+sip.instance") or "").strip('"<>') or None,
+        reg_id=int(contact.param("reg-id") or 0) or None,
+        path=path,
+    )
+    outcome, stored = yield W6Write(
+        impu,
+        RegistrationWrite(
+            wimpu=str(block.wimpu),
+            allocated_by=AllocatedBy(block.allocation.value),
+            external_identity=identity if option_b else None,
+            contact=written,
+        ),
     )
     yield Registered(
         impu=impu, external_identity=identity if option_b else None, outcome=outcome,
-        contact_id=contact_key(contact), expires=expires,
+        contact_id=written.contact_id, expires=expires,
     )  # fmt: skip
 
     # Step 7: 200 OK with every live contact of the IMPU (RFC 3261 10.3 step 8).
     response = make_response(request, 200, to_tag=to_tag)
-    live = stored["contacts"]
-    response = response.with_header_set(
-        "Contact",
-        *(
-            f"<{c['uri']}>;expires={c['expires']}"
-            + (';+sip.instance="<' + c["instance_id"] + '>"' if c.get("instance_id") else "")
-            + (f";reg-id={c['reg_id']}" if c.get("reg_id") else "")
-            for c in live
-        ),
-    )
+    response = response.with_header_set("Contact", *_contact_values(stored, written))
     # 5.2.2.1: "IMS identities are only used within the IMS domain": in option B the WIC
     # is told only its external identity, never the IMPU allocated to it.
     associated = [f"<{identity}>"] if option_b else [f"<{impu}>"]
@@ -367,10 +394,10 @@ def originate(
     identity = request.from_.uri
     if block.allocation is Allocation.EP_CSCF:
         entry = yield W6ReadByExternal(identity)  # step 2
-        flows = {c["flow"] for c in entry["contacts"]} if entry else set()
+        flows = {c.flow for c in entry.contacts} if entry else set()
         if entry is None or flow not in flows:
             return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
-        asserted = entry["impu"]
+        asserted = entry.impu
     else:
         if not any(same_identity(identity, impu) for impu in registered):
             return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
@@ -406,12 +433,12 @@ def terminate(request: Request, *, to_tag: str) -> Generator[Any, Any, Response 
     called_values = request.addresses("P-Called-Party-ID")
     called = called_values[0].uri if called_values else request.uri
     entry = yield W6Read(called)  # step 4
-    if entry is None or not entry["contacts"]:
+    if entry is None or not entry.contacts:
         return make_response(request, 480, "Called WIC not registered", to_tag=to_tag)
-    contacts = tuple((c["uri"], c["flow"]) for c in entry["contacts"])
+    contacts = tuple((c.uri, c.flow) for c in entry.contacts)
     # Towards the WIC: P-Profile-Key is for the IMS core (RFC 5002), and in option B the
     # WIC is called by its external identity, not by the IMPU (5.2.2.1).
     delivered = request.without_header("P-Profile-Key")
-    if entry.get("external_identity"):
-        delivered = delivered.with_header_set("P-Called-Party-ID", f"<{entry['external_identity']}>")
+    if entry.external_identity:
+        delivered = delivered.with_header_set("P-Called-Party-ID", f"<{entry.external_identity}>")
     return Fork(delivered, contacts)  # step 5

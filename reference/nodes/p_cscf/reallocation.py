@@ -65,19 +65,15 @@ async def remove_unreachable_contacts(pcscf: Pcscf, wimpu: str) -> int:
         return 0
     removed = 0
     for entry in entries:
-        for contact in entry["contacts"]:
-            if pcscf.iwf.flow_is_open(contact["flow"]):
+        for contact in entry.contacts:
+            if pcscf.iwf.flow_is_open(contact.flow):
                 continue
             try:
-                await pcscf.registrar.remove(entry["impu"], contact["contact_id"])
+                await pcscf.registrar.remove(entry.impu, contact.contact_id)
                 removed += 1
             except (RegistrarUnavailable, RegistrarRejected) as exc:
                 log.error(
-                    "P-CSCF %s: cannot remove %s of %s: %s",
-                    pcscf.name,
-                    contact["contact_id"],
-                    entry["impu"],
-                    exc,
+                    "P-CSCF %s: cannot remove %s of %s: %s", pcscf.name, contact.contact_id, entry.impu, exc
                 )
     return removed
 

@@ -325,14 +325,7 @@ class Pcscf:
         if isinstance(effect, W6ReadByExternal):
             return await self.registrar.read_by_external(effect.external_identity)
         if isinstance(effect, W6Write):
-            body: dict[str, Any] = {
-                "wimpu": effect.wimpu,
-                "allocated_by": effect.allocated_by,
-                "contact": {k: v for k, v in effect.contact.items() if v is not None},
-            }
-            if effect.external_identity is not None:
-                body["external_identity"] = effect.external_identity
-            return await self.registrar.write(effect.impu, effect.contact_id, body)
+            return await self.registrar.write(effect.impu, effect.write)
         if isinstance(effect, W6Remove):
             await self.registrar.remove(effect.impu, effect.contact_id)
             for contacts in self.flow_contacts.values():
