@@ -98,10 +98,8 @@ async def drop_block(pcscf: Pcscf, wimpu: str, holder: str) -> None:
     pcscf.iwf.serving_changed()
     block = next((b for b in pcscf.blocks if str(b.wimpu) == wimpu), None)
     closed = 0
-    for flow, identities in list(pcscf.flows.items()):
-        if block is not None and any(_in_block(pcscf, i, block) for i in identities):
-            pcscf.flows.pop(flow, None)
-            pcscf.flow_contacts.pop(flow, None)
+    if block is not None:
+        for flow in pcscf.registrations.drop_flows(lambda identity: _in_block(pcscf, identity, block)):
             if not pcscf.iwf.reroutes:  # decomposed: the IWF moves the WIC to the new P-CSCF
                 pcscf.iwf.close_flow(flow, f"wIMPU block moved to {holder}")
                 closed += 1
