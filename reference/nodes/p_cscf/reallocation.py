@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from reference.nodes.p_cscf.block_registration import BlockRegistrationError
-from reference.nodes.p_cscf.flows import BlockConfig
+from reference.nodes.p_cscf.flows import BlockConfig, Trigger, block_registration_due
 from reference.nodes.wimpu_registrar.client import RegistrarRejected, RegistrarUnavailable
 from reference.sip.identity import IdentityError
 from reference.spec import clause
@@ -47,7 +47,8 @@ async def take_block(pcscf: Pcscf, wimpu: str, previous: str | None) -> None:
         "P-CSCF %s: serving block %s (previous holder %s); %d unreachable contact(s) removed",
         pcscf.name, wimpu, previous, removed,
     )  # fmt: skip
-    if reg is not None and (taken_over or reg.credentials.option == 1):
+    trigger = Trigger.TAKE_OVER if taken_over else Trigger.START
+    if reg is not None and block_registration_due(reg.credentials.option, trigger, reg.registered):
         try:
             response = await reg.register()
             await reg.remove_other_bindings(response)

@@ -35,11 +35,13 @@ from reference.nodes.p_cscf.flows import (
     Onward,
     Registered,
     RegistrationPolicy,
+    Trigger,
     W6Read,
     W6ReadByExternal,
     W6Remove,
     W6Write,
     block_of,
+    block_registration_due,
     originate,
     register_wic,
     strip_bearer,
@@ -139,7 +141,7 @@ class Pcscf:
             target = self.resolver.resolve(creds.registrar)
             reg = BlockRegistration(self.node, creds, target, block.name)
             self.block_registrations[str(block.wimpu)] = reg
-            if creds.option == 1 and self.keeper is None:
+            if self.keeper is None and block_registration_due(creds.option, Trigger.START, reg.registered):
                 await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
 
     async def start_leases(self) -> None:
