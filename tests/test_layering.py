@@ -88,7 +88,7 @@ def test_no_code_outside_tests_loads_modules_around_the_packages(folder: str) ->
 
 FORBIDDEN = {"asyncio", "socket", "time", "selectors", "ssl", "aiohttp", "websockets"}
 SANS_IO = sorted(
-    [*ROOT.glob("sip/*.py"), *ROOT.glob("nodes/*/flows.py"), *ROOT.glob("nodes/iwf/token_check.py")]
+    [*ROOT.glob("sip/*.py"), *ROOT.glob("nodes/*/flows.py"), *ROOT.glob("nodes/iwf/token_check.py"), ROOT / "nodes/p_cscf/state.py"]  # noqa: E501
 )
 
 

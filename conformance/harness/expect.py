@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from reference.nodes.wimpu_registrar.model import AllocatedBy, Entry
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
@@ -80,36 +81,36 @@ def handshake_refused(outcome: Any, expected: int) -> None:
     )
 
 
-def live_contacts(entry: dict[str, Any] | None, count: int, what: str) -> None:
+def live_contacts(entry: Entry | None, count: int, what: str) -> None:
     assert entry is not None, f"the wIMPU Registrar has no entry for {what}"
-    found = len(entry["contacts"])
+    found = len(entry.contacts)
     assert found == count, f"expected {count} live contact(s) in {what}, the registrar holds {found}"
 
 
-def no_entry(entry: dict[str, Any] | None, identity: str) -> None:
+def no_entry(entry: Entry | None, identity: str) -> None:
     assert entry is None, f"the wIMPU Registrar still holds an entry for {identity}: {entry}"
 
 
-def option_b_binding(entry: dict[str, Any] | None, external: str, wimpu: str) -> None:
+def option_b_binding(entry: Entry | None, external: str, wimpu: str) -> None:
     assert entry is not None, f"no registrar entry is bound to the external identity {external}"
-    assert entry["allocated_by"] == "ep-cscf", (
-        f"expected an IMPU allocated by the eP-CSCF, the registrar says {entry['allocated_by']}"
+    assert entry.allocated_by is AllocatedBy.EP_CSCF, (
+        f"expected an IMPU allocated by the eP-CSCF, the registrar says {entry.allocated_by.value}"
     )
-    assert same_identity(entry["external_identity"], external), (
-        f"expected the entry bound to {external}, it is bound to {entry['external_identity']}"
+    assert entry.external_identity is not None and same_identity(entry.external_identity, external), (
+        f"expected the entry bound to {external}, it is bound to {entry.external_identity}"
     )
-    assert WildcardImpu.parse(wimpu).matches(entry["impu"]), (
-        f"expected an IMPU of block {wimpu}, the registrar holds {entry['impu']}"
+    assert WildcardImpu.parse(wimpu).matches(entry.impu), (
+        f"expected an IMPU of block {wimpu}, the registrar holds {entry.impu}"
     )
-    assert not same_identity(entry["impu"], external), (
-        f"expected an individual IMPU other than the external identity, got {entry['impu']}"
+    assert not same_identity(entry.impu, external), (
+        f"expected an individual IMPU other than the external identity, got {entry.impu}"
     )
 
 
-def same_impu(entry: dict[str, Any] | None, impu: str | None) -> None:
+def same_impu(entry: Entry | None, impu: str | None) -> None:
     assert impu is not None, "no individual IMPU was remembered from the first registration"
     assert entry is not None, f"expected the registrar to still hold IMPU {impu}, it holds no entry"
-    assert same_identity(entry["impu"], impu), f"the IMPU changed from {impu} to {entry['impu']}"
+    assert same_identity(entry.impu, impu), f"the IMPU changed from {impu} to {entry.impu}"
 
 
 def bearer_challenge(response: Response | None, wwsf_origin: str) -> None:
@@ -138,20 +139,18 @@ def wic_page(status_code: int, media_type: str, page: str) -> None:
     assert "<html" in page.lower(), f"expected an HTML page, got {page[:80]!r}"
 
 
-def in_block(entry: dict[str, Any] | None, wimpu: str, what: str) -> None:
+def in_block(entry: Entry | None, wimpu: str, what: str) -> None:
     assert entry is not None, f"the wIMPU Registrar has no entry for {what}"
-    assert entry["wimpu"] == wimpu, (
-        f"expected {what} in block {wimpu}, the registrar records {entry['wimpu']}"
-    )
-    assert WildcardImpu.parse(wimpu).matches(entry["impu"]), (
-        f"the individual IMPU {entry['impu']} of {what} is not in block {wimpu}"
+    assert entry.wimpu == wimpu, f"expected {what} in block {wimpu}, the registrar records {entry.wimpu}"
+    assert WildcardImpu.parse(wimpu).matches(entry.impu), (
+        f"the individual IMPU {entry.impu} of {what} is not in block {wimpu}"
     )
 
 
-def impu(entry: dict[str, Any] | None, user: str) -> str:
+def impu(entry: Entry | None, user: str) -> str:
     """The individual IMPU of a registrar entry (the entry must exist)."""
     assert entry is not None, f"the wIMPU Registrar has no entry for {user}, so no individual IMPU"
-    return str(entry["impu"])
+    return entry.impu
 
 
 def same_identity_as(found: str, expected: str, what: str) -> None:

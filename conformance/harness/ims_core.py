@@ -46,9 +46,10 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from typing import Final
 
+from reference.nodes.wimpu_registrar.model import RegistrationStatus
 from reference.sip.address import NameAddr, parse_name_addr, parse_uri
 from reference.sip.errors import SipError
 from reference.sip.message import Header, Request, Response
@@ -123,8 +124,8 @@ class ImsCore:
         scscf: where the S-CSCF listens (host, port); port 0 picks a free port.
         icscf: where the I-CSCF listens, or None for no I-CSCF.
         clock: wall clock of the registrar (binding expiry), injectable in tests.
-        w7: the W7 registration-status query of the wIMPU Registrar (identity -> the status
-            object of the solution profile: ``registered``, ``impu``, ``wimpu``), or None for
+        w7: the W7 registration-status query of the wIMPU Registrar (identity -> its
+            :class:`~reference.nodes.wimpu_registrar.model.RegistrationStatus`), or None for
             an I-CSCF without the TR 23.701 enhancement.
         webrtc_domains: the domains for which the I-CSCF queries W7 (5.2.2.3.3).
         external_domains: those of them that are option B external identities' domains.
@@ -138,7 +139,7 @@ class ImsCore:
         scscf: tuple[str, int],
         icscf: tuple[str, int] | None = None,
         clock: Callable[[], float] = time.time,
-        w7: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
+        w7: Callable[[str], Awaitable[RegistrationStatus]] | None = None,
         webrtc_domains: Collection[str] = (),
         external_domains: Collection[str] = (),
     ) -> None:
@@ -472,15 +473,15 @@ class ImsCore:
         if self._w7 is None or key[2] not in self._webrtc_domains:
             return request
         status = await self._w7(request.uri)
-        if not status.get("registered"):
+        if not status.registered:
             if self.served(request.uri) is not None or key[2] in self._external_domains:
                 raise _Reject(480, "Called webRTC user not registered")
             raise _Reject(404, "Not in any wIMPU block")
-        impu = str(status.get("impu") or request.uri)
+        impu = status.impu or request.uri
         if identity_key(impu) != key:
             request = request.with_uri(impu)
-        if status.get("wimpu"):
-            request = request.with_header_set("P-Profile-Key", f"<{status['wimpu']}>")
+        if status.wimpu:
+            request = request.with_header_set("P-Profile-Key", f"<{status.wimpu}>")
         return request
 
     def _fail(self, node: SipNode, tx: ServerTransaction, request: Request, exc: Exception) -> None:

@@ -23,8 +23,8 @@ import dataclasses
 import ssl
 import subprocess
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -33,6 +33,7 @@ from conformance.sut_process import SutProcess
 from reference.clock import OffsetFileClock, write_offset
 from reference.nodes.p_cscf.lease import LeaseTiming
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.nodes.wimpu_registrar.model import RegistrationStatus
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.stack import Stack, StackConfig
 from reference.stack_access import OBSERVER
@@ -399,7 +400,7 @@ def emulated_core(
     pixit: Pixit,
     *,
     clock: Callable[[], float] = time.time,
-    w7: Callable[[str], Awaitable[Mapping[str, Any]]] | None = None,
+    w7: Callable[[str], Awaitable[RegistrationStatus]] | None = None,
 ) -> ImsCore | None:
     """The IMS core the harness plays for this PIXIT: its S-CSCF/HSS (and plain I-CSCF) with the
     subscriptions of the PIXIT's blocks and IMS users, at the PIXIT's addresses; None when the

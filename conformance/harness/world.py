@@ -40,6 +40,7 @@ from captures.flows import Ends, Knowledge, group
 from captures.rules import Context, check
 from conformance.pixit import Pixit
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
 
 from .clock import ControlledClock, FakeClock
@@ -357,7 +358,7 @@ class World:
     def remember_impu(self, user: str) -> None:
         entry = self.registration_of(user)
         if entry is not None:
-            self.allocated.setdefault(user, entry["impu"])
+            self.allocated.setdefault(user, entry.impu)
 
     def remembered_impu(self, user: str) -> str | None:
         return self.allocated.get(user)
@@ -479,14 +480,14 @@ class World:
 
     # ----- observation ---------------------------------------------------------------
 
-    def registration_of(self, user: str) -> dict[str, Any] | None:
+    def registration_of(self, user: str) -> Entry | None:
         """The registrar entry for a user's identity, read over W6."""
         identity = self.identity_of(user)
         if identity.partition("@")[2].endswith(self.sut.ims_domain):
             return self.loop.run(self.w6.read(identity))
         return self.loop.run(self.w6.read_by_external(identity))
 
-    def registration_for(self, identity: str) -> dict[str, Any] | None:
+    def registration_for(self, identity: str) -> Entry | None:
         """The registrar entry of ``identity`` as an IMPU, else as an external identity (W6)."""
         entry = self.loop.run(self.w6.read(identity))
         return entry if entry is not None else self.loop.run(self.w6.read_by_external(identity))

@@ -52,7 +52,7 @@ async def test_registration_expires_and_the_called_wic_is_then_unreachable(
         clock.advance(2)
         assert await w6.read(ALICE) is None, "an expired contact was returned (W6)"
         status = await w6.status(ALICE)
-        assert status["registered"] is False, "an expired registration was reported registered (W7)"
+        assert status.registered is False, "an expired registration was reported registered (W7)"
     remote = RemoteParty("remote.example.org")
     await remote.start()
     try:

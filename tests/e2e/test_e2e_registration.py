@@ -41,8 +41,8 @@ async def test_option_a_register_stores_entry_and_answers_200(stack: Stack, w6: 
     assert response.status == 200
     assert response.get("P-Associated-URI") == f"<{ALICE}>"
     entry = await w6.read(ALICE)
-    assert entry is not None and entry["external_identity"] is None
-    assert len(entry["contacts"]) == 1 and entry["contacts"][0]["flow"].startswith("ep-cscf1.")
+    assert entry is not None and entry.external_identity is None
+    assert len(entry.contacts) == 1 and entry.contacts[0].flow.startswith("ep-cscf1.")
     await wic.close()
 
 
@@ -55,12 +55,12 @@ async def test_option_b_allocates_an_impu_and_binds_the_external_identity(
     assert response.status == 200
     entry = await w6.read_by_external(BOB)
     assert entry is not None
-    assert entry["impu"].startswith("sip:wrtc-") and entry["impu"].endswith("@block2.ims.example.net")
+    assert entry.impu.startswith("sip:wrtc-") and entry.impu.endswith("@block2.ims.example.net")
     # A second WIC of the same user gets the same IMPU: a second contact.
     second, token2, _ = await logged_in_wic(stack, "bob", "bob-password", "bob-2")
     assert (await second.register(BOB, token=token2)).status == 200
     again = await w6.read_by_external(BOB)
-    assert again is not None and again["impu"] == entry["impu"] and len(again["contacts"]) == 2
+    assert again is not None and again.impu == entry.impu and len(again.contacts) == 2
     await first.close()
     await second.close()
 
@@ -70,7 +70,7 @@ async def test_reregistration_and_deregistration(stack: Stack, w6: RegistrarClie
     assert (await wic.register(ALICE, token=token)).status == 200
     assert (await wic.register(ALICE, token=token)).status == 200
     entry = await w6.read(ALICE)
-    assert entry is not None and len(entry["contacts"]) == 1
+    assert entry is not None and len(entry.contacts) == 1
     assert (await wic.register(ALICE, token=token, expires=0)).status == 200
     assert await w6.read(ALICE) is None
     await wic.close()

@@ -33,10 +33,10 @@ async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, 
     async with stack.observer() as w6:
         for _ in range(50):
             entry = await w6.read(ALICE)
-            if entry is not None and len(entry["contacts"]) == 1:
+            if entry is not None and len(entry.contacts) == 1:
                 break
             await asyncio.sleep(0.02)
-        assert entry is not None and len(entry["contacts"]) == 1, entry
+        assert entry is not None and len(entry.contacts) == 1, entry
     started = time.monotonic()
     response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
     assert response.status == 200
@@ -48,7 +48,7 @@ async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, 
 async def test_only_dead_contacts_fail_fast(stack: Stack, remote: RemoteParty) -> None:
     dead = await wic(stack, "dead", "answer")
     # Keep the registrar entry but kill the flow: the eP-CSCF must not wait for a timeout.
-    stack.ep_cscfs["ep-cscf1"].pcscf.flow_contacts.clear()
+    stack.ep_cscfs["ep-cscf1"].pcscf.registrations.forget_contacts()
     await dead.close()
     await asyncio.sleep(0.1)
     started = time.monotonic()

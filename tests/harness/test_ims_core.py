@@ -16,6 +16,7 @@ import pytest
 
 from conformance.harness.ims_core import ImsCore, Subscriber
 from conformance.harness.remote import RemoteParty
+from reference.nodes.wimpu_registrar.model import RegistrationStatus
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction import ServerTransaction, make_response
 from reference.transport.endpoint import Source
@@ -450,22 +451,22 @@ class W7:
     """The registration status answers of a wIMPU Registrar (the solution profile's W7 object),
     recording every query; identities it does not list are not registered."""
 
-    def __init__(self, statuses: dict[str, dict[str, object]]) -> None:
+    def __init__(self, statuses: dict[str, RegistrationStatus]) -> None:
         self.statuses = statuses
         self.queried: list[str] = []
 
-    async def __call__(self, identity: str) -> dict[str, object]:
+    async def __call__(self, identity: str) -> RegistrationStatus:
         self.queried.append(identity)
-        return self.statuses.get(identity, {"registered": False})
+        return self.statuses.get(identity, RegistrationStatus(identity, registered=False))
 
 
 @pytest.fixture
 async def enhanced(clock: Clock) -> AsyncIterator[tuple[ImsCore, W7]]:
+    block1 = "sip:wrtc-!.*!@block1.ims.example.net"
     w7 = W7({
-        "sip:bob@enterprise.com": {"registered": True, "impu": ALICE,
-                                   "wimpu": "sip:wrtc-!.*!@block1.ims.example.net"},
-        ALICE: {"registered": True, "impu": ALICE, "wimpu": "sip:wrtc-!.*!@block1.ims.example.net"},
-    })  # fmt: skip
+        "sip:bob@enterprise.com": RegistrationStatus("sip:bob@enterprise.com", True, ALICE, block1),
+        ALICE: RegistrationStatus(ALICE, True, ALICE, block1),
+    })
     ims = ImsCore(
         domain=DOMAIN, subscribers=[BLOCK1, CAROL], scscf=("127.0.0.1", 0), icscf=("127.0.0.1", 0),
         clock=clock, w7=w7, webrtc_domains=["block1.ims.example.net", "enterprise.com"],

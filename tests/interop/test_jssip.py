@@ -390,11 +390,11 @@ async def test_jssip_option_a_registers_and_deregisters(
     [contact] = _header(register, "Contact")
     entry = await w6.read(ALICE)
     assert entry is not None, "JsSIP got 200 but the registrar holds no entry"
-    assert entry["external_identity"] is None
-    [stored] = entry["contacts"]
-    assert stored["uri"] == _contact_uri(contact)
-    assert stored["reg_id"] == 1 and stored["instance_id"] and stored["instance_id"] in contact
-    assert stored["flow"].startswith("ep-cscf1.")
+    assert entry.external_identity is None
+    [stored] = entry.contacts
+    assert stored.uri == _contact_uri(contact)
+    assert stored.reg_id == 1 and stored.instance_id and stored.instance_id in contact
+    assert stored.flow.startswith("ep-cscf1.")
 
     assert await wic.stop() == 0
     unregister = wic.sent("REGISTER")[-1]
@@ -417,10 +417,10 @@ async def test_jssip_option_b_gets_an_allocated_impu_and_deregisters(
 
     entry = await w6.read_by_external(BOB)
     assert entry is not None, "JsSIP got 200 but the registrar holds no entry for its external identity"
-    impu = entry["impu"]
+    impu = entry.impu
     assert impu.startswith("sip:wrtc-") and impu.endswith("@block2.ims.example.net")
-    assert entry["external_identity"] == BOB
-    assert len(entry["contacts"]) == 1 and entry["contacts"][0]["flow"].startswith("ep-cscf2.")
+    assert entry.external_identity == BOB
+    assert len(entry.contacts) == 1 and entry.contacts[0].flow.startswith("ep-cscf2.")
     # 5.2.2.1 "IMS identities are only used within the IMS domain": the WIC sees only BOB.
     assert registered["p_associated_uri"] == f"<{BOB}>"
 
@@ -545,7 +545,7 @@ async def test_jssip_two_instances_of_alice_both_ring_the_one_that_answers_wins(
         jssip.append(answerer)
         await _registered(answerer)
         entry = await w6.read(ALICE)
-        assert entry is not None and len(entry["contacts"]) == 2, (
+        assert entry is not None and len(entry.contacts) == 2, (
             f"expected 2 contacts for alice, got {entry}"
         )
 

@@ -149,21 +149,27 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _registration_not_stored(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import W6Write
+    from reference.nodes.wimpu_registrar.model import Entry, Outcome
 
     def answer(run: FlowRun, effect: object) -> Any:
-        return ("new-registration", {"contacts": []}) if isinstance(effect, W6Write) else CARRY_OUT
+        if isinstance(effect, W6Write):
+            w = effect.write
+            nothing = Entry(effect.impu, w.wimpu, w.external_identity, w.allocated_by, contacts=())
+            return Outcome.NEW_REGISTRATION, nothing
+        return CARRY_OUT
 
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
 
 
 def _reregistration_not_extended(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
+    from reference.nodes.wimpu_registrar.model import Outcome
 
     def answer(run: FlowRun, effect: object) -> Any:
         if isinstance(effect, W6Write):
             entry = run.result_of(W6Read, W6ReadByExternal)
-            if entry and any(c["contact_id"] == effect.contact_id for c in entry["contacts"]):
-                return "re-registration", entry
+            if entry and any(c.contact_id == effect.contact_id for c in entry.contacts):
+                return Outcome.RE_REGISTRATION, entry
         return CARRY_OUT
 
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
@@ -369,10 +375,14 @@ def _pai_external(mp: pytest.MonkeyPatch) -> None:
 
 def _option_b_no_w6(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import W6ReadByExternal
+    from reference.nodes.wimpu_registrar.model import AllocatedBy, Contact, Entry
 
     def answer(run: FlowRun, effect: object) -> Any:
         if isinstance(effect, W6ReadByExternal):
-            return {"impu": effect.external_identity, "contacts": [{"flow": run.kwargs["flow"]}]}
+            flow = run.kwargs["flow"]
+            contact = Contact("c", "sip:wic.invalid", flow, None, None, (), "", expires_at=0.0)
+            block = str(run.kwargs["block"].wimpu)
+            return Entry(effect.external_identity, block, None, AllocatedBy.EP_CSCF, (contact,))
         return CARRY_OUT
 
     _patch_flow(mp, _pcscf(), "originate", answer=answer)
@@ -448,8 +458,8 @@ def _icscf_no_reject(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.i_cscf.flows import W7Query
 
     def adjust(run: FlowRun, effect: object, status: Any) -> Any:
-        if isinstance(effect, W7Query) and not status.get("registered"):
-            return {**status, "registered": True, "impu": effect.identity, "wimpu": None}
+        if isinstance(effect, W7Query) and not status.registered:
+            return dataclasses.replace(status, registered=True, impu=effect.identity, wimpu=None)
         return status
 
     _patch_flow(mp, _icscf(), "route_terminating", adjust=adjust)

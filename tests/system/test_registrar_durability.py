@@ -22,6 +22,7 @@ import pytest
 
 from conformance.harness.wic import Wic
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.nodes.wimpu_registrar.model import parse_registration_write
 from reference.stack import Stack, StackConfig
 from reference.tls import TestPki
 
@@ -113,7 +114,7 @@ async def test_expiry_still_applies_after_a_restart(registrar: tuple[Path, int])
     proc = start_registrar(db, port)
     pki = TestPki(db.parent / "state" / "pki")
     impu = "sip:wrtc-short@block1.ims.example.net"
-    body = {
+    body = parse_registration_write({
         "wimpu": "sip:wrtc-!.*!@block1.ims.example.net",
         "allocated_by": "third-party",
         "contact": {
@@ -122,12 +123,12 @@ async def test_expiry_still_applies_after_a_restart(registrar: tuple[Path, int])
             "ep_cscf": "sip:ep-cscf1.ims.example.net",
             "expires": 2,
         },  # fmt: skip
-    }
+    }, "c1")
     try:
         url = f"https://127.0.0.1:{port}"
         ep_cscf1 = RegistrarClient(url, ssl=lambda: pki.client_context(node="ep-cscf1"))
         async with ep_cscf1 as w6:
-            await w6.write(impu, "c1", body)
+            await w6.write(impu, body)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
             proc = start_registrar(db, port)

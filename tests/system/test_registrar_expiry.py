@@ -17,36 +17,32 @@ Counts are printed: attempted, lost and stale (both expected 0). Bounded in time
 from __future__ import annotations
 
 import asyncio
-import datetime
 import os
 import signal
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 from system_nodes import BLOCK1, free_ports, registrar_client, start_registrar
+
+from reference.nodes.wimpu_registrar.model import RegistrationWrite, parse_registration_write
 
 EPSILON = 0.005
 "Seconds of slack between the test's clock and the registrar's (one host, one clock)."
 
 
-def body(expires: int, contact: str = "c1") -> dict[str, Any]:
-    return {
+def body(expires: int, contact: str = "c1") -> RegistrationWrite:
+    return parse_registration_write({
         "wimpu": BLOCK1,
         "allocated_by": "third-party",
         "contact": {"uri": f"sip:{contact}@x.invalid;transport=ws", "flow": f"f.{contact}",
                     "ep_cscf": "sip:ep-cscf1.ims.example.net",
                     "expires": expires},
-    }  # fmt: skip
+    }, contact)  # fmt: skip
 
 
 def impu(kind: str, i: int) -> str:
     return f"sip:wrtc-{kind}{i}@block1.ims.example.net"
-
-
-def epoch(iso: str) -> float:
-    return datetime.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def rows(db: Path) -> int:
@@ -69,8 +65,8 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
             registrar_client(tmp_path / "state", port) as w7,
         ):
             for i in range(count):
-                _, entry = await w6.write(impu("restart", i), "c1", body(1 + i % 3))
-                expiry[impu("restart", i)] = epoch(entry["contacts"][0]["expires_at"])
+                _, entry = await w6.write(impu("restart", i), body(1 + i % 3))
+                expiry[impu("restart", i)] = entry.contacts[0].expires_at
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
             proc = start_registrar(db, port)
@@ -84,9 +80,9 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
                     sent = time.time()
                     status = await w7.status(identity)
                     checked += 1
-                    if status["registered"] and sent > at + EPSILON:
+                    if status.registered and sent > at + EPSILON:
                         stale += 1
-                    if not status["registered"]:
+                    if not status.registered:
                         gone[identity] = sent - at
                 await asyncio.sleep(0.02)
             await asyncio.sleep(1.5)  # one sweep interval and a half
@@ -122,9 +118,9 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
         ):
 
             async def write(identity: str, expires: int) -> None:
-                _, entry = await w6.write(identity, "c1", body(expires))
+                _, entry = await w6.write(identity, body(expires))
                 counts["writes"] += 1
-                expires_at[identity] = epoch(entry["contacts"][0]["expires_at"])
+                expires_at[identity] = entry.contacts[0].expires_at
 
             async def refresher(identity: str) -> None:
                 while time.time() < run_until:
@@ -143,9 +139,9 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
                     status = None if k % 2 else await w7.status(identity)
                     received = time.time()
                     counts["reads"] += 1
-                    present = entry is not None if k % 2 else bool(status and status["registered"])
-                    for c in entry["contacts"] if entry else []:
-                        if epoch(c["expires_at"]) <= sent - EPSILON:
+                    present = entry is not None if k % 2 else bool(status and status.registered)
+                    for c in entry.contacts if entry else ():
+                        if c.expires_at <= sent - EPSILON:
                             counts["stale"] += 1  # an expired contact was returned
                     if identity in abandoned and present and sent > expires_at[identity] + EPSILON:
                         counts["stale"] += 1
@@ -163,7 +159,7 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
                 kept += await w6.read(identity) is not None or sent >= expires_at[identity] - EPSILON
             # The abandoned ones are all past their expiry by now: gone from W6 and W7.
             for identity in abandoned:
-                if await w6.read(identity) is None and not (await w7.status(identity))["registered"]:
+                if await w6.read(identity) is None and not (await w7.status(identity)).registered:
                     counts["expired-on-time"] += 1
             await asyncio.sleep(2.2)  # the refreshed ones expire too once no longer refreshed
             after = sum([await w6.read(i) is not None for i in refreshed])

@@ -53,7 +53,7 @@ def drop(w: Attached, how: str) -> None:
 
 async def contacts(w6: RegistrarClient, identity: str) -> int:
     entry = await w6.read(identity)
-    return 0 if entry is None else len(entry["contacts"])
+    return 0 if entry is None else len(entry.contacts)
 
 
 async def test_a_dropped_wic_is_skipped_and_a_lone_dropped_wic_fails_fast(

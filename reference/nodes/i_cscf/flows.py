@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Collection, Generator
 from typing import Any
 
+from reference.nodes.wimpu_registrar.model import RegistrationStatus
 from reference.sip.identity import IdentityError, canonical_identity
 from reference.sip.message import Request, Response
 from reference.sip.transaction import make_response
@@ -23,7 +24,7 @@ __all__ = ["Forward", "HssLocation", "W7Query", "route_terminating", "webrtc_dom
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W7Query:
-    """Ask the wIMPU Registrar over W7. Result: the status dict."""
+    """Ask the wIMPU Registrar over W7. Result: a :class:`RegistrationStatus`."""
 
     identity: str
 
@@ -93,22 +94,22 @@ def route_terminating(
     target = request
     webrtc = webrtc_domain_of(called, webrtc_domains) is not None
     if webrtc:
-        status = yield W7Query(called)  # step 2
-        if not status.get("registered"):
+        status: RegistrationStatus = yield W7Query(called)  # step 2
+        if not status.registered or status.impu is None:
             known = yield HssLocation(called)
             external = webrtc_domain_of(called, external_domains) is not None
             if known is not None or external:
                 return make_response(request, 480, "Called webRTC user not registered", to_tag=to_tag)
             return make_response(request, 404, "Not in any wIMPU block", to_tag=to_tag)
-        impu = status["impu"]
+        impu = status.impu
         if canonical_identity(impu) != canonical_identity(called):
             # Option B: the called identity is external; retarget to the individual IMPU
             # (RFC 3261 16.5), keeping the original in P-Called-Party-ID is the S-CSCF's
             # job for the IMPU; the external identity stays in To.
             target = target.with_uri(impu)
-        if status.get("wimpu"):
+        if status.wimpu:
             # RFC 5002: the wildcarded identity that matched, for the S-CSCF.
-            target = target.with_header_set("P-Profile-Key", f"<{status['wimpu']}>")
+            target = target.with_header_set("P-Profile-Key", f"<{status.wimpu}>")
     scscf = yield HssLocation(target.uri)  # step 3: Cx location query
     if scscf is None:
         return make_response(request, 404, "Unknown public user identity", to_tag=to_tag)

@@ -1,9 +1,14 @@
-"""The eP-CSCF's WIC registration, as a generator of effects (sans-I/O).
+"""The eP-CSCF's procedures, as generators of effects (sans-I/O).
 
-A flow ``yield``s an effect (a W6 read or write) and receives its result; each
-``yield`` is one arrow of the text's figure. ``service.py`` carries the effects out
-over HTTP; unit tests answer them from a dict. The token was validated before the
-flow starts (step 4, ``reference.nodes.iwf.token_check``); the flow gets its claims.
+WIC registration (5.2.2.5.2), origination (5.2.2.5.3), termination (5.2.2.5.4), and
+the block registration with the S-CSCF (5.2.2.5.1, ``register_block``).
+
+A flow ``yield``s an effect (a W6 read or write, a REGISTER to the S-CSCF) and
+receives its result; each ``yield`` is one arrow of the text's figure. ``service.py``
+carries the W6 effects out over HTTP, ``block_registration.py`` the REGISTERs over
+SIP; unit tests (``tests/nodes/p_cscf/test_flows.py``) answer them directly. The
+token was validated before the flow starts (step 4, ``reference.nodes.iwf.token_check``);
+the flow gets its claims.
 """
 
 from __future__ import annotations
@@ -12,19 +17,34 @@ import base64
 import dataclasses
 import enum
 import hashlib
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from typing import Any
 
-from reference.nodes.wimpu_registrar.model import MAX_CONTACT_ID_LENGTH, MAX_REG_ID, MAX_TEXT_LENGTH
-from reference.sip.address import NameAddr
+from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
+from reference.nodes.wimpu_registrar.model import (
+    MAX_CONTACT_ID_LENGTH,
+    MAX_REG_ID,
+    MAX_TEXT_LENGTH,
+    AllocatedBy,
+    ContactWrite,
+    Entry,
+    Outcome,
+    RegistrationWrite,
+)
+from reference.sip.address import NameAddr, parse_uri
 from reference.sip.identity import WildcardImpu, canonical_identity, same_identity
-from reference.sip.message import Request, Response
+from reference.sip.message import Header, Request, Response
 from reference.sip.transaction_base import make_response
 from reference.spec import clause
 
 __all__ = [
     "Allocation",
+    "BlockBinding",
     "BlockConfig",
+    "BlockCredentials",
+    "BlockRegistrationError",
+    "SendRegister",
+    "Trigger",
     "Registered",
     "Fork",
     "Onward",
@@ -33,10 +53,14 @@ __all__ = [
     "W6Remove",
     "W6Write",
     "block_of",
+    "block_registration_due",
+    "digest_authorization",
     "contact_key",
     "contact_problem",
     "originate",
+    "register_block",
     "register_wic",
+    "remove_other_bindings",
     "strip_bearer",
     "terminate",
 ]
@@ -104,28 +128,28 @@ def block_of(blocks: Iterable[BlockConfig], identity: str) -> BlockConfig | None
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6Read:
-    """Read the registration entry of an individual IMPU. Result: entry dict or None."""
+    """Read the registration entry of an individual IMPU. Result: :class:`Entry` or None."""
 
     impu: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6ReadByExternal:
-    """Option B: read the entry bound to an external identity. Result: dict or None."""
+    """Option B: read the entry bound to an external identity. Result: :class:`Entry` or None."""
 
     external_identity: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class W6Write:
-    """Create or refresh one contact of an entry. Result: (outcome, entry dict)."""
+    """Create or refresh one contact of an entry. Result: (:class:`Outcome`, :class:`Entry`)."""
 
     impu: str
-    wimpu: str
-    allocated_by: str
-    external_identity: str | None
-    contact_id: str
-    contact: dict[str, Any]
+    write: RegistrationWrite
+
+    @property
+    def contact_id(self) -> str:
+        return self.write.contact.contact_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,7 +166,7 @@ class Registered:
 
     impu: str
     external_identity: str | None
-    outcome: str
+    outcome: Outcome
     contact_id: str = ""
     expires: int = 0
     "The registration interval granted, in seconds."
@@ -195,6 +219,30 @@ def _expires(request: Request, contact: NameAddr, default: int) -> int:
     return int(value)
 
 
+def _contact_values(stored: Entry, written: ContactWrite) -> list[str]:
+    """The Contact header values of the 200 OK: every live contact of the IMPU with its
+    remaining time (RFC 3261 10.3 step 8).
+
+    The registrar granted ``written.expires`` to the contact just written, so the time
+    of its answer is that contact's expiry less its interval: the other contacts'
+    remaining times are counted from there, on the registrar's clock, not this one's.
+    """
+    answered = next(
+        (c.expires_at - written.expires for c in stored.contacts if c.contact_id == written.contact_id),
+        None,
+    )
+    values = []
+    for c in stored.contacts:
+        # Rounded up (as the registrar does), less 2 ms for the millisecond timestamps.
+        expires = written.expires if answered is None else max(1, c.expires_in(answered + 0.002))
+        values.append(
+            f"<{c.uri}>;expires={expires}"
+            + (f';+sip.instance="<{c.instance_id}>"' if c.instance_id else "")
+            + (f";reg-id={c.reg_id}" if c.reg_id else "")
+        )
+    return values
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class RegistrationPolicy:
     """Local choices of the eP-CSCF (PIXIT items)."""
@@ -238,7 +286,7 @@ def register_wic(
             return make_response(request, 400, "Contact * requires Expires: 0", to_tag=to_tag)
         entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
         if entry is not None:
-            yield W6Remove(entry["impu"], None)
+            yield W6Remove(entry.impu, None)
         return make_response(request, 200, to_tag=to_tag)
 
     contacts = request.contacts
@@ -255,7 +303,7 @@ def register_wic(
 
     if expires == 0:
         if entry is not None:
-            yield W6Remove(entry["impu"], contact_key(contact))
+            yield W6Remove(entry.impu, contact_key(contact))
         return make_response(request, 200, to_tag=to_tag)
     if expires < policy.min_expires:
         # RFC 3261 10.3 step 7: 423 Interval Too Brief with Min-Expires.
@@ -264,44 +312,38 @@ def register_wic(
     expires = min(expires, policy.max_expires)
 
     if option_b:
-        impu = entry["impu"] if entry is not None else block.allocate(identity)
+        impu = entry.impu if entry is not None else block.allocate(identity)
     else:
         impu = identity
 
     # Step 6: store the registration information (and the option B binding).
-    outcome, stored = yield W6Write(
-        impu=impu,
-        wimpu=str(block.wimpu),
-        allocated_by=block.allocation.value,
-        external_identity=identity if option_b else None,
+    written = ContactWrite(
         contact_id=contact_key(contact),
-        contact={
-            "uri": contact.uri,
-            "flow": flow,
-            "instance_id": (contact.param("+sip.instance") or "").strip('"<>') or None,
-            "reg_id": int(contact.param("reg-id") or 0) or None,
-            "path": list(path),
-            "ep_cscf": policy.ep_cscf,
-            "expires": expires,
-        },
+        uri=contact.uri,
+        flow=flow,
+        ep_cscf=policy.ep_cscf,
+        expires=expires,
+        instance_id=(contact.param("+sip.instance") or "").strip('"<>') or None,
+        reg_id=int(contact.param("reg-id") or 0) or None,
+        path=path,
+    )
+    outcome, stored = yield W6Write(
+        impu,
+        RegistrationWrite(
+            wimpu=str(block.wimpu),
+            allocated_by=AllocatedBy(block.allocation.value),
+            external_identity=identity if option_b else None,
+            contact=written,
+        ),
     )
     yield Registered(
         impu=impu, external_identity=identity if option_b else None, outcome=outcome,
-        contact_id=contact_key(contact), expires=expires,
+        contact_id=written.contact_id, expires=expires,
     )  # fmt: skip
 
     # Step 7: 200 OK with every live contact of the IMPU (RFC 3261 10.3 step 8).
     response = make_response(request, 200, to_tag=to_tag)
-    live = stored["contacts"]
-    response = response.with_header_set(
-        "Contact",
-        *(
-            f"<{c['uri']}>;expires={c['expires']}"
-            + (';+sip.instance="<' + c["instance_id"] + '>"' if c.get("instance_id") else "")
-            + (f";reg-id={c['reg_id']}" if c.get("reg_id") else "")
-            for c in live
-        ),
-    )
+    response = response.with_header_set("Contact", *_contact_values(stored, written))
     # 5.2.2.1: "IMS identities are only used within the IMS domain": in option B the WIC
     # is told only its external identity, never the IMPU allocated to it.
     associated = [f"<{identity}>"] if option_b else [f"<{impu}>"]
@@ -367,10 +409,10 @@ def originate(
     identity = request.from_.uri
     if block.allocation is Allocation.EP_CSCF:
         entry = yield W6ReadByExternal(identity)  # step 2
-        flows = {c["flow"] for c in entry["contacts"]} if entry else set()
+        flows = {c.flow for c in entry.contacts} if entry else set()
         if entry is None or flow not in flows:
             return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
-        asserted = entry["impu"]
+        asserted = entry.impu
     else:
         if not any(same_identity(identity, impu) for impu in registered):
             return make_response(request, 403, "Originating identity not registered", to_tag=to_tag)
@@ -406,12 +448,252 @@ def terminate(request: Request, *, to_tag: str) -> Generator[Any, Any, Response 
     called_values = request.addresses("P-Called-Party-ID")
     called = called_values[0].uri if called_values else request.uri
     entry = yield W6Read(called)  # step 4
-    if entry is None or not entry["contacts"]:
+    if entry is None or not entry.contacts:
         return make_response(request, 480, "Called WIC not registered", to_tag=to_tag)
-    contacts = tuple((c["uri"], c["flow"]) for c in entry["contacts"])
+    contacts = tuple((c.uri, c.flow) for c in entry.contacts)
     # Towards the WIC: P-Profile-Key is for the IMS core (RFC 5002), and in option B the
     # WIC is called by its external identity, not by the IMPU (5.2.2.1).
     delivered = request.without_header("P-Profile-Key")
-    if entry.get("external_identity"):
-        delivered = delivered.with_header_set("P-Called-Party-ID", f"<{entry['external_identity']}>")
+    if entry.external_identity:
+        delivered = delivered.with_header_set("P-Called-Party-ID", f"<{entry.external_identity}>")
     return Fork(delivered, contacts)  # step 5
+
+
+# ----- block registration (5.2.2.5.1) -------------------------------------------------------
+
+
+class BlockRegistrationError(Exception):
+    """The block could not be registered (the S-CSCF refused, or did not answer)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockCredentials:
+    """What the eP-CSCF needs to register one block."""
+
+    wimpu: str
+    representative: str
+    "The distinct IMPU registered for the block (To and From of the REGISTER)."
+    impi: str
+    password: str = dataclasses.field(repr=False)
+    registrar: str
+    "The S-CSCF (or home registrar) Request-URI, e.g. ``sip:ims.example.net``."
+    option: int = 1
+    "5.2.2.5.1 option 1 (at start-up) or 2 (on the first WIC registration)."
+    expires: int = 600
+
+
+class Trigger(enum.Enum):
+    """What may make the eP-CSCF register a block (TR 23.701 5.2.2.5.1, 5.2.2.2)."""
+
+    START = "start"
+    "The eP-CSCF initialises, or starts serving the block (its lease was acquired)."
+    WIC_REGISTRATION = "wic-registration"
+    "A WIC registers an identity of the block (5.2.2.5.2)."
+    TAKE_OVER = "take-over"
+    "The block was re-allocated to this eP-CSCF from a failed one (5.2.2.2)."
+
+
+@clause("TR 23.701 5.2.2.5.1")
+def block_registration_due(option: int, trigger: Trigger, registered: bool) -> bool:
+    """TR 23.701 5.2.2.5.1: is the block to be registered now?
+
+    Option 1: "autonomously ... upon initialisation" (at ``START``). Option 2: "upon the
+    first WIC registration" for the block: any WIC registration finds the block
+    registered, or registers it (so does option 1's, if its start-up registration
+    failed). A block taken over from a failed eP-CSCF is registered at once (5.2.2.2),
+    whatever its option, so that terminating requests reach the new eP-CSCF.
+    """
+    if trigger is Trigger.WIC_REGISTRATION:
+        return not registered
+    if trigger is Trigger.TAKE_OVER:
+        return True
+    return option == 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SendRegister:
+    """Send ``request`` to the S-CSCF. Result: its final :class:`Response`."""
+
+    request: Request
+
+
+@dataclasses.dataclass
+class BlockBinding:
+    """One block's registration with the S-CSCF as the eP-CSCF (UAC) keeps it: the
+    REGISTER dialog (RFC 3261 10.2) and what the 200 OK told (5.2.2.5.1)."""
+
+    credentials: BlockCredentials
+    contact_user: str
+    "The user part of the eP-CSCF's contact for the block (the block's short name)."
+    host: str
+    port: int
+    call_id: str
+    from_tag: str
+    cseq: int = 0
+    registered: bool = False
+    service_route: tuple[str, ...] = ()
+    "Service-Route of the 200 OK (RFC 3608): the route of originating requests (5.2.2.5.3)."
+    associated: tuple[str, ...] = ()
+    "P-Associated-URI of the 200 OK: the implicit registration set (RFC 3455)."
+
+    @property
+    def contact(self) -> str:
+        return f"<sip:{self.contact_user}@{self.host}:{self.port};transport=tcp>"
+
+    @property
+    def path(self) -> str:
+        """RFC 3327: the eP-CSCF stays on the path of terminating requests for the block."""
+        return f"<sip:term@{self.host}:{self.port};transport=tcp;lr>"
+
+    def is_own(self, contact: NameAddr) -> bool:
+        """True if ``contact`` is this eP-CSCF's binding of the block."""
+        mine, other = parse_uri(self.contact.strip("<>")), parse_uri(contact.uri)
+        return (mine.user, mine.host.lower(), mine.port) == (other.user, other.host.lower(), other.port)
+
+    def register_request(
+        self, expires: int, authorization: str | None, contacts: Sequence[str] | None = None
+    ) -> Request:
+        """The next REGISTER of the dialog (RFC 3261 10.2: same Call-ID, CSeq up by one)."""
+        self.cseq += 1
+        c = self.credentials
+        headers = [
+            Header("Max-Forwards", "70"),
+            Header("To", f"<{c.representative}>"),
+            Header("From", f"<{c.representative}>;tag={self.from_tag}"),
+            Header("Call-ID", self.call_id),
+            Header("CSeq", f"{self.cseq} REGISTER"),
+            *(Header("Contact", f"{contact};expires={expires}") for contact in (contacts or [self.contact])),
+            Header("Path", self.path),
+            Header("Supported", "path"),
+            Header("Expires", str(expires)),
+        ]
+        if authorization:
+            headers.append(Header("Authorization", authorization))
+        headers.append(Header("Content-Length", "0"))
+        return Request(headers=tuple(headers), body=b"", method="REGISTER", uri=c.registrar)
+
+    def granted(self, response: Response, wanted: int) -> int:
+        """The registration interval the S-CSCF granted this eP-CSCF's contact."""
+        for contact in response.contacts:
+            if contact.uri in self.contact and contact.param("expires"):
+                return int(contact.param("expires") or wanted)
+        return wanted
+
+
+@clause("TR 23.701 5.2.2.5.1")
+@clause("RFC 3261 22.4")
+def digest_authorization(credentials: BlockCredentials, challenge: str, request: Request, cnonce: str) -> str:
+    """TR 23.701 5.2.2.5.1 (solution profile: SIP digest against the HSS data set): the
+    Authorization answering the S-CSCF's challenge (RFC 3261 22.4, RFC 7616).
+
+    Raises:
+        BlockRegistrationError: the challenge is not a Digest one.
+    """
+    scheme, _, params_text = challenge.partition(" ")
+    if scheme.lower() != "digest":
+        raise BlockRegistrationError(f"S-CSCF challenged with {scheme}, not Digest")
+    params = parse_auth_params(params_text)
+    if "realm" not in params or "nonce" not in params:
+        raise BlockRegistrationError("S-CSCF challenge without realm or nonce")
+    algorithm = params.get("algorithm", "MD5")
+    qop = "auth" if "auth" in params.get("qop", "").split(",") else None
+    response = digest_response(
+        algorithm, username=credentials.impi, realm=params["realm"],
+        password=credentials.password, method="REGISTER", uri=request.uri,
+        nonce=params["nonce"], qop=qop, nc="00000001" if qop else None, cnonce=cnonce if qop else None,
+    )  # fmt: skip
+    parts = [
+        f'username="{credentials.impi}"', f'realm="{params["realm"]}"', f'nonce="{params["nonce"]}"',
+        f'uri="{request.uri}"', f'response="{response}"', f"algorithm={algorithm}",
+    ]  # fmt: skip
+    if qop:
+        parts += [f"qop={qop}", "nc=00000001", f'cnonce="{cnonce}"']
+    if "opaque" in params:
+        parts.append(f'opaque="{params["opaque"]}"')
+    return "Digest " + ", ".join(parts)
+
+
+def _register_authenticated(
+    binding: BlockBinding, expires: int, cnonce: str, contacts: Sequence[str] | None = None
+) -> Generator[SendRegister, Response, Response]:
+    """One REGISTER, answered once more with digest credentials if challenged (401)."""
+    request = binding.register_request(expires, None, contacts)
+    response = yield SendRegister(request)
+    challenge = response.get("WWW-Authenticate")
+    if response.status == 401 and challenge:
+        authorization = digest_authorization(binding.credentials, challenge, request, cnonce)
+        response = yield SendRegister(binding.register_request(expires, authorization, contacts))
+    return response
+
+
+@clause("TR 23.701 5.2.2.5.1")
+def register_block(
+    binding: BlockBinding, *, expires: int | None = None, cnonce: str
+) -> Generator[SendRegister, Response, tuple[Response, int]]:
+    """TR 23.701 5.2.2.5.1: "A single IMS registration is required to register the wIMPU
+    block as per existing 23.228 procedures. The eP-CSCF would need to trigger the IMS
+    registration of the wIMPU block with IMS." Only a distinct IMPU can be registered:
+    the block's representative IMPU, whose implicit registration set holds the wIMPU.
+
+    Registers (or refreshes, or with ``expires=0`` de-registers) the eP-CSCF's binding
+    of the block, answering a digest challenge; the 200 OK's Service-Route and
+    P-Associated-URI are kept in ``binding``.
+
+    Returns:
+        The 200 OK and the interval granted (0 when de-registered); refresh before it ends.
+
+    Raises:
+        BlockRegistrationError: the registration was not accepted.
+    """
+    wanted = binding.credentials.expires if expires is None else expires
+    try:
+        response = yield from _register_authenticated(binding, wanted, cnonce)
+    except BlockRegistrationError:
+        binding.registered = False
+        raise
+    if response.status != 200:
+        binding.registered = False
+        raise BlockRegistrationError(
+            f"block {binding.credentials.wimpu}: REGISTER of {binding.credentials.representative} "
+            f"answered {response.status} {response.reason}"
+        )
+    if wanted == 0:
+        binding.registered = False
+        binding.service_route = ()
+        return response, 0
+    binding.service_route = tuple(f"<{a.uri}>" for a in response.addresses("Service-Route"))
+    binding.associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
+    binding.registered = True
+    return response, binding.granted(response, wanted)
+
+
+@clause("TR 23.701 5.2.2.2")
+@clause("RFC 3261 10.2.2")
+def remove_other_bindings(
+    binding: BlockBinding, registered: Response, *, cnonce: str
+) -> Generator[SendRegister, Response, list[str]]:
+    """Re-allocation (TR 23.701 5.2.2.2, 5.2.2.5.1): remove the block's bindings that are
+    not this eP-CSCF's.
+
+    After a take-over the S-CSCF still holds the failed eP-CSCF's binding (its 200 OK
+    lists every binding, RFC 3261 10.3 step 8); terminating requests would be forked
+    to it too. "A UA requests the removal of a binding by sending a REGISTER with an
+    expires value of 0" (RFC 3261 10.2.2), here for the other eP-CSCF's contacts only,
+    after this eP-CSCF's own binding is in place, so the block is never unregistered.
+
+    Returns:
+        The bindings removed.
+
+    Raises:
+        BlockRegistrationError: the S-CSCF refused the removal.
+    """
+    others = [f"<{c.uri}>" for c in registered.contacts if not binding.is_own(c)]
+    if not others:
+        return []
+    answer = yield from _register_authenticated(binding, 0, cnonce, others)
+    if answer.status != 200:
+        raise BlockRegistrationError(
+            f"block {binding.credentials.wimpu}: removing {len(others)} other binding(s) answered "
+            f"{answer.status} {answer.reason}"
+        )
+    return others

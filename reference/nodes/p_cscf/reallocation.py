@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from reference.nodes.p_cscf.block_registration import BlockRegistrationError
-from reference.nodes.p_cscf.flows import BlockConfig
+from reference.nodes.p_cscf.flows import BlockConfig, Trigger, block_registration_due
 from reference.nodes.wimpu_registrar.client import RegistrarRejected, RegistrarUnavailable
 from reference.sip.identity import IdentityError
 from reference.spec import clause
@@ -47,7 +47,8 @@ async def take_block(pcscf: Pcscf, wimpu: str, previous: str | None) -> None:
         "P-CSCF %s: serving block %s (previous holder %s); %d unreachable contact(s) removed",
         pcscf.name, wimpu, previous, removed,
     )  # fmt: skip
-    if reg is not None and (taken_over or reg.credentials.option == 1):
+    trigger = Trigger.TAKE_OVER if taken_over else Trigger.START
+    if reg is not None and block_registration_due(reg.credentials.option, trigger, reg.registered):
         try:
             response = await reg.register()
             await reg.remove_other_bindings(response)
@@ -65,19 +66,15 @@ async def remove_unreachable_contacts(pcscf: Pcscf, wimpu: str) -> int:
         return 0
     removed = 0
     for entry in entries:
-        for contact in entry["contacts"]:
-            if pcscf.iwf.flow_is_open(contact["flow"]):
+        for contact in entry.contacts:
+            if pcscf.iwf.flow_is_open(contact.flow):
                 continue
             try:
-                await pcscf.registrar.remove(entry["impu"], contact["contact_id"])
+                await pcscf.registrar.remove(entry.impu, contact.contact_id)
                 removed += 1
             except (RegistrarUnavailable, RegistrarRejected) as exc:
                 log.error(
-                    "P-CSCF %s: cannot remove %s of %s: %s",
-                    pcscf.name,
-                    contact["contact_id"],
-                    entry["impu"],
-                    exc,
+                    "P-CSCF %s: cannot remove %s of %s: %s", pcscf.name, contact.contact_id, entry.impu, exc
                 )
     return removed
 
@@ -102,10 +99,8 @@ async def drop_block(pcscf: Pcscf, wimpu: str, holder: str) -> None:
     pcscf.iwf.serving_changed()
     block = next((b for b in pcscf.blocks if str(b.wimpu) == wimpu), None)
     closed = 0
-    for flow, identities in list(pcscf.flows.items()):
-        if block is not None and any(_in_block(pcscf, i, block) for i in identities):
-            pcscf.flows.pop(flow, None)
-            pcscf.flow_contacts.pop(flow, None)
+    if block is not None:
+        for flow in pcscf.registrations.drop_flows(lambda identity: _in_block(pcscf, identity, block)):
             if not pcscf.iwf.reroutes:  # decomposed: the IWF moves the WIC to the new P-CSCF
                 pcscf.iwf.close_flow(flow, f"wIMPU block moved to {holder}")
                 closed += 1

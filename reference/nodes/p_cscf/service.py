@@ -35,16 +35,19 @@ from reference.nodes.p_cscf.flows import (
     Onward,
     Registered,
     RegistrationPolicy,
+    Trigger,
     W6Read,
     W6ReadByExternal,
     W6Remove,
     W6Write,
     block_of,
+    block_registration_due,
     originate,
     register_wic,
     strip_bearer,
     terminate,
 )
+from reference.nodes.p_cscf.state import WicRegistrations
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
 from reference.sip.errors import SipError
 from reference.sip.identity import IdentityError
@@ -112,13 +115,8 @@ class Pcscf:
         self.node.on_ack = self._ack
         self.node.endpoint.flow_sender = self._send_to_flow
         self.clock: Callable[[], float] = clock or time.time
-        self.flows: dict[str, dict[str, float]] = {}
-        """flow token -> identities registered over it -> expiry time: the P-CSCF's own
-        registration state (option A origination checks it without a registrar query)."""
-        self.external_of: dict[tuple[str, str], str] = {}
-        "(flow token, IMPU) -> the external identity bound to it (option B)."
-        self.flow_contacts: dict[str, set[tuple[str, str]]] = {}
-        "flow token -> (IMPU, contact id) stored in the registrar for contacts on that flow."
+        self.registrations = WicRegistrations()
+        "The identities and contacts registered over each WIC flow (``state.py``)."
         self.credentials = {c.wimpu: c for c in credentials}
         self.block_registrations: dict[str, BlockRegistration] = {}
         self.keeper = keeper
@@ -143,7 +141,7 @@ class Pcscf:
             target = self.resolver.resolve(creds.registrar)
             reg = BlockRegistration(self.node, creds, target, block.name)
             self.block_registrations[str(block.wimpu)] = reg
-            if creds.option == 1 and self.keeper is None:
+            if self.keeper is None and block_registration_due(creds.option, Trigger.START, reg.registered):
                 await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
 
     async def start_leases(self) -> None:
@@ -215,8 +213,7 @@ class Pcscf:
 
     def registered_on(self, flow: str) -> frozenset[str]:
         """The identities registered over a flow whose registration has not expired."""
-        now = self.clock()
-        return frozenset(i for i, expires_at in self.flows.get(flow, {}).items() if expires_at > now)
+        return self.registrations.registered_on(flow, self.clock())
 
     def flow_opened(self, flow_token: str) -> None:
         """A WIC's WebSocket opened (nothing to do: contacts come with REGISTER)."""
@@ -228,9 +225,8 @@ class Pcscf:
         offered to them (the fork skips closed flows in any case, answering 430 when no
         live contact is left).
         """
-        self.flows.pop(flow_token, None)
         self.dialogs.flow_closed(flow_token)
-        for impu, contact_id in self.flow_contacts.pop(flow_token, set()):
+        for impu, contact_id in self.registrations.flow_closed(flow_token):
             self.node.spawn(self._forget(impu, contact_id, flow_token))
 
     async def _forget(self, impu: str, contact_id: str, flow_token: str) -> None:
@@ -325,52 +321,22 @@ class Pcscf:
         if isinstance(effect, W6ReadByExternal):
             return await self.registrar.read_by_external(effect.external_identity)
         if isinstance(effect, W6Write):
-            body: dict[str, Any] = {
-                "wimpu": effect.wimpu,
-                "allocated_by": effect.allocated_by,
-                "contact": {k: v for k, v in effect.contact.items() if v is not None},
-            }
-            if effect.external_identity is not None:
-                body["external_identity"] = effect.external_identity
-            return await self.registrar.write(effect.impu, effect.contact_id, body)
+            return await self.registrar.write(effect.impu, effect.write)
         if isinstance(effect, W6Remove):
             await self.registrar.remove(effect.impu, effect.contact_id)
-            for contacts in self.flow_contacts.values():
-                contacts -= {c for c in contacts if c[0] == effect.impu and effect.contact_id in (None, c[1])}
-            # De-registration: the identities of that contact (its flow) or of every flow.
-            flows = self.flows.values() if effect.contact_id is None else [self.flows.get(flow_token, {})]
-            for identities in flows:
-                identities.pop(effect.impu, None)
-                identities.pop(self.external_of.pop((flow_token, effect.impu), ""), None)
+            self.registrations.deregistered(flow_token, effect.impu, effect.contact_id)
             return None
         if isinstance(effect, Registered):
-            self._replace_flow(effect.impu, effect.contact_id, flow_token)
-            expires_at = self.clock() + effect.expires
-            identities = self.flows.setdefault(flow_token, {})
-            identities[effect.impu] = expires_at
-            self.flow_contacts.setdefault(flow_token, set()).add((effect.impu, effect.contact_id))
-            if effect.external_identity:
-                identities[effect.external_identity] = expires_at
-                self.external_of[(flow_token, effect.impu)] = effect.external_identity
-            log.info("P-CSCF: %s registered (%s) on %s", effect.impu, effect.outcome, flow_token)
+            moved = self.registrations.registered(
+                flow_token, impu=effect.impu, external_identity=effect.external_identity,
+                contact_id=effect.contact_id, expires_at=self.clock() + effect.expires,
+            )  # fmt: skip
+            for m in moved:
+                log.info("P-CSCF: contact %s of %s moved from flow %s to %s", m.contact_id, m.impu, m.old,
+                         m.new)  # fmt: skip
+            log.info("P-CSCF: %s registered (%s) on %s", effect.impu, effect.outcome.value, flow_token)
             return None
         raise TypeError(f"unknown effect {effect!r}")
-
-    def _replace_flow(self, impu: str, contact_id: str, flow_token: str) -> None:
-        """RFC 5626 6: a REGISTER with the same ``+sip.instance`` and ``reg-id`` on a new
-        flow replaces the old flow of that contact ("the registrar MUST ... replace the
-        previous binding"). The old flow no longer holds the contact: closing it later
-        removes nothing, and if it holds no other contact of the IMPU it is no longer
-        registered for it (it cannot originate as that identity)."""
-        for other, contacts in self.flow_contacts.items():
-            if other == flow_token or (impu, contact_id) not in contacts:
-                continue
-            contacts.discard((impu, contact_id))
-            log.info("P-CSCF: contact %s of %s moved from flow %s to %s", contact_id, impu, other, flow_token)
-            if not any(c[0] == impu for c in contacts):
-                identities = self.flows.get(other, {})
-                identities.pop(impu, None)
-                identities.pop(self.external_of.pop((other, impu), ""), None)
 
     # ----- other requests -----------------------------------------------------------------
 

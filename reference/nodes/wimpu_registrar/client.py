@@ -8,6 +8,11 @@ The registrar requires mutual TLS (TS 33.501 13.1): give ``ssl``, a client conte
 trusts the stack's CA and presents the node's client certificate
 (:meth:`reference.tls.TestPki.client_context` with ``node=``). A refused certificate is
 a failed handshake, reported as :class:`RegistrarUnavailable` with the TLS reason.
+
+Registration entries and statuses come back as the registrar's own records
+(:class:`~.model.Entry`, :class:`~.model.RegistrationStatus`), validated by their
+``from_json``; an answer that does not validate is a fault of the registrar, reported
+as :class:`RegistrarUnavailable`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+from .model import Entry, Outcome, RegistrationStatus, RegistrationWrite, ValidationError
 
 __all__ = ["LeaseHeld", "RegistrarClient", "RegistrarUnavailable", "RegistrarRejected"]
 
@@ -114,28 +121,36 @@ class RegistrarClient:
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RegistrarUnavailable(f"registrar at {self.base_url} unreachable: {exc}") from None
 
+    def _entry(self, doc: Any, field: str = "entry") -> Entry:
+        try:
+            return Entry.from_json(doc, field)
+        except ValidationError as exc:
+            raise RegistrarUnavailable(f"registrar at {self.base_url} answered a malformed {exc}") from None
+
     # ----- W6 ------------------------------------------------------------------------
 
-    async def read(self, impu: str) -> dict[str, Any] | None:
+    async def read(self, impu: str) -> Entry | None:
         """W6: the entry of an individual IMPU (live contacts only), or None."""
-        result: dict[str, Any] | None = await self._call(
-            "GET", f"/w6/v1/registrations/{_segment(impu)}", missing_ok=True
-        )
-        return result
+        doc = await self._call("GET", f"/w6/v1/registrations/{_segment(impu)}", missing_ok=True)
+        return None if doc is None else self._entry(doc)
 
-    async def read_by_external(self, external: str) -> dict[str, Any] | None:
+    async def read_by_external(self, external: str) -> Entry | None:
         """W6 (option B): the entry bound to an external identity, or None."""
-        result: dict[str, Any] | None = await self._call(
-            "GET", "/w6/v1/registrations", params={"external": external}, missing_ok=True
-        )
-        return result
+        doc = await self._call("GET", "/w6/v1/registrations", params={"external": external}, missing_ok=True)
+        return None if doc is None else self._entry(doc)
 
-    async def write(self, impu: str, contact_id: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """W6: create or refresh one contact. Returns (outcome, entry)."""
-        result = await self._call(
-            "PUT", f"/w6/v1/registrations/{_segment(impu)}/contacts/{_segment(contact_id)}", json=body
-        )
-        return str(result["outcome"]), dict(result["entry"])
+    async def write(self, impu: str, write: RegistrationWrite) -> tuple[Outcome, Entry]:
+        """W6: create or refresh the contact ``write.contact`` of ``impu``. Returns
+        (outcome of TR 23.701 5.2.2.5.2 step 6, the entry as stored)."""
+        path = f"/w6/v1/registrations/{_segment(impu)}/contacts/{_segment(write.contact.contact_id)}"
+        result = await self._call("PUT", path, json=write.to_json())
+        try:
+            outcome = Outcome(result["outcome"]) if isinstance(result, dict) else None
+        except ValueError:
+            outcome = None
+        if outcome is None:
+            raise RegistrarUnavailable(f"registrar at {self.base_url} answered a write without an outcome")
+        return outcome, self._entry(result.get("entry"))
 
     async def remove(self, impu: str, contact_id: str | None, *, flow: str | None = None) -> bool:
         """W6: remove one contact, or the whole entry when ``contact_id`` is None; with
@@ -189,16 +204,20 @@ class RegistrarClient:
         result = await self._call("GET", "/w6/v1/blocks")
         return list(result["leases"])
 
-    async def block_registrations(self, wimpu: str) -> list[dict[str, Any]]:
+    async def block_registrations(self, wimpu: str) -> list[Entry]:
         """The live entries of a block."""
         result = await self._call("GET", f"/w6/v1/blocks/{_segment(wimpu)}/registrations")
-        return list(result["entries"])
+        entries = result.get("entries") if isinstance(result, dict) else None
+        if not isinstance(entries, list):
+            raise RegistrarUnavailable(f"registrar at {self.base_url} answered a block without entries")
+        return [self._entry(doc, f"entries[{i}]") for i, doc in enumerate(entries)]
 
     # ----- W7 ------------------------------------------------------------------------
 
-    async def status(self, identity: str) -> dict[str, Any]:
+    async def status(self, identity: str) -> RegistrationStatus:
         """W7: registration status of a called identity (IMPU or external identity)."""
-        result: dict[str, Any] = await self._call(
-            "GET", "/w7/v1/registration-status", params={"identity": identity}
-        )
-        return result
+        doc = await self._call("GET", "/w7/v1/registration-status", params={"identity": identity})
+        try:
+            return RegistrationStatus.from_json(doc)
+        except ValidationError as exc:
+            raise RegistrarUnavailable(f"registrar at {self.base_url} answered a malformed {exc}") from None

@@ -3,7 +3,9 @@
 Pure code: no I/O, no clock. Everything that enters the registrar, from the W6/W7 HTTP
 API or from a direct caller of :class:`~reference.nodes.wimpu_registrar.store.Store`,
 goes through a ``parse_*``/``check_*`` function here first, so a bad request is refused
-before anything is written.
+before anything is written. The same records are what the W6/W7 client
+(:mod:`~reference.nodes.wimpu_registrar.client`) hands its callers: ``from_json``
+validates an answer of the registrar into them (one model, both sides of the API).
 
 Errors, by HTTP status (each class carries ``status`` and ``title``)::
 
@@ -21,8 +23,10 @@ Errors, by HTTP status (each class carries ``status`` and ``title``)::
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import functools
+import math
 import re
 from collections.abc import Mapping
 from typing import ClassVar, Final
@@ -176,6 +180,17 @@ class ContactWrite:
     path: tuple[str, ...] = ()
     "Path header entries recorded for the contact (RFC 3327)."
 
+    def to_json(self) -> dict[str, object]:
+        """The ``contact`` member of a W6 write body (absent optional members left out)."""
+        doc: dict[str, object] = {"uri": self.uri, "flow": self.flow, "ep_cscf": self.ep_cscf}
+        doc["expires"] = self.expires
+        if self.instance_id is not None:
+            doc["instance_id"] = self.instance_id
+        if self.reg_id is not None:
+            doc["reg_id"] = self.reg_id
+        doc["path"] = list(self.path)
+        return doc
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RegistrationWrite:
@@ -185,6 +200,14 @@ class RegistrationWrite:
     allocated_by: AllocatedBy
     external_identity: str | None
     contact: ContactWrite
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON body of the write; :func:`parse_registration_write` is its inverse."""
+        doc: dict[str, object] = {"wimpu": self.wimpu, "allocated_by": self.allocated_by.value}
+        if self.external_identity is not None:
+            doc["external_identity"] = self.external_identity
+        doc["contact"] = self.contact.to_json()
+        return doc
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -199,9 +222,38 @@ class Contact:
     path: tuple[str, ...]
     ep_cscf: str
     expires_at: float
-    "Absolute expiry time (seconds since the epoch)."
-    registered_at: float
-    "When this contact was first registered."
+    "Absolute expiry time (seconds since the epoch, the registrar's clock)."
+    registered_at: float | None = None
+    "When this contact was first registered (None when read over W6: not in the API)."
+
+    def expires_in(self, now: float) -> int:
+        """The remaining registration time at ``now``, in whole seconds rounded up."""
+        return math.ceil(self.expires_at - now)
+
+    @classmethod
+    def from_json(cls, doc: object, field: str = "contact") -> Contact:
+        """Validate a contact of a W6 answer (``openapi.json`` ``Contact``): its expiry is
+        ``expires_at`` (the remaining ``expires`` is checked, not kept: it is that time
+        less the time of the answer). Members the schema does not know are ignored.
+
+        Raises:
+            ValidationError: naming the first offending member.
+        """
+        c = _members(doc, field, _CONTACT_READ)
+        instance_id, reg_id, path = c["instance_id"], c["reg_id"], c["path"]
+        _int(c["expires"], f"{field}.expires", 1, MAX_EXPIRES)
+        if not isinstance(path, list) or len(path) > MAX_PATH_ENTRIES:
+            raise ValidationError(f"{field}.path", f"must be an array of at most {MAX_PATH_ENTRIES} strings")
+        return cls(
+            contact_id=check_contact_id(c["contact_id"], f"{field}.contact_id"),
+            uri=_text(c["uri"], f"{field}.uri"),
+            flow=_text(c["flow"], f"{field}.flow"),
+            instance_id=None if instance_id is None else _text(instance_id, f"{field}.instance_id"),
+            reg_id=None if reg_id is None else _int(reg_id, f"{field}.reg_id", 1, MAX_REG_ID),
+            path=tuple(_text(p, f"{field}.path[{i}]") for i, p in enumerate(path)),
+            ep_cscf=_text(c["ep_cscf"], f"{field}.ep_cscf"),
+            expires_at=_timestamp(c["expires_at"], f"{field}.expires_at"),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -216,8 +268,37 @@ class Entry:
     allocated_by: AllocatedBy
     contacts: tuple[Contact, ...]
     "Live contacts only, oldest first; never empty."
-    created_at: float
-    updated_at: float
+    created_at: float | None = None
+    "When the entry was created (None when read over W6: not in the API)."
+    updated_at: float | None = None
+    "When a contact was last added (None when read over W6: not in the API)."
+
+    @classmethod
+    def from_json(cls, doc: object, field: str = "entry") -> Entry:
+        """Validate an entry of a W6 answer (``openapi.json`` ``Entry``).
+
+        Raises:
+            ValidationError: naming the first offending member.
+        """
+        e = _members(doc, field, _ENTRY_READ)
+        external, contacts = e["external_identity"], e["contacts"]
+        try:
+            allocated_by = AllocatedBy(e["allocated_by"])
+        except ValueError:
+            raise ValidationError(f"{field}.allocated_by", "must be 'third-party' or 'ep-cscf'") from None
+        if not isinstance(contacts, list) or not 1 <= len(contacts) <= MAX_CONTACTS_PER_ENTRY:
+            raise ValidationError(
+                f"{field}.contacts", f"must be an array of 1 to {MAX_CONTACTS_PER_ENTRY} contacts"
+            )
+        return cls(
+            impu=check_identity(e["impu"], f"{field}.impu"),
+            wimpu=check_wimpu(e["wimpu"], f"{field}.wimpu"),
+            external_identity=_optional_identity(external, f"{field}.external_identity"),
+            allocated_by=allocated_by,
+            contacts=tuple(
+                Contact.from_json(c, f"{field}.contacts[{i}]") for i, c in enumerate(contacts)
+            ),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -230,6 +311,29 @@ class RegistrationStatus:
     impu: str | None = None
     wimpu: str | None = None
     external_identity: str | None = None
+
+    @classmethod
+    def from_json(cls, doc: object, field: str = "status") -> RegistrationStatus:
+        """Validate a W7 answer (``openapi.json`` ``RegistrationStatus``): a registered
+        identity comes with its IMPU and wIMPU, an unregistered one with neither.
+
+        Raises:
+            ValidationError: naming the first offending member.
+        """
+        s = _members(doc, field, _STATUS_READ)
+        registered = s["registered"]
+        if not isinstance(registered, bool):
+            raise ValidationError(f"{field}.registered", "must be a boolean")
+        impu, wimpu, external = s["impu"], s["wimpu"], s["external_identity"]
+        if registered and (impu is None or wimpu is None):
+            raise ValidationError(f"{field}.impu", "a registered identity must come with its IMPU and wIMPU")
+        return cls(
+            identity=check_identity(s["identity"], f"{field}.identity"),
+            registered=registered,
+            impu=None if impu is None else check_identity(impu, f"{field}.impu"),
+            wimpu=None if wimpu is None else check_wimpu(wimpu, f"{field}.wimpu"),
+            external_identity=_optional_identity(external, f"{field}.external_identity"),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -278,6 +382,10 @@ def check_identity(value: object, field: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _block(text: str) -> WildcardImpu:
     return WildcardImpu.parse(text)
+
+
+def _optional_identity(value: object, field: str) -> str | None:
+    return None if value is None else check_identity(value, field)
 
 
 def check_wimpu(value: object, field: str = "wimpu") -> str:
@@ -350,6 +458,37 @@ def _int(value: object, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValidationError(field, f"must be between {low} and {high}, got {value}")
     return value
+
+
+_CONTACT_READ: Final = (
+    "contact_id", "uri", "flow", "instance_id", "reg_id", "path", "ep_cscf", "expires", "expires_at",
+)  # fmt: skip
+_ENTRY_READ: Final = ("impu", "wimpu", "external_identity", "allocated_by", "contacts")
+_STATUS_READ: Final = ("identity", "registered", "impu", "wimpu", "external_identity")
+
+
+def _timestamp(value: object, field: str) -> float:
+    """Seconds since the epoch of an ISO 8601 date-time with a time zone (``...Z``)."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be an ISO 8601 date-time string")
+    try:
+        stamp = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, f"{value!r} is not an ISO 8601 date-time") from None
+    if stamp.tzinfo is None:
+        raise ValidationError(field, "must carry a time zone (UTC: Z)")
+    return stamp.timestamp()
+
+
+def _members(value: object, field: str, required: tuple[str, ...]) -> dict[str, object]:
+    """The members of an object in an answer of the registrar; unknown ones are ignored
+    (a newer registrar may add some), missing ones refused."""
+    if not isinstance(value, Mapping):
+        raise ValidationError(field, f"{field} must be a JSON object")
+    missing = [name for name in required if name not in value]
+    if missing:
+        raise ValidationError(f"{field}.{missing[0]}", f"required member {missing[0]!r} is missing")
+    return {name: value[name] for name in required}
 
 
 _BODY_REQUIRED: Final = {"wimpu", "allocated_by", "contact"}

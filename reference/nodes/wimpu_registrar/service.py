@@ -36,7 +36,6 @@ import datetime
 import importlib.resources
 import json
 import logging
-import math
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -103,7 +102,7 @@ def entry_json(entry: Entry, now: float) -> dict[str, object]:
                 "path": list(c.path),
                 "ep_cscf": c.ep_cscf,
                 # Live means expires_at > now, so rounding up never shows 0.
-                "expires": math.ceil(c.expires_at - now),
+                "expires": c.expires_in(now),
                 "expires_at": _iso(c.expires_at),
             }
             for c in entry.contacts

@@ -304,7 +304,7 @@ class Store:
                 same = [c for c in current.contacts if c.contact_id == contact.contact_id]
                 if same:
                     outcome = Outcome.RE_REGISTRATION
-                    registered_at = same[0].registered_at
+                    registered_at = same[0].registered_at or now  # always set in the store
                 else:
                     if len(current.contacts) >= MAX_CONTACTS_PER_ENTRY:
                         raise ConflictError(

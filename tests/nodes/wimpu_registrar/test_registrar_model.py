@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +12,9 @@ import pytest
 from reference.nodes.wimpu_registrar.model import (
     MAX_EXPIRES,
     AllocatedBy,
+    Contact,
+    Entry,
+    RegistrationStatus,
     ValidationError,
     check_identity,
     check_in_block,
@@ -17,6 +22,7 @@ from reference.nodes.wimpu_registrar.model import (
     parse_registration_write,
     same_block,
 )
+from reference.nodes.wimpu_registrar.service import entry_json, status_json
 
 Body = Callable[..., dict[str, Any]]
 
@@ -131,3 +137,78 @@ def test_contact_id_is_length_limited(w6_body: Body) -> None:
     with pytest.raises(ValidationError) as info:
         parse_registration_write(w6_body(), "c" * 257)
     assert info.value.field == "contact_id"
+
+
+# ----- answers of the registrar, read by the W6/W7 client (one model both sides) -----------
+
+T0 = 1_750_000_000.25
+ENTRY = Entry(
+    impu="sip:wrtc-abc@block2.ims.example.net",
+    wimpu="sip:wrtc-!.*!@block2.ims.example.net",
+    external_identity="sip:bob@enterprise.com",
+    allocated_by=AllocatedBy.EP_CSCF,
+    contacts=(
+        Contact("urn:uuid:1#1", "sip:b@x.invalid;transport=ws", "ep1.f1", "urn:uuid:1", 1,
+                ("<sip:p@x>",), "sip:ep-cscf1", expires_at=T0 + 600.5, registered_at=T0),
+        Contact("sip:c@x.invalid", "sip:c@x.invalid", "ep1.f2", None, None, (), "sip:ep-cscf1",
+                expires_at=T0 + 30.0, registered_at=T0),
+    ),
+    created_at=T0,
+    updated_at=T0,
+)  # fmt: skip
+
+
+def test_an_entry_read_back_from_its_json_is_the_entry_less_the_registrar_only_times() -> None:
+    read = Entry.from_json(json.loads(json.dumps(entry_json(ENTRY, T0))))
+    assert read == dataclasses.replace(
+        ENTRY,
+        contacts=tuple(dataclasses.replace(c, registered_at=None) for c in ENTRY.contacts),
+        created_at=None,
+        updated_at=None,
+    )
+    assert [c.expires_in(T0) for c in read.contacts] == [601, 30]
+
+
+def test_a_write_body_round_trips_through_its_parser(w6_body: Body) -> None:
+    write = parse_registration_write(w6_body(), "c1")
+    assert parse_registration_write(write.to_json(), "c1") == write
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: {k: v for k, v in e.items() if k != "impu"}, "entry.impu"),
+        (lambda e: {**e, "impu": "mailto:x@y"}, "entry.impu"),
+        (lambda e: {**e, "wimpu": "sip:plain@block2.ims.example.net"}, "entry.wimpu"),
+        (lambda e: {**e, "allocated_by": "nobody"}, "entry.allocated_by"),
+        (lambda e: {**e, "contacts": []}, "entry.contacts"),
+        (lambda e: {**e, "contacts": [{**e["contacts"][0], "flow": 7}]}, "entry.contacts[0].flow"),
+        (lambda e: {**e, "contacts": [{**e["contacts"][0], "expires": 0}]}, "entry.contacts[0].expires"),
+        (lambda e: {**e, "contacts": [{**e["contacts"][0], "expires_at": "soon"}]},
+         "entry.contacts[0].expires_at"),
+        (lambda e: {**e, "contacts": [{**e["contacts"][0], "expires_at": "2025-01-01T00:00:00"}]},
+         "entry.contacts[0].expires_at"),
+        (lambda e: [e], "entry"),
+    ],
+)  # fmt: skip
+def test_a_malformed_entry_answer_is_refused_naming_the_member(
+    mutate: Callable[[dict[str, Any]], object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        Entry.from_json(mutate(entry_json(ENTRY, T0)))
+    assert info.value.field == field
+
+
+def test_unknown_members_of_an_answer_are_ignored() -> None:
+    assert Entry.from_json({**entry_json(ENTRY, T0), "future": 1}).impu == ENTRY.impu
+
+
+def test_a_status_answer_is_validated() -> None:
+    registered = RegistrationStatus("sip:bob@enterprise.com", True, ENTRY.impu, ENTRY.wimpu, None)
+    assert RegistrationStatus.from_json(status_json(registered)) == registered
+    unregistered = RegistrationStatus("sip:x@y.example", False)
+    assert RegistrationStatus.from_json(status_json(unregistered)) == unregistered
+    with pytest.raises(ValidationError):
+        RegistrationStatus.from_json({**status_json(registered), "impu": None})
+    with pytest.raises(ValidationError):
+        RegistrationStatus.from_json({**status_json(registered), "registered": "yes"})
