@@ -368,6 +368,7 @@ class Wire:
         forward_unregistered: bool = False,
         call_id: str = "term-1",
         to_wic: Sequence[tuple[str, str]] = (),
+        from_remote: Sequence[tuple[str, str]] = (),
     ) -> None:
         """5.2.2.5.4 steps 1-5: I-CSCF (W7), S-CSCF, eP-CSCF (W6), forking to the WICs."""
         impu = impu or called
@@ -381,7 +382,7 @@ class Wire:
             call_id=call_id,
             from_="sip:dave@remote.example.org",
             to=called,
-            headers=[("P-Asserted-Identity", "<sip:dave@remote.example.org>")],
+            headers=[("P-Asserted-Identity", "<sip:dave@remote.example.org>"), *from_remote],
         )
         self.response(invite, 100)
         if w7:

@@ -85,6 +85,28 @@ class TestRegistration:
         fails = [f for f in findings(w, "TOKEN_CONFINED") if f.verdict == "fail"]
         assert len(fails) == 1 and fails[0].leg == "ep-cscf1/sip -> s-cscf"
 
+    def test_the_remote_partys_own_bearer_is_not_blamed_on_the_system(self) -> None:
+        """Issue 15: a remote party's ``Authorization: Bearer`` (not a WWSF token) made the rule FAIL
+        the stack; it is the remote party's credential, carried through the core as any header."""
+        w = Wire()
+        w.wic_registration()
+        w.termination(from_remote=[("Authorization", "Bearer remote-partys-own-credential")])
+        assert "fail" not in verdicts(w, "TOKEN_CONFINED")
+
+    def test_a_token_the_remote_party_sends_is_not_blamed_on_the_nodes_that_carry_it_on(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.termination(from_remote=[("Authorization", f"Bearer {TOKEN}")])
+        assert "fail" not in verdicts(w, "TOKEN_CONFINED")
+
+    def test_a_node_that_puts_a_wics_token_into_a_core_request_is_named(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.termination(to_wic=[])  # the token appears first in the I-CSCF's W7 query below
+        w.http(ICSCF_HTTP, "GET", f"/w7/v1/registration-status?identity={ALICE}&t={TOKEN}", 200, answer={})
+        fails = [f for f in findings(w, "TOKEN_CONFINED") if f.verdict == "fail"]
+        assert fails and "outside the WIC's leg" in fails[0].detail
+
     def test_the_token_in_a_w6_body_fails(self) -> None:
         w = Wire()
         w.wic_registration()
