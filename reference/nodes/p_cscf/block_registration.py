@@ -18,8 +18,8 @@ import logging
 import secrets
 from collections.abc import Sequence
 
-from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
 from reference.sip.address import NameAddr, parse_uri
+from reference.sip.digest import digest_response, parse_auth_params
 from reference.sip.message import Header, Request, Response
 from reference.spec import clause
 from reference.transport.endpoint import Target
