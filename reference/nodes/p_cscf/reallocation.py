@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from reference.blocks import WimpuBlock
 from reference.nodes.p_cscf.block_registration import BlockRegistrationError
-from reference.nodes.p_cscf.flows import BlockConfig
 from reference.nodes.wimpu_registrar.client import RegistrarRejected, RegistrarUnavailable
 from reference.sip.identity import IdentityError
 from reference.spec import clause
@@ -114,8 +114,8 @@ async def drop_block(pcscf: Pcscf, wimpu: str, holder: str) -> None:
     )
 
 
-def _in_block(pcscf: Pcscf, identity: str, block: BlockConfig) -> bool:
+def _in_block(pcscf: Pcscf, identity: str, block: WimpuBlock) -> bool:
     try:
-        return pcscf.block_for(identity) is block or block.wimpu.matches(identity)
+        return pcscf.block_for(identity) is block or block.holds(identity)
     except IdentityError:
         return False
