@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+from reference.blocks import block_of
 from reference.sip.errors import SipError, WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu
 from reference.sip.message import Message
@@ -84,11 +85,8 @@ class Context:
 
 @functools.lru_cache(maxsize=64)
 def _domains(blocks: tuple[Block, ...]) -> frozenset[str]:
-    found = {d.lower() for b in blocks for d in b.external_domains}
-    for b in blocks:
-        wildcard = _wildcard(b.wimpu)
-        if wildcard is not None and wildcard.host:
-            found.add(wildcard.host)
+    found = {d.lower() for b in blocks for d in b.block.external_domains}
+    found |= {b.block.wimpu.host for b in blocks if b.block.wimpu.host}
     return frozenset(found)
 
 
@@ -100,30 +98,23 @@ def _wildcard(text: str) -> WildcardImpu | None:
         return None
 
 
-def _in_block(block: Block, identity: str) -> bool:
-    wildcard = _wildcard(block.wimpu)
-    try:
-        return wildcard is not None and wildcard.matches(identity)
-    except IdentityError:
-        return False
-
-
 def _domain(identity: str | None) -> str:
     return (identity or "").partition("@")[2].split(":")[0].lower()
 
 
 def block_for(ctx: Context, node: str | None, identity: str | None) -> Block | None:
-    """The PIXIT block of ``identity`` at the eP-CSCF ``node``: the block whose wildcard it
-    matches (option A, or an allocated IMPU), the option B block of its domain, else the
-    eP-CSCF's only block."""
+    """TR 23.701 5.2.2.1: the PIXIT block of ``identity`` at the eP-CSCF ``node``, by
+    :func:`reference.blocks.block_of` among that eP-CSCF's blocks: the block whose wildcard
+    it matches (option A, or an allocated IMPU), the option B block of its domain, else
+    (and for a malformed identity) the eP-CSCF's only block."""
     candidates = [b for b in ctx.blocks if node is None or b.ep_cscf == node]
     if identity:
-        for block in candidates:
-            if _in_block(block, identity):
-                return block
-        for block in candidates:
-            if block.option == "B" and _domain(identity) in {d.lower() for d in block.external_domains}:
-                return block
+        try:
+            found = block_of([b.block for b in candidates], identity, allocated=True)
+        except IdentityError:
+            found = None
+        if found is not None:
+            return next(b for b in candidates if b.block is found)
     return candidates[0] if node is not None and len(candidates) == 1 else None
 
 
@@ -548,7 +539,7 @@ def option_b_impu_hidden(flow: Flow, ctx: Context) -> list[Finding]:
         if block is None:
             unknown = True
             continue
-        if block.option != "B":
+        if block.block.option != "B":
             continue
         checked += 1
         allocated = ctx.knowledge.alias(identity) if identity else None
@@ -556,8 +547,10 @@ def option_b_impu_hidden(flow: Flow, ctx: Context) -> list[Finding]:
             if header.key == "via":
                 continue
             for uri in _URI.findall(header.value):
-                if _in_block(block, uri):
-                    return [say("fail", f"{header.name} names {uri}, an IMPU of block {block.wimpu}", hop)]
+                if block.block.holds(uri):
+                    return [
+                        say("fail", f"{header.name} names {uri}, an IMPU of block {block.block.wimpu}", hop)
+                    ]
         if allocated and allocated.encode() in hop.message.raw:
             return [say("fail", f"the message names the allocated IMPU {allocated}", hop)]
     if checked:
@@ -654,7 +647,7 @@ def _blocks_registered(ctx: Context, hop: Hop) -> list[Block]:
     except SipError:
         listed = []
     wildcards = {w for u in listed if "!" in u and (w := _wildcard(u)) is not None}
-    return [b for b in ctx.blocks if _wildcard(b.wimpu) in wildcards]
+    return [b for b in ctx.blocks if b.block.wimpu in wildcards]
 
 
 def _block_ok(flow: Flow) -> Hop | None:
@@ -683,7 +676,11 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     if not listed:
         own = [b for b in ctx.blocks if b.ep_cscf == node]
         if len(own) == 1:
-            return [say("pass", f"{node} registers {own[0].wimpu} (the 200 OK lists no wildcarded IMPU)", ok)]
+            return [
+                say(
+                    "pass", f"{node} registers {own[0].block.wimpu} (the 200 OK lists no wildcarded IMPU)", ok
+                )
+            ]
         if not own:
             return [say("fail", f"{node} registers a block but the PIXIT gives it none", ok)]
         return [
@@ -692,9 +689,13 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     for block in listed:
         if block.ep_cscf != node:
             return [
-                say("fail", f"{node} registered block {block.wimpu}, which belongs to {block.ep_cscf}", ok)
+                say(
+                    "fail",
+                    f"{node} registered block {block.block.wimpu}, which belongs to {block.ep_cscf}",
+                    ok,
+                )
             ]
-    return [say("pass", f"{node} registered its block {', '.join(b.wimpu for b in listed)}", ok)]
+    return [say("pass", f"{node} registered its block {', '.join(str(b.block.wimpu) for b in listed)}", ok)]
 
 
 @rule("BLK_SINGLE", "TR 23.701 5.2.2.1; 5.2.2.5.1", "a single IMS registration per block")
@@ -707,7 +708,7 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     if ok is None or ok.message.message is None:
         return []
     call_id = ok.message.message.get("Call-ID")
-    wimpus = {w for b in _blocks_registered(ctx, ok) for w in [b.wimpu]} or {
+    wimpus = {str(b.block.wimpu) for b in _blocks_registered(ctx, ok)} or {
         a for r in ctx.knowledge.blocks if r.call_id == call_id for a in r.wimpus
     }
     at = ok.message.time
@@ -748,20 +749,26 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
         records = [
             r
             for r in ctx.knowledge.blocks
-            if block.wimpu in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
+            if str(block.block.wimpu) in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
         ]
         before = [r for r in records if r.since <= final.message.time]
         if before:
-            found.append(say("pass", f"block {block.wimpu} registered at frame {before[-1].frame}", final))
+            found.append(
+                say("pass", f"block {block.block.wimpu} registered at frame {before[-1].frame}", final)
+            )
         elif records:
             found.append(
-                say("fail", f"block {block.wimpu} is registered only at frame {records[0].frame}", final)
+                say(
+                    "fail", f"block {block.block.wimpu} is registered only at frame {records[0].frame}", final
+                )
             )
         else:
             option = "at start-up, before the capture?" if block.registration == 1 else "before the capture?"
             found.append(
                 say(
-                    "inconclusive", f"no registration of block {block.wimpu} in the capture ({option})", final
+                    "inconclusive",
+                    f"no registration of block {block.block.wimpu} in the capture ({option})",
+                    final,
                 )
             )
     return say.summary(found)
@@ -862,12 +869,12 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(say("fail", detail, orig.forwarded))
             continue
         pai = identity_key(asserted[0])
-        if block.option == "A":
+        if block.block.option == "A":
             preferred = _asserted_preferred(orig.sent)
             expected = preferred or orig.identity
             if orig.sent is None:
                 verdict: Verdict = (
-                    "pass" if pai and _in_block(block, pai) and pai == orig.identity else "fail"
+                    "pass" if pai and block.block.holds(pai) and pai == orig.identity else "fail"
                 )
             else:
                 verdict = "pass" if pai == expected else "fail"
@@ -885,7 +892,7 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say(verdict, f"option B: P-Asserted-Identity {asserted[0]}, W6 gave {impu}", orig.forwarded)
             )
-        elif pai is not None and _in_block(block, pai):
+        elif pai is not None and block.block.holds(pai):
             found.append(
                 say(
                     "inconclusive",
@@ -896,7 +903,11 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             )
         else:
             found.append(
-                say("fail", f"option B: {asserted[0]} is not an IMPU of block {block.wimpu}", orig.forwarded)
+                say(
+                    "fail",
+                    f"option B: {asserted[0]} is not an IMPU of block {block.block.wimpu}",
+                    orig.forwarded,
+                )
             )
     return say.summary(found)
 
@@ -949,7 +960,7 @@ def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Or
     chosen = []
     for orig in _originations(flow):
         block = block_for(ctx, orig.node, orig.identity)
-        if block is None or block.option != option or orig.forwarded is None:
+        if block is None or block.block.option != option or orig.forwarded is None:
             continue
         chosen.append((orig, block))
     return chosen

@@ -13,19 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+from reference.blocks import WimpuBlock
+
 __all__ = ["PlacedBlock", "Topology", "TopologyLoader"]
 
 
 class PlacedBlock(Protocol):
-    """A wIMPU block as deployed: its wildcard and identity option, and the eP-CSCF serving it."""
+    """A wIMPU block as deployed: the block (the one model, ``reference.blocks.WimpuBlock``:
+    its wildcard, identity option and external domains) and the eP-CSCF serving it."""
 
     @property
-    def wimpu(self) -> str:
-        "The wildcarded IMPU, e.g. ``sip:wrtc-!.*!@block1.ims.example.net``."
-
-    @property
-    def option(self) -> Literal["A", "B"]:
-        "A: identities allocated by the third party; B: allocated by the eP-CSCF (5.2.2.1)."
+    def block(self) -> WimpuBlock:
+        "The block: wildcarded IMPU, option A/B (5.2.2.1), option B's external domains."
 
     @property
     def ep_cscf(self) -> str:
@@ -34,10 +33,6 @@ class PlacedBlock(Protocol):
     @property
     def registration(self) -> Literal[1, 2]:
         "5.2.2.5.1: 1 registered at eP-CSCF start-up, 2 on the first WIC registration."
-
-    @property
-    def external_domains(self) -> tuple[str, ...]:
-        "Option B: the domains of the external identities the block serves."
 
 
 class Topology(Protocol):

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from reference.blocks import Allocation, WimpuBlock
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
 
@@ -120,14 +121,14 @@ class Node:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Block:
-    """A wIMPU block (5.2.2.1): its wildcard, identity option, eP-CSCF and registration option."""
+    """A wIMPU block as the PIXIT places it: the block (5.2.2.1, the one model of
+    ``reference.blocks``), its eP-CSCF and registration option, and what the suite needs to
+    reach and check it."""
 
-    wimpu: str
-    option: Literal["A", "B"]
+    block: WimpuBlock
+    "The block: its wildcard, identity option (A/B), external domains and short name."
     ep_cscf: str
     registration: Literal[1, 2] = 1
-    external_domains: tuple[str, ...] = ()
-    name: str = "block"
     password: str = ""
     "Its digest password at the S-CSCF/HSS; required when the suite emulates the S-CSCF."
     standby: tuple[str, ...] = ()
@@ -135,6 +136,26 @@ class Block:
     representative: str = ""
     """The distinct IMPU the eP-CSCF registers for the block (5.2.2.5.1, solution profile "Block
     registration"); default ``sip:<name>@wrtc.<ims_domain>``, the reference's."""
+
+    @property
+    def wimpu(self) -> str:
+        """The wildcarded IMPU as the PIXIT writes it (``block.wimpu``)."""
+        return str(self.block.wimpu)
+
+    @property
+    def option(self) -> Literal["A", "B"]:
+        """A: identities allocated by the third party; B: by the eP-CSCF (``block.option``)."""
+        return self.block.option
+
+    @property
+    def external_domains(self) -> tuple[str, ...]:
+        """Option B: the external identities' domains (``block.external_domains``)."""
+        return self.block.external_domains
+
+    @property
+    def name(self) -> str:
+        """The block's short name (its IMPI is ``<name>@<ims_domain>``; ``block.name``)."""
+        return self.block.name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -512,7 +533,7 @@ def _blocks(r: _Reader, raw: Any, ep_names: set[str], ims_domain: str) -> tuple[
             parsed = WildcardImpu.parse(wimpu)
         except (WildcardError, IdentityError) as exc:
             raise r.fail(f"{at}.wimpu", str(exc)) from None
-        if any(WildcardImpu.parse(b.wimpu) == parsed for b in blocks):
+        if any(b.block.wimpu == parsed for b in blocks):
             raise r.fail(f"{at}.wimpu", f"block {wimpu} is listed twice")
         option = r.get(table, "option", str, at)
         if option not in ("A", "B"):
@@ -538,12 +559,11 @@ def _blocks(r: _Reader, raw: Any, ep_names: set[str], ims_domain: str) -> tuple[
             raise r.fail(f"{at}.representative", str(exc)) from None
         blocks.append(
             Block(
-                wimpu=wimpu,
-                option=option,
+                block=WimpuBlock(
+                    parsed, Allocation.from_letter(option), tuple(str(d) for d in domains), name=name
+                ),
                 ep_cscf=ep,
                 registration=registration,
-                external_domains=tuple(str(d) for d in domains),
-                name=name,
                 password=r.get(table, "password", str, at, ""),
                 representative=representative,
                 standby=tuple(standby),

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reference.blocks import Allocation, WimpuBlock
 from reference.limits import Limits
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
@@ -166,7 +167,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
             parsed = WildcardImpu.parse(wimpu)
         except (WildcardError, IdentityError) as exc:
             raise ConfigError(f"{at}.wimpu: {exc}") from None
-        if any(WildcardImpu.parse(other.wimpu) == parsed for other in blocks):
+        if any(other.block.wimpu == parsed for other in blocks):
             raise ConfigError(f"{at}.wimpu: block {wimpu} is configured twice")
         option = _get(b, "option", str, at)
         if option not in ("A", "B"):
@@ -194,11 +195,13 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
             raise ConfigError(f"{at}.standby: a decomposed eP-CSCF's P-CSCFs stand in for one another")
         blocks.append(
             BlockSpec(
-                wimpu=wimpu,
-                option=option,
+                block=WimpuBlock(
+                    parsed,
+                    Allocation.from_letter(option),
+                    domains,
+                    name=_get(b, "name", str, at, f"block{i + 1}"),
+                ),
                 ep_cscf=ep_name,
-                external_domains=domains,
-                name=_get(b, "name", str, at, f"block{i + 1}"),
                 password=_password(b, at),
                 registration=registration,
                 standby=standby,

@@ -28,25 +28,25 @@ from typing import Any
 
 import aiohttp
 
+from reference.blocks import WimpuBlock
 from reference.limits import DEFAULT_LIMITS, Limits
 from reference.node_secrets import SecretStore
-from reference.nodes.ep_cscf import EpCscf
-from reference.nodes.ep_cscf_parts import IwfAlone, PcscfAlone
+from reference.nodes.ep_cscf.bundled import EpCscf
+from reference.nodes.ep_cscf.decomposed import IwfAlone, PcscfAlone
 from reference.nodes.hss.data import HssData, Subscription
 from reference.nodes.i_cscf.service import Icscf
 from reference.nodes.iwf.pool import PcscfTarget
 from reference.nodes.iwf.service import TrustedWwsf
 from reference.nodes.iwf.token_check import keys_from_jwks
 from reference.nodes.p_cscf.block_registration import BlockCredentials
-from reference.nodes.p_cscf.flows import Allocation, BlockConfig
 from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.s_cscf.config import ScscfConfig
 from reference.nodes.s_cscf.service import ScscfService
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
 from reference.nodes.wimpu_registrar.service import RegistrarService
-from reference.nodes.wwsf.service import WwsfService
+from reference.nodes.wwsf.service import DirectoryEntry, WwsfService
+from reference.nodes.wwsf.service import EpCscf as EpCscfAccess
 from reference.nodes.wwsf.throttle import Budget, LoginThrottle
-from reference.sip.identity import WildcardImpu
 from reference.stack_access import I_CSCF, OBSERVER, WWSF, client_nodes, registrar_access
 from reference.tls import DEFAULT_SANS, TestPki
 from reference.transport.endpoint import Target
@@ -59,14 +59,13 @@ log = logging.getLogger("wimpu.stack")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class BlockSpec:
-    wimpu: str
-    option: str
-    "A (third-party allocation) or B (eP-CSCF allocation)."
+    """A wIMPU block as this stack deploys it: the block itself (:attr:`block`, the one
+    model of ``reference.blocks``) and where and how it is served."""
+
+    block: WimpuBlock
+    "The block: its wildcard, identity option (A/B), external domains and short name."
     ep_cscf: str
     "Name of the eP-CSCF serving the block."
-    external_domains: tuple[str, ...] = ()
-    name: str = "block"
-    "Short name: the block's IMPI is <name>@<ims domain>, its distinct IMPU sip:<name>@wrtc.<ims domain>."
     password: str | None = None
     """Its digest password at the S-CSCF/HSS; None: generated into the state directory
     (``secrets/block.<name>.password``, kept with ``--state-dir``)."""
@@ -74,6 +73,27 @@ class BlockSpec:
     "TR 23.701 5.2.2.5.1 option: 1 at eP-CSCF start-up, 2 on the first WIC registration."
     standby: tuple[str, ...] = ()
     "eP-CSCFs the block is re-allocated to if its eP-CSCF fails (5.2.2.2; needs ``failover``)."
+
+    @property
+    def wimpu(self) -> str:
+        """The wildcarded IMPU as configured (``block.wimpu``)."""
+        return str(self.block.wimpu)
+
+    @property
+    def option(self) -> str:
+        """A (third-party allocation) or B (eP-CSCF allocation) (``block.option``)."""
+        return self.block.option
+
+    @property
+    def external_domains(self) -> tuple[str, ...]:
+        """Option B: the external identities' domains (``block.external_domains``)."""
+        return self.block.external_domains
+
+    @property
+    def name(self) -> str:
+        """Short name: the block's IMPI is <name>@<ims domain>, its distinct IMPU
+        sip:<name>@wrtc.<ims domain> (``block.name``)."""
+        return self.block.name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,13 +121,10 @@ class StackConfig:
     host: str = "127.0.0.1"
     ims_domain: str = "ims.example.net"
     blocks: tuple[BlockSpec, ...] = (
-        BlockSpec("sip:wrtc-!.*!@block1.ims.example.net", "A", "ep-cscf1", name="block1", registration=1),
+        BlockSpec(WimpuBlock.parse("sip:wrtc-!.*!@block1.ims.example.net", "A", name="block1"), "ep-cscf1"),
         BlockSpec(
-            "sip:wrtc-!.*!@block2.ims.example.net",
-            "B",
+            WimpuBlock.parse("sip:wrtc-!.*!@block2.ims.example.net", "B", ("enterprise.com",), name="block2"),
             "ep-cscf2",
-            ("enterprise.com",),
-            name="block2",
             registration=2,
         ),
     )
@@ -209,11 +226,7 @@ class Stack:
                 for u in self.config.users
             },
             blocks=[
-                {
-                    "wimpu": b.wimpu,
-                    "option": b.option,
-                    "ep_cscf": {"uri": "wss://unassigned.invalid", "identity": self.ep_identity(b.ep_cscf)},
-                }
+                DirectoryEntry(b.block, EpCscfAccess("wss://unassigned.invalid", self.ep_identity(b.ep_cscf)))
                 for b in self.config.blocks
             ],
             host=self.config.host,
@@ -276,8 +289,8 @@ class Stack:
         """TR 23.701 5.2.2.3.3: the domains the enhanced I-CSCF checks over W7."""
         found: list[str] = []
         for b in self.config.blocks:
-            wildcard = WildcardImpu.parse(b.wimpu)
-            found += [*(b.external_domains), *([wildcard.host] if wildcard.host else [])]
+            host = b.block.wimpu.host
+            found += [*(b.external_domains), *([host] if host else [])]
         return tuple(dict.fromkeys(found))
 
     def _subscriptions(self) -> list[Subscription]:
@@ -287,7 +300,7 @@ class Stack:
                 impi=f"{b.name}@{domain}",
                 password=b.password or "",
                 distinct_impus=(self.block_representative(b),),
-                wildcard_impus=(WildcardImpu.parse(b.wimpu),),
+                wildcard_impus=(b.block.wimpu,),
                 scscf=f"sip:scscf.{domain}",
             )
             for b in self.config.blocks
@@ -470,17 +483,6 @@ class Stack:
                     b.wimpu, {"uri": self.ep_wss_url(b.ep_cscf), "identity": self.ep_identity(b.ep_cscf)}
                 )
 
-    def _block_configs(self, blocks: Collection[BlockSpec]) -> list[BlockConfig]:
-        return [
-            BlockConfig(
-                wimpu=WildcardImpu.parse(b.wimpu),
-                allocation=Allocation.THIRD_PARTY if b.option == "A" else Allocation.EP_CSCF,
-                external_domains=b.external_domains,
-                name=b.name,
-            )
-            for b in blocks
-        ]
-
     def _credentials(self, blocks: Collection[BlockSpec]) -> list[BlockCredentials]:
         domain = self.config.ims_domain
         return [
@@ -514,7 +516,7 @@ class Stack:
             name=spec.name,
             identity=self.p_cscf_identity(spec.name),
             ep_identity=self.ep_identity(spec.ep_cscf),
-            blocks=self._block_configs(mine),
+            blocks=[b.block for b in mine],
             registrar_url=self.registrar_url,
             registrar_ssl=self.client_tls(spec.name),
             failover=self.config.failover,
@@ -559,7 +561,7 @@ class Stack:
         ep = EpCscf(
             name=name,
             identity=self.ep_identity(name),
-            blocks=self._block_configs(mine),
+            blocks=[b.block for b in mine],
             registrar_url=self.registrar_url,
             registrar_ssl=self.client_tls(name),
             wwsf=trusted,

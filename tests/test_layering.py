@@ -117,3 +117,129 @@ def test_sip_core_does_not_import_nodes_or_transport() -> None:
     for path in ROOT.glob("sip/*.py"):
         text = path.read_text(encoding="utf-8")
         assert "reference.nodes" not in text and "reference.transport" not in text, path
+
+
+# ----- issue 14: one block model, and a node graph that runs one way ------------------
+
+NODES = ROOT / "nodes"
+SHARED_BY_EVERY_NODE = ("reference.nodes.wimpu_registrar.client", "reference.nodes.wimpu_registrar.model")
+"The W6/W7 client and its data model: every node may call the wIMPU Registrar."
+INTERNAL_INTERFACE = "reference.nodes.internal_interface"
+ALLOWED_EDGES: dict[str, tuple[str, ...]] = {
+    "i_cscf": ("reference.nodes.hss.data",),
+    "s_cscf": ("reference.nodes.hss.data",),
+    "iwf": (INTERNAL_INTERFACE,),
+    "p_cscf": (INTERNAL_INTERFACE,),
+    "ep_cscf": ("reference.nodes.iwf", "reference.nodes.p_cscf", INTERNAL_INTERFACE),
+}
+"""Node package -> the other node modules it may import (and their submodules), beside the
+shared ones: the I-CSCF and S-CSCF read the HSS data set; the IWF and the P-CSCF meet only at
+the neutral internal interface (TR 23.701 5.2.2.2); the eP-CSCF package puts the two together."""
+
+
+def _module_of(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
+    """(line, dotted module) of every import of ``path``, relative ones resolved, with the
+    names of ``from package import name`` as modules too (they may be submodules)."""
+    module = _module_of(path, root)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            found.append((node.lineno, target))
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names if alias.name != "*"]
+    return found
+
+
+def _within(module: str, prefixes: tuple[str, ...] | list[str]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def node_graph_violations(root: Path = ROOT) -> list[str]:
+    """Every import by a node package of another node package that is not an allowed edge."""
+    nodes = root / "nodes"
+    problems: list[str] = []
+    for package in sorted(p for p in nodes.iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        own = f"reference.nodes.{package.name}"
+        allowed = (*SHARED_BY_EVERY_NODE, *ALLOWED_EDGES.get(package.name, ()))
+        for path in sorted(package.rglob("*.py")):
+            for line, target in imports_of(path, root):
+                if not target.startswith("reference.nodes.") or _within(target, [own]):
+                    continue
+                if _within(target, allowed) or _is_parent_of_allowed(target, allowed):
+                    continue
+                where = f"{path.relative_to(root.parent)}:{line} imports "
+                if not any(p.startswith(where) and _within(target, [p[len(where) :]]) for p in problems):
+                    problems.append(where + target)
+    return problems
+
+
+def _is_parent_of_allowed(target: str, allowed: tuple[str, ...]) -> bool:
+    """``from reference.nodes.hss import data`` names the package before the module."""
+    return any(a.startswith(target + ".") for a in allowed)
+
+
+def test_node_packages_import_no_other_node_package_but_the_allowed_edges() -> None:
+    problems = node_graph_violations()
+    assert not problems, (
+        "a node package imports another node package outside the allowed edges:\n" + "\n".join(problems)
+    )
+
+
+def test_the_node_graph_check_catches_a_forbidden_import(tmp_path: Path) -> None:
+    """The check itself: an IWF module importing the P-CSCF is named, file and import."""
+    nodes = tmp_path / "reference" / "nodes"
+    for name in ("iwf", "p_cscf"):
+        (nodes / name).mkdir(parents=True)
+        (nodes / name / "__init__.py").write_text("")
+    (nodes / "iwf" / "bad.py").write_text("from reference.nodes.p_cscf.flows import register_wic\n")
+    (nodes / "iwf" / "good.py").write_text("from reference.nodes.internal_interface import Hello\n")
+    problems = node_graph_violations(tmp_path / "reference")
+    assert problems == ["reference/nodes/iwf/bad.py:1 imports reference.nodes.p_cscf.flows"]
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "blocks.py", *sorted(ROOT.glob("sip/*.py"))], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_block_model_and_sip_core_import_no_node_and_no_transport(path: Path) -> None:
+    bad = [
+        f"{path.relative_to(ROOT.parent)}:{line} imports {target}"
+        for line, target in imports_of(path)
+        if _within(target, ["reference.nodes", "reference.transport"])
+    ]
+    assert not bad, "the SIP core and the block model are leaves:\n" + "\n".join(bad)
+
+
+def test_block_model_imports_only_the_sip_core_of_the_reference() -> None:
+    path = ROOT / "blocks.py"
+    bad = [
+        f"reference/blocks.py:{line} imports {target}"
+        for line, target in imports_of(path)
+        if target.split(".")[0] == "reference" and not _within(target, ["reference.sip"])
+    ]
+    assert not bad, (
+        "reference/blocks.py may import reference.sip.* and the standard library only:\n" + "\n".join(bad)
+    )
+
+
+def test_the_internal_interface_belongs_to_no_node() -> None:
+    path = NODES / "internal_interface.py"
+    bad = [
+        f"reference/nodes/internal_interface.py:{line} imports {target}"
+        for line, target in imports_of(path)
+        if _within(target, ["reference.nodes", "reference.transport"])
+    ]
+    assert not bad, "the IWF <-> P-CSCF interface imports neither node:\n" + "\n".join(bad)

@@ -2,7 +2,7 @@
 IMPUs and SIP digest (:mod:`conformance.harness.ims_core` uses them).
 
 Written here rather than taken from the reference (``reference.sip.identity``,
-``reference.nodes.s_cscf.digest``): the emulation must not share the logic of the reference
+``reference.sip.digest``): the emulation must not share the logic of the reference
 S-CSCF it stands in for, so a bug there is not the tester's too.
 """
 

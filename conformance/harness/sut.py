@@ -219,7 +219,7 @@ class ReferenceSut(Sut):
 
     def blocks(self) -> tuple[Block, ...]:
         return tuple(
-            Block(b.wimpu, b.option, b.ep_cscf, b.registration, b.external_domains, b.name, b.password,  # type: ignore[arg-type]
+            Block(b.block, b.ep_cscf, b.registration, b.password or "",  # type: ignore[arg-type]
                   standby=b.standby, representative=self.stack.block_representative(b))  # fmt: skip
             for b in self.stack.config.blocks
         )

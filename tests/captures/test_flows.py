@@ -16,6 +16,7 @@ from captures.errors import Problem, ProblemKind
 from captures.flows import Ends, FlowKind, FlowTracker, Knowledge, Role, bearer_token, group
 from captures.model import Endpoint, HttpInfo, Transport, WireMessage
 from conformance.pixit import Block
+from reference.blocks import WimpuBlock
 from reference.sip.message import Request
 from reference.sip.parser import parse_message
 
@@ -37,8 +38,8 @@ PORTS = {
 BLOCK1 = "sip:wrtc-!.*!@block1.ims.example.net"
 BLOCK2 = "sip:wrtc-!.*!@block2.ims.example.net"
 BLOCKS = (
-    Block(BLOCK1, "A", "ep-cscf1", registration=1, name="block1"),
-    Block(BLOCK2, "B", "ep-cscf2", registration=2, external_domains=("enterprise.com",), name="block2"),
+    Block(WimpuBlock.parse(BLOCK1, "A", name="block1"), "ep-cscf1", registration=1),
+    Block(WimpuBlock.parse(BLOCK2, "B", ("enterprise.com",), name="block2"), "ep-cscf2", registration=2),
 )
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"

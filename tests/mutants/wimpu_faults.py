@@ -185,22 +185,23 @@ def _deregistration_ignored(mp: pytest.MonkeyPatch) -> None:
 
 
 def _new_impu_per_contact(mp: pytest.MonkeyPatch) -> None:
-    from reference.nodes.p_cscf.flows import BlockConfig, W6ReadByExternal
+    from reference.blocks import WimpuBlock
+    from reference.nodes.p_cscf.flows import W6ReadByExternal
 
-    def allocate(self: BlockConfig, external: str) -> str:
+    def allocate(self: WimpuBlock, external: str) -> str:
         return f"sip:{self.prefix}{secrets.token_hex(6)}@{self.wimpu.host}"
 
     def answer(run: FlowRun, effect: object) -> Any:
         return None if isinstance(effect, W6ReadByExternal) else CARRY_OUT
 
-    mp.setattr(BlockConfig, "allocate", allocate)
+    mp.setattr(WimpuBlock, "allocate", allocate)
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
 
 
 def _external_identity_as_impu(mp: pytest.MonkeyPatch) -> None:
-    from reference.nodes.p_cscf.flows import BlockConfig
+    from reference.blocks import WimpuBlock
 
-    mp.setattr(BlockConfig, "allocate", lambda self, external: external)
+    mp.setattr(WimpuBlock, "allocate", lambda self, external: external)
 
 
 def _wic_page_missing(mp: pytest.MonkeyPatch) -> None:
@@ -389,7 +390,8 @@ def _option_b_no_w6(mp: pytest.MonkeyPatch) -> None:
 
 
 def _option_a_w6(mp: pytest.MonkeyPatch) -> None:
-    from reference.nodes.p_cscf.flows import Allocation, W6Read
+    from reference.blocks import Allocation
+    from reference.nodes.p_cscf.flows import W6Read
 
     service = _pcscf()
     original = service.originate

@@ -21,10 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from reference.sip.message import Request, Response
-from reference.transport.endpoint import TransportFailure
-
-from .internal import (
+from reference.nodes.internal_interface import (
     CloseFlow,
     FlowClosed,
     FlowOpened,
@@ -36,6 +33,9 @@ from .internal import (
     Sip,
     encode,
 )
+from reference.sip.message import Request, Response
+from reference.transport.endpoint import TransportFailure
+
 from .routing import Action, Forward, PcscfRouter, Reply
 
 if TYPE_CHECKING:

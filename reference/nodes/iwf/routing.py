@@ -32,15 +32,14 @@ import dataclasses
 import re
 import secrets
 
-from reference.nodes.p_cscf.flows import BlockConfig, block_of
+from reference.blocks import WimpuBlock, block_of
+from reference.nodes.internal_interface import Hello, Sip
 from reference.sip.address import parse_name_addr, parse_uri
 from reference.sip.errors import SipError
 from reference.sip.identity import IdentityError
 from reference.sip.message import Request, Response
 from reference.sip.transaction_base import make_response
 from reference.spec import clause
-
-from .internal import Hello, Sip
 
 __all__ = ["Deliver", "Forward", "PcscfRouter", "Reply"]
 
@@ -80,7 +79,7 @@ class _Link:
     name: str
     identity: str
     via: tuple[str, int | None]
-    blocks: tuple[BlockConfig, ...]
+    blocks: tuple[WimpuBlock, ...]
     serving: set[str]
     up: bool = True
 
@@ -135,7 +134,7 @@ class PcscfRouter:
 
     def link_up(self, name: str, hello: Hello) -> list[Action]:
         """A P-CSCF said hello; it may serve blocks at once."""
-        blocks = tuple(b.config() for b in hello.blocks)
+        blocks = hello.blocks
         self.links[name] = _Link(name, hello.identity, _sent_by(hello.via), blocks, set())
         return self.serving(name, hello.serving)
 
@@ -179,7 +178,7 @@ class PcscfRouter:
             actions.append(Forward(name, Sip(flow, _with_branch(registration.request, branch), identity)))
         return actions
 
-    def _block(self, identity: str) -> BlockConfig | None:
+    def _block(self, identity: str) -> WimpuBlock | None:
         blocks = [b for link in self.links.values() for b in link.blocks]
         try:
             return block_of(blocks, identity)

@@ -13,14 +13,12 @@ the flow gets its claims.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import enum
-import hashlib
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
-from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
+from reference.blocks import Allocation, WimpuBlock
 from reference.nodes.wimpu_registrar.model import (
     MAX_CONTACT_ID_LENGTH,
     MAX_REG_ID,
@@ -32,15 +30,14 @@ from reference.nodes.wimpu_registrar.model import (
     RegistrationWrite,
 )
 from reference.sip.address import NameAddr, parse_uri
-from reference.sip.identity import WildcardImpu, canonical_identity, same_identity
+from reference.sip.digest import digest_response, parse_auth_params
+from reference.sip.identity import same_identity
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction_base import make_response
 from reference.spec import clause
 
 __all__ = [
-    "Allocation",
     "BlockBinding",
-    "BlockConfig",
     "BlockCredentials",
     "BlockRegistrationError",
     "SendRegister",
@@ -52,7 +49,6 @@ __all__ = [
     "W6ReadByExternal",
     "W6Remove",
     "W6Write",
-    "block_of",
     "block_registration_due",
     "digest_authorization",
     "contact_key",
@@ -66,61 +62,6 @@ __all__ = [
 ]
 
 Flow = Generator[Any, Any, Response]
-
-
-class Allocation(enum.Enum):
-    """Who allocates the individual IMPU of a block (TR 23.701 5.2.2.1, per block)."""
-
-    THIRD_PARTY = "third-party"
-    "Option A: the WIC registers with an individual IMPU inside the block."
-    EP_CSCF = "ep-cscf"
-    "Option B: the WIC registers with its external identity; the eP-CSCF allocates."
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BlockConfig:
-    """One wIMPU block served by this eP-CSCF."""
-
-    wimpu: WildcardImpu
-    allocation: Allocation
-    external_domains: tuple[str, ...] = ()
-    "Option B: the domains of the external identities this block serves."
-    prefix: str = "wrtc-"
-    "Option B: user-part prefix of allocated IMPUs (must match the wildcard)."
-    name: str = "block"
-    "A short name (the user part of the block's contact at the S-CSCF)."
-
-    def allocate(self, external: str) -> str:
-        """Option B: the individual IMPU for an external identity.
-
-        Deterministic (a hash of the canonical external identity), so every eP-CSCF
-        instance serving the block gives the same answer without shared state; the
-        registrar's binding check (409 on conflict) catches a collision.
-        """
-        digest = hashlib.sha256(canonical_identity(external).encode()).digest()
-        user = self.prefix + base64.b32encode(digest[:10]).decode().lower()
-        host = self.wimpu.host or ""
-        impu = f"sip:{user}@{host}"
-        if not self.wimpu.matches(impu):
-            raise ValueError(f"allocated IMPU {impu} does not match block {self.wimpu}")
-        return impu
-
-
-def block_of(blocks: Iterable[BlockConfig], identity: str) -> BlockConfig | None:
-    """The block an identity belongs to: option A by the wildcard, option B by domain.
-
-    Raises:
-        IdentityError: ``identity`` is not a sip:, sips: or tel: URI.
-    """
-    blocks = list(blocks)
-    for block in blocks:
-        if block.allocation is Allocation.THIRD_PARTY and block.wimpu.matches(identity):
-            return block
-    host = canonical_identity(identity).partition("@")[2]
-    for block in blocks:
-        if block.allocation is Allocation.EP_CSCF and host in block.external_domains:
-            return block
-    return None
 
 
 # ----- effects -----------------------------------------------------------------------
@@ -260,7 +201,7 @@ def register_wic(
     request: Request,
     *,
     identity: str,
-    block: BlockConfig,
+    block: WimpuBlock,
     flow: str,
     path: tuple[str, ...],
     policy: RegistrationPolicy,
@@ -386,7 +327,7 @@ def strip_bearer(request: Request) -> Request:
 def originate(
     request: Request,
     *,
-    block: BlockConfig,
+    block: WimpuBlock,
     flow: str,
     registered: frozenset[str],
     service_route: tuple[str, ...],

@@ -2,7 +2,7 @@
 
 TR 23.701 5.2.2.2: the IWF and the P-CSCF communicate "through an internal interface";
 decomposed, any IWF of the third party may use any of its P-CSCFs. :class:`IwfLinks`
-listens for IWFs (``reference.nodes.iwf.internal`` frames over TCP) and is the P-CSCF's
+listens for IWFs (``reference.nodes.internal_interface`` frames over TCP) and is the P-CSCF's
 :class:`~reference.nodes.p_cscf.service.WicSender`: a flow token names its IWF
 (``<iwf name>.<flow id>``), so a terminating request reaches a WIC through whichever
 IWF holds its WebSocket. It tells the IWFs which blocks the P-CSCF serves, so they
@@ -18,8 +18,7 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from reference.nodes.iwf.internal import (
-    BlockInfo,
+from reference.nodes.internal_interface import (
     CloseFlow,
     FlowClosed,
     FlowOpened,
@@ -147,7 +146,7 @@ class IwfLinks:
                 name=self.name,
                 identity=pcscf.keeper.holder if pcscf.keeper else self.name,
                 via=f"{pcscf.node.host}:{pcscf.node.port}",
-                blocks=tuple(BlockInfo.of(b) for b in pcscf.blocks),
+                blocks=tuple(pcscf.blocks),
                 serving=self._serving(),
             )
             writer.write(encode(hello_back))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from reference.blocks import WimpuBlock
 from reference.nodes.p_cscf.block_registration import BlockRegistrationError
-from reference.nodes.p_cscf.flows import BlockConfig, Trigger, block_registration_due
+from reference.nodes.p_cscf.flows import Trigger, block_registration_due
 from reference.nodes.wimpu_registrar.client import RegistrarRejected, RegistrarUnavailable
 from reference.sip.identity import IdentityError
 from reference.spec import clause
@@ -109,8 +110,8 @@ async def drop_block(pcscf: Pcscf, wimpu: str, holder: str) -> None:
     )
 
 
-def _in_block(pcscf: Pcscf, identity: str, block: BlockConfig) -> bool:
+def _in_block(pcscf: Pcscf, identity: str, block: WimpuBlock) -> bool:
     try:
-        return pcscf.block_for(identity) is block or block.wimpu.matches(identity)
+        return pcscf.block_for(identity) is block or block.holds(identity)
     except IdentityError:
         return False

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from reference.blocks import WimpuBlock, block_of
 from reference.logutil import RateLimitedLog
 from reference.nodes.p_cscf import reallocation
 from reference.nodes.p_cscf.block_registration import (
@@ -30,7 +31,6 @@ from reference.nodes.p_cscf.block_registration import (
 from reference.nodes.p_cscf.dialogs import DialogTable, Refused
 from reference.nodes.p_cscf.failover import BlockKeeper
 from reference.nodes.p_cscf.flows import (
-    BlockConfig,
     Fork,
     Onward,
     Registered,
@@ -40,7 +40,6 @@ from reference.nodes.p_cscf.flows import (
     W6ReadByExternal,
     W6Remove,
     W6Write,
-    block_of,
     block_registration_due,
     originate,
     register_wic,
@@ -93,7 +92,7 @@ class Pcscf:
         self,
         *,
         name: str,
-        blocks: Sequence[BlockConfig],
+        blocks: Sequence[WimpuBlock],
         registrar: RegistrarClient,
         policy: RegistrationPolicy,
         iwf: WicSender,
@@ -158,7 +157,7 @@ class Pcscf:
             reg.cancel()
         await self.node.stop()
 
-    def serves(self, block: BlockConfig) -> bool:
+    def serves(self, block: WimpuBlock) -> bool:
         """True if this P-CSCF serves ``block`` now (always, without failover)."""
         return self.keeper is None or self.keeper.serving(str(block.wimpu))
 
@@ -187,8 +186,13 @@ class Pcscf:
     def _record_route(self, flow: str) -> str:
         return f"<sip:{flow}@{self.node.host}:{self.node.port};transport=tcp;lr>"
 
-    def block_for(self, identity: str) -> BlockConfig | None:
-        """The block an identity belongs to: option A by the wildcard, option B by domain."""
+    def block_for(self, identity: str) -> WimpuBlock | None:
+        """TR 23.701 5.2.2.1: the block of this P-CSCF an identity belongs to (option A by
+        the wildcard, option B by domain; :func:`reference.blocks.block_of`).
+
+        Raises:
+            IdentityError: ``identity`` is not a valid public user identity.
+        """
         return block_of(self.blocks, identity)
 
     # ----- from the IWF ------------------------------------------------------------------

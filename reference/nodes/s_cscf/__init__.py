@@ -5,9 +5,11 @@ TR 23.701 5.2.2.3 (Solution impacts): "There are no impacts on the S-CSCF, or HS
 Modules::
 
     config     ScscfConfig: names, next hops, registration limits
-    digest     SIP digest (RFC 3261 22.4, RFC 7616, RFC 8760): challenges, checks
     registrar  block registration (TS 23.228 5.2.2.3, RFC 3261 10.3, Path, Service-Route)
     flows      Scscf: the registrar plus terminating and originating routing
+
+SIP digest (challenges, checks) is part of the SIP core, ``reference.sip.digest``: the
+P-CSCF's block registration answers the S-CSCF's challenge with it too.
 """
 
 from reference.nodes.s_cscf.config import ScscfConfig

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable
 
 from reference.nodes.hss.data import HssData, PublicIdentityLookup, Subscription
 from reference.nodes.s_cscf.config import ScscfConfig
-from reference.nodes.s_cscf.digest import DigestAuthenticator, DigestError, Outcome, find_credentials
 from reference.sip.address import NameAddr, parse_uri
+from reference.sip.digest import DigestAuthenticator, DigestError, Outcome, find_credentials
 from reference.sip.errors import SipError, WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu
 from reference.sip.message import Header, Request, Response

@@ -40,10 +40,11 @@ import logging
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 
+from reference.blocks import WimpuBlock
 from reference.logutil import RateLimitedLog
 from reference.nodes.wwsf.throttle import LoginThrottle, source_key
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
@@ -53,7 +54,7 @@ from reference.sip.identity import WildcardImpu
 from reference.spec import clause
 from reference.tls import TestPki
 
-__all__ = ["Block", "EpCscf", "WwsfService"]
+__all__ = ["DirectoryEntry", "EpCscf", "WwsfService"]
 
 log = logging.getLogger("wimpu.wwsf")
 
@@ -86,27 +87,38 @@ class EpCscf:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Block:
-    """A wIMPU block and the single eP-CSCF serving it at this time."""
+class DirectoryEntry:
+    """A wIMPU block and the single eP-CSCF serving it at this time (5.2.2.1, 5.2.2.2)."""
 
-    wimpu: str
-    "The wildcarded IMPU, e.g. ``sip:wrtc-!.*!@block1.ims.example.net``."
-    option: Literal["A", "B"]
-    "A: identities allocated by the third party; B: allocated by the eP-CSCF."
+    block: WimpuBlock
+    "The block (``reference.blocks``): its wildcard and identity option."
     ep_cscf: EpCscf
 
     @classmethod
-    def of(cls, value: Block | Mapping[str, Any]) -> Block:
-        """Accept an instance or a ``{"wimpu", "option", "ep_cscf"}`` mapping."""
-        if isinstance(value, Block):
+    def of(cls, value: DirectoryEntry | Mapping[str, Any]) -> DirectoryEntry:
+        """Accept an instance or a ``{"wimpu", "option", "ep_cscf"}`` mapping (option A by
+        default; ``external_domains`` and ``name`` optional).
+
+        Raises:
+            ValueError: an option other than A and B, or a wimpu that does not parse.
+        """
+        if isinstance(value, DirectoryEntry):
             return value
         option = value.get("option", "A")
         if option not in ("A", "B"):
             raise ValueError(f"block {value.get('wimpu')!r}: option must be 'A' or 'B'")
-        return cls(wimpu=value["wimpu"], option=option, ep_cscf=EpCscf.of(value["ep_cscf"]))
+        block = WimpuBlock.parse(
+            value["wimpu"], option, value.get("external_domains", ()), name=value.get("name", "block")
+        )
+        return cls(block=block, ep_cscf=EpCscf.of(value["ep_cscf"]))
+
+    @property
+    def wimpu(self) -> str:
+        """The wildcarded IMPU as configured: the directory's key."""
+        return str(self.block.wimpu)
 
     def to_json(self) -> dict[str, Any]:
-        return {"wimpu": self.wimpu, "option": self.option, "ep_cscf": self.ep_cscf.to_json()}
+        return {"wimpu": self.wimpu, "option": self.block.option, "ep_cscf": self.ep_cscf.to_json()}
 
 
 class WwsfService:
@@ -117,7 +129,7 @@ class WwsfService:
         users: ``username -> {"password", "identity", "block"?}``; ``block`` names the
             wIMPU of the directory whose eP-CSCF the user is sent to (may be omitted
             when there is only one block).
-        blocks: the directory, as :class:`Block` or mappings.
+        blocks: the directory, as :class:`DirectoryEntry` or mappings.
         host, port: where to listen; port 0 picks a free port at :meth:`start`.
         token_lifetime: seconds a token is valid.
         clock: POSIX time source for the token claims.
@@ -138,7 +150,7 @@ class WwsfService:
         *,
         pki: TestPki,
         users: Mapping[str, Mapping[str, object]],
-        blocks: Sequence[Block | Mapping[str, Any]],
+        blocks: Sequence[DirectoryEntry | Mapping[str, Any]],
         host: str = "127.0.0.1",
         port: int = 0,
         token_lifetime: int = 3600,
@@ -156,9 +168,9 @@ class WwsfService:
         self._host = host
         self._port = port
         self._fixed_origin = origin
-        self._blocks: dict[str, Block] = {}
+        self._blocks: dict[str, DirectoryEntry] = {}
         for entry in blocks:
-            block = Block.of(entry)
+            block = DirectoryEntry.of(entry)
             if block.wimpu in self._blocks:
                 raise ValueError(f"block {block.wimpu!r} is configured twice")
             self._blocks[block.wimpu] = block
@@ -227,7 +239,7 @@ class WwsfService:
         self._issuer.issuer = self.origin
         return self._issuer.issue(identity, audience)
 
-    def directory(self) -> list[Block]:
+    def directory(self) -> list[DirectoryEntry]:
         """The blocks and the eP-CSCF serving each one now."""
         return list(self._blocks.values())
 
@@ -277,11 +289,11 @@ class WwsfService:
             return wimpu
         try:
             wanted = WildcardImpu.parse(wimpu)
-            return next((w for w in self._blocks if WildcardImpu.parse(w) == wanted), None)
+            return next((w for w, e in self._blocks.items() if e.block.wimpu == wanted), None)
         except WildcardError:
             return None
 
-    def _block_of(self, user: User) -> Block:
+    def _block_of(self, user: User) -> DirectoryEntry:
         if user.block is None:
             if len(self._blocks) != 1:
                 raise ValueError(f"user {user.username!r} needs a 'block': there are several")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reference.nodes.iwf.internal import (
-    BlockInfo,
+from reference.blocks import WimpuBlock
+from reference.nodes.internal_interface import (
     CloseFlow,
     FlowClosed,
     FlowOpened,
@@ -22,7 +22,7 @@ from reference.sip.message import Request, Response
 from reference.sip.transaction_base import make_response
 
 B3 = "sip:wrtc-!.*!@block3.ims.example.net"
-BLOCK = BlockInfo(B3, "third-party", (), "block3")
+BLOCK = WimpuBlock.parse(B3, "A", name="block3")
 ALICE = "sip:wrtc-alice@block3.ims.example.net"
 
 

@@ -68,7 +68,8 @@ def test_an_unreachable_registrar_changes_nothing_but_the_next_try() -> None:
 
 SANS_IO = [
     "nodes/p_cscf/lease.py",
-    "nodes/iwf/internal.py",
+    "blocks.py",
+    "nodes/internal_interface.py",
     "nodes/iwf/routing.py",
     "nodes/wimpu_registrar/leases.py",
 ]

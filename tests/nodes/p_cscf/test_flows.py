@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
+from reference.blocks import Allocation, WimpuBlock
 from reference.nodes.p_cscf.flows import (
-    Allocation,
     BlockBinding,
-    BlockConfig,
     BlockCredentials,
     BlockRegistrationError,
     Fork,
@@ -36,17 +35,17 @@ from reference.nodes.p_cscf.flows import (
     remove_other_bindings,
     terminate,
 )
-from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
 from reference.nodes.wimpu_registrar.client import RegistrarRejected, RegistrarUnavailable
 from reference.nodes.wimpu_registrar.model import AllocatedBy, Contact, Entry, Outcome
+from reference.sip.digest import digest_response, parse_auth_params
 from reference.sip.identity import WildcardImpu
 from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"
-BLOCK_A = BlockConfig(WildcardImpu.parse("sip:wrtc-!.*!@block1.ims.example.net"), Allocation.THIRD_PARTY)
-BLOCK_B = BlockConfig(
+BLOCK_A = WimpuBlock(WildcardImpu.parse("sip:wrtc-!.*!@block1.ims.example.net"), Allocation.THIRD_PARTY)
+BLOCK_B = WimpuBlock(
     WildcardImpu.parse("sip:wrtc-!.*!@block2.ims.example.net"), Allocation.EP_CSCF, ("enterprise.com",)
 )
 BOB_IMPU = BLOCK_B.allocate(BOB)
@@ -162,7 +161,7 @@ def registrar(stored: dict[str, Entry], *, now: float = T0) -> Answer:
 Run = tuple[Any, list[object]]
 
 
-def register(req: Request, identity: str, block: BlockConfig, stored: dict[str, Entry]) -> Run:
+def register(req: Request, identity: str, block: WimpuBlock, stored: dict[str, Entry]) -> Run:
     flow = register_wic(req, identity=identity, block=block, flow=FLOW, path=(), policy=POLICY, to_tag="t1")
     return drive(flow, registrar(stored))
 
@@ -294,7 +293,7 @@ def invite(identity: str, *extra: str) -> Request:
     )
 
 
-def orig(req: Request, block: BlockConfig, registered: frozenset[str], answer: Answer) -> Run:
+def orig(req: Request, block: WimpuBlock, registered: frozenset[str], answer: Answer) -> Run:
     flow = originate(req, block=block, flow=FLOW, registered=registered, service_route=ROUTE, to_tag="t1")
     return drive(flow, answer)
 

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from reference.nodes.s_cscf import Scscf
-from reference.nodes.s_cscf.digest import digest_response, parse_auth_params
+from reference.sip.digest import digest_response, parse_auth_params
 from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message
 

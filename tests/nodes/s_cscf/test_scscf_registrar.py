@@ -12,7 +12,7 @@ from scscf_helpers import BLOCK1_IMPU, BLOCK1_WIMPU, EP_CONTACT, EP_PATH, BlockU
 
 from reference.nodes.hss import HssData
 from reference.nodes.s_cscf import Scscf, ScscfConfig
-from reference.nodes.s_cscf.digest import parse_auth_params
+from reference.sip.digest import parse_auth_params
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from reference.blocks import WimpuBlock
 from reference.nodes.iwf.token_check import keys_from_jwks, validate
-from reference.nodes.wwsf import Block, EpCscf, Token, TokenIssuer, UserStore, WwsfService
+from reference.nodes.wwsf import DirectoryEntry, EpCscf, Token, TokenIssuer, UserStore, WwsfService
 from reference.tls import TestPki
 
 NOW = 1_800_000_000.0
@@ -30,7 +31,7 @@ USERS: dict[str, Any] = {
     "bob": {"password": BOB_PW, "identity": "sip:bob@enterprise.com", "block": BLOCK2},
 }  # fmt: skip
 BLOCKS: list[Any] = [
-    Block(wimpu=BLOCK1, option="A", ep_cscf=EP1),
+    DirectoryEntry(WimpuBlock.parse(BLOCK1, "A"), ep_cscf=EP1),
     {"wimpu": BLOCK2, "option": "B", "ep_cscf": EP2},
 ]
 

@@ -1,4 +1,4 @@
-"""SIP digest of the S-CSCF (RFC 3261 22.4, RFC 2617, RFC 7616, RFC 8760)."""
+"""SIP digest, reference.sip.digest (RFC 3261 22.4, RFC 2617, RFC 7616, RFC 8760)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reference.nodes.s_cscf.digest import (
+from reference.sip.digest import (
     DigestAuthenticator,
     DigestCredentials,
     DigestSyntaxError,

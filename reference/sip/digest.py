@@ -1,4 +1,6 @@
-"""SIP digest authentication of the S-CSCF (RFC 3261 22.4, RFC 2617, RFC 7616, RFC 8760).
+"""SIP digest authentication (RFC 3261 22.4, RFC 2617, RFC 7616, RFC 8760): the S-CSCF
+challenges and checks (:class:`DigestAuthenticator`), the eP-CSCF's block registration
+answers (:func:`digest_response`). Part of the SIP core, so neither node imports the other.
 
 The block registration is authenticated with SIP digest against the HSS password (the
 solution profile, "Block registration": IMS AKA is out of scope for a reference

@@ -1,4 +1,4 @@
-"""The eP-CSCF: an IWF and a P-CSCF bundled through their internal interface.
+"""The bundled eP-CSCF: an IWF and a P-CSCF in one node, the internal interface a method call.
 
 TR 23.701 5.2.2.2: "The eP-CSCF includes an Inter-Working-Function (IWF) and a P-CSCF
 communicating through an internal interface (bundled as eP-CSCF)". The two are
@@ -12,11 +12,12 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reference.blocks import WimpuBlock
 from reference.limits import DEFAULT_LIMITS, Limits
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
 from reference.nodes.p_cscf.block_registration import BlockCredentials
 from reference.nodes.p_cscf.failover import BlockKeeper
-from reference.nodes.p_cscf.flows import BlockConfig, RegistrationPolicy
+from reference.nodes.p_cscf.flows import RegistrationPolicy
 from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.p_cscf.service import Pcscf
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -33,7 +34,7 @@ class EpCscf:
         *,
         name: str,
         identity: str,
-        blocks: Sequence[BlockConfig],
+        blocks: Sequence[WimpuBlock],
         registrar_url: str,
         registrar_ssl: ssl.SSLContext | Callable[[], ssl.SSLContext | None] | None = None,
         wwsf: TrustedWwsf,

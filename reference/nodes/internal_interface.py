@@ -3,8 +3,12 @@
 TR 23.701 5.2.2.2: "The eP-CSCF includes an Inter-Working-Function (IWF) and a P-CSCF
 communicating through an internal interface [...] The IWF can communicate with any
 P-CSCF since this is internal. [...] The IWFs can scale separately then the P-CSCFs."
-Bundled, the interface is a method call (``reference.nodes.ep_cscf``); decomposed, it is
-this: one JSON object per line over TCP, at most :data:`MAX_FRAME` bytes a line.
+Bundled, the interface is a method call (``reference.nodes.ep_cscf.bundled``); decomposed
+(``reference.nodes.ep_cscf.decomposed``), it is this: one JSON object per line over TCP, at
+most :data:`MAX_FRAME` bytes a line. The module belongs to neither node: the IWF
+(``reference.nodes.iwf.routing``) and the P-CSCF (``reference.nodes.p_cscf.link``) both
+import it, and neither imports the other. A block travels as the one block model,
+:class:`reference.blocks.WimpuBlock`.
 
 Frames (``op``)::
 
@@ -29,7 +33,7 @@ import dataclasses
 import json
 from typing import Any, Final
 
-from reference.nodes.p_cscf.flows import Allocation, BlockConfig
+from reference.blocks import Allocation, WimpuBlock
 from reference.sip.errors import SipError
 from reference.sip.identity import WildcardImpu
 from reference.sip.message import Request, Response
@@ -37,7 +41,6 @@ from reference.sip.parser import parse_message
 
 __all__ = [
     "MAX_FRAME",
-    "BlockInfo",
     "CloseFlow",
     "FlowClosed",
     "FlowOpened",
@@ -59,28 +62,6 @@ class LinkError(Exception):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class BlockInfo:
-    """A block a P-CSCF can serve, as the IWF needs it to route a WIC's requests."""
-
-    wimpu: str
-    allocation: str
-    external_domains: tuple[str, ...] = ()
-    name: str = "block"
-
-    @classmethod
-    def of(cls, block: BlockConfig) -> BlockInfo:
-        return cls(str(block.wimpu), block.allocation.value, block.external_domains, block.name)
-
-    def config(self) -> BlockConfig:
-        return BlockConfig(
-            wimpu=WildcardImpu.parse(self.wimpu),
-            allocation=Allocation(self.allocation),
-            external_domains=self.external_domains,
-            name=self.name,
-        )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Hello:
     role: str
     "``iwf`` or ``p-cscf``."
@@ -88,7 +69,7 @@ class Hello:
     identity: str
     via: str = ""
     "P-CSCF: ``host:port`` of its SIP node (the sent-by of its Via, the host of its Record-Route)."
-    blocks: tuple[BlockInfo, ...] = ()
+    blocks: tuple[WimpuBlock, ...] = ()
     serving: tuple[str, ...] = ()
     flows: tuple[str, ...] = ()
 
@@ -130,7 +111,7 @@ def encode(frame: Frame) -> bytes:
     if isinstance(frame, Hello):
         body = {
             "op": "hello", "role": frame.role, "name": frame.name, "identity": frame.identity,
-            "via": frame.via, "blocks": [dataclasses.asdict(b) for b in frame.blocks],
+            "via": frame.via, "blocks": [_block_json(b) for b in frame.blocks],
             "serving": list(frame.serving), "flows": list(frame.flows),
         }  # fmt: skip
     elif isinstance(frame, Serving):
@@ -166,20 +147,27 @@ def _strings(body: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _block(value: Any) -> BlockInfo:
+def _block_json(block: WimpuBlock) -> dict[str, Any]:
+    """A block of a hello frame (TR 23.701 5.2.2.1 facts the IWF routes by)."""
+    return {
+        "wimpu": str(block.wimpu), "allocation": block.allocation.value,
+        "external_domains": list(block.external_domains), "prefix": block.prefix, "name": block.name,
+    }  # fmt: skip
+
+
+def _block(value: Any) -> WimpuBlock:
     if not isinstance(value, dict):
         raise LinkError("hello: a block must be an object")
     try:
-        info = BlockInfo(
-            wimpu=str(value["wimpu"]),
-            allocation=str(value["allocation"]),
+        return WimpuBlock(
+            wimpu=WildcardImpu.parse(str(value["wimpu"])),
+            allocation=Allocation(str(value["allocation"])),
             external_domains=tuple(str(d) for d in value.get("external_domains", [])),
+            prefix=str(value.get("prefix", "wrtc-")),
             name=str(value.get("name", "block")),
         )
-        info.config()
     except (KeyError, ValueError, TypeError, SipError) as exc:
         raise LinkError(f"hello: bad block {value!r}: {exc}") from None
-    return info
 
 
 def decode(line: bytes) -> Frame:

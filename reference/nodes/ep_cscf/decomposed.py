@@ -20,12 +20,13 @@ import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reference.blocks import WimpuBlock
 from reference.limits import DEFAULT_LIMITS, Limits
 from reference.nodes.iwf.pool import PcscfPool, PcscfTarget
 from reference.nodes.iwf.service import Iwf, TrustedWwsf
 from reference.nodes.p_cscf.block_registration import BlockCredentials
 from reference.nodes.p_cscf.failover import BlockKeeper
-from reference.nodes.p_cscf.flows import BlockConfig, RegistrationPolicy
+from reference.nodes.p_cscf.flows import RegistrationPolicy
 from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.p_cscf.link import IwfLinks
 from reference.nodes.p_cscf.service import Pcscf
@@ -91,7 +92,7 @@ class PcscfAlone:
         name: str,
         identity: str,
         ep_identity: str,
-        blocks: Sequence[BlockConfig],
+        blocks: Sequence[WimpuBlock],
         registrar_url: str,
         registrar_ssl: ssl.SSLContext | Callable[[], ssl.SSLContext | None] | None = None,
         failover: LeaseTiming,
