@@ -92,7 +92,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
     the WebSocket that set the session up: copying another WIC's route set, Call-ID and
     tags is not enough (standard P-CSCF procedures, TS 24.229 5.2.6.3; RFC 5626 5.3).
 
-    @negative @TP_WIMPU_SEC_009
+    @negative @inopportune @TP_WIMPU_SEC_009
     Scenario: A request in another WIC's session from a WebSocket that never registered is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token
@@ -104,7 +104,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Then the eP-CSCF answers 403
       And no BYE reaches the S-CSCF or the remote party
 
-    @negative @TP_WIMPU_SEC_010
+    @negative @inopportune @TP_WIMPU_SEC_010
     Scenario: A request in a session set up over another WebSocket of the same user is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token

@@ -1,0 +1,196 @@
+"""The test purposes as a table a delegate reads without Gherkin (ETSI TDL-TO / TPLan style).
+
+One entry per test purpose (``TP_...`` tag), generated from the features, ``features/tags.toml``
+(its title), ``features/requirements.toml`` (the requirements it covers), ``features/selection.toml``
+(its PICS selection expression) and the scenario's own steps: the initial conditions are the
+Background and Given steps, the expected behaviour is written "ensure that, when <When steps>,
+then <Then steps>". ``docs/test-purposes.md`` is this module's output
+(``python3 -m conformance.tp_table > docs/test-purposes.md``; a test keeps it current) and the
+conformance report shows the same table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from gherkin.parser import Parser
+from gherkin.token_scanner import TokenScanner
+
+from conformance.traceability import Requirement, load_pics, load_requirements, load_selection
+
+__all__ = ["GROUPS", "TestPurpose", "render_markdown", "load_test_purposes"]
+
+GROUPS = ("valid", "invalid", "inopportune", "timer")
+"The behaviour groups of ETSI test suite structures; a TP's group comes from its tags."
+_OPTION_TAGS = ("option_a", "option_b", "block_option_1", "block_option_2", "token_header", "token_body")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TestPurpose:
+    """One test purpose as the table shows it."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    id: str
+    title: str
+    feature: str
+    "The feature file and the scenario's name."
+    clauses: tuple[str, ...]
+    requirements: tuple[str, ...]
+    selection: str
+    "Its PICS selection expression (features/selection.toml)."
+    options: tuple[str, ...]
+    "The option tags of its Examples (each row applies when its option's PICS item is yes)."
+    group: str
+    initial: tuple[str, ...]
+    when: tuple[str, ...]
+    then: tuple[str, ...]
+
+    def ensure(self) -> str:
+        """``ensure that, when ..., then ...`` in one sentence."""
+        when = "; ".join(self.when) or "nothing more is done"
+        return f"ensure that, when {when}, then {'; '.join(self.then)}"
+
+
+def _tags(node: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(tag["name"].removeprefix("@") for tag in node.get("tags", ()))
+
+
+def _kinds(steps: Iterable[Mapping[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(Context | Action | Outcome, text) of each step, ``And``/``But`` taking the kind before them."""
+    kind = "Context"
+    for step in steps:
+        if step["keywordType"] in ("Context", "Action", "Outcome"):
+            kind = step["keywordType"]
+        yield kind, step["text"]
+
+
+_TIMER_WORDS = ("seconds pass", "seconds have passed", "expires", "expired")
+
+
+def _group(tags: frozenset[str], steps: Iterable[str]) -> str:
+    """timer: time passes in its steps; inopportune: tagged so; invalid: tagged ``negative``."""
+    if "timer" in tags or any(word in step for step in steps for word in _TIMER_WORDS):
+        return "timer"
+    if "inopportune" in tags:
+        return "inopportune"
+    return "invalid" if "negative" in tags else "valid"
+
+
+def _walk(
+    label: str, children: Iterable[Mapping[str, Any]], tags: frozenset[str], background: list[Any]
+) -> Iterator[tuple[str, frozenset[str], list[Any], Mapping[str, Any]]]:
+    own = list(background)
+    for child in children:
+        if "background" in child:
+            own += child["background"]["steps"]
+        elif "rule" in child:
+            rule = child["rule"]
+            yield from _walk(label, rule.get("children", ()), tags | _tags(rule), own)
+        elif "scenario" in child:
+            yield label, tags | _tags(child["scenario"]), own, child["scenario"]
+
+
+def _scenarios(features: Path) -> Iterator[tuple[str, frozenset[str], list[Any], Mapping[str, Any]]]:
+    """(feature label, effective tags, background steps, scenario) of every scenario."""
+    for path in sorted(features.rglob("*.feature")):
+        document = cast(dict[str, Any], Parser().parse(TokenScanner(path.read_text(encoding="utf-8"))))
+        feature = document.get("feature") or {}
+        yield from _walk(
+            path.relative_to(features).as_posix(), feature.get("children", ()), _tags(feature), []
+        )
+
+
+def load_test_purposes(root: Path) -> list[TestPurpose]:
+    """Every test purpose of the checkout at ``root``, in the order of ``features/tags.toml``."""
+    features = root / "features"
+    with (features / "tags.toml").open("rb") as f:
+        titles: dict[str, str] = tomllib.load(f).get("test_purpose", {})
+    requirements: list[Requirement] = load_requirements(features / "requirements.toml")
+    selection = load_selection(features / "selection.toml", load_pics(features / "pics.toml"))
+    found: dict[str, TestPurpose] = {}
+    for label, tags, background, scenario in _scenarios(features):
+        examples = scenario.get("examples") or ()
+        blocks = [tags | _tags(block) for block in examples] or [tags]
+        steps = list(_kinds([*background, *scenario["steps"]]))
+        for tp in sorted({t for block in blocks for t in block if t.startswith("TP_")}):
+            every = frozenset().union(*(block for block in blocks if tp in block))
+            found[tp] = TestPurpose(
+                id=tp,
+                title=titles.get(tp, ""),
+                feature=f"{label}: {scenario['name']}",
+                clauses=tuple(
+                    sorted(
+                        t.removeprefix("clause_").replace("_", ".") for t in every if t.startswith("clause_")
+                    )
+                ),
+                requirements=tuple(r.id for r in requirements if tp in r.covered_by),
+                selection=str(selection[tp]) if tp in selection else "",
+                options=tuple(t for t in _OPTION_TAGS if t in every),
+                group=_group(every, [text for _, text in steps]),
+                initial=tuple(text for kind, text in steps if kind == "Context"),
+                when=tuple(text for kind, text in steps if kind == "Action"),
+                then=tuple(text for kind, text in steps if kind == "Outcome"),
+            )
+    order = list(titles)
+    return sorted(
+        found.values(), key=lambda tp: (order.index(tp.id) if tp.id in order else len(order), tp.id)
+    )
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def render_markdown(purposes: Iterable[TestPurpose]) -> str:
+    """The table of ``docs/test-purposes.md``."""
+    purposes = list(purposes)
+    out = [
+        "# Test purposes",
+        "",
+        "Generated from the features by `python3 -m conformance.tp_table > docs/test-purposes.md`"
+        " (`tests/test_tp_table.py` fails when this file is not current). One entry per test purpose:"
+        " the requirements it covers (`features/requirements.toml`), its PICS selection expression"
+        " (`features/selection.toml`), the options its Examples need, its behaviour group, its initial"
+        " conditions and its expected behaviour in the form ensure that, when ..., then ....",
+        "",
+        "| Group | Test purposes |",
+        "|---|---|",
+    ]
+    for group in GROUPS:
+        ids = [tp.id for tp in purposes if tp.group == group]
+        out.append(f"| {group} | {len(ids)}: {', '.join(ids) or '-'} |")
+    for tp in purposes:
+        out += [
+            "",
+            f"## {tp.id}: {_cell(tp.title)}",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| Scenario | {_cell(tp.feature)} |",
+            f"| Clauses | {', '.join(tp.clauses) or '-'} |",
+            f"| Requirements | {', '.join(tp.requirements) or '-'} |",
+            f"| PICS selection | `{tp.selection}` |" if tp.selection else "| PICS selection | (none) |",
+            f"| Options | {', '.join('@' + o for o in tp.options) or '-'} |",
+            f"| Group | {tp.group} |",
+            f"| Initial conditions | {'<br>'.join(_cell(s) for s in tp.initial) or '-'} |",
+            f"| Expected behaviour | {_cell(tp.ensure())} |",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "features" / "tags.toml").is_file():
+        root = Path.cwd()
+    sys.stdout.write(render_markdown(load_test_purposes(root)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
