@@ -7,6 +7,9 @@ these values, so the same checks can run on state decoded from captures later.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+
+from reference.sip.message import Request
 
 __all__ = [
     "BlockRegistrationView",
@@ -14,7 +17,10 @@ __all__ = [
     "RegistrarUse",
     "Session",
     "header_lines",
+    "hop_names",
+    "node_names",
     "sent_by",
+    "split_host_port",
 ]
 
 
@@ -82,3 +88,46 @@ def sent_by(via: str) -> str:
     """``host:port`` (or ``host``) of a Via value: ``SIP/2.0/TCP 127.0.0.1:5060;branch=...``."""
     parts = via.split(None, 1)
     return parts[1].split(";", 1)[0].strip() if len(parts) == 2 else ""
+
+
+def split_host_port(address: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6]:port`` or a bare host -> (host, port or None)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+        return host, int(port) if port.isdigit() else None
+    host, colon, port = address.rpartition(":")
+    if not colon or ":" in host:  # no port, or a bare IPv6 address
+        return address, None
+    return host, int(port) if port.isdigit() else None
+
+
+_FEATURE_NAMES = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote party"}
+
+
+def node_names(endpoints: Mapping[tuple[str, int], str]) -> dict[tuple[str, int], str]:
+    """Listening (address, port) of each SIP node -> its name as the features say it, for Via,
+    Path and Record-Route. Address and port both: a port number alone can be the remote
+    party's on 127.0.0.1 and a node's on the scenario's own address."""
+    names: dict[tuple[str, int], str] = {}
+    for end, name in endpoints.items():
+        if name.endswith("/sip"):
+            names[end] = "eP-CSCF"
+        elif name in _FEATURE_NAMES:
+            names[end] = _FEATURE_NAMES[name]
+    return names
+
+
+def hop_names(request: Request, names: Mapping[tuple[str, int], str]) -> list[str]:
+    """The nodes a received request went through, in order, from its Via header fields:
+    ``WIC`` for a ``.invalid`` sent-by (RFC 7118), a node of ``names`` (:func:`node_names`) for
+    its listening address, else the sent-by as written."""
+    found = []
+    for via in reversed(request.get_all("Via")):
+        address = sent_by(via)
+        host, port = split_host_port(address)
+        if host.endswith(".invalid"):
+            found.append("WIC")
+        else:
+            found.append(names.get((host, port), address) if port is not None else address)
+    return found

@@ -154,10 +154,10 @@ class ScenarioWire:
         keylog = KeyLog.from_file(self.capture.keylog_path)
         return list(iter_messages(self.capture.path, decoder=Decoder(keylog)))
 
-    def finish(self, ports: Mapping[int, str], info: Mapping[str, str]) -> list[WireMessage]:
+    def finish(self, endpoints: Mapping[tuple[str, int], str], info: Mapping[str, str]) -> list[WireMessage]:
         """Stop; decode the file; write the ladder and the message list next to the pcapng.
 
-        ``ports`` names the listening ports (:func:`captures.stack_ports`); ``info`` is written
+        ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
         into the ``.wire.json`` (feature, test, scenario).
         """
         if self.unavailable is not None:
@@ -167,7 +167,7 @@ class ScenarioWire:
         decoded = decode_file(self.capture.path)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
-        legs = Legs(ports).learn(decoded.messages)
+        legs = Legs(addresses=endpoints).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages
 

@@ -65,7 +65,6 @@ def block_registration(
                     latest[m.message.address("To").uri] = (m, m.message, request)
         except SipError:
             continue
-    names = dict(legs.ports)
     registrations = 0
     made_by: list[str] = []
     contacts: list[str] = []
@@ -83,8 +82,9 @@ def block_registration(
             contacts.append(contact.uri)
             sender = by_contact.get(contact.uri)
             for path in sender.addresses("Path") if sender is not None else []:
-                port = path.parsed_uri().port
-                made_by.append(_node(names.get(port, path.uri)) if port is not None else path.uri)
+                uri = path.parsed_uri()
+                node = legs.listening((uri.host, uri.port or 5060)) if uri.host else None
+                made_by.append(_node(node) if node is not None else path.uri)
     return BlockRegistrationView(
         wimpu=wimpu,
         registrations=registrations,

@@ -11,8 +11,9 @@ messages the peers receive, and the captured messages of every leg (the block
 registrations between the eP-CSCFs and the S-CSCF, the W6 and W7 requests at the
 registrar). At the end of a scenario every message a peer sent or received must be on the
 wire byte for byte, or the scenario fails (:meth:`World.close`). The node addresses
-(:meth:`World.node_names`, :meth:`World.ep_cscf`) are read from the started stack; for an
-external system under test they are PIXIT items.
+(:meth:`World.endpoints`, :meth:`World.node_names`, :meth:`World.ep_cscf`) are read from the
+started stack; for an external system under test they are PIXIT items. A node is named by its
+listening address *and* port, never by the port alone.
 
 Two set-up actions go through the reference rather than a wire, and say so: an ordinary
 IMS user's credentials come from the HSS data set (:meth:`World.register_ims_user`), and a
@@ -41,7 +42,7 @@ from reference.sip.message import Request, Response
 
 from .clock import ControlledClock, FakeClock
 from .loop import BackgroundLoop
-from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, sent_by
+from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .remote import RemoteParty
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
@@ -112,11 +113,11 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(self.sut.ports(), self.scenario)
+            self.wire.finish(self.sut.endpoints(), self.scenario)
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
-        self._ports_seen: dict[int, str] = {}
+        self._endpoints_seen: dict[tuple[str, int], str] = {}
         self.w6 = RegistrarClient(self.sut.registrar_url, ssl=self.sut.registrar_tls)
         self.users = dict(self.sut.users)
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
@@ -137,7 +138,7 @@ class World:
         Raises:
             AssertionError: a message a peer sent or received is not on the wire byte for byte.
         """
-        ports = self.ports()
+        endpoints = self.endpoints()
 
         async def stop() -> None:
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
@@ -150,7 +151,7 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(ports, self.scenario)
+        messages = self.wire.finish(endpoints, self.scenario)
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:
@@ -174,14 +175,14 @@ class World:
         """A client TLS context trusting the stack's CA, writing its secrets to the capture's key log."""
         return self.wire.client_context(self.sut.client_context())
 
-    def ports(self) -> dict[int, str]:
-        """Listening port -> node name, the remote party's included, and those of nodes that
-        have failed since (their messages are still in the capture)."""
-        ports = self.sut.ports()
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        """Listening (address, port) -> node name, the remote party's included, and those of
+        nodes that have failed since (their messages are still in the capture)."""
+        endpoints = self.sut.endpoints()
         if self.remote is not None:
-            ports[self.remote.node.port] = "remote"
-        self._ports_seen.update(ports)
-        return dict(self._ports_seen)
+            endpoints[(self.remote.node.host, self.remote.node.port)] = "remote"
+        self._endpoints_seen.update(endpoints)
+        return dict(self._endpoints_seen)
 
     # ----- time ------------------------------------------------------------------------
 
@@ -514,7 +515,7 @@ class World:
     def wire_messages(self) -> tuple[list[WireMessage], Legs]:
         """Every message captured so far in this scenario, and the names of their ends."""
         messages = self.wire.messages()
-        return messages, Legs(self.ports()).learn(messages)
+        return messages, Legs(addresses=self.endpoints()).learn(messages)
 
     def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
         """The IMS registration of block ``wimpu`` (5.2.2.5.1), from the captured REGISTER
@@ -535,7 +536,7 @@ class World:
         assert self.session is not None, "no session was attempted"
         messages, _ = self.wire_messages()
         knowledge = Knowledge()
-        flows = group(messages, Ends.from_ports(self.ports()), knowledge)
+        flows = group(messages, Ends(self.endpoints()), knowledge)
         context = Context(self.sut.blocks(), knowledge)
         started = self.session.wall_started
         mine = [f for f in flows if f.hops and f.hops[0].message.time >= started]
@@ -576,26 +577,11 @@ class World:
         messages, legs = self.wire_messages()
         return sip_towards(messages, legs, node, self.session.wall_started)
 
-    def node_names(self) -> dict[int, str]:
-        """Listening port of each SIP node -> the node's name as the features say it, for Via and Path."""
-        label = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote party"}
-        names: dict[int, str] = {}
-        for port, name in self.ports().items():
-            if name.endswith("/sip"):
-                names[port] = "eP-CSCF"
-            elif name in label:
-                names[port] = label[name]
-        return names
+    def node_names(self) -> dict[tuple[str, int], str]:
+        """Listening (address, port) of each SIP node -> the node's name as the features say it,
+        for Via and Path (:func:`~conformance.harness.observe.node_names`)."""
+        return node_names(self.endpoints())
 
     def hops(self, request: Request) -> list[str]:
         """The nodes a received request went through, in order (from its Via header fields)."""
-        names = self.node_names()
-        found = []
-        for via in reversed(request.get_all("Via")):
-            address = sent_by(via)
-            host, _, port = address.rpartition(":")
-            if (host or address).endswith(".invalid"):
-                found.append("WIC")
-            else:
-                found.append(names.get(int(port), address) if port.isdigit() else address)
-        return found
+        return hop_names(request, self.node_names())
