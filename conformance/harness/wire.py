@@ -35,6 +35,8 @@ from captures.decode import Decoder, iter_messages
 from conformance.redact import redact
 from reference.sip.errors import SipError
 
+from .expect import EVENT_WAIT
+
 __all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "release_host", "scenario_host", "slug"]
 
 _counter = itertools.count()
@@ -127,7 +129,7 @@ class ScenarioWire:
     def start(self) -> None:
         """Capture from now on; without a capture tool, say why once and carry on (inconclusive)."""
         try:
-            self.capture.start()
+            self.capture.start(timeout=EVENT_WAIT)
         except CaptureUnavailable as exc:
             self.unavailable = str(exc)
 
@@ -148,7 +150,7 @@ class ScenarioWire:
         if self.unavailable is not None:
             raise WireUnavailable(self.unavailable)
         try:
-            self.capture.sync()
+            self.capture.sync(timeout=EVENT_WAIT)
         except CaptureUnavailable as exc:
             raise WireUnavailable(str(exc)) from None
         keylog = KeyLog.from_file(self.capture.keylog_path)
@@ -162,7 +164,7 @@ class ScenarioWire:
         """
         if self.unavailable is not None:
             return []
-        self.capture.stop()
+        self.capture.stop(timeout=EVENT_WAIT)
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         os.replace(self.capture.path, self.pcapng)

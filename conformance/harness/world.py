@@ -41,6 +41,7 @@ from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
 
 from .clock import ControlledClock, FakeClock
+from .expect import ABSENCE_WINDOW, EVENT_WAIT
 from .loop import BackgroundLoop
 from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .remote import RemoteParty
@@ -54,12 +55,12 @@ __all__ = ["Outcome", "World"]
 
 REMOTE_USER = "dave"
 "The user part of the remote IMS party (sip:dave@<remote domain>)."
-FIRST_ANSWER_DELAY = 0.1
-"Seconds the WIC meant to answer first waits before its 200 (forking)."
-LATER_ANSWER_DELAY = 0.8
-"Seconds every other WIC would wait before answering, if nobody cancelled it."
-SETTLE = 1.2
-"Seconds after a session attempt before checking that something did not happen."
+LATER_ANSWER_DELAY = EVENT_WAIT
+"""Seconds every WIC but the one meant to answer first would wait before answering, if nobody
+cancelled it (forking): the behaviour asked for, not a wait for an event. Long, so that no
+load makes a 200 of theirs cross the eP-CSCF's CANCEL (it was 0.8 s, 0.7 s after the first)."""
+SETTLE = ABSENCE_WINDOW
+"Seconds after a session attempt before checking that something did not happen (absence)."
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
 "Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
 
@@ -229,6 +230,8 @@ class World:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
 
         Returns the last view and the seconds waited (the view as it was at ``within``, if never).
+        ``within`` is the feature's ("within 10 seconds"), not the harness's to lengthen; the
+        capture is polled every 0.2 s (each look syncs the capture with a probe datagram).
         """
         started = time.monotonic()
         while True:
@@ -343,11 +346,18 @@ class World:
         return [name for name in self.wics_of(user) if name != self.wic_number(user, number)]
 
     def answer_first(self, user: str, number: int) -> None:
-        """WIC number ``number`` of ``user`` answers a session first; every other one later."""
+        """WIC number ``number`` of ``user`` answers a session first, once every WIC of the user
+        has received the INVITE (it waited 0.1 s for that before); every other one later."""
         first = self.wic_number(user, number)
-        for name, wic in self.wics_of(user).items():
+        wics = self.wics_of(user)
+
+        def all_offered() -> bool:
+            return all(any(r.method == "INVITE" for r in wic.incoming) for wic in wics.values())
+
+        for name, wic in wics.items():
             wic.answer_mode = "answer"
-            wic.answer_delay = FIRST_ANSWER_DELAY if name == first else LATER_ANSWER_DELAY
+            wic.answer_when = all_offered if name == first else None
+            wic.answer_delay = 0.0 if name == first else LATER_ANSWER_DELAY
 
     def user_of(self, wic_name: str) -> str:
         return self.wic_users[wic_name]
@@ -445,14 +455,20 @@ class World:
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
     def settle(self) -> None:
-        """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages)."""
+        """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages).
+
+        A sleep on purpose: what follows checks that nothing (more) arrived in that window."""
         assert self.session is not None, "no session was attempted"
         remaining = self.session.started + SETTLE - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
 
-    def eventually(self, probe: Callable[[], list[Any]], at_least: int, timeout: float = 2.0) -> list[Any]:
-        """``probe()`` once it returns ``at_least`` items, or what it returns at ``timeout``."""
+    def eventually(
+        self, probe: Callable[[], list[Any]], at_least: int, timeout: float = EVENT_WAIT
+    ) -> list[Any]:
+        """``probe()`` once it returns ``at_least`` items, or what it returns at ``timeout`` (the
+        caller's check then says what is missing). Absence is checked after :meth:`settle`,
+        with ``at_least=0``, which returns at once."""
         deadline = time.monotonic() + timeout
         found = probe()
         while len(found) < at_least and time.monotonic() < deadline:
