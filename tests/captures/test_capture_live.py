@@ -26,6 +26,7 @@ from captures import (
 )
 from captures.pcapfile import Packet
 from captures.tshark import decode_as_options, sip_labels_by_frame
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.sip.message import Request, Response
@@ -72,7 +73,7 @@ async def scenario(directory: Path) -> Run:
         assert (await wic.register(login.identity, token=login.token)).status == 200
         icscf = Target("TCP", stack.config.host, stack.icscf.node.port)
         assert (await remote.call(ALICE, icscf)).status == 200
-        await asyncio.sleep(0.2)  # the ACK reaches the WIC
+        await wait_until_async(lambda: any(r.method == "ACK" for r in wic.incoming), "the ACK at the WIC")
         await wic.close()
         await asyncio.to_thread(capture.stop)
     finally:
