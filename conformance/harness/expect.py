@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
-from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, header_lines
+from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, header_lines
 
 __all__ = [
     "ABSENCE_WINDOW",

@@ -41,7 +41,7 @@ from reference.stack_access import OBSERVER
 from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
-from .observe import DirectoryEntry
+from .views import DirectoryEntry
 
 if TYPE_CHECKING:
     from .ims_core import ImsCore

@@ -2,7 +2,7 @@
 
 Today the system under test is the bundled reference stack, started fresh for each
 scenario (full isolation) on a loopback address of its own, and captured on the wire from
-before its first node starts (:mod:`conformance.harness.wire`). The peers are real: WICs over
+before its first node starts (:mod:`conformance.harness.scenario_capture`). The peers are real: WICs over
 WSS, a remote IMS party and an ordinary IMS user over SIP/TCP, HTTPS towards the WWSF,
 HTTP towards the registrar's W6 API.
 
@@ -40,16 +40,16 @@ from conformance.pixit import Pixit
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
 
+from .capture_views import block_registration, disagreements, registrar_use, sip_towards
 from .clock import ControlledClock, FakeClock
 from .expect import ABSENCE_WINDOW, EVENT_WAIT
 from .loop import BackgroundLoop
-from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .remote import RemoteParty
+from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
+from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, Wic, web_login
-from .wire import ScenarioWire, release_host, scenario_host, slug
-from .wire_observe import block_registration, disagreements, registrar_use, sip_towards
 
 __all__ = ["Outcome", "World"]
 
@@ -595,7 +595,7 @@ class World:
 
     def node_names(self) -> dict[tuple[str, int], str]:
         """Listening (address, port) of each SIP node -> the node's name as the features say it,
-        for Via and Path (:func:`~conformance.harness.observe.node_names`)."""
+        for Via and Path (:func:`~conformance.harness.views.node_names`)."""
         return node_names(self.endpoints())
 
     def hops(self, request: Request) -> list[str]:

@@ -28,8 +28,8 @@ from captures.pcapfile import Packet
 from captures.tshark import decode_as_options, sip_labels_by_frame
 from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
+from conformance.harness.scenario_capture import release_host, scenario_host
 from conformance.harness.wic import Wic, web_login
-from conformance.harness.wire import release_host, scenario_host
 from reference.sip.message import Request, Response
 from reference.stack import Stack, StackConfig
 from reference.tls import DEFAULT_SANS

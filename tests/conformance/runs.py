@@ -7,7 +7,7 @@ in-process one once per test session, for every comparison to share.
 The example PIXITs of the out-of-process runs put their nodes at fixed ports of 127.0.0.1: two
 such runs at once (pytest-xdist workers, two checkouts on one machine) would take each other's
 ports. :func:`private_pixit` moves a PIXIT to a loopback address this process claims for the
-run (:func:`conformance.harness.wire.scenario_host`): the same ports, on an address of its own.
+run (:func:`conformance.harness.scenario_capture.scenario_host`): the same ports, on an address of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from nested import failures, why
 
-from conformance.harness.wire import release_host, scenario_host
+from conformance.harness.scenario_capture import release_host, scenario_host
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_APPLICABLE = "skipped: not applicable: "

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.harness.wire import release_host, scenario_host
+from conformance.harness.scenario_capture import release_host, scenario_host
 
 
 @pytest.fixture

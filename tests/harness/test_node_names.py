@@ -11,8 +11,8 @@ import types
 from typing import Any
 
 from captures import Legs, WireMessage
-from conformance.harness.observe import hop_names, node_names, split_host_port
-from conformance.harness.wire_observe import block_registration
+from conformance.harness.capture_views import block_registration
+from conformance.harness.views import hop_names, node_names, split_host_port
 from conformance.harness.world import World
 from reference.sip.message import Request
 from reference.sip.parser import parse_message

@@ -1,7 +1,14 @@
-"""What the checks look at: small read-only views and wire helpers.
+"""The views the checks assert on: small read-only values, and the names of nodes in them.
 
-The views are filled by :class:`~conformance.harness.world.World`; ``expect`` only ever sees
-these values, so the same checks can run on state decoded from captures later.
+The views are filled by :class:`~conformance.harness.world.World` (most of them by
+:mod:`conformance.harness.capture_views`, from the scenario's capture); ``expect`` only ever
+sees these values. Also here: reading a Via's sent-by, and naming the hops of a request by
+the listening (address, port) of each node.
+
+The three modules of the harness's observation (issue 14, they were ``observe``, ``wire`` and
+``wire_observe``): :mod:`~conformance.harness.scenario_capture` captures a scenario's packets,
+:mod:`~conformance.harness.capture_views` reads views out of the captured messages, and this
+module holds the views.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Observations made from the captured messages of a scenario, no node's state read.
+"""The views read out of a scenario's captured messages, no node's state read.
 
 Pure functions over decoded :class:`~captures.WireMessage` lists and the names of their
 ends (:class:`~captures.Legs`): the block registration of a wIMPU range as the REGISTER
@@ -17,7 +17,7 @@ from reference.sip.address import NameAddr
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 
-from .observe import BlockRegistrationView, RegistrarUse
+from .views import BlockRegistrationView, RegistrarUse
 
 __all__ = ["Disagreement", "block_registration", "disagreements", "registrar_use", "sip_towards"]
 

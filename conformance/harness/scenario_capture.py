@@ -1,4 +1,5 @@
-"""The wire of one scenario: its capture, read while it runs and written out when it ends.
+"""The capture of one scenario's packets: read while it runs, written out when it ends, and
+the loopback address of its own that makes it exact.
 
 Every scenario's stack listens on a loopback address of its own (:func:`scenario_host`,
 127.x.y.z; Linux answers on all of 127.0.0.0/8), so a capture filtered on that address holds
