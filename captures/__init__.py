@@ -21,7 +21,7 @@ from .errors import (
     Problem,
     ProblemKind,
 )
-from .legs import Legs, stack_ports
+from .legs import Legs, stack_endpoints, stack_ports
 from .model import Endpoint, HttpInfo, Transport, WireMessage
 from .pcapfile import CaptureReader, inject_secrets
 from .tls import KeyLog
@@ -48,5 +48,6 @@ __all__ = [
     "decode_file",
     "inject_secrets",
     "iter_messages",
+    "stack_endpoints",
     "stack_ports",
 ]

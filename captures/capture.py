@@ -288,8 +288,9 @@ class LiveCapture:
 
     # ----- stop -----------------------------------------------------------------------
 
-    def stop(self, *, require_complete: bool = True) -> CaptureStats:
-        """Stop once every packet sent so far is captured; write the file with its secrets.
+    def stop(self, *, require_complete: bool = True, timeout: float = 5.0) -> CaptureStats:
+        """Stop once every packet sent so far is captured (the final probe datagram waited for at
+        most ``timeout`` s); write the file with its secrets.
 
         Raises:
             CaptureIncomplete: packets were dropped, or the final probe never came
@@ -303,10 +304,10 @@ class LiveCapture:
         time.sleep(self.settle)
         process, sniffer = self._process, self._sniffer
         if process is not None:
-            drained = self._wait_probe(5.0, lambda: process.poll() is None)
+            drained = self._wait_probe(timeout, lambda: process.poll() is None)
         else:
             assert sniffer is not None
-            drained = self._wait_probe(5.0, sniffer.alive)
+            drained = self._wait_probe(timeout, sniffer.alive)
         stats = self._stop_dumpcap() if self._process is not None else self._stop_scapy()
         if self._probe is not None:
             self._probe.close()

@@ -1,11 +1,15 @@
 """Name the two ends of each captured message after the nodes of TR 23.701 5.2.2.2.
 
-The caller gives the listening port of each node (:func:`stack_ports` reads them from a
-running :class:`reference.stack.Stack`). Ends that are not a listening port are named:
+The caller gives the listening address (host, port) of each node (:func:`stack_endpoints`
+reads them from a running :class:`reference.stack.Stack`), or only its listening port
+(:func:`stack_ports`, ``decode --ports``). An address names an end only when both host and
+port are equal: two nodes on different addresses may listen on one port number (a remote
+party on 127.0.0.1 and a node on a scenario's own 127.x.y.z). Ends that are not a listening
+address are named:
 
 - ``WIC@<port>`` for the client end of a WebSocket connection (a WIC connects to the
   eP-CSCF from an ephemeral port; RFC 7118 gives it no SIP address of its own);
-- the node whose listening port is in the top Via of a request sent from that end
+- the node whose listening address is in the top Via of a request sent from that end
   (RFC 3261 18.1.1: a client puts its own sent-by there), for the connections a node
   opens from an ephemeral port to the next hop: :meth:`Legs.learn` does that;
 - else ``<ip>:<port>``.
@@ -24,7 +28,7 @@ from .model import Endpoint, WireMessage
 if TYPE_CHECKING:
     from reference.stack import Stack
 
-__all__ = ["Legs", "stack_ports"]
+__all__ = ["Legs", "stack_endpoints", "stack_ports"]
 
 
 def stack_ports(stack: Stack, *, remote: Any = None) -> dict[int, str]:
@@ -44,35 +48,56 @@ def stack_ports(stack: Stack, *, remote: Any = None) -> dict[int, str]:
     return ports
 
 
+def stack_endpoints(stack: Stack, *, remote: Any = None) -> dict[Endpoint, str]:
+    """The listening (host, port) of every node of a started stack (all on the stack's
+    ``host``), and of a remote party; the names of :func:`stack_ports`."""
+    host = stack.config.host  # every node of a stack listens on its one address
+    ends = {(host, port): name for port, name in stack_ports(stack).items()}
+    if remote is not None:
+        ends[(remote.node.host, remote.node.port)] = "remote"
+    return ends
+
+
 class Legs:
     """Names of capture endpoints.
 
     Args:
-        ports: listening port -> node name.
+        ports: listening port -> node name, whatever the address (when only ports are known).
+        addresses: listening (host, port) -> node name; checked first, host and port both.
     """
 
-    def __init__(self, ports: Mapping[int, str]) -> None:
-        self.ports = dict(ports)
+    def __init__(
+        self, ports: Mapping[int, str] | None = None, addresses: Mapping[Endpoint, str] | None = None
+    ) -> None:
+        self.ports = dict(ports or {})
+        self.addresses = dict(addresses or {})
         self._learned: dict[Endpoint, str] = {}
+
+    def listening(self, end: Endpoint) -> str | None:
+        """The node listening at ``end``, None if no node does."""
+        known = self.addresses.get(end)
+        return known if known is not None else self.ports.get(end[1])
 
     def learn(self, messages: Iterable[WireMessage]) -> Legs:
         """Name the ephemeral ends seen in ``messages`` (WICs, and nodes by their Via)."""
         for m in messages:
             for end in (m.src, m.dst):
-                if m.transport in ("WS", "WSS") and end[1] not in self.ports:
+                if m.transport in ("WS", "WSS") and self.listening(end) is None:
                     self._learned.setdefault(end, f"WIC@{end[1]}")
-            if isinstance(m.message, Request) and m.src[1] not in self.ports and m.src not in self._learned:
+            known = self.listening(m.src) is not None or m.src in self._learned
+            if isinstance(m.message, Request) and not known:
                 try:
                     via = m.message.top_via
                 except SipError:
                     continue
-                if via.port in self.ports:
-                    self._learned[m.src] = self.ports[via.port]
+                node = self.listening((via.host, via.port or 5060))
+                if node is not None:
+                    self._learned[m.src] = node
         return self
 
     def name(self, end: Endpoint, transport: str | None = None) -> str:
         """The name of one end; ``transport`` WS or WSS names an unknown end as a WIC."""
-        known = self.ports.get(end[1])
+        known = self.listening(end)
         if known is not None:
             return known
         learned = self._learned.get(end)

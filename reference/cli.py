@@ -32,6 +32,7 @@ from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
 from reference.stack import Stack
 from reference.stack_access import OBSERVER
+from reference.tls import DEFAULT_SANS
 
 __all__ = ["main"]
 
@@ -41,9 +42,14 @@ async def _up(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         if args.state_dir:
             config = dataclasses.replace(config, state_dir=args.state_dir)
+        if args.host:
+            config = dataclasses.replace(config, host=args.host)
         nodes = None if args.nodes is None else [n.strip() for n in args.nodes.split(",") if n.strip()]
         clock = OffsetFileClock(args.clock_offset_file) if args.clock_offset_file else None
         stack = Stack(config, nodes=nodes, clock=clock)
+        if args.host:  # the WSS and HTTPS servers' certificates name the address too
+            for name in ("ep-cscf", "wwsf"):
+                stack.pki.ensure_server(name, (*DEFAULT_SANS, args.host))
         if nodes is not None:
             unknown = sorted(set(nodes) - set(stack.node_names()))
             if unknown:
@@ -267,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         "--config", help="a stack TOML file (default: the reference profile; see `wimpu-ref config`)"
     )
     up.add_argument("--state-dir", help="keep the PKI and the registrar database here (default: temporary)")
+    up.add_argument(
+        "--host",
+        help="listen on this address instead of the configuration's [stack] host (a test run on a "
+        "loopback address of its own: its fixed ports collide with no other run's)",
+    )
     sub.add_parser("config", help="print the default configuration (a starting point for --config)")
     up.add_argument("--verbose", action="store_true", help="log every SIP message in full")
     up.add_argument(

@@ -199,6 +199,17 @@ class TestPki:
         context.load_verify_locations(cadata=self.ca_pem.decode())
         return context
 
+    def ensure_server(self, name: str, sans: Sequence[str]) -> Path:
+        """Issue ``name``'s server certificate unless a current one covering ``sans`` is on disk
+        (under the directory lock: processes sharing it issue it once).
+
+        Returns:
+            The path of the certificate chain (``<name>.pem``).
+        """
+        with self._locked():
+            self._server_context_locked(name, sans, cover=True)
+        return self.cert_path(name)
+
     def server_context(self, name: str) -> ssl.SSLContext:
         """A TLS server context presenting the certificate of ``name``.
 

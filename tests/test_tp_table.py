@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conformance.tp_table import GROUPS, render_markdown, load_test_purposes
+from conformance.tp_table import GROUPS, load_test_purposes, render_markdown
 from conformance.traceability import scenario_test_purposes
 
 ROOT = Path(__file__).resolve().parents[1]

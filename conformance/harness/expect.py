@@ -1,18 +1,31 @@
-"""Checks shared by the steps: each failure says what was expected and what arrived."""
+"""Checks shared by the steps: each failure says what was expected and what arrived.
+
+Also the harness's one policy on time (issue 14, "a suite that never flakes"): a wait for
+something that should happen (a response, a connection, a message at a peer, a capture
+catching up) is bounded by :data:`EVENT_WAIT`, generous because it costs nothing when the
+event comes and a loaded 2-core machine can be seconds late; only a window that measures
+*absence* ("nothing more arrives") is short, and it is named (:data:`ABSENCE_WINDOW`).
+Timers the text or the solution profile prescribes (registration expiry, a block lease,
+"within 10 seconds" in a feature) are not these and keep their values.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from reference.nodes.wimpu_registrar.model import AllocatedBy, Entry
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
-from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, header_lines
+from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, header_lines
 
 __all__ = [
+    "ABSENCE_WINDOW",
+    "EVENT_WAIT",
     "all_status",
     "asserted_identity",
     "associated_uris",
@@ -47,10 +60,57 @@ __all__ = [
     "single_block_registration",
     "status",
     "token_invalid",
+    "wait_until",
+    "wait_until_async",
     "wic_page",
 ]
 
 T = TypeVar("T")
+
+EVENT_WAIT = 30.0
+"""Seconds the harness waits at most for an event that should come (a response, a WebSocket
+handshake, a request at a peer, the capture's sync probe). Never a measure of speed: the wait
+ends as soon as the event comes; 2-3 s bounds were seen to fire under a CPU hog on 2 cores."""
+
+ABSENCE_WINDOW = 1.2
+"""Seconds after a session attempt during which a message that must *not* come is looked for
+(a second 200, an INVITE at a WIC that must not ring, a CANCEL at the winner). A late message
+after it goes unseen: that is the measure, not a race."""
+
+POLL_INTERVAL = 0.02
+"Seconds between two looks at a condition polled by :func:`wait_until`."
+
+
+def wait_until(predicate: Callable[[], T], what: str, within: float = EVENT_WAIT) -> T:
+    """``predicate()``'s first true value, looked at every :data:`POLL_INTERVAL` s.
+
+    Raises:
+        AssertionError: still false after ``within`` s; the message names ``what`` was awaited.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {within:g} s for {what}, in vain")
+        time.sleep(POLL_INTERVAL)
+
+
+async def wait_until_async(
+    predicate: Callable[[], T | Awaitable[T]], what: str, within: float = EVENT_WAIT
+) -> T:
+    """:func:`wait_until` on an event loop (``predicate`` may be a coroutine function)."""
+    deadline = time.monotonic() + within
+    while True:
+        value = predicate()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {within:g} s for {what}, in vain")
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 def _describe(response: Response | None) -> str:

@@ -12,9 +12,15 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .expect import EVENT_WAIT
+
 T = TypeVar("T")
 
-__all__ = ["BackgroundLoop"]
+__all__ = ["STEP_LIMIT", "BackgroundLoop"]
+
+STEP_LIMIT = 3 * EVENT_WAIT
+"""Seconds a step may run on the loop (starting a stack with its block registrations, a WIC
+connecting then registering): above any one wait inside it, so that wait's message is seen."""
 
 
 class BackgroundLoop:
@@ -23,8 +29,11 @@ class BackgroundLoop:
         self._thread = threading.Thread(target=self.loop.run_forever, name="harness-loop", daemon=True)
         self._thread.start()
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        """Run ``coro`` on the loop and return its result, or raise TimeoutError."""
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = STEP_LIMIT) -> T:
+        """Run ``coro`` on the loop and return its result, or raise TimeoutError.
+
+        The limit only catches a step that hangs: the waits inside a step (each bounded by
+        :data:`~conformance.harness.expect.EVENT_WAIT`) say what they waited for first."""
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)

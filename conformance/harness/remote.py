@@ -17,6 +17,8 @@ from reference.transport.endpoint import Source, Target
 from reference.transport.resolver import Resolver, next_hop_uri
 from reference.transport.sip_node import SipNode
 
+from .expect import EVENT_WAIT
+
 __all__ = ["RemoteParty"]
 
 
@@ -101,7 +103,7 @@ class RemoteParty:
         )
         return Request(headers=headers, body=b"", method="INVITE", uri=target_uri)
 
-    async def call(self, target_uri: str, via: Target, *, wait: float = 5.0) -> Response:
+    async def call(self, target_uri: str, via: Target, *, wait: float = EVENT_WAIT) -> Response:
         """Place a call through ``via`` (the I-CSCF); ACK a 2xx. Returns the final response."""
         invite = self.invite_request(target_uri)
         self.call_ids.append(invite.call_id)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
+import socket
 import ssl
 import subprocess
 import time
@@ -40,7 +42,7 @@ from reference.stack_access import OBSERVER
 from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
-from .observe import DirectoryEntry
+from .views import DirectoryEntry
 
 if TYPE_CHECKING:
     from .ims_core import ImsCore
@@ -92,7 +94,15 @@ class Sut:
 
     def ports(self) -> dict[int, str]:
         """Listening port -> node name (``wwsf``, ``registrar``, ``<ep-cscf>/wss``, ``<ep-cscf>/sip``,
-        ``i-cscf``, ``s-cscf``), for naming the legs of a capture."""
+        ``i-cscf``, ``s-cscf``): what an external SUT's capture is filtered on; names go by
+        :meth:`endpoints`."""
+        raise NotImplementedError
+
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        """Listening (address, port) -> node name (the names of :meth:`ports`): what names the
+        ends of a captured message and the hops of a Via, Path or Record-Route. A port alone
+        does not tell a node: the remote party may listen on 127.0.0.1 on a port number a node
+        of the scenario's own loopback address also uses."""
         raise NotImplementedError
 
     def ep_cscfs(self) -> dict[str, DirectoryEntry]:
@@ -192,6 +202,11 @@ class ReferenceSut(Sut):
 
         return stack_ports(self.stack)
 
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        from captures import stack_endpoints
+
+        return stack_endpoints(self.stack)
+
     def ep_cscfs(self) -> dict[str, DirectoryEntry]:
         return {name: DirectoryEntry("", ep.identity, ep.wss_url) for name, ep in self.stack.ep_cscfs.items()}
 
@@ -204,8 +219,8 @@ class ReferenceSut(Sut):
         self.stack.resolver.add(domain, target)
 
     def remote_listen(self) -> tuple[str, int]:
-        """On the scenario's own address: no port of the remote party can equal a node's port
-        on another address (nodes are named by port in hops and ladders)."""
+        """On the scenario's own address, so that its traffic is in the scenario's capture
+        (nodes are named by address and port, :meth:`endpoints`)."""
         return (self.host, 0)
 
     def peer_host(self) -> str:
@@ -339,6 +354,16 @@ class ExternalSut(Sut):
     def ports(self) -> dict[int, str]:
         return {port: name for (_, port), name in self.pixit.endpoints().items()}
 
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        """The PIXIT's listening addresses; a host name also under each address it resolves to
+        (a capture shows addresses)."""
+        found: dict[tuple[str, int], str] = {}
+        for (host, port), name in self.pixit.endpoints().items():
+            found[(host, port)] = name
+            for address in _addresses_of(host):
+                found.setdefault((address, port), name)
+        return found
+
     def blocks(self) -> tuple[Block, ...]:
         return self.pixit.blocks
 
@@ -440,6 +465,20 @@ class TesterClock(OffsetFileClock):
         if seconds < 0:
             raise ValueError(f"a clock only moves forward, not by {seconds} s")
         write_offset(self.path, self.offset() + seconds)
+
+
+def _addresses_of(host: str) -> list[str]:
+    """The IP addresses of ``host`` (itself when it is one; none when it does not resolve)."""
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _target(pixit: Pixit, role: str) -> Target:

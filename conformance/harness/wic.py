@@ -17,6 +17,7 @@ import dataclasses
 import secrets
 import ssl
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,8 @@ from websockets.exceptions import InvalidStatus
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
 from reference.sip.transaction import make_response
+
+from .expect import EVENT_WAIT, wait_until_async
 
 OFFER_SDP = (
     b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
@@ -77,7 +80,8 @@ async def web_login(wwsf_origin: str, username: str, password: str, ssl_context:
 class Wic:
     """One WIC instance: one WebSocket connection, one Contact."""
 
-    def __init__(self, name: str, *, ssl_context: ssl.SSLContext, timeout: float = 3.0) -> None:
+    def __init__(self, name: str, *, ssl_context: ssl.SSLContext, timeout: float = EVENT_WAIT) -> None:
+        """``timeout``: how long the WIC waits for its handshake and for each final response."""
         self.name = name
         self.ssl_context = ssl_context
         self.timeout = timeout
@@ -95,6 +99,10 @@ class Wic:
         self.answer_mode = "ring"
         "What to do with an incoming INVITE: 'ring' (180 only), 'answer' (180 then 200), 'busy' (486)."
         self.answer_delay = 0.0
+        "Seconds before answering an INVITE (after :attr:`answer_when`)."
+        self.answer_when: Callable[[], bool] | None = None
+        "What an INVITE waits for before it is answered (at most :attr:`timeout`), None: nothing."
+        self._tasks: set[asyncio.Task[None]] = set()
         self.incoming: list[Request] = []
         "Requests received from the eP-CSCF (INVITE, CANCEL, ACK, BYE ...)."
         self._pending: dict[str, Request] = {}
@@ -129,7 +137,9 @@ class Wic:
                 message = frame_websocket_message(raw)
                 if isinstance(message, Request):
                     self.incoming.append(message)
-                    asyncio.get_running_loop().create_task(self._uas(message))
+                    task = asyncio.get_running_loop().create_task(self._uas(message))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
                 else:
                     await self._inbox.put(message)
         except Exception:  # noqa: BLE001 - a closed connection ends the reader
@@ -145,6 +155,12 @@ class Wic:
             if self.answer_mode == "busy":
                 await self.send(make_response(request, 486, to_tag=self.tag))
             elif self.answer_mode == "answer":
+                if self.answer_when is not None:
+                    try:
+                        await wait_until_async(self.answer_when, "the moment to answer", self.timeout)
+                    except AssertionError:
+                        pass  # answered anyway: the scenario's checks tell what went wrong
+                # the delay is the behaviour asked for (answer later than another WIC), not a wait
                 await asyncio.sleep(self.answer_delay)
                 if request.call_id in self._pending:
                     ok = make_response(request, 200, to_tag=self.tag).with_header("Contact", contact)
@@ -220,6 +236,8 @@ class Wic:
             await self.connection.close()
         if self._reader is not None:
             self._reader.cancel()
+        for task in list(self._tasks):  # an answer still waiting for its moment
+            task.cancel()
 
     # ----- step 3 --------------------------------------------------------------------
 

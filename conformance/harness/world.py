@@ -5,7 +5,7 @@ without one, the bundled reference stack, started fresh in-process for each scen
 isolation) on a loopback address of its own; with one, external nodes (started by the PIXIT's
 ``[sut] start`` when it has one), with the reference or the suite's emulation playing the nodes
 the PIXIT does not provide. Either way the scenario is captured on the wire from before its
-first node starts (:mod:`conformance.harness.wire`). The peers are real: WICs over
+first node starts (:mod:`conformance.harness.scenario_capture`). The peers are real: WICs over
 WSS, a remote IMS party and an ordinary IMS user over SIP/TCP, HTTPS towards the WWSF,
 HTTP towards the registrar's W6 API.
 
@@ -14,8 +14,9 @@ messages the peers receive, and the captured messages of every leg (the block
 registrations between the eP-CSCFs and the S-CSCF, the W6 and W7 requests at the
 registrar). At the end of a scenario every message a peer sent or received must be on the
 wire byte for byte, or the scenario fails (:meth:`World.close`). The node addresses
-(:meth:`World.node_names`, :meth:`World.ep_cscf`) are read from the started stack; for an
-external system under test they are PIXIT items.
+(:meth:`World.endpoints`, :meth:`World.node_names`, :meth:`World.ep_cscf`) are read from the
+started stack; for an external system under test they are PIXIT items. A node is named by its
+listening address *and* port, never by the port alone.
 
 Two set-up actions go through the reference rather than a wire, and say so: an ordinary
 IMS user's credentials come from the HSS data set (:meth:`World.register_ims_user`), and a
@@ -43,26 +44,27 @@ from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
 
+from .capture_views import block_registration, disagreements, registrar_use, sip_towards
 from .clock import ControlledClock, FakeClock
+from .expect import ABSENCE_WINDOW, EVENT_WAIT
 from .loop import BackgroundLoop
-from .observe import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, sent_by
 from .remote import RemoteParty
+from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
+from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, Wic, web_login
-from .wire import ScenarioWire, release_host, scenario_host, slug
-from .wire_observe import block_registration, disagreements, registrar_use, sip_towards
 
 __all__ = ["Outcome", "World"]
 
 REMOTE_USER = "dave"
 "The user part of the remote IMS party (sip:dave@<remote domain>)."
-FIRST_ANSWER_DELAY = 0.1
-"Seconds the WIC meant to answer first waits before its 200 (forking)."
-LATER_ANSWER_DELAY = 0.8
-"Seconds every other WIC would wait before answering, if nobody cancelled it."
-SETTLE = 1.2
-"Seconds after a session attempt before checking that something did not happen."
+LATER_ANSWER_DELAY = EVENT_WAIT
+"""Seconds every WIC but the one meant to answer first would wait before answering, if nobody
+cancelled it (forking): the behaviour asked for, not a wait for an event. Long, so that no
+load makes a 200 of theirs cross the eP-CSCF's CANCEL (it was 0.8 s, 0.7 s after the first)."""
+SETTLE = ABSENCE_WINDOW
+"Seconds after a session attempt before checking that something did not happen (absence)."
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
 "Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
 
@@ -116,11 +118,11 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(self.sut.ports(), self.scenario)
+            self.wire.finish(self.sut.endpoints(), self.scenario)
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
-        self._ports_seen: dict[int, str] = {}
+        self._endpoints_seen: dict[tuple[str, int], str] = {}
         self.w6 = RegistrarClient(self.sut.registrar_url, ssl=self.sut.registrar_tls)
         self.users = dict(self.sut.users)
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
@@ -141,7 +143,7 @@ class World:
         Raises:
             AssertionError: a message a peer sent or received is not on the wire byte for byte.
         """
-        ports = self.ports()
+        endpoints = self.endpoints()
 
         async def stop() -> None:
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
@@ -154,7 +156,7 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(ports, self.scenario)
+        messages = self.wire.finish(endpoints, self.scenario)
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:
@@ -178,14 +180,14 @@ class World:
         """A client TLS context trusting the stack's CA, writing its secrets to the capture's key log."""
         return self.wire.client_context(self.sut.client_context())
 
-    def ports(self) -> dict[int, str]:
-        """Listening port -> node name, the remote party's included, and those of nodes that
-        have failed since (their messages are still in the capture)."""
-        ports = self.sut.ports()
+    def endpoints(self) -> dict[tuple[str, int], str]:
+        """Listening (address, port) -> node name, the remote party's included, and those of
+        nodes that have failed since (their messages are still in the capture)."""
+        endpoints = self.sut.endpoints()
         if self.remote is not None:
-            ports[self.remote.node.port] = "remote"
-        self._ports_seen.update(ports)
-        return dict(self._ports_seen)
+            endpoints[(self.remote.node.host, self.remote.node.port)] = "remote"
+        self._endpoints_seen.update(endpoints)
+        return dict(self._endpoints_seen)
 
     # ----- time ------------------------------------------------------------------------
 
@@ -232,6 +234,8 @@ class World:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
 
         Returns the last view and the seconds waited (the view as it was at ``within``, if never).
+        ``within`` is the feature's ("within 10 seconds"), not the harness's to lengthen; the
+        capture is polled every 0.2 s (each look syncs the capture with a probe datagram).
         """
         started = time.monotonic()
         while True:
@@ -346,11 +350,18 @@ class World:
         return [name for name in self.wics_of(user) if name != self.wic_number(user, number)]
 
     def answer_first(self, user: str, number: int) -> None:
-        """WIC number ``number`` of ``user`` answers a session first; every other one later."""
+        """WIC number ``number`` of ``user`` answers a session first, once every WIC of the user
+        has received the INVITE (it waited 0.1 s for that before); every other one later."""
         first = self.wic_number(user, number)
-        for name, wic in self.wics_of(user).items():
+        wics = self.wics_of(user)
+
+        def all_offered() -> bool:
+            return all(any(r.method == "INVITE" for r in wic.incoming) for wic in wics.values())
+
+        for name, wic in wics.items():
             wic.answer_mode = "answer"
-            wic.answer_delay = FIRST_ANSWER_DELAY if name == first else LATER_ANSWER_DELAY
+            wic.answer_when = all_offered if name == first else None
+            wic.answer_delay = 0.0 if name == first else LATER_ANSWER_DELAY
 
     def user_of(self, wic_name: str) -> str:
         return self.wic_users[wic_name]
@@ -448,14 +459,20 @@ class World:
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
     def settle(self) -> None:
-        """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages)."""
+        """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages).
+
+        A sleep on purpose: what follows checks that nothing (more) arrived in that window."""
         assert self.session is not None, "no session was attempted"
         remaining = self.session.started + SETTLE - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
 
-    def eventually(self, probe: Callable[[], list[Any]], at_least: int, timeout: float = 2.0) -> list[Any]:
-        """``probe()`` once it returns ``at_least`` items, or what it returns at ``timeout``."""
+    def eventually(
+        self, probe: Callable[[], list[Any]], at_least: int, timeout: float = EVENT_WAIT
+    ) -> list[Any]:
+        """``probe()`` once it returns ``at_least`` items, or what it returns at ``timeout`` (the
+        caller's check then says what is missing). Absence is checked after :meth:`settle`,
+        with ``at_least=0``, which returns at once."""
         deadline = time.monotonic() + timeout
         found = probe()
         while len(found) < at_least and time.monotonic() < deadline:
@@ -518,7 +535,7 @@ class World:
     def wire_messages(self) -> tuple[list[WireMessage], Legs]:
         """Every message captured so far in this scenario, and the names of their ends."""
         messages = self.wire.messages()
-        return messages, Legs(self.ports()).learn(messages)
+        return messages, Legs(addresses=self.endpoints()).learn(messages)
 
     def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
         """The IMS registration of block ``wimpu`` (5.2.2.5.1), from the captured REGISTER
@@ -539,7 +556,7 @@ class World:
         assert self.session is not None, "no session was attempted"
         messages, _ = self.wire_messages()
         knowledge = Knowledge()
-        flows = group(messages, Ends.from_ports(self.ports()), knowledge)
+        flows = group(messages, Ends(self.endpoints()), knowledge)
         context = Context(self.sut.blocks(), knowledge)
         started = self.session.wall_started
         mine = [f for f in flows if f.hops and f.hops[0].message.time >= started]
@@ -580,26 +597,11 @@ class World:
         messages, legs = self.wire_messages()
         return sip_towards(messages, legs, node, self.session.wall_started)
 
-    def node_names(self) -> dict[int, str]:
-        """Listening port of each SIP node -> the node's name as the features say it, for Via and Path."""
-        label = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote party"}
-        names: dict[int, str] = {}
-        for port, name in self.ports().items():
-            if name.endswith("/sip"):
-                names[port] = "eP-CSCF"
-            elif name in label:
-                names[port] = label[name]
-        return names
+    def node_names(self) -> dict[tuple[str, int], str]:
+        """Listening (address, port) of each SIP node -> the node's name as the features say it,
+        for Via and Path (:func:`~conformance.harness.views.node_names`)."""
+        return node_names(self.endpoints())
 
     def hops(self, request: Request) -> list[str]:
         """The nodes a received request went through, in order (from its Via header fields)."""
-        names = self.node_names()
-        found = []
-        for via in reversed(request.get_all("Via")):
-            address = sent_by(via)
-            host, _, port = address.rpartition(":")
-            if (host or address).endswith(".invalid"):
-                found.append("WIC")
-            else:
-                found.append(names.get(int(port), address) if port.isdigit() else address)
-        return found
+        return hop_names(request, self.node_names())

@@ -26,10 +26,13 @@ from captures import (
 )
 from captures.pcapfile import Packet
 from captures.tshark import decode_as_options, sip_labels_by_frame
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
+from conformance.harness.scenario_capture import release_host, scenario_host
 from conformance.harness.wic import Wic, web_login
 from reference.sip.message import Request, Response
-from reference.stack import Stack
+from reference.stack import Stack, StackConfig
+from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
@@ -52,14 +55,19 @@ class Run:
 
 async def scenario(directory: Path) -> Run:
     """Registration (5.2.2.5.2) then a terminating call answered by the WIC (5.2.2.5.4)."""
-    stack = Stack()
+    # on a loopback address of its own, captured by that address: a capture filtered on ports
+    # alone also took the packets of another run whose nodes had the same port numbers elsewhere
+    host = scenario_host()
+    stack = Stack(StackConfig(host=host))
+    for name in ("ep-cscf", "wwsf"):  # the servers' certificates name the address
+        stack.pki.issue(name, (*DEFAULT_SANS, host))
     await stack.start()
-    remote = RemoteParty("remote.example.org")
+    remote = RemoteParty("remote.example.org", host=host)
     await remote.start()
     stack.resolver.add("remote.example.org", remote.target)
     try:
         ports = stack_ports(stack, remote=remote)
-        capture = LiveCapture(directory / "registration_and_termination.pcapng", ports)
+        capture = LiveCapture(directory / "registration_and_termination.pcapng", hosts=[host])
         stack.log_registrar_secrets(str(capture.keylog_path))  # W6/W7 are TLS (docs/security.md)
         await asyncio.to_thread(capture.start)
         context = stack.pki.client_context(keylog_file=str(capture.keylog_path))
@@ -72,12 +80,13 @@ async def scenario(directory: Path) -> Run:
         assert (await wic.register(login.identity, token=login.token)).status == 200
         icscf = Target("TCP", stack.config.host, stack.icscf.node.port)
         assert (await remote.call(ALICE, icscf)).status == 200
-        await asyncio.sleep(0.2)  # the ACK reaches the WIC
+        await wait_until_async(lambda: any(r.method == "ACK" for r in wic.incoming), "the ACK at the WIC")
         await wic.close()
         await asyncio.to_thread(capture.stop)
     finally:
         await remote.stop()
         await stack.stop()
+        release_host(host)
     return Run(capture, ports, wic, wic_port)
 
 

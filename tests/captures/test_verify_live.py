@@ -34,6 +34,7 @@ from captures import CaptureReader, CaptureUnavailable, LiveCapture, inject_secr
 from captures.cli import main
 from captures.pcapfile import SecretsBlock
 from captures.rules import RULES
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from conformance.pixit import load_pixit
@@ -152,16 +153,20 @@ async def scenario(directory: Path) -> Run:
         outcomes["originate A"] = (await wics[0].invite(ALICE, DAVE)).status
         outcomes["originate B"] = (await wics[2].invite(BOB, DAVE)).status
         outcomes["terminate fork"] = (await remote.call(ALICE, icscf)).status
-        await asyncio.sleep(0.3)  # the CANCEL of the losing branch
+        await wait_until_async(wics[0].cancels, "the CANCEL of the losing branch (alice-1)")
         outcomes["terminate B"] = (await remote.call(BOB, icscf)).status
+        acks = sum(r.method == "ACK" for r in remote.received)
         outcomes["terminate IMS user"] = (await remote.call("sip:carol@ims.example.net", icscf)).status
+        if outcomes["terminate IMS user"] == 200:  # carol's UE is this remote party: its ACK comes back here
+            await wait_until_async(
+                lambda: sum(r.method == "ACK" for r in remote.received) > acks, "the ACK at carol's UE"
+            )
         outcomes["terminate unregistered"] = (
             await remote.call("sip:wrtc-nobody@block1.ims.example.net", icscf)
         ).status
-        await asyncio.sleep(0.3)
+        await wait_until_async(lambda: any(r.method == "ACK" for r in wics[2].incoming), "the ACK at bob-1")
         for w in wics:
-            await w.close()
-        await asyncio.sleep(0.2)
+            await w.close()  # returns once the closing handshake is done; stop() then syncs on a probe
         await asyncio.to_thread(capture.stop)
     finally:
         await remote.stop()

@@ -3,18 +3,27 @@
 ``run_steps`` runs ``pytest steps`` (serially, no reports, captures in a temporary folder) and
 returns each scenario's verdict read from its JUnit XML; ``in_process_verdicts`` runs the default,
 in-process one once per test session, for every comparison to share.
+
+The example PIXITs of the out-of-process runs put their nodes at fixed ports of 127.0.0.1: two
+such runs at once (pytest-xdist workers, two checkouts on one machine) would take each other's
+ports. :func:`private_pixit` moves a PIXIT to a loopback address this process claims for the
+run (:func:`conformance.harness.scenario_capture.scenario_host`): the same ports, on an address of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from nested import failures, why
+
+from conformance.harness.scenario_capture import release_host, scenario_host
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_APPLICABLE = "skipped: not applicable: "
@@ -33,6 +42,32 @@ def verdicts(junit: Path) -> dict[str, str]:
                 outcome = kind if kind != "skipped" else f"skipped: {element.get('message', '')}"
         found[name] = outcome
     return found
+
+
+LOOPBACK = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def private_pixit(pixit: Path) -> Iterator[Path]:
+    """``pixit`` with every 127.0.0.1 replaced by a loopback address claimed for the run, and its
+    ``[sut] start`` told to listen there (``wimpu-ref up --host``); written beside the original
+    (its relative paths hold) under a name of this process, removed afterwards."""
+    text = pixit.read_text(encoding="utf-8")
+    host = scenario_host()
+    private = pixit.with_name(f".{pixit.stem}.{os.getpid()}.{host}.toml")
+    try:
+        script = '["./start-reference-failover.sh"'
+        moved = text.replace(LOOPBACK, host)
+        moved = moved.replace("reference.cli up", f"reference.cli up --host {host}")
+        moved = moved.replace(script, f'{script}, "--host", "{host}"')
+        assert LOOPBACK in text and "--host" in moved, (
+            f"{pixit}: no 127.0.0.1 address, or no start command to move to a private address"
+        )
+        private.write_text(moved, encoding="utf-8")
+        yield private
+    finally:
+        private.unlink(missing_ok=True)
+        release_host(host)
 
 
 def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from runs import INCONCLUSIVE, ROOT, run_steps
+from runs import INCONCLUSIVE, ROOT, private_pixit, run_steps
 
 from conformance.pixit import load_pixit
 
@@ -37,7 +37,8 @@ def test_out_of_process_verdicts_are_the_in_process_ones(
     tmp_path: Path, in_process_verdicts: dict[str, str]
 ) -> None:
     inside = in_process_verdicts
-    outside = run_steps(tmp_path, "out-of-process", "--sut", str(PIXIT))
+    with private_pixit(PIXIT) as pixit:
+        outside = run_steps(tmp_path, "out-of-process", "--sut", str(pixit))
     print(f"\nin-process: {len(inside)} scenarios; out-of-process: {len(outside)} scenarios")
     assert inside.keys() == outside.keys(), f"different scenarios: {sorted(inside.keys() ^ outside.keys())}"
     differ = {name: (inside[name], outside[name]) for name in inside if inside[name] != outside[name]}
@@ -58,7 +59,8 @@ def test_the_failover_scenario_passes_out_of_process_with_fault_injection(
     tmp_path: Path, in_process_verdicts: dict[str, str]
 ) -> None:
     """TP_WIMPU_LIFE_003 against separate processes: the PIXIT's fail command kills ep-cscf1."""
-    outside = run_steps(tmp_path, "failover", "--sut", str(FAILOVER), "-m", "fault_injection")
+    with private_pixit(FAILOVER) as pixit:
+        outside = run_steps(tmp_path, "failover", "--sut", str(pixit), "-m", "fault_injection")
     assert len(outside) == 1, f"one scenario carries fault_injection, not {sorted(outside)}"
     ((name, verdict),) = outside.items()
     assert (verdict, in_process_verdicts[name]) == ("passed", "passed"), name

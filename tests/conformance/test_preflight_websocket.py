@@ -4,7 +4,6 @@ against the reference eP-CSCF and against WebSocket servers on loopback that get
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import http
 import logging
@@ -24,6 +23,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
+from conformance.harness.expect import wait_until_async
 from conformance.pixit import Pixit
 from conformance.preflight import Problem, check, check_async
 from reference.stack import Stack
@@ -220,10 +220,8 @@ async def test_the_reference_ep_cscf_passes(
     listener = stack.ep_cscfs["ep-cscf1"].iwf.listener
     with caplog.at_level(logging.INFO):
         assert await check_async(pixit) == []
-        for _ in range(100):  # the preflight closed its WebSocket: the IWF forgets the flow
-            if not listener.flows:
-                break
-            await asyncio.sleep(0.01)
+        # the preflight closed its WebSocket: the IWF forgets the flow
+        await wait_until_async(lambda: not listener.flows, "the IWF forgetting the preflight's flow")
     assert not listener.flows
     opened = [r.getMessage() for r in caplog.records if "open from" in r.getMessage()]
     assert len(opened) == 1 and opened[0].endswith(f"(Origin {stack.wwsf_origin})"), opened

@@ -6,11 +6,26 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.harness.scenario_capture import release_host, scenario_host
 
 
-def test_wimpu_ref_up_prints_endpoints_and_stops_on_sigint() -> None:
+@pytest.fixture
+def host() -> Iterator[str]:
+    """A loopback address of this test's own: the default profile's fixed ports (8180, 8443,
+    5060 ...) on 127.0.0.1 would collide with any other run of them on this machine."""
+    claimed = scenario_host()
+    yield claimed
+    release_host(claimed)
+
+
+def test_wimpu_ref_up_prints_endpoints_and_stops_on_sigint(tmp_path: Path, host: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reference.cli", "up"],
+        [sys.executable, "-m", "reference.cli", "up", "--host", host, "--state-dir", str(tmp_path / "state")],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -27,13 +42,13 @@ def test_wimpu_ref_up_prints_endpoints_and_stops_on_sigint() -> None:
             break
     text = "".join(lines)
     try:
-        assert "wIMPU Registrar (W6/W7)" in text and "https://127.0.0.1:8180" in text, text
+        assert "wIMPU Registrar (W6/W7)" in text and f"https://{host}:8180" in text, text
         assert "registrar client certificates" in text and "client.<node>.pem" in text, text
         assert "observer" in text and "ep-cscf1" in text, text
         assert "block 'block1' registers as block1@ims.example.net with password '" in text, text
         assert "block-secret" not in text, text
-        assert "WWSF" in text and "https://127.0.0.1:" in text, text
-        assert "eP-CSCF ep-cscf1 (IWF, WSS)" in text and "wss://127.0.0.1:" in text, text
+        assert "WWSF" in text and f"https://{host}:" in text, text
+        assert "eP-CSCF ep-cscf1 (IWF, WSS)" in text and f"wss://{host}:" in text, text
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
     finally:

@@ -6,10 +6,9 @@ TCP between the IMS nodes, and HTTP for W6/W7.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
@@ -68,8 +67,7 @@ async def test_origination_inserts_the_impu_and_keeps_from(
         assert asserted.startswith("sip:wrtc-") and asserted.endswith("@block2.ims.example.net")
     else:
         assert asserted == ALICE
-    await asyncio.sleep(0.2)
-    assert any(r.method == "ACK" for r in remote.received)
+    await wait_until_async(lambda: any(r.method == "ACK" for r in remote.received), "the ACK at the remote")
     await wic.close()
 
 
@@ -92,8 +90,7 @@ async def test_termination_reaches_the_registered_wic(
     assert response.status == 200, response.start_line()
     invite = wic.answered_invites()[0]
     assert invite.get("P-Called-Party-ID") is not None
-    await asyncio.sleep(0.2)
-    assert any(r.method == "ACK" for r in wic.incoming)
+    await wait_until_async(lambda: any(r.method == "ACK" for r in wic.incoming), "the ACK at the WIC")
     await wic.close()
 
 
@@ -121,9 +118,9 @@ async def test_termination_forks_to_every_contact_first_answer_wins(
     wics[1].answer_delay = 0.3
     response = await remote.call(ALICE, icscf(stack))
     assert response.status == 200
-    await asyncio.sleep(0.3)
-    assert all(len(w.answered_invites()) == 1 for w in wics), [len(w.answered_invites()) for w in wics]
     losers = [w for i, w in enumerate(wics) if i != 1]
+    await wait_until_async(lambda: all(loser.cancels() for loser in losers), "a CANCEL at every loser")
+    assert all(len(w.answered_invites()) == 1 for w in wics), [len(w.answered_invites()) for w in wics]
     for loser in losers:
         assert len(loser.cancels()) == 1
         assert "cause=200" in (loser.cancels()[0].get("Reason") or "")

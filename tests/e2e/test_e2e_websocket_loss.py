@@ -6,9 +6,9 @@ request to them fails fast (no hanging transaction), and the reference removes t
 
 from __future__ import annotations
 
-import asyncio
 import time
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.stack import Stack
@@ -31,12 +31,12 @@ async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, 
     dead, live = await wic(stack, "dead", "answer"), await wic(stack, "live", "answer")
     await dead.close()
     async with stack.observer() as w6:
-        for _ in range(50):
+
+        async def one_contact_left() -> bool:
             entry = await w6.read(ALICE)
-            if entry is not None and len(entry.contacts) == 1:
-                break
-            await asyncio.sleep(0.02)
-        assert entry is not None and len(entry.contacts) == 1, entry
+            return entry is not None and len(entry.contacts) == 1
+
+        await wait_until_async(one_contact_left, "the closed WIC's contact removed from the registrar")
     started = time.monotonic()
     response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
     assert response.status == 200
@@ -50,7 +50,8 @@ async def test_only_dead_contacts_fail_fast(stack: Stack, remote: RemoteParty) -
     # Keep the registrar entry but kill the flow: the eP-CSCF must not wait for a timeout.
     stack.ep_cscfs["ep-cscf1"].pcscf.registrations.forget_contacts()
     await dead.close()
-    await asyncio.sleep(0.1)
+    listener = stack.ep_cscfs["ep-cscf1"].iwf.listener
+    await wait_until_async(lambda: not listener.flows, "the IWF forgetting the closed WIC's flow")
     started = time.monotonic()
     response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
     assert response.status == 430, response.start_line()

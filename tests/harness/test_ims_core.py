@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.ims_core import ImsCore, Subscriber
 from conformance.harness.remote import RemoteParty
 from reference.nodes.wimpu_registrar.model import RegistrationStatus
@@ -136,13 +137,9 @@ def scscf_uri(core: ImsCore, user: str = "") -> str:
     return f"<sip:{at}127.0.0.1:{core.scscf_target.port};transport=tcp;lr>"
 
 
-async def eventually(check: Callable[[], bool]) -> None:
-    """Wait up to 5 s for ``check()`` (a message still in flight on loopback)."""
-    for _ in range(500):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    pytest.fail("not within 5 s")
+async def eventually(check: Callable[[], bool], what: str = "a message still in flight") -> None:
+    """Wait for ``check()`` (a message still in flight on loopback), at most EVENT_WAIT."""
+    await wait_until_async(check, what)
 
 
 # ----- registration ---------------------------------------------------------------------
@@ -351,7 +348,7 @@ async def test_terminating_forks_to_every_binding_and_cancels_the_loser(
     assert isinstance(ringing, RingingParty)
     await eventually(lambda: bool(ringing.cancelled))
     assert ringing.cancelled[0].call_id == final.call_id
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # absence: no 487 reaches the caller in this window (not a wait for an event)
     assert caller.responses_to_last_call(487) == []
 
 

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from conformance.harness import wire
+from conformance.harness import scenario_capture as wire
 
 
 def test_an_address_held_by_another_process_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:

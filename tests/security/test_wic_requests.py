@@ -16,6 +16,7 @@ import time
 
 from tally import Family
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.sip.framing import frame_websocket_message
@@ -230,10 +231,7 @@ async def test_a_wic_cannot_assert_an_identity_in_its_responses(stack: Stack, re
     for claim in (BOB, "sip:wrtc-mallory@block1.ims.example.net", "tel:+15550100"):
         seen = len(alice.answered_invites())
         call = asyncio.ensure_future(remote.call(ALICE, icscf(stack)))
-        for _ in range(250):
-            if len(alice.answered_invites()) > seen:
-                break
-            await asyncio.sleep(0.02)
+        await wait_until_async(lambda seen=seen: len(alice.answered_invites()) > seen, "the INVITE at alice")
         invite = alice.answered_invites()[-1]
         ok = make_response(invite, 200, to_tag=alice.tag)
         ok = ok.with_header("Contact", f"<sip:a@{alice.host};transport=ws>")
@@ -260,8 +258,10 @@ async def test_flow_tokens_from_the_core_side_give_no_oracle(stack: Stack, remot
     gone = await open_wic(stack, "alice", "gone")
     gone_invite = await established_call(stack, remote, gone)
     gone_route = gone_invite.get_all("Record-Route")[0]
+    flows = stack.ep_cscfs["ep-cscf1"].iwf.listener.flows
+    before = len(flows)
     await gone.close()
-    await asyncio.sleep(0.3)
+    await wait_until_async(lambda: len(flows) < before, "the IWF forgetting the closed WIC's flow")
 
     def bye(route: str, call_id: str) -> Request:
         headers = (
@@ -349,7 +349,7 @@ async def test_a_websocket_reconnect_keeps_the_registration(stack: Stack, remote
     await second.connect(login.ep_cscf_url, origin=stack.wwsf.origin)
     assert (await second.register(ALICE, token=login.token)).status == 200
     await first.close()
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # absence: the close must not wipe the new flow's contact within this window
     entry = stack.registrar.store.read(ALICE, time.time())
     flows = [c.flow for c in entry.contacts] if entry else []
     family.judge("the old flow's close wipes the new flow's contact", refused=len(flows) == 1)

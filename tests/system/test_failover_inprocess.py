@@ -9,7 +9,6 @@ reference profile untouched when failover is off, and the configuration's checks
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.config import ConfigError, default_config_text, parse_config
@@ -82,10 +82,7 @@ async def test_a_crashed_ep_cscf_block_moves_and_alice_is_reachable_again(stack:
 async def test_a_graceful_stop_hands_the_block_over_at_once(stack: Stack) -> None:
     keeper = stack.ep_cscfs["ep-cscf2"].keeper
     assert keeper is not None
-    for _ in range(100):  # until the standby has looked at the block once
-        if keeper.owner_of(B1) is not None:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until_async(lambda: keeper.owner_of(B1) is not None, "the standby looking at the block once")
     started = time.monotonic()
     ep1 = stack.ep_cscfs.pop("ep-cscf1")
     stack._started.remove(ep1.stop)
@@ -104,12 +101,13 @@ async def test_the_loser_of_a_race_answers_503_then_serves_when_the_winner_fails
     await stack.start()
     try:
         await stack.crash_ep_cscf("ep-cscf1")
-        holder = None
-        for _ in range(100):
+        standbys = (stack.ep_identity("ep-cscf2"), stack.ep_identity("ep-cscf3"))
+
+        async def taken() -> str | None:
             holder = await stack.block_holder(B1)
-            if holder in (stack.ep_identity("ep-cscf2"), stack.ep_identity("ep-cscf3")):
-                break
-            await asyncio.sleep(0.02)
+            return holder if holder in standbys else None
+
+        holder = await wait_until_async(taken, "a standby holding block 1")
         winner = "ep-cscf2" if holder == stack.ep_identity("ep-cscf2") else "ep-cscf3"
         loser = "ep-cscf3" if winner == "ep-cscf2" else "ep-cscf2"
         ctx = stack.pki.client_context()

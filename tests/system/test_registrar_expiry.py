@@ -17,6 +17,7 @@ Counts are printed: attempted, lost and stale (both expected 0). Bounded in time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from system_nodes import BLOCK1, free_ports, registrar_client, start_registrar
 
+from conformance.harness.expect import wait_until_async
 from reference.nodes.wimpu_registrar.model import RegistrationWrite, parse_registration_write
 
 EPSILON = 0.005
@@ -85,7 +87,9 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
                     if not status.registered:
                         gone[identity] = sent - at
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(1.5)  # one sweep interval and a half
+            # the sweep deletes the rows (every second): awaited, the assertion below judges
+            with contextlib.suppress(AssertionError):
+                await wait_until_async(lambda: rows(db) == 0, "the sweep deleting the expired rows")
             left = rows(db)
     finally:
         proc.terminate()
@@ -161,8 +165,17 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
             for identity in abandoned:
                 if await w6.read(identity) is None and not (await w7.status(identity)).registered:
                     counts["expired-on-time"] += 1
-            await asyncio.sleep(2.2)  # the refreshed ones expire too once no longer refreshed
-            after = sum([await w6.read(i) is not None for i in refreshed])
+            # the refreshed ones expire too once no longer refreshed (1 s), then the sweep runs
+
+            async def present() -> int:
+                return sum([await w6.read(i) is not None for i in refreshed])
+
+            async def all_gone() -> bool:
+                return await present() == 0 and rows(db) == 0
+
+            with contextlib.suppress(AssertionError):  # the assertions below say what is left
+                await wait_until_async(all_gone, "the refreshed contacts expiring and swept")
+            after = await present()
             left = rows(db)
     finally:
         proc.terminate()
@@ -171,7 +184,7 @@ async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_
         f"\nexpiry under load: writes={counts['writes']} reads={counts['reads']} lost={counts['lost']} "
         f"stale={counts['stale']}; abandoned {len(abandoned)}, gone at expiry {counts['expired-on-time']}; "
         f"refreshed {len(refreshed)}, present (or read past its expiry) {kept}, "
-        f"present 2.2 s after the last refresh {after}; rows left after the sweep={left}"
+        f"present after the last refresh and the sweep {after}; rows left after the sweep={left}"
     )
     assert counts["lost"] == 0 and counts["stale"] == 0
     assert counts["expired-on-time"] == len(abandoned) and kept == len(refreshed) and after == 0

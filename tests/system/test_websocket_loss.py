@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from system_nodes import ALL_NODES, Cluster, cluster, registrar_client, write_config
 from system_wics import Attached, attach
 
+from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from reference.config import load_config
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -78,7 +80,13 @@ async def test_a_dropped_wic_is_skipped_and_a_lone_dropped_wic_fails_fast(
                 drop(dead, "abort" if i % 2 else "close")
             for i, w in enumerate(alone):
                 drop(w, "abort" if i % 2 else "close")
-            await asyncio.sleep(0.2)  # the eP-CSCF sees the connections go
+
+            async def reported() -> bool:  # the eP-CSCF sees the connections go, tells the registrar
+                left = [await contacts(w6, a.identity) for a, _ in pairs]
+                return left == [1] * USERS and [await contacts(w6, w.identity) for w in alone] == [0] * USERS
+
+            with contextlib.suppress(AssertionError):  # the assertions below say what was kept
+                await wait_until_async(reported, "the dropped WICs' contacts removed")
             left = [await contacts(w6, a.identity) for a, _ in pairs]
             lone_left = [await contacts(w6, w.identity) for w in alone]
 

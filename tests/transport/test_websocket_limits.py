@@ -16,6 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conformance.harness.expect import EVENT_WAIT, wait_until_async
 from reference.tls import TestPki
 from reference.transport.admission import ConnectionAdmission
 from reference.transport.websocket import POLICY_VIOLATION, Flow, WebSocketListener
@@ -65,12 +66,8 @@ async def refused_status(pki: TestPki, listener: WebSocketListener, source: str 
     return refused.value.response
 
 
-async def until(condition: Callable[[], bool], within: float = 3.0) -> None:
-    for _ in range(int(within / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
+async def until(condition: Callable[[], bool], within: float = EVENT_WAIT) -> None:
+    await wait_until_async(condition, "the listener's state", within)
 
 
 class TestAdmission:
@@ -146,10 +143,10 @@ async def test_server_closes_a_connection_without_authorised_register_with_1008(
     await until(lambda: len(opened) == 2)
     listener.authorised(next(f.id for f in opened if f.remote[0] == "127.0.0.2"))
     with pytest.raises(ConnectionClosed):
-        await asyncio.wait_for(idle.recv(), 3)
+        await asyncio.wait_for(idle.recv(), EVENT_WAIT)  # the listener closes it (0.3 s)
     assert idle.close_code == POLICY_VIOLATION
     assert idle.close_reason == "no authorised REGISTER within 0.3 s"
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.4)  # on purpose: past the 0.3 s deadline, the authorised one stays open
     assert registered.state.name == "OPEN" and len(listener.flows) == 1
     await registered.close()
 

@@ -6,7 +6,6 @@ OpenAPI document for the operation, and its body must match the documented schem
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
+from conformance.harness.expect import wait_until_async
 from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError
 from reference.nodes.wimpu_registrar.service import MAX_BODY
 
@@ -197,11 +197,7 @@ class TestExpiry:
                     assert response.status == 201
             assert snapshot() != []
             clock.advance(5)
-            for _ in range(200):
-                if snapshot() == []:
-                    break
-                await asyncio.sleep(0.01)
-            assert snapshot() == []
+            await wait_until_async(lambda: snapshot() == [], "the sweep removing the expired contact")
         finally:
             await svc.stop()
 

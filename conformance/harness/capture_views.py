@@ -1,4 +1,4 @@
-"""Observations made from the captured messages of a scenario, no node's state read.
+"""The views read out of a scenario's captured messages, no node's state read.
 
 Pure functions over decoded :class:`~captures.WireMessage` lists and the names of their
 ends (:class:`~captures.Legs`): the block registration of a wIMPU range as the REGISTER
@@ -17,7 +17,7 @@ from reference.sip.address import NameAddr
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 
-from .observe import BlockRegistrationView, RegistrarUse
+from .views import BlockRegistrationView, RegistrarUse
 
 __all__ = ["Disagreement", "block_registration", "disagreements", "registrar_use", "sip_towards"]
 
@@ -65,7 +65,6 @@ def block_registration(
                     latest[m.message.address("To").uri] = (m, m.message, request)
         except SipError:
             continue
-    names = dict(legs.ports)
     registrations = 0
     made_by: list[str] = []
     contacts: list[str] = []
@@ -83,8 +82,9 @@ def block_registration(
             contacts.append(contact.uri)
             sender = by_contact.get(contact.uri)
             for path in sender.addresses("Path") if sender is not None else []:
-                port = path.parsed_uri().port
-                made_by.append(_node(names.get(port, path.uri)) if port is not None else path.uri)
+                uri = path.parsed_uri()
+                node = legs.listening((uri.host, uri.port or 5060)) if uri.host else None
+                made_by.append(_node(node) if node is not None else path.uri)
     return BlockRegistrationView(
         wimpu=wimpu,
         registrations=registrations,

@@ -1,4 +1,5 @@
-"""The wire of one scenario: its capture, read while it runs and written out when it ends.
+"""The capture of one scenario's packets: read while it runs, written out when it ends, and
+the loopback address of its own that makes it exact.
 
 Every scenario's stack listens on a loopback address of its own (:func:`scenario_host`,
 127.x.y.z; Linux answers on all of 127.0.0.0/8), so a capture filtered on that address holds
@@ -34,6 +35,8 @@ from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage,
 from captures.decode import Decoder, iter_messages
 from conformance.redact import redact
 from reference.sip.errors import SipError
+
+from .expect import EVENT_WAIT
 
 __all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "release_host", "scenario_host", "slug"]
 
@@ -127,7 +130,7 @@ class ScenarioWire:
     def start(self) -> None:
         """Capture from now on; without a capture tool, say why once and carry on (inconclusive)."""
         try:
-            self.capture.start()
+            self.capture.start(timeout=EVENT_WAIT)
         except CaptureUnavailable as exc:
             self.unavailable = str(exc)
 
@@ -148,26 +151,26 @@ class ScenarioWire:
         if self.unavailable is not None:
             raise WireUnavailable(self.unavailable)
         try:
-            self.capture.sync()
+            self.capture.sync(timeout=EVENT_WAIT)
         except CaptureUnavailable as exc:
             raise WireUnavailable(str(exc)) from None
         keylog = KeyLog.from_file(self.capture.keylog_path)
         return list(iter_messages(self.capture.path, decoder=Decoder(keylog)))
 
-    def finish(self, ports: Mapping[int, str], info: Mapping[str, str]) -> list[WireMessage]:
+    def finish(self, endpoints: Mapping[tuple[str, int], str], info: Mapping[str, str]) -> list[WireMessage]:
         """Stop; decode the file; write the ladder and the message list next to the pcapng.
 
-        ``ports`` names the listening ports (:func:`captures.stack_ports`); ``info`` is written
+        ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
         into the ``.wire.json`` (feature, test, scenario).
         """
         if self.unavailable is not None:
             return []
-        self.capture.stop()
+        self.capture.stop(timeout=EVENT_WAIT)
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
-        legs = Legs(ports).learn(decoded.messages)
+        legs = Legs(addresses=endpoints).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages
 

@@ -1,0 +1,140 @@
+"""The views the checks assert on: small read-only values, and the names of nodes in them.
+
+The views are filled by :class:`~conformance.harness.world.World` (most of them by
+:mod:`conformance.harness.capture_views`, from the scenario's capture); ``expect`` only ever
+sees these values. Also here: reading a Via's sent-by, and naming the hops of a request by
+the listening (address, port) of each node.
+
+The three modules of the harness's observation (issue 14, they were ``observe``, ``wire`` and
+``wire_observe``): :mod:`~conformance.harness.scenario_capture` captures a scenario's packets,
+:mod:`~conformance.harness.capture_views` reads views out of the captured messages, and this
+module holds the views.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from reference.sip.message import Request
+
+__all__ = [
+    "BlockRegistrationView",
+    "DirectoryEntry",
+    "RegistrarUse",
+    "Session",
+    "header_lines",
+    "hop_names",
+    "node_names",
+    "sent_by",
+    "split_host_port",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BlockRegistrationView:
+    """The IMS registration of one wIMPU block (TR 23.701 5.2.2.5.1), as the nodes hold it."""
+
+    wimpu: str
+    registrations: int
+    "Registrations at the S-CSCF whose implicit registration set holds the wildcarded IMPU."
+    contacts: tuple[str, ...]
+    "Live contacts of those registrations."
+    made_by: tuple[str, ...]
+    "Names of the eP-CSCFs the Path of those contacts leads to."
+    service_route: tuple[str, ...]
+    "Service-Route of the 200 OK, as the eP-CSCF keeps it."
+    associated: tuple[str, ...]
+    "P-Associated-URI of the 200 OK, in order."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """One wIMPU block as the WWSF announces it, with the eP-CSCF serving it."""
+
+    wimpu: str
+    ep_cscf_identity: str
+    ep_cscf_uri: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistrarUse:
+    """Requests the wIMPU Registrar received during one session attempt, per reference point."""
+
+    w6: int
+    "from the eP-CSCF (TR 23.701 5.2.2.4.1)"
+    w7: int
+    "from the I-CSCF (TR 23.701 5.2.2.4.2)"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Session:
+    """The last session attempt of a scenario."""
+
+    caller: str
+    "Who placed it: a WIC name, or 'the remote party'."
+    called: str
+    started: float
+    "time.monotonic() when it was placed."
+    wall_started: float
+    "time.time() when it was placed (the capture's clock)."
+    wall_ended: float
+    "time.time() when its caller had the final response."
+    status: int
+    "The final response the caller received."
+
+
+def header_lines(raw: bytes, name: str, compact: str | None = None) -> list[bytes]:
+    """The raw lines of header ``name`` (or its compact form) in a raw SIP message."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
+    names = {name.lower().encode(), *([compact.lower().encode()] if compact else [])}
+    return [line for line in head if line.split(b":", 1)[0].strip().lower() in names]
+
+
+def sent_by(via: str) -> str:
+    """``host:port`` (or ``host``) of a Via value: ``SIP/2.0/TCP 127.0.0.1:5060;branch=...``."""
+    parts = via.split(None, 1)
+    return parts[1].split(";", 1)[0].strip() if len(parts) == 2 else ""
+
+
+def split_host_port(address: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6]:port`` or a bare host -> (host, port or None)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest.removeprefix(":")
+        return host, int(port) if port.isdigit() else None
+    host, colon, port = address.rpartition(":")
+    if not colon or ":" in host:  # no port, or a bare IPv6 address
+        return address, None
+    return host, int(port) if port.isdigit() else None
+
+
+_FEATURE_NAMES = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote party"}
+
+
+def node_names(endpoints: Mapping[tuple[str, int], str]) -> dict[tuple[str, int], str]:
+    """Listening (address, port) of each SIP node -> its name as the features say it, for Via,
+    Path and Record-Route. Address and port both: a port number alone can be the remote
+    party's on 127.0.0.1 and a node's on the scenario's own address."""
+    names: dict[tuple[str, int], str] = {}
+    for end, name in endpoints.items():
+        if name.endswith("/sip"):
+            names[end] = "eP-CSCF"
+        elif name in _FEATURE_NAMES:
+            names[end] = _FEATURE_NAMES[name]
+    return names
+
+
+def hop_names(request: Request, names: Mapping[tuple[str, int], str]) -> list[str]:
+    """The nodes a received request went through, in order, from its Via header fields:
+    ``WIC`` for a ``.invalid`` sent-by (RFC 7118), a node of ``names`` (:func:`node_names`) for
+    its listening address, else the sent-by as written."""
+    found = []
+    for via in reversed(request.get_all("Via")):
+        address = sent_by(via)
+        host, port = split_host_port(address)
+        if host.endswith(".invalid"):
+            found.append("WIC")
+        else:
+            found.append(names.get((host, port), address) if port is not None else address)
+    return found

@@ -1,0 +1,133 @@
+"""Nodes are named by listening address *and* port (issue 14).
+
+The remote party listens on 127.0.0.1 (or wherever a PIXIT puts it) and a scenario's nodes on
+the scenario's own 127.x.y.z: one port number can be both's. Named by port alone, a TERM_001
+hop list once ended in "the remote party" instead of the eP-CSCF.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from captures import Legs, WireMessage
+from conformance.harness.capture_views import block_registration
+from conformance.harness.views import hop_names, node_names, split_host_port
+from conformance.harness.world import World
+from reference.sip.message import Request
+from reference.sip.parser import parse_message
+
+SCENARIO = "127.42.0.1"
+PORT = 40_000
+"One port number, the P-CSCF's on the scenario's address and the remote party's on 127.0.0.1."
+EP_SIP, REMOTE = (SCENARIO, PORT), ("127.0.0.1", PORT)
+SCSCF = (SCENARIO, 40_010)
+ENDPOINTS = {EP_SIP: "ep-cscf1/sip", SCSCF: "s-cscf", REMOTE: "remote"}
+
+
+def invite(*vias: str) -> Request:
+    lines = [
+        "INVITE sip:wrtc-alice@block1.ims.example.net SIP/2.0",
+        *(f"Via: SIP/2.0/TCP {via};branch=z9hG4bK{n}" for n, via in enumerate(vias)),
+        "From: <sip:dave@remote.example.org>;tag=1",
+        "To: <sip:wrtc-alice@block1.ims.example.net>",
+        "Call-ID: c1",
+        "CSeq: 1 INVITE",
+        "Max-Forwards: 70",
+        "Content-Length: 0",
+    ]
+    request = parse_message(("\r\n".join(lines) + "\r\n\r\n").encode())
+    assert isinstance(request, Request)
+    return request
+
+
+def world_with(endpoints: dict[tuple[str, int], str], remote: tuple[str, int]) -> World:
+    """A World whose SUT and remote party are only addresses (nothing started)."""
+    world = object.__new__(World)
+    sut: Any = types.SimpleNamespace(endpoints=lambda: dict(endpoints))
+    node = types.SimpleNamespace(host=remote[0], port=remote[1])
+    world.sut = sut
+    world.remote = types.SimpleNamespace(node=node)  # type: ignore[assignment]
+    world._endpoints_seen = {}
+    return world
+
+
+def test_same_port_on_two_addresses_names_two_nodes() -> None:
+    world = world_with({EP_SIP: "ep-cscf1/sip", SCSCF: "s-cscf"}, REMOTE)
+    names = world.node_names()
+    assert names[EP_SIP] == "eP-CSCF"
+    assert names[REMOTE] == "the remote party"
+
+
+def test_hops_end_in_the_ep_cscf_whose_port_the_remote_party_shares() -> None:
+    """TERM_001: remote party -> S-CSCF -> eP-CSCF; the last Via is the P-CSCF's."""
+    world = world_with({EP_SIP: "ep-cscf1/sip", SCSCF: "s-cscf"}, REMOTE)
+    request = invite(f"{SCENARIO}:{PORT}", f"{SCSCF[0]}:{SCSCF[1]}", f"{REMOTE[0]}:{PORT}")  # top Via first
+    assert world.hops(request) == ["the remote party", "S-CSCF", "eP-CSCF"]
+
+
+def test_unknown_address_on_a_known_port_is_not_a_node() -> None:
+    request = invite(f"127.0.0.9:{PORT}", "w1.invalid")
+    assert hop_names(request, node_names(ENDPOINTS)) == ["WIC", f"127.0.0.9:{PORT}"]
+
+
+def test_split_host_port() -> None:
+    assert split_host_port("127.0.0.1:5060") == ("127.0.0.1", 5060)
+    assert split_host_port("[::1]:5060") == ("::1", 5060)
+    assert split_host_port("::1") == ("::1", None)
+    assert split_host_port("example.net") == ("example.net", None)
+
+
+def message(src: tuple[str, int], dst: tuple[str, int], raw: bytes, n: int = 0) -> WireMessage:
+    return WireMessage(n, n + 1, 1_700_000_000.0 + n, src, dst, "TCP", raw, parse_message(raw))
+
+
+def test_capture_ends_named_by_address_and_port() -> None:
+    legs = Legs(addresses=ENDPOINTS)
+    assert legs.name(EP_SIP) == "ep-cscf1/sip"
+    assert legs.name(REMOTE) == "remote"
+    assert legs.name(("127.0.0.9", PORT)) == f"127.0.0.9:{PORT}"
+
+
+def test_ephemeral_end_learned_from_the_via_address() -> None:
+    """A node sends from an ephemeral port; its top Via names its listening address."""
+    raw = invite(f"{SCENARIO}:{PORT}").to_bytes()
+    legs = Legs(addresses=ENDPOINTS).learn([message((SCENARIO, 51_000), SCSCF, raw)])
+    assert legs.name((SCENARIO, 51_000)) == "ep-cscf1/sip"
+    raw = invite(f"127.0.0.1:{PORT}").to_bytes()
+    legs = Legs(addresses=ENDPOINTS).learn([message(("127.0.0.1", 51_001), SCSCF, raw)])
+    assert legs.name(("127.0.0.1", 51_001)) == "remote"
+
+
+def test_block_registration_path_named_by_address() -> None:
+    """The Path of the block's REGISTER leads to the eP-CSCF, not to the party sharing its port."""
+    wimpu = "sip:wrtc-!.*!@block1.ims.example.net"
+    contact = f"<sip:ep1@{SCENARIO}:{PORT};transport=tcp>"
+    register = "\r\n".join([
+        "REGISTER sip:ims.example.net SIP/2.0",
+        f"Via: SIP/2.0/TCP {SCENARIO}:{PORT};branch=z9hG4bKr1",
+        "From: <sip:ep1@ims.example.net>;tag=1",
+        "To: <sip:ep1@ims.example.net>",
+        "Call-ID: r1",
+        "CSeq: 1 REGISTER",
+        f"Contact: {contact}",
+        f"Path: <sip:ep1@{SCENARIO}:{PORT};lr>",
+        "Max-Forwards: 70",
+        "Content-Length: 0",
+    ]).encode() + b"\r\n\r\n"  # fmt: skip
+    ok = "\r\n".join([
+        "SIP/2.0 200 OK",
+        f"Via: SIP/2.0/TCP {SCENARIO}:{PORT};branch=z9hG4bKr1",
+        "From: <sip:ep1@ims.example.net>;tag=1",
+        "To: <sip:ep1@ims.example.net>;tag=2",
+        "Call-ID: r1",
+        "CSeq: 1 REGISTER",
+        f"Contact: {contact};expires=600",
+        f"P-Associated-URI: <sip:ep1@ims.example.net>, <{wimpu}>",
+        "Content-Length: 0",
+    ]).encode() + b"\r\n\r\n"  # fmt: skip
+    ephemeral = (SCENARIO, 51_002)
+    messages = [message(ephemeral, SCSCF, register, 0), message(SCSCF, ephemeral, ok, 1)]
+    legs = Legs(addresses=ENDPOINTS).learn(messages)
+    view = block_registration(messages, legs, wimpu, 1_700_000_010.0)
+    assert view.made_by == ("ep-cscf1",)
