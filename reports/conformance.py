@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conformance.clause_chain import ClauseLinks, clause_links
+from conformance.tp_table import TestPurpose, load_test_purposes
 from reports import render_html, render_md
 from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
 from reports.results import SEVERITY, RunInfo, ScenarioResult, Verdict, load_run
@@ -99,6 +100,8 @@ class Report:
     requirements: list[RequirementRow]
     assumptions: list[tuple[str, str]]
     open_points: list[OpenPoint]
+    purposes: list[TestPurpose] = field(default_factory=list)
+    "The test purposes as a table (docs/test-purposes.md): requirements, PICS selection, behaviour."
     ladders: dict[str, Ladder] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -239,6 +242,7 @@ def build(
         requirements=rows,
         assumptions=profile_assumptions(root / "docs" / "solution-profile.md"),
         open_points=open_points(root / "docs" / "open-points.md"),
+        purposes=load_test_purposes(root),
     )
     captures = captures or captures_dir(root)
     since = _started(run)

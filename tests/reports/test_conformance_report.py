@@ -360,6 +360,8 @@ def test_the_report_renders_in_a_browser(clean_run: Path, tmp_path: Path) -> Non
     # clause -> function -> rule -> scenario -> verdict: the token check of 5.2.2.5.2 step 4
     assert 'id="chain-table"' in dom and "reference.nodes.iwf.token_check:validate" in dom
     assert "<code>TOKEN_CONFINED</code>" in dom
+    # the test purposes without Gherkin: selection expression and expected behaviour
+    assert 'id="purposes-table"' in dom and "ensure that, when " in dom
     # nothing (a long path, a wide ladder) makes the page wider than the window: ladders scroll in their box
     probe = tmp_path / "probe.html"
     probe.write_text((clean_run / "conformance.html").read_text().replace("</body>", PROBE))
