@@ -25,6 +25,9 @@ CARRIAGES = {
 }
 
 
+SECONDS = {"seconds": int}
+
+
 def _one_of(name: str, phrases: Iterable[str]) -> str:
     return f"(?P<{name}>{'|'.join(re.escape(p) for p in phrases)})"
 
@@ -55,6 +58,11 @@ def token_issued(world: World, user: str, identity: str, wimpu: str) -> None:
 @given(parsers.re(rf"the security token of {USER} has expired"))
 def token_expired(world: World, user: str) -> None:
     world.expire_token(user)
+
+
+@given(parsers.re(rf"the security token of {USER} has (?P<seconds>\d+) seconds left"), converters=SECONDS)
+def token_runs_down(world: World, user: str, seconds: int) -> None:
+    world.let_token_run_down(user, seconds)
 
 
 # ----- step 2: the WSS connection -------------------------------------------------------
@@ -134,6 +142,22 @@ def wic_registers_as(world: World, wic: str, identity: str, user: str) -> None:
 @when(parsers.re(rf"{WIC} de-registers"))
 def wic_deregisters(world: World, wic: str) -> None:
     world.register(wic, world.user_of(wic), expires=0)
+
+
+@given(parsers.re(rf"{WIC} has de-registered"))
+def wic_has_deregistered(world: World, wic: str) -> None:
+    expect.status(world.register(wic, world.user_of(wic), expires=0), 200)
+
+
+@when(
+    parsers.re(
+        rf'{WIC} registers the contact of WIC "(?P<owner>[^"]+)" with the identity and the token of {USER}'
+    )
+)
+def wic_registers_contact_of(world: World, wic: str, owner: str, user: str) -> None:
+    """A refresh of WIC ``owner``'s registration (same Contact, +sip.instance, reg-id, Call-ID)
+    arriving over the WebSocket of WIC ``wic`` (RFC 5626 6)."""
+    world.register_contact_of(wic, owner, user)
 
 
 # ----- what the eP-CSCF answered and what the registrar holds ---------------------------

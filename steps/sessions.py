@@ -104,6 +104,11 @@ def captured_invite_asserts_only(world: World, user: str) -> None:
     expect.only_asserted_identity(invite, expect.impu(world.registration_of(user), user))
 
 
+@given(parsers.re(rf"{WIC} has ended its session with a BYE"))
+def wic_has_ended_session(world: World, wic: str) -> None:
+    expect.status(world.send_in_session_of(wic, wic, "BYE"), 200, "the BYE's answer")
+
+
 @when(parsers.re(rf'{WIC} sends a (?P<method>[A-Z]+) in the session of WIC "(?P<owner>[^"]+)"'))
 def in_session_of(world: World, wic: str, method: str, owner: str) -> None:
     world.send_in_session_of(wic, owner, method)

@@ -239,6 +239,13 @@ class Wic:
         for task in list(self._tasks):  # an answer still waiting for its moment
             task.cancel()
 
+    def take_contact_of(self, other: Wic) -> None:
+        """From now on register ``other``'s contact: its Contact URI, ``+sip.instance`` and
+        ``reg-id``, Call-ID, From tag and CSeq (a refresh of ``other``'s registration, RFC 3261
+        10.2.4), over this WIC's own WebSocket (RFC 5626 6: the same instance on a new flow)."""
+        self.host, self.contact_user, self.instance = other.host, other.contact_user, other.instance
+        self.call_id, self.from_tag, self.cseq = other.call_id, other.from_tag, other.cseq
+
     # ----- step 3 --------------------------------------------------------------------
 
     def register_request(

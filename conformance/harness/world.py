@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 
 from captures import Legs, WireMessage
 from captures.flows import Ends, Knowledge, group
@@ -134,6 +135,8 @@ class World:
         self.remote: RemoteParty | None = None
         self.ims_users: dict[str, RemoteParty] = {}
         self.session: Session | None = None
+        self._remote_seen = 0
+        "How many requests the remote party had received when the last session attempt began."
         self.dialogs: dict[str, Response] = {}
         "WIC name -> the final response to the last session it started."
 
@@ -311,6 +314,26 @@ class World:
         self.outcome = Outcome(response=response)
         return response
 
+    def register_contact_of(self, sender: str, owner: str, user: str) -> Response:
+        """WIC ``sender`` refreshes the registration of WIC ``owner``'s contact (same Contact,
+        ``+sip.instance``, ``reg-id`` and Call-ID) over ``sender``'s own WebSocket, with the
+        identity and token of ``user``."""
+        self.wics[sender].take_contact_of(self.wics[owner])
+        return self.register(sender, user)
+
+    def let_token_run_down(self, user: str, left: float) -> None:
+        """Let time pass until the user's security token has ``left`` seconds of its lifetime
+        (its ``exp`` claim, on the stack's clock).
+
+        Raises:
+            Unobservable: the SUT runs on its own clock (inconclusive, not failed).
+        """
+        claims = jwt.decode(self.logins[user].token, options={"verify_signature": False})
+        remaining = float(claims["exp"]) - self.sut.now()
+        if remaining < left:
+            raise AssertionError(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
+        self.let_time_pass(remaining - left)
+
     def forged_token(self, user: str, variant: str) -> Secret:
         """A token that breaks exactly one property of the user's genuine token.
 
@@ -414,6 +437,7 @@ class World:
         )
 
     def _attempt(self, caller: str, called: str, place: Callable[[], Response]) -> Response:
+        self._mark_remote()
         started, wall = time.monotonic(), time.time()
         response = place()
         self.session = Session(caller, called, started, wall, time.time(), response.status)
@@ -441,16 +465,21 @@ class World:
         if dialog is None or answer is None or answer.status >= 300:
             raise AssertionError(f"WIC {owner} has no session to send {method} in")
         request = self.wics[sender].in_dialog_request(dialog, answer, method, dialog.cseq.number + 1)
+        self._mark_remote()
         started, wall = time.monotonic(), time.time()
         response = self.loop.run(self.wics[sender].request(request))
         self.session = Session(sender, self.remote_identity, started, wall, time.time(), response.status)
         self.outcome = Outcome(response=response)
         return response
 
+    def _mark_remote(self) -> None:
+        self._remote_seen = len(self.remote.received) if self.remote is not None else 0
+
     def requests_at_remote(self, method: str) -> list[Request]:
-        """The ``method`` requests the remote party received."""
+        """The ``method`` requests the remote party received since the last session attempt
+        began (the whole scenario when there was none)."""
         assert self.remote is not None, "no remote party in this scenario"
-        return [r for r in self.remote.received if r.method == method]
+        return [r for r in self.remote.received[self._remote_seen :] if r.method == method]
 
     def call(self, identity: str) -> Response:
         """5.2.2.5.4 step 1: the remote party places a session to ``identity`` at the I-CSCF."""
