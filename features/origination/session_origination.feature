@@ -56,6 +56,33 @@ Feature: 5.2.2.5.3 Origination
         | user | wic | other identity         |
         | bob  | B1  | sip:eve@enterprise.com |
 
+  Rule: Step 1 - a WIC that has de-registered no longer originates with the identity of that registration
+
+    The registration is what authorises a WIC to originate (5.2.2.3.2: "The eP-CSCF shall
+    perform the WIC authorization at WIC registration"): once the WIC has de-registered, the
+    identity is no longer "the same identity used during the WIC registration" of a live
+    registration, and its INVITE must not enter the IMS core, although the WebSocket stays open.
+
+    @step_1 @negative @inopportune @TP_WIMPU_ORIG_006
+    Scenario Outline: A session started by a WIC after its de-registration is refused and not relayed
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      And WIC "<wic>" has de-registered
+      When WIC "<wic>" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF answers 403
+      And no INVITE reaches the S-CSCF or the remote party
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: Step 2 - when the eP-CSCF allocated the IMPU, it retrieves the registration context, includes the allocated individual IMPU and leaves the From field untouched
 
     @step_2 @option_b @registrar_read @TP_WIMPU_ORIG_002

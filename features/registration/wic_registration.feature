@@ -110,6 +110,42 @@ Feature: 5.2.2.5.2 WIC registration procedure
       Then the eP-CSCF answers 200
       And the wIMPU Registrar holds a registration for alice with 1 contact
 
+  Rule: Step 6 - the same contact registering again over another WebSocket is a re-registration, on the new WebSocket
+
+    The contact is the WIC instance (RFC 5626 4.2: ``+sip.instance`` and ``reg-id``), not the
+    WebSocket it came over: a refresh of the same contact over another WebSocket of the same
+    user (the WIC's page reconnected while the old connection lingers) is still "the contact
+    ... the same as the stored one", a re-registration, not a new contact (step 6). The
+    solution profile follows RFC 5626 6: the new WebSocket replaces the old flow of that
+    contact, so the entry keeps one contact and sessions reach the WIC over the new
+    WebSocket only. The request is inopportune (on another flow than its registration), and
+    accepted.
+
+    @step_6 @inopportune @registrar_read @TP_WIMPU_REG_008
+    Scenario Outline: A refresh of a WIC's contact over another WebSocket moves the contact to it
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered with the identity and the token of <user>
+      And WIC "W2" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "W2" registers the contact of WIC "W" with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And the INVITE reaches WIC "W2" through the I-CSCF, the S-CSCF and the eP-CSCF
+      And WIC "W" receives no INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.1 - an entry is removed upon de-registration
 
     @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005

@@ -116,3 +116,22 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       When WIC "A2" sends a BYE in the session of WIC "A1"
       Then the eP-CSCF answers 403
       And no BYE reaches the S-CSCF or the remote party
+
+  Rule: 5.2.2.3.2 - a dialog that has ended authorises no more requests
+
+    A dialog ends with the BYE that the other end answered 200 (RFC 3261 15.1.2): from then
+    on it is no dialog of the WebSocket any more, and a second BYE on it is refused like a
+    request in no dialog, rather than relayed into the core (TS 24.229 5.2.6.3; solution
+    profile, "Reaching a WIC over its WebSocket": anything else is 403).
+
+    @negative @inopportune @TP_WIMPU_SEC_011
+    Scenario: A request in a session the WIC has already ended is refused
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And WIC "A1" has started a session to the remote party with the identity of alice
+      And WIC "A1" has ended its session with a BYE
+      When WIC "A1" sends a BYE in the session of WIC "A1"
+      Then the eP-CSCF answers 403
+      And no BYE reaches the S-CSCF or the remote party

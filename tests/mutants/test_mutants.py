@@ -37,6 +37,7 @@ GUARDS: dict[str, str] = {
     "reregistration_not_extended": "TP_WIMPU_LIFE_002",
     "deregistration_ignored": "TP_WIMPU_REG_005",
     "new_impu_per_contact": "TP_WIMPU_REG_003 and option_b",
+    "contact_per_flow": "TP_WIMPU_REG_008",
     "external_identity_as_impu": "TP_WIMPU_REG_002",
     "wic_page_missing": "TP_WIMPU_REG_001",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
@@ -50,6 +51,7 @@ GUARDS: dict[str, str] = {
     "aud_not_checked": "TP_WIMPU_SEC_007",
     "any_domain_accepted": "TP_WIMPU_SEC_008",
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
+    "dialog_outlives_bye": "TP_WIMPU_SEC_011",
     "wic_asserted_identity_kept": "TP_WIMPU_ORIG_005",
     # block registration (5.2.2.5.1) and the WWSF directory
     "no_option1": "TP_WIMPU_BLK_001",
@@ -67,6 +69,7 @@ GUARDS: dict[str, str] = {
     "option_a_w6": "TP_WIMPU_ORIG_003",
     "bypass_scscf": "TP_WIMPU_ORIG_001",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
+    "registration_cache_kept": "TP_WIMPU_ORIG_006",
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
     "icscf_w7_all": "TP_WIMPU_TERM_002",

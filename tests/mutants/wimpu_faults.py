@@ -198,6 +198,37 @@ def _new_impu_per_contact(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
 
 
+def _contact_per_flow(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF identifies a WIC's contact by its WebSocket flow as well as its
+    ``+sip.instance``/``reg-id``: the same instance refreshing over a new WebSocket is
+    stored as a second contact, and the old flow keeps being offered sessions."""
+    import hashlib
+
+    from reference.nodes.p_cscf.flows import Registered, W6Write
+
+    service = _pcscf()
+    original = service.register_wic
+
+    def register_wic(request: Any, **kwargs: Any) -> Flow:
+        salt = hashlib.sha256(str(kwargs["flow"]).encode()).hexdigest()[:8]
+        inner = original(request, **kwargs)
+        result: Any = None
+        while True:
+            try:
+                effect = inner.send(result)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(effect, W6Write):
+                contact = effect.write.contact
+                keyed = dataclasses.replace(contact, contact_id=f"{contact.contact_id}@{salt}")
+                effect = dataclasses.replace(effect, write=dataclasses.replace(effect.write, contact=keyed))
+            elif isinstance(effect, Registered):
+                effect = dataclasses.replace(effect, contact_id=f"{effect.contact_id}@{salt}")
+            result = yield effect
+
+    mp.setattr(service, "register_wic", register_wic)
+
+
 def _external_identity_as_impu(mp: pytest.MonkeyPatch) -> None:
     from reference.blocks import WimpuBlock
 
@@ -437,6 +468,33 @@ def _orig_identity_unchecked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service, "originate", originate)
 
 
+def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF caches each flow's registration (identity, registrar entry) for its
+    originating checks and does not drop it when the WIC de-registers."""
+    from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
+
+    service = _pcscf()
+    cache: dict[tuple[str, str], Any] = {}
+    "(flow token, identity registered over it) -> the registrar entry written for it"
+
+    def remember(run: FlowRun, effect: object, result: Any) -> Any:
+        if isinstance(effect, W6Write):
+            cache[(run.kwargs["flow"], run.kwargs["identity"])] = result[1]
+        return result
+
+    def with_cached(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        cached = {identity for flow, identity in cache if flow == kwargs["flow"]}
+        return request, {**kwargs, "registered": kwargs["registered"] | cached}
+
+    def cached_entry(run: FlowRun, effect: object, entry: Any) -> Any:
+        if isinstance(effect, W6ReadByExternal) and entry is None:
+            return cache.get((run.kwargs["flow"], effect.external_identity))
+        return entry
+
+    _patch_flow(mp, service, "register_wic", adjust=remember)
+    _patch_flow(mp, service, "originate", call=with_cached, adjust=cached_entry)
+
+
 # ----- termination (5.2.2.5.4) and forking -------------------------------------------------
 
 
@@ -524,6 +582,14 @@ def _in_dialog_unchecked(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.dialogs import Authorised, DialogTable
 
     mp.setattr(DialogTable, "authorise_from_wic", lambda self, request, flow: Authorised(request))
+
+
+def _dialog_outlives_bye(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF never forgets a dialog it record-routed when a BYE ends it (it only
+    ages out): a request in the ended dialog is relayed again."""
+    from reference.nodes.p_cscf.dialogs import DialogTable
+
+    mp.setattr(DialogTable, "ended", lambda self, flow, call_id: None)
 
 
 def _wic_asserted_identity_kept(mp: pytest.MonkeyPatch) -> None:
@@ -625,6 +691,10 @@ FAULTS: Mapping[str, Fault] = {
     "new_impu_per_contact": Fault(
         "option B: each WIC of one user gets its own IMPU (step 6 binding)", _new_impu_per_contact
     ),
+    "contact_per_flow": Fault(
+        "the eP-CSCF stores a WIC's contact refreshed over a new WebSocket as a second contact (RFC 5626 6)",
+        _contact_per_flow,
+    ),
     "external_identity_as_impu": Fault(
         "option B: the eP-CSCF allocates no IMPU from the block", _external_identity_as_impu
     ),
@@ -679,6 +749,14 @@ FAULTS: Mapping[str, Fault] = {
     "in_dialog_unchecked": Fault(
         "the eP-CSCF relays a WIC's in-dialog request on the Route set the WIC wrote, whoever's dialog it is",
         _in_dialog_unchecked,
+    ),
+    "dialog_outlives_bye": Fault(
+        "the eP-CSCF keeps a dialog after the BYE that ended it and relays further requests in it",
+        _dialog_outlives_bye,
+    ),
+    "registration_cache_kept": Fault(
+        "the eP-CSCF checks origination against a per-flow registration cache that de-registration leaves",
+        _registration_cache_kept,
     ),
     "wic_asserted_identity_kept": Fault(
         "the eP-CSCF passes on a P-Asserted-Identity the WIC wrote instead of asserting the registered IMPU",
