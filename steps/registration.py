@@ -25,9 +25,6 @@ CARRIAGES = {
 }
 
 
-SECONDS = {"seconds": int}
-
-
 def _one_of(name: str, phrases: Iterable[str]) -> str:
     return f"(?P<{name}>{'|'.join(re.escape(p) for p in phrases)})"
 
@@ -60,7 +57,10 @@ def token_expired(world: World, user: str) -> None:
     world.expire_token(user)
 
 
-@given(parsers.re(rf"the security token of {USER} has (?P<seconds>\d+) seconds left"), converters=SECONDS)
+@given(
+    parsers.re(rf"the security token of {USER} has (?P<seconds>\d+) seconds left"),
+    converters={"seconds": int},
+)
 def token_runs_down(world: World, user: str, seconds: int) -> None:
     world.let_token_run_down(user, seconds)
 
