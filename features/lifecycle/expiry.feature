@@ -6,7 +6,8 @@ Feature: 5.2.2.3.1 Registration timer expiry
   re-registration of a WIC."
 
   The stack runs on a clock the tester controls: time passes without waiting. The tokens
-  the WWSF issues live for an hour, longer than any wait here.
+  the WWSF issues live for an hour, longer than any wait here but where a scenario runs a
+  token down on purpose ("has 300 seconds left": time passes until then).
 
   Background:
     Given the wIMPU stack is running with the reference profile and a clock the tester controls
@@ -49,6 +50,68 @@ Feature: 5.2.2.3.1 Registration timer expiry
       Then the wIMPU Registrar holds a registration for <user> with 1 contact
       And the remote party receives 200
       And WIC "W" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+  Rule: 5.2.2.3.2 - a registration lasts its own duration, whatever the lifetime of the token that authorised it
+
+    The token authorises the registration when it is made (step 4, 5.2.2.3.2 "perform the
+    WIC authorization at WIC registration"); the eP-CSCF then stores the registration "for
+    the duration of the registration" and removes it "once the registration expires or when
+    the WIC is de-registered". The solution profile (Lifecycle): "A re-REGISTER carries a
+    token too; an expired token on re-REGISTER is rejected like on the first REGISTER, and a
+    fresh token extends the registration." So a token running out ends neither the
+    registration nor the WIC's reachability, a re-REGISTER with it is refused without
+    touching the registration, and a re-REGISTER with a fresh token extends it.
+
+    @clause_5_2_2_3_2 @step_4 @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_004
+    Scenario Outline: A re-registration with an expired token is refused and the WIC stays registered and reachable
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And the security token of <user> has 300 seconds left
+      And WIC "W" has registered for 600 seconds with the identity and the token of <user>
+      And 400 seconds have passed
+      When WIC "W" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 401
+      And the response says the security token is invalid
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And the INVITE reaches WIC "W" through the I-CSCF, the S-CSCF and the eP-CSCF
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+    @clause_5_2_2_3_2 @step_4 @i_cscf @registrar_read @TP_WIMPU_LIFE_005
+    Scenario Outline: A re-registration with a fresh token after the first token expired keeps the WIC registered beyond its first timer
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And the security token of <user> has 300 seconds left
+      And WIC "W" has registered for 600 seconds with the identity and the token of <user>
+      And 400 seconds have passed
+      And <user> has logged in at the WWSF and received a security token
+      When WIC "W" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      When 400 seconds pass
+      And the remote party calls <user>
+      Then the wIMPU Registrar holds a registration for <user> with 1 contact
+      And the remote party receives 200
+      And the INVITE reaches WIC "W" through the I-CSCF, the S-CSCF and the eP-CSCF
 
       @option_a
       Examples:

@@ -82,6 +82,8 @@ GUARDS: dict[str, str] = {
     "cancel_no_reason": "TP_WIMPU_FORK_001",
     # lifecycle (5.2.2.3.1)
     "expiry_ignored": "TP_WIMPU_LIFE_001",
+    "registration_bound_to_token": "TP_WIMPU_LIFE_004",
+    "token_pinned_to_registration": "TP_WIMPU_LIFE_005",
 }
 
 

@@ -661,6 +661,63 @@ def _cancel_no_reason(mp: pytest.MonkeyPatch) -> None:
 # ----- lifecycle (5.2.2.3.1) ---------------------------------------------------------------
 
 
+def _bearer_of(request: Any) -> str | None:
+    from reference.nodes.iwf.token_check import TokenError, extract_bearer
+
+    try:
+        return extract_bearer(request.get_all("Authorization"), request.body, request.get("Content-Type"))
+    except TokenError:
+        return None
+
+
+def _registration_bound_to_token(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF grants a WIC registration no longer than the token that authorised it
+    lives: the registration ends when the token expires."""
+    import re
+
+    from reference.nodes.p_cscf.service import Pcscf
+
+    original = Pcscf.register
+
+    async def register(self: Pcscf, request: Any, flow_token: str, identity: str) -> Any:
+        token = _bearer_of(request)
+        exp = _unverified(token)[1].get("exp") if token else None
+        if isinstance(exp, int | float):
+            left = max(int(exp - self.clock()), 1)
+            contact = request.get("Contact") or ""
+
+            def capped(found: re.Match[str]) -> str:
+                return f";expires={min(int(found.group(1)), left)}"
+
+            request = request.with_header_set("Contact", re.sub(r";expires=(\d+)", capped, contact))
+            expires = request.get("Expires")
+            if expires is not None and expires.strip().isdigit():
+                request = request.with_header_set("Expires", str(min(int(expires), left)))
+        return await original(self, request, flow_token, identity)
+
+    mp.setattr(Pcscf, "register", register)
+
+
+def _token_pinned_to_registration(mp: pytest.MonkeyPatch) -> None:
+    """The IWF keeps the token of a registration's first REGISTER and validates every
+    re-REGISTER of it (same Call-ID) against that token, not the one the re-REGISTER carries."""
+    from reference.nodes.iwf.service import Iwf
+
+    original = Iwf.check_token
+    first: dict[str, str] = {}
+    "Call-ID -> the token its first REGISTER carried"
+
+    def check_token(self: Iwf, request: Any) -> str:
+        token = _bearer_of(request)
+        pinned = first.setdefault(request.call_id, token) if token else None
+        if pinned is not None and pinned != token:
+            request = request.without_header("Authorization").with_header("Authorization", f"Bearer {pinned}")
+            request = request.with_body(b"", None) if request.body else request
+        return original(self, request)
+
+    mp.setattr(Iwf, "check_token", check_token)
+
+
 def _expiry_ignored(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.wimpu_registrar.model import MAX_EXPIRES
     from reference.nodes.wimpu_registrar.store import Store
@@ -822,6 +879,14 @@ FAULTS: Mapping[str, Fault] = {
         _cancel_no_reason,
     ),
     # lifecycle
+    "registration_bound_to_token": Fault(
+        "the eP-CSCF grants a WIC registration no longer than the lifetime left to its token",
+        _registration_bound_to_token,
+    ),
+    "token_pinned_to_registration": Fault(
+        "the IWF validates a re-REGISTER against the token of the registration's first REGISTER",
+        _token_pinned_to_registration,
+    ),
     "expiry_ignored": Fault(
         "the wIMPU Registrar keeps every contact for its maximum time, whatever the registration timer",
         _expiry_ignored,
