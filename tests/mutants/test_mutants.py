@@ -36,6 +36,7 @@ GUARDS: dict[str, str] = {
     "registration_not_stored": "TP_WIMPU_REG_001 or TP_WIMPU_REG_003 or TP_WIMPU_REG_004",
     "reregistration_not_extended": "TP_WIMPU_LIFE_002",
     "deregistration_ignored": "TP_WIMPU_REG_005",
+    "unknown_deregistration_registers": "TP_WIMPU_REG_009",
     "new_impu_per_contact": "TP_WIMPU_REG_003 and option_b",
     "contact_per_flow": "TP_WIMPU_REG_008",
     "external_identity_as_impu": "TP_WIMPU_REG_002",

@@ -184,6 +184,32 @@ def _deregistration_ignored(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
 
 
+def _unknown_deregistration_registers(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF honours Expires: 0 only for a registered contact; for one it does not
+    know it ignores the zero and registers the contact for its default interval."""
+    from reference.blocks import Allocation
+    from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal
+
+    service = _pcscf()
+    original = service.register_wic
+
+    def register_wic(request: Any, **kwargs: Any) -> Flow:
+        contact = request.get("Contact") or ""
+        zero = request.get("Expires") == "0" and contact.strip() != "*"
+        if zero:
+            identity = kwargs["identity"]
+            option_b = kwargs["block"].allocation is Allocation.EP_CSCF
+            entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
+            if entry is None:
+                default = str(kwargs["policy"].default_expires)
+                request = request.with_header_set("Expires", default).with_header_set(
+                    "Contact", contact.replace(";expires=0", f";expires={default}")
+                )
+        return (yield from original(request, **kwargs))
+
+    mp.setattr(service, "register_wic", register_wic)
+
+
 def _new_impu_per_contact(mp: pytest.MonkeyPatch) -> None:
     from reference.blocks import WimpuBlock
     from reference.nodes.p_cscf.flows import W6ReadByExternal
@@ -744,6 +770,10 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "deregistration_ignored": Fault(
         "the eP-CSCF keeps the registrar entry after de-registration", _deregistration_ignored
+    ),
+    "unknown_deregistration_registers": Fault(
+        "the eP-CSCF registers an unknown contact for its default interval when asked to de-register it",
+        _unknown_deregistration_registers,
     ),
     "new_impu_per_contact": Fault(
         "option B: each WIC of one user gets its own IMPU (step 6 binding)", _new_impu_per_contact
