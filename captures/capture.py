@@ -123,6 +123,10 @@ class LiveCapture:
         self.stats: CaptureStats | None = None
         self._probe: socket.socket | None = None
         self._probes_seen: set[int] = set()
+        "Source ports of the open probe senders whose datagram has come out of the capture tool."
+        self._senders: dict[int, socket.socket] = {}
+        """Probe senders by source port, each kept open until its one datagram has been captured, so
+        the kernel cannot give its port to a later probe: a sighting names exactly one probe."""
         self._seen = threading.Condition()
         self._process: subprocess.Popen[bytes] | None = None
         self._pump: threading.Thread | None = None
@@ -151,34 +155,45 @@ class LiveCapture:
 
     def _probe_seen(self, source_port: int) -> None:
         with self._seen:
-            self._probes_seen.add(source_port)
-            self._seen.notify_all()
+            if source_port in self._senders:  # else not one of ours, or already reaped: ignored
+                self._probes_seen.add(source_port)
+                self._seen.notify_all()
+
+    def _reap(self, *, every: bool = False) -> None:
+        """Close the probe senders whose datagram has been captured (``every``: all of them)."""
+        with self._seen:
+            for port in [p for p in self._senders if every or p in self._probes_seen]:
+                self._senders.pop(port).close()
+                self._probes_seen.discard(port)
 
     def _wait_probe(self, timeout: float, alive: Callable[[], bool]) -> bool:
         """Send probes until one of them has come out of the capture tool.
 
-        Each probe leaves from a socket of its own, so its source port names it: a probe sent
-        earlier (at start, several are in flight) never stands in for this one.
+        Each probe leaves from a socket of its own, so its source port names it, and the socket
+        stays open until that datagram has been captured (:attr:`_senders`): a probe sent earlier
+        (at start, several are in flight) never stands in for this one, and neither does an
+        earlier probe whose port the kernel would otherwise hand out again (a stop that took a
+        recycled port for its own probe once returned before the capture had the last packets).
         """
         assert self._probe is not None
         target = self._probe.getsockname()
         deadline = time.monotonic() + timeout
-        senders: list[socket.socket] = []
         ports: set[int] = set()
         try:
             while time.monotonic() < deadline and alive():
                 sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sender.bind((target[0], 0))
-                senders.append(sender)
-                ports.add(sender.getsockname()[1])
+                port = sender.getsockname()[1]
+                with self._seen:
+                    self._senders[port] = sender
+                ports.add(port)
                 sender.sendto(b"", target)
                 with self._seen:
                     if self._seen.wait_for(lambda: not ports.isdisjoint(self._probes_seen), 0.05):
                         return True
             return False
         finally:
-            for sender in senders:
-                sender.close()
+            self._reap()
 
     # ----- start ----------------------------------------------------------------------
 
@@ -202,6 +217,7 @@ class LiveCapture:
             reasons.append(f"{name}: {reason}")
         self._probe.close()
         self._probe = None
+        self._reap(every=True)
         raise CaptureUnavailable(f"cannot capture on {self.interface!r}: " + "; ".join(reasons))
 
     def _start_dumpcap(self, timeout: float) -> str | None:
@@ -312,6 +328,7 @@ class LiveCapture:
         if self._probe is not None:
             self._probe.close()
             self._probe = None
+        self._reap(every=True)
         self.stats = stats
         inject_secrets(self.path, self.keylog_path.read_bytes() if self.keylog_path.exists() else b"")
         if require_complete and not (stats.complete and drained):
