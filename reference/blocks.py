@@ -145,6 +145,13 @@ class WimpuBlock:
             return self.holds(identity)
         return self.serves_domain(identity)
 
+    def is_block(self, wimpu: str) -> bool:
+        """``wimpu`` names this block's wildcarded IMPU (compared parsed). Never raises."""
+        try:
+            return WildcardImpu.parse(wimpu) == self.wimpu
+        except ValueError:
+            return False
+
 
 def _domain(identity: str) -> str | None:
     """The lower-case host (without port) of a sip:/sips: identity; None otherwise."""

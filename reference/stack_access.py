@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
-from reference.nodes.wimpu_registrar.access import AccessPolicy, BlockGrant, Grant, Role
+from reference.nodes.wimpu_registrar.access import AccessPolicy, Grant, Role
 
 if TYPE_CHECKING:
     from reference.stack import BlockSpec, StackConfig
@@ -31,7 +31,7 @@ def _grant(node: str, blocks: list[BlockSpec], holder: str, serves_as: str) -> G
     return Grant(
         node=node,
         role=Role.EP_CSCF,
-        blocks=tuple(BlockGrant(b.wimpu, b.external_domains) for b in blocks),
+        blocks=tuple(b.block for b in blocks),
         holder=holder,
         serves_as=serves_as,
     )

@@ -42,3 +42,10 @@ def test_a_malformed_identity_raises_in_block_of_and_never_in_the_predicates() -
     with pytest.raises(IdentityError):
         block_of([A, B], "mailto:x@y")
     assert not A.holds("mailto:x@y") and not A.serves("not a uri") and not B.serves("sip:@")
+
+
+def test_a_block_knows_its_own_wildcard_however_written_and_never_raises() -> None:
+    block = WimpuBlock.parse("sip:wrtc-!.*!@block1.ims.example.net", "A")
+    assert block.is_block("sip:wrtc-!.*!@block1.ims.example.net")
+    assert not block.is_block("sip:wrtc-!.*!@block2.ims.example.net")
+    assert not block.is_block("not a wildcard")

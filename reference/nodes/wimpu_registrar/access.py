@@ -29,7 +29,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, Final
 
-from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
+from reference.blocks import WimpuBlock
 from reference.spec import clause
 
 from .model import RegistrarError
@@ -37,7 +37,6 @@ from .model import RegistrarError
 __all__ = [
     "ALLOWED",
     "AccessPolicy",
-    "BlockGrant",
     "Forbidden",
     "Grant",
     "Operation",
@@ -103,38 +102,13 @@ BLOCK_SCOPED: Final = frozenset(
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class BlockGrant:
-    """A wIMPU block a caller serves: its wildcarded IMPU and (option B) external domains."""
-
-    wimpu: str
-    external_domains: tuple[str, ...] = ()
-
-    def wildcard(self) -> WildcardImpu:
-        return WildcardImpu.parse(self.wimpu)
-
-    def holds(self, impu: str) -> bool:
-        """True if the individual IMPU ``impu`` belongs to this block (TS 23.003 13.4A)."""
-        try:
-            return self.wildcard().matches(impu)
-        except IdentityError:
-            return False
-
-    def is_block(self, wimpu: str) -> bool:
-        """True if ``wimpu`` is this block's wildcarded IMPU (compared parsed)."""
-        try:
-            return WildcardImpu.parse(wimpu) == self.wildcard()
-        except ValueError:
-            return False
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Grant:
     """What one client certificate may do."""
 
     node: str
     "The node named in the certificate (``urn:wimpu:node:<node>``)."
     role: Role
-    blocks: tuple[BlockGrant, ...] = ()
+    blocks: tuple[WimpuBlock, ...] = ()
     "eP-CSCF: the blocks it serves or stands by for."
     holder: str = ""
     "eP-CSCF: the identity its block leases are held under."
@@ -176,7 +150,7 @@ class AccessPolicy:
         if not grant.allows(operation):
             raise Forbidden(f"{grant.node} ({grant.role.value}) may not use {operation.value}")
 
-    def authorise_impu(self, grant: Grant, operation: Operation, impu: str) -> BlockGrant | None:
+    def authorise_impu(self, grant: Grant, operation: Operation, impu: str) -> WimpuBlock | None:
         """``operation`` on the entry of ``impu``: an eP-CSCF only inside its blocks.
 
         Returns:
@@ -206,9 +180,7 @@ class AccessPolicy:
             return
         if not block.is_block(wimpu):
             raise Forbidden(f"{impu} belongs to {block.wimpu}, not to {wimpu}")
-        if external_identity is not None and _domain(external_identity) not in {
-            d.lower() for d in block.external_domains
-        }:
+        if external_identity is not None and not block.serves_domain(external_identity):
             raise Forbidden(
                 f"external identity {external_identity} is outside the domains of {block.wimpu} "
                 f"({', '.join(block.external_domains) or 'none: not an option B block'})"
@@ -239,10 +211,3 @@ class AccessPolicy:
         if holder is not None and holder != grant.holder:
             raise Forbidden(f"{grant.node} holds leases as {grant.holder}, not as {holder}")
 
-
-def _domain(identity: str) -> str:
-    try:
-        canonical = canonical_identity(identity)
-    except IdentityError:
-        return ""
-    return canonical.rpartition("@")[2].split(";", 1)[0].lower()

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from reference.blocks import WimpuBlock
 from reference.nodes.wimpu_registrar.access import (
     AccessPolicy,
-    BlockGrant,
     Forbidden,
     Grant,
     Operation,
@@ -106,7 +106,7 @@ def test_i_cscf_wwsf_and_observer_only_read(policy: AccessPolicy, node: str, all
 
 
 def test_ep_cscf_may_not_query_w7() -> None:
-    grant = Grant("ep", Role.EP_CSCF, (BlockGrant(BLOCK1),), EP1, EP1)
+    grant = Grant("ep", Role.EP_CSCF, (WimpuBlock.parse(BLOCK1, "A"),), EP1, EP1)
     with pytest.raises(Forbidden):
         AccessPolicy([grant]).authorise(grant, Operation.W7_STATUS)
 
