@@ -23,12 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CHOICE = "PROFILE_ORIG_OPTA_NO_W6"
 
 
-def run_with_fault(reports: Path, *options: str) -> subprocess.CompletedProcess[str]:
+PROBE = '''
+def pytest_bdd_after_step(request, feature, scenario, step, step_func, step_func_args):
+    if step.name.startswith("the INVITE reaching the remote party asserts"):
+        raise AssertionError("probe: a check of the text failed after the deviation")
+'''
+"A plugin that fails the last step of TP_WIMPU_ORIG_003, a check of the text after the profile check."
+
+
+def run_with_fault(reports: Path, *options: str, path: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env.pop("WIMPU_REPORTS_DIR", None)
     env["WIMPU_FAULT"] = "option_a_w6"
     env["WIMPU_CAPTURES_DIR"] = str(reports.parent / "captures")
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests" / "mutants"), env.get("PYTHONPATH", "")])
+    paths = [path, str(ROOT / "tests" / "mutants"), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider", "-n0", "-q",
          "-rs", "-m", "TP_WIMPU_ORIG_003", "--reports-dir", str(reports), *options],
@@ -83,3 +92,19 @@ def test_a_pics_answering_the_choice_no_leaves_the_check_out(tmp_path: Path) -> 
     markdown = (reports / "conformance.md").read_text()
     assert "| PASS | 1 |" in markdown and f"PICS PICS_{CHOICE} = no" in markdown
     assert "*(not checked)*" in markdown
+
+
+def test_a_failure_of_the_text_after_a_deviation_is_a_fail_that_lists_the_deviation(tmp_path: Path) -> None:
+    """The scenario goes on after a deviation: a check of the text after it still runs, and FAILs."""
+    (tmp_path / "profile_probe.py").write_text(PROBE, encoding="utf-8")
+    reports = tmp_path / "reports"
+    result = run_with_fault(reports, "-p", "profile_probe", path=str(tmp_path))
+    assert result.returncode == 1, result.stdout[-3000:]
+    case, props = properties(reports / "junit.xml")
+    failure = case.find("failure")
+    assert failure is not None and "probe: a check of the text failed" in failure.get("message", "")
+    assert [v for n, v in props if n == "profile.deviation"][0].startswith(f"{CHOICE}: ")
+    markdown = (reports / "conformance.md").read_text()
+    assert "| FAIL | 1 |" in markdown and "| PROFILE DEVIATION | 0 |" in markdown
+    apart = markdown.split("### Profile deviations (not failures of the text)", 1)[1].split("##", 1)[0]
+    assert "**FAIL**" in apart and CHOICE in apart
