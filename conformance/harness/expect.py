@@ -6,7 +6,8 @@ catching up) is bounded by :data:`EVENT_WAIT`, generous because it costs nothing
 event comes and a loaded 2-core machine can be seconds late; only a window that measures
 *absence* ("nothing more arrives") is short, and it is named (:data:`ABSENCE_WINDOW`).
 Timers the text or the solution profile prescribes (registration expiry, a block lease,
-"within 10 seconds" in a feature) are not these and keep their values.
+the SUT's failover time, ``[timing] failover_within`` of its PIXIT) are not these and keep
+their values.
 """
 
 from __future__ import annotations
