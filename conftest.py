@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from conformance.harness.sut import PIXIT_KEY, Unobservable
+from conformance.harness.profile import ProfileChecks
+from conformance.harness.sut import PICS_ANSWERS_KEY, PIXIT_KEY, Unobservable
 from conformance.pixit import Pixit, PixitError, load_pixit
 from conformance.traceability import load_pics, load_selection
 
@@ -104,6 +105,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     what ruled it out. This is the one legitimate skip of the suite (docs/traceability.md).
     """
     answers = {item.id: item.answer for item in load_pics(config.getoption("--pics"))}
+    config.stash[PICS_ANSWERS_KEY] = answers  # the profile checks read them (steps/common.py)
     suite = load_pics(PICS)  # the items, their gates and the expressions are the suite's; answers the SUT's
     selection = load_selection(SELECTION, suite)
     unsupported = [item for item in suite if answers.get(item.id) not in SUPPORTED]
@@ -144,15 +146,51 @@ def pytest_bdd_before_step_call(
         )
 
 
+PROFILE_KEY = pytest.StashKey[ProfileChecks]()
+"The profile checks of the running scenario (the ``profile`` fixture of steps/common.py)."
+
+
+def profile_checks(item: pytest.Item) -> ProfileChecks:
+    """The profile checks of ``item``, made against the SUT's PICS; each finding becomes a user
+    property of the test at once (JUnit XML carries it whatever the verdict)."""
+    if PROFILE_KEY not in item.stash:
+        answers = item.config.stash.get(PICS_ANSWERS_KEY, {})
+        item.stash[PROFILE_KEY] = ProfileChecks(
+            answers, record=lambda name, value: item.user_properties.append((name, value))
+        )
+    return item.stash[PROFILE_KEY]
+
+
+@pytest.fixture
+def profile(request: pytest.FixtureRequest) -> ProfileChecks:
+    """The profile checks of the running scenario: ``profile.check(choice id, check)`` in a step."""
+    return profile_checks(request.node)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """An observation or action the SUT's description does not allow makes the verdict inconclusive.
+    """An observation or action the SUT's description does not allow makes the verdict inconclusive;
+    a scenario whose only findings are profile deviations gets the verdict PROFILE DEVIATION.
 
     :class:`~conformance.harness.sut.Unobservable` (for example: time must pass and the external SUT
     runs on its own clock) becomes a skip whose reason starts with ``inconclusive:``; the
     reports count it as INCONCLUSIVE, never as passed.
+
+    A scenario that passed every check of the text but deviated from a solution-profile choice
+    (:class:`~conformance.harness.profile.ProfileChecks`) becomes a skip whose reason starts with
+    ``profile deviation:``; the reports count it as PROFILE DEVIATION, apart from FAIL. A scenario
+    that failed keeps its failure, its deviations listed in its report section and properties.
     """
     try:
-        return (yield)
+        result = yield
     except Unobservable as exc:
         pytest.skip(f"inconclusive: {exc}")
+    except BaseException:
+        checks = item.stash.get(PROFILE_KEY, None)
+        if checks is not None and checks.deviations:
+            item.add_report_section("call", "profile deviations", "\n".join(map(str, checks.deviations)))
+        raise
+    checks = item.stash.get(PROFILE_KEY, None)
+    if checks is not None and checks.deviations:
+        pytest.skip(checks.reason())
+    return result

@@ -39,6 +39,7 @@ __all__ = [
     "Mode",
     "Node",
     "Pixit",
+    "REFERENCE_PIXIT",
     "PixitError",
     "SipAddress",
     "User",
@@ -47,6 +48,12 @@ __all__ = [
 ]
 
 Mode = Literal["reference", "emulated", "external"]
+
+REFERENCE_PIXIT = Path(__file__).with_name("reference-pixit.toml")
+"The PIXIT of the default run (the bundled reference, in-process): its values when no --sut is given."
+FAILOVER_WITHIN = 10.0
+"""``[timing] failover_within`` of the reference: seconds from an eP-CSCF's failure to its block's
+registration by another (docs/failover.md: lease 10 s; the solution profile's timing, not the text's)."""
 
 ROLES: dict[str, frozenset[str]] = {
     "wwsf": frozenset({"reference", "external"}),
@@ -217,6 +224,9 @@ class Pixit:
     afresh (stopped with SIGTERM after it); empty: the SUT is already running."""
     ready: float = 20.0
     "``[sut] ready``: seconds to wait for a started SUT's nodes to answer."
+    failover_within: float = FAILOVER_WITHIN
+    """``[timing] failover_within``: seconds within which the SUT re-allocates the block of a failed
+    eP-CSCF (5.2.2.2 gives no time; the check against it is a profile check, PROFILE_LIFE_FAILOVER_TIME)."""
 
     @property
     def ep_cscfs(self) -> list[Node]:
@@ -262,7 +272,7 @@ class Pixit:
 # ----- loading ------------------------------------------------------------------------------------
 
 _TOP = {"sut", "stack", "trust", "wwsf", "registrar", "i_cscf", "s_cscf", "remote", "ep_cscf", "block",
-        "user", "ims_user", "clock"}  # fmt: skip
+        "user", "ims_user", "clock", "timing"}  # fmt: skip
 _SUT = {"description", "pics", "start", "ready"}
 _STACK = {"host", "ims_domain", "remote_domain", "state_dir"}
 _TRUST = {"ca"}
@@ -279,6 +289,7 @@ _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "ext
 _USER = {"username", "password", "identity", "block"}
 _IMS_USER = {"identity", "impi", "password", "password_file"}
 _CLOCK = {"offset_file"}
+_TIMING = {"failover_within"}
 
 
 def load_pixit(path: str | Path) -> Pixit:
@@ -409,6 +420,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     stack = r.keys(data.get("stack", {}), _STACK, "[stack]")
     trust = r.keys(data.get("trust", {}), _TRUST, "[trust]")
     clock = r.keys(data.get("clock", {}), _CLOCK, "[clock]")
+    timing = r.keys(data.get("timing", {}), _TIMING, "[timing]")
 
     nodes: dict[str, Node] = {}
     for role in ("wwsf", "registrar", "i_cscf", "s_cscf", "remote"):
@@ -455,6 +467,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     )
     if ready <= 0:
         raise r.fail("[sut].ready", f"must be a positive number of seconds, not {ready}")
+    failover_within = _seconds(r, timing, "failover_within", "[timing]", FAILOVER_WITHIN)
     pixit = Pixit(
         path=path,
         description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
@@ -477,6 +490,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         ),
         start=tuple(start),
         ready=float(ready),
+        failover_within=failover_within,
     )
     if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
         if not pixit.trust:
@@ -492,6 +506,14 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
                 raise r.fail(f"ep_cscf[{i}].identity", f"missing: the suite's WWSF needs the identity of "
                              f"{ep.name} (the audience of the tokens it accepts)")  # fmt: skip
     return pixit
+
+
+def _seconds(r: _Reader, table: Mapping[str, Any], key: str, at: str, default: float) -> float:
+    """A positive number of seconds (an integer or a float)."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise r.fail(f"{at}.{key}", f"expected a positive number of seconds, got {value!r}")
+    return float(value)
 
 
 def _registrar_client(r: _Reader, table: Mapping[str, Any], *, later: bool) -> tuple[Path, Path] | None:

@@ -121,11 +121,23 @@ def _slug(text: str) -> str:
 
 
 def overall(row_results: list[ScenarioResult], requirement: Requirement, covered: bool) -> Verdict:
-    """The verdict of a requirement over the verdicts of its scenarios."""
+    """The verdict of a requirement over the verdicts of its scenarios.
+
+    The most severe first: FAIL, ERROR, INCONCLUSIVE, PROFILE DEVIATION, PASS, NOT APPLICABLE. A
+    requirement whose scenarios only deviate from the solution profile is PROFILE DEVIATION: the
+    text's checks held, it is never a FAIL of the text.
+    """
     if not requirement.testable:
         return Verdict.NOT_TESTABLE
     verdicts = {result.verdict for result in row_results}
-    for verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE, Verdict.PASS, Verdict.NOT_APPLICABLE):
+    for verdict in (
+        Verdict.FAIL,
+        Verdict.ERROR,
+        Verdict.INCONCLUSIVE,
+        Verdict.PROFILE_DEVIATION,
+        Verdict.PASS,
+        Verdict.NOT_APPLICABLE,
+    ):
         if verdict in verdicts:
             return verdict
     return Verdict.NOT_RUN if covered else Verdict.UNCOVERED
@@ -242,7 +254,7 @@ def build(
         requirements=rows,
         assumptions=profile_assumptions(root / "docs" / "solution-profile.md"),
         open_points=open_points(root / "docs" / "open-points.md"),
-        purposes=load_test_purposes(root),
+        purposes=load_test_purposes(root) if (root / "features" / "tags.toml").is_file() else [],
     )
     captures = captures or captures_dir(root)
     since = _started(run)

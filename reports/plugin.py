@@ -45,10 +45,11 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.profile import DEVIATION_PROPERTY
 from conformance.redact import redact, scrub_file, scrub_tree
 from reports import conformance
 from reports.evidence import EvidencePlugin, captures_dir
-from reports.results import IN_PROGRESS, RUN_FILE
+from reports.results import IN_PROGRESS, RUN_FILE, SKIPPED_LINE
 
 __all__ = ["ENV", "ReportsPlugin", "claim"]
 
@@ -264,6 +265,8 @@ class ReportsPlugin:
                 test_report_context_registry[report] = ReportContext(
                     scenario=data["scenario"], name=data["name"]
                 )
+        if report.when == "call":
+            _describe_outcome(report)
 
     # --- end of the run ------------------------------------------------------------------------------
 
@@ -341,6 +344,30 @@ class ReportsPlugin:
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = self._env_before
+
+
+def _describe_outcome(report: pytest.TestReport) -> None:
+    """Write into the scenario's cucumber description what cucumber JSON has no field for: the reason
+    of a test skipped after its steps ran (``inconclusive: ...``, ``profile deviation: ...``) and each
+    profile finding (``profile.deviation: ...``, ``profile.unchecked: ...``), read by
+    ``reports.results`` when there is no JUnit XML; the step that deviated is marked skipped."""
+    from pytest_bdd.reporting import test_report_context_registry
+
+    context = test_report_context_registry.get(report)
+    if context is None:
+        return
+    scenario = context.scenario
+    lines = [f"{name}: {value}" for name, value in report.user_properties if name.startswith("profile.")]
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+        lines.insert(0, SKIPPED_LINE + str(longrepr[2]).removeprefix("Skipped: "))
+        deviated = {str(v).partition(":")[0] for n, v in report.user_properties if n == DEVIATION_PROPERTY}
+        for step in scenario.get("steps", []):
+            if any(f"({choice})" in str(step.get("name", "")) for choice in deviated):
+                step["failed"] = True  # cucumber JSON: "skipped" for this step, "passed" for the others
+    if lines:
+        description = str(scenario.get("description") or "")
+        scenario["description"] = "\n".join([description, *lines] if description else lines)
 
 
 def _path_option(config: pytest.Config, name: str) -> str | None:

@@ -27,7 +27,7 @@ code,.mono{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:12p
 .v{display:inline-block;padding:1px 6px;border-radius:3px;font-weight:bold;font-size:12px;
  white-space:nowrap;color:#fff}
 .v-PASS{background:#2e7d32}.v-FAIL{background:#c62828}.v-ERROR{background:#d84315}
-.v-INCONCLUSIVE{background:#f9a825;color:#222}.v-NOT-APPLICABLE{background:#78909c}
+.v-INCONCLUSIVE{background:#f9a825;color:#222}.v-PROFILE-DEVIATION{background:#5c6bc0}.v-NOT-APPLICABLE{background:#78909c}
 .v-NOT-RUN{background:#cfd8dc;color:#222}.v-UNCOVERED{background:#6a1b9a}
 .v-NOT-TESTABLE{background:#eceff1;color:#555;border:1px solid #b0bec5}
 .partial{background:#c62828;color:#fff;font-size:18px;font-weight:bold;padding:10px 14px;margin:12px 0}
@@ -49,7 +49,7 @@ tr.row-UNCOVERED td:first-child{border-left:4px solid #6a1b9a}
 ul.links{margin:0;padding-left:16px}ul.links li{margin:1px 0}
 ol.steps{margin:6px 0;padding-left:24px}ol.steps li{margin:2px 0}
 .st{font-size:11px;font-weight:bold;margin-left:6px}.st-passed{color:#2e7d32}.st-failed{color:#c62828}
-.st-not-run,.st-unknown,.st-skipped{color:#78909c}
+.st-not-run,.st-unknown,.st-skipped,.st-not-checked{color:#78909c}.st-deviated{color:#3949ab}
 li.step-failed{background:#ffebee}li.step-not-run,li.step-unknown{color:#78909c}
 article{border:1px solid #c9d3df;border-radius:4px;padding:4px 14px 10px;margin:14px 0}
 article.a-FAIL,article.a-ERROR{border-color:#c62828}
@@ -114,6 +114,7 @@ def _summary(report: Report) -> list[str]:
         Verdict.FAIL,
         Verdict.ERROR,
         Verdict.INCONCLUSIVE,
+        Verdict.PROFILE_DEVIATION,
         Verdict.NOT_APPLICABLE,
     }
     out = [
@@ -134,7 +135,10 @@ def _summary(report: Report) -> list[str]:
     out.append(
         '<p class="muted">ERROR is a setup or teardown problem of the test system: inconclusive, not a '
         "failure of the SUT. NOT APPLICABLE: the PICS answers exclude the scenario. UNCOVERED: a testable "
-        "requirement no scenario checks yet. NOT RUN: its scenarios exist but were not selected.</p>"
+        "requirement no scenario checks yet. NOT RUN: its scenarios exist but were not selected. "
+        "PROFILE DEVIATION: every check of the text held, but the SUT did not follow a choice of this "
+        "project's solution profile (<code>docs/solution-profile.md</code>): not a failure of the text, "
+        "listed apart below.</p>"
     )
     bad = [r for r in report.scenarios if r.verdict in (Verdict.FAIL, Verdict.ERROR, Verdict.INCONCLUSIVE)]
     out.append('<h3 id="failures">Failures and inconclusive verdicts</h3>')
@@ -150,6 +154,7 @@ def _summary(report: Report) -> list[str]:
                 + "</li>"
             )
         out.append("</ol>")
+    out += _deviations(report)
     failed_reqs = [row for row in report.requirements if row.verdict in (Verdict.FAIL, Verdict.ERROR)]
     if failed_reqs:
         out.append(
@@ -171,6 +176,28 @@ def _summary(report: Report) -> list[str]:
         for name, reason in report.run.other_failures:
             out.append(f'<p class="warn"><code>{escape(name)}</code>: {escape(reason)}</p>')
     out.append("</section>")
+    return out
+
+
+def _deviations(report: Report) -> list[str]:
+    """The deviations from solution-profile choices (a FAIL's too) and the profile checks the PICS left
+    out, apart from the failures of the text."""
+    out = ['<h3 id="deviations">Profile deviations (not failures of the text)</h3>']
+    found = [(r, d) for r in report.scenarios for d in r.deviations]
+    if not found:
+        out.append("<p>None.</p>")
+    else:
+        out.append('<ol class="deviations">')
+        out += [
+            f'<li>{_badge(r.verdict)} <a href="#{r.anchor}">{escape(r.label)}</a> '
+            f'<span class="muted">({escape(r.feature)})</span><br><code>{escape(d)}</code></li>'
+            for r, d in found
+        ]
+        out.append("</ol>")
+    unchecked = sorted({u for r in report.scenarios for u in r.unchecked})
+    if unchecked:
+        out.append('<p class="muted">Profile checks not made (the SUT\'s PICS says it chose otherwise):</p>')
+        out.append("<ul>" + "".join(f"<li><code>{escape(u)}</code></li>" for u in unchecked) + "</ul>")
     return out
 
 
@@ -202,8 +229,9 @@ def _matrix(report: Report) -> list[str]:
         '<section id="matrix"><h2>2 Traceability matrix</h2>',
         '<p class="muted">Every requirement of <code>features/requirements.toml</code> (the "shall" '
         "sentences and numbered steps of the text), the scenarios of this run that check it, and its "
-        "verdict: FAIL if any scenario failed, otherwise ERROR, INCONCLUSIVE, PASS, NOT APPLICABLE in that "
-        "order.</p>",
+        "verdict: FAIL if any scenario failed, otherwise ERROR, INCONCLUSIVE, PROFILE DEVIATION, PASS, "
+        "NOT APPLICABLE in that order (a requirement whose scenarios only deviate from the solution profile "
+        "is PROFILE DEVIATION, not FAIL).</p>",
         '<table id="matrix-table"><colgroup><col class="c-id"><col class="c-clause"><col class="c-step">'
         '<col class="c-text"><col class="c-kind"><col class="c-testable"><col class="c-scen">'
         '<col class="c-verdict">'
@@ -248,6 +276,8 @@ def _scenario(report: Report, r: ScenarioResult) -> list[str]:
         )
     if r.details:
         out.append(f"<details><summary>Details</summary><pre>{escape(r.details)}</pre></details>")
+    out += [f"<p><strong>Profile deviation:</strong> <code>{escape(d)}</code></p>" for d in r.deviations]
+    out += [f'<p class="muted">Profile check <code>{escape(u)}</code></p>' for u in r.unchecked]
     if r.steps:
         out.append('<ol class="steps">')
         for step in r.steps:

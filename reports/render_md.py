@@ -64,6 +64,7 @@ def _summary(report: Report) -> list[str]:
         Verdict.FAIL,
         Verdict.ERROR,
         Verdict.INCONCLUSIVE,
+        Verdict.PROFILE_DEVIATION,
         Verdict.NOT_APPLICABLE,
     }
     rows = [
@@ -79,7 +80,9 @@ def _summary(report: Report) -> list[str]:
     out += [
         "ERROR is a setup or teardown problem of the test system (inconclusive, not a failure of the SUT); "
         "NOT APPLICABLE: excluded by the PICS answers; UNCOVERED: a testable requirement no scenario checks "
-        "yet; NOT RUN: its scenarios exist but were not selected.",
+        "yet; NOT RUN: its scenarios exist but were not selected. PROFILE DEVIATION: every check of the "
+        "text held, but the SUT did not follow a choice of this project's solution profile "
+        "(`docs/solution-profile.md`); it is not a failure of the text, and is listed apart below.",
         "",
         "### Failures and inconclusive verdicts",
         "",
@@ -90,6 +93,7 @@ def _summary(report: Report) -> list[str]:
         for r in bad
     ] or ["None."]
     out.append("")
+    out += _deviations(report)
     others = report.run.other_tests
     if sum(others.values()):
         parts = ", ".join(
@@ -97,6 +101,20 @@ def _summary(report: Report) -> list[str]:
         )
         out += [f"Other tests of the run (unit, end-to-end, mutants): {parts}.", ""]
         out += [f"- {_code(name)}: {reason}" for name, reason in report.run.other_failures]
+    return out
+
+
+def _deviations(report: Report) -> list[str]:
+    """The scenarios that deviated from a solution-profile choice (a FAIL's deviations too), and the
+    profile checks the PICS left out: apart from the failures of the text."""
+    out = ["### Profile deviations (not failures of the text)", ""]
+    found = [(r, d) for r in report.scenarios for d in r.deviations]
+    out += [f"1. **{r.verdict.value}** {r.label} ({r.feature}): {_code(d)}" for r, d in found] or ["None."]
+    out.append("")
+    unchecked = sorted({u for r in report.scenarios for u in r.unchecked})
+    if unchecked:
+        out += ["Profile checks not made (the SUT's PICS says it chose otherwise):", ""]
+        out += [f"- {_code(u)}" for u in unchecked] + [""]
     return out
 
 
@@ -184,6 +202,10 @@ def _scenario(report: Report, r: ScenarioResult) -> list[str]:
         out += [f"{'Failure' if r.verdict is Verdict.FAIL else 'Reason'}: {_code(r.reason)}", ""]
     if r.details:
         out += ["```text", r.details.replace("```", "'''"), "```", ""]
+    out += [f"Profile deviation: {_code(d)}" for d in r.deviations]
+    out += [f"Profile check {_code(u)}" for u in r.unchecked]
+    if r.deviations or r.unchecked:
+        out.append("")
     out += [f"{n}. **{s.keyword}** {s.text} *({s.status})*" for n, s in enumerate(r.steps, 1)]
     if r.steps:
         out.append("")

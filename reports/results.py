@@ -13,7 +13,12 @@ Sources, all under the reports directory:
 
 Verdicts (ETSI style): PASS, FAIL, ERROR (a setup or teardown error: inconclusive, not a failure of
 the SUT), INCONCLUSIVE (any other skip, an expected failure), NOT APPLICABLE (a skip whose reason
-starts with ``not applicable: PICS``). Every text is passed through :func:`conformance.redact.redact`.
+starts with ``not applicable: PICS``), PROFILE DEVIATION (a skip whose reason starts with
+``profile deviation:``: every check of the text held, a check of a solution-profile choice did not;
+``conformance.harness.profile``). Each deviation and each profile check left out by the PICS is a
+JUnit property of its test (``profile.deviation``, ``profile.unchecked``), so a FAIL lists its
+deviations too; the step that made the check gets the status ``deviated`` or ``not checked``.
+Every text is passed through :func:`conformance.redact.redact`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX, UNCHECKED_PROPERTY
 from conformance.redact import redact
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
 RUN_FILE = "run.json"
 IN_PROGRESS = ".run-in-progress"
 NOT_APPLICABLE_PREFIX = "not applicable: PICS"
+PROFILE_DEVIATION_PREFIX = PREFIX.rstrip()
 DETAIL_LINES = 25
 
 
@@ -54,6 +61,7 @@ class Verdict(StrEnum):
     ERROR = "ERROR"
     INCONCLUSIVE = "INCONCLUSIVE"
     NOT_APPLICABLE = "NOT APPLICABLE"
+    PROFILE_DEVIATION = "PROFILE DEVIATION"
     NOT_RUN = "NOT RUN"
     UNCOVERED = "UNCOVERED"
     NOT_TESTABLE = "NOT TESTABLE"
@@ -63,13 +71,18 @@ SEVERITY = (
     Verdict.FAIL,
     Verdict.ERROR,
     Verdict.INCONCLUSIVE,
+    Verdict.PROFILE_DEVIATION,
     Verdict.UNCOVERED,
     Verdict.NOT_RUN,
     Verdict.NOT_APPLICABLE,
     Verdict.PASS,
     Verdict.NOT_TESTABLE,
 )
-"""Most severe first: the order of every list of the report."""
+"""Most severe first: the order of every list of the report.
+
+PROFILE DEVIATION comes after FAIL, ERROR and INCONCLUSIVE: every check of the text was made and
+held (an INCONCLUSIVE scenario could not make one), only a choice of this project's solution profile
+was not followed. It is never counted as a FAIL of the text."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,10 @@ class ScenarioResult:
     details: str = ""
     duration: float = 0.0
     steps: tuple[StepResult, ...] = ()
+    deviations: tuple[str, ...] = ()
+    "``<choice id>: <detail>`` of each solution-profile check that did not hold (on a FAIL too)."
+    unchecked: tuple[str, ...] = ()
+    "``<choice id>: not checked: PICS <item> = <answer>`` of each profile check the PICS left out."
 
     @property
     def label(self) -> str:
@@ -142,16 +159,25 @@ class RunInfo:
         return bool(self.partial_reasons)
 
 
-def _properties(case: ET.Element) -> tuple[dict[str, str], list[str]]:
+_LISTS = ("bdd.step", DEVIATION_PROPERTY, UNCHECKED_PROPERTY)
+"Properties a test may carry several times."
+
+
+def _properties(case: ET.Element) -> tuple[dict[str, str], dict[str, list[str]]]:
     single: dict[str, str] = {}
-    steps: list[str] = []
+    lists: dict[str, list[str]] = {name: [] for name in _LISTS}
     for prop in case.iterfind("properties/property"):
         name, value = prop.get("name", ""), prop.get("value", "")
-        if name == "bdd.step":
-            steps.append(value)
+        if name in lists:
+            lists[name].append(value)
         else:
             single[name] = value
-    return single, steps
+    return single, lists
+
+
+def _choice(finding: str) -> str:
+    """The choice id a deviation or an unchecked note starts with."""
+    return finding.partition(":")[0].strip()
 
 
 def _tail(text: str) -> str:
@@ -173,16 +199,28 @@ def _junit_verdict(case: ET.Element) -> tuple[Verdict, str, str]:
             return Verdict.INCONCLUSIVE, f"expected failure: {reason}", ""
         if reason.startswith(NOT_APPLICABLE_PREFIX):
             return Verdict.NOT_APPLICABLE, reason, ""
+        if reason.startswith(PROFILE_DEVIATION_PREFIX):
+            return Verdict.PROFILE_DEVIATION, reason, ""
         return Verdict.INCONCLUSIVE, reason or "skipped", ""
     return Verdict.PASS, "", ""
 
 
 def _step_statuses(
-    verdict: Verdict, declared: list[str], ran: list[dict[str, Any]] | None
+    verdict: Verdict,
+    declared: list[str],
+    ran: list[dict[str, Any]] | None,
+    deviations: tuple[str, ...] = (),
+    unchecked: tuple[str, ...] = (),
 ) -> list[StepResult]:
-    """Declared steps with the status of those that ran; after the first failure nothing ran."""
+    """Declared steps with the status of those that ran; after the first failure nothing ran.
+
+    A step naming a profile choice ``(PROFILE_...)`` that deviated is ``deviated``; one whose check
+    the PICS left out is ``not checked``.
+    """
     result: list[StepResult] = []
     failed_seen = False
+    deviated = {_choice(d) for d in deviations}
+    left_out = {_choice(u) for u in unchecked}
     for index, line in enumerate(declared):
         keyword, _, text = line.partition(" ")
         if ran is not None and index < len(ran):
@@ -190,12 +228,19 @@ def _step_statuses(
             if failed_seen:  # pytest-bdd marks every step after a failure as failed too
                 status = "not run"
             failed_seen = failed_seen or status == "failed"
-        elif verdict is Verdict.PASS:
+        elif verdict in (Verdict.PASS, Verdict.PROFILE_DEVIATION):
             status = "passed"
         elif verdict in (Verdict.NOT_APPLICABLE, Verdict.INCONCLUSIVE) or ran is not None:
             status = "not run"
         else:
             status = "unknown"
+        named = {choice for choice in deviated | left_out if f"({choice})" in text}
+        if status in ("passed", "skipped") and named & deviated:
+            status = "deviated"
+        elif status in ("passed", "skipped") and named & left_out:
+            status = "not checked"
+        elif status == "skipped" and verdict is Verdict.PROFILE_DEVIATION:
+            status = "passed"  # pytest-bdd says skipped for every step of a test skipped after its steps
         result.append(StepResult(keyword, redact(text), status))
     return result
 
@@ -211,13 +256,41 @@ def _cucumber(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return elements
 
 
+SKIPPED_LINE = "skipped: "
+"""A line the plugin (``reports.plugin``) adds to a cucumber element's description: the reason of a
+test skipped after its steps ran (cucumber JSON has no place for it). Likewise ``<property>: <value>``
+for each ``profile.deviation`` and ``profile.unchecked`` property."""
+
+
+def _described(element: dict[str, Any], prefix: str) -> list[str]:
+    lines = str(element.get("description", "") or "").splitlines()
+    return [line.strip()[len(prefix) :] for line in lines if line.strip().startswith(prefix)]
+
+
+def _cucumber_verdict(statuses: list[Any], skipped: str) -> Verdict:
+    if "failed" in statuses:
+        return Verdict.FAIL
+    if skipped.startswith(PROFILE_DEVIATION_PREFIX):
+        return Verdict.PROFILE_DEVIATION
+    if skipped.startswith(NOT_APPLICABLE_PREFIX):
+        return Verdict.NOT_APPLICABLE
+    if skipped or "skipped" in statuses or not statuses:
+        return Verdict.INCONCLUSIVE
+    return Verdict.PASS
+
+
 def _from_cucumber(uri: str, element: dict[str, Any]) -> ScenarioResult:
     ran = element.get("steps", [])
     statuses = [step.get("result", {}).get("status") for step in ran]
     message = next(
         (str(s["result"].get("error_message", "")) for s in ran if "error_message" in s.get("result", {})), ""
     )
-    verdict = Verdict.FAIL if "failed" in statuses else Verdict.PASS if statuses else Verdict.INCONCLUSIVE
+    skipped = redact(next(iter(_described(element, SKIPPED_LINE)), ""))
+    verdict = _cucumber_verdict(statuses, skipped)
+    deviations = tuple(redact(d) for d in _described(element, DEVIATION_PROPERTY + ": "))
+    unchecked = tuple(redact(u) for u in _described(element, UNCHECKED_PROPERTY + ": "))
+    if verdict is not Verdict.FAIL and skipped:
+        message = ""
     declared = [f"{step.get('keyword', '')} {step.get('name', '')}" for step in ran]
     return ScenarioResult(
         test=str(element.get("id", "")),
@@ -226,10 +299,12 @@ def _from_cucumber(uri: str, element: dict[str, Any]) -> ScenarioResult:
         name=str(element.get("name", "")),
         tags=tuple(sorted(str(tag.get("name", "")).lstrip("@") for tag in element.get("tags", []))),
         verdict=verdict,
-        reason=redact(message.strip().splitlines()[-1]) if message.strip() else "",
+        reason=redact(message.strip().splitlines()[-1]) if message.strip() else skipped,
         details=_tail(message),
         duration=sum(float(s.get("result", {}).get("duration", 0)) for s in ran) / 1e9,
-        steps=tuple(_step_statuses(verdict, declared, ran)),
+        steps=tuple(_step_statuses(verdict, declared, ran, deviations, unchecked)),
+        deviations=deviations,
+        unchecked=unchecked,
     )
 
 
@@ -301,7 +376,10 @@ def load_run(
         raise ValueError(f"{junit}: {exc}") from exc
     results: list[ScenarioResult] = []
     for case in root.iter("testcase"):
-        props, steps = _properties(case)
+        props, lists = _properties(case)
+        steps = lists["bdd.step"]
+        deviations = tuple(redact(d) for d in lists[DEVIATION_PROPERTY])
+        unchecked = tuple(redact(u) for u in lists[UNCHECKED_PROPERTY])
         verdict, reason, details = _junit_verdict(case)
         name = case.get("name", "")
         if "bdd.scenario" not in props:
@@ -322,7 +400,9 @@ def load_run(
                 reason=reason,
                 details=details,
                 duration=float(case.get("time", "0") or 0),
-                steps=tuple(_step_statuses(verdict, steps, ran)),
+                steps=tuple(_step_statuses(verdict, steps, ran, deviations, unchecked)),
+                deviations=deviations,
+                unchecked=unchecked,
             )
         )
     return results, info

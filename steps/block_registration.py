@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pytest_bdd import given, parsers, then
 
 from conformance.harness import expect
+from conformance.harness.profile import CHOICE_STEP as CHOICE
+from conformance.harness.profile import ProfileChecks
 from conformance.harness.tables import rows
 from conformance.harness.world import World
 
@@ -31,11 +33,16 @@ def block_service_route(world: World, wimpu: str) -> None:
 @then(
     parsers.re(
         rf'the 200 OK to the registration of {BLOCK} listed "(?P<distinct>[^"]+)" first '
-        r"and the wildcarded IMPU after it in P-Associated-URI"
+        rf"and the wildcarded IMPU after it in P-Associated-URI, {CHOICE}"
     )
 )
-def block_associated_uris(world: World, wimpu: str, distinct: str) -> None:
-    expect.associated_uris(world.block_registration_of(wimpu), distinct)
+def block_associated_uris(
+    world: World, profile: ProfileChecks, wimpu: str, distinct: str, choice: str
+) -> None:
+    """5.2.2.5.1 says only "as per existing 23.228 procedures": the distinct IMPU of the block and the
+    wildcarded IMPU after it in P-Associated-URI is the profile's (open point 8): a profile check."""
+    view = world.block_registration_of(wimpu)
+    profile.check(choice, lambda: expect.associated_uris(view, distinct))
 
 
 @then("the WWSF announces these wIMPU blocks of the third party, each with the eP-CSCF serving it:")

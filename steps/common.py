@@ -10,6 +10,7 @@ from pytest_bdd import given, parsers, then, when
 from conformance.harness import expect
 from conformance.harness.clock import FakeClock
 from conformance.harness.loop import BackgroundLoop
+from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.sut import PIXIT_KEY
 from conformance.harness.world import World
 from conformance.pixit import Pixit
@@ -65,6 +66,20 @@ def reference_stack_with_clock(
 @then(parsers.parse("the eP-CSCF answers {status:d}"))
 def ep_cscf_answers(world: World, status: int) -> None:
     expect.status(world.outcome.response, status)
+
+
+@then(parsers.re(rf"the eP-CSCF answers (?P<status>\d{{3}}), {CHOICE_STEP}"))
+def ep_cscf_answers_as_profiled(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """A status code the text does not give (it says only that the request is refused, or not even
+    that): the profile's code, a profile check."""
+    profile.check(choice, lambda: expect.status(world.outcome.response, int(status)))
+
+
+@then("the eP-CSCF does not accept the registration")
+def registration_not_accepted(world: World) -> None:
+    """The REGISTER gets a final response, and it is not a 2xx: whatever the code (the text gives
+    none), the WIC is not registered."""
+    expect.not_accepted(world.outcome.response)
 
 
 @given(parsers.re(r"(?P<seconds>\d+) seconds have passed"), converters={"seconds": int})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
+from conformance.harness.profile import CHOICE_STEP as CHOICE
+from conformance.harness.profile import ProfileChecks
 from conformance.harness.world import World
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
@@ -141,15 +143,46 @@ def ep_cscf_queried(world: World) -> None:
     expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")
 
 
-@then("the eP-CSCF made no query to the wIMPU Registrar for the session")
-def ep_cscf_not_queried(world: World) -> None:
-    expect.not_queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+@then(parsers.re(rf"the eP-CSCF made no query to the wIMPU Registrar for the session, {CHOICE}"))
+def ep_cscf_not_queried(world: World, profile: ProfileChecks, choice: str) -> None:
+    """5.2.2.5.3 step 2 "is applicable only when the individual IMPU is allocated by the eP-CSCF";
+    the text does not forbid a W6 read in option A: making none is the profile's choice."""
+    use = world.session_registrar_use()
+    profile.check(choice, lambda: expect.not_queried(use, "w6", "the eP-CSCF"))
 
 
 @then("no INVITE reaches the remote party")
 def nothing_at_remote(world: World) -> None:
     world.settle()
     expect.none(world.invites_at_remote(), "INVITE at the remote party")
+
+
+@then(parsers.re(r'no INVITE of the session asserts "(?P<identity>[^"]+)"'))
+def claimed_identity_never_asserted(world: World, identity: str) -> None:
+    """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3; RFC 3325 9.1): the eP-CSCF
+    asserts the identity the WIC registered, never one the WIC only claims; checked on the
+    eP-CSCF -> S-CSCF leg and at the remote party, whether or not the session is refused."""
+    world.settle()
+    invites = [*world.captured_requests("INVITE", "ep-cscf", "s-cscf"), *world.invites_at_remote()]
+    expect.never_asserted(invites, identity)
+
+
+@then(
+    parsers.re(
+        rf"the eP-CSCF refuses the session with (?P<status>\d{{3}}) and no INVITE reaches the remote "
+        rf"party, {CHOICE}"
+    )
+)
+def ep_cscf_refuses_session(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """5.2.2.5.3 step 1 puts the "shall" on the WIC (the identity of registration); refusing a WIC
+    that breaks it, and with which code, is the profile's choice (open point 19)."""
+
+    def refused() -> None:
+        expect.status(world.outcome.response, int(status))
+        expect.none(world.invites_at_remote(), "INVITE at the remote party")
+
+    world.settle()
+    profile.check(choice, refused)
 
 
 # ----- termination (5.2.2.5.4) -------------------------------------------------------------
@@ -199,11 +232,18 @@ def invite_route_to_wic(world: World, wic: str, nodes: str) -> None:
     )
 
 
-@then(parsers.re(rf"{WIC} receives the INVITE with P-Called-Party-ID carrying the identity {USER} registered with"))  # noqa: E501
-def wic_called_party(world: World, wic: str, user: str) -> None:
-    """Option A: the individual IMPU; option B: the external identity, never the IMPU (5.2.2.1)."""
+@then(
+    parsers.re(
+        rf"{WIC} receives the INVITE with P-Called-Party-ID carrying the identity {USER} registered "
+        rf"with, {CHOICE}"
+    )
+)
+def wic_called_party(world: World, profile: ProfileChecks, wic: str, user: str, choice: str) -> None:
+    """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC (the text's check). That the
+    INVITE names the called identity in P-Called-Party-ID (option A: the individual IMPU; option B:
+    the external identity, never the IMPU, 5.2.2.1) is the profile's: the text names no header."""
     invite = expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
-    expect.called_party(invite, world.identity_of(user))
+    profile.check(choice, lambda: expect.called_party(invite, world.identity_of(user)))
 
 
 @then(parsers.re(rf"{WIC} receives no INVITE"))

@@ -204,3 +204,30 @@ def test_a_broken_selection_is_reported_with_file_and_purpose(tmp_path: Path) ->
     path.write_text('[selection]\nTP_WIMPU_REG_001 = "PICS_NODE_EPCSCF AND"\n')
     with pytest.raises(ValueError, match=r"TP_WIMPU_REG_001: .*ends too early"):
         load_selection(path, load_pics(PICS))
+
+
+def test_every_profile_choice_of_a_feature_has_its_pics_item_and_its_reason() -> None:
+    """Issue 15: a step that checks a solution-profile choice names it, ``as the solution profile
+    chooses (PROFILE_...)``; the choice has a PICS item ``PICS_<id>`` (yes/no, reference yes) and a
+    row in docs/solution-profile.md ("Profile checks"); every such item is used by some feature."""
+    import re
+
+    from conformance.harness.profile import CHOICE_STEP, pics_item
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(FEATURES.rglob("*.feature")))
+    used = {m.group("choice") for m in re.finditer(CHOICE_STEP, text)}
+    assert used, "no feature names a profile choice"
+    items = {item.id: item for item in load_pics(PICS)}
+    profile = (ROOT / "docs" / "solution-profile.md").read_text(encoding="utf-8")
+    for choice in sorted(used):
+        item = items.get(pics_item(choice))
+        assert item is not None, f"{choice} has no PICS item {pics_item(choice)} in {PICS}"
+        assert item.answers == ("yes", "no") and item.answer == "yes" and not item.gates, item
+        assert choice in item.question, f"{item.id} does not name {choice} in its question"
+        assert f"| `{choice}` |" in profile, f"docs/solution-profile.md gives no reason for {choice}"
+    unused = sorted(i for i in items if i.startswith("PICS_PROFILE_") and i.removeprefix("PICS_") not in used)
+    assert not unused, f"profile items no feature checks: {unused}"
+    keywords = ("Given ", "When ", "Then ", "And ", "But ")
+    steps = [line.strip() for line in text.splitlines() if line.strip().startswith(keywords)]
+    unnamed = [s for s in steps if "as the solution profile chooses" in s and not re.search(CHOICE_STEP, s)]
+    assert not unnamed, f"steps that check a profile choice without naming it (PROFILE_...): {unnamed}"

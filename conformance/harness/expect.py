@@ -6,7 +6,8 @@ catching up) is bounded by :data:`EVENT_WAIT`, generous because it costs nothing
 event comes and a loaded 2-core machine can be seconds late; only a window that measures
 *absence* ("nothing more arrives") is short, and it is named (:data:`ABSENCE_WINDOW`).
 Timers the text or the solution profile prescribes (registration expiry, a block lease,
-"within 10 seconds" in a feature) are not these and keep their values.
+the SUT's failover time, ``[timing] failover_within`` of its PIXIT) are not these and keep
+their values.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ __all__ = [
     "live_contacts",
     "no_entry",
     "none",
+    "never_asserted",
     "never_named",
+    "not_accepted",
     "not_queried",
     "option_b_binding",
     "queried",
@@ -63,6 +66,7 @@ __all__ = [
     "wait_until",
     "wait_until_async",
     "wic_page",
+    "within",
 ]
 
 T = TypeVar("T")
@@ -113,6 +117,11 @@ async def wait_until_async(
         await asyncio.sleep(POLL_INTERVAL)
 
 
+def within(took: float, bound: float, what: str) -> None:
+    """``what`` took at most ``bound`` seconds."""
+    assert took <= bound, f"{what} took {took:.2f} s, more than the {bound:g} s of the PIXIT"
+
+
 def _describe(response: Response | None) -> str:
     return "no response" if response is None else f"'{response.start_line()}'"
 
@@ -121,6 +130,12 @@ def status(response: Response | None, expected: int, who: str = "the eP-CSCF") -
     assert response is not None and response.status == expected, (
         f"expected a {expected} response from {who}, got {_describe(response)}"
     )
+
+
+def not_accepted(response: Response | None, who: str = "the eP-CSCF") -> None:
+    """A final response that is not a 2xx (a refusal, whatever its code)."""
+    assert response is not None, f"expected {who} to refuse the request, got no response"
+    assert response.status >= 300, f"expected {who} to refuse the request, got {_describe(response)}"
 
 
 def all_status(responses: Sequence[Response], expected: int, what: str) -> None:
@@ -362,6 +377,19 @@ def only_asserted_identity(request: Request, impu: str) -> None:
     assert found, f"expected P-Asserted-Identity {impu}, the request carries none"
     for uri in found:
         same_identity_as(uri, impu, f"P-Asserted-Identity (all of {found})")
+
+
+def never_asserted(requests: Sequence[Request], identity: str) -> None:
+    """No request carries ``identity`` in a P-Asserted-Identity."""
+    for request in requests:
+        for uri in (a.uri for a in request.addresses("P-Asserted-Identity")):
+            try:
+                same = same_identity(uri, identity)
+            except IdentityError:
+                same = False
+            assert not same, (
+                f"the {request.method} asserts {uri}, an identity the WIC claimed but did not register"
+            )
 
 
 def never_named(messages: Sequence[tuple[str, bytes]], identities: Sequence[str], header: str) -> None:

@@ -47,10 +47,12 @@ from .views import DirectoryEntry
 if TYPE_CHECKING:
     from .ims_core import ImsCore
 
-__all__ = ["PIXIT_KEY", "ExternalSut", "ReferenceSut", "Sut", "Unobservable"]
+__all__ = ["PICS_ANSWERS_KEY", "PIXIT_KEY", "ExternalSut", "ReferenceSut", "Sut", "Unobservable"]
 
 PIXIT_KEY = pytest.StashKey["Pixit | None"]()
 "Where conftest.py keeps the PIXIT of ``--sut`` (None: the bundled reference, in-process)."
+PICS_ANSWERS_KEY = pytest.StashKey["dict[str, str]"]()
+"Where conftest.py keeps the SUT's PICS answers (item id -> answer), for the profile checks."
 
 
 class Unobservable(Exception):

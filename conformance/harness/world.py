@@ -139,6 +139,8 @@ class World:
         "How many requests the remote party had received when the last session attempt began."
         self.dialogs: dict[str, Response] = {}
         "WIC name -> the final response to the last session it started."
+        self.failover_took: float | None = None
+        "Seconds from an eP-CSCF's failure until its block was seen re-registered by another."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, then compare harness and wire.
@@ -237,7 +239,7 @@ class World:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
 
         Returns the last view and the seconds waited (the view as it was at ``within``, if never).
-        ``within`` is the feature's ("within 10 seconds"), not the harness's to lengthen; the
+        ``within`` bounds the wait (the PIXIT's failover time and the harness's event wait); the
         capture is polled every 0.2 s (each look syncs the capture with a probe datagram).
         """
         started = time.monotonic()

@@ -49,7 +49,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
       And the remote party calls <user>
       Then the wIMPU Registrar holds a registration for <user> with 1 contact
       And the remote party receives 200
-      And WIC "W" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with
+      And WIC "W" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with, as the solution profile chooses (PROFILE_TERM_PCPID)
 
       @option_a
       Examples:

@@ -8,7 +8,8 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
   when the lease lapses the standby takes the block, registers it with the S-CSCF
   (5.2.2.5.1) and removes the failed eP-CSCF's binding, and the WWSF sends new WICs to it
   (docs/failover.md). The WICs of the failed eP-CSCF lose their WebSocket connection; they
-  log in again and register with the new eP-CSCF.
+  log in again and register with the new eP-CSCF. The text gives no time: how fast is the
+  SUT's own figure, [timing] failover_within of its PIXIT (the reference: 10 s), a profile check.
 
   Background:
     Given the wIMPU stack is running with the reference profile and eP-CSCF "ep-cscf2" standing by for block "sip:wrtc-!.*!@block1.ims.example.net"
@@ -22,7 +23,8 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       And WIC "A1" has registered with the identity and the token of alice
       When eP-CSCF "ep-cscf1" fails
-      Then within 10 seconds eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block1.ims.example.net" with the S-CSCF, and no other registration of it is left
+      Then eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block1.ims.example.net" with the S-CSCF, and no other registration of it is left
+      And it did so within the failover time of the PIXIT, as the solution profile chooses (PROFILE_LIFE_FAILOVER_TIME)
       And the WWSF announces these wIMPU blocks of the third party, each with the eP-CSCF serving it:
         | wIMPU block                          | eP-CSCF  |
         | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf2 |

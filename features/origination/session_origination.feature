@@ -16,6 +16,10 @@ Feature: 5.2.2.5.3 Origination
 
   Rule: Steps 1 and 3 - the WIC originates with the identity used during its registration, and the eP-CSCF performs standard IMS session origination
 
+    Step 1 puts the "shall" on the WIC; the text does not say what the eP-CSCF does with a WIC
+    that breaks it. Standard origination (step 3) asserts only the registered identity; the
+    refusal, and its code, are the solution profile's (open point 19).
+
     @step_1 @step_3 @TP_WIMPU_ORIG_001
     Scenario Outline: A session started with the registered identity reaches the remote party through the S-CSCF
       Given <user> has logged in at the WWSF and received a security token
@@ -38,13 +42,13 @@ Feature: 5.2.2.5.3 Origination
         | bob  | B1  |
 
     @step_1 @negative @TP_WIMPU_ORIG_004
-    Scenario Outline: A session started with an identity the WIC did not register is refused
+    Scenario Outline: A session started with an identity the WIC did not register is never asserted, and refused
       Given <user> has logged in at the WWSF and received a security token
       And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
       And WIC "<wic>" has registered with the identity and the token of <user>
       When WIC "<wic>" starts a session to the remote party as "<other identity>"
-      Then the eP-CSCF answers 403
-      And no INVITE reaches the remote party
+      Then no INVITE of the session asserts "<other identity>"
+      And the eP-CSCF refuses the session with 403 and no INVITE reaches the remote party, as the solution profile chooses (PROFILE_ORIG_IDENTITY_403)
 
       @option_a
       Examples: another individual IMPU of the block
@@ -106,7 +110,7 @@ Feature: 5.2.2.5.3 Origination
       And WIC "A1" has registered with the identity and the token of alice
       When WIC "A1" starts a session to the remote party with the identity of alice
       Then the eP-CSCF answers 200
-      And the eP-CSCF made no query to the wIMPU Registrar for the session
+      And the eP-CSCF made no query to the wIMPU Registrar for the session, as the solution profile chooses (PROFILE_ORIG_OPTA_NO_W6)
       And the INVITE reaching the remote party asserts the individual IMPU of alice
 
   Rule: Steps 2 and 3 - the identity the eP-CSCF asserts is its own, whatever the WIC writes

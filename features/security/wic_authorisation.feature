@@ -77,12 +77,18 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
 
   Rule: 5.2.2.3.2 - the eP-CSCF applies these functions only to the domain names it is configured with
 
+    An identity in no configured domain is not a webRTC user of the wIMPU solution: the eP-CSCF
+    must not treat it as one (no registrar entry), and no subscription holds it (the blocks'
+    are the only ones, 5.2.2 "single HSS subscription"), so its registration is refused. The
+    code, 403, is the solution profile's (open point 16).
+
     @clause_5_2_2_3_2 @negative @registrar_read @TP_WIMPU_SEC_008
     Scenario: An identity outside every wIMPU block is refused even with a valid token
       Given the WWSF has issued someone a security token for "sip:someone@unknown.example" to the eP-CSCF of block "sip:wrtc-!.*!@block1.ims.example.net"
       And WIC "S1" of someone has opened a WSS connection to the eP-CSCF of its block
       When WIC "S1" registers with the identity and the token of someone
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_FOREIGN_403)
       And the wIMPU Registrar holds no registration for "sip:someone@unknown.example"
 
   Rule: 5.2.2.3.2 - a WebSocket is authorised only by a registration, and only for its own dialogs

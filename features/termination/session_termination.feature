@@ -29,7 +29,7 @@ Feature: 5.2.2.5.4 Termination
       And the I-CSCF queried the wIMPU Registrar for the called identity
       And the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar
       And the INVITE reaches WIC "<wic>" through the I-CSCF, the S-CSCF and the eP-CSCF
-      And WIC "<wic>" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with
+      And WIC "<wic>" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with, as the solution profile chooses (PROFILE_TERM_PCPID)
 
       @option_a
       Examples: called by the individual IMPU the third party allocated

@@ -186,3 +186,15 @@ def test_a_block_representative_defaults_to_the_references_and_must_be_an_identi
     text = BASE.replace('option = "A"\n', 'option = "A"\nrepresentative = "not an identity"\n')
     message = refused(write(tmp_path, text))
     assert "block[0].representative:" in message
+
+
+def test_the_failover_time_is_the_pixits_and_the_reference_says_10_s(tmp_path: Path) -> None:
+    """Issue 15: "within 10 seconds" is no number in a feature: ``[timing] failover_within``."""
+    from conformance.pixit import REFERENCE_PIXIT
+
+    assert load_pixit(REFERENCE_PIXIT).failover_within == 10.0
+    assert load_pixit(write(tmp_path, BASE)).failover_within == 10.0  # omitted: the reference's
+    assert load_pixit(write(tmp_path, BASE + "[timing]\nfailover_within = 2.5\n")).failover_within == 2.5
+    for bad in ("0", "-1", '"10"', "true"):
+        message = refused(write(tmp_path, BASE + f"[timing]\nfailover_within = {bad}\n"))
+        assert "[timing].failover_within: expected a positive number of seconds" in message, message

@@ -27,7 +27,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.slow
-ORDER = ["FAIL", "ERROR", "INCONCLUSIVE", "UNCOVERED", "NOT RUN", "NOT APPLICABLE", "PASS", "NOT TESTABLE"]
+ORDER = [
+    "FAIL",
+    "ERROR",
+    "INCONCLUSIVE",
+    "PROFILE DEVIATION",
+    "UNCOVERED",
+    "NOT RUN",
+    "NOT APPLICABLE",
+    "PASS",
+    "NOT TESTABLE",
+]
 
 
 def run_suite(
