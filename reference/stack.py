@@ -22,6 +22,7 @@ import logging
 import os
 import ssl
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from reference.nodes.wwsf.service import DirectoryEntry, WwsfService
 from reference.nodes.wwsf.service import EpCscf as EpCscfAccess
 from reference.nodes.wwsf.throttle import Budget, LoginThrottle
 from reference.stack_access import I_CSCF, OBSERVER, WWSF, client_nodes, registrar_access
+from reference.timers import Timers
 from reference.tls import DEFAULT_SANS, TestPki
 from reference.transport.endpoint import Target
 from reference.transport.resolver import Resolver
@@ -55,6 +57,10 @@ from reference.transport.resolver import Resolver
 __all__ = ["BlockSpec", "LeaseTiming", "PcscfSpec", "Stack", "StackConfig", "UserSpec"]
 
 log = logging.getLogger("wimpu.stack")
+
+TIMER_POLL = 0.5
+"""Seconds between two reads of a given clock by the stack's timers: a tester's jump of the
+clock (its offset file, out of process) is acted on within this (docs/pixit.md, [clock])."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -200,6 +206,9 @@ class Stack:
         )
         self.clock = clock
         kwargs = {"clock": clock} if clock else {}
+        self.timers = Timers(clock or time.time, poll=TIMER_POLL if clock else None)
+        """The timers of the text and the profile (block refresh, binding expiry), on the stack's
+        clock; a clock given (a tester's) is re-read every :data:`TIMER_POLL` s for its jumps."""
         port = self.config.ports.get
         self.access = registrar_access(self.config, self.ep_identity, self.p_cscf_identity)
         "Who may call the registrar, and for what (mutual TLS, TS 33.501 13.1/13.4)."
@@ -258,6 +267,8 @@ class Stack:
             resolver=self.resolver,
             host=self.config.host,
             port=port("s_cscf", 0),
+            clock=clock,
+            timers=self.timers,
         )
         self.icscf = Icscf(
             registrar_url="https://unassigned.invalid",
@@ -437,10 +448,28 @@ class Stack:
             await asyncio.sleep(0.02)
         raise TimeoutError(f"block {wimpu} not served by {name} within {within} s")
 
+    # ----- time --------------------------------------------------------------------------
+
+    async def advance(self, seconds: float) -> int:
+        """Let ``seconds`` pass on the stack's clock, a clock the caller moves (``clock.advance``,
+        a tester's :class:`FakeClock`): stepped to each timer's deadline in order, each timer's
+        work (a block refresh: REGISTER, 401, REGISTER, 200) done before the next step
+        (:meth:`reference.timers.Timers.advance`). Returns how many timers fired.
+
+        Raises:
+            TypeError: the stack's clock is not one the caller moves.
+        """
+        move = getattr(self.clock, "advance", None)
+        if not callable(move):
+            raise TypeError(f"the stack's clock {self.clock!r} cannot be advanced")
+        return await self.timers.advance(seconds, move)
+
     # ----- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start this process's nodes in dependency order."""
+        self.timers.start()
+        self._started.append(self.timers.stop)  # stopped last
         if self.runs("registrar") and self.config.registrar_url is None:
             await self.registrar.start()
             self._started.append(self.registrar.stop)
@@ -526,6 +555,8 @@ class Stack:
             host=self.config.host,
             sip_port=spec.sip_port,
             link_port=spec.link_port,
+            clock=self.clock,
+            timers=self.timers,
         )
         await part.start()
         self.p_cscfs[spec.name] = part
@@ -575,6 +606,7 @@ class Stack:
             failover=self.config.failover,
             roles=roles,
             limits=self.config.limits,
+            timers=self.timers,
         )
         await ep.start()
         self.ep_cscfs[name] = ep

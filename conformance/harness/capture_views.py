@@ -19,7 +19,10 @@ from reference.sip.message import Request, Response
 
 from .views import BlockRegistrationView, RegistrarUse
 
-__all__ = ["Disagreement", "block_registration", "disagreements", "registrar_use", "sip_towards"]
+__all__ = [
+    "Disagreement", "block_registration", "block_registrations_granted", "disagreements", "registrar_use",
+    "sip_towards",
+]  # fmt: skip
 
 
 def _node(name: str) -> str:
@@ -93,6 +96,34 @@ def block_registration(
         service_route=tuple(f"<{a.uri}>" for a in first[0].addresses("Service-Route")) if first else (),
         associated=first[1] if first else (),
     )
+
+
+def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> dict[str, tuple[float, int]]:
+    """TR 23.701 5.2.2.5.1: for each wIMPU block the captured REGISTERs registered, when the S-CSCF's
+    last 200 OK listing it in P-Associated-URI was captured (capture clock) and the longest
+    lifetime that 200 OK gave a binding (0: none left, de-registered)."""
+    requests: dict[tuple[str, str], Request] = {}
+    granted: dict[str, tuple[float, int]] = {}
+    for m in messages:
+        if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
+            continue
+        src, dst = _node(legs.name(m.src, m.transport)), _node(legs.name(m.dst, m.transport))
+        try:
+            if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
+                requests[(m.message.call_id, str(m.message.cseq))] = m.message
+            elif (
+                isinstance(m.message, Response) and src == "s-cscf" and m.message.cseq.method == "REGISTER"
+                and m.message.status == 200
+            ):  # fmt: skip
+                request = requests.get((m.message.call_id, str(m.message.cseq)))
+                lifetime = max(
+                    (_lifetime(c, m.message, request) for c in m.message.addresses("Contact")), default=0
+                )
+                for associated in m.message.addresses("P-Associated-URI"):
+                    granted[associated.uri] = (m.time, lifetime)
+        except SipError:
+            continue
+    return granted
 
 
 def _lifetime(contact: NameAddr, response: Response, request: Request | None) -> int:

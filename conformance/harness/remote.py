@@ -13,6 +13,7 @@ import secrets
 from reference.nodes.p_cscf.block_registration import BlockCredentials, BlockRegistration
 from reference.sip.message import Header, Request, Response
 from reference.sip.transaction import ServerTransaction, make_response
+from reference.timers import Timers
 from reference.transport.endpoint import Source, Target
 from reference.transport.resolver import Resolver, next_hop_uri
 from reference.transport.sip_node import SipNode
@@ -35,14 +36,18 @@ class RemoteParty:
         self.call_ids: list[str] = []
         "Call-IDs of the sessions this party placed, in order."
         self._registration: BlockRegistration | None = None
+        self._timers = Timers()
+        "The refresh of its IMS registration, on real time (a peer of the suite's, not the SUT's clock)."
 
     async def start(self) -> None:
+        self._timers.start()
         await self.node.start()
 
     async def stop(self) -> None:
         if self._registration is not None:
             self._registration.cancel()
         await self.node.stop()
+        await self._timers.stop()
 
     async def register_in_ims(
         self, impu: str, *, impi: str, password: str, registrar: str, scscf: Target
@@ -56,7 +61,7 @@ class RemoteParty:
             wimpu="", representative=impu, impi=impi, password=password, registrar=registrar
         )
         user = impu.partition(":")[2].partition("@")[0]
-        self._registration = BlockRegistration(self.node, credentials, scscf, user)
+        self._registration = BlockRegistration(self.node, credentials, scscf, user, self._timers)
         return await self._registration.register()
 
     @property

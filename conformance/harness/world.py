@@ -45,7 +45,13 @@ from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
 
-from .capture_views import block_registration, disagreements, registrar_use, sip_towards
+from .capture_views import (
+    block_registration,
+    block_registrations_granted,
+    disagreements,
+    registrar_use,
+    sip_towards,
+)
 from .clock import ControlledClock, FakeClock
 from .expect import ABSENCE_WINDOW, EVENT_WAIT
 from .loop import BackgroundLoop
@@ -141,6 +147,8 @@ class World:
         "WIC name -> the final response to the last session it started."
         self.failover_took: float | None = None
         "Seconds from an eP-CSCF's failure until its block was seen re-registered by another."
+        self._jumps: list[tuple[float, float]] = []
+        "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, then compare harness and wire.
@@ -199,6 +207,13 @@ class World:
     def let_time_pass(self, seconds: float) -> None:
         """Advance the stack's clock (registration timers, token lifetimes); nothing sleeps.
 
+        In-process, the reference stack's timers run as the clock passes them, in order, each
+        one's work done before the clock moves on (:meth:`reference.stack.Stack.advance`). An
+        external SUT reads the clock from the PIXIT's offset file and acts on a jump of it by
+        itself: a block registration whose lifetime the jump runs out must be refreshed by the
+        SUT after it, so the tester waits for that refresh on the wire (:meth:`_await_block_refreshes`)
+        before the scenario goes on, as it would have come in time had the time really passed.
+
         Raises:
             Unobservable: the SUT runs on its own clock (inconclusive, not failed).
         """
@@ -207,7 +222,41 @@ class World:
                 f"{seconds} s must pass, and the system under test does not run on a clock "
                 "the tester controls"
             )
+        if isinstance(self.sut, ReferenceSut):
+            self.loop.run(self.sut.stack.advance(seconds))
+            return
+        running_out = self._block_registrations_running_out(seconds)
+        jumped = time.time()
         self.clock.advance(seconds)
+        self._jumps.append((jumped, seconds))
+        if running_out:
+            self._await_block_refreshes(running_out, since=jumped)
+
+    def _block_registrations_running_out(self, seconds: float) -> list[str]:
+        """The blocks (5.2.2.5.1) whose registration, as the capture shows it, ends within the
+        next ``seconds`` of the tester's clock (capture time elapsed plus the tester's jumps since)."""
+        messages, legs = self.wire_messages()
+        now = time.time()
+        registered = block_registrations_granted(messages, legs)
+        found = []
+        for block in self.sut.blocks():
+            captured, granted = registered.get(block.wimpu, (now, 0))
+            elapsed = now - captured + sum(jump for at, jump in self._jumps if at >= captured)
+            if 0 < granted - elapsed <= seconds:
+                found.append(block.wimpu)
+        return found
+
+    def _await_block_refreshes(self, wimpus: list[str], since: float) -> None:
+        """Wait (at most :data:`EVENT_WAIT`, polling the capture every 0.2 s) until the capture
+        shows a 200 OK of the S-CSCF to a REGISTER of each block of ``wimpus`` granting it a
+        lifetime, captured after ``since``. A SUT that does not refresh in time is judged by the
+        scenario's own checks (the remote party's call gets 480), not here."""
+        started = time.monotonic()
+        while time.monotonic() - started < EVENT_WAIT:
+            granted = block_registrations_granted(*self.wire_messages())
+            if all(granted.get(w, (0.0, 0))[0] > since and granted[w][1] > 0 for w in wimpus):
+                return
+            time.sleep(0.2)
 
     def expire_token(self, user: str) -> None:
         """Let the lifetime of the user's security token run out.

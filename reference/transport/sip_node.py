@@ -106,10 +106,11 @@ class SipNode:
         at = f"{user}@" if user else ""
         return f"sip:{at}{self.host}:{self.port};transport={self.transport.lower()}" + (";lr" if lr else "")
 
-    def spawn(self, coro: Awaitable[Any]) -> None:
+    def spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -21,6 +21,7 @@ from reference.nodes.p_cscf.flows import RegistrationPolicy
 from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.p_cscf.service import Pcscf
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.timers import Timers
 from reference.transport.resolver import Resolver
 
 __all__ = ["EpCscf"]
@@ -49,6 +50,7 @@ class EpCscf:
         failover: LeaseTiming | None = None,
         roles: Mapping[str, Role] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        timers: Timers | None = None,
     ) -> None:
         """``failover``: hold the blocks by lease (TR 23.701 5.2.2.2); ``roles`` says which
         blocks are this eP-CSCF's own (primary) and which it stands by for (default: all
@@ -87,6 +89,7 @@ class EpCscf:
             port=sip_port,
             clock=clock,
             keeper=keeper,
+            timers=timers,
         )
         self.iwf.pcscf = self.pcscf
 

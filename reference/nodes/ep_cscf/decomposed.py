@@ -31,6 +31,7 @@ from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.p_cscf.link import IwfLinks
 from reference.nodes.p_cscf.service import Pcscf
 from reference.nodes.wimpu_registrar.client import RegistrarClient
+from reference.timers import Timers
 from reference.transport.resolver import Resolver
 
 __all__ = ["IwfAlone", "PcscfAlone"]
@@ -102,6 +103,8 @@ class PcscfAlone:
         host: str = "127.0.0.1",
         sip_port: int = 0,
         link_port: int = 0,
+        clock: Callable[[], float] | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.name = name
         self.identity = identity
@@ -119,6 +122,8 @@ class PcscfAlone:
             host=host,
             port=sip_port,
             keeper=keeper,
+            clock=clock,
+            timers=timers,
         )
         self.links.pcscf = self.pcscf
 

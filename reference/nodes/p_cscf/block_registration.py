@@ -7,7 +7,7 @@ block with IMS." Option 1: registered autonomously at start-up; option 2: on the
 WIC registration for the block (:func:`.flows.block_registration_due` decides). The
 protocol (REGISTER dialog, digest answer, what the 200 OK says) is in :mod:`.flows`;
 this module sends the REGISTERs over a :class:`SipNode`, serialises them per block and
-refreshes the registration on the event loop's timer.
+refreshes the registration on a timer of the stack's clock (:mod:`reference.timers`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from reference.nodes.p_cscf.flows import (
 from reference.sip.address import NameAddr
 from reference.sip.message import Response
 from reference.spec import clause
+from reference.timers import Timer, Timers
 from reference.transport.endpoint import Target
 from reference.transport.sip_node import SipNode
 
@@ -44,15 +45,19 @@ T = TypeVar("T")
 class BlockRegistration:
     """One block's registration: its :class:`~.flows.BlockBinding`, carried out over SIP."""
 
-    def __init__(self, node: SipNode, credentials: BlockCredentials, target: Target, name: str) -> None:
+    def __init__(
+        self, node: SipNode, credentials: BlockCredentials, target: Target, name: str, timers: Timers
+    ) -> None:
         self.node = node
+        self.timers = timers
+        "The stack's timers: the refresh runs on the stack's clock."
         self.target = target
         self.binding = BlockBinding(
             credentials, contact_user=name, host=node.host, port=node.port,
             call_id=f"{secrets.token_hex(8)}@{node.host}", from_tag=secrets.token_hex(5),
         )  # fmt: skip
         self._lock = asyncio.Lock()
-        self._refresh: asyncio.TimerHandle | None = None
+        self._refresh: Timer | None = None
 
     # The binding's state, read (and, by tests, written) as before.
     @property
@@ -134,13 +139,20 @@ class BlockRegistration:
             log.info("block %s: removed the other binding(s) %s", self.credentials.wimpu, ", ".join(removed))
         return len(removed)
 
+    @clause("TR 23.701 5.2.2.5.1")
     def _schedule_refresh(self, granted: int) -> None:
+        """Refresh the block registration at half the interval the S-CSCF granted, on the
+        stack's clock (the reference profile: well before it expires)."""
         if self._refresh is not None:
             self._refresh.cancel()
-        loop = asyncio.get_running_loop()
-        self._refresh = loop.call_later(max(granted / 2, 1.0), lambda: self.node.spawn(self._refresh_now()))
+        self._refresh = self.timers.call_later(
+            max(granted / 2, 1.0), lambda: self.node.spawn(self._refresh_now()),
+            name=f"refresh of block {self.credentials.wimpu}",
+        )  # fmt: skip
 
+    @clause("TR 23.701 5.2.2.5.1")
     async def _refresh_now(self) -> None:
+        """The refresh of the block registration, when its timer fires."""
         try:
             await self.register()
         except BlockRegistrationError as exc:

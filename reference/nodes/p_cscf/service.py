@@ -54,6 +54,7 @@ from reference.sip.message import Request, Response
 from reference.sip.proxy import prepare_request
 from reference.sip.transaction import ServerTransaction, make_response, new_branch
 from reference.spec import clause
+from reference.timers import Timers
 from reference.transport.endpoint import Source, Target, TransportFailure
 from reference.transport.proxy_shell import Branch, proxy
 from reference.transport.resolver import Resolver, UnresolvableUri, next_hop_uri
@@ -102,6 +103,7 @@ class Pcscf:
         port: int = 0,
         clock: Callable[[], float] | None = None,
         keeper: BlockKeeper | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.name = name
         self.blocks = list(blocks)
@@ -114,6 +116,9 @@ class Pcscf:
         self.node.on_ack = self._ack
         self.node.endpoint.flow_sender = self._send_to_flow
         self.clock: Callable[[], float] = clock or time.time
+        self._own_timers = timers is None
+        self.timers = timers if timers is not None else Timers(self.clock)
+        "Timers on the stack's clock (the block refresh); its own, started and stopped here, if not given."
         self.registrations = WicRegistrations()
         "The identities and contacts registered over each WIC flow (``state.py``)."
         self.credentials = {c.wimpu: c for c in credentials}
@@ -131,6 +136,8 @@ class Pcscf:
     # ----- life cycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self._own_timers:
+            self.timers.start()
         await self.node.start()
         self.dialogs.own = (self.node.host.lower(), self.node.port)
         for block in self.blocks:
@@ -138,7 +145,7 @@ class Pcscf:
             if creds is None:
                 continue
             target = self.resolver.resolve(creds.registrar)
-            reg = BlockRegistration(self.node, creds, target, block.name)
+            reg = BlockRegistration(self.node, creds, target, block.name, self.timers)
             self.block_registrations[str(block.wimpu)] = reg
             if self.keeper is None and block_registration_due(creds.option, Trigger.START, reg.registered):
                 await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
@@ -156,6 +163,8 @@ class Pcscf:
         for reg in self.block_registrations.values():
             reg.cancel()
         await self.node.stop()
+        if self._own_timers:
+            await self.timers.stop()
 
     def serves(self, block: WimpuBlock) -> bool:
         """True if this P-CSCF serves ``block`` now (always, without failover)."""
