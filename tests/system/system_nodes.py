@@ -116,8 +116,11 @@ def write_config(
         ("wss_port = 7444", f"wss_port = {p[6]}"),
         ("sip_port = 5082", f"sip_port = {p[7]}"),
     ]:
-        assert old in text
-        text = text.replace(old, new)
+        # one pass, whole lines: a port written earlier (50823) must not be taken for a later
+        # placeholder ("sip_port = 5082"), which gave port 448273 once
+        pattern = re.compile(rf"^{re.escape(old)}$", re.M)
+        text, count = pattern.subn(new, text)
+        assert count == 1, old
     for block, names in (standby or {}).items():
         line = f'name = "{block}"\n'
         assert line in text
