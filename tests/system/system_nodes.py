@@ -13,13 +13,14 @@ import dataclasses
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+from ports import free_ports
 
 from reference.config import default_config_text
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -29,18 +30,6 @@ from reference.tls import TestPki
 ALL_NODES = ("registrar", "s-cscf", "i-cscf", "wwsf", "ep-cscf1", "ep-cscf2")
 BLOCK1 = "sip:wrtc-!.*!@block1.ims.example.net"
 BLOCK2 = "sip:wrtc-!.*!@block2.ims.example.net"
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 BLOCK3 = "sip:wrtc-!.*!@block3.ims.example.net"

@@ -8,7 +8,6 @@ A WIC registers through eP-CSCF 1 and a remote party calls it through the I-CSCF
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_ports
 
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
@@ -23,18 +23,6 @@ from reference.config import default_config_text, load_config
 from reference.transport.endpoint import Target
 
 NODES = ["registrar", "s-cscf", "i-cscf", "wwsf", "ep-cscf1", "ep-cscf2"]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def config_file(tmp_path: Path) -> Path:

@@ -24,7 +24,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from system_nodes import BLOCK1, free_ports, registrar_client, start_registrar
+from ports import free_ports
+from system_nodes import BLOCK1, registrar_client, start_registrar
 
 from conformance.harness.expect import wait_until_async
 from reference.nodes.wimpu_registrar.model import RegistrationWrite, parse_registration_write
