@@ -75,6 +75,13 @@ def ep_cscf_answers_as_profiled(world: World, profile: ProfileChecks, status: st
     profile.check(choice, lambda: expect.status(world.outcome.response, int(status)))
 
 
+@then("the eP-CSCF refuses the request")
+def request_refused(world: World) -> None:
+    """A request the WIC may not send (5.2.2.3.2: the WIC authorization at registration, and only
+    its own dialogs): a final response that is not a 2xx; the code is the profile's."""
+    expect.not_accepted(world.outcome.response)
+
+
 @then("the eP-CSCF does not accept the registration")
 def registration_not_accepted(world: World) -> None:
     """The REGISTER gets a final response, and it is not a 2xx: whatever the code (the text gives

@@ -203,11 +203,20 @@ def remote_receives(world: World, status: str) -> None:
     expect.session_status(world.session, int(status))
 
 
-@then(parsers.re(r"the I-CSCF rejects the session with (?P<status>\d{3})"))
-def icscf_rejects(world: World, status: str) -> None:
+@then("the I-CSCF rejects the session")
+def icscf_rejects(world: World) -> None:
+    """TR 23.701 5.2.2.5.4 step 2: "the I-CSCF shall reject the session with the appropriate
+    code": rejected (any final response but a 2xx) before any eP-CSCF or W6 use. The code is
+    the profile's (next step)."""
     expect.rejected_before_ep_cscf(
-        world.session, int(status), world.session_registrar_use(), world.session_sip_at("ep-cscf")
+        world.session, None, world.session_registrar_use(), world.session_sip_at("ep-cscf")
     )
+
+
+@then(parsers.re(rf"the I-CSCF rejects the session with (?P<status>\d{{3}}), {CHOICE}"))
+def icscf_rejects_with_profiled_code(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """The code of the rejection: the text says only "the appropriate code" (5.2.2.5.4)."""
+    profile.check(choice, lambda: expect.session_status(world.session, int(status)))
 
 
 @then("the I-CSCF queried the wIMPU Registrar for the called identity")

@@ -324,12 +324,18 @@ def session_status(session: Session | None, expected: int) -> None:
 
 
 def rejected_before_ep_cscf(
-    session: Session | None, expected: int, use: RegistrarUse, at_ep_cscf: Sequence[str]
+    session: Session | None, expected: int | None, use: RegistrarUse, at_ep_cscf: Sequence[str]
 ) -> None:
-    """Rejected with ``expected`` before any eP-CSCF was involved: no SIP message of the session
-    reached an eP-CSCF (``at_ep_cscf``: their start lines, from the capture) and no W6 request."""
-    session_status(session, expected)
+    """Rejected before any eP-CSCF was involved: a final response that is not a 2xx (with
+    ``expected``: that code), no SIP message of the session reached an eP-CSCF (``at_ep_cscf``:
+    their start lines, from the capture) and no W6 request."""
     assert session is not None, "no session was attempted"
+    if expected is None:
+        assert session.status is not None and session.status >= 300, (
+            f"expected the session to {session.called} to be rejected, {session.caller} got {session.status}"
+        )
+    else:
+        session_status(session, expected)
     assert not at_ep_cscf, (
         f"expected the I-CSCF to reject the session to {session.called}, but the capture shows "
         f"{list(at_ep_cscf)} sent to an eP-CSCF"

@@ -23,7 +23,8 @@ Feature: 5.2.2.3.1 Registration timer expiry
       When 700 seconds pass
       And the remote party calls <user>
       Then the wIMPU Registrar holds no registration for <user>
-      And the I-CSCF rejects the session with 480
+      And the I-CSCF rejects the session
+      And the I-CSCF rejects the session with 480, as the solution profile chooses (PROFILE_TERM_REJECT_CODE)
       And WIC "W" receives no INVITE
 
       @option_a

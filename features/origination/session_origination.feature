@@ -74,7 +74,8 @@ Feature: 5.2.2.5.3 Origination
       And WIC "<wic>" has registered with the identity and the token of <user>
       And WIC "<wic>" has de-registered
       When WIC "<wic>" starts a session to the remote party with the identity of <user>
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no INVITE reaches the S-CSCF or the remote party
 
       @option_a

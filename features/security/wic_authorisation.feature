@@ -37,7 +37,8 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       When WIC "A1" registers as "sip:wrtc-mallory@block1.ims.example.net" with the token of alice
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And the wIMPU Registrar holds no registration for "sip:wrtc-mallory@block1.ims.example.net"
       And the wIMPU Registrar holds no registration for alice
 
@@ -107,7 +108,8 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And WIC "A1" has started a session to the remote party with the identity of alice
       And WIC "M1" of alice has opened a WSS connection to the eP-CSCF of its block
       When WIC "M1" sends a BYE in the session of WIC "A1"
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
 
     @negative @inopportune @TP_WIMPU_SEC_010
@@ -120,7 +122,8 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And WIC "A2" of alice has opened a WSS connection to the eP-CSCF of its block
       And WIC "A2" has registered with the identity and the token of alice
       When WIC "A2" sends a BYE in the session of WIC "A1"
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
 
   Rule: 5.2.2.3.2 - a dialog that has ended authorises no more requests
@@ -139,5 +142,6 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And WIC "A1" has started a session to the remote party with the identity of alice
       And WIC "A1" has ended its session with a BYE
       When WIC "A1" sends a BYE in the session of WIC "A1"
-      Then the eP-CSCF answers 403
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party

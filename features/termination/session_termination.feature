@@ -57,7 +57,8 @@ Feature: 5.2.2.5.4 Termination
     Scenario Outline: A session to a webRTC user who is not registered is rejected
       When the remote party calls <user>
       Then the I-CSCF queried the wIMPU Registrar for the called identity
-      And the I-CSCF rejects the session with 480
+      And the I-CSCF rejects the session
+      And the I-CSCF rejects the session with 480, as the solution profile chooses (PROFILE_TERM_REJECT_CODE)
 
       @option_a
       Examples: an individual IMPU of a block
@@ -73,4 +74,5 @@ Feature: 5.2.2.5.4 Termination
     Scenario: A session to an identity of a webRTC domain that belongs to no wIMPU block is rejected
       When the remote party calls "sip:nobody@block1.ims.example.net"
       Then the I-CSCF queried the wIMPU Registrar for the called identity
-      And the I-CSCF rejects the session with 404
+      And the I-CSCF rejects the session
+      And the I-CSCF rejects the session with 404, as the solution profile chooses (PROFILE_TERM_REJECT_CODE)

@@ -78,7 +78,9 @@ GUARDS: dict[str, str] = {
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
     "icscf_w7_all": "TP_WIMPU_TERM_002",
-    "icscf_no_reject": "TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001",
+    # option B: the HSS knows no external identity, so the fault's standard procedure ends in the
+    # I-CSCF's own 404 - a rejection, only its code differs from the profile's 480 (deviation)
+    "icscf_no_reject": "(TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001) and option_a",
     "icscf_no_retarget": "TP_WIMPU_TERM_001 and option_b",
     "icscf_always_480": "TP_WIMPU_TERM_004",
     "pcpid_stripped": "TP_WIMPU_TERM_001 or TP_WIMPU_LIFE_002",
@@ -104,6 +106,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the reference registrar's grants refuse the foreign identity (500, nothing stored): the text's
     # outcome holds, only the code differs from the profile's 403
     "any_domain_accepted": "PROFILE_SEC_FOREIGN_403",
+    # the rejection holds (before any eP-CSCF, after the W7 query); only "the appropriate code"
+    # (5.2.2.5.4 step 2) differs from the profile's 404
+    "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
 }
 """Faults that break only a solution-profile choice (the choice each one breaks): their guarding
 scenarios end in PROFILE DEVIATION, not FAIL (issue 15)."""
