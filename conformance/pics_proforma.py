@@ -150,7 +150,9 @@ def load_proforma(pics: str | Path, selection: str | Path) -> Proforma:
     items = load_pics(pics)
     with Path(pics).open("rb") as f:
         data = tomllib.load(f)
-    header = data.get("pics") if isinstance(data.get("pics"), dict) else {}
+    header = data.get("pics", {})
+    if not isinstance(header, dict):
+        raise ValueError(f"{pics}: [pics] must be a table")
     rules = data.get("status", {})  # a table: load_pics checked it
     return Proforma(
         sut=str(header.get("sut", "")),
