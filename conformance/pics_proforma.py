@@ -35,6 +35,7 @@ __all__ = [
     "Applicability",
     "Group",
     "Proforma",
+    "group_of",
     "load_proforma",
     "main",
     "render_markdown",
@@ -64,8 +65,6 @@ STATUS_NOTATION: tuple[tuple[str, str], ...] = (
     ("n/a", "not applicable: the question does not arise for this SUT"),
 )
 "The status symbols of ISO/IEC 9646-7 PICS proformas, as ETSI uses them; ``[status]`` numbers the rules."
-
-YES = "yes"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
