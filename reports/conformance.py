@@ -3,8 +3,8 @@
 It answers, for a standards discussion: what was tested (SUT, PICS), what passed and what failed
 (failures first), which requirement of TR 23.701 5.2.2 each verdict backs (every requirement of
 ``features/requirements.toml``, uncovered ones said plainly), how each scenario went step by step with
-its ladder diagram when the capture decoder wrote one, what the verdicts rest on (profile assumptions)
-and where the text itself is open.
+its ladder diagram when the capture decoder wrote one, what the verdicts rest on (profile assumptions),
+where the text itself is open, and the PICS proforma filled in with the SUT's answers (section 9).
 
 The pytest plugin (``reports.plugin``) calls :func:`generate` at the end of every run; the console
 script ``wimpu-conformance-report`` (:func:`main`) regenerates it from the files of a run.
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conformance.clause_chain import ClauseLinks, clause_links
+from conformance.pics_proforma import Proforma, load_proforma
 from conformance.tp_table import TestPurpose, load_test_purposes
 from reports import render_html, render_md
 from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
@@ -102,6 +103,11 @@ class Report:
     open_points: list[OpenPoint]
     purposes: list[TestPurpose] = field(default_factory=list)
     "The test purposes as a table (docs/test-purposes.md): requirements, PICS selection, behaviour."
+    proforma: Proforma | None = None
+    "The suite's PICS proforma (docs/pics-proforma.md), filled in with the answers of ``pics``."
+    pics_of_run: bool = True
+    """Whether ``pics`` is the PICS the run used (given, or recorded in run.json); otherwise it is
+    ``features/pics.toml``, the reference implementation's answers."""
     ladders: dict[str, Ladder] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -222,6 +228,7 @@ def build(
 ) -> Report:
     """Read everything the report needs and put it in order (no rendering, no writing but ladders)."""
     results, run = load_run(reports_dir, junit=junit, cucumber=cucumber)
+    pics_of_run = pics is not None or bool(run.pics)
     pics = pics or (Path(run.pics) if run.pics else root / "features" / "pics.toml")
     if pixit is None and run.pixit:
         pixit = Path(run.pixit)
@@ -255,6 +262,8 @@ def build(
         assumptions=profile_assumptions(root / "docs" / "solution-profile.md"),
         open_points=open_points(root / "docs" / "open-points.md"),
         purposes=load_test_purposes(root) if (root / "features" / "tags.toml").is_file() else [],
+        proforma=_proforma(root),
+        pics_of_run=pics_of_run,
     )
     captures = captures or captures_dir(root)
     since = _started(run)
@@ -280,6 +289,14 @@ def build(
             f"run wrote none for those scenarios), e.g. {stale[0]}"
         )
     return report
+
+
+def _proforma(root: Path) -> Proforma | None:
+    """The suite's PICS proforma: its items, status rules and selection expressions (not the SUT's)."""
+    features = root / "features"
+    if not (features / "selection.toml").is_file():
+        return None
+    return load_proforma(features / "pics.toml", features / "selection.toml")
 
 
 def _display(path: Path, root: Path) -> str:

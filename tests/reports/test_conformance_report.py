@@ -229,6 +229,11 @@ def test_verdicts_are_counted_as_junit_says(
     # the PICS table shows the run's PICS file and its answers
     assert str(reports.parent / "pics.toml") in html
     assert re.search(r"PICS_OPT_B</td>.*?<strong>no</strong>", html)
+    # the PICS proforma (section 9) filled in with the run's answers, the reference's beside them
+    proforma = (reports / "conformance.md").read_text().split("## 9 PICS proforma", 1)[1]
+    assert f"the SUT's PICS used in this run, `{reports.parent / 'pics.toml'}`" in proforma
+    assert re.search(r"\| `PICS_OPT_B` \|.*\| `o\.2` \| yes / no \| \*\*no\*\* \| yes \|", proforma)
+    assert 'id="pics-proforma"' in html and 'id="proforma-applicability"' in html
 
 
 def test_an_interrupted_run_says_partial_run(tmp_path: Path) -> None:
