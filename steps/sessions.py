@@ -23,6 +23,11 @@ def remote_party(world: World, identity: str) -> None:
     expect.same_identity_as(world.remote_identity, identity, "the remote party of the stack")
 
 
+@given("the remote IMS party rings and does not answer")
+def remote_party_rings(world: World) -> None:
+    world.remote_rings_until_cancelled()
+
+
 @given(parsers.re(rf"the IMS user {IDENTITY} has registered with the S-CSCF from its own UE"))
 def ims_user_registered(world: World, identity: str) -> None:
     expect.status(world.register_ims_user(identity), 200, "the S-CSCF")
@@ -44,6 +49,30 @@ def wic_originates(world: World, wic: str, user: str) -> None:
 @given(parsers.re(rf"{WIC} has started a session to the remote party with the identity of {USER}"))
 def wic_has_originated(world: World, wic: str, user: str) -> None:
     expect.status(world.originate(wic, world.identity_of(user)), 200, "the session set-up")
+
+
+@when(parsers.re(rf"{WIC} starts a session to the remote party and cancels it when it rings"))
+def wic_originates_then_cancels(world: World, wic: str) -> None:
+    world.originate_then_cancel(wic)
+
+
+@then("the eP-CSCF answers the CANCEL with 200")
+def cancel_answered(world: World) -> None:
+    """RFC 3261 16.10 (a proxy "MUST ... respond to the CANCEL with 200") and 9.2."""
+    expect.status(world.cancel_answer, 200)
+
+
+@then("the remote party receives the CANCEL of the session through the eP-CSCF and the S-CSCF")
+def cancel_reaches_remote(world: World) -> None:
+    """RFC 3261 16.10: the eP-CSCF cancels the INVITE it forwarded; on the wire (the eP-CSCF ->
+    S-CSCF leg) and at the remote party (its ringing INVITE ended by a CANCEL)."""
+    expect.single(world.captured_requests("CANCEL", "ep-cscf", "s-cscf"), "CANCEL eP-CSCF -> S-CSCF")
+    expect.single(world.cancels_at_remote(), "INVITE of the remote party ended by a CANCEL")
+
+
+@then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE"))
+def wic_invite_final(world: World, wic: str, status: str) -> None:
+    expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}")
 
 
 @when(

@@ -31,9 +31,12 @@ class RemoteParty:
         self.node.on_ack = self._ack
         self.received: list[Request] = []
         self.responses: list[Response] = []
-        self.answer = 200
+        self.answer: int | None = 200
+        "The final response to an INVITE; None: ring (180) and wait for a CANCEL, answered 487."
         self.tag = secrets.token_hex(5)
         self.call_ids: list[str] = []
+        self.cancelled: list[tuple[str, str | None]] = []
+        "(Call-ID, Reason) of each ringing INVITE a CANCEL ended, in order."
         "Call-IDs of the sessions this party placed, in order."
         self._registration: BlockRegistration | None = None
         self._timers = Timers()
@@ -74,6 +77,9 @@ class RemoteParty:
         self.received.append(request)
         if request.method == "INVITE":
             self.node.respond(tx, make_response(request, 180, to_tag=self.tag))
+            if self.answer is None:  # rings until cancelled (RFC 3261 9.2: 200 to the CANCEL, 487)
+                self.node.when_cancelled(tx, lambda reason: self._cancelled(tx, request, reason))
+                return
             response = make_response(request, self.answer, to_tag=self.tag)
             if self.answer == 200:
                 response = response.with_header(
@@ -85,6 +91,11 @@ class RemoteParty:
             self.node.respond(tx, response)
         else:
             self.node.respond(tx, make_response(request, 200, to_tag=self.tag))
+
+    def _cancelled(self, tx: ServerTransaction, invite: Request, reason: str | None) -> None:
+        """A CANCEL matched a ringing INVITE (the node answered the CANCEL 200): the INVITE gets 487."""
+        self.cancelled.append((invite.call_id, reason))
+        self.node.respond(tx, make_response(invite, 487, to_tag=self.tag))
 
     async def _ack(self, ack: Request, source: Source) -> None:
         self.received.append(ack)

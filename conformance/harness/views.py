@@ -80,8 +80,8 @@ class Session:
     "time.time() when it was placed (the capture's clock)."
     wall_ended: float
     "time.time() when its caller had the final response."
-    status: int
-    "The final response the caller received."
+    status: int | None
+    "The code of the final response the caller received; None: none came."
 
 
 def header_lines(raw: bytes, name: str, compact: str | None = None) -> list[bytes]:

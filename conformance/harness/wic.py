@@ -95,6 +95,8 @@ class Wic:
         self.sent: list[bytes] = []
         self.received: list[bytes] = []
         self._inbox: asyncio.Queue[Request | Response] = asyncio.Queue()
+        self._stash: list[Response] = []
+        "Responses read while waiting for another one (:meth:`_response`)."
         self._reader: asyncio.Task[None] | None = None
         self.answer_mode = "ring"
         "What to do with an incoming INVITE: 'ring' (180 only), 'answer' (180 then 200), 'busy' (486)."
@@ -210,6 +212,26 @@ class Wic:
         assert isinstance(message, Request)
         return message
 
+    def cancel_for(self, invite: Request) -> Request:
+        """The CANCEL of ``invite`` (RFC 3261 9.1): its Request-URI, Call-ID, To, From, CSeq
+        number and its one Via (same branch), method CANCEL."""
+        return self._hop_by_hop(invite, "CANCEL", invite.get("To") or "")
+
+    def ack_for_failure(self, invite: Request, response: Response) -> Request:
+        """The ACK of a non-2xx final response, part of the INVITE transaction (RFC 3261
+        17.1.1.3): the INVITE's Request-URI, Via and CSeq number, the response's To."""
+        return self._hop_by_hop(invite, "ACK", response.get("To") or "")
+
+    def _hop_by_hop(self, invite: Request, method: str, to: str) -> Request:
+        lines = [
+            f"{method} {invite.uri} SIP/2.0", f"Via: {invite.get('Via')}", "Max-Forwards: 70",
+            f"To: {to}", f"From: {invite.get('From')}", f"Call-ID: {invite.call_id}",
+            f"CSeq: {invite.cseq.number} {method}", "Content-Length: 0",
+        ]  # fmt: skip
+        message = frame_websocket_message("\r\n".join(lines) + "\r\n\r\n")
+        assert isinstance(message, Request)
+        return message
+
     def ack_for(self, invite: Request, response: Response) -> Request:
         """The ACK of a 2xx: a new transaction along the route set (RFC 3261 13.2.2.4)."""
         return self.in_dialog_request(invite, response, "ACK", invite.cseq.number)
@@ -322,6 +344,54 @@ class Wic:
                 ) from None
             if isinstance(message, Response) and message.cseq == request.cseq and message.is_final:
                 return message
+
+    async def _response(self, request: Request, final: bool) -> Response:
+        """The next response to ``request`` (a final one, or a provisional other than 100);
+        responses to other requests wait in :attr:`_stash` for their own turn."""
+        def wanted(m: Response) -> bool:
+            return m.cseq == request.cseq and (m.is_final if final else 100 < m.status < 200)
+
+        for kept in self._stash:
+            if wanted(kept):
+                self._stash.remove(kept)
+                return kept
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                message = await asyncio.wait_for(self._inbox.get(), max(remaining, 0.01))
+            except TimeoutError:
+                kind = "final" if final else "provisional"
+                raise TimeoutError(
+                    f"{self.name}: no {kind} response to {request.method} (CSeq {request.cseq.number}) "
+                    f"within {self.timeout}s"
+                ) from None
+            if isinstance(message, Response):
+                if wanted(message):
+                    return message
+                self._stash.append(message)
+
+    async def invite_then_cancel(self, identity: str, target: str) -> tuple[Response, Response | None]:
+        """Originate a session and CANCEL it once it rings (RFC 3261 9.1: not before a
+        provisional response); ACK the INVITE's final response if it is not a 2xx.
+        Returns (the final response to the CANCEL, the final response to the INVITE; None if
+        none came within :attr:`timeout`: the scenario's checks say what is missing)."""
+        invite = self.invite_request(identity, target)
+        self.last_invite = invite
+        await self.send(invite)
+        await self._response(invite, final=False)
+        cancel = self.cancel_for(invite)
+        await self.send(cancel)
+        cancelled = await self._response(cancel, final=True)
+        try:
+            final = await self._response(invite, final=True)
+        except TimeoutError:
+            return cancelled, None
+        if final.status >= 300:
+            await self.send(self.ack_for_failure(invite, final))
+        elif final.status >= 200:  # the answer crossed the CANCEL: the session exists, ACK it
+            await self.send(self.ack_for(invite, final))
+        return cancelled, final
 
     async def invite(self, identity: str, target: str, *, asserted: str | None = None) -> Response:
         """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""

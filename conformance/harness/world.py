@@ -136,6 +136,8 @@ class World:
         self.logins: dict[str, Login] = {}
         self.wics: dict[str, Wic] = {}
         self.outcome = Outcome()
+        self.cancel_answer: Response | None = None
+        "The final response to the last CANCEL a WIC sent (:meth:`originate_then_cancel`)."
         self.allocated: dict[str, str] = {}
         self.wic_users: dict[str, str] = {}
         self.remote: RemoteParty | None = None
@@ -508,6 +510,32 @@ class World:
         self.outcome = Outcome(response=response)
         self.dialogs[wic_name] = response
         return response
+
+    def originate_then_cancel(self, wic_name: str) -> tuple[Response, Response | None]:
+        """5.2.2.5.3 step 1 then RFC 3261 9.1: a WIC starts a session to the remote party with
+        the identity it registered and CANCELs it once it rings. The INVITE's final response is
+        the outcome; returns (the CANCEL's final response, the INVITE's)."""
+        wic = self.wics[wic_name]
+        identity = self.logins[self.user_of(wic_name)].identity
+        remote = self.remote_identity
+        self._mark_remote()
+        started, wall = time.monotonic(), time.time()
+        cancelled, final = self.loop.run(wic.invite_then_cancel(identity, remote))
+        status = final.status if final is not None else None
+        self.session = Session(wic_name, remote, started, wall, time.time(), status)
+        self.outcome = Outcome(response=final)
+        self.cancel_answer = cancelled
+        return cancelled, final
+
+    def remote_rings_until_cancelled(self) -> None:
+        """The remote party answers the next INVITEs with 180 only and ends them on a CANCEL."""
+        assert self.remote is not None, "no remote party in this scenario"
+        self.remote.answer = None
+
+    def cancels_at_remote(self) -> list[tuple[str, str | None]]:
+        """(Call-ID, Reason) of each ringing INVITE of the remote party a CANCEL ended."""
+        assert self.remote is not None, "no remote party in this scenario"
+        return list(self.remote.cancelled)
 
     def send_in_session_of(self, sender: str, owner: str, method: str) -> Response:
         """WIC ``sender`` sends ``method`` in the session WIC ``owner`` set up (its route set,

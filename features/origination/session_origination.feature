@@ -60,6 +60,35 @@ Feature: 5.2.2.5.3 Origination
         | user | wic | other identity         |
         | bob  | B1  | sip:eve@enterprise.com |
 
+  Rule: Step 3 - standard IMS origination: a session the WIC cancels before it is answered ends at the remote party too
+
+    A WIC may CANCEL the INVITE it sent once a provisional response came (RFC 3261 9.1). The
+    eP-CSCF, a proxy on the path of the standard origination (5.2.2.5.3 "the eP-CSCF follows
+    standard IMS procedures"; TS 24.229 5.2.6.3), answers the CANCEL 200 and cancels the
+    INVITE it forwarded (RFC 3261 16.10), so the remote party stops ringing and the WIC's
+    INVITE ends with the remote party's 487, which the WIC acknowledges.
+
+    @step_3 @TP_WIMPU_ORIG_007
+    Scenario Outline: A session the WIC cancels while the remote party rings is cancelled at the remote party
+      Given the remote IMS party rings and does not answer
+      And <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party and cancels it when it rings
+      Then the eP-CSCF answers the CANCEL with 200
+      And the remote party receives the CANCEL of the session through the eP-CSCF and the S-CSCF
+      And WIC "<wic>" receives 487 for its INVITE
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: Step 1 - a WIC that has de-registered no longer originates with the identity of that registration
 
     The registration is what authorises a WIC to originate (5.2.2.3.2: "The eP-CSCF shall

@@ -75,6 +75,7 @@ GUARDS: dict[str, str] = {
     "bypass_scscf": "TP_WIMPU_ORIG_001",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
     "registration_cache_kept": "TP_WIMPU_ORIG_006",
+    "wic_cancel_swallowed": "TP_WIMPU_ORIG_007",
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
     "icscf_w7_all": "TP_WIMPU_TERM_002",

@@ -494,6 +494,29 @@ def _orig_identity_unchecked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service, "originate", originate)
 
 
+def _wic_cancel_swallowed(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF answers a WIC's CANCEL 200 (its transaction layer does) but never cancels
+    the INVITE it sent towards the S-CSCF: a proxy that handles CANCEL hop by hop only."""
+    service = _pcscf()
+    original = service.proxy
+
+    class Deaf:
+        def __init__(self, node: Any) -> None:
+            self._node = node
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._node, name)
+
+        def when_cancelled(self, tx: Any, handler: Any) -> None:
+            return None
+
+    async def proxy(node: Any, server_tx: Any, request: Any, branches: Any, **kwargs: Any) -> Any:
+        towards_core = request.method == "INVITE" and all(b.target.host != "flow.invalid" for b in branches)
+        return await original(Deaf(node) if towards_core else node, server_tx, request, branches, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
 def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF caches each flow's registration (identity, registrar entry) for its
     originating checks and does not drop it when the WIC de-registers."""
@@ -840,6 +863,10 @@ FAULTS: Mapping[str, Fault] = {
     "dialog_outlives_bye": Fault(
         "the eP-CSCF keeps a dialog after the BYE that ended it and relays further requests in it",
         _dialog_outlives_bye,
+    ),
+    "wic_cancel_swallowed": Fault(
+        "the eP-CSCF answers a WIC's CANCEL 200 but never cancels the INVITE it forwarded (5.2.2.5.3 step 3)",
+        _wic_cancel_swallowed,
     ),
     "registration_cache_kept": Fault(
         "the eP-CSCF checks origination against a per-flow registration cache that de-registration leaves",
