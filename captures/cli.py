@@ -9,16 +9,19 @@ what could be decoded is still printed.
 ``PORTS.json`` names the listening ports: ``{"5060": "i-cscf", ...}`` (or the reverse,
 ``{"i-cscf": 5060}``).
 
-``wimpu-conformance verify FILE.pcapng [--keylog KEYS] --pixit PIXIT.toml [--ports PORTS.json]
+``wimpu-conformance verify FILE.pcapng [--keylog KEYS] [--pixit PIXIT.toml] [--ports PORTS.json]
 [--json OUT.json] [--quiet-period SECONDS]`` groups the messages into the flows of TR 23.701
 5.2.2.5 and checks each against the rules (:mod:`captures.verify`, ``docs/verify.md``): a
 verdict per flow and rule with the frame and leg of the message concerned, then a summary.
 The PIXIT names the nodes' addresses and gives the blocks with their identity options; a
-ports file alone names the nodes (the option-dependent rules are then inconclusive).
+ports file alone names the nodes (the option-dependent rules are then inconclusive). Without
+``--pixit``, the topology beside the capture (``FILE.topology.json``, written by the suite next to
+each scenario capture: :func:`captures.topology.sidecar_of`) does the PIXIT's part, and ``verify``
+says so on stdout; ``--pixit`` wins over it, ``--ports`` adds or renames ports in either.
 
 Exit status of ``decode``: 0 decoded cleanly, 1 problems (file, capture or decoding), 2 usage.
 Exit status of ``verify``: 0 every rule passed, 1 a rule failed or the capture had
-problems, 2 usage (no PIXIT or ports file, an invalid PIXIT), 3 nothing failed but
+problems, 2 usage (no PIXIT, topology or ports file, an invalid one), 3 nothing failed but
 something was inconclusive.
 """
 
@@ -39,7 +42,7 @@ from .flows import Ends
 from .legs import Legs
 from .model import WireMessage
 from .tls import KeyLog
-from .topology import Topology, TopologyLoader
+from .topology import Topology, TopologyLoader, read_topology, sidecar_of
 from .verify import run as run_verify
 
 __all__ = ["main"]
@@ -58,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="check a capture against the rules of TR 23.701 5.2.2")
     verify.add_argument("file", type=Path, help="a pcap or pcapng file")
     verify.add_argument("--keylog", type=Path, help="an NSS key log (SSLKEYLOGFILE) for TLS and WSS")
-    verify.add_argument("--pixit", type=Path, help="the PIXIT (TOML): node addresses, blocks and options")
+    verify.add_argument(
+        "--pixit",
+        type=Path,
+        help="the PIXIT (TOML): node addresses, blocks and options (default: FILE.topology.json beside it)",
+    )
     verify.add_argument("--ports", type=Path, help='JSON {"port": "node name"}, for a capture without PIXIT')
     verify.add_argument("--json", type=Path, help="also write the verdicts as JSON to this file")
     verify.add_argument(
@@ -137,9 +144,14 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: To
         print(f"{PROG}: verify: error: --pixit needs the suite's PIXIT loader (run wimpu-conformance verify)",
               file=err)  # fmt: skip
         return 2
-    if args.pixit is None and args.ports is None:
+    # without a PIXIT, the topology the capture carries beside it (a scenario capture of the suite)
+    sidecar = sidecar_of(args.file) if args.pixit is None else None
+    if sidecar is not None and not sidecar.is_file():
+        sidecar = None
+    if args.pixit is None and args.ports is None and sidecar is None:
         print(
-            f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes",
+            f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes "
+            f"(no {sidecar_of(args.file).name} beside the capture)",
             file=err,
         )
         return 2
@@ -150,6 +162,10 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: To
     try:
         if args.pixit is not None and load_topology is not None:
             pixit = load_topology(args.pixit)
+        elif sidecar is not None:
+            pixit = read_topology(sidecar)
+            print(f"{PROG}: verify: nodes and blocks from the topology beside the capture: {sidecar}",
+                  file=out)  # fmt: skip
         ports = _load_ports(args.ports) if args.ports is not None else {}
     except ValueError as exc:
         print(f"{PROG}: verify: error: {exc}", file=err)
@@ -158,7 +174,10 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: To
     if pixit is not None and ports:
         ends = ends.with_ports(ports)
     if not ends.named:
-        where = f"the PIXIT {args.pixit} gives no node address (url, sip)" if pixit else "no port is named"
+        if args.pixit is not None:
+            where = f"the PIXIT {args.pixit} gives no node address (url, sip)"
+        else:
+            where = f"the topology {sidecar} gives no node address" if pixit else "no port is named"
         print(f"{PROG}: verify: error: {where}: the ends of the messages cannot be named", file=err)
         return 2
     return run_verify(

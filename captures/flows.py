@@ -405,6 +405,12 @@ class BlockRecord:
     since: float
     until: float
     frame: int
+    contact: str = ""
+    "The binding's contact URI (the REGISTER's Contact)."
+    removed_by: str = ""
+    "The eP-CSCF whose REGISTER removed the binding (``Expires: 0`` naming its contact), if one did."
+    removed_frame: int | None = None
+    "The frame of the 200 OK to that removal."
 
 
 def _expires(request: Request, response: Response, uri: str) -> int | None:
@@ -538,13 +544,24 @@ class Knowledge:
             return
         now = hop.message.time
         expires = _expires(request, response, uri)
+        if expires == 0 and uri:
+            # RFC 3261 10.3 step 7: a REGISTER with Expires 0 removes the binding of the contact it
+            # names, whichever registration (Call-ID) made it: the eP-CSCF that takes over the block
+            # of a failed one (TR 23.701 5.2.2.2) removes the failed one's binding, not its own
+            for i, record in enumerate(self.blocks):
+                named = record.contact == uri or (not record.contact and record.call_id == call_id)
+                if named and record.until > now:
+                    self.blocks[i] = dataclasses.replace(
+                        record, until=now, removed_by=hop.dst.node, removed_frame=hop.message.frame
+                    )
+            return
         for i, record in enumerate(self.blocks):
             if record.call_id == call_id and record.until > now:
                 self.blocks[i] = dataclasses.replace(record, until=now)
         if expires != 0:
             until = now + (expires if expires is not None else 3600)
             self.blocks.append(
-                BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame)
+                BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame, uri)
             )
 
     def _registrar(self, info: HttpInfo) -> None:

@@ -106,8 +106,12 @@ def block_for(ctx: Context, node: str | None, identity: str | None) -> Block | N
     """TR 23.701 5.2.2.1: the PIXIT block of ``identity`` at the eP-CSCF ``node``, by
     :func:`reference.blocks.block_of` among that eP-CSCF's blocks: the block whose wildcard
     it matches (option A, or an allocated IMPU), the option B block of its domain, else
-    (and for a malformed identity) the eP-CSCF's only block."""
-    candidates = [b for b in ctx.blocks if node is None or b.ep_cscf == node]
+    (and for a malformed identity) the eP-CSCF's only block. The blocks the eP-CSCF stands by
+    for are among those an identity is looked up in, after its own: 5.2.2.2, the block of a
+    failed eP-CSCF "shall be re-allocated to another eP-CSCF", which then serves it too."""
+    own = [b for b in ctx.blocks if node is None or b.ep_cscf == node]
+    taken = [b for b in ctx.blocks if node is not None and b.ep_cscf != node and node in b.standby]
+    candidates = own + taken
     if identity:
         try:
             found = block_of([b.block for b in candidates], identity, allocated=True)
@@ -115,7 +119,7 @@ def block_for(ctx: Context, node: str | None, identity: str | None) -> Block | N
             found = None
         if found is not None:
             return next(b for b in candidates if b.block is found)
-    return candidates[0] if node is not None and len(candidates) == 1 else None
+    return own[0] if node is not None and len(own) == 1 else None
 
 
 Check = Callable[[Flow, Context], list[Finding]]
@@ -490,7 +494,8 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2 step 6 and 5.2.2.3.2: the eP-CSCF "shall store the registration
     information" (update it on every re-registration, remove it on de-registration) in
     the registrar before step 7's 200 OK: a W6 write (or, for ``Expires: 0``, a delete)
-    naming the identity, or the IMPU allocated to it."""
+    naming the identity, or the IMPU allocated to it. A de-registration of an identity the
+    W6 read found not registered has nothing to remove (5.2.2.3.1): no delete, and no write."""
     say = _Say("REG_W6_STORE", flow)
     found = []
     for asked in _wic_registers(flow):
@@ -506,8 +511,47 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
             else _writes(named)
         )
         what = "W6 delete before the 200 OK to a de-registration" if removal else "W6 write before the 200 OK"
+        if removal and not wanted:
+            unknown = _nothing_registered(flow, named)
+            if unknown is not None:
+                found.append(_unknown_deregistration(say, flow, named, unknown, final))
+                continue
         found.append(_query(say, ctx, "W6", wanted, [h for h in window if h not in named], what, final))
     return say.summary(found)
+
+
+def _nothing_registered(flow: Flow, named: list[Hop]) -> Hop | None:
+    """The answer of a W6 read among ``named`` that says the identity has no registration (404)."""
+    for asked in _reads(named):
+        answer = _answer(flow, asked)
+        if answer is not None and answer.message.http is not None and answer.message.http.status == 404:
+            return answer
+    return None
+
+
+def _unknown_deregistration(say: _Say, flow: Flow, named: list[Hop], unknown: Hop, final: Hop) -> Finding:
+    """A de-registration of an identity the W6 read (step 5) found not registered: 5.2.2.3.1 "An
+    entry is removed upon de-registration" and 5.2.2.3.2 "shall remove the registration entry ...
+    when the WIC is de-registered" ask for a removal of an entry there is none of, so no W6 delete
+    is right (RFC 3261 10.3: removing a binding that does not exist is no error); an entry is
+    "created upon successful WIC authorization" of a registration (5.2.2.3.1), never by a
+    de-registration: a W6 write then fails."""
+    writes = _writes(named)
+    if writes:
+        info = writes[0].message.http
+        assert info is not None
+        return say(
+            "fail",
+            f"a de-registration of an identity W6 found not registered (frame {unknown.message.frame}) "
+            f"creates an entry: {info.method} {info.path}",
+            writes[0],
+        )
+    return say(
+        "pass",
+        f"nothing to remove: the W6 read found no registration (404, frame {unknown.message.frame}), "
+        "and nothing was written before the 200 OK",
+        final,
+    )
 
 
 def _block_of_wic(ctx: Context, hop: Hop, identity: str | None) -> Block | None:
@@ -664,7 +708,9 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.1: "Each block of wIMPU allocated to a third party is associated with a
     different eP-CSCF"; 5.2.2.5.1: "The eP-CSCF would need to trigger the IMS registration
     of the wIMPU block". The block the 200 OK lists is one the PIXIT gives to the eP-CSCF
-    that registered it."""
+    that registered it, or one it stands by for: 5.2.2.2, "If an eP-CSCF fails then the wIMPU
+    associated with the failed eP-CSCF shall be re-allocated to another eP-CSCF" (the PIXIT's
+    ``standby`` of the block names the eP-CSCFs it may be re-allocated to)."""
     say = _Say("BLK_FROM_ITS_EP_CSCF", flow)
     ok = _block_ok(flow)
     if ok is None:
@@ -686,8 +732,13 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
         return [
             say("inconclusive", f"the 200 OK lists no wildcarded IMPU and {node} has {len(own)} blocks", ok)
         ]
+    taken = []
     for block in listed:
-        if block.ep_cscf != node:
+        if block.ep_cscf != node and node in block.standby:
+            # 5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF": one
+            # that stands by for it registers it (not a fault of the eP-CSCF that takes it over)
+            taken.append(f"{block.block.wimpu} of {block.ep_cscf}, re-allocated to it (5.2.2.2)")
+        elif block.ep_cscf != node:
             return [
                 say(
                     "fail",
@@ -695,6 +746,8 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
                     ok,
                 )
             ]
+    if taken:
+        return [say("pass", f"{node} stands by for block {'; '.join(taken)}", ok)]
     return [say("pass", f"{node} registered its block {', '.join(str(b.block.wimpu) for b in listed)}", ok)]
 
 
@@ -702,7 +755,8 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
 def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.1: "A single IMS registration is performed per block of wIMPU"; 5.2.2.5.1: "A
     single IMS registration is required". No other registration of the same block (another
-    Call-ID) may be live when this one is accepted."""
+    Call-ID) may be live when this one is accepted, unless (5.2.2.2 re-allocation) it is
+    another eP-CSCF's and this registration removes it."""
     say = _Say("BLK_SINGLE", flow)
     ok = _block_ok(flow)
     if ok is None or ok.message.message is None:
@@ -712,9 +766,22 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
         a for r in ctx.knowledge.blocks if r.call_id == call_id for a in r.wimpus
     }
     at = ok.message.time
+    node = ok.dst.node
+    in_flow = {h.message.frame for h in flow.hops}
+    replaced = []
     for record in ctx.knowledge.blocks:
-        same = bool(set(record.wimpus) & wimpus) if wimpus else record.ep_cscf == ok.dst.node
+        same = bool(set(record.wimpus) & wimpus) if wimpus else record.ep_cscf == node
         if same and record.call_id != call_id and record.since < at < record.until:
+            if record.ep_cscf != node and record.removed_by == node and record.removed_frame in in_flow:
+                # 5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF". The
+                # failed one cannot release its registration; the one taking the block over registers it
+                # and removes the failed one's binding (RFC 3261 10.2.2) in the same registration: one
+                # registration of the block again. Left live, it stays a second registration (fail).
+                replaced.append(
+                    f"the registration of {record.ep_cscf} (frame {record.frame}) removed by {node} "
+                    f"at frame {record.removed_frame}"
+                )
+                continue
             return [
                 say(
                     "fail",
@@ -723,6 +790,8 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
                     ok,
                 )
             ]
+    if replaced:
+        return [say("pass", f"re-allocated (5.2.2.2): {'; '.join(replaced)}", ok)]
     return [say("pass", "no other registration of this block is live", ok)]
 
 

@@ -5,17 +5,37 @@ wIMPU blocks (TR 23.701 5.2.2.1). They need no more of a deployment than this, s
 depends on this protocol and not on the PIXIT: ``conformance.pixit.Pixit`` satisfies it (the
 ``verify --pixit`` of ``wimpu-conformance`` passes one in), and so can any other description of a
 lab's topology. The import graph runs one way: reference <- captures <- conformance <- reports.
+
+:class:`CapturedTopology` is the topology a capture carries beside it (``<capture>.topology.json``,
+:func:`sidecar_of`): the suite's harness writes one next to each scenario capture
+(:func:`write_topology`, from the scenario's nodes and blocks), and ``verify`` reads it
+(:func:`read_topology`) when no PIXIT is given, so a scenario capture is verified offline with
+nothing written by hand. It holds what the rules need and no more: the listening addresses with
+their node names, and each block's wildcard, options and eP-CSCF (no password, no key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from reference.blocks import WimpuBlock
 
-__all__ = ["PlacedBlock", "Topology", "TopologyLoader"]
+__all__ = [
+    "FORMAT",
+    "CapturedBlock",
+    "CapturedTopology",
+    "PlacedBlock",
+    "Topology",
+    "TopologyLoader",
+    "read_topology",
+    "sidecar_of",
+    "topology_document",
+    "write_topology",
+]
 
 
 class PlacedBlock(Protocol):
@@ -34,6 +54,10 @@ class PlacedBlock(Protocol):
     def registration(self) -> Literal[1, 2]:
         "5.2.2.5.1: 1 registered at eP-CSCF start-up, 2 on the first WIC registration."
 
+    @property
+    def standby(self) -> tuple[str, ...]:
+        "5.2.2.2: the eP-CSCFs the block may be re-allocated to when its eP-CSCF fails."
+
 
 class Topology(Protocol):
     """The nodes' listening addresses and the blocks they serve."""
@@ -49,3 +73,134 @@ class Topology(Protocol):
 
 TopologyLoader = Callable[[Path], Topology]
 """Reads a topology file (for ``verify --pixit``); raises ``ValueError`` with a one-line reason."""
+
+
+# ----- the topology a capture carries beside it ----------------------------------------------------
+
+FORMAT = "wimpu-topology/1"
+"The ``format`` of a sidecar; another value is refused (a later format needs its own reader)."
+_CAPTURE_SUFFIXES = (".pcapng", ".pcap")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CapturedBlock:
+    """A :class:`PlacedBlock` as a sidecar gives it."""
+
+    block: WimpuBlock
+    ep_cscf: str
+    registration: Literal[1, 2] = 1
+    standby: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CapturedTopology:
+    """A :class:`Topology` read from a sidecar (or made from another one, to be written)."""
+
+    addresses: Mapping[tuple[str, int], str]
+    blocks: tuple[CapturedBlock, ...] = ()
+
+    def endpoints(self) -> Mapping[tuple[str, int], str]:
+        return dict(self.addresses)
+
+
+def sidecar_of(capture: Path) -> Path:
+    """Where the topology of ``capture`` is: ``X.pcapng`` -> ``X.topology.json`` (the name may hold
+    dots: a scenario's test name does)."""
+    name = capture.name
+    for suffix in _CAPTURE_SUFFIXES:
+        if name.endswith(suffix):
+            name = name.removesuffix(suffix)
+            break
+    return capture.with_name(f"{name}.topology.json")
+
+
+def topology_document(
+    endpoints: Mapping[tuple[str, int], str], blocks: Iterable[PlacedBlock]
+) -> dict[str, Any]:
+    """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
+    "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
+    "registration", "standby"}]}``."""
+    return {
+        "format": FORMAT,
+        "endpoints": [
+            {"host": host, "port": port, "node": node} for (host, port), node in sorted(endpoints.items())
+        ],
+        "blocks": [
+            {
+                "wimpu": str(placed.block.wimpu),
+                "option": placed.block.option,
+                "external_domains": list(placed.block.external_domains),
+                "prefix": placed.block.prefix,
+                "name": placed.block.name,
+                "ep_cscf": placed.ep_cscf,
+                "registration": placed.registration,
+                "standby": list(placed.standby),
+            }
+            for placed in blocks
+        ],
+    }
+
+
+def write_topology(
+    capture: Path, endpoints: Mapping[tuple[str, int], str], blocks: Iterable[PlacedBlock]
+) -> Path:
+    """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
+    path = sidecar_of(capture)
+    path.write_text(json.dumps(topology_document(endpoints, blocks), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _field(item: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = item.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"{where}: {key!r} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+def read_topology(path: Path) -> CapturedTopology:
+    """Read a sidecar (a :data:`TopologyLoader`).
+
+    Raises:
+        ValueError: the file cannot be read, or is not a topology of :data:`FORMAT` (one line
+            naming the file and the entry).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read a JSON topology: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"{path}: not a topology of format {FORMAT!r} (format {found!r})")
+    addresses: dict[tuple[str, int], str] = {}
+    for n, item in enumerate(data.get("endpoints") or []):
+        where = f"{path}: endpoints[{n}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: expected an object")
+        addresses[(_field(item, "host", str, where), _field(item, "port", int, where))] = _field(
+            item, "node", str, where
+        )
+    blocks = []
+    for n, item in enumerate(data.get("blocks") or []):
+        where = f"{path}: blocks[{n}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: expected an object")
+        registration = item.get("registration", 1)
+        if registration not in (1, 2) or isinstance(registration, bool):
+            raise ValueError(f"{where}: 'registration' must be 1 or 2, not {registration!r}")
+        domains, standby = item.get("external_domains") or [], item.get("standby") or []
+        if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+            raise ValueError(f"{where}: 'external_domains' must be a list of domains")
+        if not isinstance(standby, list) or not all(isinstance(n, str) for n in standby):
+            raise ValueError(f"{where}: 'standby' must be a list of eP-CSCF names")
+        try:
+            block = WimpuBlock.parse(
+                _field(item, "wimpu", str, where),
+                _field(item, "option", str, where),
+                domains,
+                prefix=str(item.get("prefix", "wrtc-")),
+                name=str(item.get("name", "block")),
+            )
+        except ValueError as exc:  # WildcardError is one
+            raise ValueError(f"{where}: {exc}") from None
+        blocks.append(CapturedBlock(block, _field(item, "ep_cscf", str, where), registration, tuple(standby)))
+    return CapturedTopology(addresses, tuple(blocks))

@@ -14,9 +14,11 @@ capture's key log, so the WSS and HTTPS legs decrypt, and the written pcapng car
 secrets in a Decryption Secrets Block (``tshark -r`` shows the SIP with no option).
 
 At the end (:meth:`ScenarioWire.finish`) the scenario leaves, under the captures directory,
-``<feature>/<test>.pcapng``, ``.ladder.json`` (drawn by the reports) and ``.wire.json``
+``<feature>/<test>.pcapng``, ``.ladder.json`` (drawn by the reports), ``.wire.json``
 (every decoded message with its leg, time and redacted text, attached per step by the
-reports). The contract with ``reports/`` is those three files.
+reports) and ``.topology.json`` (the nodes' listening addresses and the wIMPU blocks, with
+which ``wimpu-conformance verify <test>.pcapng`` checks the capture offline with no PIXIT). The
+contract with ``reports/`` is the first three files.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
 from captures.decode import Decoder, iter_messages
+from captures.topology import PlacedBlock, write_topology
 from conformance.redact import redact
 from reference.sip.errors import SipError
 
@@ -157,17 +160,25 @@ class ScenarioWire:
         keylog = KeyLog.from_file(self.capture.keylog_path)
         return list(iter_messages(self.capture.path, decoder=Decoder(keylog)))
 
-    def finish(self, endpoints: Mapping[tuple[str, int], str], info: Mapping[str, str]) -> list[WireMessage]:
-        """Stop; decode the file; write the ladder and the message list next to the pcapng.
+    def finish(
+        self,
+        endpoints: Mapping[tuple[str, int], str],
+        info: Mapping[str, str],
+        blocks: Sequence[PlacedBlock] = (),
+    ) -> list[WireMessage]:
+        """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
         ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
-        into the ``.wire.json`` (feature, test, scenario).
+        into the ``.wire.json`` (feature, test, scenario). ``endpoints`` and ``blocks`` (the SUT's wIMPU
+        blocks) go into the ``.topology.json`` (:func:`captures.topology.write_topology`), with which
+        ``wimpu-conformance verify <test>.pcapng`` names the nodes and knows the blocks unaided.
         """
         if self.unavailable is not None:
             return []
         self.capture.stop(timeout=EVENT_WAIT)
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
+        write_topology(self.pcapng, endpoints, blocks)  # before the capture: a capture never lacks it
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
         legs = Legs(addresses=endpoints).learn(decoded.messages)

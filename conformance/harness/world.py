@@ -125,11 +125,12 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(self.sut.endpoints(), self.scenario)
+            self.wire.finish(self.sut.endpoints(), self.scenario, self.sut.blocks())
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
-        self._endpoints_seen: dict[tuple[str, int], str] = {}
+        self._endpoints_seen: dict[tuple[str, int], str] = dict(self.sut.endpoints())
+        "Every listening address of the scenario so far: a node that fails later (5.2.2.2) keeps its name."
         self.w6 = RegistrarClient(self.sut.registrar_url, ssl=self.sut.registrar_tls)
         self.users = dict(self.sut.users)
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
@@ -171,7 +172,7 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(endpoints, self.scenario)
+        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks())
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:

@@ -166,7 +166,8 @@ class TestUsage:
         status, out, err = run(str(tmp_path / "x.pcap"))
         assert (status, out) == (2, [])
         assert err == [
-            f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes"
+            f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes "
+            "(no x.topology.json beside the capture)"
         ]
 
     def test_an_invalid_pixit(self, tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ missing the leg the rule needs is inconclusive (never pass)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_flows import (
     ALICE,
@@ -12,20 +14,25 @@ from test_flows import (
     BLOCKS,
     BOB,
     BOB_IMPU,
+    EP1_HTTP,
     ICSCF,
     ICSCF_HTTP,
+    IWF1,
     IWF2,
+    PCSCF1,
     PCSCF2,
     REMOTE,
+    SCSCF,
     TOKEN,
     WIC1,
     WIC2,
     Wire,
+    contact_of,
     ends,
 )
 
 from captures.flows import Knowledge, group
-from captures.rules import RULES, Context, Finding, check
+from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
 
@@ -148,6 +155,46 @@ class TestRegistration:
         finding = only(w, "REG_W6_STORE")
         assert finding.verdict == "pass" and "DELETE" in finding.detail
 
+    def deregistration(self, read: int, *, write: bool = False) -> Wire:
+        """A WIC de-registers (Expires 0); the eP-CSCF's W6 read is answered ``read``; it deletes
+        nothing, and writes an entry when ``write``."""
+        w = Wire()
+        headers = [
+            ("Contact", f"<{contact_of(WIC1)}>;expires=0"),
+            ("Expires", "0"),
+            ("Authorization", f"Bearer {TOKEN}"),
+        ]
+        register = w.request(
+            WIC1, IWF1, "REGISTER", "sip:block1.ims.example.net", call_id="dereg", from_=ALICE, to=ALICE,
+            transport="WSS", headers=headers,
+        )  # fmt: skip
+        entry = {"impu": ALICE, "contacts": [{"uri": contact_of(WIC1)}]}
+        w.http(EP1_HTTP, "GET", f"/w6/v1/registrations/{ALICE}", read, answer=entry if read == 200 else None)
+        if write:
+            path = f"/w6/v1/registrations/{ALICE}/contacts/c{WIC1[1]}"
+            w.http(EP1_HTTP, "PUT", path, 201, body={"uri": contact_of(WIC1)}, answer={"outcome": "created"})
+        w.response(register, 200, headers=[("Contact", f"<{contact_of(WIC1)}>;expires=0")])
+        return w
+
+    def test_a_de_registration_of_an_identity_w6_finds_unregistered_needs_no_delete(self) -> None:
+        """Issue 15 (REG_009 on the wire): 5.2.2.3.1 removes an entry "upon de-registration"; when
+        the W6 read says there is none (404) there is nothing to delete, and the rule blamed the
+        eP-CSCF for not deleting it."""
+        finding = only(self.deregistration(404), "REG_W6_STORE")
+        assert finding.verdict == "pass" and "nothing to remove" in finding.detail
+
+    def test_a_de_registration_that_creates_an_entry_fails(self) -> None:
+        """5.2.2.3.1: an entry is created upon a registration's authorisation, never by a
+        de-registration (the fault unknown_deregistration_registers)."""
+        finding = only(self.deregistration(404, write=True), "REG_W6_STORE")
+        assert finding.verdict == "fail" and "creates an entry" in finding.detail
+        assert finding.message is not None and finding.message.http is not None
+        assert finding.message.http.method == "PUT"
+
+    def test_a_de_registration_of_a_registered_identity_without_delete_fails(self) -> None:
+        finding = only(self.deregistration(200), "REG_W6_STORE")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
 
 class TestOptionBIdentities:
     """5.2.2.1: IMS identities are only used within the IMS domain (option B)."""
@@ -244,6 +291,66 @@ class TestBlockRegistration:
         w.wic_registration()
         finding = only(w, "BLK_BEFORE_WIC")
         assert finding.verdict == "inconclusive" and "start-up" in finding.detail
+
+
+STANDBY = (dataclasses.replace(BLOCKS[0], standby=("ep-cscf2",)), BLOCKS[1])
+"Block 1 with ep-cscf2 standing by for it (PIXIT ``standby``, 5.2.2.2)."
+
+
+def failover(*, removed: bool = True) -> Wire:
+    """5.2.2.2: ep-cscf1 registered block 1 and failed; ep-cscf2 registers block 1 and (when
+    ``removed``) then removes the failed one's binding in the same registration (the reference)."""
+    w = Wire()
+    w.block_registration(PCSCF1, BLOCK1, call_id="one")
+    w.block_registration(PCSCF2, BLOCK1, call_id="two")
+    if removed:
+        stale = f"<sip:block1@{PCSCF1[0]}:{PCSCF1[1]}>"
+        rep = "sip:block1@wrtc.ims.example.net"
+        auth = ("Authorization", 'Digest username="u", realm="ims", nonce="n", uri="sip:ims", response="r"')
+        removal = w.request(
+            PCSCF2, SCSCF, "REGISTER", "sip:ims.example.net", call_id="two", cseq=3, from_=rep, to=rep,
+            headers=[("Contact", f"{stale};expires=0"), ("Expires", "0"), auth],
+        )  # fmt: skip
+        own = f"<sip:block1@{PCSCF2[0]}:{PCSCF2[1]}>;expires=600"
+        w.response(removal, 200, headers=[("P-Associated-URI", f"<{rep}>, <{BLOCK1}>"), ("Contact", own)])
+    return w
+
+
+class TestReallocation:
+    """5.2.2.2: "If an eP-CSCF fails then the wIMPU associated with the failed eP-CSCF shall be
+    re-allocated to another eP-CSCF" (issue 15: the failover scenario's capture failed two rules)."""
+
+    def test_an_ep_cscf_standing_by_for_the_block_may_register_it(self) -> None:
+        assert verdicts(failover(), "BLK_FROM_ITS_EP_CSCF", STANDBY) == ["pass", "pass"]
+        detail = findings(failover(), "BLK_FROM_ITS_EP_CSCF", STANDBY)[1].detail
+        assert "re-allocated" in detail and "ep-cscf1" in detail
+
+    def test_an_ep_cscf_not_standing_by_for_it_still_fails(self) -> None:
+        assert verdicts(failover(), "BLK_FROM_ITS_EP_CSCF") == ["pass", "fail"]
+
+    def test_the_registration_that_removes_the_failed_ones_is_single(self) -> None:
+        (first, second) = findings(failover(), "BLK_SINGLE", STANDBY)
+        assert (first.verdict, second.verdict) == ("pass", "pass")
+        assert "re-allocated (5.2.2.2)" in second.detail and "removed by ep-cscf2" in second.detail
+
+    def test_a_failed_ones_registration_left_live_is_a_second_registration(self) -> None:
+        (_, second) = findings(failover(removed=False), "BLK_SINGLE", STANDBY)
+        assert second.verdict == "fail" and "already registered by ep-cscf1" in second.detail
+
+    def test_the_removal_ends_the_failed_ones_binding_not_the_removers(self) -> None:
+        knowledge = Knowledge()
+        w = failover()
+        group(w.messages, ends(), knowledge)
+        live = [r.ep_cscf for r in knowledge.blocks if r.since <= w.time < r.until]
+        assert live == ["ep-cscf2"]
+        (gone,) = [r for r in knowledge.blocks if r.ep_cscf == "ep-cscf1"]
+        assert gone.removed_by == "ep-cscf2" and gone.contact == f"sip:block1@{PCSCF1[0]}:{PCSCF1[1]}"
+
+    def test_a_wic_of_the_block_taken_over_is_of_that_block(self) -> None:
+        ctx = Context(STANDBY)
+        found = block_for(ctx, "ep-cscf2", ALICE)
+        assert found is not None and found.block.wimpu == STANDBY[0].block.wimpu
+        assert block_for(Context(BLOCKS), "ep-cscf2", ALICE) is BLOCKS[1]  # its only block, as before
 
 
 class TestOrigination:

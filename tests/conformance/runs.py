@@ -1,8 +1,9 @@
 """Helpers of the tests that run every feature in a pytest subprocess and compare verdicts.
 
 ``run_steps`` runs ``pytest steps`` (serially, no reports, captures in a temporary folder) and
-returns each scenario's verdict read from its JUnit XML; ``in_process_verdicts`` runs the default,
-in-process one once per test session, for every comparison to share.
+returns each scenario's verdict read from its JUnit XML; ``in_process_run`` runs the default,
+in-process one once per test session, for every comparison to share (``in_process_verdicts``: its
+verdicts; its scenario captures stay in its folder for the offline verifier, issue 15).
 
 The example PIXITs of the out-of-process runs put their nodes at fixed ports of 127.0.0.1: two
 such runs at once (pytest-xdist workers, two checkouts on one machine) would take each other's
@@ -13,9 +14,11 @@ run (:func:`conformance.harness.scenario_capture.scenario_host`): the same ports
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,13 +92,35 @@ def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class InProcessRun:
+    """The default run of every feature: its verdicts, where it left its files, how long it took."""
+
+    folder: Path
+    verdicts: dict[str, str]
+    seconds: float
+
+    @property
+    def captures(self) -> Path:
+        """Its scenario captures: ``<feature dir>/<test>.pcapng`` with their ``.wire.json`` and
+        ``.topology.json``."""
+        return self.folder / "captures-in-process"
+
+
 @pytest.fixture(scope="session")
-def in_process_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The default run's verdicts (the bundled reference, in-process): every scenario must pass."""
+def in_process_run(tmp_path_factory: pytest.TempPathFactory) -> InProcessRun:
+    """The default run (the bundled reference, in-process): every scenario must pass."""
     where = tmp_path_factory.mktemp("in-process")
+    started = time.monotonic()
     found = run_steps(where, "in-process")
     not_passed = {name: v for name, v in found.items() if v != "passed"}
     assert not not_passed, f"not every scenario passed in-process: {not_passed}\n" + "\n".join(
         failures(where / "in-process.xml")
     )
-    return found
+    return InProcessRun(where, found, time.monotonic() - started)
+
+
+@pytest.fixture(scope="session")
+def in_process_verdicts(in_process_run: InProcessRun) -> dict[str, str]:
+    """The default run's verdicts: every scenario passed."""
+    return in_process_run.verdicts
