@@ -332,22 +332,12 @@ class Wic:
     async def request(self, request: Request) -> Response:
         """Send a request and wait for its final response (provisionals skipped)."""
         await self.send(request)
-        deadline = asyncio.get_running_loop().time() + self.timeout
-        while True:
-            remaining = deadline - asyncio.get_running_loop().time()
-            try:
-                message = await asyncio.wait_for(self._inbox.get(), max(remaining, 0.01))
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{self.name}: no final response to {request.method} (CSeq {request.cseq.number}) "
-                    f"within {self.timeout}s"
-                ) from None
-            if isinstance(message, Response) and message.cseq == request.cseq and message.is_final:
-                return message
+        return await self._response(request, final=True)
 
     async def _response(self, request: Request, final: bool) -> Response:
         """The next response to ``request`` (a final one, or a provisional other than 100);
         responses to other requests wait in :attr:`_stash` for their own turn."""
+
         def wanted(m: Response) -> bool:
             return m.cseq == request.cseq and (m.is_final if final else 100 < m.status < 200)
 
