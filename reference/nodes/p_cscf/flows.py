@@ -291,6 +291,11 @@ def register_wic(
     response = response.with_header_set("P-Associated-URI", ", ".join(associated))
     if path and "path" in {s.lower() for s in request.get_all("Supported")}:
         response = response.with_header_set("Path", *path)  # RFC 3327 5.3
+    if written.instance_id and written.reg_id:
+        # RFC 5626 6: a registrar that applied outbound to the contact (its instance and
+        # reg-id identify the flow; the eP-CSCF is the single hop) "MUST include the
+        # 'outbound' option-tag in a Require header field in its response".
+        response = response.with_header_set("Require", "outbound")
     return response
 
 

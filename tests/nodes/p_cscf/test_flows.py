@@ -185,6 +185,7 @@ def test_option_a_new_registration_is_read_written_and_answered_200() -> None:
     assert final.get_all("Contact") == [
         f'<sip:c1@wic.invalid;transport=ws>;expires=600;+sip.instance="<{INSTANCE}>";reg-id=1'
     ]
+    assert final.get("Require") == "outbound"  # RFC 5626 6: the flow is the registrar's outbound flow
 
 
 def test_the_200_ok_lists_every_live_contact_with_its_remaining_time() -> None:
@@ -197,6 +198,7 @@ def test_the_200_ok_lists_every_live_contact_with_its_remaining_time() -> None:
         "<sip:old0@wic.invalid;transport=ws>;expires=100",
         "<sip:c1@wic.invalid;transport=ws>;expires=300",
     ]
+    assert final.get("Require") is None  # no instance and reg-id: RFC 3261 alone, no outbound
 
 
 def test_option_b_allocates_an_impu_and_tells_the_wic_only_its_external_identity() -> None:
