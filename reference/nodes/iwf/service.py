@@ -18,8 +18,16 @@ from typing import Any, Protocol
 
 from reference.limits import DEFAULT_LIMITS, Limits
 from reference.nodes.iwf.flow_token import FlowTokens
-from reference.nodes.iwf.token_check import TokenError, challenge, extract_bearer, validate
+from reference.nodes.iwf.token_check import (
+    TokenError,
+    TokenMissing,
+    challenge,
+    extract_bearer,
+    removes_contacts_only,
+    validate,
+)
 from reference.sip.errors import SipError
+from reference.sip.identity import IdentityError, canonical_identity
 from reference.sip.message import Request, Response
 from reference.sip.transaction_base import make_response
 from reference.spec import clause
@@ -90,6 +98,8 @@ class Iwf:
             register_within=limits.wss_register_within,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._authorised: dict[int, set[str]] = {}
+        "Flow id -> the identities a valid token registered over it (canonical form)."
         self.down = False
         "Set when the eP-CSCF crashes (in-process tests): nothing more is handed to the P-CSCF."
 
@@ -127,6 +137,12 @@ class Iwf:
             try:
                 identity = self.check_token(message)
                 self.listener.authorised(flow.id)
+                self._authorised.setdefault(flow.id, set()).add(canonical_identity(identity))
+            except TokenMissing as exc:
+                identity = self._deregistration_on_authorised_flow(message, flow)
+                if identity is None:
+                    await self._reject_token(message, flow, exc)
+                    return
             except TokenError as exc:
                 await self._reject_token(message, flow, exc)
                 return
@@ -155,6 +171,26 @@ class Iwf:
         )
         return identity
 
+    @clause("TR 23.701 5.2.2.3.2")
+    def _deregistration_on_authorised_flow(self, request: Request, flow: Flow) -> str | None:
+        """A REGISTER without a token that only removes contacts, on a flow a valid token
+        already authorised for the same identity: the identity, else None (challenged).
+
+        5.2.2.3.2: "The eP-CSCF shall perform the WIC authorization at WIC registration";
+        the flow carries that authorisation (RFC 5626: the flow is the WIC's connection), and
+        removing a contact gives the WIC nothing it did not have. SIP.js un-REGISTERs
+        without the extra headers that carried its token (solution profile, "De-registration
+        without a token"). ``Contact: *`` still needs the token."""
+        try:
+            identity = canonical_identity(request.to.uri)
+        except (IdentityError, SipError):
+            return None
+        if identity not in self._authorised.get(flow.id, set()) or not removes_contacts_only(request):
+            return None
+        log.info("IWF: de-registration of %s without a token on flow %d, authorised by its earlier REGISTER",
+                 identity, flow.id)  # fmt: skip
+        return request.to.uri
+
     async def _reject_token(self, request: Request, flow: Flow, exc: TokenError) -> None:
         log.warning("IWF: REGISTER for %s on flow %d rejected: %s", request.get("To"), flow.id, exc.detail)
         response = make_response(request, exc.status, exc.reason, to_tag=secrets.token_hex(4))
@@ -175,6 +211,7 @@ class Iwf:
             self.pcscf.flow_opened(self.flow_token(flow))
 
     def _closed(self, flow: Flow) -> None:
+        self._authorised.pop(flow.id, None)
         if self.pcscf is not None and not self.down:
             self.pcscf.flow_closed(self.flow_token(flow))
 

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from reference.sip.errors import RemoteProtocolError
 from reference.sip.identity import IdentityError, canonical_identity, same_identity
+from reference.sip.message import Request
 from reference.spec import clause
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "challenge",
     "extract_bearer",
     "keys_from_jwks",
+    "removes_contacts_only",
     "validate",
 ]
 
@@ -382,3 +384,17 @@ def challenge(realm: str, authz_server: str, error: str | None = None) -> str:
     if error is not None:
         value += f", error={_quoted(error)}"
     return value
+
+
+@clause("TR 23.701 5.2.2.3.2")
+def removes_contacts_only(request: Request) -> bool:
+    """True when the REGISTER only removes contacts: each of its contacts has an expiry of 0
+    (its ``expires`` parameter, else the ``Expires`` header; RFC 3261 10.2.2), and there is at
+    least one. ``Contact: *`` is not counted: it removes every contact of the identity, those
+    of other WICs too, and needs the token (solution profile, "De-registration without a
+    token")."""
+    if request.contact_is_star:
+        return False
+    contacts = request.contacts
+    default = (request.get("Expires") or "").strip()
+    return bool(contacts) and all((c.param("expires") or default) == "0" for c in contacts)

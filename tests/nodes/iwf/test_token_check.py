@@ -21,11 +21,14 @@ from reference.nodes.iwf.token_check import (
     challenge,
     extract_bearer,
     keys_from_jwks,
+    removes_contacts_only,
     validate,
 )
 from reference.nodes.wwsf.tokens import TokenIssuer
 from reference.sip.errors import RemoteProtocolError
 from reference.sip.identity import IdentityError
+from reference.sip.message import Request
+from reference.sip.parser import parse_message
 from reference.spec import references_of
 
 NOW = 1_800_000_000
@@ -283,3 +286,33 @@ def test_challenge_escapes_quoted_strings() -> None:
     assert challenge('a"b\\c', WWSF, None).startswith('Bearer realm="a\\"b\\\\c"')
     with pytest.raises(ValueError):
         challenge("a\r\nInjected: yes", WWSF, None)
+
+
+def _register(contact: str, expires: str | None) -> Request:
+    alice = "sip:wrtc-alice@block1.ims.example.net"
+    lines = ["REGISTER sip:block1.ims.example.net SIP/2.0", "Via: SIP/2.0/WSS w.invalid;branch=z9hG4bK1",
+             f"To: <{alice}>", f"From: <{alice}>;tag=1", "Call-ID: c1", "CSeq: 2 REGISTER",
+             f"Contact: {contact}"]  # fmt: skip
+    if expires is not None:
+        lines.append(f"Expires: {expires}")
+    message = parse_message(("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode())
+    assert isinstance(message, Request)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("contact", "expires", "removal"),
+    [
+        ("<sip:c@w.invalid;transport=ws>;expires=0", None, True),
+        ("<sip:c@w.invalid;transport=ws>", "0", True),
+        ("<sip:c@w.invalid;transport=ws>;expires=0, <sip:d@w.invalid;transport=ws>;expires=0", "600", True),
+        ("<sip:c@w.invalid;transport=ws>;expires=0, <sip:d@w.invalid;transport=ws>", "600", False),
+        ("<sip:c@w.invalid;transport=ws>;expires=600", "0", False),  # the parameter wins (RFC 3261 10.2.1.1)
+        ("<sip:c@w.invalid;transport=ws>", None, False),
+        ("*", "0", False),  # every contact of the identity: other WICs' too
+    ],
+)
+def test_a_register_that_only_removes_contacts_is_told_apart(
+    contact: str, expires: str | None, removal: bool
+) -> None:
+    assert removes_contacts_only(_register(contact, expires)) is removal
