@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,9 @@ from reference.sip.errors import SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
 from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message, rejection_for
+
+PORT_PICKS = 20
+"How many ports :meth:`SipEndpoint.start` tries when the port is 0 and UDP finds one taken."
 
 __all__ = ["SipEndpoint", "Source", "Target", "TransportFailure"]
 
@@ -181,7 +185,25 @@ class SipEndpoint:
         "Warnings about unparsable input, at most a few per source address and minute."
 
     async def start(self) -> None:
-        """Bind TCP first (to pick the port when 0), then UDP on the same port."""
+        """Bind TCP first (to pick the port when 0), then UDP on the same port.
+
+        With port 0 the kernel picks a port free for TCP; UDP on that number may be taken
+        by another socket of the machine (a client's ephemeral port): then TCP is given back
+        and another port is picked, up to :data:`PORT_PICKS` times. A port given in the
+        configuration is bound as is, and a failure there is the caller's to report."""
+        picks = PORT_PICKS if self.port == 0 and self._want_tcp and self._want_udp else 1
+        for pick in range(picks):
+            try:
+                await self._bind()
+                return
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or pick == picks - 1:
+                    raise
+                self.log.info("port %d is taken for UDP; picking another one", self.port)
+                await self.stop()
+                self._server, self._udp, self.port = None, None, 0
+
+    async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         if self._want_tcp:
             self._server = await loop.create_server(lambda: _Stream(self), self.host, self.port)

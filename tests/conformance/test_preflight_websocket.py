@@ -23,7 +23,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from conformance.harness.expect import wait_until_async
+from conformance.harness.expect import EVENT_WAIT, wait_until_async
 from conformance.pixit import Pixit
 from conformance.preflight import Problem, check, check_async
 from reference.stack import Stack
@@ -41,7 +41,7 @@ def ep_cscf(tmp_path: Path, url: str, ca: Path, origin: str = WWSF, sip: int | N
     return external(tmp_path, table, ca)
 
 
-def wss_problems(pixit: Pixit, timeout: float = 2.0) -> list[Problem]:
+def wss_problems(pixit: Pixit, timeout: float = EVENT_WAIT) -> list[Problem]:
     """The problems of the eP-CSCF's WSS address (its SIP address, a closed port, is not the subject)."""
     found = check(pixit, timeout=timeout)
     sip = [p for p in found if p.address.startswith("tcp://")]
@@ -113,7 +113,7 @@ def test_a_server_that_selects_sip_passes_and_is_closed_cleanly(tmp_path: Path) 
     with websocket_server(ca.server_context("server"), subprotocols=SIP) as fake:
         url = f"wss://127.0.0.1:{fake.port}"
         assert wss_problems(ep_cscf(tmp_path, url, ca.ca_path)) == []
-        assert fake.closed.wait(2)
+        assert fake.closed.wait(EVENT_WAIT)
     assert len(fake.requests) == 1
     assert fake.closes == [1000]  # a close frame, Normal Closure (RFC 6455 7.4.1), not a dropped connection
 
@@ -219,7 +219,7 @@ async def test_the_reference_ep_cscf_passes(
     pixit, url = reference_ep(tmp_path, stack, stack.wwsf_origin)
     listener = stack.ep_cscfs["ep-cscf1"].iwf.listener
     with caplog.at_level(logging.INFO):
-        assert await check_async(pixit) == []
+        assert await check_async(pixit, each=EVENT_WAIT) == []  # an answer is due: no 2 s bound
         # the preflight closed its WebSocket: the IWF forgets the flow
         await wait_until_async(lambda: not listener.flows, "the IWF forgetting the preflight's flow")
     assert not listener.flows
@@ -230,5 +230,5 @@ async def test_the_reference_ep_cscf_passes(
 
 async def test_the_reference_ep_cscf_refuses_another_origin(tmp_path: Path, stack: Stack) -> None:
     pixit, url = reference_ep(tmp_path, stack, WWSF)
-    line = only(await check_async(pixit))
+    line = only(await check_async(pixit, each=EVENT_WAIT))
     assert line == f"PIXIT ep-x ({url}): answered 403 Forbidden to the WebSocket upgrade (Origin {WWSF})"

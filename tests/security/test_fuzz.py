@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -131,6 +132,9 @@ class Target:
         except ConnectionClosed:
             return False
         key = tuple(ln for ln in raw.split(b"\r\n") if ln.startswith((b"Call-ID:", b"CSeq:")))
+        transaction = _transaction(raw)
+        if transaction is not None:  # its answer may be an earlier request's (RFC 3261 17.2.3)
+            key = (*key, b"|", *transaction)
         deadline = asyncio.get_running_loop().time() + wait
         while asyncio.get_running_loop().time() < deadline:
             if self.answer_to(key, before):
@@ -141,11 +145,17 @@ class Target:
         return False
 
     def answer_to(self, key: tuple[bytes, ...], before: int) -> bool:
-        """A final response carrying the request's Call-ID and CSeq came after ``before``."""
+        """A final response carrying the request's Call-ID and CSeq came after ``before`` -
+        or, for a request that matches the server transaction of an earlier one (same
+        branch, sent-by and method, RFC 3261 17.2.3: a hostile Via can repeat a branch), that
+        transaction's final response, sent again as to a retransmission."""
+        cut = key.index(b"|") if b"|" in key else len(key)
+        lines, transaction = key[:cut], key[cut + 1 :]
         for answer in self.received[before:]:
             status = answer[8:11]
-            final = answer.startswith(b"SIP/2.0 ") and status.isdigit() and int(status) >= 200
-            if final and all(k in answer for k in key):
+            if not (answer.startswith(b"SIP/2.0 ") and status.isdigit() and int(status) >= 200):
+                continue
+            if all(k in answer for k in lines) or (transaction and _transaction(answer) == transaction):
                 return True
         return False
 
@@ -176,6 +186,24 @@ class Target:
         if method == "REGISTER":
             lines.append("Expires: 600")
         return lines
+
+
+_VIA_TOP = re.compile(
+    rb"^(?:Via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*\S+[ \t]+([^;,\s]+)[^\r\n]*?;[ \t]*"
+    rb"branch=(z9hG4bK[^;,\s]*)",
+    re.I | re.M,
+)
+_CSEQ_METHOD = re.compile(rb"^CSeq[ \t]*:[ \t]*\d+[ \t]+(\S+)", re.I | re.M)
+
+
+def _transaction(raw: bytes) -> tuple[bytes, ...] | None:
+    """(sent-by, branch, CSeq method) of a message's top Via and CSeq: the RFC 3261 17.2.3
+    key of its server transaction (ACK and CANCEL aside), None when it has none."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    via, cseq = _VIA_TOP.search(head), _CSEQ_METHOD.search(head)
+    if via is None or cseq is None:
+        return None
+    return (via.group(1).lower(), via.group(2), cseq.group(1))
 
 
 @pytest.fixture(scope="module")
