@@ -44,6 +44,7 @@ from reference.nodes.p_cscf.lease import LeaseTiming, Role
 from reference.nodes.s_cscf.config import ScscfConfig
 from reference.nodes.s_cscf.service import ScscfService
 from reference.nodes.wimpu_registrar.client import RegistrarClient, RegistrarRejected, RegistrarUnavailable
+from reference.nodes.wimpu_registrar.model import LeaseState
 from reference.nodes.wimpu_registrar.service import RegistrarService
 from reference.nodes.wwsf.service import DirectoryEntry, WwsfService
 from reference.nodes.wwsf.service import EpCscf as EpCscfAccess
@@ -397,7 +398,7 @@ class Stack:
             await asyncio.sleep(0.1)
         raise RuntimeError(f"the WWSF's JWKS at {url} did not answer within 10 s")
 
-    async def _block_owners(self) -> list[dict[str, Any]]:
+    async def _block_owners(self) -> list[LeaseState]:
         """The block leases, for the WWSF directory (failover)."""
         if self._w6 is None:
             self._w6 = RegistrarClient(self.registrar_url, timeout=1.0, ssl=self.client_tls(WWSF))
@@ -424,7 +425,7 @@ class Stack:
         """The identity of the eP-CSCF whose live lease serves ``wimpu``, read over W6."""
         async with RegistrarClient(self.registrar_url, ssl=self.client_tls(OBSERVER)) as w6:
             lease = await w6.lease(wimpu)
-        return None if lease is None or not lease["live"] else str(lease["holder"])
+        return None if lease is None or not lease.live else lease.holder
 
     async def wait_block_holder(self, wimpu: str, name: str, within: float = 10.0) -> float:
         """Wait until eP-CSCF ``name`` serves ``wimpu`` (its lease is live and, for a block

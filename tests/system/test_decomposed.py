@@ -81,7 +81,7 @@ async def lose_and_recover(
     while len(run.reachable) < len(wics) and time.monotonic() < deadline:
         if run.takeover is None:
             lease = await w6.lease(BLOCK3)
-            if lease is not None and lease["holder"] == survivor_identity and lease["live"]:
+            if lease is not None and lease.holder == survivor_identity and lease.live:
                 run.takeover = time.time()
         for w in wics:
             if w.user in run.reachable:
@@ -123,7 +123,7 @@ async def test_losing_a_p_cscf_keeps_wics_registered_through_the_iwf(
             nodes.start("p-cscf3a")
             await asyncio.sleep(LEASE["lease_duration"])
             lease = await w6.lease(BLOCK3)
-            assert lease is not None and lease["holder"] == PB, "the block went back on its own"
+            assert lease is not None and lease.holder == PB, "the block went back on its own"
             second = await lose_and_recover(nodes, "p-cscf3b", PA, wics, remote, icscf, w6)
 
         reconnected = [

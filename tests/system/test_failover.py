@@ -105,7 +105,7 @@ async def test_killed_ep_cscf_block_is_reallocated_and_wics_come_back(
 
         async with registrar_client(tmp_path / "state", config.ports["registrar"]) as w6:
             lease = await w6.lease(BLOCK1)
-            assert lease is not None and lease["holder"] == EP1
+            assert lease is not None and lease.holder == EP1
 
             # The failure: SIGKILL, no clean-up of any kind.
             killed = nodes.nodes["ep-cscf1"].kill()
@@ -123,7 +123,7 @@ async def test_killed_ep_cscf_block_is_reallocated_and_wics_come_back(
             while not all(t.done() for t in returning) and time.monotonic() < deadline:
                 if takeover is None:
                     current = await w6.lease(BLOCK1)
-                    if current is not None and current["holder"] == EP2 and current["live"]:
+                    if current is not None and current.holder == EP2 and current.live:
                         takeover = time.time()
                 status, seconds, _, _ = await call(remote, block1_user(WICS - 1), icscf)
                 gap[status] += 1
@@ -132,7 +132,7 @@ async def test_killed_ep_cscf_block_is_reallocated_and_wics_come_back(
             back_again = await asyncio.gather(*returning)
             if takeover is None:
                 current = await w6.lease(BLOCK1)
-                assert current is not None and current["holder"] == EP2
+                assert current is not None and current.holder == EP2
                 takeover = time.time()
             final_lease = await w6.lease(BLOCK1)
 
@@ -156,7 +156,7 @@ async def test_killed_ep_cscf_block_is_reallocated_and_wics_come_back(
             f"all after {reregistered:.3f} s; calls during the gap {dict(gap)} "
             f"(slowest {gap_slowest:.3f} s); sessions in progress lost={in_progress} "
             f"(BYE answered {bye_status}); block 2 call {bob_status}; "
-            f"generation {final_lease['generation'] if final_lease else None}"
+            f"generation {final_lease.generation if final_lease else None}"
         )
         assert lost == [], f"WICs not reachable again after the failover: {lost}"
         assert {w.ep_cscf_url for w in back_again} == {f"wss://127.0.0.1:{config.ep_ports['ep-cscf2'][0]}"}

@@ -21,6 +21,7 @@ from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.config import ConfigError, default_config_text, parse_config
+from reference.nodes.wimpu_registrar.model import LeaseState
 from reference.nodes.wwsf.service import EpCscf
 from reference.stack import LeaseTiming, Stack, StackConfig
 from reference.transport.endpoint import Target
@@ -157,19 +158,19 @@ async def test_without_failover_no_lease_is_taken_and_the_directory_is_static() 
         await stack.stop()
 
 
+def lease(wimpu: str, access: dict[str, str] | None) -> LeaseState:
+    """A block's lease as W6 answers it."""
+    return LeaseState(wimpu, "sip:b", access, live=True, remaining=1.0, generation=1, released=False)
+
+
 async def test_the_wwsf_follows_the_lease_holders_and_keeps_its_directory_when_it_cannot() -> None:
     from reference.nodes.wwsf.service import WwsfService
     from reference.tls import TestPki
 
     answers: list[Any] = [
-        [
-            {
-                "wimpu": "SIP:wrtc-!.*!@BLOCK1.ims.example.net",
-                "access": {"uri": "wss://b", "identity": "sip:b"},
-            }
-        ],
+        [lease("SIP:wrtc-!.*!@BLOCK1.ims.example.net", {"uri": "wss://b", "identity": "sip:b"})],
         RuntimeError("registrar down"),
-        [{"wimpu": B1, "access": None}],
+        [lease(B1, None)],
     ]
 
     async def owners() -> Any:

@@ -78,13 +78,13 @@ async def test_two_ep_cscfs_claiming_one_block_at_once_one_wins(
         lease = None
         while time.monotonic() < deadline:
             lease = await w6.lease(BLOCK1)
-            if lease is not None and lease["live"]:
+            if lease is not None and lease.live:
                 break
             await asyncio.sleep(0.05)
-        assert lease is not None and lease["holder"] in candidates
+        assert lease is not None and lease.holder in candidates
         await asyncio.sleep(2 * LEASE["lease_duration"])  # both keep claiming: no flapping
         later = await w6.lease(BLOCK1)
-    winner = candidates[lease["holder"]]
+    winner = candidates[lease.holder]
     loser = next(n for n in candidates.values() if n != winner)
     ctx = TestPki(tmp_path / "state" / "pki").client_context()
     wwsf = f"https://127.0.0.1:{config.ports['wwsf']}"
@@ -93,11 +93,11 @@ async def test_two_ep_cscfs_claiming_one_block_at_once_one_wins(
         winner_url = f"wss://127.0.0.1:{config.ep_ports[winner][0]}"
         acquired = {n: nodes.nodes[n].find(r"block1.*lease acquired") for n in candidates.values()}
         print(
-            f"\ntwo claimants: winner={winner} generation={later['generation'] if later else None} "
+            f"\ntwo claimants: winner={winner} generation={later.generation if later else None} "
             f"acquisitions={ {n: len(v) for n, v in acquired.items()} } WICs sent to the winner="
             f"{sum(w.ep_cscf_url == winner_url for w in wics)}/{len(wics)}"
         )
-        assert later is not None and later["holder"] == lease["holder"] and later["generation"] == 1
+        assert later is not None and later.holder == lease.holder and later.generation == 1
         assert len(acquired[winner]) == 1 and acquired[loser] == []
         assert nodes.nodes[loser].find(rf"block1.*served by sip:{winner}"), "the loser does not say why"
         assert all(w.ep_cscf_url == winner_url for w in wics)
@@ -280,16 +280,16 @@ async def test_an_unreachable_registrar_gets_503_and_no_block_moves(
             f"\nregistrar down {back - down:.3f} s: REGISTERs {dict(registers)}, calls {dict(calls)} "
             f"(503 without Retry-After: {no_retry_after}, slowest {slowest:.3f} s); "
             f"after restart {dict(after)}; "
-            f"block 1 held by {lease['holder'] if lease else None} generation "
-            f"{lease['generation'] if lease else None}; WICs disconnected={len(disconnected)}; lost=0"
+            f"block 1 held by {lease.holder if lease else None} generation "
+            f"{lease.generation if lease else None}; WICs disconnected={len(disconnected)}; lost=0"
         )
         assert set(registers) == {503} and set(calls) == {503} and no_retry_after == 0
         assert slowest < 3.0
         assert set(after) == {200}, after
         assert (
             lease is not None
-            and lease["holder"] == "sip:ep-cscf1.ims.example.net"
-            and lease["generation"] == 1
+            and lease.holder == "sip:ep-cscf1.ims.example.net"
+            and lease.generation == 1
         )
         assert disconnected == []
         assert ep1.find(r"REGISTER for .* failed: registrar at .* unreachable")

@@ -162,9 +162,7 @@ class BlockKeeper:
             return None
         self._recovered(lease)
         return lease.receive_granted(
-            self.clock(),
-            previous=answer.get("previous_holder"),
-            generation=int(answer["lease"]["generation"]),
+            self.clock(), previous=answer.previous_holder, generation=answer.lease.generation
         )
 
     def _recovered(self, lease: BlockLease) -> None:

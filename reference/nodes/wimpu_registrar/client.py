@@ -19,12 +19,22 @@ from __future__ import annotations
 
 import ssl as _ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
 
-from .model import Entry, Outcome, RegistrationStatus, RegistrationWrite, ValidationError
+from .model import (
+    Entry,
+    LeaseGrant,
+    LeaseState,
+    Outcome,
+    RegistrationStatus,
+    RegistrationWrite,
+    ValidationError,
+)
+
+T = TypeVar("T")
 
 __all__ = ["LeaseHeld", "RegistrarClient", "RegistrarUnavailable", "RegistrarRejected"]
 
@@ -122,8 +132,12 @@ class RegistrarClient:
             raise RegistrarUnavailable(f"registrar at {self.base_url} unreachable: {exc}") from None
 
     def _entry(self, doc: Any, field: str = "entry") -> Entry:
+        return self._parsed(Entry.from_json, doc, field)
+
+    def _parsed(self, parse: Callable[[Any, str], T], doc: Any, field: str) -> T:
+        """``parse(doc, field)``; an answer that does not validate is the registrar's fault."""
         try:
-            return Entry.from_json(doc, field)
+            return parse(doc, field)
         except ValidationError as exc:
             raise RegistrarUnavailable(f"registrar at {self.base_url} answered a malformed {exc}") from None
 
@@ -174,8 +188,8 @@ class RegistrarClient:
 
     async def claim_lease(
         self, wimpu: str, holder: str, duration: float, access: dict[str, str] | None = None
-    ) -> dict[str, Any]:
-        """Claim or renew a block's lease. Returns ``{"outcome", "previous_holder", "lease"}``.
+    ) -> LeaseGrant:
+        """Claim or renew a block's lease.
 
         Raises:
             LeaseHeld: another eP-CSCF holds a live lease (its identity and time left).
@@ -183,8 +197,8 @@ class RegistrarClient:
         body: dict[str, Any] = {"holder": holder, "duration": duration}
         if access is not None:
             body["access"] = access
-        result: dict[str, Any] = await self._call("PUT", f"/w6/v1/blocks/{_segment(wimpu)}/lease", json=body)
-        return result
+        result = await self._call("PUT", f"/w6/v1/blocks/{_segment(wimpu)}/lease", json=body)
+        return self._parsed(LeaseGrant.from_json, result, "lease claim")
 
     async def release_lease(self, wimpu: str, holder: str) -> None:
         """Give a block's lease up (a standby may take it at once)."""
@@ -192,17 +206,18 @@ class RegistrarClient:
             "DELETE", f"/w6/v1/blocks/{_segment(wimpu)}/lease", params={"holder": holder}, missing_ok=True
         )
 
-    async def lease(self, wimpu: str) -> dict[str, Any] | None:
+    async def lease(self, wimpu: str) -> LeaseState | None:
         """A block's lease, live or lapsed, or None."""
-        result: dict[str, Any] | None = await self._call(
-            "GET", f"/w6/v1/blocks/{_segment(wimpu)}/lease", missing_ok=True
-        )
-        return result
+        result = await self._call("GET", f"/w6/v1/blocks/{_segment(wimpu)}/lease", missing_ok=True)
+        return None if result is None else self._parsed(LeaseState.from_json, result, "lease")
 
-    async def leases(self) -> list[dict[str, Any]]:
+    async def leases(self) -> list[LeaseState]:
         """Every block's lease (the WWSF's view of who serves each block)."""
         result = await self._call("GET", "/w6/v1/blocks")
-        return list(result["leases"])
+        leases = result.get("leases") if isinstance(result, dict) else None
+        if not isinstance(leases, list):
+            raise RegistrarRejected(200, "the answer to GET /w6/v1/blocks has no leases list", result)
+        return [self._parsed(LeaseState.from_json, lease, "lease") for lease in leases]
 
     async def block_registrations(self, wimpu: str) -> list[Entry]:
         """The live entries of a block."""

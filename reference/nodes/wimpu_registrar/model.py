@@ -337,6 +337,78 @@ class RegistrationStatus:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class LeaseState:
+    """A block's lease as W6 answers it (``openapi.json`` ``Lease``): who serves the block
+    (TR 23.701 5.2.2.2), and its state when the registrar answered, on the registrar's clock."""
+
+    wimpu: str
+    holder: str
+    "Identity of the eP-CSCF serving the block."
+    access: Mapping[str, str] | None
+    "Where WICs reach the holder (``uri``, ``identity``), for the WWSF directory."
+    live: bool
+    "Neither lapsed nor released when the registrar answered."
+    remaining: float
+    "Seconds the lease still ran when the registrar answered (0 once lapsed or released)."
+    generation: int
+    "Incremented at each change of holder: a fencing token."
+    released: bool
+
+    @classmethod
+    def from_json(cls, doc: object, field: str = "lease") -> LeaseState:
+        """Validate a lease of a W6 answer.
+
+        Raises:
+            ValidationError: naming the first offending member.
+        """
+        m = _members(doc, field, _LEASE_READ)
+        access = m["access"]
+        if access is not None and not (
+            isinstance(access, Mapping) and all(isinstance(v, str) for v in access.values())
+        ):
+            raise ValidationError(f"{field}.access", "must be null or an object of strings")
+        live, released, generation, remaining = m["live"], m["released"], m["generation"], m["expires"]
+        if not isinstance(live, bool) or not isinstance(released, bool):
+            raise ValidationError(f"{field}.live", "live and released must be booleans")
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 1:
+            raise ValidationError(f"{field}.generation", "must be a positive integer")
+        if not isinstance(remaining, (int, float)) or isinstance(remaining, bool) or remaining < 0:
+            raise ValidationError(f"{field}.expires", "must be a number of seconds, at least 0")
+        return cls(
+            wimpu=check_wimpu(m["wimpu"], f"{field}.wimpu"),
+            holder=_text(m["holder"], f"{field}.holder"),
+            access=None if access is None else {str(k): str(v) for k, v in access.items()},
+            live=live,
+            remaining=float(remaining),
+            generation=generation,
+            released=released,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """The answer to a granted lease claim (W6, TR 23.701 5.2.2.2)."""
+
+    outcome: str
+    "``acquired``, ``renewed`` or ``taken-over`` (the store's ``LeaseOutcome`` values)."
+    previous_holder: str | None
+    "The holder before a take-over; None otherwise."
+    lease: LeaseState
+
+    @classmethod
+    def from_json(cls, doc: object, field: str = "grant") -> LeaseGrant:
+        m = _members(doc, field, ("outcome", "previous_holder", "lease"))
+        outcome, previous = m["outcome"], m["previous_holder"]
+        if outcome not in ("acquired", "renewed", "taken-over"):
+            raise ValidationError(f"{field}.outcome", "must be acquired, renewed or taken-over")
+        return cls(
+            outcome=str(outcome),
+            previous_holder=None if previous is None else _text(previous, f"{field}.previous_holder"),
+            lease=LeaseState.from_json(m["lease"], f"{field}.lease"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class SweepResult:
     """What one sweep removed."""
 
@@ -465,6 +537,7 @@ _CONTACT_READ: Final = (
 )  # fmt: skip
 _ENTRY_READ: Final = ("impu", "wimpu", "external_identity", "allocated_by", "contacts")
 _STATUS_READ: Final = ("identity", "registered", "impu", "wimpu", "external_identity")
+_LEASE_READ: Final = ("wimpu", "holder", "access", "live", "expires", "generation", "released")
 
 
 def _timestamp(value: object, field: str) -> float:

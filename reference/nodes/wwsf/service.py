@@ -46,6 +46,7 @@ from aiohttp import web
 
 from reference.blocks import WimpuBlock
 from reference.logutil import RateLimitedLog
+from reference.nodes.wimpu_registrar.model import LeaseState
 from reference.nodes.wwsf.throttle import LoginThrottle, source_key
 from reference.nodes.wwsf.tokens import Token, TokenIssuer
 from reference.nodes.wwsf.users import User, UserStore, check_credentials
@@ -158,7 +159,7 @@ class WwsfService:
         signing_key_pem: bytes | None = None,
         origin: str | None = None,
         cert_name: str = "wwsf",
-        block_owners: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
+        block_owners: Callable[[], Awaitable[Sequence[LeaseState]]] | None = None,
         throttle: LoginThrottle | None = None,
         hash_workers: int = 2,
         monotonic: Callable[[], float] = time.monotonic,
@@ -276,12 +277,11 @@ class WwsfService:
             log.info("WWSF: block owners readable again")
         self._owners_failing = False
         for lease in leases:
-            access = lease.get("access")
-            if not access:
+            if not lease.access:
                 continue
-            wimpu = self._configured_block(str(lease.get("wimpu", "")))
-            if wimpu is not None and self._blocks[wimpu].ep_cscf != EpCscf.of(access):
-                self.set_block_ep_cscf(wimpu, access)
+            wimpu = self._configured_block(lease.wimpu)
+            if wimpu is not None and self._blocks[wimpu].ep_cscf != EpCscf.of(lease.access):
+                self.set_block_ep_cscf(wimpu, lease.access)
 
     def _configured_block(self, wimpu: str) -> str | None:
         """The configured block that ``wimpu`` (any spelling) names, if any."""

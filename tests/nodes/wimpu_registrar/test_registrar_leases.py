@@ -257,6 +257,6 @@ async def test_the_registrar_extends_leases_when_it_restarts(db_path: str, clock
             with pytest.raises(LeaseHeld) as info:
                 await w6.claim_lease(WIMPU, EP2, 2.0)
             assert info.value.holder == EP1 and info.value.remaining == 2.0
-            assert (await w6.claim_lease(WIMPU, EP1, 2.0))["outcome"] == "renewed"
+            assert (await w6.claim_lease(WIMPU, EP1, 2.0)).outcome == "renewed"
     finally:
         await second.stop()
