@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Run the conformance scenarios against each blind fault (tests/mutants/blind_faults.py).
+
+First a baseline run without any fault: if a scenario fails there, nothing is measured and
+the script stops (exit status 2). Then, for each fault (all, or those named on the command
+line), ``python3 -m pytest steps -p blind_faults -n0 ...`` with ``WIMPU_BLIND_FAULT`` set;
+the scenarios that fail or error catch it. Prints a table fault -> caught? -> by which
+scenarios and the catch rate, and writes it as Markdown (``--out``).
+
+Each run has its own temporary ``WIMPU_CAPTURES_DIR``, its own process group and a timeout
+(600 s by default); a run that times out, or ends without JUnit XML or with a non-zero
+status but no failing scenario, is reported as ``error`` and not counted as caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "tests" / "mutants"
+ENV = "WIMPU_BLIND_FAULT"
+
+
+@dataclasses.dataclass
+class Run:
+    fault: str | None
+    failed: list[str]
+    passed: int
+    seconds: float
+    error: str | None = None
+    "Why the run says nothing (timeout, no JUnit XML, exit status without a failing scenario)."
+
+    @property
+    def status(self) -> str:
+        if self.failed:
+            return "caught"
+        return "error" if self.error else "missed"
+
+
+def _catalogue() -> dict[str, tuple[str, str, str]]:
+    """name -> (node, clause, description), read from the plugin."""
+    sys.path[:0] = [str(ROOT), str(MUTANTS)]
+    import blind_faults
+
+    return {name: (f.node, f.clause, f.description) for name, f in blind_faults.FAULTS.items()}
+
+
+def read_junit(path: Path) -> tuple[list[str], int]:
+    """The scenarios (``classname::name``) that failed or errored, and how many passed."""
+    failed: list[str] = []
+    passed = 0
+    for case in ET.parse(path).getroot().iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(name)
+        elif case.find("skipped") is None:
+            passed += 1
+    return failed, passed
+
+
+def short(name: str) -> str:
+    """``steps.test_registration::test_foo_bar[x]`` -> ``foo_bar[x]``."""
+    test = name.rpartition("::")[2]
+    return test.removeprefix("test_")
+
+
+def _environment(fault: str | None, captures: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PYTEST_XDIST_") and k != "PYTEST_CURRENT_TEST"
+    }
+    env.pop(ENV, None)
+    if fault is not None:
+        env[ENV] = fault
+    env["WIMPU_CAPTURES_DIR"] = captures
+    paths = [str(ROOT), str(MUTANTS), str(ROOT / "tests")]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def run_once(fault: str | None, timeout: float, workdir: Path) -> Run:
+    label = fault or "baseline"
+    junit = workdir / f"{label}.xml"
+    captures = tempfile.mkdtemp(prefix=f"captures-{label}-", dir=workdir)
+    command = [
+        sys.executable, "-m", "pytest", "steps", "-p", "blind_faults", "-n0", "--no-reports", "-q",
+        "-p", "no:cacheprovider", f"--junitxml={junit}",
+    ]  # fmt: skip
+    log = (workdir / f"{label}.log").open("wb")
+    start = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=_environment(fault, captures), stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    error = None
+    try:
+        status = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        status, error = -9, f"timeout after {timeout:g} s"
+    finally:
+        log.close()
+        try:  # whatever the run left behind in its group (dumpcap, a stray child)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    seconds = time.monotonic() - start
+    if not junit.exists():
+        return Run(fault, [], 0, seconds, error or f"no JUnit XML (exit status {status})")
+    failed, passed = read_junit(junit)
+    if error is None and status != 0 and not failed:
+        tail = (workdir / f"{label}.log").read_text(errors="replace").strip().splitlines()[-1:]
+        error = f"exit status {status} without a failing scenario: {' '.join(tail)[:120]}"
+    return Run(fault, failed, passed, seconds, error)
+
+
+def _commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def table(runs: list[Run], catalogue: dict[str, tuple[str, str, str]]) -> list[str]:
+    lines = ["| fault | node | clause | caught? | by scenarios |", "|---|---|---|---|---|"]
+    for run in runs:
+        assert run.fault is not None
+        node, clause, _ = catalogue[run.fault]
+        by = ", ".join(short(n) for n in run.failed) if run.failed else (run.error or "")
+        lines.append(f"| `{run.fault}` | {node} | {clause} | {run.status} | {by.replace('|', '/')} |")
+    return lines
+
+
+def rate(runs: list[Run]) -> str:
+    caught = sum(r.status == "caught" for r in runs)
+    errors = sum(r.status == "error" for r in runs)
+    text = (
+        f"{caught}/{len(runs)} faults caught ({100 * caught / len(runs):.0f} %)" if runs else "no fault run"
+    )
+    return text + (f"; {errors} run(s) in error, not counted as caught" if errors else "")
+
+
+def markdown(
+    runs: list[Run], baseline: Run, catalogue: dict[str, tuple[str, str, str]], argv: list[str]
+) -> str:
+    names = [r.fault for r in runs]
+    lines = [
+        "# Blind mutants: faults written without reading the scenarios",
+        "",
+        "Generated by `scripts/blind_mutants.py` (`tests/mutants/blind_faults.py`); do not edit by hand.",
+        "",
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- commit: `{_commit()}`",
+        f"- machine: {os.cpu_count()} cores",
+        f"- command: `{' '.join(['python3 scripts/blind_mutants.py', *argv])}`",
+        f"- baseline (no fault): {baseline.passed} scenarios passed in {baseline.seconds:.0f} s",
+        f"- catch rate: {rate(runs)}",
+        "",
+        *table(runs, catalogue),
+        "",
+        "## The faults",
+        "",
+        "| fault | node | clause | the vendor bug |",
+        "|---|---|---|---|",
+        *(f"| `{n}` | {catalogue[n][0]} | {catalogue[n][1]} | {catalogue[n][2]} |" for n in names if n),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("faults", nargs="*", help="fault names (default: every blind fault)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "mutants-blind.md"), help="Markdown report")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run (600)")
+    args = parser.parse_args(argv)
+    catalogue = _catalogue()
+    unknown = [f for f in args.faults if f not in catalogue]
+    if unknown:
+        parser.error(f"unknown fault(s) {unknown}; known: {', '.join(catalogue)}")
+    faults = args.faults or list(catalogue)
+    with tempfile.TemporaryDirectory(prefix="blind-mutants-") as tmp:
+        workdir = Path(tmp)
+        baseline = run_once(None, args.timeout, workdir)
+        print(f"baseline: {baseline.passed} passed, {len(baseline.failed)} failed, {baseline.seconds:.0f} s")
+        if baseline.failed or baseline.error:
+            print("the scenarios fail WITHOUT any fault; nothing measured:", file=sys.stderr)
+            for name in baseline.failed:
+                print(f"  {name}", file=sys.stderr)
+            if baseline.error:
+                print(f"  {baseline.error}", file=sys.stderr)
+            return 2
+        runs = []
+        for fault in faults:
+            run = run_once(fault, args.timeout, workdir)
+            print(
+                f"{fault}: {run.status}, {len(run.failed)} failed, {run.passed} passed, {run.seconds:.0f} s"
+            )
+            runs.append(run)
+    print()
+    print("\n".join(table(runs, catalogue)))
+    print()
+    print(rate(runs))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(runs, baseline, catalogue, argv))
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

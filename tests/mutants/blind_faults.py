@@ -1,0 +1,836 @@
+"""A second catalogue of faults, written blind to the scenarios.
+
+``wimpu_faults.py`` holds faults each written for a test purpose. The faults here were
+written from the text (TR 23.701 5.2.2), the solution profile and the reference
+implementation only, without reading a feature, a step or a rule: they are the bugs a
+vendor's eP-CSCF (IWF + P-CSCF), I-CSCF, wIMPU Registrar or WWSF could ship. Which of
+them the scenarios catch measures the suite against faults nobody anticipated
+(``scripts/blind_mutants.py``, ``docs/mutants-blind.md``).
+
+Select one with ``-p blind_faults`` and ``WIMPU_BLIND_FAULT=name``; it is applied in
+``pytest_configure`` with a :class:`pytest.MonkeyPatch` undone at the end of the session,
+as ``wimpu_faults`` does. Every fault replaces a function or method of the reference from
+outside (the reference itself is never edited); the comment above each says which
+message on the wire, or which stored state, differs from the reference's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+import time
+import types
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+try:
+    from wimpu_faults import Fault, FlowRun, _patch_flow
+except ImportError:  # imported by path: its folder holds wimpu_faults too
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from wimpu_faults import Fault, FlowRun, _patch_flow
+
+ENV: Final = "WIMPU_BLIND_FAULT"
+NODES: Final = ("IWF", "P-CSCF", "I-CSCF", "wIMPU Registrar", "WWSF")
+CLAUSES: Final = (
+    "5.2.2.1",
+    "5.2.2.2",
+    "5.2.2.3.1",
+    "5.2.2.3.2",
+    "5.2.2.3.3",
+    "5.2.2.4.1",
+    "5.2.2.4.2",
+    "5.2.2.5.1",
+    "5.2.2.5.2",
+    "5.2.2.5.3",
+    "5.2.2.5.4",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BlindFault(Fault):
+    """A :class:`wimpu_faults.Fault` with the clause it violates and the node that has it."""
+
+    clause: str = ""
+    "The clause of TR 23.701 the faulty node violates (one of :data:`CLAUSES`)."
+    node: str = ""
+    "The node (one of :data:`NODES`)."
+
+
+# ----- the modules patched (imported when a fault is applied, not at plugin load) ---------
+
+
+def _mod(name: str) -> types.ModuleType:
+    import importlib
+
+    return importlib.import_module(name)
+
+
+def _pcscf() -> types.ModuleType:
+    return _mod("reference.nodes.p_cscf.service")
+
+
+def _pflows() -> types.ModuleType:
+    return _mod("reference.nodes.p_cscf.flows")
+
+
+def _iwf() -> types.ModuleType:
+    return _mod("reference.nodes.iwf.service")
+
+
+def _icscf() -> types.ModuleType:
+    return _mod("reference.nodes.i_cscf.service")
+
+
+def _store() -> Any:
+    return _mod("reference.nodes.wimpu_registrar.store").Store
+
+
+def _unverified_sub(token: str) -> str | None:
+    import jwt
+
+    try:
+        sub = jwt.decode(token, options={"verify_signature": False}).get("sub")
+    except jwt.PyJWTError:
+        return None
+    return sub if isinstance(sub, str) else None
+
+
+# ===== IWF (WSS, Origin, token: 5.2.2.5.2 steps 2-4) ======================================
+
+
+def _iwf_token_grace(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER whose token expired less than 5 minutes ago gets 200 OK (and a
+    # W6 write) instead of 401 with error="invalid_token".
+    iwf = _iwf()
+    original = iwf.validate
+
+    def validate(token: str | None, **kwargs: Any) -> Any:
+        kwargs["leeway"] = 300.0
+        return original(token, **kwargs)
+
+    mp.setattr(iwf, "validate", validate)
+
+
+def _iwf_origin_prefix(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the WebSocket handshake with Origin https://<wwsf-host>:<port>.evil.example (or
+    # any Origin the WWSF's is a prefix of) gets 101 Switching Protocols, not 403.
+    ws = _mod("reference.transport.websocket")
+
+    def origin_allowed(origin: str | None, allowed: Any) -> bool:
+        if not origin:
+            return False
+        return any(origin.strip().lower().startswith(a.lower().rstrip("/")) for a in allowed)
+
+    mp.setattr(ws, "origin_allowed", origin_allowed)
+
+
+def _iwf_token_against_from(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER whose From differs from its To (third-party registration, RFC 3261
+    # 10.2) is checked, and registered, for the From identity: a token for From gets 200
+    # OK and the From identity is stored; a token for To gets 403.
+    iwf = _iwf()
+
+    def check_token(self: Any, request: Any) -> str:
+        identity = str(request.from_.uri)
+        token = iwf.extract_bearer(
+            request.get_all("Authorization"), request.body, request.get("Content-Type")
+        )
+        iwf.validate(
+            token, identity=identity, keys=self.wwsf.keys, issuer=self.wwsf.origin,
+            audience=self.identity, now=self.clock(),
+        )  # fmt: skip
+        return identity
+
+    mp.setattr(iwf.Iwf, "check_token", check_token)
+
+
+def _iwf_token_domain_only(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER for sip:bob@D carrying a valid token whose sub is sip:alice@D gets
+    # 200 OK (bob registered on alice's log-in) instead of 403.
+    iwf = _iwf()
+    original = iwf.validate
+    identity_module = _mod("reference.sip.identity")
+
+    def domain(identity: str) -> str | None:
+        try:
+            return identity_module.canonical_identity(identity).partition("@")[2] or None
+        except ValueError:
+            return None
+
+    def validate(token: str | None, **kwargs: Any) -> Any:
+        sub = _unverified_sub(token) if token else None
+        if sub is not None and domain(sub) is not None and domain(sub) == domain(kwargs["identity"]):
+            kwargs["identity"] = sub  # "same tenant": the user part is not compared
+        return original(token, **kwargs)
+
+    mp.setattr(iwf, "validate", validate)
+
+
+def _iwf_token_once_per_call_id(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a re-REGISTER (same Call-ID, RFC 3261 10.2) with an expired token, another
+    # identity's token or none at all gets 200 OK instead of 401/403, once the first
+    # REGISTER of that Call-ID passed.
+    iwf = _iwf()
+    original = iwf.Iwf.check_token
+    checked: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+    def check_token(self: Any, request: Any) -> str:
+        seen = checked.setdefault(self, set())
+        if request.call_id in seen:
+            return str(request.to.uri)
+        identity: str = original(self, request)
+        seen.add(request.call_id)
+        return identity
+
+    mp.setattr(iwf.Iwf, "check_token", check_token)
+
+
+def _iwf_close_not_reported(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: when a WIC's WebSocket closes, its contacts stay in the wIMPU
+    # Registrar until they expire; W7 says "registered", so an INVITE to the WIC passes
+    # the I-CSCF and gets 430 from the eP-CSCF instead of 480 from the I-CSCF.
+    # (Replaces the IWF's private close handler: the only hook on a WebSocket close.)
+    iwf = _iwf()
+    mp.setattr(iwf.Iwf, "_closed", lambda self, flow: None)
+
+
+# ===== P-CSCF: WIC registration (5.2.2.5.2, 5.2.2.3.2) =====================================
+
+
+def _pcscf_min_expires_off_by_one(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER asking for exactly Min-Expires (60 s) gets 423 Interval Too Brief
+    # instead of 200 OK (`<=` where RFC 3261 10.3 step 7 says "shorter than").
+    service, flows = _pcscf(), _pflows()
+    original = service.register_wic
+
+    def register_wic(request: Any, **kwargs: Any) -> Any:
+        policy = kwargs["policy"]
+        contacts = [] if request.contact_is_star else request.contacts
+        if len(contacts) == 1:
+            try:
+                asked = flows._expires(request, contacts[0], policy.default_expires)
+            except ValueError:
+                asked = None
+            if asked == policy.min_expires:
+                response = flows.make_response(request, 423, to_tag=kwargs["to_tag"])
+                return response.with_header("Min-Expires", str(policy.min_expires))
+        result = yield from original(request, **kwargs)
+        return result
+
+    mp.setattr(service, "register_wic", register_wic)
+
+
+def _pcscf_ok_expires_default(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the 200 OK to a REGISTER gives every Contact expires=600 (the configured
+    # default), whatever interval was asked and granted: a WIC that asked 300 s refreshes
+    # too late and its registration lapses at the registrar.
+    service = _pcscf()
+
+    def outcome(run: FlowRun, response: Any) -> Any:
+        if response.status != 200 or not response.has("Contact"):
+            return response
+        default = run.kwargs["policy"].default_expires
+        values = [re.sub(r";expires=\d+", f";expires={default}", v) for v in response.get_all("Contact")]
+        return response.with_header_set("Contact", *values)
+
+    _patch_flow(mp, service, "register_wic", outcome=outcome)
+
+
+def _pcscf_ok_contact_params_dropped(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the Contact values of the 200 OK to a REGISTER lose +sip.instance and reg-id,
+    # so an RFC 5626 WIC (JsSIP, SIP.js) does not find its own binding in the answer.
+    flows = _pflows()
+    original = flows._contact_values
+
+    def contact_values(stored: Any, written: Any) -> list[str]:
+        return [re.sub(r';\+sip\.instance="<[^>]*>"|;reg-id=\d+', "", v) for v in original(stored, written)]
+
+    mp.setattr(flows, "_contact_values", contact_values)
+
+
+def _pcscf_contact_key_uri_only(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: the contact is keyed by its URI, not by +sip.instance/reg-id (RFC
+    # 5626 4.2): a WIC that reconnects (new random .invalid Contact host) adds a second
+    # contact instead of replacing its binding; the 200 OK lists both, and a terminating
+    # INVITE is forked to the dead flow too.
+    flows = _pflows()
+    mp.setattr(flows, "contact_key", lambda contact: contact.uri)
+
+
+def _pcscf_close_removes_all_contacts(mp: pytest.MonkeyPatch) -> None:
+    # State: when one WIC's WebSocket closes, the P-CSCF removes the whole entry of the
+    # IMPU (W6 remove without contact id), so the user's other WICs are de-registered
+    # too: W7 then says "not registered" and a call to the user gets 480.
+    service = _pcscf()
+
+    def flow_closed(self: Any, flow_token: str) -> None:
+        self.dialogs.flow_closed(flow_token)
+        for impu in {impu for impu, _ in self.registrations.flow_closed(flow_token)}:
+            self.node.spawn(_remove_quietly(self.registrar, impu))
+
+    async def _remove_quietly(registrar: Any, impu: str) -> None:
+        try:
+            await registrar.remove(impu, None)
+        except Exception:  # noqa: BLE001 - the vendor ignores the answer
+            pass
+
+    mp.setattr(service.Pcscf, "flow_closed", flow_closed)
+
+
+# ===== P-CSCF: origination (5.2.2.5.3) =====================================================
+
+
+def _pcscf_pai_kept(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an INVITE from a WIC that carries its own P-Asserted-Identity leaves the
+    # eP-CSCF with two: the eP-CSCF's and the WIC's (RFC 3325 9.1 says remove it).
+    service = _pcscf()
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        from reference.nodes.p_cscf.flows import Onward
+
+        if not isinstance(result, Onward):
+            return result
+        onward = result.request
+        for value in run.request.get_all("P-Asserted-Identity"):
+            onward = onward.with_header("P-Asserted-Identity", value)
+        return Onward(onward)
+
+    _patch_flow(mp, service, "originate", outcome=outcome)
+
+
+def _pcscf_route_preloaded_kept(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an INVITE with a Route the WIC preloaded leaves the eP-CSCF with the
+    # Service-Route on top and the WIC's Route values under it (TS 24.229 5.2.6.3.3: the
+    # Service-Route replaces them), so the S-CSCF relays it where the WIC chose.
+    service = _pcscf()
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        from reference.nodes.p_cscf.flows import Onward
+
+        preloaded = run.request.get_all("Route")
+        if not isinstance(result, Onward) or not preloaded:
+            return result
+        return Onward(result.request.with_header_set("Route", *result.request.get_all("Route"), *preloaded))
+
+    _patch_flow(mp, service, "originate", outcome=outcome)
+
+
+def _pcscf_ppi_unchecked(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option A): an INVITE whose P-Preferred-Identity names an identity not
+    # registered over the flow is relayed with that identity in P-Asserted-Identity,
+    # instead of being refused with 403.
+    service = _pcscf()
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        from reference.nodes.p_cscf.flows import Onward, strip_bearer
+
+        if getattr(result, "reason", None) != "P-Preferred-Identity not registered":
+            return result
+        preferred = run.request.addresses("P-Preferred-Identity")[0].uri
+        onward = (
+            strip_bearer(run.request)
+            .without_header("P-Preferred-Identity")
+            .without_header("P-Asserted-Identity")
+            .with_header("P-Asserted-Identity", f"<{preferred}>")
+            .without_header("Route")
+        )
+        for route in reversed(run.kwargs["service_route"]):
+            onward = onward.with_header("Route", route, first=True)
+        return Onward(onward)
+
+    _patch_flow(mp, service, "originate", outcome=outcome)
+
+
+def _pcscf_no_record_route(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an originating INVITE leaves the eP-CSCF without its Record-Route, so the
+    # remote party's BYE (and re-INVITE) is sent around the eP-CSCF, to the WIC's
+    # unreachable .invalid Contact.
+    service = _pcscf()
+    original = service.proxy
+
+    async def proxy(*args: Any, **kwargs: Any) -> Any:
+        kwargs["record_route"] = None
+        return await original(*args, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
+# ===== P-CSCF: termination (5.2.2.5.4) =====================================================
+
+
+def _pcscf_fork_first_contact_only(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a terminating INVITE for an IMPU registered from two WICs reaches only the
+    # first-registered WIC (and gets 430 if that one's WebSocket is closed), instead of
+    # being forked to every contact.
+    service = _pcscf()
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        from reference.nodes.p_cscf.flows import Fork
+
+        if isinstance(result, Fork):
+            return Fork(result.request, result.contacts[:1])
+        return result
+
+    _patch_flow(mp, service, "terminate", outcome=outcome)
+
+
+def _pcscf_cancel_without_reason(mp: pytest.MonkeyPatch) -> None:
+    # Wire: when one forked WIC answers, the CANCELs to the other WICs carry no Reason
+    # (RFC 3326 cause=200 "Call completed elsewhere"), so those WICs show a missed call.
+    # Only the P-CSCF's SIP node is changed (the method is replaced on that instance).
+    service = _pcscf()
+    sip_node = _mod("reference.transport.sip_node")
+    original_init = service.Pcscf.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        node = self.node
+
+        def cancel(handle: Any, reason: str | None = None) -> None:
+            sip_node.SipNode.cancel(node, handle, None)
+
+        node.cancel = cancel
+
+    mp.setattr(service.Pcscf, "__init__", init)
+
+
+# ===== P-CSCF: block registration (5.2.2.5.1) and re-allocation (5.2.2.2) ==================
+
+
+def _pcscf_block_no_path(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the REGISTER of the wIMPU block to the S-CSCF carries no Path (TS 23.228 /
+    # TS 24.229: the P-CSCF inserts Path), so the S-CSCF does not keep the eP-CSCF on
+    # the path of terminating requests for the block.
+    flows = _pflows()
+    original = flows.BlockBinding.register_request
+
+    def register_request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return original(self, *args, **kwargs).without_header("Path")
+
+    mp.setattr(flows.BlockBinding, "register_request", register_request)
+
+
+def _pcscf_block_per_wic(mp: pytest.MonkeyPatch) -> None:
+    # Wire: every WIC REGISTER makes the eP-CSCF send the block's REGISTER (and answer
+    # its digest challenge) to the S-CSCF again, instead of one registration per block
+    # refreshed on its timer.
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+
+    async def ensure(self: Any) -> None:
+        await self.register()
+
+    mp.setattr(reg.BlockRegistration, "ensure", ensure)
+
+
+def _pcscf_takeover_keeps_old_binding(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an eP-CSCF taking over a failed one's block registers its own binding but
+    # sends no REGISTER with expires=0 for the failed eP-CSCF's binding; the S-CSCF keeps
+    # forking terminating requests to the dead eP-CSCF until that binding expires.
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+
+    async def remove_other_bindings(self: Any, response: Any) -> int:
+        return 0
+
+    mp.setattr(reg.BlockRegistration, "remove_other_bindings", remove_other_bindings)
+
+
+# ===== I-CSCF (5.2.2.3.3, 5.2.2.5.4 steps 1-3, W7) =========================================
+
+
+def _icscf_domain_case_sensitive(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an INVITE to sip:bob@Enterprise.COM (a configured webRTC domain in another
+    # case; RFC 3261 19.1.4: hosts compare without case) gets no W7 query and is routed
+    # as for a non-webRTC user (an unregistered WIC is not rejected with 480).
+    flows = _mod("reference.nodes.i_cscf.flows")
+
+    def webrtc_domain_of(identity: str, webrtc_domains: Any) -> str | None:
+        text = identity.strip().strip("<>")
+        host = text.partition("@")[2].split(";")[0].split("?")[0]
+        host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return host if host in set(webrtc_domains) else None
+
+    mp.setattr(flows, "webrtc_domain_of", webrtc_domain_of)
+
+
+def _icscf_no_retarget(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option B): an INVITE to a registered external identity is not retargeted to
+    # the individual IMPU W7 returned; the HSS location query for the external identity
+    # finds nothing and the I-CSCF answers 404 instead of forwarding to the S-CSCF.
+    service = _icscf()
+    flows = _mod("reference.nodes.i_cscf.flows")
+
+    def adjust(run: FlowRun, effect: object, result: Any) -> Any:
+        if isinstance(effect, flows.W7Query) and result.registered:
+            return dataclasses.replace(result, impu=result.identity)
+        return result
+
+    _patch_flow(mp, service, "route_terminating", adjust=adjust)
+
+
+def _icscf_positive_cache(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the I-CSCF caches a "registered" W7 answer for 5 minutes: after a WIC
+    # de-registers (or its WebSocket closes), an INVITE to it is still forwarded to the
+    # S-CSCF and the eP-CSCF instead of being rejected with 480 at the I-CSCF, and no W7
+    # query is seen for it.
+    client = _mod("reference.nodes.wimpu_registrar.client")
+    original = client.RegistrarClient.status
+    caches: weakref.WeakKeyDictionary[Any, dict[str, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+
+    async def status(self: Any, identity: str) -> Any:
+        cache = caches.setdefault(self, {})
+        hit = cache.get(identity)
+        if hit is not None and time.monotonic() < hit[0]:
+            return hit[1]
+        answer = await original(self, identity)
+        if answer.registered:
+            cache[identity] = (time.monotonic() + 300.0, answer)
+        return answer
+
+    mp.setattr(client.RegistrarClient, "status", status)
+
+
+# ===== wIMPU Registrar (5.2.2.3.1, W6 5.2.2.4.1, W7 5.2.2.4.2) =============================
+
+
+def _registrar_prefix_lookup(mp: pytest.MonkeyPatch) -> None:
+    # Wire (W7): the status of an unregistered sip:bob@D is looked up with LIKE 'sip:bob%',
+    # so it answers "registered" with the IMPU of sip:bobby@D (or of sip:bob@other-domain),
+    # and the I-CSCF routes the call to that other user.
+    store_cls = _store()
+    original = store_cls.status
+    model = _mod("reference.nodes.wimpu_registrar.model")
+
+    def status(self: Any, identity: str, now: float) -> Any:
+        answer = original(self, identity, now)
+        if answer.registered:
+            return answer
+        stem = answer.identity.partition("@")[0]
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT impu FROM entries WHERE impu LIKE ? OR external_identity LIKE ? ORDER BY impu",
+                (stem + "%", stem + "%"),
+            ).fetchall()
+        for (impu,) in rows:
+            entry = self.read(impu, now)
+            if entry is not None:
+                return model.RegistrationStatus(
+                    identity=answer.identity, registered=True, impu=entry.impu, wimpu=entry.wimpu,
+                    external_identity=entry.external_identity,
+                )  # fmt: skip
+        return answer
+
+    mp.setattr(store_cls, "status", status)
+
+
+def _registrar_expiry_plus_one(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: each contact is stored to expire one second after the interval
+    # granted (now + expires + 1): for that second W6 reads and W7 still answer
+    # "registered" after the registration timer ran out (5.2.2.3.1).
+    store_cls = _store()
+    original = store_cls.upsert_contact
+
+    def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                       now: float) -> Any:  # fmt: skip
+        contact = dataclasses.replace(contact, expires=contact.expires + 1)
+        return original(self, impu, wimpu, allocated_by, external, contact, now)
+
+    mp.setattr(store_cls, "upsert_contact", upsert_contact)
+
+
+def _registrar_remove_one_removes_all(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: a W6 remove of one contact (a WIC de-registering, Expires: 0) deletes
+    # the whole entry, so the same user's other WICs are no longer registered: W7 says
+    # "not registered" and calls to the user get 480.
+    store_cls = _store()
+    original = store_cls.remove_contact
+
+    def remove_contact(self: Any, impu: str, contact_id: str, now: float, *, flow: str | None = None) -> Any:
+        if flow is not None:
+            return original(self, impu, contact_id, now, flow=flow)
+        self.remove_entry(impu, now)
+        return None
+
+    mp.setattr(store_cls, "remove_contact", remove_contact)
+
+
+def _registrar_status_ignores_expiry(mp: pytest.MonkeyPatch) -> None:
+    # Wire (W7): the status is read from the entries table without looking at the contacts'
+    # expiry: an identity whose registration timer ran out is "registered" until the
+    # sweeper passes, so the I-CSCF forwards the call instead of rejecting it with 480.
+    store_cls = _store()
+    original = store_cls.status
+    model = _mod("reference.nodes.wimpu_registrar.model")
+
+    def status(self: Any, identity: str, now: float) -> Any:
+        answer = original(self, identity, now)
+        if answer.registered:
+            return answer
+        with self._read() as db:
+            row = db.execute(
+                "SELECT impu, wimpu, external_identity FROM entries WHERE impu = ? OR external_identity = ?",
+                (answer.identity, answer.identity),
+            ).fetchone()
+        if row is None:
+            return answer
+        return model.RegistrationStatus(
+            identity=answer.identity, registered=True, impu=row[0], wimpu=row[1], external_identity=row[2]
+        )
+
+    mp.setattr(store_cls, "status", status)
+
+
+# ===== WWSF (5.2.2.1, 5.2.2.2, 5.2.2.5.2 step 1) ===========================================
+
+
+def _wwsf_aud_is_issuer(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the token of the log-in answer has aud = the WWSF's own origin (iss and aud
+    # mixed up) instead of the eP-CSCF's identity; every REGISTER with it gets 401.
+    tokens = _mod("reference.nodes.wwsf.tokens")
+    original = tokens.TokenIssuer.issue
+
+    def issue(self: Any, subject: str, audience: str) -> Any:
+        return original(self, subject, self.issuer)
+
+    mp.setattr(tokens.TokenIssuer, "issue", issue)
+
+
+def _wwsf_first_block_for_all(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the log-in answer sends every user to the eP-CSCF of the first configured block
+    # (token aud and ep_cscf URL), whatever block the user's identity is in; users of the
+    # other blocks are refused by that eP-CSCF (403 or 401).
+    # (Replaces the WWSF's private user -> block look-up: there is no public one.)
+    service = _mod("reference.nodes.wwsf.service")
+
+    def block_of(self: Any, user: Any) -> Any:
+        return self.directory()[0]
+
+    mp.setattr(service.WwsfService, "_block_of", block_of)
+
+
+def _wwsf_directory_stale(mp: pytest.MonkeyPatch) -> None:
+    # Wire: after an eP-CSCF fails and its block is re-allocated, the WWSF's log-in answer
+    # and /directory still name the failed eP-CSCF, so WICs cannot reach the new one.
+    service = _mod("reference.nodes.wwsf.service")
+
+    async def follow_block_owners(self: Any) -> None:
+        return None
+
+    mp.setattr(service.WwsfService, "follow_block_owners", follow_block_owners)
+
+
+# ----- the catalogue ----------------------------------------------------------------------
+
+
+def _fault(
+    description: str, apply: Callable[[pytest.MonkeyPatch], None], clause: str, node: str
+) -> BlindFault:
+    return BlindFault(description, apply, clause=clause, node=node)
+
+
+FAULTS: Mapping[str, BlindFault] = {
+    # IWF
+    "iwf_token_grace": _fault(
+        "the IWF accepts a WWSF token up to 5 minutes after its exp (a clock-skew grace period)",
+        _iwf_token_grace,
+        "5.2.2.5.2",
+        "IWF",
+    ),
+    "iwf_origin_prefix": _fault(
+        "the IWF accepts a WebSocket handshake whose Origin merely starts with the WWSF's origin",
+        _iwf_origin_prefix,
+        "5.2.2.5.2",
+        "IWF",
+    ),
+    "iwf_token_against_from": _fault(
+        "the IWF checks the token against, and registers, the From identity of a REGISTER instead of its To",
+        _iwf_token_against_from,
+        "5.2.2.5.2",
+        "IWF",
+    ),
+    "iwf_token_domain_only": _fault(
+        "the IWF accepts a token whose sub is any user of the registering identity's domain",
+        _iwf_token_domain_only,
+        "5.2.2.5.2",
+        "IWF",
+    ),
+    "iwf_token_once_per_call_id": _fault(
+        "the IWF checks the token only on the first REGISTER of a Call-ID, never on re-REGISTERs",
+        _iwf_token_once_per_call_id,
+        "5.2.2.3.2",
+        "IWF",
+    ),
+    "iwf_close_not_reported": _fault(
+        "the IWF does not tell the P-CSCF when a WebSocket closes: its contacts stay registered",
+        _iwf_close_not_reported,
+        "5.2.2.3.2",
+        "IWF",
+    ),
+    # P-CSCF: registration
+    "pcscf_min_expires_off_by_one": _fault(
+        "the eP-CSCF answers 423 to a REGISTER asking for exactly Min-Expires (<= instead of <)",
+        _pcscf_min_expires_off_by_one,
+        "5.2.2.5.2",
+        "P-CSCF",
+    ),
+    "pcscf_ok_expires_default": _fault(
+        "the eP-CSCF's 200 OK to a REGISTER gives every Contact the default expires, not the one granted",
+        _pcscf_ok_expires_default,
+        "5.2.2.5.2",
+        "P-CSCF",
+    ),
+    "pcscf_ok_contact_params_dropped": _fault(
+        "the eP-CSCF's 200 OK to a REGISTER lists Contacts without their +sip.instance and reg-id",
+        _pcscf_ok_contact_params_dropped,
+        "5.2.2.5.2",
+        "P-CSCF",
+    ),
+    "pcscf_contact_key_uri_only": _fault(
+        "the eP-CSCF keys a WIC contact by its URI, ignoring +sip.instance/reg-id (RFC 5626)",
+        _pcscf_contact_key_uri_only,
+        "5.2.2.5.2",
+        "P-CSCF",
+    ),
+    "pcscf_close_removes_all_contacts": _fault(
+        "on a WebSocket close the eP-CSCF removes every contact of the IMPU, not only that WIC's",
+        _pcscf_close_removes_all_contacts,
+        "5.2.2.3.2",
+        "P-CSCF",
+    ),
+    # P-CSCF: origination
+    "pcscf_pai_kept": _fault(
+        "the eP-CSCF adds its P-Asserted-Identity to a WIC's INVITE but keeps the one the WIC wrote",
+        _pcscf_pai_kept,
+        "5.2.2.5.3",
+        "P-CSCF",
+    ),
+    "pcscf_route_preloaded_kept": _fault(
+        "the eP-CSCF pushes the Service-Route on top of a WIC's preloaded Route instead of replacing it",
+        _pcscf_route_preloaded_kept,
+        "5.2.2.5.3",
+        "P-CSCF",
+    ),
+    "pcscf_ppi_unchecked": _fault(
+        "option A: the eP-CSCF asserts whatever P-Preferred-Identity the WIC sends, registered or not",
+        _pcscf_ppi_unchecked,
+        "5.2.2.5.3",
+        "P-CSCF",
+    ),
+    "pcscf_no_record_route": _fault(
+        "the eP-CSCF does not Record-Route a WIC's originating INVITE",
+        _pcscf_no_record_route,
+        "5.2.2.5.3",
+        "P-CSCF",
+    ),
+    # P-CSCF: termination
+    "pcscf_fork_first_contact_only": _fault(
+        "the eP-CSCF delivers a terminating INVITE to the first-registered contact of the IMPU only",
+        _pcscf_fork_first_contact_only,
+        "5.2.2.5.4",
+        "P-CSCF",
+    ),
+    "pcscf_cancel_without_reason": _fault(
+        "the eP-CSCF CANCELs the losing forked branches without Reason (call completed elsewhere)",
+        _pcscf_cancel_without_reason,
+        "5.2.2.5.4",
+        "P-CSCF",
+    ),
+    # P-CSCF: block registration and re-allocation
+    "pcscf_block_no_path": _fault(
+        "the eP-CSCF registers the wIMPU block with the S-CSCF without a Path header",
+        _pcscf_block_no_path,
+        "5.2.2.5.1",
+        "P-CSCF",
+    ),
+    "pcscf_block_per_wic": _fault(
+        "the eP-CSCF re-sends the block's REGISTER to the S-CSCF on every WIC registration",
+        _pcscf_block_per_wic,
+        "5.2.2.5.1",
+        "P-CSCF",
+    ),
+    "pcscf_takeover_keeps_old_binding": _fault(
+        "an eP-CSCF taking over a failed one's block leaves the failed eP-CSCF's binding at the S-CSCF",
+        _pcscf_takeover_keeps_old_binding,
+        "5.2.2.2",
+        "P-CSCF",
+    ),
+    # I-CSCF
+    "icscf_domain_case_sensitive": _fault(
+        "the I-CSCF compares the called domain with its configured webRTC domains case-sensitively",
+        _icscf_domain_case_sensitive,
+        "5.2.2.3.3",
+        "I-CSCF",
+    ),
+    "icscf_no_retarget": _fault(
+        "option B: the I-CSCF locates the S-CSCF for the called external identity, not the IMPU W7 returned",
+        _icscf_no_retarget,
+        "5.2.2.5.4",
+        "I-CSCF",
+    ),
+    "icscf_positive_cache": _fault(
+        "the I-CSCF caches a 'registered' W7 answer for 5 minutes",
+        _icscf_positive_cache,
+        "5.2.2.4.2",
+        "I-CSCF",
+    ),
+    # wIMPU Registrar
+    "registrar_prefix_lookup": _fault(
+        "the wIMPU Registrar's W7 look-up matches identities by prefix (LIKE 'sip:bob%')",
+        _registrar_prefix_lookup,
+        "5.2.2.4.2",
+        "wIMPU Registrar",
+    ),
+    "registrar_expiry_plus_one": _fault(
+        "the wIMPU Registrar keeps each contact one second longer than the interval granted",
+        _registrar_expiry_plus_one,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+    ),
+    "registrar_remove_one_removes_all": _fault(
+        "the wIMPU Registrar deletes the whole entry when asked over W6 to remove one contact",
+        _registrar_remove_one_removes_all,
+        "5.2.2.4.1",
+        "wIMPU Registrar",
+    ),
+    "registrar_status_ignores_expiry": _fault(
+        "the wIMPU Registrar's W7 status says 'registered' for an entry whose contacts have all expired",
+        _registrar_status_ignores_expiry,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+    ),
+    # WWSF
+    "wwsf_aud_is_issuer": _fault(
+        "the WWSF issues tokens whose aud is its own origin instead of the eP-CSCF",
+        _wwsf_aud_is_issuer,
+        "5.2.2.5.2",
+        "WWSF",
+    ),
+    "wwsf_first_block_for_all": _fault(
+        "the WWSF sends every user to the eP-CSCF of its first configured block",
+        _wwsf_first_block_for_all,
+        "5.2.2.1",
+        "WWSF",
+    ),
+    "wwsf_directory_stale": _fault(
+        "the WWSF keeps announcing a failed eP-CSCF after its block was re-allocated",
+        _wwsf_directory_stale,
+        "5.2.2.2",
+        "WWSF",
+    ),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    name = os.environ.get(ENV)
+    if not name:
+        return
+    if name not in FAULTS:
+        raise pytest.UsageError(f"{ENV}={name!r} is not one of {sorted(FAULTS)}")
+    patcher = pytest.MonkeyPatch()
+    FAULTS[name].apply(patcher)
+    config.add_cleanup(patcher.undo)
