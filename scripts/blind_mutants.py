@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import json
 import os
 import signal
 import subprocess
@@ -48,11 +49,18 @@ class Run:
 
 
 def _catalogue() -> dict[str, tuple[str, str, str]]:
-    """name -> (node, clause, description), read from the plugin."""
-    sys.path[:0] = [str(ROOT), str(MUTANTS)]
-    import blind_faults
-
-    return {name: (f.node, f.clause, f.description) for name, f in blind_faults.FAULTS.items()}
+    """name -> (node, clause, description), read from the plugin in a child Python (the
+    plugin lives beside the tests, not in an installed package)."""
+    code = (
+        "import json, blind_faults\n"
+        "print(json.dumps({n: [f.node, f.clause, f.description] for n, f in blind_faults.FAULTS.items()}))"
+    )
+    path = os.pathsep.join([str(ROOT), str(MUTANTS), os.environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    return {name: (node, clause, text) for name, (node, clause, text) in json.loads(out.stdout).items()}
 
 
 def read_junit(path: Path) -> tuple[list[str], int]:
