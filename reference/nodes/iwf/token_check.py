@@ -397,4 +397,5 @@ def removes_contacts_only(request: Request) -> bool:
         return False
     contacts = request.contacts
     default = (request.get("Expires") or "").strip()
-    return bool(contacts) and all((c.param("expires") or default) == "0" for c in contacts)
+    values = [(c.param("expires") or default).strip() for c in contacts]
+    return bool(contacts) and all(v.isdigit() and int(v) == 0 for v in values)  # "00" is 0 too

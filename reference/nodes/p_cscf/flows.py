@@ -151,6 +151,12 @@ def contact_problem(contact: NameAddr) -> str | None:
     return None
 
 
+def _is_zero(value: str | None) -> bool:
+    """An Expires value of zero (RFC 3261 20.19: delta-seconds, so "00" is zero too)."""
+    text = (value or "").strip()
+    return text.isdigit() and int(text) == 0
+
+
 def _expires(request: Request, contact: NameAddr, default: int) -> int:
     # RFC 3261 10.2.1.1: the Contact "expires" parameter overrides the Expires header.
     value = contact.param("expires")
@@ -223,7 +229,7 @@ def register_wic(
     option_b = block.allocation is Allocation.EP_CSCF
     if request.contact_is_star:
         # RFC 3261 10.3 step 6: "*" only with Expires 0, removes every binding.
-        if request.get("Expires") != "0":
+        if not _is_zero(request.get("Expires")):
             return make_response(request, 400, "Contact * requires Expires: 0", to_tag=to_tag)
         entry = yield (W6ReadByExternal(identity) if option_b else W6Read(identity))
         if entry is not None:
@@ -521,8 +527,9 @@ class BlockBinding:
     def granted(self, response: Response, wanted: int) -> int:
         """The registration interval the S-CSCF granted this eP-CSCF's contact."""
         for contact in response.contacts:
-            if contact.uri in self.contact and contact.param("expires"):
-                return int(contact.param("expires") or wanted)
+            expires = contact.param("expires")
+            if self.is_own(contact) and expires and expires.isdigit():  # RFC 3261 10.2.4: ours only
+                return int(expires)
         return wanted
 
 

@@ -305,6 +305,7 @@ def _register(contact: str, expires: str | None) -> Request:
     [
         ("<sip:c@w.invalid;transport=ws>;expires=0", None, True),
         ("<sip:c@w.invalid;transport=ws>", "0", True),
+        ("<sip:c@w.invalid;transport=ws>", "00", True),  # delta-seconds (RFC 3261 20.19)
         ("<sip:c@w.invalid;transport=ws>;expires=0, <sip:d@w.invalid;transport=ws>;expires=0", "600", True),
         ("<sip:c@w.invalid;transport=ws>;expires=0, <sip:d@w.invalid;transport=ws>", "600", False),
         ("<sip:c@w.invalid;transport=ws>;expires=600", "0", False),  # the parameter wins (RFC 3261 10.2.1.1)

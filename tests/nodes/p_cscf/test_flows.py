@@ -232,9 +232,10 @@ def test_deregistering_what_is_not_registered_writes_nothing() -> None:
     assert effects == [W6Read(ALICE)] and final.status == 200
 
 
-def test_contact_star_removes_every_binding_of_the_external_identity() -> None:
+@pytest.mark.parametrize("zero", ["0", "00"])  # RFC 3261 20.19: delta-seconds
+def test_contact_star_removes_every_binding_of_the_external_identity(zero: str) -> None:
     stored = {BOB_IMPU: entry(BOB_IMPU, ("a#1", FLOW, T0 + 50), external=BOB)}
-    final, effects = register(wic_register(BOB, "*", "Expires: 0"), BOB, BLOCK_B, stored)
+    final, effects = register(wic_register(BOB, "*", f"Expires: {zero}"), BOB, BLOCK_B, stored)
     assert effects == [W6ReadByExternal(BOB), W6Remove(BOB_IMPU, None)] and final.status == 200
 
 
@@ -444,6 +445,15 @@ def test_block_registration_answers_the_digest_challenge_and_keeps_the_service_r
     assert params["response"] == expected and params["opaque"] == "op"
     assert reg.registered and reg.service_route == ("<sip:orig@scscf.ims.example.net;lr>",)
     assert reg.associated == ("sip:block1@wrtc.ims.example.net",)
+
+
+def test_the_granted_interval_is_read_from_this_eP_CSCFs_own_contact_only() -> None:
+    """RFC 3261 10.2.4: another binding whose URI is a prefix of this one's (port 5070 and
+    50701) does not give its interval to ours."""
+    reg = dataclasses.replace(binding(), port=50701)
+    answer, _ = s_cscf(ok("<sip:block1@127.0.0.1:5070>;expires=30", f"{reg.contact};expires=300"))
+    (_, granted), _ = drive(register_block(reg, cnonce="x"), answer)
+    assert granted == 300
 
 
 def test_a_refresh_without_challenge_is_one_register() -> None:
