@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Install everything the suite needs on a fresh Debian machine (the README's first command).
 #   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures), chromium
-#     (the conformance report is checked in headless Chromium)
+#     (the conformance report is checked in headless Chromium; the browser WIC test drives it
+#     through Playwright, never with Playwright's own browser download), libnss3-tools
+#     (certutil: the browser test's NSS database trusting the test CA)
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
+#   - the WIC page's bundle the WWSF serves (npm ci and npm run build, esbuild, in
+#     reference/nodes/wwsf/web -> dist/wic.js; not committed)
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-DEBIAN_PACKAGES=(tshark chromium)
+DEBIAN_PACKAGES=(tshark chromium libnss3-tools)
 # Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
@@ -33,7 +37,10 @@ echo "install: Python packages (editable, with test and dev extras)"
 if command -v node >/dev/null && command -v npm >/dev/null; then
   echo "install: npm packages of interop/jssip (JsSIP, ws)"
   npm ci --prefix interop/jssip --no-audit --no-fund --loglevel=error >/dev/null
+  echo "install: the WIC bundle of the WWSF page (JsSIP, esbuild)"
+  npm ci --prefix reference/nodes/wwsf/web --no-audit --no-fund --loglevel=error >/dev/null
+  npm run --prefix reference/nodes/wwsf/web --silent build >/dev/null
 else
-  echo "install: node or npm not found: interop/jssip not installed (tests/interop will fail)" >&2
+  echo "install: node or npm not found: interop/jssip and the WIC bundle not installed (tests/interop will fail)" >&2
 fi
 echo "install: done"

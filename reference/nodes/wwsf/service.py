@@ -3,6 +3,7 @@
 ::
 
     GET  /, /wic.html             the WIC page ("the browser downloads and initializes the WIC")
+    GET  /wic.js                  the WIC script: JsSIP bundled at install time (``web/``)
     POST /login                   web authentication; issues the security token (step 1)
     GET  /.well-known/jwks.json   the public key eP-CSCFs verify tokens with (step 4)
     GET  /directory               each wIMPU block and the eP-CSCF serving it
@@ -40,6 +41,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from aiohttp import web
@@ -61,10 +63,16 @@ log = logging.getLogger("wimpu.wwsf")
 
 _MAX_BODY = 16 * 1024
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 5.1
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'",
-    "X-Content-Type-Options": "nosniff",
-}
+_PAGE_HEADERS = {"X-Content-Type-Options": "nosniff"}
+"Headers of the page and of its script; the page's CSP is :meth:`WwsfService.page_csp`."
+_BUNDLE_MARK = b"<!--WIC-BUNDLE-->"
+"Where the page gets its script tag, or the notice that the bundle was not built."
+_BUNDLE_TAG = b'<script src="/wic.js" defer></script>'
+_BUNDLE_MISSING = (
+    b'<p id="bundle-missing" role="alert">The WIC bundle was not built: run '
+    b"<code>bash scripts/install.sh</code> (it runs <code>npm ci</code> and <code>npm run build</code> "
+    b"in reference/nodes/wwsf/web), then restart the WWSF.</p>"
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,6 +152,9 @@ class WwsfService:
         throttle: the login throttle (default budgets of :class:`LoginThrottle`).
         hash_workers: threads that hash passwords (scrypt, about 50 ms and 16 MiB each).
         monotonic: the clock of the throttle and of the rate-limited log (injected in tests).
+        wic_bundle: the built WIC script served as ``/wic.js``; by default ``web/dist/wic.js``
+            of this package (``npm run build``, run by ``scripts/install.sh``). Missing: a
+            warning, and the page says the bundle was not built.
     """
 
     def __init__(
@@ -163,6 +174,7 @@ class WwsfService:
         throttle: LoginThrottle | None = None,
         hash_workers: int = 2,
         monotonic: Callable[[], float] = time.monotonic,
+        wic_bundle: Traversable | None = None,
     ) -> None:
         self._pki = pki
         self._cert_name = cert_name
@@ -191,8 +203,10 @@ class WwsfService:
         self._hasher: concurrent.futures.ThreadPoolExecutor | None = None
         self._hashing = _PerKeyLocks()
         self._login_log = RateLimitedLog(log, clock=monotonic)
-        page = importlib.resources.files("reference.nodes.wwsf") / "static" / "wic.html"
-        self._page = page.read_bytes()
+        here = importlib.resources.files("reference.nodes.wwsf")
+        self._bundle = _read_bundle(wic_bundle or here / "web" / "dist" / "wic.js")
+        page = (here / "static" / "wic.html").read_bytes()
+        self._page = page.replace(_BUNDLE_MARK, _BUNDLE_TAG if self._bundle is not None else _BUNDLE_MISSING)
 
     def __repr__(self) -> str:
         return f"WwsfService(origin={self._origin_or_empty()!r}, blocks={list(self._blocks)!r})"
@@ -316,6 +330,7 @@ class WwsfService:
             [
                 web.get("/", self._handle_page),
                 web.get("/wic.html", self._handle_page),
+                web.get("/wic.js", self._handle_bundle),
                 web.post("/login", self._handle_login),
                 web.get("/.well-known/jwks.json", self._handle_jwks),
                 web.get("/directory", self._handle_directory),
@@ -362,8 +377,26 @@ class WwsfService:
 
     # -- handlers ---------------------------------------------------------------------
 
+    def page_csp(self) -> str:
+        """The page's Content-Security-Policy: scripts from this origin only (the bundle; no
+        inline script), and connections to this origin (the login) and to the WSS origin of
+        each eP-CSCF in the directory now (step 2), nothing else (``docs/security.md``)."""
+        wss = sorted({o for o in (_ws_origin(b.ep_cscf.uri) for b in self._blocks.values()) if o})
+        connect = " ".join(["'self'", *wss])
+        return f"default-src 'self'; script-src 'self'; connect-src {connect}"
+
     async def _handle_page(self, request: web.Request) -> web.Response:
-        return web.Response(body=self._page, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS)
+        await self.follow_block_owners()  # the CSP names the eP-CSCFs serving the blocks now
+        headers = {**_PAGE_HEADERS, "Content-Security-Policy": self.page_csp()}
+        return web.Response(body=self._page, content_type="text/html", charset="utf-8", headers=headers)
+
+    async def _handle_bundle(self, request: web.Request) -> web.Response:
+        if self._bundle is None:
+            return _problem(404, "Not Found", "the WIC bundle was not built: run scripts/install.sh")
+        return web.Response(
+            body=self._bundle, content_type="text/javascript", charset="utf-8",
+            headers={**_PAGE_HEADERS, "Cache-Control": "no-cache"},
+        )  # fmt: skip
 
     async def _handle_jwks(self, request: web.Request) -> web.Response:
         return web.json_response(self.jwks(), headers={"Cache-Control": "max-age=300"})
@@ -424,6 +457,33 @@ class WwsfService:
         loop = asyncio.get_running_loop()
         async with self._hashing.hold(source_key(source)):
             return await loop.run_in_executor(self._hasher, self._users.authenticate, username, password)
+
+
+def _read_bundle(path: Traversable) -> bytes | None:
+    """The built WIC script, or None (logged) when ``npm run build`` has not run."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        log.warning(
+            "WWSF: the WIC bundle %s was not built (run scripts/install.sh); the page says so "
+            "and cannot register",
+            path,
+        )
+        return None
+
+
+def _ws_origin(uri: str) -> str | None:
+    """``wss://host:port`` of an eP-CSCF URL for the CSP, None if it is not a plain ws(s) URL
+    (nothing from the configuration may widen the policy or break the header)."""
+    try:
+        url = urllib.parse.urlsplit(uri)
+        port = url.port
+    except ValueError:
+        return None
+    if url.scheme not in ("wss", "ws") or not url.hostname or any(c in uri for c in " ;,'\"\r\n"):
+        return None
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    return f"{url.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 class _PerKeyLocks:

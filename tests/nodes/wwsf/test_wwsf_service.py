@@ -284,3 +284,50 @@ def test_user_of_an_unknown_block_is_a_configuration_error(pki: TestPki) -> None
     users = {"eve": {"password": "x", "identity": "sip:eve@e.example", "block": "sip:!x!@nope"}}
     with pytest.raises(ValueError, match="not in the directory"):
         WwsfService(pki=pki, users=users, blocks=BLOCKS)
+
+
+async def test_wwsf_page_loads_the_bundle_under_a_csp_naming_only_itself_and_the_ep_cscfs(
+    pki: TestPki, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "wic.js"
+    bundle.write_text("/* the WIC */\n")
+    async with (
+        WwsfService(pki=pki, users=USERS, blocks=BLOCKS, wic_bundle=bundle) as wwsf,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(f"{wwsf.origin}/", ssl=pki.client_context()) as page:
+            assert page.headers["Content-Security-Policy"] == (
+                "default-src 'self'; script-src 'self'; "
+                "connect-src 'self' wss://127.0.0.1:7443 wss://127.0.0.1:7444"
+            )
+            assert page.headers["X-Content-Type-Options"] == "nosniff"
+            text = await page.text()
+            assert '<script src="/wic.js" defer></script>' in text
+            assert "bundle-missing" not in text and "<script>" not in text
+        async with http.get(f"{wwsf.origin}/wic.js", ssl=pki.client_context()) as script:
+            assert script.status == 200 and script.content_type == "text/javascript"
+            assert await script.text() == "/* the WIC */\n"
+        wwsf.set_block_ep_cscf(BLOCK2, {"uri": "wss://standby.example.net:9443/sip;x", "identity": "x"})
+        async with http.get(f"{wwsf.origin}/", ssl=pki.client_context()) as page:
+            assert page.headers["Content-Security-Policy"].endswith(
+                "connect-src 'self' wss://127.0.0.1:7443"
+            ), "a URL with ';' must not reach the CSP header"
+
+
+async def test_wwsf_without_a_built_bundle_warns_and_the_page_says_so(
+    pki: TestPki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wimpu.wwsf")
+    missing = tmp_path / "dist" / "wic.js"
+    async with (
+        WwsfService(pki=pki, users=USERS, blocks=BLOCKS, wic_bundle=missing) as wwsf,
+        aiohttp.ClientSession() as http,
+    ):
+        assert any("WIC bundle" in r.getMessage() and "not built" in r.getMessage() for r in caplog.records)
+        async with http.get(f"{wwsf.origin}/wic.html", ssl=pki.client_context()) as page:
+            assert page.status == 200
+            text = await page.text()
+            assert 'id="bundle-missing"' in text and "scripts/install.sh" in text
+            assert 'src="/wic.js"' not in text
+        async with http.get(f"{wwsf.origin}/wic.js", ssl=pki.client_context()) as script:
+            assert script.status == 404
