@@ -84,6 +84,18 @@ def wic_connects_from(world: World, wic: str, user: str, origin: str) -> None:
     world.connect(wic, user, origin=origin)
 
 
+@when(
+    parsers.re(
+        rf"{WIC} of {USER} opens a WSS connection to the eP-CSCF of its block "
+        rf"from the WWSF's origin followed by {QUOTED.format('suffix')}"
+    )
+)
+def wic_connects_from_lookalike(world: World, wic: str, user: str, suffix: str) -> None:
+    """5.2.2.5.2 step 2: an origin that only begins like the WWSF's is another origin (RFC 6454
+    4: scheme, host and port compare whole)."""
+    world.connect(wic, user, origin=world.sut.wwsf_origin + suffix)
+
+
 # ----- step 3: REGISTER ------------------------------------------------------------------
 
 

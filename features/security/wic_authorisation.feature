@@ -21,6 +21,19 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       When WIC "A1" of alice opens a WSS connection to the eP-CSCF of its block from origin "https://evil.example.com"
       Then the eP-CSCF refuses the WebSocket handshake with HTTP 403
 
+    @step_2 @negative @TP_WIMPU_SEC_001
+    Scenario Outline: A page from an origin that only begins like the WWSF's is refused at the WebSocket handshake
+      Origins compare whole (RFC 6454 4: scheme, host and port): a prefix is not the WWSF.
+
+      Given alice has logged in at the WWSF and received a security token
+      When WIC "A1" of alice opens a WSS connection to the eP-CSCF of its block from the WWSF's origin followed by "<suffix>"
+      Then the eP-CSCF refuses the WebSocket handshake with HTTP 403
+
+      Examples:
+        | suffix             |
+        | .evil.example.com  |
+        | 0                  |
+
   Rule: Step 4 - a REGISTER without a valid token for its identity is refused
 
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_002
