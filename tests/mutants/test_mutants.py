@@ -88,6 +88,9 @@ GUARDS: dict[str, str] = {
     "fork_first_only": "TP_WIMPU_FORK_001",
     "no_cancel": "TP_WIMPU_FORK_001",
     "cancel_no_reason": "TP_WIMPU_FORK_001",
+    "upstream_cancel_one_branch": "TP_WIMPU_FORK_002",
+    "fork_cancel_own_reason": "TP_WIMPU_FORK_002",
+    "busy_here_global": "TP_WIMPU_FORK_003",
     # lifecycle (5.2.2.3.1)
     "expiry_ignored": "TP_WIMPU_LIFE_001",
     "registration_bound_to_token": "TP_WIMPU_LIFE_004",
@@ -110,6 +113,8 @@ PROFILE_ONLY: dict[str, str] = {
     # the rejection holds (before any eP-CSCF, after the W7 query); only "the appropriate code"
     # (5.2.2.5.4 step 2) differs from the profile's 404
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
+    # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
+    "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
 }
 """Faults that break only a solution-profile choice (the choice each one breaks): their guarding
 scenarios end in PROFILE DEVIATION, not FAIL (issue 15)."""

@@ -707,6 +707,58 @@ def _cancel_no_reason(mp: pytest.MonkeyPatch) -> None:
     _rewrite_cancels(mp, lambda cancel: dataclasses.replace(cancel, reason=None))
 
 
+def _upstream_cancel_one_branch(mp: pytest.MonkeyPatch) -> None:
+    """On a CANCEL from upstream the forking proxy cancels only the first branch: one client
+    transaction remembered per server transaction, as if no request were ever forked."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.cancel_all
+
+    def cancel_all(self: ForkingContext, reason: str | None = None) -> list[Any]:
+        actions = original(self, reason)
+        cancels = [a for a in actions if isinstance(a, CancelBranch)]
+        return [a for a in actions if not isinstance(a, CancelBranch)] + cancels[:1]
+
+    mp.setattr(ForkingContext, "cancel_all", cancel_all)
+
+
+def _fork_cancel_own_reason(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy builds the CANCELs of a caller's CANCEL with a Reason of its own
+    (SIP;cause=487) instead of the caller's (RFC 3326 2: SHOULD copy it)."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.cancel_all
+
+    def cancel_all(self: ForkingContext, reason: str | None = None) -> list[Any]:
+        actions = original(self, reason)
+        if len(self.branches) < 2:
+            return actions
+        own = 'SIP;cause=487;text="Request Terminated"'
+        return [dataclasses.replace(a, reason=own) if isinstance(a, CancelBranch) else a for a in actions]
+
+    mp.setattr(ForkingContext, "cancel_all", cancel_all)
+
+
+def _busy_here_global(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy takes one WIC's 486 Busy Here for the user's answer: it sends it upstream
+    at once and cancels the other branches, as for a 600 Busy Everywhere (RFC 3261 16.7 step 5
+    stores a 486 until every branch has answered)."""
+    from reference.sip.proxy import Completed, ForkingContext, strip_own_via
+
+    original = ForkingContext.receive_response
+
+    def receive_response(self: ForkingContext, branch_id: str, response: Any) -> list[Any]:
+        actions = original(self, branch_id, response)
+        if response.status != 486 or len(self.branches) < 2 or self.final_response is not None:
+            return actions
+        busy = strip_own_via(response)
+        cancels = self.cancel_all('SIP;cause=486;text="Busy Here"')
+        self.final_response = busy
+        return [*actions, Completed(busy), *cancels]
+
+    mp.setattr(ForkingContext, "receive_response", receive_response)
+
+
 # ----- lifecycle (5.2.2.3.1) ---------------------------------------------------------------
 
 
@@ -934,6 +986,18 @@ FAULTS: Mapping[str, Fault] = {
     "cancel_no_reason": Fault(
         "the forking eP-CSCF cancels the other branches without Reason 'Call completed elsewhere'",
         _cancel_no_reason,
+    ),
+    "upstream_cancel_one_branch": Fault(
+        "the forking eP-CSCF cancels only one WIC's branch when the caller CANCELs",
+        _upstream_cancel_one_branch,
+    ),
+    "fork_cancel_own_reason": Fault(
+        "the forking eP-CSCF cancels the WICs with a Reason of its own, not the caller's",
+        _fork_cancel_own_reason,
+    ),
+    "busy_here_global": Fault(
+        "the forking eP-CSCF sends a WIC's 486 Busy Here upstream at once and cancels the other WICs",
+        _busy_here_global,
     ),
     # lifecycle
     "registration_bound_to_token": Fault(
