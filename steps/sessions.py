@@ -330,6 +330,7 @@ def exactly_one(world: World, status: str) -> None:
 
 @given(parsers.re(rf"every WIC of {USER} rings and does not answer"))
 def wics_ring(world: World, user: str) -> None:
+    """5.2.2.5.4 step 5: each WIC the session is delivered to alerts (180) and is not answered."""
     world.ring_without_answering(user)
 
 
@@ -344,11 +345,14 @@ REFUSAL = r"(?P<{}>486 Busy Here|480 Temporarily Unavailable)"
     )
 )
 def wics_refuse(world: World, first: str, user: str, refusal: str, second: str, later: str) -> None:
+    """5.2.2.5.4 step 5: the WICs the session is delivered to refuse it (RFC 3261 8.2.6), in turn."""
     world.refuse_in_turn(user, [(int(first), REFUSALS[refusal]), (int(second), REFUSALS[later])])
 
 
 @when(parsers.re(rf"the remote party calls {USER} and cancels the call while every WIC of that user rings"))
 def remote_calls_then_cancels(world: World, user: str) -> None:
+    """5.2.2.5.4 step 1 (the session arrives at the I-CSCF), then RFC 3261 9.1: the caller
+    CANCELs it while every WIC rings (after step 5)."""
     world.call_then_cancel(user)
 
 
