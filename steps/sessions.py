@@ -76,6 +76,13 @@ def wic_invite_final(world: World, wic: str, status: str) -> None:
     expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}")
 
 
+@when(parsers.re(rf"{WIC} starts a session to {USER} with the identity of (?P<caller>\w+)$"))
+def wic_calls_webrtc_user(world: World, wic: str, user: str, caller: str) -> None:
+    """5.2.2.5.3 step 1: the WIC starts a session with the identity it registered; the called
+    identity is another webRTC user's, so the session comes back in at 5.2.2.5.4 step 1."""
+    world.originate(wic, world.identity_of(caller), target=world.identity_of(user))
+
+
 @when(
     parsers.re(
         rf"{WIC} starts a session to the remote party with the identity of {USER} asserting {IDENTITY}"

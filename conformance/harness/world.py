@@ -531,13 +531,18 @@ class World:
         return response
 
     def originate(
-        self, wic_name: str, identity: str | None = None, *, asserted: str | None = None
+        self,
+        wic_name: str,
+        identity: str | None = None,
+        *,
+        asserted: str | None = None,
+        target: str | None = None,
     ) -> Response:
-        """5.2.2.5.3 step 1: a WIC starts a session to the remote party (ACKs a 2xx);
-        ``asserted``: a P-Asserted-Identity the WIC writes itself."""
+        """5.2.2.5.3 step 1: a WIC starts a session to ``target``, the remote party unless given
+        (ACKs a 2xx); ``asserted``: a P-Asserted-Identity the WIC writes itself."""
         wic = self.wics[wic_name]
         identity = identity or self.logins[self.user_of(wic_name)].identity
-        remote = self.remote_identity
+        remote = target or self.remote_identity
         response = self._attempt(
             wic_name, remote, lambda: self.loop.run(wic.invite(identity, remote, asserted=asserted))
         )

@@ -79,6 +79,7 @@ GUARDS: dict[str, str] = {
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
     "icscf_w7_all": "TP_WIMPU_TERM_002",
+    "icscf_w7_at_border_only": "TP_WIMPU_TERM_005",
     # option B: the HSS knows no external identity, so the fault's standard procedure ends in the
     # I-CSCF's own 404 - a rejection, only its code differs from the profile's 480 (deviation)
     "icscf_no_reject": "(TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001) and option_a",

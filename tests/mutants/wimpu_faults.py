@@ -553,6 +553,16 @@ def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _icscf_w7_at_border_only(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF checks the registration over W7 only for sessions from other networks: one its
+    own S-CSCF record-routed (a WIC's origination coming back in) goes by the HSS alone."""
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return request, ({**kwargs, "webrtc_domains": ()} if request.has("Record-Route") else kwargs)
+
+    _patch_flow(mp, _icscf(), "route_terminating", call=call)
+
+
 def _icscf_w7_all(mp: pytest.MonkeyPatch) -> None:
     from reference.sip.identity import canonical_identity
 
@@ -975,6 +985,10 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "icscf_always_480": Fault(
         "the I-CSCF rejects an identity in no wIMPU block with 480 instead of 404 (step 2)", _icscf_always_480
+    ),
+    "icscf_w7_at_border_only": Fault(
+        "the I-CSCF queries W7 only for sessions from other networks, not for a WIC's session coming back in",
+        _icscf_w7_at_border_only,
     ),
     "pcpid_stripped": Fault(
         "the eP-CSCF ignores and drops P-Called-Party-ID on terminating requests (steps 4-5)", _pcpid_stripped
