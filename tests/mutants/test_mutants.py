@@ -92,6 +92,7 @@ GUARDS: dict[str, str] = {
     "upstream_cancel_one_branch": "TP_WIMPU_FORK_002",
     "fork_cancel_own_reason": "TP_WIMPU_FORK_002",
     "busy_here_global": "TP_WIMPU_FORK_003",
+    "fork_last_refusal": "TP_WIMPU_FORK_003",
     # lifecycle (5.2.2.3.1)
     "expiry_ignored": "TP_WIMPU_LIFE_001",
     "registration_bound_to_token": "TP_WIMPU_LIFE_004",
@@ -116,6 +117,8 @@ PROFILE_ONLY: dict[str, str] = {
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
     # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
     "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
+    # the caller still gets one of the WICs' refusals, after the last one; which one is the profile's
+    "fork_last_refusal": "PROFILE_FORK_FIRST_REFUSAL",
 }
 """Faults that break only a solution-profile choice (the choice each one breaks): their guarding
 scenarios end in PROFILE DEVIATION, not FAIL (issue 15)."""

@@ -769,6 +769,26 @@ def _busy_here_global(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(ForkingContext, "receive_response", receive_response)
 
 
+def _fork_last_refusal(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy keeps only the last failure a branch returned (each overwrites the one
+    before) and sends that upstream once every branch has failed: one of the stored responses,
+    as RFC 3261 16.7 step 6 asks, but not the first the solution profile chooses."""
+    from reference.sip.proxy import Completed, ForkingContext, strip_own_via
+
+    original = ForkingContext.receive_response
+    last: dict[int, Any] = {}
+
+    def receive_response(self: ForkingContext, branch_id: str, response: Any) -> list[Any]:
+        if response.status >= 300:
+            last[id(self)] = strip_own_via(response)
+        actions = original(self, branch_id, response)
+        if len(self.branches) < 2 or id(self) not in last:
+            return actions
+        return [Completed(last[id(self)]) if isinstance(a, Completed) else a for a in actions]
+
+    mp.setattr(ForkingContext, "receive_response", receive_response)
+
+
 # ----- lifecycle (5.2.2.3.1) ---------------------------------------------------------------
 
 
@@ -1012,6 +1032,9 @@ FAULTS: Mapping[str, Fault] = {
     "busy_here_global": Fault(
         "the forking eP-CSCF sends a WIC's 486 Busy Here upstream at once and cancels the other WICs",
         _busy_here_global,
+    ),
+    "fork_last_refusal": Fault(
+        "the forking eP-CSCF returns the last refusal of its WICs instead of the first", _fork_last_refusal
     ),
     # lifecycle
     "registration_bound_to_token": Fault(
