@@ -7,6 +7,7 @@ from pytest_bdd import given, parsers, then, when
 from conformance.harness import expect
 from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
+from conformance.harness.wic import FAILURES
 from conformance.harness.world import World
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
@@ -73,6 +74,13 @@ def cancel_reaches_remote(world: World) -> None:
 @then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE"))
 def wic_invite_final(world: World, wic: str, status: str) -> None:
     expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}")
+
+
+@when(parsers.re(rf"{WIC} starts a session to {USER} with the identity of (?P<caller>\w+)$"))
+def wic_calls_webrtc_user(world: World, wic: str, user: str, caller: str) -> None:
+    """5.2.2.5.3 step 1: the WIC starts a session with the identity it registered; the called
+    identity is another webRTC user's, so the session comes back in at 5.2.2.5.4 step 1."""
+    world.originate(wic, world.identity_of(caller), target=world.identity_of(user))
 
 
 @when(
@@ -325,6 +333,124 @@ def winner_not_cancelled(world: World, number: str, user: str) -> None:
 def exactly_one(world: World, status: str) -> None:
     world.settle()
     expect.count(world.final_responses_at_remote(int(status)), 1, f"{status} responses at the remote party")
+
+
+@given(parsers.re(rf"every WIC of {USER} rings and does not answer"))
+def wics_ring(world: World, user: str) -> None:
+    """5.2.2.5.4 step 5: each WIC the session is delivered to alerts (180) and is not answered."""
+    world.ring_without_answering(user)
+
+
+REFUSALS = {"486 Busy Here": "busy", "480 Temporarily Unavailable": "decline"}
+REFUSAL = r"(?P<{}>486 Busy Here|480 Temporarily Unavailable)"
+
+
+@given(
+    parsers.re(
+        rf"WIC (?P<first>\d+) of {USER} refuses the session with {REFUSAL.format('refusal')} and "
+        rf"WIC (?P<second>\d+) of that user with {REFUSAL.format('later')} a little later"
+    )
+)
+def wics_refuse(world: World, first: str, user: str, refusal: str, second: str, later: str) -> None:
+    """5.2.2.5.4 step 5: the WICs the session is delivered to refuse it (RFC 3261 8.2.6), in turn."""
+    world.refuse_in_turn(user, [(int(first), REFUSALS[refusal]), (int(second), REFUSALS[later])])
+
+
+@when(parsers.re(rf"the remote party calls {USER} and cancels the call while every WIC of that user rings"))
+def remote_calls_then_cancels(world: World, user: str) -> None:
+    """5.2.2.5.4 step 1 (the session arrives at the I-CSCF), then RFC 3261 9.1: the caller
+    CANCELs it while every WIC rings (after step 5)."""
+    world.call_then_cancel(user)
+
+
+@then("the remote party's CANCEL is answered with 200")
+def remote_cancel_answered(world: World) -> None:
+    """RFC 3261 9.2 and 16.10: the CANCEL matched the INVITE's transaction at the next hop,
+    which answers it 200 (hop by hop) whatever happens to the INVITE."""
+    expect.status(world.cancel_answer, 200, "the I-CSCF (the caller's next hop)")
+
+
+@then(parsers.re(rf"every WIC of {USER} receives a CANCEL"))
+def every_wic_cancelled(world: World, user: str) -> None:
+    """RFC 3261 16.10: "A proxy MUST cancel any pending client transactions associated with a
+    response context when it receives a matching CANCEL request": every branch of the fork
+    (5.2.2.5.4 step 5, 5.2.2.3.2) is cancelled, none left ringing."""
+    for name in world.wics_of(user):
+        expect.single(world.received_by_wic(name, "CANCEL"), f"CANCEL at WIC {name}")
+
+
+@then(parsers.re(r"the remote party receives no 2xx"))
+def no_2xx_at_remote(world: World) -> None:
+    """No branch's answer makes a session once the caller cancelled or every branch failed."""
+    world.settle()
+    expect.none([r for _, r in world.finals_at_remote() if 200 <= r.status < 300], "2xx at the remote party")
+
+
+@then(
+    parsers.re(
+        rf"every CANCEL a WIC of {USER} receives carries the Reason of the CANCEL that reached the "
+        rf"eP-CSCF, {CHOICE}"
+    )
+)
+def cancel_reason_copied(world: World, profile: ProfileChecks, user: str, choice: str) -> None:
+    """RFC 3326 2: a proxy generating a CANCEL on a CANCEL from the previous hop that carries a
+    Reason "SHOULD copy it into the new CANCEL request": a SHOULD, so the profile's choice. The
+    Reason the eP-CSCF got is read on the wire (S-CSCF -> eP-CSCF), so that the core's handling
+    of it is not held against the eP-CSCF."""
+    captured = world.captured_requests("CANCEL", "s-cscf", "ep-cscf")
+    incoming = expect.single(captured, "CANCEL S-CSCF -> eP-CSCF")
+    reason = incoming.get("Reason")
+
+    def copied() -> None:
+        for name in world.wics_of(user):
+            got = expect.single(world.received_by_wic(name, "CANCEL"), f"CANCEL at WIC {name}").get("Reason")
+            assert reason is None or got == reason, (
+                f"expected the CANCEL at WIC {name} to carry Reason: {reason}, got {got!r}"
+            )
+
+    profile.check(choice, copied)
+
+
+@then(
+    parsers.re(
+        rf"the remote party receives exactly one final response, one of the refusals the WICs of {USER} sent"
+    )
+)
+def one_of_the_refusals(world: World, user: str) -> None:
+    """RFC 3261 16.7 step 6: once every branch has a final response and none was forwarded, the
+    proxy "MUST forward a response from the responses stored in the response context"; one
+    final response per request (16.7 step 5: no 3xx-6xx is forwarded immediately)."""
+    world.settle()
+    final = expect.single(world.finals_at_remote(), "final response at the remote party")[1]
+    refusals = sorted({r.status for wic in world.wics_of(user).values() for _, r in wic.finals_sent})
+    assert final.status in refusals and final.status >= 300, (
+        f"expected the remote party's final response to be one of the WICs' refusals {refusals}, "
+        f"got {final.status} {final.reason}"
+    )
+
+
+@then(parsers.re(rf"the remote party receives it only after every WIC of {USER} has refused the session"))
+def refused_by_all_first(world: World, user: str) -> None:
+    """RFC 3261 16.7 steps 4-6: a 3xx-6xx of a branch is stored, not forwarded; the final
+    response goes upstream once "all client transactions in this response context have been
+    terminated". Each WIC's own refusal (not a 487 to a CANCEL) must precede its arrival."""
+    arrived = expect.single(world.finals_at_remote(), "final response at the remote party")[0]
+    for name, wic in world.wics_of(user).items():
+        wanted = FAILURES[wic.answer_mode]
+        sent = [at for at, r in wic.finals_sent if r.status == wanted]
+        assert sent and sent[0] <= arrived, (
+            f"expected WIC {name} to have refused with {wanted} before the remote party's final "
+            f"response; it sent {[r.status for _, r in wic.finals_sent] or 'none'}"
+            + (f", {sent[0] - arrived:.2f} s after it" if sent else " by then")
+        )
+
+
+@then(parsers.re(rf"the remote party's final response is the first refusal, (?P<status>\d{{3}}), {CHOICE}"))
+def first_refusal(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """RFC 3261 16.7 step 6: "The proxy MAY select any response within that chosen class": which
+    4xx goes back when every WIC refused with one is the profile's choice (the first received)."""
+    finals = world.finals_at_remote()
+    profile.check(choice, lambda: expect.status(expect.single(finals, "final response")[1], int(status)))
 
 
 RULE_IDS = r"(?P<rules>[A-Z0-9_]+(?: and [A-Z0-9_]+)*)"

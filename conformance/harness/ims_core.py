@@ -393,6 +393,12 @@ class ImsCore:
             raise _Reject(416, "Unsupported URI Scheme") from exc
         if host in self._remotes:
             return [Branch(request.uri, self._remotes[host], request=request)]
+        home = self.served(request.uri) is not None or host in self._webrtc_domains
+        icscf = self.icscf_target
+        if home and icscf is not None:
+            # TS 23.228 5.6, 5.7: a callee of the home network (a webRTC domain's included, which
+            # the enhanced I-CSCF checks over W7, TR 23.701 5.2.2.5.4 step 1) goes to the I-CSCF
+            return [Branch(request.uri, icscf, request=request)]
         if self.served(request.uri) is not None:
             return self._terminating(request)
         raise _Reject(404, "No route to the target")

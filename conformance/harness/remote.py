@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
+from collections.abc import Callable
 
 from reference.nodes.p_cscf.block_registration import BlockCredentials, BlockRegistration
 from reference.sip.message import Header, Request, Response
-from reference.sip.transaction import ServerTransaction, make_response
+from reference.sip.transaction import InviteClientTransaction, ServerTransaction, make_response
 from reference.timers import Timers
 from reference.transport.endpoint import Source, Target
 from reference.transport.resolver import Resolver, next_hop_uri
 from reference.transport.sip_node import SipNode
 
-from .expect import EVENT_WAIT
+from .expect import EVENT_WAIT, wait_until_async
 
 __all__ = ["RemoteParty"]
 
@@ -31,6 +33,9 @@ class RemoteParty:
         self.node.on_ack = self._ack
         self.received: list[Request] = []
         self.responses: list[Response] = []
+        "Every response to the INVITEs this party placed, in order."
+        self.response_times: list[float] = []
+        "time.monotonic() at which each of :attr:`responses` arrived."
         self.answer: int | None = 200
         "The final response to an INVITE; None: ring (180) and wait for a CANCEL, answered 487."
         self.tag = secrets.token_hex(5)
@@ -119,16 +124,58 @@ class RemoteParty:
         )
         return Request(headers=headers, body=b"", method="INVITE", uri=target_uri)
 
+    def _response(self, response: Response) -> None:
+        self.responses.append(response)
+        self.response_times.append(time.monotonic())
+
     async def call(self, target_uri: str, via: Target, *, wait: float = EVENT_WAIT) -> Response:
         """Place a call through ``via`` (the I-CSCF); ACK a 2xx. Returns the final response."""
         invite = self.invite_request(target_uri)
         self.call_ids.append(invite.call_id)
-        handle = self.node.send_request(invite, via, on_response=self.responses.append)
+        handle = self.node.send_request(invite, via, on_response=self._response)
         final = await asyncio.wait_for(handle.final, wait)
-        if 200 <= final.status < 300:
-            ack = self.ack_for(handle.request, final)
-            await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
+        await self._ack_2xx(handle.request, final)
         return final
+
+    async def call_then_cancel(
+        self, target_uri: str, via: Target, *, when: Callable[[], bool], reason: str, wait: float = EVENT_WAIT
+    ) -> tuple[Response, Response | None]:
+        """Place a call through ``via`` and CANCEL it once ``when()`` holds (at most ``wait`` s;
+        RFC 3261 9.1: only after a provisional response, which ``when`` must imply), with
+        ``Reason: reason`` (RFC 3326). Returns (the final response to the CANCEL, the final
+        response to the INVITE; None if none came within ``wait``: the checks say what is missing).
+        A non-2xx is ACKed by the INVITE's client transaction (17.1.1.3), a 2xx here."""
+        invite = self.invite_request(target_uri)
+        self.call_ids.append(invite.call_id)
+        handle = self.node.send_request(invite, via, on_response=self._response)
+        await wait_until_async(when, "the moment to cancel the call", wait)
+        # RFC 3261 9.1: the INVITE's Request-URI, Call-ID, To, From, CSeq number and its one Via
+        transaction = handle.transaction
+        assert isinstance(transaction, InviteClientTransaction)
+        cancel = transaction.cancel_request().with_header("Reason", reason)
+        handle.cancelled = True  # the node sends no CANCEL of its own for it
+        cancelled = await asyncio.wait_for(self.node.send_request(cancel, via, add_via=False).final, wait)
+        try:
+            final = await asyncio.wait_for(asyncio.shield(handle.final), wait)
+        except TimeoutError:
+            return cancelled, None
+        await self._ack_2xx(handle.request, final)
+        return cancelled, final
+
+    async def _ack_2xx(self, invite: Request, final: Response) -> None:
+        if 200 <= final.status < 300:
+            ack = self.ack_for(invite, final)
+            await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
+
+    def final_responses_to_last_call(self) -> list[tuple[float, Response]]:
+        """(arrival time, response) of every final response to the last session placed."""
+        if not self.call_ids:
+            return []
+        return [
+            (at, r)
+            for at, r in zip(self.response_times, self.responses, strict=True)
+            if r.call_id == self.call_ids[-1] and r.is_final
+        ]
 
     def responses_to_last_call(self, status: int) -> list[Response]:
         """Every response with ``status`` received for the last session placed."""

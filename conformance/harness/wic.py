@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import secrets
 import ssl
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,8 @@ OFFER_SDP = (
     b"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n"
 )
 ANSWER_SDP = OFFER_SDP.replace(b"o=- 1 1", b"o=- 2 2")
+FAILURES = {"busy": 486, "decline": 480}
+"The final response of each refusing answer mode (:attr:`Wic.answer_mode`)."
 
 __all__ = ["HandshakeRefused", "Login", "Wic"]
 
@@ -99,7 +102,9 @@ class Wic:
         "Responses read while waiting for another one (:meth:`_response`)."
         self._reader: asyncio.Task[None] | None = None
         self.answer_mode = "ring"
-        "What to do with an incoming INVITE: 'ring' (180 only), 'answer' (180 then 200), 'busy' (486)."
+        """What to do with an incoming INVITE: 'ring' (180 only), 'answer' (180 then 200), 'busy'
+        (180 then 486 Busy Here), 'decline' (180 then 480 Temporarily Unavailable: what JsSIP's
+        ``terminate()`` sends for an incoming session not yet answered)."""
         self.answer_delay = 0.0
         "Seconds before answering an INVITE (after :attr:`answer_when`)."
         self.answer_when: Callable[[], bool] | None = None
@@ -111,6 +116,8 @@ class Wic:
         self.tag = secrets.token_hex(5)
         self.last_invite: Request | None = None
         "The last INVITE this WIC sent (its dialog, with the final response, for in-dialog requests)."
+        self.finals_sent: list[tuple[float, Response]] = []
+        "(time.monotonic(), response) of each final response this WIC sent to an incoming INVITE."
 
     # ----- step 2 --------------------------------------------------------------------
 
@@ -154,32 +161,41 @@ class Wic:
         if request.method == "INVITE":
             self._pending[request.call_id] = request
             await self.send(make_response(request, 180, to_tag=self.tag))
-            if self.answer_mode == "busy":
-                await self.send(make_response(request, 486, to_tag=self.tag))
-            elif self.answer_mode == "answer":
-                if self.answer_when is not None:
-                    try:
-                        await wait_until_async(self.answer_when, "the moment to answer", self.timeout)
-                    except AssertionError:
-                        pass  # answered anyway: the scenario's checks tell what went wrong
-                # the delay is the behaviour asked for (answer later than another WIC), not a wait
-                await asyncio.sleep(self.answer_delay)
-                if request.call_id in self._pending:
-                    ok = make_response(request, 200, to_tag=self.tag).with_header("Contact", contact)
-                    ok = (
-                        ok.with_header_set("Record-Route", *request.get_all("Record-Route"))
-                        if request.get_all("Record-Route")
-                        else ok
-                    )
-                    await self.send(ok.with_body(ANSWER_SDP, "application/sdp"))
-                    self._pending.pop(request.call_id, None)
+            failure = FAILURES.get(self.answer_mode)
+            if self.answer_mode != "answer" and failure is None:
+                return  # rings until cancelled
+            if self.answer_when is not None:
+                try:
+                    await wait_until_async(self.answer_when, "the moment to answer", self.timeout)
+                except AssertionError:
+                    pass  # answered anyway: the scenario's checks tell what went wrong
+            # the delay is the behaviour asked for (answer later than another WIC), not a wait
+            await asyncio.sleep(self.answer_delay)
+            if request.call_id not in self._pending:
+                return  # cancelled meanwhile
+            if failure is not None:
+                await self._final(request, make_response(request, failure, to_tag=self.tag))
+                return
+            ok = make_response(request, 200, to_tag=self.tag).with_header("Contact", contact)
+            ok = (
+                ok.with_header_set("Record-Route", *request.get_all("Record-Route"))
+                if request.get_all("Record-Route")
+                else ok
+            )
+            await self._final(request, ok.with_body(ANSWER_SDP, "application/sdp"))
         elif request.method == "CANCEL":
             await self.send(make_response(request, 200, to_tag=self.tag))
-            invite = self._pending.pop(request.call_id, None)
+            invite = self._pending.get(request.call_id)
             if invite is not None:
-                await self.send(make_response(invite, 487, to_tag=self.tag))
+                await self._final(invite, make_response(invite, 487, to_tag=self.tag))
         elif request.method in ("BYE", "OPTIONS", "UPDATE", "INFO"):
             await self.send(make_response(request, 200, to_tag=self.tag))
+
+    async def _final(self, invite: Request, response: Response) -> None:
+        """Send the final response to an incoming ``invite`` (once) and note when."""
+        self._pending.pop(invite.call_id, None)
+        self.finals_sent.append((time.monotonic(), response))
+        await self.send(response)
 
     def answered_invites(self) -> list[Request]:
         return [r for r in self.incoming if r.method == "INVITE"]

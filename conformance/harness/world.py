@@ -70,6 +70,12 @@ LATER_ANSWER_DELAY = EVENT_WAIT
 """Seconds every WIC but the one meant to answer first would wait before answering, if nobody
 cancelled it (forking): the behaviour asked for, not a wait for an event. Long, so that no
 load makes a 200 of theirs cross the eP-CSCF's CANCEL (it was 0.8 s, 0.7 s after the first)."""
+LATER_REFUSAL_DELAY = ABSENCE_WINDOW
+"""Seconds a WIC told to refuse a session after another WIC waits, once that one has refused,
+before refusing too (forking, every branch failing): the behaviour asked for, not a wait for an
+event. A proxy that forwards the first failure at once has done so long before."""
+CALLER_REASON = 'Q.850;cause=16;text="Normal call clearing"'
+"The Reason (RFC 3326) of the remote party's CANCEL: the caller hung up before an answer."
 SETTLE = ABSENCE_WINDOW
 "Seconds after a session attempt before checking that something did not happen (absence)."
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
@@ -440,6 +446,33 @@ class World:
             wic.answer_when = all_offered if name == first else None
             wic.answer_delay = 0.0 if name == first else LATER_ANSWER_DELAY
 
+    def ring_without_answering(self, user: str) -> None:
+        """Every WIC of ``user`` answers an INVITE with 180 only, until it is cancelled."""
+        for wic in self.wics_of(user).values():
+            wic.answer_mode = "ring"
+            wic.answer_when = None
+
+    def refuse_in_turn(self, user: str, refusals: list[tuple[int, str]]) -> None:
+        """The WICs of ``user`` refuse a session in the order of ``refusals`` ((WIC number, answer
+        mode 'busy' or 'decline'), :attr:`Wic.answer_mode`): the first once every WIC of the
+        user has received the INVITE, each next one :data:`LATER_REFUSAL_DELAY` s after the one
+        before it has sent its final response."""
+        wics = self.wics_of(user)
+
+        def all_offered() -> bool:
+            return all(any(r.method == "INVITE" for r in wic.incoming) for wic in wics.values())
+
+        def answered(wic: Wic) -> Callable[[], bool]:
+            return lambda: bool(wic.finals_sent)
+
+        before: Wic | None = None
+        for number, mode in refusals:
+            wic = wics[self.wic_number(user, number)]
+            wic.answer_mode = mode
+            wic.answer_when = all_offered if before is None else answered(before)
+            wic.answer_delay = 0.0 if before is None else LATER_REFUSAL_DELAY
+            before = wic
+
     def user_of(self, wic_name: str) -> str:
         return self.wic_users[wic_name]
 
@@ -498,13 +531,18 @@ class World:
         return response
 
     def originate(
-        self, wic_name: str, identity: str | None = None, *, asserted: str | None = None
+        self,
+        wic_name: str,
+        identity: str | None = None,
+        *,
+        asserted: str | None = None,
+        target: str | None = None,
     ) -> Response:
-        """5.2.2.5.3 step 1: a WIC starts a session to the remote party (ACKs a 2xx);
-        ``asserted``: a P-Asserted-Identity the WIC writes itself."""
+        """5.2.2.5.3 step 1: a WIC starts a session to ``target``, the remote party unless given
+        (ACKs a 2xx); ``asserted``: a P-Asserted-Identity the WIC writes itself."""
         wic = self.wics[wic_name]
         identity = identity or self.logins[self.user_of(wic_name)].identity
-        remote = self.remote_identity
+        remote = target or self.remote_identity
         response = self._attempt(
             wic_name, remote, lambda: self.loop.run(wic.invite(identity, remote, asserted=asserted))
         )
@@ -566,6 +604,34 @@ class World:
         assert self.remote is not None, "no remote party in this scenario"
         remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
+
+    def call_then_cancel(self, user: str) -> tuple[Response, Response | None]:
+        """5.2.2.5.4 step 1 then RFC 3261 9.1: the remote party calls ``user`` at the I-CSCF and,
+        once every WIC of the user rings (each sent its 180 and the remote party has a 180),
+        CANCELs the call with :data:`CALLER_REASON`. The INVITE's final response is the
+        session's status; returns (the CANCEL's final response, the INVITE's)."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
+        wics = list(self.wics_of(user).values())
+
+        def all_ring() -> bool:
+            rang = all(any(m.startswith(b"SIP/2.0 180 ") for m in wic.sent) for wic in wics)
+            return rang and bool(remote.responses_to_last_call(180))
+
+        self._mark_remote()
+        started, wall = time.monotonic(), time.time()
+        cancelled, final = self.loop.run(
+            remote.call_then_cancel(identity, via, when=all_ring, reason=CALLER_REASON)
+        )
+        status = final.status if final is not None else None
+        self.session = Session("the remote party", identity, started, wall, time.time(), status)
+        self.cancel_answer = cancelled
+        return cancelled, final
+
+    def finals_at_remote(self) -> list[tuple[float, Response]]:
+        """(time.monotonic() of arrival, response) of each final response to the last call."""
+        assert self.remote is not None, "no remote party in this scenario"
+        return self.remote.final_responses_to_last_call()
 
     def settle(self) -> None:
         """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages).

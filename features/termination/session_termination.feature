@@ -76,3 +76,31 @@ Feature: 5.2.2.5.4 Termination
       Then the I-CSCF queried the wIMPU Registrar for the called identity
       And the I-CSCF rejects the session
       And the I-CSCF rejects the session with 404, as the solution profile chooses (PROFILE_TERM_REJECT_CODE)
+
+  Rule: 5.2.2.5.3 then steps 1-5 - a session from one webRTC user to another goes out through the caller's eP-CSCF and comes back in through the I-CSCF
+
+    A WIC originates with the identity it registered (5.2.2.5.3 step 1); its eP-CSCF sends the
+    session on by standard IMS origination (step 3) to the S-CSCF, which routes the called
+    identity, one of a webRTC domain, to the I-CSCF (5.2.2.5.4 step 1: DNS is configured "to
+    ensure that terminating sessions to third party domains are routed to the I-CSCF"). From
+    there the session is terminated as any other: the W7 query (step 2), the S-CSCF of the
+    called user's block (step 3), the W6 read of its eP-CSCF (step 4) and the WIC (step 5).
+    alice (option A) and bob (option B) are in different blocks, each with its own eP-CSCF.
+
+    @clause_5_2_2_5_3 @step_1 @step_2 @step_3 @step_4 @step_5 @option_a @option_b @TP_WIMPU_TERM_005
+    Scenario Outline: A session from a WIC to another webRTC user reaches that user's WIC
+      Given <caller> has logged in at the WWSF and received a security token
+      And WIC "<caller wic>" of <caller> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<caller wic>" has registered with the identity and the token of <caller>
+      And <called> has logged in at the WWSF and received a security token
+      And WIC "<called wic>" of <called> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<called wic>" has registered with the identity and the token of <called>
+      When WIC "<caller wic>" starts a session to <called> with the identity of <caller>
+      Then WIC "<caller wic>" receives 200 for its INVITE
+      And the I-CSCF queried the wIMPU Registrar for the called identity
+      And the INVITE reaches WIC "<called wic>" through the eP-CSCF, the S-CSCF, the I-CSCF, the S-CSCF and the eP-CSCF
+
+      Examples:
+        | caller | caller wic | called | called wic |
+        | alice  | A1         | bob    | B1         |
+        | bob    | B1         | alice  | A1         |

@@ -410,7 +410,11 @@ async def test_originating_invite_reaches_the_remote_party_and_the_dialog_flows(
     assert [r.method for r in remote.received] == ["INVITE", "ACK", "BYE"]
 
 
-async def test_originating_to_a_served_identity_terminates_here(core: ImsCore, party: MakeParty) -> None:
+async def test_originating_to_a_served_identity_comes_back_in_through_the_icscf(
+    core: ImsCore, party: MakeParty
+) -> None:
+    """TS 23.228 5.6, 5.7: a callee of the home network is reached through the I-CSCF, which sends
+    it to its S-CSCF for the terminating leg (record-routed on both legs)."""
     ep = await party()
     service_route = (await register_block(core, ep)).get("Service-Route") or ""
     _, final = await originate(core, ep, ALICE, service_route, called="sip:wrtc-bob@block1.ims.example.net")
@@ -418,7 +422,10 @@ async def test_originating_to_a_served_identity_terminates_here(core: ImsCore, p
     terminating = [i for i in ep.invites() if i.uri == contact_of(ep)]
     assert len(terminating) == 1
     assert terminating[0].get("P-Called-Party-ID") == "<sip:wrtc-bob@block1.ims.example.net>"
-    assert terminating[0].get_all("Record-Route") == [scscf_uri(core)]
+    assert terminating[0].get_all("Record-Route") == [scscf_uri(core), scscf_uri(core)]
+    icscf = core.icscf_target
+    assert icscf is not None
+    assert any(f"{icscf.host}:{icscf.port}" in via for via in terminating[0].get_all("Via"))
 
 
 @pytest.mark.parametrize("caller", ["sip:wrtc-bob@block2.ims.example.net", "sip:stranger@example.com"])

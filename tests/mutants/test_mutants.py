@@ -80,6 +80,7 @@ GUARDS: dict[str, str] = {
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
     "icscf_w7_all": "TP_WIMPU_TERM_002",
+    "icscf_w7_at_border_only": "TP_WIMPU_TERM_005",
     # option B: the HSS knows no external identity, so the fault's standard procedure ends in the
     # I-CSCF's own 404 - a rejection, only its code differs from the profile's 480 (deviation)
     "icscf_no_reject": "(TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001) and option_a",
@@ -89,6 +90,10 @@ GUARDS: dict[str, str] = {
     "fork_first_only": "TP_WIMPU_FORK_001",
     "no_cancel": "TP_WIMPU_FORK_001",
     "cancel_no_reason": "TP_WIMPU_FORK_001",
+    "upstream_cancel_one_branch": "TP_WIMPU_FORK_002",
+    "fork_cancel_own_reason": "TP_WIMPU_FORK_002",
+    "busy_here_global": "TP_WIMPU_FORK_003",
+    "fork_last_refusal": "TP_WIMPU_FORK_003",
     # lifecycle (5.2.2.3.1)
     "expiry_ignored": "TP_WIMPU_LIFE_001",
     "registration_bound_to_token": "TP_WIMPU_LIFE_004",
@@ -111,6 +116,10 @@ PROFILE_ONLY: dict[str, str] = {
     # the rejection holds (before any eP-CSCF, after the W7 query); only "the appropriate code"
     # (5.2.2.5.4 step 2) differs from the profile's 404
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
+    # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
+    "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
+    # the caller still gets one of the WICs' refusals, after the last one; which one is the profile's
+    "fork_last_refusal": "PROFILE_FORK_FIRST_REFUSAL",
 }
 """Faults that break only a solution-profile choice (the choice each one breaks): their guarding
 scenarios end in PROFILE DEVIATION, not FAIL (issue 15)."""

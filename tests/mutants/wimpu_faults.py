@@ -553,6 +553,16 @@ def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _icscf_w7_at_border_only(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF checks the registration over W7 only for sessions from other networks: one its
+    own S-CSCF record-routed (a WIC's origination coming back in) goes by the HSS alone."""
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        return request, ({**kwargs, "webrtc_domains": ()} if request.has("Record-Route") else kwargs)
+
+    _patch_flow(mp, _icscf(), "route_terminating", call=call)
+
+
 def _icscf_w7_all(mp: pytest.MonkeyPatch) -> None:
     from reference.sip.identity import canonical_identity
 
@@ -705,6 +715,78 @@ def _no_cancel(mp: pytest.MonkeyPatch) -> None:
 
 def _cancel_no_reason(mp: pytest.MonkeyPatch) -> None:
     _rewrite_cancels(mp, lambda cancel: dataclasses.replace(cancel, reason=None))
+
+
+def _upstream_cancel_one_branch(mp: pytest.MonkeyPatch) -> None:
+    """On a CANCEL from upstream the forking proxy cancels only the first branch: one client
+    transaction remembered per server transaction, as if no request were ever forked."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.cancel_all
+
+    def cancel_all(self: ForkingContext, reason: str | None = None) -> list[Any]:
+        actions = original(self, reason)
+        cancels = [a for a in actions if isinstance(a, CancelBranch)]
+        return [a for a in actions if not isinstance(a, CancelBranch)] + cancels[:1]
+
+    mp.setattr(ForkingContext, "cancel_all", cancel_all)
+
+
+def _fork_cancel_own_reason(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy builds the CANCELs of a caller's CANCEL with a Reason of its own
+    (SIP;cause=487) instead of the caller's (RFC 3326 2: SHOULD copy it)."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.cancel_all
+
+    def cancel_all(self: ForkingContext, reason: str | None = None) -> list[Any]:
+        actions = original(self, reason)
+        if len(self.branches) < 2:
+            return actions
+        own = 'SIP;cause=487;text="Request Terminated"'
+        return [dataclasses.replace(a, reason=own) if isinstance(a, CancelBranch) else a for a in actions]
+
+    mp.setattr(ForkingContext, "cancel_all", cancel_all)
+
+
+def _busy_here_global(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy takes one WIC's 486 Busy Here for the user's answer: it sends it upstream
+    at once and cancels the other branches, as for a 600 Busy Everywhere (RFC 3261 16.7 step 5
+    stores a 486 until every branch has answered)."""
+    from reference.sip.proxy import Completed, ForkingContext, strip_own_via
+
+    original = ForkingContext.receive_response
+
+    def receive_response(self: ForkingContext, branch_id: str, response: Any) -> list[Any]:
+        actions = original(self, branch_id, response)
+        if response.status != 486 or len(self.branches) < 2 or self.final_response is not None:
+            return actions
+        busy = strip_own_via(response)
+        cancels = self.cancel_all('SIP;cause=486;text="Busy Here"')
+        self.final_response = busy
+        return [*actions, Completed(busy), *cancels]
+
+    mp.setattr(ForkingContext, "receive_response", receive_response)
+
+
+def _fork_last_refusal(mp: pytest.MonkeyPatch) -> None:
+    """The forking proxy keeps only the last failure a branch returned (each overwrites the one
+    before) and sends that upstream once every branch has failed: one of the stored responses,
+    as RFC 3261 16.7 step 6 asks, but not the first the solution profile chooses."""
+    from reference.sip.proxy import Completed, ForkingContext, strip_own_via
+
+    original = ForkingContext.receive_response
+    last: dict[int, Any] = {}
+
+    def receive_response(self: ForkingContext, branch_id: str, response: Any) -> list[Any]:
+        if response.status >= 300:
+            last[id(self)] = strip_own_via(response)
+        actions = original(self, branch_id, response)
+        if len(self.branches) < 2 or id(self) not in last:
+            return actions
+        return [Completed(last[id(self)]) if isinstance(a, Completed) else a for a in actions]
+
+    mp.setattr(ForkingContext, "receive_response", receive_response)
 
 
 # ----- lifecycle (5.2.2.3.1) ---------------------------------------------------------------
@@ -924,6 +1006,10 @@ FAULTS: Mapping[str, Fault] = {
     "icscf_always_480": Fault(
         "the I-CSCF rejects an identity in no wIMPU block with 480 instead of 404 (step 2)", _icscf_always_480
     ),
+    "icscf_w7_at_border_only": Fault(
+        "the I-CSCF queries W7 only for sessions from other networks, not for a WIC's session coming back in",
+        _icscf_w7_at_border_only,
+    ),
     "pcpid_stripped": Fault(
         "the eP-CSCF ignores and drops P-Called-Party-ID on terminating requests (steps 4-5)", _pcpid_stripped
     ),
@@ -934,6 +1020,21 @@ FAULTS: Mapping[str, Fault] = {
     "cancel_no_reason": Fault(
         "the forking eP-CSCF cancels the other branches without Reason 'Call completed elsewhere'",
         _cancel_no_reason,
+    ),
+    "upstream_cancel_one_branch": Fault(
+        "the forking eP-CSCF cancels only one WIC's branch when the caller CANCELs",
+        _upstream_cancel_one_branch,
+    ),
+    "fork_cancel_own_reason": Fault(
+        "the forking eP-CSCF cancels the WICs with a Reason of its own, not the caller's",
+        _fork_cancel_own_reason,
+    ),
+    "busy_here_global": Fault(
+        "the forking eP-CSCF sends a WIC's 486 Busy Here upstream at once and cancels the other WICs",
+        _busy_here_global,
+    ),
+    "fork_last_refusal": Fault(
+        "the forking eP-CSCF returns the last refusal of its WICs instead of the first", _fork_last_refusal
     ),
     # lifecycle
     "registration_bound_to_token": Fault(
