@@ -151,6 +151,18 @@ def wic_registers_as(world: World, wic: str, identity: str, user: str) -> None:
     world.register(wic, user, identity=identity)
 
 
+@when(
+    parsers.re(
+        rf"{WIC} registers as {QUOTED.format('identity')} with the identity of {USER} in From "
+        rf"and the token of that user"
+    )
+)
+def wic_registers_as_from(world: World, wic: str, identity: str, user: str) -> None:
+    """5.2.2.5.2 step 4: the token is validated "in relation to the user identity", the one
+    registered: To (RFC 3261 10.2), whatever From says."""
+    world.register(wic, user, identity=identity, from_identity=world.identity_of(user))
+
+
 @when(parsers.re(rf"{WIC} de-registers"))
 def wic_deregisters(world: World, wic: str) -> None:
     world.register(wic, world.user_of(wic), expires=0)

@@ -295,11 +295,14 @@ class Wic:
         registrar: str | None = None,
         contact_star: bool = False,
         token_in_body: bool = False,
+        from_identity: str | None = None,
     ) -> Request:
         """The REGISTER of step 3, in the JsSIP dialect.
 
         The token goes in ``Authorization: Bearer`` (RFC 8898), or with ``token_in_body``
         as an ``application/jwt`` body: the seed's "attachment to the request".
+        ``from_identity``: a From other than the identity registered (RFC 3261 10.2: To is
+        the address-of-record, From the one responsible for the registration).
         """
         self.cseq += 1
         domain = identity.partition("@")[2] or identity
@@ -307,7 +310,7 @@ class Wic:
             ("Via", f"SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}"),
             ("Max-Forwards", "69"),
             ("To", f"<{identity}>"),
-            ("From", f"<{identity}>;tag={self.from_tag}"),
+            ("From", f"<{from_identity or identity}>;tag={self.from_tag}"),
             ("Call-ID", self.call_id),
             ("CSeq", f"{self.cseq} REGISTER"),
         ]
@@ -409,7 +412,15 @@ class Wic:
         return response
 
     async def register(
-        self, identity: str, *, token: str | None, expires: int = 600, token_in_body: bool = False
+        self,
+        identity: str,
+        *,
+        token: str | None,
+        expires: int = 600,
+        token_in_body: bool = False,
+        from_identity: str | None = None,
     ) -> Response:
-        request = self.register_request(identity, token=token, expires=expires, token_in_body=token_in_body)
+        request = self.register_request(
+            identity, token=token, expires=expires, token_in_body=token_in_body, from_identity=from_identity
+        )
         return await self.request(request)

@@ -363,14 +363,16 @@ class World:
         token: Secret | None = None,
         token_in_body: bool = False,
         expires: int = 600,
+        from_identity: str | None = None,
     ) -> Response:
         login = self.logins[user]
         value = token.value if token is not None else login.token if with_token else None
         response = self.loop.run(
             self.wics[wic_name].register(
-                identity or login.identity, token=value, expires=expires, token_in_body=token_in_body
+                identity or login.identity, token=value, expires=expires, token_in_body=token_in_body,
+                from_identity=from_identity,
             )
-        )
+        )  # fmt: skip
         self.outcome = Outcome(response=response)
         return response
 

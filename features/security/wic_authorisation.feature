@@ -55,6 +55,18 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And the wIMPU Registrar holds no registration for "sip:wrtc-mallory@block1.ims.example.net"
       And the wIMPU Registrar holds no registration for alice
 
+    @step_4 @negative @registrar_read @TP_WIMPU_SEC_003
+    Scenario: A valid token for the identity in From does not register another identity in To
+      The registered identity is the one in To (RFC 3261 10.2: From names who is responsible
+      for the registration): the token must assert it, and nothing is registered for From.
+
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      When WIC "A1" registers as "sip:wrtc-mallory@block1.ims.example.net" with the identity of alice in From and the token of that user
+      Then the eP-CSCF does not accept the registration
+      And the wIMPU Registrar holds no registration for "sip:wrtc-mallory@block1.ims.example.net"
+      And the wIMPU Registrar holds no registration for alice
+
     @step_4 @negative @registrar_read
     Scenario Outline: A token that fails one check of its contents is refused
       Given alice has logged in at the WWSF and received a security token
