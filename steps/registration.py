@@ -116,6 +116,24 @@ def wic_has_registered_for(world: World, wic: str, seconds: int, user: str) -> N
     world.remember_impu(user)
 
 
+@when(
+    parsers.re(rf"{WIC} registers for (?P<seconds>\d+) seconds with the identity and the token of {USER}"),
+    converters={"seconds": int},
+)
+def wic_registers_for(world: World, wic: str, seconds: int, user: str) -> None:
+    world.register(wic, user, expires=seconds)
+
+
+GRANTED = rf"the 200 OK lists the contact of {WIC} with an interval of at most (?P<seconds>\d+) seconds"
+
+
+@then(parsers.re(GRANTED), converters={"seconds": int})
+def ok_lists_contact_interval(world: World, wic: str, seconds: int) -> None:
+    """5.2.2.5.2 step 7 with RFC 3261 10.3 step 8 and 10.2.4: the WIC's own binding, with an
+    "expires" no longer than the interval asked for."""
+    expect.granted_interval(world.outcome.response, world.contact_uri(wic), seconds)
+
+
 @given(parsers.re(rf"{USER} has registered from (?P<count>\d+) WICs"), converters={"count": int})
 def user_has_registered_from(world: World, user: str, count: int) -> None:
     expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")

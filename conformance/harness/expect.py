@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from reference.nodes.wimpu_registrar.model import AllocatedBy, Entry
+from reference.sip.address import parse_uri
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
@@ -36,6 +37,7 @@ __all__ = [
     "cancelled_elsewhere",
     "count",
     "directory",
+    "granted_interval",
     "distinct_ep_cscfs",
     "handshake_accepted",
     "handshake_refused",
@@ -130,6 +132,22 @@ def status(response: Response | None, expected: int, who: str = "the eP-CSCF") -
     assert response is not None and response.status == expected, (
         f"expected a {expected} response from {who}, got {_describe(response)}"
     )
+
+
+def _same_uri(a: str, b: str) -> bool:
+    """User, host (case-insensitive) and port alike (RFC 3261 19.1.4, without the parameters)."""
+    x, y = parse_uri(a), parse_uri(b)
+    return (x.user, x.host.lower(), x.port) == (y.user, y.host.lower(), y.port)
+
+
+def granted_interval(response: Response | None, contact_uri: str, asked: int) -> None:
+    """The 2xx lists ``contact_uri`` (compared as URIs) with an ``expires`` of 1..``asked``."""
+    assert response is not None and 200 <= response.status < 300, f"expected a 2xx, got {_describe(response)}"
+    mine = [c for c in response.contacts if _same_uri(c.uri, contact_uri)]
+    assert mine, f"the 200 OK lists {[c.uri for c in response.contacts]}, not the WIC's contact {contact_uri}"
+    value = mine[0].param("expires") or response.get("Expires")
+    assert value is not None and value.strip().isdigit(), f"the WIC's contact has no interval: {mine[0]}"
+    assert 1 <= int(value) <= asked, f"granted {value} s to a WIC that asked {asked} s (RFC 3261 10.3 step 8)"
 
 
 def not_accepted(response: Response | None, who: str = "the eP-CSCF") -> None:

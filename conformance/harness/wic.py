@@ -119,6 +119,11 @@ class Wic:
         self.finals_sent: list[tuple[float, Response]] = []
         "(time.monotonic(), response) of each final response this WIC sent to an incoming INVITE."
 
+    @property
+    def contact_uri(self) -> str:
+        """The URI of this WIC's Contact (RFC 7118: a random ``.invalid`` host, transport ws)."""
+        return f"sip:{self.contact_user}@{self.host};transport=ws"
+
     # ----- step 2 --------------------------------------------------------------------
 
     async def connect(
@@ -320,7 +325,7 @@ class Wic:
             headers.append(
                 (
                     "Contact",
-                    f"<sip:{self.contact_user}@{self.host};transport=ws>"
+                    f"<{self.contact_uri}>"
                     f';+sip.instance="<{self.instance}>";reg-id=1;expires={expires}',
                 )
             )

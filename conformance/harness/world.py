@@ -568,6 +568,10 @@ class World:
         self.cancel_answer = cancelled
         return cancelled, final
 
+    def contact_uri(self, wic_name: str) -> str:
+        """The URI of the Contact WIC ``wic_name`` registers."""
+        return self.wics[wic_name].contact_uri
+
     def remote_rings_until_cancelled(self) -> None:
         """The remote party answers the next INVITEs with 180 only and ends them on a CANCEL."""
         assert self.remote is not None, "no remote party in this scenario"

@@ -146,6 +146,30 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
+  Rule: Step 7 - the OK response tells the WIC the interval granted to its contact, never longer than it asked
+
+    RFC 3261 10.3 step 8 (the registrar "MAY shorten" the interval, never lengthen it) and
+    10.2.4: the 200 OK lists each binding with its own "expires"; the WIC refreshes by it and
+    the registration timer of 5.2.2.3.1 runs from it.
+
+    @step_7 @TP_WIMPU_REG_010
+    Scenario Outline: The 200 OK lists the WIC's contact with at most the interval it asked for
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "W" registers for 300 seconds with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the 200 OK lists the contact of WIC "W" with an interval of at most 300 seconds
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.1 - an entry is removed upon de-registration
 
     @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005

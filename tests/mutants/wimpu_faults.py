@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import types
 from collections.abc import Callable, Generator, Mapping
@@ -159,6 +160,19 @@ def _registration_not_stored(mp: pytest.MonkeyPatch) -> None:
         return CARRY_OUT
 
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
+
+
+def _ok_interval_of_policy(mp: pytest.MonkeyPatch) -> None:
+    """The 200 OK tells each contact the eP-CSCF's default interval (600 s), whatever it
+    stored: a 200 built from the configuration instead of from the grant."""
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if getattr(result, "status", None) != 200:
+            return result
+        contacts = [re.sub(r";expires=\d+", ";expires=600", value) for value in result.get_all("Contact")]
+        return result.with_header_set("Contact", *contacts) if contacts else result
+
+    _patch_flow(mp, _pcscf(), "register_wic", outcome=outcome)
 
 
 def _reregistration_not_extended(mp: pytest.MonkeyPatch) -> None:
@@ -868,6 +882,10 @@ FAULTS: Mapping[str, Fault] = {
     # WIC registration
     "registration_not_stored": Fault(
         "the eP-CSCF answers 200 without storing the registration (step 6)", _registration_not_stored
+    ),
+    "ok_interval_of_policy": Fault(
+        "the 200 OK gives each contact the eP-CSCF's default interval, not the one granted (step 7)",
+        _ok_interval_of_policy,
     ),
     "reregistration_not_extended": Fault(
         "the eP-CSCF answers a re-registration 200 without updating the registrar entry (5.2.2.3.2)",
