@@ -55,6 +55,10 @@ FAILOVER_WITHIN = 10.0
 """``[timing] failover_within`` of the reference: seconds from an eP-CSCF's failure to its block's
 registration by another (docs/failover.md: lease 10 s; the solution profile's timing, not the text's)."""
 
+MIN_EXPIRES = 60
+"""``[timing] min_expires`` of the reference: the shortest registration interval its eP-CSCF grants
+a WIC (RFC 3261 10.3 step 7: a shorter one "MAY" get 423; this one may not)."""
+
 ROLES: dict[str, frozenset[str]] = {
     "wwsf": frozenset({"reference", "external"}),
     "registrar": frozenset({"reference", "external"}),
@@ -227,6 +231,9 @@ class Pixit:
     failover_within: float = FAILOVER_WITHIN
     """``[timing] failover_within``: seconds within which the SUT re-allocates the block of a failed
     eP-CSCF (5.2.2.2 gives no time; the check against it is a profile check, PROFILE_LIFE_FAILOVER_TIME)."""
+    min_expires: int = MIN_EXPIRES
+    """``[timing] min_expires``: the SUT's minimum registration interval (its Min-Expires, RFC 3261
+    10.3 step 7): a REGISTER for exactly that long must not be refused as too brief."""
 
     @property
     def ep_cscfs(self) -> list[Node]:
@@ -289,7 +296,7 @@ _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "ext
 _USER = {"username", "password", "identity", "block"}
 _IMS_USER = {"identity", "impi", "password", "password_file"}
 _CLOCK = {"offset_file"}
-_TIMING = {"failover_within"}
+_TIMING = {"failover_within", "min_expires"}
 
 
 def load_pixit(path: str | Path) -> Pixit:
@@ -468,6 +475,10 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     if ready <= 0:
         raise r.fail("[sut].ready", f"must be a positive number of seconds, not {ready}")
     failover_within = _seconds(r, timing, "failover_within", "[timing]", FAILOVER_WITHIN)
+    min_expires = timing.get("min_expires", MIN_EXPIRES)
+    if isinstance(min_expires, bool) or not isinstance(min_expires, int) or min_expires <= 0:
+        wrong = f"expected a positive whole number of seconds, not {min_expires!r}"
+        raise r.fail("[timing].min_expires", wrong)
     pixit = Pixit(
         path=path,
         description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
@@ -491,6 +502,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         start=tuple(start),
         ready=float(ready),
         failover_within=failover_within,
+        min_expires=min_expires,
     )
     if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
         if not pixit.trust:

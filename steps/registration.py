@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
 from conformance.harness.world import World
+from conformance.pixit import REFERENCE_PIXIT, load_pixit
+from steps.common import pixit_of
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"
@@ -122,6 +125,32 @@ def wic_has_registered_for(world: World, wic: str, seconds: int, user: str) -> N
 )
 def wic_registers_for(world: World, wic: str, seconds: int, user: str) -> None:
     world.register(wic, user, expires=seconds)
+
+
+def min_expires(request: pytest.FixtureRequest) -> int:
+    """``[timing] min_expires`` of the SUT's PIXIT (the reference PIXIT's without --sut)."""
+    return (pixit_of(request) or load_pixit(REFERENCE_PIXIT)).min_expires
+
+
+@when(
+    parsers.re(
+        rf"{WIC} registers for the minimum registration interval of the PIXIT with the identity and the "
+        rf"token of {USER}"
+    )
+)
+def wic_registers_for_minimum(world: World, wic: str, user: str, request: pytest.FixtureRequest) -> None:
+    world.register(wic, user, expires=min_expires(request))
+
+
+GRANTED_MIN = (
+    rf"the 200 OK lists the contact of {WIC} with an interval of at most the minimum registration interval"
+)
+
+
+@then(parsers.re(GRANTED_MIN))
+def ok_lists_contact_minimum(world: World, wic: str, request: pytest.FixtureRequest) -> None:
+    """RFC 3261 10.3 steps 7-8: accepted at the minimum, granted no more than asked."""
+    expect.granted_interval(world.outcome.response, world.contact_uri(wic), min_expires(request))
 
 
 GRANTED = rf"the 200 OK lists the contact of {WIC} with an interval of at most (?P<seconds>\d+) seconds"

@@ -170,6 +170,27 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
+    @step_7 @timer @TP_WIMPU_REG_011
+    Scenario Outline: A REGISTER for exactly the minimum registration interval is accepted
+      RFC 3261 10.3 step 7: 423 (Interval Too Brief) is for an interval "less than" the
+      registrar's minimum, the SUT's Min-Expires given in its PIXIT ([timing] min_expires).
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "W" registers for the minimum registration interval of the PIXIT with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the 200 OK lists the contact of WIC "W" with an interval of at most the minimum registration interval
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.1 - an entry is removed upon de-registration
 
     @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005

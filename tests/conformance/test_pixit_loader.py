@@ -198,3 +198,15 @@ def test_the_failover_time_is_the_pixits_and_the_reference_says_10_s(tmp_path: P
     for bad in ("0", "-1", '"10"', "true"):
         message = refused(write(tmp_path, BASE + f"[timing]\nfailover_within = {bad}\n"))
         assert "[timing].failover_within: expected a positive number of seconds" in message, message
+
+
+def test_the_minimum_registration_interval_is_the_pixits_and_the_reference_says_60_s(tmp_path: Path) -> None:
+    """TP_WIMPU_REG_011 registers for the SUT's own Min-Expires: ``[timing] min_expires``."""
+    from conformance.pixit import REFERENCE_PIXIT
+    from reference.nodes.p_cscf.flows import RegistrationPolicy
+
+    assert load_pixit(REFERENCE_PIXIT).min_expires == RegistrationPolicy(ep_cscf="x").min_expires == 60
+    assert load_pixit(write(tmp_path, BASE + "[timing]\nmin_expires = 120\n")).min_expires == 120
+    for bad in ("0", "-1", "1.5", '"60"', "true"):
+        message = refused(write(tmp_path, BASE + f"[timing]\nmin_expires = {bad}\n"))
+        assert "[timing].min_expires: expected a positive whole number of seconds" in message, message

@@ -175,6 +175,16 @@ def _ok_interval_of_policy(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", outcome=outcome)
 
 
+def _too_brief_inclusive(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF refuses as too brief an interval equal to its minimum (``<=`` for ``<``)."""
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        policy = kwargs["policy"]
+        return request, {**kwargs, "policy": dataclasses.replace(policy, min_expires=policy.min_expires + 1)}
+
+    _patch_flow(mp, _pcscf(), "register_wic", call=call)
+
+
 def _reregistration_not_extended(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
     from reference.nodes.wimpu_registrar.model import Outcome
@@ -886,6 +896,10 @@ FAULTS: Mapping[str, Fault] = {
     "ok_interval_of_policy": Fault(
         "the 200 OK gives each contact the eP-CSCF's default interval, not the one granted (step 7)",
         _ok_interval_of_policy,
+    ),
+    "too_brief_inclusive": Fault(
+        "the eP-CSCF answers 423 to an interval equal to its minimum, not only to a shorter one",
+        _too_brief_inclusive,
     ),
     "reregistration_not_extended": Fault(
         "the eP-CSCF answers a re-registration 200 without updating the registrar entry (5.2.2.3.2)",
