@@ -231,6 +231,17 @@ def wic_registers_contact_of(world: World, wic: str, owner: str, user: str) -> N
     world.register_contact_of(wic, owner, user)
 
 
+@when(
+    parsers.re(
+        rf'{WIC} registers as the instance of WIC "(?P<owner>[^"]+)" with its own Contact URI, with the '
+        rf"identity and the token of {USER}"
+    )
+)
+def wic_registers_instance_of(world: World, wic: str, owner: str, user: str) -> None:
+    """Step 6 with RFC 5626 4.2 and 6: the contact is the instance and reg-id, not the URI."""
+    world.register_instance_of(wic, owner, user)
+
+
 # ----- what the eP-CSCF answered and what the registrar holds ---------------------------
 
 

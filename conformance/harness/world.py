@@ -383,6 +383,13 @@ class World:
         self.wics[sender].take_contact_of(self.wics[owner])
         return self.register(sender, user)
 
+    def register_instance_of(self, sender: str, owner: str, user: str) -> Response:
+        """WIC ``sender`` registers with WIC ``owner``'s ``+sip.instance`` (and reg-id 1), but
+        its own Contact URI and Call-ID (a reloaded page, RFC 5626 4.1), with ``user``'s
+        identity and token."""
+        self.wics[sender].instance = self.wics[owner].instance
+        return self.register(sender, user)
+
     def let_token_run_down(self, user: str, left: float) -> None:
         """Let time pass until the user's security token has ``left`` seconds of its lifetime
         (its ``exp`` claim, on the stack's clock).

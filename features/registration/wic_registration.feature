@@ -146,6 +146,30 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
+    @step_6 @inopportune @registrar_read @TP_WIMPU_REG_008
+    Scenario Outline: A WIC instance that comes back with a new Contact URI replaces its contact
+      A reloaded page is a new SIP user agent with a new random Contact and Call-ID, but the
+      same instance (RFC 5626 4.1: +sip.instance persists) and reg-id: the registrar matches
+      the binding by instance and reg-id (RFC 5626 6), so the new Contact replaces the old one.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered with the identity and the token of <user>
+      And WIC "W2" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "W2" registers as the instance of WIC "W" with its own Contact URI, with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: Step 7 - the OK response tells the WIC the interval granted to its contact, never longer than it asked
 
     RFC 3261 10.3 step 8 (the registrar "MAY shorten" the interval, never lengthen it) and
