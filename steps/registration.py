@@ -9,6 +9,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
+from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
 from steps.common import pixit_of
@@ -243,6 +244,26 @@ def wic_registers_instance_of(world: World, wic: str, owner: str, user: str) -> 
 
 
 # ----- what the eP-CSCF answered and what the registrar holds ---------------------------
+
+
+@when(parsers.re(rf"WIC (?P<number>\d+) of {USER} closes its WebSocket"))
+def numbered_wic_closes(world: World, number: str, user: str) -> None:
+    """The WIC's WebSocket closes (a page closed, a network lost), with no de-registration."""
+    world.close_wic(world.wic_number(user, int(number)))
+
+
+@then(
+    parsers.re(
+        rf"the wIMPU Registrar drops the contact of WIC (?P<number>\d+) of {USER}, {CHOICE_STEP}"
+    )
+)
+def closed_contact_dropped(
+    world: World, profile: ProfileChecks, number: str, user: str, choice: str
+) -> None:
+    """The solution profile (Lifecycle): the eP-CSCF removes a closed WebSocket's contacts at
+    once; RFC 5626 lets a registrar keep them until they expire (a profile check)."""
+    uri = world.contact_uri(world.wic_number(user, int(number)))
+    profile.check(choice, lambda: world.wait_contact_gone(user, uri))
 
 
 @then(parsers.re(rf"the wIMPU Registrar holds a registration for {USER} with (?P<count>\d+) contacts?"))

@@ -306,6 +306,13 @@ def reaches_ims_user(world: World, identity: str) -> None:
 # ----- forking (5.2.2.3.2, 5.2.2.5.4) ----------------------------------------------------------
 
 
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives the INVITE"))
+def numbered_wic_invited(world: World, number: str, user: str) -> None:
+    """5.2.2.5.4 step 5: the session is delivered to that WIC."""
+    name = world.wic_number(user, int(number))
+    expect.single(world.received_by_wic(name, "INVITE"), f"INVITE at WIC {name}")
+
+
 @then(parsers.re(rf"every WIC of {USER} receives the INVITE"))
 def every_wic_invited(world: World, user: str) -> None:
     for name in world.wics_of(user):

@@ -53,7 +53,7 @@ from .capture_views import (
     sip_towards,
 )
 from .clock import ControlledClock, FakeClock
-from .expect import ABSENCE_WINDOW, EVENT_WAIT
+from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .loop import BackgroundLoop
 from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
@@ -382,6 +382,20 @@ class World:
         identity and token of ``user``."""
         self.wics[sender].take_contact_of(self.wics[owner])
         return self.register(sender, user)
+
+    def close_wic(self, wic_name: str) -> None:
+        """WIC ``wic_name``'s WebSocket closes (normal closure), with no de-registration."""
+        self.loop.run(self.wics[wic_name].close())
+
+    def wait_contact_gone(self, user: str, contact_uri: str) -> None:
+        """Wait (at most :data:`EVENT_WAIT`) until the registrar no longer lists ``contact_uri``
+        among the contacts of ``user``'s entry (read over W6)."""
+
+        def gone() -> bool:
+            entry = self.registration_of(user)
+            return entry is None or all(c.uri != contact_uri for c in entry.contacts)
+
+        wait_until(gone, f"the registrar dropping {contact_uri}")
 
     def register_instance_of(self, sender: str, owner: str, user: str) -> Response:
         """WIC ``sender`` registers with WIC ``owner``'s ``+sip.instance`` (and reg-id 1), but

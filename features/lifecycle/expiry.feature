@@ -123,3 +123,30 @@ Feature: 5.2.2.3.1 Registration timer expiry
       Examples:
         | user |
         | bob  |
+
+  Rule: 5.2.2.3.1 - an entry is removed upon de-registration or expiry only: one WIC's lost WebSocket leaves the user's other WICs registered
+
+    A closed WebSocket is no de-registration of any other WIC's contact: the user's other
+    WIC stays registered and is reached (5.2.2.3.1, 5.2.2.5.4 steps 4-5). That the eP-CSCF
+    removes the closed WebSocket's own contact at once is the solution profile's choice
+    (Lifecycle: "A WebSocket that closes makes its contacts unreachable ... and the
+    reference removes them"); RFC 5626 lets a registrar keep it until it expires.
+
+    @clause_5_2_2_3_2 @i_cscf @registrar_read @TP_WIMPU_LIFE_006
+    Scenario Outline: When one WIC's WebSocket closes, a session to the user still reaches the other WIC
+      Given <user> has registered from 2 WICs
+      When WIC 1 of <user> closes its WebSocket
+      Then the wIMPU Registrar drops the contact of WIC 1 of <user>, as the solution profile chooses (PROFILE_LIFE_CLOSE_REMOVES)
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And WIC 2 of <user> receives the INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |

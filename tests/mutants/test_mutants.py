@@ -41,6 +41,7 @@ GUARDS: dict[str, str] = {
     "registration_not_stored": "TP_WIMPU_REG_001 or TP_WIMPU_REG_003 or TP_WIMPU_REG_004",
     "ok_interval_of_policy": "TP_WIMPU_REG_010",
     "too_brief_inclusive": "TP_WIMPU_REG_011",
+    "close_deregisters_the_user": "TP_WIMPU_LIFE_006",
     "reregistration_not_extended": "TP_WIMPU_LIFE_002",
     "deregistration_ignored": "TP_WIMPU_REG_005",
     "unknown_deregistration_registers": "TP_WIMPU_REG_009",

@@ -185,6 +185,21 @@ def _too_brief_inclusive(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", call=call)
 
 
+def _close_deregisters_the_user(mp: pytest.MonkeyPatch) -> None:
+    """On a WebSocket close the eP-CSCF removes the whole entry of each IMPU that had a
+    contact on it: the user's other WICs are de-registered with it."""
+    service = _pcscf()
+    original = service.Pcscf.flow_closed
+
+    def flow_closed(self: Any, flow_token: str) -> None:
+        impus = {impu for impu, _ in self.registrations.flow_closed(flow_token)}
+        original(self, flow_token)
+        for impu in impus:
+            self.node.spawn(self.registrar.remove(impu, None))
+
+    mp.setattr(service.Pcscf, "flow_closed", flow_closed)
+
+
 def _reregistration_not_extended(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
     from reference.nodes.wimpu_registrar.model import Outcome
@@ -900,6 +915,10 @@ FAULTS: Mapping[str, Fault] = {
     "too_brief_inclusive": Fault(
         "the eP-CSCF answers 423 to an interval equal to its minimum, not only to a shorter one",
         _too_brief_inclusive,
+    ),
+    "close_deregisters_the_user": Fault(
+        "a WebSocket close makes the eP-CSCF remove the whole entry of its IMPU, other WICs' contacts too",
+        _close_deregisters_the_user,
     ),
     "reregistration_not_extended": Fault(
         "the eP-CSCF answers a re-registration 200 without updating the registrar entry (5.2.2.3.2)",
