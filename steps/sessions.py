@@ -92,6 +92,17 @@ def wic_originates_asserting(world: World, wic: str, user: str, identity: str) -
     world.originate(wic, world.identity_of(user), asserted=identity)
 
 
+@when(
+    parsers.re(
+        rf"{WIC} starts a session to the remote party with the identity of {USER} preferring {IDENTITY}"
+    )
+)
+def wic_originates_preferring(world: World, wic: str, user: str, identity: str) -> None:
+    """5.2.2.5.3 step 3 (TS 24.229 5.2.6.3.3, RFC 3325 9.2): a P-Preferred-Identity the WIC
+    did not register is no identity the eP-CSCF may assert."""
+    world.originate(wic, world.identity_of(user), preferred=identity)
+
+
 @when(parsers.re(rf"{WIC} starts a session to the remote party as {IDENTITY}"))
 def wic_originates_as(world: World, wic: str, identity: str) -> None:
     world.originate(wic, identity)

@@ -214,12 +214,16 @@ class Wic:
 
     # ----- origination (5.2.2.5.3 step 1) -------------------------------------------------
 
-    def invite_request(self, identity: str, target: str, *, asserted: str | None = None) -> Request:
+    def invite_request(
+        self, identity: str, target: str, *, asserted: str | None = None, preferred: str | None = None
+    ) -> Request:
         """An INVITE; ``asserted``: a P-Asserted-Identity the WIC writes itself (which the
-        eP-CSCF must not let through, RFC 3325 9.1)."""
+        eP-CSCF must not let through, RFC 3325 9.1); ``preferred``: a P-Preferred-Identity
+        (RFC 3325 9.2: honoured only for an identity the WIC is authorised to use)."""
         self.cseq += 1
         call_id = f"{secrets.token_hex(8)}@{self.host}"
         claim = f"P-Asserted-Identity: <{asserted}>\r\n" if asserted else ""
+        claim += f"P-Preferred-Identity: <{preferred}>\r\n" if preferred else ""
         text = (
             f"INVITE {target} SIP/2.0\r\n"
             f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}\r\n"
@@ -407,9 +411,11 @@ class Wic:
             await self.send(self.ack_for(invite, final))
         return cancelled, final
 
-    async def invite(self, identity: str, target: str, *, asserted: str | None = None) -> Response:
+    async def invite(
+        self, identity: str, target: str, *, asserted: str | None = None, preferred: str | None = None
+    ) -> Response:
         """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""
-        invite = self.invite_request(identity, target, asserted=asserted)
+        invite = self.invite_request(identity, target, asserted=asserted, preferred=preferred)
         self.last_invite = invite
         response = await self.request(invite)
         if 200 <= response.status < 300:

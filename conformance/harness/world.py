@@ -559,16 +559,20 @@ class World:
         identity: str | None = None,
         *,
         asserted: str | None = None,
+        preferred: str | None = None,
         target: str | None = None,
     ) -> Response:
         """5.2.2.5.3 step 1: a WIC starts a session to ``target``, the remote party unless given
-        (ACKs a 2xx); ``asserted``: a P-Asserted-Identity the WIC writes itself."""
+        (ACKs a 2xx); ``asserted`` / ``preferred``: a P-Asserted-Identity / P-Preferred-Identity
+        the WIC writes itself."""
         wic = self.wics[wic_name]
         identity = identity or self.logins[self.user_of(wic_name)].identity
         remote = target or self.remote_identity
-        response = self._attempt(
-            wic_name, remote, lambda: self.loop.run(wic.invite(identity, remote, asserted=asserted))
-        )
+
+        def place() -> Response:
+            return self.loop.run(wic.invite(identity, remote, asserted=asserted, preferred=preferred))
+
+        response = self._attempt(wic_name, remote, place)
         self.outcome = Outcome(response=response)
         self.dialogs[wic_name] = response
         return response

@@ -168,3 +168,26 @@ Feature: 5.2.2.5.3 Origination
       Examples: an IMPU of another block
         | user | wic | claimed                                 |
         | bob  | B1  | sip:wrtc-alice@block1.ims.example.net   |
+
+    @step_3 @negative @TP_WIMPU_ORIG_008
+    Scenario Outline: A P-Preferred-Identity the WIC did not register is not asserted
+      TS 24.229 5.2.6.3.3 and RFC 3325 9.2: the eP-CSCF honours a P-Preferred-Identity only
+      for an identity the WIC registered. Whether it then asserts the registered IMPU or
+      refuses the session is not the text's to say (the reference refuses it with 403);
+      that the claimed identity is never asserted, on any leg, is.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party with the identity of <user> preferring "<claimed>"
+      Then no INVITE of the session asserts "<claimed>"
+
+      @option_a
+      Examples: another individual IMPU of the block
+        | user  | wic | claimed                                 |
+        | alice | A1  | sip:wrtc-mallory@block1.ims.example.net |
+
+      @option_b
+      Examples: an IMPU of another block
+        | user | wic | claimed                                 |
+        | bob  | B1  | sip:wrtc-alice@block1.ims.example.net   |

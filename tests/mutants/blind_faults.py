@@ -30,10 +30,10 @@ from typing import Any, Final
 import pytest
 
 try:
-    from wimpu_faults import Fault, FlowRun, _patch_flow
+    from wimpu_faults import Fault, FlowRun, _patch_flow, onward_asserting
 except ImportError:  # imported by path: its folder holds wimpu_faults too
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from wimpu_faults import Fault, FlowRun, _patch_flow
+    from wimpu_faults import Fault, FlowRun, _patch_flow, onward_asserting
 
 ENV: Final = "WIMPU_BLIND_FAULT"
 NODES: Final = ("IWF", "P-CSCF", "I-CSCF", "wIMPU Registrar", "WWSF")
@@ -328,21 +328,9 @@ def _pcscf_ppi_unchecked(mp: pytest.MonkeyPatch) -> None:
     service = _pcscf()
 
     def outcome(run: FlowRun, result: Any) -> Any:
-        from reference.nodes.p_cscf.flows import Onward, strip_bearer
-
         if getattr(result, "reason", None) != "P-Preferred-Identity not registered":
             return result
-        preferred = run.request.addresses("P-Preferred-Identity")[0].uri
-        onward = (
-            strip_bearer(run.request)
-            .without_header("P-Preferred-Identity")
-            .without_header("P-Asserted-Identity")
-            .with_header("P-Asserted-Identity", f"<{preferred}>")
-            .without_header("Route")
-        )
-        for route in reversed(run.kwargs["service_route"]):
-            onward = onward.with_header("Route", route, first=True)
-        return Onward(onward)
+        return onward_asserting(run, run.request.addresses("P-Preferred-Identity")[0].uri)
 
     _patch_flow(mp, service, "originate", outcome=outcome)
 

@@ -79,6 +79,9 @@ GUARDS: dict[str, str] = {
     "bypass_scscf": "TP_WIMPU_ORIG_001",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
     "registration_cache_kept": "TP_WIMPU_ORIG_006",
+    # option B's claim is an IMPU of another domain (block): that bug honours only its own domain
+    "ppi_checked_against_the_domain": "TP_WIMPU_ORIG_008 and option_a",
+    "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",
     "wic_cancel_swallowed": "TP_WIMPU_ORIG_007",
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",

@@ -704,6 +704,54 @@ def _wic_asserted_identity_kept(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "originate", outcome=keep_claim)
 
 
+def onward_asserting(run: FlowRun, identity: str) -> Any:
+    """What ``originate`` would send on for ``run``'s INVITE, asserting ``identity``: the
+    Service-Route in front, the WIC's own identity headers and token gone."""
+    from reference.nodes.p_cscf.flows import Onward, strip_bearer
+
+    onward = (
+        strip_bearer(run.request)
+        .without_header("P-Preferred-Identity")
+        .without_header("P-Asserted-Identity")
+        .with_header("P-Asserted-Identity", f"<{identity}>")
+        .without_header("Route")
+    )
+    for route in reversed(run.kwargs["service_route"]):
+        onward = onward.with_header("Route", route, first=True)
+    return Onward(onward)
+
+
+def _ppi_checked_against_the_domain(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF honours a P-Preferred-Identity of the same domain as the WIC's identity
+    (any identity of its block), not only one the WIC registered, and asserts it."""
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        preferred = run.request.addresses("P-Preferred-Identity")
+        own = run.request.from_.uri
+        if getattr(result, "status", None) == 403 and preferred:
+            claimed = preferred[0].uri
+            if claimed.partition("@")[2].lower() == own.partition("@")[2].lower():
+                return onward_asserting(run, claimed)
+        return result
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
+def _option_b_ppi_overrides_context(mp: pytest.MonkeyPatch) -> None:
+    """Option B: the eP-CSCF asserts the WIC's P-Preferred-Identity when it gives one, instead
+    of the IMPU of the registration context (standard P-CSCF handling run before step 2)."""
+    from reference.blocks import Allocation
+    from reference.nodes.p_cscf.flows import Onward
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        preferred = run.request.addresses("P-Preferred-Identity")
+        if isinstance(result, Onward) and preferred and run.kwargs["block"].allocation is Allocation.EP_CSCF:
+            return onward_asserting(run, preferred[0].uri)
+        return result
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
 def _no_reallocation(mp: pytest.MonkeyPatch) -> None:
     """A standby eP-CSCF never claims the block of a failed one (5.2.2.2)."""
     from reference.nodes.p_cscf.lease import BlockLease, Role
@@ -1000,6 +1048,14 @@ FAULTS: Mapping[str, Fault] = {
     "wic_cancel_swallowed": Fault(
         "the eP-CSCF answers a WIC's CANCEL 200 but never cancels the INVITE it forwarded (5.2.2.5.3 step 3)",
         _wic_cancel_swallowed,
+    ),
+    "ppi_checked_against_the_domain": Fault(
+        "the eP-CSCF asserts a P-Preferred-Identity of the WIC's domain it did not register (step 3)",
+        _ppi_checked_against_the_domain,
+    ),
+    "option_b_ppi_overrides_context": Fault(
+        "option B: the eP-CSCF asserts the WIC's P-Preferred-Identity, not the IMPU of the registration",
+        _option_b_ppi_overrides_context,
     ),
     "registration_cache_kept": Fault(
         "the eP-CSCF checks origination against a per-flow registration cache that de-registration leaves",
