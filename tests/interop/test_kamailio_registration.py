@@ -132,6 +132,7 @@ def test_kamailio_registration_verdicts_are_those_of_docs_validation(tmp_path: P
         )  # fmt: skip
     finally:
         private.unlink(missing_ok=True)
+        shutil.rmtree(ROOT / "var" / f"kamailio-{host}", ignore_errors=True)
         release_host(host)
     assert junit.exists(), why(junit, result.stdout, result.stderr)
     found = _verdicts(junit)
