@@ -60,8 +60,10 @@ class EpCscf:
         now = time.time()  # usrloc's expiry is real time
         contacts: dict[str, dict[str, Any]] = {}
         for index in range(int(_pv("$(ulc(aor=>count))") or 0)):
+
             def field(name: str, i: int = index) -> str:
                 return _pv(f"$(ulc(aor=>{name})[{i}])")
+
             instance = field("instance").strip('"<>')
             reg_id = int(field("regid") or 0)
             uri = field("addr")
