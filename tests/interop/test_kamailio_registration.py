@@ -59,7 +59,7 @@ EXPECTED: dict[str, str] = {
     "test_a_second_wic_of_the_same_user_adds_a_contact_to_the_same_impu[alice]": PASS,
     "test_a_second_wic_of_the_same_user_adds_a_contact_to_the_same_impu[bob]": NA,
     "test_a_wic_refreshes_its_registration": PASS,
-    # REG_008: its call to the WIC needs terminating sessions, not in this slice (a)
+    # REG_008: the hop names come from Via, and the eP-CSCF's WSS listener is not named (b)
     "test_a_refresh_of_a_wics_contact_over_another_websocket_moves_the_contact_to_it[alice]": FAIL,
     "test_a_refresh_of_a_wics_contact_over_another_websocket_moves_the_contact_to_it[bob]": NA,
     "test_deregistration_of_the_last_contact_removes_the_entry[alice]": PASS,
