@@ -3,7 +3,9 @@
 #   - Debian packages: tshark (dumpcap, and tshark for cross-checking captures), chromium
 #     (the conformance report is checked in headless Chromium; the browser WIC test drives it
 #     through Playwright, never with Playwright's own browser download), libnss3-tools
-#     (certutil: the browser test's NSS database trusting the test CA)
+#     (certutil: the browser test's NSS database trusting the test CA), and Kamailio 5.6 with
+#     the modules the Kamailio eP-CSCF uses (interop/kamailio; its JWT and W6 helper needs
+#     python3-jwt)
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
@@ -15,9 +17,15 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 DEBIAN_PACKAGES=(tshark chromium libnss3-tools)
+# The Kamailio eP-CSCF of issue 16 (interop/kamailio, examples/pixit/kamailio.toml): websocket and
+# xhttp (WSS, RFC 7118), tls, outbound, python3 (KEMI glue), utils and extra (the test suite's run
+# of it); its helper runs with Debian's python3 and python3-jwt.
+DEBIAN_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-outbound-modules
+  kamailio-python3-modules kamailio-utils-modules kamailio-extra-modules python3-jwt)
 # Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -30,6 +38,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   # tshark asks whether non-root users may capture; the noninteractive frontend takes the default.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's kamailio package enables a system service listening on port 5060 of every address; the
+# suite starts Kamailio itself (examples/pixit/kamailio.toml) and its emulated I-CSCF needs 5060.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet kamailio 2>/dev/null; then
+  echo "install: disabling the kamailio system service (the suite starts Kamailio itself)"
+  $SUDO systemctl disable --now --quiet kamailio
 fi
 
 echo "install: Python packages (editable, with test and dev extras)"

@@ -32,6 +32,8 @@ TESTED = {
     "mixed-ep-cscf.toml",  # loaded and run by tests/conformance/test_mixed_run.py
     "mixed-pics.toml",
     "vendor-stack.toml",  # the reference WWSF and registrar beside external-ep-cscf.toml's eP-CSCF
+    "kamailio.toml",  # loaded and run by tests/interop/test_kamailio_registration.py
+    "kamailio-pics.toml",
 }
 
 

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Start the Kamailio eP-CSCF SUT (examples/pixit/kamailio.toml, [sut] start): the suite's reference
+# WWSF and wIMPU Registrar (python3 -m reference.cli up, with interop/kamailio/stack.toml), then
+# Kamailio in the foreground with interop/kamailio/kamailio.cfg, its log on stderr. The suite stops
+# both with SIGTERM to the process group.
+#
+#   start.sh STATE_DIR BLOCK_PASSWORD [HOST]
+#
+# STATE_DIR is made afresh (test PKI, registrar database, Kamailio's runtime files). BLOCK_PASSWORD
+# is the lab's password of block1 at the suite's emulated S-CSCF/HSS (the PIXIT's [[block]]).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+state=$1
+password=$2
+host=${3:-127.0.0.1}
+wss_port=7443
+sip_port=5080
+s_cscf_port=5070
+ims_domain=ims.example.net
+
+command -v kamailio >/dev/null || { echo "start.sh: kamailio is not installed (scripts/install.sh)" >&2; exit 1; }
+rm -rf "$state"
+mkdir -p -m 700 "$state/secrets" "$state/kamailio/db"
+state=$(cd "$state" && pwd)
+umask 077
+printf %s "$password" > "$state/secrets/block.block1.password"
+
+# The reference WWSF and registrar; they issue the test PKI (pki/ep-cscf.pem is the WSS server
+# certificate for HOST, pki/client.ep-cscf1.pem the eP-CSCF's W6 client certificate).
+python3 -m reference.cli up --config "$here/stack.toml" --nodes wwsf,registrar --host "$host" \
+  --state-dir "$state" --clock-offset-file "$state/clock-offset" &
+for _ in $(seq 100); do
+  [ -s "$state/pki/client.ep-cscf1.key" ] && [ -s "$state/pki/ep-cscf.key" ] && break
+  sleep 0.2
+done
+
+# The block registration of option 1 (5.2.2.5.1), a uac_reg record in a dbtext table: the distinct
+# IMPU sip:block1@wrtc.ims.example.net, IMPI block1@<ims domain>, through the S-CSCF.
+cat > "$state/kamailio/db/version" <<EOF
+table_name(string) table_version(int)
+uacreg:5
+EOF
+{
+  echo "id(int,auto) l_uuid(string) l_username(string) l_domain(string) r_username(string) r_domain(string) realm(string) auth_username(string) auth_password(string) auth_ha1(string,null) auth_proxy(string) expires(int) flags(int) reg_delay(int) contact_addr(string,null) socket(string,null)"
+  echo "1:block1:block1:wrtc.$ims_domain:block1:wrtc.$ims_domain:$ims_domain:block1@$ims_domain:$password::sip\\:$host\\:$s_cscf_port;transport=tcp:600:0:0::"
+} > "$state/kamailio/db/uacreg"
+
+# Kamailio embeds Debian's Python 3.11 (app_python3): its standard library and dist-packages
+# (python3-jwt), whatever python3 comes first on the PATH of the caller (pyenv, a venv).
+export PYTHONHOME=/usr PYTHONNOUSERSITE=1
+unset PYTHONPATH
+export KAM_CA="$state/pki/ca.pem"
+export KAM_CLIENT_CERT="$state/pki/client.ep-cscf1.pem"
+export KAM_CLIENT_KEY="$state/pki/client.ep-cscf1.key"
+export KAM_WWSF="https://$host:8443"
+export KAM_REGISTRAR="https://$host:8180"
+export KAM_IDENTITY="sip:ep-cscf1.$ims_domain"
+export KAM_WIMPU="sip:wrtc-!.*!@block1.$ims_domain"
+export KAM_CLOCK_OFFSET_FILE="$state/clock-offset"
+exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$state/kamailio" -w "$state/kamailio" \
+  -A "HOST=$host" -A "WSS_PORT=$wss_port" -A "SIP_PORT=$sip_port" \
+  -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \
+  -A "WWSF_ORIGIN=\"https://$host:8443\"" \
+  -A "BLOCK_RE=\"^sip:wrtc-.*@block1\\.ims\\.example\\.net\$\"" \
+  -A "PATH_URI=\"sip:term@$host:$sip_port;transport=tcp;lr\"" \
+  -A "CONTACT_ADDR=\"$host:$sip_port;transport=tcp\"" -A "DB_URL=\"text://$state/kamailio/db\"" -A "KEMI=\"$here/epcscf.py\""

@@ -1,0 +1,164 @@
+"""Helper of the Kamailio eP-CSCF, run by its KEMI script (epcscf.py) as a separate process for each
+use: the parts that need OpenSSL outside Kamailio's own ``tls`` module.
+
+Why a separate process: Kamailio 5.6's ``tls`` module shares OpenSSL's global state with everything
+else in its processes; loading Python's ``ssl`` or ``cryptography`` (PyJWT) into a Kamailio worker
+makes the next TLS accept of that worker crash (SIGSEGV in EVP_CIPHER_fetch under tls_accept,
+observed with Debian's kamailio 5.6.3 and OpenSSL 3.0). So Kamailio never loads them: this script
+runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and writes one JSON answer.
+
+    wimpu_helper.py token   {"authorization": [...], "body": str, "content_type": str, "to": str}
+                         -> {"verdict": "ok" | "missing" | "invalid" | "mismatch", "detail": str}
+    wimpu_helper.py w6      {"impu": str, "contacts": {contact_id: ContactWrite}}
+                         -> {"ok": bool, "detail": str}
+
+- ``token``: the WWSF token of a REGISTER (TR 23.701 5.2.2.5.2 steps 3-4, the solution profile's
+  "Token"). Kamailio's ``jwt`` module (libjwt) is not packaged in Debian bookworm, and it takes a
+  public key file, not the WWSF's JWKS: ES256 signature against the JWKS, ``iss``, ``aud``,
+  ``exp``/``nbf``, and the identity binding (``sub`` is the registered identity).
+- ``w6``: the W6 write to the wIMPU Registrar (5.2.2.5.2 step 6), which needs PUT and DELETE with a
+  TLS client certificate; Kamailio 5.6's ``http_client`` sends only GET and POST, and
+  ``http_async_client`` is not packaged in Debian bookworm. The W6 entry of the IMPU is made to hold
+  exactly the contacts given (those ``usrloc`` holds after ``save()``).
+
+Settings come from the environment start.sh sets (KAM_*).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import jwt
+
+TIMEOUT = 5.0
+
+
+def _env(name: str) -> str:
+    return os.environ[f"KAM_{name}"]
+
+
+def _now() -> float:
+    """The stack's clock: real time plus the tester's offset file, if the PIXIT names one."""
+    path = os.environ.get("KAM_CLOCK_OFFSET_FILE", "")
+    try:
+        with open(path) as handle:
+            return time.time() + float(handle.read().strip() or 0)
+    except (OSError, ValueError):
+        return time.time()
+
+
+def identity(uri: str) -> str:
+    """A SIP URI without display name, brackets or parameters, scheme and host lower-cased."""
+    uri = uri.strip()
+    if "<" in uri:
+        uri = uri[uri.index("<") + 1 : uri.index(">")]
+    uri = uri.split(";", 1)[0]
+    scheme, _, rest = uri.partition(":")
+    user, at, host = rest.rpartition("@")
+    return f"{scheme.lower()}:{user}{at}{host.lower()}"
+
+
+def bearer(values: list[str], body: str, content_type: str) -> str | None:
+    """The token of the REGISTER: ``Authorization: Bearer <token>``, the TS 24.371 form
+    ``Bearer access_token="<token>"``, or an ``application/jwt`` body (PICS_TOKEN_BODY)."""
+    for value in values:
+        scheme, _, rest = value.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            continue
+        rest = rest.strip()
+        if rest.lower().startswith("access_token="):
+            return rest.split("=", 1)[1].strip().strip('"')
+        return rest
+    if content_type.split(";", 1)[0].strip().lower() == "application/jwt":
+        return body.strip()
+    return None
+
+
+class Registrar:
+    def __init__(self) -> None:
+        self.context = ssl.create_default_context(cafile=_env("CA"))
+        self.context.load_cert_chain(_env("CLIENT_CERT"), _env("CLIENT_KEY"))
+
+    def http(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, context=self.context, timeout=TIMEOUT) as answer:
+                raw = answer.read()
+                return answer.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            return error.code, None
+
+
+def check_token(request: dict[str, Any]) -> dict[str, str]:
+    token = bearer(list(request["authorization"]), str(request["body"]), str(request["content_type"]))
+    if token is None:
+        return {"verdict": "missing", "detail": "no token"}
+    if not token:
+        return {"verdict": "invalid", "detail": "empty Bearer credentials"}
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != "ES256":
+            return {"verdict": "invalid", "detail": f"alg {header.get('alg')!r}"}
+        status, jwks = Registrar().http("GET", _env("WWSF") + "/.well-known/jwks.json")
+        if status != 200:
+            return {"verdict": "invalid", "detail": f"JWKS not readable ({status})"}
+        keys = {k.key_id: k.key for k in jwt.PyJWKSet.from_dict(jwks).keys}
+        key = keys.get(header.get("kid"))
+        if key is None:
+            return {"verdict": "invalid", "detail": "unknown key"}
+        claims = jwt.decode(
+            token, key, algorithms=["ES256"], audience=_env("IDENTITY"), issuer=_env("WWSF"),
+            options={"require": ["iss", "aud", "sub", "exp", "iat"], "verify_exp": False,
+                     "verify_nbf": False, "verify_iat": False},
+        )  # fmt: skip
+    except jwt.PyJWTError as error:
+        return {"verdict": "invalid", "detail": str(error)}
+    now = _now()
+    if float(claims["exp"]) <= now:
+        return {"verdict": "invalid", "detail": "expired"}
+    if "nbf" in claims and float(claims["nbf"]) > now:
+        return {"verdict": "invalid", "detail": "not yet valid"}
+    if identity(str(claims["sub"])) != identity(str(request["to"])):
+        return {"verdict": "mismatch", "detail": "the token is for another identity"}
+    return {"verdict": "ok", "detail": ""}
+
+
+def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
+    registrar = Registrar()
+    impu = identity(str(request["impu"]))
+    live: dict[str, dict[str, Any]] = request["contacts"]
+    base = _env("REGISTRAR") + "/w6/v1/registrations/" + urllib.parse.quote(impu, safe="")
+    status, entry = registrar.http("GET", base)
+    stored = {c["contact_id"] for c in entry["contacts"]} if status == 200 and entry else set()
+    for contact_id, contact in live.items():
+        body = {"wimpu": _env("WIMPU"), "allocated_by": "third-party", "contact": contact}
+        url = f"{base}/contacts/{urllib.parse.quote(contact_id, safe='')}"
+        status, _ = registrar.http("PUT", url, body)
+        if status not in (200, 201):
+            return {"ok": False, "detail": f"PUT {contact_id}: {status}"}
+    for contact_id in stored - live.keys():
+        status, _ = registrar.http("DELETE", f"{base}/contacts/{urllib.parse.quote(contact_id, safe='')}")
+        if status not in (200, 204, 404):
+            return {"ok": False, "detail": f"DELETE {contact_id}: {status}"}
+    return {"ok": True, "detail": ""}
+
+
+def main() -> None:
+    request = json.load(sys.stdin)
+    answer = check_token(request) if sys.argv[1] == "token" else w6_sync(request)
+    json.dump(answer, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

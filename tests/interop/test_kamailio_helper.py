@@ -1,0 +1,100 @@
+"""The token check of the Kamailio eP-CSCF's helper (interop/kamailio/wimpu_helper.py), without Kamailio.
+
+It backs an entry of docs/validation.md: the suite cannot run TP_WIMPU_SEC_007 (a token for another
+eP-CSCF) against a SUT whose WWSF announces a single eP-CSCF, so the audience check is shown here,
+with every other check of the solution profile's "Token" (docs/solution-profile.md). The helper's
+JWKS read is replaced by the test's key set; nothing listens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeAlias
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+Helper: TypeAlias = tuple[ModuleType, ec.EllipticCurvePrivateKey]
+HELPER = Path(__file__).resolve().parents[2] / "interop" / "kamailio" / "wimpu_helper.py"
+WWSF = "https://127.0.0.1:8443"
+EP = "sip:ep-cscf1.ims.example.net"
+ALICE = "sip:wrtc-alice@block1.ims.example.net"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("wimpu_helper", HELPER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def helper(monkeypatch: pytest.MonkeyPatch) -> Helper:
+    module = _load()
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**jwk, "kid": "k1", "alg": "ES256", "use": "sig"}]}
+
+    class Registrar:
+        def http(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+            assert (method, url) == ("GET", f"{WWSF}/.well-known/jwks.json")
+            return 200, jwks
+
+    monkeypatch.setattr(module, "Registrar", Registrar)
+    monkeypatch.setenv("KAM_WWSF", WWSF)
+    monkeypatch.setenv("KAM_IDENTITY", EP)
+    monkeypatch.delenv("KAM_CLOCK_OFFSET_FILE", raising=False)
+    return module, key
+
+
+def _token(key: ec.EllipticCurvePrivateKey, kid: str = "k1", **claims: Any) -> str:
+    now = time.time()
+    body = {"iss": WWSF, "aud": EP, "sub": ALICE, "iat": now, "nbf": now, "exp": now + 600, "jti": "j"}
+    body.update(claims)
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm="ES256",
+                      headers={"kid": kid})  # fmt: skip
+
+
+def _verdict(module: ModuleType, authorization: list[str], body: str = "", content_type: str = "") -> str:
+    request = {"authorization": authorization, "body": body, "content_type": content_type, "to": ALICE}
+    return str(module.check_token(request)["verdict"])
+
+
+def test_a_genuine_token_passes_in_each_carriage(helper: Helper) -> None:
+    module, key = helper
+    token = _token(key)
+    assert _verdict(module, [f"Bearer {token}"]) == "ok"
+    assert _verdict(module, [f'Bearer access_token="{token}"']) == "ok"  # TS 24.371
+    assert _verdict(module, ['Digest username="x"'], token, "application/jwt") == "ok"
+    assert _verdict(module, ['Digest username="x"']) == "missing"
+
+
+@pytest.mark.parametrize(
+    ("claims", "verdict"),
+    [
+        ({"aud": "sip:ep-cscf2.ims.example.net"}, "invalid"),  # TP_WIMPU_SEC_007: another eP-CSCF
+        ({"iss": "https://wwsf.elsewhere.example"}, "invalid"),
+        ({"exp": time.time() - 1}, "invalid"),
+        ({"nbf": time.time() + 300}, "invalid"),
+        ({"exp": None}, "invalid"),
+        ({"sub": "sip:wrtc-dave@block1.ims.example.net"}, "mismatch"),  # 403
+    ],
+)
+def test_a_token_failing_one_check_is_refused(helper: Helper, claims: dict[str, Any], verdict: str) -> None:
+    module, key = helper
+    assert _verdict(module, [f"Bearer {_token(key, **claims)}"]) == verdict
+
+
+def test_another_key_and_no_signature_are_refused(helper: Helper) -> None:
+    module, key = helper
+    assert _verdict(module, [f"Bearer {_token(ec.generate_private_key(ec.SECP256R1()))}"]) == "invalid"
+    assert _verdict(module, [f"Bearer {_token(key, kid='unknown')}"]) == "invalid"
+    claims = {"iss": WWSF, "aud": EP, "sub": ALICE, "exp": time.time() + 60}
+    unsigned = jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]  # alg none takes no key
+    assert _verdict(module, [f"Bearer {unsigned}"]) == "invalid"

@@ -1,0 +1,144 @@
+"""Interop (issue 16): the Kamailio eP-CSCF (interop/kamailio) judged by the suite, registration side.
+
+A nested ``pytest steps`` run of the registration and security features against
+``examples/pixit/kamailio.toml`` with its PICS (``kamailio-pics.toml``): Kamailio 5.6 from Debian
+with the reference WWSF and registrar beside it, the suite's emulated IMS core around it. Each
+scenario's verdict must be the one ``docs/validation.md`` records for Kamailio, with the reason
+given there; a change either way (a fix in interop/kamailio, or a change of the suite) must update
+that table and this one together.
+
+The PIXIT is moved to a loopback address of its own (the same ports), as the mixed run's test does,
+so that another run on this machine keeps its ports. ``scripts/install.sh`` installs Kamailio, so
+CI runs this; the test is skipped only where ``kamailio`` is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from nested import why
+
+from conformance.harness.scenario_capture import release_host, scenario_host
+from conformance.pixit import load_pixit
+from conformance.traceability import load_pics
+
+ROOT = Path(__file__).resolve().parents[2]
+PIXIT = ROOT / "examples" / "pixit" / "kamailio.toml"
+PICS = ROOT / "examples" / "pixit" / "kamailio-pics.toml"
+FEATURES = ["steps/test_registration.py", "steps/test_security.py"]
+
+PASS = "passed"
+FAIL = "failure"
+NA = "not applicable"
+
+# Scenario (its test name, without the module) -> Kamailio's verdict; docs/validation.md says why.
+EXPECTED: dict[str, str] = {
+    # TP_WIMPU_BLK_001
+    "test_a_block_provisioned_for_option_1_is_registered_by_its_epcscf_at_startup"
+    "[sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1-sip:block1@wrtc.ims.example.net]": PASS,
+    "test_the_wwsf_announces_every_block_of_the_third_party_with_a_different_epcscf": NA,  # BLK_004
+    "test_a_block_provisioned_for_option_2_is_registered_upon_the_first_wic_registration_for_it": NA,
+    "test_wics_registering_in_a_block_add_no_ims_registration_of_the_block"
+    "[alice-sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1]": PASS,
+    "test_wics_registering_in_a_block_add_no_ims_registration_of_the_block"
+    "[bob-sip:wrtc-!.*!@block2.ims.example.net-ep-cscf2]": NA,
+    "test_a_wic_registers_for_the_first_time[alice-A1-sip:wrtc-!.*!@block1.ims.example.net]": PASS,
+    "test_a_wic_registers_for_the_first_time[bob-B1-sip:wrtc-!.*!@block2.ims.example.net]": NA,
+    "test_the_epcscf_accepts_the_token_in_each_carriage_it_supports"
+    "[in an Authorization Bearer header field]": PASS,
+    "test_the_epcscf_accepts_the_token_in_each_carriage_it_supports[as an application/jwt body part]": PASS,
+    "test_the_allocated_impu_is_taken_from_the_block_and_bound_to_the_external_identity": NA,
+    "test_the_individual_impu_allocated_to_an_external_identity_never_reaches_the_wic": NA,
+    "test_a_second_wic_of_the_same_user_adds_a_contact_to_the_same_impu[alice]": PASS,
+    "test_a_second_wic_of_the_same_user_adds_a_contact_to_the_same_impu[bob]": NA,
+    "test_a_wic_refreshes_its_registration": PASS,
+    # REG_008: the hop names come from Via, and the eP-CSCF's WSS listener is not named (b)
+    "test_a_refresh_of_a_wics_contact_over_another_websocket_moves_the_contact_to_it[alice]": FAIL,
+    "test_a_refresh_of_a_wics_contact_over_another_websocket_moves_the_contact_to_it[bob]": NA,
+    "test_deregistration_of_the_last_contact_removes_the_entry[alice]": PASS,
+    "test_deregistration_of_the_last_contact_removes_the_entry[bob]": NA,
+    "test_a_deregistration_of_a_contact_that_was_never_registered_leaves_no_entry[alice]": PASS,
+    "test_a_deregistration_of_a_contact_that_was_never_registered_leaves_no_entry[bob]": NA,
+    "test_a_page_from_another_origin_is_refused_at_the_websocket_handshake": PASS,
+    "test_a_register_without_a_token_is_challenged": PASS,
+    "test_a_valid_token_for_another_identity_is_refused": PASS,
+    "test_a_token_that_fails_one_check_of_its_contents_is_refused"
+    "[a copy of its token signed by another key]": PASS,
+    "test_a_token_that_fails_one_check_of_its_contents_is_refused[an unsigned copy of its token]": PASS,
+    # SEC_007 audience: the harness needs a second eP-CSCF in the WWSF's directory (b)
+    "test_a_token_that_fails_one_check_of_its_contents_is_refused"
+    "[a token the WWSF issued for another eP-CSCF]": FAIL,
+    "test_an_expired_token_is_refused": PASS,
+    "test_an_identity_outside_every_wimpu_block_is_refused_even_with_a_valid_token": PASS,
+    # SEC_009, SEC_010, SEC_011: they set up a session first; sessions are not in this slice (a)
+    "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": FAIL,
+    "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": FAIL,
+    "test_a_request_in_a_session_the_wic_has_already_ended_is_refused": FAIL,
+}
+
+
+def _verdicts(junit: Path) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        outcome = PASS
+        for kind in ("failure", "error", "skipped"):
+            element = case.find(kind)
+            if element is not None:
+                message = element.get("message", "")
+                outcome = NA if kind == "skipped" and "not applicable" in message else kind
+                if kind == "skipped" and outcome != NA:
+                    outcome = f"skipped: {message}"
+        found[str(case.get("name"))] = outcome
+    return found
+
+
+def _private(host: str) -> Path:
+    """The PIXIT on ``host`` (same ports), its state directory var/kamailio-<host>, beside the original."""
+    text = PIXIT.read_text(encoding="utf-8")
+    moved = text.replace("127.0.0.1", host).replace("var/kamailio", f"var/kamailio-{host}")
+    moved, started = re.subn(r'("kamailio-lab-block1")\]', rf'\1, "{host}"]', moved)
+    assert started == 1, f"{PIXIT}: no start command to move to {host}"
+    private = PIXIT.with_name(f".{PIXIT.stem}.{os.getpid()}.{host}.toml")
+    private.write_text(moved, encoding="utf-8")
+    return private
+
+
+def test_the_kamailio_pixit_and_pics_load() -> None:
+    pixit = load_pixit(PIXIT)
+    assert [(n.name, n.mode) for n in pixit.ep_cscfs] == [("ep-cscf1", "external")]
+    answers = {item.id: item.answer for item in load_pics(PICS)}
+    assert answers["PICS_NODE_EPCSCF"] == "yes" and answers["PICS_OPT_B"] == "no"
+
+
+@pytest.mark.skipif(shutil.which("kamailio") is None, reason="kamailio is not installed (scripts/install.sh)")
+def test_kamailio_registration_verdicts_are_those_of_docs_validation(tmp_path: Path) -> None:
+    host = scenario_host()
+    private = _private(host)
+    junit = tmp_path / "kamailio.xml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env["WIMPU_CAPTURES_DIR"] = str(tmp_path / "captures")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", *FEATURES, "--sut", str(private), "--pics", str(PICS), "-n0",
+             "-p", "no:randomly", "-p", "no:cacheprovider", "--no-reports", "-q", f"--junitxml={junit}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+    finally:
+        private.unlink(missing_ok=True)
+        shutil.rmtree(ROOT / "var" / f"kamailio-{host}", ignore_errors=True)
+        release_host(host)
+    assert junit.exists(), why(junit, result.stdout, result.stderr)
+    found = _verdicts(junit)
+    differ = {n: (found.get(n), v) for n, v in EXPECTED.items() if found.get(n) != v}
+    unknown = sorted(set(found) - set(EXPECTED))
+    assert not differ and not unknown, (
+        f"verdicts (got, docs/validation.md) that differ: {differ}; scenarios not in the table: {unknown}\n"
+        + why(junit, result.stdout, result.stderr)
+    )
