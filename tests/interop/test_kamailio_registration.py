@@ -77,6 +77,19 @@ EXPECTED: dict[str, str] = {
     "[a token the WWSF issued for another eP-CSCF]": FAIL,
     "test_an_expired_token_is_refused": PASS,
     "test_an_identity_outside_every_wimpu_block_is_refused_even_with_a_valid_token": PASS,
+    # added after the first Kamailio run (found by the blind fault catalogue); Kamailio's
+    # registrar module does each as the scenario asks
+    "test_a_wic_instance_that_comes_back_with_a_new_contact_uri_replaces_its_contact[alice]": PASS,
+    "test_a_wic_instance_that_comes_back_with_a_new_contact_uri_replaces_its_contact[bob]": NA,
+    "test_the_200_ok_lists_the_wics_contact_with_at_most_the_interval_it_asked_for[alice]": PASS,
+    "test_the_200_ok_lists_the_wics_contact_with_at_most_the_interval_it_asked_for[bob]": NA,
+    "test_a_register_for_exactly_the_minimum_registration_interval_is_accepted[alice]": PASS,
+    "test_a_register_for_exactly_the_minimum_registration_interval_is_accepted[bob]": NA,
+    "test_a_page_from_an_origin_that_only_begins_like_the_wwsfs_is_refused_at_the_websocket_handshake"
+    "[.evil.example.com]": PASS,
+    "test_a_page_from_an_origin_that_only_begins_like_the_wwsfs_is_refused_at_the_websocket_handshake"
+    "[0]": PASS,
+    "test_a_valid_token_for_the_identity_in_from_does_not_register_another_identity_in_to": PASS,
     # SEC_009, SEC_010, SEC_011: they set up a session first; sessions are not in this slice (a)
     "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": FAIL,
     "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": FAIL,
