@@ -35,6 +35,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from conformance.harness.expect import EVENT_WAIT
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -48,8 +49,8 @@ CHROMIUM = "/usr/bin/chromium"
 BUNDLE = Path(__file__).resolve().parents[2] / "reference" / "nodes" / "wwsf" / "web" / "dist" / "wic.js"
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 DAVE = "sip:dave@remote.example.org"
-STEP_TIMEOUT = 15.0
-"Longest wait for one step (the machine is shared and slow at times)."
+STEP_TIMEOUT = EVENT_WAIT
+"Longest wait for one step: the suite's one bound on waiting for an event (conformance/harness/expect.py)."
 TEST_TIMEOUT = 120.0
 
 pytestmark = pytest.mark.skipif(
