@@ -26,8 +26,8 @@ class SutProcess:
     """
 
     def __init__(self, pixit: Pixit, keylog: str | None = None) -> None:
-        """``keylog``: given to the command as ``SSLKEYLOGFILE`` (the reference's registrar writes the
-        TLS secrets of W6/W7 there, so that a capture of them can be decoded)."""
+        """``keylog``: given to the command as ``SSLKEYLOGFILE`` (every TLS server and client of the
+        reference writes its secrets there, so that a capture of them can be decoded)."""
         if not pixit.start:
             raise ValueError(f"PIXIT {pixit.path}: no [sut] start command")
         self.pixit = pixit

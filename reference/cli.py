@@ -1,6 +1,7 @@
 """``wimpu-ref``: run the reference stack on loopback.
 
-    wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--verbose] [--nodes N,...] [--pixit-out FILE]
+    wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--keylog KEYS] [--verbose] [--nodes N,...]
+                 [--pixit-out FILE]
     wimpu-ref config            # print the default configuration
 
 starts the wIMPU Registrar, the WWSF, the S-CSCF, the I-CSCF and the eP-CSCFs of the
@@ -13,6 +14,10 @@ the stack as external nodes: their addresses, the test CA to trust, the WWSF's t
 signing key (saved in the state directory), the blocks, users and IMS users. The
 conformance suite then runs against the reference started as separate processes
 (``wimpu-conformance run --sut FILE``).
+
+``--keylog KEYS`` (or ``SSLKEYLOGFILE``, or ``[stack] keylog``) has every TLS server and client
+of the stack append its secrets to KEYS (NSS key log, created mode 0600), so a lab's capture
+of the stack's WSS, HTTPS and W6/W7 decrypts: ``wimpu-conformance verify TRACE --keylog KEYS``.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
 from reference.stack import Stack
 from reference.stack_access import OBSERVER
-from reference.tls import DEFAULT_SANS
+from reference.tls import DEFAULT_SANS, PkiError
 
 __all__ = ["main"]
 
@@ -44,6 +49,8 @@ async def _up(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, state_dir=args.state_dir)
         if args.host:
             config = dataclasses.replace(config, host=args.host)
+        if args.keylog:
+            config = dataclasses.replace(config, keylog=args.keylog)
         nodes = None if args.nodes is None else [n.strip() for n in args.nodes.split(",") if n.strip()]
         clock = OffsetFileClock(args.clock_offset_file) if args.clock_offset_file else None
         stack = Stack(config, nodes=nodes, clock=clock)
@@ -61,7 +68,7 @@ async def _up(args: argparse.Namespace) -> int:
         if args.pixit_out and nodes is not None:
             _check_pixit_ports(stack, nodes)
         check_ports_free(config, only=nodes)
-    except (ConfigError, ValueError) as exc:  # one line, before anything starts
+    except (ConfigError, PkiError, ValueError) as exc:  # one line, before anything starts
         print(f"wimpu-ref: configuration error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -277,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         "--host",
         help="listen on this address instead of the configuration's [stack] host (a test run on a "
         "loopback address of its own: its fixed ports collide with no other run's)",
+    )
+    up.add_argument(
+        "--keylog",
+        metavar="KEYS",
+        help="append the TLS secrets of every TLS server and client of the stack to KEYS (NSS key "
+        "log, as SSLKEYLOGFILE; mode 0600) so a capture of its WSS and HTTPS decrypts",
     )
     sub.add_parser("config", help="print the default configuration (a starting point for --config)")
     up.add_argument("--verbose", action="store_true", help="log every SIP message in full")

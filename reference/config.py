@@ -33,7 +33,7 @@ class ConfigError(ValueError):
 _TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users", "failover", "p_cscf", "limits"}
 _PCSCF = {"name", "sip_port", "link_port"}
 _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
-_STACK = {"host", "ims_domain", "state_dir", "remote_domain"}
+_STACK = {"host", "ims_domain", "state_dir", "remote_domain", "keylog"}
 _PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf", "remote"}
 "Listening ports of the nodes, and ``remote``: where the remote IMS party (played by the suite) listens."
 _EP = {"name", "wss_port", "sip_port", "p_cscfs"}
@@ -228,6 +228,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         host=_get(stack, "host", str, f"{where}: stack", "127.0.0.1"),
         ims_domain=_get(stack, "ims_domain", str, f"{where}: stack", "ims.example.net"),
         state_dir=stack.get("state_dir"),
+        keylog=_get(stack, "keylog", str, f"{where}: stack", "") or None,
         remote_domain=_get(stack, "remote_domain", str, f"{where}: stack", "remote.example.org"),
         blocks=tuple(blocks),
         users=tuple(users),

@@ -146,6 +146,10 @@ class StackConfig:
     )
     state_dir: str | None = None
     "Where the PKI and the registrar database live; a temporary directory when None."
+    keylog: str | None = None
+    """An NSS key log every TLS server and client of the stack appends its secrets to (WSS,
+    the WWSF's HTTPS, W6/W7), so a lab capture decrypts (``docs/verify.md``); None: the
+    ``SSLKEYLOGFILE`` environment variable if set, else no key log."""
     ims_users: tuple[str, ...] = ("sip:carol@ims.example.net",)
     "Ordinary IMS subscribers (not webRTC): the I-CSCF routes to them without any W7 query."
     remote_domain: str = "remote.example.org"
@@ -195,7 +199,8 @@ class Stack:
         else:
             self.state = Path(self.config.state_dir)
             self.state.mkdir(parents=True, exist_ok=True)
-        self.pki = TestPki(self.state / "pki")
+        keylog = self.config.keylog or os.environ.get("SSLKEYLOGFILE") or None
+        self.pki = TestPki(self.state / "pki", keylog=keylog)
         self.secrets = SecretStore(self.state / "secrets")
         "Generated credentials (block passwords), shared by the processes of one state directory."
         self.config = dataclasses.replace(
@@ -219,8 +224,6 @@ class Stack:
                 self.pki.ensure_client(node)
             sans = tuple(dict.fromkeys((*DEFAULT_SANS, self.config.host)))
             tls = self.pki.mtls_server_context("registrar", sans)
-            if os.environ.get("SSLKEYLOGFILE"):  # captures of W6/W7 (docs/security.md)
-                tls.keylog_filename = os.environ["SSLKEYLOGFILE"]
         self.registrar = RegistrarService(
             db_path=str(self.state / "registrar.db"),
             host=self.config.host,
@@ -291,11 +294,11 @@ class Stack:
         """A read-only W6/W7 client of the registrar (the ``observer`` certificate)."""
         return RegistrarClient(self.registrar_url, timeout=timeout, ssl=self.client_tls(OBSERVER))
 
-    def log_registrar_secrets(self, keylog_file: str) -> None:
-        """Write the TLS secrets of the registrar's connections to ``keylog_file`` (NSS key
-        log): W6/W7 stay decodable in a capture. Only in the registrar's process."""
-        if self.registrar.tls is not None:
-            self.registrar.tls.keylog_filename = keylog_file
+    def log_tls_secrets(self, keylog_file: str) -> None:
+        """From now on, write the TLS secrets of every connection of this process's nodes, as
+        server (WSS, the WWSF's HTTPS, the registrar) and as client (W6/W7, the JWKS), to
+        ``keylog_file`` (NSS key log): a capture of them stays decodable."""
+        self.pki.log_secrets(keylog_file)
 
     def webrtc_domains(self) -> tuple[str, ...]:
         """TR 23.701 5.2.2.3.3: the domains the enhanced I-CSCF checks over W7."""

@@ -16,8 +16,14 @@ Layout of the directory::
 
 A second process that opens the same directory loads what is there instead of making a
 new CA, so separate processes (a browser launcher, a SIPp run, tshark) share one trust
-anchor. ``client_context(keylog_file=...)`` writes the NSS key log Wireshark and tshark
-use to decrypt captures.
+anchor.
+
+Key logs: :meth:`TestPki.log_secrets` (or ``keylog=``) has every TLS context the PKI made or
+will make, server and client, append its secrets to one NSS key log (``SSLKEYLOGFILE``
+format), so a lab's capture of the stack's own WSS and HTTPS decrypts with the stack's key log
+alone (``wimpu-conformance verify --keylog``); ``client_context(keylog_file=...)`` sends one
+client's secrets to a file of its own. The key log is created mode 0600: it decrypts every
+connection, like a private key.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import ipaddress
 import os
 import re
 import ssl
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,6 +72,9 @@ class TestPki:
         directory: where the PEM files live; created (mode 0700) if missing. If it
             already holds ``ca.pem`` and ``ca.key`` they are loaded, not replaced.
         ca_name: the common name of a newly generated CA.
+        keylog: an NSS key log every TLS context of this PKI appends its secrets to
+            (:meth:`log_secrets`); None: none (a client context still honours
+            ``SSLKEYLOGFILE``, as every Python client context does).
 
     Raises:
         PkiError: an existing file cannot be read or parsed, or the CA key does not
@@ -73,8 +83,14 @@ class TestPki:
 
     __test__ = False  # not a pytest test class, despite its name
 
-    def __init__(self, directory: str | os.PathLike[str], *, ca_name: str = "wimpu test CA"):
+    def __init__(
+        self, directory: str | os.PathLike[str], *, ca_name: str = "wimpu test CA", keylog: str | None = None
+    ):
         self.directory = Path(directory)
+        self._keylog: str | None = None
+        self._contexts: weakref.WeakSet[ssl.SSLContext] = weakref.WeakSet()
+        if keylog is not None:
+            self.log_secrets(keylog)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._locked():
             if self.ca_path.exists() or (self.directory / "ca.key").exists():
@@ -90,6 +106,38 @@ class TestPki:
 
     def __repr__(self) -> str:
         return f"TestPki({str(self.directory)!r})"
+
+    @property
+    def keylog(self) -> str | None:
+        """The NSS key log the contexts of this PKI write to, or None."""
+        return self._keylog
+
+    def log_secrets(self, keylog: str) -> None:
+        """Append the TLS secrets of every context this PKI made or will make to ``keylog``.
+
+        Contexts already in use switch for their next connections (a scenario's capture gets
+        its own key log). The file is created mode 0600 if missing.
+
+        Raises:
+            PkiError: the file cannot be created.
+        """
+        try:
+            os.close(os.open(keylog, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        except OSError as error:
+            raise PkiError(f"cannot write the key log {keylog}: {error.strerror or error}") from error
+        self._keylog = keylog
+        for context in list(self._contexts):
+            context.keylog_filename = keylog
+
+    def _track(self, context: ssl.SSLContext, keylog_file: str | None = None) -> ssl.SSLContext:
+        """Give ``context`` its key log (its own, else the PKI's) and follow it for later switches."""
+        if keylog_file is not None:
+            context.keylog_filename = keylog_file
+            return context
+        if self._keylog is not None:
+            context.keylog_filename = self._keylog
+        self._contexts.add(context)
+        return context
 
     @property
     def ca_path(self) -> Path:
@@ -197,7 +245,7 @@ class TestPki:
             context = self._server_context_locked(name, sans, cover=True)
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cadata=self.ca_pem.decode())
-        return context
+        return self._track(context)
 
     def ensure_server(self, name: str, sans: Sequence[str]) -> Path:
         """Issue ``name``'s server certificate unless a current one covering ``sans`` is on disk
@@ -217,21 +265,21 @@ class TestPki:
         for ``name`` yet, or if the stored one has expired.
         """
         with self._locked():
-            return self._server_context_locked(name, DEFAULT_SANS, cover=False)
+            return self._track(self._server_context_locked(name, DEFAULT_SANS, cover=False))
 
     def client_context(self, keylog_file: str | None = None, *, node: str | None = None) -> ssl.SSLContext:
         """A TLS client context that trusts only this CA and checks host names.
 
         Args:
             keylog_file: if given, TLS secrets are appended to this file in the NSS key
-                log format (``SSLKEYLOGFILE``), for Wireshark or tshark decryption.
+                log format (``SSLKEYLOGFILE``), for Wireshark or tshark decryption, instead
+                of the PKI's key log (:meth:`log_secrets`).
             node: present the client certificate of this node (issued if missing), for
                 mutual TLS towards the wIMPU Registrar.
         """
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=self.ca_pem.decode())
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if keylog_file is not None:
-            context.keylog_filename = keylog_file
+        self._track(context, keylog_file)
         if node is not None:
             with self._locked():
                 self._ensure_client_locked(node)

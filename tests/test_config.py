@@ -31,6 +31,7 @@ def test_default_profile_has_two_blocks_one_per_option() -> None:
     ("edit", "message"),
     [
         (lambda d: d["stack"].update(colour="blue"), "[stack]: unknown key 'colour'"),
+        (lambda d: d["stack"].update(keylog=1), "stack.keylog: expected str"),
         (lambda d: d.update(extra=1), "unknown key 'extra'"),
         (
             lambda d: d["block"][0].update(ep_cscf="ep-cscf9"),
@@ -98,3 +99,22 @@ def test_cli_refuses_a_bad_config_with_one_line_and_status_2(tmp_path: Path) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "'nowhere' is not a configured eP-CSCF" in lines[0], result.stderr
     assert result.stdout == ""
+
+
+def test_the_key_log_option_reaches_the_stack(tmp_path: Path) -> None:
+    data = default()
+    data["stack"]["keylog"] = str(tmp_path / "keys")
+    assert parse_config(data).keylog == str(tmp_path / "keys")
+    assert load_config(None).keylog is None  # off unless asked for (docs/security.md)
+
+
+def test_cli_refuses_a_key_log_it_cannot_write_with_one_line_and_status_2(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-directory" / "keys"
+    result = subprocess.run(
+        [sys.executable, "-m", "reference.cli", "up", "--state-dir", str(tmp_path / "s"),
+         "--keylog", str(missing)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"cannot write the key log {missing}" in lines[0], result.stderr

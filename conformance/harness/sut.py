@@ -87,8 +87,8 @@ class Sut:
         return None
 
     def log_tls_secrets(self, keylog_file: str) -> None:
-        """Have the SUT's registrar write its TLS secrets to ``keylog_file`` where the suite can
-        (the W6/W7 legs of the capture stay decodable); by default it cannot."""
+        """Have the SUT write its TLS secrets to ``keylog_file`` where the suite can (the legs
+        between SUT nodes, W6/W7 among them, stay decodable); by default it cannot."""
 
     def client_context(self) -> ssl.SSLContext:
         """A TLS client context trusting the SUT's certificates (WWSF, eP-CSCF)."""
@@ -197,7 +197,7 @@ class ReferenceSut(Sut):
         return self.stack.pki.client_context(node=OBSERVER)
 
     def log_tls_secrets(self, keylog_file: str) -> None:
-        self.stack.log_registrar_secrets(keylog_file)
+        self.stack.log_tls_secrets(keylog_file)
 
     def ports(self) -> dict[int, str]:
         from captures import stack_ports
@@ -349,8 +349,8 @@ class ExternalSut(Sut):
         return context
 
     def log_tls_secrets(self, keylog_file: str) -> None:
-        """A SUT the suite starts (``[sut] start``) gets ``SSLKEYLOGFILE`` (the reference's registrar
-        writes its secrets there); a SUT already running cannot be told."""
+        """A SUT the suite starts (``[sut] start``) gets ``SSLKEYLOGFILE`` (every TLS server and
+        client of the reference writes its secrets there); a SUT already running cannot be told."""
         self._keylog = keylog_file
 
     def ports(self) -> dict[int, str]:

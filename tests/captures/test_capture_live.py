@@ -68,7 +68,7 @@ async def scenario(directory: Path) -> Run:
     try:
         ports = stack_ports(stack, remote=remote)
         capture = LiveCapture(directory / "registration_and_termination.pcapng", hosts=[host])
-        stack.log_registrar_secrets(str(capture.keylog_path))  # W6/W7 are TLS (docs/security.md)
+        stack.log_tls_secrets(str(capture.keylog_path))  # W6/W7 are TLS (docs/security.md)
         await asyncio.to_thread(capture.start)
         context = stack.pki.client_context(keylog_file=str(capture.keylog_path))
         login = await web_login(stack.wwsf.origin, "alice", "alice-password", context)

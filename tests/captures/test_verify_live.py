@@ -11,6 +11,12 @@ an ordinary IMS user (no W7) and an unregistered webRTC user (480). Then:
   rewritten (lengths, sequence numbers and checksums fixed) fails that one rule, on that frame;
 - the capture without its TLS secrets names the connections it cannot read, and the rules
   that need the WIC's leg are inconclusive, never pass or fail.
+- a lab's capture, with no secrets in it and no key log of any client (a browser's): the
+  stack's own key log (``StackConfig.keylog``, ``wimpu-ref up --keylog``) decrypts every
+  connection, its WSS and HTTPS as server and W6/W7 as client, and every rule passes.
+
+The stack writes its key log to a file of its own (``stack.keys``); the suite's clients write
+theirs into the capture (``client_context(keylog_file=...)``, not the PKI's key log).
 
 Capturing needs root or CAP_NET_RAW (CI runs as root); when it is impossible these tests
 fail with the reason, they never skip.
@@ -85,8 +91,10 @@ external_domains = ["enterprise.com"]
 
 
 class Run:
-    def __init__(self, capture: Path, pixit: Path, outcomes: dict[str, int]) -> None:
+    def __init__(self, capture: Path, pixit: Path, outcomes: dict[str, int], stack_keys: Path) -> None:
         self.capture, self.pixit, self.outcomes = capture, pixit, outcomes
+        self.stack_keys = stack_keys
+        "The stack's own key log: every TLS server and client of the stack."
 
 
 async def scenario(directory: Path) -> Run:
@@ -107,13 +115,13 @@ async def scenario(directory: Path) -> Run:
     config = StackConfig(
         ports={"registrar": p[0], "wwsf": p[1], "i_cscf": p[2], "s_cscf": p[3]},
         ep_ports={"ep-cscf1": (p[4], p[5]), "ep-cscf2": (p[6], p[7])},
+        keylog=str(directory / "stack.keys"),
     )
     pixit = directory / "pixit.toml"
     pixit.write_text(pixit_text(ports))
     capture = LiveCapture(directory / "run.pcapng", ports.values())
     outcomes: dict[str, int] = {}
     stack = Stack(config)
-    stack.log_registrar_secrets(str(capture.keylog_path))  # W6/W7 are TLS (docs/security.md)
     try:
         await asyncio.to_thread(capture.start)
         await stack.start()  # block 1 registers now (5.2.2.5.1 option 1), inside the capture
@@ -161,7 +169,7 @@ async def scenario(directory: Path) -> Run:
     finally:
         await remote.stop()
         await stack.stop()
-    return Run(capture.path, pixit, outcomes)
+    return Run(capture.path, pixit, outcomes, Path(config.keylog or ""))
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +208,9 @@ def test_the_run_did_what_the_scenario_says(run: Run) -> None:
 
 def test_the_live_capture_verifies_every_rule_passes(run: Run, tmp_path: Path) -> None:
     report = tmp_path / "verdicts.json"
-    status, out, err = verify(str(run.capture), "--pixit", str(run.pixit), "--json", str(report))
+    status, out, err = verify(
+        str(run.capture), "--pixit", str(run.pixit), "--keylog", str(run.stack_keys), "--json", str(report)
+    )
     assert err == []
     assert status == 0, "\n".join(line for line in out if "PASS" not in line)
     assert out[-1] == "verdict: PASS"
@@ -276,7 +286,9 @@ def test_an_edited_capture_fails_that_rule_on_that_frame(
     rewrite(packets, index, old, new)
     path = write_pcapng(packets, tmp_path / "edited.pcapng", secrets_of=run.capture)
     report = tmp_path / "verdicts.json"
-    status, out, err = verify(str(path), "--pixit", str(run.pixit), "--json", str(report))
+    status, out, err = verify(
+        str(path), "--pixit", str(run.pixit), "--keylog", str(run.stack_keys), "--json", str(report)
+    )
     assert status == 1 and err == []
     frame = index + 1
     failed = [f for f in findings(report) if f["verdict"] != "pass"]
@@ -302,3 +314,21 @@ def test_without_the_tls_secrets_the_wic_legs_are_inconclusive(run: Run, tmp_pat
     unsure_details = [f for f in found if f["verdict"] == "inconclusive"]
     vague = [f for f in unsure_details if "could not be decrypted" not in f["detail"]]
     assert not vague, vague
+
+
+def test_a_lab_capture_decrypts_with_the_stack_key_log_alone(run: Run, tmp_path: Path) -> None:
+    """Issue 17: a lab captures the stack beside equipment whose key logs it does not have (a
+    browser WIC). The capture without secrets, and only the stack's key log: every WSS and
+    HTTPS connection decrypts (the stack logs as server, and as W6/W7 client) and every rule
+    passes. The key log is as secret as a private key: mode 0600."""
+    assert run.stack_keys.stat().st_mode & 0o777 == 0o600
+    path = write_pcapng(list(rdpcap(str(run.capture))), tmp_path / "lab.pcapng", secrets_of=None)
+    report = tmp_path / "verdicts.json"
+    status, out, err = verify(
+        str(path), "--pixit", str(run.pixit), "--keylog", str(run.stack_keys), "--json", str(report)
+    )
+    assert err == []  # no tls-no-secrets: every connection had its secrets in the stack's key log
+    assert status == 0, "\n".join(line for line in out if "PASS" not in line)
+    found = findings(report)
+    assert {f["verdict"] for f in found} == {"pass"}
+    assert {f["rule"] for f in found} == set(RULES)

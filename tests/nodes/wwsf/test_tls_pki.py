@@ -95,6 +95,29 @@ async def test_client_context_writes_the_nss_key_log(pki: TestPki, tmp_path: Pat
     assert "CLIENT_TRAFFIC_SECRET_0" in text or "CLIENT_RANDOM" in text
 
 
+async def test_the_pki_key_log_holds_server_and_client_secrets(pki: TestPki, tmp_path: Path) -> None:
+    """Issue 17: a lab decrypts the stack's TLS with the stack's own key log. Contexts made
+    before :meth:`TestPki.log_secrets` switch to it; the file is created mode 0600."""
+    server, client = pki.server_context("wwsf"), pki.client_context()
+    keylog = tmp_path / "stack.keys"
+    pki.log_secrets(str(keylog))
+    assert stat.S_IMODE(keylog.stat().st_mode) == 0o600
+    own = tmp_path / "client.keys"
+    await _echo(server, pki.client_context(str(own)), "127.0.0.1")  # the server side logs
+    server_lines = keylog.read_text().splitlines()
+    assert any(line.startswith("SERVER_TRAFFIC_SECRET_0 ") for line in server_lines)
+    assert sorted(own.read_text().splitlines()) == sorted(server_lines)  # both ends' view of one connection
+    other = TestPki(pki.directory)  # another process's PKI, no key log: only the client side logs
+    await _echo(other.server_context("wwsf"), client, "127.0.0.1")
+    client_lines = keylog.read_text().splitlines()[len(server_lines) :]
+    assert any(line.startswith("CLIENT_TRAFFIC_SECRET_0 ") for line in client_lines)
+
+
+def test_a_key_log_that_cannot_be_written_is_a_pki_error(pki: TestPki, tmp_path: Path) -> None:
+    with pytest.raises(PkiError, match="cannot write the key log"):
+        pki.log_secrets(str(tmp_path / "missing" / "keys"))
+
+
 async def test_second_process_loads_the_same_pki(pki: TestPki) -> None:
     pki.issue("wwsf")
     again = TestPki(pki.directory)
