@@ -28,6 +28,7 @@ from conformance.tp_table import TestPurpose, load_test_purposes
 from reports import render_html, render_md
 from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
 from reports.results import SEVERITY, RunInfo, ScenarioResult, Verdict, load_run
+from reports.screens import ScreenSet, load_screen_sets
 from reports.sources import (
     OpenPoint,
     load_pics,
@@ -109,6 +110,8 @@ class Report:
     """Whether ``pics`` is the PICS the run used (given, or recorded in run.json); otherwise it is
     ``features/pics.toml``, the reference implementation's answers."""
     ladders: dict[str, Ladder] = field(default_factory=dict)
+    screens: list[ScreenSet] = field(default_factory=list)
+    "Screenshots of the real clients' tests of this run (the browser WIC; section 10)."
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -283,6 +286,8 @@ def build(
                 source=_display(Path(ladder.source), root),
                 capture=_display(Path(ladder.capture), root) if ladder.capture else "",
             )
+    report.screens, unreadable = load_screen_sets(captures, since)
+    report.warnings += unreadable
     if stale:
         report.warnings.append(
             f"{len(stale)} ladder file(s) older than the run not shown (a previous run's captures; this "

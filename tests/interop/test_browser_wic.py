@@ -16,6 +16,9 @@ flag that ignores certificate errors. Playwright for Python drives it
 Media comes from Chromium's fake devices; the remote party's SDP is a fixed WebRTC-shaped
 one with no candidates, so no RTP flows: the signalling is what is tested.
 
+A screenshot of each stage goes under the captures directory (``reports/screens.py``): the
+conformance report shows them (section 10) and the test's Allure result carries them.
+
 ``scripts/install.sh`` installs Chromium, certutil, Playwright and the bundle; CI runs it.
 Only a machine without Chromium skips this test.
 """
@@ -29,6 +32,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -44,12 +48,15 @@ from reference.sip.transaction import ServerTransaction, make_response
 from reference.stack import Stack
 from reference.transport.endpoint import Source, Target
 from reference.transport.resolver import Resolver, next_hop_uri
+from reports.evidence import captures_dir
+from reports.screens import Screen, ScreenSet, screens_folder, write_allure_result, write_screens
 
 CHROMIUM = "/usr/bin/chromium"
 BUNDLE = Path(__file__).resolve().parents[2] / "reference" / "nodes" / "wwsf" / "web" / "dist" / "wic.js"
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 DAVE = "sip:dave@remote.example.org"
 STEP_TIMEOUT = EVENT_WAIT
+TITLE = "The browser WIC: log in, register, answer a forked call, call out, de-register"
 "Longest wait for one step: the suite's one bound on waiting for an event (conformance/harness/expect.py)."
 TEST_TIMEOUT = 120.0
 
@@ -171,16 +178,27 @@ def _redacted(data: str | bytes) -> str:
     return re.sub(r"(Bearer\s+)[^\s,]+", r"\1<token>", text, flags=re.IGNORECASE)
 
 
-def _attach(path: Path) -> None:
-    """Attach a screenshot to the Allure result when allure is active (a no-op otherwise)."""
-    try:
-        import allure
-    except ImportError:
-        return
-    try:
-        allure.attach.file(str(path), name=path.stem, attachment_type=allure.attachment_type.PNG)  # type: ignore[no-untyped-call]
-    except KeyError:
-        pass  # allure-pytest-bdd is loaded but reports Gherkin scenarios only: no result to attach to
+def _evidence(request: pytest.FixtureRequest) -> Path:
+    """The folder of this test's screenshots under the captures directory, emptied."""
+    folder = screens_folder(captures_dir(request.config.rootpath), request.node.name)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+def _report(
+    request: pytest.FixtureRequest, folder: Path, shots: list[Screen], status: str, start: float
+) -> None:
+    """Leave the screenshots where the conformance report (section 10) and Allure find them."""
+    index = write_screens(folder, request.node.name, TITLE, status, shots)
+    alluredir = getattr(request.config.option, "allure_report_dir", None)
+    if alluredir:
+        write_allure_result(
+            request.config.invocation_params.dir / str(alluredir),
+            ScreenSet(request.node.name, TITLE, status, time.time(), tuple(shots)),
+            full_name=request.node.nodeid, start=start, stop=time.time(),
+        )  # fmt: skip
+    print(f"screenshots: {index}")
 
 
 async def _wait_for(check: Callable[[], bool], what: str) -> None:
@@ -197,15 +215,16 @@ async def test_browser_wic_registers_answers_calls_and_deregisters(
     webrtc_remote: WebRtcRemoteParty,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     if not BUNDLE.is_file():
         pytest.fail(f"{BUNDLE} is missing: run `bash scripts/install.sh` (npm ci and npm run build)")
     caplog.set_level(logging.INFO, logger="wimpu.transport.ws")
     expect.set_options(timeout=STEP_TIMEOUT * 1000)
     home = _nss_home(tmp_path / "home", stack.pki.ca_path)
-    screens = tmp_path / "screenshots"
-    screens.mkdir()
-    shots: list[Path] = []
+    screens = _evidence(request)
+    shots: list[Screen] = []
+    start, status = time.time(), "broken"
     console: list[str] = []
     frames: list[str] = []
     "The SIP messages the page sent over its WebSocket (token redacted)."
@@ -214,8 +233,7 @@ async def test_browser_wic_registers_answers_calls_and_deregisters(
     async def screenshot(stage: str) -> None:
         path = screens / f"{len(shots) + 1:02d}-{stage}.png"
         await page.screenshot(path=str(path), full_page=True)
-        shots.append(path)
-        _attach(path)
+        shots.append(Screen(stage, path))
 
     wic = Wic("alice-emulated", ssl_context=stack.pki.client_context())
     async with stack.observer() as w6, async_playwright() as pw:
@@ -235,14 +253,18 @@ async def test_browser_wic_registers_answers_calls_and_deregisters(
                 await _scenario(stack, remote, wic, w6, page, screenshot, caplog)
                 [register, *_] = [f for f in frames if f.startswith("REGISTER ")]
                 assert "\r\nAuthorization: Bearer <token>\r\n" in register, register
+            status = "passed"
+        except AssertionError:
+            status = "failed"
+            print("\n".join(["===== browser console =====", *console]))
+            raise
         except BaseException:
             print("\n".join(["===== browser console =====", *console]))
-            print(f"===== screenshots: {[str(p) for p in shots]}")
             raise
         finally:
             await browser.close()
             await wic.close()
-    print(f"screenshots: {[str(p) for p in shots]}")
+            _report(request, screens, shots, status, start)
 
 
 async def _scenario(
