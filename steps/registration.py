@@ -216,6 +216,12 @@ def wic_deregisters(world: World, wic: str) -> None:
     world.register(wic, world.user_of(wic), expires=0)
 
 
+@when(parsers.re(rf"WIC (?P<number>\d+) of {USER} de-registers"))
+def numbered_wic_deregisters(world: World, number: str, user: str) -> None:
+    """5.2.2.3.2: the WIC removes its own contact (Expires: 0), over its own flow."""
+    world.register(world.wic_number(user, int(number)), user, expires=0)
+
+
 @given(parsers.re(rf"{WIC} has de-registered"))
 def wic_has_deregistered(world: World, wic: str) -> None:
     expect.status(world.register(wic, world.user_of(wic), expires=0), 200)

@@ -241,6 +241,14 @@ def remote_calls_user(world: World, user: str) -> None:
     world.call(world.identity_of(user))
 
 
+@given(parsers.re(rf"the remote party has called {USER} and {WIC} has answered"))
+def remote_has_called(world: World, user: str, wic: str) -> None:
+    """A session that reached the WIC (5.2.2.5.4 steps 1-5): what an I-CSCF may remember of it."""
+    world.call(world.identity_of(user))
+    expect.session_status(world.session, 200)
+    expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
+
+
 @when(parsers.re(rf"the remote party calls {IDENTITY}"))
 def remote_calls(world: World, identity: str) -> None:
     world.call(identity)
@@ -322,6 +330,13 @@ def numbered_wic_invited(world: World, number: str, user: str) -> None:
     """5.2.2.5.4 step 5: the session is delivered to that WIC."""
     name = world.wic_number(user, int(number))
     expect.single(world.received_by_wic(name, "INVITE"), f"INVITE at WIC {name}")
+
+
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no INVITE"))
+def numbered_wic_not_invited(world: World, number: str, user: str) -> None:
+    world.settle()
+    name = world.wic_number(user, int(number))
+    expect.none(world.received_by_wic(name, "INVITE", at_least=0), f"INVITE at WIC {name}")
 
 
 @then(parsers.re(rf"every WIC of {USER} receives the INVITE"))

@@ -37,6 +37,31 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user |
         | bob  |
 
+    @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_007
+    Scenario Outline: A registration is removed once exactly its granted interval has passed
+      The registration timer runs out when the interval the registrar granted has passed (RFC
+      3261 10.3 step 7: the binding is removed "when the expiration interval has passed"), not
+      a second or a sweep later: the tester's clock moves by exactly the interval granted.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered for 600 seconds with the identity and the token of <user>
+      When 600 seconds pass
+      And the remote party calls <user>
+      Then the wIMPU Registrar holds no registration for <user>
+      And the I-CSCF rejects the session
+      And WIC "W" receives no INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.2 - the eP-CSCF shall update the applicable entry in the wIMPU Registrar for every re-registration of a WIC
 
     @clause_5_2_2_3_2 @i_cscf @registrar_read @TP_WIMPU_LIFE_002
@@ -140,6 +165,33 @@ Feature: 5.2.2.3.1 Registration timer expiry
       When the remote party calls <user>
       Then the remote party receives 200
       And WIC 2 of <user> receives the INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+  Rule: 5.2.2.3.1 and W6 (5.2.2.4.1) - a de-registration removes the contact of the WIC that de-registered, and only that one
+
+    The entry of an IMPU is removed upon the de-registration of its last contact; a WIC's
+    de-registration removes its own contact (the eP-CSCF updates the entry over W6), and the
+    user's other WICs stay registered and are reached (5.2.2.5.4 steps 4-5).
+
+    @clause_5_2_2_3_2 @i_cscf @registrar_read @TP_WIMPU_LIFE_008
+    Scenario Outline: When one WIC de-registers, a session to the user still reaches the other WIC
+      Given <user> has registered from 2 WICs
+      When WIC 1 of <user> de-registers
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And WIC 2 of <user> receives the INVITE
+      And WIC 1 of <user> receives no INVITE
 
       @option_a
       Examples:

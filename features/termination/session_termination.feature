@@ -51,6 +51,30 @@ Feature: 5.2.2.5.4 Termination
       And the I-CSCF made no query to the wIMPU Registrar
       And the session reaches the IMS user "sip:carol@ims.example.net"
 
+    @step_1 @step_2 @registrar_read @TP_WIMPU_TERM_008
+    Scenario Outline: A session to a registered webRTC user whose domain is written in capitals reaches its WIC
+      The configured domains are host names, which SIP compares without regard to case (RFC
+      3261 19.1.4): a called identity whose domain is a webRTC domain written in other capitals
+      is a webRTC user's, queried in the wIMPU Registrar and reached.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls "<called>"
+      Then the remote party receives 200
+      And the I-CSCF queried the wIMPU Registrar for the called identity
+      And the INVITE reaches WIC "<wic>" through the I-CSCF, the S-CSCF and the eP-CSCF
+
+      @option_a
+      Examples: an individual IMPU of a block
+        | user  | wic | called                                  |
+        | alice | A1  | sip:wrtc-alice@BLOCK1.IMS.Example.NET   |
+
+      @option_b
+      Examples: an external identity of a webRTC domain
+        | user | wic | called                 |
+        | bob  | B1  | sip:bob@Enterprise.COM |
+
   Rule: Step 2 - a session for a webRTC user who is not registered is rejected by the I-CSCF
 
     @step_2 @negative @TP_WIMPU_TERM_003
@@ -76,6 +100,55 @@ Feature: 5.2.2.5.4 Termination
       Then the I-CSCF queried the wIMPU Registrar for the called identity
       And the I-CSCF rejects the session
       And the I-CSCF rejects the session with 404, as the solution profile chooses (PROFILE_TERM_REJECT_CODE)
+
+    @step_2 @negative @registrar_read @TP_WIMPU_TERM_006
+    Scenario Outline: A session to an unregistered identity that begins like a registered user's identity is rejected
+      The registration status is that of the called identity itself: W7 compares identities as
+      SIP URIs (RFC 3261 19.1.4), so a called identity that only begins like a registered one
+      is not registered.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls "<called>"
+      Then the I-CSCF queried the wIMPU Registrar for the called identity
+      And the I-CSCF rejects the session
+      And WIC "<wic>" receives no INVITE
+
+      @option_a
+      Examples: an individual IMPU of a block
+        | user  | wic | called                               |
+        | alice | A1  | sip:wrtc-ali@block1.ims.example.net  |
+
+      @option_b
+      Examples: an external identity of a webRTC domain
+        | user | wic | called                |
+        | bob  | B1  | sip:bo@enterprise.com |
+
+    @step_2 @inopportune @registrar_read @TP_WIMPU_TERM_007
+    Scenario Outline: A session to a webRTC user who was reached before and has de-registered since is rejected at the I-CSCF
+      The I-CSCF validates the registration status of every terminating session for a webRTC
+      domain (step 2), also of a user it found registered before: a WIC that de-registered is
+      not reached, and the session is rejected at the I-CSCF, not carried to the eP-CSCF.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      And the remote party has called <user> and WIC "<wic>" has answered
+      And WIC "<wic>" has de-registered
+      When the remote party calls <user>
+      Then the I-CSCF queried the wIMPU Registrar for the called identity
+      And the I-CSCF rejects the session
+
+      @option_a
+      Examples: an individual IMPU of a block
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: an external identity of a webRTC domain
+        | user | wic |
+        | bob  | B1  |
 
   Rule: 5.2.2.5.3 then steps 1-5 - a session from one webRTC user to another goes out through the caller's eP-CSCF and comes back in through the I-CSCF
 

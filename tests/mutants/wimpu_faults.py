@@ -951,6 +951,100 @@ def _expiry_ignored(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Store, "upsert_contact", upsert_contact)
 
 
+def _deregister_removes_entry(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF takes a WIC's de-registration (Expires: 0 for its one Contact) for a
+    de-registration of the IMPU: it removes the whole entry, the user's other WICs too."""
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        contacts = request.contacts if request.method == "REGISTER" else []
+        zero = request.get("Expires") == "0" or any(c.params.get("expires") == "0" for c in contacts)
+        if contacts and zero:
+            request = request.with_header_set("Contact", "*").with_header_set("Expires", "0")
+        return request, kwargs
+
+    _patch_flow(mp, _pcscf(), "register_wic", call=call)
+
+
+def _registrar_expiry_grace(mp: pytest.MonkeyPatch) -> None:
+    """The wIMPU Registrar keeps a contact 5 s past its expiry (a grace for late
+    re-registrations): W6 reads and W7 answers see it alive after the timer ran out."""
+    from reference.nodes.wimpu_registrar.store import Store
+
+    for name in ("read", "read_by_external", "status"):
+        original = getattr(Store, name)
+
+        def late(self: Store, key: str, now: float, _original: Any = original) -> Any:
+            return _original(self, key, now - 5.0)
+
+        mp.setattr(Store, name, late)
+
+
+def _w7_user_prefix(mp: pytest.MonkeyPatch) -> None:
+    """W7 completes a called user part to the first registered identity of the block that
+    starts with it (an index searched with LIKE 'user%'): sip:bo@D finds sip:bob@D."""
+    from reference.nodes.wimpu_registrar.model import RegistrationStatus
+    from reference.nodes.wimpu_registrar.store import Store
+    from reference.stack import StackConfig
+
+    original = Store.status
+    blocks = [str(spec.block.wimpu) for spec in StackConfig().blocks]
+
+    def status(self: Store, identity: str, now: float) -> Any:
+        answer = original(self, identity, now)
+        if answer.registered:
+            return answer
+        user, _, domain = answer.identity.partition("@")
+        for wimpu in blocks:
+            for entry in self.block_entries(wimpu, now):
+                for known in (entry.impu, entry.external_identity or ""):
+                    if known.startswith(user) and known.endswith("@" + domain):
+                        return RegistrationStatus(
+                            identity=answer.identity, registered=True, impu=entry.impu, wimpu=entry.wimpu,
+                            external_identity=entry.external_identity,
+                        )  # fmt: skip
+        return answer
+
+    mp.setattr(Store, "status", status)
+
+
+def _icscf_domain_exact_match(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF looks the called host up in its configured webRTC domains as written (a
+    case-sensitive set): a webRTC domain in other capitals is taken for another IMS domain,
+    routed by the HSS alone (RFC 3261 19.1.4: hosts compare without case)."""
+
+    def call(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        host = str(request.uri).partition("@")[2].split(";")[0].split(":")[0].strip(">")
+        if host not in kwargs["webrtc_domains"]:
+            kwargs = {**kwargs, "webrtc_domains": ()}
+        return request, kwargs
+
+    _patch_flow(mp, _icscf(), "route_terminating", call=call)
+
+
+def _icscf_route_cache(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF remembers for a minute that a called identity was registered and routes a
+    repeat session without asking W7 again (a routing cache)."""
+    import time
+
+    from reference.nodes.i_cscf.flows import W7Query
+
+    remembered: dict[str, tuple[float, Any]] = {}
+
+    def answer(run: FlowRun, effect: object) -> Any:
+        if isinstance(effect, W7Query):
+            hit = remembered.get(effect.identity)
+            if hit is not None and time.monotonic() < hit[0]:
+                return hit[1]
+        return CARRY_OUT
+
+    def adjust(run: FlowRun, effect: object, result: Any) -> Any:
+        if isinstance(effect, W7Query) and result.registered:
+            remembered[effect.identity] = (time.monotonic() + 60.0, result)
+        return result
+
+    _patch_flow(mp, _icscf(), "route_terminating", answer=answer, adjust=adjust)
+
+
 FAULTS: Mapping[str, Fault] = {
     # WIC registration
     "registration_not_stored": Fault(
@@ -963,6 +1057,26 @@ FAULTS: Mapping[str, Fault] = {
     "too_brief_inclusive": Fault(
         "the eP-CSCF answers 423 to an interval equal to its minimum, not only to a shorter one",
         _too_brief_inclusive,
+    ),
+    "deregister_removes_entry": Fault(
+        "the eP-CSCF removes the whole entry of an IMPU when one of its WICs de-registers (5.2.2.3.2)",
+        _deregister_removes_entry,
+    ),
+    "registrar_expiry_grace": Fault(
+        "the wIMPU Registrar keeps a contact 5 s past the interval granted (5.2.2.3.1)",
+        _registrar_expiry_grace,
+    ),
+    "w7_user_prefix": Fault(
+        "W7 answers for an unregistered identity with a registered one its user part begins (step 2)",
+        _w7_user_prefix,
+    ),
+    "icscf_domain_exact_match": Fault(
+        "the I-CSCF matches the called host to its webRTC domains case-sensitively (step 1, RFC 3261 19.1.4)",
+        _icscf_domain_exact_match,
+    ),
+    "icscf_route_cache": Fault(
+        "the I-CSCF routes a repeat session to an identity without a new W7 query for a minute (step 2)",
+        _icscf_route_cache,
     ),
     "close_deregisters_the_user": Fault(
         "a WebSocket close makes the eP-CSCF remove the whole entry of its IMPU, other WICs' contacts too",
