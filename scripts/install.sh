@@ -5,7 +5,8 @@
 #     through Playwright, never with Playwright's own browser download), libnss3-tools
 #     (certutil: the browser test's NSS database trusting the test CA), and Kamailio 5.6 with
 #     the modules the Kamailio eP-CSCF uses (interop/kamailio; its JWT and W6 helper needs
-#     python3-jwt)
+#     python3-jwt), and SIPp (Debian sip-tester: the remote IMS party of tests/interop/test_sipp.py,
+#     scenarios in interop/sipp)
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
@@ -22,6 +23,8 @@ DEBIAN_PACKAGES=(tshark chromium libnss3-tools)
 # of it); its helper runs with Debian's python3 and python3-jwt.
 DEBIAN_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-outbound-modules
   kamailio-python3-modules kamailio-utils-modules kamailio-extra-modules python3-jwt)
+# SIPp as the remote IMS party calling through the I-CSCF (issue 17, interop/sipp).
+DEBIAN_PACKAGES+=(sip-tester)
 # Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
