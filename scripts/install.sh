@@ -10,6 +10,7 @@
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
+#   - SIP.js and ws for the second interop test (npm ci in interop/sipjs)
 #   - the WIC page's bundle the WWSF serves (npm ci and npm run build, esbuild, in
 #     reference/nodes/wwsf/web -> dist/wic.js; not committed)
 # Safe to run again: it skips what is already there.
@@ -25,7 +26,7 @@ DEBIAN_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules kamai
   kamailio-python3-modules kamailio-utils-modules kamailio-extra-modules python3-jwt)
 # SIPp as the remote IMS party calling through the I-CSCF (issue 17, interop/sipp).
 DEBIAN_PACKAGES+=(sip-tester)
-# Node for the JsSIP interop test; a node already on the PATH (e.g. nodesource) is kept.
+# Node for the JsSIP and SIP.js interop tests; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -54,10 +55,12 @@ echo "install: Python packages (editable, with test and dev extras)"
 if command -v node >/dev/null && command -v npm >/dev/null; then
   echo "install: npm packages of interop/jssip (JsSIP, ws)"
   npm ci --prefix interop/jssip --no-audit --no-fund --loglevel=error >/dev/null
+  echo "install: npm packages of interop/sipjs (SIP.js, ws)"
+  npm ci --prefix interop/sipjs --no-audit --no-fund --loglevel=error >/dev/null
   echo "install: the WIC bundle of the WWSF page (JsSIP, esbuild)"
   npm ci --prefix reference/nodes/wwsf/web --no-audit --no-fund --loglevel=error >/dev/null
   npm run --prefix reference/nodes/wwsf/web --silent build >/dev/null
 else
-  echo "install: node or npm not found: interop/jssip and the WIC bundle not installed (tests/interop will fail)" >&2
+  echo "install: node or npm not found: interop/jssip, interop/sipjs and the WIC bundle not installed (tests/interop will fail)" >&2
 fi
 echo "install: done"

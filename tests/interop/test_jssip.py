@@ -11,7 +11,8 @@ it over JsSIP's WebSocket. With two JsSIP instances registered for the same iden
 eP-CSCF forks, the first 2xx wins and the other branch gets CANCEL with ``Reason: SIP;
 cause=200`` (RFC 3326). The remote party offers SDP in its INVITE (the suite's
 ``RemoteParty.call`` sends none: JsSIP would then offer in its 200 and want the answer in
-the ACK, RFC 3261 13.2.1), so these tests build that INVITE, its ACK and a BYE here.
+the ACK, RFC 3261 13.2.1), so these tests build that INVITE, its ACK and a BYE
+(``RemoteCall`` of ``node_wic.py``, shared with the SIP.js tests).
 Node has no RTCPeerConnection: wic.js answers with a stand-in SDP (see its README).
 
 Node and ``interop/jssip/node_modules`` are installed by ``scripts/install.sh``; CI runs
@@ -21,211 +22,48 @@ it, so their absence is a failure here, not a skip.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-import secrets
-import shutil
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import node_wic
 import pytest
+from node_wic import ALICE, BOB, DAVE, NodeWic, close_all
+from node_wic import BEARER as _BEARER
+from node_wic import contact_uri as _contact_uri
+from node_wic import header as _header
+from node_wic import icscf as _icscf
+from node_wic import status_of as _status_of
 
 from conformance.harness.remote import RemoteParty
 from reference.nodes.wimpu_registrar.client import RegistrarClient
-from reference.sip.message import Header, Request, Response
+from reference.sip.message import Response
 from reference.stack import Stack
-from reference.transport.endpoint import Target
-from reference.transport.resolver import Resolver, next_hop_uri
-from reference.transport.sip_node import ClientHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 JSSIP_DIR = ROOT / "interop" / "jssip"
-WIC_JS = JSSIP_DIR / "wic.js"
 
-ALICE = "sip:wrtc-alice@block1.ims.example.net"
-BOB = "sip:bob@enterprise.com"
-REMOTE_DOMAIN = "remote.example.org"
-DAVE = f"sip:dave@{REMOTE_DOMAIN}"
 STEP_TIMEOUT = 10.0
 "Longest wait for one event of wic.js or one SIP answer."
 TEST_TIMEOUT = 60.0
 "Longest run of one test; the fixtures then kill every wic.js left."
 
-# The remote party's offer (RFC 3264): one audio stream. JsSIP's stand-in answers inactive.
-OFFER = (
-    b"v=0\r\n"
-    b"o=dave 2890844526 2890844526 IN IP4 127.0.0.1\r\n"
-    b"s=-\r\n"
-    b"c=IN IP4 127.0.0.1\r\n"
-    b"t=0 0\r\n"
-    b"m=audio 49170 RTP/AVP 0\r\n"
-    b"a=rtpmap:0 PCMU/8000\r\n"
-    b"a=sendrecv\r\n"
-)
 
-_BEARER = re.compile(r"(Bearer\s+)[^\s,]+", re.IGNORECASE)
-"A bearer token wherever it appears: never kept in events or failure messages (tooling notes)."
-
-
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node is not installed: run `bash scripts/install.sh` (it installs nodejs and npm)")
-    modules = JSSIP_DIR / "node_modules"
-    if not (modules / "jssip").is_dir() or not (modules / "ws").is_dir():
-        pytest.fail(
-            "interop/jssip/node_modules is missing: run `bash scripts/install.sh` "
-            "(or `npm ci --prefix interop/jssip`)"
-        )
-    return node
-
-
-class JssipWic:
+class JssipWic(NodeWic):
     """``node interop/jssip/wic.js`` as a subprocess, followed through its JSON event lines."""
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.name = "wic.js"
-        self.events: list[dict[str, Any]] = []
-        self._seen = 0
-        "Events already handed out by expect*(); later calls look at the rest first."
-        self._stderr = b""
-        self._stderr_task = asyncio.get_running_loop().create_task(self._drain_stderr())
+    package_dir = JSSIP_DIR
+    packages = ("jssip", "ws")
+    wait = STEP_TIMEOUT
+    timeout = TEST_TIMEOUT
 
-    @classmethod
-    async def start(
-        cls,
-        stack: Stack,
-        username: str,
-        password: str,
-        mode: str = "register",
-        *,
-        answer_after_ms: int = 0,
-        name: str | None = None,
-    ) -> JssipWic:
-        proc = await asyncio.create_subprocess_exec(
-            _node(),
-            str(WIC_JS),
-            "--origin", stack.wwsf.origin,
-            "--username", username,
-            "--password", password,
-            "--ca", str(stack.pki.ca_path),
-            "--mode", mode,
-            "--answer-after", str(answer_after_ms),
-            "--timeout", str(int(TEST_TIMEOUT)),
-            "--trace",
-            cwd=JSSIP_DIR,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        wic = cls(proc)
-        wic.name = name or f"{username}/{mode}"
-        return wic
 
-    async def _drain_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        self._stderr = await self.proc.stderr.read()
+class RemoteCall(node_wic.RemoteCall):
+    """One INVITE the remote party places through the I-CSCF (with an SDP offer), and its dialog."""
 
-    def _context(self) -> str:
-        return (
-            f"events of {self.name} (SIP messages abridged; newest last):\n{self.trace(last=25)}\n"
-            f"stderr:\n{self._stderr.decode(errors='replace')[-2000:]}"
-        )
-
-    def trace(self, *, last: int | None = None, full: bool = False) -> str:
-        """The JSON event lines so far; SIP messages whole (``full``) or abridged."""
-        out = []
-        for e in self.events[-last:] if last else self.events:
-            if e["event"] == "wire" and not full:
-                out.append(f"  wire {e['dir']}: {_abridged(e['data'])}")
-            else:
-                out.append("  " + json.dumps(e))
-        return "\n".join(out)
-
-    async def expect(self, *names: str, unexpected: tuple[str, ...] = (), what: str = "") -> dict[str, Any]:
-        """The next event among ``names``; fails on ``error``, ``exit`` or ``unexpected`` first."""
-        return await self.expect_where(lambda e: e["event"] in names, f"{names} {what}".strip(), unexpected)
-
-    async def expect_wire(self, dir: str, start: str) -> str:
-        """The next SIP message JsSIP sent (``out``) or got (``in``) whose first line starts so."""
-        event = await self.expect_where(
-            lambda e: e["event"] == "wire" and e["dir"] == dir and e["data"].startswith(start),
-            f"a SIP message {dir} starting {start!r}",
-        )
-        data: str = event["data"]
-        return data
-
-    async def expect_where(
-        self, match: Callable[[dict[str, Any]], bool], what: str, unexpected: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        for earlier in self.events[self._seen :]:
-            self._seen += 1
-            if match(earlier):
-                return earlier
-        stop = ("error", "exit", *unexpected)
-        while True:
-            line: bytes | None = None
-            with contextlib.suppress(TimeoutError):
-                line = await asyncio.wait_for(self.proc.stdout.readline(), STEP_TIMEOUT)
-            if line is None:  # fail outside an except block: no chained traceback
-                pytest.fail(
-                    f"{self.name}: expected {what} within {STEP_TIMEOUT}s, got none\n{self._context()}"
-                )
-            if not line:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self._stderr_task), STEP_TIMEOUT)
-                pytest.fail(f"{self.name}: expected {what}, got end of output\n{self._context()}")
-            event: dict[str, Any] = json.loads(line)
-            if event["event"] == "wire":  # never keep the token (tooling notes)
-                event["data"] = _BEARER.sub(r"\1<token>", event["data"])
-            self.events.append(event)
-            self._seen = len(self.events)
-            if match(event):
-                return event
-            if event["event"] in stop:
-                pytest.fail(f"{self.name}: expected {what}, got {json.dumps(event)}\n{self._context()}")
-
-    def command(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode() + b"\n")
-
-    def sent(self, method: str) -> list[str]:
-        """The SIP requests of ``method`` JsSIP sent so far (token redacted)."""
-        return [
-            e["data"]
-            for e in self.events
-            if e["event"] == "wire" and e["dir"] == "out" and e["data"].startswith(method + " ")
-        ]
-
-    def received(self, start: str) -> list[str]:
-        """The SIP messages JsSIP received so far whose first line starts so."""
-        return [
-            e["data"]
-            for e in self.events
-            if e["event"] == "wire" and e["dir"] == "in" and e["data"].startswith(start)
-        ]
-
-    def of(self, name: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["event"] == name]
-
-    async def stop(self) -> int:
-        """Ask JsSIP to un-REGISTER and leave; returns its exit status."""
-        self.command("stop")
-        await self.expect("unregistered")
-        await self.expect("exit")
-        return await asyncio.wait_for(self.proc.wait(), STEP_TIMEOUT)
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
-        self._stderr_task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._stderr_task
+    wait = STEP_TIMEOUT
 
 
 @pytest.fixture
@@ -239,103 +77,7 @@ async def jssip(stack: Stack) -> AsyncIterator[list[JssipWic]]:
     """Every wic.js a test starts; killed at teardown, whatever the outcome."""
     started: list[JssipWic] = []
     yield started
-    for wic in started:
-        await wic.close()
-        # Shown by pytest under "Captured stdout teardown" when the test failed.
-        print(f"===== SIP trace of {wic.name} (token redacted) =====\n{wic.trace(full=True)}")
-
-
-def _abridged(message: str) -> str:
-    """First line, Call-ID, CSeq and Reason of a SIP message, for failure messages."""
-    lines = message.split("\r\n")
-    keep = [ln for ln in lines[1:] if ln.lower().split(":", 1)[0] in ("cseq", "reason", "call-id")]
-    return " | ".join([lines[0], *keep])
-
-
-# ----- the remote party as UAC, with an SDP offer (RFC 3261 12, 13, 15) -----------------------
-
-
-class RemoteCall:
-    """One INVITE the remote party places through the I-CSCF, and its dialog."""
-
-    def __init__(self, party: RemoteParty, handle: ClientHandle, responses: list[Response]) -> None:
-        self.party = party
-        self.handle = handle
-        self.responses = responses
-        self.final: Response | None = None
-        self.ack: Request | None = None
-
-    @classmethod
-    def place(cls, party: RemoteParty, called: str, via: Target) -> RemoteCall:
-        invite = party.invite_request(called).with_body(OFFER, "application/sdp")
-        responses: list[Response] = []
-
-        def heard(response: Response) -> None:
-            responses.append(response)
-            party.responses.append(response)
-
-        handle = party.node.send_request(invite, via, on_response=heard)
-        return cls(party, handle, responses)
-
-    @property
-    def invite(self) -> Request:
-        return self.handle.request
-
-    def finals(self) -> list[Response]:
-        return [r for r in self.responses if r.is_final]
-
-    def describe(self) -> str:
-        return "remote party got: " + ", ".join(
-            f"{r.status} {r.reason} (To tag {r.to.tag})" for r in self.responses
-        )
-
-    async def answered(self) -> Response:
-        """Wait for the final response; ACK it if 2xx (end to end, on the route set)."""
-        with contextlib.suppress(TimeoutError):
-            self.final = await asyncio.wait_for(asyncio.shield(self.handle.final), STEP_TIMEOUT)
-        if self.final is None:
-            pytest.fail(
-                f"remote party: no final response to its INVITE in {STEP_TIMEOUT}s; {self.describe()}"
-            )
-        if 200 <= self.final.status < 300:
-            self.ack = self._in_dialog("ACK", self.invite.cseq.number)
-            routes = self.ack.get_all("Route")
-            via = f"{self.party.node.via()};branch=z9hG4bK{secrets.token_hex(8)}"
-            self.ack = self.ack.with_header("Via", via, first=True)
-            await self.party.node.send_ack(self.ack, Resolver().resolve(next_hop_uri(self.ack.uri, routes)))
-        return self.final
-
-    def _in_dialog(self, method: str, cseq: int) -> Request:
-        """A request in the dialog the 2xx made: Record-Route reversed is the route set
-        (RFC 3261 12.1.2), the remote target is the 2xx's Contact (12.2.1.1)."""
-        assert self.final is not None
-        routes = list(reversed(self.final.get_all("Record-Route")))
-        target = self.final.contacts[0].uri
-        headers = [
-            Header("Max-Forwards", "70"),
-            Header("To", self.final.get("To") or ""),
-            Header("From", self.invite.get("From") or ""),
-            Header("Call-ID", self.invite.call_id),
-            Header("CSeq", f"{cseq} {method}"),
-            *(Header("Route", r) for r in routes),
-            Header("Content-Length", "0"),
-        ]
-        return Request(headers=tuple(headers), body=b"", method=method, uri=target)
-
-    async def bye(self) -> Response:
-        """Hang up from the remote side: BYE along the route set (RFC 3261 15.1.1)."""
-        bye = self._in_dialog("BYE", self.invite.cseq.number + 1)
-        target = Resolver().resolve(next_hop_uri(bye.uri, bye.get_all("Route")))
-        response: Response | None = None
-        with contextlib.suppress(TimeoutError):
-            response = await asyncio.wait_for(self.party.node.request(bye, target), STEP_TIMEOUT)
-        if response is None:
-            pytest.fail(f"remote party: no response to its BYE in {STEP_TIMEOUT}s")
-        return response
-
-
-def _icscf(stack: Stack) -> Target:
-    return Target("TCP", stack.config.host, stack.icscf.node.port)
+    await close_all(started)
 
 
 async def _eventually(check: Callable[[], bool], what: str, context: Callable[[], str]) -> None:
@@ -347,28 +89,10 @@ async def _eventually(check: Callable[[], bool], what: str, context: Callable[[]
         await asyncio.sleep(0.02)
 
 
-def _status_of(message: str) -> tuple[int, str]:
-    """(status, CSeq method) of a SIP response as text."""
-    status = int(message.split(" ", 2)[1])
-    [cseq] = _header(message, "CSeq")
-    return status, cseq.split()[-1]
-
-
 async def _registered(wic: JssipWic) -> dict[str, Any]:
     event = await wic.expect("registered", "registrationFailed")
     assert event["event"] == "registered", f"{wic.name}: expected registered, got {event}"
     return event
-
-
-def _header(message: str, name: str) -> list[str]:
-    prefix = name.lower() + ":"
-    return [
-        line.split(":", 1)[1].strip() for line in message.split("\r\n") if line.lower().startswith(prefix)
-    ]
-
-
-def _contact_uri(contact: str) -> str:
-    return contact[contact.index("<") + 1 : contact.index(">")]
 
 
 async def test_jssip_option_a_registers_and_deregisters(
