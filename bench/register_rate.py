@@ -1,0 +1,278 @@
+"""Registration rate and latency of the reference eP-CSCF beside Kamailio, in the same run (issue 18, 1).
+
+The reference stack runs as ``wimpu-ref up`` (its own process, one block of option A and N users)
+with every check on: WSS with the WWSF's Origin and the ``sip`` subprotocol, the WWSF token on
+every REGISTER, the W6 write to the wIMPU Registrar (mutual TLS) before the 200. The peer is
+Kamailio 5.6 as a plain SIP-over-WebSocket registrar (``ws://``, no TLS, no token, ``usrloc`` in
+memory), started from a configuration written here; it does less work per REGISTER, which is the
+point of the ratio: what the checks the text asks for cost against a registrar that does none.
+
+One client process drives both: one emulated WIC (``conformance.harness.wic.Wic``, the JsSIP
+dialect) per held connection, each re-registering back to back (the next REGISTER when the last
+200 arrived). Printed per level of held connections: REGISTER/s, p50 and p99 latency, errors, and
+the client's own CPU share (near 100 % of one core: the client, not the server, bounds the
+figure). The machine's cores are shared by the server, the registrar and the client.
+
+Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10]``; 1000 connections
+take about a minute more to start (password hashing of 1,000 users). Needs Kamailio
+(``scripts/install.sh``); without it only the reference is measured and the ratio is not printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import glob
+import os
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.harness.wic import Wic, web_login
+from reference.config import default_config_text
+from reference.tls import TestPki
+
+ROOT = Path(__file__).resolve().parent.parent
+REF_HOST = "127.0.91.1"
+KAM_HOST = "127.0.91.2"
+KAM_PORT = 8090
+BLOCK = "sip:wrtc-!.*!@block1.ims.example.net"
+START_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    origin: str | None
+    identity: str
+    token: str | None
+
+
+@dataclass(frozen=True)
+class Figures:
+    connections: int
+    registers: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    client_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.registers / self.seconds
+
+
+def stack_config(users: int) -> str:
+    """The reference profile with ``users`` more users in block1 and limits above the load."""
+    text = default_config_text()
+    text += "\n[limits]\nwss_max_connections = 20000\nwss_max_per_source = 20000\n"
+    for n in range(users):
+        text += (
+            f'\n[[user]]\nusername = "load-{n}"\npassword = "load-{n}-{secrets.token_hex(8)}"\n'
+            f'identity = "sip:wrtc-load-{n}@block1.ims.example.net"\nblock = "{BLOCK}"\n'
+        )
+    return text
+
+
+def passwords(config: str) -> dict[str, str]:
+    found, user = {}, None
+    for line in config.splitlines():
+        if line.startswith("username = "):
+            user = line.split('"')[1]
+        elif line.startswith("password = ") and user is not None:
+            found[user] = line.split('"')[1]
+    return found
+
+
+def kamailio_config(directory: Path) -> Path:
+    """Kamailio as a plain SIP-over-WebSocket registrar: no TLS, no authentication."""
+    modules = sorted(glob.glob("/usr/lib/*/kamailio/modules"))
+    if not modules:
+        raise FileNotFoundError("no /usr/lib/*/kamailio/modules")
+    load = "".join(
+        f'loadmodule "{m}.so"\n' for m in ("kex", "corex", "tm", "sl", "pv", "xhttp", "websocket", "usrloc",
+                                          "registrar", "textops", "siputils")
+    )  # fmt: skip
+    path = directory / "kamailio.cfg"
+    path.write_text(
+        f"""#!KAMAILIO
+debug=0
+log_stderror=yes
+children=2
+tcp_children=2
+auto_aliases=no
+tcp_accept_no_cl=yes
+listen=tcp:{KAM_HOST}:{KAM_PORT}
+mpath="{modules[0]}/"
+{load}modparam("registrar", "max_contacts", 0)
+event_route[xhttp:request] {{
+    if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {{
+        if (ws_handle_handshake()) {{ exit; }}
+    }}
+    xhttp_reply("404", "Not Found", "", "");
+}}
+request_route {{
+    if (is_method("REGISTER")) {{ save("location"); exit; }}
+    sl_send_reply("405", "Method Not Allowed");
+}}
+"""
+    )
+    return path
+
+
+def wait_port(host: str, port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not listen on {host}:{port} within {START_TIMEOUT} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+async def hold(target: Target, ssl: object, deadline: float, latencies: list[float]) -> int:
+    """One held connection: REGISTER after REGISTER until ``deadline``; returns the errors."""
+    wic = Wic(f"load-{secrets.token_hex(3)}", ssl_context=ssl, timeout=30.0)  # type: ignore[arg-type]
+    await wic.connect(target.url, origin=target.origin)
+    errors = 0
+    try:
+        while time.monotonic() < deadline:
+            wic.sent.clear()
+            wic.received.clear()
+            start = time.perf_counter()
+            response = await wic.register(target.identity, token=target.token)
+            if response.status == 200:
+                latencies.append(time.perf_counter() - start)
+            else:
+                errors += 1
+    finally:
+        await wic.close()
+    return errors
+
+
+async def measure(targets: list[Target], ssl: object, seconds: float) -> Figures:
+    latencies: list[float] = []
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    begin = time.monotonic()
+    deadline = begin + seconds
+    errors = await asyncio.gather(*(hold(t, ssl, deadline, latencies) for t in targets))
+    wall = time.monotonic() - begin
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    ordered = sorted(latencies) or [float("nan")]
+    return Figures(
+        connections=len(targets),
+        registers=len(latencies),
+        errors=sum(errors),
+        seconds=wall,
+        p50_ms=statistics.median(ordered) * 1000,
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        client_cpu=(used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime) / wall,
+    )
+
+
+async def reference_targets(
+    directory: Path, users: dict[str, str], count: int
+) -> tuple[list[Target], object]:
+    """Log ``count`` load users in at the WWSF (step 1): their tokens and the eP-CSCF to use."""
+    context = TestPki(directory / "state" / "pki").client_context()
+    origin = f"https://{REF_HOST}:8443"
+    targets = []
+    for n in range(count):
+        login = await web_login(origin, f"load-{n}", users[f"load-{n}"], context)
+        targets.append(Target(login.ep_cscf_url, origin, login.identity, login.token))
+    return targets, context
+
+
+def kamailio_targets(count: int) -> list[Target]:
+    url = f"ws://{KAM_HOST}:{KAM_PORT}"
+    return [Target(url, None, f"sip:wrtc-load-{n}@block1.ims.example.net", None) for n in range(count)]
+
+
+def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
+
+
+def row(name: str, f: Figures) -> str:
+    return (
+        f"{name:<34} {f.connections:>6} {f.rate:>10.0f} {f.p50_ms:>9.1f} {f.p99_ms:>9.1f} "
+        f"{f.errors:>6} {f.client_cpu:>9.0%}"
+    )
+
+
+HEADER = f"{'SUT':<34} {'conns':>6} {'REG/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>6} {'client':>9}"
+
+
+def run_levels(directory: Path, config: str, levels: list[int], seconds: float, peer: bool) -> None:
+    print(HEADER)
+    for level in levels:
+        targets, ssl = asyncio.run(reference_targets(directory, passwords(config), level))
+        ours = asyncio.run(measure(targets, ssl, seconds))
+        print(row("reference eP-CSCF (WSS+token+W6)", ours))
+        if peer:
+            theirs = asyncio.run(measure(kamailio_targets(level), None, seconds))
+            print(row("Kamailio 5.6 plain WS registrar", theirs))
+            print(f"{'ratio reference / Kamailio':<34} {level:>6} {ours.rate / theirs.rate:>10.1%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
+    parser.add_argument("--connections", default="1,100", help="levels of held connections (1,100)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per level (10)")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.connections.split(",")]
+    kamailio = shutil.which("kamailio")
+    with tempfile.TemporaryDirectory(prefix="wimpu-bench-") as tmp:
+        directory = Path(tmp)
+        config = stack_config(max(levels))
+        (directory / "stack.toml").write_text(config)
+        started = time.monotonic()
+        up = [sys.executable, "-m", "reference.cli", "up", "--config", str(directory / "stack.toml")]
+        ref = spawn([*up, "--host", REF_HOST, "--state-dir", str(directory / "state")], directory / "ref.log")
+        kam = None
+        try:
+            wait_port(REF_HOST, 7443, ref, "wimpu-ref up")
+            took = time.monotonic() - started
+            print(f"reference stack listening after {took:.1f} s, {max(levels) + 2} users")
+            if kamailio:
+                command = [kamailio, "-f", str(kamailio_config(directory)), "-DD", "-E"]
+                kam = spawn(command, directory / "kam.log")
+                wait_port(KAM_HOST, KAM_PORT, kam, "kamailio")
+            print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
+            run_levels(directory, config, levels, args.seconds, kam is not None)
+        finally:
+            stop(ref)
+            if kam is not None:
+                stop(kam)
+    print("\nclient: the client process's CPU share of one core; near 100 % it bounds that row's rate")
+    if not kamailio:
+        print("kamailio not installed (scripts/install.sh): no peer, no ratio")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
