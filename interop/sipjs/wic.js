@@ -65,10 +65,10 @@
  */
 
 import fs from 'node:fs';
-import https from 'node:https';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import WS from 'ws';
+import { login as wwsfLogin } from '../shared/wwsf-login.cjs';
 import {
   Invitation,
   Inviter,
@@ -224,42 +224,7 @@ function fixedSdp(offer) {
 // ----- step 1: web login at the WWSF ---------------------------------------------------
 
 function login() {
-  const body = JSON.stringify({ username: argv.username, password: argv.password });
-  const url = new URL('/login', ORIGIN);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      url,
-      {
-        method: 'POST',
-        ca: CA,
-        headers: {
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
-          Origin: ORIGIN,
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          let parsed;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString() || '{}');
-          } catch (e) {
-            reject(new Error(`WWSF login: HTTP ${res.statusCode}, body is not JSON`));
-            return;
-          }
-          if (res.statusCode !== 200) {
-            reject(new Error(`WWSF login refused (${res.statusCode}): ${parsed.detail || ''}`));
-            return;
-          }
-          resolve(parsed);
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return wwsfLogin({ origin: ORIGIN, ca: CA, username: argv.username, password: argv.password });
 }
 
 // ----- steps 2-3 and the sessions: SIP.js --------------------------------------------------
