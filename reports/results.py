@@ -12,13 +12,20 @@ Sources, all under the reports directory:
 * ``.run-in-progress`` (the plugin): present while a run is going, left behind by a killed run.
 
 Verdicts (ETSI style): PASS, FAIL, ERROR (a setup or teardown error: inconclusive, not a failure of
-the SUT), INCONCLUSIVE (any other skip, an expected failure), NOT APPLICABLE (a skip whose reason
-starts with ``not applicable: PICS``), PROFILE DEVIATION (a skip whose reason starts with
-``profile deviation:``: every check of the text held, a check of a solution-profile choice did not;
-``conformance.harness.profile``). Each deviation and each profile check left out by the PICS is a
-JUnit property of its test (``profile.deviation``, ``profile.unchecked``), so a FAIL lists its
-deviations too; the step that made the check gets the status ``deviated`` or ``not checked``.
+the SUT), INCONCLUSIVE (a failure in the preamble, any other skip, an expected failure), NOT
+APPLICABLE (a skip whose reason starts with ``not applicable: PICS``), PROFILE DEVIATION (a skip
+whose reason starts with ``profile deviation:``: every check of the text held, a check of a
+solution-profile choice did not; ``conformance.harness.profile``). Each deviation and each profile
+check left out by the PICS is a JUnit property of its test (``profile.deviation``,
+``profile.unchecked``), so a FAIL lists its deviations too; the step that made the check gets the
+status ``deviated`` or ``not checked``.
 Every text is passed through :func:`conformance.redact.redact`.
+
+The preamble of a scenario is its leading Given steps, the Background's included: they bring the
+SUT into the state the test purpose starts from. A failure there is INCONCLUSIVE for that purpose
+(as a TTCN-3 preamble failure sets inconc, ETSI ES 201 873-1): the behaviour under test was never
+exercised. The failure itself stays in the reason, and is the FAIL of the test purpose that tests
+that behaviour (registration, origination); the pytest run still fails.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from conformance.redact import redact
 
 __all__ = [
     "IN_PROGRESS",
+    "PREAMBLE_PREFIX",
     "RUN_FILE",
     "SEVERITY",
     "RunInfo",
@@ -44,6 +52,7 @@ __all__ = [
     "StepResult",
     "Verdict",
     "load_run",
+    "preamble_length",
 ]
 
 RUN_FILE = "run.json"
@@ -187,6 +196,32 @@ def _tail(text: str) -> str:
     return "\n".join(lines)
 
 
+PREAMBLE_PREFIX = "preamble failed: "
+"Reason prefix of a scenario whose preamble (its leading Given steps) failed: INCONCLUSIVE."
+
+
+def preamble_length(keywords: list[str]) -> int:
+    """How many of a scenario's steps, given by keyword in order, are its preamble: the leading
+    Given steps, the And/But steps after them included."""
+    count = 0
+    for keyword in keywords:
+        if keyword.strip() not in ("Given", "And", "But", "*"):
+            break
+        count += 1
+    return count
+
+
+def _preamble_failure(verdict: Verdict, reason: str, steps: list[StepResult]) -> tuple[Verdict, str]:
+    """INCONCLUSIVE for a FAIL whose first failed step is in the preamble (module docstring)."""
+    if verdict is not Verdict.FAIL:
+        return verdict, reason
+    failed = next((i for i, step in enumerate(steps) if step.status == "failed"), None)
+    if failed is None or failed >= preamble_length([step.keyword for step in steps]):
+        return verdict, reason
+    step = steps[failed]
+    return Verdict.INCONCLUSIVE, f"{PREAMBLE_PREFIX}{step.keyword} {step.text}: {reason}"
+
+
 def _junit_verdict(case: ET.Element) -> tuple[Verdict, str, str]:
     failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
     if failure is not None:
@@ -292,6 +327,9 @@ def _from_cucumber(uri: str, element: dict[str, Any]) -> ScenarioResult:
     if verdict is not Verdict.FAIL and skipped:
         message = ""
     declared = [f"{step.get('keyword', '')} {step.get('name', '')}" for step in ran]
+    steps = _step_statuses(verdict, declared, ran, deviations, unchecked)
+    reason = redact(message.strip().splitlines()[-1]) if message.strip() else skipped
+    verdict, reason = _preamble_failure(verdict, reason, steps)
     return ScenarioResult(
         test=str(element.get("id", "")),
         feature=uri,
@@ -299,10 +337,10 @@ def _from_cucumber(uri: str, element: dict[str, Any]) -> ScenarioResult:
         name=str(element.get("name", "")),
         tags=tuple(sorted(str(tag.get("name", "")).lstrip("@") for tag in element.get("tags", []))),
         verdict=verdict,
-        reason=redact(message.strip().splitlines()[-1]) if message.strip() else skipped,
+        reason=reason,
         details=_tail(message),
         duration=sum(float(s.get("result", {}).get("duration", 0)) for s in ran) / 1e9,
-        steps=tuple(_step_statuses(verdict, declared, ran, deviations, unchecked)),
+        steps=tuple(steps),
         deviations=deviations,
         unchecked=unchecked,
     )
@@ -389,6 +427,8 @@ def load_run(
             continue
         element = elements.get((props.get("bdd.feature", ""), name))
         ran = element.get("steps", []) if element is not None else None
+        step_results = _step_statuses(verdict, steps, ran, deviations, unchecked)
+        verdict, reason = _preamble_failure(verdict, reason, step_results)
         results.append(
             ScenarioResult(
                 test=name,
@@ -400,7 +440,7 @@ def load_run(
                 reason=reason,
                 details=details,
                 duration=float(case.get("time", "0") or 0),
-                steps=tuple(_step_statuses(verdict, steps, ran, deviations, unchecked)),
+                steps=tuple(step_results),
                 deviations=deviations,
                 unchecked=unchecked,
             )

@@ -115,10 +115,13 @@ _FEATURE_NAMES = {"i-cscf": "I-CSCF", "s-cscf": "S-CSCF", "remote": "the remote 
 def node_names(endpoints: Mapping[tuple[str, int], str]) -> dict[tuple[str, int], str]:
     """Listening (address, port) of each SIP node -> its name as the features say it, for Via,
     Path and Record-Route. Address and port both: a port number alone can be the remote
-    party's on 127.0.0.1 and a node's on the scenario's own address."""
+    party's on 127.0.0.1 and a node's on the scenario's own address. An eP-CSCF is named by its
+    SIP and its WSS listener: on the WebSocket leg its Via sent-by may be either (RFC 3261
+    18.2.1 and RFC 7118 5 prescribe neither; the reference writes its SIP port, Kamailio its
+    WSS listener: docs/validation.md, harness assumption 7)."""
     names: dict[tuple[str, int], str] = {}
     for end, name in endpoints.items():
-        if name.endswith("/sip"):
+        if name.endswith(("/sip", "/wss")):  # an eP-CSCF's Via on the WebSocket may name either
             names[end] = "eP-CSCF"
         elif name in _FEATURE_NAMES:
             names[end] = _FEATURE_NAMES[name]

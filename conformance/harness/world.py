@@ -422,7 +422,8 @@ class World:
 
         ``variant``: ``another key`` (same claims and kid, signed by a key the WWSF never
         published), ``unsigned`` (alg none), ``another eP-CSCF`` (issued by the WWSF for the
-        same identity, but for an eP-CSCF other than the one of the user's block).
+        same identity, but for an eP-CSCF other than the one of the user's block: another of the
+        WWSF's directory, else a made-up eP-CSCF identity of the IMS domain).
         """
         genuine = self.logins[user].token
         if variant == "another key":
@@ -431,8 +432,13 @@ class World:
             return unsigned(genuine)
         if variant == "another eP-CSCF":
             own = self.logins[user].ep_cscf_url
-            other = next(e for e in self.wwsf_directory() if e.ep_cscf_uri != own)
-            token = self.sut.issue_token(self.identity_of(user), other.ep_cscf_identity)
+            directory = self.wwsf_directory()
+            mine = {e.ep_cscf_identity for e in directory if e.ep_cscf_uri == own}
+            others = [e.ep_cscf_identity for e in directory if e.ep_cscf_identity not in mine]
+            # A SUT with one eP-CSCF has no other in its directory: any other identity is another
+            # eP-CSCF's (docs/validation.md, harness assumption 2).
+            audience = others[0] if others else f"sip:another-ep-cscf.{self.sut.ims_domain}"
+            token = self.sut.issue_token(self.identity_of(user), audience)
             return Secret(token.value, "for another eP-CSCF")
         raise ValueError(f"unknown token variant {variant!r}")
 

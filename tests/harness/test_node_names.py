@@ -131,3 +131,12 @@ def test_block_registration_path_named_by_address() -> None:
     legs = Legs(addresses=ENDPOINTS).learn(messages)
     view = block_registration(messages, legs, wimpu, 1_700_000_010.0)
     assert view.made_by == ("ep-cscf1",)
+
+
+def test_an_ep_cscf_is_named_by_its_wss_listener_too() -> None:
+    """Kamailio's Via on the WebSocket leg names its WSS listener (docs/validation.md): the hop is
+    the eP-CSCF's all the same."""
+    wss = (SCENARIO, 40_020)
+    names = node_names({**ENDPOINTS, wss: "ep-cscf1/wss"})
+    request = invite(f"{wss[0]}:{wss[1]}", f"{SCSCF[0]}:{SCSCF[1]}", f"{REMOTE[0]}:{PORT}")
+    assert hop_names(request, names) == ["the remote party", "S-CSCF", "eP-CSCF"]
