@@ -129,6 +129,12 @@ def asserted_impu(world: World, user: str) -> None:
     expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
 
 
+@then(parsers.re(rf"the INVITE reaching the IMS user {IDENTITY} asserts the individual IMPU of {USER}"))
+def ims_user_sees_impu(world: World, identity: str, user: str) -> None:
+    invite = expect.single(world.invites_at_ims_user(identity), f"INVITE at the IMS user {identity}")
+    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
+
+
 @then(
     parsers.re(
         rf"the INVITE captured from the eP-CSCF to the S-CSCF asserts the individual IMPU of {USER} "
@@ -252,6 +258,22 @@ def remote_has_called(world: World, user: str, wic: str) -> None:
 @when(parsers.re(rf"the remote party calls {IDENTITY}"))
 def remote_calls(world: World, identity: str) -> None:
     world.call(identity)
+
+
+@when(parsers.re(rf"the IMS user {IDENTITY} calls {USER}"))
+def ims_user_calls(world: World, identity: str, user: str) -> None:
+    world.call_from_ims_user(identity, user)
+
+
+@when(parsers.re(rf"{WIC} starts a session to the IMS user {IDENTITY} with the identity of {USER}"))
+def wic_calls_ims_user(world: World, wic: str, identity: str, user: str) -> None:
+    """5.2.2.5.3 steps 1 and 3: standard IMS origination to a subscriber of the same network."""
+    world.originate(wic, world.identity_of(user), target=identity)
+
+
+@then(parsers.re(r"the IMS user receives (?P<status>\d{3})"))
+def ims_user_receives(world: World, status: str) -> None:
+    expect.session_status(world.session, int(status))
 
 
 @then(parsers.re(r"the remote party receives (?P<status>\d{3})"))

@@ -40,9 +40,11 @@ class RemoteParty:
         "The final response to an INVITE; None: ring (180) and wait for a CANCEL, answered 487."
         self.tag = secrets.token_hex(5)
         self.call_ids: list[str] = []
+        "Call-IDs of the sessions this party placed, in order."
         self.cancelled: list[tuple[str, str | None]] = []
         "(Call-ID, Reason) of each ringing INVITE a CANCEL ended, in order."
-        "Call-IDs of the sessions this party placed, in order."
+        self.service_route: tuple[str, ...] = ()
+        "The Service-Route of this party's IMS registration (:meth:`register_in_ims`), ``<uri>`` each."
         self._registration: BlockRegistration | None = None
         self._timers = Timers()
         "The refresh of its IMS registration, on real time (a peer of the suite's, not the SUT's clock)."
@@ -70,7 +72,9 @@ class RemoteParty:
         )
         user = impu.partition(":")[2].partition("@")[0]
         self._registration = BlockRegistration(self.node, credentials, scscf, user, self._timers)
-        return await self._registration.register()
+        response = await self._registration.register()
+        self.service_route = tuple(f"<{a.uri}>" for a in response.addresses("Service-Route"))
+        return response
 
     @property
     def target(self) -> Target:
@@ -110,16 +114,22 @@ class RemoteParty:
 
     # ----- UAC (termination starts here) -----------------------------------------------
 
-    def invite_request(self, target_uri: str, caller: str | None = None) -> Request:
+    def invite_request(
+        self, target_uri: str, caller: str | None = None, route: tuple[str, ...] = ()
+    ) -> Request:
+        """An INVITE to ``target_uri`` from ``caller``; ``route``: its preloaded Route (a UE's
+        Service-Route, TS 24.229 5.1.2A.1.1: the request goes to its S-CSCF as originating)."""
         caller = caller or f"sip:dave@{self.domain}"
+        user = caller.partition(":")[2].partition("@")[0] or "dave"
         headers = (
             Header("Max-Forwards", "70"),
             Header("To", f"<{target_uri}>"),
             Header("From", f"<{caller}>;tag={secrets.token_hex(5)}"),
             Header("Call-ID", f"{secrets.token_hex(8)}@{self.domain}"),
             Header("CSeq", "1 INVITE"),
-            Header("Contact", f"<sip:dave@{self.node.host}:{self.node.port};transport=tcp>"),
+            Header("Contact", f"<sip:{user}@{self.node.host}:{self.node.port};transport=tcp>"),
             Header("P-Asserted-Identity", f"<{caller}>"),
+            *(Header("Route", value) for value in route),
             Header("Content-Length", "0"),
         )
         return Request(headers=headers, body=b"", method="INVITE", uri=target_uri)
@@ -128,9 +138,19 @@ class RemoteParty:
         self.responses.append(response)
         self.response_times.append(time.monotonic())
 
-    async def call(self, target_uri: str, via: Target, *, wait: float = EVENT_WAIT) -> Response:
-        """Place a call through ``via`` (the I-CSCF); ACK a 2xx. Returns the final response."""
-        invite = self.invite_request(target_uri)
+    async def call(
+        self,
+        target_uri: str,
+        via: Target,
+        *,
+        wait: float = EVENT_WAIT,
+        caller: str | None = None,
+        route: tuple[str, ...] = (),
+    ) -> Response:
+        """Place a call through ``via`` (the I-CSCF; an IMS user's S-CSCF), as ``caller`` (dave
+        of this party's domain by default) with the preloaded ``route``; ACK a 2xx. Returns the
+        final response."""
+        invite = self.invite_request(target_uri, caller, route)
         self.call_ids.append(invite.call_id)
         handle = self.node.send_request(invite, via, on_response=self._response)
         final = await asyncio.wait_for(handle.final, wait)

@@ -583,6 +583,18 @@ class World:
         self.dialogs[wic_name] = response
         return response
 
+    def call_from_ims_user(self, identity: str, user: str) -> Response:
+        """5.2.2.5.4 step 1 from inside the IMS network: the ordinary IMS user ``identity``
+        (registered from its own UE, :meth:`register_ims_user`) calls ``user`` through its
+        S-CSCF, which routes the webRTC domain to the I-CSCF (DNS, step 1)."""
+        party, called = self.ims_users[identity], self.identity_of(user)
+        scscf = self.sut.scscf
+
+        def place() -> Response:  # the UE's Service-Route makes it an originating request
+            return self.loop.run(party.call(called, scscf, caller=identity, route=party.service_route))
+
+        return self._attempt(identity, called, place)
+
     def originate_then_cancel(self, wic_name: str) -> tuple[Response, Response | None]:
         """5.2.2.5.3 step 1 then RFC 3261 9.1: a WIC starts a session to the remote party with
         the identity it registered and CANCELs it once it rings. The INVITE's final response is

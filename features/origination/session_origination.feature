@@ -41,6 +41,32 @@ Feature: 5.2.2.5.3 Origination
         | user | wic |
         | bob  | B1  |
 
+    @step_1 @step_3 @registrar_read @TP_WIMPU_ORIG_009
+    Scenario Outline: A session to an ordinary IMS user of the same network reaches the user's UE, asserting the WIC's IMPU
+      A session to a subscriber of the IMS network itself: standard IMS origination (step 3) and
+      termination, with no W7 query (carol's domain is not a webRTC domain, 5.2.2.5.4 step 1).
+
+      Given the IMS user "sip:carol@ims.example.net" has registered with the S-CSCF from its own UE
+      And <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the IMS user "sip:carol@ims.example.net" with the identity of <user>
+      Then the eP-CSCF answers 200
+      And the INVITE captured from the eP-CSCF to the S-CSCF is routed by the Service-Route of the registration of the block of <user>
+      And the session reaches the IMS user "sip:carol@ims.example.net"
+      And the INVITE reaching the IMS user "sip:carol@ims.example.net" asserts the individual IMPU of <user>
+      And the I-CSCF made no query to the wIMPU Registrar
+
+      @option_a
+      Examples: identity allocated by the third party
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: external identity, IMPU allocated by the eP-CSCF
+        | user | wic |
+        | bob  | B1  |
+
     @step_1 @negative @TP_WIMPU_ORIG_004
     Scenario Outline: A session started with an identity the WIC did not register is never asserted, and refused
       Given <user> has logged in at the WWSF and received a security token

@@ -177,3 +177,31 @@ Feature: 5.2.2.5.4 Termination
         | caller | caller wic | called | called wic |
         | alice  | A1         | bob    | B1         |
         | bob    | B1         | alice  | A1         |
+
+  Rule: Steps 1-5 - a session from an ordinary IMS user of the same network reaches a webRTC user the same way
+
+    carol, an IMS subscriber of ims.example.net registered from her own UE, calls a webRTC user:
+    her S-CSCF routes the webRTC domain to the I-CSCF (step 1: "DNS be configured to ensure that
+    terminating sessions to third party domains are routed to the I-CSCF"), which validates the
+    registration over W7 (step 2) before the standard terminating procedure (steps 3-5).
+
+    @step_1 @step_2 @step_3 @step_4 @step_5 @registrar_read @TP_WIMPU_TERM_009
+    Scenario Outline: A session from an ordinary IMS user to a registered webRTC user reaches its WIC
+      Given the IMS user "sip:carol@ims.example.net" has registered with the S-CSCF from its own UE
+      And <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the IMS user "sip:carol@ims.example.net" calls <user>
+      Then the IMS user receives 200
+      And the I-CSCF queried the wIMPU Registrar for the called identity
+      And the INVITE reaches WIC "<wic>" through the S-CSCF, the I-CSCF, the S-CSCF and the eP-CSCF
+
+      @option_a
+      Examples: called by the individual IMPU the third party allocated
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: called by the external identity
+        | user | wic |
+        | bob  | B1  |

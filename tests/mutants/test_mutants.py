@@ -81,7 +81,7 @@ GUARDS: dict[str, str] = {
     "pai_external": "TP_WIMPU_ORIG_002",
     "option_b_no_w6": "TP_WIMPU_ORIG_002",
     "option_a_w6": "TP_WIMPU_ORIG_003",
-    "bypass_scscf": "TP_WIMPU_ORIG_001",
+    "bypass_scscf": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_009",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
     "registration_cache_kept": "TP_WIMPU_ORIG_006",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain
@@ -89,9 +89,9 @@ GUARDS: dict[str, str] = {
     "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",
     "wic_cancel_swallowed": "TP_WIMPU_ORIG_007",
     # termination and forking (5.2.2.5.4)
-    "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004",
-    "icscf_w7_all": "TP_WIMPU_TERM_002",
-    "icscf_w7_at_border_only": "TP_WIMPU_TERM_005",
+    "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004 or TP_WIMPU_TERM_009",
+    "icscf_w7_all": "TP_WIMPU_TERM_002 or TP_WIMPU_ORIG_009",
+    "icscf_w7_at_border_only": "TP_WIMPU_TERM_005 or TP_WIMPU_TERM_009",
     # option B: the HSS knows no external identity, so the fault's standard procedure ends in the
     # I-CSCF's own 404 - a rejection, only its code differs from the profile's 480 (deviation)
     "icscf_no_reject": "(TP_WIMPU_TERM_003 or TP_WIMPU_LIFE_001) and option_a",
