@@ -63,4 +63,5 @@ exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$state/kamailio" -w "$state/kam
   -A "WWSF_ORIGIN=\"https://$host:8443\"" \
   -A "BLOCK_RE=\"^sip:wrtc-.*@block1\\.ims\\.example\\.net\$\"" \
   -A "PATH_URI=\"sip:term@$host:$sip_port;transport=tcp;lr\"" \
+  -A "BLOCK_AOR=\"sip:block1@wrtc.$ims_domain\"" \
   -A "CONTACT_ADDR=\"$host:$sip_port;transport=tcp\"" -A "DB_URL=\"text://$state/kamailio/db\"" -A "KEMI=\"$here/epcscf.py\""

@@ -32,7 +32,7 @@ TESTED = {
     "mixed-ep-cscf.toml",  # loaded and run by tests/conformance/test_mixed_run.py
     "mixed-pics.toml",
     "vendor-stack.toml",  # the reference WWSF and registrar beside external-ep-cscf.toml's eP-CSCF
-    "kamailio.toml",  # loaded and run by tests/interop/test_kamailio_registration.py
+    "kamailio.toml",  # loaded and run by tests/interop/test_kamailio_validation.py
     "kamailio-pics.toml",
 }
 
@@ -114,7 +114,17 @@ def test_the_mixed_pics_differs_from_the_reference_pics_by_the_i_cscf_only() -> 
     assert {k for k in mixed if mixed[k] != reference[k]} == {"PICS_NODE_ICSCF"}
 
 
-@pytest.mark.parametrize("name", ["vendor-pics.toml", "mixed-pics.toml"])
+EXAMPLE_PICS = ["vendor-pics.toml", "mixed-pics.toml", "kamailio-pics.toml"]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_PICS)
+def test_an_example_pics_carries_every_item_of_the_suites_pics_in_order(name: str) -> None:
+    """A PICS answers every item of features/pics.toml; a new item needs an answer in each example."""
+    example = load_pics(EXAMPLES / name)
+    assert [i.id for i in example] == [i.id for i in load_pics(ROOT / "features" / "pics.toml")]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_PICS)
 def test_an_example_pics_gates_what_the_suites_pics_gates(name: str) -> None:
     """The suite reads only the answers of a SUT's PICS; its copy of the gates must not mislead."""
     example = {i.id: i.gates for i in load_pics(EXAMPLES / name)}

@@ -1,6 +1,6 @@
-"""Interop (issue 16): the Kamailio eP-CSCF (interop/kamailio) judged by the suite, registration side.
+"""Interop (issue 16): the Kamailio eP-CSCF (interop/kamailio) judged by the suite.
 
-A nested ``pytest steps`` run of the registration and security features against
+A nested ``pytest steps`` run of the registration, security and origination features against
 ``examples/pixit/kamailio.toml`` with its PICS (``kamailio-pics.toml``): Kamailio 5.6 from Debian
 with the reference WWSF and registrar beside it, the suite's emulated IMS core around it. Each
 scenario's verdict, as the conformance report gives it (``reports.results.load_run``: the one
@@ -33,7 +33,7 @@ from reports.results import Verdict, load_run
 ROOT = Path(__file__).resolve().parents[2]
 PIXIT = ROOT / "examples" / "pixit" / "kamailio.toml"
 PICS = ROOT / "examples" / "pixit" / "kamailio-pics.toml"
-FEATURES = ["steps/test_registration.py", "steps/test_security.py"]
+FEATURES = ["steps/test_registration.py", "steps/test_security.py", "steps/test_origination.py"]
 
 PASS = Verdict.PASS.value
 FAIL = Verdict.FAIL.value
@@ -92,11 +92,36 @@ EXPECTED: dict[str, str] = {
     "test_a_page_from_an_origin_that_only_begins_like_the_wwsfs_is_refused_at_the_websocket_handshake"
     "[0]": PASS,
     "test_a_valid_token_for_the_identity_in_from_does_not_register_another_identity_in_to": PASS,
-    # SEC_009, SEC_010, SEC_011: they set up a session first (their preamble); sessions are not in
-    # this slice (a), so the behaviour under test is never reached: INCONCLUSIVE
-    "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": INCONCLUSIVE,
-    "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": INCONCLUSIVE,
-    "test_a_request_in_a_session_the_wic_has_already_ended_is_refused": INCONCLUSIVE,
+    # SEC_009, SEC_010, SEC_011: INCONCLUSIVE while origination was missing (their preamble, a
+    # session, got 501); with origination and the dialog checks (dialog module) they are judged
+    "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": PASS,
+    "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": PASS,
+    "test_a_request_in_a_session_the_wic_has_already_ended_is_refused": PASS,
+    # origination (5.2.2.5.3), option A only: option B is not claimed (PICS_OPT_B = no)
+    "test_a_session_started_with_the_registered_identity_reaches_the_remote_party_through_the_scscf"
+    "[alice-A1]": PASS,  # TP_WIMPU_ORIG_001
+    "test_a_session_started_with_the_registered_identity_reaches_the_remote_party_through_the_scscf"
+    "[bob-B1]": NA,
+    "test_a_session_started_with_an_identity_the_wic_did_not_register_is_never_asserted_and_refused"
+    "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,  # TP_WIMPU_ORIG_004
+    "test_a_session_started_with_an_identity_the_wic_did_not_register_is_never_asserted_and_refused"
+    "[bob-B1-sip:eve@enterprise.com]": NA,
+    "test_a_session_the_wic_cancels_while_the_remote_party_rings_is_cancelled_at_the_remote_party"
+    "[alice-A1]": PASS,  # TP_WIMPU_ORIG_007
+    "test_a_session_the_wic_cancels_while_the_remote_party_rings_is_cancelled_at_the_remote_party"
+    "[bob-B1]": NA,
+    "test_a_session_started_by_a_wic_after_its_deregistration_is_refused_and_not_relayed[alice-A1]": PASS,
+    "test_a_session_started_by_a_wic_after_its_deregistration_is_refused_and_not_relayed[bob-B1]": NA,
+    "test_the_epcscf_asserts_the_impu_it_allocated_and_keeps_the_external_identity_in_from": NA,  # ORIG_002
+    "test_the_epcscf_asserts_the_registered_impu_without_querying_the_wimpu_registrar": PASS,  # ORIG_003
+    "test_a_passertedidentity_written_by_the_wic_is_replaced_by_the_registered_impu"
+    "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,  # TP_WIMPU_ORIG_005
+    "test_a_passertedidentity_written_by_the_wic_is_replaced_by_the_registered_impu"
+    "[bob-B1-sip:wrtc-alice@block1.ims.example.net]": NA,
+    "test_a_ppreferredidentity_the_wic_did_not_register_is_not_asserted"
+    "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,  # TP_WIMPU_ORIG_008
+    "test_a_ppreferredidentity_the_wic_did_not_register_is_not_asserted"
+    "[bob-B1-sip:wrtc-alice@block1.ims.example.net]": NA,
 }
 
 
@@ -125,7 +150,7 @@ def test_the_kamailio_pixit_and_pics_load() -> None:
 
 
 @pytest.mark.skipif(shutil.which("kamailio") is None, reason="kamailio is not installed (scripts/install.sh)")
-def test_kamailio_registration_verdicts_are_those_of_docs_validation(tmp_path: Path) -> None:
+def test_kamailio_verdicts_are_those_of_docs_validation(tmp_path: Path) -> None:
     host = scenario_host()
     private = _private(host)
     reports = tmp_path / "reports"
