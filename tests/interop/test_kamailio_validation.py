@@ -122,6 +122,10 @@ EXPECTED: dict[str, str] = {
     "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,  # TP_WIMPU_ORIG_008
     "test_a_ppreferredidentity_the_wic_did_not_register_is_not_asserted"
     "[bob-B1-sip:wrtc-alice@block1.ims.example.net]": NA,
+    "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
+    "[alice-A1]": PASS,  # TP_WIMPU_ORIG_009
+    "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
+    "[bob-B1]": NA,
 }
 
 
