@@ -6,6 +6,7 @@ result in ``$var(...)``; the configuration decides the SIP answers.
 
 - ``check_token``: $var(token) = ok | missing | invalid | mismatch, $var(token_detail).
 - ``w6_sync``: the W6 entry of the AoR mirrors its usrloc contacts; $var(w6) = ok | failed.
+- ``w6_contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4); $var(w6_contacts).
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ class EpCscf:
         if not answer.get("ok"):
             KSR.err(f"W6 write of {_pv('$tu')} failed: {answer.get('detail')}\n")
         KSR.pv.sets("$var(w6)", "ok" if answer.get("ok") else "failed")
+        return 1
+
+    def w6_contacts(self, msg: Any, args: Any = None) -> int:
+        """5.2.2.5.4 step 4: fetch the called IMPU's contacts from the wIMPU Registrar (W6) before
+        delivering; $var(w6_contacts) = how many it holds, -1 when the read failed."""
+        answer = _helper("contacts", {"impu": _pv("$var(called)")})
+        if not answer.get("ok"):
+            KSR.err(f"W6 read of {_pv('$var(called)')} failed: {answer.get('detail')}\n")
+            KSR.pv.seti("$var(w6_contacts)", -1)
+        else:
+            KSR.pv.seti("$var(w6_contacts)", len(answer.get("contacts", [])))
         return 1
 
 

@@ -154,10 +154,24 @@ def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "detail": ""}
 
 
+def w6_contacts(request: dict[str, Any]) -> dict[str, Any]:
+    """TR 23.701 5.2.2.5.4 step 4: the contact information of the called IMPU, read over W6."""
+    impu = identity(str(request["impu"]))
+    url = _env("REGISTRAR") + "/w6/v1/registrations/" + urllib.parse.quote(impu, safe="")
+    status, entry = Registrar().http("GET", url)
+    if status == 404:
+        return {"ok": True, "contacts": []}
+    if status != 200 or not entry:
+        return {"ok": False, "detail": f"GET {impu}: {status}", "contacts": []}
+    return {"ok": True, "contacts": [c["uri"] for c in entry["contacts"]]}
+
+
+COMMANDS = {"token": check_token, "w6": w6_sync, "contacts": w6_contacts}
+
+
 def main() -> None:
     request = json.load(sys.stdin)
-    answer = check_token(request) if sys.argv[1] == "token" else w6_sync(request)
-    json.dump(answer, sys.stdout)
+    json.dump(COMMANDS[sys.argv[1]](request), sys.stdout)
 
 
 if __name__ == "__main__":
