@@ -230,5 +230,6 @@ def test_the_offline_verifier_agrees_with_the_live_verdicts_on_kamailio(kamailio
     ran = {test for test, verdict in live.items() if verdict in (PASS, FAIL)}
     assert not sorted(ran - seen), f"scenarios that ran and left no capture: {sorted(ran - seen)}"
     assert fails == OFFLINE_FAILS, (
-        f"offline FAILs (scenario -> rules) differ from docs/validation.md: got {fails}, expected {OFFLINE_FAILS}"
+        f"offline FAILs (scenario -> rules) differ from docs/validation.md: got {fails}, "
+        f"expected {OFFLINE_FAILS}"
     )
