@@ -102,13 +102,32 @@ class NodeWic:
         answer_after_ms: int = 0,
         name: str | None = None,
     ) -> Self:
+        """A WIC of the reference ``stack`` (its WWSF, its test CA)."""
+        return await cls.start_at(
+            stack.wwsf.origin, stack.pki.ca_path, username, password, mode,
+            answer_after_ms=answer_after_ms, name=name,
+        )  # fmt: skip
+
+    @classmethod
+    async def start_at(
+        cls,
+        origin: str,
+        ca: Path,
+        username: str,
+        password: str,
+        mode: str = "register",
+        *,
+        answer_after_ms: int = 0,
+        name: str | None = None,
+    ) -> Self:
+        """A WIC whose page comes from the WWSF at ``origin``, trusting the CA file ``ca`` (any SUT)."""
         proc = await asyncio.create_subprocess_exec(
             node_for(cls.package_dir, cls.packages),
             str(cls.package_dir / "wic.js"),
-            "--origin", stack.wwsf.origin,
+            "--origin", origin,
             "--username", username,
             "--password", password,
-            "--ca", str(stack.pki.ca_path),
+            "--ca", str(ca),
             "--mode", mode,
             "--answer-after", str(answer_after_ms),
             "--timeout", str(int(cls.timeout)),

@@ -18,13 +18,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from kamailio_lab import PICS, PIXIT, ROOT, private_pixit, remove_lab
 from nested import why
 
 from captures.cli import main
@@ -33,9 +33,6 @@ from conformance.pixit import load_pixit
 from conformance.traceability import load_pics
 from reports.results import Verdict, load_run
 
-ROOT = Path(__file__).resolve().parents[2]
-PIXIT = ROOT / "examples" / "pixit" / "kamailio.toml"
-PICS = ROOT / "examples" / "pixit" / "kamailio-pics.toml"
 FEATURES = ["steps/test_registration.py", "steps/test_security.py", "steps/test_origination.py"]
 
 PASS = Verdict.PASS.value
@@ -143,17 +140,6 @@ def _verdicts(reports: Path) -> dict[str, str]:
     return {result.test: result.verdict.value for result in results}
 
 
-def _private(host: str) -> Path:
-    """The PIXIT on ``host`` (same ports), its state directory var/kamailio-<host>, beside the original."""
-    text = PIXIT.read_text(encoding="utf-8")
-    moved = text.replace("127.0.0.1", host).replace("var/kamailio", f"var/kamailio-{host}")
-    moved, started = re.subn(r'("kamailio-lab-block1")\]', rf'\1, "{host}"]', moved)
-    assert started == 1, f"{PIXIT}: no start command to move to {host}"
-    private = PIXIT.with_name(f".{PIXIT.stem}.{os.getpid()}.{host}.toml")
-    private.write_text(moved, encoding="utf-8")
-    return private
-
-
 def test_the_kamailio_pixit_and_pics_load() -> None:
     pixit = load_pixit(PIXIT)
     assert [(n.name, n.mode) for n in pixit.ep_cscfs] == [("ep-cscf1", "external")]
@@ -177,7 +163,7 @@ def kamailio_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         pytest.skip("kamailio is not installed (scripts/install.sh)")
     tmp_path = tmp_path_factory.mktemp("kamailio")
     host = scenario_host()
-    private = _private(host)
+    private = private_pixit(host)
     reports = tmp_path / "reports"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_CAPTURES_DIR"] = str(tmp_path / "captures")
@@ -188,8 +174,7 @@ def kamailio_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
         )  # fmt: skip
     finally:
-        private.unlink(missing_ok=True)
-        shutil.rmtree(ROOT / "var" / f"kamailio-{host}", ignore_errors=True)
+        remove_lab(private, host)
         release_host(host)
     return Run(reports, tmp_path / "captures", result)
 
