@@ -2,8 +2,8 @@
 
 It plays TR 23.701 5.2.2.5.2 steps 1-3 from the client side with real HTTPS, a real WSS
 connection (RFC 7118: subprotocol ``sip``, ``.invalid`` Via and Contact hosts, one SIP
-message per WebSocket message) and the JsSIP dialect by default (``+sip.instance``,
-``reg-id``, ``Supported: path, gruu, outbound``, ``Authorization: Bearer``).
+message per WebSocket message), by default in the suite's own shape, close to JsSIP's
+(``+sip.instance``, ``reg-id``, ``Supported: path, gruu, outbound``, ``Authorization: Bearer``).
 
 Every message the WIC sends or receives is kept in :attr:`Wic.sent` and
 :attr:`Wic.received` as raw bytes, so checks can compare what the harness saw with what
