@@ -308,15 +308,23 @@ def deregistration_without_token_accepted(
 
 @then(
     parsers.re(
-        rf"the wIMPU Registrar holds no registration for {USER} if the eP-CSCF accepted the de-registration"
+        rf"the wIMPU Registrar holds no registration for {USER} if the eP-CSCF accepted the "
+        rf"de-registration, else still the contact of {WIC}"
     )
 )
-def registrar_holds_none_if_accepted(world: World, user: str) -> None:
-    """5.2.2.3.1: an entry is removed upon de-registration; a refused de-registration (the
-    profile's choice, above) removes nothing, and is judged there."""
+def registrar_follows_the_answer(world: World, user: str, wic: str) -> None:
+    """5.2.2.3.1: an entry is removed upon de-registration. A de-registration the eP-CSCF refused
+    (the profile's choice, judged by the step before) is none: it must leave the WIC's contact."""
     response = world.outcome.response
+    entry = world.registration_of(user)
     if response is not None and 200 <= response.status < 300:
-        expect.no_entry(world.registration_of(user), world.identity_of(user))
+        expect.no_entry(entry, world.identity_of(user))
+        return
+    expect.live_contacts(entry, 1, f"the registration of {user} after a refused de-registration")
+    uri = world.contact_uri(wic)
+    assert entry is not None and any(c.uri == uri for c in entry.contacts), (
+        f"the registration of {user} no longer lists {uri}, yet the de-registration was refused"
+    )
 
 
 @then(parsers.re(rf"the wIMPU Registrar holds no registration for {QUOTED.format('identity')}"))

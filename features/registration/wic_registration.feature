@@ -320,7 +320,8 @@ Feature: 5.2.2.5.2 WIC registration procedure
       token. 5.2.2.3.2 authorises the WIC "at WIC registration" and does not say whether a
       de-registration needs the token again: the solution profile accepts one without it over
       the WebSocket on which a valid token registered the same identity ("De-registration
-      without a token"). An eP-CSCF that accepts it must remove the entry (5.2.2.3.1).
+      without a token"). An eP-CSCF that accepts it must remove the entry (5.2.2.3.1); one that
+      refuses it (its PICS says whether it follows that choice) must leave the contact as it was.
 
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> speaks SIP as <client> does
@@ -328,7 +329,7 @@ Feature: 5.2.2.5.2 WIC registration procedure
       And WIC "W" has registered with the identity and the token of <user>
       When WIC "W" de-registers
       Then the eP-CSCF accepts the de-registration WIC "W" sent without a token, as the solution profile chooses (PROFILE_REG_DEREG_NO_TOKEN)
-      And the wIMPU Registrar holds no registration for <user> if the eP-CSCF accepted the de-registration
+      And the wIMPU Registrar holds no registration for <user> if the eP-CSCF accepted the de-registration, else still the contact of WIC "W"
 
       @dialect_sipjs @option_a
       Examples: SIP.js 0.21, identity allocated by the third party
