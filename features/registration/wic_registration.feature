@@ -287,32 +287,6 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
-  Rule: 5.2.2.3.1 - a de-registration of a contact that is not registered creates no entry
-
-    An entry "is created upon successful WIC authorization" of a registration and "removed
-    upon de-registration" (5.2.2.3.1): a REGISTER with Expires 0 asks for no registration,
-    so for a contact that is not registered there is nothing to remove and nothing to create.
-    The eP-CSCF answers 200 (RFC 3261 10.3: removing a binding that does not exist is not an
-    error) and the wIMPU Registrar holds no entry afterwards.
-
-    @lifecycle @clause_5_2_2_3_1 @negative @registrar_read @TP_WIMPU_REG_009
-    Scenario Outline: A de-registration of a contact that was never registered leaves no entry
-      Given <user> has logged in at the WWSF and received a security token
-      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
-      When WIC "W" de-registers
-      Then the eP-CSCF answers 200
-      And the wIMPU Registrar holds no registration for <user>
-
-      @option_a
-      Examples:
-        | user  |
-        | alice |
-
-      @option_b
-      Examples:
-        | user |
-        | bob  |
-
     @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005
     Scenario Outline: A WIC that de-registers without its token, as SIP.js does, removes the entry
       SIP.js's Registerer.unregister() sends the un-REGISTER (its Contact with expires=0, no
@@ -340,3 +314,29 @@ Feature: 5.2.2.5.2 WIC registration procedure
       Examples: SIP.js 0.21, IMPU allocated by the eP-CSCF
         | user | client      |
         | bob  | SIP.js 0.21 |
+
+  Rule: 5.2.2.3.1 - a de-registration of a contact that is not registered creates no entry
+
+    An entry "is created upon successful WIC authorization" of a registration and "removed
+    upon de-registration" (5.2.2.3.1): a REGISTER with Expires 0 asks for no registration,
+    so for a contact that is not registered there is nothing to remove and nothing to create.
+    The eP-CSCF answers 200 (RFC 3261 10.3: removing a binding that does not exist is not an
+    error) and the wIMPU Registrar holds no entry afterwards.
+
+    @lifecycle @clause_5_2_2_3_1 @negative @registrar_read @TP_WIMPU_REG_009
+    Scenario Outline: A de-registration of a contact that was never registered leaves no entry
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "W" de-registers
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds no registration for <user>
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
