@@ -29,7 +29,7 @@ from typing import Any, Literal
 from reference.blocks import block_of
 from reference.sip.errors import SipError, WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu
-from reference.sip.message import Message
+from reference.sip.message import Message, Request
 
 from .flows import (
     Flow,
@@ -396,7 +396,10 @@ _JWT = re.compile(rb"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2 step 3: "The request includes ... the security token received from the
     WWSF" (``Authorization: Bearer``, solution profile); step 4: the eP-CSCF validates it,
-    so a REGISTER without a token must not be accepted."""
+    so a REGISTER without a token must not be accepted. Except (solution profile, "De-registration
+    without a token", PROFILE_REG_DEREG_NO_TOKEN): one that only removes contacts, on the WebSocket
+    where an earlier REGISTER of the same identity in the flow carried the token and was accepted
+    (SIP.js's un-REGISTER)."""
     say = _Say("REG_TOKEN", flow)
     found = []
     for asked in _wic_registers(flow):
@@ -407,12 +410,53 @@ def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say("inconclusive", "a REGISTER without a token; its answer is not in the capture", asked)
             )
+        elif final.response is not None and final.response.status < 300 and _deregisters_on_authorised_flow(
+            flow, asked
+        ):
+            found.append(
+                say(
+                    "pass",
+                    "a de-registration without a token, on the WebSocket a token registered the "
+                    "identity over (PROFILE_REG_DEREG_NO_TOKEN)",
+                    final,
+                )
+            )
         elif final.response is not None and final.response.status < 300:
             found.append(say("fail", "the eP-CSCF accepted a REGISTER that carries no token", final))
         else:
             status = final.response.status if final.response else "?"
             found.append(say("pass", f"a REGISTER without a token was refused ({status})", final))
     return say.summary(found)
+
+
+def _removes_contacts_only(request: Request) -> bool:
+    """Every contact of the REGISTER has an expiry of 0 (its ``expires``, else the Expires header;
+    RFC 3261 10.2.2), and there is one at least; ``Contact: *`` is not counted (it removes every
+    WIC's contacts)."""
+    if request.contact_is_star or not request.contacts:
+        return False
+    default = (request.get("Expires") or "").strip()
+    values = [(c.param("expires") or default).strip() for c in request.contacts]
+    return all(v.isdigit() and int(v) == 0 for v in values)
+
+
+def _deregisters_on_authorised_flow(flow: Flow, asked: Hop) -> bool:
+    """``asked`` only removes contacts, and an earlier REGISTER of the flow over the same WebSocket
+    (the same WIC end) for the same identity carried a token and was accepted."""
+    request = asked.request
+    if request is None or not _removes_contacts_only(request):
+        return False
+    for earlier in _wic_registers(flow):
+        before = earlier.request
+        if earlier.message.index >= asked.message.index or before is None or not bearer_token(before):
+            continue
+        if (earlier.src.name, earlier.dst.name) != (asked.src.name, asked.dst.name):
+            continue
+        final = _final(flow, earlier)
+        accepted = final is not None and final.response is not None and final.response.status < 300
+        if accepted and before.to.uri.lower() == request.to.uri.lower():
+            return True
+    return False
 
 
 _BEARER_VALUE = re.compile(

@@ -106,6 +106,11 @@ def _scenarios(features: Path) -> Iterator[tuple[str, frozenset[str], list[Any],
         )
 
 
+def _in_a_dialect(tags: frozenset[str]) -> bool:
+    """An Examples block whose WIC speaks another client's SIP (``dialect_...``, docs/dialects.md)."""
+    return any(t.startswith("dialect_") for t in tags)
+
+
 def load_test_purposes(root: Path) -> list[TestPurpose]:
     """Every test purpose of the checkout at ``root``, in the order of ``features/tags.toml``."""
     features = root / "features"
@@ -120,6 +125,8 @@ def load_test_purposes(root: Path) -> list[TestPurpose]:
         steps = list(_kinds([*background, *scenario["steps"]]))
         for tp in sorted({t for block in blocks for t in block if t.startswith("TP_")}):
             every = frozenset().union(*(block for block in blocks if tp in block))
+            if tp in found and all(_in_a_dialect(block) for block in blocks if tp in block):
+                continue  # the same TP in other clients' SIP (docs/dialects.md): its entry stays the suite's
             found[tp] = TestPurpose(
                 id=tp,
                 title=titles.get(tp, ""),

@@ -271,7 +271,7 @@ def _scenario(report: Report, r: ScenarioResult) -> list[str]:
         f"<h3>{_badge(r.verdict)} {escape(r.label)}</h3>",
         f'<p class="muted">{escape(r.feature_name or r.feature)} (<code>{escape(r.feature)}</code>), test '
         f"<code>{escape(r.test)}</code>, {r.duration:.2f} s<br>"
-        + "".join(f'<span class="tag">@{escape(t)}</span>' for t in r.tags)
+        + " ".join(f'<span class="tag">@{escape(t)}</span>' for t in r.tags)  # a long row of tags wraps
         + "</p>",
     ]
     if r.reason:

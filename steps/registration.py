@@ -9,6 +9,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
+from conformance.harness.dialects import by_client
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
@@ -67,6 +68,16 @@ def token_expired(world: World, user: str) -> None:
 )
 def token_runs_down(world: World, user: str, seconds: int) -> None:
     world.let_token_run_down(user, seconds)
+
+
+# ----- the WIC's client family (conformance/harness/dialects.py, docs/dialects.md) ------------
+
+
+@given(parsers.re(rf"{WIC} of {USER} speaks SIP as (?P<client>.+) does"))
+def wic_speaks(world: World, wic: str, user: str, client: str) -> None:
+    """The WIC writes its REGISTER, INVITE, in-dialog requests and answers as ``client`` does
+    (JsSIP 3.13, SIP.js 0.21, a sipML5-like client); without this step, in the suite's shape."""
+    world.speak(wic, by_client(client))
 
 
 # ----- step 2: the WSS connection -------------------------------------------------------
@@ -275,6 +286,45 @@ def closed_contact_dropped(
 @then(parsers.re(rf"the wIMPU Registrar holds a registration for {USER} with (?P<count>\d+) contacts?"))
 def registrar_holds(world: World, user: str, count: str) -> None:
     expect.live_contacts(world.registration_of(user), int(count), f"the registration of {user}")
+
+
+@then(
+    parsers.re(
+        rf"the eP-CSCF accepts the de-registration {WIC} sent without a token, {CHOICE_STEP}"
+    )
+)
+def deregistration_without_token_accepted(
+    world: World, profile: ProfileChecks, wic: str, choice: str
+) -> None:
+    """5.2.2.3.2 authorises the WIC "at WIC registration"; accepting a de-registration without the
+    token over the WebSocket a valid token authorised is the solution profile's ("De-registration
+    without a token"). That the WIC sent none is the harness's premise, checked first."""
+    sent = world.wics[wic].sent_requests("REGISTER")[-1]
+    assert b"\r\nAuthorization:" not in sent and b"application/jwt" not in sent, (
+        f"WIC {wic} was to de-register without a token, and sent one"
+    )
+    profile.check(choice, lambda: expect.status(world.outcome.response, 200))
+
+
+@then(
+    parsers.re(
+        rf"the wIMPU Registrar holds no registration for {USER} if the eP-CSCF accepted the "
+        rf"de-registration, else still the contact of {WIC}"
+    )
+)
+def registrar_follows_the_answer(world: World, user: str, wic: str) -> None:
+    """5.2.2.3.1: an entry is removed upon de-registration. A de-registration the eP-CSCF refused
+    (the profile's choice, judged by the step before) is none: it must leave the WIC's contact."""
+    response = world.outcome.response
+    entry = world.registration_of(user)
+    if response is not None and 200 <= response.status < 300:
+        expect.no_entry(entry, world.identity_of(user))
+        return
+    expect.live_contacts(entry, 1, f"the registration of {user} after a refused de-registration")
+    uri = world.contact_uri(wic)
+    assert entry is not None and any(c.uri == uri for c in entry.contacts), (
+        f"the registration of {user} no longer lists {uri}, yet the de-registration was refused"
+    )
 
 
 @then(parsers.re(rf"the wIMPU Registrar holds no registration for {QUOTED.format('identity')}"))

@@ -2,12 +2,16 @@
 
 It plays TR 23.701 5.2.2.5.2 steps 1-3 from the client side with real HTTPS, a real WSS
 connection (RFC 7118: subprotocol ``sip``, ``.invalid`` Via and Contact hosts, one SIP
-message per WebSocket message) and the JsSIP dialect by default (``+sip.instance``,
-``reg-id``, ``Supported: path, gruu, outbound``, ``Authorization: Bearer``).
+message per WebSocket message), by default in the suite's own shape, close to JsSIP's
+(``+sip.instance``, ``reg-id``, ``Supported: path, gruu, outbound``, ``Authorization: Bearer``).
 
 Every message the WIC sends or receives is kept in :attr:`Wic.sent` and
 :attr:`Wic.received` as raw bytes, so checks can compare what the harness saw with what
 was captured on the wire.
+
+The shapes of its messages are a :class:`~conformance.harness.dialects.Dialect`'s: the suite's
+own (:data:`~conformance.harness.dialects.HARNESS`) unless the WIC is given JsSIP's, SIP.js's or
+a sipML5-like client's (``dialect=``).
 """
 
 from __future__ import annotations
@@ -29,17 +33,14 @@ from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
 from reference.sip.transaction import make_response
 
+from . import dialects
+from .dialects import ANSWER_SDP, HARNESS, OFFER_SDP, Dialect
 from .expect import EVENT_WAIT, wait_until_async
 
-OFFER_SDP = (
-    b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-    b"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=sendrecv\r\n"
-)
-ANSWER_SDP = OFFER_SDP.replace(b"o=- 1 1", b"o=- 2 2")
 FAILURES = {"busy": 486, "decline": 480}
 "The final response of each refusing answer mode (:attr:`Wic.answer_mode`)."
 
-__all__ = ["HandshakeRefused", "Login", "Wic"]
+__all__ = ["ANSWER_SDP", "OFFER_SDP", "HandshakeRefused", "Login", "Wic"]
 
 
 class HandshakeRefused(Exception):
@@ -83,17 +84,28 @@ async def web_login(wwsf_origin: str, username: str, password: str, ssl_context:
 class Wic:
     """One WIC instance: one WebSocket connection, one Contact."""
 
-    def __init__(self, name: str, *, ssl_context: ssl.SSLContext, timeout: float = EVENT_WAIT) -> None:
-        """``timeout``: how long the WIC waits for its handshake and for each final response."""
+    def __init__(
+        self,
+        name: str,
+        *,
+        ssl_context: ssl.SSLContext,
+        timeout: float = EVENT_WAIT,
+        dialect: Dialect = HARNESS,
+    ) -> None:
+        """``timeout``: how long the WIC waits for its handshake and for each final response;
+        ``dialect``: the client family whose shapes its messages take (the suite's by default)."""
         self.name = name
         self.ssl_context = ssl_context
         self.timeout = timeout
-        self.host = f"{secrets.token_hex(6)}.invalid"
-        self.contact_user = secrets.token_hex(4)
+        self.dialect = dialect
+        self.host = dialects.random_host(dialect)
+        self.contact_user = dialects.random_user(dialect)
         self.instance = f"urn:uuid:{uuid.uuid4()}"
         self.call_id = f"{secrets.token_hex(8)}@{self.host}"
         self.from_tag = secrets.token_hex(5)
-        self.cseq = 0
+        self.cseq = dialects.first_cseq(dialect) - 1
+        self.token: str | None = None
+        "The token of the WIC's last REGISTER that carried one (a dialect may repeat it)."
         self.connection: ClientConnection | None = None
         self.sent: list[bytes] = []
         self.received: list[bytes] = []
@@ -121,8 +133,8 @@ class Wic:
 
     @property
     def contact_uri(self) -> str:
-        """The URI of this WIC's Contact (RFC 7118: a random ``.invalid`` host, transport ws)."""
-        return f"sip:{self.contact_user}@{self.host};transport=ws"
+        """The URI of this WIC's Contact (RFC 7118: a random ``.invalid`` host, the dialect's transport)."""
+        return dialects.contact_uri(self.dialect, self.contact_user, self.host)
 
     # ----- step 2 --------------------------------------------------------------------
 
@@ -162,10 +174,11 @@ class Wic:
     # ----- termination: the WIC as UAS (5.2.2.5.4 step 5) --------------------------------
 
     async def _uas(self, request: Request) -> None:
-        contact = f"<sip:{self.contact_user}@{self.host};transport=ws>"
         if request.method == "INVITE":
             self._pending[request.call_id] = request
-            await self.send(make_response(request, 180, to_tag=self.tag))
+            at_once = dialects.provisionals(self.dialect, request, to_tag=self.tag, contact=self.contact_uri)
+            for provisional in at_once:
+                await self.send(provisional)
             failure = FAILURES.get(self.answer_mode)
             if self.answer_mode != "answer" and failure is None:
                 return  # rings until cancelled
@@ -181,13 +194,8 @@ class Wic:
             if failure is not None:
                 await self._final(request, make_response(request, failure, to_tag=self.tag))
                 return
-            ok = make_response(request, 200, to_tag=self.tag).with_header("Contact", contact)
-            ok = (
-                ok.with_header_set("Record-Route", *request.get_all("Record-Route"))
-                if request.get_all("Record-Route")
-                else ok
-            )
-            await self._final(request, ok.with_body(ANSWER_SDP, "application/sdp"))
+            ok = dialects.answer(self.dialect, request, to_tag=self.tag, contact=self.contact_uri)
+            await self._final(request, ok)
         elif request.method == "CANCEL":
             await self.send(make_response(request, 200, to_tag=self.tag))
             invite = self._pending.get(request.call_id)
@@ -219,23 +227,22 @@ class Wic:
     ) -> Request:
         """An INVITE; ``asserted``: a P-Asserted-Identity the WIC writes itself (which the
         eP-CSCF must not let through, RFC 3325 9.1); ``preferred``: a P-Preferred-Identity
-        (RFC 3325 9.2: honoured only for an identity the WIC is authorised to use)."""
-        self.cseq += 1
-        call_id = f"{secrets.token_hex(8)}@{self.host}"
-        claim = f"P-Asserted-Identity: <{asserted}>\r\n" if asserted else ""
-        claim += f"P-Preferred-Identity: <{preferred}>\r\n" if preferred else ""
-        text = (
-            f"INVITE {target} SIP/2.0\r\n"
-            f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}\r\n"
-            f"Max-Forwards: 69\r\nTo: <{target}>\r\nFrom: <{identity}>;tag={secrets.token_hex(5)}\r\n"
-            f"Call-ID: {call_id}\r\nCSeq: {self.cseq} INVITE\r\n{claim}"
-            f"Contact: <sip:{self.contact_user}@{self.host};transport=ws;ob>\r\n"
-            f"Supported: outbound\r\nContent-Type: application/sdp\r\n"
-            f"Content-Length: {len(OFFER_SDP)}\r\n\r\n"
-        ).encode() + OFFER_SDP
-        message = frame_websocket_message(text)
-        assert isinstance(message, Request)
-        return message
+        (RFC 3325 9.2: honoured only for an identity the WIC is authorised to use). In the WIC's
+        dialect: the token too when it sends it on every request."""
+        if not self.dialect.invite_cseq_random:
+            self.cseq += 1
+        return dialects.invite_request(
+            self.dialect,
+            identity=identity,
+            target=target,
+            call_id=f"{secrets.token_hex(8)}@{self.host}",
+            cseq=dialects.invite_cseq(self.dialect, self.cseq),
+            host=self.host,
+            contact=self.contact_uri,
+            token=self.token,
+            asserted=asserted,
+            preferred=preferred,
+        )
 
     def cancel_for(self, invite: Request) -> Request:
         """The CANCEL of ``invite`` (RFC 3261 9.1): its Request-URI, Call-ID, To, From, CSeq
@@ -265,18 +272,9 @@ class Wic:
         """A request in the dialog ``invite`` set up with the 2xx ``response``, as its caller
         sends it: Request-URI the remote target, Route the Record-Route reversed (RFC 3261
         12.1.2, 12.2.1.1). Any WIC may send it: the eP-CSCF must tell whose dialog it is."""
-        routes = list(reversed(response.get_all("Record-Route")))
-        target = response.contacts[0].uri if response.contacts else invite.uri
-        lines = [
-            f"{method} {target} SIP/2.0",
-            f"Via: SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}",
-            "Max-Forwards: 70", f"To: {response.get('To')}", f"From: {invite.get('From')}",
-            f"Call-ID: {invite.call_id}", f"CSeq: {cseq} {method}",
-            *(f"Route: {r}" for r in routes), "Content-Length: 0",
-        ]  # fmt: skip
-        message = frame_websocket_message("\r\n".join(lines) + "\r\n\r\n")
-        assert isinstance(message, Request)
-        return message
+        return dialects.in_dialog_request(
+            self.dialect, invite, response, method, cseq, host=self.host, token=self.token
+        )
 
     async def close(self) -> None:
         if self.connection is not None:
@@ -306,50 +304,39 @@ class Wic:
         token_in_body: bool = False,
         from_identity: str | None = None,
     ) -> Request:
-        """The REGISTER of step 3, in the JsSIP dialect.
+        """The REGISTER of step 3, in the WIC's dialect (:mod:`~conformance.harness.dialects`).
 
         The token goes in ``Authorization: Bearer`` (RFC 8898), or with ``token_in_body``
         as an ``application/jwt`` body: the seed's "attachment to the request".
         ``from_identity``: a From other than the identity registered (RFC 3261 10.2: To is
-        the address-of-record, From the one responsible for the registration).
+        the address-of-record, From the one responsible for the registration). ``expires`` 0
+        is the dialect's de-registration (SIP.js's carries no token).
         """
         self.cseq += 1
         domain = identity.partition("@")[2] or identity
-        headers = [
-            ("Via", f"SIP/2.0/WSS {self.host};branch=z9hG4bK{secrets.token_hex(8)}"),
-            ("Max-Forwards", "69"),
-            ("To", f"<{identity}>"),
-            ("From", f"<{from_identity or identity}>;tag={self.from_tag}"),
-            ("Call-ID", self.call_id),
-            ("CSeq", f"{self.cseq} REGISTER"),
-        ]
-        if contact_star:
-            headers.append(("Contact", "*"))
-        else:
-            headers.append(
-                (
-                    "Contact",
-                    f"<{self.contact_uri}>"
-                    f';+sip.instance="<{self.instance}>";reg-id=1;expires={expires}',
-                )
-            )
-        headers.append(("Expires", str(expires)))
-        body = ""
-        if token is not None and token_in_body:
-            body = token
-            headers.append(("Content-Type", "application/jwt"))
-        elif token is not None:
-            headers.append(("Authorization", f"Bearer {token}"))
-        headers += [
-            ("Supported", "path, gruu, outbound"),
-            ("User-Agent", f"wimpu-harness-wic {self.name}"),
-            ("Content-Length", str(len(body))),
-        ]
-        text = f"REGISTER sip:{registrar or domain} SIP/2.0\r\n"
-        text += "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n" + body
-        message = frame_websocket_message(text)
-        assert isinstance(message, Request)
-        return message
+        if token is not None:
+            self.token = token
+        if self.dialect.contact_user_is_identity:
+            self.contact_user = identity.removeprefix("sip:").partition("@")[0]
+        deregistration = expires == 0 and not contact_star
+        own_tag = deregistration and self.dialect.deregister_new_from_tag
+        return dialects.register_request(
+            self.dialect,
+            identity=identity,
+            registrar=f"sip:{registrar or domain}",
+            from_identity=from_identity or identity,
+            from_tag=secrets.token_hex(5) if own_tag else self.from_tag,
+            call_id=self.call_id,
+            cseq=self.cseq,
+            host=self.host,
+            contact=self.contact_uri,
+            instance=self.instance,
+            expires=expires,
+            token=token,
+            token_in_body=token_in_body,
+            contact_star=contact_star,
+            agent=self.name,
+        )
 
     async def send(self, message: Request | Response) -> None:
         assert self.connection is not None, "connect() first"

@@ -53,6 +53,7 @@ from .capture_views import (
     sip_towards,
 )
 from .clock import ControlledClock, FakeClock
+from .dialects import HARNESS, Dialect
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .loop import BackgroundLoop
 from .remote import RemoteParty
@@ -142,6 +143,8 @@ class World:
         self.identities = {u.username: u.identity for u in self.sut.users.values()}
         self.logins: dict[str, Login] = {}
         self.wics: dict[str, Wic] = {}
+        self.dialects: dict[str, Dialect] = {}
+        "WIC name -> the dialect it speaks (:meth:`speak`); the suite's own when not named."
         self.outcome = Outcome()
         self.cancel_answer: Response | None = None
         "The final response to the last CANCEL a WIC sent (:meth:`originate_then_cancel`)."
@@ -341,9 +344,13 @@ class World:
         self.logins[user] = Login(identity, token.value, entry.ep_cscf_uri, token.exp - int(now))
         self.identities[user] = identity
 
+    def speak(self, wic_name: str, dialect: Dialect) -> None:
+        """WIC ``wic_name``, when it connects, writes its messages as ``dialect`` does."""
+        self.dialects[wic_name] = dialect
+
     def connect(self, wic_name: str, user: str, *, origin: str | None = None) -> None:
         login = self.logins.get(user) or self.login(user)
-        wic = Wic(wic_name, ssl_context=self.tls())
+        wic = Wic(wic_name, ssl_context=self.tls(), dialect=self.dialects.get(wic_name, HARNESS))
         wic.answer_mode = "answer"
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user

@@ -41,6 +41,57 @@ Feature: 5.2.2.5.3 Origination
         | user | wic |
         | bob  | B1  |
 
+    @step_1 @step_3 @TP_WIMPU_ORIG_001
+    Scenario Outline: A session a WIC of each client family starts with the registered identity reaches the remote party through the S-CSCF
+      The same origination in the SIP of three client families (docs/dialects.md): each
+      writes its INVITE its own way (its own first CSeq, the Contact with ;ob for JsSIP and
+      SIP.js, with a display name and feature tags for the sipML5-like client, rport in its
+      Via), and acknowledges the 200 on the route set. JsSIP and the sipML5-like client put
+      the WWSF token (Authorization: Bearer) on every request, the INVITE and the ACK too; the
+      token is for the eP-CSCF that validates it (5.2.2.5.2 step 4) and must not go on into
+      the IMS core (rule TOKEN_CONFINED, checked on the capture).
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> speaks SIP as <client> does
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF answers 200
+      And the INVITE reaches the remote party through the eP-CSCF and the S-CSCF
+      And the INVITE captured from the eP-CSCF to the S-CSCF is routed by the Service-Route of the registration of the block of <user>
+      And the INVITE reaching the remote party carries the From header field exactly as WIC "<wic>" sent it
+      And the capture of the session passes the verify rules TOKEN_CONFINED
+
+      @dialect_jssip @option_a
+      Examples: JsSIP 3.13, identity allocated by the third party
+        | user  | wic | client     |
+        | alice | A1  | JsSIP 3.13 |
+
+      @dialect_jssip @option_b
+      Examples: JsSIP 3.13, IMPU allocated by the eP-CSCF
+        | user | wic | client     |
+        | bob  | B1  | JsSIP 3.13 |
+
+      @dialect_sipjs @option_a
+      Examples: SIP.js 0.21, identity allocated by the third party
+        | user  | wic | client      |
+        | alice | A1  | SIP.js 0.21 |
+
+      @dialect_sipjs @option_b
+      Examples: SIP.js 0.21, IMPU allocated by the eP-CSCF
+        | user | wic | client      |
+        | bob  | B1  | SIP.js 0.21 |
+
+      @dialect_sipml5 @option_a
+      Examples: a sipML5-like client, identity allocated by the third party
+        | user  | wic | client               |
+        | alice | A1  | a sipML5-like client |
+
+      @dialect_sipml5 @option_b
+      Examples: a sipML5-like client, IMPU allocated by the eP-CSCF
+        | user | wic | client               |
+        | bob  | B1  | a sipML5-like client |
+
     @step_1 @step_3 @registrar_read @TP_WIMPU_ORIG_009
     Scenario Outline: A session to an ordinary IMS user of the same network reaches the user's UE, asserting the WIC's IMPU
       A session to a subscriber of the IMS network itself: standard IMS origination (step 3) and

@@ -34,6 +34,57 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user | wic | wIMPU block                          |
         | bob  | B1  | sip:wrtc-!.*!@block2.ims.example.net |
 
+    @step_1 @step_2 @step_3 @step_4 @step_5 @step_6 @step_7 @registrar_read @TP_WIMPU_REG_001
+    Scenario Outline: A WIC of each client family registers for the first time
+      The same registration in the SIP of three client families (docs/dialects.md). JsSIP
+      writes the interval both in an Expires header field and in its Contact, with
+      +sip.instance, reg-id and +sip.ice. SIP.js writes it only in its Contact, with no
+      +sip.instance or reg-id (so its contact is its URI, RFC 3261 10.3), and starts its CSeq
+      at 2. The sipML5-like client writes it only in an Expires header field, under a Contact
+      with a display name, feature tags and a quoted parameter holding a comma, with rport in
+      its Via and Supported: path alone. Step 7: each finds its own contact in the 200 OK with
+      the interval granted (RFC 3261 10.2.4; SIP.js drops a 2xx without it).
+
+      Given the browser of <user> has downloaded the WIC from the WWSF over HTTPS
+      And <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> speaks SIP as <client> does
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "<wic>" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the 200 OK lists the contact of WIC "<wic>" with an interval of at most 600 seconds
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+      And the wIMPU Registrar records the registration of <user> in block "<wIMPU block>"
+
+      @dialect_jssip @option_a
+      Examples: JsSIP 3.13, identity allocated by the third party
+        | user  | wic | client     | wIMPU block                          |
+        | alice | A1  | JsSIP 3.13 | sip:wrtc-!.*!@block1.ims.example.net |
+
+      @dialect_jssip @option_b
+      Examples: JsSIP 3.13, IMPU allocated by the eP-CSCF
+        | user | wic | client     | wIMPU block                          |
+        | bob  | B1  | JsSIP 3.13 | sip:wrtc-!.*!@block2.ims.example.net |
+
+      @dialect_sipjs @option_a
+      Examples: SIP.js 0.21, identity allocated by the third party
+        | user  | wic | client      | wIMPU block                          |
+        | alice | A1  | SIP.js 0.21 | sip:wrtc-!.*!@block1.ims.example.net |
+
+      @dialect_sipjs @option_b
+      Examples: SIP.js 0.21, IMPU allocated by the eP-CSCF
+        | user | wic | client      | wIMPU block                          |
+        | bob  | B1  | SIP.js 0.21 | sip:wrtc-!.*!@block2.ims.example.net |
+
+      @dialect_sipml5 @option_a
+      Examples: a sipML5-like client, identity allocated by the third party
+        | user  | wic | client               | wIMPU block                          |
+        | alice | A1  | a sipML5-like client | sip:wrtc-!.*!@block1.ims.example.net |
+
+      @dialect_sipml5 @option_b
+      Examples: a sipML5-like client, IMPU allocated by the eP-CSCF
+        | user | wic | client               | wIMPU block                          |
+        | bob  | B1  | a sipML5-like client | sip:wrtc-!.*!@block2.ims.example.net |
+
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 
     @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006
@@ -235,6 +286,34 @@ Feature: 5.2.2.5.2 WIC registration procedure
       Examples:
         | user |
         | bob  |
+
+    @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005
+    Scenario Outline: A WIC that de-registers without its token, as SIP.js does, removes the entry
+      SIP.js's Registerer.unregister() sends the un-REGISTER (its Contact with expires=0, no
+      Expires header field, the same From tag) without the header fields that carried its
+      token. 5.2.2.3.2 authorises the WIC "at WIC registration" and does not say whether a
+      de-registration needs the token again: the solution profile accepts one without it over
+      the WebSocket on which a valid token registered the same identity ("De-registration
+      without a token"). An eP-CSCF that accepts it must remove the entry (5.2.2.3.1); one that
+      refuses it (its PICS says whether it follows that choice) must leave the contact as it was.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> speaks SIP as <client> does
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered with the identity and the token of <user>
+      When WIC "W" de-registers
+      Then the eP-CSCF accepts the de-registration WIC "W" sent without a token, as the solution profile chooses (PROFILE_REG_DEREG_NO_TOKEN)
+      And the wIMPU Registrar holds no registration for <user> if the eP-CSCF accepted the de-registration, else still the contact of WIC "W"
+
+      @dialect_sipjs @option_a
+      Examples: SIP.js 0.21, identity allocated by the third party
+        | user  | client      |
+        | alice | SIP.js 0.21 |
+
+      @dialect_sipjs @option_b
+      Examples: SIP.js 0.21, IMPU allocated by the eP-CSCF
+        | user | client      |
+        | bob  | SIP.js 0.21 |
 
   Rule: 5.2.2.3.1 - a de-registration of a contact that is not registered creates no entry
 

@@ -41,6 +41,56 @@ Feature: 5.2.2.5.4 Termination
         | user | wic |
         | bob  | B1  |
 
+    @step_1 @step_2 @step_3 @step_4 @step_5 @registrar_read @TP_WIMPU_TERM_001
+    Scenario Outline: A session to a registered webRTC user reaches its WIC, whatever client family it is
+      The same termination to a WIC of each of three client families (docs/dialects.md),
+      registered in its own SIP: JsSIP and SIP.js answer 100 Trying, then 180 with their
+      Contact, then 200 with their Allow; SIP.js's contact has no +sip.instance or reg-id;
+      the sipML5-like client's Contact has the registered identity's user part, a display
+      name and feature tags. The eP-CSCF delivers the session over the WIC's own WebSocket
+      whatever its Contact says (5.2.2.5.4 step 5).
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> speaks SIP as <client> does
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And the I-CSCF queried the wIMPU Registrar for the called identity
+      And the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar
+      And the INVITE reaches WIC "<wic>" through the I-CSCF, the S-CSCF and the eP-CSCF
+      And WIC "<wic>" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with, as the solution profile chooses (PROFILE_TERM_PCPID)
+
+      @dialect_jssip @option_a
+      Examples: JsSIP 3.13, identity allocated by the third party
+        | user  | wic | client     |
+        | alice | A1  | JsSIP 3.13 |
+
+      @dialect_jssip @option_b
+      Examples: JsSIP 3.13, IMPU allocated by the eP-CSCF
+        | user | wic | client     |
+        | bob  | B1  | JsSIP 3.13 |
+
+      @dialect_sipjs @option_a
+      Examples: SIP.js 0.21, identity allocated by the third party
+        | user  | wic | client      |
+        | alice | A1  | SIP.js 0.21 |
+
+      @dialect_sipjs @option_b
+      Examples: SIP.js 0.21, IMPU allocated by the eP-CSCF
+        | user | wic | client      |
+        | bob  | B1  | SIP.js 0.21 |
+
+      @dialect_sipml5 @option_a
+      Examples: a sipML5-like client, identity allocated by the third party
+        | user  | wic | client               |
+        | alice | A1  | a sipML5-like client |
+
+      @dialect_sipml5 @option_b
+      Examples: a sipML5-like client, IMPU allocated by the eP-CSCF
+        | user | wic | client               |
+        | bob  | B1  | a sipML5-like client |
+
   Rule: Step 1 - the I-CSCF identifies sessions for webRTC users by the configured domains
 
     @step_1 @TP_WIMPU_TERM_002

@@ -79,6 +79,31 @@ class TestRegistration:
         w.wic_registration(token=None, status=401)
         assert verdicts(w, "REG_TOKEN") == ["pass"]
 
+    def test_a_deregistration_without_token_on_the_authorised_websocket_passes(self) -> None:
+        """The solution profile (PROFILE_REG_DEREG_NO_TOKEN): SIP.js un-REGISTERs without its token,
+        over the WebSocket on which its REGISTER with the token was accepted."""
+        w = Wire()
+        w.wic_registration(token=None, expires=0, cseq=2)
+        assert [f.verdict for f in findings(w, "REG_TOKEN")] == ["fail"]  # never authorised
+        w = Wire()
+        w.wic_registration()
+        w.wic_registration(token=None, expires=0, cseq=2)
+        (found,) = findings(w, "REG_TOKEN")
+        assert found.verdict == "pass" and found.detail.endswith("(and 1 more)")
+
+    def test_a_deregistration_without_token_on_another_websocket_fails(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.wic_registration(WIC2, token=None, expires=0, cseq=2)
+        finding = only(w, "REG_TOKEN")
+        assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40002"
+
+    def test_a_refresh_without_token_on_the_authorised_websocket_fails(self) -> None:
+        w = Wire()
+        w.wic_registration()
+        w.wic_registration(token=None, cseq=2)
+        assert verdicts(w, "REG_TOKEN") == ["fail"]
+
     def test_the_token_stays_on_the_wic_leg(self) -> None:
         w = Wire()
         w.wic_registration()

@@ -92,6 +92,23 @@ EXPECTED: dict[str, str] = {
     "test_a_page_from_an_origin_that_only_begins_like_the_wwsfs_is_refused_at_the_websocket_handshake"
     "[0]": PASS,
     "test_a_valid_token_for_the_identity_in_from_does_not_register_another_identity_in_to": PASS,
+    # the dialect rows (issue 17, docs/dialects.md): Kamailio registers alice's WIC in each client's SIP
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[alice-A1-JsSIP 3.13-sip:wrtc-!.*!@block1.ims.example.net]": PASS,
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[alice-A1-SIP.js 0.21-sip:wrtc-!.*!@block1.ims.example.net]": PASS,
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[alice-A1-a sipML5-like client-sip:wrtc-!.*!@block1.ims.example.net]": PASS,
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[bob-B1-JsSIP 3.13-sip:wrtc-!.*!@block2.ims.example.net]": NA,
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[bob-B1-SIP.js 0.21-sip:wrtc-!.*!@block2.ims.example.net]": NA,
+    "test_a_wic_of_each_client_family_registers_for_the_first_time"
+    "[bob-B1-a sipML5-like client-sip:wrtc-!.*!@block2.ims.example.net]": NA,
+    # Kamailio challenges SIP.js's token-less un-REGISTER (401) and keeps the contact, as its PICS says
+    # (PICS_PROFILE_REG_DEREG_NO_TOKEN = no): the profile's choice is not checked, the text's holds
+    "test_a_wic_that_deregisters_without_its_token_as_sipjs_does_removes_the_entry[alice-SIP.js 0.21]": PASS,
+    "test_a_wic_that_deregisters_without_its_token_as_sipjs_does_removes_the_entry[bob-SIP.js 0.21]": NA,
     # SEC_009, SEC_010, SEC_011: INCONCLUSIVE while origination was missing (their preamble, a
     # session, got 501); with origination and the dialog checks (dialog module) they are judged
     "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": PASS,
@@ -122,6 +139,19 @@ EXPECTED: dict[str, str] = {
     "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,  # TP_WIMPU_ORIG_008
     "test_a_ppreferredidentity_the_wic_did_not_register_is_not_asserted"
     "[bob-B1-sip:wrtc-alice@block1.ims.example.net]": NA,
+    # ORIG_001 in each client family's SIP (the dialect rows): the token never leaves Kamailio
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[alice-A1-JsSIP 3.13]": PASS,
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[alice-A1-SIP.js 0.21]": PASS,
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[alice-A1-a sipML5-like client]": PASS,
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[bob-B1-JsSIP 3.13]": NA,
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[bob-B1-SIP.js 0.21]": NA,
+    "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
+    "_through_the_scscf[bob-B1-a sipML5-like client]": NA,
     "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_009
     "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
