@@ -506,6 +506,23 @@ def _bypass_scscf(mp: pytest.MonkeyPatch) -> None:
     )
 
 
+def _token_forwarded(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF validates the Bearer token a WIC puts on its INVITE (as JsSIP does on every
+    request) but forwards it into the IMS core with the request."""
+    from reference.nodes.p_cscf.flows import Onward
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        tokens = [v for v in run.request.get_all("Authorization") if v[:7].lower() == "bearer "]
+        if not isinstance(result, Onward) or not tokens:
+            return result
+        request = result.request
+        for token in tokens:
+            request = request.with_header("Authorization", token)
+        return Onward(request)
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
 def _orig_identity_unchecked(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import Onward
 
@@ -1202,6 +1219,10 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "option_a_w6": Fault(
         "option A: the eP-CSCF queries the registrar for every originating session", _option_a_w6
+    ),
+    "token_forwarded": Fault(
+        "the eP-CSCF forwards the WWSF token a WIC put on its INVITE into the IMS core (step 3)",
+        _token_forwarded,
     ),
     "bypass_scscf": Fault(
         "the eP-CSCF sends an originating session without the Service-Route, bypassing the S-CSCF (step 3)",
