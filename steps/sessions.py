@@ -103,6 +103,44 @@ def wic_originates_preferring(world: World, wic: str, user: str, identity: str) 
     world.originate(wic, world.identity_of(user), preferred=identity)
 
 
+@when(
+    parsers.re(
+        rf"{WIC} starts a session to the remote party with the identity of {USER} and the preloaded "
+        rf"Route {IDENTITY}"
+    )
+)
+def wic_originates_preloading(world: World, wic: str, user: str, identity: str) -> None:
+    """A WIC that writes its own Route set (a compromised or hostile page steering the session)."""
+    world.originate(wic, world.identity_of(user), route=(f"<{identity}>",))
+
+
+@then(
+    parsers.re(
+        rf"the eP-CSCF either refuses the session with 400 or sends it to the S-CSCF on the "
+        rf"Service-Route of the block of {USER} alone, without the Route {IDENTITY}"
+    )
+)
+def preloaded_route_replaced(world: World, user: str, identity: str) -> None:
+    """5.2.2.5.3 step 3, "standard IMS session origination procedure": TS 24.229 5.2.6.3.3, the
+    P-CSCF whose UE preloaded a Route that is not the Service-Route either replaces it with the
+    Service-Route or rejects the request with 400 (Bad Request). Both are the standard's; no
+    other outcome is."""
+    world.settle()
+    sent = world.captured_requests("INVITE", "ep-cscf", "s-cscf")
+    if world.outcome.response is not None and world.outcome.response.status == 400:
+        expect.none(sent, "INVITE eP-CSCF -> S-CSCF after the eP-CSCF's 400")
+        return
+    invite = expect.single(sent, "INVITE eP-CSCF -> S-CSCF")
+    block = world.block_of(user)
+    service_route = world.block_registration_of(block).service_route
+    expect.routed_by(invite, service_route, block)
+    found = [f"<{a.uri}>" for a in invite.addresses("Route")]
+    assert found == list(service_route), (
+        f"expected the INVITE to the S-CSCF to carry the Service-Route {list(service_route)} as its only "
+        f"Route, the WIC's preloaded <{identity}> replaced; its Route is {found}"
+    )
+
+
 @when(parsers.re(rf"{WIC} starts a session to the remote party as {IDENTITY}"))
 def wic_originates_as(world: World, wic: str, identity: str) -> None:
     world.originate(wic, identity)

@@ -365,10 +365,11 @@ def invite_request(
     token: str | None,
     asserted: str | None = None,
     preferred: str | None = None,
+    route: tuple[str, ...] = (),
 ) -> Request:
     """An INVITE with an SDP offer as ``dialect`` writes it; ``token`` goes in only for a dialect
     that sends it on every request; ``asserted`` / ``preferred``: a P-Asserted-Identity /
-    P-Preferred-Identity the WIC writes itself."""
+    P-Preferred-Identity the WIC writes itself; ``route``: a Route set it preloads itself."""
     headers = [
         ("Via", _via(dialect, host)),
         ("Max-Forwards", str(dialect.max_forwards)),
@@ -376,6 +377,7 @@ def invite_request(
         ("From", f"<{identity}>;tag={secrets.token_hex(5)}"),
         ("Call-ID", call_id),
         ("CSeq", f"{cseq} INVITE"),
+        *(("Route", value) for value in route),
     ]
     if asserted:
         headers.append(("P-Asserted-Identity", f"<{asserted}>"))

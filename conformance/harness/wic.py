@@ -223,7 +223,13 @@ class Wic:
     # ----- origination (5.2.2.5.3 step 1) -------------------------------------------------
 
     def invite_request(
-        self, identity: str, target: str, *, asserted: str | None = None, preferred: str | None = None
+        self,
+        identity: str,
+        target: str,
+        *,
+        asserted: str | None = None,
+        preferred: str | None = None,
+        route: tuple[str, ...] = (),
     ) -> Request:
         """An INVITE; ``asserted``: a P-Asserted-Identity the WIC writes itself (which the
         eP-CSCF must not let through, RFC 3325 9.1); ``preferred``: a P-Preferred-Identity
@@ -242,6 +248,7 @@ class Wic:
             token=self.token,
             asserted=asserted,
             preferred=preferred,
+            route=route,
         )
 
     def cancel_for(self, invite: Request) -> Request:
@@ -399,10 +406,16 @@ class Wic:
         return cancelled, final
 
     async def invite(
-        self, identity: str, target: str, *, asserted: str | None = None, preferred: str | None = None
+        self,
+        identity: str,
+        target: str,
+        *,
+        asserted: str | None = None,
+        preferred: str | None = None,
+        route: tuple[str, ...] = (),
     ) -> Response:
         """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""
-        invite = self.invite_request(identity, target, asserted=asserted, preferred=preferred)
+        invite = self.invite_request(identity, target, asserted=asserted, preferred=preferred, route=route)
         self.last_invite = invite
         response = await self.request(invite)
         if 200 <= response.status < 300:

@@ -574,16 +574,19 @@ class World:
         asserted: str | None = None,
         preferred: str | None = None,
         target: str | None = None,
+        route: tuple[str, ...] = (),
     ) -> Response:
         """5.2.2.5.3 step 1: a WIC starts a session to ``target``, the remote party unless given
         (ACKs a 2xx); ``asserted`` / ``preferred``: a P-Asserted-Identity / P-Preferred-Identity
-        the WIC writes itself."""
+        the WIC writes itself; ``route``: a Route set it preloads."""
         wic = self.wics[wic_name]
         identity = identity or self.logins[self.user_of(wic_name)].identity
         remote = target or self.remote_identity
 
         def place() -> Response:
-            return self.loop.run(wic.invite(identity, remote, asserted=asserted, preferred=preferred))
+            return self.loop.run(
+                wic.invite(identity, remote, asserted=asserted, preferred=preferred, route=route)
+            )
 
         response = self._attempt(wic_name, remote, place)
         self.outcome = Outcome(response=response)

@@ -118,6 +118,29 @@ Feature: 5.2.2.5.3 Origination
         | user | wic |
         | bob  | B1  |
 
+    @step_3 @negative @TP_WIMPU_ORIG_010
+    Scenario Outline: A Route the WIC preloaded does not steer its session: the eP-CSCF replaces it with the Service-Route, or refuses the session
+      Standard IMS origination (step 3) is the P-CSCF's of TS 24.229 5.2.6.3.3: a Route set the
+      UE preloaded that is not the Service-Route of its registration is replaced by the
+      Service-Route, or the request is rejected with 400 (Bad Request). A WIC page cannot have
+      its session relayed past the S-CSCF, or to a node of its choosing.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When WIC "<wic>" starts a session to the remote party with the identity of <user> and the preloaded Route "sip:steer@evil.example.com;lr"
+      Then the eP-CSCF either refuses the session with 400 or sends it to the S-CSCF on the Service-Route of the block of <user> alone, without the Route "sip:steer@evil.example.com;lr"
+
+      @option_a
+      Examples: identity allocated by the third party
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples: external identity, IMPU allocated by the eP-CSCF
+        | user | wic |
+        | bob  | B1  |
+
     @step_1 @negative @TP_WIMPU_ORIG_004
     Scenario Outline: A session started with an identity the WIC did not register is never asserted, and refused
       Given <user> has logged in at the WWSF and received a security token

@@ -152,6 +152,10 @@ EXPECTED: dict[str, str] = {
     "_through_the_scscf[bob-B1-SIP.js 0.21]": NA,
     "test_a_session_a_wic_of_each_client_family_starts_with_the_registered_identity_reaches_the_remote_party"
     "_through_the_scscf[bob-B1-a sipML5-like client]": NA,
+    "test_a_route_the_wic_preloaded_does_not_steer_its_session_the_epcscf_replaces_it_with_the_serviceroute"
+    "_or_refuses_the_session[alice-A1]": PASS,  # TP_WIMPU_ORIG_010: Kamailio replaces the Route
+    "test_a_route_the_wic_preloaded_does_not_steer_its_session_the_epcscf_replaces_it_with_the_serviceroute"
+    "_or_refuses_the_session[bob-B1]": NA,
     "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_009
     "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"

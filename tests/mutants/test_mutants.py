@@ -83,6 +83,7 @@ GUARDS: dict[str, str] = {
     "option_a_w6": "TP_WIMPU_ORIG_003",
     "bypass_scscf": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_009",
     "token_forwarded": "TP_WIMPU_ORIG_001 and (dialect_jssip or dialect_sipml5)",
+    "wic_route_honoured": "TP_WIMPU_ORIG_010",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
     "registration_cache_kept": "TP_WIMPU_ORIG_006",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain

@@ -523,6 +523,20 @@ def _token_forwarded(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
 
 
+def _wic_route_honoured(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF honours a Route set the WIC preloaded: the session goes where the WIC says,
+    the Service-Route only when the WIC wrote no Route."""
+    from reference.nodes.p_cscf.flows import Onward
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        preloaded = run.request.get_all("Route")
+        if not isinstance(result, Onward) or not preloaded:
+            return result
+        return Onward(result.request.with_header_set("Route", *preloaded))
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
 def _orig_identity_unchecked(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.flows import Onward
 
@@ -1219,6 +1233,10 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "option_a_w6": Fault(
         "option A: the eP-CSCF queries the registrar for every originating session", _option_a_w6
+    ),
+    "wic_route_honoured": Fault(
+        "the eP-CSCF sends a WIC's session on the Route the WIC preloaded, not the Service-Route (step 3)",
+        _wic_route_honoured,
     ),
     "token_forwarded": Fault(
         "the eP-CSCF forwards the WWSF token a WIC put on its INVITE into the IMS core (step 3)",
