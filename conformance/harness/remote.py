@@ -38,6 +38,9 @@ class RemoteParty:
         "time.monotonic() at which each of :attr:`responses` arrived."
         self.answer: int | None = 200
         "The final response to an INVITE; None: ring (180) and wait for a CANCEL, answered 487."
+        self.answer_sdp: Callable[[bytes], bytes] | None = None
+        """The SDP answer (RFC 3264) its 200 gives to an INVITE's offer; None: a 200 without a body
+        (a WIC that offers in its INVITE, SIP.js or a browser, wants the answer)."""
         self.tag = secrets.token_hex(5)
         self.call_ids: list[str] = []
         "Call-IDs of the sessions this party placed, in order."
@@ -97,6 +100,8 @@ class RemoteParty:
                 rr = request.get_all("Record-Route")
                 if rr:
                     response = response.with_header_set("Record-Route", *rr)
+                if self.answer_sdp is not None and request.body:
+                    response = response.with_body(self.answer_sdp(request.body), "application/sdp")
             self.node.respond(tx, response)
         else:
             self.node.respond(tx, make_response(request, 200, to_tag=self.tag))

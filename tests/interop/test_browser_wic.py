@@ -44,9 +44,8 @@ from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
-from reference.sip.transaction import ServerTransaction, make_response
 from reference.stack import Stack
-from reference.transport.endpoint import Source, Target
+from reference.transport.endpoint import Target
 from reference.transport.resolver import Resolver, next_hop_uri
 from reports.evidence import captures_dir
 from reports.screens import Screen, ScreenSet, screens_folder, write_allure_result, write_screens
@@ -132,26 +131,11 @@ def _sdp(*lines: str) -> bytes:
     return ("\r\n".join([*head, *lines]) + "\r\n").encode()
 
 
-class WebRtcRemoteParty(RemoteParty):
-    """The remote party, answering an INVITE 200 with a WebRTC answer to its offer."""
-
-    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
-        if request.method != "INVITE" or self.answer != 200 or not request.body:
-            await super()._request(tx, request, source)
-            return
-        self.received.append(request)
-        self.node.respond(tx, make_response(request, 180, to_tag=self.tag))
-        response = make_response(request, 200, to_tag=self.tag).with_header(
-            "Contact", f"<sip:remote@{self.node.host}:{self.node.port};transport=tcp>"
-        )
-        if request.get_all("Record-Route"):
-            response = response.with_header_set("Record-Route", *request.get_all("Record-Route"))
-        self.node.respond(tx, response.with_body(webrtc_answer(request.body), "application/sdp"))
-
-
 @pytest.fixture
-async def webrtc_remote(stack: Stack) -> AsyncIterator[WebRtcRemoteParty]:
-    party = WebRtcRemoteParty("remote.example.org")
+async def webrtc_remote(stack: Stack) -> AsyncIterator[RemoteParty]:
+    """The remote party, answering an INVITE 200 with a WebRTC answer to its offer."""
+    party = RemoteParty("remote.example.org")
+    party.answer_sdp = webrtc_answer
     await party.start()
     stack.resolver.add("remote.example.org", party.target)
     yield party
@@ -212,7 +196,7 @@ async def _wait_for(check: Callable[[], bool], what: str) -> None:
 
 async def test_browser_wic_registers_answers_calls_and_deregisters(
     stack: Stack,
-    webrtc_remote: WebRtcRemoteParty,
+    webrtc_remote: RemoteParty,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
     request: pytest.FixtureRequest,

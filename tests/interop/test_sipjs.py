@@ -48,9 +48,7 @@ from conformance.harness.expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until_as
 from conformance.harness.remote import RemoteParty
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.sip.message import Request, Response
-from reference.sip.transaction import ServerTransaction, make_response
 from reference.stack import Stack
-from reference.transport.endpoint import Source
 
 ROOT = Path(__file__).resolve().parents[2]
 SIPJS_DIR = ROOT / "interop" / "sipjs"
@@ -94,24 +92,6 @@ def _unregistered(wic: SipjsWic, event: dict[str, Any]) -> None:
     )
 
 
-class SdpRemoteParty(RemoteParty):
-    """The remote party, answering an INVITE with an offer 200 with an SDP answer (RFC 3264):
-    SIP.js offers in its INVITE and hangs up on a 2xx without an answer."""
-
-    async def _request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
-        if request.method != "INVITE" or self.answer != 200 or not request.body:
-            await super()._request(tx, request, source)
-            return
-        self.received.append(request)
-        self.node.respond(tx, make_response(request, 180, to_tag=self.tag))
-        response = make_response(request, 200, to_tag=self.tag).with_header(
-            "Contact", f"<sip:dave@{self.node.host}:{self.node.port};transport=tcp>"
-        )
-        if request.get_all("Record-Route"):
-            response = response.with_header_set("Record-Route", *request.get_all("Record-Route"))
-        self.node.respond(tx, response.with_body(_answer(request.body), "application/sdp"))
-
-
 def _answer(offer: bytes) -> bytes:
     """An answer to ``offer``: each m-line with its first format, receive-only (no media flows)."""
     lines = [b"v=0", b"o=dave 2890844527 2 IN IP4 127.0.0.1", b"s=-", b"c=IN IP4 127.0.0.1", b"t=0 0"]
@@ -136,9 +116,11 @@ async def sipjs(stack: Stack) -> AsyncIterator[list[SipjsWic]]:
 
 
 @pytest.fixture
-async def sdp_remote(stack: Stack) -> AsyncIterator[SdpRemoteParty]:
-    """The remote IMS party as ``remote`` is, answering SIP.js's offers (RFC 3264)."""
-    party = SdpRemoteParty(REMOTE_DOMAIN)
+async def sdp_remote(stack: Stack) -> AsyncIterator[RemoteParty]:
+    """The remote IMS party as ``remote`` is, answering SIP.js's offers (RFC 3264): SIP.js offers in
+    its INVITE and hangs up on a 2xx without an answer."""
+    party = RemoteParty(REMOTE_DOMAIN)
+    party.answer_sdp = _answer
     await party.start()
     stack.resolver.add(REMOTE_DOMAIN, party.target)
     yield party
@@ -295,7 +277,7 @@ async def test_sipjs_two_instances_of_alice_ring_the_one_that_answers_wins(
 
 
 async def test_sipjs_calls_the_remote_party_as_its_impu_without_the_token(
-    stack: Stack, sdp_remote: SdpRemoteParty, sipjs: list[SipjsWic]
+    stack: Stack, sdp_remote: RemoteParty, sipjs: list[SipjsWic]
 ) -> None:
     async with asyncio.timeout(TEST_TIMEOUT):
         wic = await _start(sipjs, stack, "alice", "register", "alice/calls")
