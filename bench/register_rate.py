@@ -13,8 +13,13 @@ dialect) per held connection, each re-registering back to back (the next REGISTE
 the client's own CPU share (near 100 % of one core: the client, not the server, bounds the
 figure). The machine's cores are shared by the server, the registrar and the client.
 
-Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10]``; 1000 connections
-take about a minute more to start (password hashing of 1,000 users). Needs Kamailio
+With ``--kamailio-ep`` the same-function peer is measured too: the Kamailio eP-CSCF of
+``interop/kamailio`` (WSS with the Origin check, the token validated, the W6 write), started by its
+``start.sh`` on a loopback address of its own; its lab has one user, so every connection is a WIC
+of alice (one contact each).
+
+Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10] [--kamailio-ep]``;
+1000 connections take about a minute more to start (password hashing of 1,000 users). Needs Kamailio
 (``scripts/install.sh``); without it only the reference is measured and the ratio is not printed.
 """
 
@@ -46,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REF_HOST = "127.0.91.1"
 KAM_HOST = "127.0.91.2"
 KAM_PORT = 8090
+EP_HOST = "127.0.91.3"
+"The Kamailio eP-CSCF lab (interop/kamailio/start.sh) with ``--kamailio-ep``: its WWSF, registrar and WSS."
 BLOCK = "sip:wrtc-!.*!@block1.ims.example.net"
 START_TIMEOUT = 600.0
 
@@ -205,6 +212,15 @@ async def reference_targets(
     return targets, context
 
 
+async def kamailio_ep_targets(directory: Path, count: int) -> tuple[list[Target], object]:
+    """``count`` WICs of alice (the lab's one user) through the Kamailio eP-CSCF: one log-in, one
+    token, a contact per WIC (each its own +sip.instance)."""
+    context = TestPki(directory / "kam-lab" / "pki").client_context()
+    origin = f"https://{EP_HOST}:8443"
+    login = await web_login(origin, "alice", "alice-password", context)
+    return [Target(login.ep_cscf_url, origin, login.identity, login.token)] * count, context
+
+
 def kamailio_targets(count: int) -> list[Target]:
     url = f"ws://{KAM_HOST}:{KAM_PORT}"
     return [Target(url, None, f"sip:wrtc-load-{n}@block1.ims.example.net", None) for n in range(count)]
@@ -227,7 +243,9 @@ def row(name: str, f: Figures) -> str:
 HEADER = f"{'SUT':<34} {'conns':>6} {'REG/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>6} {'client':>9}"
 
 
-def run_levels(directory: Path, config: str, levels: list[int], seconds: float, peer: bool) -> None:
+def run_levels(
+    directory: Path, config: str, levels: list[int], seconds: float, peer: bool, ep: bool
+) -> None:
     print(HEADER)
     for level in levels:
         targets, ssl = asyncio.run(reference_targets(directory, passwords(config), level))
@@ -236,13 +254,24 @@ def run_levels(directory: Path, config: str, levels: list[int], seconds: float, 
         if peer:
             theirs = asyncio.run(measure(kamailio_targets(level), None, seconds))
             print(row("Kamailio 5.6 plain WS registrar", theirs))
-            print(f"{'ratio reference / Kamailio':<34} {level:>6} {ours.rate / theirs.rate:>10.1%}")
+            print(f"{'ratio reference / Kamailio':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
+        if ep:
+            same, context = asyncio.run(kamailio_ep_targets(directory, level))
+            theirs = asyncio.run(measure(same, context, seconds))
+            print(row("Kamailio eP-CSCF (WSS+token+W6)", theirs))
+            print(f"{'ratio reference / Kamailio eP':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
     parser.add_argument("--connections", default="1,100", help="levels of held connections (1,100)")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per level (10)")
+    parser.add_argument(
+        "--kamailio-ep",
+        action="store_true",
+        help="also the Kamailio eP-CSCF of interop/kamailio (the same functions: WSS, token, W6), all "
+        "connections WICs of its one user",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.connections.split(",")]
     kamailio = shutil.which("kamailio")
@@ -253,7 +282,7 @@ def main() -> int:
         started = time.monotonic()
         up = [sys.executable, "-m", "reference.cli", "up", "--config", str(directory / "stack.toml")]
         ref = spawn([*up, "--host", REF_HOST, "--state-dir", str(directory / "state")], directory / "ref.log")
-        kam = None
+        kam = lab = None
         try:
             wait_port(REF_HOST, 7443, ref, "wimpu-ref up")
             took = time.monotonic() - started
@@ -262,12 +291,19 @@ def main() -> int:
                 command = [kamailio, "-f", str(kamailio_config(directory)), "-DD", "-E"]
                 kam = spawn(command, directory / "kam.log")
                 wait_port(KAM_HOST, KAM_PORT, kam, "kamailio")
+            if kamailio and args.kamailio_ep:
+                lab_dir = str(directory / "kam-lab")
+                script = "interop/kamailio/start.sh"
+                lab = spawn(["sh", script, lab_dir, "bench-block1", EP_HOST], directory / "lab.log")
+                wait_port(EP_HOST, 7443, lab, "the Kamailio eP-CSCF lab")
+                wait_port(EP_HOST, 8443, lab, "the Kamailio lab's WWSF")
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
-            run_levels(directory, config, levels, args.seconds, kam is not None)
+            run_levels(directory, config, levels, args.seconds, kam is not None, lab is not None)
         finally:
             stop(ref)
-            if kam is not None:
-                stop(kam)
+            for process in (kam, lab):
+                if process is not None:
+                    stop(process)
     print("\nclient: the client process's CPU share of one core; near 100 % it bounds that row's rate")
     if not kamailio:
         print("kamailio not installed (scripts/install.sh): no peer, no ratio")
