@@ -91,6 +91,9 @@ class LiveCapture:
         hosts: instead of (or with) ports, every packet to or from these addresses: a scenario
             whose nodes listen on a loopback address of their own (127.x.y.z) is captured
             from before its first node starts, whatever ports they pick.
+        within: with ports, only packets both of whose ends are among these addresses: another
+            process using the same port numbers on another loopback address at the same time (a
+            second stack on a shared lab machine) stays out of the capture.
         interface: the interface to capture on.
         keylog_path: where TLS clients should write their NSS key log; by default
             ``path`` with the suffix ``.keys``. Emptied at :meth:`start`.
@@ -106,6 +109,7 @@ class LiveCapture:
         ports: Iterable[int] = (),
         *,
         hosts: Iterable[str] = (),
+        within: Iterable[str] = (),
         interface: str = "lo",
         keylog_path: str | os.PathLike[str] | None = None,
         method: Method = "auto",
@@ -114,6 +118,7 @@ class LiveCapture:
         self.path = Path(path)
         self.ports = sorted(set(ports))
         self.hosts = sorted(set(hosts))
+        self.within = sorted(set(within))
         if not self.ports and not self.hosts:
             raise ValueError("a capture needs at least one port or host")
         self.interface = interface
@@ -149,7 +154,12 @@ class LiveCapture:
             parts.append(bpf_for_ports([*self.ports, *probe]))
         if self.hosts:
             parts.append(bpf_for_hosts(self.hosts))
-        return " or ".join(parts)
+        either = " or ".join(parts)
+        if not self.within:
+            return either
+        src = " or ".join(f"src host {h}" for h in self.within)
+        dst = " or ".join(f"dst host {h}" for h in self.within)
+        return f"({either}) and ({src}) and ({dst})"
 
     # ----- the probe ------------------------------------------------------------------
 

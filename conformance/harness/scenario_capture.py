@@ -105,11 +105,20 @@ class ScenarioWire:
         hosts: the scenario's own loopback addresses (every packet to or from them is captured);
             empty for an external SUT, whose nodes are captured by ``ports``.
         ports: the listening ports of the SUT's nodes (used when there are no ``hosts``).
+        within: with ``ports``, the addresses both ends of a captured packet must have (the
+            SUT's and the suite's): the same port numbers used elsewhere at the same time stay out.
         directory: where the files go (``captures/<feature>``).
         stem: the file name without suffix (the test name, :func:`slug`).
     """
 
-    def __init__(self, hosts: list[str], ports: Mapping[int, str], directory: Path, stem: str) -> None:
+    def __init__(
+        self,
+        hosts: list[str],
+        ports: Mapping[int, str],
+        directory: Path,
+        stem: str,
+        within: Sequence[str] = (),
+    ) -> None:
         self.hosts = hosts
         self.directory = directory
         self.stem = stem
@@ -120,6 +129,7 @@ class ScenarioWire:
             directory / f"{part.name}.pcapng",
             [] if hosts else list(ports),
             hosts=hosts,
+            within=[] if hosts else within,
             keylog_path=directory / f"{part.name}.keys",
         )
         self.unavailable: str | None = None

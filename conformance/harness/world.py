@@ -124,7 +124,11 @@ class World:
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()
-        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]))
+        # both ends of an external SUT's packets: its addresses and the suite's (the peers' host,
+        # and 127.0.0.1, where clients connect from and the capture's probe goes)
+        suite = {self.sut.peer_host(), "127.0.0.1"}
+        within = [] if hosts else sorted({a for a, _ in self.sut.endpoints()} | suite)
+        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]), within)
         self.wire.start()
         if self.wire.unavailable is None:  # the registrar's TLS secrets, for its W6/W7 legs
             self.sut.log_tls_secrets(str(self.wire.capture.keylog_path))
