@@ -13,6 +13,7 @@ import pytest
 
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.sut import PICS_ANSWERS_KEY, PIXIT_KEY, Unobservable
+from conformance.harness.world import World
 from conformance.pixit import Pixit, PixitError, load_pixit
 from conformance.traceability import load_pics, load_selection
 
@@ -144,6 +145,42 @@ def pytest_bdd_before_step_call(
             f"{step_func.__module__}.{step_func.__qualname__}; pytest-bdd would never "
             "await it. Make it a plain function that drives the harness loop."
         )
+
+
+STEP_FAILED_KEY = pytest.StashKey[bool]()
+"Set when a step of the running scenario raised (its own failure, an inconclusive step, ...)."
+
+
+def pytest_bdd_step_error(request: pytest.FixtureRequest, **_: Any) -> None:
+    request.node.stash[STEP_FAILED_KEY] = True
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest, **_: Any) -> None:
+    """Judge the scenario's whole capture with the capture rules, as part of its verdict.
+
+    When every step passed, the scenario's world is closed here, inside the test (its peers and
+    nodes stopped, the capture written), and ``wimpu-conformance verify`` runs on the capture
+    (:class:`~conformance.harness.wire_verdict.WireVerdict`): a rule that failed fails the scenario,
+    a rule's deviation from a solution-profile choice is a profile deviation. The same rules on
+    the same file give a lab the same verdict offline (issue 15, one judge per requirement). When
+    a step failed, its failure is the scenario's verdict and the world closes at teardown, as
+    always (its capture is judged and written all the same).
+    """
+    if request.node.stash.get(STEP_FAILED_KEY, False):
+        return
+    try:
+        world = request.getfixturevalue("world")
+    except pytest.FixtureLookupError:
+        return
+    if not isinstance(world, World):
+        return
+    world.close()
+    if world.wire_verdict is None:
+        return
+    checks = profile_checks(request.node)
+    for choice, line in world.wire_verdict.deviations:
+        checks.deviate(choice, line)
+    world.wire_verdict.assert_kept()
 
 
 PROFILE_KEY = pytest.StashKey[ProfileChecks]()

@@ -10,19 +10,22 @@ what could be decoded is still printed.
 ``{"i-cscf": 5060}``).
 
 ``wimpu-conformance verify FILE.pcapng [--keylog KEYS] [--pixit PIXIT.toml] [--ports PORTS.json]
-[--json OUT.json] [--quiet-period SECONDS]`` groups the messages into the flows of TR 23.701
-5.2.2.5 and checks each against the rules (:mod:`captures.verify`, ``docs/verify.md``): a
+[--pics PICS.toml] [--json OUT.json] [--quiet-period SECONDS]`` groups the messages into the
+flows of TR 23.701 5.2.2.5 and checks each against the rules (:mod:`captures.verify`, ``docs/verify.md``): a
 verdict per flow and rule with the frame and leg of the message concerned, then a summary.
 The PIXIT names the nodes' addresses and gives the blocks with their identity options; a
 ports file alone names the nodes (the option-dependent rules are then inconclusive). Without
 ``--pixit``, the topology beside the capture (``FILE.topology.json``, written by the suite next to
 each scenario capture: :func:`captures.topology.sidecar_of`) does the PIXIT's part, and ``verify``
 says so on stdout; ``--pixit`` wins over it, ``--ports`` adds or renames ports in either.
+The SUT's PICS answers on the solution profile's choices (``--pics``; else those the sidecar
+carries; else the PIXIT's PICS) say which profile checks are made: a message that goes another
+way than a choice the SUT follows is a profile deviation, never a failure.
 
 Exit status of ``decode``: 0 decoded cleanly, 1 problems (file, capture or decoding), 2 usage.
 Exit status of ``verify``: 0 every rule passed, 1 a rule failed or the capture had
 problems, 2 usage (no PIXIT, topology or ports file, an invalid one), 3 nothing failed but
-something was inconclusive.
+something was inconclusive, 4 nothing failed but a profile choice deviated.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -44,6 +47,10 @@ from .model import WireMessage
 from .tls import KeyLog
 from .topology import Topology, TopologyLoader, read_topology, sidecar_of
 from .verify import run as run_verify
+
+PicsLoader = Callable[[Path], Mapping[str, str]]
+"""Reads a PICS file (for ``verify --pics``): item id -> answer; raises ``ValueError`` with a one-line
+reason."""
 
 __all__ = ["main"]
 
@@ -67,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the PIXIT (TOML): node addresses, blocks and options (default: FILE.topology.json beside it)",
     )
     verify.add_argument("--ports", type=Path, help='JSON {"port": "node name"}, for a capture without PIXIT')
+    verify.add_argument(
+        "--pics",
+        type=Path,
+        help="the SUT's PICS (TOML): its answers on the solution profile's choices "
+        "(default: the topology beside the capture's, else the PIXIT's)",
+    )
     verify.add_argument("--json", type=Path, help="also write the verdicts as JSON to this file")
     verify.add_argument(
         "--quiet-period",
@@ -139,9 +152,19 @@ def decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if problems else 0
 
 
-def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: TopologyLoader | None) -> int:
+def verify(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    load_topology: TopologyLoader | None,
+    load_pics: PicsLoader | None = None,
+) -> int:
     if args.pixit is not None and load_topology is None:
         print(f"{PROG}: verify: error: --pixit needs the suite's PIXIT loader (run wimpu-conformance verify)",
+              file=err)  # fmt: skip
+        return 2
+    if args.pics is not None and load_pics is None:
+        print(f"{PROG}: verify: error: --pics needs the suite's PICS loader (run wimpu-conformance verify)",
               file=err)  # fmt: skip
         return 2
     # without a PIXIT, the topology the capture carries beside it (a scenario capture of the suite)
@@ -167,6 +190,9 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: To
             print(f"{PROG}: verify: nodes and blocks from the topology beside the capture: {sidecar}",
                   file=out)  # fmt: skip
         ports = _load_ports(args.ports) if args.ports is not None else {}
+        answers = load_pics(args.pics) if args.pics is not None and load_pics is not None else None
+        if answers is None and pixit is not None:  # the sidecar's, or the PIXIT's PICS
+            answers = getattr(pixit, "profile_answers", None)
     except ValueError as exc:
         print(f"{PROG}: verify: error: {exc}", file=err)
         return 2
@@ -187,6 +213,7 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO, load_topology: To
         keylog=args.keylog,
         json_path=args.json,
         quiet=args.quiet_period,
+        pics=answers,
         out=out,
         err=err,
     )
@@ -198,16 +225,20 @@ def main(
     out: TextIO | None = None,
     err: TextIO | None = None,
     load_topology: TopologyLoader | None = None,
+    load_pics: PicsLoader | None = None,
 ) -> int:
     """``decode`` or ``verify``; ``load_topology`` reads ``verify --pixit`` (the suite passes its PIXIT
-    loader: :mod:`captures` knows only :class:`~captures.topology.Topology`)."""
+    loader: :mod:`captures` knows only :class:`~captures.topology.Topology`), ``load_pics`` reads
+    ``verify --pics`` (item id -> answer)."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return verify(args, out, err, load_topology) if args.command == "verify" else decode(args, out, err)
+        if args.command == "verify":
+            return verify(args, out, err, load_topology, load_pics)
+        return decode(args, out, err)
     except BrokenPipeError:  # e.g. piped into head
         return 0
 

@@ -460,6 +460,18 @@ class Knowledge:
         keys = {k for i in identities for k in (i, self.aliases.get(i)) if k}
         return [c for k in keys for c in self.contacts.get(k, ()) if c.since <= at < c.until]
 
+    def registered_over(self, wic: Endpoint, at: float) -> list[str]:
+        """The identities a WIC registered over its connection from ``wic`` (its address and port),
+        live at ``at``: who that WIC is, whatever it writes in a later request."""
+        return sorted(
+            {
+                c.identity
+                for records in self.contacts.values()
+                for c in records
+                if c.wic == wic and c.since <= at < c.until
+            }
+        )
+
     def seen(self, src: Role, dst: Role) -> bool:
         return (src, dst) in self.legs
 
@@ -718,6 +730,10 @@ class FlowTracker:
                 new = sip_identities(sip) - flow.identities
             except SipError:
                 new = set()
+            if hop.src.role is Role.WIC:  # the WIC is also who it registered as over this connection
+                new |= (
+                    set(self.knowledge.registered_over(hop.message.src, hop.message.time)) - flow.identities
+                )
             for key in new:
                 flow.identities.add(key)
                 self._by_identity.setdefault(key, set()).add(call_id)

@@ -23,7 +23,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from reference.blocks import block_of
@@ -46,9 +46,26 @@ from .model import HttpInfo, WireMessage
 from .topology import PlacedBlock as Block
 from .topology import Topology
 
-__all__ = ["RULES", "Context", "Finding", "Rule", "Verdict", "block_for", "check", "rule"]
+__all__ = [
+    "RULES",
+    "Context",
+    "Finding",
+    "Rule",
+    "Verdict",
+    "block_for",
+    "check",
+    "profile_pics_item",
+    "rule",
+]
 
-Verdict = Literal["pass", "fail", "inconclusive"]
+Verdict = Literal["pass", "fail", "inconclusive", "deviation"]
+"""``deviation``: a check of a solution-profile choice did not hold (never a FAIL of the text: the
+reports show it as PROFILE DEVIATION)."""
+
+
+def profile_pics_item(choice: str) -> str:
+    """The PICS item that says whether the SUT follows the solution profile's ``choice``."""
+    return f"PICS_{choice}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,14 +81,18 @@ class Finding:
     "The message that broke the rule (fail), or the one the verdict is about; None if none."
     leg: str = ""
     "``sender -> receiver`` of ``message``."
+    choice: str = ""
+    "The solution-profile choice a ``deviation`` (or a pass its PICS allowed) is about; else empty."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Context:
-    """What the rules know beyond one flow: the PIXIT's blocks and the capture's knowledge."""
+    """What the rules know beyond one flow: the PIXIT's blocks, the capture's knowledge and the
+    SUT's PICS answers (None: no PICS given, every profile choice is checked)."""
 
     blocks: tuple[Block, ...] = ()
     knowledge: Knowledge = dataclasses.field(default_factory=Knowledge)
+    pics: Mapping[str, str] | None = None
 
     @classmethod
     def from_topology(cls, topology: Topology, knowledge: Knowledge | None = None) -> Context:
@@ -168,15 +189,28 @@ class _Say:
         self.rule_id, self.flow = rule_id, flow
         self.clause = RULES[rule_id].clause if rule_id in RULES else ""
 
-    def __call__(self, verdict: Verdict, detail: str, hop: Hop | None = None) -> Finding:
+    def __call__(self, verdict: Verdict, detail: str, hop: Hop | None = None, choice: str = "") -> Finding:
         message, leg = (hop.message, hop.leg) if hop is not None else (None, "")
-        return Finding(self.rule_id, self.clause, verdict, self.flow.id, detail, message, leg)
+        return Finding(self.rule_id, self.clause, verdict, self.flow.id, detail, message, leg, choice)
+
+    def profile(self, ctx: Context, choice: str, detail: str, hop: Hop | None = None) -> Finding:
+        """A message that does not follow the solution profile's ``choice`` where the text allows
+        it: ``deviation``, unless the SUT's PICS says it does not follow that choice (then ``pass``:
+        it is the way the SUT chose)."""
+        item = profile_pics_item(choice)
+        answer = None if ctx.pics is None else ctx.pics.get(item, "unanswered")
+        if answer is not None and answer != "yes":
+            return self("pass", f"{detail}: allowed, {item} = {answer}", hop, choice)
+        return self("deviation", f"{choice}: {detail}", hop, choice)
 
     def summary(self, findings: Sequence[Finding]) -> list[Finding]:
-        """Every fail; else the first inconclusive; else one pass for all."""
+        """Every fail; else every deviation; else the first inconclusive; else one pass for all."""
         fails = [f for f in findings if f.verdict == "fail"]
         if fails:
             return fails
+        deviations = [f for f in findings if f.verdict == "deviation"]
+        if deviations:
+            return deviations
         unsure = [f for f in findings if f.verdict == "inconclusive"]
         if unsure:
             return unsure[:1]
@@ -410,8 +444,10 @@ def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say("inconclusive", "a REGISTER without a token; its answer is not in the capture", asked)
             )
-        elif final.response is not None and final.response.status < 300 and _deregisters_on_authorised_flow(
-            flow, asked
+        elif (
+            final.response is not None
+            and final.response.status < 300
+            and _deregisters_on_authorised_flow(flow, asked)
         ):
             found.append(
                 say(
@@ -983,14 +1019,15 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
             continue
         pai = identity_key(asserted[0])
         if block.block.option == "A":
-            preferred = _asserted_preferred(orig.sent)
-            expected = preferred or orig.identity
             if orig.sent is None:
                 verdict: Verdict = (
                     "pass" if pai and block.block.holds(pai) and pai == orig.identity else "fail"
                 )
+                expected = orig.identity
             else:
-                verdict = "pass" if pai == expected else "fail"
+                allowed = _assertable(ctx, orig)
+                verdict = "pass" if pai in allowed else "fail"
+                expected = " or ".join(sorted(i for i in allowed if i))
             found.append(
                 say(
                     verdict,
@@ -1023,6 +1060,22 @@ def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
                 )
             )
     return say.summary(found)
+
+
+def _assertable(ctx: Context, orig: _Origination) -> set[str | None]:
+    """Option A, step 3 (standard P-CSCF procedures, TS 24.229 5.2.6.3.3 and RFC 3325): the identity
+    the eP-CSCF may assert for the WIC's INVITE. The WIC's P-Preferred-Identity when it is one the
+    WIC registered over its connection; else one it registered there (the WIC's own From is its
+    claim, on which the text puts the "shall" on the WIC: open point 19). When the capture holds
+    no registration over that connection: the P-Preferred-Identity, else the From."""
+    assert orig.sent is not None
+    registered = set(ctx.knowledge.registered_over(orig.sent.message.src, orig.sent.message.time))
+    preferred = _asserted_preferred(orig.sent)
+    if not registered:
+        return {preferred or orig.identity}
+    if preferred in registered:
+        return {preferred}
+    return set(registered)
 
 
 def _asserted_preferred(hop: Hop | None) -> str | None:
@@ -1089,7 +1142,11 @@ def _wic_invite_missing(say: _Say, ctx: Context, orig: _Origination) -> Finding:
 def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.3: "if the eP-CSCF allocated the individual IMPU then the eP-CSCF shall
     first retrieve the registration context for the WIC from the wIMPU Registrar" (step 2):
-    a W6 read naming the WIC's identity between its INVITE and the forwarded one."""
+    a W6 read naming the WIC between its INVITE and the forwarded one. The WIC is the identity
+    in its From, or the one it registered over the same WebSocket connection: the text puts the
+    "shall" on the From on the WIC (open point 19), so an eP-CSCF that looks the WIC up by what
+    was registered over its connection retrieves the WIC's context as much as one that reads the
+    From."""
     say = _Say("ORIG_W6_OPTION_B", flow)
     found = []
     for orig, _ in _origination_window(flow, ctx, "B"):
@@ -1098,7 +1155,8 @@ def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(_wic_invite_missing(say, ctx, orig))
             continue
         window = _registrar(flow, "W6", orig.sent, orig.forwarded)
-        naming = _naming(window, _aliases(ctx, orig.identity))
+        registered = ctx.knowledge.registered_over(orig.sent.message.src, orig.sent.message.time)
+        naming = _naming(window, _aliases(ctx, orig.identity, *registered))
         others = [h for h in window if h not in naming]
         what = "W6 read before the INVITE goes on"
         found.append(_query(say, ctx, "W6", _reads(naming), others, what, orig.forwarded))
@@ -1110,7 +1168,8 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.3 step 2 "is applicable only when the individual IMPU is allocated by the
     eP-CSCF"; 5.2.2.3.2: "If identities were not allocated by the eP-CSCF, standard
     originating IMS procedures apply": no W6 request between the WIC's INVITE and the
-    forwarded one."""
+    forwarded one. The text does not forbid a W6 read there: that is the solution profile's
+    choice (PROFILE_ORIG_OPTA_NO_W6), so a read gives ``deviation``, never ``fail``."""
     say = _Say("ORIG_NO_W6_OPTION_A", flow)
     found = []
     for orig, _ in _origination_window(flow, ctx, "A"):
@@ -1123,7 +1182,8 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
         if named:
             info = named[0].message.http
             assert info is not None
-            found.append(say("fail", f"option A origination queried W6: {info.method} {info.path}", named[0]))
+            detail = f"option A origination queried W6: {info.method} {info.path}"
+            found.append(say.profile(ctx, "PROFILE_ORIG_OPTA_NO_W6", detail, named[0]))
         elif window:
             found.append(say("inconclusive", f"{len(window)} W6 request(s) in between name other identities"))
         elif ctx.knowledge.registrar_messages == 0:
@@ -1244,8 +1304,10 @@ def _w7_registered(flow: Flow, ctx: Context, at: _AtIcscf) -> tuple[bool | None,
 )
 def termination_rejects_unregistered(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.4: "If the user is not registered, the I-CSCF shall reject the session with
-    the appropriate code" (480, or 404 outside every block: solution profile); 5.2.2.3.3
-    "otherwise the session is rejected": nothing goes on to the S-CSCF."""
+    the appropriate code"; 5.2.2.3.3 "otherwise the session is rejected": nothing goes on to
+    the S-CSCF (``fail`` otherwise). Which code is "appropriate" the text does not say: 480, or
+    404 outside every block, is the solution profile's (PROFILE_TERM_REJECT_CODE), so another
+    rejection gives ``deviation``."""
     say = _Say("TERM_UNREGISTERED_REJECTED", flow)
     found = []
     for at in _at_icscf(flow, ctx):
@@ -1263,7 +1325,8 @@ def termination_rejects_unregistered(flow: Flow, ctx: Context) -> list[Finding]:
                 say("pass", f"rejected with {at.final.response.status}, nothing forwarded", at.final)
             )
         else:
-            found.append(say("fail", f"rejected with {at.final.response.status}, not 480 or 404", at.final))
+            detail = f"rejected with {at.final.response.status}, not 480 or 404"
+            found.append(say.profile(ctx, "PROFILE_TERM_REJECT_CODE", detail, at.final))
     return say.summary(found)
 
 
@@ -1422,8 +1485,9 @@ def _has_cause_200(hop: Hop) -> bool:
 )
 def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.3.2 "shall support forking", read with RFC 3261 16.7 step 10: once a branch
-    answers 2xx, the eP-CSCF cancels every other branch still pending (with ``Reason:
-    SIP;cause=200``, RFC 3326, solution profile) and never the one that answered."""
+    answers 2xx, the eP-CSCF cancels every other branch still pending and never the one that
+    answered (``fail`` otherwise). ``Reason: SIP;cause=200`` on those CANCELs (RFC 3326) is the
+    solution profile's (PROFILE_FORK_CANCEL_REASON): a CANCEL without it gives ``deviation``."""
     say = _Say("TERM_FORK_CANCEL", flow)
     found = []
     for at in _at_ep_cscf(flow, ctx):
@@ -1437,7 +1501,7 @@ def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding
         cancels = [
             h for h in flow.hops if h.method == "CANCEL" and h.src.role is Role.IWF and h.dst.role is Role.WIC
         ]
-        problem = None
+        problem = deviation = None
         for branch in at.branches:
             mine = [c for c in cancels if c.dst.name == branch.dst.name]
             if branch.dst.name == winner.src.name:
@@ -1451,10 +1515,12 @@ def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding
             if not later:
                 problem = problem or say("fail", f"{branch.dst.name} was not cancelled after the 2xx", branch)
             elif not _has_cause_200(later[0]):
-                problem = problem or say("fail", "the CANCEL has no Reason: SIP;cause=200", later[0])
+                detail = "the CANCEL has no Reason: SIP;cause=200"
+                deviation = deviation or say.profile(ctx, "PROFILE_FORK_CANCEL_REASON", detail, later[0])
         losers = len(at.branches) - 1
         found.append(
             problem
+            or deviation
             or say("pass", f"{winner.src.name} answered first; {losers} other branch(es) cancelled", winner)
         )
     return say.summary(found)

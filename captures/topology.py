@@ -98,6 +98,9 @@ class CapturedTopology:
 
     addresses: Mapping[tuple[str, int], str]
     blocks: tuple[CapturedBlock, ...] = ()
+    profile_answers: Mapping[str, str] | None = None
+    """The SUT's PICS answers on the solution profile's choices (``PICS_PROFILE_*``) in the run that
+    made the capture; None when the sidecar gives none (every choice is then checked)."""
 
     def endpoints(self) -> Mapping[tuple[str, int], str]:
         return dict(self.addresses)
@@ -114,13 +117,20 @@ def sidecar_of(capture: Path) -> Path:
     return capture.with_name(f"{name}.topology.json")
 
 
+PROFILE_ITEM = "PICS_PROFILE_"
+"The start of the PICS items on the solution profile's choices, the only ones a sidecar keeps."
+
+
 def topology_document(
-    endpoints: Mapping[tuple[str, int], str], blocks: Iterable[PlacedBlock]
+    endpoints: Mapping[tuple[str, int], str],
+    blocks: Iterable[PlacedBlock],
+    profile_answers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
     "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
-    "registration", "standby"}]}``."""
-    return {
+    "registration", "standby"}], "profile": {"PICS_PROFILE_...": answer}}`` (``profile`` only when
+    answers are given, and only the items on the solution profile's choices)."""
+    document: dict[str, Any] = {
         "format": FORMAT,
         "endpoints": [
             {"host": host, "port": port, "node": node} for (host, port), node in sorted(endpoints.items())
@@ -139,14 +149,21 @@ def topology_document(
             for placed in blocks
         ],
     }
+    if profile_answers is not None:
+        document["profile"] = {k: v for k, v in sorted(profile_answers.items()) if k.startswith(PROFILE_ITEM)}
+    return document
 
 
 def write_topology(
-    capture: Path, endpoints: Mapping[tuple[str, int], str], blocks: Iterable[PlacedBlock]
+    capture: Path,
+    endpoints: Mapping[tuple[str, int], str],
+    blocks: Iterable[PlacedBlock],
+    profile_answers: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
     path = sidecar_of(capture)
-    path.write_text(json.dumps(topology_document(endpoints, blocks), indent=1) + "\n", encoding="utf-8")
+    document = topology_document(endpoints, blocks, profile_answers)
+    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path
 
 
@@ -203,4 +220,13 @@ def read_topology(path: Path) -> CapturedTopology:
         except ValueError as exc:  # WildcardError is one
             raise ValueError(f"{where}: {exc}") from None
         blocks.append(CapturedBlock(block, _field(item, "ep_cscf", str, where), registration, tuple(standby)))
-    return CapturedTopology(addresses, tuple(blocks))
+    profile = data.get("profile")
+    if profile is not None and not (
+        isinstance(profile, dict)
+        and all(
+            isinstance(k, str) and k.startswith(PROFILE_ITEM) and isinstance(v, str)
+            for k, v in profile.items()
+        )
+    ):
+        raise ValueError(f"{path}: 'profile' must map {PROFILE_ITEM}* items to answers, not {profile!r}")
+    return CapturedTopology(addresses, tuple(blocks), profile)

@@ -10,7 +10,9 @@ the rest. Memory stays bounded on large traces: only open flows and the capture'
 on ``out`` (a line per rule: verdict, rule, clause, frame and leg of the message, detail),
 the problems on ``err`` one line each, a summary, and an optional JSON report written as
 it goes. Exit status: 0 every rule passed, 1 a rule failed or the capture had problems,
-3 nothing failed but something was inconclusive (or no rule applied at all).
+4 nothing failed but a check of a solution-profile choice did not hold (PROFILE DEVIATION: the
+text allows it), 3 nothing failed or deviated but something was inconclusive (or no rule
+applied at all).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import dataclasses
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,9 +33,9 @@ from .rules import RULES, Context, Finding, check
 from .tls import KeyLog
 from .topology import PlacedBlock
 
-__all__ = ["EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "Summary", "Verifier", "run"]
+__all__ = ["EXIT_DEVIATION", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "Summary", "Verifier", "run"]
 
-EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE = 0, 1, 3
+EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_DEVIATION = 0, 1, 3, 4
 PROG = "wimpu-conformance"
 _MAX_UNPARSABLE_LINES = 20
 
@@ -56,6 +58,8 @@ class Summary:
     def exit_status(self) -> int:
         if self.verdicts["fail"] or self.problems:
             return EXIT_FAIL
+        if self.verdicts["deviation"]:
+            return EXIT_DEVIATION
         if self.verdicts["inconclusive"] or not self.verdicts["pass"]:
             return EXIT_INCONCLUSIVE
         return EXIT_PASS
@@ -63,11 +67,13 @@ class Summary:
     @property
     def verdict(self) -> str:
         """FAIL (a rule failed), PROBLEMS (none failed but the capture could not all be read),
-        INCONCLUSIVE or PASS."""
+        PROFILE DEVIATION, INCONCLUSIVE or PASS."""
         if self.verdicts["fail"]:
             return "FAIL"
         if self.problems:
             return "PROBLEMS"
+        if self.verdicts["deviation"]:
+            return "PROFILE DEVIATION"
         return "INCONCLUSIVE" if self.exit_status == EXIT_INCONCLUSIVE else "PASS"
 
 
@@ -78,11 +84,20 @@ class Verifier:
         ends: names and roles of the capture's ends (PIXIT or ports file).
         blocks: the PIXIT's wIMPU blocks, with their identity options.
         quiet: seconds of capture time without a message that close a flow.
+        pics: the SUT's PICS answers (item id -> answer); None: every solution-profile choice is
+            checked (a message that goes another way is a ``deviation``).
     """
 
-    def __init__(self, ends: Ends, blocks: Iterable[PlacedBlock] = (), *, quiet: float = 64.0) -> None:
+    def __init__(
+        self,
+        ends: Ends,
+        blocks: Iterable[PlacedBlock] = (),
+        *,
+        quiet: float = 64.0,
+        pics: Mapping[str, str] | None = None,
+    ) -> None:
         self.tracker = FlowTracker(ends, quiet=quiet)
-        self.context = Context(tuple(blocks), self.tracker.knowledge)
+        self.context = Context(tuple(blocks), self.tracker.knowledge, pics)
         self.summary = Summary()
         self.unparsable: list[tuple[WireMessage, str]] = []
         "The first unparsable SIP messages, with their leg."
@@ -141,13 +156,13 @@ def summary_lines(summary: Summary) -> list[str]:
     v = summary.verdicts
     lines = [
         f"summary: {summary.flows} flows, {sum(v.values())} checks: {v['pass']} pass, {v['fail']} fail, "
-        f"{v['inconclusive']} inconclusive; {summary.problems} problems",
-        f"  {'rule':<26}  {'pass':>5}  {'fail':>5}  {'inconclusive':>12}  clause",
+        f"{v['deviation']} profile deviation, {v['inconclusive']} inconclusive; {summary.problems} problems",
+        f"  {'rule':<26}  {'pass':>5}  {'fail':>5}  {'deviation':>9}  {'inconclusive':>12}  clause",
     ]
     for rule_id, rule in RULES.items():
         c = summary.by_rule.get(rule_id, Counter())
         if c:
-            counts = f"{c['pass']:>5}  {c['fail']:>5}  {c['inconclusive']:>12}"
+            counts = f"{c['pass']:>5}  {c['fail']:>5}  {c['deviation']:>9}  {c['inconclusive']:>12}"
             lines.append(f"  {rule_id:<26}  {counts}  {_short(rule.clause)}")
     unchecked = [r for r in RULES if r not in summary.by_rule]
     if unchecked:
@@ -179,6 +194,7 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "detail": f.detail,
         "frame": f.message.frame if f.message is not None else None,
         "leg": f.leg or None,
+        "choice": f.choice or None,
     }
 
 
@@ -231,11 +247,12 @@ def run(
     keylog: Path | None = None,
     json_path: Path | None = None,
     quiet: float = 64.0,
+    pics: Mapping[str, str] | None = None,
     out: TextIO,
     err: TextIO,
 ) -> int:
     """Verify ``capture``; returns the exit status (see the module docstring)."""
-    verifier = Verifier(ends, blocks, quiet=quiet)
+    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics)
     lines: list[str] = []
     keys = KeyLog()
     if keylog is not None:

@@ -2,10 +2,11 @@
 judge it on the wire, and (through the requirements' test purposes) which scenarios check it.
 
 The reference marks every function that carries out a step of TR 23.701 5.2.2 with
-:func:`reference.spec.clause`; the capture rules name the clause and step they check
-(:data:`captures.rules.RULES`). This module joins both to the requirements of
-``features/requirements.toml`` by clause and step; the conformance report shows the chain
-clause -> function -> rule -> scenario -> verdict.
+:func:`reference.spec.clause`; this module joins them to the requirements of
+``features/requirements.toml`` by clause and step. The capture rules that judge a requirement are
+named by the requirement itself (``judged_by``: one judge per requirement, the same live and
+offline), checked here against :data:`captures.rules.RULES`. The conformance report shows the
+chain clause -> function -> rule -> scenario -> verdict.
 """
 
 from __future__ import annotations
@@ -78,24 +79,28 @@ class ClauseLinks:
     functions: tuple[str, ...]
     "``module:qualname`` of the reference functions marked with the requirement's clause and step."
     rules: tuple[str, ...]
-    "Ids of the capture rules that check it on the wire."
+    "Ids of the capture rules that judge it on the wire (the requirement's ``judged_by``)."
 
 
 def clause_links(
     requirements: Iterable[Requirement],
     references: Iterable[ClauseRef] | None = None,
-    rules: Iterable[tuple[str, str]] | None = None,
+    rules: Iterable[str] | None = None,
 ) -> dict[str, ClauseLinks]:
     """Requirement id -> its :class:`ClauseLinks`. ``references`` defaults to every ``@clause`` of the
-    reference (:func:`reference.spec.implementations`), ``rules`` to ``(id, clause)`` of every capture
-    rule."""
+    reference (:func:`reference.spec.implementations`), ``rules`` (the ids that exist) to every
+    capture rule.
+
+    Raises:
+        ValueError: a requirement is judged by a rule that does not exist.
+    """
     refs = [(r, a) for r in (implementations() if references is None else references) if (a := _anchor_of(r))]
-    judged = [(i, a) for i, text in ((r.id, r.clause) for r in RULES.values()) for a in anchors(text)]
-    if rules is not None:
-        judged = [(i, a) for i, text in rules for a in anchors(text)]
+    known = set(RULES if rules is None else rules)
     links = {}
     for req in requirements:
+        unknown = sorted(set(req.judged_by) - known)
+        if unknown:
+            raise ValueError(f"{req.id}: judged_by names no capture rule: {', '.join(unknown)}")
         functions = sorted({r.qualname for r, a in refs if a.covers(req.clause, req.step)})
-        ruled = sorted({i for i, a in judged if a.covers(req.clause, req.step)})
-        links[req.id] = ClauseLinks(tuple(functions), tuple(ruled))
+        links[req.id] = ClauseLinks(tuple(functions), tuple(req.judged_by))
     return links

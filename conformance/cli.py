@@ -22,6 +22,7 @@ from pathlib import Path
 from conformance.pixit import Pixit, PixitError, load_pixit
 from conformance.preflight import DEFAULT_TIMEOUT, wait_until_ready
 from conformance.sut_process import SutProcess
+from conformance.traceability import pics_answers
 
 __all__ = ["EXIT_NOT_READY", "main"]
 
@@ -123,7 +124,7 @@ def _delegate(command: str, argv: list[str]) -> int:
         from captures import cli as captures_cli
 
         def target(args: list[str]) -> int:
-            return captures_cli.main([command, *args], load_topology=load_pixit)
+            return captures_cli.main([command, *args], load_topology=load_pixit, load_pics=pics_answers)
     elif command == "report":
         target = _plugin(command)
     else:

@@ -236,6 +236,20 @@ class Pixit:
     10.3 step 7): a REGISTER for exactly that long must not be refused as too brief."""
 
     @property
+    def profile_answers(self) -> dict[str, str] | None:
+        """The SUT's PICS answers (``pics``), for ``verify``'s checks of the solution profile's
+        choices; None when the PIXIT names no PICS.
+
+        Raises:
+            ValueError: the PICS file is invalid (naming the file and the item).
+        """
+        if self.pics is None:
+            return None
+        from conformance.traceability import pics_answers
+
+        return pics_answers(self.pics)
+
+    @property
     def ep_cscfs(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == "ep_cscf"]
 

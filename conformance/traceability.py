@@ -109,6 +109,15 @@ class Requirement:
     rationale: str = ""
     partial: bool = False
     note: str = ""
+    judged_by: tuple[str, ...] = ()
+    "The capture rules (captures/rules.py) that judge it on the wire, live and offline alike."
+    wire: str = ""
+    """Why a testable requirement has no rule: ``not on the wire: ...`` or ``no rule yet: ...``."""
+
+    @property
+    def rule_gap(self) -> bool:
+        """On the wire, but judged by no capture rule yet (only by scenario steps)."""
+        return self.wire.startswith(NO_RULE_YET)
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,11 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 _REQUIREMENT_KEYS = (
     "id", "clause", "step", "text", "kind", "nodes", "testable", "covered_by", "rationale", "partial", "note",
+    "judged_by", "wire",
 )  # fmt: skip
+NOT_ON_THE_WIRE, NO_RULE_YET = "not on the wire: ", "no rule yet: "
+"The two ways a testable requirement's ``wire`` says why no capture rule judges it."
+_RULE_ID = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 
 def load_requirements(path: str | Path) -> list[Requirement]:
@@ -207,6 +220,8 @@ def load_requirements(path: str | Path) -> list[Requirement]:
             rationale=table.get("rationale", str, ""),
             partial=table.get("partial", bool, False),
             note=table.get("note", str, ""),
+            judged_by=table.strings("judged_by", ()),
+            wire=table.get("wire", str, ""),
         )
         _check_requirement(table, req, seen)
         seen.add(req.id)
@@ -250,6 +265,16 @@ def _check_requirement(table: _Table, req: Requirement, seen: set[str]) -> None:
         table.fail(f"covered_by entries are not test-purpose ids: {', '.join(bad)}")
     if req.partial and not (req.covered_by and req.note.strip()):
         table.fail("partial = true needs covered_by and a note saying which part is not covered")
+    bad = [r for r in req.judged_by if not _RULE_ID.fullmatch(r)]
+    if bad:
+        table.fail(f"judged_by entries are not capture-rule ids: {', '.join(bad)}")
+    if req.judged_by and req.wire:
+        table.fail("judged_by and wire exclude each other: wire says why no rule judges it")
+    if req.testable and not req.judged_by and not req.wire.startswith((NOT_ON_THE_WIRE, NO_RULE_YET)):
+        table.fail(
+            f"a testable requirement needs judged_by (its capture rules) or wire = "
+            f'"{NOT_ON_THE_WIRE}..." or "{NO_RULE_YET}..."'
+        )
 
 
 _PICS_KEYS = ("id", "clause", "question", "status", "answers", "answer", "gates", "note")
@@ -306,6 +331,18 @@ def load_pics(path: str | Path) -> list[PicsItem]:
         seen.add(item.id)
         items.append(item)
     return items
+
+
+def pics_answers(path: str | Path) -> dict[str, str]:
+    """Item id -> answer of the PICS file ``path`` (:func:`load_pics`).
+
+    Raises:
+        ValueError: the file cannot be read or is not a valid PICS (one line naming it).
+    """
+    try:
+        return {item.id: item.answer for item in load_pics(path)}
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the PICS: {exc.strerror or exc}") from None
 
 
 def load_selection(path: str | Path, pics: Iterable[PicsItem]) -> dict[str, Selection]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conformance.clause_chain import ClauseLinks, clause_links
+from conformance.harness.wire_verdict import WireVerdict
 from conformance.pics_proforma import Proforma, load_proforma
 from conformance.tp_table import TestPurpose, load_test_purposes
 from reports import render_html, render_md
@@ -73,6 +74,9 @@ class Ladder:
     drawn: bool
     capture: str = ""
     """The scenario's capture file next to the ladder (``.pcapng``), if there is one."""
+    rules: str = ""
+    """What the capture rules said of that capture when the scenario ended (``.verdicts.json``): the
+    counts, then every finding that is not a pass, one per line; empty when there is no such file."""
 
 
 @dataclass
@@ -185,6 +189,23 @@ def _started(run: RunInfo) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+def _rules(path: Path) -> str:
+    """The capture rules' verdicts on a scenario's capture (``wimpu-conformance verify --json``,
+    written when the scenario ended), as :attr:`Ladder.rules`."""
+    if not path.is_file():
+        return ""
+    try:
+        verdict = WireVerdict.read(path, 0)
+    except RuntimeError as exc:
+        return f"unreadable: {exc}"
+    counts = Counter(str(f.get("verdict")) for f in verdict.findings())
+    head = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "deviation", "inconclusive") if counts[v])
+    others = [
+        f"{str(f['verdict']).upper()} {verdict.line(f)}" for f in verdict.findings() if f["verdict"] != "pass"
+    ]
+    return "\n".join([f"{head or 'no rule applied'} ({path.name})", *others])
+
+
 def _ladder(
     captures: Path, output: Path, result: ScenarioResult, since: float | None = None
 ) -> Ladder | None:
@@ -215,6 +236,7 @@ def _ladder(
             link_path.relative_to(output).as_posix(),
             drawn,
             str(capture) if capture.is_file() else "",
+            _rules(path.with_name(f"{stem}.verdicts.json")),
         )
     return None
 

@@ -259,9 +259,16 @@ def _ladder(report: Report, result: ScenarioResult) -> str:
         data = base64.b64encode(ladder.svg.encode()).decode()
         body = f'<img alt="ladder diagram" src="data:image/svg+xml;base64,{data}">'
     capture = f"; capture <code>{escape(ladder.capture)}</code>" if ladder.capture else ""
+    rules = ""
+    if ladder.rules:
+        head, *others = ladder.rules.splitlines()
+        tool = "<code>wimpu-conformance verify</code>"
+        rules = f'<p class="muted source">Capture rules ({tool}): {escape(head)}</p>'
+        if others:
+            rules += "<pre>" + escape("\n".join(others)) + "</pre>"
     return (
         f'<div class="ladder-box">{body}</div>'
-        f'<p class="muted source">From <code>{escape(ladder.source)}</code>{capture}.</p>'
+        f'<p class="muted source">From <code>{escape(ladder.source)}</code>{capture}.</p>' + rules
     )
 
 

@@ -262,6 +262,10 @@ def _scenario(report: Report, r: ScenarioResult) -> list[str]:
     out += [f"![Ladder diagram of {alt}]({ladder.link})" if ladder else "Ladder diagram: no capture.", ""]
     if ladder is not None and ladder.capture:
         out += [f"Capture: {_code(ladder.capture)}", ""]
+    if ladder is not None and ladder.rules:
+        head, *others = ladder.rules.splitlines()
+        out += [f"Capture rules (`wimpu-conformance verify`): {head}", ""]
+        out += [*(f"- {_code(line)}" for line in others), *([""] if others else [])]
     return out
 
 

@@ -11,7 +11,7 @@ from conformance.harness import expect
 from conformance.harness.clock import FakeClock
 from conformance.harness.loop import BackgroundLoop
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
-from conformance.harness.sut import PIXIT_KEY
+from conformance.harness.sut import PICS_ANSWERS_KEY, PIXIT_KEY
 from conformance.harness.world import World
 from conformance.pixit import Pixit
 
@@ -26,6 +26,11 @@ def harness_loop() -> Iterator[BackgroundLoop]:
 def pixit_of(request: pytest.FixtureRequest) -> Pixit | None:
     """The PIXIT of ``--sut`` (None: the bundled reference, in-process)."""
     return request.config.stash.get(PIXIT_KEY, None)
+
+
+def pics_of(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    """The SUT's PICS answers (None outside a run that loaded them)."""
+    return request.config.stash.get(PICS_ANSWERS_KEY, None)
 
 
 def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
@@ -46,7 +51,7 @@ def scenario_of(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @given("the wIMPU stack is running with the reference profile", target_fixture="world")
 def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest) -> Iterator[World]:
-    world = World(harness_loop, scenario=scenario_of(request), pixit=pixit_of(request))
+    world = World(harness_loop, scenario=scenario_of(request), pixit=pixit_of(request), pics=pics_of(request))
     yield world
     world.close()
 
@@ -58,7 +63,13 @@ def reference_stack(harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 def reference_stack_with_clock(
     harness_loop: BackgroundLoop, request: pytest.FixtureRequest
 ) -> Iterator[World]:
-    world = World(harness_loop, clock=FakeClock(), scenario=scenario_of(request), pixit=pixit_of(request))
+    world = World(
+        harness_loop,
+        clock=FakeClock(),
+        scenario=scenario_of(request),
+        pixit=pixit_of(request),
+        pics=pics_of(request),
+    )
     yield world
     world.close()
 

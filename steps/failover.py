@@ -12,7 +12,7 @@ from conformance.harness.loop import BackgroundLoop
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
-from steps.common import pixit_of, scenario_of
+from steps.common import pics_of, pixit_of, scenario_of
 
 EP = r'eP-CSCF "(?P<ep_cscf>[^"]+)"'
 BLOCK = r'block "(?P<wimpu>[^"]+)"'
@@ -26,7 +26,9 @@ def stack_with_standby(
     harness_loop: BackgroundLoop, request: pytest.FixtureRequest, ep_cscf: str, wimpu: str
 ) -> Iterator[World]:
     scenario, pixit = scenario_of(request), pixit_of(request)
-    world = World(harness_loop, scenario=scenario, pixit=pixit, standby=(wimpu, ep_cscf))
+    world = World(
+        harness_loop, scenario=scenario, pixit=pixit, standby=(wimpu, ep_cscf), pics=pics_of(request)
+    )
     yield world
     world.close()
 

@@ -102,6 +102,16 @@ class ProfileChecks:
             return False
         return True
 
+    def deviate(self, choice: str, detail: str) -> None:
+        """A deviation from ``choice`` a capture rule found (captures/rules.py gives ``deviation``
+        only when the SUT's PICS says it follows the choice); one a step already recorded for that
+        choice is not recorded twice."""
+        if any(d.choice == choice for d in self.deviations):
+            return
+        deviation = Deviation(choice, detail)
+        self.deviations.append(deviation)
+        self.record(DEVIATION_PROPERTY, str(deviation))
+
     def reason(self) -> str:
         """The skip reason of a scenario whose only findings are these deviations."""
         return PREFIX + "; ".join(str(d) for d in self.deviations)

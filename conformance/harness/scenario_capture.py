@@ -23,6 +23,7 @@ contract with ``reports/`` is the first three files.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -34,12 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
+from captures.cli import main as verify_main
 from captures.decode import Decoder, iter_messages
 from captures.topology import PlacedBlock, write_topology
 from conformance.redact import redact
 from reference.sip.errors import SipError
 
 from .expect import EVENT_WAIT
+from .wire_verdict import WireVerdict
 
 __all__ = ["ScenarioWire", "WireUnavailable", "lane_of", "release_host", "scenario_host", "slug"]
 
@@ -175,25 +178,46 @@ class ScenarioWire:
         endpoints: Mapping[tuple[str, int], str],
         info: Mapping[str, str],
         blocks: Sequence[PlacedBlock] = (),
+        profile_answers: Mapping[str, str] | None = None,
     ) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
         ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
-        into the ``.wire.json`` (feature, test, scenario). ``endpoints`` and ``blocks`` (the SUT's wIMPU
-        blocks) go into the ``.topology.json`` (:func:`captures.topology.write_topology`), with which
-        ``wimpu-conformance verify <test>.pcapng`` names the nodes and knows the blocks unaided.
+        into the ``.wire.json`` (feature, test, scenario). ``endpoints``, ``blocks`` (the SUT's wIMPU
+        blocks) and ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) go
+        into the ``.topology.json`` (:func:`captures.topology.write_topology`), with which
+        ``wimpu-conformance verify <test>.pcapng`` names the nodes, knows the blocks and which profile
+        choices the SUT follows unaided.
         """
         if self.unavailable is not None:
             return []
         self.capture.stop(timeout=EVENT_WAIT)
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
-        write_topology(self.pcapng, endpoints, blocks)  # before the capture: a capture never lacks it
+        # before the capture: a capture never lacks it
+        write_topology(self.pcapng, endpoints, blocks, profile_answers)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
         legs = Legs(addresses=endpoints).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages
+
+    @property
+    def verdicts_path(self) -> Path:
+        """Where :meth:`judge` writes the capture rules' verdicts (``verify --json``)."""
+        return self.directory / f"{self.stem}.verdicts.json"
+
+    def judge(self) -> WireVerdict:
+        """The capture rules' verdicts on the whole capture (after :meth:`finish`): the scenario's
+        own ``wimpu-conformance verify <test>.pcapng --json <test>.verdicts.json``, run here by the
+        same function a lab runs offline, with the topology beside the capture. One judge per
+        requirement: the live verdict and the offline one are one computation on one file.
+        """
+        out, err = io.StringIO(), io.StringIO()
+        status = verify_main(
+            ["verify", str(self.pcapng), "--json", str(self.verdicts_path)], out=out, err=err
+        )
+        return WireVerdict.read(self.verdicts_path, status, err.getvalue())
 
     def _write(self, messages: list[WireMessage], legs: Legs, info: Mapping[str, str]) -> None:
         start = messages[0].time if messages else 0.0

@@ -62,6 +62,7 @@ from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, Wic, web_login
+from .wire_verdict import WireVerdict
 
 __all__ = ["Outcome", "World"]
 
@@ -102,6 +103,7 @@ class World:
         scenario: Mapping[str, str] | None = None,
         pixit: Pixit | None = None,
         standby: tuple[str, str] | None = None,
+        pics: Mapping[str, str] | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -109,9 +111,14 @@ class World:
         started in-process on a fresh loopback address; otherwise the PIXIT's external nodes
         are reached (:class:`~conformance.harness.sut.ExternalSut`). ``scenario``: ``feature`` (path
         under features/), ``test`` (the pytest name) and ``scenario`` (its title): where the
-        capture goes and what its message list says.
+        capture goes and what its message list says. ``pics``: the SUT's PICS answers, with which the
+        capture rules judge the scenario's capture when it ends (:attr:`wire_verdict`).
         """
         self.loop = loop
+        self.pics = dict(pics) if pics is not None else None
+        self.wire_verdict: WireVerdict | None = None
+        "What the capture rules said of the scenario's whole capture (set by :meth:`close`)."
+        self._closed = False
         self.clock: ControlledClock | None = clock
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
@@ -136,7 +143,7 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(self.sut.endpoints(), self.scenario, self.sut.blocks())
+            self.wire.finish(self.sut.endpoints(), self.scenario, self.sut.blocks(), self.pics)
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
@@ -167,11 +174,16 @@ class World:
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
 
     def close(self) -> None:
-        """Stop every peer and node, write the scenario's wire files, then compare harness and wire.
+        """Stop every peer and node, write the scenario's wire files, judge the capture with the
+        capture rules (:attr:`wire_verdict`, written beside it), then compare harness and wire.
+        A second call does nothing.
 
         Raises:
             AssertionError: a message a peer sent or received is not on the wire byte for byte.
         """
+        if self._closed:
+            return
+        self._closed = True
         endpoints = self.endpoints()
 
         async def stop() -> None:
@@ -185,10 +197,11 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks())
+        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks(), self.pics)
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:
+            self.wire_verdict = self.wire.judge()
             self._check_agreement(messages)
 
     def _check_agreement(self, messages: list[WireMessage]) -> None:

@@ -316,9 +316,11 @@ class Wire:
         w6: bool | None = None,
         bearer: bool = False,
         kept_claim: str | None = None,
+        w6_identity: str | None = None,
     ) -> None:
         """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF, 200 OK.
-        ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on."""
+        ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on;
+        ``w6_identity``: the identity the W6 read names (default: ``identity``, the From)."""
         iwf, pcscf, client = (IWF1, PCSCF1, EP1_HTTP) if option == "A" else (IWF2, PCSCF2, EP2_HTTP)
         headers = [("Contact", f"<{contact_of(wic)};ob>")]
         if bearer:
@@ -337,11 +339,10 @@ class Wire:
         )
         self.response(invite, 100)
         if w6 if w6 is not None else option == "B":
-            answer = {"impu": impu, "external_identity": identity if option == "B" else None, "contacts": []}
+            named = w6_identity or identity
+            answer = {"impu": impu, "external_identity": named if option == "B" else None, "contacts": []}
             path = (
-                f"/w6/v1/registrations?external={identity}"
-                if option == "B"
-                else f"/w6/v1/registrations/{identity}"
+                f"/w6/v1/registrations?external={named}" if option == "B" else f"/w6/v1/registrations/{named}"
             )
             self.http(client, "GET", path, 200, answer=answer)
         pai = asserted or (impu if option == "B" else identity)

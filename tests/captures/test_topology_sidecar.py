@@ -50,6 +50,30 @@ def test_what_is_written_reads_back_the_same(tmp_path: Path, pixit: Path) -> Non
     document = json.loads(path.read_text())
     assert document["format"] == FORMAT
     assert "password" not in path.read_text()  # what the rules need, not the SUT's secrets
+    assert topology.profile_answers is None and "profile" not in document
+
+
+def test_the_profile_answers_travel_with_the_capture(tmp_path: Path, pixit: Path) -> None:
+    """The SUT's answers on the solution profile's choices (and only those) go into the sidecar, so
+    ``verify`` makes the same profile checks offline as the run did live."""
+    source = load_pixit(pixit)
+    answers = {"PICS_PROFILE_TERM_REJECT_CODE": "no", "PICS_OPT_B": "yes", "PICS_NODE_WWSF": "no"}
+    path = write_topology(tmp_path / "c.pcapng", source.endpoints(), source.blocks, answers)
+    assert read_topology(path).profile_answers == {"PICS_PROFILE_TERM_REJECT_CODE": "no"}
+    document = json.loads(path.read_text())
+    document["profile"] = {"PICS_OPT_B": "yes"}
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="'profile' must map PICS_PROFILE_"):
+        read_topology(path)
+
+
+def test_pics_needs_the_suites_loader(tmp_path: Path) -> None:
+    capture = block_registration(tmp_path)
+    out, err = io.StringIO(), io.StringIO()
+    status = main(
+        ["verify", str(capture), "--ports", str(tmp_path / "p.json"), "--pics", "x.toml"], out=out, err=err
+    )
+    assert status == 2 and "--pics needs the suite's PICS loader" in err.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -256,7 +256,10 @@ class TestBadInput:
         status, out, err = run(str(path), "--pixit", str(pixit))
         assert status == 1
         assert err == ["wimpu-conformance: no-sip: capture: no SIP message in 5 frames"]
-        assert out[0] == "summary: 0 flows, 0 checks: 0 pass, 0 fail, 0 inconclusive; 1 problems"
+        assert (
+            out[0]
+            == "summary: 0 flows, 0 checks: 0 pass, 0 fail, 0 profile deviation, 0 inconclusive; 1 problems"
+        )
 
     def test_sip_that_does_not_parse(self, tmp_path: Path, pixit: Path) -> None:
         bad = register(1, authorization=False).replace(b"CSeq: 1 REGISTER", b"CSeq: x REGISTER")

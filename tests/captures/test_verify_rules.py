@@ -36,10 +36,12 @@ from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
 
-def findings(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> list[Finding]:
+def findings(
+    w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS, pics: dict[str, str] | None = None
+) -> list[Finding]:
     knowledge = Knowledge()
     flows = group(w.messages, ends(), knowledge)
-    ctx = Context(blocks, knowledge)
+    ctx = Context(blocks, knowledge, pics)
     return [f for flow in flows for f in check(flow, ctx, [rule_id])]
 
 
@@ -47,8 +49,10 @@ def verdicts(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> list[
     return [f.verdict for f in findings(w, rule_id, blocks)]
 
 
-def only(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> Finding:
-    (finding,) = findings(w, rule_id, blocks)
+def only(
+    w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS, pics: dict[str, str] | None = None
+) -> Finding:
+    (finding,) = findings(w, rule_id, blocks, pics)
     return finding
 
 
@@ -441,11 +445,59 @@ class TestOrigination:
         w.origination()
         assert verdicts(w, "ORIG_NO_W6_OPTION_A") == ["pass"]
 
-    def test_option_a_querying_w6_fails(self) -> None:
+    def test_option_a_querying_w6_is_a_profile_deviation(self) -> None:
+        """The text does not forbid the read: the profile's choice, never a FAIL."""
         w = Wire()
         w.origination(w6=True)
         finding = only(w, "ORIG_NO_W6_OPTION_A")
-        assert finding.verdict == "fail" and finding.leg == "127.0.0.1:43001 -> registrar"
+        assert finding.verdict == "deviation" and finding.leg == "127.0.0.1:43001 -> registrar"
+        assert finding.choice == "PROFILE_ORIG_OPTA_NO_W6" and finding.detail.startswith(
+            "PROFILE_ORIG_OPTA_NO_W6: "
+        )
+
+    def test_option_a_querying_w6_passes_for_a_sut_that_chose_otherwise(self) -> None:
+        w = Wire()
+        w.origination(w6=True)
+        finding = only(w, "ORIG_NO_W6_OPTION_A", pics={"PICS_PROFILE_ORIG_OPTA_NO_W6": "no"})
+        assert finding.verdict == "pass" and "allowed, PICS_PROFILE_ORIG_OPTA_NO_W6 = no" in finding.detail
+        # an item the SUT's PICS leaves out is not followed either; a PICS answered yes is checked
+        assert only(w, "ORIG_NO_W6_OPTION_A", pics={}).verdict == "pass"
+        assert (
+            only(w, "ORIG_NO_W6_OPTION_A", pics={"PICS_PROFILE_ORIG_OPTA_NO_W6": "yes"}).verdict
+            == "deviation"
+        )
+
+    def test_option_a_asserts_the_registered_identity_whatever_the_from(self) -> None:
+        """Open point 19: the From is the WIC's claim ("shall" on the WIC); an eP-CSCF that asserts
+        what the WIC registered over its connection, not the From, keeps step 3."""
+        w = Wire()
+        w.wic_registration()
+        w.origination(identity="sip:wrtc-mallory@block1.ims.example.net", asserted=ALICE)
+        finding = only(w, "ORIG_PAI_IMPU")
+        assert finding.verdict == "pass", finding.detail
+
+    def test_option_a_asserting_an_unregistered_from_fails(self) -> None:
+        """Asserting the WIC's claim rather than what it registered: another user's identity."""
+        mallory = "sip:wrtc-mallory@block1.ims.example.net"
+        w = Wire()
+        w.wic_registration()
+        w.origination(identity=mallory, asserted=mallory)
+        finding = only(w, "ORIG_PAI_IMPU")
+        assert finding.verdict == "fail" and f"expected {ALICE}" in finding.detail
+
+    def test_option_b_w6_read_naming_the_registered_identity_passes(self) -> None:
+        """The eP-CSCF looks the WIC up by what was registered over its connection, not its From."""
+        eve = "sip:eve@enterprise.com"
+        w = Wire()
+        w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
+        w.origination(WIC2, eve, option="B", w6_identity=BOB)
+        finding = only(w, "ORIG_W6_OPTION_B")
+        assert finding.verdict == "pass" and BOB in finding.detail
+        # BOB registered over another connection: a read of BOB's context is not this WIC's
+        w = Wire()
+        w.wic_registration(WIC1, IWF2, BOB, impu=BOB_IMPU)
+        w.origination(WIC2, eve, option="B", w6_identity=BOB)
+        assert verdicts(w, "ORIG_W6_OPTION_B") == ["fail"]
 
 
 class TestTermination:
@@ -481,10 +533,14 @@ class TestTermination:
         finding = only(w, "TERM_UNREGISTERED_REJECTED")
         assert finding.verdict == "pass" and finding.leg == "i-cscf -> remote"
 
-    def test_another_rejection_code_fails(self) -> None:
+    def test_another_rejection_code_is_a_profile_deviation(self) -> None:
+        """The text: "the appropriate code"; 480/404 is the profile's choice."""
         w = Wire()
         w.termination(registered=False, reject=403)
-        assert verdicts(w, "TERM_UNREGISTERED_REJECTED") == ["fail"]
+        finding = only(w, "TERM_UNREGISTERED_REJECTED")
+        assert finding.verdict == "deviation" and finding.choice == "PROFILE_TERM_REJECT_CODE"
+        allowed = only(w, "TERM_UNREGISTERED_REJECTED", pics={"PICS_PROFILE_TERM_REJECT_CODE": "no"})
+        assert allowed.verdict == "pass"
 
     def test_forwarding_an_unregistered_user_fails(self) -> None:
         w = Wire()
@@ -553,11 +609,20 @@ class TestTermination:
         finding = only(w, "TERM_FORK_CANCEL")
         assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
 
-    def test_a_cancel_without_reason_fails(self) -> None:
+    def test_a_cancel_without_reason_is_a_profile_deviation(self) -> None:
+        """Cancelling is the text's (RFC 3261 16.7 step 10); the Reason header the profile's."""
         w = Wire()
         w.termination(reason=False)
         finding = only(w, "TERM_FORK_CANCEL")
-        assert finding.verdict == "fail" and "Reason" in finding.detail
+        assert finding.verdict == "deviation" and "Reason" in finding.detail
+        assert finding.choice == "PROFILE_FORK_CANCEL_REASON"
+        allowed = only(w, "TERM_FORK_CANCEL", pics={"PICS_PROFILE_FORK_CANCEL_REASON": "no"})
+        assert allowed.verdict == "pass"
+
+    def test_a_branch_left_ringing_fails_whatever_the_reason_header(self) -> None:
+        w = Wire()
+        w.termination(cancel=False, reason=False)
+        assert only(w, "TERM_FORK_CANCEL", pics={"PICS_PROFILE_FORK_CANCEL_REASON": "no"}).verdict == "fail"
 
     def test_option_b_termination(self) -> None:
         w = Wire()

@@ -1,5 +1,5 @@
-"""Every scenario capture of the reference passes the offline verifier (issue 15, "one judge per
-requirement", first slice).
+"""Every scenario capture of the reference passes the offline verifier, with the verdicts its live
+run gave (issue 15, "one judge per requirement").
 
 The session's default run of every feature (:func:`runs.in_process_run`, shared with
 ``test_out_of_process`` and ``test_mixed_run``: one nested run for all of them) leaves a capture per
@@ -9,7 +9,9 @@ written by hand, in this process, through the CLI function. The reference behave
 scenario (every one passed), so no rule may FAIL on any of them: a FAIL is a rule that blames the
 reference for what the text allows, or a harness that described the scenario wrongly. The scenarios
 whose live run applied capture rules (``the capture of the session passes the verify rules ...``)
-must get the same verdict offline, on the whole capture: pass.
+must get the same verdict offline, on the whole capture: pass. And every capture's live verdicts
+(the rules run on it when its scenario ended, ``<test>.verdicts.json``) are those ``verify`` gives
+offline, finding for finding.
 """
 
 from __future__ import annotations
@@ -191,6 +193,39 @@ def test_the_rules_applied_live_pass_offline_on_the_whole_capture(
         f"\nrules applied live, judged offline too: {sum(checked.values())} findings on "
         f"{sum(1 for v in verified if (v.feature, v.scenario) in wanted)} captures: {dict(checked)}"
     )
+
+
+def _verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, str, Any, Any]]:
+    """(flow, rule, verdict, detail, frame, leg) of every finding of a ``verify --json`` report."""
+    return [
+        (flow["id"], f["rule"], f["verdict"], f["detail"], f["frame"], f["leg"])
+        for flow in report["flows"]
+        for f in flow["findings"]
+    ]
+
+
+def test_every_capture_gets_the_same_verdicts_live_and_offline(
+    in_process_run: InProcessRun, offline: tuple[list[Verified], float]
+) -> None:
+    """One judge per requirement (issue 15): the live run judged each scenario's whole capture with
+    the capture rules when the scenario ended and left the verdicts beside it
+    (``<test>.verdicts.json``, conformance/harness/wire_verdict.py); ``verify`` run here on the same
+    file, as a lab would, must give every flow the same finding of every rule, frame and leg
+    included."""
+    verified, _ = offline
+    differ, compared = [], 0
+    for v in verified:
+        live_path = v.capture.with_name(v.capture.name.removesuffix(".pcapng") + ".verdicts.json")
+        assert live_path.is_file(), f"{v.name}: the live run left no {live_path.name}"
+        live = json.loads(live_path.read_text())
+        if _verdicts(live) != _verdicts(v.report) or live["summary"] != v.report["summary"]:
+            differ.append(
+                f"{v.name}: live {live['summary']['verdicts']}, offline {v.report['summary']['verdicts']}"
+            )
+        compared += len(_verdicts(live))
+    assert not differ, "live and offline verdicts differ:\n" + "\n".join(differ)
+    assert compared > len(verified), "hardly any finding was compared"
+    print(f"\nlive and offline verdicts agree on {len(verified)} captures, {compared} findings")
 
 
 def test_live_rules_are_read_from_the_features() -> None:

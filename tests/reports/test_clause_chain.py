@@ -14,8 +14,8 @@ from reference.spec import ClauseRef, implementations
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
-def requirement(rid: str, clause: str, step: str = "") -> Requirement:
-    return Requirement(rid, clause, step, "text", "step", ("ep_cscf",), True, ())
+def requirement(rid: str, clause: str, step: str = "", judged_by: tuple[str, ...] = ()) -> Requirement:
+    return Requirement(rid, clause, step, "text", "step", ("ep_cscf",), True, (), judged_by=judged_by)
 
 
 @pytest.mark.parametrize(
@@ -45,17 +45,30 @@ def test_a_step_anchor_covers_that_step_only_and_a_clause_anchor_its_subclauses(
     assert not whole.covers("5.2.2.41", "") and not whole.covers("5.2.2.5.1", "")
 
 
-def test_functions_and_rules_are_linked_by_clause_and_step() -> None:
+def test_functions_are_linked_by_clause_and_step_and_rules_by_the_requirement() -> None:
     refs = [
         ClauseRef("TR 23.701", "5.2.2.5.2", ("4",), qualname="m:check_token"),
         ClauseRef("TR 23.701", "5.2.2.5.2", ("5",), qualname="m:query"),
         ClauseRef("RFC 3261", "5.2.2.5.2", ("4",), qualname="m:another_document"),
     ]
-    rules = [("TOKEN", "TR 23.701 5.2.2.5.2 steps 3-4"), ("W6", "TR 23.701 5.2.2.5.2 step 5")]
-    wanted = [requirement("R4", "5.2.2.5.2", "4"), requirement("R9", "5.2.2.5.3", "1")]
-    links = clause_links(wanted, refs, rules)
+    wanted = [requirement("R4", "5.2.2.5.2", "4", ("TOKEN",)), requirement("R9", "5.2.2.5.3", "1")]
+    links = clause_links(wanted, refs, ["TOKEN", "W6"])
     assert links["R4"].functions == ("m:check_token",) and links["R4"].rules == ("TOKEN",)
     assert links["R9"].functions == () and links["R9"].rules == ()
+    with pytest.raises(ValueError, match="R5: judged_by names no capture rule: NOPE"):
+        clause_links([requirement("R5", "5.2.2.5.2", "5", ("NOPE",))], refs, ["TOKEN"])
+
+
+def test_every_rule_judges_a_requirement_and_every_judge_exists() -> None:
+    """One judge per requirement (issue 15): the requirements name real rules, and no rule judges
+    nothing the text requires."""
+    requirements = load_requirements(CHECKOUT / "features" / "requirements.toml")
+    links = clause_links(requirements)  # raises on an unknown rule
+    judging = {rule for link in links.values() for rule in link.rules}
+    assert not set(RULES) - judging, f"rules that judge no requirement: {sorted(set(RULES) - judging)}"
+    for req in requirements:
+        if req.testable:
+            assert req.judged_by or req.wire, req.id
 
 
 def test_every_capture_rule_names_a_place_of_the_text() -> None:
