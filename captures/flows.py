@@ -9,11 +9,12 @@ exchanged while it was going on. What a flow is follows from its messages
   requests the eP-CSCF made in between;
 - block registration (5.2.2.5.1): a REGISTER from an eP-CSCF's P-CSCF to the S-CSCF
   (401, then 200);
-- origination (5.2.2.5.3): an INVITE from a WIC to its eP-CSCF, or from a P-CSCF to
-  the S-CSCF;
-- termination (5.2.2.5.4): an INVITE arriving at the I-CSCF (with its W7 request), or
-  from the S-CSCF to an eP-CSCF (with its W6 request), the INVITEs forked to WICs and
-  the CANCELs. A call from one WIC to another is both origination and termination.
+- origination (5.2.2.5.3): an INVITE (or an out-of-dialog MESSAGE, RFC 3428) from a WIC
+  to its eP-CSCF, or from a P-CSCF to the S-CSCF;
+- termination (5.2.2.5.4): an INVITE (or an out-of-dialog MESSAGE) arriving at the I-CSCF
+  (with its W7 request), or from the S-CSCF to an eP-CSCF (with its W6 request), the
+  INVITEs forked to WICs and the CANCELs. A call from one WIC to another is both
+  origination and termination.
 
 W6 and W7 requests carry no Call-ID. One is given to the open flows with a transaction
 under way (a request without its final response) or a message in the ``window`` seconds
@@ -292,6 +293,13 @@ class Flow:
         return cls(flow_id, call_id, classify(hops), tuple(hops), note)
 
 
+def _out_of_dialog(request: Request) -> bool:
+    try:
+        return request.to.tag is None
+    except SipError:
+        return False
+
+
 def classify(hops: Iterable[Hop]) -> frozenset[FlowKind]:
     """Which flows of 5.2.2.5 these messages are."""
     kinds: set[FlowKind] = set()
@@ -305,7 +313,7 @@ def classify(hops: Iterable[Hop]) -> frozenset[FlowKind]:
                 kinds.add(FlowKind.WIC_REGISTRATION)
             elif src is Role.P_CSCF and dst is Role.S_CSCF:
                 kinds.add(FlowKind.BLOCK_REGISTRATION)
-        elif request.method == "INVITE":
+        elif request.method == "INVITE" or (request.method == "MESSAGE" and _out_of_dialog(request)):
             if src is Role.WIC or (src is Role.P_CSCF and dst is Role.S_CSCF):
                 kinds.add(FlowKind.ORIGINATION)
             if dst is Role.I_CSCF or (src is Role.S_CSCF and dst is Role.P_CSCF) or dst is Role.WIC:

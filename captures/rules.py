@@ -926,9 +926,17 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
 # ----- 5.2.2.5.3 origination ----------------------------------------------------------------------
 
 
+ORIGINATING_METHODS = ("INVITE", "MESSAGE")
+"""The initial requests whose origination the rules judge: a session's INVITE, and an out-of-dialog
+MESSAGE (RFC 3428). Step 3's "standard IMS session origination procedure" (TS 24.229 5.2.6.3) is the
+same for every initial request, so the identity rules (ORIG_PAI_IMPU, ORIG_FROM_UNTOUCHED) judge both;
+the W6 rules judge the INVITE only: the text's step 2 speaks of sessions."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Origination:
-    """One originating INVITE: as the WIC sent it, as the eP-CSCF forwarded it to the S-CSCF."""
+    """One originating request (an INVITE or a MESSAGE): as the WIC sent it, as the eP-CSCF
+    forwarded it to the S-CSCF."""
 
     sent: Hop | None
     forwarded: Hop | None
@@ -941,20 +949,25 @@ class _Origination:
         assert hop is not None
         return hop
 
+    @property
+    def method(self) -> str:
+        return self.first.method or ""
 
-def _originations(flow: Flow) -> list[_Origination]:
+
+def _originations(flow: Flow, methods: Sequence[str] = ORIGINATING_METHODS) -> list[_Origination]:
     found = []
-    sent = [h for h in _requests(flow, "INVITE", dst=Role.IWF) if h.on_wic_leg]
-    forwarded = _requests(flow, "INVITE", src=Role.P_CSCF, dst=Role.S_CSCF)
-    for hop in sent:
-        onward = _caused(flow, hop, Role.P_CSCF, Role.S_CSCF)
-        if onward:
-            forwarded = [f for f in forwarded if f is not onward[0]]
-        found.append(
-            _Origination(hop, onward[0] if onward else None, hop.dst.node, _identity(hop.request, "From"))
-        )
-    for hop in forwarded:  # the WIC's leg is missing (WSS not decrypted, or not captured)
-        found.append(_Origination(None, hop, hop.src.node, _identity(hop.request, "From")))
+    for method in methods:
+        sent = [h for h in _requests(flow, method, dst=Role.IWF) if h.on_wic_leg]
+        forwarded = _requests(flow, method, src=Role.P_CSCF, dst=Role.S_CSCF)
+        for hop in sent:
+            onward = _caused(flow, hop, Role.P_CSCF, Role.S_CSCF)
+            if onward:
+                forwarded = [f for f in forwarded if f is not onward[0]]
+            found.append(
+                _Origination(hop, onward[0] if onward else None, hop.dst.node, _identity(hop.request, "From"))
+            )
+        for hop in forwarded:  # the WIC's leg is missing (WSS not decrypted, or not captured)
+            found.append(_Origination(None, hop, hop.src.node, _identity(hop.request, "From")))
     return found
 
 
@@ -1122,9 +1135,10 @@ def origination_keeps_from(flow: Flow, ctx: Context) -> list[Finding]:
 
 
 def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Origination, Block]]:
-    """The originations of an option whose two INVITEs are both in the capture."""
+    """The sessions originated in an option whose two INVITEs are both in the capture (step 2 and
+    5.2.2.3.2 speak of sessions: a MESSAGE is not judged here)."""
     chosen = []
-    for orig in _originations(flow):
+    for orig in _originations(flow, ("INVITE",)):
         block = block_for(ctx, orig.node, orig.identity)
         if block is None or block.block.option != option or orig.forwarded is None:
             continue

@@ -47,6 +47,7 @@ GROUP_TITLES: Mapping[str, str] = {
     "BLK": "Block registration options",
     "TOKEN": "Carriage of the WWSF token in the REGISTER",
     "FORKING": "Terminating sessions: forking",
+    "NON": "Requests outside any session (MESSAGE)",
     "W6": "Observability of the wIMPU Registrar over W6",
     "PROFILE": "Choices of the solution profile (docs/solution-profile.md)",
 }

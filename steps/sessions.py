@@ -8,11 +8,22 @@ from conformance.harness import expect
 from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.wic import FAILURES
-from conformance.harness.world import World
+from conformance.harness.world import MESSAGE_TEXT, World
+from reference.sip.message import Request
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"
 IDENTITY = r'"(?P<identity>[^"]+)"'
+INITIAL = r"(?P<method>INVITE|MESSAGE)"
+"""An initial request the origination and termination steps apply to: a session's INVITE, or an
+out-of-dialog MESSAGE (RFC 3428; standard IMS origination applies to every initial request)."""
+
+
+def _at_remote(world: World, method: str) -> Request:
+    """The one ``method`` request the remote party received (INVITE: in the whole scenario; any
+    other: since the last attempt began)."""
+    found = world.invites_at_remote() if method == "INVITE" else world.requests_at_remote(method)
+    return expect.single(found, f"{method} at the remote party")
 
 
 # ----- the peers ---------------------------------------------------------------------------
@@ -146,25 +157,72 @@ def wic_originates_as(world: World, wic: str, identity: str) -> None:
     world.originate(wic, identity)
 
 
-@then(parsers.re(r"the INVITE reaches the remote party through (?P<nodes>.+)"))
-def invite_route_to_remote(world: World, nodes: str) -> None:
-    expect.route(world.hops(expect.single(world.invites_at_remote(), "INVITE at the remote party")), nodes)
+@then(parsers.re(rf"the {INITIAL} reaches the remote party through (?P<nodes>.+)"))
+def invite_route_to_remote(world: World, method: str, nodes: str) -> None:
+    expect.route(world.hops(_at_remote(world, method)), nodes)
 
 
 @then(
     parsers.re(
-        rf"the INVITE reaching the remote party carries the From header field exactly as {WIC} sent it"
+        rf"the {INITIAL} reaching the remote party carries the From header field exactly as {WIC} sent it"
     )
 )
-def from_untouched(world: World, wic: str) -> None:
-    invite = expect.single(world.invites_at_remote(), "INVITE at the remote party")
-    expect.same_header_line(world.wics[wic].sent_requests("INVITE")[-1], invite.to_bytes(), "From", "f")
+def from_untouched(world: World, method: str, wic: str) -> None:
+    request = _at_remote(world, method)
+    expect.same_header_line(world.wics[wic].sent_requests(method)[-1], request.to_bytes(), "From", "f")
 
 
-@then(parsers.re(rf"the INVITE reaching the remote party asserts the individual IMPU of {USER}"))
-def asserted_impu(world: World, user: str) -> None:
-    invite = expect.single(world.invites_at_remote(), "INVITE at the remote party")
-    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
+@then(parsers.re(rf"the {INITIAL} reaching the remote party asserts the individual IMPU of {USER}"))
+def asserted_impu(world: World, method: str, user: str) -> None:
+    """5.2.2.5.3 step 2 (option B: the IMPU the eP-CSCF allocated) and step 3 (standard
+    origination, TS 24.229 5.2.6.3.3: the registered identity), for an INVITE or a MESSAGE."""
+    expect.asserted_identity(_at_remote(world, method), expect.impu(world.registration_of(user), user))
+
+
+@when(parsers.re(rf"{WIC} sends a MESSAGE to the remote party with the identity of {USER}$"))
+def wic_sends_message(world: World, wic: str, user: str) -> None:
+    world.send_message(wic, world.identity_of(user))
+
+
+@then(parsers.re(rf"the MESSAGE reaching the remote party carries the text {WIC} sent"))
+def message_text_kept(world: World, wic: str) -> None:
+    """RFC 3428 (a proxy forwards the body as it is): the text the WIC wrote reaches the party."""
+    sent = world.wics[wic].last_message
+    assert sent is not None, f"WIC {wic} sent no MESSAGE"
+    expect.same_body(_at_remote(world, "MESSAGE"), sent, "the MESSAGE at the remote party")
+
+
+@when(parsers.re(rf"the remote party sends a MESSAGE to {USER}$"))
+def remote_sends_message(world: World, user: str) -> None:
+    world.message_to(user)
+
+
+@then("the remote party receives 200 for its MESSAGE")
+def remote_message_accepted(world: World) -> None:
+    expect.session_status(world.session, 200)
+
+
+@then("the remote party's MESSAGE is rejected")
+def remote_message_rejected(world: World) -> None:
+    """5.2.2.5.4: a request to a webRTC user who is not registered is rejected, whichever node does
+    it and with whatever code (the text gives neither for a MESSAGE)."""
+    expect.session_rejected(world.session)
+
+
+@then(parsers.re(rf"every WIC of {USER} receives the MESSAGE with the text the remote party sent"))
+def every_wic_gets_message(world: World, user: str) -> None:
+    """5.2.2.5.4 step 5 with 5.2.2.3.2 (forking): every contact of the called IMPU gets it."""
+    wics = world.wics_of(user)
+    assert wics, f"{user} has no WIC in this scenario"
+    for name in wics:
+        message = expect.single(world.received_by_wic(name, "MESSAGE"), f"MESSAGE at WIC {name}")
+        expect.body_text(message, MESSAGE_TEXT, f"the MESSAGE at WIC {name}")
+
+
+@then(parsers.re(rf"{WIC} receives no MESSAGE"))
+def wic_gets_no_message(world: World, wic: str) -> None:
+    world.settle()
+    expect.none(world.received_by_wic(wic, "MESSAGE", at_least=0), f"MESSAGE at WIC {wic}")
 
 
 @then(parsers.re(rf"the INVITE reaching the IMS user {IDENTITY} asserts the individual IMPU of {USER}"))
@@ -218,14 +276,16 @@ def nothing_relayed(world: World, method: str) -> None:
 
 @then(
     parsers.re(
-        rf"the INVITE captured from the eP-CSCF to the S-CSCF is routed by the Service-Route "
+        rf"the {INITIAL} captured from the eP-CSCF to the S-CSCF is routed by the Service-Route "
         rf"of the registration of the block of {USER}"
     )
 )
-def captured_invite_service_route(world: World, user: str) -> None:
+def captured_invite_service_route(world: World, method: str, user: str) -> None:
     """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3): the Route of the
-    forwarded INVITE is the Service-Route the S-CSCF returned to the block registration."""
-    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    forwarded request is the Service-Route the S-CSCF returned to the block registration."""
+    invite = expect.single(
+        world.captured_requests(method, "ep-cscf", "s-cscf"), f"{method} eP-CSCF -> S-CSCF"
+    )
     block = world.block_of(user)
     expect.routed_by(invite, world.block_registration_of(block).service_route, block)
 

@@ -397,6 +397,37 @@ def invite_request(
     return _request(dialect, f"INVITE {target} SIP/2.0", headers, OFFER_SDP)
 
 
+def message_request(
+    dialect: Dialect,
+    *,
+    identity: str,
+    target: str,
+    call_id: str,
+    cseq: int,
+    host: str,
+    token: str | None,
+    text: str,
+) -> Request:
+    """An out-of-dialog MESSAGE (RFC 3428) carrying ``text`` as ``text/plain``, as ``dialect``
+    writes its requests: no Contact (RFC 3428 4: a MESSAGE starts no dialog); the token only for
+    a dialect that sends it on every request."""
+    body = text.encode()
+    headers = [
+        ("Via", _via(dialect, host)),
+        ("Max-Forwards", str(dialect.max_forwards)),
+        ("To", f"<{target}>"),
+        ("From", f"<{identity}>;tag={secrets.token_hex(5)}"),
+        ("Call-ID", call_id),
+        ("CSeq", f"{cseq} MESSAGE"),
+    ]
+    if token is not None and dialect.bearer_everywhere:
+        headers.append(("Authorization", f"Bearer {token}"))
+    if dialect.user_agent is not None:
+        headers.append(("User-Agent", dialect.user_agent))
+    headers += [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    return _request(dialect, f"MESSAGE {target} SIP/2.0", headers, body)
+
+
 def in_dialog_request(
     dialect: Dialect,
     invite: Request,

@@ -33,21 +33,22 @@ __all__ = [
     "associated_uris",
     "bearer_challenge",
     "block_not_registered",
+    "body_text",
     "called_party",
     "cancelled_elsewhere",
     "count",
     "directory",
-    "granted_interval",
     "distinct_ep_cscfs",
+    "granted_interval",
     "handshake_accepted",
     "handshake_refused",
     "impu",
     "in_block",
     "live_contacts",
-    "no_entry",
-    "none",
     "never_asserted",
     "never_named",
+    "no_entry",
+    "none",
     "not_accepted",
     "not_queried",
     "option_b_binding",
@@ -56,10 +57,12 @@ __all__ = [
     "route",
     "routed_by",
     "rules_pass",
+    "same_body",
     "same_header_line",
     "same_identity_as",
     "same_impu",
     "service_route",
+    "session_rejected",
     "session_status",
     "single",
     "single_block_registration",
@@ -338,6 +341,31 @@ def session_status(session: Session | None, expected: int) -> None:
     assert session.status == expected, (
         f"expected {session.caller} to receive {expected} for the session to {session.called}, "
         f"got {session.status}"
+    )
+
+
+def session_rejected(session: Session | None) -> None:
+    """The last attempt got a final response that is not a 2xx (whatever its code)."""
+    assert session is not None, "no session was attempted"
+    assert session.status is not None and session.status >= 300, (
+        f"expected the request of {session.caller} to {session.called} to be rejected, got "
+        + (f"{session.status}" if session.status is not None else "no final response")
+    )
+
+
+def same_body(received: Request, sent: Request, what: str) -> None:
+    """``received`` carries the body ``sent`` carried, byte for byte, with its Content-Type."""
+    assert received.body == sent.body and received.get("Content-Type") == sent.get("Content-Type"), (
+        f"expected {what} to carry the body the sender wrote ({sent.get('Content-Type')}: {sent.body!r}), "
+        f"got ({received.get('Content-Type')}: {received.body!r})"
+    )
+
+
+def body_text(request: Request, text: str, what: str) -> None:
+    """``request`` carries ``text`` as its text/plain body."""
+    assert request.body == text.encode() and (request.get("Content-Type") or "").startswith("text/plain"), (
+        f"expected {what} to carry the text/plain body {text!r}, got "
+        f"({request.get('Content-Type')}: {request.body!r})"
     )
 
 

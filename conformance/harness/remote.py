@@ -139,6 +139,29 @@ class RemoteParty:
         )
         return Request(headers=headers, body=b"", method="INVITE", uri=target_uri)
 
+    def message_request(self, target_uri: str, text: str) -> Request:
+        """An out-of-dialog MESSAGE (RFC 3428) from dave of this party's domain to ``target_uri``."""
+        caller, body = f"sip:dave@{self.domain}", text.encode()
+        headers = (
+            Header("Max-Forwards", "70"),
+            Header("To", f"<{target_uri}>"),
+            Header("From", f"<{caller}>;tag={secrets.token_hex(5)}"),
+            Header("Call-ID", f"{secrets.token_hex(8)}@{self.domain}"),
+            Header("CSeq", "1 MESSAGE"),
+            Header("P-Asserted-Identity", f"<{caller}>"),
+            Header("Content-Type", "text/plain"),
+            Header("Content-Length", str(len(body))),
+        )
+        return Request(headers=headers, body=body, method="MESSAGE", uri=target_uri)
+
+    async def message(self, target_uri: str, via: Target, text: str, *, wait: float = EVENT_WAIT) -> Response:
+        """Send ``text`` to ``target_uri`` in a MESSAGE through ``via`` (the I-CSCF); returns the
+        final response."""
+        request = self.message_request(target_uri, text)
+        self.call_ids.append(request.call_id)
+        handle = self.node.send_request(request, via, on_response=self._response)
+        return await asyncio.wait_for(handle.final, wait)
+
     def _response(self, response: Response) -> None:
         self.responses.append(response)
         self.response_times.append(time.monotonic())

@@ -127,6 +127,8 @@ class Wic:
         self._pending: dict[str, Request] = {}
         self.tag = secrets.token_hex(5)
         self.last_invite: Request | None = None
+        self.last_message: Request | None = None
+        "The last out-of-dialog MESSAGE this WIC sent (:meth:`message`)."
         "The last INVITE this WIC sent (its dialog, with the final response, for in-dialog requests)."
         self.finals_sent: list[tuple[float, Response]] = []
         "(time.monotonic(), response) of each final response this WIC sent to an incoming INVITE."
@@ -201,7 +203,7 @@ class Wic:
             invite = self._pending.get(request.call_id)
             if invite is not None:
                 await self._final(invite, make_response(invite, 487, to_tag=self.tag))
-        elif request.method in ("BYE", "OPTIONS", "UPDATE", "INFO"):
+        elif request.method in ("BYE", "OPTIONS", "UPDATE", "INFO", "MESSAGE"):
             await self.send(make_response(request, 200, to_tag=self.tag))
 
     async def _final(self, invite: Request, response: Response) -> None:
@@ -421,6 +423,23 @@ class Wic:
         if 200 <= response.status < 300:
             await self.send(self.ack_for(invite, response))
         return response
+
+    async def message(self, identity: str, target: str, text: str) -> Response:
+        """Send ``text`` to ``target`` in an out-of-dialog MESSAGE (RFC 3428) with the identity
+        ``identity``; returns the final response."""
+        self.cseq += 1
+        request = dialects.message_request(
+            self.dialect,
+            identity=identity,
+            target=target,
+            call_id=f"{secrets.token_hex(8)}@{self.host}",
+            cseq=self.cseq,
+            host=self.host,
+            token=self.token,
+            text=text,
+        )
+        self.last_message = request
+        return await self.request(request)
 
     async def register(
         self,

@@ -92,6 +92,10 @@ class Outcome:
     refused: HandshakeRefused | None = None
 
 
+MESSAGE_TEXT = "wIMPU conformance: a MESSAGE outside any session"
+"The text every MESSAGE of the scenarios carries (RFC 3428, text/plain)."
+
+
 class World:
     """Everything one scenario needs, with synchronous methods for the steps."""
 
@@ -609,6 +613,32 @@ class World:
         self.outcome = Outcome(response=response)
         self.dialogs[wic_name] = response
         return response
+
+    def send_message(
+        self, wic_name: str, identity: str | None = None, *, target: str | None = None
+    ) -> Response:
+        """5.2.2.5.3 step 1 for a request outside any session: WIC ``wic_name`` sends an
+        out-of-dialog MESSAGE (RFC 3428) with :data:`MESSAGE_TEXT` to ``target``, the remote party
+        unless given, with ``identity`` (its user's by default). The final response is the outcome."""
+        wic = self.wics[wic_name]
+        identity = identity or self.logins[self.user_of(wic_name)].identity
+        remote = target or self.remote_identity
+
+        def place() -> Response:
+            return self.loop.run(wic.message(identity, remote, MESSAGE_TEXT))
+
+        response = self._attempt(wic_name, remote, place)
+        self.outcome = Outcome(response=response)
+        return response
+
+    def message_to(self, user: str) -> Response:
+        """5.2.2.5.4 step 1 for a request outside any session: the remote party sends a MESSAGE
+        with :data:`MESSAGE_TEXT` to ``user`` at the I-CSCF."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
+        return self._attempt(
+            "the remote party", identity, lambda: self.loop.run(remote.message(identity, via, MESSAGE_TEXT))
+        )
 
     def call_from_ims_user(self, identity: str, user: str) -> Response:
         """5.2.2.5.4 step 1 from inside the IMS network: the ordinary IMS user ``identity``

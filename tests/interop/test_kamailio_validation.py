@@ -160,6 +160,14 @@ EXPECTED: dict[str, str] = {
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_009
     "test_a_session_to_an_ordinary_ims_user_of_the_same_network_reaches_the_users_ue_asserting_the_wics_impu"
     "[bob-B1]": NA,
+    # a MESSAGE outside any session (PICS_NON_INVITE): route[ORIGINATING] handles every initial request
+    "test_a_message_a_wic_sends_outside_any_session_reaches_the_remote_party_through_the_scscf_asserting_the"
+    "_wics_impu[alice-A1]": PASS,  # TP_WIMPU_ORIG_011
+    "test_a_message_a_wic_sends_outside_any_session_reaches_the_remote_party_through_the_scscf_asserting_the"
+    "_wics_impu[bob-B1]": NA,
+    # TP_WIMPU_ORIG_012
+    "test_a_message_a_wic_sends_after_its_deregistration_is_refused_and_not_relayed[alice-A1]": PASS,
+    "test_a_message_a_wic_sends_after_its_deregistration_is_refused_and_not_relayed[bob-B1]": NA,
 }
 
 

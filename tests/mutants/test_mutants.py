@@ -101,6 +101,11 @@ GUARDS: dict[str, str] = {
     "icscf_always_480": "TP_WIMPU_TERM_004",
     "pcpid_stripped": "TP_WIMPU_TERM_001 or TP_WIMPU_LIFE_002",
     "fork_first_only": "TP_WIMPU_FORK_001",
+    # requests outside any session (MESSAGE, RFC 3428)
+    "message_sent_as_written": "TP_WIMPU_ORIG_011",
+    "message_cache_kept": "TP_WIMPU_ORIG_012",
+    "message_first_contact_only": "TP_WIMPU_TERM_010",
+    "message_deferred": "TP_WIMPU_TERM_011",
     "no_cancel": "TP_WIMPU_FORK_001",
     "cancel_no_reason": "TP_WIMPU_FORK_001",
     "upstream_cancel_one_branch": "TP_WIMPU_FORK_002",

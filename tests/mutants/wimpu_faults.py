@@ -813,6 +813,86 @@ def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "terminate", outcome=outcome)
 
 
+# ----- requests outside any session (MESSAGE, RFC 3428) -------------------------------------
+
+
+def _message_sent_as_written(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF runs its origination procedure for a session's INVITE only: another
+    out-of-dialog request of a WIC (a MESSAGE) goes to the S-CSCF on the Service-Route as the WIC
+    wrote it, with no identity asserted (5.2.2.5.3 step 3 skipped)."""
+    from reference.nodes.p_cscf.flows import Onward
+
+    service = _pcscf()
+    original = service.originate
+
+    def originate(request: Any, **kwargs: Any) -> Flow:
+        if request.method == "INVITE":
+            return (yield from original(request, **kwargs))
+        onward = request.without_header("Route")
+        for route in reversed(kwargs["service_route"]):
+            onward = onward.with_header("Route", route, first=True)
+        return Onward(onward)
+
+    mp.setattr(service, "originate", originate)
+
+
+def _message_cache_kept(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF checks a session's INVITE against the live registration, but lets any other
+    request through on what it cached of the flow's last registration, which a de-registration
+    does not clear (5.2.2.5.3 step 1 for a MESSAGE)."""
+    from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
+
+    service = _pcscf()
+    cache: dict[tuple[str, str], Any] = {}
+    "(flow token, identity registered over it) -> the registrar entry written for it"
+
+    def remember(run: FlowRun, effect: object, result: Any) -> Any:
+        if isinstance(effect, W6Write):
+            cache[(run.kwargs["flow"], run.kwargs["identity"])] = result[1]
+        return result
+
+    def with_cached(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        if request.method == "INVITE":
+            return request, kwargs
+        cached = {identity for flow, identity in cache if flow == kwargs["flow"]}
+        return request, {**kwargs, "registered": kwargs["registered"] | cached}
+
+    def cached_entry(run: FlowRun, effect: object, entry: Any) -> Any:
+        if isinstance(effect, W6ReadByExternal) and entry is None and run.request.method != "INVITE":
+            return cache.get((run.kwargs["flow"], effect.external_identity))
+        return entry
+
+    _patch_flow(mp, service, "register_wic", adjust=remember)
+    _patch_flow(mp, service, "originate", call=with_cached, adjust=cached_entry)
+
+
+def _message_first_contact_only(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF forks a session's INVITE to every contact, but delivers a MESSAGE to the
+    first contact only, as a non-INVITE request is not forked (5.2.2.5.4 step 5)."""
+    from reference.nodes.p_cscf.flows import Fork
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Fork) and run.request.method != "INVITE":
+            return dataclasses.replace(result, contacts=result.contacts[:1])
+        return result
+
+    _patch_flow(mp, _pcscf(), "terminate", outcome=outcome)
+
+
+def _message_deferred(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF accepts a MESSAGE to a webRTC user who is not registered with 202, as a
+    store-and-forward messaging server would, instead of rejecting it (5.2.2.5.4 step 2)."""
+    from reference.sip.message import Response
+    from reference.sip.transaction import make_response
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Response) and result.status in (404, 480) and run.request.method == "MESSAGE":
+            return make_response(run.request, 202, "Accepted", to_tag=run.kwargs["to_tag"])
+        return result
+
+    _patch_flow(mp, _icscf(), "route_terminating", outcome=outcome)
+
+
 def _rewrite_cancels(mp: pytest.MonkeyPatch, change: Callable[[Any], Any]) -> None:
     """The forking proxy's CANCELs on a 2xx (16.7 step 10) changed, or dropped when ``change`` gives None."""
     from reference.sip.proxy import CancelBranch, ForkingContext
@@ -1272,6 +1352,24 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "pcpid_stripped": Fault(
         "the eP-CSCF ignores and drops P-Called-Party-ID on terminating requests (steps 4-5)", _pcpid_stripped
+    ),
+    "message_sent_as_written": Fault(
+        "the eP-CSCF asserts the identity of a session's INVITE only: a WIC's MESSAGE goes on as the WIC "
+        "wrote it (step 3)",
+        _message_sent_as_written,
+    ),
+    "message_cache_kept": Fault(
+        "the eP-CSCF lets a WIC's MESSAGE through on the flow's cached registration, which de-registration "
+        "leaves (step 1)",
+        _message_cache_kept,
+    ),
+    "message_first_contact_only": Fault(
+        "the eP-CSCF forks INVITEs but delivers a MESSAGE to the first contact only (step 5)",
+        _message_first_contact_only,
+    ),
+    "message_deferred": Fault(
+        "the I-CSCF accepts a MESSAGE to an unregistered webRTC user with 202 for later delivery (step 2)",
+        _message_deferred,
     ),
     "fork_first_only": Fault(
         "the eP-CSCF delivers a session to one contact only (no forking)", _fork_first_only
