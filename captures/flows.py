@@ -144,6 +144,10 @@ class Ends:
         self._addresses = {address: end_named(name) for address, name in (addresses or {}).items()}
         self._ports = {port: end_named(name) for port, name in (ports or {}).items()}
         self._learned: OrderedDict[Endpoint, End] = OrderedDict()
+        self._connections: OrderedDict[tuple[Endpoint, Endpoint], End] = OrderedDict()
+        """(ephemeral end, its peer) -> the node that sent from that end to that peer: Linux gives two
+        connections to different peers one ephemeral port when it can, so two nodes of one host
+        may send from one (host, port)."""
         self.limit = limit
 
     @classmethod
@@ -176,8 +180,12 @@ class Ends:
     def listening(self, endpoint: Endpoint) -> End | None:
         return self._addresses.get(endpoint) or self._ports.get(endpoint[1])
 
-    def end(self, endpoint: Endpoint, transport: str | None = None) -> End:
-        known = self.listening(endpoint) or self._learned.get(endpoint)
+    def end(self, endpoint: Endpoint, transport: str | None = None, peer: Endpoint | None = None) -> End:
+        """The end at ``endpoint`` (``peer``: the other end of the message, when known)."""
+        known = self.listening(endpoint)
+        if known is None and peer is not None:
+            known = self._connections.get((endpoint, peer))
+        known = known or self._learned.get(endpoint)
         if known is not None:
             return known
         if transport in ("WS", "WSS"):
@@ -203,9 +211,7 @@ class Ends:
             known = self.listening(server)
             if known is not None and known.role is Role.IWF and self.listening(client) is None:
                 self._learn(client, End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}"))
-        elif (
-            isinstance(message.message, Request) and self.listening(src) is None and src not in self._learned
-        ):
+        elif isinstance(message.message, Request) and self.listening(src) is None:
             try:
                 via = message.message.top_via
             except SipError:
@@ -213,12 +219,18 @@ class Ends:
             node = self.listening((via.host, via.port or 5060))
             if node is not None:
                 self._learn(src, node)
+                self._connections[(src, dst)] = node
+                self._connections.move_to_end((src, dst))
+                if len(self._connections) > self.limit:
+                    self._connections.popitem(last=False)
 
     def hop(self, message: WireMessage) -> Hop:
         """Learn from ``message``, then name both of its ends."""
         self.learn(message)
         return Hop(
-            message, self.end(message.src, message.transport), self.end(message.dst, message.transport)
+            message,
+            self.end(message.src, message.transport, message.dst),
+            self.end(message.dst, message.transport, message.src),
         )
 
 

@@ -11,7 +11,9 @@ address are named:
   eP-CSCF from an ephemeral port; RFC 7118 gives it no SIP address of its own);
 - the node whose listening address is in the top Via of a request sent from that end
   (RFC 3261 18.1.1: a client puts its own sent-by there), for the connections a node
-  opens from an ephemeral port to the next hop: :meth:`Legs.learn` does that;
+  opens from an ephemeral port to the next hop: :meth:`Legs.learn` does that, per
+  connection (the end and its peer): Linux gives two connections to different peers the
+  same ephemeral port when it can, so two nodes of one host may send from one (host, port);
 - else ``<ip>:<port>``.
 """
 
@@ -72,6 +74,8 @@ class Legs:
         self.ports = dict(ports or {})
         self.addresses = dict(addresses or {})
         self._learned: dict[Endpoint, str] = {}
+        self._connections: dict[tuple[Endpoint, Endpoint], str] = {}
+        "(ephemeral end, its peer) -> the node that sent from that end to that peer"
 
     def listening(self, end: Endpoint) -> str | None:
         """The node listening at ``end``, None if no node does."""
@@ -84,23 +88,25 @@ class Legs:
             for end in (m.src, m.dst):
                 if m.transport in ("WS", "WSS") and self.listening(end) is None:
                     self._learned.setdefault(end, f"WIC@{end[1]}")
-            known = self.listening(m.src) is not None or m.src in self._learned
-            if isinstance(m.message, Request) and not known:
+            if isinstance(m.message, Request) and self.listening(m.src) is None:
                 try:
                     via = m.message.top_via
                 except SipError:
                     continue
                 node = self.listening((via.host, via.port or 5060))
                 if node is not None:
-                    self._learned[m.src] = node
+                    self._connections[(m.src, m.dst)] = node
+                    self._learned.setdefault(m.src, node)
         return self
 
-    def name(self, end: Endpoint, transport: str | None = None) -> str:
-        """The name of one end; ``transport`` WS or WSS names an unknown end as a WIC."""
+    def name(self, end: Endpoint, transport: str | None = None, peer: Endpoint | None = None) -> str:
+        """The name of one end (``peer``: the other end of the message, which tells two nodes
+        sending from one ephemeral port apart); ``transport`` WS or WSS names an unknown end as a WIC."""
         known = self.listening(end)
         if known is not None:
             return known
-        learned = self._learned.get(end)
+        learned = self._connections.get((end, peer)) if peer is not None else None
+        learned = learned if learned is not None else self._learned.get(end)
         if learned is not None:
             return learned
         if transport in ("WS", "WSS"):
@@ -109,11 +115,19 @@ class Legs:
 
     def leg(self, message: WireMessage) -> str:
         """``<src name> -> <dst name>``."""
-        return f"{self.name(message.src, message.transport)} -> {self.name(message.dst, message.transport)}"
+        return f"{self.src(message)} -> {self.dst(message)}"
+
+    def src(self, message: WireMessage) -> str:
+        """The name of the end that sent ``message``."""
+        return self.name(message.src, message.transport, message.dst)
+
+    def dst(self, message: WireMessage) -> str:
+        """The name of the end that received ``message``."""
+        return self.name(message.dst, message.transport, message.src)
 
     def between(self, messages: Iterable[WireMessage], src: str, dst: str) -> list[WireMessage]:
         """The messages sent from the node named ``src`` to the node named ``dst``."""
         return [
             m for m in messages
-            if self.name(m.src, m.transport) == src and self.name(m.dst, m.transport) == dst
+            if self.src(m) == src and self.dst(m) == dst
         ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_bdd import given, parsers, then
+from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
 from conformance.harness.profile import CHOICE_STEP as CHOICE
@@ -23,6 +23,31 @@ def block_not_registered(world: World, wimpu: str) -> None:
 @then(parsers.re(rf'the S-CSCF holds a single registration of {BLOCK}, made by eP-CSCF "(?P<ep_cscf>[^"]+)"'))
 def single_block_registration(world: World, wimpu: str, ep_cscf: str) -> None:
     expect.single_block_registration(world.block_registration_of(wimpu), ep_cscf)
+
+
+@when(parsers.re(rf"all but one second of the registration interval the S-CSCF granted to {BLOCK} passes"))
+def block_interval_all_but_one_second(world: World, wimpu: str) -> None:
+    """The tester's clock moves to one second before the block's registration would run out."""
+    world.let_time_pass(world.block_granted(wimpu) - 1)
+
+
+@when(parsers.re(rf"the registration interval the S-CSCF granted to {BLOCK} passes once more"))
+def block_interval_passes(world: World, wimpu: str) -> None:
+    world.let_time_pass(world.block_granted(wimpu))
+
+
+@then(
+    parsers.re(
+        rf'eP-CSCF "(?P<ep_cscf>[^"]+)" has registered {BLOCK} again with the S-CSCF before its '
+        r"registration ran out"
+    )
+)
+def block_refreshed(world: World, ep_cscf: str, wimpu: str) -> None:
+    """TR 23.701 5.2.2.5.1: the block's single IMS registration is "as per existing 23.228
+    procedures": the registering UE (here the eP-CSCF) re-registers before the registration
+    expires (TS 24.229 5.1.1.4.1). Checked on the wire, one second before it would run out: the
+    S-CSCF accepted a second REGISTER of the block, sent by the same eP-CSCF."""
+    expect.block_refreshed(world.block_registrations_accepted(wimpu, at_least=2), ep_cscf, wimpu)
 
 
 @then(parsers.re(rf"the 200 OK to the registration of {BLOCK} carried a Service-Route"))

@@ -180,6 +180,17 @@ def user_has_registered_from(world: World, user: str, count: int) -> None:
     expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
 
 
+@when(parsers.re(rf"{USER} logs in at the WWSF and {WIC} of that user registers with its identity and token"))
+def logs_in_and_registers(world: World, user: str, wic: str) -> None:
+    """5.2.2.5.2 steps 1-3 at a moment of the scenario (not in its preamble): the user logs in,
+    the WIC opens its WSS connection to the eP-CSCF of the block and registers; the eP-CSCF's
+    answer is the outcome."""
+    world.login(user)
+    world.connect(wic, user)
+    expect.handshake_accepted(world.outcome)
+    world.register(wic, user)
+
+
 @when(parsers.re(rf"{WIC} registers with the identity and the token of {USER}"))
 def wic_registers(world: World, wic: str, user: str) -> None:
     world.register(wic, user)
@@ -269,14 +280,8 @@ def numbered_wic_closes(world: World, number: str, user: str) -> None:
     world.close_wic(world.wic_number(user, int(number)))
 
 
-@then(
-    parsers.re(
-        rf"the wIMPU Registrar drops the contact of WIC (?P<number>\d+) of {USER}, {CHOICE_STEP}"
-    )
-)
-def closed_contact_dropped(
-    world: World, profile: ProfileChecks, number: str, user: str, choice: str
-) -> None:
+@then(parsers.re(rf"the wIMPU Registrar drops the contact of WIC (?P<number>\d+) of {USER}, {CHOICE_STEP}"))
+def closed_contact_dropped(world: World, profile: ProfileChecks, number: str, user: str, choice: str) -> None:
     """The solution profile (Lifecycle): the eP-CSCF removes a closed WebSocket's contacts at
     once; RFC 5626 lets a registrar keep them until they expire (a profile check)."""
     uri = world.contact_uri(world.wic_number(user, int(number)))
@@ -288,11 +293,7 @@ def registrar_holds(world: World, user: str, count: str) -> None:
     expect.live_contacts(world.registration_of(user), int(count), f"the registration of {user}")
 
 
-@then(
-    parsers.re(
-        rf"the eP-CSCF accepts the de-registration {WIC} sent without a token, {CHOICE_STEP}"
-    )
-)
+@then(parsers.re(rf"the eP-CSCF accepts the de-registration {WIC} sent without a token, {CHOICE_STEP}"))
 def deregistration_without_token_accepted(
     world: World, profile: ProfileChecks, wic: str, choice: str
 ) -> None:
@@ -389,11 +390,7 @@ def impu_never_reaches_wic(world: World, wic: str, user: str) -> None:
     expect.never_named(world.captured_on_wic(wic), [impu, world.block_of(user)], "P-Profile-Key")
 
 
-@when(
-    parsers.re(
-        rf"{WIC} of {USER} logs in again, connects to the eP-CSCF of its block and registers"
-    )
-)
+@when(parsers.re(rf"{WIC} of {USER} logs in again, connects to the eP-CSCF of its block and registers"))
 def wic_logs_in_again(world: World, wic: str, user: str) -> None:
     """5.2.2.5.2 steps 1-7 once more: a new token, the eP-CSCF the WWSF names now, REGISTER."""
     world.login(user)

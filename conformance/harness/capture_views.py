@@ -20,8 +20,8 @@ from reference.sip.message import Request, Response
 from .views import BlockRegistrationView, RegistrarUse
 
 __all__ = [
-    "Disagreement", "block_registration", "block_registrations_granted", "disagreements", "registrar_use",
-    "sip_towards",
+    "Disagreement", "block_registration", "block_registrations_accepted", "block_registrations_granted",
+    "disagreements", "registrar_use", "sip_towards",
 ]  # fmt: skip
 
 
@@ -56,7 +56,7 @@ def block_registration(
     for m in messages:
         if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
             continue
-        src, dst = _node(legs.name(m.src, m.transport)), _node(legs.name(m.dst, m.transport))
+        src, dst = _node(legs.src(m)), _node(legs.dst(m))
         try:
             if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
                 requests[(m.message.call_id, str(m.message.cseq))] = m.message
@@ -107,7 +107,7 @@ def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> 
     for m in messages:
         if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
             continue
-        src, dst = _node(legs.name(m.src, m.transport)), _node(legs.name(m.dst, m.transport))
+        src, dst = _node(legs.src(m)), _node(legs.dst(m))
         try:
             if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
                 requests[(m.message.call_id, str(m.message.cseq))] = m.message
@@ -126,6 +126,32 @@ def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> 
     return granted
 
 
+def block_registrations_accepted(messages: Sequence[WireMessage], legs: Legs, wimpu: str) -> list[str]:
+    """TR 23.701 5.2.2.5.1 ("as per existing 23.228 procedures": a registration is refreshed before
+    it runs out): the node each 200 OK of the S-CSCF to a REGISTER of block ``wimpu`` went to, in
+    capture order, for every one that left a binding (a lifetime above 0: not a de-registration)."""
+    accepted: list[str] = []
+    requests: dict[tuple[str, str], Request] = {}
+    for m in messages:
+        if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
+            continue
+        src, dst = _node(legs.src(m)), _node(legs.dst(m))
+        try:
+            if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
+                requests[(m.message.call_id, str(m.message.cseq))] = m.message
+            elif (
+                isinstance(m.message, Response) and src == "s-cscf" and m.message.cseq.method == "REGISTER"
+                and m.message.status == 200
+                and wimpu in (a.uri for a in m.message.addresses("P-Associated-URI"))
+            ):  # fmt: skip
+                request = requests.get((m.message.call_id, str(m.message.cseq)))
+                if any(_lifetime(c, m.message, request) > 0 for c in m.message.addresses("Contact")):
+                    accepted.append(dst)
+        except SipError:
+            continue
+    return accepted
+
+
 def _lifetime(contact: NameAddr, response: Response, request: Request | None) -> int:
     """The lifetime of one binding in a 200 OK to REGISTER (RFC 3261 10.2.4): its expires, else Expires."""
     value = contact.param("expires")
@@ -141,7 +167,7 @@ def registrar_use(messages: Iterable[WireMessage], legs: Legs, since: float, unt
     for m in messages:
         if m.http is None or not m.http.is_request or not since <= m.time <= until:
             continue
-        if legs.name(m.dst, m.transport) != "registrar":
+        if legs.dst(m) != "registrar":
             continue
         if m.http.path.startswith("/w6/"):
             w6 += 1
@@ -155,7 +181,7 @@ def sip_towards(messages: Iterable[WireMessage], legs: Legs, node: str, since: f
     return [
         m.start_line()
         for m in messages
-        if m.is_sip and m.time >= since and legs.name(m.dst, m.transport).startswith(node)
+        if m.is_sip and m.time >= since and legs.dst(m).startswith(node)
     ]
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "associated_uris",
     "bearer_challenge",
     "block_not_registered",
+    "block_refreshed",
     "body_text",
     "called_party",
     "cancelled_elsewhere",
@@ -279,6 +280,19 @@ def block_not_registered(view: BlockRegistrationView) -> None:
     assert view.registrations == 0, (
         f"expected block {view.wimpu} not to be registered with the S-CSCF yet, "
         f"it holds {view.registrations} registration(s) (contacts {list(view.contacts)})"
+    )
+
+
+def block_refreshed(accepted: Sequence[str], ep_cscf: str, wimpu: str) -> None:
+    """At least two accepted registrations of block ``wimpu`` (the first and a refresh), every one
+    by eP-CSCF ``ep_cscf`` (``accepted``: the node each 200 OK of the S-CSCF went to)."""
+    assert len(accepted) >= 2, (
+        f"expected eP-CSCF {ep_cscf} to have registered block {wimpu} again before its registration ran "
+        f"out; the S-CSCF accepted {len(accepted)} registration(s) of it"
+    )
+    others = sorted({node for node in accepted if node != ep_cscf})
+    assert not others, (
+        f"expected every registration of block {wimpu} to be by {ep_cscf}, some were by {others}"
     )
 
 

@@ -224,7 +224,7 @@ class ScenarioWire:
         entries: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
         for m in messages:
-            src, dst = legs.name(m.src, m.transport), legs.name(m.dst, m.transport)
+            src, dst = legs.src(m), legs.dst(m)
             line = redact(m.start_line())
             entries.append(
                 {

@@ -47,6 +47,7 @@ from reference.sip.message import Request, Response
 
 from .capture_views import (
     block_registration,
+    block_registrations_accepted,
     block_registrations_granted,
     disagreements,
     registrar_use,
@@ -264,6 +265,23 @@ class World:
         self._jumps.append((jumped, seconds))
         if running_out:
             self._await_block_refreshes(running_out, since=jumped)
+
+    def block_granted(self, wimpu: str) -> int:
+        """The lifetime the S-CSCF's last 200 OK to a REGISTER of block ``wimpu`` granted (capture)."""
+        granted = block_registrations_granted(*self.wire_messages()).get(wimpu, (0.0, 0))[1]
+        assert granted > 0, f"the capture shows no registration of block {wimpu} with a lifetime"
+        return granted
+
+    def block_registrations_accepted(self, wimpu: str, at_least: int = 1) -> list[str]:
+        """The node each 200 OK of the S-CSCF to a REGISTER of block ``wimpu`` went to, once the
+        capture shows ``at_least`` of them (or after :data:`EVENT_WAIT`: the check says what is missing;
+        the capture is read again every 0.2 s)."""
+        deadline = time.monotonic() + EVENT_WAIT
+        found = block_registrations_accepted(*self.wire_messages(), wimpu)
+        while len(found) < at_least and time.monotonic() < deadline:
+            time.sleep(0.2)
+            found = block_registrations_accepted(*self.wire_messages(), wimpu)
+        return found
 
     def _block_registrations_running_out(self, seconds: float) -> list[str]:
         """The blocks (5.2.2.5.1) whose registration, as the capture shows it, ends within the
@@ -854,8 +872,8 @@ class World:
             if isinstance(m.message, Request)
             and m.message.method == method
             and m.time >= since
-            and legs.name(m.src, m.transport).startswith(src)
-            and legs.name(m.dst, m.transport).startswith(dst)
+            and legs.src(m).startswith(src)
+            and legs.dst(m).startswith(dst)
         ]
 
     def captured_on_wic(self, wic_name: str) -> list[tuple[str, bytes]]:

@@ -99,6 +99,28 @@ def test_ephemeral_end_learned_from_the_via_address() -> None:
     assert legs.name(("127.0.0.1", 51_001)) == "remote"
 
 
+def test_two_nodes_sending_from_one_ephemeral_port_are_told_apart_by_their_peer() -> None:
+    """Linux gives two connections to different peers one ephemeral port when it can: the I-CSCF's
+    connection to the S-CSCF and the S-CSCF's to the eP-CSCF both from 127.0.0.1:46320 (seen in a
+    capture of FORK_002, whose step then found no CANCEL from the S-CSCF to the eP-CSCF). Each
+    connection is named by the Via of the requests sent on it, and so are the Legs and the Ends
+    of the offline verifier."""
+    from captures.flows import Ends
+
+    icscf = (SCENARIO, 40_020)
+    endpoints = {**ENDPOINTS, icscf: "i-cscf"}
+    shared = ("127.0.0.1", 46_320)
+    to_scscf = message(shared, SCSCF, invite(f"{icscf[0]}:{icscf[1]}").to_bytes(), 0)
+    to_ep = message(shared, EP_SIP, invite(f"{SCSCF[0]}:{SCSCF[1]}", f"{icscf[0]}:{icscf[1]}").to_bytes(), 1)
+    legs = Legs(addresses=endpoints).learn([to_scscf, to_ep])
+    assert legs.leg(to_scscf) == "i-cscf -> s-cscf"
+    assert legs.leg(to_ep) == "s-cscf -> ep-cscf1/sip"
+    assert legs.between([to_scscf, to_ep], "s-cscf", "ep-cscf1/sip") == [to_ep]
+    ends = Ends(endpoints)
+    assert ends.hop(to_scscf).leg == "i-cscf -> s-cscf"
+    assert ends.hop(to_ep).leg == "s-cscf -> ep-cscf1/sip"
+
+
 def test_block_registration_path_named_by_address() -> None:
     """The Path of the block's REGISTER leads to the eP-CSCF, not to the party sharing its port."""
     wimpu = "sip:wrtc-!.*!@block1.ims.example.net"

@@ -101,6 +101,9 @@ GUARDS: dict[str, str] = {
     "icscf_always_480": "TP_WIMPU_TERM_004",
     "pcpid_stripped": "TP_WIMPU_TERM_001 or TP_WIMPU_LIFE_002",
     "fork_first_only": "TP_WIMPU_FORK_001",
+    # the block registration kept alive (5.2.2.5.1)
+    "block_never_refreshed": "TP_WIMPU_BLK_005",
+    "block_refreshed_at_expiry": "TP_WIMPU_BLK_005",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -10,8 +10,9 @@ Most faults wrap a sans-I/O flow (``reference/nodes/*/flows.py``, looked up by t
 services at call time) with :func:`_patch_flow`: they change its arguments, answer one
 of its effects instead of the node, adjust what the node answered, or change its
 outcome. The others replace a public method or module function; only
-``wic_page_missing`` replaces a private one (the WWSF's page handler, there being no
-public one). No fault reads or writes a node's private state.
+``wic_page_missing`` (the WWSF's page handler) and the block refresh faults (the eP-CSCF's
+refresh timer, ``BlockRegistration._schedule_refresh``) replace a private one, there being
+no public one. No fault reads or writes a node's private state.
 """
 
 from __future__ import annotations
@@ -813,6 +814,35 @@ def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "terminate", outcome=outcome)
 
 
+# ----- keeping the block registration alive (5.2.2.5.1) -------------------------------------
+
+
+def _block_refresh_delayed(mp: pytest.MonkeyPatch, interval: Callable[[int], float | None]) -> None:
+    """The eP-CSCF's block refresh timer set from ``interval(granted)`` (None: never set)."""
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    original = BlockRegistration._schedule_refresh
+
+    def schedule(self: Any, granted: int) -> None:
+        changed = interval(granted)
+        if changed is not None:
+            original(self, int(changed))
+
+    mp.setattr(BlockRegistration, "_schedule_refresh", schedule)
+
+
+def _block_never_refreshed(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF registers its block at start-up and never again: the registration runs out at
+    the S-CSCF after the granted interval (5.2.2.5.1, "as per existing 23.228 procedures")."""
+    _block_refresh_delayed(mp, lambda granted: None)
+
+
+def _block_refreshed_at_expiry(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF's refresh timer is set to the whole granted interval (and a second), not half
+    of it: the block registration has run out at the S-CSCF for a moment before each refresh."""
+    _block_refresh_delayed(mp, lambda granted: 2 * (granted + 1))
+
+
 # ----- requests outside any session (MESSAGE, RFC 3428) -------------------------------------
 
 
@@ -1352,6 +1382,13 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "pcpid_stripped": Fault(
         "the eP-CSCF ignores and drops P-Called-Party-ID on terminating requests (steps 4-5)", _pcpid_stripped
+    ),
+    "block_never_refreshed": Fault(
+        "the eP-CSCF registers its block once and never refreshes it (5.2.2.5.1)", _block_never_refreshed
+    ),
+    "block_refreshed_at_expiry": Fault(
+        "the eP-CSCF refreshes its block registration only once the granted interval has run out (5.2.2.5.1)",
+        _block_refreshed_at_expiry,
     ),
     "message_sent_as_written": Fault(
         "the eP-CSCF asserts the identity of a session's INVITE only: a WIC's MESSAGE goes on as the WIC "

@@ -128,7 +128,7 @@ def events(
             return ports[end[1]]
         if m.http is not None and m.connection in clients:
             return clients[m.connection]
-        found = legs.name(end, m.transport)
+        found = legs.name(end, m.transport, m.dst if end == m.src else m.src)
         return "WIC" if found.startswith("WIC@") else found
 
     start, end = marks["kill"] - 0.02, marks["answered"]

@@ -1,0 +1,30 @@
+@registration @ep_cscf @timer @clause_5_2_2_5_1
+Feature: 5.2.2.5.1 The block registration is kept alive
+  TR 23.701 5.2.2.5.1: "A single IMS registration is required to register the wIMPU block as
+  per existing 23.228 procedures." Under those procedures the registering UE, here the
+  eP-CSCF, registers again before the registration expires (TS 24.229 5.1.1.4.1: when half
+  of an interval of 1200 seconds or less has passed), so the block never drops out of the
+  S-CSCF while the eP-CSCF serves it. The tester moves the stack's clock: one second before
+  the interval the S-CSCF granted would run out, the block must have been registered again,
+  and after another whole interval a WIC of the block that registers then is reached.
+
+  Background:
+    Given the wIMPU stack is running with the reference profile and a clock the tester controls
+    And the remote IMS party "sip:dave@remote.example.org" answers sessions
+
+  Rule: The eP-CSCF refreshes the single IMS registration of its block before it expires
+
+    @step_1 @block_option_1 @TP_WIMPU_BLK_005
+    Scenario Outline: A block registration is refreshed by its eP-CSCF before it runs out, and the block's users are still reached
+      When all but one second of the registration interval the S-CSCF granted to block "<wIMPU block>" passes
+      Then eP-CSCF "<eP-CSCF>" has registered block "<wIMPU block>" again with the S-CSCF before its registration ran out
+      When the registration interval the S-CSCF granted to block "<wIMPU block>" passes once more
+      Then the S-CSCF holds a single registration of block "<wIMPU block>", made by eP-CSCF "<eP-CSCF>"
+      When <user> logs in at the WWSF and WIC "<wic>" of that user registers with its identity and token
+      Then the eP-CSCF answers 200
+      When the remote party calls <user>
+      Then the remote party receives 200
+
+      Examples:
+        | wIMPU block                          | eP-CSCF  | user  | wic |
+        | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 | alice | A1  |
