@@ -2,7 +2,8 @@
 
 One entry per test purpose (``TP_...`` tag), generated from the features, ``features/tags.toml``
 (its title), ``features/requirements.toml`` (the requirements it covers), ``features/selection.toml``
-(its PICS selection expression) and the scenario's own steps: the initial conditions are the
+(its PICS selection expression, and from it the test configurations it runs in:
+:mod:`conformance.configurations`) and the scenario's own steps: the initial conditions are the
 Background and Given steps, the expected behaviour is written "ensure that, when <When steps>,
 then <Then steps>". ``docs/test-purposes.md`` is this module's output
 (``python3 -m conformance.tp_table > docs/test-purposes.md``; a test keeps it current) and the
@@ -21,13 +22,17 @@ from typing import Any, cast
 from gherkin.parser import Parser
 from gherkin.token_scanner import TokenScanner
 
+from conformance.configurations import CONFIGURATIONS, configurations_of
 from conformance.traceability import Requirement, load_pics, load_requirements, load_selection
 
 __all__ = ["GROUPS", "TestPurpose", "render_markdown", "load_test_purposes"]
 
 GROUPS = ("valid", "invalid", "inopportune", "timer")
 "The behaviour groups of ETSI test suite structures; a TP's group comes from its tags."
-_OPTION_TAGS = ("option_a", "option_b", "block_option_1", "block_option_2", "token_header", "token_body")
+_OPTION_TAGS = (
+    "option_a", "option_b", "block_option_1", "block_option_2", "token_header", "token_body", "forking",
+    "non_invite",
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +55,8 @@ class TestPurpose:
     initial: tuple[str, ...]
     when: tuple[str, ...]
     then: tuple[str, ...]
+    configurations: tuple[str, ...] = ()
+    "The test configurations it runs in (conformance/configurations.py): those its selection holds in."
 
     def ensure(self) -> str:
         """``ensure that, when ..., then ...`` in one sentence."""
@@ -117,7 +124,8 @@ def load_test_purposes(root: Path) -> list[TestPurpose]:
     with (features / "tags.toml").open("rb") as f:
         titles: dict[str, str] = tomllib.load(f).get("test_purpose", {})
     requirements: list[Requirement] = load_requirements(features / "requirements.toml")
-    selection = load_selection(features / "selection.toml", load_pics(features / "pics.toml"))
+    items = load_pics(features / "pics.toml")
+    selection = load_selection(features / "selection.toml", items)
     found: dict[str, TestPurpose] = {}
     for label, tags, background, scenario in _scenarios(features):
         examples = scenario.get("examples") or ()
@@ -143,6 +151,7 @@ def load_test_purposes(root: Path) -> list[TestPurpose]:
                 initial=tuple(text for kind, text in steps if kind == "Context"),
                 when=tuple(text for kind, text in steps if kind == "Action"),
                 then=tuple(text for kind, text in steps if kind == "Outcome"),
+                configurations=configurations_of(selection.get(tp), items),
             )
     order = list(titles)
     return sorted(
@@ -172,6 +181,23 @@ def render_markdown(purposes: Iterable[TestPurpose]) -> str:
     for group in GROUPS:
         ids = [tp.id for tp in purposes if tp.group == group]
         out.append(f"| {group} | {len(ids)}: {', '.join(ids) or '-'} |")
+    out += [
+        "",
+        "## Test configurations",
+        "",
+        "Which nodes are the system under test (its `PICS_NODE_*` answers) and what the suite plays around"
+        " them (`conformance/configurations.py`). A test purpose runs in a configuration when its PICS"
+        " selection expression holds there; the harness builds a configuration from a PIXIT and the SUT's"
+        " PICS (`docs/pixit.md`), and the examples named here build it (a test checks their PICS).",
+        "",
+        "| Configuration | SUT | The suite plays | Built by (examples/pixit/) | Test purposes |",
+        "|---|---|---|---|---|",
+    ]
+    for c in CONFIGURATIONS:
+        sut = ", ".join(item.removeprefix("PICS_NODE_") for item in sorted(c.under_test))
+        built = ", ".join(f"`{pixit}` + `{pics}`" for pixit, pics in c.examples) or "no example yet"
+        count = sum(1 for tp in purposes if c.id in tp.configurations)
+        out.append(f"| {c.id}: {c.title} | {sut} | {c.played} | {built} | {count} |")
     for tp in purposes:
         out += [
             "",
@@ -184,6 +210,7 @@ def render_markdown(purposes: Iterable[TestPurpose]) -> str:
             f"| Requirements | {', '.join(tp.requirements) or '-'} |",
             f"| PICS selection | `{tp.selection}` |" if tp.selection else "| PICS selection | (none) |",
             f"| Options | {', '.join('@' + o for o in tp.options) or '-'} |",
+            f"| Configurations | {', '.join(tp.configurations) or '-'} |",
             f"| Group | {tp.group} |",
             f"| Initial conditions | {'<br>'.join(_cell(s) for s in tp.initial) or '-'} |",
             f"| Expected behaviour | {_cell(tp.ensure())} |",

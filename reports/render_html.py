@@ -383,16 +383,20 @@ def _purposes(report: Report) -> list[str]:
     out = [
         '<section id="purposes"><h2>8 Test purposes</h2><p class="muted">Generated from the features '
         "(<code>docs/test-purposes.md</code> has the initial conditions too): the requirements each "
-        "covers, its PICS selection expression, its behaviour group and its expected behaviour.</p>",
+        "covers, its PICS selection expression and the test configurations it runs in (which nodes are "
+        "the SUT: <code>conformance/configurations.py</code>), its behaviour group and its expected "
+        "behaviour.</p>",
         '<table id="purposes-table"><colgroup><col class="c-id"><col class="c-group"><col class="c-req">'
         '<col class="c-sel"><col class="c-ensure"></colgroup><thead><tr><th>Test purpose</th><th>Group</th>'
-        "<th>Requirements</th><th>PICS selection</th><th>Expected behaviour</th></tr></thead><tbody>",
+        "<th>Requirements</th><th>PICS selection; configurations</th><th>Expected behaviour</th></tr>"
+        "</thead><tbody>",
     ]
     for tp in report.purposes:
         out.append(
             f'<tr><td class="mono">{escape(tp.id)}</td><td>{escape(tp.group)}</td>'
             f"<td>{escape(', '.join(tp.requirements) or '-')}</td>"
-            f"<td><code>{escape(tp.selection)}</code></td>"
+            f"<td><code>{escape(tp.selection)}</code><br><span class=\"muted\">"
+            f"{escape(', '.join(tp.configurations) or '-')}</span></td>"
             f"<td>{escape(tp.ensure())}</td></tr>"
         )
     out.append("</tbody></table></section>")

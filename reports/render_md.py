@@ -176,10 +176,17 @@ def _chain(report: Report) -> list[str]:
 
 def _purposes(report: Report) -> list[str]:
     rows = [
-        [tp.id, tp.group, ", ".join(tp.requirements) or "-", _code(tp.selection), tp.ensure()]
+        [
+            tp.id,
+            tp.group,
+            ", ".join(tp.requirements) or "-",
+            _code(tp.selection),
+            ", ".join(tp.configurations) or "-",
+            tp.ensure(),
+        ]
         for tp in report.purposes
     ]
-    head = ["Test purpose", "Group", "Requirements", "PICS selection", "Expected behaviour"]
+    head = ["Test purpose", "Group", "Requirements", "PICS selection", "Configurations", "Expected behaviour"]
     return [
         "## 8 Test purposes",
         "",
