@@ -11,8 +11,10 @@ yes (the options select Examples, not configurations).
 
 The harness builds a configuration from a PIXIT (``docs/pixit.md``: the nodes' modes) with the SUT's
 PICS; :data:`CONFIGURATIONS` names the example PIXITs that build each one, and
-``tests/test_configurations.py`` checks that each example's PICS is the configuration's. A
-configuration with no example is described but not built by any run of the suite yet.
+``tests/test_configurations.py`` checks that each example's PICS is the configuration's. The
+single-node configurations use the bundled stack as separate processes (``reference-processes.toml``)
+with a PICS that claims one node: the others are then the suite's, and only the test purposes of that
+node apply (``tests/conformance/test_single_node_configurations.py`` runs them).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class TestConfiguration:
     played: str
     "What the suite plays around the SUT."
     examples: tuple[tuple[str, str], ...] = ()
-    "(PIXIT, PICS) under ``examples/pixit/`` (or ``features/pics.toml``) that build it; none: not built yet."
+    """(PIXIT, PICS) under ``examples/pixit/`` (or ``features/pics.toml``) that build it: the PIXIT names
+    the PICS, or the run is given it (``--pics``)."""
 
     def answers(self, items: Iterable[PicsItem]) -> dict[str, str]:
         """Every item's answer in this configuration: its nodes yes, the other nodes no, every other
@@ -55,6 +58,13 @@ class TestConfiguration:
 _CORE = "the S-CSCF/HSS and the I-CSCF emulated (mode emulated)"
 _BESIDE = "the reference WWSF and wIMPU Registrar run beside it"
 _PEERS = "the WICs (WSS) and the remote IMS party"
+
+
+def _ALL_BUT(node: str) -> str:  # noqa: N802 - reads as a phrase in the table below
+    return (
+        f"every reference node but the {node} (eP-CSCFs, WWSF, registrar, I-CSCF, S-CSCF/HSS) run beside it"
+    )
+
 
 CONFIGURATIONS: tuple[TestConfiguration, ...] = (
     TestConfiguration(
@@ -82,19 +92,22 @@ CONFIGURATIONS: tuple[TestConfiguration, ...] = (
         "CF_ICSCF",
         "an enhanced I-CSCF alone",
         frozenset({"PICS_NODE_ICSCF"}),
-        f"{_PEERS}; the reference eP-CSCFs, WWSF and registrar; the S-CSCF/HSS emulated",
+        f"{_PEERS}; {_ALL_BUT('I-CSCF')}",
+        (("reference-processes.toml", "icscf-pics.toml"),),
     ),
     TestConfiguration(
         "CF_REGISTRAR",
         "a wIMPU Registrar alone",
         frozenset({"PICS_NODE_REGISTRAR"}),
-        f"{_PEERS}; the reference eP-CSCFs and WWSF; {_CORE}",
+        f"{_PEERS}; {_ALL_BUT('wIMPU Registrar')}",
+        (("reference-processes.toml", "registrar-pics.toml"),),
     ),
     TestConfiguration(
         "CF_WWSF",
         "a WWSF alone",
         frozenset({"PICS_NODE_WWSF"}),
-        f"{_PEERS}; the reference eP-CSCFs and registrar; {_CORE}",
+        f"{_PEERS}; {_ALL_BUT('WWSF')}",
+        (("reference-processes.toml", "wwsf-pics.toml"),),
     ),
 )
 "Every configuration the test purposes are arranged for, the whole stack first."
