@@ -10,7 +10,7 @@ peers sent or received and what the wire carried.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from captures import Legs, WireMessage
 from reference.sip.address import NameAddr
@@ -98,12 +98,20 @@ def block_registration(
     )
 
 
-def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> dict[str, tuple[float, int]]:
-    """TR 23.701 5.2.2.5.1: for each wIMPU block the captured REGISTERs registered, when the S-CSCF's
-    last 200 OK listing it in P-Associated-URI was captured (capture clock) and the longest
-    lifetime that 200 OK gave a binding (0: none left, de-registered)."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _BlockAnswer:
+    """A 200 OK of the S-CSCF to a REGISTER: when it was captured, to which node, what it lists."""
+
+    time: float
+    to: str
+    associated: tuple[str, ...]
+    lifetime: int
+    "The longest lifetime it gives a binding (0: none left, a de-registration)."
+
+
+def _block_answers(messages: Sequence[WireMessage], legs: Legs) -> Iterator[_BlockAnswer]:
+    """Every 200 OK of the S-CSCF to a REGISTER in the capture, in capture order (TR 23.701 5.2.2.5.1)."""
     requests: dict[tuple[str, str], Request] = {}
-    granted: dict[str, tuple[float, int]] = {}
     for m in messages:
         if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
             continue
@@ -119,37 +127,24 @@ def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> 
                 lifetime = max(
                     (_lifetime(c, m.message, request) for c in m.message.addresses("Contact")), default=0
                 )
-                for associated in m.message.addresses("P-Associated-URI"):
-                    granted[associated.uri] = (m.time, lifetime)
+                associated = tuple(a.uri for a in m.message.addresses("P-Associated-URI"))
+                yield _BlockAnswer(m.time, dst, associated, lifetime)
         except SipError:
             continue
-    return granted
+
+
+def block_registrations_granted(messages: Sequence[WireMessage], legs: Legs) -> dict[str, tuple[float, int]]:
+    """TR 23.701 5.2.2.5.1: for each wIMPU block the captured REGISTERs registered, when the S-CSCF's
+    last 200 OK listing it in P-Associated-URI was captured (capture clock) and the longest
+    lifetime that 200 OK gave a binding (0: none left, de-registered)."""
+    return {wimpu: (a.time, a.lifetime) for a in _block_answers(messages, legs) for wimpu in a.associated}
 
 
 def block_registrations_accepted(messages: Sequence[WireMessage], legs: Legs, wimpu: str) -> list[str]:
     """TR 23.701 5.2.2.5.1 ("as per existing 23.228 procedures": a registration is refreshed before
     it runs out): the node each 200 OK of the S-CSCF to a REGISTER of block ``wimpu`` went to, in
     capture order, for every one that left a binding (a lifetime above 0: not a de-registration)."""
-    accepted: list[str] = []
-    requests: dict[tuple[str, str], Request] = {}
-    for m in messages:
-        if m.message is None or m.transport in ("WS", "WSS") or not m.is_sip:
-            continue
-        src, dst = _node(legs.src(m)), _node(legs.dst(m))
-        try:
-            if isinstance(m.message, Request) and m.message.method == "REGISTER" and dst == "s-cscf":
-                requests[(m.message.call_id, str(m.message.cseq))] = m.message
-            elif (
-                isinstance(m.message, Response) and src == "s-cscf" and m.message.cseq.method == "REGISTER"
-                and m.message.status == 200
-                and wimpu in (a.uri for a in m.message.addresses("P-Associated-URI"))
-            ):  # fmt: skip
-                request = requests.get((m.message.call_id, str(m.message.cseq)))
-                if any(_lifetime(c, m.message, request) > 0 for c in m.message.addresses("Contact")):
-                    accepted.append(dst)
-        except SipError:
-            continue
-    return accepted
+    return [a.to for a in _block_answers(messages, legs) if wimpu in a.associated and a.lifetime > 0]
 
 
 def _lifetime(contact: NameAddr, response: Response, request: Request | None) -> int:
@@ -178,11 +173,7 @@ def registrar_use(messages: Iterable[WireMessage], legs: Legs, since: float, unt
 
 def sip_towards(messages: Iterable[WireMessage], legs: Legs, node: str, since: float) -> list[str]:
     """Start lines of the SIP messages sent to a node whose name starts with ``node`` from ``since``."""
-    return [
-        m.start_line()
-        for m in messages
-        if m.is_sip and m.time >= since and legs.dst(m).startswith(node)
-    ]
+    return [m.start_line() for m in messages if m.is_sip and m.time >= since and legs.dst(m).startswith(node)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -353,6 +353,20 @@ def register_request(
 # ----- INVITE (5.2.2.5.3 step 1) and requests in its dialog ---------------------------------------
 
 
+def _initial_head(
+    dialect: Dialect, host: str, identity: str, target: str, call_id: str, cseq: str
+) -> list[tuple[str, str]]:
+    """The first header fields of a request outside a dialog (RFC 3261 8.1.1), as ``dialect`` writes them."""
+    return [
+        ("Via", _via(dialect, host)),
+        ("Max-Forwards", str(dialect.max_forwards)),
+        ("To", f"<{target}>"),
+        ("From", f"<{identity}>;tag={secrets.token_hex(5)}"),
+        ("Call-ID", call_id),
+        ("CSeq", cseq),
+    ]
+
+
 def invite_request(
     dialect: Dialect,
     *,
@@ -371,12 +385,7 @@ def invite_request(
     that sends it on every request; ``asserted`` / ``preferred``: a P-Asserted-Identity /
     P-Preferred-Identity the WIC writes itself; ``route``: a Route set it preloads itself."""
     headers = [
-        ("Via", _via(dialect, host)),
-        ("Max-Forwards", str(dialect.max_forwards)),
-        ("To", f"<{target}>"),
-        ("From", f"<{identity}>;tag={secrets.token_hex(5)}"),
-        ("Call-ID", call_id),
-        ("CSeq", f"{cseq} INVITE"),
+        *_initial_head(dialect, host, identity, target, call_id, f"{cseq} INVITE"),
         *(("Route", value) for value in route),
     ]
     if asserted:
@@ -412,14 +421,7 @@ def message_request(
     writes its requests: no Contact (RFC 3428 4: a MESSAGE starts no dialog); the token only for
     a dialect that sends it on every request."""
     body = text.encode()
-    headers = [
-        ("Via", _via(dialect, host)),
-        ("Max-Forwards", str(dialect.max_forwards)),
-        ("To", f"<{target}>"),
-        ("From", f"<{identity}>;tag={secrets.token_hex(5)}"),
-        ("Call-ID", call_id),
-        ("CSeq", f"{cseq} MESSAGE"),
-    ]
+    headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} MESSAGE")
     if token is not None and dialect.bearer_everywhere:
         headers.append(("Authorization", f"Bearer {token}"))
     if dialect.user_agent is not None:

@@ -588,9 +588,10 @@ def _wic_cancel_swallowed(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service, "proxy", proxy)
 
 
-def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
-    """The eP-CSCF caches each flow's registration (identity, registrar entry) for its
-    originating checks and does not drop it when the WIC de-registers."""
+def _origination_cache(mp: pytest.MonkeyPatch, applies: Callable[[Any], bool]) -> None:
+    """The eP-CSCF caches each flow's registration (identity, registrar entry) and checks the
+    originating requests for which ``applies(request)`` against that cache, which a de-registration
+    does not clear."""
     from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
 
     service = _pcscf()
@@ -603,16 +604,24 @@ def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
         return result
 
     def with_cached(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        if not applies(request):
+            return request, kwargs
         cached = {identity for flow, identity in cache if flow == kwargs["flow"]}
         return request, {**kwargs, "registered": kwargs["registered"] | cached}
 
     def cached_entry(run: FlowRun, effect: object, entry: Any) -> Any:
-        if isinstance(effect, W6ReadByExternal) and entry is None:
+        if isinstance(effect, W6ReadByExternal) and entry is None and applies(run.request):
             return cache.get((run.kwargs["flow"], effect.external_identity))
         return entry
 
     _patch_flow(mp, service, "register_wic", adjust=remember)
     _patch_flow(mp, service, "originate", call=with_cached, adjust=cached_entry)
+
+
+def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF caches each flow's registration (identity, registrar entry) for its
+    originating checks and does not drop it when the WIC de-registers."""
+    _origination_cache(mp, lambda request: True)
 
 
 # ----- termination (5.2.2.5.4) and forking -------------------------------------------------
@@ -870,30 +879,7 @@ def _message_cache_kept(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF checks a session's INVITE against the live registration, but lets any other
     request through on what it cached of the flow's last registration, which a de-registration
     does not clear (5.2.2.5.3 step 1 for a MESSAGE)."""
-    from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
-
-    service = _pcscf()
-    cache: dict[tuple[str, str], Any] = {}
-    "(flow token, identity registered over it) -> the registrar entry written for it"
-
-    def remember(run: FlowRun, effect: object, result: Any) -> Any:
-        if isinstance(effect, W6Write):
-            cache[(run.kwargs["flow"], run.kwargs["identity"])] = result[1]
-        return result
-
-    def with_cached(request: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        if request.method == "INVITE":
-            return request, kwargs
-        cached = {identity for flow, identity in cache if flow == kwargs["flow"]}
-        return request, {**kwargs, "registered": kwargs["registered"] | cached}
-
-    def cached_entry(run: FlowRun, effect: object, entry: Any) -> Any:
-        if isinstance(effect, W6ReadByExternal) and entry is None and run.request.method != "INVITE":
-            return cache.get((run.kwargs["flow"], effect.external_identity))
-        return entry
-
-    _patch_flow(mp, service, "register_wic", adjust=remember)
-    _patch_flow(mp, service, "originate", call=with_cached, adjust=cached_entry)
+    _origination_cache(mp, lambda request: request.method != "INVITE")
 
 
 def _message_first_contact_only(mp: pytest.MonkeyPatch) -> None:
