@@ -57,6 +57,8 @@ class TestPurpose:
     then: tuple[str, ...]
     configurations: tuple[str, ...] = ()
     "The test configurations it runs in (conformance/configurations.py): those its selection holds in."
+    more: tuple[str, ...] = ()
+    "Its other scenarios (feature file and name): the same purpose in other options or set-ups."
 
     def ensure(self) -> str:
         """``ensure that, when ..., then ...`` in one sentence."""
@@ -133,8 +135,14 @@ def load_test_purposes(root: Path) -> list[TestPurpose]:
         steps = list(_kinds([*background, *scenario["steps"]]))
         for tp in sorted({t for block in blocks for t in block if t.startswith("TP_")}):
             every = frozenset().union(*(block for block in blocks if tp in block))
-            if tp in found and all(_in_a_dialect(block) for block in blocks if tp in block):
-                continue  # the same TP in other clients' SIP (docs/dialects.md): its entry stays the suite's
+            if tp in found:  # its first scenario describes it; the others add options and are listed
+                if all(_in_a_dialect(block) for block in blocks if tp in block):
+                    continue  # the same TP in other clients' SIP (docs/dialects.md)
+                first = found[tp]
+                options = tuple(t for t in _OPTION_TAGS if t in every or t in first.options)
+                more = (*first.more, f"{label}: {scenario['name']}")
+                found[tp] = dataclasses.replace(first, options=options, more=more)
+                continue
             found[tp] = TestPurpose(
                 id=tp,
                 title=titles.get(tp, ""),
@@ -206,6 +214,7 @@ def render_markdown(purposes: Iterable[TestPurpose]) -> str:
             "| | |",
             "|---|---|",
             f"| Scenario | {_cell(tp.feature)} |",
+            *([f"| Other scenarios | {'<br>'.join(_cell(m) for m in tp.more)} |"] if tp.more else []),
             f"| Clauses | {', '.join(tp.clauses) or '-'} |",
             f"| Requirements | {', '.join(tp.requirements) or '-'} |",
             f"| PICS selection | `{tp.selection}` |" if tp.selection else "| PICS selection | (none) |",

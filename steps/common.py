@@ -74,6 +74,37 @@ def reference_stack_with_clock(
     world.close()
 
 
+@given(
+    parsers.re(
+        r'the wIMPU stack is running with the reference profile, block "(?P<first>[^"]+)" provisioned for '
+        r'block registration option (?P<first_option>[12]) and block "(?P<second>[^"]+)" for option '
+        r"(?P<second_option>[12])"
+    ),
+    target_fixture="world",
+)
+def stack_with_block_options(
+    harness_loop: BackgroundLoop,
+    request: pytest.FixtureRequest,
+    first: str,
+    first_option: str,
+    second: str,
+    second_option: str,
+) -> Iterator[World]:
+    """The reference profile with its blocks provisioned for other block registration options
+    (5.2.2.5.1), so that each identity option meets each block registration option; an external
+    SUT's PIXIT must provision them so (else the scenario is inconclusive, and says why)."""
+    registration = {first: int(first_option), second: int(second_option)}
+    world = World(
+        harness_loop,
+        scenario=scenario_of(request),
+        pixit=pixit_of(request),
+        pics=pics_of(request),
+        registration=registration,
+    )
+    yield world
+    world.close()
+
+
 @then(parsers.parse("the eP-CSCF answers {status:d}"))
 def ep_cscf_answers(world: World, status: int) -> None:
     expect.status(world.outcome.response, status)

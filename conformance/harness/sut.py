@@ -25,7 +25,7 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import pytest
@@ -150,11 +150,26 @@ class ReferenceSut(Sut):
     """The bundled reference stack, in this process, on the loopback address ``host``."""
 
     def __init__(
-        self, host: str, clock: Callable[[], float] | None = None, *, standby: tuple[str, str] | None = None
+        self,
+        host: str,
+        clock: Callable[[], float] | None = None,
+        *,
+        standby: tuple[str, str] | None = None,
+        registration: Mapping[str, int] | None = None,
     ) -> None:
         """``standby``: (wIMPU block, eP-CSCF) - that eP-CSCF stands by to take over the block
-        (the block lease of the reference, short timings: a crash is noticed within 1.5 s)."""
+        (the block lease of the reference, short timings: a crash is noticed within 1.5 s);
+        ``registration``: wIMPU block -> the block registration option (5.2.2.5.1: 1 at start-up, 2
+        upon the first WIC registration) it is provisioned for, where the profile's is not wanted."""
         config = StackConfig(host=host)
+        if registration:
+            config = dataclasses.replace(
+                config,
+                blocks=tuple(
+                    dataclasses.replace(b, registration=registration.get(b.wimpu, b.registration))
+                    for b in config.blocks
+                ),
+            )
         if standby is not None:
             wimpu, name = standby
             config = dataclasses.replace(
@@ -236,8 +251,14 @@ class ReferenceSut(Sut):
 
     def blocks(self) -> tuple[Block, ...]:
         return tuple(
-            Block(b.block, b.ep_cscf, b.registration, b.password or "",  # type: ignore[arg-type]
-                  standby=b.standby, representative=self.stack.block_representative(b))  # fmt: skip
+            Block(
+                b.block,
+                b.ep_cscf,
+                b.registration,  # type: ignore[arg-type]
+                b.password or "",
+                standby=b.standby,
+                representative=self.stack.block_representative(b),
+            )
             for b in self.stack.config.blocks
         )
 
@@ -247,10 +268,25 @@ class ExternalSut(Sut):
     emulated: the harness plays an emulated S-CSCF/HSS and I-CSCF (:class:`ImsCore`) at the
     PIXIT's addresses, started before the SUT (which registers its blocks with it at start-up)."""
 
-    def __init__(self, pixit: Pixit, *, standby: tuple[str, str] | None = None) -> None:
-        """``standby``: (wIMPU block, eP-CSCF) the scenario needs standing by for the block; the
-        PIXIT must declare it (``[[block]] standby``), the suite cannot configure an external SUT."""
+    def __init__(
+        self,
+        pixit: Pixit,
+        *,
+        standby: tuple[str, str] | None = None,
+        registration: Mapping[str, int] | None = None,
+    ) -> None:
+        """``standby``: (wIMPU block, eP-CSCF) the scenario needs standing by for the block;
+        ``registration``: wIMPU block -> the block registration option the scenario needs it
+        provisioned for. The PIXIT must declare them (``[[block]] standby``, ``registration``): the
+        suite cannot configure an external SUT."""
         self.pixit = pixit
+        for wimpu, option in (registration or {}).items():
+            declared = next((b.registration for b in pixit.blocks if b.wimpu == wimpu), None)
+            if declared != option:
+                raise Unobservable(
+                    f"the scenario needs block {wimpu} provisioned for block registration option {option}, "
+                    f"and the PIXIT's [[block]] registration is {declared}"
+                )
         if standby is not None:
             wimpu, name = standby
             if not any(b.wimpu == wimpu and name in b.standby for b in pixit.blocks):
@@ -488,4 +524,3 @@ def _target(pixit: Pixit, role: str) -> Target:
     if node.sip is None:
         raise Unobservable(f"the PIXIT gives no SIP address for the {role}")
     return Target(node.sip.transport.upper(), node.sip.host, node.sip.port)
-

@@ -109,6 +109,7 @@ class World:
         pixit: Pixit | None = None,
         standby: tuple[str, str] | None = None,
         pics: Mapping[str, str] | None = None,
+        registration: Mapping[str, int] | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -118,6 +119,8 @@ class World:
         under features/), ``test`` (the pytest name) and ``scenario`` (its title): where the
         capture goes and what its message list says. ``pics``: the SUT's PICS answers, with which the
         capture rules judge the scenario's capture when it ends (:attr:`wire_verdict`).
+        ``registration``: wIMPU block -> the block registration option (5.2.2.5.1) the scenario needs
+        it provisioned for (configured in-process, required of an external SUT's PIXIT).
         """
         self.loop = loop
         self.pics = dict(pics) if pics is not None else None
@@ -128,9 +131,9 @@ class World:
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
         if pixit is None or pixit.all_reference:
-            self.sut = ReferenceSut(scenario_host(), clock, standby=standby)
+            self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=registration)
         else:
-            self.sut = ExternalSut(pixit, standby=standby)
+            self.sut = ExternalSut(pixit, standby=standby, registration=registration)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
             self.clock = self.sut.clock if clock is not None else None
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")

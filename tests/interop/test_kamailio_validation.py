@@ -47,6 +47,11 @@ EXPECTED: dict[str, str] = {
     "[sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1-sip:block1@wrtc.ims.example.net]": PASS,
     "test_the_wwsf_announces_every_block_of_the_third_party_with_a_different_epcscf": NA,  # BLK_004
     "test_a_block_provisioned_for_option_2_is_registered_upon_the_first_wic_registration_for_it": NA,
+    # block_registration_options.feature: option B (PICS_OPT_B = no), block option 2 (PICS_BLK_OPT2 = no)
+    "test_an_option_b_block_provisioned_for_option_1_is_registered_by_its_epcscf_at_startup_and_its_first_wic"
+    "_registers_in_it": NA,
+    "test_an_option_a_block_provisioned_for_option_2_is_registered_upon_the_first_wic"
+    "_registration_for_it": NA,
     "test_wics_registering_in_a_block_add_no_ims_registration_of_the_block"
     "[alice-sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1]": PASS,
     "test_wics_registering_in_a_block_add_no_ims_registration_of_the_block"
