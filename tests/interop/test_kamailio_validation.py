@@ -47,6 +47,11 @@ EXPECTED: dict[str, str] = {
     "[sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1-sip:block1@wrtc.ims.example.net]": PASS,
     "test_the_wwsf_announces_every_block_of_the_third_party_with_a_different_epcscf": NA,  # BLK_004
     "test_a_block_provisioned_for_option_2_is_registered_upon_the_first_wic_registration_for_it": NA,
+    # TP_WIMPU_BLK_005 (timer): a FAIL of this lab, not of Kamailio's registration logic: its uac module
+    # refreshes the block on its own real-time timer, which the tester's clock jump (the PIXIT's [clock]
+    # offset file) does not move, so no refresh comes before the jumped-to expiry (docs/validation.md)
+    "test_a_block_registration_is_refreshed_by_its_epcscf_before_it_runs_out_and_the_blocks_users_are_still"
+    "_reached[sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1-alice-A1]": FAIL,
     # block_registration_options.feature: option B (PICS_OPT_B = no), block option 2 (PICS_BLK_OPT2 = no)
     "test_an_option_b_block_provisioned_for_option_1_is_registered_by_its_epcscf_at_startup_and_its_first_wic"
     "_registers_in_it": NA,
