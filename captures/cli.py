@@ -214,6 +214,7 @@ def verify(
         json_path=args.json,
         quiet=args.quiet_period,
         pics=answers,
+        origins=tuple(getattr(pixit, "origins", ()) or ()),
         out=out,
         err=err,
     )

@@ -36,6 +36,7 @@ registrations, TLS connections that could not be decrypted), each table bounded.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import functools
 import json
@@ -66,14 +67,19 @@ __all__ = [
     "Hop",
     "Knowledge",
     "Role",
+    "StoredContact",
     "bearer_token",
     "classify",
     "end_named",
     "group",
     "http_identities",
     "identity_key",
+    "iso_time",
     "registrar_api",
     "sip_identities",
+    "w6_entry_path",
+    "web_access",
+    "websocket_handshake",
 ]
 
 
@@ -180,6 +186,10 @@ class Ends:
     def listening(self, endpoint: Endpoint) -> End | None:
         return self._addresses.get(endpoint) or self._ports.get(endpoint[1])
 
+    def addresses(self, role: Role) -> list[Endpoint]:
+        """The listening addresses the topology names for ends of ``role``."""
+        return [address for address, end in self._addresses.items() if end.role is role]
+
     def end(self, endpoint: Endpoint, transport: str | None = None, peer: Endpoint | None = None) -> End:
         """The end at ``endpoint`` (``peer``: the other end of the message, when known)."""
         known = self.listening(endpoint)
@@ -275,6 +285,8 @@ class FlowKind(enum.Enum):
     BLOCK_REGISTRATION = "block-registration"
     ORIGINATION = "origination"
     TERMINATION = "termination"
+    WEB_ACCESS = "web-access"
+    "5.2.2.5.2 steps 1-2: the WIC's exchanges with the WWSF and its WebSocket handshake."
     OTHER = "other"
 
 
@@ -316,6 +328,8 @@ def classify(hops: Iterable[Hop]) -> frozenset[FlowKind]:
     """Which flows of 5.2.2.5 these messages are."""
     kinds: set[FlowKind] = set()
     for hop in hops:
+        if hop.message.http is not None and web_access(hop):
+            kinds.add(FlowKind.WEB_ACCESS)
         request = hop.request
         if request is None:
             continue
@@ -362,6 +376,28 @@ def registrar_api(hop: Hop) -> str | None:
     if info.path.startswith("/w7/"):
         return "W7"
     return "registrar" if Role.REGISTRAR in (hop.src.role, hop.dst.role) else None
+
+
+def websocket_handshake(info: HttpInfo) -> bool:
+    """An HTTP message of a WebSocket opening handshake (RFC 6455 4): a request asking for the
+    upgrade, or a 101 (a refusal is an ordinary answer: :func:`web_access` keeps it by its end)."""
+    upgrade = (info.header("Upgrade") or "").lower() == "websocket"
+    return upgrade or info.header("Sec-WebSocket-Key") is not None or info.status == 101
+
+
+def web_access(hop: Hop) -> bool:
+    """An HTTP message of 5.2.2.5.2 steps 1-2: to or from the WWSF, or to or from an eP-CSCF's
+    WSS listener (the WebSocket handshake and its refusal)."""
+    info = hop.message.http
+    if info is None:
+        return False
+    roles = (hop.src.role, hop.dst.role)
+    return Role.WWSF in roles or Role.IWF in roles or websocket_handshake(info)
+
+
+def _address(endpoint: Endpoint) -> str:
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def http_identities(info: HttpInfo) -> set[str]:
@@ -433,6 +469,47 @@ class BlockRecord:
     "The frame of the 200 OK to that removal."
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredContact:
+    """A contact the wIMPU Registrar said it stored over W6 (5.2.2.3.1): the 2xx to a write."""
+
+    impu: str
+    contact_id: str
+    frame: int
+    "The frame of the registrar's 2xx to the write."
+    since: float
+    "Capture time of that 2xx."
+    expires_at: float | None
+    "When it expires on the registrar's own clock (the answer's ``expires_at``), if the answer said."
+    removed: float | None = None
+    "Capture time of the registrar's 2xx to its removal, if one came."
+    removed_frame: int | None = None
+
+
+def w6_entry_path(path: str) -> tuple[str, str | None] | None:
+    """``(IMPU, contact id or None)`` of a W6 path of one entry (solution profile, the registrar's
+    OpenAPI document: ``/w6/v1/registrations/{impu}[/contacts/{contact_id}]``), else None."""
+    target = unquote(path.split("?", 1)[0])
+    prefix = "/w6/v1/registrations/"
+    if not target.startswith(prefix):
+        return None
+    impu, _, contact = target[len(prefix) :].partition("/contacts/")
+    key = identity_key(impu)
+    if key is None or "/" in impu:
+        return None
+    return key, (contact or None)
+
+
+def iso_time(text: object) -> float | None:
+    """Seconds since the epoch of an RFC 3339 time (``2026-12-04T10:00:00.000Z``), else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def _expires(request: Request, response: Response, uri: str) -> int | None:
     for contact in response.contacts if response.has("Contact") else ():
         if contact.uri == uri and contact.param("expires"):
@@ -464,6 +541,8 @@ class Knowledge:
         "(sender role, receiver role) of every message seen."
         self.registrar_messages = 0
         "W6 and W7 messages seen: none at all suggests the registrar's leg is not in the capture."
+        self.stored: OrderedDict[str, list[StoredContact]] = OrderedDict()
+        "IMPU -> the contacts the registrar said it stored over W6 (and when it removed them)."
 
     @staticmethod
     def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
@@ -539,6 +618,7 @@ class Knowledge:
         elif hop.message.http is not None:
             self.registrar_messages += 1
             self._registrar(hop.message.http)
+            self._stored(hop)
 
     def _wic_registered(
         self, asked: Hop, request: Request, hop: Hop, response: Response, flow_id: str
@@ -595,6 +675,60 @@ class Knowledge:
             self.blocks.append(
                 BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame, uri)
             )
+
+    def stored_at(self, impu: str, at: float) -> list[StoredContact]:
+        """The contacts of ``impu`` the registrar had said it stored, and not removed, before ``at``
+        (the latest write of each contact id)."""
+        latest: dict[str, StoredContact] = {}
+        for record in self.stored.get(impu, ()):
+            if record.since < at:
+                latest[record.contact_id] = record
+        return [r for r in latest.values() if r.removed is None or r.removed >= at]
+
+    def removed_before(self, impu: str, contact_id: str, at: float) -> StoredContact | None:
+        """The record of ``contact_id`` of ``impu`` when its latest write before ``at`` was removed
+        before ``at``, else None."""
+        latest = None
+        for record in self.stored.get(impu, ()):
+            if record.contact_id == contact_id and record.since < at:
+                latest = record
+        return latest if latest is not None and latest.removed is not None and latest.removed < at else None
+
+    def _stored(self, hop: Hop) -> None:
+        """5.2.2.3.1: what the registrar said it stored or removed, from its 2xx to W6 writes and deletes."""
+        info = hop.message.http
+        if info is None or info.is_request or info.status is None or not 200 <= info.status < 300:
+            return
+        named = w6_entry_path(info.path)
+        if named is None or info.method not in ("PUT", "DELETE"):
+            return
+        impu, contact_id = named
+        now, frame = hop.message.time, hop.message.frame
+        records = self.stored.setdefault(impu, [])
+        if info.method == "DELETE":
+            for i, record in enumerate(records):
+                if record.removed is None and (contact_id is None or record.contact_id == contact_id):
+                    records[i] = dataclasses.replace(record, removed=now, removed_frame=frame)
+            return
+        if contact_id is None:
+            return
+        expires_at = None
+        try:
+            data = json.loads(info.body) if info.body else None
+        except ValueError:
+            data = None
+        entry = data.get("entry") if isinstance(data, dict) else None
+        for contact in entry.get("contacts", ()) if isinstance(entry, dict) else ():
+            if isinstance(contact, dict) and contact.get("contact_id") == contact_id:
+                expires_at = iso_time(contact.get("expires_at"))
+        for i, record in enumerate(records):
+            if record.contact_id == contact_id and record.removed is None:
+                records[i] = dataclasses.replace(record, removed=now, removed_frame=frame)  # rewritten
+        records.append(StoredContact(impu, contact_id, frame, now, expires_at))
+        del records[:-64]
+        self.stored.move_to_end(impu)
+        if len(self.stored) > self.limit:
+            self.stored.popitem(last=False)
 
     def _registrar(self, info: HttpInfo) -> None:
         """Allocations of option B: a W6 write names the IMPU and the external identity,
@@ -685,6 +819,8 @@ class FlowTracker:
             self._sip(hop)
         elif registrar_api(hop) is not None:
             self._http(hop)
+        elif web_access(hop):
+            self._web(hop)
         else:
             self.knowledge.legs.add((hop.src.role, hop.dst.role))
         return hop
@@ -726,11 +862,8 @@ class FlowTracker:
         elif not flow.note:
             flow.note = f"cut at {self.max_hops} messages"
 
-    def _sip(self, hop: Hop) -> None:
-        sip = hop.message.message
-        call_id = sip.get("Call-ID") if sip is not None else None
-        if sip is None or not call_id:
-            return
+    def _flow(self, call_id: str, hop: Hop) -> _Open:
+        """The open flow of ``call_id`` (opened if none), with ``hop`` added."""
         flow = self._open.get(call_id)
         if flow is None:
             if len(self._open) >= self.max_open:
@@ -742,6 +875,24 @@ class FlowTracker:
         self._open.move_to_end(call_id)
         flow.last = hop.message.time
         self._add(flow, hop)
+        return flow
+
+    def _web(self, hop: Hop) -> None:
+        """5.2.2.5.2 steps 1-2: an exchange with the WWSF, or a WebSocket handshake: one flow per
+        TCP connection (named ``http <client> -> <server>`` in place of a Call-ID)."""
+        message = hop.message
+        info = message.http
+        assert info is not None
+        client, server = (message.src, message.dst) if info.is_request else (message.dst, message.src)
+        self._flow(f"http {_address(client)} -> {_address(server)}", hop)
+        self.knowledge.legs.add((hop.src.role, hop.dst.role))
+
+    def _sip(self, hop: Hop) -> None:
+        sip = hop.message.message
+        call_id = sip.get("Call-ID") if sip is not None else None
+        if sip is None or not call_id:
+            return
+        flow = self._flow(call_id, hop)
         cseq = sip.get("CSeq") or ""
         if isinstance(sip, Request):
             if sip.method != "ACK":

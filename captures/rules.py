@@ -18,10 +18,12 @@ unregistered webRTC user, CANCEL with ``Reason: SIP;cause=200`` for the losing b
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import gzip
 import json
 import re
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -32,6 +34,8 @@ from reference.sip.identity import IdentityError, WildcardImpu
 from reference.sip.message import Message, Request
 
 from .flows import (
+    End,
+    Ends,
     Flow,
     FlowKind,
     Hop,
@@ -40,7 +44,10 @@ from .flows import (
     bearer_token,
     http_identities,
     identity_key,
+    iso_time,
     registrar_api,
+    w6_entry_path,
+    websocket_handshake,
 )
 from .model import HttpInfo, WireMessage
 from .topology import PlacedBlock as Block
@@ -93,6 +100,11 @@ class Context:
     blocks: tuple[Block, ...] = ()
     knowledge: Knowledge = dataclasses.field(default_factory=Knowledge)
     pics: Mapping[str, str] | None = None
+    ends: Ends | None = None
+    "The naming of the capture's ends (to tell which node an address in a message body is)."
+    origins: tuple[str, ...] = ()
+    """The web origins of the WWSFs authorised to access the eP-CSCFs (5.2.2.5.2 step 2), as the
+    topology gives them; empty: only the WWSF's own address is known (``https://<its end>``)."""
 
     @classmethod
     def from_topology(cls, topology: Topology, knowledge: Knowledge | None = None) -> Context:
@@ -426,6 +438,230 @@ _JWT = re.compile(rb"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 # ----- 5.2.2.5.2 WIC registration -----------------------------------------------------------------
 
 
+# ----- web access: 5.2.2.5.2 steps 1-2, 5.2.2.5.1 step 1 --------------------------------------------
+
+_JWT_BYTES = re.compile(rb"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+def _logins(flow: Flow) -> list[tuple[Hop, Hop]]:
+    """The WIC's logins at the WWSF (solution profile: ``POST .../login``) with their answers."""
+    found = []
+    for hop in flow.hops:
+        info = hop.message.http
+        if info is None or not info.is_request or info.method != "POST" or hop.dst.role is not Role.WWSF:
+            continue
+        if info.path.split("?", 1)[0].rstrip("/").endswith("/login"):
+            answer = _answer(flow, hop)
+            if answer is not None:
+                found.append((hop, answer))
+    return found
+
+
+def _issued_token(info: HttpInfo) -> str | None:
+    """The token a WWSF answer carries: the profile's JSON ``token``, else any JWT in the body."""
+    data = _json(info)
+    if isinstance(data, dict) and isinstance(data.get("token"), str) and data["token"]:
+        return str(data["token"])
+    match = _JWT_BYTES.search(info.body)
+    return match.group(0).decode() if match else None
+
+
+@rule(
+    "WWSF_LOGIN",
+    "TR 23.701 5.2.2.5.2 step 1",
+    "the WWSF logs the user in over TLS and issues a token only then",
+)
+def wwsf_login_issues_token(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 1: the user reaches the WWSF over "an HTTPS connection" whose "TLS connection
+    provides one-way authentication of the server"; "The WWSF authenticates the user using a common
+    web authentication procedure. Upon successful authentication, the WWSF issues a security token
+    for the user." The login (solution profile: ``POST /login``) is answered over TLS; a 2xx carries
+    the token, a refusal (4xx) none."""
+    say = _Say("WWSF_LOGIN", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        if answer.message.transport != "HTTPS":
+            found.append(
+                say("fail", "the WWSF answered the login in clear text, not over TLS (HTTPS)", answer)
+            )
+            continue
+        token = _issued_token(reply)
+        if 200 <= reply.status < 300:
+            if token:
+                found.append(say("pass", "the user logged in over TLS; the answer carries the token", answer))
+            else:
+                found.append(say("fail", f"the WWSF answered the login {reply.status} with no token", answer))
+        elif 400 <= reply.status < 500:
+            if token:
+                refused = f"the WWSF refused the login ({reply.status}), issuing a token"
+                found.append(say("fail", refused, answer))
+            else:
+                found.append(say("pass", f"a refused login ({reply.status}) carries no token", answer))
+    return say.summary(found)
+
+
+def _uri_end(ctx: Context, uri: str) -> End | None:
+    """The named end a ``wss://``/``https://`` URI points to (default ports of RFC 6455 3), if any."""
+    try:
+        split = urllib.parse.urlsplit(uri)
+        port = split.port or {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(split.scheme.lower())
+    except ValueError:
+        return None
+    if ctx.ends is None or split.hostname is None or port is None:
+        return None
+    return ctx.ends.listening((split.hostname, port))
+
+
+def _serving(ctx: Context, placed: Block, at: float) -> str | None:
+    """The eP-CSCF whose registration of the block is live at ``at`` in the capture, if one is."""
+    wimpu = str(placed.block.wimpu)
+    live = [r for r in ctx.knowledge.blocks if wimpu in r.wimpus and r.since <= at < r.until]
+    return live[-1].ep_cscf if live else None
+
+
+@rule("WWSF_EP_CSCF", "TR 23.701 5.2.2.5.1 step 1", "the WWSF points the WIC to its block's eP-CSCF")
+def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.1 step 1: "Each block of wIMPU and the allocated eP-CSCF for it shall be provisioned
+    in WWSF as well". The WWSF's answer to a login names the eP-CSCF the WIC is to open its WSS
+    connection to (solution profile: ``ep_cscf``, a ``wss://`` URI, and ``wimpu``, the block): it is
+    the eP-CSCF serving the block of the user's identity, the one whose block registration is live in
+    the capture, else the eP-CSCF the PIXIT allocates the block to or one standing by for it
+    (5.2.2.2: a failed eP-CSCF's block is re-allocated)."""
+    say = _Say("WWSF_EP_CSCF", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        data = _json(reply)
+        if not 200 <= reply.status < 300 or not isinstance(data, dict):
+            continue
+        identity, uri = data.get("identity"), data.get("ep_cscf")
+        if not isinstance(uri, str) or not isinstance(identity, str):
+            found.append(say("inconclusive", "the login answer names no identity and eP-CSCF in the "
+                             "solution profile's form (identity, ep_cscf)", answer))  # fmt: skip
+            continue
+        placed = block_for(ctx, None, identity)
+        end = _uri_end(ctx, uri)
+        if placed is None or end is None:
+            why = (
+                f"no block of the topology holds {identity}"
+                if placed is None
+                else f"{uri} is no node's address"
+            )
+            found.append(say("inconclusive", why, answer))
+            continue
+        named_block = data.get("wimpu")
+        if isinstance(named_block, str) and identity_key(named_block) != identity_key(
+            str(placed.block.wimpu)
+        ):
+            found.append(say("fail", f"the WWSF gives {identity} the block {named_block}, not its block "
+                             f"{placed.block.wimpu}", answer))  # fmt: skip
+            continue
+        serving = _serving(ctx, placed, answer.message.time)
+        allowed = {serving} if serving else {placed.ep_cscf, *placed.standby}
+        if end.node in allowed:
+            found.append(
+                say("pass", f"{identity} is sent to {end.node}, serving block {placed.block.wimpu}", answer)
+            )
+        else:
+            serving_nodes = " or ".join(sorted(a for a in allowed if a))
+            found.append(say(
+                "fail",
+                f"the WWSF sends {identity} to {end.node}; block {placed.block.wimpu} is served by "
+                f"{serving_nodes}",
+                answer,
+            ))  # fmt: skip
+    return say.summary(found)
+
+
+def _origin(text: str) -> str:
+    """An origin compared whole (RFC 6454 4-5): lower-case scheme and host, no default port."""
+    try:
+        split = urllib.parse.urlsplit(text.strip().rstrip("/"))
+        port = split.port
+    except ValueError:
+        return text.strip().lower()
+    default = {"https": 443, "http": 80}.get(split.scheme.lower())
+    host = split.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    suffix = f":{port}" if port is not None and port != default else ""
+    return f"{split.scheme.lower()}://{host}{suffix}"
+
+
+def _authorised(ctx: Context, origin: str) -> bool | None:
+    """Whether ``origin`` is an authorised WWSF's (None: unknown, when the topology gives no origins
+    and it is not the WWSF's own address)."""
+    if ctx.origins:
+        return _origin(origin) in {_origin(o) for o in ctx.origins}
+    own = {
+        _origin(f"https://{h if ':' not in h else f'[{h}]'}:{p}")
+        for h, p in (ctx.ends.addresses(Role.WWSF) if ctx.ends else [])
+    }
+    return True if _origin(origin) in own else None
+
+
+@rule(
+    "WSS_ORIGIN", "TR 23.701 5.2.2.5.2 step 2", "the eP-CSCF opens WSS only to a page of an authorised WWSF"
+)
+def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 2: "The WIC shall open a WSS (secure Web Socket) connection to the eP-CSCF.
+    Standard cross-origin resource sharing (CORS) procedures are used to ensure that the WIC
+    originated from a WWSF authorized to access this eP-CSCF." The eP-CSCF accepts a WebSocket
+    handshake (101, RFC 6455 4.2.2) only over TLS, only with an ``Origin`` (RFC 6454 7: how a
+    server tells the page's origin) of an authorised WWSF compared whole, and with the ``sip``
+    subprotocol (RFC 7118 4.1); it refuses every handshake from another origin or none. A refused
+    handshake from an authorised WWSF is left to the scenario (it may be the point of a test)."""
+    say = _Say("WSS_ORIGIN", flow)
+    found = []
+    for asked in flow.hops:
+        info = asked.message.http
+        if (
+            info is None
+            or not info.is_request
+            or asked.dst.role is not Role.IWF
+            or not websocket_handshake(info)
+        ):
+            continue
+        answer = _answer(flow, asked)
+        reply = answer.message.http if answer is not None else None
+        if answer is None or reply is None or reply.status is None:
+            continue
+        origin = info.header("Origin")
+        authorised = _authorised(ctx, origin) if origin is not None else False
+        shown = origin if origin is not None else "no Origin"
+        if reply.status == 101:
+            if answer.message.transport != "HTTPS":
+                found.append(
+                    say("fail", "the eP-CSCF accepted a WebSocket without TLS (WS, not WSS)", answer)
+                )
+            elif origin is None:
+                found.append(say("fail", "the eP-CSCF accepted a handshake with no Origin: nothing tells "
+                                 "that the WIC came from an authorised WWSF", answer))  # fmt: skip
+            elif authorised is False:
+                found.append(
+                    say("fail", f"the eP-CSCF accepted a page from {origin}, not an authorised WWSF", answer)
+                )
+            elif authorised is None:
+                found.append(say(
+                    "inconclusive",
+                    f"{origin} is not the WWSF's address in the topology, which gives no origins: whether it "
+                    "is authorised is unknown",
+                    answer,
+                ))  # fmt: skip
+            elif (reply.header("Sec-WebSocket-Protocol") or "").strip().lower() != "sip":
+                found.append(say("fail", "the eP-CSCF accepted the WebSocket without the sip subprotocol "
+                                 "(RFC 7118 4.1)", answer))  # fmt: skip
+            else:
+                found.append(
+                    say("pass", f"a WSS connection from {origin}, an authorised WWSF, with sip", answer)
+                )
+        elif reply.status >= 300 and authorised is False:
+            found.append(say("pass", f"the handshake from {shown} is refused ({reply.status})", answer))
+    return say.summary(found)
+
+
 @rule("REG_TOKEN", "TR 23.701 5.2.2.5.2 steps 3-4", "the WIC's REGISTER carries the WWSF token")
 def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2 step 3: "The request includes ... the security token received from the
@@ -598,6 +834,110 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
                 continue
         found.append(_query(say, ctx, "W6", wanted, [h for h in window if h not in named], what, final))
     return say.summary(found)
+
+
+_CLOCK_MARGIN = 2.0
+"Seconds of rounding between a registrar's ``expires`` (whole seconds, rounded up) and ``expires_at``."
+
+
+def _entry_of(info: HttpInfo) -> dict[str, Any] | None:
+    """The registrar entry an answer carries: a W6 read's body, a write's or delete's ``entry``."""
+    data = _json(info)
+    if not isinstance(data, dict):
+        return None
+    entry = data.get("entry", data) if info.method in ("PUT", "DELETE") else data
+    return entry if isinstance(entry, dict) and isinstance(entry.get("contacts"), list) else None
+
+
+def _registrar_now(contacts: Sequence[Any]) -> float | None:
+    """The latest the registrar's clock can read when it answered, from its own figures: a listed
+    contact is live, ``expires`` its remaining whole seconds (rounded up) until ``expires_at``."""
+    bounds = []
+    for contact in contacts:
+        if isinstance(contact, dict) and isinstance(contact.get("expires"), int):
+            at = iso_time(contact.get("expires_at"))
+            if at is not None:
+                bounds.append(at - contact["expires"] + 1)
+    return min(bounds) if bounds else None
+
+
+@rule("REG_W6_ENTRY", "TR 23.701 5.2.2.3.1", "the registrar's entry holds every contact stored for the IMPU")
+def registrar_entry_holds_stored_contacts(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.3.1: "The wIMPU Registrar holds registration information for individual IMPUs
+    allocated to WICs", "A single entry may hold multiple WIC contacts for the same individual
+    IMPU", and "An entry is removed upon de-registration or registration expiry". Every entry
+    the registrar answers with (a W6 read, and the entry its answer to a write or delete returns)
+    lists each contact its earlier 2xx answers said were stored for that IMPU and not removed,
+    unless the contact has expired, and lists no contact it had removed. Expiry is judged on the
+    registrar's own clock, read from its answer (a listed contact's ``expires`` and
+    ``expires_at``), never on the capture's: a lab's, or a tester's, clock may differ. An answer
+    listing no contact says nothing of the registrar's clock, so it is not judged here."""
+    say = _Say("REG_W6_ENTRY", flow)
+    found: list[Finding] = []
+    judged: list[tuple[Hop, int]] = []
+    for asked in flow.hops:
+        info = asked.message.http
+        if info is None or not info.is_request or registrar_api(asked) != "W6" or asked.src.role in _OUTSIDE:
+            continue
+        answer = _answer(flow, asked)
+        reply = answer.message.http if answer is not None else None
+        if answer is None or reply is None or reply.status is None or not 200 <= reply.status < 300:
+            continue
+        entry = _entry_of(reply)
+        impu = identity_key(str(entry.get("impu") or "")) if entry is not None else None
+        if entry is None or impu is None:
+            continue
+        listed = {str(c.get("contact_id")) for c in entry["contacts"] if isinstance(c, dict)}
+        at = asked.message.time
+        for contact_id in sorted(listed):
+            gone = ctx.knowledge.removed_before(impu, contact_id, at)
+            if gone is not None:
+                found.append(say(
+                    "fail",
+                    f"the registrar's entry of {impu} lists contact {contact_id}, which its answer in "
+                    f"frame {gone.removed_frame} said was removed",
+                    answer,
+                ))  # fmt: skip
+        named = w6_entry_path(info.path)
+        deleting = named[1] if named is not None and info.method == "DELETE" and named[0] == impu else None
+        if deleting is not None and deleting in listed:
+            found.append(
+                say("fail", f"the answer to the removal of contact {deleting} still lists it", answer)
+            )
+        now = _registrar_now(entry["contacts"])
+        stored = [s for s in ctx.knowledge.stored_at(impu, at) if s.contact_id != deleting]
+        if now is None:
+            continue
+        missing = [
+            s for s in stored
+            if s.contact_id not in listed and s.expires_at is not None and s.expires_at > now + _CLOCK_MARGIN
+        ]  # fmt: skip
+        for record in missing:
+            found.append(say(
+                "fail",
+                f"the registrar's entry of {impu} omits contact {record.contact_id}, which its answer in "
+                f"frame {record.frame} said was stored until {_clock(record.expires_at)} (its own clock: "
+                f"at most {_clock(now)} now)",
+                answer,
+            ))  # fmt: skip
+        if not missing and not any(f.verdict == "fail" and f.message is answer.message for f in found):
+            judged.append((answer, len(listed)))
+    if found or not judged:
+        return say.summary(found)
+    most = max(n for _, n in judged)
+    several = f"; one entry holds {most} contacts" if most > 1 else ""
+    return [say(
+        "pass",
+        f"{len(judged)} answer(s) of the registrar list every contact it stored and had not removed or "
+        f"seen expire{several}",
+        judged[-1][0],
+    )]  # fmt: skip
+
+
+def _clock(epoch: float | None) -> str:
+    if epoch is None:
+        return "?"
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC).strftime("%H:%M:%S")
 
 
 def _nothing_registered(flow: Flow, named: list[Hop]) -> Hop | None:

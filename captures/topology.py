@@ -101,6 +101,9 @@ class CapturedTopology:
     profile_answers: Mapping[str, str] | None = None
     """The SUT's PICS answers on the solution profile's choices (``PICS_PROFILE_*``) in the run that
     made the capture; None when the sidecar gives none (every choice is then checked)."""
+    origins: tuple[str, ...] = ()
+    """The web origins of the WWSFs authorised at the eP-CSCFs (5.2.2.5.2 step 2); empty when the
+    sidecar gives none (the WWSF's own address is then the only one known)."""
 
     def endpoints(self) -> Mapping[tuple[str, int], str]:
         return dict(self.addresses)
@@ -125,11 +128,13 @@ def topology_document(
     endpoints: Mapping[tuple[str, int], str],
     blocks: Iterable[PlacedBlock],
     profile_answers: Mapping[str, str] | None = None,
+    origins: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
     "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
-    "registration", "standby"}], "profile": {"PICS_PROFILE_...": answer}}`` (``profile`` only when
-    answers are given, and only the items on the solution profile's choices)."""
+    "registration", "standby"}], "origins": [...], "profile": {"PICS_PROFILE_...": answer}}``
+    (``origins``, the authorised WWSFs' web origins, only when given; ``profile`` only when answers
+    are given, and only the items on the solution profile's choices)."""
     document: dict[str, Any] = {
         "format": FORMAT,
         "endpoints": [
@@ -149,6 +154,8 @@ def topology_document(
             for placed in blocks
         ],
     }
+    if origins:
+        document["origins"] = list(origins)
     if profile_answers is not None:
         document["profile"] = {k: v for k, v in sorted(profile_answers.items()) if k.startswith(PROFILE_ITEM)}
     return document
@@ -159,10 +166,11 @@ def write_topology(
     endpoints: Mapping[tuple[str, int], str],
     blocks: Iterable[PlacedBlock],
     profile_answers: Mapping[str, str] | None = None,
+    origins: Iterable[str] = (),
 ) -> Path:
     """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
     path = sidecar_of(capture)
-    document = topology_document(endpoints, blocks, profile_answers)
+    document = topology_document(endpoints, blocks, profile_answers, origins)
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -229,4 +237,9 @@ def read_topology(path: Path) -> CapturedTopology:
         )
     ):
         raise ValueError(f"{path}: 'profile' must map {PROFILE_ITEM}* items to answers, not {profile!r}")
-    return CapturedTopology(addresses, tuple(blocks), profile)
+    origins = data.get("origins") or []
+    if not isinstance(origins, list) or not all(isinstance(o, str) and "://" in o for o in origins):
+        raise ValueError(
+            f"{path}: 'origins' must be a list of web origins (https://host:port), not {origins!r}"
+        )
+    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins))

@@ -86,6 +86,7 @@ class Verifier:
         quiet: seconds of capture time without a message that close a flow.
         pics: the SUT's PICS answers (item id -> answer); None: every solution-profile choice is
             checked (a message that goes another way is a ``deviation``).
+        origins: the web origins of the WWSFs authorised at the eP-CSCFs (5.2.2.5.2 step 2).
     """
 
     def __init__(
@@ -95,9 +96,10 @@ class Verifier:
         *,
         quiet: float = 64.0,
         pics: Mapping[str, str] | None = None,
+        origins: Iterable[str] = (),
     ) -> None:
         self.tracker = FlowTracker(ends, quiet=quiet)
-        self.context = Context(tuple(blocks), self.tracker.knowledge, pics)
+        self.context = Context(tuple(blocks), self.tracker.knowledge, pics, ends, tuple(origins))
         self.summary = Summary()
         self.unparsable: list[tuple[WireMessage, str]] = []
         "The first unparsable SIP messages, with their leg."
@@ -248,11 +250,12 @@ def run(
     json_path: Path | None = None,
     quiet: float = 64.0,
     pics: Mapping[str, str] | None = None,
+    origins: Iterable[str] = (),
     out: TextIO,
     err: TextIO,
 ) -> int:
     """Verify ``capture``; returns the exit status (see the module docstring)."""
-    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics)
+    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics, origins=origins)
     lines: list[str] = []
     keys = KeyLog()
     if keylog is not None:

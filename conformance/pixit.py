@@ -250,6 +250,13 @@ class Pixit:
         return pics_answers(self.pics)
 
     @property
+    def origins(self) -> tuple[str, ...]:
+        """The web origin of the WWSF the eP-CSCFs authorise (5.2.2.5.2 step 2), for ``verify``:
+        its ``url`` when the PIXIT gives one, else none (a reference WWSF's port is chosen at start)."""
+        wwsf = [n for n in self.nodes.values() if n.role == "wwsf" and n.url]
+        return tuple(n.url.rstrip("/") for n in wwsf if n.url)
+
+    @property
     def ep_cscfs(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.role == "ep_cscf"]
 
@@ -483,8 +490,10 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
 
     wwsf_table = data.get("wwsf", {})
     start = r.command(sut, "start", "[sut]")
-    ready = r.get(sut, "ready", float, "[sut]", 20.0) if isinstance(sut.get("ready"), float) else (
-        r.get(sut, "ready", int, "[sut]", 20)
+    ready = (
+        r.get(sut, "ready", float, "[sut]", 20.0)
+        if isinstance(sut.get("ready"), float)
+        else (r.get(sut, "ready", int, "[sut]", 20))
     )
     if ready <= 0:
         raise r.fail("[sut].ready", f"must be a positive number of seconds, not {ready}")

@@ -179,13 +179,15 @@ class ScenarioWire:
         info: Mapping[str, str],
         blocks: Sequence[PlacedBlock] = (),
         profile_answers: Mapping[str, str] | None = None,
+        origins: Sequence[str] = (),
     ) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
         ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
         into the ``.wire.json`` (feature, test, scenario). ``endpoints``, ``blocks`` (the SUT's wIMPU
-        blocks) and ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) go
-        into the ``.topology.json`` (:func:`captures.topology.write_topology`), with which
+        blocks), ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) and
+        ``origins`` (the web origins of the WWSFs the eP-CSCFs authorise) go into the
+        ``.topology.json`` (:func:`captures.topology.write_topology`), with which
         ``wimpu-conformance verify <test>.pcapng`` names the nodes, knows the blocks and which profile
         choices the SUT follows unaided.
         """
@@ -195,7 +197,7 @@ class ScenarioWire:
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         # before the capture: a capture never lacks it
-        write_topology(self.pcapng, endpoints, blocks, profile_answers)
+        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
         legs = Legs(addresses=endpoints).learn(decoded.messages)

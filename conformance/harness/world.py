@@ -151,7 +151,9 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(self.sut.endpoints(), self.scenario, self.sut.blocks(), self.pics)
+            self.wire.finish(
+                self.sut.endpoints(), self.scenario, self.sut.blocks(), self.pics, self._origins()
+            )
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
@@ -205,7 +207,7 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks(), self.pics)
+        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks(), self.pics, self._origins())
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:
@@ -229,6 +231,11 @@ class World:
     def tls(self) -> ssl.SSLContext:
         """A client TLS context trusting the stack's CA, writing its secrets to the capture's key log."""
         return self.wire.client_context(self.sut.client_context())
+
+    def _origins(self) -> tuple[str, ...]:
+        """The web origin of the WWSF the eP-CSCFs authorise (5.2.2.5.2 step 2), once the SUT knows it."""
+        origin = getattr(self.sut, "wwsf_origin", None)
+        return (origin,) if origin else ()
 
     def endpoints(self) -> dict[tuple[str, int], str]:
         """Listening (address, port) -> node name, the remote party's included, and those of

@@ -5,6 +5,9 @@ missing the leg the rule needs is inconclusive (never pass)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import json
+import math
 
 import pytest
 from test_flows import (
@@ -21,6 +24,7 @@ from test_flows import (
     IWF2,
     PCSCF1,
     PCSCF2,
+    PORTS,
     REMOTE,
     SCSCF,
     TOKEN,
@@ -31,7 +35,7 @@ from test_flows import (
     ends,
 )
 
-from captures.flows import Knowledge, group
+from captures.flows import Ends, Knowledge, group
 from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
@@ -223,6 +227,263 @@ class TestRegistration:
     def test_a_de_registration_of_a_registered_identity_without_delete_fails(self) -> None:
         finding = only(self.deregistration(200), "REG_W6_STORE")
         assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+
+WWSF, BROWSER = ("127.0.0.1", 8443), ("127.0.0.1", 40500)
+WWSF_ORIGIN = "https://127.0.0.1:8443"
+
+
+def exchange(
+    w: Wire,
+    client: tuple[str, int],
+    server: tuple[str, int],
+    method: str,
+    path: str,
+    status: int,
+    *,
+    headers: tuple[tuple[str, str], ...] = (),
+    reply_headers: tuple[tuple[str, str], ...] = (),
+    body: object = None,
+    answer: object = None,
+    transport: str = "HTTPS",
+    connection: int = 500,
+) -> None:
+    """One HTTP exchange of the web side (5.2.2.5.2 steps 1-2), in ``transport``."""
+    from captures.model import HttpInfo
+
+    data = b"" if body is None else json.dumps(body).encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers)
+    raw = f"{method} {path} HTTP/1.1\r\n{head}Content-Length: {len(data)}\r\n\r\n".encode() + data
+    w.add(
+        client,
+        server,
+        raw,
+        transport,
+        http=HttpInfo(method, path, None, headers, data),
+        connection=connection,
+    )  # type: ignore[arg-type]
+    reply = b"" if answer is None else json.dumps(answer).encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in reply_headers)
+    raw = f"HTTP/1.1 {status} X\r\n{head}Content-Length: {len(reply)}\r\n\r\n".encode() + reply
+    info = HttpInfo(method, path, status, (("Content-Type", "application/json"), *reply_headers), reply)
+    w.add(server, client, raw, transport, http=info, connection=connection)  # type: ignore[arg-type]
+
+
+def web_findings(w: Wire, rule_id: str, origins: tuple[str, ...] = (WWSF_ORIGIN,)) -> list[Finding]:
+    addresses = {(h, p): name for p, name in PORTS.items() for h in ("127.0.0.1",)}
+    addresses[WWSF] = "wwsf"
+    the_ends = Ends(addresses)
+    knowledge = Knowledge()
+    flows = group(w.messages, the_ends, knowledge)
+    ctx = Context(BLOCKS, knowledge, None, the_ends, origins)
+    return [f for flow in flows for f in check(flow, ctx, [rule_id])]
+
+
+class TestWebAccess:
+    """5.2.2.5.2 steps 1-2 and 5.2.2.5.1 step 1: the login at the WWSF and the WSS handshake."""
+
+    def login(self, status: int = 200, *, identity: str = ALICE, ep: str = "wss://127.0.0.1:7443",
+              token: bool = True, transport: str = "HTTPS", wimpu: str = BLOCK1) -> Wire:  # fmt: skip
+        w = Wire()
+        answer: dict[str, object] = {"identity": identity, "ep_cscf": ep, "wimpu": wimpu}
+        if token:
+            answer["token"] = TOKEN
+        if status >= 400:
+            answer = {"title": "Unauthorized", **({"token": TOKEN} if token else {})}
+        exchange(w, BROWSER, WWSF, "POST", "/login", status, body={"username": "alice", "password": "x"},
+                 answer=answer, transport=transport)  # fmt: skip
+        return w
+
+    def test_a_login_over_tls_issues_the_token(self) -> None:
+        assert [f.verdict for f in web_findings(self.login(), "WWSF_LOGIN")] == ["pass"]
+
+    def test_a_login_in_clear_text_fails(self) -> None:
+        (finding,) = web_findings(self.login(transport="HTTP"), "WWSF_LOGIN")
+        assert (
+            finding.verdict == "fail" and "clear text" in finding.detail and finding.leg.startswith("wwsf ->")
+        )
+
+    def test_a_successful_login_without_a_token_fails(self) -> None:
+        assert [f.verdict for f in web_findings(self.login(token=False), "WWSF_LOGIN")] == ["fail"]
+
+    def test_a_refused_login_carries_no_token(self) -> None:
+        assert [f.verdict for f in web_findings(self.login(401, token=False), "WWSF_LOGIN")] == ["pass"]
+        (finding,) = web_findings(self.login(401), "WWSF_LOGIN")
+        assert finding.verdict == "fail" and "issuing a token" in finding.detail
+
+    def test_the_wic_is_sent_to_its_blocks_ep_cscf(self) -> None:
+        assert [f.verdict for f in web_findings(self.login(), "WWSF_EP_CSCF")] == ["pass"]
+        bob = self.login(identity=BOB, ep="wss://127.0.0.1:7444", wimpu=BLOCK2)
+        assert [f.verdict for f in web_findings(bob, "WWSF_EP_CSCF")] == ["pass"]
+
+    def test_a_wic_sent_to_another_blocks_ep_cscf_fails(self) -> None:
+        (finding,) = web_findings(
+            self.login(identity=BOB, ep="wss://127.0.0.1:7443", wimpu=BLOCK2), "WWSF_EP_CSCF"
+        )
+        assert finding.verdict == "fail" and "to ep-cscf1" in finding.detail and "ep-cscf2" in finding.detail
+
+    def test_a_wic_given_another_block_fails(self) -> None:
+        (finding,) = web_findings(self.login(wimpu=BLOCK2), "WWSF_EP_CSCF")
+        assert finding.verdict == "fail" and "not its block" in finding.detail
+
+    def test_an_address_of_no_node_is_inconclusive(self) -> None:
+        (finding,) = web_findings(self.login(ep="wss://ep.example.net"), "WWSF_EP_CSCF")
+        assert finding.verdict == "inconclusive"
+
+    def handshake(self, status: int, *, origin: str | None = WWSF_ORIGIN, sip: bool = True,
+                  transport: str = "HTTPS") -> Wire:  # fmt: skip
+        w = Wire()
+        headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="),
+                   ("Sec-WebSocket-Protocol", "sip")]  # fmt: skip
+        if origin is not None:
+            headers.append(("Origin", origin))
+        reply = [("Upgrade", "websocket")] + (
+            [("Sec-WebSocket-Protocol", "sip")] if sip and status == 101 else []
+        )
+        exchange(w, WIC1, IWF1, "GET", "/", status, headers=tuple(headers), reply_headers=tuple(reply),
+                 transport=transport)  # fmt: skip
+        return w
+
+    def test_a_page_of_the_wwsf_opens_wss_with_sip(self) -> None:
+        (finding,) = web_findings(self.handshake(101), "WSS_ORIGIN")
+        assert finding.verdict == "pass" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_a_page_of_another_origin_accepted_fails_and_refused_passes(self) -> None:
+        for origin in ("https://evil.example.com", WWSF_ORIGIN + ".evil.example.com", WWSF_ORIGIN + "0"):
+            (accepted,) = web_findings(self.handshake(101, origin=origin), "WSS_ORIGIN")
+            assert accepted.verdict == "fail" and "not an authorised WWSF" in accepted.detail, origin
+            (refused,) = web_findings(self.handshake(403, origin=origin), "WSS_ORIGIN")
+            assert refused.verdict == "pass", origin
+
+    def test_origins_compare_whole_not_by_spelling(self) -> None:
+        """RFC 6454 4-5: the scheme and host compare case-insensitively, a default port is no port."""
+        (finding,) = web_findings(self.handshake(101, origin="HTTPS://127.0.0.1:8443/"), "WSS_ORIGIN")
+        assert finding.verdict == "pass"
+
+    def test_a_handshake_without_origin_accepted_fails(self) -> None:
+        (finding,) = web_findings(self.handshake(101, origin=None), "WSS_ORIGIN")
+        assert finding.verdict == "fail" and "no Origin" in finding.detail
+
+    def test_a_101_without_the_sip_subprotocol_fails(self) -> None:
+        """The fault subprotocol_not_selected."""
+        (finding,) = web_findings(self.handshake(101, sip=False), "WSS_ORIGIN")
+        assert finding.verdict == "fail" and "sip subprotocol" in finding.detail
+
+    def test_a_websocket_without_tls_fails(self) -> None:
+        (finding,) = web_findings(self.handshake(101, transport="HTTP"), "WSS_ORIGIN")
+        assert finding.verdict == "fail" and "without TLS" in finding.detail
+
+    def test_without_the_topologys_origins_only_the_wwsfs_own_address_is_known(self) -> None:
+        assert [f.verdict for f in web_findings(self.handshake(101), "WSS_ORIGIN", origins=())] == ["pass"]
+        other = self.handshake(101, origin="https://wwsf.example.com")
+        (finding,) = web_findings(other, "WSS_ORIGIN", origins=())
+        assert finding.verdict == "inconclusive"
+
+    def test_the_web_exchanges_are_flows_of_their_own(self) -> None:
+        w = self.login()
+        exchange(w, WIC1, IWF1, "GET", "/", 101, headers=(("Upgrade", "websocket"), ("Origin", WWSF_ORIGIN)),
+                 reply_headers=(("Sec-WebSocket-Protocol", "sip"),), connection=501)  # fmt: skip
+        w.wic_registration()
+        flows = group(w.messages, Ends.from_ports({**PORTS, WWSF[1]: "wwsf"}))
+        kinds = [sorted(k.value for k in f.kinds) for f in flows]
+        assert kinds == [["web-access"], ["web-access"], ["wic-registration"]]
+
+
+class TestRegistrarEntry:
+    """5.2.2.3.1: the registrar's entry holds every contact it stored for the IMPU (REG_W6_ENTRY)."""
+
+    START = 1_800_000_000.0
+
+    @staticmethod
+    def _contact(cid: str, expires_at: float, now: float) -> dict[str, object]:
+        iso = datetime.datetime.fromtimestamp(expires_at, tz=datetime.UTC).isoformat(timespec="milliseconds")
+        return {
+            "contact_id": cid,
+            "expires": math.ceil(expires_at - now),
+            "expires_at": iso.replace("+00:00", "Z"),
+        }
+
+    @staticmethod
+    def _entry(*contacts: dict[str, object]) -> dict[str, object]:
+        return {"entry": {"impu": ALICE, "contacts": list(contacts)}}
+
+    def wire(
+        self, *, second_answer: str = "both", read: str = "both", removed: bool = False, clock: float = 0
+    ) -> Wire:
+        """Two WICs of alice store contacts c1 and c2 (600 s each) under one SIP flow; the answer to
+        the second write lists ``second_answer``; then (when ``removed``) c1 is deleted; then a read
+        lists ``read`` (``both``, ``c2``, ``none``). ``clock``: seconds the registrar's clock runs
+        ahead of the capture's."""
+        w = Wire()
+        w.time = self.START
+        w.request(WIC1, IWF1, "OPTIONS", "sip:block1.ims.example.net", call_id="entry", from_=ALICE, to=ALICE,
+                  transport="WSS")  # fmt: skip
+        base = f"/w6/v1/registrations/{ALICE}"
+        t1 = w.time + clock
+        w.http(EP1_HTTP, "PUT", f"{base}/contacts/c1", 201, body={},
+               answer=self._entry(self._contact("c1", t1 + 600, t1)))  # fmt: skip
+        t2 = w.time + clock
+        listed = [self._contact("c1", t1 + 600, t2), self._contact("c2", t2 + 600, t2)]
+        w.http(EP1_HTTP, "PUT", f"{base}/contacts/c2", 200, body={},
+               answer=self._entry(*(listed if second_answer == "both" else listed[1:])))  # fmt: skip
+        if removed:
+            t3 = w.time + clock
+            w.http(EP1_HTTP, "DELETE", f"{base}/contacts/c1", 200,
+                   answer=self._entry(self._contact("c2", t2 + 600, t3)))  # fmt: skip
+        t4 = w.time + clock
+        contacts = {"both": [self._contact("c1", t1 + 600, t4), self._contact("c2", t2 + 600, t4)],
+                    "c2": [self._contact("c2", t2 + 600, t4)], "none": []}[read]  # fmt: skip
+        w.http(EP1_HTTP, "GET", base, 200, answer={"impu": ALICE, "contacts": contacts})
+        return w
+
+    def test_every_stored_contact_is_listed(self) -> None:
+        finding = only(self.wire(), "REG_W6_ENTRY")
+        assert finding.verdict == "pass" and "one entry holds 2 contacts" in finding.detail
+
+    def test_an_answer_to_a_write_that_omits_a_stored_contact_fails(self) -> None:
+        """The fault registrar_write_answer_partial: the entry it returns is not the one it holds."""
+        finding = only(self.wire(second_answer="c2"), "REG_W6_ENTRY")
+        assert finding.verdict == "fail" and "omits contact c1" in finding.detail
+        assert finding.message is not None and finding.message.http is not None
+        assert finding.message.http.method == "PUT" and finding.leg == "registrar -> 127.0.0.1:43001"
+
+    def test_a_read_that_omits_a_stored_contact_fails(self) -> None:
+        assert verdicts(self.wire(read="c2"), "REG_W6_ENTRY") == ["fail"]
+
+    def test_a_removed_contact_may_not_be_listed(self) -> None:
+        assert verdicts(self.wire(removed=True, read="c2"), "REG_W6_ENTRY") == ["pass"]
+        finding = only(self.wire(removed=True, read="both"), "REG_W6_ENTRY")
+        assert finding.verdict == "fail" and "said was removed" in finding.detail
+
+    def test_expiry_is_judged_on_the_registrar_clock_not_the_captures(self) -> None:
+        """A registrar whose clock runs 700 s ahead (a tester's jump, a lab's skew) has c1 expired
+        when it answers: c1's absence is no failure, though by the capture's clock c1 is live."""
+        w = Wire()
+        w.time = self.START
+        w.request(WIC1, IWF1, "OPTIONS", "sip:block1.ims.example.net", call_id="entry", from_=ALICE, to=ALICE,
+                  transport="WSS")  # fmt: skip
+        base = f"/w6/v1/registrations/{ALICE}"
+        t1 = w.time
+        w.http(EP1_HTTP, "PUT", f"{base}/contacts/c1", 201, body={},
+               answer=self._entry(self._contact("c1", t1 + 600, t1)))  # fmt: skip
+        t2 = w.time
+        w.http(EP1_HTTP, "PUT", f"{base}/contacts/c2", 200, body={},
+               answer=self._entry(self._contact("c2", t2 + 3600, t2)))  # fmt: skip
+        ahead = w.time + 700
+        w.http(
+            EP1_HTTP,
+            "GET",
+            base,
+            200,
+            answer={"impu": ALICE, "contacts": [self._contact("c2", t2 + 3600, ahead)]},
+        )
+        found = findings(w, "REG_W6_ENTRY")
+        assert [f.verdict for f in found] == ["fail"], "the second write's answer omits a live c1"
+        assert found[0].message is not None and found[0].message.http is not None
+        assert found[0].message.http.method == "PUT"
+
+    def test_an_empty_answer_says_nothing_of_the_registrar_clock(self) -> None:
+        assert verdicts(self.wire(read="none"), "REG_W6_ENTRY") == ["pass"]
 
 
 class TestOptionBIdentities:

@@ -43,6 +43,7 @@ GUARDS: dict[str, str] = {
     "too_brief_inclusive": "TP_WIMPU_REG_011",
     "close_deregisters_the_user": "TP_WIMPU_LIFE_006",
     "deregister_removes_entry": "TP_WIMPU_LIFE_008",
+    "registrar_write_answer_partial": "TP_WIMPU_REG_003",
     "registrar_expiry_grace": "TP_WIMPU_LIFE_007",
     "w7_user_prefix": "TP_WIMPU_TERM_006",
     "icscf_domain_exact_match": "TP_WIMPU_TERM_008",
@@ -58,6 +59,7 @@ GUARDS: dict[str, str] = {
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
     # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)
     "origin_not_checked": "TP_WIMPU_SEC_001",
+    "subprotocol_not_selected": "TP_WIMPU_REG_001",
     "token_not_checked": "TP_WIMPU_SEC_002 or TP_WIMPU_SEC_003",
     "signature_not_checked": "TP_WIMPU_SEC_004",
     "exp_not_checked": "TP_WIMPU_SEC_005",

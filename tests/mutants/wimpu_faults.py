@@ -342,6 +342,25 @@ def _origin_not_checked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(ws, "origin_allowed", lambda origin, allowed: True)
 
 
+def _subprotocol_not_selected(mp: pytest.MonkeyPatch) -> None:
+    """The IWF accepts the WebSocket (101) without selecting the ``sip`` subprotocol: its 101 has
+    no ``Sec-WebSocket-Protocol`` (a WebSocket server set up with no subprotocol list, RFC 7118
+    4.1). A client that does not insist goes on talking SIP on it."""
+    import reference.transport.websocket as ws
+
+    original = ws.serve
+
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        def drop(connection: Any, request: Any, response: Any) -> Any:
+            if response.status_code == 101 and "Sec-WebSocket-Protocol" in response.headers:
+                del response.headers["Sec-WebSocket-Protocol"]
+            return response
+
+        return original(*args, **{**kwargs, "process_response": drop})
+
+    mp.setattr(ws, "serve", serve)
+
+
 def _token_not_checked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(_iwf(), "validate", lambda *args, **kwargs: None)
 
@@ -1078,6 +1097,24 @@ def _expiry_ignored(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Store, "upsert_contact", upsert_contact)
 
 
+def _registrar_write_answer_partial(mp: pytest.MonkeyPatch) -> None:
+    """The wIMPU Registrar stores every contact, but its answer to a W6 write returns an entry
+    holding only the contact just written (the handler echoes the write): what it says it holds
+    is not what it holds, though every later read is right."""
+    from reference.nodes.wimpu_registrar.store import Store
+
+    original = Store.upsert_contact
+
+    def upsert_contact(
+        self: Store, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any, now: float
+    ) -> Any:
+        entry, outcome = original(self, impu, wimpu, allocated_by, external, contact, now)
+        written = tuple(c for c in entry.contacts if c.contact_id == contact.contact_id)
+        return dataclasses.replace(entry, contacts=written or entry.contacts), outcome
+
+    mp.setattr(Store, "upsert_contact", upsert_contact)
+
+
 def _deregister_removes_entry(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF takes a WIC's de-registration (Expires: 0 for its one Contact) for a
     de-registration of the IMPU: it removes the whole entry, the user's other WICs too."""
@@ -1185,6 +1222,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF answers 423 to an interval equal to its minimum, not only to a shorter one",
         _too_brief_inclusive,
     ),
+    "registrar_write_answer_partial": Fault(
+        "the wIMPU Registrar's answer to a W6 write lists only the contact written, not the entry's "
+        "others (5.2.2.3.1)",
+        _registrar_write_answer_partial,
+    ),
     "deregister_removes_entry": Fault(
         "the eP-CSCF removes the whole entry of an IMPU when one of its WICs de-registers (5.2.2.3.2)",
         _deregister_removes_entry,
@@ -1242,6 +1284,11 @@ FAULTS: Mapping[str, Fault] = {
     # WIC authorisation
     "origin_not_checked": Fault(
         "the IWF accepts any Origin at the WebSocket handshake (step 2)", _origin_not_checked
+    ),
+    "subprotocol_not_selected": Fault(
+        "the IWF accepts the WebSocket without selecting the sip subprotocol in its 101 "
+        "(5.2.2.5.2 step 2, RFC 7118 4.1)",
+        _subprotocol_not_selected,
     ),
     "token_not_checked": Fault("the eP-CSCF does not validate the WWSF token (step 4)", _token_not_checked),
     "signature_not_checked": Fault(

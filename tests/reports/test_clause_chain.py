@@ -71,6 +71,19 @@ def test_every_rule_judges_a_requirement_and_every_judge_exists() -> None:
             assert req.judged_by or req.wire, req.id
 
 
+def test_every_requirement_with_a_wire_observable_has_its_rule() -> None:
+    """Issue 15, "Live and offline verdicts come from the same rule for every requirement with a
+    wire observable": no testable requirement is left "no rule yet" (judged by scenario steps only);
+    one that is not on the wire says why."""
+    requirements = load_requirements(CHECKOUT / "features" / "requirements.toml")
+    gaps = [
+        r.id
+        for r in requirements
+        if r.testable and not r.judged_by and not r.wire.startswith("not on the wire")
+    ]
+    assert not gaps, f"requirements on the wire with no capture rule: {gaps}"
+
+
 def test_every_capture_rule_names_a_place_of_the_text() -> None:
     assert not [r.id for r in RULES.values() if not anchors(r.clause)]
 
