@@ -40,7 +40,7 @@ import jwt
 from captures import Legs, WireMessage
 from captures.flows import Ends, Knowledge, group
 from captures.rules import Context, check
-from conformance.pixit import Pixit
+from conformance.pixit import Pixit, User
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
@@ -375,8 +375,19 @@ class World:
 
         return self.loop.run(fetch())
 
+    def user(self, name: str) -> User:
+        """The PIXIT's user ``name``; a scenario that needs a user the PIXIT does not declare is
+        inconclusive for this SUT (the lab has no such account), never a failure of it."""
+        spec = self.users.get(name)
+        if spec is None:
+            raise Unobservable(
+                f"the scenario needs the user {name!r}, and the PIXIT declares no such [[user]] "
+                f"(it has {', '.join(sorted(self.users)) or 'none'})"
+            )
+        return spec
+
     def login(self, user: str) -> Login:
-        spec = self.users[user]
+        spec = self.user(user)
         login = self.loop.run(web_login(self.sut.wwsf_origin, spec.username, spec.password, self.tls()))
         self.logins[user] = login
         return login
@@ -897,7 +908,7 @@ class World:
 
     def block_of(self, user: str) -> str:
         """The wIMPU block a user's identity belongs to (the WWSF's user data)."""
-        return self.users[user].block
+        return self.user(user).block
 
     def session_sip_at(self, node: str) -> list[str]:
         """Start lines of the SIP messages captured towards ``node`` (a name prefix such as
