@@ -468,12 +468,22 @@ def every_wic_invited(world: World, user: str) -> None:
 @then(
     parsers.re(
         rf"every WIC of {USER} but WIC (?P<number>\d+) receives a CANCEL "
-        r'with the reason cause 200 "Call completed elsewhere"'
+        rf"with the reason cause 200, {CHOICE}"
     )
 )
-def others_cancelled(world: World, user: str, number: str) -> None:
-    for name in world.other_wics(user, int(number)):
-        expect.cancelled_elsewhere(world.received_by_wic(name, "CANCEL"), name)
+def others_cancelled(world: World, profile: ProfileChecks, user: str, number: str, choice: str) -> None:
+    """RFC 3261 16.7 step 10 (the text's check): every other branch gets its CANCEL; its Reason with
+    cause 200 (RFC 3326) is the solution profile's choice, a profile check."""
+    cancels = {
+        name: expect.cancelled(world.received_by_wic(name, "CANCEL"), name)
+        for name in world.other_wics(user, int(number))
+    }
+
+    def every_reason() -> None:
+        for name, cancel in cancels.items():
+            expect.reason_cause_200(cancel, name)
+
+    profile.check(choice, every_reason)
 
 
 @then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no CANCEL"))
@@ -610,8 +620,13 @@ RULE_IDS = r"(?P<rules>[A-Z0-9_]+(?: and [A-Z0-9_]+)*)"
 
 
 @then(parsers.re(rf"the capture of the session passes the verify rules {RULE_IDS}"))
-def capture_passes_rules(world: World, rules: str) -> None:
+def capture_passes_rules(world: World, profile: ProfileChecks, rules: str) -> None:
     """The same rules as ``wimpu-conformance verify`` (captures/rules.py), on this scenario's capture:
-    every flow of the last session must pass each named rule, and at least one must apply."""
+    every flow of the last session must pass each named rule, and at least one must apply; a rule's
+    deviation from a solution-profile choice is a profile deviation of the scenario."""
     names = rules.split(" and ")
-    expect.rules_pass(world.verify_session(names), names)
+    findings = world.verify_session(names)
+    expect.rules_pass(findings, names)
+    for finding in findings:
+        if finding.verdict == "deviation":
+            profile.deviate(finding.choice, finding.detail)

@@ -36,7 +36,7 @@ __all__ = [
     "block_refreshed",
     "body_text",
     "called_party",
-    "cancelled_elsewhere",
+    "cancelled",
     "count",
     "directory",
     "distinct_ep_cscfs",
@@ -54,6 +54,7 @@ __all__ = [
     "not_queried",
     "option_b_binding",
     "queried",
+    "reason_cause_200",
     "rejected_before_ep_cscf",
     "route",
     "routed_by",
@@ -470,11 +471,12 @@ def never_named(messages: Sequence[tuple[str, bytes]], identities: Sequence[str]
 
 
 def rules_pass(findings: Sequence[Any], rules: Sequence[str]) -> None:
-    """Every finding of the named verify rules passed, and each rule judged something."""
+    """Every finding of the named verify rules passed (a ``deviation`` from a solution-profile
+    choice is the caller's to record, not a failure), and each rule judged something."""
     for rule in rules:
         found = [f for f in findings if f.rule_id == rule]
         assert found, f"rule {rule} judged no flow of the session's capture"
-        bad = [f for f in found if f.verdict != "pass"]
+        bad = [f for f in found if f.verdict not in ("pass", "deviation")]
         assert not bad, "; ".join(
             f"{f.rule_id} {f.verdict.upper()} ({f.clause}) on {f.flow_id}: {f.detail}"
             + (f" [frame {f.message.frame}, {f.leg}]" if f.message is not None else "")
@@ -498,11 +500,22 @@ def called_party(request: Request, impu: str) -> None:
     same_identity_as(found[0], impu, "P-Called-Party-ID")
 
 
-def cancelled_elsewhere(cancels: Sequence[Request], wic: str) -> None:
-    cancel = single(cancels, f"CANCEL at WIC {wic}")
-    reason = cancel.get("Reason") or ""
-    wanted = ("SIP", "cause=200", 'text="Call completed elsewhere"')
-    assert reason.startswith(wanted[0]) and all(part in reason for part in wanted[1:]), (
-        f'expected the CANCEL at WIC {wic} to carry Reason: SIP;cause=200;text="Call completed elsewhere", '
-        f"got {reason!r}"
+def cancelled(cancels: Sequence[Request], wic: str) -> Request:
+    """RFC 3261 16.7 step 10: once a 2xx is forwarded, the proxy "MUST generate a CANCEL" for every
+    pending branch: exactly one CANCEL reaches the WIC."""
+    return single(cancels, f"CANCEL at WIC {wic}")
+
+
+def reason_cause_200(cancel: Request, wic: str) -> None:
+    """The solution profile's Reason of a losing branch's CANCEL (RFC 3326 2: protocol ``SIP``,
+    ``cause=200``); its ``text`` is informational and free (JsSIP's "Call completed elsewhere",
+    Kamailio's none)."""
+    reasons = [value.strip() for value in cancel.get_all("Reason") for value in value.split(",")]
+    causes = [
+        {p.strip().partition("=")[0].lower(): p.strip().partition("=")[2] for p in reason.split(";")[1:]}
+        for reason in reasons
+        if reason.split(";")[0].strip().upper() == "SIP"
+    ]
+    assert any(c.get("cause") == "200" for c in causes), (
+        f"expected the CANCEL at WIC {wic} to carry Reason: SIP;cause=200 (RFC 3326), got {reasons or 'none'}"
     )

@@ -877,7 +877,7 @@ class World:
         messages, _ = self.wire_messages()
         knowledge = Knowledge()
         flows = group(messages, Ends(self.endpoints()), knowledge)
-        context = Context(self.sut.blocks(), knowledge)
+        context = Context(self.sut.blocks(), knowledge, self.pics)
         started = self.session.wall_started
         mine = [f for f in flows if f.hops and f.hops[0].message.time >= started]
         return [finding for flow in mine for finding in check(flow, context, rules)]

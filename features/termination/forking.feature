@@ -6,7 +6,8 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
   the called webRTC user has registered from multiple WICs".
 
   The eP-CSCF forks in parallel (RFC 3261 16.7): the first 2xx wins and every other branch is
-  cancelled with Reason: SIP;cause=200;text="Call completed elsewhere" (solution profile).
+  cancelled (16.7 step 10), with Reason: SIP;cause=200 (RFC 3326; the solution profile's choice
+  PROFILE_FORK_CANCEL_REASON: the text's check is the CANCEL, and the Reason's text is free).
   In these scenarios every WIC would answer: the chosen one first, the others a little later.
 
   Background:
@@ -22,7 +23,7 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
       When the remote party calls <user>
       Then the remote party receives 200
       And every WIC of <user> receives the INVITE
-      And every WIC of <user> but WIC 2 receives a CANCEL with the reason cause 200 "Call completed elsewhere"
+      And every WIC of <user> but WIC 2 receives a CANCEL with the reason cause 200, as the solution profile chooses (PROFILE_FORK_CANCEL_REASON)
       And WIC 2 of <user> receives no CANCEL
       And the remote party receives exactly one 200
       And the capture of the session passes the verify rules TERM_FORK_ALL and TERM_FORK_CANCEL

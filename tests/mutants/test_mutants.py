@@ -141,6 +141,8 @@ PROFILE_ONLY: dict[str, str] = {
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
     # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
     "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
+    # every losing WIC is still cancelled (RFC 3261 16.7 step 10); only the Reason (RFC 3326) is missing
+    "cancel_no_reason": "PROFILE_FORK_CANCEL_REASON",
     # the caller still gets one of the WICs' refusals, after the last one; which one is the profile's
     "fork_last_refusal": "PROFILE_FORK_FIRST_REFUSAL",
 }

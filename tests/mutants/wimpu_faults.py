@@ -1446,7 +1446,7 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "no_cancel": Fault("the forking eP-CSCF cancels no other branch when one answers", _no_cancel),
     "cancel_no_reason": Fault(
-        "the forking eP-CSCF cancels the other branches without Reason 'Call completed elsewhere'",
+        "the forking eP-CSCF cancels the other branches without a Reason (cause 200, RFC 3326)",
         _cancel_no_reason,
     ),
     "upstream_cancel_one_branch": Fault(
