@@ -142,6 +142,12 @@ class StackConfig:
             "sip:wrtc-alice@block1.ims.example.net",
             "sip:wrtc-!.*!@block1.ims.example.net",
         ),
+        UserSpec(
+            "dave",
+            "dave-password",
+            "sip:wrtc-dave@block1.ims.example.net",
+            "sip:wrtc-!.*!@block1.ims.example.net",
+        ),
         UserSpec("bob", "bob-password", "sip:bob@enterprise.com", "sip:wrtc-!.*!@block2.ims.example.net"),
     )
     state_dir: str | None = None

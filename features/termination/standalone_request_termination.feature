@@ -44,9 +44,9 @@ Feature: 5.2.2.5.4 Termination of a request outside any session (MESSAGE)
       And WIC "<wic>" receives no MESSAGE
 
       @option_a
-      Examples:
+      Examples: another user of the same block is registered
         | user  | other | wic |
-        | alice | bob   | B1  |
+        | alice | dave  | D1  |
 
       @option_b
       Examples:
