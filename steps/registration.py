@@ -180,6 +180,22 @@ def user_has_registered_from(world: World, user: str, count: int) -> None:
     expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
 
 
+@given(
+    parsers.re(
+        rf"{USER} has registered from (?P<count>\d+) WICs speaking SIP as (?P<clients>.+?), one each, in that order"
+    ),
+    converters={"count": int},
+)
+def user_has_registered_from_clients(world: World, user: str, count: int, clients: str) -> None:
+    """WIC 1 ... ``count`` of ``user`` each write their messages as the client named in its place
+    (``JsSIP 3.13, SIP.js 0.21 and a sipML5-like client``), then connect and register."""
+    names = [c.strip() for c in re.split(r",| and ", clients) if c.strip()]
+    assert len(names) == count, f"{count} WICs, {len(names)} clients named: {names}"
+    for number, client in enumerate(names, start=1):
+        world.speak(world.wic_number(user, number), by_client(client))
+    expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
+
+
 @when(parsers.re(rf"{USER} logs in at the WWSF and {WIC} of that user registers with its identity and token"))
 def logs_in_and_registers(world: World, user: str, wic: str) -> None:
     """5.2.2.5.2 steps 1-3 at a moment of the scenario (not in its preamble): the user logs in,

@@ -39,6 +39,33 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
         | user | count |
         | bob  | 2     |
 
+    @step_4 @step_5 @TP_WIMPU_FORK_001 @dialect_jssip @dialect_sipjs @dialect_sipml5
+    Scenario Outline: A session to a user registered from WICs of three client families rings each of them and the first answer wins
+      Each WIC registers, rings, answers or is cancelled in the SIP of its own client family
+      (docs/dialects.md): the eP-CSCF forks to every contact, whatever its Contact looks like
+      (with or without +sip.instance and reg-id, a display name, feature tags), over its own
+      WebSocket, and cancels every branch but the one that answered first.
+
+      Given <user> has registered from 3 WICs speaking SIP as JsSIP 3.13, SIP.js 0.21 and a sipML5-like client, one each, in that order
+      And WIC <winner> of <user> answers first and every other WIC of that user later
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And every WIC of <user> receives the INVITE
+      And every WIC of <user> but WIC <winner> receives a CANCEL with the reason cause 200, as the solution profile chooses (PROFILE_FORK_CANCEL_REASON)
+      And WIC <winner> of <user> receives no CANCEL
+      And the remote party receives exactly one 200
+      And the capture of the session passes the verify rules TERM_FORK_ALL and TERM_FORK_CANCEL
+
+      @option_a
+      Examples: the SIP.js WIC answers first
+        | user  | winner |
+        | alice | 2      |
+
+      @option_b
+      Examples: the sipML5-like WIC answers first
+        | user | winner |
+        | bob  | 3      |
+
   Rule: RFC 3261 16.10 - a CANCEL of the caller cancels every WIC the session was forked to
 
     The remote party CANCELs its INVITE while every WIC of the called user rings (RFC 3261 9.1:
