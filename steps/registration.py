@@ -182,7 +182,8 @@ def user_has_registered_from(world: World, user: str, count: int) -> None:
 
 @given(
     parsers.re(
-        rf"{USER} has registered from (?P<count>\d+) WICs speaking SIP as (?P<clients>.+?), one each, in that order"
+        rf"{USER} has registered from (?P<count>\d+) WICs speaking SIP as (?P<clients>.+?), "
+        r"one each, in that order"
     ),
     converters={"count": int},
 )
