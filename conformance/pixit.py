@@ -216,10 +216,10 @@ class Pixit:
     trust: tuple[Path, ...] = ()
     "CA certificates (PEM) to trust for the HTTPS and WSS of external nodes."
     wwsf_signing_key: Path | None = None
+    "The WWSF's token signing key (PEM), for the scenarios that need a token the WWSF would not issue."
     registrar_client: tuple[Path, Path] | None = None
     """``[registrar] client_cert`` and ``client_key``: the certificate (PEM chain) and key the suite
     presents to an external registrar that requires mutual TLS (read-only W6/W7 and leases)."""
-    "The WWSF's token signing key (PEM), for the scenarios that need a token the WWSF would not issue."
     clock_file: Path | None = None
     "A clock-offset file every external node reads its time from (scenarios that let time pass)."
     state_dir: Path | None = None
