@@ -40,10 +40,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.harness.wic import Wic, web_login
+from conformance.harness.wic import HandshakeRefused, Wic, web_login
 from reference.config import default_config_text
 from reference.tls import TestPki
 
@@ -69,7 +70,9 @@ class Target:
 class Figures:
     connections: int
     registers: int
-    errors: int
+    errors: Counter[str]
+    "Why a REGISTER did not get its 200: the status code it got, ``timeout`` (no final response in 30 s:"
+    "the connection gives up), or ``refused`` (the WebSocket could not be opened)."
     seconds: float
     p50_ms: float
     p99_ms: float
@@ -159,21 +162,30 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-async def hold(target: Target, ssl: object, deadline: float, latencies: list[float]) -> int:
-    """One held connection: REGISTER after REGISTER until ``deadline``; returns the errors."""
+async def hold(target: Target, ssl: object, deadline: float, latencies: list[float]) -> Counter[str]:
+    """One held connection: REGISTER after REGISTER until ``deadline``; returns the errors by kind
+    (a REGISTER with no final response in 30 s ends the connection's load, counted ``timeout``)."""
     wic = Wic(f"load-{secrets.token_hex(3)}", ssl_context=ssl, timeout=30.0)  # type: ignore[arg-type]
-    await wic.connect(target.url, origin=target.origin)
-    errors = 0
+    errors: Counter[str] = Counter()
+    try:
+        await wic.connect(target.url, origin=target.origin)
+    except (OSError, HandshakeRefused, TimeoutError):
+        errors["refused"] += 1
+        return errors
     try:
         while time.monotonic() < deadline:
             wic.sent.clear()
             wic.received.clear()
             start = time.perf_counter()
-            response = await wic.register(target.identity, token=target.token)
+            try:
+                response = await wic.register(target.identity, token=target.token)
+            except TimeoutError:
+                errors["timeout"] += 1
+                break
             if response.status == 200:
                 latencies.append(time.perf_counter() - start)
             else:
-                errors += 1
+                errors[str(response.status)] += 1
     finally:
         await wic.close()
     return errors
@@ -191,7 +203,7 @@ async def measure(targets: list[Target], ssl: object, seconds: float) -> Figures
     return Figures(
         connections=len(targets),
         registers=len(latencies),
-        errors=sum(errors),
+        errors=sum(errors, Counter()),
         seconds=wall,
         p50_ms=statistics.median(ordered) * 1000,
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
@@ -236,7 +248,8 @@ def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
 def row(name: str, f: Figures) -> str:
     return (
         f"{name:<34} {f.connections:>6} {f.rate:>10.0f} {f.p50_ms:>9.1f} {f.p99_ms:>9.1f} "
-        f"{f.errors:>6} {f.client_cpu:>9.0%}"
+        f"{f.errors.total():>6} {f.client_cpu:>9.0%}"
+        + (f"  ({', '.join(f'{n} {kind}' for kind, n in sorted(f.errors.items()))})" if f.errors else "")
     )
 
 
