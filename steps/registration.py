@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable
 
 import pytest
@@ -45,6 +46,25 @@ def wic_downloaded(world: World, user: str) -> None:
 @given(parsers.re(rf"{USER} has logged in at the WWSF and received a security token"))
 def logged_in(world: World, user: str) -> None:
     world.login(user)
+
+
+@when(parsers.re(rf"{USER} tries to log in at the WWSF with a wrong password"))
+def login_with_wrong_password(world: World, user: str) -> None:
+    """5.2.2.5.2 step 1, invalid behaviour: the user's name with a password that is not theirs."""
+    world.try_login(world.user(user).username, f"wrong-{secrets.token_hex(8)}")
+
+
+@when("someone tries to log in at the WWSF with a user name the WWSF does not know")
+def login_as_nobody(world: World) -> None:
+    """5.2.2.5.2 step 1, invalid behaviour: a user name no user of the PIXIT has."""
+    world.try_login(f"nobody-{secrets.token_hex(8)}", f"wrong-{secrets.token_hex(8)}")
+
+
+@then("the WWSF refuses the log-in")
+def login_refused(world: World) -> None:
+    answer = world.outcome.login
+    assert answer is not None, "no log-in was tried"
+    expect.login_refused(answer.status)
 
 
 @given(

@@ -237,6 +237,15 @@ def wic_page(status_code: int, media_type: str, page: str) -> None:
     assert "<html" in page.lower(), f"expected an HTML page, got {page[:80]!r}"
 
 
+def login_refused(status: int) -> None:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token": a log-in
+    that fails the authentication is not accepted (no 2xx). That the refusal carries no token is on
+    the wire and judged by the capture rule ``WWSF_LOGIN``, not here (one judge per requirement)."""
+    assert not 200 <= status < 300, (
+        f"the WWSF accepted a log-in that fails the authentication (HTTP {status})"
+    )
+
+
 def in_block(entry: Entry | None, wimpu: str, what: str) -> None:
     assert entry is not None, f"the wIMPU Registrar has no entry for {what}"
     assert entry.wimpu == wimpu, f"expected {what} in block {wimpu}, the registrar records {entry.wimpu}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import secrets
 import ssl
 import time
@@ -40,7 +41,7 @@ from .expect import EVENT_WAIT, wait_until_async
 FAILURES = {"busy": 486, "decline": 480}
 "The final response of each refusing answer mode (:attr:`Wic.answer_mode`)."
 
-__all__ = ["ANSWER_SDP", "OFFER_SDP", "HandshakeRefused", "Login", "Wic"]
+__all__ = ["ANSWER_SDP", "OFFER_SDP", "HandshakeRefused", "Login", "LoginAnswer", "Wic", "login_attempt"]
 
 
 class HandshakeRefused(Exception):
@@ -64,15 +65,40 @@ class Login:
         return f"Login(identity={self.identity!r}, ep_cscf_url={self.ep_cscf_url!r})"
 
 
-async def web_login(wwsf_origin: str, username: str, password: str, ssl_context: ssl.SSLContext) -> Login:
-    """Step 1: HTTPS to the WWSF, web authentication, security token issued."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoginAnswer:
+    """The WWSF's answer to a log-in, whatever it was (step 1): its status and JSON body."""
+
+    status: int
+    body: dict[str, Any] = dataclasses.field(repr=False)
+
+    def __repr__(self) -> str:  # the body may hold a token
+        return f"LoginAnswer(status={self.status}, keys={sorted(self.body)!r})"
+
+
+async def login_attempt(
+    wwsf_origin: str, username: str, password: str, ssl_context: ssl.SSLContext
+) -> LoginAnswer:
+    """Step 1 as the browser tries it: ``POST /login`` over HTTPS (solution profile), answer kept
+    as it came, refusal or not. A body that is not a JSON object is kept as ``{"text": ...}``."""
     async with aiohttp.ClientSession() as http:
         async with http.post(
             f"{wwsf_origin}/login", json={"username": username, "password": password}, ssl=ssl_context
         ) as r:
-            body: dict[str, Any] = await r.json(content_type=None)
-            if r.status != 200:
-                raise PermissionError(f"WWSF login refused ({r.status}): {body.get('detail')}")
+            text = await r.text()
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    return LoginAnswer(r.status, body if isinstance(body, dict) else {"text": text})
+
+
+async def web_login(wwsf_origin: str, username: str, password: str, ssl_context: ssl.SSLContext) -> Login:
+    """Step 1: HTTPS to the WWSF, web authentication, security token issued."""
+    answer = await login_attempt(wwsf_origin, username, password, ssl_context)
+    body = answer.body
+    if answer.status != 200:
+        raise PermissionError(f"WWSF login refused ({answer.status}): {body.get('detail')}")
     return Login(
         identity=body["identity"],
         token=body["token"],

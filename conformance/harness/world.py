@@ -62,7 +62,7 @@ from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
-from .wic import HandshakeRefused, Login, Wic, web_login
+from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
 
 __all__ = ["Outcome", "World"]
@@ -91,6 +91,8 @@ class Outcome:
 
     response: Response | None = None
     refused: HandshakeRefused | None = None
+    login: LoginAnswer | None = None
+    "The WWSF's answer to a log-in the scenario tried (step 1)."
 
 
 MESSAGE_TEXT = "wIMPU conformance: a MESSAGE outside any session"
@@ -391,6 +393,13 @@ class World:
         login = self.loop.run(web_login(self.sut.wwsf_origin, spec.username, spec.password, self.tls()))
         self.logins[user] = login
         return login
+
+    def try_login(self, username: str, password: str) -> LoginAnswer:
+        """Step 1 with credentials the scenario chose (a wrong password, an unknown user name):
+        the WWSF's answer as it came, refusal or not."""
+        answer = self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
+        self.outcome = Outcome(login=answer)
+        return answer
 
     def token_issued_for(self, user: str, identity: str, wimpu: str) -> None:
         """The WWSF issues ``user`` a token asserting ``identity``, for the eP-CSCF of block ``wimpu``.

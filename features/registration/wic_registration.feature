@@ -85,6 +85,33 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user | wic | client               | wIMPU block                          |
         | bob  | B1  | a sipML5-like client | sip:wrtc-!.*!@block2.ims.example.net |
 
+  Rule: Step 1 - the WWSF issues a security token only upon successful authentication
+
+    "The WWSF authenticates the user using a common web authentication procedure. Upon
+    successful authentication, the WWSF issues a security token for the user." A log-in that
+    fails the authentication is refused; the capture rule WWSF_LOGIN judges on the wire that
+    its answer carries no token (neither the solution profile's "token" nor any JWT).
+
+    @step_1 @wwsf @negative @TP_WIMPU_REG_012
+    Scenario Outline: A log-in with a wrong password is refused and issues no token
+      When <user> tries to log in at the WWSF with a wrong password
+      Then the WWSF refuses the log-in
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+    @step_1 @wwsf @negative @TP_WIMPU_REG_012
+    Scenario: A log-in with a user name the WWSF does not know is refused and issues no token
+      When someone tries to log in at the WWSF with a user name the WWSF does not know
+      Then the WWSF refuses the log-in
+
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 
     @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006

@@ -85,6 +85,10 @@ EXPECTED: dict[str, str] = {
     "test_deregistration_of_the_last_contact_removes_the_entry[bob]": NA,
     "test_a_deregistration_of_a_contact_that_was_never_registered_leaves_no_entry[alice]": PASS,
     "test_a_deregistration_of_a_contact_that_was_never_registered_leaves_no_entry[bob]": NA,
+    # TP_WIMPU_REG_012: the WWSF's own step (PICS_NODE_WWSF = no: the reference WWSF is beside the SUT)
+    "test_a_login_with_a_wrong_password_is_refused_and_issues_no_token[alice]": NA,
+    "test_a_login_with_a_wrong_password_is_refused_and_issues_no_token[bob]": NA,
+    "test_a_login_with_a_user_name_the_wwsf_does_not_know_is_refused_and_issues_no_token": NA,
     "test_a_page_from_another_origin_is_refused_at_the_websocket_handshake": PASS,
     "test_a_register_without_a_token_is_challenged": PASS,
     "test_a_valid_token_for_another_identity_is_refused": PASS,

@@ -55,6 +55,10 @@ GUARDS: dict[str, str] = {
     "contact_per_flow": "TP_WIMPU_REG_008",
     "external_identity_as_impu": "TP_WIMPU_REG_002",
     "wic_page_missing": "TP_WIMPU_REG_001",
+    # the rows with a user name the WWSF knows (an unknown one is still refused)
+    "any_password_accepted": "TP_WIMPU_REG_012 and (option_a or option_b)",
+    "refusal_carries_token": "TP_WIMPU_REG_012",
+    "login_names_first_block": "TP_WIMPU_REG_002",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
     # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)

@@ -18,6 +18,8 @@ no public one. No fault reads or writes a node's private state.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import os
 import re
 import secrets
@@ -310,6 +312,49 @@ def _wic_page_missing(mp: pytest.MonkeyPatch) -> None:
         return web.Response(status=404, text="Not Found")
 
     mp.setattr(WwsfService, "_handle_page", page)
+
+
+def _any_password_accepted(mp: pytest.MonkeyPatch) -> None:
+    """A known user name is enough: the password comparison's result is not used."""
+    from reference.nodes.wwsf.users import UserStore
+
+    original = UserStore.authenticate
+
+    def authenticate(self: UserStore, username: str, password: str) -> Any:
+        original(self, username, password)  # the hash is still computed (same timing), then ignored
+        return next((user for user in self.users() if user.username == username), None)
+
+    mp.setattr(UserStore, "authenticate", authenticate)
+
+
+def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, refusal: bool) -> None:
+    """``refusal``: a refused log-in's answer carries a token made before the password check;
+    else a successful log-in's answer names the directory's first block (its eP-CSCF right)."""
+    from aiohttp import web
+
+    from reference.nodes.wwsf.service import WwsfService
+
+    original = WwsfService._handle_login
+
+    async def login(self: WwsfService, request: web.Request) -> web.Response:
+        response = await original(self, request)
+        assert isinstance(response, web.Response) and response.body is not None
+        body = json.loads(bytes(response.body))  # type: ignore[arg-type]
+        blocks = self.directory()
+        if refusal and response.status == 401:
+            # the session (and its token) is made before the password is checked; the problem
+            # document serialises the session
+            claimed = json.loads(await request.read()).get("username", "")
+            body["token"] = self.issue_token(f"sip:{claimed}@login.invalid", blocks[0].ep_cscf.identity).value
+        elif not refusal and response.status == 200:
+            body["wimpu"] = blocks[0].wimpu  # the answer names the directory's first block
+        else:
+            return response
+        answer = web.json_response(body, status=response.status, headers={"Cache-Control": "no-store"})
+        answer.content_type = response.content_type
+        return answer
+
+    mp.setattr(WwsfService, "_handle_login", login)
 
 
 def _token_only_in(mp: pytest.MonkeyPatch, *, header: bool, body: bool) -> None:
@@ -1273,6 +1318,17 @@ FAULTS: Mapping[str, Fault] = {
         "option B: the eP-CSCF allocates no IMPU from the block", _external_identity_as_impu
     ),
     "wic_page_missing": Fault("the WWSF does not serve the WIC page (404, step 1)", _wic_page_missing),
+    "any_password_accepted": Fault(
+        "the WWSF logs in a known user name with any password (step 1)", _any_password_accepted
+    ),
+    "refusal_carries_token": Fault(
+        "the WWSF's refusal of a log-in carries a token minted before the password check (step 1)",
+        functools.partial(_login_answer_rewritten, refusal=True),
+    ),
+    "login_names_first_block": Fault(
+        "the WWSF's log-in answer names its first block, whatever the user's block (5.2.2.5.1 step 1)",
+        functools.partial(_login_answer_rewritten, refusal=False),
+    ),
     "token_body_ignored": Fault(
         "the eP-CSCF reads the token only from the Authorization header field, not a body part (step 3)",
         _token_body_ignored,
