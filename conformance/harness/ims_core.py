@@ -450,13 +450,20 @@ class ImsCore:
 
     async def _icscf_request(self, tx: ServerTransaction, request: Request, source: Source) -> None:
         """The I-CSCF (TS 23.228 5.7): every initial request to the S-CSCF, without Record-Route,
-        after the webRTC check of :meth:`_webrtc_check` when there is a W7 client."""
+        after the webRTC check of :meth:`_webrtc_check` when there is a W7 client; a request in a
+        dialog on along its Route (the reference I-CSCF does the same, ``reference/nodes/i_cscf``)."""
         node = self.icscf_node
         assert node is not None
         try:
-            if request.to.tag is not None:
-                raise _Reject(403, "Not a dialog-forming request")
             check_max_forwards(request)
+            if request.to.tag is not None:
+                # RFC 3261 16.4, 16.6: a request in a dialog with a route set (a caller with one
+                # connection to its entry point sends it there) goes on to the Route's next hop; the
+                # I-CSCF is on no dialog's path, so without a Route it does not belong here
+                if not request.get_all("Route"):
+                    raise _Reject(403, "Not a dialog-forming request")
+                await proxy(node, tx, request, [self._along_route(request)], own_uris=[node.uri()])
+                return
             request = await self._webrtc_check(request)
             await proxy(node, tx, request, [Branch(request.uri, self.scscf_target)], own_uris=[node.uri()])
         except Exception as exc:  # noqa: BLE001 - every failure becomes a final response

@@ -101,6 +101,32 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
         | user | count |
         | bob  | 2     |
 
+    @step_5 @TP_WIMPU_FORK_002 @dialect_jssip @dialect_sipjs @dialect_sipml5
+    Scenario Outline: The caller cancels a session while WICs of three client families of the called user ring
+      Each WIC rings and is cancelled in the SIP of its own client family (docs/dialects.md): the
+      eP-CSCF cancels every branch over its own WebSocket, whatever the WIC's Contact looks like,
+      and the caller gets one 487.
+
+      Given <user> has registered from 3 WICs speaking SIP as JsSIP 3.13, SIP.js 0.21 and a sipML5-like client, one each, in that order
+      And every WIC of <user> rings and does not answer
+      When the remote party calls <user> and cancels the call while every WIC of that user rings
+      Then the remote party's CANCEL is answered with 200
+      And every WIC of <user> receives a CANCEL
+      And the remote party receives 487
+      And the remote party receives exactly one 487
+      And the remote party receives no 2xx
+      And every CANCEL a WIC of <user> receives carries the Reason of the CANCEL that reached the eP-CSCF, as the solution profile chooses (PROFILE_FORK_CANCEL_REASON)
+
+      @option_a
+      Examples: individual IMPU allocated by the third party
+        | user  |
+        | alice |
+
+      @option_b
+      Examples: IMPU allocated by the eP-CSCF, called by the external identity
+        | user |
+        | bob  |
+
   Rule: RFC 3261 16.7 - when every WIC refuses the session, the caller gets one of their refusals, once all have answered
 
     WIC 1 refuses at once with 486 Busy Here, WIC 2 a little later with 480 Temporarily

@@ -27,7 +27,8 @@ printf %s "$password" > "$state/secrets/block.block1.password"
 
 # The reference WWSF and registrar; they issue the test PKI (pki/ep-cscf.pem is the WSS server
 # certificate for HOST, pki/client.ep-cscf1.pem the eP-CSCF's W6 client certificate).
-python3 -m reference.cli up --config "$here/stack.toml" --nodes wwsf,registrar --host "$host" \
+# The suite's own checkout first on the path: the lab runs the reference of this tree, installed or not.
+PYTHONPATH="$here/../..${PYTHONPATH:+:$PYTHONPATH}" python3 -m reference.cli up --config "$here/stack.toml" --nodes wwsf,registrar --host "$host" \
   --state-dir "$state" --clock-offset-file "$state/clock-offset" &
 for _ in $(seq 100); do
   [ -s "$state/pki/client.ep-cscf1.key" ] && [ -s "$state/pki/ep-cscf.key" ] && break

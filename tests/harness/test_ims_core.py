@@ -302,6 +302,48 @@ async def test_terminating_invite_reaches_the_block_contact_through_its_path(
     assert ack.call_id == invite.call_id and ack.uri == f"sip:remote@127.0.0.1:{ep.node.port};transport=tcp"
 
 
+def _in_dialog(caller: RemoteParty, method: str, *, routed: bool) -> Request:
+    """A request in the caller's last dialog (RFC 3261 12.2.1.1), on its route set or without one."""
+    [final] = [r for r in caller.responses if r.status == 200 and r.cseq.method == "INVITE"]
+    ack = caller.ack_for(caller.invite_request(ALICE), final)
+    request = Request(
+        headers=tuple(
+            Header("CSeq", f"2 {method}") if h.name == "CSeq"
+            else Header("Call-ID", final.call_id) if h.name == "Call-ID"
+            else Header("From", final.get("From") or "") if h.name == "From"
+            else h
+            for h in ack.headers
+            if routed or h.name != "Route"
+        ),
+        body=b"",
+        method=method,
+        uri=ack.uri,
+    )  # fmt: skip
+    return request
+
+
+async def test_a_request_in_a_dialog_sent_to_the_icscf_goes_on_along_its_route(
+    core: ImsCore, party: MakeParty
+) -> None:
+    """RFC 3261 16.4, 16.6: a caller with one connection to its entry point (SIPp over TCP) sends its
+    BYE there, with the dialog's route set: the I-CSCF, on no dialog's path, forwards it to the
+    Route's next hop; without a Route the request does not belong to it (403)."""
+    ep = await party()
+    await register_block(core, ep)
+    caller = await party(REMOTE_DOMAIN)
+    assert core.icscf_target is not None
+    assert (await caller.call(ALICE, core.icscf_target)).status == 200
+
+    bye = _in_dialog(caller, "BYE", routed=True)
+    answer = await asyncio.wait_for(caller.node.send_request(bye, core.icscf_target, add_via=False).final, 5)
+    assert answer.status == 200, f"expected the BYE along its Route to reach the eP-CSCF, got {answer.status}"
+    assert [r.method for r in ep.received if r.call_id == bye.call_id][-1] == "BYE"
+
+    stray = _in_dialog(caller, "INFO", routed=False)
+    answer = await asyncio.wait_for(caller.node.send_request(stray, core.icscf_target, add_via=False).final, 5)
+    assert answer.status == 403, f"expected 403 for an in-dialog request with no Route, got {answer.status}"
+
+
 async def test_terminating_to_an_unregistered_block_is_480(core: ImsCore, party: MakeParty) -> None:
     caller = await party(REMOTE_DOMAIN)
     assert core.icscf_target is not None

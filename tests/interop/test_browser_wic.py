@@ -319,6 +319,11 @@ async def _scenario(
     assert "cause=200" in reason, f"expected Reason: SIP;cause=200 on the CANCEL, got {reason!r}"
     await expect(page.locator("#call-state")).to_have_text("in-call")
     await shot("in-call")
+    # the page logs each change of the call's state once (JsSIP's "progress" of an incoming call,
+    # its own 180, is not a second "incoming")
+    logged = await page.locator("#log li").all_inner_texts()
+    incoming = [line for line in logged if " call incoming" in line]
+    assert len(incoming) == 1, f"expected the page to log the incoming call once, got {incoming}"
     await asyncio.sleep(0.3)  # a straggling final response (the emulated WIC's 487) would show here
     finals = [r.status for r in responses if r.is_final]
     assert finals == [200], f"expected exactly one final response, 200, at the remote party; got {finals}"

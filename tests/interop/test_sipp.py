@@ -216,13 +216,27 @@ async def run_sipp(
     stack: Stack, scenario: str, transport: str, called: str, directory: Path, *, calls: int = 1
 ) -> SippRun:
     """SIPp with ``scenario`` against the stack's I-CSCF: ``calls`` calls, one at a time."""
+    icscf = (stack.config.host, stack.icscf.node.port)
+    return await run_sipp_at(icscf, stack.config.host, scenario, transport, called, directory, calls=calls)
+
+
+async def run_sipp_at(
+    icscf: tuple[str, int],
+    host: str,
+    scenario: str,
+    transport: str,
+    called: str,
+    directory: Path,
+    *,
+    calls: int = 1,
+) -> SippRun:
+    """SIPp on ``host`` with ``scenario`` against the I-CSCF at ``icscf``: ``calls`` calls, one at a time."""
     sipp = _sipp()
     stat, log, errors = _new_files(directory)
     [port] = free_ports(1)
-    host = stack.config.host
     what = f"SIPp {scenario} -t {transport} to {called} ({calls} call(s))"
     proc = await asyncio.create_subprocess_exec(
-        sipp, f"{host}:{stack.icscf.node.port}",
+        sipp, f"{icscf[0]}:{icscf[1]}",
         "-sf", str(SIPP_DIR / scenario),
         "-t", transport, "-i", host, "-p", str(port),
         "-m", str(calls), "-l", "1", "-d", str(CALL_LENGTH_MS),

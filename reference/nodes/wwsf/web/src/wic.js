@@ -139,7 +139,8 @@ function start(grant) {
     }
     session = rtc;
     const other = originator === 'remote' ? request.from.uri.toString() : request.ruri.toString();
-    rtc.on('progress', () => setCall(originator === 'remote' ? 'incoming' : 'ringing', other));
+    // 'progress' of an incoming call is the page's own 180: already shown as 'incoming' below
+    if (originator === 'local') rtc.on('progress', () => setCall('ringing', other));
     rtc.on('accepted', () => setCall('in-call', other));
     rtc.on('confirmed', () => note('call confirmed (ACK)'));
     rtc.on('ended', (e) => {
