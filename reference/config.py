@@ -212,6 +212,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         raise ConfigError(f"{where}: no [[block]]: the stack needs at least one wIMPU block")
 
     users: list[UserSpec] = []
+    wimpus = {b.wimpu for b in blocks}
     for i, u in enumerate(data.get("user", [])):
         at = f"{where}: user[{i}]"
         _keys(u, _USER, at)
@@ -221,7 +222,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         except IdentityError as exc:
             raise ConfigError(f"{at}.identity: {exc}") from None
         block = _get(u, "block", str, at)
-        if not any(b.wimpu == block for b in blocks):
+        if block not in wimpus:
             raise ConfigError(f"{at}.block: {block!r} is not a configured block")
         username = _get(u, "username", str, at)
         try:
