@@ -94,8 +94,8 @@ def stack_config(users: int, password: str) -> str:
     parts = [default_config_text(), "\n[limits]\nwss_max_connections = 20000\nwss_max_per_source = 20000\n"]
     for n in range(users):
         parts.append(
-            f'\n[[user]]\nusername = "load-{n}"\npassword_hash = "{stored}"\n'
-            f'identity = "sip:wrtc-load-{n}@block1.ims.example.net"\nblock = "{BLOCK}"\n'
+            f"\n[[user]]\nusername = 'load-{n}'\npassword_hash = '{stored}'\n"
+            f"identity = 'sip:wrtc-load-{n}@block1.ims.example.net'\nblock = '{BLOCK}'\n"
         )
     return "".join(parts)
 
