@@ -3,6 +3,7 @@
     wimpu-ref up [--config STACK.toml] [--state-dir DIR] [--keylog KEYS] [--verbose] [--nodes N,...]
                  [--pixit-out FILE]
     wimpu-ref config            # print the default configuration
+    wimpu-ref hash-password [--ln 14] [-r 8] [-p 1]   # a [[user]] password_hash
 
 starts the wIMPU Registrar, the WWSF, the S-CSCF, the I-CSCF and the eP-CSCFs of the
 reference profile (or of STACK.toml), prints every endpoint and the test users, logs each
@@ -15,6 +16,11 @@ signing key (saved in the state directory), the blocks, users and IMS users. The
 conformance suite then runs against the reference started as separate processes
 (``wimpu-conformance run --sut FILE``).
 
+``hash-password`` reads a password from a prompt (twice) or, when stdin is not a terminal,
+from stdin's first line, and prints its ``password_hash`` for a ``[[user]]`` table: the PHC
+string ``$scrypt$ln=14,r=8,p=1$<salt>$<hash>`` (``reference/nodes/wwsf/users.py``). Never from
+the command line, where other users of the machine and the shell history would see it.
+
 ``--keylog KEYS`` (or ``SSLKEYLOGFILE``, or ``[stack] keylog``) has every TLS server and client
 of the stack append its secrets to KEYS (NSS key log, created mode 0600), so a lab's capture
 of the stack's WSS, HTTPS and W6/W7 decrypts: ``wimpu-conformance verify TRACE --keylog KEYS``.
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import getpass
 import json
 import logging
 import os
@@ -35,6 +42,7 @@ from pathlib import Path
 
 from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
+from reference.nodes.wwsf.users import DEFAULT_LN, DEFAULT_P, DEFAULT_R, check_credentials, hash_password
 from reference.stack import Stack
 from reference.stack_access import OBSERVER
 from reference.tls import DEFAULT_SANS, PkiError
@@ -106,6 +114,27 @@ async def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_password(args: argparse.Namespace) -> int:
+    """``hash-password``: the PHC scrypt string of a password read from a prompt or stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("wimpu-ref: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    reason = check_credentials("", password)
+    if not password or reason is not None:
+        print(f"wimpu-ref: {reason or 'empty password'}", file=sys.stderr)
+        return 2
+    try:
+        print(hash_password(password, args.ln, args.r, args.p))
+    except ValueError as exc:
+        print(f"wimpu-ref: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _credential_lines(stack: Stack) -> list[str]:
     """What an operator needs: the registrar's client certificates (mutual TLS), each block's
     digest password at the S-CSCF/HSS, and the demo users' passwords (docs/security.md)."""
@@ -118,10 +147,16 @@ def _credential_lines(stack: Stack) -> list[str]:
             f"  block {b.name!r} registers as {b.name}@{stack.config.ims_domain} with password "
             f"{b.password!r} (S-CSCF/HSS digest; {stack.secrets.path(f'block.{b.name}')} unless configured)"
         )
+    hashed = 0
     for user in stack.config.users:
+        if user.password is None:
+            hashed += 1
+            continue
         lines.append(
             f"  user {user.username!r} (demo password {user.password!r}) registers as {user.identity}"
         )
+    if hashed:
+        lines.append(f"  {hashed} user(s) configured with a password_hash (not shown)")
     return lines
 
 
@@ -256,8 +291,21 @@ def _pixit_text(stack: Stack) -> str:
             f"registration = {b.registration}",
             f"external_domains = {_toml(list(b.external_domains))}",
         ]
+    hashed = [u for u in config.users if u.password is None]
     for u in config.users:
-        lines += ["", "[[user]]"] + [f"{k} = {_toml(v)}" for k, v in dataclasses.asdict(u).items()]
+        if u.password is not None:
+            fields = {
+                "username": u.username,
+                "password": u.password,
+                "identity": u.identity,
+                "block": u.block,
+            }
+            lines += ["", "[[user]]"] + [f"{k} = {_toml(v)}" for k, v in fields.items()]
+    if hashed:  # the suite logs in with a password: a stored hash gives it none
+        lines += [
+            "",
+            f"# {len(hashed)} user(s) with a password_hash left out: the suite needs their passwords",
+        ]
     ims_users = [sub for sub in stack.hss.subscriptions if not sub.wildcard_impus]  # not wIMPU blocks
     for i, sub in enumerate(ims_users):
         lines += [
@@ -292,6 +340,13 @@ def main(argv: list[str] | None = None) -> int:
         "log, as SSLKEYLOGFILE; mode 0600) so a capture of its WSS and HTTPS decrypts",
     )
     sub.add_parser("config", help="print the default configuration (a starting point for --config)")
+    hashing = sub.add_parser(
+        "hash-password",
+        help="print a [[user]] password_hash (scrypt, PHC string) of a password read from a prompt or stdin",
+    )
+    hashing.add_argument("--ln", type=int, default=DEFAULT_LN, help=f"log2 of scrypt's N ({DEFAULT_LN})")
+    hashing.add_argument("-r", type=int, default=DEFAULT_R, help=f"scrypt's block size r ({DEFAULT_R})")
+    hashing.add_argument("-p", type=int, default=DEFAULT_P, help=f"scrypt's parallelism p ({DEFAULT_P})")
     up.add_argument("--verbose", action="store_true", help="log every SIP message in full")
     up.add_argument(
         "--nodes",
@@ -313,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(default_config_text(), end="")
         return 0
+    if args.command == "hash-password":
+        return _hash_password(args)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)-18s %(message)s",

@@ -19,6 +19,7 @@ from typing import Any
 
 from reference.blocks import Allocation, WimpuBlock
 from reference.limits import Limits
+from reference.nodes.wwsf.users import parse_user_secret
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
 from reference.stack import BlockSpec, LeaseTiming, PcscfSpec, StackConfig, UserSpec
@@ -38,7 +39,7 @@ _PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf", "remote"}
 "Listening ports of the nodes, and ``remote``: where the remote IMS party (played by the suite) listens."
 _EP = {"name", "wss_port", "sip_port", "p_cscfs"}
 _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains", "standby"}
-_USER = {"username", "password", "identity", "block"}
+_USER = {"username", "password", "password_hash", "identity", "block"}
 
 
 def default_config_text() -> str:
@@ -211,6 +212,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         raise ConfigError(f"{where}: no [[block]]: the stack needs at least one wIMPU block")
 
     users: list[UserSpec] = []
+    wimpus = {b.wimpu for b in blocks}
     for i, u in enumerate(data.get("user", [])):
         at = f"{where}: user[{i}]"
         _keys(u, _USER, at)
@@ -220,9 +222,14 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         except IdentityError as exc:
             raise ConfigError(f"{at}.identity: {exc}") from None
         block = _get(u, "block", str, at)
-        if not any(b.wimpu == block for b in blocks):
+        if block not in wimpus:
             raise ConfigError(f"{at}.block: {block!r} is not a configured block")
-        users.append(UserSpec(_get(u, "username", str, at), _get(u, "password", str, at), identity, block))
+        username = _get(u, "username", str, at)
+        try:
+            parse_user_secret(username, u)
+        except ValueError as exc:
+            raise ConfigError(f"{at}: {exc}") from None
+        users.append(UserSpec(username, u.get("password"), identity, block, u.get("password_hash")))
 
     return StackConfig(
         host=_get(stack, "host", str, f"{where}: stack", "127.0.0.1"),

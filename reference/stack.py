@@ -117,10 +117,20 @@ class PcscfSpec:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class UserSpec:
+    """A WWSF user: exactly one of ``password`` (plaintext, demo and test users) and
+    ``password_hash`` (a PHC scrypt string, ``reference.nodes.wwsf.users``)."""
+
     username: str
-    password: str
+    password: str | None
     identity: str
     block: str
+    password_hash: str | None = None
+
+    def credential(self) -> dict[str, str]:
+        """``{"password": ...}`` or ``{"password_hash": ...}``, as the WWSF's user store takes it."""
+        if self.password_hash is not None:
+            return {"password_hash": self.password_hash}
+        return {"password": self.password} if self.password is not None else {}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -241,7 +251,7 @@ class Stack:
         self.wwsf = WwsfService(
             pki=self.pki,
             users={
-                u.username: {"password": u.password, "identity": u.identity, "block": u.block}
+                u.username: {**u.credential(), "identity": u.identity, "block": u.block}
                 for u in self.config.users
             },
             blocks=[

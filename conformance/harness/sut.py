@@ -184,7 +184,11 @@ class ReferenceSut(Sut):
             self.stack.pki.issue(name, (*DEFAULT_SANS, host))
         config = self.stack.config
         self.ims_domain, self.remote_domain = config.ims_domain, config.remote_domain
-        self.users = {u.username: User(u.username, u.password, u.identity, u.block) for u in config.users}
+        self.users = {  # a user with a password_hash only is no use to the suite: it logs in with a password
+            u.username: User(u.username, u.password, u.identity, u.block)
+            for u in config.users
+            if u.password is not None
+        }
         self.ims_users = {}
         self.capture_hosts = [host]
         self.host = host

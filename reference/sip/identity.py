@@ -141,6 +141,10 @@ class AmbiguousIdentity(WildcardError):
         self.identity, self.wildcards = identity, wildcards
 
 
+_VISIBLE_ASCII = re.compile(r"[!-~]*")
+"Every character of an identity, ``!`` to ``~``."
+
+
 class _Identity(NamedTuple):
     scheme: str
     user: str  # unescaped; ``+<digits>`` for tel
@@ -163,9 +167,10 @@ def _parse_identity(value: str) -> _Identity:
         if not (text.startswith("<") and text.endswith(">")):
             fail("unbalanced '<' and '>'")
         text = text[1:-1]
-    for column, char in enumerate(text, 1):
-        if not "!" <= char <= "~":
-            fail(f"character {char!r} at column {column} is not allowed (RFC 3261 25.1)")
+    if not _VISIBLE_ASCII.fullmatch(text):  # the loop only to name the column (start-up checks many)
+        for column, char in enumerate(text, 1):
+            if not "!" <= char <= "~":
+                fail(f"character {char!r} at column {column} is not allowed (RFC 3261 25.1)")
     scheme, colon, rest = text.partition(":")
     scheme = scheme.lower()
     if not colon or scheme not in ("sip", "sips", "tel"):
