@@ -335,12 +335,14 @@ async def test_a_request_in_a_dialog_sent_to_the_icscf_goes_on_along_its_route(
     assert (await caller.call(ALICE, core.icscf_target)).status == 200
 
     bye = _in_dialog(caller, "BYE", routed=True)
-    answer = await asyncio.wait_for(caller.node.send_request(bye, core.icscf_target, add_via=False).final, 5)
+    sent = caller.node.send_request(bye, core.icscf_target, add_via=False)
+    answer = await asyncio.wait_for(sent.final, 5)
     assert answer.status == 200, f"expected the BYE along its Route to reach the eP-CSCF, got {answer.status}"
     assert [r.method for r in ep.received if r.call_id == bye.call_id][-1] == "BYE"
 
     stray = _in_dialog(caller, "INFO", routed=False)
-    answer = await asyncio.wait_for(caller.node.send_request(stray, core.icscf_target, add_via=False).final, 5)
+    sent = caller.node.send_request(stray, core.icscf_target, add_via=False)
+    answer = await asyncio.wait_for(sent.final, 5)
     assert answer.status == 403, f"expected 403 for an in-dialog request with no Route, got {answer.status}"
 
 
