@@ -30,10 +30,16 @@ three SIP nodes), no TLS, no identity checks. The ratio says what the text's hop
 against a proxy that does none of them.
 
 One client process holds the caller and the WICs of both; its CPU share of one core is printed
-(near 100 %: the client bounds the figure). The machine's cores are shared by the stack, Kamailio
-and the client. Printed per level of contacts: calls/s, p50 and p99 of the set-up to every
-contact, p50 to the first 180, errors by kind (a status code other than the 487 the CANCEL asks
-for, ``timeout``: no WIC or caller event within 5 s, or no 487 within 5 s of the CANCEL).
+(near 100 %: the client bounds the figure), and so is the SUT's (its process group's, from /proc:
+near 100 % for the reference, one asyncio process for every node, it bounds itself). The machine's
+cores are shared by the stack, Kamailio and the client. Printed per level of contacts: calls/s,
+p50 and p99 of the set-up to every contact, p50 to the first 180, errors by kind (a status code
+other than the 487 the CANCEL asks for, ``timeout``: no WIC or caller event within 5 s, or no 487
+within 5 s of the CANCEL).
+
+``wimpu-ref up`` logs every SIP message each node sends and receives at INFO (one line each, to a
+file here); Kamailio logs nothing (``debug=0``). The reference has no switch to turn that off, so
+its rows include it.
 
 Usage: ``python3 bench/terminating_setup.py [--contacts 1,2,5] [--seconds 10]``. Needs Kamailio
 (``scripts/install.sh``) for the peer and the ratio; without it only the reference is measured.
@@ -43,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import resource
 import shutil
@@ -119,6 +126,8 @@ class Sut:
     "The WWSF to log in at (one log-in per WIC, its token on the REGISTER); None: no log-in."
     ssl: object
     via: Target
+    server: int | None = None
+    "The process group of the SUT's processes (its CPU is read from /proc); None: not measured."
 
 
 @dataclass(frozen=True)
@@ -131,10 +140,28 @@ class Figures:
     p99_ms: float
     ring_p50_ms: float
     client_cpu: float
+    server_cpu: float
+    "The SUT's processes' CPU share of one core while loaded (NaN: not measured)."
 
     @property
     def rate(self) -> float:
         return self.calls / self.seconds
+
+
+def group_cpu(pgid: int | None) -> float:
+    """CPU seconds used so far by the processes of group ``pgid`` (Linux /proc; NaN elsewhere):
+    the SUT's own CPU share tells whether it, the client or the machine bounds a row."""
+    if pgid is None or not os.path.isdir("/proc/self"):
+        return float("nan")
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == pgid:  # pgrp; utime and stime are fields 14 and 15 of stat(5)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -245,6 +272,7 @@ async def measure(sut: Sut, contacts: int, seconds: float) -> Figures:
     errors: Counter[str] = Counter()
     try:
         cpu = resource.getrusage(resource.RUSAGE_SELF)
+        server = group_cpu(sut.server)
         begin = time.monotonic()
         while time.monotonic() - begin < seconds:
             outcome = await caller.call()
@@ -255,6 +283,7 @@ async def measure(sut: Sut, contacts: int, seconds: float) -> Figures:
                 ring.append(outcome[1])
         wall = time.monotonic() - begin
         used = resource.getrusage(resource.RUSAGE_SELF)
+        server = group_cpu(sut.server) - server
     finally:
         await caller.stop()
     return Figures(
@@ -266,29 +295,30 @@ async def measure(sut: Sut, contacts: int, seconds: float) -> Figures:
         p99_ms=percentile(setup, 0.99),
         ring_p50_ms=percentile(ring, 0.5),
         client_cpu=(used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime) / wall,
+        server_cpu=server / wall,
     )
 
 
 HEADER = (
     f"{'SUT':<36} {'contacts':>8} {'calls/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'180 p50':>8} "
-    f"{'errors':>6} {'client':>7}"
+    f"{'errors':>6} {'client':>7} {'server':>7}"
 )
 
 
 def row(name: str, f: Figures) -> str:
     return (
         f"{name:<36} {f.contacts:>8} {f.rate:>8.0f} {f.p50_ms:>8.2f} {f.p99_ms:>8.2f} {f.ring_p50_ms:>8.2f} "
-        f"{f.errors.total():>6} {f.client_cpu:>7.0%}"
+        f"{f.errors.total():>6} {f.client_cpu:>7.0%} {f.server_cpu:>7.0%}"
         + (f"  ({', '.join(f'{n} {kind}' for kind, n in sorted(f.errors.items()))})" if f.errors else "")
     )
 
 
-def reference_sut(directory: Path) -> Sut:
+def reference_sut(directory: Path, server: int) -> Sut:
     origin = f"https://{REF_HOST}:8443"
     context = TestPki(directory / "state" / "pki").client_context()
     return Sut(
         "reference I-CSCF..eP-CSCF", f"wss://{REF_HOST}:7443", origin, origin, context,
-        Target("TCP", REF_HOST, ICSCF_PORT),
+        Target("TCP", REF_HOST, ICSCF_PORT), server,
     )  # fmt: skip
 
 
@@ -345,8 +375,8 @@ def main() -> int:
                 kam = spawn([kamailio, "-f", str(config), "-DD", "-E"], directory / "kam.log")
                 wait_port(KAM_HOST, KAM_SIP_PORT, kam, "kamailio")
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:g} s per level; back to back\n")
-            peer = KAMAILIO_SUT if kam is not None else None
-            summary = run_levels(reference_sut(directory), peer, levels, args.seconds)
+            peer = dataclasses.replace(KAMAILIO_SUT, server=kam.pid) if kam is not None else None
+            summary = run_levels(reference_sut(directory, ref.pid), peer, levels, args.seconds)
         finally:
             stop(ref)
             if kam is not None:
@@ -356,6 +386,7 @@ def main() -> int:
         print(line)
     print("\np50/p99: INVITE sent until the last WIC received it; 180 p50: until the first 180 at the caller")
     print("client: the client process's CPU share of one core; near 100 % it bounds that row's rate")
+    print("server: the SUT's processes' CPU share of one core (the reference: one process, every node)")
     if not kamailio:
         print("kamailio not installed (scripts/install.sh): no peer, no ratio")
     return 0
