@@ -100,15 +100,34 @@ def stack_config(users: int, password: str) -> str:
     return "".join(parts)
 
 
-def kamailio_config(directory: Path, host: str = KAM_HOST, port: int = KAM_PORT) -> Path:
-    """Kamailio as a plain SIP-over-WebSocket registrar: no TLS, no authentication."""
-    modules = sorted(glob.glob("/usr/lib/*/kamailio/modules"))
-    if not modules:
+REGISTRAR_ROUTE = """\
+    if (is_method("REGISTER")) { save("location"); exit; }
+    sl_send_reply("405", "Method Not Allowed");
+"""
+"The request route of the plain registrar: REGISTER saved in ``usrloc``, anything else refused."
+
+
+def kamailio_config(
+    directory: Path,
+    host: str = KAM_HOST,
+    port: int = KAM_PORT,
+    *,
+    modules: tuple[str, ...] = (),
+    params: str = "",
+    route: str = REGISTRAR_ROUTE,
+    sip_port: int | None = None,
+) -> Path:
+    """Kamailio as a plain SIP-over-WebSocket registrar: no TLS, no authentication. ``modules``,
+    ``params`` and ``route`` (the body of ``request_route``) make it more (a proxy,
+    ``bench/terminating_setup.py``); ``sip_port``: a plain SIP-over-TCP listener too."""
+    found = sorted(glob.glob("/usr/lib/*/kamailio/modules"))
+    if not found:
         raise FileNotFoundError("no /usr/lib/*/kamailio/modules")
     load = "".join(
         f'loadmodule "{m}.so"\n' for m in ("kex", "corex", "tm", "sl", "pv", "xhttp", "websocket", "usrloc",
-                                          "registrar", "textops", "siputils")
+                                          "registrar", "textops", "siputils", *modules)
     )  # fmt: skip
+    listen = f"listen=tcp:{host}:{port}\n" + (f"listen=tcp:{host}:{sip_port}\n" if sip_port else "")
     path = directory / "kamailio.cfg"
     path.write_text(
         f"""#!KAMAILIO
@@ -118,19 +137,16 @@ children=2
 tcp_children=2
 auto_aliases=no
 tcp_accept_no_cl=yes
-listen=tcp:{host}:{port}
-mpath="{modules[0]}/"
+{listen}mpath="{found[0]}/"
 {load}modparam("registrar", "max_contacts", 0)
-event_route[xhttp:request] {{
+{params}event_route[xhttp:request] {{
     if ($hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {{
         if (ws_handle_handshake()) {{ exit; }}
     }}
     xhttp_reply("404", "Not Found", "", "");
 }}
 request_route {{
-    if (is_method("REGISTER")) {{ save("location"); exit; }}
-    sl_send_reply("405", "Method Not Allowed");
-}}
+{route}}}
 """
     )
     return path

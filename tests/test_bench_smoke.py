@@ -51,3 +51,27 @@ def test_startup_time_measures_each_row_and_its_peer() -> None:
         assert len(ratios) == 3 and all(float(line.split()[-1].rstrip("x")) > 0 for line in ratios), ratios
     else:
         assert "no peer, no ratio" in result.stdout and not ratios
+
+
+def test_terminating_setup_measures_each_level_and_its_peer() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "bench/terminating_setup.py", "--contacts", "1,2", "--seconds", "1"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    measured = ("reference I-CSCF", "Kamailio 5.6")
+    # a row ends with the errors by kind in parentheses when there are any: "... 1 30% 95%  (1 timeout)"
+    lines = [line.split("  (")[0] for line in result.stdout.splitlines() if line.startswith(measured)]
+    rows = [line.split() for line in lines]
+    names = [" ".join(r[:2]) for r in rows]
+    peer = shutil.which("kamailio") is not None
+    each = ["reference I-CSCF..eP-CSCF", "Kamailio 5.6"] if peer else ["reference I-CSCF..eP-CSCF"]
+    assert names == each * 2, result.stdout
+    for r in rows:
+        contacts, rate, p50, p99, errors = int(r[-8]), float(r[-7]), float(r[-6]), float(r[-5]), int(r[-3])
+        assert contacts in (1, 2) and rate > 0 and 0 < p50 <= p99 and errors == 0, r
+    ratios = [line for line in result.stdout.splitlines() if line.startswith("ratio")]
+    assert len(ratios) == (2 if peer else 0), result.stdout
+    if not peer:
+        assert "no peer, no ratio" in result.stdout
