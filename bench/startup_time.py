@@ -43,16 +43,15 @@ import time
 from pathlib import Path
 
 import aiohttp
+
+# register_rate is a sibling: `python3 bench/<name>.py` puts bench/ first on the path
+from register_rate import kamailio_config, spawn, stop
 from websockets.exceptions import WebSocketException
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from register_rate import kamailio_config, spawn, stop  # noqa: E402
-
-from conformance.harness.wic import HandshakeRefused, Wic, web_login  # noqa: E402
-from reference.config import default_config_text  # noqa: E402
-from reference.nodes.wwsf.users import hash_password  # noqa: E402
-from reference.tls import TestPki  # noqa: E402
+from conformance.harness.wic import HandshakeRefused, Wic, web_login
+from reference.config import default_config_text
+from reference.nodes.wwsf.users import hash_password
+from reference.tls import TestPki
 
 REF_HOST = "127.0.92.1"
 KAM_HOST = "127.0.92.2"

@@ -63,16 +63,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# register_rate is a sibling: `python3 bench/<name>.py` puts bench/ first on the path
+from register_rate import kamailio_config, spawn, stop, wait_port
 
-from register_rate import kamailio_config, spawn, stop, wait_port  # noqa: E402
-
-from conformance.harness.remote import RemoteParty  # noqa: E402
-from conformance.harness.wic import Wic, web_login  # noqa: E402
-from reference.config import default_config_text  # noqa: E402
-from reference.sip.message import Request, Response  # noqa: E402
-from reference.tls import TestPki  # noqa: E402
-from reference.transport.endpoint import Target  # noqa: E402
+from conformance.harness.remote import RemoteParty
+from conformance.harness.wic import Wic, web_login
+from reference.config import default_config_text
+from reference.sip.message import Request, Response
+from reference.tls import TestPki
+from reference.transport.endpoint import Target
 
 REF_HOST = "127.0.93.1"
 KAM_HOST = "127.0.93.2"
