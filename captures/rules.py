@@ -810,8 +810,11 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2 step 6 and 5.2.2.3.2: the eP-CSCF "shall store the registration
     information" (update it on every re-registration, remove it on de-registration) in
     the registrar before step 7's 200 OK: a W6 write (or, for ``Expires: 0``, a delete)
-    naming the identity, or the IMPU allocated to it. A de-registration of an identity the
-    W6 read found not registered has nothing to remove (5.2.2.3.1): no delete, and no write."""
+    naming the identity, or the IMPU allocated to it. Stored means the registrar said so: a
+    write counts once its 2xx answer came before the 200 OK (a write the registrar left
+    unanswered, or refused, has stored nothing; TP_WIMPU_REG_013). A de-registration of an
+    identity the W6 read found not registered has nothing to remove (5.2.2.3.1): no delete,
+    and no write."""
     say = _Say("REG_W6_STORE", flow)
     found = []
     for asked in _wic_registers(flow):
@@ -827,6 +830,13 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
             else _writes(named)
         )
         what = "W6 delete before the 200 OK to a de-registration" if removal else "W6 write before the 200 OK"
+        if not removal and wanted:
+            stored = [h for h in wanted if _confirmed_before(flow, h, final)]
+            if not stored:
+                found.append(say("fail", f"{what}, and the registrar had confirmed none of the "
+                                 f"{len(wanted)} write(s) when the 200 OK was sent", final))  # fmt: skip
+                continue
+            wanted = stored
         if removal and not wanted:
             unknown = _nothing_registered(flow, named)
             if unknown is not None:
@@ -834,6 +844,19 @@ def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
                 continue
         found.append(_query(say, ctx, "W6", wanted, [h for h in window if h not in named], what, final))
     return say.summary(found)
+
+
+def _confirmed_before(flow: Flow, asked: Hop, before: Hop) -> bool:
+    """The registrar answered the HTTP request ``asked`` with a 2xx before ``before`` was sent."""
+    answer = _answer(flow, asked)
+    reply = answer.message.http if answer is not None else None
+    return (
+        answer is not None
+        and reply is not None
+        and reply.status is not None
+        and 200 <= reply.status < 300
+        and answer.message.index < before.message.index
+    )
 
 
 _CLOCK_MARGIN = 2.0

@@ -220,6 +220,10 @@ class Pixit:
     registrar_client: tuple[Path, Path] | None = None
     """``[registrar] client_cert`` and ``client_key``: the certificate (PEM chain) and key the suite
     presents to an external registrar that requires mutual TLS (read-only W6/W7 and leases)."""
+    registrar_stall: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    """``[registrar] stall`` and ``resume``: fault injection, two commands that make the external
+    registrar stop answering (requests accepted and left unanswered, as a hung process does) and
+    answer again (TP_WIMPU_REG_013); None: the suite cannot make it stall."""
     clock_file: Path | None = None
     "A clock-offset file every external node reads its time from (scenarios that let time pass)."
     state_dir: Path | None = None
@@ -306,7 +310,7 @@ _STACK = {"host", "ims_domain", "remote_domain", "state_dir"}
 _TRUST = {"ca"}
 _NODE_KEYS = {
     "wwsf": {"mode", "url", "signing_key"},
-    "registrar": {"mode", "url", "client_cert", "client_key"},
+    "registrar": {"mode", "url", "client_cert", "client_key", "stall", "resume"},
     "i_cscf": {"mode", "sip"},
     "s_cscf": {"mode", "sip"},
     "remote": {"mode", "sip"},
@@ -516,6 +520,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         trust=tuple(_trust(r, trust, later=bool(start))),
         wwsf_signing_key=r.file(wwsf_table, "signing_key", "[wwsf]", later=bool(start)),
         registrar_client=_registrar_client(r, data.get("registrar", {}), later=bool(start)),
+        registrar_stall=_registrar_stall(r, data.get("registrar", {}), nodes["registrar"]),
         clock_file=(
             None if "offset_file" not in clock else _relative(r, r.get(clock, "offset_file", str, "[clock]"))
         ),
@@ -559,6 +564,21 @@ def _registrar_client(r: _Reader, table: Mapping[str, Any], *, later: bool) -> t
         missing = "client_key" if key is None else "client_cert"
         raise r.fail(f"[registrar].{missing}", "missing: give client_cert and client_key together")
     return None if cert is None or key is None else (cert, key)
+
+
+def _registrar_stall(
+    r: _Reader, table: Mapping[str, Any], node: Node
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """``[registrar] stall`` and ``resume``, both or neither, for an external registrar only."""
+    stall, resume = r.command(table, "stall", "[registrar]"), r.command(table, "resume", "[registrar]")
+    if not stall and not resume:
+        return None
+    if not stall or not resume:
+        missing = "resume" if not resume else "stall"
+        raise r.fail(f"[registrar].{missing}", "missing: give stall and resume together")
+    if node.mode != "external":
+        raise r.fail("[registrar].stall", "only an external registrar needs fault-injection commands")
+    return stall, resume
 
 
 def _relative(r: _Reader, value: str) -> Path:

@@ -431,6 +431,17 @@ class Stack:
         self._started.remove(part.stop)
         await part.crash()
 
+    def stall_registrar(self) -> None:
+        """Make the wIMPU Registrar of this process stop answering, as one that hangs would
+        (:meth:`RegistrarService.hold`), until :meth:`resume_registrar` or :meth:`stop`."""
+        if not self.runs("registrar") or self.config.registrar_url is not None:
+            raise RuntimeError("this process does not run the wIMPU Registrar")
+        self.registrar.hold()
+
+    def resume_registrar(self) -> None:
+        """Make the wIMPU Registrar answer again, the requests it held first."""
+        self.registrar.release()
+
     async def crash_ep_cscf(self, name: str) -> None:
         """Make eP-CSCF ``name`` of this process fail as a crash would (see :meth:`EpCscf.crash`).
 
@@ -634,6 +645,7 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop what this process started, in reverse order."""
+        self.registrar.release()  # nodes stopping before it must not wait on a held W6 request
         while self._started:
             await self._started.pop()()
         if self._w6 is not None:

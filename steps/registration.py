@@ -235,6 +235,37 @@ def wic_registers(world: World, wic: str, user: str) -> None:
 
 @when(
     parsers.re(
+        rf"{WIC} registers with the identity and the token of {USER} and waits until its transaction "
+        r"times out"
+    )
+)
+def wic_registers_until_timer_f(world: World, wic: str, user: str) -> None:
+    """The WIC waits for the final response as long as its transaction lives (RFC 3261 17.1.2.2,
+    Timer F); TR 23.701 5.2.2.5.2 steps 5-7."""
+    world.register_until_timer_f(wic, user)
+
+
+@given("the wIMPU Registrar has stopped answering")
+def registrar_stalled(world: World) -> None:
+    """Fault injection: the registrar accepts connections and requests and answers none."""
+    world.stall_registrar()
+
+
+@when("the wIMPU Registrar answers again")
+def registrar_resumed(world: World) -> None:
+    world.resume_registrar()
+
+
+@then("the eP-CSCF does not accept the registration before the WIC's transaction times out")
+def registration_not_accepted_before_timer_f(world: World) -> None:
+    """TR 23.701 5.2.2.5.2 steps 6-7: the OK follows the storing of the registration information in
+    the wIMPU Registrar; no 2xx while the registrar has stored nothing. No final response at all
+    within Timer F is not one either (whether the eP-CSCF answers is the profile's check)."""
+    expect.not_accepted_if_answered(world.outcome.response)
+
+
+@when(
+    parsers.re(
         rf"{WIC} registers with the identity and the token of {USER}, "
         rf"the token {_one_of('carriage', CARRIAGES)}"
     )

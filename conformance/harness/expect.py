@@ -161,6 +161,13 @@ def not_accepted(response: Response | None, who: str = "the eP-CSCF") -> None:
     assert response.status >= 300, f"expected {who} to refuse the request, got {_describe(response)}"
 
 
+def not_accepted_if_answered(response: Response | None, who: str = "the eP-CSCF") -> None:
+    """No 2xx: either no final response came, or one that refuses the request."""
+    assert response is None or response.status >= 300, (
+        f"expected {who} not to accept the request, got {_describe(response)}"
+    )
+
+
 def all_status(responses: Sequence[Response], expected: int, what: str) -> None:
     found = [r.start_line() for r in responses]
     assert responses and all(r.status == expected for r in responses), (

@@ -141,6 +141,17 @@ class Sut:
             "does not offer yet"
         )
 
+    async def stall_registrar(self) -> None:
+        """Make the wIMPU Registrar stop answering, as a hung one would (connections and requests
+        accepted, none answered), until :meth:`resume_registrar`."""
+        raise Unobservable(
+            "making the wIMPU Registrar of an external SUT stop answering needs the fault-injection "
+            "commands [registrar] stall and resume, which the PIXIT does not give"
+        )
+
+    async def resume_registrar(self) -> None:
+        """Make the wIMPU Registrar answer again (after :meth:`stall_registrar`)."""
+
     async def wait_block_holder(self, wimpu: str, name: str, within: float) -> float:
         """Not observable for an external SUT: the re-allocation is observed on the wire instead."""
         raise Unobservable("the lease of a block is internal to an external SUT")
@@ -252,6 +263,12 @@ class ReferenceSut(Sut):
 
     async def fail_ep_cscf(self, name: str) -> None:
         await self.stack.crash_ep_cscf(name)
+
+    async def stall_registrar(self) -> None:
+        self.stack.stall_registrar()
+
+    async def resume_registrar(self) -> None:
+        self.stack.resume_registrar()
 
     def blocks(self) -> tuple[Block, ...]:
         return tuple(
@@ -428,12 +445,11 @@ class ExternalSut(Sut):
             raise Unobservable(f"the remote party listens on {target.host}:{target.port}, not {listen}")
 
     async def fail_ep_cscf(self, name: str) -> None:
-        """Run the PIXIT's ``[[ep_cscf]] fail`` command of ``name`` (from the PIXIT's folder).
+        """Run the PIXIT's ``[[ep_cscf]] fail`` command of ``name``.
 
         Raises:
             Unobservable: the PIXIT gives no such command.
-            RuntimeError: the command did not succeed within 20 s (the scenario errors: the
-                suite could not do what the scenario needs, which says nothing of the SUT).
+            RuntimeError: the command did not succeed (:meth:`_fault_injection`).
         """
         command = self.pixit.nodes[name].fail
         if not command:
@@ -441,18 +457,37 @@ class ExternalSut(Sut):
                 f"making eP-CSCF {name} of an external SUT fail needs a fault-injection command "
                 "([[ep_cscf]] fail) the PIXIT does not give"
             )
+        await self._fault_injection(f"the fail command of {name}", command)
+
+    async def stall_registrar(self) -> None:
+        """Run the PIXIT's ``[registrar] stall`` command (Unobservable without one)."""
+        if self.pixit.registrar_stall is None:
+            await super().stall_registrar()
+            return
+        await self._fault_injection("the registrar's stall command", self.pixit.registrar_stall[0])
+
+    async def resume_registrar(self) -> None:
+        """Run the PIXIT's ``[registrar] resume`` command."""
+        if self.pixit.registrar_stall is not None:
+            await self._fault_injection("the registrar's resume command", self.pixit.registrar_stall[1])
+
+    async def _fault_injection(self, what: str, command: tuple[str, ...]) -> None:
+        """Run a fault-injection command of the PIXIT (from the PIXIT's folder).
+
+        Raises:
+            RuntimeError: the command did not succeed within 20 s (the scenario errors: the
+                suite could not do what the scenario needs, which says nothing of the SUT).
+        """
         cwd = self.pixit.path.parent if self.pixit.path is not None else None
         try:
             done = await asyncio.to_thread(
                 subprocess.run, list(command), cwd=cwd, capture_output=True, text=True, timeout=20
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"the fail command of {name} {list(command)} did not run: {exc}") from None
+            raise RuntimeError(f"{what} {list(command)} did not run: {exc}") from None
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise RuntimeError(
-                f"the fail command of {name} {list(command)} exited with status {done.returncode}: {tail}"
-            )
+            raise RuntimeError(f"{what} {list(command)} exited with status {done.returncode}: {tail}")
 
     def remote_listen(self) -> tuple[str, int]:
         remote = self.pixit.node("remote")

@@ -379,14 +379,16 @@ class Wic:
         self.sent.append(raw)
         await self.connection.send(raw.decode())
 
-    async def request(self, request: Request) -> Response:
-        """Send a request and wait for its final response (provisionals skipped)."""
+    async def request(self, request: Request, *, within: float | None = None) -> Response:
+        """Send a request and wait for its final response (provisionals skipped), at most
+        ``within`` seconds (default :attr:`timeout`)."""
         await self.send(request)
-        return await self._response(request, final=True)
+        return await self._response(request, final=True, within=within)
 
-    async def _response(self, request: Request, final: bool) -> Response:
-        """The next response to ``request`` (a final one, or a provisional other than 100);
-        responses to other requests wait in :attr:`_stash` for their own turn."""
+    async def _response(self, request: Request, final: bool, within: float | None = None) -> Response:
+        """The next response to ``request`` (a final one, or a provisional other than 100) within
+        ``within`` seconds (default :attr:`timeout`); responses to other requests wait in
+        :attr:`_stash` for their own turn."""
 
         def wanted(m: Response) -> bool:
             return m.cseq == request.cseq and (m.is_final if final else 100 < m.status < 200)
@@ -395,7 +397,8 @@ class Wic:
             if wanted(kept):
                 self._stash.remove(kept)
                 return kept
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        wait = self.timeout if within is None else within
+        deadline = asyncio.get_running_loop().time() + wait
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
             try:
@@ -404,7 +407,7 @@ class Wic:
                 kind = "final" if final else "provisional"
                 raise TimeoutError(
                     f"{self.name}: no {kind} response to {request.method} (CSeq {request.cseq.number}) "
-                    f"within {self.timeout}s"
+                    f"within {wait}s"
                 ) from None
             if isinstance(message, Response):
                 if wanted(message):
@@ -475,8 +478,11 @@ class Wic:
         expires: int = 600,
         token_in_body: bool = False,
         from_identity: str | None = None,
+        within: float | None = None,
     ) -> Response:
+        """Send a REGISTER and wait for its final response, at most ``within`` seconds (default
+        :attr:`timeout`; TimeoutError when none came)."""
         request = self.register_request(
             identity, token=token, expires=expires, token_in_body=token_in_body, from_identity=from_identity
         )
-        return await self.request(request)
+        return await self.request(request, within=within)

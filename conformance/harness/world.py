@@ -44,6 +44,7 @@ from conformance.pixit import Pixit, User
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
+from reference.sip.timers import T1
 
 from .capture_views import (
     block_registration,
@@ -94,6 +95,9 @@ class Outcome:
     login: LoginAnswer | None = None
     "The WWSF's answer to a log-in the scenario tried (step 1)."
 
+
+TIMER_F = 64 * T1
+"RFC 3261 17.1.2.2: a non-INVITE client transaction times out after 64*T1 (32 s) without a final response."
 
 MESSAGE_TEXT = "wIMPU conformance: a MESSAGE outside any session"
 "The text every MESSAGE of the scenarios carries (RFC 3428, text/plain)."
@@ -184,6 +188,8 @@ class World:
         "Seconds from an eP-CSCF's failure until its block was seen re-registered by another."
         self._jumps: list[tuple[float, float]] = []
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
+        self._registrar_stalled = False
+        "The wIMPU Registrar was made to stop answering (:meth:`stall_registrar`) and not resumed."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, judge the capture with the
@@ -200,6 +206,9 @@ class World:
 
         async def stop() -> None:
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
+                if self._registrar_stalled:  # a stopped process cannot even take its SIGTERM
+                    self._registrar_stalled = False
+                    await self.sut.resume_registrar()
                 for wic in self.wics.values():
                     await wic.close()
                 for party in [*self.ims_users.values(), *([self.remote] if self.remote else [])]:
@@ -337,6 +346,17 @@ class World:
 
     # ----- failure (5.2.2.2) -------------------------------------------------------------
 
+    def stall_registrar(self) -> None:
+        """The wIMPU Registrar stops answering, as a hung one would (requests accepted, none
+        answered), until :meth:`resume_registrar` or the end of the scenario."""
+        self.loop.run(self.sut.stall_registrar())
+        self._registrar_stalled = True
+
+    def resume_registrar(self) -> None:
+        """The wIMPU Registrar answers again."""
+        self._registrar_stalled = False
+        self.loop.run(self.sut.resume_registrar())
+
     def fail_ep_cscf(self, name: str) -> None:
         """eP-CSCF ``name`` fails: as a crash, nothing released, its WebSocket connections dropped."""
         url = self.ep_cscf(name).ep_cscf_uri
@@ -449,6 +469,21 @@ class World:
                 from_identity=from_identity,
             )
         )  # fmt: skip
+        self.outcome = Outcome(response=response)
+        return response
+
+    def register_until_timer_f(self, wic_name: str, user: str) -> Response | None:
+        """WIC ``wic_name`` registers with the identity and token of ``user`` and waits for the final
+        response as long as its transaction lives: Timer F, 64*T1 = 32 s (RFC 3261 17.1.2.2; over a
+        reliable transport too). The outcome's response is None when none came by then."""
+        login = self.logins[user]
+        try:
+            response: Response | None = self.loop.run(
+                self.wics[wic_name].register(login.identity, token=login.token, within=TIMER_F),
+                timeout=TIMER_F + EVENT_WAIT,
+            )
+        except TimeoutError:
+            response = None
         self.outcome = Outcome(response=response)
         return response
 

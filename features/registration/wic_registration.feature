@@ -293,6 +293,39 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
+  Rule: Steps 5-7 - no OK before the registration information is stored in the wIMPU Registrar
+
+    @step_5 @step_6 @step_7 @timer @fault_injection @registrar_read @TP_WIMPU_REG_013
+    Scenario Outline: A REGISTER is not accepted while the wIMPU Registrar does not answer, and is once it does
+      Step 6: the eP-CSCF "shall store the registration information"; step 7: then it "shall
+      send the OK response". A wIMPU Registrar that has stopped answering (a hung process: it
+      accepts the connection and the request, and answers neither the query of step 5 nor the
+      write of step 6) has stored nothing, so no OK may come. The WIC waits for as long as its
+      transaction lives (RFC 3261 17.1.2.2: Timer F, 64*T1 = 32 s). That the eP-CSCF answers it
+      first, with 503 (RFC 3261 21.5.4, temporarily unable), is the solution profile's choice.
+      Once the registrar answers again, the same WIC registers.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And the wIMPU Registrar has stopped answering
+      When WIC "W" registers with the identity and the token of <user> and waits until its transaction times out
+      Then the eP-CSCF does not accept the registration before the WIC's transaction times out
+      And the eP-CSCF answers 503, as the solution profile chooses (PROFILE_REG_W6_UNAVAILABLE)
+      When the wIMPU Registrar answers again
+      And WIC "W" registers with the identity and the token of <user>
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds a registration for <user> with 1 contact
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.1 - an entry is removed upon de-registration
 
     @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_005

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Start the Kamailio eP-CSCF SUT (examples/pixit/kamailio.toml, [sut] start): the suite's reference
-# WWSF and wIMPU Registrar (python3 -m reference.cli up, with interop/kamailio/stack.toml), then
+# WWSF and wIMPU Registrar (python3 -m reference.cli up, with interop/kamailio/stack.toml, one process
+# each), then
 # Kamailio in the foreground with interop/kamailio/kamailio.cfg, its log on stderr. The suite stops
 # both with SIGTERM to the process group.
 #
@@ -28,8 +29,13 @@ printf %s "$password" > "$state/secrets/block.block1.password"
 # The reference WWSF and registrar; they issue the test PKI (pki/ep-cscf.pem is the WSS server
 # certificate for HOST, pki/client.ep-cscf1.pem the eP-CSCF's W6 client certificate).
 # The suite's own checkout first on the path: the lab runs the reference of this tree, installed or not.
-PYTHONPATH="$here/../..${PYTHONPATH:+:$PYTHONPATH}" python3 -m reference.cli up --config "$here/stack.toml" --nodes wwsf,registrar --host "$host" \
-  --state-dir "$state" --clock-offset-file "$state/clock-offset" &
+# Two processes sharing the state directory: the registrar alone in one, so that the PIXIT's
+# [registrar] stall and resume (kill -STOP / -CONT of registrar.pid; TP_WIMPU_REG_013) stop nothing else.
+for node in registrar wwsf; do
+  PYTHONPATH="$here/../..${PYTHONPATH:+:$PYTHONPATH}" python3 -m reference.cli up --config "$here/stack.toml" \
+    --nodes "$node" --host "$host" --state-dir "$state" --clock-offset-file "$state/clock-offset" &
+  echo $! > "$state/$node.pid"
+done
 for _ in $(seq 100); do
   [ -s "$state/pki/client.ep-cscf1.key" ] && [ -s "$state/pki/ep-cscf.key" ] && break
   sleep 0.2

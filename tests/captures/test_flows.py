@@ -177,19 +177,30 @@ class Wire:
         answer: object = None,
     ) -> tuple[WireMessage, WireMessage]:
         """One W6/W7 exchange with the registrar."""
+        request = self.http_request(client, method, path, body=body)
+        return request, self.http_answer(request, status, answer=answer)
+
+    def http_request(self, client: Endpoint, method: str, path: str, *, body: object = None) -> WireMessage:
+        """A W6/W7 request to the registrar, its answer left for :meth:`http_answer`."""
         data = b"" if body is None else json.dumps(body).encode()
-        connection = HTTP_CONNECTIONS.get(client, 100)
         raw = (
             f"{method} {path} HTTP/1.1\r\nHost: registrar\r\nContent-Length: {len(data)}\r\n\r\n".encode()
             + data
         )
-        request = self.add(
-            client, REGISTRAR, raw, "HTTP", http=HttpInfo(method, path, None, (), data), connection=connection
+        info = HttpInfo(method, path, None, (), data)
+        return self.add(
+            client, REGISTRAR, raw, "HTTP", http=info, connection=HTTP_CONNECTIONS.get(client, 100)
         )
+
+    def http_answer(self, request: WireMessage, status: int, *, answer: object = None) -> WireMessage:
+        """The registrar's answer to ``request`` (:meth:`http_request`)."""
+        assert request.http is not None and request.http.method is not None
         reply = b"" if answer is None else json.dumps(answer).encode()
         raw = f"HTTP/1.1 {status} X\r\nContent-Length: {len(reply)}\r\n\r\n".encode() + reply
-        info = HttpInfo(method, path, status, (("Content-Type", "application/json"),), reply)
-        return request, self.add(REGISTRAR, client, raw, "HTTP", http=info, connection=connection)
+        info = HttpInfo(
+            request.http.method, request.http.path, status, (("Content-Type", "application/json"),), reply
+        )
+        return self.add(REGISTRAR, request.src, raw, "HTTP", http=info, connection=request.connection)
 
     # ----- the flows of the text ------------------------------------------------------------------
 

@@ -182,6 +182,42 @@ class TestRegistration:
         w.wic_registration(store=False)
         assert verdicts(w, "REG_W6_STORE") == ["fail"]
 
+    def write_answered(self, status: int | None, *, after_the_200: bool) -> Wire:
+        """A WIC registers; the registrar answers the eP-CSCF's W6 write ``status`` (None: never),
+        before or after the eP-CSCF's 200 OK."""
+        w = Wire()
+        contact = f"<{contact_of(WIC1)}>;expires=600"
+        headers = [("Contact", contact), ("Expires", "600"), ("Authorization", f"Bearer {TOKEN}")]
+        register = w.request(
+            WIC1, IWF1, "REGISTER", "sip:block1.ims.example.net", call_id="late", from_=ALICE, to=ALICE,
+            transport="WSS", headers=headers,
+        )  # fmt: skip
+        w.http(EP1_HTTP, "GET", f"/w6/v1/registrations/{ALICE}", 404)
+        path = f"/w6/v1/registrations/{ALICE}/contacts/c{WIC1[1]}"
+        write = w.http_request(EP1_HTTP, "PUT", path, body={"uri": contact_of(WIC1)})
+        entry = {"impu": ALICE, "contacts": [{"uri": contact_of(WIC1)}]}
+        if status is not None and not after_the_200:
+            w.http_answer(write, status, answer={"outcome": "created", "entry": entry})
+        w.response(register, 200, headers=[("Contact", contact)])
+        if status is not None and after_the_200:
+            w.http_answer(write, status, answer={"outcome": "created", "entry": entry})
+        return w
+
+    def test_a_write_the_registrar_confirmed_before_the_200_is_a_store(self) -> None:
+        assert verdicts(self.write_answered(201, after_the_200=False), "REG_W6_STORE") == ["pass"]
+
+    def test_a_200_before_the_registrar_confirmed_the_write_fails(self) -> None:
+        """TP_WIMPU_REG_013 on the wire: a write the registrar has not answered has stored nothing
+        (step 6), so the OK of step 7 may not come yet (it passed before: a write was enough)."""
+        for status in (None, 201):
+            finding = only(self.write_answered(status, after_the_200=True), "REG_W6_STORE")
+            assert finding.verdict == "fail" and "confirmed none" in finding.detail, status
+            assert finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_a_200_after_the_registrar_refused_the_write_fails(self) -> None:
+        finding = only(self.write_answered(503, after_the_200=False), "REG_W6_STORE")
+        assert finding.verdict == "fail" and "confirmed none" in finding.detail
+
     def test_a_de_registration_deletes(self) -> None:
         w = Wire()
         w.wic_registration(expires=0)

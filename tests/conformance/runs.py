@@ -32,6 +32,20 @@ ROOT = Path(__file__).resolve().parents[2]
 NOT_APPLICABLE = "skipped: not applicable: "
 INCONCLUSIVE = "skipped: inconclusive: "
 
+NOT_DECLARED = (
+    "declares no such [[block]] standby",
+    "and the PIXIT's [[block]] registration is",
+    "[registrar] stall and resume",
+)
+"""The reasons a scenario needs something of an external SUT's PIXIT that the example PIXITs do not
+declare: a standby eP-CSCF (failover), blocks provisioned for other block registration options, the
+registrar's fault-injection commands (its registrar runs in one process with the eP-CSCFs)."""
+
+
+def undeclared(verdict: str) -> bool:
+    """The verdict is INCONCLUSIVE for one of the :data:`NOT_DECLARED` reasons."""
+    return verdict.startswith(INCONCLUSIVE) and any(reason in verdict for reason in NOT_DECLARED)
+
 
 def verdicts(junit: Path) -> dict[str, str]:
     """Test name -> passed, failure, error or ``skipped: <reason>``, from a JUnit XML file."""

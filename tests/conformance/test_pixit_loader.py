@@ -110,10 +110,13 @@ def test_a_user_of_no_block(tmp_path: Path) -> None:
 
 def test_an_external_ep_cscf_needs_its_identity_when_the_wwsf_is_the_suites(tmp_path: Path) -> None:
     ca = pki(tmp_path).ca_path
-    text = BASE.replace(
-        'name = "ep-cscf1"\n',
-        'name = "ep-cscf1"\nmode = "external"\nurl = "wss://127.0.0.1:7443"\nsip = "tcp://127.0.0.1:5080"\n',
-    ) + f'[trust]\nca = ["{ca}"]\n'
+    text = (
+        BASE.replace(
+            'name = "ep-cscf1"\n',
+            'name = "ep-cscf1"\nmode = "external"\nurl = "wss://127.0.0.1:7443"\nsip = "tcp://127.0.0.1:5080"\n',
+        )
+        + f'[trust]\nca = ["{ca}"]\n'
+    )
     message = refused(write(tmp_path, text))
     assert "ep_cscf[0].identity: missing" in message
     with_identity = text.replace('mode = "external"\n', 'mode = "external"\nidentity = "sip:ep"\n')
@@ -210,3 +213,23 @@ def test_the_minimum_registration_interval_is_the_pixits_and_the_reference_says_
     for bad in ("0", "-1", "1.5", '"60"', "true"):
         message = refused(write(tmp_path, BASE + f"[timing]\nmin_expires = {bad}\n"))
         assert "[timing].min_expires: expected a positive whole number of seconds" in message, message
+
+
+def test_the_registrar_stall_commands_go_together_and_only_on_an_external_registrar(tmp_path: Path) -> None:
+    """``[registrar] stall`` and ``resume`` (TP_WIMPU_REG_013): both or neither; the suite makes its own
+    reference registrar stall itself."""
+    stall = 'stall = ["kill", "-STOP", "1"]\n'
+    message = refused(write(tmp_path, BASE + '[registrar]\nmode = "reference"\n' + stall))
+    assert "[registrar].resume: missing: give stall and resume together" in message
+    both = stall + 'resume = ["kill", "-CONT", "1"]\n'
+    message = refused(write(tmp_path, BASE + '[registrar]\nmode = "reference"\n' + both))
+    assert "[registrar].stall: only an external registrar needs fault-injection commands" in message
+    message = refused(write(tmp_path, BASE + '[registrar]\nmode = "reference"\nresume = "kill -CONT 1"\n'))
+    assert "[registrar].resume: expected list" in message
+
+
+def test_the_kamailio_lab_declares_its_registrar_stall_commands() -> None:
+    pixit = load_pixit(Path(__file__).resolve().parents[2] / "examples" / "pixit" / "kamailio.toml")
+    assert pixit.registrar_stall is not None
+    stall, resume = pixit.registrar_stall
+    assert "kill -STOP" in stall[-1] and "kill -CONT" in resume[-1]

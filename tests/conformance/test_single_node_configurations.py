@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runs import INCONCLUSIVE, NOT_APPLICABLE, ROOT, private_pixit, run_steps
+from runs import NOT_APPLICABLE, ROOT, private_pixit, run_steps, undeclared
 from test_mixed_run import tagged
 
 from conformance.configurations import CONFIGURATIONS
@@ -38,11 +38,7 @@ def test_only_the_purposes_of_the_node_run_with_the_in_process_verdicts(
     assert found.keys() == in_process_verdicts.keys()
     applicable = tagged(" or ".join(purposes))
     ran = {n: v for n, v in found.items() if not v.startswith(NOT_APPLICABLE)}
-    standby = {
-        n
-        for n, v in ran.items()
-        if v.startswith(INCONCLUSIVE) and ("[[block]] standby" in v or "[[block]] registration is" in v)
-    }
+    standby = {n for n, v in ran.items() if undeclared(v)}
     print(f"\n{config.id}: {len(ran)} scenarios ran of {len(applicable)} of {', '.join(purposes)}")
     assert set(ran) <= applicable, f"scenarios of other purposes ran: {sorted(set(ran) - applicable)}"
     differ = {n: (in_process_verdicts[n], v) for n, v in ran.items() if v != in_process_verdicts[n]}

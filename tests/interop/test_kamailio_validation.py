@@ -89,6 +89,11 @@ EXPECTED: dict[str, str] = {
     "test_a_login_with_a_wrong_password_is_refused_and_issues_no_token[alice]": NA,
     "test_a_login_with_a_wrong_password_is_refused_and_issues_no_token[bob]": NA,
     "test_a_login_with_a_user_name_the_wwsf_does_not_know_is_refused_and_issues_no_token": NA,
+    # TP_WIMPU_REG_013: the lab's registrar process stopped (SIGSTOP, [registrar] stall): Kamailio answers
+    # 500 after its helper's 5 s W6 timeout, no 200 (its PICS: PICS_PROFILE_REG_W6_UNAVAILABLE = no)
+    "test_a_register_is_not_accepted_while_the_wimpu_registrar_does_not_answer_and_is_once_it_does"
+    "[alice]": PASS,
+    "test_a_register_is_not_accepted_while_the_wimpu_registrar_does_not_answer_and_is_once_it_does[bob]": NA,
     "test_a_page_from_another_origin_is_refused_at_the_websocket_handshake": PASS,
     "test_a_register_without_a_token_is_challenged": PASS,
     "test_a_valid_token_for_another_identity_is_refused": PASS,
@@ -230,8 +235,7 @@ EXPECTED: dict[str, str] = {
     "test_a_message_to_a_user_registered_from_several_wics_reaches_every_wic[bob]": NA,
     "test_a_message_to_a_webrtc_user_who_is_not_registered_is_rejected_and_reaches_no_wic"
     "[alice-dave-D1]": PASS,  # TP_WIMPU_TERM_011
-    "test_a_message_to_a_webrtc_user_who_is_not_registered_is_rejected_and_reaches_no_wic"
-    "[bob-alice-A1]": NA,
+    "test_a_message_to_a_webrtc_user_who_is_not_registered_is_rejected_and_reaches_no_wic[bob-alice-A1]": NA,
     # forking (5.2.2.3.2): tm's parallel forking; the losers' CANCEL carries Reason: SIP;cause=200 (no
     # text), which the suite required until this run (docs/validation.md, harness assumption 10)
     "test_a_session_to_a_user_registered_from_several_wics_rings_every_wic_and_the_first_answer_wins"
@@ -248,8 +252,7 @@ EXPECTED: dict[str, str] = {
     "test_the_caller_cancels_a_session_while_every_wic_of_the_called_user_rings[bob-2]": NA,
     "test_the_caller_cancels_a_session_while_wics_of_three_client_families_of_the_called_user_ring"
     "[alice]": PASS,
-    "test_the_caller_cancels_a_session_while_wics_of_three_client_families_of_the_called_user_ring"
-    "[bob]": NA,
+    "test_the_caller_cancels_a_session_while_wics_of_three_client_families_of_the_called_user_ring[bob]": NA,
     "test_a_session_every_wic_of_the_called_user_refuses_gets_one_of_their_refusals_after_the_last_one"
     "[alice]": PASS,
     "test_a_session_every_wic_of_the_called_user_refuses_gets_one_of_their_refusals_after_the_last_one"

@@ -39,6 +39,8 @@ FEATURES = ROOT / "features"
 GUARDS: dict[str, str] = {
     # WIC registration (5.2.2.5.2)
     "registration_not_stored": "TP_WIMPU_REG_001 or TP_WIMPU_REG_003 or TP_WIMPU_REG_004",
+    "registrar_failure_accepted": "TP_WIMPU_REG_013",
+    "registrar_without_timeout": "TP_WIMPU_REG_013",
     "ok_interval_of_policy": "TP_WIMPU_REG_010",
     "too_brief_inclusive": "TP_WIMPU_REG_011",
     "close_deregisters_the_user": "TP_WIMPU_LIFE_006",
@@ -143,6 +145,8 @@ PROFILE_ONLY: dict[str, str] = {
     # the rejection holds (before any eP-CSCF, after the W7 query); only "the appropriate code"
     # (5.2.2.5.4 step 2) differs from the profile's 404
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
+    # the WIC is still not registered while the registrar hangs; only the 503 before Timer F is missing
+    "registrar_without_timeout": "PROFILE_REG_W6_UNAVAILABLE",
     # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
     "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
     # every losing WIC is still cancelled (RFC 3261 16.7 step 10); only the Reason (RFC 3326) is missing
@@ -230,6 +234,7 @@ def share_per_group() -> dict[str, tuple[int, int]]:
                 for tag in scenario.tags:
                     if tag in group_of:
                         caught[group_of[tag]].add(fault)
+
     def elsewhere(fault: str, group: str) -> bool:
         return any(fault in caught[other] for other in GROUPS if other != group)
 

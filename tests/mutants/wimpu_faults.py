@@ -165,6 +165,50 @@ def _registration_not_stored(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(mp, _pcscf(), "register_wic", answer=answer)
 
 
+def _registrar_failure_accepted(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF registers optimistically when its W6 calls fail (the store is "retried later"):
+    a read that failed counts as "not registered", a write that failed as stored, and the WIC gets
+    its 200 OK although the registrar holds nothing (steps 6-7)."""
+    from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.nodes.wimpu_registrar.client import RegistrarUnavailable
+    from reference.nodes.wimpu_registrar.model import Contact, Entry, Outcome
+
+    original = Pcscf._effect
+
+    async def effect(self: Pcscf, effect: object, flow_token: str) -> Any:
+        try:
+            return await original(self, effect, flow_token)
+        except RegistrarUnavailable:
+            if isinstance(effect, W6Read | W6ReadByExternal):
+                return None
+            if not isinstance(effect, W6Write):
+                raise
+            w, c = effect.write, effect.write.contact
+            stored = Contact(c.contact_id, c.uri, c.flow, c.instance_id, c.reg_id, c.path, c.ep_cscf,
+                             self.clock() + c.expires)  # fmt: skip
+            entry = Entry(effect.impu, w.wimpu, w.external_identity, w.allocated_by, contacts=(stored,))
+            return Outcome.NEW_REGISTRATION, entry
+
+    mp.setattr(Pcscf, "_effect", effect)
+
+
+def _registrar_without_timeout(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF's W6 client waits for the registrar without a time limit: while the registrar
+    hangs, the WIC's REGISTER is never answered (its transaction times out at Timer F)."""
+    import aiohttp
+
+    from reference.nodes.wimpu_registrar.client import RegistrarClient
+
+    original = RegistrarClient.__init__
+
+    def init(self: RegistrarClient, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._timeout = aiohttp.ClientTimeout(total=None)
+
+    mp.setattr(RegistrarClient, "__init__", init)
+
+
 def _ok_interval_of_policy(mp: pytest.MonkeyPatch) -> None:
     """The 200 OK tells each contact the eP-CSCF's default interval (600 s), whatever it
     stored: a 200 built from the configuration instead of from the grant."""
@@ -1258,6 +1302,14 @@ FAULTS: Mapping[str, Fault] = {
     # WIC registration
     "registration_not_stored": Fault(
         "the eP-CSCF answers 200 without storing the registration (step 6)", _registration_not_stored
+    ),
+    "registrar_failure_accepted": Fault(
+        "the eP-CSCF answers 200 OK to a REGISTER whose W6 read or write failed (it means to store it later)",
+        _registrar_failure_accepted,
+    ),
+    "registrar_without_timeout": Fault(
+        "the eP-CSCF waits for a hung wIMPU Registrar with no time limit: the WIC's REGISTER goes unanswered",
+        _registrar_without_timeout,
     ),
     "ok_interval_of_policy": Fault(
         "the 200 OK gives each contact the eP-CSCF's default interval, not the one granted (step 7)",

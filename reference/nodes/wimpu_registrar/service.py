@@ -200,6 +200,8 @@ class RegistrarService:
         self._store: Store | None = None
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._held: asyncio.Event | None = None
+        "Set while :meth:`hold` keeps requests unanswered; released by :meth:`release`."
         self._openapi = importlib.resources.files(__package__).joinpath("openapi.json").read_bytes()
         self.app = self._make_app()
 
@@ -251,6 +253,7 @@ class RegistrarService:
 
     async def stop(self) -> None:
         """Stop serving, stop the sweeper and close the database; idempotent."""
+        self.release()  # a held request is answered (or fails) now, not at the shutdown timeout
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -263,6 +266,22 @@ class RegistrarService:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def hold(self) -> None:
+        """Stop answering, as a registrar that hangs would: from now on every request is read (the
+        TLS handshake and the HTTP request complete) and then held, unanswered, until
+        :meth:`release`. Fault injection for the suite's in-process runs (TP_WIMPU_REG_013: the
+        eP-CSCF must not accept a registration the registrar has not stored); reached by no API."""
+        if self._held is None:
+            self._held = asyncio.Event()
+            LOG.warning("wIMPU Registrar holding every request unanswered (fault injection)")
+
+    def release(self) -> None:
+        """Answer again: the requests :meth:`hold` kept go on, in order, and new ones are served."""
+        held, self._held = self._held, None
+        if held is not None:
+            held.set()
+            LOG.warning("wIMPU Registrar answering again")
 
     @property
     def port(self) -> int:
@@ -311,6 +330,8 @@ class RegistrarService:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
         """Turn every error into a problem document and log each request once."""
+        if self._held is not None:
+            await self._held.wait()
         area = request.path.strip("/").split("/", 1)[0]
         self._requests[area] = self._requests.get(area, 0) + 1
         note = ""
