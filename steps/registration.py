@@ -428,6 +428,14 @@ def impu_unchanged(world: World, user: str) -> None:
     expect.same_impu(world.registration_of(user), world.remembered_impu(user))
 
 
+@then(parsers.re(rf"the individual IMPU of {USER} has not changed, {CHOICE_STEP}"))
+def impu_unchanged_as_profiled(world: World, profile: ProfileChecks, user: str, choice: str) -> None:
+    """Option B after the user's registration is gone (its eP-CSCF failed, TR 23.701 5.2.2.2): the
+    text does not say which IMPU a new registration gets (5.2.2.5.2 step 6); the same is the profile's."""
+    entry = world.registration_of(user)
+    profile.check(choice, lambda: expect.same_impu(entry, world.remembered_impu(user)))
+
+
 @then(parsers.re(r"the eP-CSCF refuses the WebSocket handshake with HTTP (?P<status>\d{3})"))
 def handshake_refused(world: World, status: str) -> None:
     expect.handshake_refused(world.outcome, int(status))

@@ -277,6 +277,9 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_LIFE_003: the PIXIT declares no eP-CSCF standing by for block1 (one Kamailio)
     "test_the_block_of_a_failed_epcscf_is_reallocated_to_another_epcscf_and_its_users_are_reached"
     "_again": INCONCLUSIVE,
+    # TP_WIMPU_LIFE_009: option B (PICS_OPT_B = no)
+    "test_the_option_b_block_of_a_failed_epcscf_is_reallocated_and_its_user_is_bound_to_an_impu_of_it_and"
+    "_reached_again": NA,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[bob]": NA,
     "test_when_one_wic_deregisters_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,

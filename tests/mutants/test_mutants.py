@@ -41,6 +41,7 @@ GUARDS: dict[str, str] = {
     "registration_not_stored": "TP_WIMPU_REG_001 or TP_WIMPU_REG_003 or TP_WIMPU_REG_004",
     "registrar_failure_accepted": "TP_WIMPU_REG_013",
     "registrar_without_timeout": "TP_WIMPU_REG_013",
+    "allocation_not_stable": "TP_WIMPU_LIFE_009",
     "ok_interval_of_policy": "TP_WIMPU_REG_010",
     "too_brief_inclusive": "TP_WIMPU_REG_011",
     "close_deregisters_the_user": "TP_WIMPU_LIFE_006",
@@ -81,8 +82,8 @@ GUARDS: dict[str, str] = {
     "block_per_wic": "TP_WIMPU_BLK_003",
     "no_service_route": "TP_WIMPU_ORIG_001",
     "impu_to_wic": "TP_WIMPU_REG_007",
-    "no_reallocation": "TP_WIMPU_LIFE_003",
-    "directory_not_updated": "TP_WIMPU_LIFE_003",
+    "no_reallocation": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009",
+    "directory_not_updated": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009",
     "directory_shared": "TP_WIMPU_BLK_004",
     # origination (5.2.2.5.3)
     "from_rewritten": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_002",
@@ -147,6 +148,8 @@ PROFILE_ONLY: dict[str, str] = {
     "icscf_always_480": "PROFILE_TERM_REJECT_CODE",
     # the WIC is still not registered while the registrar hangs; only the 503 before Timer F is missing
     "registrar_without_timeout": "PROFILE_REG_W6_UNAVAILABLE",
+    # the user is still re-registered under a binding of the block and reached; only its IMPU differs
+    "allocation_not_stable": "PROFILE_LIFE_IMPU_STABLE",
     # every WIC is still cancelled and the caller gets 487; only the Reason copied (RFC 3326's SHOULD)
     "fork_cancel_own_reason": "PROFILE_FORK_CANCEL_REASON",
     # every losing WIC is still cancelled (RFC 3261 16.7 step 10); only the Reason (RFC 3326) is missing

@@ -193,6 +193,20 @@ def _registrar_failure_accepted(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "_effect", effect)
 
 
+def _allocation_not_stable(mp: pytest.MonkeyPatch) -> None:
+    """Option B: the eP-CSCF allocates a fresh random IMPU of the block to an external identity the
+    registrar holds no binding for, so a user whose registration is gone (its eP-CSCF failed) comes
+    back under another IMPU (the registrar's binding is still read and honoured while it lasts)."""
+    import secrets
+
+    from reference.blocks import WimpuBlock
+
+    def allocate(self: WimpuBlock, external: str) -> str:
+        return f"sip:{self.prefix}{secrets.token_hex(5)}@{self.wimpu.host or ''}"
+
+    mp.setattr(WimpuBlock, "allocate", allocate)
+
+
 def _registrar_without_timeout(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF's W6 client waits for the registrar without a time limit: while the registrar
     hangs, the WIC's REGISTER is never answered (its transaction times out at Timer F)."""
@@ -1306,6 +1320,10 @@ FAULTS: Mapping[str, Fault] = {
     "registrar_failure_accepted": Fault(
         "the eP-CSCF answers 200 OK to a REGISTER whose W6 read or write failed (it means to store it later)",
         _registrar_failure_accepted,
+    ),
+    "allocation_not_stable": Fault(
+        "option B: the eP-CSCF allocates a random IMPU to an external identity the registrar has no binding of",
+        _allocation_not_stable,
     ),
     "registrar_without_timeout": Fault(
         "the eP-CSCF waits for a hung wIMPU Registrar with no time limit: the WIC's REGISTER goes unanswered",
