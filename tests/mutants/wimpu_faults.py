@@ -1322,7 +1322,7 @@ FAULTS: Mapping[str, Fault] = {
         _registrar_failure_accepted,
     ),
     "allocation_not_stable": Fault(
-        "option B: the eP-CSCF allocates a random IMPU to an external identity the registrar has no binding of",
+        "option B: the eP-CSCF allocates a random IMPU to an external identity the registrar has not bound",
         _allocation_not_stable,
     ),
     "registrar_without_timeout": Fault(
