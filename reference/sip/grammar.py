@@ -15,6 +15,7 @@ __all__ = [
     "MAX_CSEQ",
     "MAX_DELTA_SECONDS",
     "TOKEN_CHARS",
+    "first_element",
     "is_token",
     "parse_params",
     "read_quoted_string",
@@ -75,8 +76,41 @@ def split_commas(value: str) -> list[str]:
         ValueError: an unterminated quoted string or angle bracket, or an empty element.
     """
     parts: list[str] = []
-    i = 0
     begin = 0
+    while True:
+        end = _element_end(value, begin)
+        parts.append(value[begin:end].strip())
+        if end == len(value):
+            break
+        begin = end + 1
+    if any(not part for part in parts):
+        raise ValueError("empty element in a comma-separated list")
+    return parts
+
+
+def first_element(value: str) -> str:
+    """The first element of a comma-separated header value, the rest left unread.
+
+    What :func:`split_commas` would return first, for the callers that need only the top
+    one (a response's top Via, on every hop): the scan stops at the first separating comma.
+
+    Raises:
+        ValueError: the first element is empty or has an unterminated quoted string or
+            angle bracket.
+    """
+    part = value[: _element_end(value, 0)].strip()
+    if not part:
+        raise ValueError("empty element in a comma-separated list")
+    return part
+
+
+def _element_end(value: str, begin: int) -> int:
+    """The index of the comma ending the element that starts at ``begin`` (or the end).
+
+    Raises:
+        ValueError: an unterminated quoted string or angle bracket.
+    """
+    i = begin
     while i < len(value):
         c = value[i]
         if c == '"':
@@ -89,13 +123,9 @@ def split_commas(value: str) -> list[str]:
             i = end + 1
             continue
         if c == ",":
-            parts.append(value[begin:i].strip())
-            begin = i + 1
+            return i
         i += 1
-    parts.append(value[begin:].strip())
-    if any(not part for part in parts):
-        raise ValueError("empty element in a comma-separated list")
-    return parts
+    return len(value)
 
 
 def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:

@@ -17,7 +17,7 @@ from sipmessage import Via
 
 from .address import NameAddr, parse_name_addr
 from .errors import HeaderSyntaxError
-from .grammar import split_commas
+from .grammar import first_element, split_commas
 
 __all__ = [
     "COMPACT_FORMS",
@@ -171,13 +171,30 @@ class Message:
         except ValueError:
             raise HeaderSyntaxError("Via: does not follow RFC 3261 20.42") from None
 
+    def first_value(self, name: str) -> str | None:
+        """The first value of a list header (top Via, top Route), or None if absent.
+
+        Only the first line is read, and only up to its first separating comma: a
+        response's top Via is read on every hop, its other Vias never.
+        """
+        line = next(self._lines(name), None)
+        if line is None:
+            return None
+        try:
+            return first_element(line.value)
+        except ValueError as exc:
+            raise HeaderSyntaxError(f"{line.name}: {exc}") from None
+
     @property
     def top_via(self) -> Via:
-        """The topmost Via."""
-        vias = self.vias
-        if not vias:
+        """The topmost Via, parsed alone (:attr:`vias` parses them all)."""
+        value = self.first_value("Via")
+        if value is None:
             raise HeaderSyntaxError("Via: missing")
-        return vias[0]
+        try:
+            return Via.parse(value)
+        except ValueError:
+            raise HeaderSyntaxError("Via: does not follow RFC 3261 20.42") from None
 
     @property
     def branch(self) -> str | None:

@@ -4,6 +4,9 @@ every copy seeing its own lines (the per-message index is built from the copy, n
 
 from __future__ import annotations
 
+import pytest
+
+from reference.sip.errors import HeaderSyntaxError
 from reference.sip.message import Header, Request, canonical_name
 from reference.sip.parser import parse_message
 
@@ -59,3 +62,28 @@ def test_copies_compare_and_hash_by_their_lines_only() -> None:
     again = parse_message(INVITE)
     msg.get("Via")  # one has its index, the other not
     assert msg == again and hash(msg) == hash(again)
+
+
+def test_the_top_via_is_the_first_value_of_the_first_line() -> None:
+    msg = parse_message(INVITE)
+    assert msg.first_value("Via") == "SIP/2.0/TCP a.example;branch=z9hG4bK1"
+    assert msg.top_via.host == "a.example" and msg.branch == "z9hG4bK1"
+    assert str(msg.top_via) == str(msg.vias[0])
+    assert msg.first_value("Route") is None
+
+
+def test_a_first_value_with_quotes_or_brackets_keeps_their_commas() -> None:
+    msg = Request(
+        headers=(Header("Route", '"a, b" <sip:p.example;lr>, <sip:q.example;lr>'),), body=b"", method="BYE"
+    )
+    assert msg.first_value("Route") == '"a, b" <sip:p.example;lr>'
+    assert msg.first_value("Route") == msg.get_all("Route")[0]
+
+
+def test_a_top_via_that_is_empty_or_unterminated_is_a_syntax_error() -> None:
+    for value in (", SIP/2.0/TCP b.example;branch=z9hG4bK2", 'SIP/2.0/TCP a.example;x="open'):
+        msg = Request(headers=(Header("Via", value),), body=b"", method="BYE")
+        with pytest.raises(HeaderSyntaxError):
+            _ = msg.top_via
+    with pytest.raises(HeaderSyntaxError):
+        _ = Request(headers=(), body=b"", method="BYE").top_via
