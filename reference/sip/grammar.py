@@ -37,6 +37,8 @@ MAX_DELTA_SECONDS = 2**32 - 1
 
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _PARAM_VALUE_TOKENISH = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
+_LIST_SPECIAL = re.compile(r'[",<]')
+"What ends or encloses a list element: a separating comma, a quoted string, an angle-bracketed URI."
 
 
 def is_token(value: str) -> bool:
@@ -107,24 +109,25 @@ def first_element(value: str) -> str:
 def _element_end(value: str, begin: int) -> int:
     """The index of the comma ending the element that starts at ``begin`` (or the end).
 
+    Jumps from one ``"``, ``<`` or ``,`` to the next (a regular expression search), since
+    every other character of an element is only skipped.
+
     Raises:
         ValueError: an unterminated quoted string or angle bracket.
     """
     i = begin
-    while i < len(value):
+    while (found := _LIST_SPECIAL.search(value, i)) is not None:
+        i = found.start()
         c = value[i]
+        if c == ",":
+            return i
         if c == '"':
             i = read_quoted_string(value, i)
             continue
-        if c == "<":
-            end = value.find(">", i)
-            if end < 0:
-                raise ValueError("'<' without a closing '>'")
-            i = end + 1
-            continue
-        if c == ",":
-            return i
-        i += 1
+        end = value.find(">", i)
+        if end < 0:
+            raise ValueError("'<' without a closing '>'")
+        i = end + 1
     return len(value)
 
 
