@@ -1,4 +1,5 @@
-"""Rate-limited logging of bad input (TR 23.701 5.2.2 lab safety, issue 13 item 6).
+"""Rate-limited logging of bad input (TR 23.701 5.2.2 lab safety, issue 13 item 6), and
+lazy log arguments for the per-message lines of the SIP hot path.
 
 A peer that sends garbage must not be able to fill the operator's log: one warning per
 bad frame, unbounded, is a cheap amplification (a few bytes in, a log line out). A
@@ -14,6 +15,9 @@ is written by the next call after its interval ends (for any key) or by :meth:`f
 
 Memory is bounded: at most ``max_keys`` keys are tracked; beyond that every new key
 shares one overflow key, so many sources cannot grow the table either.
+
+:class:`Lazy` defers the text of a log argument (a message's summary, its full text) to the
+moment a handler formats the record: a line below the logger's level costs no formatting.
 """
 
 from __future__ import annotations
@@ -23,9 +27,24 @@ import logging
 import time
 from collections.abc import Callable, Hashable
 
-__all__ = ["Admission", "RateLimitedLog"]
+__all__ = ["Admission", "Lazy", "RateLimitedLog"]
 
 _OVERFLOW = ("*overflow*",)
+
+
+class Lazy:
+    """A ``%s`` log argument whose text is ``render(*args)``, computed only when the record is
+    formatted: ``log.debug("%s", Lazy(raw.decode, "utf-8", "replace"))`` decodes nothing when
+    DEBUG is off, where an f-string or an eager call would build the text on every message."""
+
+    __slots__ = ("_args", "_render")
+
+    def __init__(self, render: Callable[..., object], *args: object) -> None:
+        self._render = render
+        self._args = args
+
+    def __str__(self) -> str:
+        return str(self._render(*self._args))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

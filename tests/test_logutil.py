@@ -1,4 +1,5 @@
-"""Rate-limited logging of bad input (``reference/logutil.py``, issue 13 item 6)."""
+"""Rate-limited logging of bad input (``reference/logutil.py``, issue 13 item 6), and lazy log
+arguments (issue 18: no per-message text built for a line below the level)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 import pytest
 
-from reference.logutil import RateLimitedLog
+from reference.logutil import Lazy, RateLimitedLog
 
 
 class Clock:
@@ -100,3 +101,19 @@ def test_the_summary_names_a_kind_and_source_key_readably(
         limited.log(logging.WARNING, ("frame", "192.0.2.1"), "bad")
         limited.flush()
     assert messages(caplog)[-1] == "suppressed 1 similar messages from 192.0.2.1 (frame) in 5 s"
+
+
+def test_a_lazy_argument_is_rendered_only_for_a_written_line(caplog: pytest.LogCaptureFixture) -> None:
+    rendered: list[str] = []
+
+    def render(text: str) -> str:
+        rendered.append(text)
+        return text.upper()
+
+    log = logging.getLogger("t.lazy")
+    with caplog.at_level(logging.INFO, "t.lazy"):
+        log.debug("full text %s", Lazy(render, "invite"))
+        assert rendered == [] and messages(caplog) == []
+        log.info("summary %s", Lazy(render, "invite"))
+    assert messages(caplog) == ["summary INVITE"]
+    assert set(rendered) == {"invite"}  # once per handler that formats the record

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_CSEQ",
     "MAX_DELTA_SECONDS",
     "TOKEN_CHARS",
+    "first_element",
     "is_token",
     "parse_params",
     "read_quoted_string",
@@ -36,6 +37,8 @@ MAX_DELTA_SECONDS = 2**32 - 1
 
 _PARAM_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 _PARAM_VALUE_TOKENISH = re.compile(r"[A-Za-z0-9\-.!%*_+`'~:\[\]]+")
+_LIST_SPECIAL = re.compile(r'[",<]')
+"What ends or encloses a list element: a separating comma, a quoted string, an angle-bracketed URI."
 
 
 def is_token(value: str) -> bool:
@@ -75,27 +78,57 @@ def split_commas(value: str) -> list[str]:
         ValueError: an unterminated quoted string or angle bracket, or an empty element.
     """
     parts: list[str] = []
-    i = 0
     begin = 0
-    while i < len(value):
-        c = value[i]
-        if c == '"':
-            i = read_quoted_string(value, i)
-            continue
-        if c == "<":
-            end = value.find(">", i)
-            if end < 0:
-                raise ValueError("'<' without a closing '>'")
-            i = end + 1
-            continue
-        if c == ",":
-            parts.append(value[begin:i].strip())
-            begin = i + 1
-        i += 1
-    parts.append(value[begin:].strip())
+    while True:
+        end = _element_end(value, begin)
+        parts.append(value[begin:end].strip())
+        if end == len(value):
+            break
+        begin = end + 1
     if any(not part for part in parts):
         raise ValueError("empty element in a comma-separated list")
     return parts
+
+
+def first_element(value: str) -> str:
+    """The first element of a comma-separated header value, the rest left unread.
+
+    What :func:`split_commas` would return first, for the callers that need only the top
+    one (a response's top Via, on every hop): the scan stops at the first separating comma.
+
+    Raises:
+        ValueError: the first element is empty or has an unterminated quoted string or
+            angle bracket.
+    """
+    part = value[: _element_end(value, 0)].strip()
+    if not part:
+        raise ValueError("empty element in a comma-separated list")
+    return part
+
+
+def _element_end(value: str, begin: int) -> int:
+    """The index of the comma ending the element that starts at ``begin`` (or the end).
+
+    Jumps from one ``"``, ``<`` or ``,`` to the next (a regular expression search), since
+    every other character of an element is only skipped.
+
+    Raises:
+        ValueError: an unterminated quoted string or angle bracket.
+    """
+    i = begin
+    while (found := _LIST_SPECIAL.search(value, i)) is not None:
+        i = found.start()
+        c = value[i]
+        if c == ",":
+            return i
+        if c == '"':
+            i = read_quoted_string(value, i)
+            continue
+        end = value.find(">", i)
+        if end < 0:
+            raise ValueError("'<' without a closing '>'")
+        i = end + 1
+    return len(value)
 
 
 def parse_params(text: str) -> tuple[tuple[str, str | None], ...]:

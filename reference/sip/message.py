@@ -9,6 +9,7 @@ computed on demand from the text. Parsing lives in :mod:`reference.sip.parser`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator
 from typing import ClassVar, Self
 
@@ -16,7 +17,7 @@ from sipmessage import Via
 
 from .address import NameAddr, parse_name_addr
 from .errors import HeaderSyntaxError
-from .grammar import split_commas
+from .grammar import first_element, split_commas
 
 __all__ = [
     "COMPACT_FORMS",
@@ -50,8 +51,13 @@ LIST_HEADERS = frozenset(
 )  # fmt: skip
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical_name(name: str) -> str:
-    """The lower-case long form of a header name (compact forms expanded)."""
+    """The lower-case long form of a header name (compact forms expanded).
+
+    Cached: the same few dozen names (as written on the wire, and the literals of the
+    look-ups) come back on every message; the bound keeps odd names from growing it.
+    """
     lname = name.lower()
     return COMPACT_FORMS.get(lname, name).lower()
 
@@ -66,11 +72,11 @@ class Header:
     "The value, with folding replaced by a single space and outer white space trimmed."
     raw: bytes | None = None
     "The exact bytes of the line(s) as received, without the final CRLF; None if built here."
+    key: str = dataclasses.field(init=False, repr=False, compare=False)
+    "Lower-case long name used for lookups, computed once when the line is made (not per look-up)."
 
-    @property
-    def key(self) -> str:
-        """Lower-case long name used for lookups."""
-        return canonical_name(self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", canonical_name(self.name))
 
     def to_bytes(self) -> bytes:
         """The line as it goes on the wire (received bytes when unchanged)."""
@@ -96,14 +102,29 @@ class Message:
 
     headers: tuple[Header, ...]
     body: bytes
+    _by_key: dict[str, tuple[Header, ...]] | None = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+    "The lines of each header by key, built at the first look-up (a copy starts without it)."
 
     is_request: ClassVar[bool] = False
 
     # ----- reading -----------------------------------------------------------------
 
+    def _index(self) -> dict[str, tuple[Header, ...]]:
+        """The header lines grouped by key, in order: one pass over the headers per message,
+        then each look-up is a dict access instead of a walk over every line."""
+        index = self._by_key
+        if index is None:
+            grouped: dict[str, list[Header]] = {}
+            for line in self.headers:
+                grouped.setdefault(line.key, []).append(line)
+            index = {key: tuple(lines) for key, lines in grouped.items()}
+            object.__setattr__(self, "_by_key", index)
+        return index
+
     def _lines(self, name: str) -> Iterator[Header]:
-        key = canonical_name(name)
-        return (h for h in self.headers if h.key == key)
+        return iter(self._index().get(canonical_name(name), ()))
 
     def has(self, name: str) -> bool:
         """True if at least one line of the header is present."""
@@ -150,13 +171,30 @@ class Message:
         except ValueError:
             raise HeaderSyntaxError("Via: does not follow RFC 3261 20.42") from None
 
+    def first_value(self, name: str) -> str | None:
+        """The first value of a list header (top Via, top Route), or None if absent.
+
+        Only the first line is read, and only up to its first separating comma: a
+        response's top Via is read on every hop, its other Vias never.
+        """
+        line = next(self._lines(name), None)
+        if line is None:
+            return None
+        try:
+            return first_element(line.value)
+        except ValueError as exc:
+            raise HeaderSyntaxError(f"{line.name}: {exc}") from None
+
     @property
     def top_via(self) -> Via:
-        """The topmost Via."""
-        vias = self.vias
-        if not vias:
+        """The topmost Via, parsed alone (:attr:`vias` parses them all)."""
+        value = self.first_value("Via")
+        if value is None:
             raise HeaderSyntaxError("Via: missing")
-        return vias[0]
+        try:
+            return Via.parse(value)
+        except ValueError:
+            raise HeaderSyntaxError("Via: does not follow RFC 3261 20.42") from None
 
     @property
     def branch(self) -> str | None:

@@ -18,7 +18,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
-from reference.logutil import RateLimitedLog
+from reference.logutil import Lazy, RateLimitedLog
 from reference.sip.errors import SipError
 from reference.sip.framing import Framed, KeepAlive, StreamFramer
 from reference.sip.message import Request, Response
@@ -152,6 +152,13 @@ class _Stream(asyncio.Protocol):
         self.transport.write(data)
 
 
+def _sent_line_level(target: Target) -> int:
+    """INFO for the one line per sent message, DEBUG where another line says it already: a
+    message for a WebSocket flow is logged by the IWF's listener with its flow number
+    (``IWF: flow N <- ...``, also for what the IWF sends without this endpoint)."""
+    return logging.DEBUG if target.transport.upper() in ("WS", "WSS") else logging.INFO
+
+
 class SipEndpoint:
     """A node's SIP listener on UDP and TCP (same host and port)."""
 
@@ -235,9 +242,9 @@ class SipEndpoint:
 
     def deliver(self, message: Message, source: Source, raw: bytes) -> None:
         self.log.info(
-            "%s <- %s:%s/%s %s", self.name, source.host, source.port, source.transport, message.summary()
+            "%s <- %s:%s/%s %s", self.name, source.host, source.port, source.transport, Lazy(message.summary)
         )
-        self.log.debug("%s", raw.decode("utf-8", "replace"))
+        self.log.debug("%s", Lazy(raw.decode, "utf-8", "replace"))
         try:
             self.receiver(message, source)
         except Exception:
@@ -265,10 +272,11 @@ class SipEndpoint:
             TransportFailure: the message could not be handed to the network.
         """
         data = message.to_bytes()
-        self.log.info(
-            "%s -> %s:%s/%s %s", self.name, target.host, target.port, target.transport, message.summary()
-        )
-        self.log.debug("%s", data.decode("utf-8", "replace"))
+        self.log.log(
+            _sent_line_level(target),
+            "%s -> %s:%s/%s %s", self.name, target.host, target.port, target.transport, Lazy(message.summary),
+        )  # fmt: skip
+        self.log.debug("%s", Lazy(data.decode, "utf-8", "replace"))
         if target.transport.upper() in ("WS", "WSS"):
             if self.flow_sender is None:
                 raise TransportFailure(f"{self.name} has no WebSocket flows")

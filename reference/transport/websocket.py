@@ -46,7 +46,7 @@ from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFact
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from reference.logutil import RateLimitedLog
+from reference.logutil import Lazy, RateLimitedLog
 from reference.sip.errors import SipError
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
@@ -324,7 +324,7 @@ class WebSocketListener:
             if answer is not None:
                 asyncio.get_running_loop().create_task(self._send_raw(flow.id, answer))
             return
-        log.info("IWF: flow %d -> %s", flow.id, message.summary())
+        log.info("IWF: flow %d -> %s", flow.id, Lazy(message.summary))
         self.receiver(message, flow)
 
     async def _send_raw(self, flow_id: int, data: bytes) -> None:
@@ -363,7 +363,7 @@ class WebSocketListener:
         if entry is None:
             raise TransportFailure(f"flow {flow_id} is closed")
         flow, connection = entry
-        log.info("IWF: flow %d <- %s", flow.id, message.summary())
+        log.info("IWF: flow %d <- %s", flow.id, Lazy(message.summary))
         try:
             await connection.send(message.to_bytes().decode("utf-8"))
         except ConnectionClosed:
