@@ -225,6 +225,9 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         if block not in wimpus:
             raise ConfigError(f"{at}.block: {block!r} is not a configured block")
         username = _get(u, "username", str, at)
+        same = next((k for k, other in enumerate(users) if other.username == username), None)
+        if same is not None:  # the WWSF would keep one of them silently: which password logs in?
+            raise ConfigError(f"{at}.username: {username!r} is also the user name of user[{same}]")
         try:
             parse_user_secret(username, u)
         except ValueError as exc:

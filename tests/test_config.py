@@ -44,6 +44,10 @@ def test_default_profile_has_two_blocks_one_per_option() -> None:
         (lambda d: d["ports"].update(wwsf="8443"), "ports.wwsf: expected int"),
         (lambda d: d["ports"].update(wwsf=70000), "outside 0-65535"),
         (lambda d: d["user"][0].update(block="sip:nope!.*!@x.example"), "user[0].block"),
+        (
+            lambda d: d["user"][1].update(username=d["user"][0]["username"]),
+            "user[1].username: 'alice' is also the user name of user[0]",
+        ),
         (lambda d: d.update(block=[]), "no [[block]]"),
         (lambda d: d.update(limits={"wss_max_conections": 5}), "unknown key 'wss_max_conections'"),
         (lambda d: d.update(limits={"wss_max_per_source": 0}), "limits.wss_max_per_source"),
