@@ -122,3 +122,14 @@ def test_cli_refuses_a_key_log_it_cannot_write_with_one_line_and_status_2(tmp_pa
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"cannot write the key log {missing}" in lines[0], result.stderr
+
+
+def test_the_in_process_defaults_are_the_packaged_reference_profile() -> None:
+    """``StackConfig()`` (what the suite's in-process runs use) and ``default-stack.toml`` (what
+    ``wimpu-ref up`` runs) describe one reference profile: the same blocks, users and IMS users, the
+    same domains. Only the ports differ (any free port in-process, fixed ones in the file)."""
+    from reference.stack import StackConfig
+
+    packaged, built_in = load_config(None), StackConfig()
+    for field in ("ims_domain", "remote_domain", "blocks", "users", "ims_users", "limits", "failover"):
+        assert getattr(packaged, field) == getattr(built_in, field), field
