@@ -215,6 +215,7 @@ def verify(
         quiet=args.quiet_period,
         pics=answers,
         origins=tuple(getattr(pixit, "origins", ()) or ()),
+        clock_jumps=tuple(getattr(pixit, "clock_jumps", ()) or ()),
         out=out,
         err=err,
     )

@@ -527,8 +527,11 @@ class Knowledge:
     Fed by :class:`FlowTracker` (messages) and by the caller (decoding problems).
     """
 
-    def __init__(self, *, limit: int = 100_000) -> None:
+    def __init__(self, *, limit: int = 100_000, clock_jumps: Iterable[tuple[float, float]] = ()) -> None:
         self.limit = limit
+        self.clock_jumps = tuple(sorted(clock_jumps))
+        """(capture time, seconds): when the tester moved the nodes' clock forward, and by how much
+        (:meth:`lapse`)."""
         self.tokens: OrderedDict[str, int] = OrderedDict()
         "Tokens seen on WIC legs -> frame of the first REGISTER that carried each."
         self.aliases: OrderedDict[str, str] = OrderedDict()
@@ -589,6 +592,23 @@ class Knowledge:
         """The unreadable TLS connections (to ``node``'s ends, when given)."""
         return [c for c in self.opaque.values() if node is None or node in (c[0].node, c[1].node)]
 
+    def lapse(self, start: float, seconds: float) -> float:
+        """The capture time at which ``seconds`` of the nodes' clock have passed since capture time
+        ``start``: the capture's own clock, shortened by every jump the tester made in between (a
+        registration granted for 600 s lapses at the jump that takes the nodes' clock past it)."""
+        at, left = start, seconds
+        for jumped, forward in self.clock_jumps:
+            if jumped < start:
+                continue
+            if at + left <= jumped:
+                break
+            left -= jumped - at
+            at = jumped
+            left -= forward
+            if left <= 0:
+                return jumped
+        return at + left
+
     def receive(self, hop: Hop, flow: Sequence[Hop], flow_id: str) -> None:
         """One message (``flow``: the hops of its flow so far, itself included)."""
         self.legs.add((hop.src.role, hop.dst.role))
@@ -642,7 +662,8 @@ class Knowledge:
             expires = _expires(request, response, uri)
             if expires:
                 end = asked.dst.node if asked.dst.role is Role.IWF else asked.dst.name
-                kept.append(ContactRecord(identity, uri, asked.message.src, end, now, now + expires, flow_id))
+                until = self.lapse(now, expires)
+                kept.append(ContactRecord(identity, uri, asked.message.src, end, now, until, flow_id))
         self.contacts[identity] = kept[-32:]
         if len(self.contacts) > self.limit:
             self.contacts.popitem(last=False)
@@ -671,7 +692,7 @@ class Knowledge:
             if record.call_id == call_id and record.until > now:
                 self.blocks[i] = dataclasses.replace(record, until=now)
         if expires != 0:
-            until = now + (expires if expires is not None else 3600)
+            until = self.lapse(now, expires if expires is not None else 3600)
             self.blocks.append(
                 BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame, uri)
             )

@@ -104,6 +104,10 @@ class CapturedTopology:
     origins: tuple[str, ...] = ()
     """The web origins of the WWSFs authorised at the eP-CSCFs (5.2.2.5.2 step 2); empty when the
     sidecar gives none (the WWSF's own address is then the only one known)."""
+    clock_jumps: tuple[tuple[float, float], ...] = ()
+    """(capture time, seconds): each time the tester moved the captured nodes' clock forward (a
+    PIXIT's ``[clock] offset_file``) during the capture; the rules measure a registration's lifetime
+    on the nodes' clock, not on the capture's. Empty: the nodes ran on the capture's clock."""
 
     def endpoints(self) -> Mapping[tuple[str, int], str]:
         return dict(self.addresses)
@@ -129,12 +133,14 @@ def topology_document(
     blocks: Iterable[PlacedBlock],
     profile_answers: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
+    clock_jumps: Iterable[tuple[float, float]] = (),
 ) -> dict[str, Any]:
     """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
     "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
     "registration", "standby"}], "origins": [...], "profile": {"PICS_PROFILE_...": answer}}``
     (``origins``, the authorised WWSFs' web origins, only when given; ``profile`` only when answers
-    are given, and only the items on the solution profile's choices)."""
+    are given, and only the items on the solution profile's choices; ``clock_jumps``, ``[[capture
+    time, seconds], ...]``, only when the tester moved the nodes' clock)."""
     document: dict[str, Any] = {
         "format": FORMAT,
         "endpoints": [
@@ -156,6 +162,9 @@ def topology_document(
     }
     if origins:
         document["origins"] = list(origins)
+    jumps = [[at, seconds] for at, seconds in clock_jumps]
+    if jumps:
+        document["clock_jumps"] = jumps
     if profile_answers is not None:
         document["profile"] = {k: v for k, v in sorted(profile_answers.items()) if k.startswith(PROFILE_ITEM)}
     return document
@@ -167,10 +176,11 @@ def write_topology(
     blocks: Iterable[PlacedBlock],
     profile_answers: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
+    clock_jumps: Iterable[tuple[float, float]] = (),
 ) -> Path:
     """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
     path = sidecar_of(capture)
-    document = topology_document(endpoints, blocks, profile_answers, origins)
+    document = topology_document(endpoints, blocks, profile_answers, origins, clock_jumps)
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -242,4 +252,16 @@ def read_topology(path: Path) -> CapturedTopology:
         raise ValueError(
             f"{path}: 'origins' must be a list of web origins (https://host:port), not {origins!r}"
         )
-    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins))
+    jumps = data.get("clock_jumps") or []
+    if not isinstance(jumps, list) or not all(
+        isinstance(j, list)
+        and len(j) == 2
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in j)
+        and j[1] >= 0
+        for j in jumps
+    ):
+        raise ValueError(
+            f"{path}: 'clock_jumps' must be a list of [capture time, seconds forward], not {jumps!r}"
+        )
+    clock_jumps = tuple((float(at), float(seconds)) for at, seconds in jumps)
+    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins), clock_jumps)

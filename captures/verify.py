@@ -27,7 +27,7 @@ from typing import Any, TextIO
 
 from .decode import Decoder, iter_messages
 from .errors import CaptureFileError, Problem
-from .flows import Ends, Flow, FlowTracker
+from .flows import Ends, Flow, FlowTracker, Knowledge
 from .model import WireMessage
 from .rules import RULES, Context, Finding, check
 from .tls import KeyLog
@@ -87,6 +87,8 @@ class Verifier:
         pics: the SUT's PICS answers (item id -> answer); None: every solution-profile choice is
             checked (a message that goes another way is a ``deviation``).
         origins: the web origins of the WWSFs authorised at the eP-CSCFs (5.2.2.5.2 step 2).
+        clock_jumps: (capture time, seconds) of each forward move of the nodes' clock by the
+            tester (``Knowledge.lapse``).
     """
 
     def __init__(
@@ -97,8 +99,9 @@ class Verifier:
         quiet: float = 64.0,
         pics: Mapping[str, str] | None = None,
         origins: Iterable[str] = (),
+        clock_jumps: Iterable[tuple[float, float]] = (),
     ) -> None:
-        self.tracker = FlowTracker(ends, quiet=quiet)
+        self.tracker = FlowTracker(ends, quiet=quiet, knowledge=Knowledge(clock_jumps=clock_jumps))
         self.context = Context(tuple(blocks), self.tracker.knowledge, pics, ends, tuple(origins))
         self.summary = Summary()
         self.unparsable: list[tuple[WireMessage, str]] = []
@@ -251,11 +254,12 @@ def run(
     quiet: float = 64.0,
     pics: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
+    clock_jumps: Iterable[tuple[float, float]] = (),
     out: TextIO,
     err: TextIO,
 ) -> int:
     """Verify ``capture``; returns the exit status (see the module docstring)."""
-    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics, origins=origins)
+    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics, origins=origins, clock_jumps=clock_jumps)
     lines: list[str] = []
     keys = KeyLog()
     if keylog is not None:

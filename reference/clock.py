@@ -3,8 +3,8 @@
 An in-process run gives the stack a clock object the tester moves (``Stack(clock=...)``).
 When the stack runs as separate processes (``wimpu-ref up --clock-offset-file FILE``), each
 process reads its time as ``time.time() + offset``, the offset being the number of seconds
-(a decimal number, one line) in ``FILE``; the tester moves every node's time forward at once
-by writing a larger number there. A missing or empty file is an offset of 0. The file is
+(a decimal number, optionally signed, one line) in ``FILE``; the tester moves every node's time
+forward at once by writing a larger number there. A missing or empty file is an offset of 0. The file is
 re-read when its modification time or size changes, so reading the clock costs one ``stat``.
 """
 
@@ -48,8 +48,12 @@ class OffsetFileClock:
 
 
 def write_offset(path: str | os.PathLike[str], seconds: float) -> None:
-    """Set the offset atomically (write a temporary file, then rename it over ``path``)."""
+    """Set the offset atomically (write a temporary file, then rename it over ``path``).
+
+    Written with its sign (``+600.000000``): the form libfaketime reads as a relative offset from
+    its ``FAKETIME_TIMESTAMP_FILE``, so a third-party process started under libfaketime on the same
+    file (the Kamailio lab, ``interop/kamailio/start.sh``) keeps the stack's time."""
     target = Path(path)
     temporary = target.with_name(f".{target.name}.{os.getpid()}")
-    temporary.write_text(f"{seconds:.6f}\n", encoding="utf-8")
+    temporary.write_text(f"{seconds:+.6f}\n", encoding="utf-8")
     os.replace(temporary, target)

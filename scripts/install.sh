@@ -24,6 +24,9 @@ DEBIAN_PACKAGES=(tshark chromium libnss3-tools)
 # of it); its helper runs with Debian's python3 and python3-jwt.
 DEBIAN_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules kamailio-outbound-modules
   kamailio-python3-modules kamailio-utils-modules kamailio-extra-modules python3-jwt)
+# libfaketime: the Kamailio lab runs on the tester's clock (the PIXIT's [clock] offset file, read by
+# libfaketime as a relative offset), so its block refresh and expiry follow the tester's time jumps.
+DEBIAN_PACKAGES+=(faketime)
 # SIPp as the remote IMS party calling through the I-CSCF (issue 17, interop/sipp).
 DEBIAN_PACKAGES+=(sip-tester)
 # Node for the JsSIP and SIP.js interop tests; a node already on the PATH (e.g. nodesource) is kept.

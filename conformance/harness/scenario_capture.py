@@ -180,13 +180,15 @@ class ScenarioWire:
         blocks: Sequence[PlacedBlock] = (),
         profile_answers: Mapping[str, str] | None = None,
         origins: Sequence[str] = (),
+        clock_jumps: Sequence[tuple[float, float]] = (),
     ) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
         ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
         into the ``.wire.json`` (feature, test, scenario). ``endpoints``, ``blocks`` (the SUT's wIMPU
         blocks), ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) and
-        ``origins`` (the web origins of the WWSFs the eP-CSCFs authorise) go into the
+        ``origins`` (the web origins of the WWSFs the eP-CSCFs authorise) and ``clock_jumps`` (when
+        the tester moved an external SUT's clock, and by how much) go into the
         ``.topology.json`` (:func:`captures.topology.write_topology`), with which
         ``wimpu-conformance verify <test>.pcapng`` names the nodes, knows the blocks and which profile
         choices the SUT follows unaided.
@@ -197,7 +199,7 @@ class ScenarioWire:
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         # before the capture: a capture never lacks it
-        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins)
+        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins, clock_jumps)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
         legs = Legs(addresses=endpoints).learn(decoded.messages)

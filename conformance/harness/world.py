@@ -218,7 +218,9 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(endpoints, self.scenario, self.sut.blocks(), self.pics, self._origins())
+        messages = self.wire.finish(
+            endpoints, self.scenario, self.sut.blocks(), self.pics, self._origins(), self._jumps
+        )
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:

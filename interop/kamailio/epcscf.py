@@ -58,7 +58,7 @@ class EpCscf:
 
     def w6_sync(self, msg: Any, args: Any = None) -> int:
         identity = os.environ["KAM_IDENTITY"]
-        now = time.time()  # usrloc's expiry is real time
+        now = time.time()  # usrloc's expiry is Kamailio's time: the tester's, through libfaketime
         contacts: dict[str, dict[str, Any]] = {}
         for index in range(int(_pv("$(ulc(aor=>count))") or 0)):
 

@@ -20,9 +20,12 @@ s_cscf_port=5070
 ims_domain=ims.example.net
 
 command -v kamailio >/dev/null || { echo "start.sh: kamailio is not installed (scripts/install.sh)" >&2; exit 1; }
+faketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+[ -r "$faketime" ] || { echo "start.sh: libfaketime is not installed (scripts/install.sh: faketime)" >&2; exit 1; }
 rm -rf "$state"
 mkdir -p -m 700 "$state/secrets" "$state/kamailio/db"
 state=$(cd "$state" && pwd)
+printf '+0.000000\n' > "$state/clock-offset"   # the tester's clock: no jump yet (reference/clock.py)
 umask 077
 printf %s "$password" > "$state/secrets/block.block1.password"
 
@@ -63,7 +66,12 @@ export KAM_WWSF="https://$host:8443"
 export KAM_REGISTRAR="https://$host:8180"
 export KAM_IDENTITY="sip:ep-cscf1.$ims_domain"
 export KAM_WIMPU="sip:wrtc-!.*!@block1.$ims_domain"
-export KAM_CLOCK_OFFSET_FILE="$state/clock-offset"
+# Kamailio (its uac_reg block refresh, usrloc expiry, TLS) and its helper processes run on the
+# tester's clock: libfaketime reads the PIXIT's [clock] offset file as a relative offset, re-read on
+# every call (the tester moves it during a scenario). The monotonic clock moves with it:
+# FAKETIME_DONT_FAKE_MONOTONIC=1 makes Python's subprocess.run(timeout=...) fail with EINVAL in the
+# KEMI script (libfaketime 0.9.10), so the helpers could not run.
+export LD_PRELOAD="$faketime" FAKETIME_TIMESTAMP_FILE="$state/clock-offset" FAKETIME_NO_CACHE=1
 exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$state/kamailio" -w "$state/kamailio" \
   -A "HOST=$host" -A "WSS_PORT=$wss_port" -A "SIP_PORT=$sip_port" \
   -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \

@@ -46,7 +46,9 @@ def _env(name: str) -> str:
 
 
 def _now() -> float:
-    """The stack's clock: real time plus the tester's offset file, if the PIXIT names one."""
+    """The stack's clock: the process's time (start.sh runs Kamailio and so this helper under
+    libfaketime, on the tester's offset file), plus the offset file named by KAM_CLOCK_OFFSET_FILE
+    for a run without libfaketime (start.sh no longer sets it)."""
     path = os.environ.get("KAM_CLOCK_OFFSET_FILE", "")
     try:
         with open(path) as handle:

@@ -682,3 +682,15 @@ class TestBearer:
         jwt = self.request(("Content-Type", "application/jwt"), body=TOKEN.encode())
         assert bearer_token(jwt) == TOKEN
         assert bearer_token(self.request(("Authorization", 'Digest username="x"'))) is None
+
+
+def test_a_lifetime_lapses_on_the_nodes_clock_moved_by_the_testers_jumps() -> None:
+    """``Knowledge.lapse``: the capture time at which a lifetime on the nodes' clock runs out."""
+    plain = Knowledge()
+    assert plain.lapse(100.0, 600.0) == 700.0
+    moved = Knowledge(clock_jumps=[(300.0, 1000.0), (50.0, 10.0)])
+    assert moved.lapse(100.0, 600.0) == 300.0  # the jump at 300 takes the clock past the end
+    assert moved.lapse(100.0, 1500.0) == 600.0  # 200 s, the 1000 s jump, then 300 s more
+    assert moved.lapse(400.0, 100.0) == 500.0  # no jump after its start
+    assert moved.lapse(0.0, 20.0) == 20.0  # ends before the first jump
+    assert moved.lapse(0.0, 55.0) == 50.0  # 50 s, then the 10 s jump at 50 covers the last 5 s

@@ -67,6 +67,21 @@ def test_the_profile_answers_travel_with_the_capture(tmp_path: Path, pixit: Path
         read_topology(path)
 
 
+def test_the_testers_clock_jumps_travel_with_the_capture(tmp_path: Path, pixit: Path) -> None:
+    """When the tester moved an external SUT's clock, the sidecar says when and by how much, so the
+    rules measure lifetimes on the nodes' clock offline as live (``Knowledge.lapse``)."""
+    source = load_pixit(pixit)
+    path = write_topology(tmp_path / "d.pcapng", source.endpoints(), source.blocks, clock_jumps=[(1.5, 600)])
+    assert read_topology(path).clock_jumps == ((1.5, 600.0),)
+    assert "clock_jumps" not in json.loads(write_topology(tmp_path / "e.pcapng", {}, ()).read_text())
+    for bad in ([[1.5]], [[1.5, -3]], [["x", 1]], {"at": 1}):
+        document = json.loads(path.read_text())
+        document["clock_jumps"] = bad
+        path.write_text(json.dumps(document))
+        with pytest.raises(ValueError, match="'clock_jumps' must be a list of"):
+            read_topology(path)
+
+
 def test_pics_needs_the_suites_loader(tmp_path: Path) -> None:
     capture = block_registration(tmp_path)
     out, err = io.StringIO(), io.StringIO()

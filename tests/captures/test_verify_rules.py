@@ -41,16 +41,22 @@ from conformance.pixit import Block
 
 
 def findings(
-    w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS, pics: dict[str, str] | None = None
+    w: Wire,
+    rule_id: str,
+    blocks: tuple[Block, ...] = BLOCKS,
+    pics: dict[str, str] | None = None,
+    jumps: tuple[tuple[float, float], ...] = (),
 ) -> list[Finding]:
-    knowledge = Knowledge()
+    knowledge = Knowledge(clock_jumps=jumps)
     flows = group(w.messages, ends(), knowledge)
     ctx = Context(blocks, knowledge, pics)
     return [f for flow in flows for f in check(flow, ctx, [rule_id])]
 
 
-def verdicts(w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS) -> list[str]:
-    return [f.verdict for f in findings(w, rule_id, blocks)]
+def verdicts(
+    w: Wire, rule_id: str, blocks: tuple[Block, ...] = BLOCKS, jumps: tuple[tuple[float, float], ...] = ()
+) -> list[str]:
+    return [f.verdict for f in findings(w, rule_id, blocks, jumps=jumps)]
 
 
 def only(
@@ -599,6 +605,20 @@ class TestBlockRegistration:
         w.block_registration(call_id="one")
         w.block_registration(call_id="two")
         assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
+
+    def test_a_registration_made_after_the_testers_clock_lapsed_the_first_is_the_only_one(self) -> None:
+        """Issue 16 (the Kamailio lab on the tester's clock): the tester moved the nodes' clock 700 s
+        forward, past the block's 600 s; the eP-CSCF registered the block anew (another Call-ID) a
+        moment later on the capture's clock. On the nodes' clock the first registration had lapsed:
+        a single registration, not two (the rule measured lifetimes on the capture's clock)."""
+        w = Wire()
+        w.block_registration(call_id="one", expires=600)
+        jumped = w.time + 1.0
+        w.time += 2.0
+        w.block_registration(call_id="two", expires=600)
+        assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
+        assert verdicts(w, "BLK_SINGLE", jumps=((jumped, 700.0),)) == ["pass", "pass"]
+        assert verdicts(w, "BLK_SINGLE", jumps=((jumped, 500.0),)) == ["pass", "fail"]  # still live
 
     def test_the_block_is_registered_before_its_wics(self) -> None:
         w = Wire()
