@@ -8,6 +8,7 @@
 set -eu
 cd "$(dirname "$0")"
 state=../../var/reference-failover
+export PYTHONPATH="../..${PYTHONPATH:+:$PYTHONPATH}"   # the reference of this tree, installed or not
 rm -rf "$state"
 mkdir -p "$state"
 up() {  # run in a background subshell: exec, so that $! is the node's own process

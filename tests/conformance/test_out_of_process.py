@@ -50,8 +50,8 @@ def test_out_of_process_verdicts_are_the_in_process_ones(
     # [registrar] stall: this registrar runs in the eP-CSCFs' process)
     declared = {name: (mine, theirs) for name, (mine, theirs) in differ.items() if undeclared(theirs)}
     print(f"inconclusive out-of-process by declaration: {sorted(declared)}")
-    undeclared = {n: v for n, v in differ.items() if n not in declared}
-    assert not undeclared, f"verdicts differ (in-process, out-of-process): {undeclared}"
+    other = {n: v for n, v in differ.items() if n not in declared}
+    assert not other, f"verdicts differ (in-process, out-of-process): {other}"
     assert len(declared) <= 6, f"more scenarios than the failover, block option and stall ones: {declared}"
 
 
