@@ -403,7 +403,7 @@ def level(directory: Path, entries: int, seconds: float, clients: list[int]) -> 
     swept = time.perf_counter() - started
     store.close()
     print(
-        f"Store.sweep with nothing expired: {swept * 1000:.1f} ms"
+        f"one Store.sweep with nothing expired: {swept * 1000:.1f} ms"
         " (the service sweeps every 1 s, on its event loop)"
     )
     print(f"load average {os.getloadavg()[0]:.2f} before the rows\n")
