@@ -6,7 +6,7 @@ block2 (option B, bound to the external identity ``sip:user<n>@enterprise.com``,
 as ``WimpuBlock.allocate`` does), with the sizes the eP-CSCF writes (an outbound contact URI, a
 ``+sip.instance`` UUID, a flow token, one Path entry). The fill goes through the Store's schema
 (``Store(path)`` creates it) with ``executemany`` in one transaction: a million W6 writes over
-HTTPS would take about an hour at the rates below, and the fill is not what is measured. Printed:
+HTTPS would take half an hour to an hour (300-560 writes/s), and the fill is not what is measured. Printed:
 the fill time and the database's bytes per entry (file size after a WAL checkpoint, divided by N),
 beside the bytes of the values themselves, and one ``Store.sweep`` with nothing expired, timed: the
 service runs one every second on its event loop, where no request is answered meanwhile.
