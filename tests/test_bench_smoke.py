@@ -75,3 +75,21 @@ def test_terminating_setup_measures_each_level_and_its_peer() -> None:
     assert len(ratios) == (2 if peer else 0), result.stdout
     if not peer:
         assert "no peer, no ratio" in result.stdout
+
+
+def test_registrar_scale_measures_storage_and_https_rows() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "bench/registrar_scale.py", "--entries", "200", "--seconds", "1", "--clients", "2"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "200 entries: filled in" in result.stdout and "bytes per entry" in result.stdout, result.stdout
+    measured = ("sqlite3", "Store.", "HTTPS")
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(measured)]
+    # 6 in-process rows (one caller), 5 HTTPS rows at 2 clients
+    assert [int(r[-8]) for r in rows] == [1] * 6 + [2] * 5, result.stdout
+    for r in rows:
+        rate, p50, p99, top, errors = float(r[-7]), float(r[-6]), float(r[-5]), float(r[-4]), int(r[-3])
+        assert rate > 0 and 0 < p50 <= p99 <= top and errors == 0, r
+    assert any(line.startswith("target (issue 18)") for line in result.stdout.splitlines()), result.stdout
