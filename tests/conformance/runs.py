@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -66,15 +67,18 @@ LOOPBACK = "127.0.0.1"
 
 @contextlib.contextmanager
 def private_pixit(pixit: Path) -> Iterator[Path]:
-    """``pixit`` with every 127.0.0.1 replaced by a loopback address claimed for the run, and its
-    ``[sut] start`` told to listen there (``wimpu-ref up --host``); written beside the original
-    (its relative paths hold) under a name of this process, removed afterwards."""
+    """``pixit`` with every 127.0.0.1 replaced by a loopback address claimed for the run, its
+    ``[sut] start`` told to listen there (``wimpu-ref up --host``), and its state directories under
+    ``var/<host>/`` (two runs of one example PIXIT at once, under xdist, each ``rm -rf`` their own,
+    not the other's test PKI); written beside the original (its relative paths hold) under a name of
+    this process, removed afterwards with its state."""
     text = pixit.read_text(encoding="utf-8")
     host = scenario_host()
     private = pixit.with_name(f".{pixit.stem}.{os.getpid()}.{host}.toml")
+    state = ROOT / "var" / host
     try:
         script = '["./start-reference-failover.sh"'
-        moved = text.replace(LOOPBACK, host)
+        moved = text.replace(LOOPBACK, host).replace("../../var/", f"../../var/{host}/")
         moved = moved.replace("reference.cli up", f"reference.cli up --host {host}")
         moved = moved.replace(script, f'{script}, "--host", "{host}"')
         assert LOOPBACK in text and "--host" in moved, (
@@ -84,6 +88,7 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
         yield private
     finally:
         private.unlink(missing_ok=True)
+        shutil.rmtree(state, ignore_errors=True)
         release_host(host)
 
 

@@ -167,3 +167,25 @@ def test_docs_explain_every_key(table: str) -> None:
     assert not missing, f"docs/pixit.md does not explain {table} {missing}"
     for mode in ("reference", "emulated", "external"):
         assert f"`{mode}`" in docs
+
+
+@pytest.mark.parametrize("name", ["reference-processes.toml", "mixed-ep-cscf.toml"])
+def test_a_private_pixit_has_state_of_its_own(name: str) -> None:
+    """Two runs of one example PIXIT at once (xdist workers) each ``rm -rf`` their state directory
+    when the SUT starts: with one shared, a run lost its test PKI in the middle of a scenario (a flake
+    of test_single_node_configurations, FileNotFoundError on the CA). Each private PIXIT now keeps its
+    state under ``var/<its host>/``, removed with it."""
+    from runs import ROOT, private_pixit
+
+    with private_pixit(EXAMPLES / name) as first, private_pixit(EXAMPLES / name) as second:
+        texts = [path.read_text(encoding="utf-8") for path in (first, second)]
+    hosts = [load_pixit_host(text) for text in texts]
+    assert hosts[0] != hosts[1]
+    for text, host in zip(texts, hosts, strict=True):
+        assert "../../var/" in text and text.count("../../var/") == text.count(f"../../var/{host}/"), text
+    assert not any((ROOT / "var" / host).exists() for host in hosts)
+
+
+def load_pixit_host(text: str) -> str:
+    """The ``[stack] host`` of a PIXIT's text."""
+    return next(line.split('"')[1] for line in text.splitlines() if line.startswith("host = "))
