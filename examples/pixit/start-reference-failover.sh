@@ -4,10 +4,13 @@
 # fault-injection command (`[[ep_cscf]] fail`) can kill it alone, as a crash would; every other
 # node in a second process. A fresh state directory each time (test PKI, registrar database).
 # Both processes stay in this script's process group: the suite stops them together.
-# Arguments, if any, go to both `wimpu-ref up` (a test run gives `--host <its own loopback address>`).
+#   start-reference-failover.sh STATE_DIR [ARGS...]
+# STATE_DIR is made afresh (relative to this folder: the PIXIT's paths name it too); further
+# arguments go to both `wimpu-ref up` (a test run gives `--host <its own loopback address>`).
 set -eu
 cd "$(dirname "$0")"
-state=../../var/reference-failover
+state=${1:?"usage: start-reference-failover.sh STATE_DIR [ARGS...]"}
+shift
 export PYTHONPATH="../..${PYTHONPATH:+:$PYTHONPATH}"   # the reference of this tree, installed or not
 rm -rf "$state"
 mkdir -p "$state"

@@ -77,10 +77,11 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
     private = pixit.with_name(f".{pixit.stem}.{os.getpid()}.{host}.toml")
     state = ROOT / "var" / host
     try:
-        script = '["./start-reference-failover.sh"'
-        moved = text.replace(LOOPBACK, host).replace("../../var/", f"../../var/{host}/")
+        script = '["./start-reference-failover.sh", "../../var/reference-failover"'
+        moved = text.replace(LOOPBACK, host)
         moved = moved.replace("reference.cli up", f"reference.cli up --host {host}")
         moved = moved.replace(script, f'{script}, "--host", "{host}"')
+        moved = moved.replace("../../var/", f"../../var/{host}/")  # the script's state argument too
         assert LOOPBACK in text and "--host" in moved, (
             f"{pixit}: no 127.0.0.1 address, or no start command to move to a private address"
         )

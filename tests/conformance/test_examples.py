@@ -169,7 +169,9 @@ def test_docs_explain_every_key(table: str) -> None:
         assert f"`{mode}`" in docs
 
 
-@pytest.mark.parametrize("name", ["reference-processes.toml", "mixed-ep-cscf.toml"])
+@pytest.mark.parametrize(
+    "name", ["reference-processes.toml", "mixed-ep-cscf.toml", "reference-failover.toml"]
+)
 def test_a_private_pixit_has_state_of_its_own(name: str) -> None:
     """Two runs of one example PIXIT at once (xdist workers) each ``rm -rf`` their state directory
     when the SUT starts: with one shared, a run lost its test PKI in the middle of a scenario (a flake
