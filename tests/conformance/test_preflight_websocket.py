@@ -10,7 +10,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -116,6 +116,20 @@ def test_a_server_that_selects_sip_passes_and_is_closed_cleanly(tmp_path: Path) 
     assert fake.closes == [1000]  # a close frame, Normal Closure (RFC 6455 7.4.1), not a dropped connection
 
 
+def accept_until(
+    stop: threading.Event, listener: socket.socket, take: Callable[[socket.socket], None]
+) -> None:
+    """Hand each connection ``listener`` accepts to ``take`` until ``stop`` is set (the fake
+    servers' thread)."""
+    listener.settimeout(0.05)
+    while not stop.is_set():
+        try:
+            sock, _ = listener.accept()
+        except TimeoutError:
+            continue
+        take(sock)
+
+
 @contextmanager
 def refusing_server(context: ssl.SSLContext, head: str) -> Iterator[Fake]:
     """A TLS server that answers every WebSocket upgrade with the HTTP response ``head`` (status line
@@ -148,16 +162,10 @@ def refusing_server(context: ssl.SSLContext, head: str) -> Iterator[Fake]:
         finally:
             fake.closed.set()
 
-    def serve() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=answer, args=(sock,), daemon=True).start()
+    def take(sock: socket.socket) -> None:
+        threading.Thread(target=answer, args=(sock,), daemon=True).start()
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=accept_until, args=(stop, listener, take), daemon=True)
     thread.start()
     try:
         yield fake
@@ -204,19 +212,13 @@ def silent_tls_server(context: ssl.SSLContext) -> Iterator[int]:
     stop = threading.Event()
     accepted: list[ssl.SSLSocket] = []
 
-    def serve() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                sock, _ = listener.accept()
-            except TimeoutError:
-                continue
-            try:
-                accepted.append(context.wrap_socket(sock, server_side=True))
-            except OSError:
-                sock.close()
+    def take(sock: socket.socket) -> None:
+        try:
+            accepted.append(context.wrap_socket(sock, server_side=True))
+        except OSError:
+            sock.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=accept_until, args=(stop, listener, take), daemon=True)
     thread.start()
     try:
         yield listener.getsockname()[1]
