@@ -216,6 +216,7 @@ def verify(
         pics=answers,
         origins=tuple(getattr(pixit, "origins", ()) or ()),
         clock_jumps=tuple(getattr(pixit, "clock_jumps", ()) or ()),
+        complete=bool(getattr(pixit, "complete", False)),
         out=out,
         err=err,
     )

@@ -467,6 +467,8 @@ class BlockRecord:
     "The eP-CSCF whose REGISTER removed the binding (``Expires: 0`` naming its contact), if one did."
     removed_frame: int | None = None
     "The frame of the 200 OK to that removal."
+    service_route: tuple[str, ...] = ()
+    "The URIs of the 200 OK's Service-Route (RFC 3608), in order: the route of the WICs' initial requests."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -527,8 +529,13 @@ class Knowledge:
     Fed by :class:`FlowTracker` (messages) and by the caller (decoding problems).
     """
 
-    def __init__(self, *, limit: int = 100_000, clock_jumps: Iterable[tuple[float, float]] = ()) -> None:
+    def __init__(
+        self, *, limit: int = 100_000, clock_jumps: Iterable[tuple[float, float]] = (), complete: bool = False
+    ) -> None:
         self.limit = limit
+        self.complete = complete
+        """The capture holds every packet of the named nodes since they started
+        (:attr:`captures.topology.CapturedTopology.complete`): an absence is a fact."""
         self.clock_jumps = tuple(sorted(clock_jumps))
         """(capture time, seconds): when the tester moved the nodes' clock forward, and by how much
         (:meth:`lapse`)."""
@@ -673,6 +680,7 @@ class Knowledge:
             wimpus = tuple(a.uri for a in response.addresses("P-Associated-URI") if "!" in a.uri)
             uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
             call_id = request.call_id
+            service_route = tuple(a.uri for a in response.addresses("Service-Route"))
         except SipError:
             return
         now = hop.message.time
@@ -694,7 +702,17 @@ class Knowledge:
         if expires != 0:
             until = self.lapse(now, expires if expires is not None else 3600)
             self.blocks.append(
-                BlockRecord(wimpus, hop.dst.node, call_id, flow_id, now, until, hop.message.frame, uri)
+                BlockRecord(
+                    wimpus,
+                    hop.dst.node,
+                    call_id,
+                    flow_id,
+                    now,
+                    until,
+                    hop.message.frame,
+                    uri,
+                    service_route=service_route,
+                )
             )
 
     def stored_at(self, impu: str, at: float) -> list[StoredContact]:

@@ -30,10 +30,12 @@ from typing import Any, Literal
 
 from reference.blocks import block_of
 from reference.sip.errors import SipError, WildcardError
+from reference.sip.grammar import parse_params, split_commas
 from reference.sip.identity import IdentityError, WildcardImpu
 from reference.sip.message import Message, Request
 
 from .flows import (
+    BlockRecord,
     End,
     Ends,
     Flow,
@@ -384,6 +386,16 @@ def _no_registrar(ctx: Context) -> str:
     )
 
 
+def _registrar_unseen(ctx: Context) -> str | None:
+    """Why the capture cannot show that no W6/W7 request was made (None when it can): it holds no
+    readable W6/W7 message, and does not hold every packet of the nodes since their start
+    (``Knowledge.complete``), or a registrar connection in it could not be decrypted."""
+    if ctx.knowledge.registrar_messages:
+        return None
+    opaque = [c for c in ctx.knowledge.opaque_at() if Role.REGISTRAR in (c[0].role, c[1].role)]
+    return None if ctx.knowledge.complete and not opaque else _no_registrar(ctx)
+
+
 def _query(
     say: _Say, ctx: Context, api: str, found: list[Hop], window: list[Hop], what: str, at: Hop
 ) -> Finding:
@@ -398,8 +410,9 @@ def _query(
         return say(
             "inconclusive", f"{what}: the {len(window)} {api} request(s) in between name other identities"
         )
-    if ctx.knowledge.registrar_messages == 0:
-        return say("inconclusive", f"{what}: {_no_registrar(ctx)}")
+    why = _registrar_unseen(ctx)
+    if why is not None:
+        return say("inconclusive", f"{what}: {why}")
     return say("fail", f"{what}: no {api} request before frame {at.message.frame}", at)
 
 
@@ -1497,6 +1510,64 @@ def origination_keeps_from(flow: Flow, ctx: Context) -> list[Finding]:
     return say.summary(found)
 
 
+def _block_registration(ctx: Context, node: str, block: Block, at: float) -> BlockRecord | None:
+    """The latest registration of ``block`` by the eP-CSCF ``node`` that is live at ``at``."""
+    wimpu = str(block.block.wimpu)
+    live = [
+        r for r in ctx.knowledge.blocks if r.ep_cscf == node and wimpu in r.wimpus and r.since <= at < r.until
+    ]
+    return max(live, key=lambda r: r.since) if live else None
+
+
+def _route(hop: Hop) -> list[str] | None:
+    """The URIs of the request's Route header field, in order (None when it does not parse)."""
+    request = hop.request
+    try:
+        return [a.uri for a in request.addresses("Route")] if request is not None else []
+    except SipError:
+        return None
+
+
+@rule(
+    "ORIG_SERVICE_ROUTE",
+    "TR 23.701 5.2.2.5.3 step 3; 5.2.2.5.1",
+    "the forwarded request follows the block registration's Service-Route",
+)
+def origination_follows_service_route(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 3, "standard IMS session origination procedure", with 5.2.2.5.1 (the block
+    is the IMS registration the WICs' sessions use): TS 24.229 5.2.6.3.3, the P-CSCF routes a
+    UE's initial request by the Service-Route of the 200 OK to the last registration (RFC 3608
+    6), and a Route the UE preloaded that differs from it is replaced (or the request is refused
+    with 400, then nothing is forwarded and nothing is judged here). The Route of the request the
+    eP-CSCF forwards to the S-CSCF is that Service-Route, entry for entry; ``inconclusive`` when
+    the capture lacks the 200 OK to the eP-CSCF's registration of the WIC's block."""
+    say = _Say("ORIG_SERVICE_ROUTE", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.forwarded is None:
+            continue
+        block = block_for(ctx, orig.node, orig.identity)
+        if block is None or orig.node is None:
+            found.append(
+                say("inconclusive", f"the block of {orig.identity} at {orig.node} is unknown (PIXIT)")
+            )
+            continue
+        registration = _block_registration(ctx, orig.node, block, orig.forwarded.message.time)
+        if registration is None or not registration.service_route:
+            what = f"a 200 OK with a Service-Route to {orig.node}'s registration of {block.block.wimpu}"
+            found.append(say("inconclusive", f"{what} is not in the capture", orig.forwarded))
+            continue
+        route, wanted = _route(orig.forwarded), list(registration.service_route)
+        if route == wanted:
+            detail = f"Route {', '.join(route)}: the Service-Route of frame {registration.frame}"
+            found.append(say("pass", detail, orig.forwarded))
+        else:
+            shown = route if route is not None else "unparsable"
+            detail = f"Route {shown}, expected the Service-Route {wanted} (frame {registration.frame})"
+            found.append(say("fail", detail, orig.forwarded))
+    return say.summary(found)
+
+
 def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Origination, Block]]:
     """The sessions originated in an option whose two INVITEs are both in the capture (step 2 and
     5.2.2.3.2 speak of sessions: a MESSAGE is not judged here)."""
@@ -1563,8 +1634,8 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(say.profile(ctx, "PROFILE_ORIG_OPTA_NO_W6", detail, named[0]))
         elif window:
             found.append(say("inconclusive", f"{len(window)} W6 request(s) in between name other identities"))
-        elif ctx.knowledge.registrar_messages == 0:
-            found.append(say("inconclusive", _no_registrar(ctx)))
+        elif (why := _registrar_unseen(ctx)) is not None:
+            found.append(say("inconclusive", why))
         else:
             found.append(
                 say("pass", "no W6 request between the WIC's INVITE and the forwarded one", orig.forwarded)
@@ -1657,8 +1728,8 @@ def termination_other_domain_without_w7(flow: Flow, ctx: Context) -> list[Findin
             found.append(say("fail", f"the I-CSCF queried W7 for {at.called}, not a webRTC domain", named[0]))
         elif window:
             found.append(say("inconclusive", f"{len(window)} W7 request(s) in between name other identities"))
-        elif ctx.knowledge.registrar_messages == 0:
-            found.append(say("inconclusive", _no_registrar(ctx), at.arrived))
+        elif (why := _registrar_unseen(ctx)) is not None:
+            found.append(say("inconclusive", why, at.arrived))
         else:
             found.append(say("pass", f"no W7 query for {at.called}", at.end or at.arrived))
     return say.summary(found)
@@ -1847,12 +1918,28 @@ def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
 
 
 def _has_cause_200(hop: Hop) -> bool:
-    request = hop.request
-    return request is not None and any(
-        re.search(r"\bcause\s*=\s*200\b", v, re.I)
-        for v in request.get_all("Reason")
-        if v.upper().startswith("SIP")
-    )
+    """RFC 3326 2: a Reason value of protocol ``SIP`` with ``cause=200``, among the values of every
+    Reason header field (a field may list several, comma-separated; the ``text`` is free)."""
+    return has_sip_cause(hop.request.get_all("Reason") if hop.request is not None else [], "200")
+
+
+def has_sip_cause(reasons: Iterable[str], cause: str) -> bool:
+    """Whether the Reason header field values ``reasons`` hold protocol ``SIP`` with ``cause``
+    (RFC 3326 2); a value that does not parse holds nothing."""
+    for line in reasons:
+        try:
+            values = split_commas(line)
+        except ValueError:
+            continue
+        for value in values:
+            protocol, semi, params = value.partition(";")
+            try:
+                parsed = {name.lower(): value for name, value in parse_params(semi + params)}
+            except ValueError:
+                continue
+            if protocol.strip().upper() == "SIP" and parsed.get("cause") == cause:
+                return True
+    return False
 
 
 @rule(

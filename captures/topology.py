@@ -31,6 +31,7 @@ __all__ = [
     "PlacedBlock",
     "Topology",
     "TopologyLoader",
+    "parse_topology",
     "read_topology",
     "sidecar_of",
     "topology_document",
@@ -108,6 +109,12 @@ class CapturedTopology:
     """(capture time, seconds): each time the tester moved the captured nodes' clock forward (a
     PIXIT's ``[clock] offset_file``) during the capture; the rules measure a registration's lifetime
     on the nodes' clock, not on the capture's. Empty: the nodes ran on the capture's clock."""
+    complete: bool = False
+    """The capture holds every packet of every node named in ``addresses``, from the node's start:
+    the nodes started after the capture began, on the interface it watched, with no filter leaving
+    any of their packets out. A message that is not in the capture was then never sent (a rule may
+    conclude on an absence, e.g. no W7 query); False (the default, and any lab capture that does not
+    say so): an absence proves nothing."""
 
     def endpoints(self) -> Mapping[tuple[str, int], str]:
         return dict(self.addresses)
@@ -134,13 +141,15 @@ def topology_document(
     profile_answers: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
     clock_jumps: Iterable[tuple[float, float]] = (),
+    complete: bool = False,
 ) -> dict[str, Any]:
     """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
     "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
     "registration", "standby"}], "origins": [...], "profile": {"PICS_PROFILE_...": answer}}``
     (``origins``, the authorised WWSFs' web origins, only when given; ``profile`` only when answers
     are given, and only the items on the solution profile's choices; ``clock_jumps``, ``[[capture
-    time, seconds], ...]``, only when the tester moved the nodes' clock)."""
+    time, seconds], ...]``, only when the tester moved the nodes' clock; ``complete``, only when
+    true: :attr:`CapturedTopology.complete`)."""
     document: dict[str, Any] = {
         "format": FORMAT,
         "endpoints": [
@@ -165,6 +174,8 @@ def topology_document(
     jumps = [[at, seconds] for at, seconds in clock_jumps]
     if jumps:
         document["clock_jumps"] = jumps
+    if complete:
+        document["complete"] = True
     if profile_answers is not None:
         document["profile"] = {k: v for k, v in sorted(profile_answers.items()) if k.startswith(PROFILE_ITEM)}
     return document
@@ -177,10 +188,11 @@ def write_topology(
     profile_answers: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
     clock_jumps: Iterable[tuple[float, float]] = (),
+    complete: bool = False,
 ) -> Path:
     """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
     path = sidecar_of(capture)
-    document = topology_document(endpoints, blocks, profile_answers, origins, clock_jumps)
+    document = topology_document(endpoints, blocks, profile_answers, origins, clock_jumps, complete)
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     return path
 
@@ -203,6 +215,15 @@ def read_topology(path: Path) -> CapturedTopology:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read a JSON topology: {exc}") from None
+    return parse_topology(data, str(path))
+
+
+def parse_topology(data: Any, path: str) -> CapturedTopology:
+    """The topology of a sidecar's JSON document (:func:`topology_document`); ``path`` names it in errors.
+
+    Raises:
+        ValueError: not a topology of :data:`FORMAT` (one line naming ``path`` and the entry).
+    """
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path}: not a topology of format {FORMAT!r} (format {found!r})")
@@ -264,4 +285,7 @@ def read_topology(path: Path) -> CapturedTopology:
             f"{path}: 'clock_jumps' must be a list of [capture time, seconds forward], not {jumps!r}"
         )
     clock_jumps = tuple((float(at), float(seconds)) for at, seconds in jumps)
-    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins), clock_jumps)
+    complete = data.get("complete", False)
+    if not isinstance(complete, bool):
+        raise ValueError(f"{path}: 'complete' must be true or false, not {complete!r}")
+    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins), clock_jumps, complete)

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,7 +31,7 @@ from .flows import Ends, Flow, FlowTracker, Knowledge
 from .model import WireMessage
 from .rules import RULES, Context, Finding, check
 from .tls import KeyLog
-from .topology import PlacedBlock
+from .topology import PlacedBlock, Topology
 
 __all__ = ["EXIT_DEVIATION", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_PASS", "Summary", "Verifier", "run"]
 
@@ -89,6 +89,8 @@ class Verifier:
         origins: the web origins of the WWSFs authorised at the eP-CSCFs (5.2.2.5.2 step 2).
         clock_jumps: (capture time, seconds) of each forward move of the nodes' clock by the
             tester (``Knowledge.lapse``).
+        complete: the capture holds every packet of the named nodes since they started
+            (``CapturedTopology.complete``).
     """
 
     def __init__(
@@ -100,8 +102,11 @@ class Verifier:
         pics: Mapping[str, str] | None = None,
         origins: Iterable[str] = (),
         clock_jumps: Iterable[tuple[float, float]] = (),
+        complete: bool = False,
     ) -> None:
-        self.tracker = FlowTracker(ends, quiet=quiet, knowledge=Knowledge(clock_jumps=clock_jumps))
+        knowledge = Knowledge(clock_jumps=clock_jumps, complete=complete)
+        self.tracker = FlowTracker(ends, quiet=quiet, knowledge=knowledge)
+        self._problems_received = 0
         self.context = Context(tuple(blocks), self.tracker.knowledge, pics, ends, tuple(origins))
         self.summary = Summary()
         self.unparsable: list[tuple[WireMessage, str]] = []
@@ -117,6 +122,44 @@ class Verifier:
     def receive_problem(self, problem: Problem) -> None:
         self.summary.problems += 1
         self.tracker.receive_problem(problem)
+
+    def receive_problems(self, problems: Sequence[Problem]) -> None:
+        """The problems of a decoder's list (which grows as it reads) not received yet."""
+        for problem in problems[self._problems_received :]:
+            self.receive_problem(problem)
+        self._problems_received = max(self._problems_received, len(problems))
+
+    def judge(
+        self, messages: Iterable[WireMessage], problems: Sequence[Problem]
+    ) -> Iterator[tuple[Flow, list[Finding]]]:
+        """Every flow of ``messages`` with its findings, each as it closes, the rest when they end;
+        ``problems`` (the list of the decoder reading ``messages``) received in the order they
+        arose. The one loop of ``verify`` (:func:`run`) and of the suite's live checks, so a
+        scenario's step and ``wimpu-conformance verify`` judge its capture the same way."""
+        for message in messages:
+            self.receive_problems(problems)
+            self.receive_message(message)
+            yield from self.results_ready()
+        self.receive_problems(problems)
+        yield from self.finish()
+
+    @classmethod
+    def of(
+        cls, topology: Topology, *, pics: Mapping[str, str] | None = None, quiet: float = 64.0
+    ) -> Verifier:
+        """The verifier of a capture of ``topology`` (a sidecar or a PIXIT): its nodes, blocks,
+        WWSF origins, clock jumps and completeness, and ``pics`` (default: the topology's own
+        answers on the profile's choices, if it carries them)."""
+        answers = pics if pics is not None else getattr(topology, "profile_answers", None)
+        return cls(
+            Ends.from_topology(topology),
+            topology.blocks,
+            quiet=quiet,
+            pics=answers,
+            origins=tuple(getattr(topology, "origins", ()) or ()),
+            clock_jumps=tuple(getattr(topology, "clock_jumps", ()) or ()),
+            complete=bool(getattr(topology, "complete", False)),
+        )
 
     def _judge(self, flows: list[Flow]) -> list[tuple[Flow, list[Finding]]]:
         results = []
@@ -255,11 +298,14 @@ def run(
     pics: Mapping[str, str] | None = None,
     origins: Iterable[str] = (),
     clock_jumps: Iterable[tuple[float, float]] = (),
+    complete: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> int:
     """Verify ``capture``; returns the exit status (see the module docstring)."""
-    verifier = Verifier(ends, blocks, quiet=quiet, pics=pics, origins=origins, clock_jumps=clock_jumps)
+    verifier = Verifier(
+        ends, blocks, quiet=quiet, pics=pics, origins=origins, clock_jumps=clock_jumps, complete=complete
+    )
     lines: list[str] = []
     keys = KeyLog()
     if keylog is not None:
@@ -280,7 +326,6 @@ def run(
             print(f"{PROG}: error: cannot write {json_path}: {exc.strerror}", file=err)
             return EXIT_FAIL
     decoder = Decoder(keys)
-    seen = 0
 
     def emit(results: list[tuple[Flow, list[Finding]]]) -> None:
         for flow, findings in results:
@@ -289,19 +334,14 @@ def run(
                 report.flow(flow, findings)
 
     try:
-        for message in iter_messages(capture, decoder=decoder):
-            while seen < len(decoder.problems):
-                verifier.receive_problem(decoder.problems[seen])
-                seen += 1
-            verifier.receive_message(message)
-            emit(verifier.results_ready())
-    except CaptureFileError as exc:
+        for result in verifier.judge(iter_messages(capture, decoder=decoder), decoder.problems):
+            emit([result])
+    except CaptureFileError as exc:  # the file ends badly: judge what was read
         lines.append(f"{PROG}: error: {exc}")
         verifier.summary.problems += 1
         print(lines[-1], file=err)
-    for problem in decoder.problems[seen:]:
-        verifier.receive_problem(problem)
-    emit(verifier.finish())
+        verifier.receive_problems(decoder.problems)
+        emit(verifier.finish())
     for problem in decoder.problems:
         lines.append(problem_line(problem, ends))
         print(lines[-1], file=err)

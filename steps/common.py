@@ -135,3 +135,24 @@ def registration_not_accepted(world: World) -> None:
 @when(parsers.re(r"(?P<seconds>\d+) seconds pass"), converters={"seconds": int})
 def time_passes(world: World, seconds: int) -> None:
     world.let_time_pass(seconds)
+
+
+def judged_by(
+    world: World, profile: ProfileChecks, names: list[str], choice: str | None = None, *, session: bool = True
+) -> None:
+    """One judge per requirement (issue 15): a Then step whose requirement has a wire observable is
+    judged by the capture rules that ``wimpu-conformance verify`` applies offline
+    (captures/rules.py), on the flows of this scenario's last session: every one must pass (FAIL
+    otherwise); a rule's ``deviation`` is a profile deviation of the scenario, and a rule that could
+    only say ``inconclusive`` makes the scenario inconclusive. With ``choice`` (the step also checks
+    a solution-profile choice), the rules' deviations are that choice's profile check, not made
+    where the SUT's PICS does not follow it; a failure of the text stays a failure. Without
+    ``session``, every flow of the scenario's capture so far is judged."""
+    findings = world.verify_session(names) if session else world.verify_capture(names)
+    expect.rules_pass(findings, names)
+    deviations = [f for f in findings if f.verdict == "deviation"]
+    if choice is not None:
+        profile.check(choice, lambda: expect.no_deviation(deviations))
+        return
+    for finding in deviations:
+        profile.deviate(finding.choice, finding.detail)

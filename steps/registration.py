@@ -14,7 +14,7 @@ from conformance.harness.dialects import by_client
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
-from steps.common import pixit_of
+from steps.common import judged_by, pixit_of
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"
@@ -457,13 +457,14 @@ def token_invalid(world: World) -> None:
         r"IMPU of (?P<user>\w+), the wIMPU block or a P-Profile-Key"
     )
 )
-def impu_never_reaches_wic(world: World, wic: str, user: str) -> None:
+def impu_never_reaches_wic(world: World, profile: ProfileChecks, wic: str, user: str) -> None:
     """5.2.2.1 "IMS identities are only used within the IMS domain" (open point 15: in option B
-    the WIC knows only its external identity), checked on every captured message of the WIC's
-    WebSocket connection, both directions."""
-    entry = world.registration_of(user)
-    impu = expect.impu(entry, user)
-    expect.never_named(world.captured_on_wic(wic), [impu, world.block_of(user)], "P-Profile-Key")
+    the WIC knows only its external identity): judged on every captured message to a WIC by
+    OPTB_IMPU_HIDDEN (no IMPU of its block, nor the one allocated to it) and PROFILE_KEY_CONFINED
+    (no P-Profile-Key), the rules ``verify`` applies offline; the WIC's connection carried messages."""
+    expect.impu(world.registration_of(user), user)
+    assert world.captured_on_wic(wic), f"no message was captured on the WebSocket connection of WIC {wic}"
+    judged_by(world, profile, ["OPTB_IMPU_HIDDEN", "PROFILE_KEY_CONFINED"], session=False)
 
 
 @when(parsers.re(rf"{WIC} of {USER} logs in again, connects to the eP-CSCF of its block and registers"))

@@ -10,6 +10,7 @@ from conformance.harness.profile import ProfileChecks
 from conformance.harness.wic import FAILURES
 from conformance.harness.world import MESSAGE_TEXT, World
 from reference.sip.message import Request
+from steps.common import judged_by
 
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"
@@ -131,25 +132,19 @@ def wic_originates_preloading(world: World, wic: str, user: str, identity: str) 
         rf"Service-Route of the block of {USER} alone, without the Route {IDENTITY}"
     )
 )
-def preloaded_route_replaced(world: World, user: str, identity: str) -> None:
+def preloaded_route_replaced(world: World, profile: ProfileChecks, user: str, identity: str) -> None:
     """5.2.2.5.3 step 3, "standard IMS session origination procedure": TS 24.229 5.2.6.3.3, the
     P-CSCF whose UE preloaded a Route that is not the Service-Route either replaces it with the
     Service-Route or rejects the request with 400 (Bad Request). Both are the standard's; no
-    other outcome is."""
+    other outcome is. What is forwarded is judged by ORIG_SERVICE_ROUTE (its Route is the
+    Service-Route, entry for entry: the preloaded one is gone)."""
     world.settle()
     sent = world.captured_requests("INVITE", "ep-cscf", "s-cscf")
     if world.outcome.response is not None and world.outcome.response.status == 400:
         expect.none(sent, "INVITE eP-CSCF -> S-CSCF after the eP-CSCF's 400")
         return
-    invite = expect.single(sent, "INVITE eP-CSCF -> S-CSCF")
-    block = world.block_of(user)
-    service_route = world.block_registration_of(block).service_route
-    expect.routed_by(invite, service_route, block)
-    found = [f"<{a.uri}>" for a in invite.addresses("Route")]
-    assert found == list(service_route), (
-        f"expected the INVITE to the S-CSCF to carry the Service-Route {list(service_route)} as its only "
-        f"Route, the WIC's preloaded <{identity}> replaced; its Route is {found}"
-    )
+    expect.single(sent, "INVITE eP-CSCF -> S-CSCF")
+    judged_by(world, profile, ["ORIG_SERVICE_ROUTE"])
 
 
 @when(parsers.re(rf"{WIC} starts a session to the remote party as {IDENTITY}"))
@@ -167,16 +162,20 @@ def invite_route_to_remote(world: World, method: str, nodes: str) -> None:
         rf"the {INITIAL} reaching the remote party carries the From header field exactly as {WIC} sent it"
     )
 )
-def from_untouched(world: World, method: str, wic: str) -> None:
-    request = _at_remote(world, method)
-    expect.same_header_line(world.wics[wic].sent_requests(method)[-1], request.to_bytes(), "From", "f")
+def from_untouched(world: World, profile: ProfileChecks, method: str, wic: str) -> None:
+    """5.2.2.5.3 step 2, judged on the capture by ORIG_FROM_UNTOUCHED (the eP-CSCF's forwarded
+    request beside what the WIC sent); the request did reach the remote party."""
+    _at_remote(world, method)
+    judged_by(world, profile, ["ORIG_FROM_UNTOUCHED"])
 
 
 @then(parsers.re(rf"the {INITIAL} reaching the remote party asserts the individual IMPU of {USER}"))
-def asserted_impu(world: World, method: str, user: str) -> None:
+def asserted_impu(world: World, profile: ProfileChecks, method: str, user: str) -> None:
     """5.2.2.5.3 step 2 (option B: the IMPU the eP-CSCF allocated) and step 3 (standard
-    origination, TS 24.229 5.2.6.3.3: the registered identity), for an INVITE or a MESSAGE."""
-    expect.asserted_identity(_at_remote(world, method), expect.impu(world.registration_of(user), user))
+    origination, TS 24.229 5.2.6.3.3: the registered identity), for an INVITE or a MESSAGE:
+    judged on the capture by ORIG_PAI_IMPU; the request did reach the remote party."""
+    _at_remote(world, method)
+    judged_by(world, profile, ["ORIG_PAI_IMPU"])
 
 
 @when(parsers.re(rf"{WIC} sends a MESSAGE to the remote party with the identity of {USER}$"))
@@ -226,9 +225,10 @@ def wic_gets_no_message(world: World, wic: str) -> None:
 
 
 @then(parsers.re(rf"the INVITE reaching the IMS user {IDENTITY} asserts the individual IMPU of {USER}"))
-def ims_user_sees_impu(world: World, identity: str, user: str) -> None:
-    invite = expect.single(world.invites_at_ims_user(identity), f"INVITE at the IMS user {identity}")
-    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
+def ims_user_sees_impu(world: World, profile: ProfileChecks, identity: str, user: str) -> None:
+    """5.2.2.5.3 step 3, judged on the capture by ORIG_PAI_IMPU."""
+    expect.single(world.invites_at_ims_user(identity), f"INVITE at the IMS user {identity}")
+    judged_by(world, profile, ["ORIG_PAI_IMPU"])
 
 
 @then(
@@ -237,11 +237,11 @@ def ims_user_sees_impu(world: World, identity: str, user: str) -> None:
         rf"and carries the From header field exactly as {WIC} sent it"
     )
 )
-def captured_invite_to_scscf(world: World, user: str, wic: str) -> None:
-    """5.2.2.5.3 step 2: checked on the wire, on the leg the eP-CSCF sent it on."""
-    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
-    expect.asserted_identity(invite, expect.impu(world.registration_of(user), user))
-    expect.same_header_line(world.wics[wic].sent_requests("INVITE")[-1], invite.to_bytes(), "From", "f")
+def captured_invite_to_scscf(world: World, profile: ProfileChecks, user: str, wic: str) -> None:
+    """5.2.2.5.3 step 2: judged on the wire, on the leg the eP-CSCF sent it on (ORIG_PAI_IMPU,
+    ORIG_FROM_UNTOUCHED)."""
+    expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    judged_by(world, profile, ["ORIG_PAI_IMPU", "ORIG_FROM_UNTOUCHED"])
 
 
 @then(
@@ -249,11 +249,12 @@ def captured_invite_to_scscf(world: World, user: str, wic: str) -> None:
         rf"the INVITE captured from the eP-CSCF to the S-CSCF asserts only the individual IMPU of {USER}"
     )
 )
-def captured_invite_asserts_only(world: World, user: str) -> None:
+def captured_invite_asserts_only(world: World, profile: ProfileChecks, user: str) -> None:
     """RFC 3325 9.1 (standard origination, 5.2.2.5.3): the identity is the eP-CSCF's
-    assertion alone; a P-Asserted-Identity the WIC wrote is not passed on."""
-    invite = expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
-    expect.only_asserted_identity(invite, expect.impu(world.registration_of(user), user))
+    assertion alone; a P-Asserted-Identity the WIC wrote is not passed on (ORIG_PAI_IMPU:
+    one SIP value, the expected one)."""
+    expect.single(world.captured_requests("INVITE", "ep-cscf", "s-cscf"), "INVITE eP-CSCF -> S-CSCF")
+    judged_by(world, profile, ["ORIG_PAI_IMPU"])
 
 
 @given(parsers.re(rf"{WIC} has ended its session with a BYE"))
@@ -280,27 +281,26 @@ def nothing_relayed(world: World, method: str) -> None:
         rf"of the registration of the block of {USER}"
     )
 )
-def captured_invite_service_route(world: World, method: str, user: str) -> None:
+def captured_invite_service_route(world: World, profile: ProfileChecks, method: str, user: str) -> None:
     """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3): the Route of the
-    forwarded request is the Service-Route the S-CSCF returned to the block registration."""
-    invite = expect.single(
-        world.captured_requests(method, "ep-cscf", "s-cscf"), f"{method} eP-CSCF -> S-CSCF"
-    )
-    block = world.block_of(user)
-    expect.routed_by(invite, world.block_registration_of(block).service_route, block)
+    forwarded request is the Service-Route the S-CSCF returned to the block registration
+    (ORIG_SERVICE_ROUTE)."""
+    expect.single(world.captured_requests(method, "ep-cscf", "s-cscf"), f"{method} eP-CSCF -> S-CSCF")
+    judged_by(world, profile, ["ORIG_SERVICE_ROUTE"])
 
 
 @then("the eP-CSCF queried the wIMPU Registrar for the session")
-def ep_cscf_queried(world: World) -> None:
-    expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+def ep_cscf_queried(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.3 step 2 (option B): the W6 read naming the WIC (ORIG_W6_OPTION_B)."""
+    judged_by(world, profile, ["ORIG_W6_OPTION_B"])
 
 
 @then(parsers.re(rf"the eP-CSCF made no query to the wIMPU Registrar for the session, {CHOICE}"))
 def ep_cscf_not_queried(world: World, profile: ProfileChecks, choice: str) -> None:
     """5.2.2.5.3 step 2 "is applicable only when the individual IMPU is allocated by the eP-CSCF";
-    the text does not forbid a W6 read in option A: making none is the profile's choice."""
-    use = world.session_registrar_use()
-    profile.check(choice, lambda: expect.not_queried(use, "w6", "the eP-CSCF"))
+    the text does not forbid a W6 read in option A: making none is the profile's choice
+    (ORIG_NO_W6_OPTION_A gives a deviation, or a pass where the SUT's PICS chose otherwise)."""
+    judged_by(world, profile, ["ORIG_NO_W6_OPTION_A"], choice)
 
 
 @then("no INVITE reaches the remote party")
@@ -310,13 +310,16 @@ def nothing_at_remote(world: World) -> None:
 
 
 @then(parsers.re(r'no INVITE of the session asserts "(?P<identity>[^"]+)"'))
-def claimed_identity_never_asserted(world: World, identity: str) -> None:
+def claimed_identity_never_asserted(world: World, profile: ProfileChecks, identity: str) -> None:
     """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3; RFC 3325 9.1): the eP-CSCF
-    asserts the identity the WIC registered, never one the WIC only claims; checked on the
-    eP-CSCF -> S-CSCF leg and at the remote party, whether or not the session is refused."""
+    asserts the identity the WIC registered, never one the WIC only claims: judged by ORIG_PAI_IMPU
+    on the eP-CSCF -> S-CSCF leg when the eP-CSCF forwarded the session; when it refused it,
+    nothing may reach the remote party."""
     world.settle()
-    invites = [*world.captured_requests("INVITE", "ep-cscf", "s-cscf"), *world.invites_at_remote()]
-    expect.never_asserted(invites, identity)
+    if world.captured_requests("INVITE", "ep-cscf", "s-cscf"):
+        judged_by(world, profile, ["ORIG_PAI_IMPU"])
+    else:
+        expect.none(world.invites_at_remote(), "INVITE at the remote party when none left the eP-CSCF")
 
 
 @then(
@@ -396,18 +399,21 @@ def icscf_rejects_with_profiled_code(world: World, profile: ProfileChecks, statu
 
 
 @then("the I-CSCF queried the wIMPU Registrar for the called identity")
-def icscf_queried(world: World) -> None:
-    expect.queried(world.session_registrar_use(), "w7", "the I-CSCF")
+def icscf_queried(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.4 steps 1-2: the W7 query naming the called identity (TERM_W7_WEBRTC)."""
+    judged_by(world, profile, ["TERM_W7_WEBRTC"])
 
 
 @then("the I-CSCF made no query to the wIMPU Registrar")
-def icscf_not_queried(world: World) -> None:
-    expect.not_queried(world.session_registrar_use(), "w7", "the I-CSCF")
+def icscf_not_queried(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.4 step 1: no W7 query for a domain that is not a webRTC domain (TERM_NO_W7_OTHER)."""
+    judged_by(world, profile, ["TERM_NO_W7_OTHER"])
 
 
 @then("the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar")
-def ep_cscf_fetched_contacts(world: World) -> None:
-    expect.queried(world.session_registrar_use(), "w6", "the eP-CSCF")
+def ep_cscf_fetched_contacts(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.4 step 4: the W6 read of the called IMPU's contacts (TERM_W6_CONTACTS)."""
+    judged_by(world, profile, ["TERM_W6_CONTACTS"])
 
 
 @then(parsers.re(rf"the INVITE reaches {WIC} through (?P<nodes>.+)"))
@@ -472,18 +478,12 @@ def every_wic_invited(world: World, user: str) -> None:
     )
 )
 def others_cancelled(world: World, profile: ProfileChecks, user: str, number: str, choice: str) -> None:
-    """RFC 3261 16.7 step 10 (the text's check): every other branch gets its CANCEL; its Reason with
-    cause 200 (RFC 3326) is the solution profile's choice, a profile check."""
-    cancels = {
-        name: expect.cancelled(world.received_by_wic(name, "CANCEL"), name)
-        for name in world.other_wics(user, int(number))
-    }
-
-    def every_reason() -> None:
-        for name, cancel in cancels.items():
-            expect.reason_cause_200(cancel, name)
-
-    profile.check(choice, every_reason)
+    """RFC 3261 16.7 step 10 (the text's check): every other branch gets its CANCEL, one transaction
+    at each WIC; TERM_FORK_CANCEL judges the capture (the branches cancelled after the 2xx) and its
+    Reason with cause 200 (RFC 3326), the solution profile's choice, a profile check."""
+    for name in world.other_wics(user, int(number)):
+        expect.cancelled(world.received_by_wic(name, "CANCEL"), name)
+    judged_by(world, profile, ["TERM_FORK_CANCEL"], choice)
 
 
 @then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no CANCEL"))
@@ -624,9 +624,4 @@ def capture_passes_rules(world: World, profile: ProfileChecks, rules: str) -> No
     """The same rules as ``wimpu-conformance verify`` (captures/rules.py), on this scenario's capture:
     every flow of the last session must pass each named rule, and at least one must apply; a rule's
     deviation from a solution-profile choice is a profile deviation of the scenario."""
-    names = rules.split(" and ")
-    findings = world.verify_session(names)
-    expect.rules_pass(findings, names)
-    for finding in findings:
-        if finding.verdict == "deviation":
-            profile.deviate(finding.choice, finding.detail)
+    judged_by(world, profile, rules.split(" and "))

@@ -37,6 +37,7 @@ from typing import Any
 from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
 from captures.cli import main as verify_main
 from captures.decode import Decoder, iter_messages
+from captures.errors import Problem
 from captures.topology import PlacedBlock, write_topology
 from conformance.redact import redact
 from reference.sip.errors import SipError
@@ -137,6 +138,7 @@ class ScenarioWire:
         )
         self.unavailable: str | None = None
         self.messages_at_end: list[WireMessage] | None = None
+        self.problems_at_end: list[Problem] = []
 
     @property
     def pcapng(self) -> Path:
@@ -162,16 +164,24 @@ class ScenarioWire:
         Raises:
             WireUnavailable: the capture could not start here.
         """
+        return self.decoded()[0]
+
+    def decoded(self) -> tuple[list[WireMessage], list[Problem]]:
+        """Every message captured so far, and the decoder's problems in the order they arose.
+
+        Raises:
+            WireUnavailable: the capture could not start here.
+        """
         if self.messages_at_end is not None:
-            return self.messages_at_end
+            return self.messages_at_end, self.problems_at_end
         if self.unavailable is not None:
             raise WireUnavailable(self.unavailable)
         try:
             self.capture.sync(timeout=EVENT_WAIT)
         except CaptureUnavailable as exc:
             raise WireUnavailable(str(exc)) from None
-        keylog = KeyLog.from_file(self.capture.keylog_path)
-        return list(iter_messages(self.capture.path, decoder=Decoder(keylog)))
+        decoder = Decoder(KeyLog.from_file(self.capture.keylog_path))
+        return list(iter_messages(self.capture.path, decoder=decoder)), decoder.problems
 
     def finish(
         self,
@@ -181,6 +191,7 @@ class ScenarioWire:
         profile_answers: Mapping[str, str] | None = None,
         origins: Sequence[str] = (),
         clock_jumps: Sequence[tuple[float, float]] = (),
+        complete: bool = False,
     ) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
@@ -188,7 +199,8 @@ class ScenarioWire:
         into the ``.wire.json`` (feature, test, scenario). ``endpoints``, ``blocks`` (the SUT's wIMPU
         blocks), ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) and
         ``origins`` (the web origins of the WWSFs the eP-CSCFs authorise) and ``clock_jumps`` (when
-        the tester moved an external SUT's clock, and by how much) go into the
+        the tester moved an external SUT's clock, and by how much) and ``complete`` (the capture
+        holds every packet of those nodes since they started) go into the
         ``.topology.json`` (:func:`captures.topology.write_topology`), with which
         ``wimpu-conformance verify <test>.pcapng`` names the nodes, knows the blocks and which profile
         choices the SUT follows unaided.
@@ -199,9 +211,10 @@ class ScenarioWire:
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         # before the capture: a capture never lacks it
-        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins, clock_jumps)
+        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins, clock_jumps, complete)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
+        self.problems_at_end = list(decoded.problems)
         legs = Legs(addresses=endpoints).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages

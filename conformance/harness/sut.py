@@ -75,6 +75,9 @@ class Sut:
     ims_users: dict[str, ImsUser]
     capture_hosts: list[str]
     "Loopback addresses whose every packet belongs to this scenario (empty: filter on ports)."
+    started_by_suite: bool
+    """Every node starts in :meth:`start` (after the scenario's capture began), so the capture holds
+    all their connections from the first packet; False for an external SUT already running."""
 
     async def start(self) -> None:
         """Start what the suite runs itself (nothing for an external SUT)."""
@@ -202,6 +205,7 @@ class ReferenceSut(Sut):
         }
         self.ims_users = {}
         self.capture_hosts = [host]
+        self.started_by_suite = True
         self.host = host
         self._clock = clock
 
@@ -332,6 +336,7 @@ class ExternalSut(Sut):
         self.users = {u.username: u for u in pixit.users}
         self.ims_users = {u.identity: u for u in pixit.ims_users}
         self.capture_hosts = []
+        self.started_by_suite = bool(pixit.start)
         self._issuer: TokenIssuer | None = None
         self.clock = TesterClock(pixit.clock_file) if pixit.clock_file is not None else None
         "The clock every external node reads (PIXIT ``[clock] offset_file``), None without one."

@@ -23,7 +23,6 @@ __all__ = [
     "DirectoryEntry",
     "RegistrarUse",
     "Session",
-    "header_lines",
     "hop_names",
     "node_names",
     "sent_by",
@@ -82,13 +81,6 @@ class Session:
     "time.time() when its caller had the final response."
     status: int | None
     "The code of the final response the caller received; None: none came."
-
-
-def header_lines(raw: bytes, name: str, compact: str | None = None) -> list[bytes]:
-    """The raw lines of header ``name`` (or its compact form) in a raw SIP message."""
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]
-    names = {name.lower().encode(), *([compact.lower().encode()] if compact else [])}
-    return [line for line in head if line.split(b":", 1)[0].strip().lower() in names]
 
 
 def sent_by(via: str) -> str:

@@ -27,6 +27,7 @@ token the WWSF would not issue at login is asked of its token issuer
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import ssl
 import time
@@ -38,8 +39,8 @@ import aiohttp
 import jwt
 
 from captures import Legs, WireMessage
-from captures.flows import Ends, Knowledge, group
-from captures.rules import Context, check
+from captures.topology import CapturedTopology, parse_topology, topology_document
+from captures.verify import Verifier
 from conformance.pixit import Pixit, User
 from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
@@ -220,7 +221,13 @@ class World:
 
         self.loop.run(stop())
         messages = self.wire.finish(
-            endpoints, self.scenario, self.sut.blocks(), self.pics, self._origins(), self._jumps
+            endpoints,
+            self.scenario,
+            self.sut.blocks(),
+            self.pics,
+            self._origins(),
+            self._jumps,
+            self._complete(),
         )
         for host in self.sut.capture_hosts:
             release_host(host)
@@ -919,15 +926,43 @@ class World:
 
     def verify_session(self, rules: list[str]) -> list[Any]:
         """The findings of ``wimpu-conformance verify``'s rules (captures/rules.py) on the flows of
-        this scenario's capture that the last session attempt started."""
+        this scenario's capture that the last session attempt started: the verifier ``verify``
+        builds from the topology this capture will carry (:meth:`_topology`), fed the messages and
+        the decoding problems in the same order, so the step and the offline verdict agree."""
         assert self.session is not None, "no session was attempted"
-        messages, _ = self.wire_messages()
-        knowledge = Knowledge()
-        flows = group(messages, Ends(self.endpoints()), knowledge)
-        context = Context(self.sut.blocks(), knowledge, self.pics)
-        started = self.session.wall_started
-        mine = [f for f in flows if f.hops and f.hops[0].message.time >= started]
-        return [finding for flow in mine for finding in check(flow, context, rules)]
+        return self.verify_capture(rules, self.session.wall_started)
+
+    def verify_capture(self, rules: list[str], since: float = 0.0) -> list[Any]:
+        """The findings of ``verify``'s ``rules`` on the flows of this scenario's capture so far that
+        started at or after ``since`` (wall-clock time; default: every flow), computed as
+        :meth:`verify_session` says."""
+        messages, problems = self.wire.decoded()
+        return [
+            finding
+            for flow, findings in Verifier.of(self._topology()).judge(messages, problems)
+            if flow.hops and flow.hops[0].message.time >= since
+            for finding in findings
+            if finding.rule_id in rules
+        ]
+
+    def _topology(self) -> CapturedTopology:
+        """The topology the scenario's capture carries beside it (what :meth:`close` writes), as
+        ``verify`` reads it back."""
+        document = topology_document(
+            self.endpoints(), self.sut.blocks(), self.pics, self._origins(), self._jumps, self._complete()
+        )
+        return parse_topology(document, "the scenario's topology")
+
+    def _complete(self) -> bool:
+        """The capture holds every packet of the SUT's nodes since they started
+        (``CapturedTopology.complete``): the suite started them after the capture began, and every
+        one listens on a loopback address, on the interface the capture watches."""
+        hosts = {host for host, _ in self.endpoints()}
+        return (
+            self.sut.started_by_suite
+            and self.wire.capture.interface == "lo"
+            and all(_loopback(host) for host in hosts)
+        )
 
     def captured_requests(self, method: str, src: str, dst: str) -> list[Request]:
         """The ``method`` requests captured from a node named ``src...`` to one named ``dst...``
@@ -972,3 +1007,11 @@ class World:
     def hops(self, request: Request) -> list[str]:
         """The nodes a received request went through, in order (from its Via header fields)."""
         return hop_names(request, self.node_names())
+
+
+def _loopback(host: str) -> bool:
+    """``host`` is a loopback address (127.0.0.0/8, ::1); a name is not known to be one."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -214,8 +214,10 @@ class Wire:
         challenge: bool = True,
         authorize: bool = True,
         expires: int = 600,
+        service_route: Sequence[str] = (),
     ) -> None:
-        """5.2.2.5.1: REGISTER, 401, REGISTER with credentials, 200 OK."""
+        """5.2.2.5.1: REGISTER, 401, REGISTER with credentials, 200 OK (with ``service_route``'s
+        URIs as its Service-Route)."""
         name = "block1" if "block1" in wimpu else "block2"
         rep = f"sip:{name}@wrtc.ims.example.net"
         common = [
@@ -252,7 +254,8 @@ class Wire:
             headers=[*common, *auth],
         )
         associated = f"<{rep}>, <{wimpu}>"
-        self.response(second, 200, headers=[("P-Associated-URI", associated), *common[:1]])
+        routes = [("Service-Route", f"<{uri}>") for uri in service_route]
+        self.response(second, 200, headers=[("P-Associated-URI", associated), *common[:1], *routes])
 
     def wic_registration(
         self,
@@ -328,8 +331,10 @@ class Wire:
         bearer: bool = False,
         kept_claim: str | None = None,
         w6_identity: str | None = None,
+        route: Sequence[str] = (),
     ) -> None:
-        """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF, 200 OK.
+        """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF (with
+        ``route``'s URIs as its Route), 200 OK.
         ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on;
         ``w6_identity``: the identity the W6 read names (default: ``identity``, the From)."""
         iwf, pcscf, client = (IWF1, PCSCF1, EP1_HTTP) if option == "A" else (IWF2, PCSCF2, EP2_HTTP)
@@ -361,6 +366,7 @@ class Wire:
         drop = () if bearer else ("Authorization",)
         claims = [("P-Asserted-Identity", f"<{kept_claim}>")] if kept_claim else []
         claims.append(("P-Asserted-Identity", f"<{pai}>"))
+        claims += [("Route", f"<{uri}>") for uri in route]
         onward = self.forward(invite, pcscf, SCSCF, add=claims, replace=replace, drop=drop)
         ok = self.response(onward, 200, src=SCSCF, dst=pcscf)
         assert ok

@@ -167,3 +167,19 @@ class TestVerifyUsesIt:
             f"{PROG}: verify: error: give --pixit PIXIT.toml (or --ports PORTS.json) to name the nodes "
             "(no t.1.topology.json beside the capture)"
         ]
+
+
+def test_a_complete_capture_says_so_and_nothing_else_does(tmp_path: Path, pixit: Path) -> None:
+    """``complete`` (every packet of the nodes since their start: an absence is a fact) is written
+    only when true and read back; any other value is refused."""
+    source = load_pixit(pixit)
+    path = write_topology(tmp_path / "d.pcapng", source.endpoints(), source.blocks, complete=True)
+    assert read_topology(path).complete is True
+    plain = write_topology(tmp_path / "e.pcapng", source.endpoints(), source.blocks)
+    assert "complete" not in json.loads(plain.read_text()) and read_topology(plain).complete is False
+    for bad in ("yes", 1, None):
+        document = json.loads(path.read_text())
+        document["complete"] = bad
+        path.write_text(json.dumps(document))
+        with pytest.raises(ValueError, match="'complete' must be true or false"):
+            read_topology(path)

@@ -46,8 +46,9 @@ def findings(
     blocks: tuple[Block, ...] = BLOCKS,
     pics: dict[str, str] | None = None,
     jumps: tuple[tuple[float, float], ...] = (),
+    complete: bool = False,
 ) -> list[Finding]:
-    knowledge = Knowledge(clock_jumps=jumps)
+    knowledge = Knowledge(clock_jumps=jumps, complete=complete)
     flows = group(w.messages, ends(), knowledge)
     ctx = Context(blocks, knowledge, pics)
     return [f for flow in flows for f in check(flow, ctx, [rule_id])]
@@ -750,6 +751,55 @@ class TestOrigination:
         w.origination(WIC1, BOB, option="B")
         assert verdicts(w, "ORIG_W6_OPTION_B") == ["pass"]
 
+    def test_option_b_without_any_registrar_message_fails_only_in_a_complete_capture(self) -> None:
+        w = Wire()
+        w.origination(WIC1, BOB, option="B", w6=False)
+        assert [f.verdict for f in findings(w, "ORIG_W6_OPTION_B")] == ["inconclusive"]
+        assert [f.verdict for f in findings(w, "ORIG_W6_OPTION_B", complete=True)] == ["fail"]
+
+    SERVICE_ROUTE = ("sip:orig@scscf.ims.example.net;lr", "sip:as@as.ims.example.net;lr")
+
+    @pytest.mark.parametrize("option", ["A", "B"])
+    def test_the_forwarded_request_follows_the_service_route(self, option: str) -> None:
+        """5.2.2.5.3 step 3 (TS 24.229 5.2.6.3.3; RFC 3608): the Route is the block registration's
+        Service-Route, entry for entry, in its order."""
+        w = Wire()
+        w.block_registration(PCSCF1 if option == "A" else PCSCF2, BLOCK1 if option == "A" else BLOCK2,
+                             service_route=self.SERVICE_ROUTE)  # fmt: skip
+        w.origination(WIC1, ALICE if option == "A" else BOB, option=option, route=self.SERVICE_ROUTE)
+        (finding,) = findings(w, "ORIG_SERVICE_ROUTE")
+        assert finding.verdict == "pass" and finding.leg.endswith("-> s-cscf")
+
+    @pytest.mark.parametrize(
+        "route",
+        [
+            (),  # routed by DNS alone
+            SERVICE_ROUTE[:1],  # a Service-Route entry dropped
+            SERVICE_ROUTE[::-1],  # out of order
+            (*SERVICE_ROUTE, "sip:evil@attacker.example.org;lr"),  # the WIC's preloaded Route kept
+            ("sip:evil@attacker.example.org;lr", *SERVICE_ROUTE),
+        ],
+    )
+    def test_a_route_other_than_the_service_route_fails(self, route: tuple[str, ...]) -> None:
+        w = Wire()
+        w.block_registration(service_route=self.SERVICE_ROUTE)
+        w.origination(route=route)
+        (finding,) = findings(w, "ORIG_SERVICE_ROUTE")
+        assert finding.verdict == "fail" and "expected the Service-Route" in finding.detail
+        assert finding.leg == "ep-cscf1/sip -> s-cscf"
+
+    def test_without_the_block_registration_the_route_is_inconclusive(self) -> None:
+        w = Wire()
+        w.origination(route=self.SERVICE_ROUTE)
+        (finding,) = findings(w, "ORIG_SERVICE_ROUTE")
+        assert finding.verdict == "inconclusive" and "Service-Route" in finding.detail
+
+    def test_a_service_route_of_another_eps_registration_is_not_this_ones(self) -> None:
+        w = Wire()
+        w.block_registration(PCSCF2, BLOCK2, service_route=self.SERVICE_ROUTE)
+        w.origination(route=self.SERVICE_ROUTE)  # ep-cscf1's block1: its own registration is not in it
+        assert verdicts(w, "ORIG_SERVICE_ROUTE") == ["inconclusive"]
+
     def test_option_b_without_w6_fails(self) -> None:
         w = Wire()
         w.wic_registration()  # some W6 traffic: the registrar's leg is in the capture
@@ -837,6 +887,16 @@ class TestTermination:
         w.termination(call_id="t")
         w.ims_call()
         assert verdicts(w, "TERM_NO_W7_OTHER") == ["pass"]
+
+    def test_no_registrar_message_at_all_proves_no_w7_only_in_a_complete_capture(self) -> None:
+        """TP_WIMPU_TERM_002 has no W6/W7 message at all: an absence is a fact only when the capture
+        holds every packet of the nodes since their start (``complete``, the suite's captures)."""
+        w = Wire()
+        w.ims_call()
+        (unsure,) = findings(w, "TERM_NO_W7_OTHER")
+        assert unsure.verdict == "inconclusive" and "not captured" in unsure.detail
+        (sure,) = findings(w, "TERM_NO_W7_OTHER", complete=True)
+        assert sure.verdict == "pass"
 
     def test_w7_for_another_domain_fails(self) -> None:
         w = Wire()
