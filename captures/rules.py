@@ -1833,6 +1833,45 @@ def _at_ep_cscf(flow: Flow, ctx: Context) -> list[_AtEpCscf]:
     return found
 
 
+@rule(
+    "TERM_CALLED_PARTY",
+    "TR 23.701 5.2.2.5.4 step 5; 5.2.2.1",
+    "the INVITE delivered to a WIC names the identity it registered with (profile)",
+)
+def termination_names_the_registered_identity(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 5: "The eP-CSCF delivers the session to the WIC associated with the
+    individual IMPU"; the text names no header. That each INVITE the eP-CSCF delivers to a WIC
+    carries in P-Called-Party-ID (RFC 3455 4.2) the identity that WIC registered with over its
+    connection (option A its IMPU; option B its external identity, 5.2.2.1) is the solution
+    profile's choice (PROFILE_TERM_PCPID): another value, or none, gives ``deviation``, never
+    ``fail``. Inconclusive when the capture holds no registration over the WIC's connection."""
+    say = _Say("TERM_CALLED_PARTY", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        for branch in at.branches:
+            registered = ctx.knowledge.registered_over(branch.message.dst, branch.message.time)
+            if not registered:
+                why = f"no registration over the connection of {branch.dst.name} is in the capture"
+                found.append(say("inconclusive", why, branch))
+                continue
+            request = branch.request
+            try:
+                values = [a.uri for a in request.addresses("P-Called-Party-ID")] if request else []
+            except SipError:
+                values = []
+            if values and identity_key(values[0]) in registered:
+                found.append(
+                    say("pass", f"P-Called-Party-ID {values[0]}, registered by {branch.dst.name}", branch)
+                )
+                continue
+            detail = (
+                f"P-Called-Party-ID {values[0] if values else 'absent'} at {branch.dst.name}, "
+                f"which registered {', '.join(registered)}"
+            )
+            found.append(say.profile(ctx, "PROFILE_TERM_PCPID", detail, branch))
+    return say.summary(found)
+
+
 @rule("TERM_W6_CONTACTS", "TR 23.701 5.2.2.5.4 step 4", "the eP-CSCF reads the contacts over W6")
 def termination_reads_contacts(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.4 step 4: "The eP-CSCF fetches the contact information for the individual

@@ -432,9 +432,10 @@ def invite_route_to_wic(world: World, wic: str, nodes: str) -> None:
 def wic_called_party(world: World, profile: ProfileChecks, wic: str, user: str, choice: str) -> None:
     """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC (the text's check). That the
     INVITE names the called identity in P-Called-Party-ID (option A: the individual IMPU; option B:
-    the external identity, never the IMPU, 5.2.2.1) is the profile's: the text names no header."""
-    invite = expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
-    profile.check(choice, lambda: expect.called_party(invite, world.identity_of(user)))
+    the external identity, never the IMPU, 5.2.2.1) is the profile's: the text names no header;
+    judged on the capture by TERM_CALLED_PARTY."""
+    expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
+    judged_by(world, profile, ["TERM_CALLED_PARTY"], choice)
 
 
 @then(parsers.re(rf"{WIC} receives no INVITE"))

@@ -35,7 +35,6 @@ __all__ = [
     "block_not_registered",
     "block_refreshed",
     "body_text",
-    "called_party",
     "cancelled",
     "count",
     "directory",
@@ -456,12 +455,6 @@ def _finding(f: Any) -> str:
     return f"{f.rule_id} {f.verdict.upper()} ({f.clause}) on {f.flow_id}: {f.detail}" + (
         f" [frame {f.message.frame}, {f.leg}]" if f.message is not None else ""
     )
-
-
-def called_party(request: Request, impu: str) -> None:
-    found = [a.uri for a in request.addresses("P-Called-Party-ID")]
-    assert found, f"expected P-Called-Party-ID {impu}, the INVITE carries none"
-    same_identity_as(found[0], impu, "P-Called-Party-ID")
 
 
 def cancelled(cancels: Sequence[Request], wic: str) -> Request:

@@ -390,8 +390,11 @@ class Wire:
         call_id: str = "term-1",
         to_wic: Sequence[tuple[str, str]] = (),
         from_remote: Sequence[tuple[str, str]] = (),
+        called_party: str | None = "",
     ) -> None:
-        """5.2.2.5.4 steps 1-5: I-CSCF (W7), S-CSCF, eP-CSCF (W6), forking to the WICs."""
+        """5.2.2.5.4 steps 1-5: I-CSCF (W7), S-CSCF, eP-CSCF (W6), forking to the WICs, each INVITE
+        to a WIC with ``called_party`` in P-Called-Party-ID (default: the called identity, as the
+        profile chooses; None: no such header)."""
         impu = impu or called
         option_b = impu != called
         iwf, pcscf, client = (IWF2, PCSCF2, EP2_HTTP) if option_b else (IWF1, PCSCF1, EP1_HTTP)
@@ -432,7 +435,8 @@ class Wire:
             self.http(client, "GET", f"/w6/v1/registrations/{impu}", 200, answer=entry)
         branches = []
         for wic in reached if reached is not None else contacts:
-            pcpi = [("P-Called-Party-ID", f"<{called}>")] if option_b else []
+            shown = called if called_party == "" else called_party
+            pcpi = [("P-Called-Party-ID", f"<{shown}>")] if shown is not None else []
             branch = self.forward(
                 at_pcscf,
                 iwf,

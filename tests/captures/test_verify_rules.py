@@ -882,6 +882,32 @@ class TestTermination:
         finding = only(w, "TERM_W7_WEBRTC")
         assert finding.verdict == "fail" and finding.leg == "i-cscf -> s-cscf"
 
+    def test_the_invite_to_a_wic_names_the_identity_it_registered(self) -> None:
+        """PROFILE_TERM_PCPID (5.2.2.5.4 step 5 names no header): P-Called-Party-ID is the identity
+        each WIC registered over its connection."""
+        w = Wire()
+        w.wic_registration(WIC1, IWF1, ALICE)
+        w.wic_registration(WIC2, IWF1, ALICE, call_id="reg-2")
+        w.termination()
+        assert [f.verdict for f in findings(w, "TERM_CALLED_PARTY")] == ["pass"]
+
+    @pytest.mark.parametrize("called_party", [None, "sip:wrtc-other@block1.ims.example.net"])
+    def test_another_called_party_is_a_deviation_never_a_failure(self, called_party: str | None) -> None:
+        w = Wire()
+        w.wic_registration(WIC1, IWF1, ALICE)
+        w.wic_registration(WIC2, IWF1, ALICE, call_id="reg-2")
+        w.termination(called_party=called_party)
+        deviations = findings(w, "TERM_CALLED_PARTY")
+        assert [(f.verdict, f.choice) for f in deviations] == [("deviation", "PROFILE_TERM_PCPID")] * 2
+        assert [f.leg.rsplit("@", 1)[1] for f in deviations] == [str(WIC1[1]), str(WIC2[1])]
+        chosen_otherwise = {"PICS_PROFILE_TERM_PCPID": "no"}
+        assert [f.verdict for f in findings(w, "TERM_CALLED_PARTY", pics=chosen_otherwise)] == ["pass"]
+
+    def test_without_the_wics_registration_the_called_party_is_inconclusive(self) -> None:
+        w = Wire()
+        w.termination()
+        assert {f.verdict for f in findings(w, "TERM_CALLED_PARTY")} == {"inconclusive"}
+
     def test_no_w7_for_another_domain(self) -> None:
         w = Wire()
         w.termination(call_id="t")
