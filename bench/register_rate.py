@@ -18,6 +18,10 @@ With ``--kamailio-ep`` the same-function peer is measured too: the Kamailio eP-C
 ``start.sh`` on a loopback address of its own; its lab has one user, so every connection is a WIC
 of alice (one contact each).
 
+Each server (the reference stack, Kamailio, the Kamailio lab) listens on a loopback address that
+this run claims for itself (``conformance.harness.scenario_capture.scenario_host``, as the
+conformance scenarios do), so two runs at once, or a run beside the tests, never meet on a port.
+
 The load users are configured with a ``password_hash`` each (one hash shared by all, computed once):
 start-up only parses it, so 1,000 users add well under a second (``bench/startup_time.py``).
 
@@ -44,22 +48,45 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.harness.scenario_capture import release_host, scenario_host
 from conformance.harness.wic import HandshakeRefused, Wic, web_login
 from reference.config import default_config_text
 from reference.nodes.wwsf.users import hash_password
 from reference.tls import TestPki
 
 ROOT = Path(__file__).resolve().parent.parent
-REF_HOST = "127.0.91.1"
-KAM_HOST = "127.0.91.2"
 KAM_PORT = 8090
-EP_HOST = "127.0.91.3"
-"The Kamailio eP-CSCF lab (interop/kamailio/start.sh) with ``--kamailio-ep``: its WWSF, registrar and WSS."
 BLOCK = "sip:wrtc-!.*!@block1.ims.example.net"
 START_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Hosts:
+    """The loopback addresses of one run, each claimed for the run (:func:`claim_hosts`)."""
+
+    ref: str
+    "The reference stack (``wimpu-ref up``)."
+    kam: str
+    "Kamailio as a plain WS registrar."
+    ep: str
+    "The Kamailio eP-CSCF lab (interop/kamailio/start.sh, ``--kamailio-ep``): its WWSF, registrar and WSS."
+
+
+@contextlib.contextmanager
+def claim_hosts() -> Iterator[Hosts]:
+    """Claim three loopback addresses no other run or scenario uses now; give them back at the end."""
+    claimed: list[str] = []
+    try:
+        for _ in range(3):
+            claimed.append(scenario_host())
+        yield Hosts(*claimed)
+    finally:
+        for host in claimed:
+            release_host(host)
 
 
 @dataclass(frozen=True)
@@ -109,7 +136,7 @@ REGISTRAR_ROUTE = """\
 
 def kamailio_config(
     directory: Path,
-    host: str = KAM_HOST,
+    host: str,
     port: int = KAM_PORT,
     *,
     modules: tuple[str, ...] = (),
@@ -222,10 +249,13 @@ async def measure(targets: list[Target], ssl: object, seconds: float) -> Figures
     )
 
 
-async def reference_targets(directory: Path, password: str, count: int) -> tuple[list[Target], object]:
-    """Log ``count`` load users in at the WWSF (step 1): their tokens and the eP-CSCF to use."""
+async def reference_targets(
+    directory: Path, password: str, count: int, host: str
+) -> tuple[list[Target], object]:
+    """Log ``count`` load users in at the WWSF of the stack on ``host`` (step 1): their tokens and
+    the eP-CSCF to use."""
     context = TestPki(directory / "state" / "pki").client_context()
-    origin = f"https://{REF_HOST}:8443"
+    origin = f"https://{host}:8443"
     targets = []
     for n in range(count):
         login = await web_login(origin, f"load-{n}", password, context)
@@ -233,17 +263,18 @@ async def reference_targets(directory: Path, password: str, count: int) -> tuple
     return targets, context
 
 
-async def kamailio_ep_targets(directory: Path, count: int) -> tuple[list[Target], object]:
-    """``count`` WICs of alice (the lab's one user) through the Kamailio eP-CSCF: one log-in, one
-    token, a contact per WIC (each its own +sip.instance)."""
+async def kamailio_ep_targets(directory: Path, count: int, host: str) -> tuple[list[Target], object]:
+    """``count`` WICs of alice (the lab's one user) through the Kamailio eP-CSCF on ``host``: one
+    log-in, one token, a contact per WIC (each its own +sip.instance)."""
     context = TestPki(directory / "kam-lab" / "pki").client_context()
-    origin = f"https://{EP_HOST}:8443"
+    origin = f"https://{host}:8443"
     login = await web_login(origin, "alice", "alice-password", context)
     return [Target(login.ep_cscf_url, origin, login.identity, login.token)] * count, context
 
 
-def kamailio_targets(count: int) -> list[Target]:
-    url = f"ws://{KAM_HOST}:{KAM_PORT}"
+def kamailio_targets(count: int, host: str) -> list[Target]:
+    """``count`` load users registering with the plain Kamailio registrar on ``host``."""
+    url = f"ws://{host}:{KAM_PORT}"
     return [Target(url, None, f"sip:wrtc-load-{n}@block1.ims.example.net", None) for n in range(count)]
 
 
@@ -266,19 +297,20 @@ HEADER = f"{'SUT':<34} {'conns':>6} {'REG/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'
 
 
 def run_levels(
-    directory: Path, password: str, levels: list[int], seconds: float, peer: bool, ep: bool
+    directory: Path, password: str, levels: list[int], seconds: float, hosts: Hosts, peer: bool, ep: bool
 ) -> None:
+    """Measure and print each level of held connections: the reference, then each peer started."""
     print(HEADER)
     for level in levels:
-        targets, ssl = asyncio.run(reference_targets(directory, password, level))
+        targets, ssl = asyncio.run(reference_targets(directory, password, level, hosts.ref))
         ours = asyncio.run(measure(targets, ssl, seconds))
         print(row("reference eP-CSCF (WSS+token+W6)", ours))
         if peer:
-            theirs = asyncio.run(measure(kamailio_targets(level), None, seconds))
+            theirs = asyncio.run(measure(kamailio_targets(level, hosts.kam), None, seconds))
             print(row("Kamailio 5.6 plain WS registrar", theirs))
             print(f"{'ratio reference / Kamailio':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
         if ep:
-            same, context = asyncio.run(kamailio_ep_targets(directory, level))
+            same, context = asyncio.run(kamailio_ep_targets(directory, level, hosts.ep))
             theirs = asyncio.run(measure(same, context, seconds))
             print(row("Kamailio eP-CSCF (WSS+token+W6)", theirs))
             print(f"{'ratio reference / Kamailio eP':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
@@ -297,31 +329,32 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.connections.split(",")]
     kamailio = shutil.which("kamailio")
-    with tempfile.TemporaryDirectory(prefix="wimpu-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wimpu-bench-") as tmp, claim_hosts() as hosts:
         directory = Path(tmp)
         password = secrets.token_hex(12)
         config = stack_config(max(levels), password)
         (directory / "stack.toml").write_text(config)
         started = time.monotonic()
         up = [sys.executable, "-m", "reference.cli", "up", "--config", str(directory / "stack.toml")]
-        ref = spawn([*up, "--host", REF_HOST, "--state-dir", str(directory / "state")], directory / "ref.log")
+        up += ["--host", hosts.ref, "--state-dir", str(directory / "state")]
+        ref = spawn(up, directory / "ref.log")
         kam = lab = None
         try:
-            wait_port(REF_HOST, 7443, ref, "wimpu-ref up")
+            wait_port(hosts.ref, 7443, ref, "wimpu-ref up")
             took = time.monotonic() - started
             print(f"reference stack listening after {took:.1f} s, {max(levels) + 2} users")
             if kamailio:
-                command = [kamailio, "-f", str(kamailio_config(directory)), "-DD", "-E"]
+                command = [kamailio, "-f", str(kamailio_config(directory, hosts.kam)), "-DD", "-E"]
                 kam = spawn(command, directory / "kam.log")
-                wait_port(KAM_HOST, KAM_PORT, kam, "kamailio")
+                wait_port(hosts.kam, KAM_PORT, kam, "kamailio")
             if kamailio and args.kamailio_ep:
                 lab_dir = str(directory / "kam-lab")
                 script = "interop/kamailio/start.sh"
-                lab = spawn(["sh", script, lab_dir, "bench-block1", EP_HOST], directory / "lab.log")
-                wait_port(EP_HOST, 7443, lab, "the Kamailio eP-CSCF lab")
-                wait_port(EP_HOST, 8443, lab, "the Kamailio lab's WWSF")
+                lab = spawn(["sh", script, lab_dir, "bench-block1", hosts.ep], directory / "lab.log")
+                wait_port(hosts.ep, 7443, lab, "the Kamailio eP-CSCF lab")
+                wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
-            run_levels(directory, password, levels, args.seconds, kam is not None, lab is not None)
+            run_levels(directory, password, levels, args.seconds, hosts, kam is not None, lab is not None)
         finally:
             stop(ref)
             for process in (kam, lab):

@@ -156,7 +156,33 @@ class _Identity(NamedTuple):
         return f"{self.scheme}:{urllib.parse.quote(self.user, safe=_USER_SAFE)}@{self.host}"
 
 
+_CANONICAL: Final = re.compile(
+    r"(?P<scheme>sips?):(?P<user>[A-Za-z0-9\-_.!~*'()&=+$,]+)"
+    r"@(?P<host>(?:[a-z0-9]+(?:-+[a-z0-9]+)*\.)*[a-z]+(?:-+[a-z0-9]+)*(?::[1-9][0-9]{0,3})?)"
+    r"|tel:(?P<number>\+[0-9]+)"
+)
+"""Identities already in canonical form, the common case (a registrar stores and is asked for
+these): a sip/sips URI whose user part needs no escape and holds no ``;?/``, whose host is a
+lower-case host name (the host-name grammar of ``sipmessage``, so the parser accepts it too) with
+no port or one of 1-9999 without a leading zero, and no parameter; or ``tel:+<digits>``. A match is
+its own canonical form; anything else goes through :func:`_parse_slow`."""
+
+
 def _parse_identity(value: str) -> _Identity:
+    """Parse ``value``: at once when it is in canonical form already, else by :func:`_parse_slow`."""
+    if len(value) <= MAX_IDENTITY_LENGTH:
+        match = _CANONICAL.fullmatch(value)
+        if match is not None:
+            scheme, user, host, number = match.groups()
+            if number is not None:
+                return _Identity("tel", number, None)
+            return _Identity(scheme, user, host)
+    return _parse_slow(value)
+
+
+def _parse_slow(value: str) -> _Identity:
+    """Parse any spelling of an identity, or raise :class:`IdentityError` saying why."""
+
     def fail(reason: str) -> NoReturn:
         raise IdentityError(f"{value!r}: {reason}")
 
@@ -217,7 +243,9 @@ def canonical_identity(value: str) -> str:
         IdentityError: ``value`` is not a valid public user identity (the message says
             why).
     """
-    return str(_parse_identity(value))
+    if len(value) <= MAX_IDENTITY_LENGTH and _CANONICAL.fullmatch(value) is not None:
+        return value  # canonical already: the slow path gives the same string back
+    return str(_parse_slow(value))
 
 
 @clause("RFC 3261 19.1.4")

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from reference.sip import identity as identity_module
 from reference.sip.errors import SipError, WildcardError
 from reference.sip.identity import (
     MAX_IDENTITY_LENGTH,
@@ -92,6 +93,100 @@ def test_identity_error_is_a_bad_request_value_error() -> None:
         canonical_identity("tel:5550123;phone-context=+1")
     assert isinstance(info.value, SipError)
     assert info.value.status == 400
+
+
+def _slow_outcome(value: str) -> str | tuple[str, str]:
+    """The canonical form by the full parser alone, or its error message."""
+    try:
+        return str(identity_module._parse_slow(value))
+    except IdentityError as exc:
+        return ("error", str(exc))
+
+
+def _assert_fast_path_is_the_slow_path(value: str) -> None:
+    """``canonical_identity`` and ``_parse_identity`` (fast path first) answer ``value`` as the
+    full parser does: the same canonical form and parts, or the same error message."""
+    try:
+        fast: str | tuple[str, str] = canonical_identity(value)
+    except IdentityError as exc:
+        fast = ("error", str(exc))
+    assert fast == _slow_outcome(value)
+    if not isinstance(fast, tuple):
+        assert identity_module._parse_identity(value) == identity_module._parse_slow(value)
+    if len(value) <= MAX_IDENTITY_LENGTH and identity_module._CANONICAL.fullmatch(value):
+        assert fast == value  # what the fast path takes is canonical already
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sip:wrtc-u1@block1.ims.example.net",
+        "sips:~!*'()&=+$,-_.@h",
+        "sip:a--b@x--y.example-1.com",
+        "sip:a@1host.com",
+        "sip:a@host.a1",  # a top label must start with a letter: refused
+        "sip:a@host.a-1",
+        "sip:a@host.",
+        "sip:a@-host",
+        "sip:a@host-",
+        "sip:a@HOST",
+        "sip:a@1.2.3.4",
+        "sip:a@[::1]",
+        "sip:a@host:1",
+        "sip:a@host:9999",
+        "sip:a@host:10000",
+        "sip:a@host:65535",
+        "sip:a@host:65536",
+        "sip:a@host:0",
+        "sip:a@host:05060",
+        "sip:a;b@host",
+        "sip:a?b@host",
+        "sip:a/b@host",
+        "sip:a%41@host",
+        "sip:a@host;transport=ws",
+        "sip:a:b@host",
+        "sip:@host",
+        "tel:+1",
+        "tel:+",
+        "tel:+1-2",
+        "tel:+12;ext=3",
+        "tel:12",
+        pytest.param("sip:" + "a" * (MAX_IDENTITY_LENGTH - 13) + "@host.com", id="at-the-limit"),
+        pytest.param("sip:" + "a" * (MAX_IDENTITY_LENGTH - 12) + "@host.com", id="over-the-limit"),
+    ],
+)
+def test_canonical_fast_path_equals_the_full_parser(value: str) -> None:
+    _assert_fast_path_is_the_slow_path(value)
+
+
+_LABELS = st.text(alphabet="aZ09-", min_size=0, max_size=4)
+_SIP_LIKE = st.builds(
+    "{}:{}{}{}{}{}".format,
+    st.sampled_from(["sip", "sips", "SIP", "tel", "Sips", "sipx", ""]),
+    st.text(alphabet="aB0-_.!~*'()&=+$,;?/%:@ <", min_size=0, max_size=6),
+    st.sampled_from(["@", "@", "", "@@"]),
+    st.lists(_LABELS, min_size=0, max_size=3).map(".".join),
+    st.sampled_from(["", "", ":1", ":5060", ":9999", ":10000", ":05060", ":0", ":70000", ":x"]),
+    st.sampled_from(["", "", ";transport=ws", "?h=1", ">", "\n"]),
+)
+_DOMAIN_LABELS = st.text(alphabet="ab0-", min_size=1, max_size=3).map(lambda label: label + ".")
+_NEAR_CANONICAL = st.builds(
+    "{}:{}@{}{}{}".format,
+    st.sampled_from(["sip", "sips", "sip", "Sip"]),
+    st.text(alphabet="ab0-_.~!*'+$,ab0%;A", min_size=1, max_size=5),
+    st.lists(_DOMAIN_LABELS, max_size=2).map("".join),
+    st.builds("{}{}".format, st.sampled_from("abA0"), st.text(alphabet="ab-0", max_size=2)),  # top label
+    st.sampled_from(["", ":5060", ":9999", ":10000", ":05060", ":0", ";lr"]),
+)
+_TEL_LIKE = st.builds(
+    "tel:{}{}".format, st.sampled_from(["+", "", "++"]), st.text("0123456789-.()a", max_size=8)
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(value=st.one_of(_NEAR_CANONICAL, _SIP_LIKE, _TEL_LIKE, st.text(max_size=12)))
+def test_canonical_fast_path_equals_the_full_parser_on_generated_identities(value: str) -> None:
+    _assert_fast_path_is_the_slow_path(value)
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ __all__ = [
     "MAX_PATH_ENTRIES",
     "MAX_TEXT_LENGTH",
     "AllocatedBy",
+    "CanonicalIdentity",
     "ConflictError",
     "Contact",
     "ContactWrite",
@@ -422,15 +423,33 @@ class SweepResult:
 # case, URI parameters dropped, tel numbers without visual separators), so the eP-CSCF
 # and the I-CSCF find an entry whatever spelling of the identity they were given.
 # Wildcarded IMPUs are stored as written and compared parsed.
+#
+# An identity is checked and canonicalised once per request: check_identity returns a
+# CanonicalIdentity, and given one back (the service checks at the API edge, then the Store
+# checks what it is handed) returns it at once.
 _PRINTABLE_RE: Final = re.compile(r"[^\x00-\x1f\x7f]+")
+_WHITESPACE: Final = re.compile(r"\s")
+"Any character ``str.isspace`` calls whitespace (``re`` tests the same Unicode property)."
+
+
+class CanonicalIdentity(str):
+    """An identity that :func:`check_identity` has checked and put in canonical form.
+
+    Only :func:`check_identity` makes one; it compares, hashes, prints and stores as the
+    plain string it is, and :func:`check_identity` trusts it rather than checking it again.
+    """
+
+    __slots__ = ()
 
 
 def _identity_text(value: object, field: str) -> str:
+    """``value`` if it is a string of 1 to :data:`MAX_IDENTITY_LENGTH` characters without
+    whitespace, else raise :class:`ValidationError` naming ``field``."""
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string holding a sip:, sips: or tel: URI")
     if not value or len(value) > MAX_IDENTITY_LENGTH:
         raise ValidationError(field, f"must be 1 to {MAX_IDENTITY_LENGTH} characters long")
-    if any(c.isspace() for c in value):
+    if _WHITESPACE.search(value) is not None:
         raise ValidationError(
             field,
             "must not contain whitespace (in a query string, percent-encode '+' as %2B)",
@@ -438,15 +457,19 @@ def _identity_text(value: object, field: str) -> str:
     return value
 
 
-def check_identity(value: object, field: str) -> str:
+def check_identity(value: object, field: str) -> CanonicalIdentity:
     """Return the canonical form of ``value``, a sip:, sips: or global tel: URI.
+
+    A :class:`CanonicalIdentity` (what this function returned before) is returned as it is.
 
     Raises:
         ValidationError: naming ``field``, with the reason.
     """
+    if type(value) is CanonicalIdentity:
+        return value
     text = _identity_text(value, field)
     try:
-        return canonical_identity(text)
+        return CanonicalIdentity(canonical_identity(text))
     except IdentityError as exc:
         raise ValidationError(field, str(exc)) from None
 

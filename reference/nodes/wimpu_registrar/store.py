@@ -15,7 +15,10 @@ sweep removes them").
 
 Identities: every method takes identities in any valid spelling and stores and looks
 them up in canonical form (:func:`reference.sip.identity.canonical_identity`); the
-returned records hold the canonical form. A wildcarded IMPU is kept as written.
+returned records hold the canonical form. An identity that
+:func:`~reference.nodes.wimpu_registrar.model.check_identity` returned (a
+:class:`~reference.nodes.wimpu_registrar.model.CanonicalIdentity`, as the service hands over) is
+taken as it is, not canonicalised again. A wildcarded IMPU is kept as written.
 """
 
 from __future__ import annotations

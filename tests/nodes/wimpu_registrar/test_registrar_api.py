@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from conformance.harness.expect import wait_until_async
-from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError
+from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError, model
 from reference.nodes.wimpu_registrar.service import MAX_BODY
 
 IMPU = "sip:wrtc-0001@block1.ims.example.net"
@@ -112,6 +112,17 @@ class TestW7:
                 "wimpu": WIMPU,
                 "external_identity": EXTERNAL,
             }
+
+    async def test_the_identity_is_canonicalised_once_per_request(
+        self, api: Any, w6_body: Body, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await put(api, w6_body())
+        real, calls = model.canonical_identity, []
+        monkeypatch.setattr(model, "canonical_identity", lambda value: calls.append(value) or real(value))
+        spelled = "SIP:wrtc-0001@Block1.IMS.example.net;user=phone"
+        reply = await api.call("GET", STATUS, params={"identity": spelled})
+        assert reply.json["identity"] == IMPU and reply.json["registered"]
+        assert calls == [spelled]  # by the service at the API edge; the Store trusts its answer
 
     async def test_unknown_identity_is_not_registered(self, api: Any) -> None:
         reply = await api.call("GET", STATUS, params={"identity": "tel:+441234567890"})

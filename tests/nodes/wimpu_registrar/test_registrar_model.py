@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
+from reference.nodes.wimpu_registrar import model
 from reference.nodes.wimpu_registrar.model import (
     MAX_EXPIRES,
     AllocatedBy,
+    CanonicalIdentity,
     Contact,
     Entry,
     RegistrationStatus,
@@ -60,6 +62,22 @@ def test_identity_refuses_what_is_not_a_public_user_identity(identity: object, r
         check_identity(identity, "impu")
     assert info.value.field == "impu"
     assert str(info.value).startswith("impu: ")
+
+
+def test_a_checked_identity_is_taken_back_without_a_second_canonicalisation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked = check_identity("SIP:Alice@Example.COM;user=phone", "impu")
+    assert type(checked) is CanonicalIdentity and checked == "sip:Alice@example.com"
+    calls: list[str] = []
+    monkeypatch.setattr(model, "canonical_identity", lambda value: calls.append(value) or value)
+    assert check_identity(checked, "identity") is checked and calls == []
+    assert check_identity(str(checked), "identity") == checked and calls == [checked]  # a plain str
+
+
+def test_the_whitespace_check_refuses_what_str_isspace_calls_whitespace() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    assert set(model._WHITESPACE.findall(every)) == {c for c in every if c.isspace()}
 
 
 def test_wimpu_must_be_a_safe_wildcard() -> None:
