@@ -1353,12 +1353,18 @@ def _refused_locally(flow: Flow, origination: _Origination) -> bool:
     return final is not None and final.response is not None and final.response.status >= 300
 
 
-def _asserted(hop: Hop) -> list[str]:
-    request = hop.request
+def _uris(hop: Hop | None, header: str) -> list[str] | None:
+    """The URIs of the name-addr list ``header`` of the hop's request, in order: empty when there
+    is no such header (or no request), None when the header does not parse."""
+    request = hop.request if hop is not None else None
     try:
-        return [a.uri for a in request.addresses("P-Asserted-Identity")] if request else []
+        return [a.uri for a in request.addresses(header)] if request is not None else []
     except SipError:
-        return []
+        return None
+
+
+def _asserted(hop: Hop) -> list[str]:
+    return _uris(hop, "P-Asserted-Identity") or []
 
 
 def _w6_impu(flow: Flow, ctx: Context, origination: _Origination) -> str | None:
@@ -1468,12 +1474,8 @@ def _assertable(ctx: Context, orig: _Origination) -> set[str | None]:
 
 
 def _asserted_preferred(hop: Hop | None) -> str | None:
-    request = hop.request if hop is not None else None
-    try:
-        values = request.addresses("P-Preferred-Identity") if request is not None else []
-    except SipError:
-        return None
-    return identity_key(values[0].uri) if values else None
+    values = _uris(hop, "P-Preferred-Identity")
+    return identity_key(values[0]) if values else None
 
 
 def _from_line(hop: Hop) -> bytes | None:
@@ -1519,15 +1521,6 @@ def _block_registration(ctx: Context, node: str, block: Block, at: float) -> Blo
     return max(live, key=lambda r: r.since) if live else None
 
 
-def _route(hop: Hop) -> list[str] | None:
-    """The URIs of the request's Route header field, in order (None when it does not parse)."""
-    request = hop.request
-    try:
-        return [a.uri for a in request.addresses("Route")] if request is not None else []
-    except SipError:
-        return None
-
-
 @rule(
     "ORIG_SERVICE_ROUTE",
     "TR 23.701 5.2.2.5.3 step 3; 5.2.2.5.1",
@@ -1557,7 +1550,7 @@ def origination_follows_service_route(flow: Flow, ctx: Context) -> list[Finding]
             what = f"a 200 OK with a Service-Route to {orig.node}'s registration of {block.block.wimpu}"
             found.append(say("inconclusive", f"{what} is not in the capture", orig.forwarded))
             continue
-        route, wanted = _route(orig.forwarded), list(registration.service_route)
+        route, wanted = _uris(orig.forwarded, "Route"), list(registration.service_route)
         if route == wanted:
             detail = f"Route {', '.join(route)}: the Service-Route of frame {registration.frame}"
             found.append(say("pass", detail, orig.forwarded))
@@ -1854,11 +1847,7 @@ def termination_names_the_registered_identity(flow: Flow, ctx: Context) -> list[
                 why = f"no registration over the connection of {branch.dst.name} is in the capture"
                 found.append(say("inconclusive", why, branch))
                 continue
-            request = branch.request
-            try:
-                values = [a.uri for a in request.addresses("P-Called-Party-ID")] if request else []
-            except SipError:
-                values = []
+            values = _uris(branch, "P-Called-Party-ID") or []
             if values and identity_key(values[0]) in registered:
                 found.append(
                     say("pass", f"P-Called-Party-ID {values[0]}, registered by {branch.dst.name}", branch)
