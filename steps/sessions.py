@@ -383,13 +383,13 @@ def remote_receives(world: World, status: str) -> None:
 
 
 @then("the I-CSCF rejects the session")
-def icscf_rejects(world: World) -> None:
+def icscf_rejects(world: World, profile: ProfileChecks) -> None:
     """TR 23.701 5.2.2.5.4 step 2: "the I-CSCF shall reject the session with the appropriate
-    code": rejected (any final response but a 2xx) before any eP-CSCF or W6 use. The code is
-    the profile's (next step)."""
-    expect.rejected_before_ep_cscf(
-        world.session, None, world.session_registrar_use(), world.session_sip_at("ep-cscf")
-    )
+    code": the caller gets a final response that is not a 2xx, and on the capture
+    TERM_UNREGISTERED_REJECTED finds the I-CSCF answered after W7 said "not registered" and
+    forwarded nothing (no eP-CSCF, no W6 use follows). The code is the profile's (next step)."""
+    expect.session_rejected(world.session)
+    judged_by(world, profile, ["TERM_UNREGISTERED_REJECTED"])
 
 
 @then(parsers.re(rf"the I-CSCF rejects the session with (?P<status>\d{{3}}), {CHOICE}"))

@@ -17,11 +17,11 @@ from reference.sip.address import NameAddr
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 
-from .views import BlockRegistrationView, RegistrarUse
+from .views import BlockRegistrationView
 
 __all__ = [
     "Disagreement", "block_registration", "block_registrations_accepted", "block_registrations_granted",
-    "disagreements", "registrar_use", "sip_towards",
+    "disagreements",
 ]  # fmt: skip
 
 
@@ -153,27 +153,6 @@ def _lifetime(contact: NameAddr, response: Response, request: Request | None) ->
     if value is not None and value.isdigit():
         return int(value)
     return _expires(response, request)
-
-
-def registrar_use(messages: Iterable[WireMessage], legs: Legs, since: float, until: float) -> RegistrarUse:
-    """TR 23.701 5.2.2.4: the W6 and W7 requests the registrar received between ``since`` and
-    ``until`` (capture clock)."""
-    w6 = w7 = 0
-    for m in messages:
-        if m.http is None or not m.http.is_request or not since <= m.time <= until:
-            continue
-        if legs.dst(m) != "registrar":
-            continue
-        if m.http.path.startswith("/w6/"):
-            w6 += 1
-        elif m.http.path.startswith("/w7/"):
-            w7 += 1
-    return RegistrarUse(w6=w6, w7=w7)
-
-
-def sip_towards(messages: Iterable[WireMessage], legs: Legs, node: str, since: float) -> list[str]:
-    """Start lines of the SIP messages sent to a node whose name starts with ``node`` from ``since``."""
-    return [m.start_line() for m in messages if m.is_sip and m.time >= since and legs.dst(m).startswith(node)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
 from .sut import Unobservable
-from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session
+from .views import BlockRegistrationView, DirectoryEntry, Session
 
 __all__ = [
     "ABSENCE_WINDOW",
@@ -50,7 +50,6 @@ __all__ = [
     "none",
     "not_accepted",
     "option_b_binding",
-    "rejected_before_ep_cscf",
     "route",
     "rules_pass",
     "same_body",
@@ -390,29 +389,6 @@ def body_text(request: Request, text: str, what: str) -> None:
     assert request.body == text.encode() and (request.get("Content-Type") or "").startswith("text/plain"), (
         f"expected {what} to carry the text/plain body {text!r}, got "
         f"({request.get('Content-Type')}: {request.body!r})"
-    )
-
-
-def rejected_before_ep_cscf(
-    session: Session | None, expected: int | None, use: RegistrarUse, at_ep_cscf: Sequence[str]
-) -> None:
-    """Rejected before any eP-CSCF was involved: a final response that is not a 2xx (with
-    ``expected``: that code), no SIP message of the session reached an eP-CSCF (``at_ep_cscf``:
-    their start lines, from the capture) and no W6 request."""
-    assert session is not None, "no session was attempted"
-    if expected is None:
-        assert session.status is not None and session.status >= 300, (
-            f"expected the session to {session.called} to be rejected, {session.caller} got {session.status}"
-        )
-    else:
-        session_status(session, expected)
-    assert not at_ep_cscf, (
-        f"expected the I-CSCF to reject the session to {session.called}, but the capture shows "
-        f"{list(at_ep_cscf)} sent to an eP-CSCF"
-    )
-    assert use.w6 == 0, (
-        f"expected the I-CSCF to reject the session to {session.called}, but an eP-CSCF queried "
-        f"the wIMPU Registrar {use.w6} time(s) for it"
     )
 
 

@@ -96,9 +96,7 @@ class ProfileChecks:
             check()
         except AssertionError as exc:
             detail = " ".join(str(exc).split()) or "the check did not hold"
-            deviation = Deviation(choice, detail)
-            self.deviations.append(deviation)
-            self.record(DEVIATION_PROPERTY, str(deviation))
+            self.deviate(choice, detail)
             return False
         return True
 

@@ -21,7 +21,6 @@ from reference.sip.message import Request
 __all__ = [
     "BlockRegistrationView",
     "DirectoryEntry",
-    "RegistrarUse",
     "Session",
     "hop_names",
     "node_names",
@@ -54,16 +53,6 @@ class DirectoryEntry:
     wimpu: str
     ep_cscf_identity: str
     ep_cscf_uri: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class RegistrarUse:
-    """Requests the wIMPU Registrar received during one session attempt, per reference point."""
-
-    w6: int
-    "from the eP-CSCF (TR 23.701 5.2.2.4.1)"
-    w7: int
-    "from the I-CSCF (TR 23.701 5.2.2.4.2)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -52,8 +52,6 @@ from .capture_views import (
     block_registrations_accepted,
     block_registrations_granted,
     disagreements,
-    registrar_use,
-    sip_towards,
 )
 from .clock import ControlledClock, FakeClock
 from .dialects import HARNESS, Dialect
@@ -63,7 +61,7 @@ from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
-from .views import BlockRegistrationView, DirectoryEntry, RegistrarUse, Session, hop_names, node_names
+from .views import BlockRegistrationView, DirectoryEntry, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
 
@@ -917,13 +915,6 @@ class World:
         messages, legs = self.wire_messages()
         return block_registration(messages, legs, wimpu, time.time())
 
-    def session_registrar_use(self) -> RegistrarUse:
-        """W6 and W7 requests captured at the registrar while the last session attempt ran
-        (from the first request to the final response its caller received)."""
-        assert self.session is not None, "no session was attempted"
-        messages, legs = self.wire_messages()
-        return registrar_use(messages, legs, self.session.wall_started, self.session.wall_ended)
-
     def verify_session(self, rules: list[str]) -> list[Any]:
         """The findings of ``wimpu-conformance verify``'s rules (captures/rules.py) on the flows of
         this scenario's capture that the last session attempt started: the verifier ``verify``
@@ -991,13 +982,6 @@ class World:
     def block_of(self, user: str) -> str:
         """The wIMPU block a user's identity belongs to (the WWSF's user data)."""
         return self.user(user).block
-
-    def session_sip_at(self, node: str) -> list[str]:
-        """Start lines of the SIP messages captured towards ``node`` (a name prefix such as
-        ``ep-cscf``) since the last session attempt began."""
-        assert self.session is not None, "no session was attempted"
-        messages, legs = self.wire_messages()
-        return sip_towards(messages, legs, node, self.session.wall_started)
 
     def node_names(self) -> dict[tuple[str, int], str]:
         """Listening (address, port) of each SIP node -> the node's name as the features say it,
