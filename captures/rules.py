@@ -1302,11 +1302,12 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
 # ----- 5.2.2.5.3 origination ----------------------------------------------------------------------
 
 
-ORIGINATING_METHODS = ("INVITE", "MESSAGE")
-"""The initial requests whose origination the rules judge: a session's INVITE, and an out-of-dialog
-MESSAGE (RFC 3428). Step 3's "standard IMS session origination procedure" (TS 24.229 5.2.6.3) is the
-same for every initial request, so the identity rules (ORIG_PAI_IMPU, ORIG_FROM_UNTOUCHED) judge both;
-the W6 rules judge the INVITE only: the text's step 2 speaks of sessions."""
+ORIGINATING_METHODS = ("INVITE", "MESSAGE", "OPTIONS")
+"""The initial requests whose origination the rules judge: a session's INVITE, an out-of-dialog
+MESSAGE (RFC 3428) and OPTIONS (RFC 3261 11). Step 3's "standard IMS session origination procedure"
+(TS 24.229 5.2.6.3) is the same for every initial request, so the identity and routing rules
+(ORIG_PAI_IMPU, ORIG_FROM_UNTOUCHED, ORIG_SERVICE_ROUTE) judge them all; the W6 rules judge the
+INVITE only: the text's step 2 speaks of sessions."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from steps.common import judged_by
 WIC = r'WIC "(?P<wic>[^"]+)"'
 USER = r"(?P<user>\w+)"
 IDENTITY = r'"(?P<identity>[^"]+)"'
-INITIAL = r"(?P<method>INVITE|MESSAGE)"
+INITIAL = r"(?P<method>INVITE|MESSAGE|OPTIONS)"
 """An initial request the origination and termination steps apply to: a session's INVITE, or an
 out-of-dialog MESSAGE (RFC 3428; standard IMS origination applies to every initial request)."""
 
@@ -183,6 +183,28 @@ def wic_sends_message(world: World, wic: str, user: str) -> None:
     world.send_message(wic, world.identity_of(user))
 
 
+@when(parsers.re(rf"{WIC} sends an OPTIONS to the remote party$"))
+def wic_sends_options(world: World, wic: str) -> None:
+    """5.2.2.5.3 step 1 for another request outside any session: a capability query (RFC 3261 11)."""
+    world.send_options(wic)
+
+
+@when(parsers.re(rf"the remote party sends an OPTIONS to {USER}$"))
+def remote_sends_options(world: World, user: str) -> None:
+    world.options_to(user)
+
+
+@then(parsers.re(rf"every WIC of {USER} receives the OPTIONS"))
+def every_wic_gets_options(world: World, user: str) -> None:
+    """5.2.2.5.4 steps 4-5 with 5.2.2.3.2 ("shall support forking to all contacts associated with a
+    called IMPU"): an out-of-dialog request for the IMPU reaches each of its contacts, OPTIONS as a
+    MESSAGE or an INVITE (RFC 3261 11: a proxy forwards an OPTIONS as it would an INVITE)."""
+    wics = world.wics_of(user)
+    assert wics, f"{user} has no WIC in this scenario"
+    for name in wics:
+        expect.single(world.received_by_wic(name, "OPTIONS"), f"OPTIONS at WIC {name}")
+
+
 @then(parsers.re(rf"the MESSAGE reaching the remote party carries the text {WIC} sent"))
 def message_text_kept(world: World, wic: str) -> None:
     """RFC 3428 (a proxy forwards the body as it is): the text the WIC wrote reaches the party."""
@@ -196,7 +218,7 @@ def remote_sends_message(world: World, user: str) -> None:
     world.message_to(user)
 
 
-@then("the remote party receives 200 for its MESSAGE")
+@then(parsers.re(r"the remote party receives 200 for its (?:MESSAGE|OPTIONS)$"))
 def remote_message_accepted(world: World) -> None:
     expect.session_status(world.session, 200)
 

@@ -430,6 +430,28 @@ def message_request(
     return _request(dialect, f"MESSAGE {target} SIP/2.0", headers, body)
 
 
+def options_request(
+    dialect: Dialect,
+    *,
+    identity: str,
+    target: str,
+    call_id: str,
+    cseq: int,
+    host: str,
+    token: str | None,
+) -> Request:
+    """An out-of-dialog OPTIONS (RFC 3261 11.1: a capability query, answered as an INVITE would be)
+    with ``Accept: application/sdp`` and no body, as ``dialect`` writes its requests; the token only
+    for a dialect that sends it on every request."""
+    headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} OPTIONS")
+    if token is not None and dialect.bearer_everywhere:
+        headers.append(("Authorization", f"Bearer {token}"))
+    if dialect.user_agent is not None:
+        headers.append(("User-Agent", dialect.user_agent))
+    headers += [("Accept", "application/sdp"), ("Content-Length", "0")]
+    return _request(dialect, f"OPTIONS {target} SIP/2.0", headers, b"")
+
+
 def in_dialog_request(
     dialect: Dialect,
     invite: Request,

@@ -141,23 +141,34 @@ class RemoteParty:
 
     def message_request(self, target_uri: str, text: str) -> Request:
         """An out-of-dialog MESSAGE (RFC 3428) from dave of this party's domain to ``target_uri``."""
-        caller, body = f"sip:dave@{self.domain}", text.encode()
+        return self._standalone("MESSAGE", target_uri, (Header("Content-Type", "text/plain"),), text.encode())
+
+    def options_request(self, target_uri: str) -> Request:
+        """An out-of-dialog OPTIONS (RFC 3261 11.1) from dave of this party's domain to ``target_uri``."""
+        return self._standalone("OPTIONS", target_uri, (Header("Accept", "application/sdp"),), b"")
+
+    def _standalone(self, method: str, target_uri: str, extra: tuple[Header, ...], body: bytes) -> Request:
+        caller = f"sip:dave@{self.domain}"
         headers = (
             Header("Max-Forwards", "70"),
             Header("To", f"<{target_uri}>"),
             Header("From", f"<{caller}>;tag={secrets.token_hex(5)}"),
             Header("Call-ID", f"{secrets.token_hex(8)}@{self.domain}"),
-            Header("CSeq", "1 MESSAGE"),
+            Header("CSeq", f"1 {method}"),
             Header("P-Asserted-Identity", f"<{caller}>"),
-            Header("Content-Type", "text/plain"),
+            *extra,
             Header("Content-Length", str(len(body))),
         )
-        return Request(headers=headers, body=body, method="MESSAGE", uri=target_uri)
+        return Request(headers=headers, body=body, method=method, uri=target_uri)
 
     async def message(self, target_uri: str, via: Target, text: str, *, wait: float = EVENT_WAIT) -> Response:
         """Send ``text`` to ``target_uri`` in a MESSAGE through ``via`` (the I-CSCF); returns the
         final response."""
-        request = self.message_request(target_uri, text)
+        return await self.send_standalone(self.message_request(target_uri, text), via, wait=wait)
+
+    async def send_standalone(self, request: Request, via: Target, *, wait: float = EVENT_WAIT) -> Response:
+        """Send an out-of-dialog non-INVITE ``request`` (MESSAGE, OPTIONS) through ``via`` (the I-CSCF);
+        returns the final response."""
         self.call_ids.append(request.call_id)
         handle = self.node.send_request(request, via, on_response=self._response)
         return await asyncio.wait_for(handle.final, wait)

@@ -470,6 +470,21 @@ class Wic:
         self.last_message = request
         return await self.request(request)
 
+    async def options(self, identity: str, target: str) -> Response:
+        """Query ``target``'s capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with the identity
+        ``identity``; returns the final response."""
+        self.cseq += 1
+        request = dialects.options_request(
+            self.dialect,
+            identity=identity,
+            target=target,
+            call_id=f"{secrets.token_hex(8)}@{self.host}",
+            cseq=self.cseq,
+            host=self.host,
+            token=self.token,
+        )
+        return await self.request(request)
+
     async def register(
         self,
         identity: str,

@@ -722,6 +722,27 @@ class World:
         self.outcome = Outcome(response=response)
         return response
 
+    def send_options(self, wic_name: str) -> Response:
+        """5.2.2.5.3 step 1 for a request outside any session: WIC ``wic_name`` queries the remote
+        party's capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with its user's identity.
+        The final response is the outcome."""
+        wic = self.wics[wic_name]
+        identity = self.logins[self.user_of(wic_name)].identity
+        remote = self.remote_identity
+        response = self._attempt(wic_name, remote, lambda: self.loop.run(wic.options(identity, remote)))
+        self.outcome = Outcome(response=response)
+        return response
+
+    def options_to(self, user: str) -> Response:
+        """5.2.2.5.4 step 1 for a request outside any session: the remote party queries ``user``'s
+        capabilities in an OPTIONS at the I-CSCF."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
+        request = remote.options_request(identity)
+        return self._attempt(
+            "the remote party", identity, lambda: self.loop.run(remote.send_standalone(request, via))
+        )
+
     def message_to(self, user: str) -> Response:
         """5.2.2.5.4 step 1 for a request outside any session: the remote party sends a MESSAGE
         with :data:`MESSAGE_TEXT` to ``user`` at the I-CSCF."""

@@ -1,5 +1,5 @@
 @termination @ep_cscf @i_cscf @non_invite @clause_5_2_2_5_4
-Feature: 5.2.2.5.4 Termination of a request outside any session (MESSAGE)
+Feature: 5.2.2.5.4 Termination of a request outside any session (MESSAGE, OPTIONS)
   TR 23.701 5.2.2.5.4 step 5: "The eP-CSCF delivers the session to the WIC associated with the
   individual IMPU"; 5.2.2.3.2: the eP-CSCF "shall support forking if the called webRTC user has
   registered from multiple WICs". A MESSAGE (RFC 3428) to a webRTC user is delivered like an
@@ -21,6 +21,29 @@ Feature: 5.2.2.5.4 Termination of a request outside any session (MESSAGE)
       When the remote party sends a MESSAGE to <user>
       Then the remote party receives 200 for its MESSAGE
       And every WIC of <user> receives the MESSAGE with the text the remote party sent
+
+      @option_a
+      Examples: individual IMPU allocated by the third party
+        | user  |
+        | alice |
+
+      @option_b
+      Examples: IMPU allocated by the eP-CSCF, called by the external identity
+        | user |
+        | bob  |
+
+  Rule: Step 5 - an OPTIONS to a registered webRTC user reaches every WIC of the user
+
+    A capability query (RFC 3261 11) for the called IMPU is forwarded by a proxy as an INVITE
+    would be: to every contact (5.2.2.3.2), each WIC answering it. An eP-CSCF that answered it in
+    the WICs' place would tell the caller capabilities no WIC gave.
+
+    @step_4 @step_5 @forking @TP_WIMPU_TERM_012
+    Scenario Outline: An OPTIONS to a user registered from several WICs reaches every WIC, which answers it
+      Given <user> has registered from 2 WICs
+      When the remote party sends an OPTIONS to <user>
+      Then the remote party receives 200 for its OPTIONS
+      And every WIC of <user> receives the OPTIONS
 
       @option_a
       Examples: individual IMPU allocated by the third party

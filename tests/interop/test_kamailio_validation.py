@@ -193,6 +193,11 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_ORIG_012
     "test_a_message_a_wic_sends_after_its_deregistration_is_refused_and_not_relayed[alice-A1]": PASS,
     "test_a_message_a_wic_sends_after_its_deregistration_is_refused_and_not_relayed[bob-B1]": NA,
+    # an OPTIONS outside any session (PICS_NON_INVITE), TP_WIMPU_ORIG_013
+    "test_an_options_a_wic_sends_outside_any_session_reaches_the_remote_party_through_the_scscf_asserting"
+    "_the_wics_impu[alice-A1]": PASS,
+    "test_an_options_a_wic_sends_outside_any_session_reaches_the_remote_party_through_the_scscf_asserting"
+    "_the_wics_impu[bob-B1]": NA,
     # ---- termination (5.2.2.5.4): the eP-CSCF's side; the I-CSCF's TPs are not applicable
     # (PICS_NODE_ICSCF = no: the suite's emulated I-CSCF stands in front of Kamailio)
     "test_a_session_to_a_registered_webrtc_user_reaches_its_wic[alice-A1]": PASS,  # TP_WIMPU_TERM_001
@@ -232,6 +237,8 @@ EXPECTED: dict[str, str] = {
     "test_a_session_from_an_ordinary_ims_user_to_a_registered_webrtc_user_reaches_its_wic[bob-B1]": NA,
     "test_a_message_to_a_user_registered_from_several_wics_reaches_every_wic[alice]": PASS,  # TERM_010
     "test_a_message_to_a_user_registered_from_several_wics_reaches_every_wic[bob]": NA,
+    "test_an_options_to_a_user_registered_from_several_wics_reaches_every_wic_which_answers_it[alice]": PASS,
+    "test_an_options_to_a_user_registered_from_several_wics_reaches_every_wic_which_answers_it[bob]": NA,
     "test_a_message_to_a_webrtc_user_who_is_not_registered_is_rejected_and_reaches_no_wic"
     "[alice-dave-D1]": PASS,  # TP_WIMPU_TERM_011
     "test_a_message_to_a_webrtc_user_who_is_not_registered_is_rejected_and_reaches_no_wic[bob-alice-A1]": NA,

@@ -116,6 +116,8 @@ GUARDS: dict[str, str] = {
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",
+    "options_answered_locally": "TP_WIMPU_ORIG_013",
+    "options_answered_for_wics": "TP_WIMPU_TERM_012",
     "message_first_contact_only": "TP_WIMPU_TERM_010",
     "message_deferred": "TP_WIMPU_TERM_011",
     "no_cancel": "TP_WIMPU_FORK_001",

@@ -997,6 +997,35 @@ def _message_sent_as_written(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service, "originate", originate)
 
 
+def _options_answered_locally(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF answers a WIC's out-of-dialog OPTIONS itself with 200, as it would a keep-alive
+    ping addressed to it, instead of forwarding it on the Service-Route (5.2.2.5.3 step 3; RFC 3261
+    16: a request for another target is proxied): the remote party is never asked."""
+    from reference.sip.transaction import make_response
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if run.request.method == "OPTIONS":
+            return make_response(run.request, 200, "OK", to_tag=run.kwargs["to_tag"])
+        return result
+
+    _patch_flow(mp, _pcscf(), "originate", outcome=outcome)
+
+
+def _options_answered_for_wics(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF answers a terminating OPTIONS for the called WICs with 200 (browsers are
+    assumed to be there, and the round trip to each is saved), delivering it to none (5.2.2.5.4
+    step 5 with 5.2.2.3.2)."""
+    from reference.nodes.p_cscf.flows import Fork
+    from reference.sip.transaction import make_response
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if isinstance(result, Fork) and run.request.method == "OPTIONS":
+            return make_response(run.request, 200, "OK", to_tag=run.kwargs["to_tag"])
+        return result
+
+    _patch_flow(mp, _pcscf(), "terminate", outcome=outcome)
+
+
 def _message_cache_kept(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF checks a session's INVITE against the live registration, but lets any other
     request through on what it cached of the flow's last registration, which a de-registration
@@ -1553,6 +1582,14 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF asserts the identity of a session's INVITE only: a WIC's MESSAGE goes on as the WIC "
         "wrote it (step 3)",
         _message_sent_as_written,
+    ),
+    "options_answered_locally": Fault(
+        "the eP-CSCF answers a WIC's OPTIONS to the remote party itself with 200, as a keep-alive (step 3)",
+        _options_answered_locally,
+    ),
+    "options_answered_for_wics": Fault(
+        "the eP-CSCF answers a terminating OPTIONS for the WICs with 200 and delivers it to none (step 5)",
+        _options_answered_for_wics,
     ),
     "message_cache_kept": Fault(
         "the eP-CSCF lets a WIC's MESSAGE through on the flow's cached registration, which de-registration "
