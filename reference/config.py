@@ -39,7 +39,16 @@ class ConfigError(ValueError):
 
 
 _TOP = {
-    "stack", "ports", "ep_cscf", "block", "user", "users_file", "ims_users", "failover", "p_cscf", "limits"
+    "stack",
+    "ports",
+    "ep_cscf",
+    "block",
+    "user",
+    "users_file",
+    "ims_users",
+    "failover",
+    "p_cscf",
+    "limits",
 }
 _PCSCF = {"name", "sip_port", "link_port"}
 _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
@@ -343,10 +352,9 @@ def read_users_file(
         username, password_hash, identity, block = fields
         if username.startswith("#"):
             continue
+        secret = {"password_hash": password_hash}
         try:
-            users.append(
-                _user(username, identity, block, {"password_hash": password_hash}, wimpus, seen, f"{name}:{number}")
-            )
+            users.append(_user(username, identity, block, secret, wimpus, seen, f"{name}:{number}"))
         except _UserError as exc:
             raise ConfigError(f"{name}:{number}: {exc.key + ': ' if exc.key else ''}{exc}") from None
     return users
