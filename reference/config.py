@@ -334,8 +334,8 @@ def read_users_file(
     except FileNotFoundError:
         raise ConfigError(f"{where}: {path}: no such file") from None
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text") from None
+        bad = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{bad}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{where}: {path}: {exc.strerror}") from None
     users: list[UserSpec] = []
