@@ -24,7 +24,7 @@ over a WebSocket connection gets its 200. It is the floor of "a SIP server proce
 ratio says how far the reference is from it at each N, not that both do the same work.
 
 The same users are then configured in a users file (``users_file = 'users.txt'``, one user a line,
-``docs/configuration.md``) instead of tables, the rows of ``--file-users``: the file is read with
+``docs/security.md``) instead of tables, the rows of ``--file-users``: the file is read with
 ``str.split`` and no TOML parser.
 
 Usage: ``python3 bench/startup_time.py [--users 1000,100000] [--file-users 1000,100000]
@@ -67,7 +67,7 @@ POLL = 0.02
 
 
 def users_file(users: int, last_password: str) -> str:
-    """A users file (``users_file``, ``docs/configuration``): the same users as :func:`stack_config`
+    """A users file (``users_file``, ``docs/security.md``): the same users as :func:`stack_config`
     with a ``password_hash``, one a line."""
     shared, last = hash_password(secrets.token_hex(8)), hash_password(last_password)
     lines = [f"# {users} users of block1 (bench/startup_time.py)\n"]
@@ -183,13 +183,13 @@ def main() -> int:
     parser.add_argument(
         "--file-users",
         default="",
-        help="levels of the rows with a users file instead of [[user]] tables (default: those of --users)",
+        help="levels of the rows with a users file instead of [[user]] tables (default: --users; 0: none)",
     )
     args = parser.parse_args()
     levels = [int(x) for x in args.users.split(",") if x.strip()]
     kamailio = shutil.which("kamailio")
     password = secrets.token_hex(12)
-    file_levels = [int(x) for x in (args.file_users or args.users).split(",") if x.strip()]
+    file_levels = [int(x) for x in (args.file_users or args.users).split(",") if x.strip() and int(x)]
     # (name, users, kind): kind "hash" [[user]] tables with a password_hash, "file" a users file,
     # "plaintext" [[user]] tables with a password
     rows: list[tuple[str, int, str]] = [("reference profile (cold: issues the PKI)", 0, "hash")]

@@ -2,7 +2,8 @@
 
 Every check runs before any node starts: unknown keys (with their path), wrong types,
 a block whose eP-CSCF is not configured, two eP-CSCFs claiming one block, a wildcard
-that does not compile (TS 23.003 13.4A), a user of no block, and ports already in use.
+that does not compile (TS 23.003 13.4A), a user of no block, and ports already in use; the
+users of a ``users_file`` (one a line, :func:`read_users_file`) get the checks of a ``[[user]]`` table.
 ``reference/default-stack.toml`` is the reference profile with fixed ports.
 """
 
