@@ -23,8 +23,13 @@ authentication, no user database: it has no users to load), timed from its spawn
 over a WebSocket connection gets its 200. It is the floor of "a SIP server process answers"; the
 ratio says how far the reference is from it at each N, not that both do the same work.
 
-Usage: ``python3 bench/startup_time.py [--users 1000,100000] [--plaintext 1000]``
-(``--plaintext 0``: no plaintext row). Needs Kamailio (``scripts/install.sh``) for the ratio.
+The same users are then configured in a users file (``users_file = 'users.txt'``, one user a line,
+``docs/security.md``) instead of tables, the rows of ``--file-users``: the file is read with
+``str.split`` and no TOML parser.
+
+Usage: ``python3 bench/startup_time.py [--users 1000,100000] [--file-users 1000,100000]
+[--plaintext 1000]`` (``--plaintext 0``: no plaintext row; ``--file-users``: the levels of
+``--users`` unless given). Needs Kamailio (``scripts/install.sh``) for the ratio.
 """
 
 from __future__ import annotations
@@ -59,6 +64,18 @@ KAM_PORT = 8090
 BLOCK = "sip:wrtc-!.*!@block1.ims.example.net"
 TIMEOUT = 600.0
 POLL = 0.02
+
+
+def users_file(users: int, last_password: str) -> str:
+    """A users file (``users_file``, ``docs/security.md``): the same users as :func:`stack_config`
+    with a ``password_hash``, one a line."""
+    shared, last = hash_password(secrets.token_hex(8)), hash_password(last_password)
+    lines = [f"# {users} users of block1 (bench/startup_time.py)\n"]
+    lines += [
+        f"load-{n} {last if n == users - 1 else shared} sip:wrtc-load-{n}@block1.ims.example.net {BLOCK}\n"
+        for n in range(users)
+    ]
+    return "".join(lines)
 
 
 def stack_config(users: int, password_hash: bool, last_password: str) -> str:
@@ -105,9 +122,15 @@ def login(state: Path, username: str, password: str) -> bool:
     return True
 
 
-def start_reference(directory: Path, config: str, username: str, password: str) -> tuple[float, float]:
-    """Seconds from spawn to listening and to the log-in of ``username`` answered."""
+def start_reference(
+    directory: Path, config: str, username: str, password: str, users: str | None = None
+) -> tuple[float, float]:
+    """Seconds from spawn to listening and to the log-in of ``username`` answered; ``users``: the
+    text of a users file, named by ``users_file`` at the head of the configuration."""
     path = directory / "stack.toml"
+    if users is not None:
+        (directory / "users.txt").write_text(users)
+        config = f"users_file = 'users.txt'\n{config}"
     path.write_text(config)
     state = directory / "state"
     command = [sys.executable, "-m", "reference.cli", "up", "--config", str(path)]
@@ -148,7 +171,7 @@ def start_kamailio(directory: Path, kamailio: str) -> float:
     return answered - started
 
 
-HEADER = f"{'SUT':<44} {'users':>7} {'listening s':>12} {'answers s':>10}"
+HEADER = f"{'SUT':<48} {'users':>7} {'listening s':>12} {'answers s':>10}"
 
 
 def main() -> int:
@@ -157,36 +180,48 @@ def main() -> int:
     parser.add_argument(
         "--plaintext", type=int, default=1000, help="users of the plaintext row (1000; 0: no such row)"
     )
+    parser.add_argument(
+        "--file-users",
+        default="",
+        help="levels of the rows with a users file instead of [[user]] tables (default: --users; 0: none)",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.users.split(",") if x.strip()]
     kamailio = shutil.which("kamailio")
     password = secrets.token_hex(12)
-    rows: list[tuple[str, int, bool]] = [("reference profile (cold: issues the PKI)", 0, True)]
-    rows += [("reference, password_hash users", n, True) for n in levels]
+    file_levels = [int(x) for x in (args.file_users or args.users).split(",") if x.strip() and int(x)]
+    # (name, users, kind): kind "hash" [[user]] tables with a password_hash, "file" a users file,
+    # "plaintext" [[user]] tables with a password
+    rows: list[tuple[str, int, str]] = [("reference profile (cold: issues the PKI)", 0, "hash")]
+    rows += [("reference, password_hash [[user]] tables", n, "hash") for n in levels]
+    rows += [("reference, users_file (password_hash)", n, "file") for n in file_levels]
     if args.plaintext:
-        rows.append(("reference, plaintext password users", args.plaintext, False))
+        rows.append(("reference, plaintext password [[user]] tables", args.plaintext, "plaintext"))
     print(f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; every time from the process's spawn\n")
     print(HEADER)
-    answers: dict[tuple[int, bool], float] = {}
+    answers: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="wimpu-startup-") as tmp:
         directory = Path(tmp)
-        for name, users, hashed in rows:
-            if users:
-                config, who = stack_config(users, hashed, password), (f"load-{users - 1}", password)
-            else:
+        for name, users, kind in rows:
+            listed = None
+            if not users:
                 config, who = default_config_text(), ("alice", "alice-password")
-            listening, answered = start_reference(directory, config, *who)
-            answers[users, hashed] = answered
-            print(f"{name:<44} {users + 3:>7} {listening:>12.2f} {answered:>10.2f}", flush=True)
+            elif kind == "file":
+                config, who = default_config_text(), (f"load-{users - 1}", password)
+                listed = users_file(users, password)
+            else:
+                config, who = stack_config(users, kind == "hash", password), (f"load-{users - 1}", password)
+            listening, answered = start_reference(directory, config, *who, users=listed)
+            answers[users, kind] = answered
+            print(f"{name:<48} {users + 3:>7} {listening:>12.2f} {answered:>10.2f}", flush=True)
         if not kamailio:
             print("\nkamailio not installed (scripts/install.sh): no peer, no ratio")
             return 0
         peer = start_kamailio(directory, kamailio)
-    print(f"{'Kamailio 5.6 plain WS registrar (no users)':<44} {'-':>7} {'-':>12} {peer:>10.2f}")
-    for _, users, hashed in rows[1:]:
-        kind = "hash" if hashed else "plaintext"
-        ratio = answers[users, hashed] / peer
-        print(f"{'ratio reference / Kamailio, ' + kind:<44} {users + 3:>7} {'':>12} {ratio:>9.1f}x")
+    print(f"{'Kamailio 5.6 plain WS registrar (no users)':<48} {'-':>7} {'-':>12} {peer:>10.2f}")
+    for _, users, kind in rows[1:]:
+        ratio = answers[users, kind] / peer
+        print(f"{'ratio reference / Kamailio, ' + kind:<48} {users + 3:>7} {'':>12} {ratio:>9.1f}x")
     print("\ntarget (issue 18): answers under 2 s with 100,000 users (users: the profile's 3 included)")
     return 0
 

@@ -2,7 +2,8 @@
 
 Every check runs before any node starts: unknown keys (with their path), wrong types,
 a block whose eP-CSCF is not configured, two eP-CSCFs claiming one block, a wildcard
-that does not compile (TS 23.003 13.4A), a user of no block, and ports already in use.
+that does not compile (TS 23.003 13.4A), a user of no block, and ports already in use; the
+users of a ``users_file`` (one a line, :func:`read_users_file`) get the checks of a ``[[user]]`` table.
 ``reference/default-stack.toml`` is the reference profile with fixed ports.
 """
 
@@ -24,14 +25,32 @@ from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
 from reference.stack import BlockSpec, LeaseTiming, PcscfSpec, StackConfig, UserSpec
 
-__all__ = ["ConfigError", "check_ports_free", "default_config_text", "load_config", "parse_config"]
+__all__ = [
+    "ConfigError",
+    "check_ports_free",
+    "default_config_text",
+    "load_config",
+    "parse_config",
+    "read_users_file",
+]
 
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message is one line naming file and key."""
 
 
-_TOP = {"stack", "ports", "ep_cscf", "block", "user", "ims_users", "failover", "p_cscf", "limits"}
+_TOP = {
+    "stack",
+    "ports",
+    "ep_cscf",
+    "block",
+    "user",
+    "users_file",
+    "ims_users",
+    "failover",
+    "p_cscf",
+    "limits",
+}
 _PCSCF = {"name", "sip_port", "link_port"}
 _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
 _STACK = {"host", "ims_domain", "state_dir", "remote_domain", "keylog"}
@@ -56,7 +75,7 @@ def load_config(path: str | Path | None) -> StackConfig:
         raise ConfigError(f"{where}: no such file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    return parse_config(data, where)
+    return parse_config(data, where, Path(path).parent if path else None)
 
 
 def _keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -135,8 +154,12 @@ def _password(block: Mapping[str, Any], where: str) -> str | None:
     return value
 
 
-def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
-    """Validate a parsed TOML document into a :class:`StackConfig`."""
+def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path | None = None) -> StackConfig:
+    """Validate a parsed TOML document into a :class:`StackConfig`.
+
+    ``base_dir``: where a relative ``users_file`` is (the configuration file's folder; None: the
+    current directory).
+    """
     _keys(data, _TOP, where)
     failover = _failover(data["failover"], where) if "failover" in data else None
     stack = data.get("stack", {})
@@ -211,28 +234,22 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
     if not blocks:
         raise ConfigError(f"{where}: no [[block]]: the stack needs at least one wIMPU block")
 
-    users: list[UserSpec] = []
     wimpus = {b.wimpu for b in blocks}
+    users: list[UserSpec] = []
+    seen: dict[str, str] = {}
     for i, u in enumerate(data.get("user", [])):
         at = f"{where}: user[{i}]"
         _keys(u, _USER, at)
         identity = _get(u, "identity", str, at)
-        try:
-            canonical_identity(identity)
-        except IdentityError as exc:
-            raise ConfigError(f"{at}.identity: {exc}") from None
         block = _get(u, "block", str, at)
-        if block not in wimpus:
-            raise ConfigError(f"{at}.block: {block!r} is not a configured block")
         username = _get(u, "username", str, at)
-        same = next((k for k, other in enumerate(users) if other.username == username), None)
-        if same is not None:  # the WWSF would keep one of them silently: which password logs in?
-            raise ConfigError(f"{at}.username: {username!r} is also the user name of user[{same}]")
         try:
-            parse_user_secret(username, u)
-        except ValueError as exc:
-            raise ConfigError(f"{at}: {exc}") from None
-        users.append(UserSpec(username, u.get("password"), identity, block, u.get("password_hash")))
+            users.append(_user(username, identity, block, u, wimpus, seen, f"user[{i}]"))
+        except _UserError as exc:
+            raise ConfigError(f"{at}{'.' + exc.key if exc.key else ''}: {exc}") from None
+    if "users_file" in data:
+        users_file = _get(data, "users_file", str, where)
+        users += read_users_file((base_dir or Path()) / users_file, wimpus, seen, f"{where}: users_file")
 
     return StackConfig(
         host=_get(stack, "host", str, f"{where}: stack", "127.0.0.1"),
@@ -249,6 +266,99 @@ def parse_config(data: Mapping[str, Any], where: str = "config") -> StackConfig:
         p_cscfs=p_cscfs,
         limits=_limits(data["limits"], where) if "limits" in data else Limits(),
     )
+
+
+class _UserError(ValueError):
+    """A user refused; ``key``: the ``[[user]]`` key at fault ("": the user as a whole)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _user(
+    username: str,
+    identity: str,
+    block: str,
+    secret: Mapping[str, object],
+    wimpus: Collection[str],
+    seen: dict[str, str],
+    source: str,
+) -> UserSpec:
+    """One WWSF user, from a ``[[user]]`` table or a line of a users file: the same checks for both.
+
+    ``secret``: ``password`` and/or ``password_hash`` (exactly one allowed); ``seen``: the user
+    names so far and where each was configured, ``source`` this user's place, added to it.
+
+    Raises:
+        _UserError: the key at fault and why (never the secret).
+    """
+    try:
+        canonical_identity(identity)  # canonical input: one regex (reference/sip/identity.py)
+    except IdentityError as exc:
+        raise _UserError("identity", str(exc)) from None
+    if block not in wimpus:
+        raise _UserError("block", f"{block!r} is not a configured block")
+    if username in seen:  # the WWSF would keep one of them silently: which password logs in?
+        raise _UserError("username", f"{username!r} is also the user name of {seen[username]}")
+    try:
+        parse_user_secret(username, secret)
+    except ValueError as exc:
+        raise _UserError("", str(exc)) from None
+    seen[username] = source
+    password, password_hash = secret.get("password"), secret.get("password_hash")
+    return UserSpec(username, password, identity, block, password_hash)  # type: ignore[arg-type]
+
+
+USERS_FILE_FIELDS = ("username", "password_hash", "identity", "block")
+"The fields of a line of a users file, in order, separated by white space."
+
+
+def read_users_file(
+    path: Path, wimpus: Collection[str], seen: dict[str, str] | None = None, where: str = "users_file"
+) -> list[UserSpec]:
+    """The users of a users file (``users_file`` in the stack configuration): one a line,
+    ``username password_hash identity block`` separated by spaces or tabs, as ``[[user]]`` tables
+    with a ``password_hash`` would give them (the same checks, :func:`_user`). A line whose first
+    non-blank character is ``#`` is a comment; blank lines are skipped. No field can hold white
+    space: a ``sip:`` URI, a wIMPU and a PHC string never do, and a user name with a space goes in a
+    ``[[user]]`` table. No plaintext password: the second field must be a PHC scrypt string.
+
+    ``seen``: user names configured already (``[[user]]`` tables) and where; extended.
+
+    Raises:
+        ConfigError: one line naming the file and line (``path:line: ...``), never quoting a hash.
+    """
+    seen = {} if seen is None else seen
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: {path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        bad = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{bad}: not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: {path}: {exc.strerror}") from None
+    users: list[UserSpec] = []
+    name = str(path)
+    for number, line in enumerate(text.split("\n"), 1):
+        fields = line.split()
+        if len(fields) != 4:
+            if not fields or fields[0].startswith("#"):
+                continue
+            raise ConfigError(
+                f"{name}:{number}: {len(fields)} field(s), expected 4 separated by white space: "
+                f"{' '.join(USERS_FILE_FIELDS)} (no field holds a space; '#' starts a comment line)"
+            )
+        username, password_hash, identity, block = fields
+        if username.startswith("#"):
+            continue
+        secret = {"password_hash": password_hash}
+        try:
+            users.append(_user(username, identity, block, secret, wimpus, seen, f"{name}:{number}"))
+        except _UserError as exc:
+            raise ConfigError(f"{name}:{number}: {exc.key + ': ' if exc.key else ''}{exc}") from None
+    return users
 
 
 def _p_cscfs(

@@ -35,20 +35,22 @@ def test_register_rate_measures_the_reference_and_its_peer() -> None:
 def test_startup_time_measures_each_row_and_its_peer() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
-        [sys.executable, "bench/startup_time.py", "--users", "5,20", "--plaintext", "5"],
+        [sys.executable, "bench/startup_time.py", "--users", "5,20", "--file-users", "5", "--plaintext", "5"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("reference")]
-    # configured users, the profile's 3 included: the profile, 5 and 20 with a hash, 5 plaintext
-    assert [int(r[-3]) for r in rows] == [3, 8, 23, 8], result.stdout
+    # configured users, the profile's 3 included: the profile, 5 and 20 with a hash, 5 in a users
+    # file, 5 plaintext
+    assert [int(r[-3]) for r in rows] == [3, 8, 23, 8, 8], result.stdout
+    assert "users_file" in rows[3][1], rows
     for r in rows:
         listening, answers = float(r[-2]), float(r[-1])
         assert 0 < listening <= answers, r
     ratios = [line for line in result.stdout.splitlines() if line.startswith("ratio")]
     if shutil.which("kamailio") is not None:
         assert any(line.startswith("Kamailio 5.6") for line in result.stdout.splitlines()), result.stdout
-        assert len(ratios) == 3 and all(float(line.split()[-1].rstrip("x")) > 0 for line in ratios), ratios
+        assert len(ratios) == 4 and all(float(line.split()[-1].rstrip("x")) > 0 for line in ratios), ratios
     else:
         assert "no peer, no ratio" in result.stdout and not ratios
 
