@@ -59,6 +59,8 @@ class Fake:
     requests: list[Headers] = dataclasses.field(default_factory=list)
     closes: list[int | None] = dataclasses.field(default_factory=list)
     closed: threading.Event = dataclasses.field(default_factory=threading.Event)
+    errors: list[str] = dataclasses.field(default_factory=list)
+    "What ended a connection of the fake server early (its own failures, not the client's)."
 
 
 @contextmanager
@@ -83,7 +85,7 @@ def websocket_server(
 
     server = serve(
         handler, "127.0.0.1", 0, ssl=context, subprotocols=subprotocols,
-        process_request=process_request, open_timeout=2, close_timeout=1,
+        process_request=process_request, open_timeout=EVENT_WAIT, close_timeout=EVENT_WAIT,
     )  # fmt: skip
     fake.port = server.socket.getsockname()[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -157,8 +159,8 @@ def refusing_server(context: ssl.SSLContext, head: str) -> Iterator[Fake]:
                 tls.sendall(f"{head}\r\nContent-Length: 0\r\n\r\n".encode("latin-1"))
                 while tls.recv(4096):  # until the client has closed: nothing of its is left unread
                     pass
-        except OSError:
-            pass  # a probe that was not a WebSocket upgrade, or a client that went away
+        except OSError as exc:  # a probe that was not a WebSocket upgrade, a client that went away
+            fake.errors.append(f"{type(exc).__name__}: {exc}")
         finally:
             fake.closed.set()
 
@@ -181,7 +183,7 @@ def test_a_server_that_forbids_the_upgrade(tmp_path: Path) -> None:
         url = f"wss://127.0.0.1:{fake.port}/"
         problems = wss_problems(ep_cscf(tmp_path, url, ca.ca_path))
     assert only(problems) == f"PIXIT ep-x ({url}): answered 403 Forbidden to the WebSocket upgrade " \
-        f"(Origin {WWSF})"  # fmt: skip
+        f"(Origin {WWSF})", fake.errors  # fmt: skip
     assert not problems[0].lasting and len(fake.requests) == 1
 
 
@@ -192,7 +194,7 @@ def test_a_redirect_is_a_status_not_followed(tmp_path: Path) -> None:
         url = f"wss://127.0.0.1:{fake.port}"
         line = only(wss_problems(ep_cscf(tmp_path, url, ca.ca_path)))
     assert line == f"PIXIT ep-x ({url}): answered 301 Moved Permanently to the WebSocket upgrade " \
-        f"(Origin {WWSF})"  # fmt: skip
+        f"(Origin {WWSF})", fake.errors  # fmt: skip
     assert len(fake.requests) == 1
 
 
