@@ -406,8 +406,9 @@ def invite_request(
     return _request(dialect, f"INVITE {target} SIP/2.0", headers, OFFER_SDP)
 
 
-def message_request(
+def standalone_request(
     dialect: Dialect,
+    method: str,
     *,
     identity: str,
     target: str,
@@ -415,41 +416,22 @@ def message_request(
     cseq: int,
     host: str,
     token: str | None,
-    text: str,
+    text: str = "",
 ) -> Request:
-    """An out-of-dialog MESSAGE (RFC 3428) carrying ``text`` as ``text/plain``, as ``dialect``
-    writes its requests: no Contact (RFC 3428 4: a MESSAGE starts no dialog); the token only for
-    a dialect that sends it on every request."""
-    body = text.encode()
-    headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} MESSAGE")
+    """An out-of-dialog request outside any session, as ``dialect`` writes its requests: a MESSAGE
+    (RFC 3428) carrying ``text`` as ``text/plain``, with no Contact (RFC 3428 4: it starts no dialog);
+    or an OPTIONS (RFC 3261 11.1: a capability query, answered as an INVITE would be) with
+    ``Accept: application/sdp`` and no body. The token only for a dialect that sends it on every
+    request."""
+    body = text.encode() if method == "MESSAGE" else b""
+    headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} {method}")
     if token is not None and dialect.bearer_everywhere:
         headers.append(("Authorization", f"Bearer {token}"))
     if dialect.user_agent is not None:
         headers.append(("User-Agent", dialect.user_agent))
-    headers += [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-    return _request(dialect, f"MESSAGE {target} SIP/2.0", headers, body)
-
-
-def options_request(
-    dialect: Dialect,
-    *,
-    identity: str,
-    target: str,
-    call_id: str,
-    cseq: int,
-    host: str,
-    token: str | None,
-) -> Request:
-    """An out-of-dialog OPTIONS (RFC 3261 11.1: a capability query, answered as an INVITE would be)
-    with ``Accept: application/sdp`` and no body, as ``dialect`` writes its requests; the token only
-    for a dialect that sends it on every request."""
-    headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} OPTIONS")
-    if token is not None and dialect.bearer_everywhere:
-        headers.append(("Authorization", f"Bearer {token}"))
-    if dialect.user_agent is not None:
-        headers.append(("User-Agent", dialect.user_agent))
-    headers += [("Accept", "application/sdp"), ("Content-Length", "0")]
-    return _request(dialect, f"OPTIONS {target} SIP/2.0", headers, b"")
+    headers.append(("Content-Type", "text/plain") if method == "MESSAGE" else ("Accept", "application/sdp"))
+    headers.append(("Content-Length", str(len(body))))
+    return _request(dialect, f"{method} {target} SIP/2.0", headers, body)
 
 
 def in_dialog_request(

@@ -456,9 +456,20 @@ class Wic:
     async def message(self, identity: str, target: str, text: str) -> Response:
         """Send ``text`` to ``target`` in an out-of-dialog MESSAGE (RFC 3428) with the identity
         ``identity``; returns the final response."""
+        request = self._standalone("MESSAGE", identity, target, text)
+        self.last_message = request
+        return await self.request(request)
+
+    async def options(self, identity: str, target: str) -> Response:
+        """Query ``target``'s capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with the identity
+        ``identity``; returns the final response."""
+        return await self.request(self._standalone("OPTIONS", identity, target))
+
+    def _standalone(self, method: str, identity: str, target: str, text: str = "") -> Request:
         self.cseq += 1
-        request = dialects.message_request(
+        return dialects.standalone_request(
             self.dialect,
+            method,
             identity=identity,
             target=target,
             call_id=f"{secrets.token_hex(8)}@{self.host}",
@@ -467,23 +478,6 @@ class Wic:
             token=self.token,
             text=text,
         )
-        self.last_message = request
-        return await self.request(request)
-
-    async def options(self, identity: str, target: str) -> Response:
-        """Query ``target``'s capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with the identity
-        ``identity``; returns the final response."""
-        self.cseq += 1
-        request = dialects.options_request(
-            self.dialect,
-            identity=identity,
-            target=target,
-            call_id=f"{secrets.token_hex(8)}@{self.host}",
-            cseq=self.cseq,
-            host=self.host,
-            token=self.token,
-        )
-        return await self.request(request)
 
     async def register(
         self,
