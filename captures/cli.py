@@ -46,6 +46,7 @@ from .legs import Legs
 from .model import WireMessage
 from .tls import KeyLog
 from .topology import Topology, TopologyLoader, read_topology, sidecar_of
+from .verify import Verifier
 from .verify import run as run_verify
 
 PicsLoader = Callable[[Path], Mapping[str, str]]
@@ -191,35 +192,21 @@ def verify(
                   file=out)  # fmt: skip
         ports = _load_ports(args.ports) if args.ports is not None else {}
         answers = load_pics(args.pics) if args.pics is not None and load_pics is not None else None
-        if answers is None and pixit is not None:  # the sidecar's, or the PIXIT's PICS
-            answers = getattr(pixit, "profile_answers", None)
     except ValueError as exc:
         print(f"{PROG}: verify: error: {exc}", file=err)
         return 2
-    ends = Ends.from_topology(pixit) if pixit is not None else Ends.from_ports(ports)
-    if pixit is not None and ports:
-        ends = ends.with_ports(ports)
-    if not ends.named:
+    if pixit is not None:
+        verifier = Verifier.of(pixit, pics=answers, quiet=args.quiet_period, ports=ports)
+    else:
+        verifier = Verifier(Ends.from_ports(ports), quiet=args.quiet_period, pics=answers)
+    if not verifier.tracker.ends.named:
         if args.pixit is not None:
             where = f"the PIXIT {args.pixit} gives no node address (url, sip)"
         else:
             where = f"the topology {sidecar} gives no node address" if pixit else "no port is named"
         print(f"{PROG}: verify: error: {where}: the ends of the messages cannot be named", file=err)
         return 2
-    return run_verify(
-        args.file,
-        ends=ends,
-        blocks=pixit.blocks if pixit is not None else (),
-        keylog=args.keylog,
-        json_path=args.json,
-        quiet=args.quiet_period,
-        pics=answers,
-        origins=tuple(getattr(pixit, "origins", ()) or ()),
-        clock_jumps=tuple(getattr(pixit, "clock_jumps", ()) or ()),
-        complete=bool(getattr(pixit, "complete", False)),
-        out=out,
-        err=err,
-    )
+    return run_verify(args.file, verifier, keylog=args.keylog, json_path=args.json, out=out, err=err)
 
 
 def main(

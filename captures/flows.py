@@ -469,6 +469,10 @@ class BlockRecord:
     "The frame of the 200 OK to that removal."
     service_route: tuple[str, ...] = ()
     "The URIs of the 200 OK's Service-Route (RFC 3608), in order: the route of the WICs' initial requests."
+    associated: tuple[str, ...] = ()
+    "Every URI of the 200 OK's P-Associated-URI, in order (``wimpus`` are the wildcarded among them)."
+    granted: float = 0.0
+    "Seconds of lifetime the 200 OK granted the binding, on the nodes' clock (``until`` is on the capture's)."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -677,7 +681,8 @@ class Knowledge:
 
     def _block_registered(self, request: Request, hop: Hop, response: Response, flow_id: str) -> None:
         try:
-            wimpus = tuple(a.uri for a in response.addresses("P-Associated-URI") if "!" in a.uri)
+            associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
+            wimpus = tuple(a for a in associated if "!" in a)
             uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
             call_id = request.call_id
             service_route = tuple(a.uri for a in response.addresses("Service-Route"))
@@ -697,10 +702,14 @@ class Knowledge:
                     )
             return
         for i, record in enumerate(self.blocks):
-            if record.call_id == call_id and record.until > now:
+            # a refresh ends the binding it refreshes (RFC 3261 10.2.4: same Call-ID, same contact); a
+            # REGISTER naming another contact adds a binding beside it (10.3 step 7): another record
+            refreshed = record.call_id == call_id and (record.contact == uri or not record.contact or not uri)
+            if refreshed and record.until > now:
                 self.blocks[i] = dataclasses.replace(record, until=now)
         if expires != 0:
-            until = self.lapse(now, expires if expires is not None else 3600)
+            granted = expires if expires is not None else 3600
+            until = self.lapse(now, granted)
             self.blocks.append(
                 BlockRecord(
                     wimpus,
@@ -712,6 +721,8 @@ class Knowledge:
                     hop.message.frame,
                     uri,
                     service_route=service_route,
+                    associated=associated,
+                    granted=granted,
                 )
             )
 

@@ -25,7 +25,7 @@ import json
 import re
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from reference.blocks import block_of
@@ -1150,13 +1150,17 @@ def _blocks_registered(ctx: Context, hop: Hop) -> list[Block]:
     return [b for b in ctx.blocks if b.block.wimpu in wildcards]
 
 
-def _block_ok(flow: Flow) -> Hop | None:
+def _block_oks(flow: Flow) -> Iterator[Hop]:
+    """The 2xx of the S-CSCF to each block REGISTER of ``flow`` that left a binding."""
     for asked in _block_registers(flow):
         final = _final(flow, asked)
         if final is not None and final.response is not None and 200 <= final.response.status < 300:
             if _granted(asked) != 0:
-                return final
-    return None
+                yield final
+
+
+def _block_ok(flow: Flow) -> Hop | None:
+    return next(_block_oks(flow), None)
 
 
 @rule("BLK_FROM_ITS_EP_CSCF", "TR 23.701 5.2.2.1; 5.2.2.5.1", "each block is registered by its own eP-CSCF")
@@ -1211,13 +1215,16 @@ def block_registered_by_its_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
 def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.1: "A single IMS registration is performed per block of wIMPU"; 5.2.2.5.1: "A
     single IMS registration is required". No other registration of the same block (another
-    Call-ID) may be live when this one is accepted, unless (5.2.2.2 re-allocation) it is
-    another eP-CSCF's and this registration removes it."""
+    binding: another Call-ID, or another contact under the same one, RFC 3261 10.3 step 7) may be
+    live when this one is accepted, unless (5.2.2.2 re-allocation) it is another eP-CSCF's and this
+    registration removes it. A refresh of this binding is not another: it ended when this began."""
     say = _Say("BLK_SINGLE", flow)
-    ok = _block_ok(flow)
-    if ok is None or ok.message.message is None:
-        return []
-    call_id = ok.message.message.get("Call-ID")
+    return say.summary([_single_registration(say, flow, ok, ctx) for ok in _block_oks(flow)])
+
+
+def _single_registration(say: _Say, flow: Flow, ok: Hop, ctx: Context) -> Finding:
+    """BLK_SINGLE of one accepted block registration ``ok`` of ``flow``."""
+    call_id = ok.message.message.get("Call-ID") if ok.message.message is not None else None
     wimpus = {str(b.block.wimpu) for b in _blocks_registered(ctx, ok)} or {
         a for r in ctx.knowledge.blocks if r.call_id == call_id for a in r.wimpus
     }
@@ -1227,7 +1234,7 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     replaced = []
     for record in ctx.knowledge.blocks:
         same = bool(set(record.wimpus) & wimpus) if wimpus else record.ep_cscf == node
-        if same and record.call_id != call_id and record.since < at < record.until:
+        if same and record.since < at < record.until:
             if record.ep_cscf != node and record.removed_by == node and record.removed_frame in in_flow:
                 # 5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF". The
                 # failed one cannot release its registration; the one taking the block over registers it
@@ -1238,17 +1245,15 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
                     f"at frame {record.removed_frame}"
                 )
                 continue
-            return [
-                say(
-                    "fail",
-                    f"block already registered by {record.ep_cscf} "
-                    f"(Call-ID {record.call_id}, frame {record.frame})",
-                    ok,
-                )
-            ]
+            return say(
+                "fail",
+                f"block already registered by {record.ep_cscf} "
+                f"(Call-ID {record.call_id}, contact {record.contact or '?'}, frame {record.frame})",
+                ok,
+            )
     if replaced:
-        return [say("pass", f"re-allocated (5.2.2.2): {'; '.join(replaced)}", ok)]
-    return [say("pass", "no other registration of this block is live", ok)]
+        return say("pass", f"re-allocated (5.2.2.2): {'; '.join(replaced)}", ok)
+    return say("pass", "no other registration of this block is live", ok)
 
 
 @rule(

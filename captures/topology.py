@@ -83,6 +83,10 @@ FORMAT = "wimpu-topology/1"
 _CAPTURE_SUFFIXES = (".pcapng", ".pcap")
 
 
+PROFILE_ITEM = "PICS_PROFILE_"
+"The start of the PICS items on the solution profile's choices, the only ones a sidecar keeps."
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CapturedBlock:
     """A :class:`PlacedBlock` as a sidecar gives it."""
@@ -116,6 +120,30 @@ class CapturedTopology:
     conclude on an absence, e.g. no W7 query); False (the default, and any lab capture that does not
     say so): an absence proves nothing."""
 
+    @classmethod
+    def of(
+        cls,
+        endpoints: Mapping[tuple[str, int], str],
+        blocks: Iterable[PlacedBlock],
+        profile_answers: Mapping[str, str] | None = None,
+        origins: Iterable[str] = (),
+        clock_jumps: Iterable[tuple[float, float]] = (),
+        complete: bool = False,
+    ) -> CapturedTopology:
+        """The topology a capture of these nodes carries (written by :func:`write_topology`, read
+        back equal by :func:`read_topology`): their listening addresses, the blocks they serve,
+        and, of the SUT's PICS answers, only those on the solution profile's choices."""
+        return cls(
+            dict(endpoints),
+            tuple(CapturedBlock(b.block, b.ep_cscf, b.registration, tuple(b.standby)) for b in blocks),
+            None
+            if profile_answers is None
+            else {k: v for k, v in profile_answers.items() if k.startswith(PROFILE_ITEM)},
+            tuple(origins),
+            tuple((float(at), float(seconds)) for at, seconds in clock_jumps),
+            complete,
+        )
+
     def endpoints(self) -> Mapping[tuple[str, int], str]:
         return dict(self.addresses)
 
@@ -131,29 +159,19 @@ def sidecar_of(capture: Path) -> Path:
     return capture.with_name(f"{name}.topology.json")
 
 
-PROFILE_ITEM = "PICS_PROFILE_"
-"The start of the PICS items on the solution profile's choices, the only ones a sidecar keeps."
-
-
-def topology_document(
-    endpoints: Mapping[tuple[str, int], str],
-    blocks: Iterable[PlacedBlock],
-    profile_answers: Mapping[str, str] | None = None,
-    origins: Iterable[str] = (),
-    clock_jumps: Iterable[tuple[float, float]] = (),
-    complete: bool = False,
-) -> dict[str, Any]:
+def topology_document(topology: CapturedTopology) -> dict[str, Any]:
     """The JSON document of a sidecar: ``{"format", "endpoints": [{"host", "port", "node"}],
     "blocks": [{"wimpu", "option", "external_domains", "prefix", "name", "ep_cscf",
     "registration", "standby"}], "origins": [...], "profile": {"PICS_PROFILE_...": answer}}``
     (``origins``, the authorised WWSFs' web origins, only when given; ``profile`` only when answers
-    are given, and only the items on the solution profile's choices; ``clock_jumps``, ``[[capture
-    time, seconds], ...]``, only when the tester moved the nodes' clock; ``complete``, only when
-    true: :attr:`CapturedTopology.complete`)."""
+    are given; ``clock_jumps``, ``[[capture time, seconds], ...]``, only when the tester moved the
+    nodes' clock; ``complete``, only when true: :attr:`CapturedTopology.complete`).
+    :func:`parse_topology` reads it back as ``topology``."""
     document: dict[str, Any] = {
         "format": FORMAT,
         "endpoints": [
-            {"host": host, "port": port, "node": node} for (host, port), node in sorted(endpoints.items())
+            {"host": host, "port": port, "node": node}
+            for (host, port), node in sorted(topology.addresses.items())
         ],
         "blocks": [
             {
@@ -166,34 +184,24 @@ def topology_document(
                 "registration": placed.registration,
                 "standby": list(placed.standby),
             }
-            for placed in blocks
+            for placed in topology.blocks
         ],
     }
-    if origins:
-        document["origins"] = list(origins)
-    jumps = [[at, seconds] for at, seconds in clock_jumps]
-    if jumps:
-        document["clock_jumps"] = jumps
-    if complete:
+    if topology.origins:
+        document["origins"] = list(topology.origins)
+    if topology.clock_jumps:
+        document["clock_jumps"] = [[at, seconds] for at, seconds in topology.clock_jumps]
+    if topology.complete:
         document["complete"] = True
-    if profile_answers is not None:
-        document["profile"] = {k: v for k, v in sorted(profile_answers.items()) if k.startswith(PROFILE_ITEM)}
+    if topology.profile_answers is not None:
+        document["profile"] = dict(sorted(topology.profile_answers.items()))
     return document
 
 
-def write_topology(
-    capture: Path,
-    endpoints: Mapping[tuple[str, int], str],
-    blocks: Iterable[PlacedBlock],
-    profile_answers: Mapping[str, str] | None = None,
-    origins: Iterable[str] = (),
-    clock_jumps: Iterable[tuple[float, float]] = (),
-    complete: bool = False,
-) -> Path:
-    """Write the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
+def write_topology(capture: Path, topology: CapturedTopology) -> Path:
+    """Write ``topology`` as the sidecar of ``capture`` (:func:`sidecar_of`); returns its path."""
     path = sidecar_of(capture)
-    document = topology_document(endpoints, blocks, profile_answers, origins, clock_jumps, complete)
-    path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(topology_document(topology), indent=1) + "\n", encoding="utf-8")
     return path
 
 

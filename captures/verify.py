@@ -145,14 +145,22 @@ class Verifier:
 
     @classmethod
     def of(
-        cls, topology: Topology, *, pics: Mapping[str, str] | None = None, quiet: float = 64.0
+        cls,
+        topology: Topology,
+        *,
+        pics: Mapping[str, str] | None = None,
+        quiet: float = 64.0,
+        ports: Mapping[int, str] | None = None,
     ) -> Verifier:
         """The verifier of a capture of ``topology`` (a sidecar or a PIXIT): its nodes, blocks,
         WWSF origins, clock jumps and completeness, and ``pics`` (default: the topology's own
-        answers on the profile's choices, if it carries them)."""
+        answers on the profile's choices, if it carries them); ``ports`` (a ports file's port ->
+        node) names more ends beside the topology's. The one derivation of ``verify`` and of the
+        suite's live checks."""
         answers = pics if pics is not None else getattr(topology, "profile_answers", None)
+        ends = Ends.from_topology(topology)
         return cls(
-            Ends.from_topology(topology),
+            ends.with_ports(ports) if ports else ends,
             topology.blocks,
             quiet=quiet,
             pics=answers,
@@ -160,6 +168,13 @@ class Verifier:
             clock_jumps=tuple(getattr(topology, "clock_jumps", ()) or ()),
             complete=bool(getattr(topology, "complete", False)),
         )
+
+    def learn(self, messages: Iterable[WireMessage]) -> Knowledge:
+        """What the rules know of the capture's whole history after ``messages`` (registrations,
+        block registrations, identities): the flows are tracked, not judged."""
+        for message in messages:
+            self.tracker.receive(message)
+        return self.tracker.knowledge
 
     def _judge(self, flows: list[Flow]) -> list[tuple[Flow, list[Finding]]]:
         results = []
@@ -289,23 +304,16 @@ class _JsonReport:
 
 def run(
     capture: Path,
+    verifier: Verifier,
     *,
-    ends: Ends,
-    blocks: Iterable[PlacedBlock] = (),
     keylog: Path | None = None,
     json_path: Path | None = None,
-    quiet: float = 64.0,
-    pics: Mapping[str, str] | None = None,
-    origins: Iterable[str] = (),
-    clock_jumps: Iterable[tuple[float, float]] = (),
-    complete: bool = False,
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """Verify ``capture``; returns the exit status (see the module docstring)."""
-    verifier = Verifier(
-        ends, blocks, quiet=quiet, pics=pics, origins=origins, clock_jumps=clock_jumps, complete=complete
-    )
+    """Verify ``capture`` with ``verifier`` (:meth:`Verifier.of` a topology); returns the exit
+    status (see the module docstring)."""
+    ends = verifier.tracker.ends
     lines: list[str] = []
     keys = KeyLog()
     if keylog is not None:

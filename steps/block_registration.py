@@ -11,18 +11,26 @@ from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.tables import rows
 from conformance.harness.world import World
+from steps.common import judged_by
 
 BLOCK = r'block "(?P<wimpu>[^"]+)"'
 
 
 @given(parsers.re(rf"{BLOCK} has not been registered with the S-CSCF"))
 def block_not_registered(world: World, wimpu: str) -> None:
-    expect.block_not_registered(world.block_registration_of(wimpu))
+    """5.2.2.5.1 option 2 (registered on the first WIC registration): before it, the capture shows
+    no live registration of the block."""
+    expect.block_not_registered(world.live_block_registrations(wimpu), wimpu)
 
 
 @then(parsers.re(rf'the S-CSCF holds a single registration of {BLOCK}, made by eP-CSCF "(?P<ep_cscf>[^"]+)"'))
-def single_block_registration(world: World, wimpu: str, ep_cscf: str) -> None:
-    expect.single_block_registration(world.block_registration_of(wimpu), ep_cscf)
+def single_block_registration(world: World, profile: ProfileChecks, wimpu: str, ep_cscf: str) -> None:
+    """5.2.2.1 "A single IMS registration is performed per block of wIMPU", 5.2.2.5.1 "The eP-CSCF
+    would need to trigger the IMS registration of the wIMPU block": judged by BLK_SINGLE and
+    BLK_FROM_ITS_EP_CSCF on every block registration of the capture; and the S-CSCF holds one
+    live registration of this block, made by ``ep_cscf`` (the rules' own record of it)."""
+    judged_by(world, profile, ["BLK_SINGLE", "BLK_FROM_ITS_EP_CSCF"], session=False)
+    expect.single_block_registration(world.live_block_registrations(wimpu), wimpu, ep_cscf)
 
 
 @when(parsers.re(rf"all but one second of the registration interval the S-CSCF granted to {BLOCK} passes"))
@@ -52,7 +60,9 @@ def block_refreshed(world: World, ep_cscf: str, wimpu: str) -> None:
 
 @then(parsers.re(rf"the 200 OK to the registration of {BLOCK} carried a Service-Route"))
 def block_service_route(world: World, wimpu: str) -> None:
-    expect.service_route(world.block_registration_of(wimpu))
+    """5.2.2.5.1 "as per existing 23.228 procedures" (TS 24.229 5.4.1.2.2: the S-CSCF returns its
+    Service-Route): the route of the block's WICs' initial requests (ORIG_SERVICE_ROUTE)."""
+    expect.service_route(expect.one_block_registration(world.live_block_registrations(wimpu), wimpu), wimpu)
 
 
 @then(
@@ -66,8 +76,8 @@ def block_associated_uris(
 ) -> None:
     """5.2.2.5.1 says only "as per existing 23.228 procedures": the distinct IMPU of the block and the
     wildcarded IMPU after it in P-Associated-URI is the profile's (open point 8): a profile check."""
-    view = world.block_registration_of(wimpu)
-    profile.check(choice, lambda: expect.associated_uris(view, distinct))
+    record = expect.one_block_registration(world.live_block_registrations(wimpu), wimpu)
+    profile.check(choice, lambda: expect.associated_uris(record, wimpu, distinct))
 
 
 @then("the WWSF announces these wIMPU blocks of the third party, each with the eP-CSCF serving it:")

@@ -49,9 +49,9 @@ def block_reallocated(world: World, request: pytest.FixtureRequest, ep_cscf: str
     one registers it (5.2.2.5.1) and the failed one's binding is gone, observed on the eP-CSCF to
     S-CSCF leg. The text gives no time: the harness waits the PIXIT's failover time and then its
     event wait (a bound for an event that must come, not a measure of speed)."""
-    view, waited = world.block_registered_by(wimpu, ep_cscf, failover_within(request) + expect.EVENT_WAIT)
+    live, waited = world.block_registered_by(wimpu, ep_cscf, failover_within(request) + expect.EVENT_WAIT)
     print(f"block {wimpu} re-allocated to {ep_cscf}: seen on the wire after {waited:.2f} s")
-    expect.single_block_registration(view, ep_cscf)
+    expect.single_block_registration(live, wimpu, ep_cscf)
     world.failover_took = waited
 
 

@@ -9,6 +9,7 @@ from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.wic import FAILURES
 from conformance.harness.world import MESSAGE_TEXT, World
+from reference.sip.identity import canonical_identity
 from reference.sip.message import Request
 from steps.common import judged_by
 
@@ -336,7 +337,15 @@ def claimed_identity_never_asserted(world: World, profile: ProfileChecks, identi
     """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3; RFC 3325 9.1): the eP-CSCF
     asserts the identity the WIC registered, never one the WIC only claims: judged by ORIG_PAI_IMPU
     on the eP-CSCF -> S-CSCF leg when the eP-CSCF forwarded the session; when it refused it,
-    nothing may reach the remote party."""
+    nothing may reach the remote party. The claim must be no identity the calling WIC registered
+    (its user's, or the IMPU the eP-CSCF allocated it): asserting that one would be right, and the
+    step would prove nothing."""
+    assert world.session is not None, "no session was attempted"
+    user = world.wic_users[world.session.caller]
+    registered = {world.identity_of(user), world.allocated.get(user, world.identity_of(user))}
+    assert canonical_identity(identity) not in {canonical_identity(i) for i in registered}, (
+        f"the scenario claims {identity!r}, which WIC {world.session.caller!r} registered: pick another"
+    )
     world.settle()
     if world.captured_requests("INVITE", "ep-cscf", "s-cscf"):
         judged_by(world, profile, ["ORIG_PAI_IMPU"])

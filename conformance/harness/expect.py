@@ -18,13 +18,14 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from captures.flows import BlockRecord
 from reference.nodes.wimpu_registrar.model import AllocatedBy, Entry
 from reference.sip.address import parse_uri
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
 from .sut import Unobservable
-from .views import BlockRegistrationView, DirectoryEntry, Session
+from .views import DirectoryEntry, Session
 
 __all__ = [
     "ABSENCE_WINDOW",
@@ -48,6 +49,7 @@ __all__ = [
     "no_entry",
     "no_deviation",
     "none",
+    "one_block_registration",
     "not_accepted",
     "option_b_binding",
     "route",
@@ -285,11 +287,16 @@ def none(items: Sequence[Any], what: str) -> None:
 # ----- block registration (5.2.2.5.1) ----------------------------------------------------
 
 
-def block_not_registered(view: BlockRegistrationView) -> None:
-    assert view.registrations == 0, (
-        f"expected block {view.wimpu} not to be registered with the S-CSCF yet, "
-        f"it holds {view.registrations} registration(s) (contacts {list(view.contacts)})"
+def block_not_registered(live: Sequence[BlockRecord], wimpu: str) -> None:
+    """No registration of block ``wimpu`` is live (``live``: the world's live block registrations)."""
+    assert not live, (
+        f"expected block {wimpu} not to be registered with the S-CSCF yet, it holds {len(live)} "
+        f"registration(s): {_block_records(live)}"
     )
+
+
+def _block_records(records: Sequence[BlockRecord]) -> str:
+    return "; ".join(f"by {r.ep_cscf} (Call-ID {r.call_id}, frame {r.frame})" for r in records) or "none"
 
 
 def block_refreshed(accepted: Sequence[str], ep_cscf: str, wimpu: str) -> None:
@@ -305,31 +312,38 @@ def block_refreshed(accepted: Sequence[str], ep_cscf: str, wimpu: str) -> None:
     )
 
 
-def single_block_registration(view: BlockRegistrationView, ep_cscf: str) -> None:
-    assert view.registrations == 1 and len(view.contacts) == 1, (
-        f"expected a single IMS registration of block {view.wimpu} with one contact, the S-CSCF "
-        f"holds {view.registrations} registration(s) with contacts {list(view.contacts)}"
+def one_block_registration(live: Sequence[BlockRecord], wimpu: str) -> BlockRecord:
+    """The S-CSCF holds one registration of block ``wimpu`` (``live``); returns it."""
+    assert len(live) == 1, (
+        f"expected a single IMS registration of block {wimpu}, the S-CSCF holds {len(live)}: "
+        f"{_block_records(live)}"
     )
-    assert view.made_by == (ep_cscf,), (
-        f"expected the registration of block {view.wimpu} to lead to eP-CSCF {ep_cscf} (Path), "
-        f"it leads to {list(view.made_by)}"
+    return live[0]
+
+
+def single_block_registration(live: Sequence[BlockRecord], wimpu: str, ep_cscf: str) -> None:
+    """The S-CSCF holds one registration of block ``wimpu`` (``live``), made by ``ep_cscf``."""
+    one_block_registration(live, wimpu)
+    assert live[0].ep_cscf == ep_cscf, (
+        f"expected the registration of block {wimpu} to be made by eP-CSCF {ep_cscf}, it was made "
+        f"{_block_records(live)}"
     )
 
 
-def service_route(view: BlockRegistrationView) -> None:
-    assert view.service_route, (
-        f"the 200 OK to the registration of block {view.wimpu} carried no Service-Route"
+def service_route(record: BlockRecord, wimpu: str) -> None:
+    assert record.service_route, (
+        f"the 200 OK to the registration of block {wimpu} (frame {record.frame}) carried no Service-Route"
     )
 
 
-def associated_uris(view: BlockRegistrationView, distinct: str) -> None:
-    found = list(view.associated)
+def associated_uris(record: BlockRecord, wimpu: str, distinct: str) -> None:
+    found = list(record.associated)
     assert found and found[0] == distinct, (
-        f"expected P-Associated-URI of block {view.wimpu} to start with the distinct IMPU {distinct}, "
-        f"got {found}"
+        f"expected P-Associated-URI of block {wimpu} to start with the distinct IMPU {distinct}, "
+        f"got {found} (frame {record.frame})"
     )
-    assert view.wimpu in found[1:], (
-        f"expected the wildcarded IMPU {view.wimpu} after the distinct IMPU in P-Associated-URI, got {found}"
+    assert wimpu in found[1:], (
+        f"expected the wildcarded IMPU {wimpu} after the distinct IMPU in P-Associated-URI, got {found}"
     )
 
 

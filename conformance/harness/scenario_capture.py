@@ -38,7 +38,7 @@ from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage,
 from captures.cli import main as verify_main
 from captures.decode import Decoder, iter_messages
 from captures.errors import Problem
-from captures.topology import PlacedBlock, write_topology
+from captures.topology import CapturedTopology, write_topology
 from conformance.redact import redact
 from reference.sip.errors import SipError
 
@@ -183,27 +183,15 @@ class ScenarioWire:
         decoder = Decoder(KeyLog.from_file(self.capture.keylog_path))
         return list(iter_messages(self.capture.path, decoder=decoder)), decoder.problems
 
-    def finish(
-        self,
-        endpoints: Mapping[tuple[str, int], str],
-        info: Mapping[str, str],
-        blocks: Sequence[PlacedBlock] = (),
-        profile_answers: Mapping[str, str] | None = None,
-        origins: Sequence[str] = (),
-        clock_jumps: Sequence[tuple[float, float]] = (),
-        complete: bool = False,
-    ) -> list[WireMessage]:
+    def finish(self, topology: CapturedTopology, info: Mapping[str, str]) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
 
-        ``endpoints`` names the listening addresses (:func:`captures.stack_endpoints`); ``info`` is written
-        into the ``.wire.json`` (feature, test, scenario). ``endpoints``, ``blocks`` (the SUT's wIMPU
-        blocks), ``profile_answers`` (the SUT's PICS answers on the solution profile's choices) and
-        ``origins`` (the web origins of the WWSFs the eP-CSCFs authorise) and ``clock_jumps`` (when
-        the tester moved an external SUT's clock, and by how much) and ``complete`` (the capture
-        holds every packet of those nodes since they started) go into the
-        ``.topology.json`` (:func:`captures.topology.write_topology`), with which
-        ``wimpu-conformance verify <test>.pcapng`` names the nodes, knows the blocks and which profile
-        choices the SUT follows unaided.
+        ``topology`` (:meth:`captures.topology.CapturedTopology.of`: the nodes' listening addresses,
+        the SUT's blocks, its answers on the profile's choices, the authorised web origins, the
+        tester's clock jumps, whether the capture is complete) goes into the ``.topology.json``
+        (:func:`captures.topology.write_topology`), with which ``wimpu-conformance verify
+        <test>.pcapng`` names the nodes, knows the blocks and which profile choices the SUT follows
+        unaided; ``info`` is written into the ``.wire.json`` (feature, test, scenario).
         """
         if self.unavailable is not None:
             return []
@@ -211,11 +199,11 @@ class ScenarioWire:
         self.capture.keylog_path.unlink(missing_ok=True)  # the secrets are in the pcapng now
         decoded = decode_file(self.capture.path)
         # before the capture: a capture never lacks it
-        write_topology(self.pcapng, endpoints, blocks, profile_answers, origins, clock_jumps, complete)
+        write_topology(self.pcapng, topology)
         os.replace(self.capture.path, self.pcapng)
         self.messages_at_end = decoded.messages
         self.problems_at_end = list(decoded.problems)
-        legs = Legs(addresses=endpoints).learn(decoded.messages)
+        legs = Legs(addresses=topology.endpoints()).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages
 

@@ -1,14 +1,14 @@
 """The views the checks assert on: small read-only values, and the names of nodes in them.
 
-The views are filled by :class:`~conformance.harness.world.World` (most of them by
-:mod:`conformance.harness.capture_views`, from the scenario's capture); ``expect`` only ever
-sees these values. Also here: reading a Via's sent-by, and naming the hops of a request by
-the listening (address, port) of each node.
+The views are filled by :class:`~conformance.harness.world.World`; ``expect`` only ever
+sees these values (and the capture rules' own records, :mod:`captures.flows`). Also here:
+reading a Via's sent-by, and naming the hops of a request by the listening (address, port) of
+each node.
 
 The three modules of the harness's observation (issue 14, they were ``observe``, ``wire`` and
 ``wire_observe``): :mod:`~conformance.harness.scenario_capture` captures a scenario's packets,
-:mod:`~conformance.harness.capture_views` reads views out of the captured messages, and this
-module holds the views.
+:mod:`~conformance.harness.capture_views` compares the peers' messages with the captured ones,
+and this module holds the views.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from reference.sip.message import Request
 
 __all__ = [
-    "BlockRegistrationView",
     "DirectoryEntry",
     "Session",
     "hop_names",
@@ -27,23 +26,6 @@ __all__ = [
     "sent_by",
     "split_host_port",
 ]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class BlockRegistrationView:
-    """The IMS registration of one wIMPU block (TR 23.701 5.2.2.5.1), as the nodes hold it."""
-
-    wimpu: str
-    registrations: int
-    "Registrations at the S-CSCF whose implicit registration set holds the wildcarded IMPU."
-    contacts: tuple[str, ...]
-    "Live contacts of those registrations."
-    made_by: tuple[str, ...]
-    "Names of the eP-CSCFs the Path of those contacts leads to."
-    service_route: tuple[str, ...]
-    "Service-Route of the 200 OK, as the eP-CSCF keeps it."
-    associated: tuple[str, ...]
-    "P-Associated-URI of the 200 OK, in order."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -39,7 +39,8 @@ import aiohttp
 import jwt
 
 from captures import Legs, WireMessage
-from captures.topology import CapturedTopology, parse_topology, topology_document
+from captures.flows import BlockRecord
+from captures.topology import CapturedTopology
 from captures.verify import Verifier
 from conformance.pixit import Pixit, User
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -47,12 +48,7 @@ from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
 from reference.sip.timers import TimerValues
 
-from .capture_views import (
-    block_registration,
-    block_registrations_accepted,
-    block_registrations_granted,
-    disagreements,
-)
+from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
 from .dialects import HARNESS, Dialect
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
@@ -61,7 +57,7 @@ from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
-from .views import BlockRegistrationView, DirectoryEntry, Session, hop_names, node_names
+from .views import DirectoryEntry, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
 
@@ -157,9 +153,8 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            self.wire.finish(
-                self.sut.endpoints(), self.scenario, self.sut.blocks(), self.pics, self._origins()
-            )
+            started = CapturedTopology.of(self.sut.endpoints(), self.sut.blocks(), self.pics, self._origins())
+            self.wire.finish(started, self.scenario)
             for host in self.sut.capture_hosts:
                 release_host(host)
             raise
@@ -202,7 +197,7 @@ class World:
         if self._closed:
             return
         self._closed = True
-        endpoints = self.endpoints()
+        topology = self._topology()
 
         async def stop() -> None:
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
@@ -218,15 +213,7 @@ class World:
                 await self.sut.stop()
 
         self.loop.run(stop())
-        messages = self.wire.finish(
-            endpoints,
-            self.scenario,
-            self.sut.blocks(),
-            self.pics,
-            self._origins(),
-            self._jumps,
-            self._complete(),
-        )
+        messages = self.wire.finish(topology, self.scenario)
         for host in self.sut.capture_hosts:
             release_host(host)
         if self.wire.unavailable is None:
@@ -295,34 +282,47 @@ class World:
         if running_out:
             self._await_block_refreshes(running_out, since=jumped)
 
-    def block_granted(self, wimpu: str) -> int:
+    def block_registrations(self, wimpu: str) -> list[BlockRecord]:
+        """TR 23.701 5.2.2.5.1: every registration of block ``wimpu`` the S-CSCF accepted in this
+        scenario's capture so far (each 200 OK to a REGISTER that left a binding), in capture order,
+        as the capture rules know them (:attr:`captures.flows.Knowledge.blocks`: one model of the
+        block registrations, for the rules and the steps). A record's ``until`` is on the capture's
+        clock, the tester's clock jumps counted."""
+        messages = self.wire.messages()
+        knowledge = Verifier.of(self._topology()).learn(messages)
+        return [record for record in knowledge.blocks if wimpu in record.wimpus]
+
+    def live_block_registrations(self, wimpu: str) -> list[BlockRecord]:
+        """The registrations of block ``wimpu`` the S-CSCF holds now (:meth:`block_registrations`
+        whose binding has not run out nor been removed)."""
+        now = time.time()
+        return [r for r in self.block_registrations(wimpu) if r.since <= now < r.until]
+
+    def block_granted(self, wimpu: str) -> float:
         """The lifetime the S-CSCF's last 200 OK to a REGISTER of block ``wimpu`` granted (capture)."""
-        granted = block_registrations_granted(*self.wire_messages()).get(wimpu, (0.0, 0))[1]
-        assert granted > 0, f"the capture shows no registration of block {wimpu} with a lifetime"
-        return granted
+        records = self.block_registrations(wimpu)
+        assert records, f"the capture shows no registration of block {wimpu} with a lifetime"
+        return records[-1].granted
 
     def block_registrations_accepted(self, wimpu: str, at_least: int = 1) -> list[str]:
-        """The node each 200 OK of the S-CSCF to a REGISTER of block ``wimpu`` went to, once the
-        capture shows ``at_least`` of them (or after :data:`EVENT_WAIT`: the check says what is missing;
-        the capture is read again every 0.2 s)."""
+        """The eP-CSCF each accepted registration of block ``wimpu`` (:meth:`block_registrations`)
+        was made by, once the capture shows ``at_least`` of them (or after :data:`EVENT_WAIT`: the
+        check says what is missing; the capture is read again every 0.2 s)."""
         deadline = time.monotonic() + EVENT_WAIT
-        found = block_registrations_accepted(*self.wire_messages(), wimpu)
+        found = [r.ep_cscf for r in self.block_registrations(wimpu)]
         while len(found) < at_least and time.monotonic() < deadline:
             time.sleep(0.2)
-            found = block_registrations_accepted(*self.wire_messages(), wimpu)
+            found = [r.ep_cscf for r in self.block_registrations(wimpu)]
         return found
 
     def _block_registrations_running_out(self, seconds: float) -> list[str]:
         """The blocks (5.2.2.5.1) whose registration, as the capture shows it, ends within the
-        next ``seconds`` of the tester's clock (capture time elapsed plus the tester's jumps since)."""
-        messages, legs = self.wire_messages()
+        next ``seconds`` of the tester's clock (its ``until`` counts the tester's jumps so far)."""
         now = time.time()
-        registered = block_registrations_granted(messages, legs)
         found = []
         for block in self.sut.blocks():
-            captured, granted = registered.get(block.wimpu, (now, 0))
-            elapsed = now - captured + sum(jump for at, jump in self._jumps if at >= captured)
-            if 0 < granted - elapsed <= seconds:
+            records = self.block_registrations(block.wimpu)
+            if records and 0 < records[-1].until - now <= seconds:
                 found.append(block.wimpu)
         return found
 
@@ -333,8 +333,7 @@ class World:
         scenario's own checks (the remote party's call gets 480), not here."""
         started = time.monotonic()
         while time.monotonic() - started < EVENT_WAIT:
-            granted = block_registrations_granted(*self.wire_messages())
-            if all(granted.get(w, (0.0, 0))[0] > since and granted[w][1] > 0 for w in wimpus):
+            if all(any(r.since > since for r in self.block_registrations(w)) for w in wimpus):
                 return
             time.sleep(0.2)
 
@@ -373,21 +372,20 @@ class World:
             if self.logins[self.wic_users[wic_name]].ep_cscf_url == url:
                 self.loop.run(wic.close())
 
-    def block_registered_by(
-        self, wimpu: str, ep_cscf: str, within: float
-    ) -> tuple[BlockRegistrationView, float]:
+    def block_registered_by(self, wimpu: str, ep_cscf: str, within: float) -> tuple[list[BlockRecord], float]:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
 
-        Returns the last view and the seconds waited (the view as it was at ``within``, if never).
+        Returns the live registrations (:meth:`live_block_registrations`) and the seconds waited
+        (the registrations as they were at ``within``, if never).
         ``within`` bounds the wait (the PIXIT's failover time and the harness's event wait); the
         capture is polled every 0.2 s (each look syncs the capture with a probe datagram).
         """
         started = time.monotonic()
         while True:
-            view = self.block_registration_of(wimpu)
+            live = self.live_block_registrations(wimpu)
             waited = time.monotonic() - started
-            if (view.registrations, view.made_by) == (1, (ep_cscf,)) or waited >= within:
-                return view, waited
+            if [r.ep_cscf for r in live] == [ep_cscf] or waited >= within:
+                return live, waited
             time.sleep(0.2)
 
     # ----- WICs (5.2.2.5.2) --------------------------------------------------------------
@@ -930,12 +928,6 @@ class World:
         messages = self.wire.messages()
         return messages, Legs(addresses=self.endpoints()).learn(messages)
 
-    def block_registration_of(self, wimpu: str) -> BlockRegistrationView:
-        """The IMS registration of block ``wimpu`` (5.2.2.5.1), from the captured REGISTER
-        transactions between the eP-CSCFs and the S-CSCF."""
-        messages, legs = self.wire_messages()
-        return block_registration(messages, legs, wimpu, time.time())
-
     def verify_session(self, rules: list[str]) -> list[Any]:
         """The findings of ``wimpu-conformance verify``'s rules (captures/rules.py) on the flows of
         this scenario's capture that the last session attempt started: the verifier ``verify``
@@ -958,12 +950,11 @@ class World:
         ]
 
     def _topology(self) -> CapturedTopology:
-        """The topology the scenario's capture carries beside it (what :meth:`close` writes), as
-        ``verify`` reads it back."""
-        document = topology_document(
+        """The topology the scenario's capture carries beside it (what :meth:`close` writes, and
+        ``verify`` reads back equal): the one place it is assembled."""
+        return CapturedTopology.of(
             self.endpoints(), self.sut.blocks(), self.pics, self._origins(), self._jumps, self._complete()
         )
-        return parse_topology(document, "the scenario's topology")
 
     def _complete(self) -> bool:
         """The capture holds every packet of the SUT's nodes since they started

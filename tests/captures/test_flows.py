@@ -215,18 +215,19 @@ class Wire:
         authorize: bool = True,
         expires: int = 600,
         service_route: Sequence[str] = (),
+        contact: str = "",
+        cseq: int = 1,
     ) -> None:
         """5.2.2.5.1: REGISTER, 401, REGISTER with credentials, 200 OK (with ``service_route``'s
-        URIs as its Service-Route)."""
+        URIs as its Service-Route); ``contact``: the Contact's user part (default: the block's name)."""
         name = "block1" if "block1" in wimpu else "block2"
         rep = f"sip:{name}@wrtc.ims.example.net"
         common = [
-            ("Contact", f"<sip:{name}@{pcscf[0]}:{pcscf[1]}>;expires={expires}"),
+            ("Contact", f"<sip:{contact or name}@{pcscf[0]}:{pcscf[1]}>;expires={expires}"),
             ("Expires", str(expires)),
         ]
         if path:
             common.append(("Path", f"<sip:term@{pcscf[0]}:{pcscf[1]};lr>"))
-        cseq = 1
         if challenge:
             first = self.request(
                 pcscf,
@@ -236,10 +237,11 @@ class Wire:
                 call_id=call_id,
                 from_=rep,
                 to=rep,
+                cseq=cseq,
                 headers=common,
             )
             self.response(first, 401, headers=[("WWW-Authenticate", 'Digest realm="ims", nonce="n"')])
-            cseq = 2
+            cseq += 1
         auth = [("Authorization", 'Digest username="u", realm="ims", nonce="n", uri="sip:ims", response="r"')]
         auth = auth if authorize else []
         second = self.request(

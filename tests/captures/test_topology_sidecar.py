@@ -12,7 +12,7 @@ import pytest
 from test_verify import PIXIT, block_registration
 
 from captures.cli import main
-from captures.topology import FORMAT, read_topology, sidecar_of, write_topology
+from captures.topology import FORMAT, CapturedTopology, read_topology, sidecar_of, write_topology
 from conformance.pixit import load_pixit
 
 PROG = "wimpu-conformance"
@@ -40,13 +40,14 @@ def test_the_sidecar_is_named_after_the_capture_whatever_dots_its_name_holds() -
 
 def test_what_is_written_reads_back_the_same(tmp_path: Path, pixit: Path) -> None:
     source = load_pixit(pixit)
-    path = write_topology(tmp_path / "a.b.pcapng", source.endpoints(), source.blocks)
+    path = write_topology(tmp_path / "a.b.pcapng", CapturedTopology.of(source.endpoints(), source.blocks))
     assert path == tmp_path / "a.b.topology.json"
     topology = read_topology(path)
     assert topology.endpoints() == dict(source.endpoints())
     assert [(b.block, b.ep_cscf, b.registration, b.standby) for b in topology.blocks] == [
         (b.block, b.ep_cscf, b.registration, b.standby) for b in source.blocks
     ]
+    assert topology == CapturedTopology.of(source.endpoints(), source.blocks)  # what the live rules judge on
     document = json.loads(path.read_text())
     assert document["format"] == FORMAT
     assert "password" not in path.read_text()  # what the rules need, not the SUT's secrets
@@ -58,7 +59,9 @@ def test_the_profile_answers_travel_with_the_capture(tmp_path: Path, pixit: Path
     ``verify`` makes the same profile checks offline as the run did live."""
     source = load_pixit(pixit)
     answers = {"PICS_PROFILE_TERM_REJECT_CODE": "no", "PICS_OPT_B": "yes", "PICS_NODE_WWSF": "no"}
-    path = write_topology(tmp_path / "c.pcapng", source.endpoints(), source.blocks, answers)
+    path = write_topology(
+        tmp_path / "c.pcapng", CapturedTopology.of(source.endpoints(), source.blocks, answers)
+    )
     assert read_topology(path).profile_answers == {"PICS_PROFILE_TERM_REJECT_CODE": "no"}
     document = json.loads(path.read_text())
     document["profile"] = {"PICS_OPT_B": "yes"}
@@ -71,9 +74,14 @@ def test_the_testers_clock_jumps_travel_with_the_capture(tmp_path: Path, pixit: 
     """When the tester moved an external SUT's clock, the sidecar says when and by how much, so the
     rules measure lifetimes on the nodes' clock offline as live (``Knowledge.lapse``)."""
     source = load_pixit(pixit)
-    path = write_topology(tmp_path / "d.pcapng", source.endpoints(), source.blocks, clock_jumps=[(1.5, 600)])
+    path = write_topology(
+        tmp_path / "d.pcapng",
+        CapturedTopology.of(source.endpoints(), source.blocks, clock_jumps=[(1.5, 600)]),
+    )
     assert read_topology(path).clock_jumps == ((1.5, 600.0),)
-    assert "clock_jumps" not in json.loads(write_topology(tmp_path / "e.pcapng", {}, ()).read_text())
+    assert "clock_jumps" not in json.loads(
+        write_topology(tmp_path / "e.pcapng", CapturedTopology.of({}, ())).read_text()
+    )
     for bad in ([[1.5]], [[1.5, -3]], [["x", 1]], {"at": 1}):
         document = json.loads(path.read_text())
         document["clock_jumps"] = bad
@@ -127,7 +135,7 @@ class TestVerifyUsesIt:
     ) -> None:
         capture = block_registration(tmp_path)
         source = load_pixit(pixit)
-        write_topology(capture, source.endpoints(), source.blocks)
+        write_topology(capture, CapturedTopology.of(source.endpoints(), source.blocks))
         status, out, err = run(str(capture))
         assert (status, err) == (0, [])
         assert out[0] == (
@@ -144,7 +152,7 @@ class TestVerifyUsesIt:
             PIXIT.replace('ep_cscf = "ep-cscf1"', 'ep_cscf = "ep-cscf2"') + '[[ep_cscf]]\nname = "ep-cscf2"\n'
         )
         source = load_pixit(pixit)
-        write_topology(capture, source.endpoints(), source.blocks)
+        write_topology(capture, CapturedTopology.of(source.endpoints(), source.blocks))
         status, out, _ = run(str(capture), "--pixit", str(other))
         assert status == 1, "the PIXIT's blocks were used: block 1 belongs to ep-cscf2 there"
         assert not any("topology beside the capture" in ln for ln in out)
@@ -154,7 +162,7 @@ class TestVerifyUsesIt:
         source = load_pixit(pixit)
         endpoints = {a: n for a, n in source.endpoints().items() if n != "s-cscf"}
         assert len(endpoints) == len(source.endpoints()) - 1
-        write_topology(capture, endpoints, source.blocks)
+        write_topology(capture, CapturedTopology.of(endpoints, source.blocks))
         ports = tmp_path / "ports.json"
         ports.write_text(json.dumps({"5070": "s-cscf"}))
         status, out, _ = run(str(capture), "--ports", str(ports))
@@ -173,9 +181,11 @@ def test_a_complete_capture_says_so_and_nothing_else_does(tmp_path: Path, pixit:
     """``complete`` (every packet of the nodes since their start: an absence is a fact) is written
     only when true and read back; any other value is refused."""
     source = load_pixit(pixit)
-    path = write_topology(tmp_path / "d.pcapng", source.endpoints(), source.blocks, complete=True)
+    path = write_topology(
+        tmp_path / "d.pcapng", CapturedTopology.of(source.endpoints(), source.blocks, complete=True)
+    )
     assert read_topology(path).complete is True
-    plain = write_topology(tmp_path / "e.pcapng", source.endpoints(), source.blocks)
+    plain = write_topology(tmp_path / "e.pcapng", CapturedTopology.of(source.endpoints(), source.blocks))
     assert "complete" not in json.loads(plain.read_text()) and read_topology(plain).complete is False
     for bad in ("yes", 1, None):
         document = json.loads(path.read_text())
@@ -183,3 +193,20 @@ def test_a_complete_capture_says_so_and_nothing_else_does(tmp_path: Path, pixit:
         path.write_text(json.dumps(document))
         with pytest.raises(ValueError, match="'complete' must be true or false"):
             read_topology(path)
+
+
+def test_every_field_reads_back_equal(tmp_path: Path, pixit: Path) -> None:
+    """The live steps judge on the topology the harness holds, ``verify`` on the one it reads back
+    from the sidecar: the two must be equal, field by field, or live and offline verdicts could
+    differ."""
+    source = load_pixit(pixit)
+    topology = CapturedTopology.of(
+        source.endpoints(),
+        source.blocks,
+        {"PICS_PROFILE_TERM_REJECT_CODE": "no", "PICS_OPT_B": "yes"},
+        ["https://wwsf.example.net:8443"],
+        [(2.5, 600)],
+        complete=True,
+    )
+    assert topology.profile_answers == {"PICS_PROFILE_TERM_REJECT_CODE": "no"}
+    assert read_topology(write_topology(tmp_path / "f.pcapng", topology)) == topology

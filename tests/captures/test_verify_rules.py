@@ -607,6 +607,20 @@ class TestBlockRegistration:
         w.block_registration(call_id="two")
         assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
 
+    def test_another_contact_under_the_same_call_id_is_a_second_registration(self) -> None:
+        """RFC 3261 10.3 step 7: a REGISTER naming a new contact adds a binding beside the first one,
+        whatever its Call-ID (a vendor's eP-CSCF registering the block anew for each WIC); the
+        refresh of the same contact replaces it (10.2.4)."""
+        w = Wire()
+        w.block_registration(call_id="one", contact="ep1")
+        w.block_registration(call_id="one", contact="ep1-again", cseq=3)
+        finding = only(w, "BLK_SINGLE")  # one Call-ID, one flow: its second registration fails
+        assert finding.verdict == "fail" and "contact sip:ep1@" in finding.detail
+        refreshed = Wire()
+        refreshed.block_registration(call_id="one", contact="ep1")
+        refreshed.block_registration(call_id="one", contact="ep1", cseq=3)
+        assert verdicts(refreshed, "BLK_SINGLE") == ["pass"]
+
     def test_a_registration_made_after_the_testers_clock_lapsed_the_first_is_the_only_one(self) -> None:
         """Issue 16 (the Kamailio lab on the tester's clock): the tester moved the nodes' clock 700 s
         forward, past the block's 600 s; the eP-CSCF registered the block anew (another Call-ID) a
@@ -679,6 +693,14 @@ class TestReallocation:
         (first, second) = findings(failover(), "BLK_SINGLE", STANDBY)
         assert (first.verdict, second.verdict) == ("pass", "pass")
         assert "re-allocated (5.2.2.2)" in second.detail and "removed by ep-cscf2" in second.detail
+
+    def test_an_ep_cscf_refreshing_a_block_taken_over_from_it_makes_a_second_registration(self) -> None:
+        """The block was taken over from a live eP-CSCF, which then refreshes its own binding: every
+        200 OK of a registration is judged, its refresh too, and that one finds the other live."""
+        w = failover()
+        w.block_registration(PCSCF1, BLOCK1, call_id="one", cseq=5)
+        (first, _) = findings(w, "BLK_SINGLE", STANDBY)
+        assert first.verdict == "fail" and "already registered by ep-cscf2" in first.detail
 
     def test_a_failed_ones_registration_left_live_is_a_second_registration(self) -> None:
         (_, second) = findings(failover(removed=False), "BLK_SINGLE", STANDBY)

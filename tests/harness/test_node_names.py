@@ -11,7 +11,8 @@ import types
 from typing import Any
 
 from captures import Legs, WireMessage
-from conformance.harness.capture_views import block_registration
+from captures.topology import CapturedTopology
+from captures.verify import Verifier
 from conformance.harness.views import hop_names, node_names, split_host_port
 from conformance.harness.world import World
 from reference.sip.message import Request
@@ -121,8 +122,9 @@ def test_two_nodes_sending_from_one_ephemeral_port_are_told_apart_by_their_peer(
     assert ends.hop(to_ep).leg == "s-cscf -> ep-cscf1/sip"
 
 
-def test_block_registration_path_named_by_address() -> None:
-    """The Path of the block's REGISTER leads to the eP-CSCF, not to the party sharing its port."""
+def test_block_registration_named_by_address() -> None:
+    """The block registration the rules record (the steps' too) is the eP-CSCF's, not the party's
+    sharing its port number on another address."""
     wimpu = "sip:wrtc-!.*!@block1.ims.example.net"
     contact = f"<sip:ep1@{SCENARIO}:{PORT};transport=tcp>"
     register = "\r\n".join([
@@ -150,9 +152,8 @@ def test_block_registration_path_named_by_address() -> None:
     ]).encode() + b"\r\n\r\n"  # fmt: skip
     ephemeral = (SCENARIO, 51_002)
     messages = [message(ephemeral, SCSCF, register, 0), message(SCSCF, ephemeral, ok, 1)]
-    legs = Legs(addresses=ENDPOINTS).learn(messages)
-    view = block_registration(messages, legs, wimpu, 1_700_000_010.0)
-    assert view.made_by == ("ep-cscf1",)
+    knowledge = Verifier.of(CapturedTopology.of(ENDPOINTS, ())).learn(messages)
+    assert [(r.wimpus, r.ep_cscf, r.granted) for r in knowledge.blocks] == [((wimpu,), "ep-cscf1", 600)]
 
 
 def test_an_ep_cscf_is_named_by_its_wss_listener_too() -> None:
