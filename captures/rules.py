@@ -1538,12 +1538,17 @@ def origination_follows_service_route(flow: Flow, ctx: Context) -> list[Finding]
     UE's initial request by the Service-Route of the 200 OK to the last registration (RFC 3608
     6), and a Route the UE preloaded that differs from it is replaced (or the request is refused
     with 400, then nothing is forwarded and nothing is judged here). The Route of the request the
-    eP-CSCF forwards to the S-CSCF is that Service-Route, entry for entry; ``inconclusive`` when
-    the capture lacks the 200 OK to the eP-CSCF's registration of the WIC's block."""
+    eP-CSCF forwards to the S-CSCF is that Service-Route, entry for entry, and a request it sends
+    on to any other node (past the S-CSCF) fails; ``inconclusive`` when the capture lacks the 200
+    OK to the eP-CSCF's registration of the WIC's block."""
     say = _Say("ORIG_SERVICE_ROUTE", flow)
     found = []
     for orig in _originations(flow):
         if orig.forwarded is None:
+            astray = _caused(flow, orig.sent, Role.P_CSCF) if orig.sent is not None else []
+            if astray:  # sent on, but past the S-CSCF the Service-Route names
+                detail = f"sent to {astray[0].dst.name}, not to the S-CSCF by the Service-Route"
+                found.append(say("fail", detail, astray[0]))
             continue
         block = block_for(ctx, orig.node, orig.identity)
         if block is None or orig.node is None:

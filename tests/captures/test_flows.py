@@ -334,9 +334,10 @@ class Wire:
         kept_claim: str | None = None,
         w6_identity: str | None = None,
         route: Sequence[str] = (),
+        to: Endpoint = SCSCF,
     ) -> None:
         """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF (with
-        ``route``'s URIs as its Route), 200 OK.
+        ``route``'s URIs as its Route; sent to ``to`` instead, a bypass), 200 OK.
         ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on;
         ``w6_identity``: the identity the W6 read names (default: ``identity``, the From)."""
         iwf, pcscf, client = (IWF1, PCSCF1, EP1_HTTP) if option == "A" else (IWF2, PCSCF2, EP2_HTTP)
@@ -369,8 +370,8 @@ class Wire:
         claims = [("P-Asserted-Identity", f"<{kept_claim}>")] if kept_claim else []
         claims.append(("P-Asserted-Identity", f"<{pai}>"))
         claims += [("Route", f"<{uri}>") for uri in route]
-        onward = self.forward(invite, pcscf, SCSCF, add=claims, replace=replace, drop=drop)
-        ok = self.response(onward, 200, src=SCSCF, dst=pcscf)
+        onward = self.forward(invite, pcscf, to, add=claims, replace=replace, drop=drop)
+        ok = self.response(onward, 200, src=to, dst=pcscf)
         assert ok
         self.response(invite, 200)
 

@@ -810,6 +810,17 @@ class TestOrigination:
         assert finding.verdict == "fail" and "expected the Service-Route" in finding.detail
         assert finding.leg == "ep-cscf1/sip -> s-cscf"
 
+    @pytest.mark.parametrize("to", [REMOTE, ICSCF], ids=["remote", "i-cscf"])
+    def test_a_request_sent_past_the_s_cscf_fails(self, to: tuple[str, int]) -> None:
+        """A vendor's eP-CSCF routing by the Request-URI (DNS) when it kept no Service-Route: the
+        request never reaches the S-CSCF of the block registration."""
+        w = Wire()
+        w.block_registration(service_route=self.SERVICE_ROUTE)
+        w.origination(route=(), to=to)
+        (finding,) = findings(w, "ORIG_SERVICE_ROUTE")
+        assert finding.verdict == "fail" and "not to the S-CSCF" in finding.detail
+        assert finding.leg.startswith("ep-cscf1/sip -> ")
+
     def test_without_the_block_registration_the_route_is_inconclusive(self) -> None:
         w = Wire()
         w.origination(route=self.SERVICE_ROUTE)
