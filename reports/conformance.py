@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from conformance.clause_chain import ClauseLinks, clause_links
 from conformance.harness.wire_verdict import WireVerdict
 from conformance.pics_proforma import Proforma, load_proforma
-from conformance.tp_table import TestPurpose, load_test_purposes
+from conformance.tp_table import StepCoverage, TestPurpose, load_step_coverage, load_test_purposes
 from reports import render_html, render_md
 from reports.evidence import STALE_SLACK, capture_folders, captures_dir, draw_ladder
 from reports.results import SEVERITY, RunInfo, ScenarioResult, Verdict, load_run
@@ -108,6 +108,8 @@ class Report:
     open_points: list[OpenPoint]
     purposes: list[TestPurpose] = field(default_factory=list)
     "The test purposes as a table (docs/test-purposes.md): requirements, PICS selection, behaviour."
+    steps: list[StepCoverage] = field(default_factory=list)
+    "Each numbered step of the text with its test purposes per behaviour group, or why none."
     proforma: Proforma | None = None
     "The suite's PICS proforma (docs/pics-proforma.md), filled in with the answers of ``pics``."
     pics_of_run: bool = True
@@ -274,6 +276,7 @@ def build(
         covered = any(planned.get(tp) for tp in requirement.covered_by) or bool(linked)
         verdict = overall([r for _, r in linked], requirement, covered)
         rows.append(RequirementRow(requirement, linked, not_run, verdict, chain[requirement.id]))
+    purposes = load_test_purposes(root) if (root / "features" / "tags.toml").is_file() else []
     report = Report(
         title=TITLE,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -286,7 +289,8 @@ def build(
         requirements=rows,
         assumptions=profile_assumptions(root / "docs" / "solution-profile.md"),
         open_points=open_points(root / "docs" / "open-points.md"),
-        purposes=load_test_purposes(root) if (root / "features" / "tags.toml").is_file() else [],
+        purposes=purposes,
+        steps=load_step_coverage(root, purposes) if (root / "features" / "steps.toml").is_file() else [],
         proforma=_proforma(root),
         pics_of_run=pics_of_run,
     )

@@ -8,6 +8,7 @@ import shlex
 from html import escape
 from typing import TYPE_CHECKING
 
+from conformance.tp_table import GROUPS
 from reports.results import SEVERITY, ScenarioResult, Verdict
 
 if TYPE_CHECKING:
@@ -399,7 +400,36 @@ def _purposes(report: Report) -> list[str]:
             f"{escape(', '.join(tp.configurations) or '-')}</span></td>"
             f"<td>{escape(tp.ensure())}</td></tr>"
         )
-    out.append("</tbody></table></section>")
+    out.append("</tbody></table>")
+    out += _steps(report)
+    out.append("</section>")
+    return out
+
+
+def _steps(report: Report) -> list[str]:
+    """Section 8's matrix: each numbered step of the text, its test purposes per behaviour group, or
+    why there is none (``features/steps.toml``)."""
+    if not report.steps:
+        return []
+    out = [
+        '<h3>Numbered steps and behaviour groups</h3><p class="muted">Where a group has no test purpose, '
+        "<code>features/steps.toml</code> says why: <em>absent</em> (no such behaviour for the step) or "
+        "<strong>missing</strong> (the behaviour exists, no test purpose tests it yet).</p>",
+        f'<table id="steps-table">{_thead("Step", *GROUPS)}<tbody>',
+    ]
+    for step in report.steps:
+        cells = []
+        for group in GROUPS:
+            if step.purposes[group]:
+                ids = ", ".join(tp.removeprefix("TP_WIMPU_") for tp in step.purposes[group])
+                cells.append(f'<span class="mono">{escape(ids)}</span>')
+            elif group in step.missing:
+                cells.append(f"<strong>missing</strong>: {escape(step.missing[group])}")
+            else:
+                cells.append(f"<em>absent</em>: {escape(step.absent.get(group, 'not declared'))}")
+        cells.insert(0, escape(f"{step.clause} step {step.step}: {step.text}"))
+        out.append(_rows([cells]))
+    out.append("</tbody></table>")
     return out
 
 

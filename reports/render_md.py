@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+from conformance.tp_table import GROUPS, step_cell
 from reports.results import SEVERITY, ScenarioResult, Verdict
 
 if TYPE_CHECKING:
@@ -193,6 +194,23 @@ def _purposes(report: Report) -> list[str]:
         "Generated from the features (`docs/test-purposes.md` has the initial conditions too).",
         "",
         *_table(head, [[_cell(c) for c in row] for row in rows]),
+        "",
+        *_steps(report),
+    ]
+
+
+def _steps(report: Report) -> list[str]:
+    """Section 8's matrix: each numbered step of the text, its test purposes per behaviour group."""
+    if not report.steps:
+        return []
+    rows = [[f"{s.clause} step {s.step}: {s.text}", *(step_cell(s, g) for g in GROUPS)] for s in report.steps]
+    return [
+        "### Numbered steps and behaviour groups",
+        "",
+        "Where a group has no test purpose, `features/steps.toml` says why: *absent* (no such behaviour"
+        " for the step) or **missing** (the behaviour exists, no test purpose tests it yet).",
+        "",
+        *_table(["Step", *GROUPS], [[_cell(c) for c in row] for row in rows]),
         "",
     ]
 

@@ -15,7 +15,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
 
   Rule: 5.2.2.3.1 - an entry is removed upon registration timer expiry
 
-    @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_001
+    @clause_5_2_2_5_4 @step_2 @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_001
     Scenario Outline: A registration whose timer expires is removed and its WIC is no longer reached
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
@@ -64,7 +64,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
 
   Rule: 5.2.2.3.2 - the eP-CSCF shall update the applicable entry in the wIMPU Registrar for every re-registration of a WIC
 
-    @clause_5_2_2_3_2 @i_cscf @registrar_read @TP_WIMPU_LIFE_002
+    @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_6 @i_cscf @registrar_read @TP_WIMPU_LIFE_002
     Scenario Outline: A re-registration before expiry keeps the WIC registered beyond its first timer
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
@@ -98,7 +98,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
     registration nor the WIC's reachability, a re-REGISTER with it is refused without
     touching the registration, and a re-REGISTER with a fresh token extends it.
 
-    @clause_5_2_2_3_2 @step_4 @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_004
+    @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_4 @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_004
     Scenario Outline: A re-registration with an expired token is refused and the WIC stays registered and reachable
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
@@ -123,7 +123,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user |
         | bob  |
 
-    @clause_5_2_2_3_2 @step_4 @i_cscf @registrar_read @TP_WIMPU_LIFE_005
+    @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_4 @i_cscf @registrar_read @TP_WIMPU_LIFE_005
     Scenario Outline: A re-registration with a fresh token after the first token expired keeps the WIC registered beyond its first timer
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block

@@ -52,7 +52,7 @@ Feature: 5.2.2.5.1 Block registration of the wIMPU range
 
   Rule: A single IMS registration is performed per block of wIMPU, however many WICs register in it
 
-    @TP_WIMPU_BLK_003
+    @step_1 @step_2 @TP_WIMPU_BLK_003
     Scenario Outline: WICs registering in a block add no IMS registration of the block
       Given <user> has registered from 2 WICs
       Then the S-CSCF holds a single registration of block "<wIMPU block>", made by eP-CSCF "<eP-CSCF>"

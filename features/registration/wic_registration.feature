@@ -383,7 +383,7 @@ Feature: 5.2.2.5.2 WIC registration procedure
     The eP-CSCF answers 200 (RFC 3261 10.3: removing a binding that does not exist is not an
     error) and the wIMPU Registrar holds no entry afterwards.
 
-    @lifecycle @clause_5_2_2_3_1 @negative @registrar_read @TP_WIMPU_REG_009
+    @lifecycle @clause_5_2_2_3_1 @step_6 @negative @registrar_read @TP_WIMPU_REG_009
     Scenario Outline: A de-registration of a contact that was never registered leaves no entry
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block

@@ -108,7 +108,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
     are the only ones, 5.2.2 "single HSS subscription"), so its registration is refused. The
     code, 403, is the solution profile's (open point 16).
 
-    @clause_5_2_2_3_2 @negative @registrar_read @TP_WIMPU_SEC_008
+    @clause_5_2_2_3_2 @step_3 @negative @registrar_read @TP_WIMPU_SEC_008
     Scenario: An identity outside every wIMPU block is refused even with a valid token
       Given the WWSF has issued someone a security token for "sip:someone@unknown.example" to the eP-CSCF of block "sip:wrtc-!.*!@block1.ims.example.net"
       And WIC "S1" of someone has opened a WSS connection to the eP-CSCF of its block
@@ -124,7 +124,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
     the WebSocket that set the session up: copying another WIC's route set, Call-ID and
     tags is not enough (standard P-CSCF procedures, TS 24.229 5.2.6.3; RFC 5626 5.3).
 
-    @negative @inopportune @TP_WIMPU_SEC_009
+    @clause_5_2_2_5_3 @step_3 @negative @inopportune @TP_WIMPU_SEC_009
     Scenario: A request in another WIC's session from a WebSocket that never registered is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token
@@ -137,7 +137,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
 
-    @negative @inopportune @TP_WIMPU_SEC_010
+    @clause_5_2_2_5_3 @step_3 @negative @inopportune @TP_WIMPU_SEC_010
     Scenario: A request in a session set up over another WebSocket of the same user is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token
@@ -158,7 +158,7 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
     request in no dialog, rather than relayed into the core (TS 24.229 5.2.6.3; solution
     profile, "Reaching a WIC over its WebSocket": anything else is 403).
 
-    @negative @inopportune @TP_WIMPU_SEC_011
+    @clause_5_2_2_5_3 @step_3 @negative @inopportune @TP_WIMPU_SEC_011
     Scenario: A request in a session the WIC has already ended is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token

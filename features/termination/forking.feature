@@ -140,7 +140,7 @@ Feature: 5.2.2.5.4 Forking a terminating session to every WIC of the called IMPU
     within it "The proxy MAY select any response"; neither 486 nor 480 is one the RFC prefers
     (401, 407, 415, 420, 484). The solution profile returns the first refusal received, here 486.
 
-    @step_5 @TP_WIMPU_FORK_003
+    @step_5 @negative @TP_WIMPU_FORK_003
     Scenario Outline: A session every WIC of the called user refuses gets one of their refusals after the last one
       Given <user> has registered from 2 WICs
       And WIC 1 of <user> refuses the session with 486 Busy Here and WIC 2 of that user with 480 Temporarily Unavailable a little later

@@ -210,7 +210,7 @@ Feature: 5.2.2.5.4 Termination
     called user's block (step 3), the W6 read of its eP-CSCF (step 4) and the WIC (step 5).
     alice (option A) and bob (option B) are in different blocks, each with its own eP-CSCF.
 
-    @clause_5_2_2_5_3 @step_1 @step_2 @step_3 @step_4 @step_5 @option_a @option_b @TP_WIMPU_TERM_005
+    @clause_5_2_2_5_3 @clause_5_2_2_5_4 @step_1 @step_2 @step_3 @step_4 @step_5 @option_a @option_b @TP_WIMPU_TERM_005
     Scenario Outline: A session from a WIC to another webRTC user reaches that user's WIC
       Given <caller> has logged in at the WWSF and received a security token
       And WIC "<caller wic>" of <caller> has opened a WSS connection to the eP-CSCF of its block

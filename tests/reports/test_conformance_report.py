@@ -377,6 +377,8 @@ def test_the_report_renders_in_a_browser(clean_run: Path, tmp_path: Path) -> Non
     assert "<code>TOKEN_CONFINED</code>" in dom
     # the test purposes without Gherkin: selection expression and expected behaviour
     assert 'id="purposes-table"' in dom and "ensure that, when " in dom
+    # each numbered step of the text, its test purposes per behaviour group or why none (issue 15)
+    assert 'id="steps-table"' in dom and "5.2.2.5.4 step 5:" in dom and "<strong>missing</strong>" in dom
     # nothing (a long path, a wide ladder) makes the page wider than the window: ladders scroll in their box
     probe = tmp_path / "probe.html"
     probe.write_text((clean_run / "conformance.html").read_text().replace("</body>", PROBE))
