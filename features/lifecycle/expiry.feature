@@ -62,6 +62,32 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user |
         | bob  |
 
+    @clause_5_2_2_5_3 @step_1 @negative @TP_WIMPU_ORIG_014
+    Scenario Outline: A session started by a WIC after its registration ran out is refused and not relayed
+      The registration lasts the interval the eP-CSCF granted (5.2.2.3.1: the registration
+      status is kept with its expiry). Once it has run out, the WIC's identity is no longer one
+      "used during the WIC registration" (step 1): its INVITE must not enter the IMS core,
+      although the WebSocket stays open and the WIC never de-registered.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered for 600 seconds with the identity and the token of <user>
+      When 700 seconds pass
+      And WIC "<wic>" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
+      And no INVITE reaches the S-CSCF or the remote party
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: 5.2.2.3.2 - the eP-CSCF shall update the applicable entry in the wIMPU Registrar for every re-registration of a WIC
 
     @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_6 @i_cscf @registrar_read @TP_WIMPU_LIFE_002

@@ -268,6 +268,11 @@ EXPECTED: dict[str, str] = {
     "test_a_registration_whose_timer_expires_is_removed_and_its_wic_is_no_longer_reached[bob]": NA,
     "test_a_registration_is_removed_once_exactly_its_granted_interval_has_passed[alice]": PASS,
     "test_a_registration_is_removed_once_exactly_its_granted_interval_has_passed[bob]": NA,
+    # TP_WIMPU_ORIG_014: on the lab's (tester's) clock no contact of the flow is live: 403
+    "test_a_session_started_by_a_wic_after_its_registration_ran_out_is_refused_and_not_relayed"
+    "[alice-A1]": PASS,
+    "test_a_session_started_by_a_wic_after_its_registration_ran_out_is_refused_and_not_relayed"
+    "[bob-B1]": NA,
     # LIFE_002, LIFE_004, LIFE_005: FAILs of the lab before Kamailio ran on the tester's clock (as BLK_005);
     # BLK_SINGLE now measures the block's lifetime on the nodes' clock (the topology's clock_jumps)
     "test_a_reregistration_before_expiry_keeps_the_wic_registered_beyond_its_first_timer[alice]": PASS,

@@ -94,7 +94,10 @@ GUARDS: dict[str, str] = {
     "token_forwarded": "TP_WIMPU_ORIG_001 and (dialect_jssip or dialect_sipml5)",
     "wic_route_honoured": "TP_WIMPU_ORIG_010",
     "orig_identity_unchecked": "TP_WIMPU_ORIG_004",
-    "registration_cache_kept": "TP_WIMPU_ORIG_006",
+    # the cache outlives the registration's expiry as it outlives a de-registration
+    "registration_cache_kept": "TP_WIMPU_ORIG_006 or TP_WIMPU_ORIG_014",
+    # option B: the W6 read of step 2 finds the expired registration gone, whatever the flow holds
+    "origination_after_expiry": "TP_WIMPU_ORIG_014 and option_a",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain
     "ppi_checked_against_the_domain": "TP_WIMPU_ORIG_008 and option_a",
     "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",

@@ -740,6 +740,14 @@ def _origination_cache(mp: pytest.MonkeyPatch, applies: Callable[[Any], bool]) -
     _patch_flow(mp, service, "originate", call=with_cached, adjust=cached_entry)
 
 
+def _origination_after_expiry(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF keeps the identities registered over a WebSocket until the WIC de-registers or
+    the WebSocket closes, and lets the WIC originate as them after the registration ran out (it
+    checks the flow, not the expiry)."""
+    service = _pcscf()
+    mp.setattr(service.Pcscf, "registered_on", lambda self, flow: self.registrations.identities_on(flow))
+
+
 def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF caches each flow's registration (identity, registrar entry) for its
     originating checks and does not drop it when the WIC de-registers."""
@@ -1499,6 +1507,10 @@ FAULTS: Mapping[str, Fault] = {
     "option_b_ppi_overrides_context": Fault(
         "option B: the eP-CSCF asserts the WIC's P-Preferred-Identity, not the IMPU of the registration",
         _option_b_ppi_overrides_context,
+    ),
+    "origination_after_expiry": Fault(
+        "the eP-CSCF lets a WIC originate as long as its WebSocket is open, after its registration ran out",
+        _origination_after_expiry,
     ),
     "registration_cache_kept": Fault(
         "the eP-CSCF checks origination against a per-flow registration cache that de-registration leaves",
