@@ -28,3 +28,21 @@ Feature: 5.2.2.5.1 The block registration is kept alive
       Examples:
         | wIMPU block                          | eP-CSCF  | user  | wic |
         | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 | alice | A1  |
+
+    @step_2 @block_option_2 @option_b @TP_WIMPU_BLK_005
+    Scenario: A block registered upon its first WIC registration is refreshed by its eP-CSCF before it runs out, and its users are still reached
+      Option 2: the block is registered when its first WIC registers, and from then on it is kept
+      alive as an option 1 block is. The first WIC's own registration and token run out while
+      the block's is refreshed; a WIC that registers an interval later is reached.
+
+      Given bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      And WIC "B1" has registered with the identity and the token of bob
+      When all but one second of the registration interval the S-CSCF granted to block "sip:wrtc-!.*!@block2.ims.example.net" passes
+      Then eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block2.ims.example.net" again with the S-CSCF before its registration ran out
+      When the registration interval the S-CSCF granted to block "sip:wrtc-!.*!@block2.ims.example.net" passes once more
+      Then the S-CSCF holds a single registration of block "sip:wrtc-!.*!@block2.ims.example.net", made by eP-CSCF "ep-cscf2"
+      When bob logs in at the WWSF and WIC "B2" of that user registers with its identity and token
+      Then the eP-CSCF answers 200
+      When the remote party calls bob
+      Then the remote party receives 200

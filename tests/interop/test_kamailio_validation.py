@@ -58,6 +58,9 @@ EXPECTED: dict[str, str] = {
     # uac module refreshes the block on the tester's clock (a FAIL of the lab before; docs/validation.md)
     "test_a_block_registration_is_refreshed_by_its_epcscf_before_it_runs_out_and_the_blocks_users_are_still"
     "_reached[sip:wrtc-!.*!@block1.ims.example.net-ep-cscf1-alice-A1]": PASS,
+    # the same for an option 2 block (option B, PICS_BLK_OPT2 = no)
+    "test_a_block_registered_upon_its_first_wic_registration_is_refreshed_by_its_epcscf_before_it_runs_out"
+    "_and_its_users_are_still_reached": NA,
     # block_registration_options.feature: option B (PICS_OPT_B = no), block option 2 (PICS_BLK_OPT2 = no)
     "test_an_option_b_block_provisioned_for_option_1_is_registered_by_its_epcscf_at_startup_and_its_first_wic"
     "_registers_in_it": NA,
