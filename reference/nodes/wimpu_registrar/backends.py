@@ -35,7 +35,9 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .model import SchemaVersionError, StoreUnavailable
@@ -51,8 +53,10 @@ __all__ = [
     "PostgresBackend",
     "SqliteBackend",
     "describe_location",
+    "check_location",
     "is_postgres",
     "open_backend",
+    "read_password_file",
 ]
 
 POSTGRES_SCHEMES: Final = ("postgresql://", "postgres://")
@@ -95,7 +99,45 @@ def describe_location(location: str) -> str:
     """The location for logs and messages: a password written in a URI is masked."""
     if not is_postgres(location):
         return location
-    return re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1:***@", location)
+    masked = re.sub(r"^(\w+://[^:@/]*):[^@/]*@", r"\1:***@", location)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", masked)
+
+
+def check_location(location: str) -> None:
+    """Refuse a store location that holds a secret: a PostgreSQL password goes in a file
+    (``password_file``) or libpq's environment (``PGPASSWORD``, ``PGPASSFILE``), never in a
+    configuration file or a command line that ``ps`` shows.
+
+    Raises:
+        ValueError: the URI carries a password, or is empty.
+    """
+    if not location.strip():
+        raise ValueError("the registrar's store location is empty")
+    if not is_postgres(location):
+        return
+    parts = urllib.parse.urlsplit(location)
+    query = urllib.parse.parse_qs(parts.query)
+    if "@" in parts.netloc and ":" in parts.netloc.split("@", 1)[0] or "password" in query:
+        raise ValueError(
+            f"{describe_location(location)}: no password in the URI; put it in a file named by "
+            "password_file (--db-password-file) or in libpq's PGPASSWORD or PGPASSFILE"
+        )
+
+
+def read_password_file(path: str) -> str:
+    """The password in ``path``: its first line, without the line end.
+
+    Raises:
+        ValueError: the file cannot be read or is empty (the message names the file, not its content).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"registrar database password file {path}: {exc.strerror or exc}") from None
+    password = text.split("\n", 1)[0].rstrip("\r")
+    if not password:
+        raise ValueError(f"registrar database password file {path}: empty")
+    return password
 
 
 def open_backend(location: str, password: str | None = None) -> Backend:
