@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -68,3 +69,12 @@ def pg_dsn(pg_cluster: PgCluster, pg_database: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
     yield dsn
     pg_cluster.drop_schema(pg_database, schema)
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def registrar_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a registrar process of a system test keeps its registrations, on each backend: a
+    SQLite file in the test's folder, or a new PostgreSQL store (:func:`pg_dsn`)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_dsn"))
+    return str(tmp_path / "registrar.db")
