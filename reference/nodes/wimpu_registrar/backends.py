@@ -289,6 +289,7 @@ class PostgresBackend(Backend):
         self.location = describe_location(dsn)
         self._password = password
         self._conn: psycopg.Connection[Any] | None = None
+        self._connected = False
         self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -301,7 +302,10 @@ class PostgresBackend(Backend):
             ) from None
         extra: dict[str, Any] = {} if self._password is None else {"password": self._password}
         try:
-            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, **extra)
+            # At start-up a server may take a moment; once serving, a reconnection blocks the
+            # event loop, so it gives up sooner (the request answers 503, the next one retries).
+            timeout = 2 if self._connected else 10
+            conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=timeout, **extra)
         except psycopg.Error as exc:
             raise StoreUnavailable(
                 f"cannot connect to registrar database {self.location}: {_one_line(exc)}"
@@ -313,6 +317,7 @@ class PostgresBackend(Backend):
             conn.close()
             raise StoreUnavailable(f"registrar database {self.location}: {_one_line(exc)}") from None
         self._conn = conn
+        self._connected = True
         return conn
 
     def _connection(self) -> psycopg.Connection[Any]:

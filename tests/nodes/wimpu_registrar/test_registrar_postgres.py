@@ -18,8 +18,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import pg_cluster
 import pytest
-from pg_cluster import PgCluster
+from pg_cluster import PgCluster, PostgresMissing, find_bin_dir
 from registrar_db import schema_version, sql
 
 from reference.nodes.wimpu_registrar import (
@@ -234,3 +235,12 @@ def test_a_lost_server_connection_is_503_and_the_next_call_reconnects(
         assert store.read(IMPU, T0 + 1) is not None
     finally:
         store.close()
+
+
+def test_without_the_server_binaries_the_tests_fail_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI installs PostgreSQL; where it is missing, the fixture fails (never skips) with this."""
+    monkeypatch.setattr(pg_cluster.glob, "glob", lambda pattern: [])
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("WIMPU_PG_BIN", raising=False)
+    with pytest.raises(PostgresMissing, match="Debian package postgresql"):
+        find_bin_dir()
