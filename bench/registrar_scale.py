@@ -297,6 +297,7 @@ def driver_status(db: Any, identity: str, now: float) -> tuple[str, str, str | N
 
 
 def driver_of(location: str) -> str:
+    """The driver module the floor row of ``location``'s backend uses."""
     return "psycopg" if is_postgres(location) else "sqlite3"
 
 
@@ -575,6 +576,7 @@ def postgres_server(uri: str | None) -> Iterator[Callable[[int], contextlib.Abst
 
 
 def server_version(uri_factory: Callable[[int], contextlib.AbstractContextManager[str]]) -> str:
+    """The PostgreSQL server's version, for the heading."""
     import psycopg
 
     with uri_factory(0) as uri, psycopg.connect(uri, autocommit=True) as conn:
