@@ -43,6 +43,7 @@ from pathlib import Path
 
 from reference.clock import OffsetFileClock
 from reference.config import ConfigError, check_ports_free, default_config_text, load_config
+from reference.nodes.wimpu_registrar.model import RegistrarError
 from reference.nodes.wwsf.users import DEFAULT_LN, DEFAULT_P, DEFAULT_R, check_credentials, hash_password
 from reference.stack import Stack
 from reference.stack_access import OBSERVER
@@ -90,7 +91,7 @@ async def _up(args: argparse.Namespace) -> int:
         await stack.start()
         if stack.runs("wwsf"):  # for a PIXIT, written by this process or another one of the stack
             _write_atomically(_signing_key_path(stack), stack.wwsf.signing_key_pem(), 0o600)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, RegistrarError) as exc:  # the store: one line too
         print(f"wimpu-ref: cannot start the stack: {exc}", file=sys.stderr)
         await stack.stop()
         return 1

@@ -20,6 +20,7 @@ from typing import Any
 
 from reference.blocks import Allocation, WimpuBlock
 from reference.limits import Limits
+from reference.nodes.wimpu_registrar.backends import check_location, is_postgres
 from reference.nodes.wwsf.users import parse_user_secret
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
@@ -50,7 +51,10 @@ _TOP = {
     "failover",
     "p_cscf",
     "limits",
+    "registrar",
 }
+_REGISTRAR = {"store", "password_file"}
+"``[registrar]``: where the wIMPU Registrar keeps its registrations (SQLite file or PostgreSQL URI)."
 _PCSCF = {"name", "sip_port", "link_port"}
 _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interval"}
 _STACK = {"host", "ims_domain", "state_dir", "remote_domain", "keylog"}
@@ -128,6 +132,32 @@ def _failover(table: Any, where: str) -> LeaseTiming:
         raise ConfigError(f"{where}: failover: {exc}") from None
 
 
+def _registrar(table: Any, where: str, base_dir: Path | None) -> tuple[str | None, str | None]:
+    """``[registrar]``: the store (a SQLite file path or a ``postgresql://`` URI, never with a
+    password in it) and the file holding the PostgreSQL password; relative paths are the
+    configuration file's."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: [registrar] must be a table")
+    _keys(table, _REGISTRAR, f"{where}: [registrar]")
+    store: str | None = _get(table, "store", str, f"{where}: registrar", "") or None
+    password_file: str | None = _get(table, "password_file", str, f"{where}: registrar", "") or None
+    if store is not None:
+        try:
+            check_location(store)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: registrar.store: {exc}") from None
+        if not is_postgres(store) and base_dir is not None and store != ":memory:":
+            store = str(base_dir / store)
+    if password_file is not None:
+        if store is None or not is_postgres(store):
+            raise ConfigError(f"{where}: registrar.password_file: only for a postgresql:// store")
+        path = (base_dir or Path()) / password_file
+        if not path.is_file():
+            raise ConfigError(f"{where}: registrar.password_file: {path}: no such file")
+        password_file = str(path)
+    return store, password_file
+
+
 def _limits(table: Any, where: str) -> Limits:
     """``[limits]``: the limits that protect legitimate users (``reference/limits.py``)."""
     if not isinstance(table, Mapping):
@@ -162,6 +192,9 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
     """
     _keys(data, _TOP, where)
     failover = _failover(data["failover"], where) if "failover" in data else None
+    store, password_file = (
+        _registrar(data["registrar"], where, base_dir) if "registrar" in data else (None, None)
+    )
     stack = data.get("stack", {})
     _keys(stack, _STACK, f"{where}: [stack]")
     ports_table = data.get("ports", {})
@@ -265,6 +298,8 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
         failover=failover,
         p_cscfs=p_cscfs,
         limits=_limits(data["limits"], where) if "limits" in data else Limits(),
+        registrar_store=store,
+        registrar_password_file=password_file,
     )
 
 

@@ -176,6 +176,13 @@ class StackConfig:
     "eP-CSCF name -> (WSS port, SIP port)."
     registrar_url: str | None = None
     "Use a wIMPU Registrar running elsewhere (its base URL) instead of starting one."
+    registrar_store: str | None = None
+    """Where the wIMPU Registrar keeps its registrations and leases: a SQLite file path, or a
+    ``postgresql://`` URI of a database that several registrar processes may share (without a
+    password: ``registrar_password_file`` or libpq's ``PGPASSWORD``/``PGPASSFILE``). None: the
+    embedded default, ``registrar.db`` in the state directory."""
+    registrar_password_file: str | None = None
+    "A file whose first line is the PostgreSQL store's password; None: libpq's environment."
     p_cscfs: tuple[PcscfSpec, ...] = ()
     """P-CSCFs of decomposed eP-CSCFs: an eP-CSCF with P-CSCFs runs its IWF alone and
     reaches them over the internal interface; the first serves its blocks, the others
@@ -241,7 +248,8 @@ class Stack:
             sans = tuple(dict.fromkeys((*DEFAULT_SANS, self.config.host)))
             tls = self.pki.mtls_server_context("registrar", sans)
         self.registrar = RegistrarService(
-            db_path=str(self.state / "registrar.db"),
+            db_path=self.config.registrar_store or str(self.state / "registrar.db"),
+            db_password_file=self.config.registrar_password_file,
             host=self.config.host,
             port=port("registrar", 0),
             tls=tls,

@@ -6,7 +6,8 @@
 #     (certutil: the browser test's NSS database trusting the test CA), and Kamailio 5.6 with
 #     the modules the Kamailio eP-CSCF uses (interop/kamailio; its JWT and W6 helper needs
 #     python3-jwt), and SIPp (Debian sip-tester: the remote IMS party of tests/interop/test_sipp.py,
-#     scenarios in interop/sipp)
+#     scenarios in interop/sipp), and PostgreSQL's server (Debian postgresql: the registrar's
+#     shared store, tested on a throwaway server the tests start; the system service is disabled)
 #   - the Python package with its test and development dependencies (editable)
 #   - JsSIP and ws for the interop test (npm ci in interop/jssip; Debian nodejs and npm
 #     when there is no node)
@@ -29,6 +30,9 @@ DEBIAN_PACKAGES+=(kamailio kamailio-websocket-modules kamailio-tls-modules kamai
 DEBIAN_PACKAGES+=(faketime)
 # SIPp as the remote IMS party calling through the I-CSCF (issue 17, interop/sipp).
 DEBIAN_PACKAGES+=(sip-tester)
+# PostgreSQL's server binaries (initdb, postgres): the registrar's shared store (issue 18); the tests
+# start a throwaway server of their own on loopback (tests/pg_cluster.py), never the system one.
+DEBIAN_PACKAGES+=(postgresql)
 # Node for the JsSIP and SIP.js interop tests; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)
 
@@ -51,6 +55,13 @@ fi
 if [ -d /run/systemd/system ] && systemctl is-enabled --quiet kamailio 2>/dev/null; then
   echo "install: disabling the kamailio system service (the suite starts Kamailio itself)"
   $SUDO systemctl disable --now --quiet kamailio
+fi
+
+# Debian's postgresql package starts a cluster on port 5432 as a system service; the suite starts its
+# own servers (a new cluster per test session, on a free port) and needs none.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet postgresql 2>/dev/null; then
+  echo "install: disabling the postgresql system service (the tests start their own PostgreSQL)"
+  $SUDO systemctl disable --now --quiet postgresql
 fi
 
 echo "install: Python packages (editable, with test and dev extras)"

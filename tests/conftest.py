@@ -4,10 +4,12 @@ preflight): the stack on loopback and a remote party."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from pg_cluster import PgCluster, PostgresMissing
 
 from conformance.harness.remote import RemoteParty
 from reference.stack import Stack
@@ -36,3 +38,43 @@ async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
     stack.resolver.add("remote.example.org", party.target)
     yield party
     await party.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL server on loopback, one per test session (per xdist worker), for the
+    registrar's PostgreSQL store (``tests/pg_cluster.py``). Without PostgreSQL's server binaries the
+    tests that need it fail, saying so: CI installs them (``scripts/install.sh``)."""
+    try:
+        cluster = PgCluster()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_cluster: PgCluster) -> str:
+    """The session's database of registrar tests (each test has its own schema in it)."""
+    return pg_cluster.create_database("registrar")
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: PgCluster, pg_database: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty PostgreSQL store for one test: the ``postgresql://`` URI of the session's
+    database with a schema of its own as ``search_path`` (no password in it: the password is in
+    ``PGPASSWORD`` for the test and the processes it starts); the schema is dropped after."""
+    schema, dsn = pg_cluster.create_schema(pg_database)
+    monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
+    yield dsn
+    pg_cluster.drop_schema(pg_database, schema)
+
+
+@pytest.fixture(params=("sqlite", "postgresql"))
+def registrar_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a registrar process of a system test keeps its registrations, on each backend: a
+    SQLite file in the test's folder, or a new PostgreSQL store (:func:`pg_dsn`)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_dsn"))
+    return str(tmp_path / "registrar.db")

@@ -86,12 +86,17 @@ def test_registrar_scale_measures_storage_and_https_rows() -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "200 entries: filled in" in result.stdout and "bytes per entry" in result.stdout, result.stdout
-    measured = ("sqlite3", "Store.", "HTTPS")
+    for backend in ("sqlite", "postgresql"):  # both backends, PostgreSQL on a throwaway server
+        assert f"[{backend}] 200 entries: filled in" in result.stdout, result.stdout
+    assert "bytes per entry" in result.stdout, result.stdout
+    measured = ("sqlite3", "psycopg", "Store.", "HTTPS")
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith(measured)]
-    # 6 in-process rows (one caller), 5 HTTPS rows at 2 clients
-    assert [int(r[-8]) for r in rows] == [1] * 6 + [2] * 5, result.stdout
+    # per backend: 6 in-process rows (one caller), 5 HTTPS rows at 2 clients
+    assert [int(r[-8]) for r in rows] == ([1] * 6 + [2] * 5) * 2, result.stdout
+    assert [r[0] for r in rows if r[1] == "look-up,"] == ["sqlite3"] * 2 + ["psycopg"] * 2, result.stdout
     for r in rows:
         rate, p50, p99, top, errors = float(r[-7]), float(r[-6]), float(r[-5]), float(r[-4]), int(r[-3])
         assert rate > 0 and 0 < p50 <= p99 <= top and errors == 0, r
     assert any(line.startswith("target (issue 18)") for line in result.stdout.splitlines()), result.stdout
+    summaries = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("summary ")]
+    assert summaries == ["sqlite", "postgresql"], result.stdout

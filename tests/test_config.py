@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -53,6 +54,21 @@ def test_default_profile_has_two_blocks_one_per_option() -> None:
         (lambda d: d.update(limits={"wss_max_per_source": 0}), "limits.wss_max_per_source"),
         (lambda d: d.update(limits={"login_window": "1m"}), "limits.login_window"),
         (lambda d: d.update(limits={"login_per_source": 2.5}), "positive whole number"),
+        (
+            lambda d: d.update(registrar={"store": "postgresql://wimpu:s3cret@db.example/wimpu"}),
+            "registrar.store: postgresql://wimpu:***@db.example/wimpu: no password in the URI",
+        ),
+        (
+            lambda d: d.update(registrar={"store": "postgresql://w@db/w?password=s3cret"}),
+            "?password=***: no password in the URI",
+        ),
+        (lambda d: d.update(registrar={"store": "r.db", "password_file": "p"}), "only for a postgresql://"),
+        (
+            lambda d: d.update(registrar={"store": "postgresql://w@db/w", "password_file": "nope"}),
+            "registrar.password_file: nope: no such file",
+        ),
+        (lambda d: d.update(registrar={"stor": "r.db"}), "[registrar]: unknown key 'stor'"),
+        (lambda d: d.update(registrar={"store": 5}), "registrar.store: expected str"),
     ],
 )
 def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +78,38 @@ def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore
         parse_config(data, "stack.toml")
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def test_the_registrar_store_and_its_password_file_reach_the_stack(tmp_path: Path) -> None:
+    """``[registrar] store``: a SQLite file relative to the configuration, or a PostgreSQL URI
+    with its password in a file (also relative to the configuration); none: the state directory's
+    ``registrar.db``."""
+    (tmp_path / "db.password").write_text("x\n")
+    data = default()
+    data["registrar"] = {"store": "postgresql://wimpu@127.0.0.1/wimpu", "password_file": "db.password"}
+    config = parse_config(data, "stack.toml", tmp_path)
+    assert config.registrar_store == "postgresql://wimpu@127.0.0.1/wimpu"
+    assert config.registrar_password_file == str(tmp_path / "db.password")
+    data["registrar"] = {"store": "registrar.sqlite3"}
+    assert parse_config(data, "stack.toml", tmp_path).registrar_store == str(tmp_path / "registrar.sqlite3")
+    assert load_config(None).registrar_store is None
+
+
+def test_the_registrar_alone_on_an_unreachable_store_says_so_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", "postgresql://wimpu@127.0.0.1:1/wimpu",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "PGPASSWORD": "x"},
+    )  # fmt: skip
+    lines = [
+        line for line in result.stderr.strip().splitlines() if "cannot start" in line or "Traceback" in line
+    ]
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert (
+        len(lines) == 1 and "cannot connect to registrar database postgresql://wimpu@127.0.0.1:1" in lines[0]
+    )
+    assert "Traceback" not in result.stderr
 
 
 def test_limits_reach_the_nodes() -> None:

@@ -35,12 +35,14 @@ BLOCK2 = "sip:wrtc-!.*!@block2.ims.example.net"
 BLOCK3 = "sip:wrtc-!.*!@block3.ims.example.net"
 
 
-def start_registrar(db: Path, port: int) -> subprocess.Popen[str]:
-    """The wIMPU Registrar alone (``python -m reference.nodes.wimpu_registrar``), once READY; its
-    state directory (the test PKI of mutual TLS) is ``state`` beside ``db``."""
+def start_registrar(db: Path | str, port: int, state: Path | None = None) -> subprocess.Popen[str]:
+    """The wIMPU Registrar alone (``python -m reference.nodes.wimpu_registrar``), once READY, on
+    the store ``db`` (a SQLite file or a ``postgresql://`` URI); its state directory (the test PKI
+    of mutual TLS) is ``state``, by default ``state`` beside the file ``db``."""
+    state = state if state is not None else Path(db).parent / "state"
     proc = subprocess.Popen(
         [sys.executable, "-m", "reference.nodes.wimpu_registrar", "--db", str(db), "--port", str(port),
-         "--state-dir", str(db.parent / "state")],
+         "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None

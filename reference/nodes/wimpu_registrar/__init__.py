@@ -7,7 +7,8 @@ project's proposal (``openapi.json``).
 Modules::
 
     model    typed records, validation and the error tree (pure)
-    store    durable SQLite storage; the clock is an argument (sans-I/O style)
+    store    durable storage (one model); the clock is an argument (sans-I/O style)
+    backends where the store lives: an SQLite file, or a shared PostgreSQL database
     service  the aiohttp service carrying W6 and W7
 """
 
@@ -23,6 +24,7 @@ from .model import (
     RegistrarError,
     RegistrationStatus,
     SchemaVersionError,
+    StoreUnavailable,
     SweepResult,
     ValidationError,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "RegistrationStatus",
     "SchemaVersionError",
     "Store",
+    "StoreUnavailable",
     "SweepResult",
     "ValidationError",
 ]

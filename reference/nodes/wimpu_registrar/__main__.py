@@ -1,7 +1,13 @@
 """Run the wIMPU Registrar alone: ``python -m reference.nodes.wimpu_registrar``.
 
-    python -m reference.nodes.wimpu_registrar --db registrar.db --state-dir DIR [--config STACK.toml]
+    python -m reference.nodes.wimpu_registrar --state-dir DIR [--db registrar.db | --db postgresql://...]
+                                              [--db-password-file FILE] [--config STACK.toml]
                                               [--host H] [--port P]
+
+The store (``--db``) is a SQLite file (created if absent), or the ``postgresql://`` URI of a
+database that several registrar processes share (without its password: ``--db-password-file``,
+or libpq's ``PGPASSWORD``/``PGPASSFILE``). Without ``--db``: the configuration's ``[registrar]
+store``, else ``DIR/registrar.db``.
 
 It speaks HTTPS with mutual TLS only: its server certificate and the client certificates
 of the nodes allowed to call it come from the test PKI in ``DIR/pki`` (shared with the
@@ -30,8 +36,14 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         config = dataclasses.replace(load_config(args.config), state_dir=args.state_dir, host=args.host)
         stack = Stack(config, nodes=["registrar"])  # its PKI, client certificates and access policy
+        if args.db is not None:
+            db, password_file = args.db, args.db_password_file
+        else:
+            db = config.registrar_store or str(stack.state / "registrar.db")
+            password_file = args.db_password_file or config.registrar_password_file
         service = RegistrarService(
-            db_path=args.db,
+            db_path=db,
+            db_password_file=password_file,
             host=args.host,
             port=args.port,
             tls=stack.registrar.tls,
@@ -61,7 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m reference.nodes.wimpu_registrar",
         description="the wIMPU Registrar (W6/W7 over HTTP) alone",
     )
-    parser.add_argument("--db", required=True, help="SQLite database file (created if absent)")
+    parser.add_argument(
+        "--db",
+        help="SQLite database file (created if absent) or postgresql:// URI without password "
+        "(default: the configuration's [registrar] store, else STATE_DIR/registrar.db)",
+    )
+    parser.add_argument("--db-password-file", help="file whose first line is the PostgreSQL password")
     parser.add_argument("--state-dir", required=True, help="the stack's state directory (test PKI in pki/)")
     parser.add_argument("--config", help="the stack TOML file (default: the reference profile)")
     parser.add_argument("--host", default="127.0.0.1")

@@ -8,8 +8,10 @@ already shares (W6):
 
 - the eP-CSCF serving a block holds its lease and renews it well before it lapses;
 - an eP-CSCF standing by for the block claims the lease once it has lapsed: a claim is
-  one ``BEGIN IMMEDIATE`` transaction, so of two eP-CSCFs claiming one block at once
-  exactly one wins, and the other is told who holds it and for how long;
+  one write transaction (``BEGIN IMMEDIATE`` on SQLite, the writer lock on PostgreSQL,
+  :mod:`.backends`), so of two eP-CSCFs claiming one block at once exactly one wins, even
+  through two registrar processes sharing one PostgreSQL database, and the other is told
+  who holds it and for how long;
 - every change of holder increments ``generation`` (a fencing token);
 - the WWSF reads the holders to point WICs at the eP-CSCF serving their block.
 
@@ -23,12 +25,12 @@ import dataclasses
 import enum
 import json
 import math
-import sqlite3
 from collections.abc import Mapping
 from typing import Any, Final
 
 from reference.spec import clause
 
+from .backends import Db
 from .model import (
     ConflictError,
     NotFoundError,
@@ -183,21 +185,19 @@ def _lease(row: tuple[Any, ...]) -> Lease:
     )
 
 
-def read(db: sqlite3.Connection, wimpu: str) -> Lease | None:
+def read(db: Db, wimpu: str) -> Lease | None:
     """The lease of a block, live or lapsed, or None if it never had one."""
     row = db.execute(f"SELECT {_COLUMNS} FROM leases WHERE block_key = ?", (block_key(wimpu),)).fetchone()
     return None if row is None else _lease(row)
 
 
-def read_all(db: sqlite3.Connection) -> list[Lease]:
+def read_all(db: Db) -> list[Lease]:
     """Every block's lease, live or lapsed, by wildcarded IMPU."""
     return [_lease(r) for r in db.execute(f"SELECT {_COLUMNS} FROM leases ORDER BY wimpu")]
 
 
 @clause("TR 23.701 5.2.2.2")
-def claim(
-    db: sqlite3.Connection, wimpu: str, request: LeaseClaim, now: float
-) -> tuple[Lease, LeaseOutcome, str | None]:
+def claim(db: Db, wimpu: str, request: LeaseClaim, now: float) -> tuple[Lease, LeaseOutcome, str | None]:
     """Claim or renew the lease of a block (run inside one write transaction).
 
     5.2.2.2: "If an eP-CSCF fails then the wIMPU associated with the failed eP-CSCF
@@ -243,7 +243,7 @@ def claim(
     return stored, outcome, previous
 
 
-def release(db: sqlite3.Connection, wimpu: str, holder: str, now: float) -> Lease:
+def release(db: Db, wimpu: str, holder: str, now: float) -> Lease:
     """The holder gives the lease up (a graceful stop): a standby may take it at once.
 
     Raises:
@@ -256,15 +256,16 @@ def release(db: sqlite3.Connection, wimpu: str, holder: str, now: float) -> Leas
     if current.holder != holder:
         raise ConflictError(f"block {wimpu} is held by {current.holder}, not {holder}")
     db.execute(
-        "UPDATE leases SET released = 1, expires_at = MIN(expires_at, ?) WHERE block_key = ?",
-        (now, block_key(wimpu)),
+        "UPDATE leases SET released = 1,"
+        " expires_at = CASE WHEN expires_at < ? THEN expires_at ELSE ? END WHERE block_key = ?",
+        (now, now, block_key(wimpu)),
     )
     stored = read(db, wimpu)
     assert stored is not None
     return stored
 
 
-def extend_all(db: sqlite3.Connection, now: float) -> int:
+def extend_all(db: Db, now: float) -> int:
     """Grace after a registrar restart: every unreleased lease lives one duration more.
 
     While the registrar was down no holder could renew; without a grace the standbys

@@ -17,7 +17,8 @@ Errors, by HTTP status (each class carries ``status`` and ``title``)::
     ├── PreconditionFailed (412)   a conditional removal whose condition no longer holds
     ├── UnsupportedMediaType (415) the request body is not application/json
     ├── PayloadTooLarge (413)      the request body is over the limit
-    └── SchemaVersionError (500)   the database file has another schema version
+    ├── SchemaVersionError (500)   the database file has another schema version
+    └── StoreUnavailable (503)     the database server cannot be reached (PostgreSQL)
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "RegistrationStatus",
     "RegistrationWrite",
     "SchemaVersionError",
+    "StoreUnavailable",
     "SweepResult",
     "UnsupportedMediaType",
     "ValidationError",
@@ -138,6 +140,14 @@ class PayloadTooLarge(RegistrarError):
 
 class SchemaVersionError(RegistrarError):
     """The database file was written by another schema version of the registrar."""
+
+
+class StoreUnavailable(RegistrarError):
+    """The registrar's database server cannot be reached or refuses the registrar's credentials
+    (a PostgreSQL store); the message is one line naming the database, never its password."""
+
+    status = 503
+    title = "Service Unavailable"
 
 
 class AllocatedBy(enum.Enum):
@@ -296,9 +306,7 @@ class Entry:
             wimpu=check_wimpu(e["wimpu"], f"{field}.wimpu"),
             external_identity=_optional_identity(external, f"{field}.external_identity"),
             allocated_by=allocated_by,
-            contacts=tuple(
-                Contact.from_json(c, f"{field}.contacts[{i}]") for i, c in enumerate(contacts)
-            ),
+            contacts=tuple(Contact.from_json(c, f"{field}.contacts[{i}]") for i, c in enumerate(contacts)),
         )
 
 

@@ -48,6 +48,7 @@ from reference.spec import clause
 from reference.tls import peer_node
 
 from .access import AccessPolicy, Grant, Operation
+from .backends import check_location, read_password_file
 from .lease_api import LeaseRoutes, lease_problem_members
 from .leases import LeaseHeldError
 from .model import (
@@ -164,6 +165,7 @@ class RegistrarService:
         self,
         *,
         db_path: str,
+        db_password_file: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.time,
@@ -174,7 +176,11 @@ class RegistrarService:
         """Prepare the service; nothing is opened or bound until :meth:`start`.
 
         Args:
-            db_path: the SQLite file holding the registrations.
+            db_path: where the registrations are: a SQLite file (created if absent), or a
+                ``postgresql://`` URI of a database several registrars may share
+                (:mod:`.backends`).
+            db_password_file: a file holding the PostgreSQL password (read at :meth:`start`);
+                None: libpq's ``PGPASSWORD`` or ``PGPASSFILE`` if needed.
             host: the address to bind.
             port: the port to bind; 0 picks a free one (see :attr:`port`).
             clock: the time source, seconds since the epoch (a fake one in tests).
@@ -192,7 +198,9 @@ class RegistrarService:
             raise ValueError("the registrar's TLS context must require client certificates")
         self.tls = tls
         self.access = access
+        check_location(db_path)
         self.db_path = db_path
+        self.db_password_file = db_password_file
         self.host = host
         self._port = port
         self._clock = clock
@@ -228,12 +236,16 @@ class RegistrarService:
         """Open the database, bind the socket and start the sweeper.
 
         Raises:
-            SchemaVersionError: the database file is not usable by this version.
+            SchemaVersionError: the database is not usable by this version.
+            StoreUnavailable: the PostgreSQL database cannot be reached or refuses the
+                credentials.
+            ValueError: the password file cannot be read.
             OSError: the address cannot be bound.
         """
         if self._runner is not None:
             raise RuntimeError("the registrar service is already started")
-        self._store = Store(self.db_path)
+        password = None if self.db_password_file is None else read_password_file(self.db_password_file)
+        self._store = Store(self.db_path, password=password)
         runner = web.AppRunner(self.app, access_log=None)
         try:
             await runner.setup()
@@ -250,7 +262,12 @@ class RegistrarService:
         if extended:
             LOG.info("restart grace: %d block lease(s) extended by their duration", extended)
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="wimpu-registrar-sweep")
-        LOG.info("wIMPU Registrar listening on %s (database %s)", self.base_url, self.db_path)
+        LOG.info(
+            "wIMPU Registrar listening on %s (%s database %s)",
+            self.base_url,
+            self._store.backend,
+            self._store.location,
+        )
 
     async def stop(self) -> None:
         """Stop serving, stop the sweeper and close the database; idempotent."""

@@ -1,12 +1,18 @@
-"""Durable storage of the wIMPU Registrar (TR 23.701 5.2.2.3.1) in one SQLite file.
+"""Durable storage of the wIMPU Registrar (TR 23.701 5.2.2.3.1): one SQLite file, or a PostgreSQL
+database shared by several registrar processes.
 
 Synchronous and clock-free: every method takes ``now`` (seconds since the epoch) and
 never reads a clock, so tests drive expiry with a fake time (the aioquic pattern).
 
-Durability: the file runs in WAL mode with ``synchronous=FULL`` and every write is one
-``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction that has committed before the method
-returns, so a W6 write is durable before the W6 call answers success (solution profile,
-"W6 and W7").
+One model, two databases: the SQL here and in :mod:`.leases` is written once; what differs
+(connection, placeholders, schema version, transactions) is in :mod:`.backends`. The location
+selects the database: a file path (the embedded default), or a ``postgresql://`` URI.
+
+Durability: every write is one transaction that has committed before the method returns, so a
+W6 write is durable before the W6 call answers success (solution profile, "W6 and W7"). SQLite:
+WAL mode, ``synchronous=FULL``, ``BEGIN IMMEDIATE``. PostgreSQL: ``synchronous_commit = on``, and
+a write transaction takes the database's writer lock first, so writers from several registrar
+processes run one at a time, as on SQLite.
 
 Expiry: a contact whose ``expires_at`` is not after ``now`` is dead. Reads never return
 dead contacts, and an entry without live contacts reads as absent, even before
@@ -25,13 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sqlite3
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 from reference.spec import clause
 
 from . import leases
+from .backends import REGISTRAR_TABLES, Backend, Db, open_backend
 from .leases import Lease, LeaseClaim, LeaseOutcome
 from .model import (
     MAX_CONTACTS_PER_ENTRY,
@@ -45,6 +51,7 @@ from .model import (
     PreconditionFailed,
     RegistrationStatus,
     SchemaVersionError,
+    StoreUnavailable,
     SweepResult,
     check_contact_id,
     check_identity,
@@ -56,10 +63,12 @@ from .model import (
 __all__ = ["SCHEMA_VERSION", "Store"]
 
 SCHEMA_VERSION: Final = 2
-"""Stored in ``PRAGMA user_version``; a file with another version is refused, except
-version 1 (before block leases), which is migrated in place."""
+"""Stored in ``PRAGMA user_version`` (SQLite) or the table ``wimpu_registrar_schema``
+(PostgreSQL); a database with another version is refused, except version 1 (before block
+leases), which is migrated in place."""
 
-_SCHEMA: Final = """
+_SCHEMA: Final = (
+    """
 CREATE TABLE entries (
     impu              TEXT PRIMARY KEY,
     wimpu             TEXT NOT NULL,
@@ -83,75 +92,86 @@ CREATE TABLE contacts (
 );
 CREATE INDEX contacts_expires_at ON contacts (expires_at);
 CREATE INDEX entries_wimpu ON entries (wimpu);
-""" + leases.LEASES_SCHEMA
+"""
+    + leases.LEASES_SCHEMA
+)
 
 _ENTRY_COLUMNS: Final = "impu, wimpu, external_identity, allocated_by, created_at, updated_at"
 _CONTACT_COLUMNS: Final = (
     "contact_id, uri, flow, instance_id, reg_id, path, ep_cscf, expires_at, registered_at"
 )
+_CONTACT_UPDATE: Final = ", ".join(
+    f"{c} = excluded.{c}" for c in _CONTACT_COLUMNS.split(", ") if c != "contact_id"
+)
+"A stored contact written again: every column but the key takes the new value (an upsert)."
 
 
 class Store:
-    """The registration entries, keyed by individual IMPU, in one SQLite file.
+    """The registration entries, keyed by individual IMPU, in one SQLite file or PostgreSQL database.
 
-    One connection serialises every read and write. Not thread-safe: use it from one
-    thread (the service's event loop).
+    One connection serialises every read and write of this object. Not thread-safe: use it
+    from one thread (the service's event loop). Several objects, in one process or several,
+    may share one database: each write transaction runs alone (see :mod:`.backends`).
     """
 
-    def __init__(self, path: str) -> None:
-        """Open (creating if needed) the database at ``path``.
+    def __init__(self, path: str, *, password: str | None = None) -> None:
+        """Open (creating the schema if needed) the store at ``path``.
 
         Args:
-            path: a file path, or ``":memory:"`` for tests.
+            path: a SQLite file path, ``":memory:"`` for tests, or a ``postgresql://`` URI
+                (:data:`.backends.POSTGRES_SCHEMES`).
+            password: the PostgreSQL password, read by the caller from a file or the
+                environment (never written in the URI of a configuration).
 
         Raises:
-            SchemaVersionError: the file holds another schema version, or is not a
+            SchemaVersionError: the database holds another schema version, or is not a
                 registrar database.
+            StoreUnavailable: the PostgreSQL server cannot be reached or refuses the
+                credentials.
         """
         self.path = path
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise SchemaVersionError(f"cannot open registrar database {path!r}: {exc}") from exc
+        self._db: Backend = open_backend(path, password)
+        self.location = self._db.location
+        "Where the store is, for logs (a password masked)."
         try:
             self._open()
         except BaseException:
             self._db.close()
             raise
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.name
+
     def _open(self) -> None:
-        try:
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            tables = self._db.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise SchemaVersionError(f"{self.path!r} is not a usable SQLite database: {exc}") from exc
-        if version == 0 and tables == 0:
-            # One transaction (not executescript, which commits on its own), so a crash
-            # leaves either no schema or the whole schema with its version.
-            with self._write() as db:
+        # One transaction (not executescript, which commits on its own), so a crash leaves either
+        # no schema or the whole schema with its version; on PostgreSQL it holds the writer lock,
+        # so two registrars starting at once on an empty database create the schema once.
+        with self._write() as db:
+            version, tables = self._db.schema_version()
+            ours = tables & REGISTRAR_TABLES
+            foreign = tables if self._db.foreign_if_any_table else ours
+            if version == 0 and not foreign:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version == 1:
-            # Version 2 added the block leases (failover) and an index by block.
-            with self._write() as db:
-                db.execute(leases.LEASES_SCHEMA)
+                        db.execute(self._db.ddl(statement))
+                self._db.set_schema_version(SCHEMA_VERSION)
+            elif version == 1:
+                # Version 2 added the block leases (failover) and an index by block.
+                db.execute(self._db.ddl(leases.LEASES_SCHEMA))
                 db.execute("CREATE INDEX entries_wimpu ON entries (wimpu)")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version == 0:
-            raise SchemaVersionError(
-                f"{self.path!r} holds tables but no registrar schema version; "
-                "it is not a wIMPU Registrar database"
-            )
-        elif version != SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"registrar database {self.path!r} has schema version {version}, "
-                f"this registrar needs version {SCHEMA_VERSION}; migrate or remove the file"
-            )
+                self._db.set_schema_version(SCHEMA_VERSION)
+            elif version == 0:
+                raise SchemaVersionError(
+                    f"{self.location!r} holds tables but no registrar schema version; "
+                    "it is not a wIMPU Registrar database"
+                )
+            elif version != SCHEMA_VERSION:
+                raise SchemaVersionError(
+                    f"registrar database {self.location!r} has schema version {version}, "
+                    f"this registrar needs version {SCHEMA_VERSION}; migrate or remove the file"
+                )
 
     def close(self) -> None:
         """Close the connection; idempotent."""
@@ -160,62 +180,66 @@ class Store:
     # -- transactions -----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed (durably) on exit, rolled back on error."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _write(self) -> Iterator[Db]:
+        """One write transaction, committed (durably) on exit, rolled back on error.
+
+        Raises:
+            StoreUnavailable: the database server was lost (the next call connects again).
+        """
+        with self._reachable():
+            self._db.begin_write()
+            try:
+                yield self._db
+            except BaseException:
+                self._rollback()
+                raise
+            self._db.commit()
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Db]:
         """One read transaction, so an entry and its contacts are one snapshot."""
-        self._db.execute("BEGIN")
-        try:
+        with self._reachable():
+            self._db.begin_read()
+            try:
+                yield self._db
+            except BaseException:
+                self._rollback()
+                raise
+            self._db.commit()
+
+    @contextlib.contextmanager
+    def _query(self) -> Iterator[Db]:
+        """No transaction, for a read of one statement (a snapshot by itself on both databases):
+        a W7 lookup on PostgreSQL is one round trip instead of three."""
+        with self._reachable():
             yield self._db
-        finally:
-            self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self._db.rollback()
+        except Exception as exc:  # the connection is gone: so is the transaction
+            if not self._db.unavailable(exc):
+                raise
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except Exception as exc:
+            if self._db.unavailable(exc):
+                raise StoreUnavailable(
+                    f"registrar database {self.location} unreachable: {' '.join(str(exc).split())}"
+                ) from None
+            raise
 
     # -- row mapping --------------------------------------------------------------------
 
-    def _entry(self, db: sqlite3.Connection, where: str, key: str, now: float) -> Entry | None:
-        row = db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE {where} = ?", (key,))
-        found = row.fetchone()
-        if found is None:
-            return None
-        impu, wimpu, external, allocated_by, created_at, updated_at = found
-        contacts = tuple(
-            Contact(
-                contact_id=c[0],
-                uri=c[1],
-                flow=c[2],
-                instance_id=c[3],
-                reg_id=c[4],
-                path=tuple(json.loads(c[5])),
-                ep_cscf=c[6],
-                expires_at=c[7],
-                registered_at=c[8],
-            )
-            for c in db.execute(
-                f"SELECT {_CONTACT_COLUMNS} FROM contacts WHERE impu = ? AND expires_at > ?"
-                " ORDER BY registered_at, contact_id",
-                (impu, now),
-            )
-        )
-        if not contacts:
-            return None  # every contact has expired: the entry is gone (5.2.2.3.1)
-        return Entry(
-            impu=impu,
-            wimpu=wimpu,
-            external_identity=external,
-            allocated_by=AllocatedBy(allocated_by),
-            contacts=contacts,
-            created_at=created_at,
-            updated_at=updated_at,
-        )
+    def _entry(self, db: Db, where: str, key: str, now: float) -> Entry | None:
+        """The live entry whose column ``where`` is ``key``, or None (absent, or no live contact)."""
+        found = _entries(db, f"e.{where} = ?", (key,), now)
+        return found[0] if found else None
 
     # -- W6 and W7 ----------------------------------------------------------------------
 
@@ -227,7 +251,7 @@ class Store:
             The entry with its live contacts, or None if the IMPU is not registered.
         """
         impu = check_identity(impu, "impu")
-        with self._read() as db:
+        with self._query() as db:
             return self._entry(db, "impu", impu, now)
 
     @clause("TR 23.701 5.2.2.5.2", steps=5, option="option B")
@@ -238,7 +262,7 @@ class Store:
             The entry, or None if no live entry is bound to ``external_identity``.
         """
         external_identity = check_identity(external_identity, "external_identity")
-        with self._read() as db:
+        with self._query() as db:
             return self._entry(db, "external_identity", external_identity, now)
 
     @clause("TR 23.701 5.2.2.3.1")
@@ -318,8 +342,8 @@ class Store:
                     registered_at = now
                 db.execute("UPDATE entries SET updated_at = ? WHERE impu = ?", (now, impu))
             db.execute(
-                f"INSERT OR REPLACE INTO contacts (impu, {_CONTACT_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO contacts (impu, {_CONTACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (impu, contact_id) DO UPDATE SET {_CONTACT_UPDATE}",
                 (
                     impu,
                     contact.contact_id,
@@ -403,10 +427,9 @@ class Store:
         individual IMPU first, then as an external identity (option B), so an IMPU wins.
         """
         identity = check_identity(identity, "identity")
-        with self._read() as db:
-            entry = self._entry(db, "impu", identity, now) or self._entry(
-                db, "external_identity", identity, now
-            )
+        with self._query() as db:  # one statement: both lookups on one snapshot
+            found = _entries(db, "e.impu = ? OR e.external_identity = ?", (identity, identity), now)
+        entry = next((e for e in found if e.impu == identity), None) or next(iter(found), None)
         if entry is None:
             return RegistrationStatus(identity=identity, registered=False)
         return RegistrationStatus(
@@ -475,12 +498,12 @@ class Store:
 
     def lease(self, wimpu: str) -> Lease | None:
         """A block's lease, live or lapsed, or None."""
-        with self._read() as db:
+        with self._query() as db:
             return leases.read(db, check_wimpu(wimpu))
 
     def all_leases(self) -> list[Lease]:
         """Every block's lease, live or lapsed."""
-        with self._read() as db:
+        with self._query() as db:
             return leases.read_all(db)
 
     def extend_leases(self, now: float) -> int:
@@ -494,6 +517,55 @@ class Store:
             entries = db.execute("SELECT count(*) FROM entries").fetchone()[0]
             contacts = db.execute("SELECT count(*) FROM contacts").fetchone()[0]
         return int(entries), int(contacts)
+
+
+_ENTRY_QUERY: Final = (
+    "SELECT "
+    + ", ".join(f"e.{c}" for c in _ENTRY_COLUMNS.split(", "))
+    + ", "
+    + ", ".join(f"c.{c}" for c in _CONTACT_COLUMNS.split(", "))
+    + " FROM entries e JOIN contacts c ON c.impu = e.impu WHERE ({where}) AND c.expires_at > ?"
+    " ORDER BY e.impu, c.registered_at, c.contact_id"
+)
+"""Live entries with their live contacts in one statement: one snapshot without a transaction
+(a W7 lookup is one round trip to a PostgreSQL server), on both databases."""
+
+
+def _entries(db: Db, where: str, params: tuple[str, ...], now: float) -> list[Entry]:
+    """The live entries matching ``where`` (on ``e.``, the entries), by IMPU; an entry whose every
+    contact has expired is not among them (5.2.2.3.1: the entry is gone)."""
+    rows: dict[str, list[Any]] = {}
+    for row in db.execute(_ENTRY_QUERY.format(where=where), (*params, now)):
+        rows.setdefault(row[0], []).append(row)
+    found = []
+    for impu, group in rows.items():
+        _, wimpu, external, allocated_by, created_at, updated_at = group[0][:6]
+        contacts = tuple(
+            Contact(
+                contact_id=c[6],
+                uri=c[7],
+                flow=c[8],
+                instance_id=c[9],
+                reg_id=c[10],
+                path=tuple(json.loads(c[11])),
+                ep_cscf=c[12],
+                expires_at=c[13],
+                registered_at=c[14],
+            )
+            for c in group
+        )
+        found.append(
+            Entry(
+                impu=impu,
+                wimpu=wimpu,
+                external_identity=external,
+                allocated_by=AllocatedBy(allocated_by),
+                contacts=contacts,
+                created_at=created_at,
+                updated_at=updated_at,
+            )
+        )
+    return found
 
 
 def _check_binding(

@@ -1,12 +1,13 @@
-"""Fixtures of the wIMPU Registrar tests: a fake clock, a started service, and a client
-that checks every response against the service's own OpenAPI document."""
+"""Fixtures of the wIMPU Registrar tests: a fake clock, a store and a started service on each
+backend (an SQLite file, and a PostgreSQL database of the session's throwaway server:
+``backend`` parametrises them), and a client that checks every response against the service's
+own OpenAPI document."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,9 +15,13 @@ from urllib.parse import quote
 import aiohttp
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+from registrar_db import sql
 from yarl import URL
 
-from reference.nodes.wimpu_registrar import ContactWrite, RegistrarService
+from reference.nodes.wimpu_registrar import ContactWrite, RegistrarService, Store
+
+BACKENDS = ("sqlite", "postgresql")
+"The store's backends every store, lease and service test runs on."
 
 T0 = 1_700_000_000.0
 IMPU = "sip:wrtc-0001@block1.ims.example.net"
@@ -88,12 +93,9 @@ def body(
 
 def dump(db_path: str) -> list[tuple[Any, ...]]:
     """Every stored row of both tables, read through a separate connection."""
-    db = sqlite3.connect(db_path)
-    try:
-        entries = db.execute("SELECT * FROM entries ORDER BY impu").fetchall()
-        contacts = db.execute("SELECT * FROM contacts ORDER BY impu, contact_id").fetchall()
-    finally:
-        db.close()
+    entries, contacts = sql(
+        db_path, "SELECT * FROM entries ORDER BY impu", "SELECT * FROM contacts ORDER BY impu, contact_id"
+    )
     return [("entry", *row) for row in entries] + [("contact", *row) for row in contacts]
 
 
@@ -179,9 +181,27 @@ class Api:
         self.checked += 1
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store's backend of the test: ``sqlite`` or ``postgresql``."""
+    return str(request.param)
+
+
 @pytest.fixture
-def db_path(tmp_path: Path) -> str:
+def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's store is: a new SQLite file, or a new database of the session's
+    PostgreSQL server (its URI)."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_dsn"))
     return str(tmp_path / "registrar.sqlite3")
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An open store: SQLite in memory, or a new PostgreSQL database."""
+    s = Store(str(request.getfixturevalue("pg_dsn")) if backend == "postgresql" else ":memory:")
+    yield s
+    s.close()
 
 
 @pytest.fixture

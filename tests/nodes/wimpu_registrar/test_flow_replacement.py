@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -11,13 +11,6 @@ from reference.nodes.wimpu_registrar import AllocatedBy, ContactWrite, Precondit
 T0 = 1_700_000_000.0
 IMPU = "sip:wrtc-0001@block1.ims.example.net"
 WIMPU = "sip:wrtc-!.*!@block1.ims.example.net"
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store(":memory:")
-    yield s
-    s.close()
 
 
 def test_a_contact_moved_to_a_new_flow_survives_the_close_of_the_old_one(

@@ -14,9 +14,10 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from registrar_db import set_schema_version
 
 from conformance.harness.expect import wait_until_async
-from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError, model
+from reference.nodes.wimpu_registrar import SCHEMA_VERSION, RegistrarService, SchemaVersionError, Store, model
 from reference.nodes.wimpu_registrar.service import MAX_BODY
 
 IMPU = "sip:wrtc-0001@block1.ims.example.net"
@@ -384,12 +385,8 @@ class TestService:
                 await second.stop()
 
     async def test_other_schema_version_fails_to_start(self, db_path: str) -> None:
-        import sqlite3
-
-        db = sqlite3.connect(db_path)
-        db.execute("PRAGMA user_version = 99")
-        db.commit()
-        db.close()
+        Store(db_path).close()
+        set_schema_version(db_path, 99)
         svc = RegistrarService(db_path=db_path)
         with pytest.raises(SchemaVersionError, match="schema version 99"):
             await svc.start()

@@ -49,6 +49,7 @@ def test_document_says_the_api_is_a_project_proposal() -> None:
 
 def test_document_is_a_valid_openapi_3_1_document() -> None:
     import openapi_spec_validator as validator
+
     validator.validate(DOC)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from registrar_db import set_schema_version, sql
 
 from reference.nodes.wimpu_registrar import (
     SCHEMA_VERSION,
@@ -31,13 +32,6 @@ A = AllocatedBy.THIRD_PARTY
 B = AllocatedBy.EP_CSCF
 
 Make = Callable[..., ContactWrite]
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store(":memory:")
-    yield s
-    s.close()
 
 
 class TestStepSix:
@@ -279,33 +273,30 @@ class TestFile:
         finally:
             db.close()
 
-    def test_writes_survive_reopening(self, tmp_path: Path, make_contact: Make) -> None:
-        path = str(tmp_path / "r.sqlite3")
-        first = Store(path)
+    def test_writes_survive_reopening(self, db_path: str, make_contact: Make) -> None:
+        first = Store(db_path)
         entry, _ = first.upsert_contact(IMPU, WIMPU, B, EXTERNAL, make_contact(), T0)
         first.close()
-        second = Store(path)
+        second = Store(db_path)
         try:
             assert second.read(IMPU, T0 + 1) == entry
         finally:
             second.close()
 
-    def test_other_schema_version_is_refused_clearly(self, tmp_path: Path) -> None:
-        path = str(tmp_path / "r.sqlite3")
-        Store(path).close()
-        db = sqlite3.connect(path)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-        db.commit()
-        db.close()
+    def test_other_schema_version_is_refused_clearly(self, db_path: str) -> None:
+        Store(db_path).close()
+        set_schema_version(db_path, SCHEMA_VERSION + 1)
         with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}"):
-            Store(path)
+            Store(db_path)
 
-    def test_foreign_database_is_refused(self, tmp_path: Path) -> None:
+    def test_foreign_database_is_refused(self, db_path: str) -> None:
+        sql(db_path, "CREATE TABLE entries (x INTEGER)")  # a registrar table of someone else's
+        with pytest.raises(SchemaVersionError, match="not a wIMPU Registrar database"):
+            Store(db_path)
+
+    def test_a_foreign_sqlite_file_is_refused_whatever_its_tables(self, tmp_path: Path) -> None:
         path = str(tmp_path / "other.sqlite3")
-        db = sqlite3.connect(path)
-        db.execute("CREATE TABLE t (x)")
-        db.commit()
-        db.close()
+        sql(path, "CREATE TABLE t (x)")
         with pytest.raises(SchemaVersionError, match="not a wIMPU Registrar database"):
             Store(path)
 
