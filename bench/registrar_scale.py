@@ -37,7 +37,7 @@ unexpected status or an exception), and for the service the CPU share of one cor
 process and of the registrar process over that row. No figure is asserted; the target of issue 18
 is printed beside the measured p99.
 
-PostgreSQL: by default a throwaway server of this run (``tests/pg_cluster.py``: ``initdb`` into a
+PostgreSQL: by default a throwaway server of this run (``reference/pg_cluster.py``: ``initdb`` into a
 temporary folder, ``postgres`` on a free loopback port, default settings but ``fsync`` and
 ``synchronous_commit`` on, as the registrar needs); ``--postgresql URI`` uses a running server instead
 (the password in ``PGPASSWORD``; each level in a schema of its own, dropped after). At the end, one line
@@ -544,13 +544,12 @@ def level(directory: Path, location: str, entries: int, seconds: float, clients:
 def postgres_server(uri: str | None) -> Iterator[Callable[[int], contextlib.AbstractContextManager[str]]]:
     """A factory of empty PostgreSQL stores, one a level: a schema of its own (as ``search_path``)
     in ``uri``'s database, or, without ``uri``, in a throwaway server of this run
-    (``tests/pg_cluster.py``), stopped at the end."""
+    (:mod:`reference.pg_cluster`), stopped at the end."""
     import psycopg
 
     cluster = None
     if uri is None:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from pg_cluster import PgCluster  # type: ignore[import-not-found]
+        from reference.pg_cluster import PgCluster
 
         cluster = PgCluster().start()
         os.environ["PGPASSWORD"] = cluster.password  # for this process's connections and the registrar's

@@ -31,7 +31,7 @@ DEBIAN_PACKAGES+=(faketime)
 # SIPp as the remote IMS party calling through the I-CSCF (issue 17, interop/sipp).
 DEBIAN_PACKAGES+=(sip-tester)
 # PostgreSQL's server binaries (initdb, postgres): the registrar's shared store (issue 18); the tests
-# start a throwaway server of their own on loopback (tests/pg_cluster.py), never the system one.
+# start a throwaway server of their own on loopback (reference/pg_cluster.py), never the system one.
 DEBIAN_PACKAGES+=(postgresql)
 # Node for the JsSIP and SIP.js interop tests; a node already on the PATH (e.g. nodesource) is kept.
 command -v node >/dev/null || DEBIAN_PACKAGES+=(nodejs npm)

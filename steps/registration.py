@@ -217,6 +217,25 @@ def user_has_registered_from_clients(world: World, user: str, count: int, client
     expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
 
 
+@when(
+    parsers.re(
+        rf"(?P<count>\d+) WICs of {USER} register with the identity and the token of that user "
+        r"at the same moment"
+    ),
+    converters={"count": int},
+)
+def wics_register_at_once(world: World, user: str, count: int) -> None:
+    """5.2.2.5.2 step 3 from several WICs at once: each REGISTER is sent before any is answered."""
+    world.register_wics_at_once(user, count)
+
+
+@then(parsers.re(rf"the eP-CSCF answers 200 to each of those WICs of {USER}"))
+def answers_every_wic(world: World, user: str) -> None:
+    """5.2.2.5.2 step 7 for each WIC that registered at the same moment: its REGISTER's final response."""
+    assert world.registrations_at_once, "no WICs registered at the same moment in this scenario"
+    expect.all_status(world.registrations_at_once, 200, f"the REGISTERs of the WICs of {user}")
+
+
 @when(parsers.re(rf"{USER} logs in at the WWSF and {WIC} of that user registers with its identity and token"))
 def logs_in_and_registers(world: World, user: str, wic: str) -> None:
     """5.2.2.5.2 steps 1-3 at a moment of the scenario (not in its preamble): the user logs in,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from pg_cluster import PgCluster, PostgresMissing
 
 from conformance.harness.remote import RemoteParty
+from reference.pg_cluster import PgCluster, PostgresMissing
 from reference.stack import Stack
 
 # The property and fuzz tests draw the same examples in every run (a red CI is a defect, never
@@ -43,7 +43,7 @@ async def remote(stack: Stack) -> AsyncIterator[RemoteParty]:
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A throwaway PostgreSQL server on loopback, one per test session (per xdist worker), for the
-    registrar's PostgreSQL store (``tests/pg_cluster.py``). Without PostgreSQL's server binaries the
+    registrar's PostgreSQL store (``reference/pg_cluster.py``). Without PostgreSQL's server binaries the
     tests that need it fail, saying so: CI installs them (``scripts/install.sh``)."""
     try:
         cluster = PgCluster()

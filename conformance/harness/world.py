@@ -26,6 +26,7 @@ token the WWSF would not issue at login is asked of its token issuer
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import os
@@ -185,6 +186,8 @@ class World:
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
         self._registrar_stalled = False
         "The wIMPU Registrar was made to stop answering (:meth:`stall_registrar`) and not resumed."
+        self.registrations_at_once: list[Response] = []
+        "The final responses to the REGISTERs of :meth:`register_wics_at_once`, in WIC order."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, judge the capture with the
@@ -565,6 +568,27 @@ class World:
         for number in range(1, count + 1):
             self.connect(self.wic_number(user, number), user)
             responses.append(self.register(self.wic_number(user, number), user))
+        return responses
+
+    def register_wics_at_once(self, user: str, count: int) -> list[Response]:
+        """``count`` WICs of ``user`` ("<user>-1" ...) connect, then send their REGISTERs (600 s) all
+        together, none waiting for another's answer: what an eP-CSCF sees when several browsers of
+        one block start at the same moment (5.2.2.5.1 option 2: several "first" registrations)."""
+        names = [self.wic_number(user, number) for number in range(1, count + 1)]
+        for name in names:
+            self.connect(name, user)
+        login = self.logins[user]
+
+        async def together() -> list[Response]:
+            return list(
+                await asyncio.gather(
+                    *(self.wics[n].register(login.identity, token=login.token) for n in names)
+                )
+            )
+
+        responses = self.loop.run(together())
+        self.outcome = Outcome(response=responses[-1])
+        self.registrations_at_once = responses
         return responses
 
     def wics_of(self, user: str) -> dict[str, Wic]:

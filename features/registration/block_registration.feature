@@ -50,6 +50,20 @@ Feature: 5.2.2.5.1 Block registration of the wIMPU range
       And the 200 OK to the registration of block "sip:wrtc-!.*!@block2.ims.example.net" carried a Service-Route
       And the 200 OK to the registration of block "sip:wrtc-!.*!@block2.ims.example.net" listed "sip:block2@wrtc.ims.example.net" first and the wildcarded IMPU after it in P-Associated-URI, as the solution profile chooses (PROFILE_BLK_PAU_ORDER)
 
+    @step_2 @block_option_2 @option_b @inopportune @TP_WIMPU_BLK_006
+    Scenario: WICs registering at the same moment in a block not yet registered make a single registration of it
+      Option 2 registers the block "upon receiving the first individual IMPU registration
+      request from a WIC". When several WICs of the block register at once, each REGISTER is a
+      first one as it arrives, while the block's own registration is still under way: the block
+      is registered once (5.2.2.1 "A single IMS registration is performed per block of wIMPU"),
+      and every WIC is registered in it.
+
+      Given block "sip:wrtc-!.*!@block2.ims.example.net" has not been registered with the S-CSCF
+      And bob has logged in at the WWSF and received a security token
+      When 3 WICs of bob register with the identity and the token of that user at the same moment
+      Then the eP-CSCF answers 200 to each of those WICs of bob
+      And the S-CSCF holds a single registration of block "sip:wrtc-!.*!@block2.ims.example.net", made by eP-CSCF "ep-cscf2"
+
   Rule: A single IMS registration is performed per block of wIMPU, however many WICs register in it
 
     @step_1 @step_2 @TP_WIMPU_BLK_003

@@ -80,6 +80,7 @@ GUARDS: dict[str, str] = {
     "no_option1": "TP_WIMPU_BLK_001",
     "option2_never_registered": "TP_WIMPU_BLK_002",
     "block_per_wic": "TP_WIMPU_BLK_003",
+    "option2_registration_per_first_wic": "TP_WIMPU_BLK_006",
     "no_service_route": "TP_WIMPU_ORIG_001",
     "impu_to_wic": "TP_WIMPU_REG_007",
     "no_reallocation": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009",

@@ -541,6 +541,23 @@ def _block_per_wic(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(BlockRegistration, "ensure", ensure)
 
 
+def _option2_registration_per_first_wic(mp: pytest.MonkeyPatch) -> None:
+    """Option 2 with no memory of a registration under way: each WIC REGISTER that finds the block
+    not registered starts a block registration of its own, with its own contact (one WIC at a time,
+    the first has registered the block before the next arrives: nothing shows)."""
+    from reference.nodes.p_cscf import block_registration
+
+    async def ensure(self: Any) -> None:
+        if self.registered:
+            return
+        own = dataclasses.replace(self.binding, contact_user=f"block-{secrets.token_hex(3)}")
+        await self._run(block_registration.register_block(own, cnonce=secrets.token_hex(8)))
+        self.binding.registered, self.binding.cseq = own.registered, max(own.cseq, self.binding.cseq)
+        self.binding.service_route, self.binding.associated = own.service_route, own.associated
+
+    mp.setattr(block_registration.BlockRegistration, "ensure", ensure)
+
+
 def _no_service_route(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.block_registration import BlockRegistration
 
@@ -1476,6 +1493,10 @@ FAULTS: Mapping[str, Fault] = {
     "option2_never_registered": Fault(
         "the eP-CSCF never registers an option 2 block, not even on the first WIC registration",
         _option2_never_registered,
+    ),
+    "option2_registration_per_first_wic": Fault(
+        "option 2: each WIC REGISTER before the block is registered registers it, with its own contact",
+        _option2_registration_per_first_wic,
     ),
     "block_per_wic": Fault(
         "the eP-CSCF registers the block again, with a new contact, for every WIC registration",

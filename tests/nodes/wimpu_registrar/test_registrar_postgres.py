@@ -18,11 +18,10 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-import pg_cluster
 import pytest
-from pg_cluster import PgCluster, PostgresMissing, find_bin_dir
 from registrar_db import schema_version, sql
 
+from reference import pg_cluster
 from reference.nodes.wimpu_registrar import (
     SCHEMA_VERSION,
     AllocatedBy,
@@ -33,6 +32,7 @@ from reference.nodes.wimpu_registrar import (
 )
 from reference.nodes.wimpu_registrar.leases import LeaseClaim, LeaseHeldError, LeaseOutcome
 from reference.nodes.wimpu_registrar.model import StoreUnavailable
+from reference.pg_cluster import PgCluster, PostgresMissing, find_bin_dir
 
 T0 = 1_700_000_000.0
 IMPU = "sip:wrtc-0001@block1.ims.example.net"

@@ -24,6 +24,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import psycopg
 
 SUPERUSER = "wimpu_test"
 START_TIMEOUT = 60.0
@@ -130,7 +134,7 @@ class PgCluster:
         """The libpq URI of ``database`` (no password in it: see :attr:`password`)."""
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
-    def connect(self, database: str) -> object:
+    def connect(self, database: str) -> psycopg.Connection[Any]:
         """An autocommit psycopg connection as the superuser (for set-up and inspection)."""
         import psycopg
 
@@ -163,9 +167,9 @@ class PgCluster:
     def _admin(self, statement: str, database: str = "postgres") -> None:
         conn = self.connect(database)
         try:
-            conn.execute(statement)  # type: ignore[attr-defined]
+            conn.execute(statement)
         finally:
-            conn.close()  # type: ignore[attr-defined]
+            conn.close()
 
     def stop(self) -> None:
         """Stop the server this object started (fast shutdown, by its pid) and remove its files."""
