@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from reference.spec import clause
@@ -179,27 +179,23 @@ class Store:
 
     # -- transactions -----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Db]:
+    def _write(self) -> contextlib.AbstractContextManager[Db]:
         """One write transaction, committed (durably) on exit, rolled back on error.
 
         Raises:
             StoreUnavailable: the database server was lost (the next call connects again).
         """
-        with self._reachable():
-            self._db.begin_write()
-            try:
-                yield self._db
-            except BaseException:
-                self._rollback()
-                raise
-            self._db.commit()
+        return self._transaction(self._db.begin_write)
+
+    def _read(self) -> contextlib.AbstractContextManager[Db]:
+        """One read transaction, so an entry and its contacts are one snapshot."""
+        return self._transaction(self._db.begin_read)
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Db]:
-        """One read transaction, so an entry and its contacts are one snapshot."""
+    def _transaction(self, begin: Callable[[], None]) -> Iterator[Db]:
+        """A transaction opened by ``begin``, committed on exit, rolled back on error."""
         with self._reachable():
-            self._db.begin_read()
+            begin()
             try:
                 yield self._db
             except BaseException:

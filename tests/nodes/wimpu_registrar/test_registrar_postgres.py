@@ -191,12 +191,19 @@ def test_a_wrong_or_missing_password_is_one_clear_line_without_the_password(
         Store(pg_dsn)
 
 
-def test_a_password_file_is_read_and_a_password_in_the_uri_refused(
-    pg_dsn: str, pg_cluster: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def password_file(pg_cluster: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cluster's password in a file, and none in libpq's environment."""
     monkeypatch.delenv("PGPASSWORD")
     secret = tmp_path / "db.password"
     secret.write_text(pg_cluster.password + "\n", encoding="utf-8")
+    return secret
+
+
+def test_a_password_file_is_read_and_a_password_in_the_uri_refused(
+    pg_dsn: str, pg_cluster: PgCluster, password_file: Path
+) -> None:
+    secret = password_file
     service = RegistrarService(db_path=pg_dsn, db_password_file=str(secret))
     assert service.db_password_file == str(secret)
     with_password = pg_dsn.replace("wimpu_test@", f"wimpu_test:{pg_cluster.password}@")
@@ -205,19 +212,14 @@ def test_a_password_file_is_read_and_a_password_in_the_uri_refused(
     assert pg_cluster.password not in str(info.value)
 
 
-async def test_a_service_starts_with_its_password_file(
-    pg_dsn: str, pg_cluster: PgCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("PGPASSWORD")
-    secret = tmp_path / "db.password"
-    secret.write_text(pg_cluster.password + "\n", encoding="utf-8")
-    service = RegistrarService(db_path=pg_dsn, db_password_file=str(secret))
+async def test_a_service_starts_with_its_password_file(pg_dsn: str, password_file: Path) -> None:
+    service = RegistrarService(db_path=pg_dsn, db_password_file=str(password_file))
     await service.start()
     try:
         assert service.store.backend == "postgresql"
     finally:
         await service.stop()
-    missing = RegistrarService(db_path=pg_dsn, db_password_file=str(tmp_path / "absent"))
+    missing = RegistrarService(db_path=pg_dsn, db_password_file=str(password_file.with_name("absent")))
     with pytest.raises(ValueError, match="password file"):
         await missing.start()
 
