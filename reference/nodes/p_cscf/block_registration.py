@@ -58,6 +58,8 @@ class BlockRegistration:
         )  # fmt: skip
         self._lock = asyncio.Lock()
         self._refresh: Timer | None = None
+        self._first: asyncio.Future[Response] | None = None
+        "Option 2: the registration a WIC registration started, while it is under way."
 
     # The binding's state, read (and, by tests, written) as before.
     @property
@@ -159,9 +161,20 @@ class BlockRegistration:
             log.error("block refresh failed: %s", exc)
 
     async def ensure(self) -> None:
-        """Option 2: register the block upon a WIC registration if it is not registered yet."""
-        if block_registration_due(self.credentials.option, Trigger.WIC_REGISTRATION, self.registered):
-            await self.register()
+        """Option 2: register the block upon a WIC registration if it is not registered yet. WIC
+        registrations that arrive while that registration is under way wait for it: one
+        registration of the block, not one REGISTER per WIC (TP_WIMPU_BLK_006)."""
+        if not block_registration_due(self.credentials.option, Trigger.WIC_REGISTRATION, self.registered):
+            return
+        if self._first is None:
+            self._first = asyncio.ensure_future(self.register())
+            self._first.add_done_callback(self._first_done)
+        await asyncio.shield(self._first)
+
+    def _first_done(self, done: asyncio.Future[Response]) -> None:
+        self._first = None
+        if not done.cancelled():
+            done.exception()  # retrieved: each WIC registration waiting for it gets it raised
 
     def cancel(self) -> None:
         if self._refresh is not None:

@@ -1,0 +1,65 @@
+"""5.2.2.5.1 option 2 at the eP-CSCF: WIC registrations arriving while the block's first registration
+is under way wait for it, and start no registration of their own (TP_WIMPU_BLK_006 on the wire)."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+from typing import Any
+
+import pytest
+
+from reference.nodes.p_cscf.block_registration import BlockRegistration
+from reference.nodes.p_cscf.flows import BlockCredentials
+
+
+def option2_block(register: Any) -> BlockRegistration:
+    """A block registration of option 2 whose REGISTER transaction is ``register`` (no SIP node)."""
+    node: Any = types.SimpleNamespace(host="127.0.0.1", port=5080)
+    credentials = BlockCredentials(
+        "sip:wrtc-!.*!@block2.ims.example.net", "sip:block2@wrtc.ims.example.net", "block2@ims",
+        "not-a-secret", "sip:ims.example.net", option=2,
+    )  # fmt: skip
+    block = BlockRegistration(node, credentials, target=None, name="block2", timers=None)  # type: ignore[arg-type]
+    block.register = register  # type: ignore[method-assign]
+    return block
+
+
+async def test_wic_registrations_arriving_together_make_one_block_registration() -> None:
+    started = 0
+    gate = asyncio.Event()
+
+    async def register(expires: int | None = None) -> Any:
+        nonlocal started
+        started += 1
+        await gate.wait()
+        block.binding.registered = True
+        return "200 OK"
+
+    block = option2_block(register)
+    waiting = [asyncio.ensure_future(block.ensure()) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*waiting)
+    assert started == 1
+    await block.ensure()  # registered: a later WIC registration starts nothing
+    assert started == 1
+
+
+async def test_a_failed_first_registration_fails_every_wic_waiting_and_the_next_one_tries_again() -> (
+    None
+):
+    attempts = 0
+
+    async def register(expires: int | None = None) -> Any:
+        nonlocal attempts
+        attempts += 1
+        await asyncio.sleep(0)
+        raise RuntimeError("the S-CSCF refused the block")
+
+    block = option2_block(register)
+    results = await asyncio.gather(*(block.ensure() for _ in range(2)), return_exceptions=True)
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError] and attempts == 1
+    with pytest.raises(RuntimeError):
+        await block.ensure()
+    assert attempts == 2
