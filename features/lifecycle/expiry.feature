@@ -183,7 +183,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
     (Lifecycle: "A WebSocket that closes makes its contacts unreachable ... and the
     reference removes them"); RFC 5626 lets a registrar keep it until it expires.
 
-    @clause_5_2_2_3_2 @i_cscf @registrar_read @TP_WIMPU_LIFE_006
+    @clause_5_2_2_3_2 @clause_5_2_2_5_4 @step_5 @inopportune @i_cscf @registrar_read @TP_WIMPU_LIFE_006
     Scenario Outline: When one WIC's WebSocket closes, a session to the user still reaches the other WIC
       Given <user> has registered from 2 WICs
       When WIC 1 of <user> closes its WebSocket
