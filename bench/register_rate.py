@@ -350,7 +350,9 @@ def main() -> int:
             if kamailio and args.kamailio_ep:
                 lab_dir = str(directory / "kam-lab")
                 script = "interop/kamailio/start.sh"
-                lab = spawn(["sh", script, lab_dir, "bench-block1", hosts.ep], directory / "lab.log")
+                lab = spawn(
+                    ["sh", script, lab_dir, "bench-block1", "bench-block2", hosts.ep], directory / "lab.log"
+                )
                 wait_port(hosts.ep, 7443, lab, "the Kamailio eP-CSCF lab")
                 wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")

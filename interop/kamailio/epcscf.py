@@ -5,8 +5,13 @@ in a separate process (which says why: OpenSSL must stay out of Kamailio's proce
 result in ``$var(...)``; the configuration decides the SIP answers.
 
 - ``check_token``: $var(token) = ok | missing | invalid | mismatch, $var(token_detail).
-- ``w6_sync``: the W6 entry of the AoR mirrors its usrloc contacts; $var(w6) = ok | failed.
-- ``w6_contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4); $var(w6_contacts).
+- ``w6_sync``: the W6 entry of the AoR mirrors its usrloc contacts; $var(w6) = ok | failed. With
+  identity option B the AoR is the external identity and the entry that of the IMPU bound to it
+  (allocated by the helper if none is): $var(impu).
+- ``w6_contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4); $var(w6_contacts),
+  and $var(external), the external identity bound to it (option B; "" in option A).
+- ``w6_external``: option B, 5.2.2.5.3 step 2: the IMPU bound to the external identity
+  $var(identity), read over W6; $var(impu) ("" if none is registered), $var(w6) = ok | failed.
 """
 
 from __future__ import annotations
@@ -81,6 +86,15 @@ class EpCscf:
         if not answer.get("ok"):
             KSR.err(f"W6 write of {_pv('$tu')} failed: {answer.get('detail')}\n")
         KSR.pv.sets("$var(w6)", "ok" if answer.get("ok") else "failed")
+        KSR.pv.sets("$var(impu)", str(answer.get("impu", "")))
+        return 1
+
+    def w6_external(self, msg: Any, args: Any = None) -> int:
+        answer = _helper("external", {"external": _pv("$var(identity)")})
+        if not answer.get("ok"):
+            KSR.err(f"W6 read of external {_pv('$var(identity)')} failed: {answer.get('detail')}\n")
+        KSR.pv.sets("$var(w6)", "ok" if answer.get("ok") else "failed")
+        KSR.pv.sets("$var(impu)", str(answer.get("impu", "")))
         return 1
 
     def w6_contacts(self, msg: Any, args: Any = None) -> int:
@@ -92,6 +106,7 @@ class EpCscf:
             KSR.pv.seti("$var(w6_contacts)", -1)
         else:
             KSR.pv.seti("$var(w6_contacts)", len(answer.get("contacts", [])))
+        KSR.pv.sets("$var(external)", str(answer.get("external_identity", "")))
         return 1
 
 

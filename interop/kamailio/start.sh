@@ -1,21 +1,21 @@
 #!/bin/sh
 # Start the Kamailio eP-CSCF SUT (examples/pixit/kamailio.toml, [sut] start): the suite's reference
 # WWSF and wIMPU Registrar (python3 -m reference.cli up, with interop/kamailio/stack.toml, one process
-# each), then
-# Kamailio in the foreground with interop/kamailio/kamailio.cfg, its log on stderr. The suite stops
-# both with SIGTERM to the process group.
+# each), then two Kamailio instances with interop/kamailio/kamailio.cfg, one eP-CSCF each (5.2.2.1:
+# each block is associated with a different eP-CSCF): ep-cscf2 (block2, identity option B, define
+# OPTION_B) in the background, ep-cscf1 (block1, option A) in the foreground, their logs on stderr.
+# The suite stops them all with SIGTERM to the process group.
 #
-#   start.sh STATE_DIR BLOCK_PASSWORD [HOST]
+#   start.sh STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]
 #
-# STATE_DIR is made afresh (test PKI, registrar database, Kamailio's runtime files). BLOCK_PASSWORD
-# is the lab's password of block1 at the suite's emulated S-CSCF/HSS (the PIXIT's [[block]]).
+# STATE_DIR is made afresh (test PKI, registrar database, Kamailio's runtime files). BLOCKn_PASSWORD
+# is the lab's password of blockn at the suite's emulated S-CSCF/HSS (the PIXIT's [[block]]).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 state=$1
-password=$2
-host=${3:-127.0.0.1}
-wss_port=7443
-sip_port=5080
+password1=$2
+password2=$3
+host=${4:-127.0.0.1}
 s_cscf_port=5070
 ims_domain=ims.example.net
 
@@ -23,11 +23,12 @@ command -v kamailio >/dev/null || { echo "start.sh: kamailio is not installed (s
 faketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 [ -r "$faketime" ] || { echo "start.sh: libfaketime is not installed (scripts/install.sh: faketime)" >&2; exit 1; }
 rm -rf "$state"
-mkdir -p -m 700 "$state/secrets" "$state/kamailio/db"
+mkdir -p -m 700 "$state/secrets" "$state/kamailio/db" "$state/kamailio2/db"
 state=$(cd "$state" && pwd)
 printf '+0.000000\n' > "$state/clock-offset"   # the tester's clock: no jump yet (reference/clock.py)
 umask 077
-printf %s "$password" > "$state/secrets/block.block1.password"
+printf %s "$password1" > "$state/secrets/block.block1.password"
+printf %s "$password2" > "$state/secrets/block.block2.password"
 
 # The reference WWSF and registrar; they issue the test PKI (pki/ep-cscf.pem is the WSS server
 # certificate for HOST, pki/client.ep-cscf1.pem the eP-CSCF's W6 client certificate).
@@ -40,43 +41,60 @@ for node in registrar wwsf; do
   echo $! > "$state/$node.pid"
 done
 for _ in $(seq 100); do
-  [ -s "$state/pki/client.ep-cscf1.key" ] && [ -s "$state/pki/ep-cscf.key" ] && break
+  [ -s "$state/pki/client.ep-cscf1.key" ] && [ -s "$state/pki/client.ep-cscf2.key" ] && [ -s "$state/pki/ep-cscf.key" ] && break
   sleep 0.2
 done
 
-# The block registration of option 1 (5.2.2.5.1), a uac_reg record in a dbtext table: the distinct
-# IMPU sip:block1@wrtc.ims.example.net, IMPI block1@<ims domain>, through the S-CSCF.
-cat > "$state/kamailio/db/version" <<EOF
-table_name(string) table_version(int)
-uacreg:5
-EOF
-{
-  echo "id(int,auto) l_uuid(string) l_username(string) l_domain(string) r_username(string) r_domain(string) realm(string) auth_username(string) auth_password(string) auth_ha1(string,null) auth_proxy(string) expires(int) flags(int) reg_delay(int) contact_addr(string,null) socket(string,null)"
-  echo "1:block1:block1:wrtc.$ims_domain:block1:wrtc.$ims_domain:$ims_domain:block1@$ims_domain:$password::sip\\:$host\\:$s_cscf_port;transport=tcp:600:0:0::"
-} > "$state/kamailio/db/uacreg"
+# The block registration of option 1 (5.2.2.5.1), a uac_reg record in a dbtext table of each
+# instance: the block's distinct IMPU sip:<block>@wrtc.<ims domain>, IMPI <block>@<ims domain>,
+# through the S-CSCF.
+#   uacreg DIR BLOCK PASSWORD
+uacreg() {
+  printf 'table_name(string) table_version(int)\nuacreg:5\n' > "$1/version"
+  {
+    echo "id(int,auto) l_uuid(string) l_username(string) l_domain(string) r_username(string) r_domain(string) realm(string) auth_username(string) auth_password(string) auth_ha1(string,null) auth_proxy(string) expires(int) flags(int) reg_delay(int) contact_addr(string,null) socket(string,null)"
+    echo "1:$2:$2:wrtc.$ims_domain:$2:wrtc.$ims_domain:$ims_domain:$2@$ims_domain:$3::sip\\:$host\\:$s_cscf_port;transport=tcp:600:0:0::"
+  } > "$1/uacreg"
+}
+uacreg "$state/kamailio/db" block1 "$password1"
+uacreg "$state/kamailio2/db" block2 "$password2"
 
 # Kamailio embeds Debian's Python 3.11 (app_python3): its standard library and dist-packages
 # (python3-jwt), whatever python3 comes first on the PATH of the caller (pyenv, a venv).
 export PYTHONHOME=/usr PYTHONNOUSERSITE=1
 unset PYTHONPATH
 export KAM_CA="$state/pki/ca.pem"
-export KAM_CLIENT_CERT="$state/pki/client.ep-cscf1.pem"
-export KAM_CLIENT_KEY="$state/pki/client.ep-cscf1.key"
 export KAM_WWSF="https://$host:8443"
 export KAM_REGISTRAR="https://$host:8180"
-export KAM_IDENTITY="sip:ep-cscf1.$ims_domain"
-export KAM_WIMPU="sip:wrtc-!.*!@block1.$ims_domain"
 # Kamailio (its uac_reg block refresh, usrloc expiry, TLS) and its helper processes run on the
 # tester's clock: libfaketime reads the PIXIT's [clock] offset file as a relative offset, re-read on
 # every call (the tester moves it during a scenario). The monotonic clock moves with it:
 # FAKETIME_DONT_FAKE_MONOTONIC=1 makes Python's subprocess.run(timeout=...) fail with EINVAL in the
 # KEMI script (libfaketime 0.9.10), so the helpers could not run.
 export LD_PRELOAD="$faketime" FAKETIME_TIMESTAMP_FILE="$state/clock-offset" FAKETIME_NO_CACHE=1
-exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$state/kamailio" -w "$state/kamailio" \
-  -A "HOST=$host" -A "WSS_PORT=$wss_port" -A "SIP_PORT=$sip_port" \
-  -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \
-  -A "WWSF_ORIGIN=\"https://$host:8443\"" \
-  -A "BLOCK_RE=\"^sip:wrtc-.*@block1\\.ims\\.example\\.net\$\"" \
-  -A "PATH_URI=\"sip:term@$host:$sip_port;transport=tcp;lr\"" \
-  -A "BLOCK_AOR=\"sip:block1@wrtc.$ims_domain\"" \
-  -A "CONTACT_ADDR=\"$host:$sip_port;transport=tcp\"" -A "DB_URL=\"text://$state/kamailio/db\"" -A "KEMI=\"$here/epcscf.py\""
+# One instance, replacing the calling shell: kamailio_instance RUNTIME_DIR WSS_PORT SIP_PORT BLOCK
+# ID_RE [-A OPTION_B]; the KAM_* settings of its helper come from the environment.
+kamailio_instance() {
+  dir=$1 wss=$2 sip=$3 block=$4 id_re=$5
+  shift 5
+  exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$dir" -w "$dir" \
+    -A "HOST=$host" -A "WSS_PORT=$wss" -A "SIP_PORT=$sip" \
+    -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \
+    -A "WWSF_ORIGIN=\"https://$host:8443\"" \
+    -A "ID_RE=\"$id_re\"" \
+    -A "PATH_URI=\"sip:term@$host:$sip;transport=tcp;lr\"" \
+    -A "BLOCK_AOR=\"sip:$block@wrtc.$ims_domain\"" \
+    -A "CONTACT_ADDR=\"$host:$sip;transport=tcp\"" -A "DB_URL=\"text://$dir/db\"" -A "KEMI=\"$here/epcscf.py\"" "$@"
+}
+
+# ep-cscf2: block2, identity option B (the WICs register with external identities of enterprise.com)
+(
+  export KAM_CLIENT_CERT="$state/pki/client.ep-cscf2.pem" KAM_CLIENT_KEY="$state/pki/client.ep-cscf2.key"
+  export KAM_IDENTITY="sip:ep-cscf2.$ims_domain" KAM_WIMPU="sip:wrtc-!.*!@block2.$ims_domain" KAM_OPTION=B
+  kamailio_instance "$state/kamailio2" 7444 5082 block2 '^sip:[^@;]+@enterprise\.com$' -A OPTION_B
+) &
+echo $! > "$state/ep-cscf2.pid"
+# ep-cscf1: block1, identity option A, in the foreground
+export KAM_CLIENT_CERT="$state/pki/client.ep-cscf1.pem" KAM_CLIENT_KEY="$state/pki/client.ep-cscf1.key"
+export KAM_IDENTITY="sip:ep-cscf1.$ims_domain" KAM_WIMPU="sip:wrtc-!.*!@block1.$ims_domain" KAM_OPTION=A
+kamailio_instance "$state/kamailio" 7443 5080 block1 '^sip:wrtc-.*@block1\.ims\.example\.net$'

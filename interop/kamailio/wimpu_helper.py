@@ -10,7 +10,11 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
     wimpu_helper.py token   {"authorization": [...], "body": str, "content_type": str, "to": str}
                          -> {"verdict": "ok" | "missing" | "invalid" | "mismatch", "detail": str}
     wimpu_helper.py w6      {"impu": str, "contacts": {contact_id: ContactWrite}}
-                         -> {"ok": bool, "detail": str}
+                         -> {"ok": bool, "detail": str, "impu": str}
+    wimpu_helper.py contacts {"impu": str}
+                         -> {"ok": bool, "contacts": [str], "external_identity": str, "detail": str}
+    wimpu_helper.py external {"external": str}
+                         -> {"ok": bool, "impu": str, "detail": str}
 
 - ``token``: the WWSF token of a REGISTER (TR 23.701 5.2.2.5.2 steps 3-4, the solution profile's
   "Token"). Kamailio's ``jwt`` module (libjwt) is not packaged in Debian bookworm, and it takes a
@@ -19,13 +23,21 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
 - ``w6``: the W6 write to the wIMPU Registrar (5.2.2.5.2 step 6), which needs PUT and DELETE with a
   TLS client certificate; Kamailio 5.6's ``http_client`` sends only GET and POST, and
   ``http_async_client`` is not packaged in Debian bookworm. The W6 entry of the IMPU is made to hold
-  exactly the contacts given (those ``usrloc`` holds after ``save()``).
+  exactly the contacts given (those ``usrloc`` holds after ``save()``). With identity option B
+  (``KAM_OPTION=B``) the REGISTER's identity is an external identity: the entry is that of the
+  individual IMPU bound to it (W6 read by external identity, 5.2.2.5.2 step 5), or of one this
+  eP-CSCF allocates from its block (``allocate``), and the write carries the binding (step 6).
+- ``contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4), with the external
+  identity bound to it (option B).
+- ``external``: the registration context of an external identity (option B, 5.2.2.5.3 step 2):
+  the individual IMPU bound to it.
 
 Settings come from the environment start.sh sets (KAM_*).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import ssl
@@ -136,15 +148,48 @@ def check_token(request: dict[str, Any]) -> dict[str, str]:
     return {"verdict": "ok", "detail": ""}
 
 
+def option_b() -> bool:
+    return os.environ.get("KAM_OPTION", "A").upper() == "B"
+
+
+def allocate(external: str) -> str:
+    """Option B (TR 23.701 5.2.2.1): the individual IMPU this eP-CSCF allocates for an external
+    identity from its block's wildcard ``sip:<prefix>!.*!@<host>``: the prefix and a digest of the
+    external identity. The same external identity always gets the same IMPU, also after its
+    registration is gone (PROFILE_LIFE_IMPU_STABLE), without any state of its own."""
+    wimpu = _env("WIMPU")
+    user, _, host = wimpu.removeprefix("sip:").partition("@")
+    prefix = user.split("!", 1)[0]
+    digest = hashlib.sha256(identity(external).encode()).hexdigest()[:20]
+    return f"sip:{prefix}{digest}@{host}"
+
+
+def read_by_external(registrar: Registrar, external: str) -> tuple[int, Any]:
+    query = urllib.parse.urlencode({"external": identity(external)})
+    return registrar.http("GET", _env("REGISTRAR") + "/w6/v1/registrations?" + query)
+
+
 def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
     registrar = Registrar()
-    impu = identity(str(request["impu"]))
+    external: str | None = None
+    if option_b():
+        # 5.2.2.5.2 step 5: the registration status of the external identity; step 6: the IMPU
+        # bound to it, or a new one of this block
+        external = identity(str(request["impu"]))
+        status, bound = read_by_external(registrar, external)
+        if status not in (200, 404):
+            return {"ok": False, "detail": f"GET external {external}: {status}"}
+        impu = identity(bound["impu"]) if status == 200 and bound else allocate(external)
+    else:
+        impu = identity(str(request["impu"]))
     live: dict[str, dict[str, Any]] = request["contacts"]
     base = _env("REGISTRAR") + "/w6/v1/registrations/" + urllib.parse.quote(impu, safe="")
     status, entry = registrar.http("GET", base)
     stored = {c["contact_id"] for c in entry["contacts"]} if status == 200 and entry else set()
     for contact_id, contact in live.items():
-        body = {"wimpu": _env("WIMPU"), "allocated_by": "third-party", "contact": contact}
+        body: dict[str, Any] = {"wimpu": _env("WIMPU"), "allocated_by": "third-party", "contact": contact}
+        if external is not None:
+            body.update(allocated_by="ep-cscf", external_identity=external)
         url = f"{base}/contacts/{urllib.parse.quote(contact_id, safe='')}"
         status, _ = registrar.http("PUT", url, body)
         if status not in (200, 201):
@@ -153,7 +198,7 @@ def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
         status, _ = registrar.http("DELETE", f"{base}/contacts/{urllib.parse.quote(contact_id, safe='')}")
         if status not in (200, 204, 404):
             return {"ok": False, "detail": f"DELETE {contact_id}: {status}"}
-    return {"ok": True, "detail": ""}
+    return {"ok": True, "detail": "", "impu": impu}
 
 
 def w6_contacts(request: dict[str, Any]) -> dict[str, Any]:
@@ -162,13 +207,25 @@ def w6_contacts(request: dict[str, Any]) -> dict[str, Any]:
     url = _env("REGISTRAR") + "/w6/v1/registrations/" + urllib.parse.quote(impu, safe="")
     status, entry = Registrar().http("GET", url)
     if status == 404:
-        return {"ok": True, "contacts": []}
+        return {"ok": True, "contacts": [], "external_identity": ""}
     if status != 200 or not entry:
         return {"ok": False, "detail": f"GET {impu}: {status}", "contacts": []}
-    return {"ok": True, "contacts": [c["uri"] for c in entry["contacts"]]}
+    contacts = [c["uri"] for c in entry["contacts"]]
+    return {"ok": True, "contacts": contacts, "external_identity": entry.get("external_identity") or ""}
 
 
-COMMANDS = {"token": check_token, "w6": w6_sync, "contacts": w6_contacts}
+def w6_external(request: dict[str, Any]) -> dict[str, Any]:
+    """TR 23.701 5.2.2.5.3 step 2 (option B): "the eP-CSCF retrieves the registration context" of
+    the originating external identity over W6: the individual IMPU bound to it ("" if none)."""
+    status, entry = read_by_external(Registrar(), str(request["external"]))
+    if status == 404:
+        return {"ok": True, "impu": ""}
+    if status != 200 or not entry:
+        return {"ok": False, "impu": "", "detail": f"GET external {request['external']}: {status}"}
+    return {"ok": True, "impu": identity(str(entry["impu"]))}
+
+
+COMMANDS = {"token": check_token, "w6": w6_sync, "contacts": w6_contacts, "external": w6_external}
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ def private_pixit(host: str) -> Path:
     """The PIXIT on ``host`` (same ports), its state directory var/kamailio-<host>, beside the original."""
     text = PIXIT.read_text(encoding="utf-8")
     moved = text.replace("127.0.0.1", host).replace("var/kamailio", f"var/kamailio-{host}")
-    moved, started = re.subn(r'("kamailio-lab-block1")\]', rf'\1, "{host}"]', moved)
+    moved, started = re.subn(r'("kamailio-lab-block2")\]', rf'\1, "{host}"]', moved)
     assert started == 1, f"{PIXIT}: no start command to move to {host}"
     private = PIXIT.with_name(f".{PIXIT.stem}.{os.getpid()}.{host}.toml")
     private.write_text(moved, encoding="utf-8")

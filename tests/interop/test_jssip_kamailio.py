@@ -68,8 +68,11 @@ def lab() -> Iterator[Lab]:
             f"the Kamailio lab did not write its CA and keys within {pixit.ready} s: "
             f"{process.output_tail(10)}"
         )
-        wwsf, [ep] = pixit.node("wwsf"), pixit.ep_cscfs
-        ends = [*wwsf.listening(), *ep.listening()]
+        # two eP-CSCFs (ep-cscf2 serves block2, option B); the JsSIP and SIP.js users are alice's, of
+        # block1, whose eP-CSCF is ep-cscf1
+        wwsf, eps = pixit.node("wwsf"), pixit.ep_cscfs
+        ep = next(e for e in eps if e.name == "ep-cscf1")
+        ends = [*wwsf.listening(), *(end for e in eps for end in e.listening())]
         while not all(_listening(end) for end in ends):
             assert process.status() is None, f"the Kamailio lab exited: {process.output_tail(10)}"
             assert time.monotonic() < deadline, f"{ends} not all listening within {pixit.ready} s"
