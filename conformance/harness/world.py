@@ -291,9 +291,11 @@ class World:
         as the capture rules know them (:attr:`captures.flows.Knowledge.blocks`: one model of the
         block registrations, for the rules and the steps). A record's ``until`` is on the capture's
         clock, the tester's clock jumps counted."""
-        messages = self.wire.messages()
-        knowledge = Verifier.of(self._topology()).learn(messages)
-        return [record for record in knowledge.blocks if wimpu in record.wimpus]
+        return [record for record in self._block_records() if wimpu in record.wimpus]
+
+    def _block_records(self) -> list[BlockRecord]:
+        """Every block registration the capture so far shows (:meth:`block_registrations`), read once."""
+        return list(Verifier.of(self._topology()).learn(self.wire.messages()).blocks)
 
     def live_block_registrations(self, wimpu: str) -> list[BlockRecord]:
         """The registrations of block ``wimpu`` the S-CSCF holds now (:meth:`block_registrations`
@@ -323,8 +325,9 @@ class World:
         next ``seconds`` of the tester's clock (its ``until`` counts the tester's jumps so far)."""
         now = time.time()
         found = []
+        known = self._block_records()
         for block in self.sut.blocks():
-            records = self.block_registrations(block.wimpu)
+            records = [r for r in known if block.wimpu in r.wimpus]
             if records and 0 < records[-1].until - now <= seconds:
                 found.append(block.wimpu)
         return found
@@ -336,7 +339,8 @@ class World:
         scenario's own checks (the remote party's call gets 480), not here."""
         started = time.monotonic()
         while time.monotonic() - started < EVENT_WAIT:
-            if all(any(r.since > since for r in self.block_registrations(w)) for w in wimpus):
+            known = self._block_records()
+            if all(any(r.since > since and w in r.wimpus for r in known) for w in wimpus):
                 return
             time.sleep(0.2)
 
