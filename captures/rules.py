@@ -322,6 +322,20 @@ def _answer(flow: Flow, asked: Hop) -> Hop | None:
     )
 
 
+def _unretrieved(flow: Flow, reads: list[Hop], sent: Hop) -> Hop | None:
+    """The first of ``reads`` when none of them had a 2xx answer before ``sent`` (the message
+    that needed what they read): the read was made, nothing was retrieved by it. None when one
+    of them was answered so in time, or when there are none (``_query`` judges that)."""
+    for asked in reads:
+        answer = _answer(flow, asked)
+        info = answer.message.http if answer is not None else None
+        status = info.status if info is not None else None
+        in_time = answer is not None and answer.message.index < sent.message.index
+        if in_time and status is not None and 200 <= status < 300:
+            return None
+    return reads[0] if reads else None
+
+
 def _json(info: HttpInfo | None) -> Any:
     if info is None or not info.body:
         return None
@@ -1611,6 +1625,16 @@ def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
         naming = _naming(window, _aliases(ctx, orig.identity, *registered))
         others = [h for h in window if h not in naming]
         what = "W6 read before the INVITE goes on"
+        unanswered = _unretrieved(flow, _reads(naming), orig.forwarded)
+        if unanswered is not None:
+            # "shall first retrieve ... Following that": a read the registrar never answered
+            # (or refused) retrieved no context, whatever the INVITE then asserts.
+            detail = (
+                f"{what}: the INVITE went on (frame {orig.forwarded.message.frame}) with no 2xx to the"
+                f" W6 read of frame {unanswered.message.frame}: the registration context was not retrieved"
+            )
+            found.append(say("fail", detail, orig.forwarded))
+            continue
         found.append(_query(say, ctx, "W6", _reads(naming), others, what, orig.forwarded))
     return say.summary(found)
 
@@ -1888,6 +1912,16 @@ def termination_reads_contacts(flow: Flow, ctx: Context) -> list[Finding]:
         naming = _naming(window, at.called)
         others = [h for h in window if h not in naming]
         what = "W6 read of the called IMPU's contacts before delivery"
+        unanswered = _unretrieved(flow, _reads(naming), at.branches[0]) if at.branches else None
+        if unanswered is not None:
+            # Step 4 "fetches the contact information" before step 5 delivers: a read the
+            # registrar never answered (or refused) fetched nothing to deliver to.
+            detail = (
+                f"{what}: the INVITE was delivered (frame {at.branches[0].message.frame}) with no 2xx"
+                f" to the W6 read of frame {unanswered.message.frame}: no contact information was fetched"
+            )
+            found.append(say("fail", detail, at.branches[0]))
+            continue
         found.append(_query(say, ctx, "W6", _reads(naming), others, what, at.end))
     return say.summary(found)
 

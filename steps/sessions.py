@@ -60,6 +60,18 @@ def wic_originates(world: World, wic: str, user: str) -> None:
     world.originate(wic, world.identity_of(user))
 
 
+@when(
+    parsers.re(
+        rf"{WIC} starts a session to the remote party with the identity of {USER} and waits until its "
+        r"transaction times out"
+    )
+)
+def wic_originates_until_timer_b(world: World, wic: str, user: str) -> None:
+    """The WIC waits for the final response as long as its INVITE transaction lives (RFC 3261
+    17.1.1.2, Timer B); TR 23.701 5.2.2.5.3 steps 1-2."""
+    world.originate_until_timer_b(wic, world.identity_of(user))
+
+
 @given(parsers.re(rf"{WIC} has started a session to the remote party with the identity of {USER}"))
 def wic_has_originated(world: World, wic: str, user: str) -> None:
     expect.status(world.originate(wic, world.identity_of(user)), 200, "the session set-up")

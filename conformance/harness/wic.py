@@ -444,11 +444,13 @@ class Wic:
         asserted: str | None = None,
         preferred: str | None = None,
         route: tuple[str, ...] = (),
+        within: float | None = None,
     ) -> Response:
-        """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response."""
+        """Originate a session (5.2.2.5.3 step 1); ACK a 2xx. Returns the final response, waited
+        for at most ``within`` seconds (default :attr:`timeout`; TimeoutError when none came)."""
         invite = self.invite_request(identity, target, asserted=asserted, preferred=preferred, route=route)
         self.last_invite = invite
-        response = await self.request(invite)
+        response = await self.request(invite, within=within)
         if 200 <= response.status < 300:
             await self.send(self.ack_for(invite, response))
         return response

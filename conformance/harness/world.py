@@ -34,7 +34,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import jwt
@@ -95,6 +95,13 @@ class Outcome:
 TIMER_F = TimerValues(reliable=True).timer_f
 """RFC 3261 17.1.2.2: a WIC's non-INVITE client transaction times out after 64*T1 (32 s) without a
 final response, over WebSocket too (the SIP core's own timer table)."""
+
+_Answer = TypeVar("_Answer", Response, Response | None)
+"A session attempt's final response, or None where the caller may be left without one."
+
+TIMER_B = TimerValues(reliable=True).timer_b
+"""RFC 3261 17.1.1.2: a WIC's INVITE client transaction times out after 64*T1 (32 s) without a
+final response."""
 
 MESSAGE_TEXT = "wIMPU conformance: a MESSAGE outside any session"
 "The text every MESSAGE of the scenarios carries (RFC 3428, text/plain)."
@@ -697,11 +704,35 @@ class World:
             )
         )
 
-    def _attempt(self, caller: str, called: str, place: Callable[[], Response]) -> Response:
+    def _attempt(self, caller: str, called: str, place: Callable[[], _Answer]) -> _Answer:
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
         response = place()
-        self.session = Session(caller, called, started, wall, time.time(), response.status)
+        status = response.status if response is not None else None
+        self.session = Session(caller, called, started, wall, time.time(), status)
+        return response
+
+    def originate_until_timer_b(self, wic_name: str, identity: str) -> Response | None:
+        """5.2.2.5.3 step 1: WIC ``wic_name`` starts a session to the remote party with
+        ``identity`` and waits for the final response as long as its INVITE transaction lives:
+        Timer B, 64*T1 = 32 s (RFC 3261 17.1.1.2). The outcome's response is None when none came
+        by then; a 2xx is ACKed."""
+        wic = self.wics[wic_name]
+        remote = self.remote_identity
+
+        def place() -> Response | None:
+            try:
+                answer: Response = self.loop.run(
+                    wic.invite(identity, remote, within=TIMER_B), timeout=TIMER_B + EVENT_WAIT
+                )
+            except TimeoutError:
+                return None
+            return answer
+
+        response = self._attempt(wic_name, remote, place)
+        self.outcome = Outcome(response=response)
+        if response is not None:
+            self.dialogs[wic_name] = response
         return response
 
     def originate(

@@ -231,6 +231,31 @@ Feature: 5.2.2.5.3 Origination
       And the INVITE reaching the remote party carries the From header field exactly as WIC "B1" sent it
       And the INVITE captured from the eP-CSCF to the S-CSCF asserts the individual IMPU of bob and carries the From header field exactly as WIC "B1" sent it
 
+    @step_2 @timer @fault_injection @registrar_read @option_b @TP_WIMPU_ORIG_015
+    Scenario: A session of an option B WIC goes no further than the eP-CSCF while the wIMPU Registrar does not answer, and goes on once it does
+      5.2.2.5.3: "the eP-CSCF shall first retrieve the registration context for the WIC from the
+      wIMPU Registrar. Following that, the eP-CSCF follows standard IMS procedures". A registrar
+      that has stopped answering (a hung process: it accepts the connection and the request and
+      answers nothing) gives no context, so nothing may go on to the S-CSCF: not with an identity
+      the eP-CSCF made up, nor with one it kept from the registration (ORIG_W6_OPTION_B: the W6
+      read answered 2xx before the INVITE goes on). The WIC waits as long as its INVITE
+      transaction lives (RFC 3261 17.1.1.2: Timer B, 64*T1 = 32 s). That the eP-CSCF answers it
+      first, with 503 (RFC 3261 21.5.4, temporarily unable), is the solution profile's choice.
+      Once the registrar answers again, the same WIC's session goes on with the allocated IMPU.
+
+      Given bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      And WIC "B1" has registered with the identity and the token of bob
+      And the wIMPU Registrar has stopped answering
+      When WIC "B1" starts a session to the remote party with the identity of bob and waits until its transaction times out
+      Then no INVITE reaches the S-CSCF or the remote party
+      And the eP-CSCF answers 503, as the solution profile chooses (PROFILE_ORIG_W6_UNAVAILABLE)
+      When the wIMPU Registrar answers again
+      And WIC "B1" starts a session to the remote party with the identity of bob
+      Then the eP-CSCF answers 200
+      And the eP-CSCF queried the wIMPU Registrar for the session
+      And the INVITE captured from the eP-CSCF to the S-CSCF asserts the individual IMPU of bob and carries the From header field exactly as WIC "B1" sent it
+
   Rule: Step 2 does not apply when the third party allocated the IMPU - standard originating IMS procedures apply
 
     @step_2 @option_a @registrar_read @TP_WIMPU_ORIG_003

@@ -202,6 +202,12 @@ class Wire:
         )
         return self.add(REGISTRAR, request.src, raw, "HTTP", http=info, connection=request.connection)
 
+    def _w6_read(self, client: Endpoint, path: str, status: int | None, entry: object) -> None:
+        """A W6 read answered ``status`` (the entry with a 2xx), or left unanswered (None)."""
+        request = self.http_request(client, "GET", path)
+        if status is not None:
+            self.http_answer(request, status, answer=entry if 200 <= status < 300 else None)
+
     # ----- the flows of the text ------------------------------------------------------------------
 
     def block_registration(
@@ -333,13 +339,15 @@ class Wire:
         bearer: bool = False,
         kept_claim: str | None = None,
         w6_identity: str | None = None,
+        w6_status: int | None = 200,
         route: Sequence[str] = (),
         to: Endpoint = SCSCF,
     ) -> None:
         """5.2.2.5.3 steps 1-3: the WIC's INVITE, [W6 read], the INVITE to the S-CSCF (with
         ``route``'s URIs as its Route; sent to ``to`` instead, a bypass), 200 OK.
         ``kept_claim``: a P-Asserted-Identity the WIC wrote and the eP-CSCF passed on;
-        ``w6_identity``: the identity the W6 read names (default: ``identity``, the From)."""
+        ``w6_identity``: the identity the W6 read names (default: ``identity``, the From);
+        ``w6_status``: the registrar's answer to the read (None: unanswered, a hung registrar)."""
         iwf, pcscf, client = (IWF1, PCSCF1, EP1_HTTP) if option == "A" else (IWF2, PCSCF2, EP2_HTTP)
         headers = [("Contact", f"<{contact_of(wic)};ob>")]
         if bearer:
@@ -363,7 +371,7 @@ class Wire:
             path = (
                 f"/w6/v1/registrations?external={named}" if option == "B" else f"/w6/v1/registrations/{named}"
             )
-            self.http(client, "GET", path, 200, answer=answer)
+            self._w6_read(client, path, w6_status, answer)
         pai = asserted or (impu if option == "B" else identity)
         replace = {"from": from_line} if from_line else None
         drop = () if bearer else ("Authorization",)
@@ -385,6 +393,7 @@ class Wire:
         registered: bool = True,
         w7: bool = True,
         w6: bool = True,
+        w6_status: int | None = 200,
         winner: int = 1,
         cancel: bool = True,
         reason: bool = True,
@@ -397,7 +406,8 @@ class Wire:
     ) -> None:
         """5.2.2.5.4 steps 1-5: I-CSCF (W7), S-CSCF, eP-CSCF (W6), forking to the WICs, each INVITE
         to a WIC with ``called_party`` in P-Called-Party-ID (default: the called identity, as the
-        profile chooses; None: no such header)."""
+        profile chooses; None: no such header); ``w6_status``: the registrar's answer to the W6
+        read (None: unanswered, a hung registrar)."""
         impu = impu or called
         option_b = impu != called
         iwf, pcscf, client = (IWF2, PCSCF2, EP2_HTTP) if option_b else (IWF1, PCSCF1, EP1_HTTP)
@@ -435,7 +445,7 @@ class Wire:
                 "external_identity": called if option_b else None,
                 "contacts": [{"uri": contact_of(w)} for w in contacts],
             }
-            self.http(client, "GET", f"/w6/v1/registrations/{impu}", 200, answer=entry)
+            self._w6_read(client, f"/w6/v1/registrations/{impu}", w6_status, entry)
         branches = []
         for wic in reached if reached is not None else contacts:
             shown = called if called_party == "" else called_party

@@ -773,6 +773,17 @@ class TestOrigination:
         w.origination(WIC1, BOB, option="B")
         assert verdicts(w, "ORIG_W6_OPTION_B") == ["pass"]
 
+    @pytest.mark.parametrize("status", [None, 404, 503])
+    def test_option_b_forwarding_without_the_context_retrieved_fails(self, status: int | None) -> None:
+        """5.2.2.5.3: "shall first retrieve the registration context ... Following that": a read
+        the registrar never answered (a hung registrar), or refused, retrieved nothing, even when
+        the INVITE then asserts the right IMPU (an eP-CSCF's cache)."""
+        w = Wire()
+        w.origination(WIC1, BOB, option="B", w6_status=status)
+        finding = only(w, "ORIG_W6_OPTION_B")
+        assert finding.verdict == "fail" and "registration context was not retrieved" in finding.detail
+        assert finding.leg.endswith("-> s-cscf")
+
     def test_option_b_without_any_registrar_message_fails_only_in_a_complete_capture(self) -> None:
         w = Wire()
         w.origination(WIC1, BOB, option="B", w6=False)
@@ -1007,6 +1018,16 @@ class TestTermination:
         w.termination(w6=False)
         finding = only(w, "TERM_W6_CONTACTS")
         assert finding.verdict == "fail" and finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    @pytest.mark.parametrize("status", [None, 503])
+    def test_delivering_without_the_contacts_fetched_fails(self, status: int | None) -> None:
+        """Step 4 "fetches the contact information" before step 5 delivers: a W6 read the
+        registrar never answered (or refused) fetched nothing to deliver to."""
+        w = Wire()
+        w.termination(w6_status=status)
+        finding = only(w, "TERM_W6_CONTACTS")
+        assert finding.verdict == "fail" and "no contact information was fetched" in finding.detail
+        assert finding.leg == "ep-cscf1/wss -> WIC@40001"
 
     def test_forked_to_every_contact_the_w6_answer_lists(self) -> None:
         w = Wire()

@@ -99,6 +99,9 @@ GUARDS: dict[str, str] = {
     "registration_cache_kept": "TP_WIMPU_ORIG_006 or TP_WIMPU_ORIG_014",
     # option B: the W6 read of step 2 finds the expired registration gone, whatever the flow holds
     "origination_after_expiry": "TP_WIMPU_ORIG_014 and option_a",
+    # a 'degraded mode' of step 2: only a registrar that does not answer shows it
+    "origination_context_cached": "TP_WIMPU_ORIG_015",
+    "origination_context_made_up": "TP_WIMPU_ORIG_015",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain
     "ppi_checked_against_the_domain": "TP_WIMPU_ORIG_008 and option_a",
     "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",

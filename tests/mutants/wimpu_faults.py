@@ -771,6 +771,49 @@ def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
     _origination_cache(mp, lambda request: True)
 
 
+def _on_w6_read_failure(mp: pytest.MonkeyPatch, fallback: Callable[[Any, dict[str, Any]], Any]) -> None:
+    """The eP-CSCF's option B origination read (step 2) that fails for a registrar which does not
+    answer is answered by ``fallback(effect, cache)`` instead: ``cache`` maps each external
+    identity to the entry its last W6 write returned (what the eP-CSCF saw at registration)."""
+    from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
+    from reference.nodes.wimpu_registrar.client import RegistrarUnavailable
+
+    service = _pcscf()
+    original = service.Pcscf._effect
+    cache: dict[str, Any] = {}
+
+    async def effect(self: Any, effect: object, flow_token: str) -> Any:
+        try:
+            result = await original(self, effect, flow_token)
+        except RegistrarUnavailable:
+            if isinstance(effect, W6ReadByExternal):
+                return fallback(effect, cache)
+            raise
+        if isinstance(effect, W6Write) and result[1].external_identity:
+            cache[result[1].external_identity] = result[1]
+        return result
+
+    mp.setattr(service.Pcscf, "_effect", effect)
+
+
+def _origination_context_cached(mp: pytest.MonkeyPatch) -> None:
+    """When the W6 read of an option B origination times out, the eP-CSCF falls back on the entry
+    it kept from the WIC's registration and forwards the session with that IMPU (a 'degraded
+    mode' that retrieves no context)."""
+    _on_w6_read_failure(mp, lambda effect, cache: cache.get(effect.external_identity))
+
+
+def _origination_context_made_up(mp: pytest.MonkeyPatch) -> None:
+    """When the W6 read of an option B origination times out, the eP-CSCF forwards the session
+    asserting the WIC's external identity (its From) in place of the IMPU it could not read."""
+
+    def made_up(effect: Any, cache: dict[str, Any]) -> Any:
+        kept = cache.get(effect.external_identity)
+        return None if kept is None else dataclasses.replace(kept, impu=effect.external_identity)
+
+    _on_w6_read_failure(mp, made_up)
+
+
 # ----- termination (5.2.2.5.4) and forking -------------------------------------------------
 
 
@@ -1536,6 +1579,16 @@ FAULTS: Mapping[str, Fault] = {
     "registration_cache_kept": Fault(
         "the eP-CSCF checks origination against a per-flow registration cache that de-registration leaves",
         _registration_cache_kept,
+    ),
+    "origination_context_cached": Fault(
+        "option B: when the W6 read of an origination times out, the eP-CSCF forwards the session "
+        "with the IMPU it kept from the registration",
+        _origination_context_cached,
+    ),
+    "origination_context_made_up": Fault(
+        "option B: when the W6 read of an origination times out, the eP-CSCF forwards the session "
+        "asserting the WIC's external identity",
+        _origination_context_made_up,
     ),
     "wic_asserted_identity_kept": Fault(
         "the eP-CSCF passes on a P-Asserted-Identity the WIC wrote instead of asserting the registered IMPU",
