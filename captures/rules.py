@@ -323,15 +323,16 @@ def _answer(flow: Flow, asked: Hop) -> Hop | None:
 
 
 def _unretrieved(flow: Flow, reads: list[Hop], sent: Hop) -> Hop | None:
-    """The first of ``reads`` when none of them had a 2xx answer before ``sent`` (the message
-    that needed what they read): the read was made, nothing was retrieved by it. None when one
-    of them was answered so in time, or when there are none (``_query`` judges that)."""
+    """The first of ``reads`` when none of them was answered before ``sent`` (the message that
+    needed what they read) with a 2xx, or a 404 (the registrar holds nothing: an answer too):
+    the read was made, nothing was retrieved by it. None when one of them was answered so in
+    time, or when there are none (``_query`` judges that)."""
     for asked in reads:
         answer = _answer(flow, asked)
         info = answer.message.http if answer is not None else None
         status = info.status if info is not None else None
         in_time = answer is not None and answer.message.index < sent.message.index
-        if in_time and status is not None and 200 <= status < 300:
+        if in_time and status is not None and (200 <= status < 300 or status == 404):
             return None
     return reads[0] if reads else None
 
@@ -1630,7 +1631,7 @@ def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
             # "shall first retrieve ... Following that": a read the registrar never answered
             # (or refused) retrieved no context, whatever the INVITE then asserts.
             detail = (
-                f"{what}: the INVITE went on (frame {orig.forwarded.message.frame}) with no 2xx to the"
+                f"{what}: the INVITE went on (frame {orig.forwarded.message.frame}) with no answer to the"
                 f" W6 read of frame {unanswered.message.frame}: the registration context was not retrieved"
             )
             found.append(say("fail", detail, orig.forwarded))
@@ -1899,7 +1900,9 @@ def termination_names_the_registered_identity(flow: Flow, ctx: Context) -> list[
 @rule("TERM_W6_CONTACTS", "TR 23.701 5.2.2.5.4 step 4", "the eP-CSCF reads the contacts over W6")
 def termination_reads_contacts(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.4 step 4: "The eP-CSCF fetches the contact information for the individual
-    IMPU from the wIMPU registrar" before it delivers the session (step 5)."""
+    IMPU from the wIMPU registrar" before it delivers the session (step 5): a W6 read naming the
+    called IMPU, answered (2xx, or 404) before the first delivery. A session answered without
+    delivery is judged only when a read is on the wire."""
     say = _Say("TERM_W6_CONTACTS", flow)
     found = []
     for at in _at_ep_cscf(flow, ctx):
@@ -1912,12 +1915,17 @@ def termination_reads_contacts(flow: Flow, ctx: Context) -> list[Finding]:
         naming = _naming(window, at.called)
         others = [h for h in window if h not in naming]
         what = "W6 read of the called IMPU's contacts before delivery"
+        if not at.branches and not _reads(naming):
+            # answered without delivering and without a read on the wire: step 4 is at stake only
+            # before step 5 delivers (a registrar that never completed the TLS handshake of a new
+            # connection leaves no W6 request to see; a wrong refusal is TERM_FORK_ALL's)
+            continue
         unanswered = _unretrieved(flow, _reads(naming), at.branches[0]) if at.branches else None
         if unanswered is not None:
             # Step 4 "fetches the contact information" before step 5 delivers: a read the
             # registrar never answered (or refused) fetched nothing to deliver to.
             detail = (
-                f"{what}: the INVITE was delivered (frame {at.branches[0].message.frame}) with no 2xx"
+                f"{what}: the INVITE was delivered (frame {at.branches[0].message.frame}) with no answer"
                 f" to the W6 read of frame {unanswered.message.frame}: no contact information was fetched"
             )
             found.append(say("fail", detail, at.branches[0]))
@@ -1930,18 +1938,26 @@ def _expected_contacts(flow: Flow, ctx: Context, at: _AtEpCscf) -> tuple[dict[st
     """Contact URI -> WIC end name (or '') the INVITE must reach, and where that list comes
     from: the registrar's W6 answer when it is in the capture (what the eP-CSCF was told),
     else the registrations the capture shows live; None when neither is known."""
-    for asked in _reads(_naming(_registrar(flow, "W6", at.arrived, at.end), at.called)):
+    reads = _reads(_naming(_registrar(flow, "W6", at.arrived, at.end), at.called))
+    fetched = False
+    for asked in reads:
         answer = _answer(flow, asked)
         if answer is None or answer.message.http is None:
             continue
         source = f"the W6 answer (frame {answer.message.frame})"
-        if answer.message.http.status == 404:
+        status = answer.message.http.status
+        if status == 404:
             return {}, source
+        fetched = fetched or (status is not None and 200 <= status < 300)
         data = _json(answer.message.http)
         if isinstance(data, dict) and isinstance(data.get("contacts"), list):
             return {
                 str(c.get("uri")): "" for c in data["contacts"] if isinstance(c, dict) and c.get("uri")
             }, source
+    if reads and not fetched:
+        # the registrar never answered the eP-CSCF's read (or refused it): it fetched no contact
+        # to fork to (step 4); whether it delivered anyway is TERM_W6_CONTACTS's
+        return {}, f"the W6 read of frame {reads[0].message.frame}, which got no 2xx answer,"
     records = ctx.knowledge.contacts_of(at.called, at.arrived.message.time)
     if records:
         return {r.uri: f"WIC@{r.wic[1]}" for r in records}, "the registrations in the capture"
@@ -1987,6 +2003,48 @@ def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say("pass", f"forked to all {len(contacts)} contact(s) of {source}: {names}", at.arrived)
             )
+    return say.summary(found)
+
+
+@rule(
+    "TERM_ONLY_REGISTERED",
+    "TR 23.701 5.2.2.5.4 steps 4-5",
+    "the eP-CSCF delivers only to contacts of the called IMPU",
+)
+def termination_delivers_only_to_registered(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 4: "The eP-CSCF fetches the contact information for the individual IMPU
+    from the wIMPU registrar"; step 5: it "delivers the session to the WIC associated with the
+    individual IMPU". An INVITE to a WIC whose contact the W6 answer (else the registrations the
+    capture shows live when the session arrived) does not list for the called IMPU went to a WIC
+    not associated with it: one that de-registered meanwhile, or another user's. Matched as
+    TERM_FORK_ALL matches: by Request-URI, or by the WIC's connection. A session the eP-CSCF
+    answered without delivering it passes."""
+    say = _Say("TERM_ONLY_REGISTERED", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        if not at.branches:
+            if at.final is not None:
+                found.append(say("pass", "the eP-CSCF answered and delivered it to no WIC", at.final))
+            continue
+        expected = _expected_contacts(flow, ctx, at)
+        called = ", ".join(sorted(at.called))
+        if expected is None:
+            what = f"the contacts of {called} (W6 answer or registration)"
+            found.append(say("inconclusive", _absent(ctx, what, Role.WIC, Role.IWF, at.arrived.dst.node)))
+            continue
+        contacts, source = expected
+        ends = {wic for wic in contacts.values() if wic}
+        extra = [
+            b
+            for b in at.branches
+            if (b.request is None or b.request.uri not in contacts) and b.dst.name not in ends
+        ]
+        if extra:
+            names = ", ".join(b.dst.name for b in extra)
+            detail = f"{len(extra)} INVITE(s) to a WIC {source} does not list for {called}: {names}"
+            found.append(say("fail", detail, extra[0]))
+        else:
+            found.append(say("pass", f"every INVITE went to a contact of {source}", at.branches[0]))
     return say.summary(found)
 
 

@@ -391,6 +391,51 @@ def remote_calls_user(world: World, user: str) -> None:
     world.call(world.identity_of(user))
 
 
+@when(
+    parsers.re(rf"the remote party calls {USER} while {WIC} de-registers between the I-CSCF and the eP-CSCF")
+)
+def remote_calls_while_wic_deregisters(world: World, user: str, wic: str) -> None:
+    """5.2.2.5.4 steps 2-4: the I-CSCF finds the user registered over W7 and routes the session;
+    by the time it reaches the eP-CSCF (step 4) the WIC has de-registered. The S-CSCF (the
+    tester's IMS core) holds the session meanwhile."""
+    world.call_while_wic_deregisters(user, wic)
+
+
+@when(
+    parsers.re(
+        rf"the remote party calls {USER} while the wIMPU Registrar stops answering between the I-CSCF "
+        r"and the eP-CSCF, and waits until its transaction times out"
+    )
+)
+def remote_calls_while_registrar_stalls(world: World, user: str) -> None:
+    """5.2.2.5.4 steps 2-4: the I-CSCF's W7 check is answered; the wIMPU Registrar has stopped
+    answering by the time the session reaches the eP-CSCF (step 4). The caller waits as long as
+    its INVITE transaction lives (RFC 3261 17.1.1.2, Timer B)."""
+    world.call_while_registrar_stalls(user)
+
+
+@then("the S-CSCF routes the session on to the eP-CSCF")
+def scscf_routed_on(world: World) -> None:
+    """5.2.2.5.4 step 3 happened: what follows is the eP-CSCF's (step 4), not the I-CSCF's."""
+    expect.single(world.captured_requests("INVITE", "s-cscf", "ep-cscf"), "INVITE S-CSCF -> eP-CSCF")
+
+
+@then("the eP-CSCF refuses the session")
+def ep_cscf_refuses_session(world: World) -> None:
+    """RFC 3261 16.5: a proxy whose target set is empty "MUST return an error response" (480 by
+    preference); on the wire, the eP-CSCF's final response to the S-CSCF."""
+    finals = world.captured_responses("INVITE", "ep-cscf", "s-cscf")
+    answer = expect.single(finals, "final response eP-CSCF -> S-CSCF")
+    expect.not_accepted(answer, "the eP-CSCF")
+
+
+@then(parsers.re(rf"the eP-CSCF answers the session (?P<status>\d{{3}}), {CHOICE}"))
+def ep_cscf_answers_session(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """The code of the eP-CSCF's final response to the S-CSCF, on the wire: one the text does not give."""
+    finals = world.captured_responses("INVITE", "ep-cscf", "s-cscf")
+    profile.check(choice, lambda: expect.status(finals[0] if finals else None, int(status)))
+
+
 @given(parsers.re(rf"the remote party has called {USER} and {WIC} has answered"))
 def remote_has_called(world: World, user: str, wic: str) -> None:
     """A session that reached the WIC (5.2.2.5.4 steps 1-5): what an I-CSCF may remember of it."""

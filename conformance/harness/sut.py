@@ -45,6 +45,8 @@ from reference.transport.endpoint import Target
 from .views import DirectoryEntry
 
 if TYPE_CHECKING:
+    from reference.transport.sip_node import SipNode
+
     from .ims_core import ImsCore
 
 __all__ = ["PICS_ANSWERS_KEY", "PIXIT_KEY", "ExternalSut", "ReferenceSut", "Sut", "Unobservable"]
@@ -154,6 +156,14 @@ class Sut:
 
     async def resume_registrar(self) -> None:
         """Make the wIMPU Registrar answer again (after :meth:`stall_registrar`)."""
+
+    def scscf_node(self) -> SipNode:
+        """The S-CSCF's SIP node, when the S-CSCF runs in the suite's own process (the in-process
+        reference's IMS core, or the one the harness emulates): the tester's IMS core, where a
+        scenario can hold a terminating session for a moment (``World.call_held_at_scscf``)."""
+        raise Unobservable(
+            "the S-CSCF runs outside the suite's process: the suite cannot hold a session at it"
+        )
 
     async def wait_block_holder(self, wimpu: str, name: str, within: float) -> float:
         """Not observable for an external SUT: the re-allocation is observed on the wire instead."""
@@ -270,6 +280,9 @@ class ReferenceSut(Sut):
 
     async def stall_registrar(self) -> None:
         self.stack.stall_registrar()
+
+    def scscf_node(self) -> SipNode:
+        return self.stack.scscf.node
 
     async def resume_registrar(self) -> None:
         self.stack.resume_registrar()
@@ -475,6 +488,11 @@ class ExternalSut(Sut):
         """Run the PIXIT's ``[registrar] resume`` command."""
         if self.pixit.registrar_stall is not None:
             await self._fault_injection("the registrar's resume command", self.pixit.registrar_stall[1])
+
+    def scscf_node(self) -> SipNode:
+        if self.core is None:
+            return super().scscf_node()
+        return self.core.scscf_node
 
     async def _fault_injection(self, what: str, command: tuple[str, ...]) -> None:
         """Run a fault-injection command of the PIXIT (from the PIXIT's folder).

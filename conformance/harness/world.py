@@ -32,7 +32,7 @@ import ipaddress
 import os
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,11 +48,14 @@ from reference.nodes.wimpu_registrar.client import RegistrarClient
 from reference.nodes.wimpu_registrar.model import Entry
 from reference.sip.message import Request, Response
 from reference.sip.timers import TimerValues
+from reference.sip.transaction_server import ServerTransaction
+from reference.transport.endpoint import Source
 
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
 from .dialects import HARNESS, Dialect
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
+from .ims_identity import identity_key
 from .loop import BackgroundLoop
 from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
@@ -880,6 +883,85 @@ class World:
         remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
+    def call_held_at_scscf(
+        self, user: str, meanwhile: Callable[[], Awaitable[object]], *, within: float = EVENT_WAIT
+    ) -> Response | None:
+        """5.2.2.5.4 with something happening between steps 3 and 4: the remote party calls
+        ``user`` at the I-CSCF; the S-CSCF (the tester's IMS core, :meth:`Sut.scscf_node`) holds
+        the INVITE routed to it (after step 2's W7 check) until ``meanwhile()`` is done, then
+        routes it on to the eP-CSCF (step 3). Returns the caller's final response, None when none
+        came within ``within`` seconds. What ``meanwhile`` raised (the harness could not do it)
+        is raised once the call is over; the INVITE goes on regardless."""
+        assert self.remote is not None, "no remote party in this scenario"
+        node = self.sut.scscf_node()
+        original = node.on_request
+        assert original is not None, "the S-CSCF serves no requests"
+        identity = self.identity_of(user)
+        called = identity_key(identity)
+        failed: list[Exception] = []
+        held = False
+
+        async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
+            nonlocal held
+            if (
+                not held
+                and request.method == "INVITE"
+                and request.to.tag is None
+                and identity_key(request.to.uri) == called
+            ):
+                held = True
+                try:
+                    await meanwhile()
+                except Exception as exc:  # noqa: BLE001 - re-raised once the call is over
+                    failed.append(exc)
+            await original(tx, request, source)
+
+        remote, via = self.remote, self.sut.icscf
+
+        def place() -> Response | None:
+            try:
+                answer: Response = self.loop.run(
+                    remote.call(identity, via, wait=within), timeout=within + EVENT_WAIT
+                )
+            except TimeoutError:
+                return None
+            return answer
+
+        node.on_request = on_request
+        try:
+            response = self._attempt("the remote party", identity, place)
+        finally:
+            node.on_request = original
+        if failed:
+            raise failed[0]
+        return response
+
+    def call_while_wic_deregisters(self, user: str, wic_name: str) -> Response | None:
+        """:meth:`call_held_at_scscf`: WIC ``wic_name`` de-registers (5.2.2.3.2, Expires 0 over its
+        own flow, answered) while the S-CSCF holds the session, after the I-CSCF found ``user``
+        registered over W7 and before the eP-CSCF reads the contacts over W6."""
+        wic, login = self.wics[wic_name], self.logins[self.user_of(wic_name)]
+
+        async def deregister() -> None:
+            answer = await wic.register(login.identity, token=login.token, expires=0)
+            if answer.status != 200:
+                raise RuntimeError(
+                    f"WIC {wic_name}'s de-registration while the session was held got {answer.status}"
+                )
+
+        return self.call_held_at_scscf(user, deregister)
+
+    def call_while_registrar_stalls(self, user: str) -> Response | None:
+        """:meth:`call_held_at_scscf`: the wIMPU Registrar stops answering (:meth:`stall_registrar`)
+        while the S-CSCF holds the session, after the I-CSCF's W7 check; the caller waits as long
+        as its INVITE transaction lives (Timer B)."""
+
+        async def stall() -> None:
+            await self.sut.stall_registrar()
+            self._registrar_stalled = True
+
+        return self.call_held_at_scscf(user, stall, within=TIMER_B)
+
     def call_then_cancel(self, user: str) -> tuple[Response, Response | None]:
         """5.2.2.5.4 step 1 then RFC 3261 9.1: the remote party calls ``user`` at the I-CSCF and,
         once every WIC of the user rings (each sent its 180 and the remote party has a 180),
@@ -1025,6 +1107,22 @@ class World:
             and self.wire.capture.interface == "lo"
             and all(_loopback(host) for host in hosts)
         )
+
+    def captured_responses(self, method: str, src: str, dst: str) -> list[Response]:
+        """The final responses to ``method`` captured from a node named ``src...`` to one named
+        ``dst...`` since the last session attempt began (as :meth:`captured_requests`)."""
+        since = self.session.wall_started if self.session is not None else 0.0
+        messages, legs = self.wire_messages()
+        return [
+            m.message
+            for m in messages
+            if isinstance(m.message, Response)
+            and m.message.is_final
+            and m.message.cseq.method == method
+            and m.time >= since
+            and legs.src(m).startswith(src)
+            and legs.dst(m).startswith(dst)
+        ]
 
     def captured_requests(self, method: str, src: str, dst: str) -> list[Request]:
         """The ``method`` requests captured from a node named ``src...`` to one named ``dst...``

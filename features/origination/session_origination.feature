@@ -238,7 +238,7 @@ Feature: 5.2.2.5.3 Origination
       that has stopped answering (a hung process: it accepts the connection and the request and
       answers nothing) gives no context, so nothing may go on to the S-CSCF: not with an identity
       the eP-CSCF made up, nor with one it kept from the registration (ORIG_W6_OPTION_B: the W6
-      read answered 2xx before the INVITE goes on). The WIC waits as long as its INVITE
+      read answered, 2xx or 404, before the INVITE goes on). The WIC waits as long as its INVITE
       transaction lives (RFC 3261 17.1.1.2: Timer B, 64*T1 = 32 s). That the eP-CSCF answers it
       first, with 503 (RFC 3261 21.5.4, temporarily unable), is the solution profile's choice.
       Once the registrar answers again, the same WIC's session goes on with the allocated IMPU.

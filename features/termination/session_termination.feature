@@ -200,6 +200,76 @@ Feature: 5.2.2.5.4 Termination
         | user | wic |
         | bob  | B1  |
 
+  Rule: Step 4 - the contact information is the wIMPU Registrar's when the session reaches the eP-CSCF
+
+    The I-CSCF checks the registration over W7 (step 2) before the session reaches the eP-CSCF
+    (step 3); step 4 "fetches the contact information for the individual IMPU from the wIMPU
+    registrar" when the session is at the eP-CSCF. To put something between the two, the S-CSCF
+    (the tester's IMS core: the suite's own, in-process or emulated) holds the session for a
+    moment after the I-CSCF routed it.
+
+    @step_4 @step_5 @negative @inopportune @TP_WIMPU_TERM_013
+    Scenario Outline: A session for a WIC that de-registers after the I-CSCF's check reaches no WIC
+      The user's only WIC de-registers between the I-CSCF's check and the session's arrival at
+      the eP-CSCF; its WebSocket stays open. The wIMPU Registrar then holds no contact for the
+      IMPU, so step 5 delivers the session to no WIC ("the WIC associated with the individual
+      IMPU"), and the eP-CSCF refuses it (RFC 3261 16.5: an empty target set is answered with an
+      error; that it is 480 is RFC 3261's preference, not checked).
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls <user> while WIC "<wic>" de-registers between the I-CSCF and the eP-CSCF
+      Then the S-CSCF routes the session on to the eP-CSCF
+      And the eP-CSCF refuses the session
+      And WIC "<wic>" receives no INVITE
+      And the remote party receives no 2xx
+      And the capture of the session passes the verify rules TERM_W6_CONTACTS and TERM_ONLY_REGISTERED
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
+    @step_4 @timer @fault_injection @TP_WIMPU_TERM_014
+    Scenario Outline: A session that reaches the eP-CSCF while the wIMPU Registrar does not answer reaches no WIC, and reaches it once the registrar answers
+      The wIMPU Registrar stops answering (a hung process) after the I-CSCF's check. Step 4 then
+      fetches no contact information, so step 5 has none to deliver to: no INVITE may reach a
+      WIC from what the eP-CSCF remembers (TERM_W6_CONTACTS: a W6 read answered, 2xx or 404, before the
+      first delivery). The caller waits as long as its INVITE transaction lives (RFC 3261
+      17.1.1.2: Timer B, 64*T1 = 32 s); that the eP-CSCF answers first, with 503 (RFC 3261
+      21.5.4), is the solution profile's choice. Once the registrar answers again, the next
+      session reaches the WIC.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      When the remote party calls <user> while the wIMPU Registrar stops answering between the I-CSCF and the eP-CSCF, and waits until its transaction times out
+      Then the S-CSCF routes the session on to the eP-CSCF
+      And WIC "<wic>" receives no INVITE
+      And the remote party receives no 2xx
+      And the eP-CSCF answers the session 503, as the solution profile chooses (PROFILE_TERM_W6_UNAVAILABLE)
+      When the wIMPU Registrar answers again
+      And the remote party calls <user>
+      Then the remote party receives 200
+      And the eP-CSCF fetched the contacts of the called IMPU from the wIMPU Registrar
+      And the INVITE reaches WIC "<wic>" through the I-CSCF, the S-CSCF and the eP-CSCF
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: 5.2.2.5.3 then steps 1-5 - a session from one webRTC user to another goes out through the caller's eP-CSCF and comes back in through the I-CSCF
 
     A WIC originates with the identity it registered (5.2.2.5.3 step 1); its eP-CSCF sends the

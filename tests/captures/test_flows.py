@@ -463,6 +463,11 @@ class Wire:
         for branch in branches:
             self.response(branch, 180)
         if not branches:
+            if reached is not None:  # the eP-CSCF delivered to no WIC: it refuses the session
+                refusal = 480 if w6_status in (200, 404) else 503
+                self.response(at_pcscf, refusal)
+                self.response(at_scscf, refusal if refusal != 503 else 500)
+                self.response(invite, refusal if refusal != 503 else 500)
             return
         win = branches[min(winner, len(branches) - 1)]
         self.response(win, 200)

@@ -30,6 +30,7 @@ from test_flows import (
     TOKEN,
     WIC1,
     WIC2,
+    Endpoint,
     Wire,
     contact_of,
     ends,
@@ -773,11 +774,12 @@ class TestOrigination:
         w.origination(WIC1, BOB, option="B")
         assert verdicts(w, "ORIG_W6_OPTION_B") == ["pass"]
 
-    @pytest.mark.parametrize("status", [None, 404, 503])
+    @pytest.mark.parametrize("status", [None, 500, 503])
     def test_option_b_forwarding_without_the_context_retrieved_fails(self, status: int | None) -> None:
         """5.2.2.5.3: "shall first retrieve the registration context ... Following that": a read
         the registrar never answered (a hung registrar), or refused, retrieved nothing, even when
-        the INVITE then asserts the right IMPU (an eP-CSCF's cache)."""
+        the INVITE then asserts the right IMPU (an eP-CSCF's cache). A 404 is an answer (nothing
+        registered): what goes on after it is the other rules'."""
         w = Wire()
         w.origination(WIC1, BOB, option="B", w6_status=status)
         finding = only(w, "ORIG_W6_OPTION_B")
@@ -1013,6 +1015,13 @@ class TestTermination:
         w.termination()
         assert verdicts(w, "TERM_W6_CONTACTS") == ["pass"]
 
+    def test_refusing_without_a_w6_read_on_the_wire_is_not_judged(self) -> None:
+        """A registrar that never completes the TLS handshake of a new connection leaves no W6
+        request on the wire: step 4 is at stake only before a delivery."""
+        w = Wire()
+        w.termination(w6=False, reached=())
+        assert verdicts(w, "TERM_W6_CONTACTS") == []
+
     def test_delivering_without_a_w6_read_fails(self) -> None:
         w = Wire()
         w.termination(w6=False)
@@ -1028,6 +1037,47 @@ class TestTermination:
         finding = only(w, "TERM_W6_CONTACTS")
         assert finding.verdict == "fail" and "no contact information was fetched" in finding.detail
         assert finding.leg == "ep-cscf1/wss -> WIC@40001"
+
+    def test_delivering_only_to_the_contacts_the_w6_answer_lists_passes(self) -> None:
+        w = Wire()
+        w.termination()
+        assert verdicts(w, "TERM_ONLY_REGISTERED") == ["pass"]
+
+    @pytest.mark.parametrize(
+        ("listed", "status"),
+        [
+            ((WIC1,), 200),  # the other WIC de-registered before the read, or is another user's
+            ((), 200),  # the entry has no contact left
+            ((WIC1, WIC2), 404),  # the registrar has no entry for the IMPU
+        ],
+    )
+    def test_delivering_to_a_wic_the_w6_answer_does_not_list_fails(
+        self, listed: tuple[Endpoint, ...], status: int
+    ) -> None:
+        """Steps 4-5: the session goes to "the WIC associated with the individual IMPU", as the
+        wIMPU Registrar gives its contacts when the session arrives, not to a WIC the eP-CSCF
+        remembers."""
+        w = Wire()
+        w.termination(contacts=listed, reached=(WIC1, WIC2), w6_status=status)
+        finding = only(w, "TERM_ONLY_REGISTERED")
+        assert finding.verdict == "fail" and "WIC@40002" in finding.detail
+        first = "WIC@40002" if listed == (WIC1,) else "WIC@40001"
+        assert finding.leg == f"ep-cscf1/wss -> {first}"
+
+    @pytest.mark.parametrize("status", [None, 503])
+    def test_no_contact_fetched_asks_for_no_fork(self, status: int | None) -> None:
+        """A registrar that never answered (or refused) the read gave the eP-CSCF no contact to
+        fork to: answering without delivering breaks neither TERM_FORK_ALL nor step 4, and a
+        delivery from what it remembers fails both TERM_W6_CONTACTS and TERM_ONLY_REGISTERED."""
+        w = Wire()
+        w.termination(w6_status=status, reached=())
+        assert verdicts(w, "TERM_FORK_ALL") == []
+        assert verdicts(w, "TERM_ONLY_REGISTERED") == verdicts(w, "TERM_W6_CONTACTS") == ["pass"]
+        delivered = Wire()
+        delivered.termination(w6_status=status)
+        assert (
+            verdicts(delivered, "TERM_ONLY_REGISTERED") == verdicts(delivered, "TERM_W6_CONTACTS") == ["fail"]
+        )
 
     def test_forked_to_every_contact_the_w6_answer_lists(self) -> None:
         w = Wire()

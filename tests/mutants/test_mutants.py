@@ -102,6 +102,9 @@ GUARDS: dict[str, str] = {
     # a 'degraded mode' of step 2: only a registrar that does not answer shows it
     "origination_context_cached": "TP_WIMPU_ORIG_015",
     "origination_context_made_up": "TP_WIMPU_ORIG_015",
+    # the registrar's answer at step 4 against the eP-CSCF's memory: only a change in between shows it
+    "term_contacts_remembered": "TP_WIMPU_TERM_013",
+    "term_contacts_cached_on_timeout": "TP_WIMPU_TERM_014",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain
     "ppi_checked_against_the_domain": "TP_WIMPU_ORIG_008 and option_a",
     "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",

@@ -771,50 +771,100 @@ def _registration_cache_kept(mp: pytest.MonkeyPatch) -> None:
     _origination_cache(mp, lambda request: True)
 
 
-def _on_w6_read_failure(mp: pytest.MonkeyPatch, fallback: Callable[[Any, dict[str, Any]], Any]) -> None:
-    """The eP-CSCF's option B origination read (step 2) that fails for a registrar which does not
-    answer is answered by ``fallback(effect, cache)`` instead: ``cache`` maps each external
-    identity to the entry its last W6 write returned (what the eP-CSCF saw at registration)."""
-    from reference.nodes.p_cscf.flows import W6ReadByExternal, W6Write
+def _w6_reads_answered_by(mp: pytest.MonkeyPatch, answer: Callable[[Any, Any, dict[str, Any]], Any]) -> None:
+    """The eP-CSCF keeps the entry each of its W6 writes returned (by IMPU and by external
+    identity, never cleared) and has ``answer(effect, got, kept)`` answer each W6 read in its own
+    place: ``got`` is what the registrar answered (an entry or None), or the
+    :class:`RegistrarUnavailable` it raised (returned, it is raised); ``kept`` the entries kept."""
+    from reference.nodes.p_cscf.flows import W6Read, W6ReadByExternal, W6Write
     from reference.nodes.wimpu_registrar.client import RegistrarUnavailable
 
     service = _pcscf()
     original = service.Pcscf._effect
-    cache: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
 
     async def effect(self: Any, effect: object, flow_token: str) -> Any:
-        try:
-            result = await original(self, effect, flow_token)
-        except RegistrarUnavailable:
-            if isinstance(effect, W6ReadByExternal):
-                return fallback(effect, cache)
-            raise
-        if isinstance(effect, W6Write) and result[1].external_identity:
-            cache[result[1].external_identity] = result[1]
+        if isinstance(effect, W6Read | W6ReadByExternal):
+            try:
+                got = await original(self, effect, flow_token)
+            except RegistrarUnavailable as exc:
+                got = exc
+            result = answer(effect, got, kept)
+            if isinstance(result, Exception):
+                raise result
+            return result
+        result = await original(self, effect, flow_token)
+        if isinstance(effect, W6Write):
+            entry = result[1]
+            kept[entry.impu] = entry
+            if entry.external_identity:
+                kept[entry.external_identity] = entry
         return result
 
     mp.setattr(service.Pcscf, "_effect", effect)
+
+
+def _failed(got: Any) -> bool:
+    from reference.nodes.wimpu_registrar.client import RegistrarUnavailable
+
+    return isinstance(got, RegistrarUnavailable)
 
 
 def _origination_context_cached(mp: pytest.MonkeyPatch) -> None:
     """When the W6 read of an option B origination times out, the eP-CSCF falls back on the entry
     it kept from the WIC's registration and forwards the session with that IMPU (a 'degraded
     mode' that retrieves no context)."""
-    _on_w6_read_failure(mp, lambda effect, cache: cache.get(effect.external_identity))
+    from reference.nodes.p_cscf.flows import W6ReadByExternal
+
+    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
+        if isinstance(effect, W6ReadByExternal) and _failed(got):
+            return kept.get(effect.external_identity, got)
+        return got
+
+    _w6_reads_answered_by(mp, answer)
 
 
 def _origination_context_made_up(mp: pytest.MonkeyPatch) -> None:
     """When the W6 read of an option B origination times out, the eP-CSCF forwards the session
     asserting the WIC's external identity (its From) in place of the IMPU it could not read."""
+    from reference.nodes.p_cscf.flows import W6ReadByExternal
 
-    def made_up(effect: Any, cache: dict[str, Any]) -> Any:
-        kept = cache.get(effect.external_identity)
-        return None if kept is None else dataclasses.replace(kept, impu=effect.external_identity)
+    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
+        if isinstance(effect, W6ReadByExternal) and _failed(got) and effect.external_identity in kept:
+            return dataclasses.replace(kept[effect.external_identity], impu=effect.external_identity)
+        return got
 
-    _on_w6_read_failure(mp, made_up)
+    _w6_reads_answered_by(mp, answer)
 
 
 # ----- termination (5.2.2.5.4) and forking -------------------------------------------------
+
+
+def _term_contacts_remembered(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF forks a terminating session to the contacts it wrote for the called IMPU when
+    the wIMPU Registrar lists none: it trusts its own memory of the registrations (a
+    de-registration it does not account for) over the registrar's empty answer."""
+    from reference.nodes.p_cscf.flows import W6Read
+
+    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
+        if isinstance(effect, W6Read) and not _failed(got) and (got is None or not got.contacts):
+            return kept.get(effect.impu, got)
+        return got
+
+    _w6_reads_answered_by(mp, answer)
+
+
+def _term_contacts_cached_on_timeout(mp: pytest.MonkeyPatch) -> None:
+    """When the W6 read of a terminating session's contacts times out, the eP-CSCF forks the
+    session to the contacts it wrote for the IMPU (a 'degraded mode' that fetches nothing)."""
+    from reference.nodes.p_cscf.flows import W6Read
+
+    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
+        if isinstance(effect, W6Read) and _failed(got):
+            return kept.get(effect.impu, got)
+        return got
+
+    _w6_reads_answered_by(mp, answer)
 
 
 def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
@@ -1589,6 +1639,16 @@ FAULTS: Mapping[str, Fault] = {
         "option B: when the W6 read of an origination times out, the eP-CSCF forwards the session "
         "asserting the WIC's external identity",
         _origination_context_made_up,
+    ),
+    "term_contacts_remembered": Fault(
+        "the eP-CSCF forks a terminating session to the contacts it wrote for the IMPU when the "
+        "wIMPU Registrar lists none",
+        _term_contacts_remembered,
+    ),
+    "term_contacts_cached_on_timeout": Fault(
+        "when the W6 read of a terminating session times out, the eP-CSCF forks it to the contacts "
+        "it wrote for the IMPU",
+        _term_contacts_cached_on_timeout,
     ),
     "wic_asserted_identity_kept": Fault(
         "the eP-CSCF passes on a P-Asserted-Identity the WIC wrote instead of asserting the registered IMPU",
