@@ -77,16 +77,24 @@ class Hosts:
 
 
 @contextlib.contextmanager
-def claim_hosts() -> Iterator[Hosts]:
-    """Claim three loopback addresses no other run or scenario uses now; give them back at the end."""
-    claimed: list[str] = []
+def claimed(count: int) -> Iterator[list[str]]:
+    """Claim ``count`` loopback addresses no other run, benchmark or scenario uses now
+    (``scenario_host``); give them back at the end."""
+    hosts: list[str] = []
     try:
-        for _ in range(3):
-            claimed.append(scenario_host())
-        yield Hosts(*claimed)
+        for _ in range(count):
+            hosts.append(scenario_host())
+        yield hosts
     finally:
-        for host in claimed:
+        for host in hosts:
             release_host(host)
+
+
+@contextlib.contextmanager
+def claim_hosts() -> Iterator[Hosts]:
+    """Claim the three loopback addresses of one run (:func:`claimed`)."""
+    with claimed(3) as hosts:
+        yield Hosts(*hosts)
 
 
 @dataclass(frozen=True)

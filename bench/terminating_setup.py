@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import resource
 import shutil
@@ -64,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 # register_rate is a sibling: `python3 bench/<name>.py` puts bench/ first on the path
-from register_rate import kamailio_config, spawn, stop, wait_port
+from register_rate import claimed, kamailio_config, spawn, stop, wait_port
 
 from conformance.harness.remote import RemoteParty
 from conformance.harness.wic import Wic, web_login
@@ -73,11 +72,8 @@ from reference.sip.message import Request, Response
 from reference.tls import TestPki
 from reference.transport.endpoint import Target
 
-REF_HOST = "127.0.93.1"
-KAM_HOST = "127.0.93.2"
 KAM_WS_PORT = 8090
 KAM_SIP_PORT = 5060
-CALLER_HOST = "127.0.93.3"
 ICSCF_PORT = 5060
 "The I-CSCF's port in the reference profile (``[ports] i_cscf``)."
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
@@ -125,6 +121,8 @@ class Sut:
     "The WWSF to log in at (one log-in per WIC, its token on the REGISTER); None: no log-in."
     ssl: object
     via: Target
+    caller_host: str
+    "Where the caller listens (a loopback address of this run)."
     server: int | None = None
     "The process group of the SUT's processes (its CPU is read from /proc); None: not measured."
 
@@ -179,7 +177,7 @@ class Caller:
     def __init__(self, sut: Sut, contacts: int) -> None:
         self.sut = sut
         self.contacts = contacts
-        self.party = RemoteParty("remote.example.org", host=CALLER_HOST)
+        self.party = RemoteParty("remote.example.org", host=sut.caller_host)
         self.wics: list[TimedWic] = []
         self.arrivals: dict[str, list[float]] = {}
         self.complete: asyncio.Event = asyncio.Event()
@@ -312,19 +310,20 @@ def row(name: str, f: Figures) -> str:
     )
 
 
-def reference_sut(directory: Path, server: int) -> Sut:
-    origin = f"https://{REF_HOST}:8443"
+def reference_sut(directory: Path, host: str, caller_host: str, server: int) -> Sut:
+    origin = f"https://{host}:8443"
     context = TestPki(directory / "state" / "pki").client_context()
     return Sut(
-        "reference I-CSCF..eP-CSCF", f"wss://{REF_HOST}:7443", origin, origin, context,
-        Target("TCP", REF_HOST, ICSCF_PORT), server,
+        "reference I-CSCF..eP-CSCF", f"wss://{host}:7443", origin, origin, context,
+        Target("TCP", host, ICSCF_PORT), caller_host, server,
     )  # fmt: skip
 
 
-KAMAILIO_SUT = Sut(
-    "Kamailio 5.6 plain WS proxy", f"ws://{KAM_HOST}:{KAM_WS_PORT}", None, None, None,
-    Target("TCP", KAM_HOST, KAM_SIP_PORT),
-)  # fmt: skip
+def kamailio_sut(host: str, caller_host: str, server: int) -> Sut:
+    return Sut(
+        "Kamailio 5.6 plain WS proxy", f"ws://{host}:{KAM_WS_PORT}", None, None, None,
+        Target("TCP", host, KAM_SIP_PORT), caller_host, server,
+    )  # fmt: skip
 
 
 def run_levels(reference: Sut, peer: Sut | None, levels: list[int], seconds: float) -> list[str]:
@@ -357,25 +356,26 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.contacts.split(",") if x.strip()]
     kamailio = shutil.which("kamailio")
-    with tempfile.TemporaryDirectory(prefix="wimpu-term-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wimpu-term-") as tmp, claimed(3) as (ref_host, kam_host, caller):
         directory = Path(tmp)
         (directory / "stack.toml").write_text(default_config_text())
         up = [sys.executable, "-m", "reference.cli", "up", "--config", str(directory / "stack.toml")]
-        ref = spawn([*up, "--host", REF_HOST, "--state-dir", str(directory / "state")], directory / "ref.log")
+        ref = spawn([*up, "--host", ref_host, "--state-dir", str(directory / "state")], directory / "ref.log")
         kam = None
         try:
-            wait_port(REF_HOST, 7443, ref, "wimpu-ref up")
-            wait_port(REF_HOST, ICSCF_PORT, ref, "wimpu-ref up (I-CSCF)")
+            wait_port(ref_host, 7443, ref, "wimpu-ref up")
+            wait_port(ref_host, ICSCF_PORT, ref, "wimpu-ref up (I-CSCF)")
             if kamailio:
                 config = kamailio_config(
-                    directory, KAM_HOST, KAM_WS_PORT, modules=("nathelper",), params=PROXY_PARAMS,
+                    directory, kam_host, KAM_WS_PORT, modules=("nathelper",), params=PROXY_PARAMS,
                     route=PROXY_ROUTE, sip_port=KAM_SIP_PORT,
                 )  # fmt: skip
                 kam = spawn([kamailio, "-f", str(config), "-DD", "-E"], directory / "kam.log")
-                wait_port(KAM_HOST, KAM_SIP_PORT, kam, "kamailio")
+                wait_port(kam_host, KAM_SIP_PORT, kam, "kamailio")
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:g} s per level; back to back\n")
-            peer = dataclasses.replace(KAMAILIO_SUT, server=kam.pid) if kam is not None else None
-            summary = run_levels(reference_sut(directory, ref.pid), peer, levels, args.seconds)
+            peer = kamailio_sut(kam_host, caller, kam.pid) if kam is not None else None
+            ours = reference_sut(directory, ref_host, caller, ref.pid)
+            summary = run_levels(ours, peer, levels, args.seconds)
         finally:
             stop(ref)
             if kam is not None:
