@@ -32,7 +32,7 @@ import ipaddress
 import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -500,13 +500,9 @@ class World:
         response as long as its transaction lives: Timer F, 64*T1 = 32 s (RFC 3261 17.1.2.2; over a
         reliable transport too). The outcome's response is None when none came by then."""
         login = self.logins[user]
-        try:
-            response: Response | None = self.loop.run(
-                self.wics[wic_name].register(login.identity, token=login.token, within=TIMER_F),
-                timeout=TIMER_F + EVENT_WAIT,
-            )
-        except TimeoutError:
-            response = None
+        response = self._final_within(
+            self.wics[wic_name].register(login.identity, token=login.token, within=TIMER_F), TIMER_F
+        )
         self.outcome = Outcome(response=response)
         return response
 
@@ -707,6 +703,15 @@ class World:
             )
         )
 
+    def _final_within(self, request: Coroutine[Any, Any, Response], within: float) -> Response | None:
+        """Run ``request`` (a request that waits at most ``within`` seconds for its final response);
+        None when none came by then."""
+        try:
+            answer: Response = self.loop.run(request, timeout=within + EVENT_WAIT)
+        except TimeoutError:
+            return None
+        return answer
+
     def _attempt(self, caller: str, called: str, place: Callable[[], _Answer]) -> _Answer:
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
@@ -724,13 +729,7 @@ class World:
         remote = self.remote_identity
 
         def place() -> Response | None:
-            try:
-                answer: Response = self.loop.run(
-                    wic.invite(identity, remote, within=TIMER_B), timeout=TIMER_B + EVENT_WAIT
-                )
-            except TimeoutError:
-                return None
-            return answer
+            return self._final_within(wic.invite(identity, remote, within=TIMER_B), TIMER_B)
 
         response = self._attempt(wic_name, remote, place)
         self.outcome = Outcome(response=response)
@@ -919,13 +918,7 @@ class World:
         remote, via = self.remote, self.sut.icscf
 
         def place() -> Response | None:
-            try:
-                answer: Response = self.loop.run(
-                    remote.call(identity, via, wait=within), timeout=within + EVENT_WAIT
-                )
-            except TimeoutError:
-                return None
-            return answer
+            return self._final_within(remote.call(identity, via, wait=within), within)
 
         node.on_request = on_request
         try:
@@ -1111,29 +1104,23 @@ class World:
     def captured_responses(self, method: str, src: str, dst: str) -> list[Response]:
         """The final responses to ``method`` captured from a node named ``src...`` to one named
         ``dst...`` since the last session attempt began (as :meth:`captured_requests`)."""
-        since = self.session.wall_started if self.session is not None else 0.0
-        messages, legs = self.wire_messages()
-        return [
-            m.message
-            for m in messages
-            if isinstance(m.message, Response)
-            and m.message.is_final
-            and m.message.cseq.method == method
-            and m.time >= since
-            and legs.src(m).startswith(src)
-            and legs.dst(m).startswith(dst)
-        ]
+        found = self._captured(src, dst)
+        return [m for m in found if isinstance(m, Response) and m.is_final and m.cseq.method == method]
 
     def captured_requests(self, method: str, src: str, dst: str) -> list[Request]:
         """The ``method`` requests captured from a node named ``src...`` to one named ``dst...``
         since the last session attempt began (the whole scenario when there was none)."""
+        return [m for m in self._captured(src, dst) if isinstance(m, Request) and m.method == method]
+
+    def _captured(self, src: str, dst: str) -> list[Request | Response]:
+        """The SIP messages captured from a node named ``src...`` to one named ``dst...`` since the
+        last session attempt began (the whole scenario when there was none)."""
         since = self.session.wall_started if self.session is not None else 0.0
         messages, legs = self.wire_messages()
         return [
             m.message
             for m in messages
-            if isinstance(m.message, Request)
-            and m.message.method == method
+            if isinstance(m.message, Request | Response)
             and m.time >= since
             and legs.src(m).startswith(src)
             and legs.dst(m).startswith(dst)

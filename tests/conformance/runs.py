@@ -37,10 +37,12 @@ NOT_DECLARED = (
     "declares no such [[block]] standby",
     "and the PIXIT's [[block]] registration is",
     "[registrar] stall and resume",
+    "the suite cannot hold a session at it",
 )
 """The reasons a scenario needs something of an external SUT's PIXIT that the example PIXITs do not
 declare: a standby eP-CSCF (failover), blocks provisioned for other block registration options, the
-registrar's fault-injection commands (its registrar runs in one process with the eP-CSCFs)."""
+registrar's fault-injection commands (its registrar runs in one process with the eP-CSCFs), an
+S-CSCF in the suite's own process (to hold a terminating session for a moment)."""
 
 
 def undeclared(verdict: str) -> bool:

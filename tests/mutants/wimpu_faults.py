@@ -810,18 +810,23 @@ def _failed(got: Any) -> bool:
     return isinstance(got, RegistrarUnavailable)
 
 
+def _kept_when(mp: pytest.MonkeyPatch, read: type, key: str, when: Callable[[Any], bool]) -> None:
+    """Each W6 ``read`` whose answer ``got`` satisfies ``when(got)`` is answered instead by the entry
+    the eP-CSCF kept for the read's ``key`` attribute (the identity read), when it kept one."""
+
+    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
+        return kept.get(getattr(effect, key), got) if isinstance(effect, read) and when(got) else got
+
+    _w6_reads_answered_by(mp, answer)
+
+
 def _origination_context_cached(mp: pytest.MonkeyPatch) -> None:
     """When the W6 read of an option B origination times out, the eP-CSCF falls back on the entry
     it kept from the WIC's registration and forwards the session with that IMPU (a 'degraded
     mode' that retrieves no context)."""
     from reference.nodes.p_cscf.flows import W6ReadByExternal
 
-    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
-        if isinstance(effect, W6ReadByExternal) and _failed(got):
-            return kept.get(effect.external_identity, got)
-        return got
-
-    _w6_reads_answered_by(mp, answer)
+    _kept_when(mp, W6ReadByExternal, "external_identity", _failed)
 
 
 def _origination_context_made_up(mp: pytest.MonkeyPatch) -> None:
@@ -846,12 +851,7 @@ def _term_contacts_remembered(mp: pytest.MonkeyPatch) -> None:
     de-registration it does not account for) over the registrar's empty answer."""
     from reference.nodes.p_cscf.flows import W6Read
 
-    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
-        if isinstance(effect, W6Read) and not _failed(got) and (got is None or not got.contacts):
-            return kept.get(effect.impu, got)
-        return got
-
-    _w6_reads_answered_by(mp, answer)
+    _kept_when(mp, W6Read, "impu", lambda got: not _failed(got) and (got is None or not got.contacts))
 
 
 def _term_contacts_cached_on_timeout(mp: pytest.MonkeyPatch) -> None:
@@ -859,12 +859,7 @@ def _term_contacts_cached_on_timeout(mp: pytest.MonkeyPatch) -> None:
     session to the contacts it wrote for the IMPU (a 'degraded mode' that fetches nothing)."""
     from reference.nodes.p_cscf.flows import W6Read
 
-    def answer(effect: Any, got: Any, kept: dict[str, Any]) -> Any:
-        if isinstance(effect, W6Read) and _failed(got):
-            return kept.get(effect.impu, got)
-        return got
-
-    _w6_reads_answered_by(mp, answer)
+    _kept_when(mp, W6Read, "impu", _failed)
 
 
 def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
