@@ -473,6 +473,8 @@ class BlockRecord:
     "Every URI of the 200 OK's P-Associated-URI, in order (``wimpus`` are the wildcarded among them)."
     granted: float = 0.0
     "Seconds of lifetime the 200 OK granted the binding, on the nodes' clock (``until`` is on the capture's)."
+    aor: str = ""
+    "The address of record the REGISTER's To names (the block's registered identity)."
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -684,6 +686,7 @@ class Knowledge:
             associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
             wimpus = tuple(a for a in associated if "!" in a)
             uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
+            aor = identity_key(request.to.uri) or request.to.uri
             call_id = request.call_id
             service_route = tuple(a.uri for a in response.addresses("Service-Route"))
         except SipError:
@@ -702,9 +705,12 @@ class Knowledge:
                     )
             return
         for i, record in enumerate(self.blocks):
-            # a refresh ends the binding it refreshes (RFC 3261 10.2.4: same Call-ID, same contact); a
-            # REGISTER naming another contact adds a binding beside it (10.3 step 7): another record
-            refreshed = record.call_id == call_id and (record.contact == uri or not record.contact or not uri)
+            # a REGISTER naming a binding's contact for the same address of record replaces it (RFC 3261
+            # 10.3 step 7: a refresh under the same Call-ID, 10.2.4; under another Call-ID "the binding
+            # MUST be removed and a new binding MUST be added", e.g. an eP-CSCF registering its block
+            # anew after a restart); one naming another contact adds a binding beside it: another record
+            same_binding = bool(uri) and record.contact == uri and record.aor in ("", aor)
+            refreshed = same_binding or (record.call_id == call_id and (not record.contact or not uri))
             if refreshed and record.until > now:
                 self.blocks[i] = dataclasses.replace(record, until=now)
         if expires != 0:
@@ -723,6 +729,7 @@ class Knowledge:
                     service_route=service_route,
                     associated=associated,
                     granted=granted,
+                    aor=aor,
                 )
             )
 

@@ -115,6 +115,9 @@ class Node:
     fail: tuple[str, ...] = ()
     """An external eP-CSCF's fault-injection command: it makes the eP-CSCF fail as a crash would
     (the failover scenario, tag ``fault_injection``); empty: the suite cannot make it fail."""
+    restart: tuple[str, ...] = ()
+    """An external eP-CSCF's restart command: it stops the eP-CSCF as a crash would and starts it
+    again on the same addresses (TP_WIMPU_BLK_007); empty: the suite cannot restart it."""
 
     @property
     def label(self) -> str:
@@ -314,7 +317,7 @@ _NODE_KEYS = {
     "i_cscf": {"mode", "sip"},
     "s_cscf": {"mode", "sip"},
     "remote": {"mode", "sip"},
-    "ep_cscf": {"name", "mode", "url", "sip", "identity", "fail"},
+    "ep_cscf": {"name", "mode", "url", "sip", "identity", "fail", "restart"},
 }
 _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains",
           "representative", "standby"}  # fmt: skip
@@ -439,9 +442,11 @@ def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -
             raise r.fail(f"{at}.sip", f"'{sip}' {zero}")
     identity = r.get(table, "identity", str, at, None) if role == "ep_cscf" else None
     fail = r.command(table, "fail", at) if role == "ep_cscf" else ()
-    if fail and mode != "external":
-        raise r.fail(f"{at}.fail", "only an external eP-CSCF needs a fault-injection command")
-    return Node(role, name or role, mode, url, sip, identity, fail)
+    restart = r.command(table, "restart", at) if role == "ep_cscf" else ()
+    for key, command in (("fail", fail), ("restart", restart)):
+        if command and mode != "external":
+            raise r.fail(f"{at}.{key}", "only an external eP-CSCF needs a fault-injection command")
+    return Node(role, name or role, mode, url, sip, identity, fail, restart)
 
 
 def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:

@@ -23,6 +23,7 @@ import os
 import ssl
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,8 @@ class Stack:
         self.nodes = None if nodes is None else frozenset(nodes)
         "The nodes this process runs (None: all); the others are reached at their configured ports."
         self._started: list[Callable[[], Awaitable[None]]] = []
+        self._trusted: TrustedWwsf | None = None
+        "How the eP-CSCFs of this process check the WWSF's tokens (set at start)."
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if self.config.state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="wimpu-")
@@ -459,6 +462,18 @@ class Stack:
         self._started.remove(ep.stop)
         await ep.crash()
 
+    async def restart_ep_cscf(self, name: str) -> None:
+        """Restart eP-CSCF ``name`` of this process as its operator would after a crash: it stops
+        as a crash would (:meth:`crash_ep_cscf`: nothing released, connections dropped) and starts
+        again on the same addresses with nothing kept in memory, so that (5.2.2.5.1 option 1) it
+        registers its blocks "upon initialization" once more."""
+        ep = self.ep_cscfs.get(name)
+        if not isinstance(ep, EpCscf) or self._trusted is None:
+            raise RuntimeError(f"eP-CSCF {name} is not a bundled eP-CSCF of this process")
+        ports = (urllib.parse.urlsplit(ep.wss_url).port or 0, ep.pcscf.node.port)
+        await self.crash_ep_cscf(name)
+        await self._start_ep_cscf(name, self._trusted, ports=ports)
+
     async def block_holder(self, wimpu: str) -> str | None:
         """The identity of the eP-CSCF whose live lease serves ``wimpu``, read over W6."""
         async with RegistrarClient(self.registrar_url, ssl=self.client_tls(OBSERVER)) as w6:
@@ -539,7 +554,7 @@ class Stack:
                 await self._start_p_cscf(spec)
         names = self.ep_cscf_names()
         if any(self.runs(name) for name in names):
-            trusted = TrustedWwsf(self.wwsf_origin, await self._wwsf_keys(), realm=domain)
+            trusted = self._trusted = TrustedWwsf(self.wwsf_origin, await self._wwsf_keys(), realm=domain)
             for name in names:
                 if self.runs(name) and self.pool_of(name):
                     await self._start_iwf(name, trusted)
@@ -625,7 +640,11 @@ class Stack:
         self.iwfs[name] = iwf
         self._started.append(iwf.stop)
 
-    async def _start_ep_cscf(self, name: str, trusted: TrustedWwsf) -> None:
+    async def _start_ep_cscf(
+        self, name: str, trusted: TrustedWwsf, *, ports: tuple[int, int] | None = None
+    ) -> None:
+        """Bundled eP-CSCF ``name`` on ``ports`` (WSS, SIP), by default its configured ones."""
+        wss_port, sip_port = ports or self.config.ep_ports.get(name, (0, 0))
         mine = [b for b in self.config.blocks if b.ep_cscf == name or name in b.standby]
         roles = {b.wimpu: Role.PRIMARY if b.ep_cscf == name else Role.STANDBY for b in mine}
         ep = EpCscf(
@@ -639,8 +658,8 @@ class Stack:
             resolver=self.resolver,
             credentials=self._credentials(mine),
             host=self.config.host,
-            wss_port=self.config.ep_ports.get(name, (0, 0))[0],
-            sip_port=self.config.ep_ports.get(name, (0, 0))[1],
+            wss_port=wss_port,
+            sip_port=sip_port,
             clock=self.clock,
             failover=self.config.failover,
             roles=roles,

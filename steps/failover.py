@@ -38,6 +38,29 @@ def ep_cscf_fails(world: World, ep_cscf: str) -> None:
     world.fail_ep_cscf(ep_cscf)
 
 
+@when(parsers.re(rf"{EP} restarts"))
+def ep_cscf_restarts(world: World, ep_cscf: str) -> None:
+    """A crash and a start again on the same addresses, nothing kept in memory (its operator's
+    restart): for 5.2.2.5.1 option 1, an initialisation."""
+    world.restart_ep_cscf(ep_cscf)
+
+
+@then(parsers.re(rf"{EP} registers {BLOCK} again after its restart"))
+def block_registered_again(world: World, ep_cscf: str, wimpu: str) -> None:
+    """5.2.2.5.1 option 1: the eP-CSCF "autonomously registers each block upon initialization",
+    and a restart is one: on the wire, a 200 OK to its REGISTER of the block after the restart
+    (within the harness's event wait: an event that must come, not a measure of speed)."""
+    assert world.restarted_at is not None, "no eP-CSCF was restarted in this scenario"
+    found = world.block_registered_since(wimpu, ep_cscf, world.restarted_at, expect.EVENT_WAIT)
+    assert found, f"eP-CSCF {ep_cscf} did not register block {wimpu} again after its restart"
+
+
+@given(parsers.re(rf'the S-CSCF holds a single registration of {BLOCK}, made by {EP}'))
+def block_registered_once(world: World, wimpu: str, ep_cscf: str) -> None:
+    """The initial condition: the block's registration is live, one, and that eP-CSCF's."""
+    expect.single_block_registration(world.live_block_registrations(wimpu), wimpu, ep_cscf)
+
+
 def failover_within(request: pytest.FixtureRequest) -> float:
     """``[timing] failover_within`` of the SUT's PIXIT (the reference PIXIT's without --sut)."""
     return (pixit_of(request) or load_pixit(REFERENCE_PIXIT)).failover_within

@@ -146,6 +146,14 @@ class Sut:
             "does not offer yet"
         )
 
+    async def restart_ep_cscf(self, name: str) -> None:
+        """Restart eP-CSCF ``name``: a crash (nothing released, connections dropped), then a start
+        on the same addresses with nothing kept in memory."""
+        raise Unobservable(
+            f"restarting eP-CSCF {name} of an external SUT needs a fault-injection command "
+            "([[ep_cscf]] restart) the PIXIT does not give"
+        )
+
     async def stall_registrar(self) -> None:
         """Make the wIMPU Registrar stop answering, as a hung one would (connections and requests
         accepted, none answered), until :meth:`resume_registrar`."""
@@ -277,6 +285,9 @@ class ReferenceSut(Sut):
 
     async def fail_ep_cscf(self, name: str) -> None:
         await self.stack.crash_ep_cscf(name)
+
+    async def restart_ep_cscf(self, name: str) -> None:
+        await self.stack.restart_ep_cscf(name)
 
     async def stall_registrar(self) -> None:
         self.stack.stall_registrar()
@@ -476,6 +487,14 @@ class ExternalSut(Sut):
                 "([[ep_cscf]] fail) the PIXIT does not give"
             )
         await self._fault_injection(f"the fail command of {name}", command)
+
+    async def restart_ep_cscf(self, name: str) -> None:
+        """Run the PIXIT's ``[[ep_cscf]] restart`` command of ``name`` (Unobservable without one)."""
+        command = self.pixit.nodes[name].restart
+        if not command:
+            await super().restart_ep_cscf(name)
+            return
+        await self._fault_injection(f"the restart command of {name}", command)
 
     async def stall_registrar(self) -> None:
         """Run the PIXIT's ``[registrar] stall`` command (Unobservable without one)."""

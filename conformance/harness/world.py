@@ -192,6 +192,8 @@ class World:
         "WIC name -> the final response to the last session it started."
         self.failover_took: float | None = None
         "Seconds from an eP-CSCF's failure until its block was seen re-registered by another."
+        self.restarted_at: float | None = None
+        "When (the capture's clock) the scenario last restarted an eP-CSCF (:meth:`restart_ep_cscf`)."
         self._jumps: list[tuple[float, float]] = []
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
         self._registrar_stalled = False
@@ -383,11 +385,36 @@ class World:
 
     def fail_ep_cscf(self, name: str) -> None:
         """eP-CSCF ``name`` fails: as a crash, nothing released, its WebSocket connections dropped."""
+        self._drop_wics_of(name, self.sut.fail_ep_cscf(name))
+
+    def restart_ep_cscf(self, name: str) -> None:
+        """eP-CSCF ``name`` restarts: a crash, then a start on the same addresses with nothing kept
+        in memory; its WebSocket connections dropped. :attr:`restarted_at` (the capture's clock)."""
+        self.restarted_at = time.time()
+        self._drop_wics_of(name, self.sut.restart_ep_cscf(name))
+
+    def _drop_wics_of(self, name: str, event: Coroutine[Any, Any, None]) -> None:
+        """Run ``event`` (what happens to eP-CSCF ``name``); the harness's WICs connected to it close."""
         url = self.ep_cscf(name).ep_cscf_uri
-        self.loop.run(self.sut.fail_ep_cscf(name))
+        self.loop.run(event)
         for wic_name, wic in self.wics.items():
             if self.logins[self.wic_users[wic_name]].ep_cscf_url == url:
                 self.loop.run(wic.close())
+
+    def block_registered_since(
+        self, wimpu: str, ep_cscf: str, since: float, within: float
+    ) -> list[BlockRecord]:
+        """Wait at most ``within`` seconds until the capture shows block ``wimpu`` registered by
+        ``ep_cscf`` with a 200 OK at or after ``since`` (the capture's clock); those registrations
+        that are live (none if never)."""
+        started = time.monotonic()
+        while True:
+            found = [
+                r for r in self.live_block_registrations(wimpu) if r.ep_cscf == ep_cscf and r.since >= since
+            ]
+            if found or time.monotonic() - started >= within:
+                return found
+            time.sleep(0.2)
 
     def block_registered_by(self, wimpu: str, ep_cscf: str, within: float) -> tuple[list[BlockRecord], float]:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.

@@ -27,6 +27,22 @@ Feature: 5.2.2.5.1 Block registration of the wIMPU range
         | wIMPU block                          | eP-CSCF  | distinct IMPU                   |
         | sip:wrtc-!.*!@block1.ims.example.net | ep-cscf1 | sip:block1@wrtc.ims.example.net |
 
+    @step_1 @block_option_1 @negative @inopportune @TP_WIMPU_BLK_007
+    Scenario: An eP-CSCF restarted while its block is registered registers it again, and it stays a single registration
+      Option 1 registers each provisioned block "upon initialization". A restarted eP-CSCF
+      initialises again while the S-CSCF still holds the registration it made before the restart
+      (a crash releases nothing). It registers the block again, and the S-CSCF holds a single
+      registration of it ("A single IMS registration is required to register the wIMPU block"):
+      the binding it had is replaced (RFC 3261 10.3 step 7), no second one is added beside it. A
+      WIC of the block then registers through it.
+
+      Given the S-CSCF holds a single registration of block "sip:wrtc-!.*!@block1.ims.example.net", made by eP-CSCF "ep-cscf1"
+      When eP-CSCF "ep-cscf1" restarts
+      Then eP-CSCF "ep-cscf1" registers block "sip:wrtc-!.*!@block1.ims.example.net" again after its restart
+      And the S-CSCF holds a single registration of block "sip:wrtc-!.*!@block1.ims.example.net", made by eP-CSCF "ep-cscf1"
+      When alice logs in at the WWSF and WIC "A1" of that user registers with its identity and token
+      Then the eP-CSCF answers 200
+
   Rule: Option 1 - each block of wIMPU and the allocated eP-CSCF for it shall be provisioned in the WWSF as well
 
     @step_1 @wwsf @TP_WIMPU_BLK_004

@@ -605,7 +605,7 @@ class TestBlockRegistration:
     def test_a_second_registration_of_the_same_block_fails(self) -> None:
         w = Wire()
         w.block_registration(call_id="one")
-        w.block_registration(call_id="two")
+        w.block_registration(call_id="two", contact="block1-again")
         assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
 
     def test_another_contact_under_the_same_call_id_is_a_second_registration(self) -> None:
@@ -622,6 +622,20 @@ class TestBlockRegistration:
         refreshed.block_registration(call_id="one", contact="ep1", cseq=3)
         assert verdicts(refreshed, "BLK_SINGLE") == ["pass"]
 
+    def test_the_same_contact_under_another_call_id_replaces_the_binding(self) -> None:
+        """RFC 3261 10.3 step 7: "If the Call-ID value in the existing binding differs from the
+        Call-ID value in the request, the binding MUST be removed and a new binding MUST be added":
+        an eP-CSCF that registers its block anew after a restart, with its own contact, still
+        holds a single registration of it; another contact beside it is a second one."""
+        w = Wire()
+        w.block_registration(call_id="before-restart")
+        w.block_registration(call_id="after-restart")
+        assert verdicts(w, "BLK_SINGLE") == ["pass", "pass"]
+        beside = Wire()
+        beside.block_registration(call_id="before-restart")
+        beside.block_registration(call_id="after-restart", contact="block1-restarted")
+        assert "fail" in verdicts(beside, "BLK_SINGLE")
+
     def test_a_registration_made_after_the_testers_clock_lapsed_the_first_is_the_only_one(self) -> None:
         """Issue 16 (the Kamailio lab on the tester's clock): the tester moved the nodes' clock 700 s
         forward, past the block's 600 s; the eP-CSCF registered the block anew (another Call-ID) a
@@ -631,7 +645,7 @@ class TestBlockRegistration:
         w.block_registration(call_id="one", expires=600)
         jumped = w.time + 1.0
         w.time += 2.0
-        w.block_registration(call_id="two", expires=600)
+        w.block_registration(call_id="two", expires=600, contact="block1-anew")
         assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
         assert verdicts(w, "BLK_SINGLE", jumps=((jumped, 700.0),)) == ["pass", "pass"]
         assert verdicts(w, "BLK_SINGLE", jumps=((jumped, 500.0),)) == ["pass", "fail"]  # still live

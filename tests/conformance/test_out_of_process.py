@@ -63,6 +63,8 @@ DECLARED_HERE = (
     "while_the_wimpu_registrar_does_not_answer",
     # an S-CSCF outside the suite's process cannot hold a session (TP_WIMPU_TERM_013, and TERM_014)
     "that_deregisters_after_the_icscfs_check",
+    # no [[ep_cscf]] restart (TP_WIMPU_BLK_007)
+    "an_epcscf_restarted_while_its_block_is_registered",
 )
 """Why a scenario may be INCONCLUSIVE against ``reference-processes.toml`` (a part of its name): what
 this PIXIT does not offer. Such a scenario must be INCONCLUSIVE for that reason, never passed or

@@ -167,12 +167,13 @@ def test_an_emulated_i_cscf_needs_an_emulated_s_cscf(tmp_path: Path) -> None:
     assert pixit.emulated("i_cscf") and pixit.emulated("s_cscf") and not pixit.all_reference
 
 
-def test_a_fail_command_only_on_an_external_ep_cscf(tmp_path: Path) -> None:
-    text = BASE.replace('name = "ep-cscf1"\n', 'name = "ep-cscf1"\nfail = ["kill", "1"]\n')
+@pytest.mark.parametrize("key", ["fail", "restart"])
+def test_a_fault_injection_command_only_on_an_external_ep_cscf(tmp_path: Path, key: str) -> None:
+    text = BASE.replace('name = "ep-cscf1"\n', f'name = "ep-cscf1"\n{key} = ["kill", "1"]\n')
     message = refused(write(tmp_path, text))
-    assert "ep_cscf[0].fail: only an external eP-CSCF needs a fault-injection command" in message
-    message = refused(write(tmp_path, text.replace('fail = ["kill", "1"]', 'fail = "kill 1"')))
-    assert "ep_cscf[0].fail: expected list" in message
+    assert f"ep_cscf[0].{key}: only an external eP-CSCF needs a fault-injection command" in message
+    message = refused(write(tmp_path, text.replace('= ["kill", "1"]', '= "kill 1"')))
+    assert f"ep_cscf[0].{key}: expected list" in message
 
 
 def test_a_standby_must_be_another_ep_cscf(tmp_path: Path) -> None:

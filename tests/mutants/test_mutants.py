@@ -103,6 +103,8 @@ GUARDS: dict[str, str] = {
     "origination_context_cached": "TP_WIMPU_ORIG_015",
     "origination_context_made_up": "TP_WIMPU_ORIG_015",
     # the registrar's answer at step 4 against the eP-CSCF's memory: only a change in between shows it
+    # the restart of an eP-CSCF is the only initialisation a scenario sees after the first
+    "block_contact_per_start": "TP_WIMPU_BLK_007",
     "term_contacts_remembered": "TP_WIMPU_TERM_013",
     "term_contacts_cached_on_timeout": "TP_WIMPU_TERM_014",
     # option B's claim is an IMPU of another domain (block): that bug honours only its own domain

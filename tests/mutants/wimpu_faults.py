@@ -541,6 +541,21 @@ def _block_per_wic(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(BlockRegistration, "ensure", ensure)
 
 
+def _block_contact_per_start(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF names its block binding after its running instance (a contact user part with a
+    token drawn at start-up, as a process id or a boot counter would be): a restarted eP-CSCF
+    registers a new contact beside the binding it made before, and never removes that one."""
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    original = BlockRegistration.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.contact_user = f"{self.contact_user}-{secrets.token_hex(3)}"
+
+    mp.setattr(BlockRegistration, "__init__", init)
+
+
 def _option2_registration_per_first_wic(mp: pytest.MonkeyPatch) -> None:
     """Option 2 with no memory of a registration under way: each WIC REGISTER that finds the block
     not registered starts a block registration of its own, with its own contact (one WIC at a time,
@@ -1634,6 +1649,11 @@ FAULTS: Mapping[str, Fault] = {
         "option B: when the W6 read of an origination times out, the eP-CSCF forwards the session "
         "asserting the WIC's external identity",
         _origination_context_made_up,
+    ),
+    "block_contact_per_start": Fault(
+        "the eP-CSCF names its block binding after its running instance: a restart adds a second "
+        "registration of the block beside the first",
+        _block_contact_per_start,
     ),
     "term_contacts_remembered": Fault(
         "the eP-CSCF forks a terminating session to the contacts it wrote for the IMPU when the "
