@@ -55,7 +55,7 @@ from .dialects import HARNESS, Dialect
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .loop import BackgroundLoop
 from .remote import RemoteParty
-from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
+from .scenario_capture import ScenarioWire, capture_ends, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .views import DirectoryEntry, Session, hop_names, node_names
@@ -142,11 +142,12 @@ class World:
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()
-        # both ends of an external SUT's packets: its addresses and the suite's (the peers' host,
-        # and 127.0.0.1, where clients connect from and the capture's probe goes)
-        suite = {self.sut.peer_host(), "127.0.0.1"}
-        within = [] if hosts else sorted({a for a, _ in self.sut.endpoints()} | suite)
-        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]), within)
+        # an external SUT's packets: both ends among its addresses and the suite's (the peers' host,
+        # and 127.0.0.1, where clients connect from and the capture's probe goes), one end at least
+        # on an address of the SUT or of the suite's nodes (not only 127.0.0.1: another lab there)
+        addresses = {a for a, _ in self.sut.endpoints()}
+        within, anchors = ([], []) if hosts else capture_ends(addresses, self.sut.peer_host())
+        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]), within, anchors)
         self.wire.start()
         if self.wire.unavailable is None:  # the registrar's TLS secrets, for its W6/W7 legs
             self.sut.log_tls_secrets(str(self.wire.capture.keylog_path))
