@@ -113,6 +113,7 @@ class World:
         standby: tuple[str, str] | None = None,
         pics: Mapping[str, str] | None = None,
         registration: Mapping[str, int] | None = None,
+        reference_registration: Mapping[str, int] | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -123,7 +124,9 @@ class World:
         capture goes and what its message list says. ``pics``: the SUT's PICS answers, with which the
         capture rules judge the scenario's capture when it ends (:attr:`wire_verdict`).
         ``registration``: wIMPU block -> the block registration option (5.2.2.5.1) the scenario needs
-        it provisioned for (configured in-process, required of an external SUT's PIXIT).
+        it provisioned for (configured in-process, required of an external SUT's PIXIT);
+        ``reference_registration``: the same for blocks the scenario does not exercise, configured
+        in-process only (an external SUT's PIXIT is not asked about them).
         """
         self.loop = loop
         self.pics = dict(pics) if pics is not None else None
@@ -134,7 +137,8 @@ class World:
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
         if pixit is None or pixit.all_reference:
-            self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=registration)
+            provisioned = {**(reference_registration or {}), **(registration or {})}
+            self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=provisioned)
         else:
             self.sut = ExternalSut(pixit, standby=standby, registration=registration)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
