@@ -94,6 +94,11 @@ class LiveCapture:
         within: with ports, only packets both of whose ends are among these addresses: another
             process using the same port numbers on another loopback address at the same time (a
             second stack on a shared lab machine) stays out of the capture.
+        anchors: with ``within``, only packets with at least one end among these addresses (the
+            SUT's and the suite's nodes'): an address of ``within`` that is not an anchor (127.0.0.1,
+            where clients connect from) may be one end, never both, so the same ports used by a
+            process on that address (another lab on the default address) stay out too. The probe
+            datagram is captured whatever its addresses.
         interface: the interface to capture on.
         keylog_path: where TLS clients should write their NSS key log; by default
             ``path`` with the suffix ``.keys``. Emptied at :meth:`start`.
@@ -110,6 +115,7 @@ class LiveCapture:
         *,
         hosts: Iterable[str] = (),
         within: Iterable[str] = (),
+        anchors: Iterable[str] = (),
         interface: str = "lo",
         keylog_path: str | os.PathLike[str] | None = None,
         method: Method = "auto",
@@ -119,6 +125,9 @@ class LiveCapture:
         self.ports = sorted(set(ports))
         self.hosts = sorted(set(hosts))
         self.within = sorted(set(within))
+        self.anchors = sorted(set(anchors))
+        if self.anchors and not set(self.anchors) <= set(self.within):
+            raise ValueError(f"anchors {self.anchors} must be among the addresses within {self.within}")
         if not self.ports and not self.hosts:
             raise ValueError("a capture needs at least one port or host")
         self.interface = interface
@@ -147,7 +156,8 @@ class LiveCapture:
 
     @property
     def filter(self) -> str:
-        """The BPF filter: the given ports, and the probe port once started."""
+        """The BPF filter: the given ports (or hosts), and the probe port once started; with
+        ``within`` both ends among those addresses, with ``anchors`` one of them an anchor."""
         probe = [self._probe.getsockname()[1]] if self._probe is not None else []
         parts = []
         if self.ports or probe:
@@ -159,7 +169,15 @@ class LiveCapture:
             return either
         src = " or ".join(f"src host {h}" for h in self.within)
         dst = " or ".join(f"dst host {h}" for h in self.within)
-        return f"({either}) and ({src}) and ({dst})"
+        if not self.anchors:
+            return f"({either}) and ({src}) and ({dst})"
+        # one end on an anchor; the probe datagram (127.0.0.1 to 127.0.0.1) is let through on its own port
+        nodes = [bpf_for_ports(self.ports)] if self.ports else []
+        nodes += [bpf_for_hosts(self.hosts)] if self.hosts else []
+        anchored = f"({' or '.join(nodes)}) and ({src}) and ({dst}) and ({bpf_for_hosts(self.anchors)})"
+        if not probe:
+            return anchored
+        return f"(udp dst port {probe[0]} and ({src}) and ({dst})) or ({anchored})"
 
     # ----- the probe ------------------------------------------------------------------
 

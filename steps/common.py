@@ -76,30 +76,32 @@ def reference_stack_with_clock(
 
 @given(
     parsers.re(
-        r'the wIMPU stack is running with the reference profile, block "(?P<first>[^"]+)" provisioned for '
-        r'block registration option (?P<first_option>[12]) and block "(?P<second>[^"]+)" for option '
-        r"(?P<second_option>[12])"
+        r'the wIMPU stack is running with the reference profile and block "(?P<block>[^"]+)" provisioned for '
+        r'block registration option (?P<option>[12]), the other block "(?P<other>[^"]+)" for option '
+        r"(?P<other_option>[12]) where the suite runs the reference stack"
     ),
     target_fixture="world",
 )
 def stack_with_block_options(
     harness_loop: BackgroundLoop,
     request: pytest.FixtureRequest,
-    first: str,
-    first_option: str,
-    second: str,
-    second_option: str,
+    block: str,
+    option: str,
+    other: str,
+    other_option: str,
 ) -> Iterator[World]:
     """The reference profile with its blocks provisioned for other block registration options
-    (5.2.2.5.1), so that each identity option meets each block registration option; an external
-    SUT's PIXIT must provision them so (else the scenario is inconclusive, and says why)."""
-    registration = {first: int(first_option), second: int(second_option)}
+    (5.2.2.5.1), so that each identity option meets each block registration option. The in-process
+    reference is provisioned so, both blocks; an external SUT's PIXIT must provision ``block``, the
+    one the scenario exercises, so (else the scenario is inconclusive, and says why), and is not
+    asked about ``other``, which the scenario does not exercise."""
     world = World(
         harness_loop,
         scenario=scenario_of(request),
         pixit=pixit_of(request),
         pics=pics_of(request),
-        registration=registration,
+        registration={block: int(option)},
+        reference_registration={other: int(other_option)},
     )
     yield world
     world.close()

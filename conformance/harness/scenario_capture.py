@@ -30,7 +30,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,22 @@ def lane_of(name: str) -> str:
     return name.split("/", 1)[0]
 
 
+CLIENT_HOST = "127.0.0.1"
+"""Where the suite's clients connect from (the WICs, the web logins, the registrar observer) and its
+capture probe goes: the default loopback address, which other processes on the machine share."""
+
+
+def capture_ends(sut_addresses: Iterable[str], peer_host: str) -> tuple[list[str], list[str]]:
+    """``within`` and ``anchors`` of an external SUT's capture by ports (:class:`ScenarioWire`): both
+    ends of a packet among the SUT's listening addresses (``sut_addresses``, the PIXIT's nodes, the
+    emulated ones included), the suite's peers' host and :data:`CLIENT_HOST`; one end at least on an
+    address of the SUT or of the suite's nodes. :data:`CLIENT_HOST` anchors only when a node listens
+    there: a packet between two :data:`CLIENT_HOST` ends on a port of the SUT's (another lab on the
+    default address with the same ports) is not the SUT's."""
+    anchors = set(sut_addresses) | ({peer_host} - {CLIENT_HOST})
+    return sorted(anchors | {peer_host, CLIENT_HOST}), sorted(anchors)
+
+
 class ScenarioWire:
     """The capture of one scenario.
 
@@ -111,6 +127,7 @@ class ScenarioWire:
         ports: the listening ports of the SUT's nodes (used when there are no ``hosts``).
         within: with ``ports``, the addresses both ends of a captured packet must have (the
             SUT's and the suite's): the same port numbers used elsewhere at the same time stay out.
+        anchors: with ``within``, the addresses one end at least must have (:func:`capture_ends`).
         directory: where the files go (``captures/<feature>``).
         stem: the file name without suffix (the test name, :func:`slug`).
     """
@@ -122,6 +139,7 @@ class ScenarioWire:
         directory: Path,
         stem: str,
         within: Sequence[str] = (),
+        anchors: Sequence[str] = (),
     ) -> None:
         self.hosts = hosts
         self.directory = directory
@@ -134,6 +152,7 @@ class ScenarioWire:
             [] if hosts else list(ports),
             hosts=hosts,
             within=[] if hosts else within,
+            anchors=[] if hosts else anchors,
             keylog_path=directory / f"{part.name}.keys",
         )
         self.unavailable: str | None = None

@@ -58,7 +58,7 @@ from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .ims_identity import identity_key
 from .loop import BackgroundLoop
 from .remote import RemoteParty
-from .scenario_capture import ScenarioWire, release_host, scenario_host, slug
+from .scenario_capture import ScenarioWire, capture_ends, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
 from .tokens import Secret, signed_by_another_key, unsigned
 from .views import DirectoryEntry, Session, hop_names, node_names
@@ -123,6 +123,7 @@ class World:
         standby: tuple[str, str] | None = None,
         pics: Mapping[str, str] | None = None,
         registration: Mapping[str, int] | None = None,
+        reference_registration: Mapping[str, int] | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -133,7 +134,9 @@ class World:
         capture goes and what its message list says. ``pics``: the SUT's PICS answers, with which the
         capture rules judge the scenario's capture when it ends (:attr:`wire_verdict`).
         ``registration``: wIMPU block -> the block registration option (5.2.2.5.1) the scenario needs
-        it provisioned for (configured in-process, required of an external SUT's PIXIT).
+        it provisioned for (configured in-process, required of an external SUT's PIXIT);
+        ``reference_registration``: the same for blocks the scenario does not exercise, configured
+        in-process only (an external SUT's PIXIT is not asked about them).
         """
         self.loop = loop
         self.pics = dict(pics) if pics is not None else None
@@ -144,7 +147,8 @@ class World:
         self.scenario = dict(scenario or {"feature": "adhoc.feature", "test": "adhoc", "scenario": "adhoc"})
         self.sut: Sut
         if pixit is None or pixit.all_reference:
-            self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=registration)
+            provisioned = {**(reference_registration or {}), **(registration or {})}
+            self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=provisioned)
         else:
             self.sut = ExternalSut(pixit, standby=standby, registration=registration)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
@@ -152,11 +156,12 @@ class World:
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()
-        # both ends of an external SUT's packets: its addresses and the suite's (the peers' host,
-        # and 127.0.0.1, where clients connect from and the capture's probe goes)
-        suite = {self.sut.peer_host(), "127.0.0.1"}
-        within = [] if hosts else sorted({a for a, _ in self.sut.endpoints()} | suite)
-        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]), within)
+        # an external SUT's packets: both ends among its addresses and the suite's (the peers' host,
+        # and 127.0.0.1, where clients connect from and the capture's probe goes), one end at least
+        # on an address of the SUT or of the suite's nodes (not only 127.0.0.1: another lab there)
+        addresses = {a for a, _ in self.sut.endpoints()}
+        within, anchors = ([], []) if hosts else capture_ends(addresses, self.sut.peer_host())
+        self.wire = ScenarioWire(hosts, ports, folder, slug(self.scenario["test"]), within, anchors)
         self.wire.start()
         if self.wire.unavailable is None:  # the registrar's TLS secrets, for its W6/W7 legs
             self.sut.log_tls_secrets(str(self.wire.capture.keylog_path))
