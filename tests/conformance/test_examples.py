@@ -43,7 +43,9 @@ TESTED = {
 
 
 def test_every_example_is_tested_here() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.toml")} == TESTED
+    """Every example PIXIT and PICS; a run's private copy beside them (``.<name>.<pid>.<host>.toml``,
+    tests/interop/kamailio_lab.py, a hidden file removed at the run's end) is none."""
+    assert {p.name for p in EXAMPLES.glob("*.toml") if not p.name.startswith(".")} == TESTED
 
 
 def test_in_process_is_the_default_run() -> None:
