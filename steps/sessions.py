@@ -421,7 +421,7 @@ def scscf_routed_on(world: World) -> None:
 
 
 @then("the eP-CSCF refuses the session")
-def ep_cscf_refuses_session(world: World) -> None:
+def ep_cscf_refuses_terminating_session(world: World) -> None:
     """RFC 3261 16.5: a proxy whose target set is empty "MUST return an error response" (480 by
     preference); on the wire, the eP-CSCF's final response to the S-CSCF."""
     finals = world.captured_responses("INVITE", "ep-cscf", "s-cscf")

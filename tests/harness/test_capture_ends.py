@@ -62,7 +62,11 @@ def test_a_packet_between_two_127_0_0_1_ends_on_a_lab_port_is_not_the_suts(
     port = free_udp_port(LAB)
     within, anchors = capture_ends({LAB}, CLIENT_HOST)
     capture = LiveCapture(
-        tmp_path / "c.pcapng", [port], within=within, anchors=anchors, method=method  # type: ignore[arg-type]
+        tmp_path / "c.pcapng",
+        [port],
+        within=within,
+        anchors=anchors,
+        method=method,  # type: ignore[arg-type]
     )
     try:
         capture.start()
