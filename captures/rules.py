@@ -322,17 +322,20 @@ def _answer(flow: Flow, asked: Hop) -> Hop | None:
     )
 
 
+def _retrieved(answer: Hop | None) -> bool:
+    """A W6 answer that told the reader something: a 2xx, or a 404 (the registrar holds nothing,
+    an answer too); not a refusal, and not no answer at all."""
+    status = answer.message.http.status if answer is not None and answer.message.http is not None else None
+    return status is not None and (200 <= status < 300 or status == 404)
+
+
 def _unretrieved(flow: Flow, reads: list[Hop], sent: Hop) -> Hop | None:
-    """The first of ``reads`` when none of them was answered before ``sent`` (the message that
-    needed what they read) with a 2xx, or a 404 (the registrar holds nothing: an answer too):
-    the read was made, nothing was retrieved by it. None when one of them was answered so in
-    time, or when there are none (``_query`` judges that)."""
+    """The first of ``reads`` when none of them was :func:`_retrieved` before ``sent`` (the
+    message that needed what they read): the read was made, nothing was retrieved by it. None
+    when one of them was answered so in time, or when there are none (``_query`` judges that)."""
     for asked in reads:
         answer = _answer(flow, asked)
-        info = answer.message.http if answer is not None else None
-        status = info.status if info is not None else None
-        in_time = answer is not None and answer.message.index < sent.message.index
-        if in_time and status is not None and (200 <= status < 300 or status == 404):
+        if answer is not None and answer.message.index < sent.message.index and _retrieved(answer):
             return None
     return reads[0] if reads else None
 
@@ -1945,10 +1948,9 @@ def _expected_contacts(flow: Flow, ctx: Context, at: _AtEpCscf) -> tuple[dict[st
         if answer is None or answer.message.http is None:
             continue
         source = f"the W6 answer (frame {answer.message.frame})"
-        status = answer.message.http.status
-        if status == 404:
+        if answer.message.http.status == 404:
             return {}, source
-        fetched = fetched or (status is not None and 200 <= status < 300)
+        fetched = fetched or _retrieved(answer)
         data = _json(answer.message.http)
         if isinstance(data, dict) and isinstance(data.get("contacts"), list):
             return {

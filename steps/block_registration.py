@@ -23,7 +23,13 @@ def block_not_registered(world: World, wimpu: str) -> None:
     expect.block_not_registered(world.live_block_registrations(wimpu), wimpu)
 
 
-@then(parsers.re(rf'the S-CSCF holds a single registration of {BLOCK}, made by eP-CSCF "(?P<ep_cscf>[^"]+)"'))
+SINGLE_REGISTRATION = (
+    rf'the S-CSCF holds a single registration of {BLOCK}, made by eP-CSCF "(?P<ep_cscf>[^"]+)"'
+)
+
+
+@given(parsers.re(SINGLE_REGISTRATION))  # the initial condition of a scenario, judged as the outcome is
+@then(parsers.re(SINGLE_REGISTRATION))
 def single_block_registration(world: World, profile: ProfileChecks, wimpu: str, ep_cscf: str) -> None:
     """5.2.2.1 "A single IMS registration is performed per block of wIMPU", 5.2.2.5.1 "The eP-CSCF
     would need to trigger the IMS registration of the wIMPU block": judged by BLK_SINGLE and

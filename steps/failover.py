@@ -55,12 +55,6 @@ def block_registered_again(world: World, ep_cscf: str, wimpu: str) -> None:
     assert found, f"eP-CSCF {ep_cscf} did not register block {wimpu} again after its restart"
 
 
-@given(parsers.re(rf"the S-CSCF holds a single registration of {BLOCK}, made by {EP}"))
-def block_registered_once(world: World, wimpu: str, ep_cscf: str) -> None:
-    """The initial condition: the block's registration is live, one, and that eP-CSCF's."""
-    expect.single_block_registration(world.live_block_registrations(wimpu), wimpu, ep_cscf)
-
-
 def failover_within(request: pytest.FixtureRequest) -> float:
     """``[timing] failover_within`` of the SUT's PIXIT (the reference PIXIT's without --sut)."""
     return (pixit_of(request) or load_pixit(REFERENCE_PIXIT)).failover_within

@@ -412,28 +412,33 @@ class World:
         """Wait at most ``within`` seconds until the capture shows block ``wimpu`` registered by
         ``ep_cscf`` with a 200 OK at or after ``since`` (the capture's clock); those registrations
         that are live (none if never)."""
-        started = time.monotonic()
-        while True:
-            found = [
-                r for r in self.live_block_registrations(wimpu) if r.ep_cscf == ep_cscf and r.since >= since
-            ]
-            if found or time.monotonic() - started >= within:
-                return found
-            time.sleep(0.2)
+
+        def made_since(live: list[BlockRecord]) -> list[BlockRecord]:
+            return [r for r in live if r.ep_cscf == ep_cscf and r.since >= since]
+
+        live, _ = self._await_blocks(wimpu, lambda live: bool(made_since(live)), within)
+        return made_since(live)
 
     def block_registered_by(self, wimpu: str, ep_cscf: str, within: float) -> tuple[list[BlockRecord], float]:
         """Wait until the capture shows block ``wimpu`` registered once, by ``ep_cscf`` alone.
 
         Returns the live registrations (:meth:`live_block_registrations`) and the seconds waited
         (the registrations as they were at ``within``, if never).
-        ``within`` bounds the wait (the PIXIT's failover time and the harness's event wait); the
-        capture is polled every 0.2 s (each look syncs the capture with a probe datagram).
+        ``within`` bounds the wait (the PIXIT's failover time and the harness's event wait).
         """
+        return self._await_blocks(wimpu, lambda live: [r.ep_cscf for r in live] == [ep_cscf], within)
+
+    def _await_blocks(
+        self, wimpu: str, done: Callable[[list[BlockRecord]], bool], within: float
+    ) -> tuple[list[BlockRecord], float]:
+        """The live registrations of block ``wimpu`` once ``done`` holds of them, or as they were
+        after ``within`` seconds, and the seconds waited. The capture is polled every 0.2 s (each
+        look syncs the capture with a probe datagram)."""
         started = time.monotonic()
         while True:
             live = self.live_block_registrations(wimpu)
             waited = time.monotonic() - started
-            if [r.ep_cscf for r in live] == [ep_cscf] or waited >= within:
+            if done(live) or waited >= within:
                 return live, waited
             time.sleep(0.2)
 
