@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
-from websockets.sync.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin, Subprotocol
 
 from conformance.pixit import Node, Pixit, PixitError, SipAddress
@@ -97,18 +97,22 @@ class PreflightError(PixitError):
 # ----- entry points ---------------------------------------------------------------------------------
 
 
-def check(pixit: Pixit, *, timeout: float = DEFAULT_TIMEOUT) -> list[Problem]:
-    """Check every external node of ``pixit`` once; the problems found (empty: ready)."""
+def check(pixit: Pixit, *, timeout: float = DEFAULT_TIMEOUT, keylog: str | None = None) -> list[Problem]:
+    """Check every external node of ``pixit`` once; the problems found (empty: ready).
+
+    ``keylog``: an NSS key log file the checks' TLS clients append their secrets to, so that a capture
+    of a SUT's start-up decodes them too (else ``verify`` reports them as ``tls-no-secrets``).
+    """
     external = pixit.external()
     if not external:
         return []
-    context = _trust_context(pixit)
+    context = _trust_context(pixit, keylog)
     if isinstance(context, Problem):
         return [context]
     tasks: list[Callable[[], list[Problem]]] = []
     for node in external:
         if node.url is not None:
-            own = _registrar_context(pixit) if node.role == "registrar" else context
+            own = _registrar_context(pixit, keylog) if node.role == "registrar" else context
             if isinstance(own, Problem):
                 return [own]
             tasks.append(_bind(_check_url, pixit, node, node.url, own, timeout))
@@ -125,7 +129,12 @@ async def check_async(pixit: Pixit, *, each: float = DEFAULT_TIMEOUT) -> list[Pr
 
 
 def wait_until_ready(
-    pixit: Pixit, *, within: float, timeout: float = DEFAULT_TIMEOUT, interval: float = 0.25
+    pixit: Pixit,
+    *,
+    within: float,
+    timeout: float = DEFAULT_TIMEOUT,
+    interval: float = 0.25,
+    keylog: str | None = None,
 ) -> list[Problem]:
     """Check until every external node is ready or ``within`` seconds have passed.
 
@@ -135,15 +144,18 @@ def wait_until_ready(
     """
     deadline = time.monotonic() + within
     while True:
-        problems = check(pixit, timeout=timeout)
+        problems = check(pixit, timeout=timeout, keylog=keylog)
         if not problems or all(p.lasting for p in problems) or time.monotonic() + interval >= deadline:
             return problems
         time.sleep(interval)
 
 
-def require_ready(pixit: Pixit, *, within: float = 0.0, timeout: float = DEFAULT_TIMEOUT) -> None:
-    """Raise :class:`PreflightError` unless every external node is ready (waiting up to ``within`` s)."""
-    problems = wait_until_ready(pixit, within=within, timeout=timeout)
+def require_ready(
+    pixit: Pixit, *, within: float = 0.0, timeout: float = DEFAULT_TIMEOUT, keylog: str | None = None
+) -> None:
+    """Raise :class:`PreflightError` unless every external node is ready (waiting up to ``within`` s;
+    ``keylog`` as for :func:`check`)."""
+    problems = wait_until_ready(pixit, within=within, timeout=timeout, keylog=keylog)
     if problems:
         raise PreflightError(problems)
 
@@ -151,10 +163,13 @@ def require_ready(pixit: Pixit, *, within: float = 0.0, timeout: float = DEFAULT
 # ----- trust ------------------------------------------------------------------------------------------
 
 
-def _trust_context(pixit: Pixit) -> ssl.SSLContext | Problem:
-    """A client context trusting exactly the PIXIT's CAs, with host name checking."""
+def _trust_context(pixit: Pixit, keylog: str | None = None) -> ssl.SSLContext | Problem:
+    """A client context trusting exactly the PIXIT's CAs, with host name checking (its secrets
+    appended to ``keylog`` if given)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if keylog is not None:
+        context.keylog_filename = keylog
     for path in pixit.trust:
         try:
             context.load_verify_locations(cafile=str(path))
@@ -164,9 +179,9 @@ def _trust_context(pixit: Pixit) -> ssl.SSLContext | Problem:
     return context
 
 
-def _registrar_context(pixit: Pixit) -> ssl.SSLContext | Problem:
+def _registrar_context(pixit: Pixit, keylog: str | None = None) -> ssl.SSLContext | Problem:
     """The trust context plus the suite's client certificate for the registrar (mutual TLS)."""
-    context = _trust_context(pixit)
+    context = _trust_context(pixit, keylog)
     if isinstance(context, Problem) or pixit.registrar_client is None:
         return context
     cert, key = pixit.registrar_client
@@ -265,24 +280,35 @@ def _websocket_upgrade(
     url: str, sock: socket.socket, origin: str, context: ssl.SSLContext, timeout: float
 ) -> list[tuple[str, bool]]:
     """TLS over ``sock``, then the WebSocket opening handshake of a WIC (RFC 7118 4, TR 23.701
-    5.2.2.5.2 step 2), then a clean close; the problems found, each with whether it is lasting."""
-    upgraded: list[socket.socket] = []
+    5.2.2.5.2 step 2), then a clean close; the problems found, each with whether it is lasting.
+
+    On websockets' asyncio client, in an event loop of this check's own thread. Its threaded client
+    reads the TLS socket in one thread while it writes the upgrade request in another; OpenSSL's
+    connection is not safe for that, and when a TLS 1.3 session ticket woke the reader just as the
+    request was written, the request was sometimes lost (about one check in twenty on loopback): the
+    server never answered, and a ready eP-CSCF was reported as not answering. asyncio drives TLS from a
+    single thread.
+    """
+    return asyncio.run(_websocket_upgrade_async(url, sock, origin, context, timeout))
+
+
+async def _websocket_upgrade_async(
+    url: str, sock: socket.socket, origin: str, context: ssl.SSLContext, timeout: float
+) -> list[tuple[str, bool]]:
+    """:func:`_websocket_upgrade` in the running event loop."""
+    upgraded: list[bool] = []
 
     class Upgrading(ClientConnection):
-        """Made by websockets once TLS is up, before the upgrade: tells a TLS failure from the rest."""
+        """Made by websockets before TLS; asyncio calls its ``connection_made`` once TLS is up, before
+        the upgrade: tells a TLS failure from the rest."""
 
-        def __init__(self, tls: socket.socket, *args: Any, **kwargs: Any) -> None:
-            upgraded.append(tls)
-            # websockets reads with a blocking recv() once select() says the socket is readable: a TLS
-            # 1.3 session ticket alone wakes it, and it then blocks until application data that a
-            # silent server never sends; its handshake timeout closes the socket and joins that
-            # reader forever. A timeout on the socket bounds that read; twice the handshake's, so
-            # that the handshake's own timeout is what ends the wait for a response.
-            tls.settimeout(2 * timeout)
-            super().__init__(tls, *args, **kwargs)
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            upgraded.append(True)
+            super().connection_made(transport)
 
+    sock.setblocking(False)
     try:
-        with connect(
+        async with connect(
             url,
             sock=sock,
             ssl=context,

@@ -99,13 +99,14 @@ def _environment(fault: str | None, captures: str) -> dict[str, str]:
     return env
 
 
-def run_once(fault: str | None, timeout: float, workdir: Path) -> Run:
+def run_once(fault: str | None, timeout: float, workdir: Path, workers: int = 0) -> Run:
+    """One pass over ``steps`` with ``fault`` (None: the baseline), ``workers`` xdist workers (0: -n0)."""
     label = fault or "baseline"
     junit = workdir / f"{label}.xml"
     captures = tempfile.mkdtemp(prefix=f"captures-{label}-", dir=workdir)
     command = [
-        sys.executable, "-m", "pytest", "steps", "-p", "blind_faults", "-n0", "--no-reports", "-q",
-        "-p", "no:cacheprovider", f"--junitxml={junit}",
+        sys.executable, "-m", "pytest", "steps", "-p", "blind_faults", "-n", str(workers),
+        "--no-reports", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
     ]  # fmt: skip
     log = (workdir / f"{label}.log").open("wb")
     start = time.monotonic()
@@ -197,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("faults", nargs="*", help="fault names (default: every blind fault)")
     parser.add_argument("--out", default=str(ROOT / "docs" / "mutants-blind.md"), help="Markdown report")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run (600)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="xdist workers per run (0, the default: -n0, one core)"
+    )
     args = parser.parse_args(argv)
     catalogue = _catalogue()
     unknown = [f for f in args.faults if f not in catalogue]
@@ -205,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     faults = args.faults or list(catalogue)
     with tempfile.TemporaryDirectory(prefix="blind-mutants-") as tmp:
         workdir = Path(tmp)
-        baseline = run_once(None, args.timeout, workdir)
+        baseline = run_once(None, args.timeout, workdir, args.workers)
         print(f"baseline: {baseline.passed} passed, {len(baseline.failed)} failed, {baseline.seconds:.0f} s")
         if baseline.failed or baseline.error:
             print("the scenarios fail WITHOUT any fault; nothing measured:", file=sys.stderr)
@@ -216,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         runs = []
         for fault in faults:
-            run = run_once(fault, args.timeout, workdir)
+            run = run_once(fault, args.timeout, workdir, args.workers)
             print(
                 f"{fault}: {run.status}, {len(run.failed)} failed, {run.passed} passed, {run.seconds:.0f} s"
             )

@@ -394,7 +394,9 @@ class ExternalSut(Sut):
             deadline = time.monotonic() + self.pixit.ready
             if not await asyncio.to_thread(self._process.wait_for_files, deadline):  # its test PKI
                 raise PreflightError([])
-            await asyncio.to_thread(require_ready, self.pixit, within=max(0.0, deadline - time.monotonic()))
+            await asyncio.to_thread(
+                require_ready, self.pixit, within=max(0.0, deadline - time.monotonic()), keylog=self._keylog
+            )
         except PreflightError as exc:
             status, tail = self._process.status(), self._process.output_tail()
             await self.stop()

@@ -1,9 +1,11 @@
 #!/bin/sh
 # The [sut] start command of reference-failover.toml: the reference stack with failover on
 # (failover-stack.toml), ep-cscf1 in an operating-system process of its own so that the PIXIT's
-# fault-injection command (`[[ep_cscf]] fail`) can kill it alone, as a crash would; every other
-# node in a second process. A fresh state directory each time (test PKI, registrar database).
-# Both processes stay in this script's process group: the suite stops them together.
+# fault-injection commands can crash it alone: `[[ep_cscf]] fail` kills it for good (TP_WIMPU_LIFE_003),
+# `[[ep_cscf]] restart` kills it and has ../../scripts/supervise.sh start it again (TP_WIMPU_BLK_007,
+# ../../scripts/restart-supervised.sh). Every other node in a second process. A fresh state directory
+# each time (test PKI, registrar database). Every process stays in this script's process group: the
+# suite stops them together.
 #   start-reference-failover.sh STATE_DIR [ARGS...]
 # STATE_DIR is made afresh (relative to this folder: the PIXIT's paths name it too); further
 # arguments go to both `wimpu-ref up` (a test run gives `--host <its own loopback address>`).
@@ -20,8 +22,16 @@ up() {  # run in a background subshell: exec, so that $! is the node's own proce
     exec python3 -m reference.cli up --config failover-stack.toml --state-dir "$state" \
         --clock-offset-file "$state/clock-offset" --nodes "$nodes" "$@"
 }
+host=127.0.0.1   # failover-stack.toml's, unless the arguments give --host
+previous=
+for arg in "$@"; do
+    [ "$previous" = --host ] && host=$arg
+    previous=$arg
+done
 up registrar,wwsf,i-cscf,s-cscf,ep-cscf2 "$@" &
 others=$!
-up ep-cscf1 "$@" &
-echo $! > "$state/ep-cscf1.pid"
+# ep-cscf1's SIP port (failover-stack.toml) is where restart-supervised.sh sees it accept again
+sh ../../scripts/supervise.sh "$state" ep-cscf1 "$host" 5080 \
+    python3 -m reference.cli up --config failover-stack.toml --state-dir "$state" \
+    --clock-offset-file "$state/clock-offset" --nodes ep-cscf1 "$@" &
 wait "$others"     # its status is the script's: a node that cannot start fails the start

@@ -4,7 +4,9 @@
 # each), then two Kamailio instances with interop/kamailio/kamailio.cfg, one eP-CSCF each (5.2.2.1:
 # each block is associated with a different eP-CSCF): ep-cscf2 (block2, identity option B, define
 # OPTION_B) in the background, ep-cscf1 (block1, option A) in the foreground, their logs on stderr.
-# The suite stops them all with SIGTERM to the process group.
+# Each instance runs under ../../scripts/supervise.sh, which starts it again, with the same arguments,
+# after the PIXIT's [[ep_cscf]] restart (TP_WIMPU_BLK_007). The start script exits when ep-cscf1's
+# supervisor does. The suite stops them all with SIGTERM to the process group.
 #
 #   start.sh STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]
 #
@@ -72,12 +74,15 @@ export KAM_REGISTRAR="https://$host:8180"
 # FAKETIME_DONT_FAKE_MONOTONIC=1 makes Python's subprocess.run(timeout=...) fail with EINVAL in the
 # KEMI script (libfaketime 0.9.10), so the helpers could not run.
 export LD_PRELOAD="$faketime" FAKETIME_TIMESTAMP_FILE="$state/clock-offset" FAKETIME_NO_CACHE=1
-# One instance, replacing the calling shell: kamailio_instance RUNTIME_DIR WSS_PORT SIP_PORT BLOCK
-# ID_RE [-A OPTION_B]; the KAM_* settings of its helper come from the environment.
+# One instance under ../../scripts/supervise.sh (its pid in STATE_DIR/NAME.pid; started again after
+# the PIXIT's [[ep_cscf]] restart, ../../scripts/restart-supervised.sh, TP_WIMPU_BLK_007):
+#   kamailio_instance NAME RUNTIME_DIR WSS_PORT SIP_PORT BLOCK ID_RE [-A OPTION_B]
+# the KAM_* settings of its helper come from the environment.
 kamailio_instance() {
-  dir=$1 wss=$2 sip=$3 block=$4 id_re=$5
-  shift 5
-  exec kamailio -DD -E -f "$here/kamailio.cfg" -Y "$dir" -w "$dir" \
+  name=$1 dir=$2 wss=$3 sip=$4 block=$5 id_re=$6
+  shift 6
+  sh "$here/../../scripts/supervise.sh" "$state" "$name" "$host" "$sip" \
+    kamailio -DD -E -f "$here/kamailio.cfg" -Y "$dir" -w "$dir" \
     -A "HOST=$host" -A "WSS_PORT=$wss" -A "SIP_PORT=$sip" \
     -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \
     -A "WWSF_ORIGIN=\"https://$host:8443\"" \
@@ -91,10 +96,9 @@ kamailio_instance() {
 (
   export KAM_CLIENT_CERT="$state/pki/client.ep-cscf2.pem" KAM_CLIENT_KEY="$state/pki/client.ep-cscf2.key"
   export KAM_IDENTITY="sip:ep-cscf2.$ims_domain" KAM_WIMPU="sip:wrtc-!.*!@block2.$ims_domain" KAM_OPTION=B
-  kamailio_instance "$state/kamailio2" 7444 5082 block2 '^sip:[^@;]+@enterprise\.com$' -A OPTION_B
+  kamailio_instance ep-cscf2 "$state/kamailio2" 7444 5082 block2 '^sip:[^@;]+@enterprise\.com$' -A OPTION_B
 ) &
-echo $! > "$state/ep-cscf2.pid"
-# ep-cscf1: block1, identity option A, in the foreground
+# ep-cscf1: block1, identity option A, its supervisor in the foreground
 export KAM_CLIENT_CERT="$state/pki/client.ep-cscf1.pem" KAM_CLIENT_KEY="$state/pki/client.ep-cscf1.key"
 export KAM_IDENTITY="sip:ep-cscf1.$ims_domain" KAM_WIMPU="sip:wrtc-!.*!@block1.$ims_domain" KAM_OPTION=A
-kamailio_instance "$state/kamailio" 7443 5080 block1 '^sip:wrtc-.*@block1\.ims\.example\.net$'
+kamailio_instance ep-cscf1 "$state/kamailio" 7443 5080 block1 '^sip:wrtc-.*@block1\.ims\.example\.net$'

@@ -8,7 +8,8 @@ shared clock file). The verdicts must be the same, scenario for scenario, and al
 declared exception: a scenario that makes a node fail (tag ``fault_injection``) needs a
 standby eP-CSCF the reference profile does not configure, so with this PIXIT it must be INCONCLUSIVE
 with that reason (never passed, never failed); it runs and passes with
-``examples/pixit/reference-failover.toml``, whose fault-injection command kills ep-cscf1's process.
+``examples/pixit/reference-failover.toml``, whose fault-injection command kills ep-cscf1's process
+(and so does the restart scenario, TP_WIMPU_BLK_007, with that PIXIT's restart command).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ DECLARED_HERE = (
     "while_the_wimpu_registrar_does_not_answer",
     # an S-CSCF outside the suite's process cannot hold a session (TP_WIMPU_TERM_013, and TERM_014)
     "that_deregisters_after_the_icscfs_check",
-    # no [[ep_cscf]] restart (TP_WIMPU_BLK_007)
+    # no [[ep_cscf]] restart (TP_WIMPU_BLK_007 runs with the failover PIXIT, next test)
     "an_epcscf_restarted_while_its_block_is_registered",
 )
 """Why a scenario may be INCONCLUSIVE against ``reference-processes.toml`` (a part of its name): what
@@ -71,13 +72,21 @@ this PIXIT does not offer. Such a scenario must be INCONCLUSIVE for that reason,
 failed; any other difference from the in-process verdict fails the test."""
 
 
-def test_the_failover_scenario_passes_out_of_process_with_fault_injection(
-    tmp_path: Path, in_process_verdicts: dict[str, str]
+@pytest.mark.parametrize(
+    "test_purpose",
+    [
+        "TP_WIMPU_LIFE_003",  # the PIXIT's fail command kills ep-cscf1 for good
+        "TP_WIMPU_BLK_007",  # its restart command kills ep-cscf1, and its supervisor starts it again
+    ],
+)
+def test_a_fault_injection_scenario_passes_out_of_process(
+    tmp_path: Path, in_process_verdicts: dict[str, str], test_purpose: str
 ) -> None:
-    """TP_WIMPU_LIFE_003 against separate processes: the PIXIT's fail command kills ep-cscf1."""
+    """A scenario that crashes ep-cscf1's own process (SIGKILL) with a fault-injection command of
+    ``reference-failover.toml``, where the in-process run can only stop its tasks: the same PASS."""
     with private_pixit(FAILOVER) as pixit:
-        outside = run_steps(tmp_path, "failover", "--sut", str(pixit), "-m", "TP_WIMPU_LIFE_003")
-    assert len(outside) == 1, f"one scenario is TP_WIMPU_LIFE_003, not {sorted(outside)}"
+        outside = run_steps(tmp_path, "failover", "--sut", str(pixit), "-m", test_purpose)
+    assert len(outside) == 1, f"one scenario is {test_purpose}, not {sorted(outside)}"
     ((name, verdict),) = outside.items()
     assert (verdict, in_process_verdicts[name]) == ("passed", "passed"), name
 

@@ -122,6 +122,20 @@ def test_a_wwsf_that_does_not_announce_a_block_nor_hold_the_signing_key(tmp_path
         assert check(external(tmp_path, table, ca.ca_path)) == []
 
 
+def test_the_checks_tls_secrets_go_to_the_key_log_given(tmp_path: Path) -> None:
+    """A SUT's start-up is captured with the preflight's handshakes in it: given the run's key log, each
+    TLS connection of the checks logs its secrets there, so that ``verify`` decodes every connection
+    of the capture (it reported the WSS checks of the Kamailio lab as ``tls-no-secrets``)."""
+    ca = pki(tmp_path)
+    keylog = tmp_path / "keys.log"
+    with http_server({}, ca.server_context("server")) as port:
+        table = f'[wwsf]\nmode = "external"\nurl = "https://127.0.0.1:{port}"\n'
+        check(external(tmp_path, table, ca.ca_path))
+        assert not keylog.exists()
+        preflight_check(external(tmp_path, table, ca.ca_path), timeout=EVENT_WAIT, keylog=str(keylog))
+    assert "CLIENT_HANDSHAKE_TRAFFIC_SECRET" in keylog.read_text(encoding="ascii")
+
+
 def test_sip_over_udp_answers_an_options(tmp_path: Path) -> None:
     with sip_udp_responder() as port:
         pixit = external(tmp_path, f'[i_cscf]\nmode = "external"\nsip = "udp://127.0.0.1:{port}"\n')
