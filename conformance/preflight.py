@@ -43,8 +43,8 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake, InvalidStatus, WebSocketException
 from websockets.typing import Origin, Subprotocol
 
 from conformance.pixit import Node, Pixit, PixitError, SipAddress
@@ -293,9 +293,9 @@ def _websocket_upgrade(
 
 
 async def _websocket_upgrade_async(
-    url: str, sock: socket.socket, origin: str, context: ssl.SSLContext, timeout: float
+    url: str, sock: socket.socket, origin: str, context: ssl.SSLContext, wait: float
 ) -> list[tuple[str, bool]]:
-    """:func:`_websocket_upgrade` in the running event loop."""
+    """:func:`_websocket_upgrade` in the running event loop (``wait``: its ``timeout``)."""
     upgraded: list[bool] = []
 
     class Upgrading(ClientConnection):
@@ -315,8 +315,8 @@ async def _websocket_upgrade_async(
             origin=Origin(origin),
             subprotocols=[Subprotocol("sip")],
             user_agent_header=_USER_AGENT,
-            open_timeout=timeout,
-            close_timeout=timeout,
+            open_timeout=wait,
+            close_timeout=wait,
             ping_interval=None,
             create_connection=Upgrading,
         ) as websocket:
@@ -332,7 +332,7 @@ async def _websocket_upgrade_async(
             answer = f"{response.status_code} {response.reason_phrase}".strip()
             return [(f"answered {answer} to the WebSocket upgrade (Origin {origin})", False)]
         if isinstance(exc, TimeoutError):
-            return [(f"does not answer: no response to the WebSocket upgrade within {timeout:g} s", False)]
+            return [(f"does not answer: no response to the WebSocket upgrade within {wait:g} s", False)]
         detail = _reason(exc)
         if isinstance(exc, InvalidHandshake) and exc.__cause__ is not None:
             detail = f"{detail} ({_reason(exc.__cause__)})"

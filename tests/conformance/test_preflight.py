@@ -23,6 +23,7 @@ def check(pixit: Pixit, *, timeout: float = EVENT_WAIT) -> list[Problem]:
     (the servers here answer at once); the tests of silence give their own short timeout."""
     return preflight_check(pixit, timeout=timeout)
 
+
 OPENAPI = {"openapi": "3.1.0", "info": {"title": "W6/W7", "version": "1"}, "paths": {}}
 
 
@@ -56,7 +57,9 @@ def test_a_certificate_that_does_not_verify(tmp_path: Path) -> None:
     with http_server({}, server.server_context("server")) as port:
         url = f"wss://127.0.0.1:{port}/"
         sip = closed_port()
-        table = f'[[ep_cscf]]\nname = "ep-x"\nmode = "external"\nurl = "{url}"\nsip = "tcp://127.0.0.1:{sip}"\n'
+        table = (
+            f'[[ep_cscf]]\nname = "ep-x"\nmode = "external"\nurl = "{url}"\nsip = "tcp://127.0.0.1:{sip}"\n'
+        )
         problems = check(external(tmp_path, table + 'identity = "sip:ep-x"\n', other.ca_path))
     mine = [p for p in problems if p.address == url]
     assert str(mine[0]).startswith(f"PIXIT ep-x ({url}): certificate does not verify: "), problems
