@@ -27,7 +27,7 @@ from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message
 
 from .errors import Problem, ProblemKind
-from .model import Endpoint, HttpInfo, Transport, WireMessage
+from .model import Endpoint, HttpInfo, TcpConnection, Transport, WireMessage
 from .packets import (
     FIN,
     KNOWN_LINKTYPES,
@@ -53,9 +53,14 @@ _ACK = 0x10
 class _Connection:
     """One TCP connection: two reassemblers feeding the two slots of its plain layer."""
 
-    def __init__(self, number: int, first: Endpoint, second: Endpoint, decoder: Decoder) -> None:
+    def __init__(
+        self, number: int, first: Endpoint, second: Endpoint, decoder: Decoder, facts: TcpConnection
+    ) -> None:
         self.number = number
         self.first = first
+        self.facts = facts
+        "What the decoder tells the rules about the connection itself (:class:`TcpConnection`)."
+        self._decoder = decoder
         self.layer = Layer(decoder, number, (first, second), secure=False)
         self.directions = (Reassembler(), Reassembler())
         self._reported = [False, False]
@@ -63,6 +68,14 @@ class _Connection:
         self.closed = False
 
     def receive(self, side: int, segment: Segment) -> None:
+        facts, now = self.facts, self._decoder.now
+        if segment.payload:
+            if side == 0 and facts.client_data is None:
+                facts.client_data = now
+            elif side == 1 and facts.server_data is None:
+                facts.server_data = now
+        if segment.flags & (FIN | RST) and facts.closed is None:
+            facts.closed = now
         reassembler = self.directions[side]
         data = reassembler.receive(segment.seq, segment.flags, segment.payload)
         slot = self.layer.slots[side]
@@ -105,6 +118,8 @@ class Decoder:
         self._index = 0
         self._time = 0.0
         self._connections: dict[tuple[Endpoint, Endpoint], _Connection] = {}
+        self.connections: list[TcpConnection] = []
+        "Every TCP connection so far, in the order each began (it grows as frames come)."
         self._count = 0
         self._unknown_links: Counter[int] = Counter()
         self._skipped: Counter[str] = Counter()
@@ -147,7 +162,9 @@ class Decoder:
             if connection is not None:
                 connection.finish()
             self._count += 1
-            connection = _Connection(self._count, segment.src, segment.dst, self)
+            facts = TcpConnection(segment.src, segment.dst, self._time, self.packets, handshake=bool(new_syn))
+            self.connections.append(facts)
+            connection = _Connection(self._count, segment.src, segment.dst, self, facts)
             self._connections[key] = connection
             self._connections.pop((segment.dst, segment.src), None)
         connection.receive(0 if segment.src == connection.first else 1, segment)
@@ -187,6 +204,11 @@ class Decoder:
             self.problem(ProblemKind.NO_SIP, "capture", f"no SIP message in {self.packets} frames")
 
     # ----- output ---------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        """Capture time of the frame being read."""
+        return self._time
 
     def messages_ready(self) -> list[WireMessage]:
         """The messages completed since the last call, in order."""
@@ -248,6 +270,7 @@ class Decoded:
     messages: list[WireMessage]
     problems: list[Problem]
     packets: int
+    connections: list[TcpConnection] = dataclasses.field(default_factory=list)
 
     @property
     def sip(self) -> list[WireMessage]:
@@ -284,4 +307,4 @@ def decode_file(path: str | os.PathLike[str], *, keylog: KeyLog | None = None) -
     """Decode a whole capture file (see :func:`iter_messages`)."""
     decoder = Decoder(keylog)
     messages = list(iter_messages(path, decoder=decoder))
-    return Decoded(messages, decoder.problems, decoder.packets)
+    return Decoded(messages, decoder.problems, decoder.packets, decoder.connections)

@@ -35,6 +35,7 @@ registrations, TLS connections that could not be decrypted), each table bounded.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime
 import enum
@@ -51,7 +52,7 @@ from reference.sip.identity import IdentityError, canonical_identity
 from reference.sip.message import Request, Response
 
 from .errors import Problem, ProblemKind
-from .model import Endpoint, HttpInfo, WireMessage
+from .model import Endpoint, HttpInfo, TcpConnection, WireMessage
 
 if TYPE_CHECKING:
     from .topology import Topology
@@ -559,6 +560,9 @@ class Knowledge:
         "W6 and W7 messages seen: none at all suggests the registrar's leg is not in the capture."
         self.stored: OrderedDict[str, list[StoredContact]] = OrderedDict()
         "IMPU -> the contacts the registrar said it stored over W6 (and when it removed them)."
+        self.connections: list[TcpConnection] = []
+        "The TCP connections the decoder has seen so far, in the order each began."
+        self._by_end: dict[Endpoint, list[TcpConnection]] = {}
 
     @staticmethod
     def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
@@ -600,6 +604,36 @@ class Knowledge:
             ends = ends if ends is not None else Ends()
             if (a, b) not in self.opaque:
                 self.opaque[(a, b)] = (ends.end(a), ends.end(b), problem.detail)
+
+    def receive_connections(self, connections: Sequence[TcpConnection]) -> None:
+        """The connections of a decoder's list (which grows as it reads) not received yet; each is
+        the decoder's own object, so what it learns later about one (its close) is seen here too.
+        At most ``limit`` are kept."""
+        for connection in connections[len(self.connections) :]:
+            if len(self.connections) >= self.limit:
+                return
+            self.connections.append(connection)
+            for end in (connection.client, connection.server):
+                self._by_end.setdefault(end, []).append(connection)
+
+    def closed_connection(self, end: Endpoint, at: float) -> TcpConnection | None:
+        """The last TCP connection at ``end`` (either side) begun at or before capture time ``at``, if
+        it had closed by then (a WIC's WebSocket that is gone: nothing reaches it over it any more)."""
+        begun = [c for c in self._by_end.get(end, ()) if c.opened <= at]
+        return begun[-1] if begun and begun[-1].closed_by(at) else None
+
+    def unanswered(self, start: float, end: float) -> list[TcpConnection]:
+        """The TCP connections begun (with a SYN) between capture times ``start`` and ``end`` whose
+        client sent data and whose server sent not a byte by ``end``, in the order they began."""
+        first = bisect.bisect_left(self.connections, start, key=lambda c: c.opened)
+        found = []
+        for connection in self.connections[first:]:
+            if connection.opened > end:
+                break
+            sent = connection.client_data is not None and connection.client_data <= end
+            if connection.handshake and sent and not connection.answered_by(end):
+                found.append(connection)
+        return found
 
     def opaque_at(self, node: str | None = None) -> list[tuple[End, End, str]]:
         """The unreadable TLS connections (to ``node``'s ends, when given)."""

@@ -12,7 +12,7 @@ from typing import Literal
 from reference.sip.errors import SipError
 from reference.sip.message import Request, Response
 
-__all__ = ["Endpoint", "HttpInfo", "Transport", "WireMessage"]
+__all__ = ["Endpoint", "HttpInfo", "TcpConnection", "Transport", "WireMessage"]
 
 Endpoint = tuple[str, int]
 "(IP address, port)."
@@ -21,6 +21,43 @@ Transport = Literal["UDP", "TCP", "TLS", "WS", "WSS", "HTTP", "HTTPS"]
 """How the message travelled: SIP over UDP, TCP, TLS (RFC 3261 18), WS or WSS (RFC 7118),
 or an HTTP/1.1 message (RFC 9112) in clear or inside TLS (W6, W7, the WWSF, and the
 WebSocket handshake of RFC 6455 4)."""
+
+
+@dataclasses.dataclass(slots=True)
+class TcpConnection:
+    """What the decoder saw of one TCP connection itself, below what it carries: when each side
+    first sent a byte and when it closed. For the facts no message shows: a WIC's WebSocket that
+    closed (its contact can no longer be reached over it), a server that never answered (a read
+    of the wIMPU Registrar that got nothing, not even a TLS handshake).
+
+    The decoder updates it as frames come (a verifier streaming a capture sees it as of the frame
+    it is at); a question about a time before that frame has the same answer at the end.
+    """
+
+    client: Endpoint
+    "The end that sent the connection's first segment (its SYN)."
+    server: Endpoint
+    opened: float
+    "Capture time of its first segment."
+    frame: int
+    "The frame of its first segment."
+    handshake: bool = True
+    """Its first segment was a SYN: ``client`` opened it. False for a connection the capture joined
+    under way, whose ends' roles are then a guess."""
+    client_data: float | None = None
+    "Capture time of the first payload byte the client sent (None: none yet)."
+    server_data: float | None = None
+    "Capture time of the first payload byte the server sent (None: none yet)."
+    closed: float | None = None
+    "Capture time of the first FIN or RST of either side (None: open so far)."
+
+    def answered_by(self, at: float) -> bool:
+        """The server had sent a byte at or before capture time ``at``."""
+        return self.server_data is not None and self.server_data <= at
+
+    def closed_by(self, at: float) -> bool:
+        """Either side had closed or reset it at or before capture time ``at``."""
+        return self.closed is not None and self.closed <= at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

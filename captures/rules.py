@@ -51,7 +51,7 @@ from .flows import (
     w6_entry_path,
     websocket_handshake,
 )
-from .model import HttpInfo, WireMessage
+from .model import HttpInfo, TcpConnection, WireMessage
 from .topology import PlacedBlock as Block
 from .topology import Topology
 
@@ -1960,10 +1960,44 @@ def _expected_contacts(flow: Flow, ctx: Context, at: _AtEpCscf) -> tuple[dict[st
         # the registrar never answered the eP-CSCF's read (or refused it): it fetched no contact
         # to fork to (step 4); whether it delivered anyway is TERM_W6_CONTACTS's
         return {}, f"the W6 read of frame {reads[0].message.frame}, which got no 2xx answer,"
+    silent = _silent_registrar(ctx, at)
+    if not reads and silent is not None:
+        # no read on the wire because none got that far: a connection to the registrar, opened while
+        # the eP-CSCF held the session, got not a byte back (not even its TLS handshake), so no
+        # contact could be fetched (found on Kamailio, whose W6 client opens a connection per read)
+        return {}, f"the wIMPU Registrar, which answered nothing on the connection of frame {silent.frame},"
     records = ctx.knowledge.contacts_of(at.called, at.arrived.message.time)
     if records:
         return {r.uri: f"WIC@{r.wic[1]}" for r in records}, "the registrations in the capture"
     return None
+
+
+def _silent_registrar(ctx: Context, at: _AtEpCscf) -> TcpConnection | None:
+    """The first TCP connection to the wIMPU Registrar opened after the INVITE reached the
+    eP-CSCF that got not a byte back before the eP-CSCF forked or answered (else the flow's end)."""
+    if ctx.ends is None:
+        return None
+    decided = at.end
+    until = decided.message.time if decided is not None else float("inf")
+    for connection in ctx.knowledge.unanswered(at.arrived.message.time, until):
+        server = ctx.ends.listening(connection.server)
+        if server is not None and server.role is Role.REGISTRAR:
+            return connection
+    return None
+
+
+def _gone(ctx: Context, at: _AtEpCscf, uris: Iterable[str]) -> dict[str, TcpConnection]:
+    """Of the contact ``uris``, those registered (in the capture) over a WebSocket that had closed
+    before the INVITE reached the eP-CSCF, with that connection: nothing can be delivered over it
+    any more (RFC 7118 5; the eP-CSCF cannot open a connection to a WIC)."""
+    arrived = at.arrived.message.time
+    wics = {r.uri: r.wic for r in ctx.knowledge.contacts_of(at.called, arrived)}
+    gone = {}
+    for uri in uris:
+        closed = ctx.knowledge.closed_connection(wics[uri], arrived) if uri in wics else None
+        if closed is not None:
+            gone[uri] = closed
+    return gone
 
 
 @rule(
@@ -1993,6 +2027,8 @@ def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
         missing = [
             u for u, wic in contacts.items() if u not in reached_uris and (not wic or wic not in reached_ends)
         ]
+        gone = _gone(ctx, at, missing)
+        missing = [u for u in missing if u not in gone]
         unreadable = ctx.knowledge.opaque_at(node) or not ctx.knowledge.seen(Role.IWF, Role.WIC)
         if missing and unreadable:
             what = f"the INVITE to {missing[0]}"
@@ -2002,9 +2038,13 @@ def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(say("fail", detail, at.arrived))
         else:
             names = ", ".join(sorted(reached_ends))
-            found.append(
-                say("pass", f"forked to all {len(contacts)} contact(s) of {source}: {names}", at.arrived)
+            closed = "".join(
+                f"; not to {u}, whose WebSocket (the connection of frame {c.frame}) had closed"
+                for u, c in gone.items()
             )
+            live = len(contacts) - len(gone)
+            what = f"forked to all {live} contact(s) of {source}: {names}{closed}"
+            found.append(say("pass", what, at.arrived))
     return say.summary(found)
 
 

@@ -28,7 +28,7 @@ from typing import Any, TextIO
 from .decode import Decoder, iter_messages
 from .errors import CaptureFileError, Problem
 from .flows import Ends, Flow, FlowTracker, Knowledge
-from .model import WireMessage
+from .model import TcpConnection, WireMessage
 from .rules import RULES, Context, Finding, check
 from .tls import KeyLog
 from .topology import PlacedBlock, Topology
@@ -130,17 +130,23 @@ class Verifier:
         self._problems_received = max(self._problems_received, len(problems))
 
     def judge(
-        self, messages: Iterable[WireMessage], problems: Sequence[Problem]
+        self,
+        messages: Iterable[WireMessage],
+        problems: Sequence[Problem],
+        connections: Sequence[TcpConnection] = (),
     ) -> Iterator[tuple[Flow, list[Finding]]]:
         """Every flow of ``messages`` with its findings, each as it closes, the rest when they end;
-        ``problems`` (the list of the decoder reading ``messages``) received in the order they
-        arose. The one loop of ``verify`` (:func:`run`) and of the suite's live checks, so a
-        scenario's step and ``wimpu-conformance verify`` judge its capture the same way."""
+        ``problems`` and ``connections`` (the lists of the decoder reading ``messages``) received in
+        the order they arose. The one loop of ``verify`` (:func:`run`) and of the suite's live
+        checks, so a scenario's step and ``wimpu-conformance verify`` judge its capture the same way."""
+        knowledge = self.tracker.knowledge
         for message in messages:
             self.receive_problems(problems)
+            knowledge.receive_connections(connections)
             self.receive_message(message)
             yield from self.results_ready()
         self.receive_problems(problems)
+        knowledge.receive_connections(connections)
         yield from self.finish()
 
     @classmethod
@@ -342,13 +348,15 @@ def run(
                 report.flow(flow, findings)
 
     try:
-        for result in verifier.judge(iter_messages(capture, decoder=decoder), decoder.problems):
+        messages = iter_messages(capture, decoder=decoder)
+        for result in verifier.judge(messages, decoder.problems, decoder.connections):
             emit([result])
     except CaptureFileError as exc:  # the file ends badly: judge what was read
         lines.append(f"{PROG}: error: {exc}")
         verifier.summary.problems += 1
         print(lines[-1], file=err)
         verifier.receive_problems(decoder.problems)
+        verifier.tracker.knowledge.receive_connections(decoder.connections)
         emit(verifier.finish())
     for problem in decoder.problems:
         lines.append(problem_line(problem, ends))

@@ -36,8 +36,7 @@ from typing import Any
 
 from captures import CaptureUnavailable, KeyLog, Legs, LiveCapture, WireMessage, decode_file
 from captures.cli import main as verify_main
-from captures.decode import Decoder, iter_messages
-from captures.errors import Problem
+from captures.decode import Decoded, Decoder, iter_messages
 from captures.topology import CapturedTopology, write_topology
 from conformance.redact import redact
 from reference.sip.errors import SipError
@@ -156,8 +155,8 @@ class ScenarioWire:
             keylog_path=directory / f"{part.name}.keys",
         )
         self.unavailable: str | None = None
-        self.messages_at_end: list[WireMessage] | None = None
-        self.problems_at_end: list[Problem] = []
+        self.at_end: Decoded | None = None
+        "The whole capture decoded, once it has stopped."
 
     @property
     def pcapng(self) -> Path:
@@ -183,16 +182,17 @@ class ScenarioWire:
         Raises:
             WireUnavailable: the capture could not start here.
         """
-        return self.decoded()[0]
+        return self.decoded().messages
 
-    def decoded(self) -> tuple[list[WireMessage], list[Problem]]:
-        """Every message captured so far, and the decoder's problems in the order they arose.
+    def decoded(self) -> Decoded:
+        """Every message captured so far, the decoder's problems in the order they arose, and the TCP
+        connections it saw.
 
         Raises:
             WireUnavailable: the capture could not start here.
         """
-        if self.messages_at_end is not None:
-            return self.messages_at_end, self.problems_at_end
+        if self.at_end is not None:
+            return self.at_end
         if self.unavailable is not None:
             raise WireUnavailable(self.unavailable)
         try:
@@ -200,7 +200,8 @@ class ScenarioWire:
         except CaptureUnavailable as exc:
             raise WireUnavailable(str(exc)) from None
         decoder = Decoder(KeyLog.from_file(self.capture.keylog_path))
-        return list(iter_messages(self.capture.path, decoder=decoder)), decoder.problems
+        messages = list(iter_messages(self.capture.path, decoder=decoder))
+        return Decoded(messages, decoder.problems, decoder.packets, decoder.connections)
 
     def finish(self, topology: CapturedTopology, info: Mapping[str, str]) -> list[WireMessage]:
         """Stop; decode the file; write the topology, the ladder and the message list next to the pcapng.
@@ -220,8 +221,7 @@ class ScenarioWire:
         # before the capture: a capture never lacks it
         write_topology(self.pcapng, topology)
         os.replace(self.capture.path, self.pcapng)
-        self.messages_at_end = decoded.messages
-        self.problems_at_end = list(decoded.problems)
+        self.at_end = decoded
         legs = Legs(addresses=topology.endpoints()).learn(decoded.messages)
         self._write(decoded.messages, legs, info)
         return decoded.messages

@@ -1111,10 +1111,11 @@ class World:
         """The findings of ``verify``'s ``rules`` on the flows of this scenario's capture so far that
         started at or after ``since`` (wall-clock time; default: every flow), computed as
         :meth:`verify_session` says."""
-        messages, problems = self.wire.decoded()
+        decoded = self.wire.decoded()
+        verifier = Verifier.of(self._topology())
         return [
             finding
-            for flow, findings in Verifier.of(self._topology()).judge(messages, problems)
+            for flow, findings in verifier.judge(decoded.messages, decoded.problems, decoded.connections)
             if flow.hops and flow.hops[0].message.time >= since
             for finding in findings
             if finding.rule_id in rules

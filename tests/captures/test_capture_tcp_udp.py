@@ -153,3 +153,39 @@ def test_ipv6_and_linux_cooked_captures(tmp_path: Path) -> None:
     writer.close()
     (message,) = decode_file(path).messages
     assert (message.src, message.dst, message.transport) == (("::1", 5070), ("::1", 5060), "UDP")
+
+
+def test_each_connection_tells_who_opened_it_when_each_side_first_sent_and_when_it_closed(
+    tmp_path: Path,
+) -> None:
+    """What the rules learn of a connection itself (``TcpConnection``): a client that sent and a
+    server that never answered (a wIMPU Registrar that did not even complete a TLS handshake), and a
+    connection that closed (a WIC's WebSocket gone)."""
+    answered, silent = Flow(), Flow(server=(SERVER[0], SERVER[1] + 1))
+    packets = answered.handshake() + answered.send(0, sip_request()) + answered.send(1, sip_response())
+    packets += answered.fin() + silent.handshake() + silent.send(0, b"\x16\x03\x01 a ClientHello")
+    decoded = decode_file(write(tmp_path / "t.pcap", packets))
+    first, second = decoded.connections
+    start = 1_700_000_000.0
+    assert (first.client, first.server, first.frame, first.handshake) == (CLIENT, SERVER, 1, True)
+    assert (first.opened, first.client_data, first.server_data) == (start, start + 0.003, start + 0.004)
+    assert (
+        first.closed == start + 0.005
+        and first.closed_by(start + 0.005)
+        and not first.closed_by(start + 0.004)
+    )
+    assert (second.client, second.frame, second.opened) == (CLIENT, 8, start + 0.007)
+    assert second.client_data == start + 0.010 and second.server_data is None and second.closed is None
+    assert not second.answered_by(start + 60)
+
+
+def test_a_connection_joined_under_way_is_marked_so(tmp_path: Path) -> None:
+    """The capture began after the SYN: which end opened it is a guess, and the rules that ask who
+    opened a connection leave it out."""
+    flow = Flow()
+    flow.handshake()
+    decoded = decode_file(
+        write(tmp_path / "t.pcap", flow.send(1, sip_response()) + flow.send(0, sip_request()))
+    )
+    (connection,) = decoded.connections
+    assert not connection.handshake and connection.client == SERVER

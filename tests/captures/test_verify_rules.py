@@ -25,6 +25,7 @@ from test_flows import (
     PCSCF1,
     PCSCF2,
     PORTS,
+    REGISTRAR,
     REMOTE,
     SCSCF,
     TOKEN,
@@ -37,6 +38,7 @@ from test_flows import (
 )
 
 from captures.flows import Ends, Knowledge, group
+from captures.model import TcpConnection
 from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
@@ -1112,6 +1114,71 @@ class TestTermination:
         w.termination(w6=False, reached=(WIC1,))
         finding = only(w, "TERM_FORK_ALL")
         assert finding.verdict == "fail" and "c40002" in finding.detail
+
+    @staticmethod
+    def judged(w: Wire, rule_id: str, connections: list[TcpConnection]) -> list[Finding]:
+        """The findings of ``rule_id`` with the decoder's TCP connections known, and the ends named
+        (as ``verify`` judges)."""
+        knowledge = Knowledge()
+        knowledge.receive_connections(connections)
+        flows = group(w.messages, ends(), knowledge)
+        ctx = Context(BLOCKS, knowledge, None, ends())
+        return [f for flow in flows for f in check(flow, ctx, [rule_id])]
+
+    @staticmethod
+    def arrival(w: Wire) -> float:
+        """Capture time of the terminating INVITE at the eP-CSCF."""
+        return next(m.time for m in w.messages if m.src == SCSCF and m.dst == PCSCF1)
+
+    @pytest.mark.parametrize("closed", ["before", "after", None])
+    def test_a_contact_whose_websocket_had_closed_is_not_asked_for(self, closed: str | None) -> None:
+        """The W6 answer still lists a contact whose WebSocket closed before the session arrived (the
+        profile lets the eP-CSCF keep it, PICS_PROFILE_LIFE_CLOSE_REMOVES = no): nothing can reach
+        that WIC over it (RFC 7118 5), so leaving it out is no FAIL. A WebSocket closing after the
+        session arrived, or still open, is still owed its INVITE. Found on Kamailio once the
+        preflight's connections were readable: an opaque one had turned this FAIL into INCONCLUSIVE."""
+        w = Wire()
+        w.wic_registration(WIC1, call_id="r1")
+        w.wic_registration(WIC2, call_id="r2")
+        registered = w.time
+        w.termination(reached=(WIC1,))
+        at = {"before": self.arrival(w) - 0.0005, "after": self.arrival(w) + 0.0005, None: None}[closed]
+        websocket = TcpConnection(WIC2, IWF1, registered - 1, 1, client_data=registered - 1, closed=at)
+        (finding,) = self.judged(w, "TERM_FORK_ALL", [websocket])
+        if closed == "before":
+            assert (
+                finding.verdict == "pass"
+                and "whose WebSocket (the connection of frame 1) had closed" in finding.detail
+            )
+        else:
+            assert finding.verdict == "fail" and "1 of 2" in finding.detail
+
+    @pytest.mark.parametrize("answered", [False, True])
+    def test_a_registrar_that_answered_not_a_byte_gave_no_contact(self, answered: bool) -> None:
+        """No W6 request on the wire because the registrar did not even complete the TLS handshake
+        of a connection opened while the eP-CSCF held the session (Kamailio's W6 client opens one per
+        read): it fetched no contact, so answering without delivering is no FAIL, and delivering
+        anyway breaks TERM_ONLY_REGISTERED. A registrar that answered on that connection says nothing
+        of the kind: the registrations in the capture say who is owed the INVITE."""
+        w = Wire()
+        w.wic_registration(WIC1, call_id="r1")
+        w.wic_registration(WIC2, call_id="r2")
+        w.termination(w6=False, reached=())
+        opened = self.arrival(w) + 0.0001
+        read = TcpConnection(
+            EP1_HTTP, REGISTRAR, opened, 9, client_data=opened, server_data=opened if answered else None
+        )
+        fork = self.judged(w, "TERM_FORK_ALL", [read])
+        if answered:
+            assert [f.verdict for f in fork] == ["fail"]
+        else:
+            assert fork == []
+            delivered = Wire()
+            delivered.wic_registration(WIC1, call_id="r1")
+            delivered.termination(w6=False, contacts=(WIC1,))
+            opened = self.arrival(delivered) + 0.0001
+            read = TcpConnection(EP1_HTTP, REGISTRAR, opened, 9, client_data=opened)
+            assert [f.verdict for f in self.judged(delivered, "TERM_ONLY_REGISTERED", [read])] == ["fail"]
 
     def test_without_w6_or_registrations_it_is_inconclusive(self) -> None:
         w = Wire()
