@@ -2006,7 +2006,9 @@ def _gone(ctx: Context, at: _AtEpCscf, uris: Iterable[str]) -> dict[str, TcpConn
 def termination_forks_to_all(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.4: "the eP-CSCF shall fork the sessions to all contacts associated with a
     called IMPU" (step 5 delivers it; 5.2.2.3.2 "shall support forking"): every contact
-    registered for the IMPU, over the WebSocket connection it registered on, gets the INVITE."""
+    registered for the IMPU, over the WebSocket connection it registered on, gets the INVITE; not
+    one whose WebSocket had closed before the session arrived (nothing can reach it over that
+    connection any more, RFC 7118 5), and none when the registrar gave no contact (step 4)."""
     say = _Say("TERM_FORK_ALL", flow)
     found = []
     for at in _at_ep_cscf(flow, ctx):
