@@ -5,7 +5,8 @@ When the stack runs as separate processes (``wimpu-ref up --clock-offset-file FI
 process reads its time as ``time.time() + offset``, the offset being the number of seconds
 (a decimal number, optionally signed, one line) in ``FILE``; the tester moves every node's time
 forward at once by writing a larger number there. A missing or empty file is an offset of 0. The file is
-re-read when its modification time or size changes, so reading the clock costs one ``stat``.
+re-read when its inode, modification time or size changes, and on every read while it is younger than
+:data:`SETTLE` seconds, so reading a settled clock costs one ``stat``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["OffsetFileClock", "write_offset"]
+__all__ = ["SETTLE", "OffsetFileClock", "write_offset"]
+
+SETTLE = 2.0
+"""Seconds after its last change during which the file is re-read on every call. Its modification time
+comes from the kernel's coarse clock (a tick of several milliseconds), and the tester may write two
+jumps a few milliseconds apart (two Given steps that let time pass). Two offsets of one length written
+within one tick can leave the same (mtime, size), and the second file may get the inode the first one
+freed. A reader that cached the first offset would keep it until the next write, one jump behind."""
 
 
 class OffsetFileClock:
@@ -22,7 +30,7 @@ class OffsetFileClock:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._seen: tuple[int, int] | None = None
+        self._seen: tuple[int, int, int] | None = None
         self._offset = 0.0
 
     def offset(self) -> float:
@@ -30,8 +38,8 @@ class OffsetFileClock:
             st = os.stat(self.path)
         except FileNotFoundError:
             return 0.0
-        key = (st.st_mtime_ns, st.st_size)
-        if key != self._seen:
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key != self._seen or time.time() - st.st_mtime < SETTLE:
             text = self.path.read_text(encoding="utf-8").strip()
             try:
                 self._offset = float(text) if text else 0.0

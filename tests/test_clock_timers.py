@@ -7,12 +7,14 @@ so that a broken driver fails the test instead of hanging it.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from conformance.harness.clock import FakeClock
-from reference.clock import OffsetFileClock, write_offset
+from reference.clock import SETTLE, OffsetFileClock, write_offset
 from reference.timers import Timer, TimerQueue, Timers
 
 BOUND = 10.0
@@ -110,6 +112,38 @@ async def test_the_driver_fires_a_timer_on_the_real_clock() -> None:
         await asyncio.wait_for(fired.wait(), BOUND)
     finally:
         await timers.stop()
+
+
+def test_two_jumps_within_one_tick_of_the_file_clock_are_both_read(tmp_path: Path) -> None:
+    """Two offsets of one length written within one tick of the kernel's coarse clock (two Given steps
+    that let time pass) can leave the file with the same inode, mtime and size: a reader must not keep
+    the first. Made certain here by giving the second file the first one's inode-independent stamps."""
+    path = tmp_path / "offset"
+    reader = OffsetFileClock(path)
+    write_offset(path, 300)
+    first = os.stat(path)
+    assert reader.offset() == 300
+    write_offset(path, 700)
+    os.utime(path, ns=(first.st_atime_ns, first.st_mtime_ns))
+    assert os.stat(path).st_size == first.st_size
+    assert reader.offset() == 700
+
+
+def test_a_settled_offset_file_is_read_once(tmp_path: Path) -> None:
+    """Once the file is older than SETTLE, a reading costs one stat: the offset is not read again
+    until the file changes (an edit in place keeping inode, mtime and size is not seen, by design)."""
+    path = tmp_path / "offset"
+    write_offset(path, 300)
+    settled = time.time_ns() - int((SETTLE + 1) * 1e9)
+    os.utime(path, ns=(settled, settled))
+    reader = OffsetFileClock(path)
+    assert reader.offset() == 300
+    stamp = os.stat(path)
+    path.write_text("+900.000000\n", encoding="utf-8")  # in place: same inode and size
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert reader.offset() == 300
+    write_offset(path, 900)
+    assert reader.offset() == 900
 
 
 async def test_the_driver_notices_a_jump_of_the_offset_file(tmp_path: Path) -> None:
