@@ -40,6 +40,7 @@ __all__ = [
     "BlockBinding",
     "BlockCredentials",
     "BlockRegistrationError",
+    "STALE_RETRIES",
     "SendRegister",
     "Trigger",
     "Registered",
@@ -566,17 +567,39 @@ def digest_authorization(credentials: BlockCredentials, challenge: str, request:
     return "Digest " + ", ".join(parts)
 
 
+STALE_RETRIES = 2
+"""How many times a REGISTER whose credentials the S-CSCF found stale is answered again with its new
+nonce (RFC 7616 3.3)."""
+
+
+@clause("RFC 7616 3.3")
 def _register_authenticated(
     binding: BlockBinding, expires: int, cnonce: str, contacts: Sequence[str] | None = None
 ) -> Generator[SendRegister, Response, Response]:
-    """One REGISTER, answered once more with digest credentials if challenged (401)."""
+    """One REGISTER, answered once more with digest credentials if challenged (401), and again with
+    the new nonce while the S-CSCF says the one answered was stale (at most :data:`STALE_RETRIES`
+    times). RFC 7616 3.3 (paraphrased): ``stale=true`` means the response was right for a nonce no
+    longer valid, and the client may retry with the new nonce without asking for the password again.
+    A nonce can go stale between the 401 and the answer to it (a slow answer, or a tester's clock
+    jump just then); a second 401 without ``stale`` is a wrong password, and ends the attempt."""
     request = binding.register_request(expires, None, contacts)
     response = yield SendRegister(request)
     challenge = response.get("WWW-Authenticate")
-    if response.status == 401 and challenge:
+    retries = STALE_RETRIES
+    while response.status == 401 and challenge:
         authorization = digest_authorization(binding.credentials, challenge, request, cnonce)
         response = yield SendRegister(binding.register_request(expires, authorization, contacts))
+        challenge = response.get("WWW-Authenticate")
+        if response.status != 401 or not challenge or not _stale(challenge) or retries == 0:
+            break
+        retries -= 1
     return response
+
+
+def _stale(challenge: str) -> bool:
+    """The Digest challenge says ``stale=true`` (RFC 7616 3.3: case-insensitive)."""
+    scheme, _, params = challenge.partition(" ")
+    return scheme.lower() == "digest" and parse_auth_params(params).get("stale", "").lower() == "true"
 
 
 @clause("TR 23.701 5.2.2.5.1")

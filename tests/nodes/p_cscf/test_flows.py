@@ -15,6 +15,7 @@ import pytest
 
 from reference.blocks import Allocation, WimpuBlock
 from reference.nodes.p_cscf.flows import (
+    STALE_RETRIES,
     BlockBinding,
     BlockCredentials,
     BlockRegistrationError,
@@ -470,6 +471,30 @@ def test_deregistering_the_block_forgets_its_service_route() -> None:
     (_, granted), _ = drive(register_block(reg, expires=0, cnonce="x"), answer)
     assert granted == 0 and not reg.registered and reg.service_route == ()
     assert sent[0].get("Expires") == "0"
+
+
+@pytest.mark.parametrize("stale", [1, STALE_RETRIES])
+def test_credentials_found_stale_are_answered_again_with_the_new_nonce(stale: int) -> None:
+    """RFC 7616 3.3: a 401 with ``stale=true`` to the answered challenge (the nonce went stale
+    between the 401 and the answer: a tester's clock jump did it once, out of process) is answered
+    with the new nonce, up to STALE_RETRIES times; the block is then registered."""
+    reg = binding()
+    stale_challenge = response(401, "Unauthorized", f"WWW-Authenticate: {CHALLENGE}, stale=TRUE")
+    challenge = response(401, "Unauthorized", f"WWW-Authenticate: {CHALLENGE}")
+    answer, sent = s_cscf(challenge, *[stale_challenge] * stale, ok(f"{OWN};expires=300"))
+    (final, granted), _ = drive(register_block(reg, cnonce="x"), answer)
+    assert (final.status, granted, reg.registered) == (200, 300, True)
+    assert len(sent) == 2 + stale and all(r.get("Authorization") for r in sent[1:])
+
+
+def test_credentials_found_stale_too_often_end_the_attempt() -> None:
+    reg = binding()
+    stale_challenge = response(401, "Unauthorized", f"WWW-Authenticate: {CHALLENGE}, stale=true")
+    challenge = response(401, "Unauthorized", f"WWW-Authenticate: {CHALLENGE}")
+    answer, sent = s_cscf(challenge, *[stale_challenge] * (STALE_RETRIES + 1))
+    with pytest.raises(BlockRegistrationError, match="401"):
+        drive(register_block(reg, cnonce="x"), answer)
+    assert len(sent) == STALE_RETRIES + 2 and not reg.registered
 
 
 @pytest.mark.parametrize(
