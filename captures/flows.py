@@ -210,18 +210,30 @@ class Ends:
             if len(self._learned) > self.limit:
                 self._learned.popitem(last=False)
 
+    def _learn_pair(self, endpoint: Endpoint, peer: Endpoint, end: End) -> None:
+        """``endpoint`` is ``end`` on its connection with ``peer``: the name holds for that pair even
+        when the port was another node's before (an ephemeral port a node freed and a WIC got)."""
+        self._connections[(endpoint, peer)] = end
+        self._connections.move_to_end((endpoint, peer))
+        if len(self._connections) > self.limit:
+            self._connections.popitem(last=False)
+
     def learn(self, message: WireMessage) -> None:
         """Name the ephemeral ends of ``message`` where it tells who they are."""
         src, dst = message.src, message.dst
         if message.transport in ("WS", "WSS"):
-            for endpoint in (src, dst):
+            for endpoint, peer in ((src, dst), (dst, src)):
                 if self.listening(endpoint) is None:
-                    self._learn(endpoint, End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}"))
+                    wic = End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}")
+                    self._learn(endpoint, wic)
+                    self._learn_pair(endpoint, peer, wic)
         elif message.http is not None:
             client, server = (src, dst) if message.http.is_request else (dst, src)
             known = self.listening(server)
             if known is not None and known.role is Role.IWF and self.listening(client) is None:
-                self._learn(client, End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}"))
+                wic = End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}")
+                self._learn(client, wic)
+                self._learn_pair(client, server, wic)
         elif isinstance(message.message, Request) and self.listening(src) is None:
             try:
                 via = message.message.top_via
@@ -230,10 +242,7 @@ class Ends:
             node = self.listening((via.host, via.port or 5060))
             if node is not None:
                 self._learn(src, node)
-                self._connections[(src, dst)] = node
-                self._connections.move_to_end((src, dst))
-                if len(self._connections) > self.limit:
-                    self._connections.popitem(last=False)
+                self._learn_pair(src, dst, node)
 
     def hop(self, message: WireMessage) -> Hop:
         """Learn from ``message``, then name both of its ends."""

@@ -536,6 +536,20 @@ class TestEnds:
         assert e.hop(m).src.name == "ep-cscf1/sip"
         assert e.end((HOST, 50123)).role is Role.P_CSCF
 
+    def test_a_port_a_node_freed_and_a_wic_then_got_names_the_wic_on_its_websocket(self) -> None:
+        """An eP-CSCF sent a request from an ephemeral port of 127.0.0.1 (its Via names it), closed
+        that connection, and a WIC of the same host later got that port for its WebSocket: the WIC's
+        upgrade and messages are the WIC's, not the eP-CSCF's (a Kamailio capture named a forked
+        WIC ``ep-cscf1/sip``, and TERM_FORK_ALL found its INVITE missing)."""
+        w = Wire()
+        raw = w.request(PCSCF1, SCSCF, "OPTIONS", "sip:x", call_id="v", from_="sip:a@b", to="sip:a@b").raw
+        e = ends()
+        assert e.hop(w.add((HOST, 50123), SCSCF, raw)).src.name == "ep-cscf1/sip"
+        w.wic_registration(wic=(HOST, 50123), call_id="r")
+        legs = [e.hop(m).leg for m in w.messages[2:] if IWF1 in (m.src, m.dst)]
+        assert legs and all("WIC@50123" in leg for leg in legs), legs
+        assert e.hop(w.add((HOST, 50123), SCSCF, raw)).src.name == "ep-cscf1/sip"  # its own pair still
+
     def test_pixit_names_show_with_dashes(self) -> None:
         from conformance.pixit import parse_pixit
 
