@@ -115,6 +115,11 @@ class End:
     "The node: ``ep-cscf1`` for both the IWF and the P-CSCF side of that eP-CSCF."
 
 
+def _wic(endpoint: Endpoint) -> End:
+    """The client end of a WebSocket (or of its upgrade): a WIC, named by its port."""
+    return End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}")
+
+
 def end_named(name: str) -> End:
     """The end a listening address was named after (PIXIT node names or a ports file)."""
     base, _, side = name.partition("/")
@@ -200,7 +205,7 @@ class Ends:
         if known is not None:
             return known
         if transport in ("WS", "WSS"):
-            return End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}")
+            return _wic(endpoint)
         name = f"{endpoint[0]}:{endpoint[1]}" if ":" not in endpoint[0] else f"[{endpoint[0]}]:{endpoint[1]}"
         return End(name, Role.OTHER, name)
 
@@ -224,14 +229,14 @@ class Ends:
         if message.transport in ("WS", "WSS"):
             for endpoint, peer in ((src, dst), (dst, src)):
                 if self.listening(endpoint) is None:
-                    wic = End(f"WIC@{endpoint[1]}", Role.WIC, f"WIC@{endpoint[1]}")
+                    wic = _wic(endpoint)
                     self._learn(endpoint, wic)
                     self._learn_pair(endpoint, peer, wic)
         elif message.http is not None:
             client, server = (src, dst) if message.http.is_request else (dst, src)
             known = self.listening(server)
             if known is not None and known.role is Role.IWF and self.listening(client) is None:
-                wic = End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}")
+                wic = _wic(client)
                 self._learn(client, wic)
                 self._learn_pair(client, server, wic)
         elif isinstance(message.message, Request) and self.listening(src) is None:
@@ -572,6 +577,8 @@ class Knowledge:
         self.connections: list[TcpConnection] = []
         "The TCP connections the decoder has seen so far, in the order each began."
         self._by_end: dict[Endpoint, list[TcpConnection]] = {}
+        self._connections_received = 0
+        "How much of the decoder's list was read (past ``limit`` too: each connection is read once)."
 
     @staticmethod
     def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
@@ -618,7 +625,9 @@ class Knowledge:
         """The connections of a decoder's list (which grows as it reads) not received yet; each is
         the decoder's own object, so what it learns later about one (its close) is seen here too.
         At most ``limit`` are kept."""
-        for connection in connections[len(self.connections) :]:
+        new = connections[self._connections_received :]
+        self._connections_received = len(connections)
+        for connection in new:
             if len(self.connections) >= self.limit:
                 return
             self.connections.append(connection)
@@ -932,7 +941,7 @@ class FlowTracker:
             client, server = (match.group(1), int(match.group(2))), (match.group(3), int(match.group(4)))
             known = self.ends.listening(server)
             if known is not None and known.role is Role.IWF and self.ends.listening(client) is None:
-                self.ends._learn(client, End(f"WIC@{client[1]}", Role.WIC, f"WIC@{client[1]}"))
+                self.ends._learn(client, _wic(client))
         self.knowledge.receive_problem(problem, self.ends)
 
     def flows_ready(self) -> list[Flow]:

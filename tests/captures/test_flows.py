@@ -736,3 +736,17 @@ def test_a_lifetime_lapses_on_the_nodes_clock_moved_by_the_testers_jumps() -> No
     assert moved.lapse(400.0, 100.0) == 500.0  # no jump after its start
     assert moved.lapse(0.0, 20.0) == 20.0  # ends before the first jump
     assert moved.lapse(0.0, 55.0) == 50.0  # 50 s, then the 10 s jump at 50 covers the last 5 s
+
+
+def test_the_knowledge_reads_each_connection_once_and_keeps_at_most_its_limit() -> None:
+    """The decoder's list grows as it reads; past ``limit`` the knowledge keeps no more, and does not
+    read the list's tail again at every message."""
+    from captures.model import TcpConnection
+
+    knowledge = Knowledge(limit=2)
+    decoded = [TcpConnection((HOST, 40000 + n), IWF1, float(n), n) for n in range(3)]
+    knowledge.receive_connections(decoded)
+    decoded.append(TcpConnection((HOST, 40009), IWF1, 9.0, 9))
+    knowledge.receive_connections(decoded)
+    assert [c.frame for c in knowledge.connections] == [0, 1]
+    assert knowledge._connections_received == 4
