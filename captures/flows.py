@@ -41,6 +41,7 @@ import datetime
 import enum
 import functools
 import json
+import math
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -579,6 +580,8 @@ class Knowledge:
         self._by_end: dict[Endpoint, list[TcpConnection]] = {}
         self._connections_received = 0
         "How much of the decoder's list was read (past ``limit`` too: each connection is read once)."
+        self.seen_until = -math.inf
+        "The capture time of the latest message received: how far the capture is known to go."
 
     @staticmethod
     def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
@@ -674,9 +677,15 @@ class Knowledge:
                 return jumped
         return at + left
 
+    def elapsed(self, start: float, end: float) -> float:
+        """The seconds of the nodes' clock between capture times ``start`` and ``end``: the capture's
+        own, plus every jump the tester made in between (the inverse of :meth:`lapse`)."""
+        return end - start + sum(forward for jumped, forward in self.clock_jumps if start <= jumped <= end)
+
     def receive(self, hop: Hop, flow: Sequence[Hop], flow_id: str) -> None:
         """One message (``flow``: the hops of its flow so far, itself included)."""
         self.legs.add((hop.src.role, hop.dst.role))
+        self.seen_until = max(self.seen_until, hop.message.time)
         request, response = hop.request, hop.response
         if request is not None and request.method == "REGISTER" and hop.on_wic_leg:
             token = bearer_token(request)

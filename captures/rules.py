@@ -22,6 +22,7 @@ import datetime
 import functools
 import gzip
 import json
+import math
 import re
 import urllib.parse
 import zlib
@@ -107,6 +108,8 @@ class Context:
     origins: tuple[str, ...] = ()
     """The web origins of the WWSFs authorised to access the eP-CSCFs (5.2.2.5.2 step 2), as the
     topology gives them; empty: only the WWSF's own address is known (``https://<its end>``)."""
+    timer_c: float | None = None
+    "The eP-CSCF's Timer C on the nodes' clock (``CapturedTopology.timer_c``); None: not known."
 
     @classmethod
     def from_topology(cls, topology: Topology, knowledge: Knowledge | None = None) -> Context:
@@ -2115,6 +2118,159 @@ def has_sip_cause(reasons: Iterable[str], cause: str) -> bool:
             if protocol.strip().upper() == "SIP" and parsed.get("cause") == cause:
                 return True
     return False
+
+
+_EP_CSCF_SIDES = (Role.P_CSCF, Role.IWF)
+
+TIMER_C_FLOOR = 180.0
+'RFC 3261 16.6 item 11: Timer C "MUST be larger than 3 minutes" (16.7 step 2: also when it is reset).'
+
+TIMER_C_GRACE = 10.0
+"""Seconds of capture time, after the nodes' clock has passed the eP-CSCF's Timer C, within which its
+CANCEL must be on the wire: the time a node takes to see a tester's jump of its clock (the
+reference's timers re-read the clock every 0.5 s) and send the CANCEL, not a figure of the text."""
+
+
+def _cseq_number(hop: Hop) -> str:
+    return hop.cseq.split(" ", 1)[0]
+
+
+def _call_id(hop: Hop) -> str | None:
+    sip = hop.message.message
+    return sip.get("Call-ID") if sip is not None else None
+
+
+def _ep_cscf_invite_branches(flow: Flow) -> list[Hop]:
+    """The INVITEs an eP-CSCF sent on (to the IMS core or to a WIC), retransmissions left out."""
+    seen: set[tuple[str, str, str]] = set()
+    found = []
+    for hop in flow.hops:
+        if hop.method != "INVITE" or hop.src.role not in _EP_CSCF_SIDES or hop.request is None:
+            continue
+        key = (hop.leg, hop.cseq, str(hop.request.branch or ""))
+        if key not in seen:
+            seen.add(key)
+            found.append(hop)
+    return found
+
+
+def _cancel_explained(flow: Flow, branch: Hop, cancel: Hop) -> bool:
+    """An eP-CSCF's CANCEL of ``branch`` that RFC 3261 asks for without Timer C: the previous hop
+    cancelled (16.10), or another branch answered 2xx (16.7 step 10) or 6xx (16.7 step 5), before it."""
+    node, call_id, number = branch.src.node, _call_id(branch), _cseq_number(branch)
+    for hop in flow.hops:
+        if hop.message.index >= cancel.message.index:
+            break
+        if hop.dst.node != node or hop.dst.role not in _EP_CSCF_SIDES or _call_id(hop) != call_id:
+            continue
+        if hop.method == "CANCEL" and _cseq_number(hop) == number:
+            return True
+        response = hop.response
+        if (
+            response is not None
+            and hop.cseq.endswith(" INVITE")
+            and _cseq_number(hop) == number
+            and hop.src.name != branch.dst.name
+            and (200 <= response.status < 300 or response.status >= 600)
+        ):
+            return True
+    return False
+
+
+@rule(
+    "SESSION_TIMER_C",
+    "TR 23.701 5.2.2.5.3 step 3; 5.2.2.5.4 step 5",
+    "a ringing INVITE branch of the eP-CSCF is cancelled at its Timer C, never before 3 minutes",
+)
+def ep_cscf_timer_c(flow: Flow, ctx: Context) -> list[Finding]:
+    """The eP-CSCF relays a session as a proxy of "the standard IMS session origination procedure"
+    (5.2.2.5.3 step 3) and delivers it to the WIC, forking (5.2.2.5.4 step 5; 5.2.2.3.2): RFC 3261
+    16.6 item 11 and 16.7 step 2 set Timer C on each INVITE branch, reset by every provisional
+    response, and "MUST be larger than 3 minutes"; when it fires on a branch that had a provisional
+    response, "the proxy MUST generate a CANCEL request matching that transaction" (16.8). Judged on
+    the nodes' clock (the tester's jumps counted), for each branch that rang (a 101-199 response):
+
+    - ``fail``: the eP-CSCF cancelled it, with no CANCEL from the previous hop nor a 2xx or 6xx of
+      another branch before (16.10, 16.7 steps 5 and 10), less than 3 minutes after the branch's
+      last provisional response;
+    - with the eP-CSCF's Timer C known (``[timing] timer_c`` of the PIXIT, carried by the capture):
+      ``fail`` when no final response and no CANCEL of the eP-CSCF ended the branch within
+      :data:`TIMER_C_GRACE` seconds of capture time after Timer C had passed, the capture going on
+      past that; ``pass`` for a CANCEL at Timer C;
+    - without it, ``pass`` for a CANCEL after 3 minutes (a Timer C of the SUT's own value).
+
+    A branch that ended with a final response before Timer C gives no finding."""
+    say = _Say("SESSION_TIMER_C", flow)
+    knowledge, found = ctx.knowledge, []
+    for branch in _ep_cscf_invite_branches(flow):
+        call_id, number = _call_id(branch), _cseq_number(branch)
+        cancels = [
+            h
+            for h in flow.hops
+            if h.method == "CANCEL"
+            and h.message.index > branch.message.index
+            and h.src.node == branch.src.node
+            and h.dst.name == branch.dst.name
+            and _call_id(h) == call_id
+            and _cseq_number(h) == number
+        ]
+        responses = _responses(flow, branch)
+        final = next((r for r in responses if r.response and r.response.status >= 200), None)
+        cancel = cancels[0] if cancels else None
+        if cancel is not None and _cancel_explained(flow, branch, cancel):
+            continue
+        if cancel is not None and final is not None and final.message.index < cancel.message.index:
+            cancel = None  # a CANCEL after the final response cancels nothing
+        ended = min(
+            (h for h in (cancel, final) if h is not None), key=lambda h: h.message.index, default=None
+        )
+        until = ended.message.index if ended is not None else math.inf
+        rang = [
+            r for r in responses if r.response and 100 < r.response.status < 200 and r.message.index < until
+        ]
+        if not rang:
+            continue  # no provisional: Timer B or the transport ends it (16.8 makes that a 408)
+        started = rang[-1].message.time  # reset by every provisional response (16.7 step 2)
+        late = None if ctx.timer_c is None else knowledge.lapse(started, ctx.timer_c) + TIMER_C_GRACE
+        if ended is cancel and cancel is not None:
+            rang_for = knowledge.elapsed(started, cancel.message.time)
+            if rang_for <= TIMER_C_FLOOR:
+                detail = (
+                    f"the eP-CSCF cancelled {branch.dst.name}'s ringing branch after {rang_for:.0f} s of "
+                    "the nodes' clock, with no CANCEL from the previous hop nor another branch's answer: "
+                    "Timer C MUST be larger than 3 minutes (RFC 3261 16.6 item 11)"
+                )
+                found.append(say("fail", detail, cancel))
+            elif late is not None and cancel.message.time > late:
+                over = cancel.message.time - late
+                detail = (
+                    f"the eP-CSCF cancelled {branch.dst.name}'s ringing branch {over:.1f} s of capture "
+                    f"time later than its Timer C of {ctx.timer_c:.0f} s ([timing] timer_c) allows"
+                )
+                found.append(say("fail", detail, cancel))
+            else:
+                detail = (
+                    f"{branch.dst.name}'s branch rang {rang_for:.0f} s of the nodes' clock and was "
+                    "cancelled (Timer C)"
+                )
+                found.append(say("pass", detail, cancel))
+            continue
+        if late is None:
+            continue
+        if (ended is None and knowledge.seen_until > late) or (
+            ended is not None and ended.message.time > late
+        ):
+            detail = (
+                f"{branch.dst.name}'s branch rang past the eP-CSCF's Timer C of {ctx.timer_c:.0f} s of the "
+                f"nodes' clock ([timing] timer_c) and the eP-CSCF did not cancel it (RFC 3261 16.8)"
+                + (
+                    ""
+                    if ended is None
+                    else f"; it ended with {ended.response.status if ended.response else '?'}"
+                )
+            )
+            found.append(say("fail", detail, rang[-1]))
+    return say.summary(found)
 
 
 @rule(

@@ -119,6 +119,10 @@ class CapturedTopology:
     any of their packets out. A message that is not in the capture was then never sent (a rule may
     conclude on an absence, e.g. no W7 query); False (the default, and any lab capture that does not
     say so): an absence proves nothing."""
+    timer_c: float | None = None
+    """Seconds of the nodes' clock after which the eP-CSCF ends a ringing branch of an INVITE it
+    proxied (its Timer C, RFC 3261 16.6 item 11; a PIXIT's ``[timing] timer_c``); None: not known
+    (a branch left ringing is then not judged late, only one cancelled before 3 minutes)."""
 
     @classmethod
     def of(
@@ -129,6 +133,7 @@ class CapturedTopology:
         origins: Iterable[str] = (),
         clock_jumps: Iterable[tuple[float, float]] = (),
         complete: bool = False,
+        timer_c: float | None = None,
     ) -> CapturedTopology:
         """The topology a capture of these nodes carries (written by :func:`write_topology`, read
         back equal by :func:`read_topology`): their listening addresses, the blocks they serve,
@@ -142,6 +147,7 @@ class CapturedTopology:
             tuple(origins),
             tuple((float(at), float(seconds)) for at, seconds in clock_jumps),
             complete,
+            None if timer_c is None else float(timer_c),
         )
 
     def endpoints(self) -> Mapping[tuple[str, int], str]:
@@ -165,7 +171,8 @@ def topology_document(topology: CapturedTopology) -> dict[str, Any]:
     "registration", "standby"}], "origins": [...], "profile": {"PICS_PROFILE_...": answer}}``
     (``origins``, the authorised WWSFs' web origins, only when given; ``profile`` only when answers
     are given; ``clock_jumps``, ``[[capture time, seconds], ...]``, only when the tester moved the
-    nodes' clock; ``complete``, only when true: :attr:`CapturedTopology.complete`).
+    nodes' clock; ``complete``, only when true: :attr:`CapturedTopology.complete`; ``timer_c``, only
+    when known: :attr:`CapturedTopology.timer_c`).
     :func:`parse_topology` reads it back as ``topology``."""
     document: dict[str, Any] = {
         "format": FORMAT,
@@ -193,6 +200,8 @@ def topology_document(topology: CapturedTopology) -> dict[str, Any]:
         document["clock_jumps"] = [[at, seconds] for at, seconds in topology.clock_jumps]
     if topology.complete:
         document["complete"] = True
+    if topology.timer_c is not None:
+        document["timer_c"] = topology.timer_c
     if topology.profile_answers is not None:
         document["profile"] = dict(sorted(topology.profile_answers.items()))
     return document
@@ -296,4 +305,17 @@ def parse_topology(data: Any, path: str) -> CapturedTopology:
     complete = data.get("complete", False)
     if not isinstance(complete, bool):
         raise ValueError(f"{path}: 'complete' must be true or false, not {complete!r}")
-    return CapturedTopology(addresses, tuple(blocks), profile, tuple(origins), clock_jumps, complete)
+    timer_c = data.get("timer_c")
+    if timer_c is not None and (
+        isinstance(timer_c, bool) or not isinstance(timer_c, int | float) or timer_c <= 0
+    ):
+        raise ValueError(f"{path}: 'timer_c' must be a positive number of seconds, not {timer_c!r}")
+    return CapturedTopology(
+        addresses,
+        tuple(blocks),
+        profile,
+        tuple(origins),
+        clock_jumps,
+        complete,
+        None if timer_c is None else float(timer_c),
+    )

@@ -91,6 +91,7 @@ class Verifier:
             tester (``Knowledge.lapse``).
         complete: the capture holds every packet of the named nodes since they started
             (``CapturedTopology.complete``).
+        timer_c: the eP-CSCF's Timer C on the nodes' clock (``CapturedTopology.timer_c``), if known.
     """
 
     def __init__(
@@ -103,11 +104,12 @@ class Verifier:
         origins: Iterable[str] = (),
         clock_jumps: Iterable[tuple[float, float]] = (),
         complete: bool = False,
+        timer_c: float | None = None,
     ) -> None:
         knowledge = Knowledge(clock_jumps=clock_jumps, complete=complete)
         self.tracker = FlowTracker(ends, quiet=quiet, knowledge=knowledge)
         self._problems_received = 0
-        self.context = Context(tuple(blocks), self.tracker.knowledge, pics, ends, tuple(origins))
+        self.context = Context(tuple(blocks), self.tracker.knowledge, pics, ends, tuple(origins), timer_c)
         self.summary = Summary()
         self.unparsable: list[tuple[WireMessage, str]] = []
         "The first unparsable SIP messages, with their leg."
@@ -159,7 +161,7 @@ class Verifier:
         ports: Mapping[int, str] | None = None,
     ) -> Verifier:
         """The verifier of a capture of ``topology`` (a sidecar or a PIXIT): its nodes, blocks,
-        WWSF origins, clock jumps and completeness, and ``pics`` (default: the topology's own
+        WWSF origins, clock jumps, completeness and Timer C, and ``pics`` (default: the topology's own
         answers on the profile's choices, if it carries them); ``ports`` (a ports file's port ->
         node) names more ends beside the topology's. The one derivation of ``verify`` and of the
         suite's live checks."""
@@ -173,6 +175,7 @@ class Verifier:
             origins=tuple(getattr(topology, "origins", ()) or ()),
             clock_jumps=tuple(getattr(topology, "clock_jumps", ()) or ()),
             complete=bool(getattr(topology, "complete", False)),
+            timer_c=getattr(topology, "timer_c", None),
         )
 
     def learn(self, messages: Iterable[WireMessage]) -> Knowledge:

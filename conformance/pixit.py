@@ -241,6 +241,11 @@ class Pixit:
     min_expires: int = MIN_EXPIRES
     """``[timing] min_expires``: the SUT's minimum registration interval (its Min-Expires, RFC 3261
     10.3 step 7): a REGISTER for exactly that long must not be refused as too brief."""
+    timer_c: float | None = None
+    """``[timing] timer_c``: seconds of the ``[clock]`` offset file's clock after which the SUT's
+    eP-CSCF ends a branch of a proxied INVITE that rang with no final response (its Timer C, RFC 3261
+    16.6 item 11, 16.8). None: not given, or the eP-CSCF's Timer C runs on its own clock; the test
+    purposes that let it pass are then inconclusive (a tester cannot wait minutes of real time)."""
 
     @property
     def profile_answers(self) -> dict[str, str] | None:
@@ -324,7 +329,7 @@ _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "ext
 _USER = {"username", "password", "identity", "block"}
 _IMS_USER = {"identity", "impi", "password", "password_file"}
 _CLOCK = {"offset_file"}
-_TIMING = {"failover_within", "min_expires"}
+_TIMING = {"failover_within", "min_expires", "timer_c"}
 
 
 def load_pixit(path: str | Path) -> Pixit:
@@ -511,6 +516,10 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
     if isinstance(min_expires, bool) or not isinstance(min_expires, int) or min_expires <= 0:
         wrong = f"expected a positive whole number of seconds, not {min_expires!r}"
         raise r.fail("[timing].min_expires", wrong)
+    timer_c = _seconds(r, timing, "timer_c", "[timing]", 1.0) if "timer_c" in timing else None
+    if timer_c is not None and "offset_file" not in clock:
+        wrong = "a Timer C on the tester's clock needs [clock] offset_file (the clock the eP-CSCF reads)"
+        raise r.fail("[timing].timer_c", wrong)
     pixit = Pixit(
         path=path,
         description=r.get(sut, "description", str, "[sut]", "wIMPU reference implementation"),
@@ -536,6 +545,7 @@ def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:
         ready=float(ready),
         failover_within=failover_within,
         min_expires=min_expires,
+        timer_c=timer_c,
     )
     if pixit.external() and any(n.url and n.url.startswith(("https", "wss")) for n in pixit.external()):
         if not pixit.trust:

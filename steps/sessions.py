@@ -82,6 +82,14 @@ def wic_originates_then_cancels(world: World, wic: str) -> None:
     world.originate_then_cancel(wic)
 
 
+@when(parsers.re(rf"{WIC} starts a session to the remote party and lets it ring past the eP-CSCF's Timer C"))
+def wic_originates_past_timer_c(world: World, wic: str) -> None:
+    """5.2.2.5.3 steps 1 and 3: the WIC's session rings at the remote party, which never answers;
+    the nodes' clock passes the eP-CSCF's Timer C (RFC 3261 16.6 item 11: the reference's, or the
+    PIXIT's ``[timing] timer_c``; inconclusive without one)."""
+    world.originate_past_timer_c(wic)
+
+
 @then("the eP-CSCF answers the CANCEL with 200")
 def cancel_answered(world: World) -> None:
     """RFC 3261 16.10 (a proxy "MUST ... respond to the CANCEL with 200") and 9.2."""
@@ -615,6 +623,18 @@ def remote_calls_then_cancels(world: World, user: str) -> None:
     world.call_then_cancel(user)
 
 
+@when(
+    parsers.re(
+        rf"the remote party calls {USER} and lets every WIC of that user ring past the eP-CSCF's Timer C"
+    )
+)
+def remote_calls_past_timer_c(world: World, user: str) -> None:
+    """5.2.2.5.4 steps 1 to 5: the session is forked to every WIC of the user, each rings and none
+    answers; the nodes' clock passes the eP-CSCF's Timer C (RFC 3261 16.6 item 11: the reference's,
+    or the PIXIT's ``[timing] timer_c``; inconclusive without one)."""
+    world.call_past_timer_c(user)
+
+
 @then("the remote party's CANCEL is answered with 200")
 def remote_cancel_answered(world: World) -> None:
     """RFC 3261 9.2 and 16.10: the CANCEL matched the INVITE's transaction at the next hop,
@@ -708,7 +728,7 @@ def first_refusal(world: World, profile: ProfileChecks, status: str, choice: str
 RULE_IDS = r"(?P<rules>[A-Z0-9_]+(?: and [A-Z0-9_]+)*)"
 
 
-@then(parsers.re(rf"the capture of the session passes the verify rules {RULE_IDS}"))
+@then(parsers.re(rf"the capture of the session passes the verify rules? {RULE_IDS}"))
 def capture_passes_rules(world: World, profile: ProfileChecks, rules: str) -> None:
     """The same rules as ``wimpu-conformance verify`` (captures/rules.py), on this scenario's capture:
     every flow of the last session must pass each named rule, and at least one must apply; a rule's

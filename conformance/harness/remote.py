@@ -18,7 +18,7 @@ from reference.sip.transaction import InviteClientTransaction, ServerTransaction
 from reference.timers import Timers
 from reference.transport.endpoint import Source, Target
 from reference.transport.resolver import Resolver, next_hop_uri
-from reference.transport.sip_node import SipNode
+from reference.transport.sip_node import ClientHandle, SipNode
 
 from .expect import EVENT_WAIT, wait_until_async
 
@@ -196,30 +196,42 @@ class RemoteParty:
         await self._ack_2xx(handle.request, final)
         return final
 
+    async def call_until(
+        self, target_uri: str, via: Target, *, when: Callable[[], bool], wait: float = EVENT_WAIT
+    ) -> ClientHandle:
+        """Place a call through ``via`` and return once ``when()`` holds (at most ``wait`` s;
+        TimeoutError otherwise): the call goes on, and :meth:`final_of` waits for its end."""
+        invite = self.invite_request(target_uri)
+        self.call_ids.append(invite.call_id)
+        handle = self.node.send_request(invite, via, on_response=self._response)
+        await wait_until_async(when, "the moment the call was waiting for", wait)
+        return handle
+
+    async def final_of(self, handle: ClientHandle, *, wait: float = EVENT_WAIT) -> Response | None:
+        """The final response to the call of ``handle`` (None if none came within ``wait`` s); a 2xx
+        is ACKed here, a non-2xx by the INVITE's client transaction (17.1.1.3)."""
+        try:
+            final = await asyncio.wait_for(asyncio.shield(handle.final), wait)
+        except TimeoutError:
+            return None
+        await self._ack_2xx(handle.request, final)
+        return final
+
     async def call_then_cancel(
         self, target_uri: str, via: Target, *, when: Callable[[], bool], reason: str, wait: float = EVENT_WAIT
     ) -> tuple[Response, Response | None]:
         """Place a call through ``via`` and CANCEL it once ``when()`` holds (at most ``wait`` s;
         RFC 3261 9.1: only after a provisional response, which ``when`` must imply), with
         ``Reason: reason`` (RFC 3326). Returns (the final response to the CANCEL, the final
-        response to the INVITE; None if none came within ``wait``: the checks say what is missing).
-        A non-2xx is ACKed by the INVITE's client transaction (17.1.1.3), a 2xx here."""
-        invite = self.invite_request(target_uri)
-        self.call_ids.append(invite.call_id)
-        handle = self.node.send_request(invite, via, on_response=self._response)
-        await wait_until_async(when, "the moment to cancel the call", wait)
+        response to the INVITE; None if none came within ``wait``: the checks say what is missing)."""
+        handle = await self.call_until(target_uri, via, when=when, wait=wait)
         # RFC 3261 9.1: the INVITE's Request-URI, Call-ID, To, From, CSeq number and its one Via
         transaction = handle.transaction
         assert isinstance(transaction, InviteClientTransaction)
         cancel = transaction.cancel_request().with_header("Reason", reason)
         handle.cancelled = True  # the node sends no CANCEL of its own for it
         cancelled = await asyncio.wait_for(self.node.send_request(cancel, via, add_via=False).final, wait)
-        try:
-            final = await asyncio.wait_for(asyncio.shield(handle.final), wait)
-        except TimeoutError:
-            return cancelled, None
-        await self._ack_2xx(handle.request, final)
-        return cancelled, final
+        return cancelled, await self.final_of(handle, wait=wait)
 
     async def _ack_2xx(self, invite: Request, final: Response) -> None:
         if 200 <= final.status < 300:

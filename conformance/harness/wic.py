@@ -414,6 +414,26 @@ class Wic:
                     return message
                 self._stash.append(message)
 
+    async def invite_until_ringing(self, identity: str, target: str) -> Request:
+        """Originate a session (5.2.2.5.3 step 1) and wait until it rings (a provisional response
+        other than 100, within :attr:`timeout`); returns the INVITE, whose final response
+        :meth:`final_of` waits for."""
+        invite = self.invite_request(identity, target)
+        self.last_invite = invite
+        await self.send(invite)
+        await self._response(invite, final=False)
+        return invite
+
+    async def final_of(self, invite: Request) -> Response | None:
+        """The final response to ``invite`` (None if none came within :attr:`timeout`), ACKed."""
+        try:
+            final = await self._response(invite, final=True)
+        except TimeoutError:
+            return None
+        ack = self.ack_for_failure(invite, final) if final.status >= 300 else self.ack_for(invite, final)
+        await self.send(ack)
+        return final
+
     async def invite_then_cancel(self, identity: str, target: str) -> tuple[Response, Response | None]:
         """Originate a session and CANCEL it once it rings (RFC 3261 9.1: not before a
         provisional response); ACK the INVITE's final response if it is not a 2xx.

@@ -41,6 +41,7 @@ import jwt
 
 from captures import Legs, WireMessage
 from captures.flows import BlockRecord
+from captures.rules import TIMER_C_FLOOR
 from captures.topology import CapturedTopology
 from captures.verify import Verifier
 from conformance.pixit import Pixit, User
@@ -50,6 +51,7 @@ from reference.sip.message import Request, Response
 from reference.sip.timers import TimerValues
 from reference.sip.transaction_server import ServerTransaction
 from reference.transport.endpoint import Source
+from reference.transport.proxy_shell import TIMER_C
 
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
@@ -149,10 +151,14 @@ class World:
         if pixit is None or pixit.all_reference:
             provisioned = {**(reference_registration or {}), **(registration or {})}
             self.sut = ReferenceSut(scenario_host(), clock, standby=standby, registration=provisioned)
+            self.timer_c: float | None = TIMER_C
         else:
             self.sut = ExternalSut(pixit, standby=standby, registration=registration)
             # the tester moves the external nodes' time only through the PIXIT's shared clock
             self.clock = self.sut.clock if clock is not None else None
+            self.timer_c = pixit.timer_c
+        """The eP-CSCF's Timer C on the clock the tester moves (RFC 3261 16.6 item 11): the reference's,
+        or the PIXIT's ``[timing] timer_c``; None: not known, or on a clock the tester does not move."""
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()
@@ -169,7 +175,9 @@ class World:
             self.loop.run(self.sut.start())
         except BaseException:  # nothing of a SUT that did not start is left running, nor its capture
             self.loop.run(self.sut.stop())
-            started = CapturedTopology.of(self.sut.endpoints(), self.sut.blocks(), self.pics, self._origins())
+            started = CapturedTopology.of(
+                self.sut.endpoints(), self.sut.blocks(), self.pics, self._origins(), timer_c=self.timer_c
+            )
             self.wire.finish(started, self.scenario)
             for host in self.sut.capture_hosts:
                 release_host(host)
@@ -293,6 +301,7 @@ class World:
                 "the tester controls"
             )
         if isinstance(self.sut, ReferenceSut):
+            self._jumps.append((time.time(), seconds))
             self.loop.run(self.sut.stack.advance(seconds))
             return
         running_out = self._block_registrations_running_out(seconds)
@@ -992,6 +1001,17 @@ class World:
 
         return self.call_held_at_scscf(user, stall, within=TIMER_B)
 
+    def _all_ring(self, user: str) -> Callable[[], bool]:
+        """Every WIC of ``user`` has sent its 180, and the remote party has a 180 for its last call."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, wics = self.remote, list(self.wics_of(user).values())
+
+        def all_ring() -> bool:
+            rang = all(any(m.startswith(b"SIP/2.0 180 ") for m in wic.sent) for wic in wics)
+            return rang and bool(remote.responses_to_last_call(180))
+
+        return all_ring
+
     def call_then_cancel(self, user: str) -> tuple[Response, Response | None]:
         """5.2.2.5.4 step 1 then RFC 3261 9.1: the remote party calls ``user`` at the I-CSCF and,
         once every WIC of the user rings (each sent its 180 and the remote party has a 180),
@@ -999,21 +1019,78 @@ class World:
         session's status; returns (the CANCEL's final response, the INVITE's)."""
         assert self.remote is not None, "no remote party in this scenario"
         remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
-        wics = list(self.wics_of(user).values())
-
-        def all_ring() -> bool:
-            rang = all(any(m.startswith(b"SIP/2.0 180 ") for m in wic.sent) for wic in wics)
-            return rang and bool(remote.responses_to_last_call(180))
-
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
         cancelled, final = self.loop.run(
-            remote.call_then_cancel(identity, via, when=all_ring, reason=CALLER_REASON)
+            remote.call_then_cancel(identity, via, when=self._all_ring(user), reason=CALLER_REASON)
         )
         status = final.status if final is not None else None
         self.session = Session("the remote party", identity, started, wall, time.time(), status)
         self.cancel_answer = cancelled
         return cancelled, final
+
+    def past_timer_c(self) -> float:
+        """Seconds of the nodes' clock that take a ringing branch past the eP-CSCF's Timer C
+        (:attr:`timer_c`, and one more).
+
+        Raises:
+            Unobservable: the eP-CSCF's Timer C is not known on a clock the tester moves (the
+                PIXIT gives no ``[timing] timer_c``): a tester cannot wait minutes of real time.
+        """
+        if self.timer_c is None:
+            raise Unobservable(
+                "the eP-CSCF's Timer C does not run on a clock the tester moves: the PIXIT gives no "
+                "[timing] timer_c (RFC 3261 16.6 item 11: more than 3 minutes of real time)"
+            )
+        return self.timer_c + 1.0
+
+    def _ring_past_timer_c(self) -> None:
+        """Let the nodes' clock pass the eP-CSCF's Timer C while a session rings, in two jumps: 3
+        minutes less a second (no Timer C may be that short, RFC 3261 16.6 item 11), then, after
+        :data:`ABSENCE_WINDOW` s in which a CANCEL sent too early reaches the wire between the
+        jumps (where rule SESSION_TIMER_C sees it), the rest of :meth:`past_timer_c`."""
+        total = self.past_timer_c()
+        first = min(total, TIMER_C_FLOOR - 1.0)
+        self.let_time_pass(first)
+        if total > first:
+            time.sleep(ABSENCE_WINDOW)
+            self.let_time_pass(total - first)
+
+    def call_past_timer_c(self, user: str) -> Response | None:
+        """5.2.2.5.4 steps 1 to 5, then RFC 3261 16.8: the remote party calls ``user`` at the I-CSCF;
+        once every WIC of the user rings, the nodes' clock passes the eP-CSCF's Timer C
+        (:meth:`past_timer_c`) and the remote party waits for its INVITE's final response, the
+        session's status (None if none came within :data:`EVENT_WAIT` s)."""
+        self.past_timer_c()  # inconclusive before the call, not while it rings
+        assert self.remote is not None, "no remote party in this scenario"
+        remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
+        self._mark_remote()
+        started, wall = time.monotonic(), time.time()
+        handle = self.loop.run(remote.call_until(identity, via, when=self._all_ring(user)))
+        self._ring_past_timer_c()
+        final = self.loop.run(remote.final_of(handle))
+        status = final.status if final is not None else None
+        self.session = Session("the remote party", identity, started, wall, time.time(), status)
+        return final
+
+    def originate_past_timer_c(self, wic_name: str) -> Response | None:
+        """5.2.2.5.3 steps 1 and 3, then RFC 3261 16.8: WIC ``wic_name`` starts a session to the
+        remote party with the identity it registered; once it rings, the nodes' clock passes the
+        eP-CSCF's Timer C (:meth:`past_timer_c`) and the WIC waits for its INVITE's final response,
+        the outcome (None if none came within the WIC's timeout), which it ACKs."""
+        self.past_timer_c()  # inconclusive before the session, not while it rings
+        wic = self.wics[wic_name]
+        identity = self.logins[self.user_of(wic_name)].identity
+        remote = self.remote_identity
+        self._mark_remote()
+        started, wall = time.monotonic(), time.time()
+        invite = self.loop.run(wic.invite_until_ringing(identity, remote))
+        self._ring_past_timer_c()
+        final = self.loop.run(wic.final_of(invite))
+        status = final.status if final is not None else None
+        self.session = Session(wic_name, remote, started, wall, time.time(), status)
+        self.outcome = Outcome(response=final)
+        return final
 
     def finals_at_remote(self) -> list[tuple[float, Response]]:
         """(time.monotonic() of arrival, response) of each final response to the last call."""
@@ -1125,7 +1202,13 @@ class World:
         """The topology the scenario's capture carries beside it (what :meth:`close` writes, and
         ``verify`` reads back equal): the one place it is assembled."""
         return CapturedTopology.of(
-            self.endpoints(), self.sut.blocks(), self.pics, self._origins(), self._jumps, self._complete()
+            self.endpoints(),
+            self.sut.blocks(),
+            self.pics,
+            self._origins(),
+            self._jumps,
+            self._complete(),
+            self.timer_c,
         )
 
     def _complete(self) -> bool:

@@ -4,7 +4,9 @@
 parallel (RFC 3261 16.6), feeds every branch's responses and failures to a
 :class:`~reference.sip.proxy.ForkingContext`, and carries out its actions: forward a
 response upstream, CANCEL a branch, send the best response (16.7). A CANCEL from
-upstream cancels every pending branch (16.10).
+upstream cancels every pending branch (16.10). Given the node's :class:`~reference.timers.Timers`,
+each branch of an INVITE runs Timer C on the stack's clock (16.6 item 11, 16.7 step 2, 16.8), so
+a tester who moves that clock past it sees the branch cancelled.
 """
 
 from __future__ import annotations
@@ -26,13 +28,18 @@ from reference.sip.proxy import (
     loop_branch,
     prepare_request,
 )
+from reference.sip.timers import TimerValues
 from reference.sip.transaction import ServerTransaction
 from reference.spec import clause
+from reference.timers import Timer, Timers
 
 from .endpoint import Target
 from .sip_node import ClientHandle, SipNode
 
-__all__ = ["Branch", "proxy"]
+__all__ = ["TIMER_C", "Branch", "proxy"]
+
+TIMER_C = TimerValues().timer_c
+"Seconds of the stack's clock a branch of a proxied INVITE waits for a final response (16.6 item 11)."
 
 log = logging.getLogger("wimpu.proxy")
 
@@ -61,8 +68,14 @@ async def proxy(
     *,
     record_route: str | None = None,
     own_uris: Sequence[str] = (),
+    timers: Timers | None = None,
+    timer_c: float = TIMER_C,
 ) -> Response:
     """Forward ``request`` to every branch in parallel; return the final response sent upstream.
+
+    ``timers``: the node's timers on the stack's clock, for Timer C (``timer_c`` seconds) of
+    each branch of an INVITE; None: no Timer C (the branch waits for its final response as long
+    as its client transaction does).
 
     Raises:
         TooManyHops: Max-Forwards is 0 (16.3 item 3): the node answers 483.
@@ -74,6 +87,7 @@ async def proxy(
     ids = [loop_branch(request) for _ in branches]
     context = ForkingContext(request, ids)
     finished: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+    timer_cs = _TimerC(timers, timer_c) if timers is not None and request.method == "INVITE" else None
 
     def apply(actions: list[ProxyAction]) -> None:
         for action in actions:
@@ -91,6 +105,18 @@ async def proxy(
                     finished.set_result(action.response)
 
     node.when_cancelled(server_tx, lambda reason: apply(context.cancel_all(reason)))
+
+    def timer_c_fires(branch_id: str) -> Callable[[], None]:
+        return lambda: apply(context.timer_c_fired(branch_id))
+
+    def on_response(branch_id: str) -> Callable[[Response], None]:
+        def receive(response: Response) -> None:
+            if timer_cs is not None:
+                timer_cs.receive(branch_id, response, timer_c_fires(branch_id))
+            apply(context.receive_response(branch_id, response))
+
+        return receive
+
     for branch_id, branch in zip(ids, branches, strict=True):
         copy = branch.request or request
         for route in reversed(branch.routes):
@@ -104,15 +130,48 @@ async def proxy(
             own_uris=own_uris,
         )
         handles[branch_id] = node.send_request(
-            copy, branch.target, on_response=_feed(context, branch_id, apply), add_via=False
+            copy, branch.target, on_response=on_response(branch_id), add_via=False
         )
+        if timer_cs is not None:
+            timer_cs.arm(branch_id, timer_c_fires(branch_id))
     try:
         return await finished
     finally:
         node.when_cancelled(server_tx, None)
+        if timer_cs is not None:
+            timer_cs.cancel_all()
 
 
-def _feed(
-    context: ForkingContext, branch_id: str, apply: Callable[[list[ProxyAction]], None]
-) -> Callable[[Response], None]:
-    return lambda response: apply(context.receive_response(branch_id, response))
+class _TimerC:
+    """Timer C of every branch of one proxied INVITE, on the stack's clock."""
+
+    def __init__(self, timers: Timers, seconds: float) -> None:
+        self.timers = timers
+        self.seconds = seconds
+        self._armed: dict[str, Timer] = {}
+
+    @clause("RFC 3261 16.6", steps=11)
+    def arm(self, branch_id: str, fire: Callable[[], None]) -> None:
+        """16.6 item 11: "If the request is an INVITE, the proxy MUST set a timer C ... The timer
+        MUST be larger than 3 minutes." Armed again from now if it was running."""
+        old = self._armed.pop(branch_id, None)
+        if old is not None:
+            old.cancel()
+        self._armed[branch_id] = self.timers.call_later(self.seconds, fire, name=f"Timer C {branch_id}")
+
+    @clause("RFC 3261 16.7", steps=2)
+    def receive(self, branch_id: str, response: Response, fire: Callable[[], None]) -> None:
+        """16.7 step 2: "If a provisional response is received ... for an INVITE request, the proxy
+        MUST reset timer C ... The timer MAY be reset to a different value, but this value MUST
+        be greater than 3 minutes." It stops at a final response (its client transaction ends)."""
+        if response.status > 100 and response.status < 200:
+            self.arm(branch_id, fire)
+        elif response.status >= 200:
+            timer = self._armed.pop(branch_id, None)
+            if timer is not None:
+                timer.cancel()
+
+    def cancel_all(self) -> None:
+        for timer in self._armed.values():
+            timer.cancel()
+        self._armed.clear()

@@ -738,6 +738,19 @@ def test_a_lifetime_lapses_on_the_nodes_clock_moved_by_the_testers_jumps() -> No
     assert moved.lapse(0.0, 55.0) == 50.0  # 50 s, then the 10 s jump at 50 covers the last 5 s
 
 
+def test_the_nodes_clock_between_two_capture_times_counts_the_testers_jumps() -> None:
+    """``Knowledge.elapsed``, the inverse of ``lapse``: what the nodes' clock read passed between two
+    capture times (rule SESSION_TIMER_C measures a ringing branch with it)."""
+    moved = Knowledge(clock_jumps=[(300.0, 1000.0), (50.0, 10.0)])
+    assert Knowledge().elapsed(100.0, 160.0) == 60.0
+    assert moved.elapsed(100.0, 400.0) == 1300.0
+    assert moved.elapsed(0.0, 100.0) == 110.0
+    assert moved.elapsed(301.0, 400.0) == 99.0  # the jump came before
+    for start, seconds in ((100.0, 600.0), (100.0, 1500.0), (0.0, 20.0)):
+        at = moved.lapse(start, seconds)
+        assert moved.elapsed(start, at) >= seconds
+
+
 def test_the_knowledge_reads_each_connection_once_and_keeps_at_most_its_limit() -> None:
     """The decoder's list grows as it reads; past ``limit`` the knowledge keeps no more, and does not
     read the list's tail again at every message."""

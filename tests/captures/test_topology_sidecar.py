@@ -90,6 +90,25 @@ def test_the_testers_clock_jumps_travel_with_the_capture(tmp_path: Path, pixit: 
             read_topology(path)
 
 
+def test_the_ep_cscfs_timer_c_travels_with_the_capture(tmp_path: Path, pixit: Path) -> None:
+    """The eP-CSCF's Timer C the run knew (the PIXIT's ``[timing] timer_c``) goes beside the capture,
+    so rule SESSION_TIMER_C finds a branch left ringing past it offline as live; none, no key."""
+    source = load_pixit(pixit)
+    path = write_topology(
+        tmp_path / "t.pcapng", CapturedTopology.of(source.endpoints(), source.blocks, timer_c=181)
+    )
+    assert read_topology(path).timer_c == 181.0
+    assert "timer_c" not in json.loads(
+        write_topology(tmp_path / "u.pcapng", CapturedTopology.of({}, ())).read_text()
+    )
+    for bad in (0, -1, "181", True):
+        document = json.loads(path.read_text())
+        document["timer_c"] = bad
+        path.write_text(json.dumps(document))
+        with pytest.raises(ValueError, match="'timer_c' must be a positive number of seconds"):
+            read_topology(path)
+
+
 def test_pics_needs_the_suites_loader(tmp_path: Path) -> None:
     capture = block_registration(tmp_path)
     out, err = io.StringIO(), io.StringIO()

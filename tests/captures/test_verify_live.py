@@ -47,6 +47,11 @@ from conformance.pixit import load_pixit
 from reference.stack import Stack, StackConfig
 from reference.transport.endpoint import Target
 
+NOT_IN_THIS_RUN = {"SESSION_TIMER_C"}
+"""Rules this run gives nothing to judge: no session here rings past the eP-CSCF's Timer C (more than
+3 minutes; the stack runs on real time). TP_WIMPU_ORIG_016 and TP_WIMPU_FORK_004 let it pass on a clock
+the tester moves, and their captures are verified offline (tests/conformance/test_offline_verdicts.py)."""
+
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 BOB = "sip:bob@enterprise.com"
 DAVE = "sip:dave@remote.example.org"
@@ -216,7 +221,9 @@ def test_the_live_capture_verifies_every_rule_passes(run: Run, tmp_path: Path) -
     assert out[-1] == "verdict: PASS"
     found = findings(report)
     assert {f["verdict"] for f in found} == {"pass"}
-    assert {f["rule"] for f in found} == set(RULES)  # every rule had something to check
+    assert {f["rule"] for f in found} == set(
+        RULES
+    ) - NOT_IN_THIS_RUN  # every other rule had something to check
     kinds = {k for flow in json.loads(report.read_text())["flows"] for k in flow["kinds"]}
     assert kinds >= {"block-registration", "wic-registration", "origination", "termination"}
 
@@ -331,4 +338,4 @@ def test_a_lab_capture_decrypts_with_the_stack_key_log_alone(run: Run, tmp_path:
     assert status == 0, "\n".join(line for line in out if "PASS" not in line)
     found = findings(report)
     assert {f["verdict"] for f in found} == {"pass"}
-    assert {f["rule"] for f in found} == set(RULES)
+    assert {f["rule"] for f in found} == set(RULES) - NOT_IN_THIS_RUN

@@ -216,6 +216,19 @@ def test_the_minimum_registration_interval_is_the_pixits_and_the_reference_says_
         assert "[timing].min_expires: expected a positive whole number of seconds" in message, message
 
 
+def test_timer_c_is_given_only_on_the_testers_clock(tmp_path: Path) -> None:
+    """``[timing] timer_c`` (TP_WIMPU_ORIG_016, FORK_004): the eP-CSCF's Timer C on the ``[clock]``
+    file's clock; none by default (those test purposes are then inconclusive)."""
+    assert load_pixit(write(tmp_path, BASE)).timer_c is None
+    clock = '[clock]\noffset_file = "clock-offset"\n'
+    assert load_pixit(write(tmp_path, BASE + clock + "[timing]\ntimer_c = 181\n")).timer_c == 181.0
+    message = refused(write(tmp_path, BASE + "[timing]\ntimer_c = 181\n"))
+    assert "[timing].timer_c: a Timer C on the tester's clock needs [clock] offset_file" in message, message
+    for bad in ("0", "-5", '"181"', "true"):
+        message = refused(write(tmp_path, BASE + clock + f"[timing]\ntimer_c = {bad}\n"))
+        assert "[timing].timer_c: expected a positive number of seconds" in message, message
+
+
 def test_the_registrar_stall_commands_go_together_and_only_on_an_external_registrar(tmp_path: Path) -> None:
     """``[registrar] stall`` and ``resume`` (TP_WIMPU_REG_013): both or neither; the suite makes its own
     reference registrar stall itself."""

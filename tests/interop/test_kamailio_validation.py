@@ -166,6 +166,10 @@ EXPECTED: dict[str, str] = {
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_007
     "test_a_session_the_wic_cancels_while_the_remote_party_rings_is_cancelled_at_the_remote_party"
     "[bob-B1]": PASS,
+    "test_a_session_the_remote_party_lets_ring_is_cancelled_by_the_epcscf_at_its_timer_c"
+    "[alice-A1]": INCONCLUSIVE,
+    "test_a_session_the_remote_party_lets_ring_is_cancelled_by_the_epcscf_at_its_timer_c"
+    "[bob-B1]": INCONCLUSIVE,
     "test_a_session_started_by_a_wic_after_its_deregistration_is_refused_and_not_relayed[alice-A1]": PASS,
     "test_a_session_started_by_a_wic_after_its_deregistration_is_refused_and_not_relayed[bob-B1]": PASS,
     "test_the_epcscf_asserts_the_impu_it_allocated_and_keeps_the_external_identity_in_from": PASS,  # ORIG_002
@@ -293,6 +297,12 @@ EXPECTED: dict[str, str] = {
     "[alice]": PASS,
     "test_a_session_every_wic_of_the_called_user_refuses_gets_one_of_their_refusals_after_the_last_one"
     "[bob]": PASS,
+    # TP_WIMPU_FORK_004 and TP_WIMPU_ORIG_016: Kamailio's Timer C (tm's fr_inv_timer) runs on its own
+    # clock, not on the lab's offset file: the PIXIT gives no [timing] timer_c (docs/validation.md)
+    "test_no_wic_answers_a_forked_session_the_epcscf_cancels_every_branch_at_its_timer_c"
+    "[alice-2]": INCONCLUSIVE,
+    "test_no_wic_answers_a_forked_session_the_epcscf_cancels_every_branch_at_its_timer_c"
+    "[bob-2]": INCONCLUSIVE,
     # ---- lifecycle (5.2.2.3.1, 5.2.2.2)
     "test_a_registration_whose_timer_expires_is_removed_and_its_wic_is_no_longer_reached[alice]": PASS,
     "test_a_registration_whose_timer_expires_is_removed_and_its_wic_is_no_longer_reached[bob]": PASS,
@@ -302,8 +312,7 @@ EXPECTED: dict[str, str] = {
     # read finds no binding (option B): 403
     "test_a_session_started_by_a_wic_after_its_registration_ran_out_is_refused_and_not_relayed"
     "[alice-A1]": PASS,
-    "test_a_session_started_by_a_wic_after_its_registration_ran_out_is_refused_and_not_relayed"
-    "[bob-B1]": PASS,
+    "test_a_session_started_by_a_wic_after_its_registration_ran_out_is_refused_and_not_relayed[bob-B1]": PASS,
     # LIFE_002, LIFE_004, LIFE_005: FAILs of the lab before Kamailio ran on the tester's clock (as BLK_005);
     # BLK_SINGLE now measures the block's lifetime on the nodes' clock (the topology's clock_jumps)
     "test_a_reregistration_before_expiry_keeps_the_wic_registered_beyond_its_first_timer[alice]": PASS,

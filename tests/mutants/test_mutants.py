@@ -111,6 +111,10 @@ GUARDS: dict[str, str] = {
     "ppi_checked_against_the_domain": "TP_WIMPU_ORIG_008 and option_a",
     "option_b_ppi_overrides_context": "TP_WIMPU_ORIG_008 and option_b",
     "wic_cancel_swallowed": "TP_WIMPU_ORIG_007",
+    # Timer C of the eP-CSCF's proxy (RFC 3261 16.6 item 11, 16.8), origination and forking alike
+    "timer_c_missing": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
+    "timer_c_two_minutes": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
+    "timer_c_408_without_cancel": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004 or TP_WIMPU_TERM_009",
     "icscf_w7_all": "TP_WIMPU_TERM_002 or TP_WIMPU_ORIG_009",

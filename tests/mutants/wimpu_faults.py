@@ -742,6 +742,40 @@ def _wic_cancel_swallowed(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service, "proxy", proxy)
 
 
+def _proxy_with(mp: pytest.MonkeyPatch, **changed: Any) -> None:
+    """The eP-CSCF proxies every request with ``changed`` in place of its own arguments."""
+    service = _pcscf()
+    original = service.proxy
+
+    async def proxy(node: Any, server_tx: Any, request: Any, branches: Any, **kwargs: Any) -> Any:
+        return await original(node, server_tx, request, branches, **{**kwargs, **changed})
+
+    mp.setattr(service, "proxy", proxy)
+
+
+def _timer_c_missing(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF proxies INVITEs with no Timer C: a branch that rings and is never answered stays
+    open as long as its client transaction, for ever on a reliable transport (RFC 3261 17.1.1.2)."""
+    _proxy_with(mp, timers=None)
+
+
+def _timer_c_two_minutes(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF's Timer C is 2 minutes, a proxy's ring timeout set below RFC 3261 16.6 item 11's
+    floor ("MUST be larger than 3 minutes")."""
+    _proxy_with(mp, timer_c=120.0)
+
+
+def _timer_c_408_without_cancel(mp: pytest.MonkeyPatch) -> None:
+    """When Timer C fires, the eP-CSCF answers the caller 408 and forgets the branch without the
+    CANCEL that RFC 3261 16.8 asks for once it rang: the callee rings on."""
+    from reference.sip.proxy import ForkingContext
+
+    def timer_c_fired(self: ForkingContext, branch_id: str) -> list[Any]:
+        return self.branch_failed(branch_id, 408)
+
+    mp.setattr(ForkingContext, "timer_c_fired", timer_c_fired)
+
+
 def _origination_cache(mp: pytest.MonkeyPatch, applies: Callable[[Any], bool]) -> None:
     """The eP-CSCF caches each flow's registration (identity, registrar entry) and checks the
     originating requests for which ``applies(request)`` against that cache, which a de-registration
@@ -1623,6 +1657,21 @@ FAULTS: Mapping[str, Fault] = {
     "wic_cancel_swallowed": Fault(
         "the eP-CSCF answers a WIC's CANCEL 200 but never cancels the INVITE it forwarded (5.2.2.5.3 step 3)",
         _wic_cancel_swallowed,
+    ),
+    "timer_c_missing": Fault(
+        "the eP-CSCF proxies INVITEs with no Timer C: a session that rings unanswered stays open for ever "
+        "(5.2.2.5.3 step 3, 5.2.2.5.4 step 5)",
+        _timer_c_missing,
+    ),
+    "timer_c_two_minutes": Fault(
+        "the eP-CSCF's Timer C is 2 minutes, below RFC 3261's floor of 3 "
+        "(5.2.2.5.3 step 3, 5.2.2.5.4 step 5)",
+        _timer_c_two_minutes,
+    ),
+    "timer_c_408_without_cancel": Fault(
+        "at Timer C the eP-CSCF answers the caller 408 and sends no CANCEL: the callee rings on "
+        "(5.2.2.5.3 step 3, 5.2.2.5.4 step 5)",
+        _timer_c_408_without_cancel,
     ),
     "ppi_checked_against_the_domain": Fault(
         "the eP-CSCF asserts a P-Preferred-Identity of the WIC's domain it did not register (step 3)",

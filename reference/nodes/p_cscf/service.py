@@ -118,7 +118,8 @@ class Pcscf:
         self.clock: Callable[[], float] = clock or time.time
         self._own_timers = timers is None
         self.timers = timers if timers is not None else Timers(self.clock)
-        "Timers on the stack's clock (the block refresh); its own, started and stopped here, if not given."
+        """Timers on the stack's clock (the block refresh, Timer C of proxied INVITEs); its own, started and
+        stopped here, if not given."""
         self.registrations = WicRegistrations()
         "The identities and contacts registered over each WIC flow (``state.py``)."
         self.credentials = {c.wimpu: c for c in credentials}
@@ -423,6 +424,7 @@ class Pcscf:
             [Branch(onward.uri, target, request=onward)],
             record_route=self._record_route(flow) if invite else None,
             own_uris=[self.uri],
+            timers=self.timers,
         )
         if invite:
             self.dialogs.answered(flow, final)
@@ -456,7 +458,9 @@ class Pcscf:
                 copy = delivered.with_header("Record-Route", self._record_route(flow), first=True)
                 self.dialogs.terminated(flow, copy, asserted)
             branches.append(Branch(uri, Target("WSS", "flow.invalid", 0, flow), request=copy))
-        final = await proxy(self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()])
+        final = await proxy(
+            self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()], timers=self.timers
+        )
         if invite and final.status >= 300:
             self.dialogs.failed([flow for _, flow in live], request.call_id)
 
@@ -474,7 +478,9 @@ class Pcscf:
             return
         onward = verdict.request.without_first_value("Route")  # ours (RFC 3261 16.4)
         target = self.resolver.resolve(next_hop_uri(onward.uri, onward.get_all("Route")))
-        final = await proxy(self.node, tx, onward, [Branch(onward.uri, target, request=onward)])
+        final = await proxy(
+            self.node, tx, onward, [Branch(onward.uri, target, request=onward)], timers=self.timers
+        )
         if request.method == "BYE" and final.status < 300:
             self.dialogs.ended(flow, request.call_id)
 
@@ -496,7 +502,9 @@ class Pcscf:
             return
         onward = request.without_first_value("Route")
         target = Target("WSS", "flow.invalid", 0, flow)
-        final = await proxy(self.node, tx, onward, [Branch(onward.uri, target, request=onward)])
+        final = await proxy(
+            self.node, tx, onward, [Branch(onward.uri, target, request=onward)], timers=self.timers
+        )
         if request.method == "BYE" and final.status < 300:
             self.dialogs.ended(flow, request.call_id)
 
