@@ -271,6 +271,42 @@ async def reference_targets(
     return targets, context
 
 
+LAB_BLOCKS = (("block1", "bench-block1"), ("block2", "bench-block2"))
+"The lab's blocks and the passwords ``main`` gives ``start.sh``."
+
+
+async def lab_blocks_registered(host: str, within: float = 30.0) -> None:
+    """The S-CSCF/HSS of the Kamailio lab, as a conformance run gives it (the suite's emulated IMS
+    core on ``host``:5070), until the lab's eP-CSCF has registered block1 with it: Kamailio refuses a
+    WIC of a block IMS has not registered (503, TP_WIMPU_BLK_008). It is stopped then; the block stays
+    registered at Kamailio for longer than the run (600 s)."""
+    from conformance.harness.ims_core import ImsCore, Subscriber
+
+    domain = "ims.example.net"
+    core = ImsCore(
+        domain=domain,
+        subscribers=[
+            Subscriber(
+                f"{name}@{domain}",
+                password,
+                (f"sip:{name}@wrtc.{domain}",),
+                (f"sip:wrtc-!.*!@{name}.{domain}",),
+            )
+            for name, password in LAB_BLOCKS
+        ],
+        scscf=(host, 5070),
+    )
+    await core.start()
+    try:
+        deadline = time.monotonic() + within
+        while not core.bindings(f"sip:block1@wrtc.{domain}"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the Kamailio lab did not register block1 within {within:.0f} s")
+            await asyncio.sleep(0.1)
+    finally:
+        await core.stop()
+
+
 async def kamailio_ep_targets(directory: Path, count: int, host: str) -> tuple[list[Target], object]:
     """``count`` WICs of alice (the lab's one user) through the Kamailio eP-CSCF on ``host``: one
     log-in, one token, a contact per WIC (each its own +sip.instance)."""
@@ -359,10 +395,12 @@ def main() -> int:
                 lab_dir = str(directory / "kam-lab")
                 script = "interop/kamailio/start.sh"
                 lab = spawn(
-                    ["sh", script, lab_dir, "bench-block1", "bench-block2", hosts.ep], directory / "lab.log"
+                    ["sh", script, lab_dir, *(password for _, password in LAB_BLOCKS), hosts.ep],
+                    directory / "lab.log",
                 )
                 wait_port(hosts.ep, 7443, lab, "the Kamailio eP-CSCF lab")
                 wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")
+                asyncio.run(lab_blocks_registered(hosts.ep))
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
             run_levels(directory, password, levels, args.seconds, hosts, kam is not None, lab is not None)
         finally:

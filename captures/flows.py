@@ -545,6 +545,12 @@ def _expires(request: Request, response: Response, uri: str) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+RINGING_QUIET = 240.0
+"""Seconds of capture time a flow whose INVITE awaits its final response stays open without a message:
+past Timer C's floor of 3 minutes (RFC 3261 16.6 item 11) and the time a node takes to act on it, so
+that in a capture of real time the CANCEL of a ringing branch finds its INVITE (rule SESSION_TIMER_C)."""
+
+
 class Knowledge:
     """Facts of the whole capture that rules of one flow need; every table is bounded.
 
@@ -581,7 +587,8 @@ class Knowledge:
         self._connections_received = 0
         "How much of the decoder's list was read (past ``limit`` too: each connection is read once)."
         self.seen_until = -math.inf
-        "The capture time of the latest message received: how far the capture is known to go."
+        """The capture time of the latest message the flow tracker received: how far the capture is
+        known to go (updated before the flows it makes quiet are closed and judged)."""
 
     @staticmethod
     def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
@@ -685,7 +692,6 @@ class Knowledge:
     def receive(self, hop: Hop, flow: Sequence[Hop], flow_id: str) -> None:
         """One message (``flow``: the hops of its flow so far, itself included)."""
         self.legs.add((hop.src.role, hop.dst.role))
-        self.seen_until = max(self.seen_until, hop.message.time)
         request, response = hop.request, hop.response
         if request is not None and request.method == "REGISTER" and hop.on_wic_leg:
             token = bearer_token(request)
@@ -932,6 +938,7 @@ class FlowTracker:
     def receive(self, message: WireMessage) -> Hop:
         """One decoded message; returns it named."""
         hop = self.ends.hop(message)
+        self.knowledge.seen_until = max(self.knowledge.seen_until, message.time)  # before a flow closes on it
         self.expire(message.time)
         if message.is_sip:
             self._sip(hop)
@@ -966,13 +973,16 @@ class FlowTracker:
         return self.flows_ready()
 
     def expire(self, now: float) -> None:
-        """Close the flows quiet for longer than ``quiet`` seconds."""
-        while self._open:
-            oldest = next(iter(self._open.values()))
-            if now - oldest.last <= self.quiet:
+        """Close the flows quiet for longer than ``quiet`` seconds; one with an INVITE still awaiting
+        its final response (a session ringing) after :data:`RINGING_QUIET` at the earliest."""
+        for call_id, flow in list(self._open.items()):  # least recently active first
+            idle = now - flow.last
+            if idle <= self.quiet:
                 return
-            del self._open[oldest.call_id]
-            self._close(oldest)
+            if idle <= RINGING_QUIET and any(c.endswith(" INVITE") for c in flow.pending):
+                continue
+            del self._open[call_id]
+            self._close(flow)
 
     def _add(self, flow: _Open, hop: Hop) -> None:
         if len(flow.hops) < self.max_hops:

@@ -1127,7 +1127,12 @@ def block_register_has_path(flow: Flow, ctx: Context) -> list[Finding]:
 def block_register_challenged(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.1: "A single IMS registration is required to register the wIMPU block as
     per existing 23.228 procedures": a REGISTER without credentials is challenged (401
-    with WWW-Authenticate), the authenticated one gets 200 OK."""
+    with WWW-Authenticate), the authenticated one gets 200 OK. A 403 to the REGISTER that
+    answered the challenge is ``inconclusive``, not ``fail``: the S-CSCF refused the
+    credentials (RFC 3261 22.4), and the capture cannot tell a wrong digest of the eP-CSCF from
+    a password the HSS holds otherwise (an operator's error, TP_WIMPU_BLK_008); neither
+    password is on the wire. Whether the block then got registered is judged by the scenarios
+    and by BLK_BEFORE_WIC (no WIC of it accepted before its registration)."""
     say = _Say("BLK_CHALLENGE", flow)
     registers = _block_registers(flow)
     if not registers:
@@ -1155,6 +1160,12 @@ def block_register_challenged(flow: Flow, ctx: Context) -> list[Finding]:
                     final,
                 )
             ]
+        elif response.status == 403 and authorized and challenged is not None:
+            why = (
+                "the S-CSCF refused the credentials that answered its challenge (403): a wrong digest, or "
+                "a password the HSS holds otherwise; the capture holds neither password"
+            )
+            return [say("inconclusive", why, final)]
         elif response.status >= 300:
             return [say("fail", f"the block registration was answered {response.status}", final)]
     return [say("inconclusive", "the block registration has no final answer in the capture", registers[-1])]
@@ -1286,7 +1297,10 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2: "Note that the wIMPU block has already registered in HSS"; 5.2.2.5.1
     option 1 registers it at start-up, option 2 "upon receiving the first individual IMPU
     registration request from a WIC". Either way the block's 200 OK comes before the 200 OK
-    to the WIC."""
+    to the WIC. No registration of the block in the capture is ``inconclusive`` (it may have
+    been made before the capture began), unless the capture holds every packet of the nodes
+    since they started (``Knowledge.complete``): then the block was never registered, and the
+    200 OK to the WIC fails (a block the S-CSCF refused, TP_WIMPU_BLK_008)."""
     say = _Say("BLK_BEFORE_WIC", flow)
     found = []
     for asked in _wic_registers(flow):
@@ -1313,6 +1327,12 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
                     "fail", f"block {block.block.wimpu} is registered only at frame {records[0].frame}", final
                 )
             )
+        elif ctx.knowledge.complete:
+            detail = (
+                f"block {block.block.wimpu} was never registered: the capture holds every packet of the "
+                "nodes since they started, and no 200 OK of the S-CSCF to a registration of it"
+            )
+            found.append(say("fail", detail, final))
         else:
             option = "at start-up, before the capture?" if block.registration == 1 else "before the capture?"
             found.append(
@@ -2140,6 +2160,16 @@ def _call_id(hop: Hop) -> str | None:
     return sip.get("Call-ID") if sip is not None else None
 
 
+def _via_branch(hop: Hop) -> str | None:
+    """The branch of the message's top Via: a branch's INVITE, its responses and its CANCEL share it
+    (RFC 3261 8.1.3.3, 9.1)."""
+    sip = hop.message.message
+    try:
+        return sip.branch if sip is not None else None
+    except SipError:
+        return None
+
+
 def _ep_cscf_invite_branches(flow: Flow) -> list[Hop]:
     """The INVITEs an eP-CSCF sent on (to the IMS core or to a WIC), retransmissions left out."""
     seen: set[tuple[str, str, str]] = set()
@@ -2147,34 +2177,75 @@ def _ep_cscf_invite_branches(flow: Flow) -> list[Hop]:
     for hop in flow.hops:
         if hop.method != "INVITE" or hop.src.role not in _EP_CSCF_SIDES or hop.request is None:
             continue
-        key = (hop.leg, hop.cseq, str(hop.request.branch or ""))
+        key = (hop.leg, hop.cseq, str(_via_branch(hop) or ""))
         if key not in seen:
             seen.add(key)
             found.append(hop)
     return found
 
 
-def _cancel_explained(flow: Flow, branch: Hop, cancel: Hop) -> bool:
-    """An eP-CSCF's CANCEL of ``branch`` that RFC 3261 asks for without Timer C: the previous hop
-    cancelled (16.10), or another branch answered 2xx (16.7 step 10) or 6xx (16.7 step 5), before it."""
-    node, call_id, number = branch.src.node, _call_id(branch), _cseq_number(branch)
+def _on_branch(flow: Flow, branch: Hop, method: str | None) -> list[Hop]:
+    """What came back on ``branch`` (``method`` None: its responses) or went out on it (``method``:
+    CANCEL), after it: the same leg, Call-ID and top Via branch."""
+    via, call_id = _via_branch(branch), _call_id(branch)
+    found = []
+    for hop in flow.hops:
+        if hop.message.index <= branch.message.index or _call_id(hop) != call_id or _via_branch(hop) != via:
+            continue
+        if method is None and hop.response is not None and hop.src.name == branch.dst.name:
+            if hop.dst.name == branch.src.name and hop.cseq == branch.cseq:
+                found.append(hop)
+        elif method is not None and hop.method == method and hop.src.name == branch.src.name:
+            if hop.dst.name == branch.dst.name:
+                found.append(hop)
+    return found
+
+
+def _cause(flow: Flow, branch: Hop) -> Hop | None:
+    """The request the eP-CSCF received that ``branch`` relays: the INVITE of the same Call-ID and
+    CSeq that reached the same eP-CSCF before it."""
+    return next(
+        (
+            h
+            for h in reversed(flow.hops[: flow.hops.index(branch)])
+            if h.method == "INVITE"
+            and h.dst.node == branch.src.node
+            and h.dst.role in _EP_CSCF_SIDES
+            and _call_id(h) == _call_id(branch)
+            and h.cseq == branch.cseq
+        ),
+        None,
+    )
+
+
+def _cancel_explained(flow: Flow, ctx: Context, branch: Hop, cancel: Hop) -> bool:
+    """An eP-CSCF's CANCEL of ``branch`` that RFC 3261 asks for without Timer C: the sender of the
+    INVITE it relays cancelled it (16.10), another branch of that INVITE answered 2xx (16.7 step
+    10) or 6xx (16.7 step 5), or that sender's connection closed (its WebSocket gone: TS 24.229
+    5.2.8.1 lets the P-CSCF release the session), before the CANCEL."""
+    cause = _cause(flow, branch)
+    if cause is None:
+        return False
+    siblings = [
+        b
+        for b in _ep_cscf_invite_branches(flow)
+        if b is not branch and b.src.node == branch.src.node and _cause(flow, b) is cause
+    ]
+    answers = [r for b in siblings for r in _on_branch(flow, b, None)]
     for hop in flow.hops:
         if hop.message.index >= cancel.message.index:
             break
-        if hop.dst.node != node or hop.dst.role not in _EP_CSCF_SIDES or _call_id(hop) != call_id:
-            continue
-        if hop.method == "CANCEL" and _cseq_number(hop) == number:
-            return True
-        response = hop.response
-        if (
-            response is not None
-            and hop.cseq.endswith(" INVITE")
-            and _cseq_number(hop) == number
-            and hop.src.name != branch.dst.name
-            and (200 <= response.status < 300 or response.status >= 600)
-        ):
-            return True
-    return False
+        if hop.method == "CANCEL" and hop.src.name == cause.src.name and hop.dst.node == branch.src.node:
+            if _via_branch(hop) == _via_branch(cause):
+                return True
+    if any(
+        r.message.index < cancel.message.index
+        and r.response is not None
+        and (200 <= r.response.status < 300 or r.response.status >= 600)
+        for r in answers
+    ):
+        return True
+    return ctx.knowledge.closed_connection(cause.message.src, cancel.message.time) is not None
 
 
 @rule(
@@ -2185,69 +2256,65 @@ def _cancel_explained(flow: Flow, branch: Hop, cancel: Hop) -> bool:
 def ep_cscf_timer_c(flow: Flow, ctx: Context) -> list[Finding]:
     """The eP-CSCF relays a session as a proxy of "the standard IMS session origination procedure"
     (5.2.2.5.3 step 3) and delivers it to the WIC, forking (5.2.2.5.4 step 5; 5.2.2.3.2): RFC 3261
-    16.6 item 11 and 16.7 step 2 set Timer C on each INVITE branch, reset by every provisional
-    response, and "MUST be larger than 3 minutes"; when it fires on a branch that had a provisional
-    response, "the proxy MUST generate a CANCEL request matching that transaction" (16.8). Judged on
-    the nodes' clock (the tester's jumps counted), for each branch that rang (a 101-199 response):
+    16.6 item 11 sets Timer C on each INVITE branch, "larger than 3 minutes", and 16.7 step 2 resets
+    it at every provisional response "with status codes 101 to 199 inclusive"; when it fires on a
+    branch that had a provisional response, "the proxy MUST generate a CANCEL request matching that
+    transaction" (16.8). Judged on the nodes' clock (the tester's jumps counted), for each branch
+    that had a provisional response (its CANCEL, responses and INVITE matched by their top Via
+    branch, RFC 3261 9.1):
 
-    - ``fail``: the eP-CSCF cancelled it, with no CANCEL from the previous hop nor a 2xx or 6xx of
-      another branch before (16.10, 16.7 steps 5 and 10), less than 3 minutes after the branch's
-      last provisional response;
+    - ``fail``: the eP-CSCF cancelled it of itself (no CANCEL from the sender of the INVITE it
+      relays, no 2xx or 6xx of another branch of that INVITE, and that sender's connection still
+      open before it: 16.10, 16.7 steps 5 and 10) less than 3 minutes after Timer C last started
+      (the branch's last 101-199 response, else its INVITE);
     - with the eP-CSCF's Timer C known (``[timing] timer_c`` of the PIXIT, carried by the capture):
       ``fail`` when no final response and no CANCEL of the eP-CSCF ended the branch within
-      :data:`TIMER_C_GRACE` seconds of capture time after Timer C had passed, the capture going on
-      past that; ``pass`` for a CANCEL at Timer C;
-    - without it, ``pass`` for a CANCEL after 3 minutes (a Timer C of the SUT's own value).
+      :data:`TIMER_C_GRACE` seconds of capture time after the Timer C it declares had passed, the
+      capture going on past that; a CANCEL that came, only later than that, is ``inconclusive``
+      (RFC 3261 sets Timer C no upper bound: the PIXIT's figure is not the SUT's);
+    - otherwise a CANCEL after 3 minutes is ``pass``.
 
     A branch that ended with a final response before Timer C gives no finding."""
     say = _Say("SESSION_TIMER_C", flow)
     knowledge, found = ctx.knowledge, []
     for branch in _ep_cscf_invite_branches(flow):
-        call_id, number = _call_id(branch), _cseq_number(branch)
-        cancels = [
-            h
-            for h in flow.hops
-            if h.method == "CANCEL"
-            and h.message.index > branch.message.index
-            and h.src.node == branch.src.node
-            and h.dst.name == branch.dst.name
-            and _call_id(h) == call_id
-            and _cseq_number(h) == number
-        ]
-        responses = _responses(flow, branch)
+        responses = _on_branch(flow, branch, None)
         final = next((r for r in responses if r.response and r.response.status >= 200), None)
+        cancels = _on_branch(flow, branch, "CANCEL")
         cancel = cancels[0] if cancels else None
-        if cancel is not None and _cancel_explained(flow, branch, cancel):
-            continue
         if cancel is not None and final is not None and final.message.index < cancel.message.index:
             cancel = None  # a CANCEL after the final response cancels nothing
+        if cancel is not None and _cancel_explained(flow, ctx, branch, cancel):
+            continue
         ended = min(
             (h for h in (cancel, final) if h is not None), key=lambda h: h.message.index, default=None
         )
         until = ended.message.index if ended is not None else math.inf
-        rang = [
-            r for r in responses if r.response and 100 < r.response.status < 200 and r.message.index < until
+        provisional = [
+            r for r in responses if r.response and r.response.status < 200 and r.message.index < until
         ]
-        if not rang:
-            continue  # no provisional: Timer B or the transport ends it (16.8 makes that a 408)
-        started = rang[-1].message.time  # reset by every provisional response (16.7 step 2)
+        if not provisional:
+            continue  # no provisional response: Timer B or the transport ends it (16.8 makes that a 408)
+        reset = [r for r in provisional if r.response and r.response.status > 100]
+        started = (reset[-1] if reset else branch).message.time
         late = None if ctx.timer_c is None else knowledge.lapse(started, ctx.timer_c) + TIMER_C_GRACE
         if ended is cancel and cancel is not None:
             rang_for = knowledge.elapsed(started, cancel.message.time)
             if rang_for <= TIMER_C_FLOOR:
                 detail = (
-                    f"the eP-CSCF cancelled {branch.dst.name}'s ringing branch after {rang_for:.0f} s of "
-                    "the nodes' clock, with no CANCEL from the previous hop nor another branch's answer: "
+                    f"the eP-CSCF cancelled {branch.dst.name}'s branch {rang_for:.0f} s of the nodes' clock "
+                    "after Timer C started, with no CANCEL of the previous hop nor another branch's answer: "
                     "Timer C MUST be larger than 3 minutes (RFC 3261 16.6 item 11)"
                 )
                 found.append(say("fail", detail, cancel))
             elif late is not None and cancel.message.time > late:
                 over = cancel.message.time - late
                 detail = (
-                    f"the eP-CSCF cancelled {branch.dst.name}'s ringing branch {over:.1f} s of capture "
-                    f"time later than its Timer C of {ctx.timer_c:.0f} s ([timing] timer_c) allows"
+                    f"the eP-CSCF cancelled {branch.dst.name}'s branch {over:.1f} s of capture time later "
+                    f"than the Timer C of {ctx.timer_c:.0f} s its PIXIT declares ([timing] timer_c) allows: "
+                    "RFC 3261 sets Timer C no upper bound, the PIXIT's figure is not the SUT's"
                 )
-                found.append(say("fail", detail, cancel))
+                found.append(say("inconclusive", detail, cancel))
             else:
                 detail = (
                     f"{branch.dst.name}'s branch rang {rang_for:.0f} s of the nodes' clock and was "
@@ -2261,15 +2328,16 @@ def ep_cscf_timer_c(flow: Flow, ctx: Context) -> list[Finding]:
             ended is not None and ended.message.time > late
         ):
             detail = (
-                f"{branch.dst.name}'s branch rang past the eP-CSCF's Timer C of {ctx.timer_c:.0f} s of the "
-                f"nodes' clock ([timing] timer_c) and the eP-CSCF did not cancel it (RFC 3261 16.8)"
+                f"{branch.dst.name}'s branch rang past the Timer C of {ctx.timer_c:.0f} s of the nodes' "
+                "clock the eP-CSCF's PIXIT declares ([timing] timer_c), and the eP-CSCF did not cancel it "
+                "(RFC 3261 16.8)"
                 + (
                     ""
                     if ended is None
                     else f"; it ended with {ended.response.status if ended.response else '?'}"
                 )
             )
-            found.append(say("fail", detail, rang[-1]))
+            found.append(say("fail", detail, (reset[-1] if reset else provisional[-1])))
     return say.summary(found)
 
 

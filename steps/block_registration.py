@@ -17,10 +17,27 @@ BLOCK = r'block "(?P<wimpu>[^"]+)"'
 
 
 @given(parsers.re(rf"{BLOCK} has not been registered with the S-CSCF"))
+@then(parsers.re(rf"{BLOCK} has not been registered with the S-CSCF"))
 def block_not_registered(world: World, wimpu: str) -> None:
     """5.2.2.5.1 option 2 (registered on the first WIC registration): before it, the capture shows
-    no live registration of the block."""
+    no live registration of the block; a block the S-CSCF refused (TP_WIMPU_BLK_008) has none after."""
     expect.block_not_registered(world.live_block_registrations(wimpu), wimpu)
+
+
+@then(parsers.re(rf"the S-CSCF refused the authenticated registration of {BLOCK}"))
+def block_registration_refused(world: World, wimpu: str) -> None:
+    """5.2.2.5.1: the eP-CSCF did try to register the block (a REGISTER with credentials, after the
+    S-CSCF's challenge), and the S-CSCF answered it with a refusal (403: RFC 3261 22.4, the
+    credentials do not match the HSS's), on the wire between the eP-CSCF and the S-CSCF."""
+    tried = [r for r in world.captured_requests("REGISTER", "ep-cscf", "s-cscf") if r.get("Authorization")]
+    assert tried, (
+        f"expected the eP-CSCF to register block {wimpu} with credentials; no such REGISTER was captured"
+    )
+    refusals = [r for r in world.captured_responses("REGISTER", "s-cscf", "ep-cscf") if r.status >= 403]
+    assert refusals, (
+        f"expected the S-CSCF to refuse the registration of block {wimpu}; it answered "
+        f"{[r.status for r in world.captured_responses('REGISTER', 's-cscf', 'ep-cscf')]}"
+    )
 
 
 SINGLE_REGISTRATION = (

@@ -107,6 +107,32 @@ def stack_with_block_options(
     world.close()
 
 
+@given(
+    parsers.re(
+        r"the wIMPU stack is running with the reference profile, its HSS holding another digest password for "
+        r'block "(?P<block>[^"]+)" than the eP-CSCF of that block'
+    ),
+    target_fixture="world",
+)
+def stack_with_misprovisioned_hss(
+    harness_loop: BackgroundLoop, request: pytest.FixtureRequest, block: str
+) -> Iterator[World]:
+    """The reference profile, but the HSS was provisioned with another digest password for the
+    block's private identity than its eP-CSCF (an operator's error), before anything starts: the
+    S-CSCF refuses the block's authenticated REGISTER (RFC 3261 22.4). Where the S-CSCF/HSS is
+    not the suite's own (in-process, or emulated), or the SUT started before the scenario, the
+    scenario is inconclusive and says why."""
+    world = World(
+        harness_loop,
+        scenario=scenario_of(request),
+        pixit=pixit_of(request),
+        pics=pics_of(request),
+        misprovisioned=block,
+    )
+    yield world
+    world.close()
+
+
 @then(parsers.parse("the eP-CSCF answers {status:d}"))
 def ep_cscf_answers(world: World, status: int) -> None:
     expect.status(world.outcome.response, status)

@@ -104,9 +104,24 @@ def cancel_reaches_remote(world: World) -> None:
     expect.single(world.cancels_at_remote(), "INVITE of the remote party ended by a CANCEL")
 
 
-@then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE"))
+@then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE$"))
 def wic_invite_final(world: World, wic: str, status: str) -> None:
     expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}")
+
+
+@then(parsers.re(rf"{WIC} receives a final response for its INVITE, not a 2xx"))
+def wic_invite_refused(world: World, wic: str) -> None:
+    """The session ends without being set up: one final response, and it is not a 2xx (which one is
+    not the text's)."""
+    response = world.outcome.response
+    assert response is not None, f"expected a final response to the INVITE of WIC {wic}, got none"
+    assert response.status >= 300, f"expected WIC {wic}'s INVITE to end without a session, got {response.status}"
+
+
+@then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE, {CHOICE}"))
+def wic_invite_final_as_profiled(world: World, profile: ProfileChecks, wic: str, status: str, choice: str) -> None:
+    """A final code the text does not give: the profile's, a profile check."""
+    profile.check(choice, lambda: expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}"))
 
 
 @when(parsers.re(rf"{WIC} starts a session to {USER} with the identity of (?P<caller>\w+)$"))
@@ -473,9 +488,24 @@ def ims_user_receives(world: World, status: str) -> None:
     expect.session_status(world.session, int(status))
 
 
-@then(parsers.re(r"the remote party receives (?P<status>\d{3})"))
+@then(parsers.re(r"the remote party receives (?P<status>\d{3})$"))
 def remote_receives(world: World, status: str) -> None:
     expect.session_status(world.session, int(status))
+
+
+@then(parsers.re(rf"the remote party receives (?P<status>\d{{3}}), {CHOICE}"))
+def remote_receives_as_profiled(world: World, profile: ProfileChecks, status: str, choice: str) -> None:
+    """A final code the text does not give: the profile's, a profile check."""
+    profile.check(choice, lambda: expect.session_status(world.session, int(status)))
+
+
+@then("the remote party receives exactly one final response, not a 2xx")
+def remote_one_refusal(world: World) -> None:
+    """The session ends without being set up: one final response (RFC 3261 16.7 step 5: no 3xx-6xx
+    forwarded at once, one chosen in the end), not a 2xx; which one is not the text's."""
+    world.settle()
+    final = expect.single(world.finals_at_remote(), "final response at the remote party")[1]
+    assert final.status >= 300, f"expected the remote party's call to end without a session, got {final.status}"
 
 
 @then("the I-CSCF rejects the session")

@@ -167,6 +167,21 @@ class ImsCore:
 
     # ----- life cycle and configuration ---------------------------------------------------
 
+    def provision_password(self, impi: str, password: str) -> None:
+        """The emulated HSS holds ``password`` for ``impi`` from now on (an operator's change of the
+        subscription's credentials): later digest answers are checked against it.
+
+        Raises:
+            KeyError: no subscriber has that private identity.
+        """
+        if not any(s.impi == impi for s in self.subscribers):
+            raise KeyError(f"no subscriber with the private identity {impi!r}")
+        self.subscribers = tuple(
+            dataclasses.replace(s, password=password) if s.impi == impi else s for s in self.subscribers
+        )
+        self._distinct = [(identity_key(i), s) for s in self.subscribers for i in s.distinct]
+        self._wildcards = [(s, Wildcard.compile(w)) for s in self.subscribers for w in s.wildcards]
+
     async def start(self) -> None:
         """Listen (TCP, and UDP on the same port) on the S-CSCF and I-CSCF addresses."""
         await self.scscf_node.start()

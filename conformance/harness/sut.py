@@ -154,6 +154,15 @@ class Sut:
             "([[ep_cscf]] restart) the PIXIT does not give"
         )
 
+    def misprovision_hss(self, impi: str) -> None:
+        """Before the SUT starts: the HSS holds a digest password for ``impi`` (a block's private
+        identity) other than the one its eP-CSCF is provisioned with, as an operator's provisioning
+        error would leave it: the S-CSCF refuses the block's authenticated REGISTER (403, RFC 3261
+        22.4). Only where the S-CSCF/HSS is the suite's own (in-process, or emulated)."""
+        raise Unobservable(
+            "the S-CSCF/HSS is external: the suite cannot make it refuse a block's registration"
+        )
+
     async def stall_registrar(self) -> None:
         """Make the wIMPU Registrar stop answering, as a hung one would (connections and requests
         accepted, none answered), until :meth:`resume_registrar`."""
@@ -288,6 +297,9 @@ class ReferenceSut(Sut):
 
     async def restart_ep_cscf(self, name: str) -> None:
         await self.stack.restart_ep_cscf(name)
+
+    def misprovision_hss(self, impi: str) -> None:
+        self.stack.hss.provision_password(impi, f"not-the-password-of-{impi}")
 
     async def stall_registrar(self) -> None:
         self.stack.stall_registrar()
@@ -489,6 +501,17 @@ class ExternalSut(Sut):
                 "([[ep_cscf]] fail) the PIXIT does not give"
             )
         await self._fault_injection(f"the fail command of {name}", command)
+
+    def misprovision_hss(self, impi: str) -> None:
+        if self.core is None:
+            super().misprovision_hss(impi)
+        if not self.started_by_suite:
+            raise Unobservable(
+                "the SUT was started before the scenario ([sut] start is not given): its eP-CSCF has "
+                "initialised already, and a change of the HSS now cannot refuse its start-up registration"
+            )
+        assert self.core is not None
+        self.core.provision_password(impi, f"not-the-password-of-{impi}")
 
     async def restart_ep_cscf(self, name: str) -> None:
         """Run the PIXIT's ``[[ep_cscf]] restart`` command of ``name`` (Unobservable without one)."""

@@ -41,7 +41,7 @@ import jwt
 
 from captures import Legs, WireMessage
 from captures.flows import BlockRecord
-from captures.rules import TIMER_C_FLOOR
+from captures.rules import TIMER_C_FLOOR, TIMER_C_GRACE
 from captures.topology import CapturedTopology
 from captures.verify import Verifier
 from conformance.pixit import Pixit, User
@@ -126,6 +126,7 @@ class World:
         pics: Mapping[str, str] | None = None,
         registration: Mapping[str, int] | None = None,
         reference_registration: Mapping[str, int] | None = None,
+        misprovisioned: str | None = None,
     ) -> None:
         """Start (or reach) the system under test, captured on the wire from the start.
 
@@ -137,6 +138,8 @@ class World:
         capture rules judge the scenario's capture when it ends (:attr:`wire_verdict`).
         ``registration``: wIMPU block -> the block registration option (5.2.2.5.1) the scenario needs
         it provisioned for (configured in-process, required of an external SUT's PIXIT);
+        ``misprovisioned``: a wIMPU block whose digest password the HSS holds wrong from the start
+        (:meth:`~conformance.harness.sut.Sut.misprovision_hss`: the S-CSCF refuses its registration);
         ``reference_registration``: the same for blocks the scenario does not exercise, configured
         in-process only (an external SUT's PIXIT is not asked about them).
         """
@@ -159,6 +162,11 @@ class World:
             self.timer_c = pixit.timer_c
         """The eP-CSCF's Timer C on the clock the tester moves (RFC 3261 16.6 item 11): the reference's,
         or the PIXIT's ``[timing] timer_c``; None: not known, or on a clock the tester does not move."""
+        if misprovisioned is not None:
+            block = next((b for b in self.sut.blocks() if b.wimpu == misprovisioned), None)
+            if block is None:
+                raise AssertionError(f"no block {misprovisioned} in the system under test")
+            self.sut.misprovision_hss(f"{block.name}@{self.sut.ims_domain}")
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
         ports = {} if hosts else self.sut.ports()
@@ -1037,24 +1045,36 @@ class World:
             Unobservable: the eP-CSCF's Timer C is not known on a clock the tester moves (the
                 PIXIT gives no ``[timing] timer_c``): a tester cannot wait minutes of real time.
         """
-        if self.timer_c is None:
+        if self.timer_c is None or self.clock is None:
             raise Unobservable(
                 "the eP-CSCF's Timer C does not run on a clock the tester moves: the PIXIT gives no "
-                "[timing] timer_c (RFC 3261 16.6 item 11: more than 3 minutes of real time)"
+                "[timing] timer_c, or no [clock] (RFC 3261 16.6 item 11: more than 3 minutes of real time)"
             )
         return self.timer_c + 1.0
 
     def _ring_past_timer_c(self) -> None:
-        """Let the nodes' clock pass the eP-CSCF's Timer C while a session rings, in two jumps: 3
-        minutes less a second (no Timer C may be that short, RFC 3261 16.6 item 11), then, after
-        :data:`ABSENCE_WINDOW` s in which a CANCEL sent too early reaches the wire between the
-        jumps (where rule SESSION_TIMER_C sees it), the rest of :meth:`past_timer_c`."""
+        """Let the nodes' clock pass the eP-CSCF's Timer C while a session rings, in two jumps. The
+        first takes it to 3 minutes less a second (no Timer C may be that short, RFC 3261 16.6 item
+        11), and the tester watches: a CANCEL sent too early then reaches the wire before 3 minutes
+        of the nodes' clock have passed, where rule SESSION_TIMER_C sees it. An external SUT's clock
+        runs on with real time (the offset file adds to it), and it may take
+        :data:`~captures.rules.TIMER_C_GRACE` seconds to act on a jump: the first jump stops that
+        much short, and the tester watches that long. The in-process reference acts within the
+        jump (``Stack.advance``), and its clock (the tester's :class:`FakeClock`) moves only when
+        moved: :data:`ABSENCE_WINDOW` is watched. The second jump takes the clock to
+        :meth:`past_timer_c`."""
         total = self.past_timer_c()
-        first = min(total, TIMER_C_FLOOR - 1.0)
+        in_process = isinstance(self.sut, ReferenceSut)
+        watch = ABSENCE_WINDOW if in_process else TIMER_C_GRACE
+        first = min(total, TIMER_C_FLOOR - 1.0 - (0.0 if in_process else watch))
+        watched = time.monotonic()
         self.let_time_pass(first)
-        if total > first:
-            time.sleep(ABSENCE_WINDOW)
-            self.let_time_pass(total - first)
+        if total <= first:
+            return
+        time.sleep(watch)
+        passed = first + (0.0 if in_process else time.monotonic() - watched)
+        if total > passed:
+            self.let_time_pass(total - passed)
 
     def call_past_timer_c(self, user: str) -> Response | None:
         """5.2.2.5.4 steps 1 to 5, then RFC 3261 16.8: the remote party calls ``user`` at the I-CSCF;

@@ -17,7 +17,9 @@ Feature: 5.2.2.5.3 Origination: the eP-CSCF's Timer C
     TS 24.229 5.2.6.3). RFC 3261 16.6 item 11 sets Timer C on the branch it forwards, "larger than
     3 minutes", and every provisional response starts it again (16.7 step 2). When it fires on a
     branch that rang, "the proxy MUST generate a CANCEL request matching that transaction" (16.8):
-    the remote party stops ringing and answers 487, which ends the WIC's INVITE. The time passes on
+    the remote party stops ringing and answers 487, and the WIC's INVITE ends without a session.
+    That the WIC gets that 487, not a 408 the eP-CSCF makes up when its timer fires (what Kamailio's
+    tm does), is the profile's reading of 16.7 step 6 (PROFILE_TIMER_C_487). The time passes on
     the clock the tester moves, by the eP-CSCF's Timer C and one second: the reference's (181 s),
     or the PIXIT's [timing] timer_c; without one the test purpose is inconclusive (minutes of real
     time). Rule SESSION_TIMER_C judges the CANCEL on the capture: at Timer C, never before 3
@@ -31,7 +33,8 @@ Feature: 5.2.2.5.3 Origination: the eP-CSCF's Timer C
       And WIC "<wic>" has registered with the identity and the token of <user>
       When WIC "<wic>" starts a session to the remote party and lets it ring past the eP-CSCF's Timer C
       Then the remote party receives the CANCEL of the session through the eP-CSCF and the S-CSCF
-      And WIC "<wic>" receives 487 for its INVITE
+      And WIC "<wic>" receives a final response for its INVITE, not a 2xx
+      And WIC "<wic>" receives 487 for its INVITE, as the solution profile chooses (PROFILE_TIMER_C_487)
       And the capture of the session passes the verify rule SESSION_TIMER_C
 
       @option_a

@@ -294,12 +294,21 @@ class ForkingContext:
         generate a CANCEL request matching that transaction. If the client transaction
         has not received a provisional response, the proxy MUST behave as if the
         transaction received a 408 (Request Timeout) response." RFC 3261 16.8
+
+        Fired again on a branch already cancelled and still without a final response (the shell
+        arms it 64*T1 after the CANCEL), the branch fails with 408 (RFC 3261 9.1).
         """
         branch = self._branch(branch_id)
         if branch.state is BranchState.PROCEEDING and not branch.cancel_sent:
             branch.cancel_wanted = branch.cancel_sent = True
             return [CancelBranch(branch_id, None)]
         if branch.state is BranchState.CALLING:
+            return self.branch_failed(branch_id, 408)
+        if branch.state is BranchState.PROCEEDING:
+            # cancelled, and still no final response when the timer fired again (64*T1 later,
+            # the shell's choice): "If no final response is received to the CANCEL request within
+            # 64*T1 seconds ... the client SHOULD then consider the original transaction cancelled
+            # and SHOULD destroy the client transaction handling the original request." RFC 3261 9.1
             return self.branch_failed(branch_id, 408)
         return []
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from reference.sip.message import Request, Response
 from reference.sip.proxy import (
+    BranchState,
     CancelBranch,
     Completed,
     ForkingContext,
@@ -40,6 +41,10 @@ __all__ = ["TIMER_C", "Branch", "proxy"]
 
 TIMER_C = TimerValues().timer_c
 "Seconds of the stack's clock a branch of a proxied INVITE waits for a final response (16.6 item 11)."
+
+AFTER_CANCEL = TimerValues(reliable=True).timer_b
+"""Seconds a branch Timer C cancelled waits for its final response before it fails with 408: "within
+64*T1 seconds" (RFC 3261 9.1)."""
 
 log = logging.getLogger("wimpu.proxy")
 
@@ -107,7 +112,12 @@ async def proxy(
     node.when_cancelled(server_tx, lambda reason: apply(context.cancel_all(reason)))
 
     def timer_c_fires(branch_id: str) -> Callable[[], None]:
-        return lambda: apply(context.timer_c_fired(branch_id))
+        def fire() -> None:
+            apply(context.timer_c_fired(branch_id))
+            if timer_cs is not None and context.state_of(branch_id) is not BranchState.COMPLETED:
+                timer_cs.arm(branch_id, fire, AFTER_CANCEL)  # RFC 3261 9.1: 64*T1 after the CANCEL
+
+        return fire
 
     def on_response(branch_id: str) -> Callable[[Response], None]:
         def receive(response: Response) -> None:
@@ -149,22 +159,29 @@ class _TimerC:
         self.timers = timers
         self.seconds = seconds
         self._armed: dict[str, Timer] = {}
+        self._closed = False
+        "The proxying is over: a late response re-arms nothing."
 
     @clause("RFC 3261 16.6", steps=11)
-    def arm(self, branch_id: str, fire: Callable[[], None]) -> None:
-        """16.6 item 11: "If the request is an INVITE, the proxy MUST set a timer C ... The timer
-        MUST be larger than 3 minutes." Armed again from now if it was running."""
+    def arm(self, branch_id: str, fire: Callable[[], None], seconds: float | None = None) -> None:
+        """16.6 item 11: "Timer C MUST be set for each client transaction when an INVITE request is
+        proxied. The timer MUST be larger than 3 minutes." Armed again from now if it was running."""
+        if self._closed:
+            return
         old = self._armed.pop(branch_id, None)
         if old is not None:
             old.cancel()
-        self._armed[branch_id] = self.timers.call_later(self.seconds, fire, name=f"Timer C {branch_id}")
+        delay = self.seconds if seconds is None else seconds
+        self._armed[branch_id] = self.timers.call_later(delay, fire, name=f"Timer C {branch_id}")
 
     @clause("RFC 3261 16.7", steps=2)
     def receive(self, branch_id: str, response: Response, fire: Callable[[], None]) -> None:
-        """16.7 step 2: "If a provisional response is received ... for an INVITE request, the proxy
-        MUST reset timer C ... The timer MAY be reset to a different value, but this value MUST
-        be greater than 3 minutes." It stops at a final response (its client transaction ends)."""
-        if response.status > 100 and response.status < 200:
+        """16.7 step 2: "For an INVITE transaction, if the response is a provisional response with
+        status codes 101 to 199 inclusive (i.e., anything but 100), the proxy MUST reset timer C
+        for that client transaction. The timer MAY be reset to a different value, but this value
+        MUST be greater than 3 minutes." It stops at a final response (its client transaction
+        ends)."""
+        if 100 < response.status < 200:
             self.arm(branch_id, fire)
         elif response.status >= 200:
             timer = self._armed.pop(branch_id, None)
@@ -172,6 +189,7 @@ class _TimerC:
                 timer.cancel()
 
     def cancel_all(self) -> None:
+        self._closed = True
         for timer in self._armed.values():
             timer.cancel()
         self._armed.clear()

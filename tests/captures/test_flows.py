@@ -219,13 +219,15 @@ class Wire:
         path: bool = True,
         challenge: bool = True,
         authorize: bool = True,
+        answer: int = 200,
         expires: int = 600,
         service_route: Sequence[str] = (),
         contact: str = "",
         cseq: int = 1,
     ) -> None:
         """5.2.2.5.1: REGISTER, 401, REGISTER with credentials, 200 OK (with ``service_route``'s
-        URIs as its Service-Route); ``contact``: the Contact's user part (default: the block's name)."""
+        URIs as its Service-Route; ``answer``: another final response instead); ``contact``: the
+        Contact's user part (default: the block's name)."""
         name = "block1" if "block1" in wimpu else "block2"
         rep = f"sip:{name}@wrtc.ims.example.net"
         common = [
@@ -261,6 +263,9 @@ class Wire:
             cseq=cseq,
             headers=[*common, *auth],
         )
+        if answer != 200:
+            self.response(second, answer)
+            return
         associated = f"<{rep}>, <{wimpu}>"
         routes = [("Service-Route", f"<{uri}>") for uri in service_route]
         self.response(second, 200, headers=[("P-Associated-URI", associated), *common[:1], *routes])

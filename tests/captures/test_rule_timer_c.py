@@ -9,10 +9,11 @@ from __future__ import annotations
 from test_flows import ALICE, IWF1, PCSCF1, SCSCF, WIC1, Wire, ends
 from test_verify_rules import BLOCKS
 
-from captures.flows import Knowledge, group
-from captures.model import WireMessage
+from captures.flows import FlowTracker, Knowledge, group
+from captures.model import TcpConnection, Transport, WireMessage
 from captures.rules import TIMER_C_GRACE, Context, Finding, check
 from conformance.pixit import Block
+from reference.sip.message import Request
 
 DAVE = "sip:dave@remote.example.org"
 
@@ -39,14 +40,29 @@ class Ringing:
         self.jumps.append((self.w.time + 0.0001, seconds))
         self.w.time += then
 
+    def cancel(self, invite: WireMessage, transport: Transport = "TCP") -> WireMessage:
+        """The CANCEL of ``invite`` (RFC 3261 9.1: its Request-URI, Call-ID, To, From, CSeq number
+        and its one top Via, so the same branch), from its sender to its receiver."""
+        request = invite.message
+        assert isinstance(request, Request)
+        lines = [
+            f"CANCEL {request.uri} SIP/2.0",
+            f"Via: {request.get_all('Via')[0]}",
+            "Max-Forwards: 70",
+            f"From: {request.get('From')}",
+            f"To: {request.get('To')}",
+            f"Call-ID: {request.call_id}",
+            f"CSeq: {request.cseq.number} CANCEL",
+            "Content-Length: 0",
+        ]
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        return self.w.add(invite.src, invite.dst, raw, transport)
+
     def wic_cancels(self) -> None:
-        cancel = self.w.request(
-            WIC1, IWF1, "CANCEL", DAVE, call_id="o-1", from_=ALICE, to=DAVE, transport="WSS"
-        )
-        self.w.response(cancel, 200)
+        self.w.response(self.cancel(self.invite, "WSS"), 200)
 
     def ep_cscf_cancels(self) -> WireMessage:
-        cancel = self.w.request(PCSCF1, SCSCF, "CANCEL", DAVE, call_id="o-1", from_=ALICE, to=DAVE)
+        cancel = self.cancel(self.onward)
         self.w.response(cancel, 200)
         self.w.response(self.onward, 487)
         self.w.response(self.invite, 487)
@@ -150,13 +166,74 @@ def test_a_final_response_long_after_timer_c_fails_and_one_before_it_says_nothin
     assert verdicts(early) == []
 
 
-def test_a_late_cancel_fails() -> None:
+def test_a_cancel_later_than_the_pixits_timer_c_is_inconclusive() -> None:
+    """RFC 3261 sets Timer C no upper bound: a CANCEL after the Timer C the PIXIT declares (and the
+    grace) says the PIXIT's figure is not the SUT's, not that the SUT broke the text."""
     r = Ringing()
     r.jump(182)
     r.w.time += TIMER_C_GRACE + 1
     r.ep_cscf_cancels()
     (finding,) = r.findings()
-    assert finding.verdict == "fail" and "later than its Timer C" in finding.detail
+    assert finding.verdict == "inconclusive" and "the PIXIT's figure is not the SUT's" in finding.detail
+
+
+def test_a_cancel_after_only_100_trying_is_judged_from_the_invite() -> None:
+    """16.8: a CANCEL after any provisional response; 100 does not reset Timer C (16.7 step 2), so it
+    runs from the INVITE."""
+    w = Wire()
+    invite = w.request(WIC1, IWF1, "INVITE", DAVE, call_id="o-1", from_=ALICE, to=DAVE, transport="WSS")
+    onward = w.forward(invite, PCSCF1, SCSCF, uri=DAVE)
+    w.response(onward, 100)
+    r = Ringing.__new__(Ringing)
+    r.w, r.jumps, r.invite, r.onward = w, [], invite, onward
+    w.time += 5
+    r.ep_cscf_cancels()
+    (finding,) = r.findings(timer_c=None)
+    assert finding.verdict == "fail" and "5 s of the nodes' clock" in finding.detail
+
+
+def test_a_cancel_of_another_transaction_is_not_this_branchs() -> None:
+    """The CANCEL matches its INVITE by the top Via branch (RFC 3261 9.1): one with another branch
+    (another INVITE on the same leg) does not end this one."""
+    r = Ringing()
+    r.jump(182)
+    other = r.w.forward(r.invite, PCSCF1, SCSCF, uri=DAVE)  # a second client transaction, its own branch
+    r.cancel(other)  # the CANCEL of that other transaction only
+    r.later(TIMER_C_GRACE + 1)
+    verdicts_ = [f.verdict for f in r.findings()]
+    assert "fail" in verdicts_  # the first branch was left ringing
+
+
+def test_a_cancel_after_the_wics_websocket_closed_is_not_timer_c() -> None:
+    """TS 24.229 5.2.8.1: the P-CSCF may release a session whose WIC is gone; the WIC's connection
+    closed before the CANCEL explains it."""
+    r = Ringing()
+    closed_at = r.w.time + 0.5
+    r.w.time += 1
+    r.ep_cscf_cancels()
+    knowledge = Knowledge(clock_jumps=r.jumps)
+    knowledge.receive_connections([TcpConnection(WIC1, IWF1, 0.0, 1, client_data=0.0, closed=closed_at)])
+    flows = group(r.w.messages, ends(), knowledge)
+    ctx = Context(BLOCKS, knowledge, timer_c=181.0)
+    assert [f for flow in flows for f in check(flow, ctx, ["SESSION_TIMER_C"])] == []
+    assert verdicts(r) == ["fail"]  # the same CANCEL with the WebSocket open
+
+
+def test_a_real_time_capture_keeps_a_ringing_flow_open_past_3_minutes() -> None:
+    """No tester's jump: the CANCEL comes 182 s of capture time after the 180, longer than a flow's
+    quiet period (64 s); the flow of a ringing INVITE stays open for it (RINGING_QUIET)."""
+    r = Ringing()
+    r.w.time += 182
+    r.ep_cscf_cancels()
+    knowledge = Knowledge()
+    tracker = FlowTracker(ends(), knowledge=knowledge, quiet=64.0)
+    flows = []
+    for message in r.w.messages:
+        tracker.receive(message)
+        flows += tracker.flows_ready()
+    flows += tracker.finish()
+    ctx = Context(BLOCKS, knowledge, timer_c=181.0)
+    assert [f.verdict for flow in flows for f in check(flow, ctx, ["SESSION_TIMER_C"])] == ["pass"]
 
 
 def test_a_cancel_the_previous_hop_asked_for_is_not_timer_c() -> None:

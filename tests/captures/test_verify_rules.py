@@ -593,6 +593,19 @@ class TestBlockRegistration:
         w.block_registration(challenge=False, authorize=False)
         assert verdicts(w, "BLK_CHALLENGE") == ["fail"]
 
+    def test_credentials_refused_with_403_are_inconclusive_other_refusals_fail(self) -> None:
+        """A 403 to the REGISTER that answered the challenge: a wrong digest of the eP-CSCF or a
+        password the HSS holds otherwise (TP_WIMPU_BLK_008), and the capture holds neither
+        password; any other refusal, or a 403 without a challenge answered, still fails."""
+        w = Wire()
+        w.block_registration(answer=403)
+        (finding,) = findings(w, "BLK_CHALLENGE")
+        assert finding.verdict == "inconclusive" and "refused the credentials" in finding.detail
+        for answer, challenge in ((500, True), (404, True), (403, False)):
+            w = Wire()
+            w.block_registration(answer=answer, challenge=challenge)
+            assert verdicts(w, "BLK_CHALLENGE") == ["fail"], (answer, challenge)
+
     def test_the_challenge_before_the_capture_is_inconclusive(self) -> None:
         w = Wire()
         w.block_registration(challenge=False)
@@ -669,6 +682,17 @@ class TestBlockRegistration:
         w.wic_registration()
         finding = only(w, "BLK_BEFORE_WIC")
         assert finding.verdict == "inconclusive" and "start-up" in finding.detail
+
+    def test_no_block_registration_in_a_complete_capture_fails(self) -> None:
+        """The capture holds every packet since the nodes started: the block was never registered
+        (the S-CSCF refused it, TP_WIMPU_BLK_008), and the WIC must not have been."""
+        w = Wire()
+        w.block_registration(answer=403)
+        w.wic_registration()
+        (finding,) = findings(w, "BLK_BEFORE_WIC", complete=True)
+        assert finding.verdict == "fail" and "never registered" in finding.detail
+        (partial,) = findings(w, "BLK_BEFORE_WIC", complete=False)
+        assert partial.verdict == "inconclusive"
 
 
 STANDBY = (dataclasses.replace(BLOCKS[0], standby=("ep-cscf2",)), BLOCKS[1])

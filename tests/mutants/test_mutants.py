@@ -115,6 +115,7 @@ GUARDS: dict[str, str] = {
     "timer_c_missing": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
     "timer_c_two_minutes": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
     "timer_c_408_without_cancel": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
+    "timer_c_answers_408": "TP_WIMPU_ORIG_016 or TP_WIMPU_FORK_004",
     # termination and forking (5.2.2.5.4)
     "icscf_no_w7": "TP_WIMPU_TERM_001 or TP_WIMPU_TERM_003 or TP_WIMPU_TERM_004 or TP_WIMPU_TERM_009",
     "icscf_w7_all": "TP_WIMPU_TERM_002 or TP_WIMPU_ORIG_009",
@@ -129,6 +130,7 @@ GUARDS: dict[str, str] = {
     # the block registration kept alive (5.2.2.5.1)
     "block_never_refreshed": "TP_WIMPU_BLK_005",
     "block_refreshed_at_expiry": "TP_WIMPU_BLK_005",
+    "block_refusal_ignored": "TP_WIMPU_BLK_008",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",
@@ -174,6 +176,9 @@ PROFILE_ONLY: dict[str, str] = {
     "cancel_no_reason": "PROFILE_FORK_CANCEL_REASON",
     # the caller still gets one of the WICs' refusals, after the last one; which one is the profile's
     "fork_last_refusal": "PROFILE_FORK_FIRST_REFUSAL",
+    # the ringing branch is still cancelled at Timer C, and the caller's session ends; only the 408
+    # in place of the callee's 487 differs (Kamailio's tm)
+    "timer_c_answers_408": "PROFILE_TIMER_C_487",
 }
 """Faults that break only a solution-profile choice (the choice each one breaks): their guarding
 scenarios end in PROFILE DEVIATION, not FAIL (issue 15)."""

@@ -753,6 +753,38 @@ def _proxy_with(mp: pytest.MonkeyPatch, **changed: Any) -> None:
     mp.setattr(service, "proxy", proxy)
 
 
+def _timer_c_answers_408(mp: pytest.MonkeyPatch) -> None:
+    """When Timer C fires on a ringing branch, the eP-CSCF CANCELs it and at once answers the caller
+    a 408 of its own, dropping the callee's 487 that follows (what Kamailio's tm does)."""
+    from reference.sip.proxy import CancelBranch, ForkingContext
+
+    original = ForkingContext.timer_c_fired
+
+    def timer_c_fired(self: ForkingContext, branch_id: str) -> list[Any]:
+        actions = original(self, branch_id)
+        if any(isinstance(a, CancelBranch) for a in actions):
+            actions += self.branch_failed(branch_id, 408)
+        return actions
+
+    mp.setattr(ForkingContext, "timer_c_fired", timer_c_fired)
+
+
+def _block_refusal_ignored(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF registers a WIC whatever became of its block's registration: a refused block
+    registration is logged, and the WIC's REGISTER goes on to the wIMPU Registrar and a 200 OK."""
+    from reference.nodes.p_cscf.block_registration import BlockRegistration, BlockRegistrationError
+
+    original = BlockRegistration.ensure
+
+    async def ensure(self: BlockRegistration) -> None:
+        try:
+            await original(self)
+        except BlockRegistrationError:
+            pass
+
+    mp.setattr(BlockRegistration, "ensure", ensure)
+
+
 def _timer_c_missing(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF proxies INVITEs with no Timer C: a branch that rings and is never answered stays
     open as long as its client transaction, for ever on a reliable transport (RFC 3261 17.1.1.2)."""
@@ -1657,6 +1689,15 @@ FAULTS: Mapping[str, Fault] = {
     "wic_cancel_swallowed": Fault(
         "the eP-CSCF answers a WIC's CANCEL 200 but never cancels the INVITE it forwarded (5.2.2.5.3 step 3)",
         _wic_cancel_swallowed,
+    ),
+    "timer_c_answers_408": Fault(
+        "at Timer C the eP-CSCF cancels the ringing branch and answers the caller 408 at once, not the "
+        "callee's 487 (RFC 3261 16.7 step 6; a profile choice)",
+        _timer_c_answers_408,
+    ),
+    "block_refusal_ignored": Fault(
+        "the eP-CSCF registers a WIC of a block whose registration the S-CSCF refused (5.2.2.5.1)",
+        _block_refusal_ignored,
     ),
     "timer_c_missing": Fault(
         "the eP-CSCF proxies INVITEs with no Timer C: a session that rings unanswered stays open for ever "

@@ -17,7 +17,7 @@ from reference.sip.transaction import ServerTransaction
 from reference.sip.transaction_base import make_response
 from reference.timers import Timers
 from reference.transport.endpoint import Source, Target
-from reference.transport.proxy_shell import TIMER_C, Branch, proxy
+from reference.transport.proxy_shell import AFTER_CANCEL, TIMER_C, Branch, proxy
 from reference.transport.sip_node import SipNode
 
 
@@ -52,7 +52,8 @@ async def trio() -> AsyncIterator[tuple[SipNode, SipNode, SipNode, list[str], Ti
     clock = Clock()
     timers = Timers(clock, poll=None)
     seen: list[str] = []
-    rings = {"provisional": 180}
+    rings = {"provisional": 180, "terminates": 1}
+    callee.rings = rings  # type: ignore[attr-defined]  # the tests' switch: does the callee answer 487?
 
     async def ring(tx: ServerTransaction, request: Request, source: Source) -> None:
         seen.append(request.method)
@@ -61,7 +62,8 @@ async def trio() -> AsyncIterator[tuple[SipNode, SipNode, SipNode, list[str], Ti
 
         def cancelled(reason: str | None) -> None:
             seen.append("CANCEL")
-            callee.respond(tx, make_response(request, 487, "Request Terminated", to_tag="callee"))
+            if rings["terminates"]:
+                callee.respond(tx, make_response(request, 487, "Request Terminated", to_tag="callee"))
 
         callee.when_cancelled(tx, cancelled)
 
@@ -133,4 +135,37 @@ async def test_no_timer_c_is_left_once_the_branch_answered(trio) -> None:  # typ
     tx = next(t for t in callee.layer.servers.values() if t.request.method == "INVITE")
     callee.respond(tx, make_response(tx.request, 486, "Busy Here", to_tag="callee"))
     assert (await asyncio.wait_for(done, 5)).status == 486
+    assert len(timers) == 0
+
+
+async def test_a_branch_cancelled_at_timer_c_that_never_ends_fails_with_408_after_64_t1(trio) -> None:  # type: ignore[no-untyped-def]
+    """RFC 3261 9.1: no final response 64*T1 after the CANCEL: the branch is over, the caller gets 408
+    and no timer is left (the callee answers the CANCEL 200, never its INVITE)."""
+    caller, middle, callee, seen, timers, clock = trio
+    callee.rings["terminates"] = 0
+    done, _ = await _call(caller, middle, 4)
+    await timers.advance(TIMER_C + 1, clock.move)
+    await asyncio.sleep(0.2)
+    assert seen == ["INVITE", "CANCEL"] and not done.done()
+    await timers.advance(AFTER_CANCEL, clock.move)
+    assert (await asyncio.wait_for(done, 5)).status == 408
+    assert len(timers) == 0
+
+
+def test_a_late_provisional_response_arms_no_timer_once_the_proxy_is_done() -> None:
+    """A fork whose other branch answered 2xx is over (``cancel_all``): a losing branch's late 180
+    re-arms no Timer C."""
+    from reference.transport.proxy_shell import _TimerC
+
+    clock = Clock()
+    timers = Timers(clock, poll=None)
+    timer_c = _TimerC(timers, TIMER_C)
+    timer_c.arm("b1", lambda: None)
+    timer_c.cancel_all()
+    ringing = parse_message(
+        b"SIP/2.0 180 Ringing\r\nVia: SIP/2.0/TCP x;branch=z9hG4bKb1\r\nFrom: <sip:a@x>;tag=1\r\n"
+        b"To: <sip:b@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert isinstance(ringing, Response)
+    timer_c.receive("b1", ringing, lambda: None)
     assert len(timers) == 0

@@ -114,6 +114,9 @@ class HssData:
             HssDataError: two subscriptions share an IMPI, a distinct IMPU or a wildcarded
                 IMPU, or a subscription has no distinct IMPU.
         """
+        self._index(subscriptions)
+
+    def _index(self, subscriptions: Iterable[Subscription]) -> None:
         self._by_impi: dict[str, Subscription] = {}
         self._by_distinct: dict[str, Subscription] = {}
         self._by_wildcard: dict[WildcardImpu, Subscription] = {}
@@ -140,6 +143,19 @@ class HssData:
                         f"{other.impi!r} and {sub.impi!r}"
                     )
         self._table = IdentityTable(self._by_distinct, self._by_wildcard)
+
+    def provision_password(self, impi: str, password: str) -> None:
+        """Provision a new digest password for the subscription of ``impi`` (an operator's change of
+        its credentials): later authentications are checked against it.
+
+        Raises:
+            HssDataError: no subscription has that private identity.
+        """
+        old = self._by_impi.get(impi)
+        if old is None:
+            raise HssDataError(f"no subscription with the private identity {impi!r}")
+        new = dataclasses.replace(old, password=password)
+        self._index([new if s is old else s for s in self._by_impi.values()])
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> HssData:

@@ -149,7 +149,19 @@ class Pcscf:
             reg = BlockRegistration(self.node, creds, target, block.name, self.timers)
             self.block_registrations[str(block.wimpu)] = reg
             if self.keeper is None and block_registration_due(creds.option, Trigger.START, reg.registered):
-                await reg.register()  # 5.2.2.5.1 option 1: upon initialisation
+                await self._register_at_start(reg)
+
+    @clause("TR 23.701 5.2.2.5.1", steps=1)
+    async def _register_at_start(self, reg: BlockRegistration) -> None:
+        """Option 1: register the block "upon initialisation". A refusal of the S-CSCF (a password
+        the HSS does not hold, an unknown block) does not stop the eP-CSCF: it serves its other
+        blocks, and a WIC registration of this one tries the block registration again and, refused
+        again, is refused 503 (the block is not registered, so neither is the WIC: TP_WIMPU_BLK_008)."""
+        try:
+            await reg.register()
+        except BlockRegistrationError as exc:
+            wimpu = reg.credentials.wimpu
+            log.error("P-CSCF %s: block %s not registered at start-up: %s", self.name, wimpu, exc)
 
     async def start_leases(self) -> None:
         """With failover: claim the leases of this P-CSCF's blocks (after :meth:`start` and
