@@ -66,6 +66,9 @@ DECLARED_HERE = (
     "that_deregisters_after_the_icscfs_check",
     # no [[ep_cscf]] restart (TP_WIMPU_BLK_007 runs with the failover PIXIT, next test)
     "an_epcscf_restarted_while_its_block_is_registered",
+    # an S-CSCF/HSS outside the suite's process cannot be provisioned with another password
+    # (TP_WIMPU_BLK_008; the mixed run's emulated S-CSCF can)
+    "a_wic_of_a_block_whose_registration_the_scscf_refused",
 )
 """Why a scenario may be INCONCLUSIVE against ``reference-processes.toml`` (a part of its name): what
 this PIXIT does not offer. Such a scenario must be INCONCLUSIVE for that reason, never passed or
