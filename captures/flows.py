@@ -508,6 +508,10 @@ class StoredContact:
     removed: float | None = None
     "Capture time of the registrar's 2xx to its removal, if one came."
     removed_frame: int | None = None
+    removal_asked: float | None = None
+    """Capture time of a W6 DELETE naming it that has no answer yet, or a 2xx: from then on the
+    registrar may have removed it, and an entry it answers on another connection may omit it before
+    the DELETE's own answer is in the capture (the registrar's order, not the capture's)."""
 
 
 def w6_entry_path(path: str) -> tuple[str, str | None] | None:
@@ -543,6 +547,10 @@ def _expires(request: Request, response: Response, uri: str) -> int | None:
             return int(contact.param("expires") or 0)
     value = request.get("Expires") or response.get("Expires")
     return int(value) if value and value.isdigit() else None
+
+
+def _ok(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
 
 
 RINGING_QUIET = 240.0
@@ -821,9 +829,14 @@ class Knowledge:
     def _stored(self, hop: Hop) -> None:
         """5.2.2.3.1: what the registrar said it stored or removed, from its 2xx to W6 writes and deletes."""
         info = hop.message.http
-        if info is None or info.is_request or info.status is None or not 200 <= info.status < 300:
+        if info is None:
             return
         named = w6_entry_path(info.path)
+        if named is not None and info.method == "DELETE" and (info.is_request or not _ok(info.status)):
+            self._removal_asked(*named, hop.message.time if info.is_request else None)
+            return
+        if info.is_request or not _ok(info.status):
+            return
         if named is None or info.method not in ("PUT", "DELETE"):
             return
         impu, contact_id = named
@@ -853,6 +866,14 @@ class Knowledge:
         self.stored.move_to_end(impu)
         if len(self.stored) > self.limit:
             self.stored.popitem(last=False)
+
+    def _removal_asked(self, impu: str, contact_id: str | None, at: float | None) -> None:
+        """A W6 DELETE of ``contact_id`` (every contact when None) of ``impu`` was sent at ``at``, or
+        (``at`` None) refused: it removed nothing."""
+        for i, record in enumerate(self.stored.get(impu, ())):
+            if record.removed is None and (contact_id is None or record.contact_id == contact_id):
+                if at is None or record.removal_asked is None:
+                    self.stored[impu][i] = dataclasses.replace(record, removal_asked=at)
 
     def _registrar(self, info: HttpInfo) -> None:
         """Allocations of option B: a W6 write names the IMPU and the external identity,

@@ -928,7 +928,10 @@ def registrar_entry_holds_stored_contacts(flow: Flow, ctx: Context) -> list[Find
     unless the contact has expired, and lists no contact it had removed. Expiry is judged on the
     registrar's own clock, read from its answer (a listed contact's ``expires`` and
     ``expires_at``), never on the capture's: a lab's, or a tester's, clock may differ. An answer
-    listing no contact says nothing of the registrar's clock, so it is not judged here."""
+    listing no contact says nothing of the registrar's clock, so it is not judged here. A contact
+    whose W6 DELETE was sent before the answer, its own answer not in the capture yet, may be
+    omitted: the registrar may have taken the DELETE first on another connection (seen out of
+    process, TP_WIMPU_BLK_006); a DELETE it refused removed nothing."""
     say = _Say("REG_W6_ENTRY", flow)
     found: list[Finding] = []
     judged: list[tuple[Hop, int]] = []
@@ -962,7 +965,12 @@ def registrar_entry_holds_stored_contacts(flow: Flow, ctx: Context) -> list[Find
                 say("fail", f"the answer to the removal of contact {deleting} still lists it", answer)
             )
         now = _registrar_now(entry["contacts"])
-        stored = [s for s in ctx.knowledge.stored_at(impu, at) if s.contact_id != deleting]
+        stored = [
+            s
+            for s in ctx.knowledge.stored_at(impu, at)
+            if s.contact_id != deleting
+            and (s.removal_asked is None or s.removal_asked >= answer.message.time)  # a DELETE in flight
+        ]
         if now is None:
             continue
         missing = [
