@@ -347,7 +347,13 @@ EXPECTED: dict[str, str] = {
 }
 
 
-OFFLINE_FAILS: dict[str, list[str]] = {}
+OFFLINE_FAILS: dict[str, list[str]] = {
+    # TP_WIMPU_BLK_008: Kamailio answers 200 to alice's WIC of a block the S-CSCF refused; the capture
+    # holds every packet since the lab started and no registration of block1 (a bug of the lab's
+    # configuration not fixed yet, docs/validation.md, stop 31)
+    "test_a_wic_of_a_block_whose_registration_the_scscf_refused_is_not_registered"
+    "[sip:wrtc-!.*!@block1.ims.example.net-alice-A1]": ["BLK_BEFORE_WIC"],
+}
 """Scenario -> the verify rules that FAIL offline on its Kamailio capture although the scenario does
 not judge them live; docs/validation.md ("The offline verifier on Kamailio's captures") says why."""
 
