@@ -307,7 +307,8 @@ EXPECTED: dict[str, str] = {
     "[bob]": PASS,
     # TP_WIMPU_FORK_004 and TP_WIMPU_ORIG_016: tm's fr_inv_timer (181 s, kamailio.cfg) follows the tester's
     # clock under libfaketime; at it Kamailio CANCELs each ringing branch and answers the caller 408 of its
-    # own, which its PICS declares (PICS_PROFILE_TIMER_C_487 = no). FAIL with tm's 120 s default (SESSION_TIMER_C)
+    # own, which its PICS declares (PICS_PROFILE_TIMER_C_487 = no). With tm's 120 s default: FAIL
+    # (SESSION_TIMER_C)
     "test_no_wic_answers_a_forked_session_the_epcscf_cancels_every_branch_at_its_timer_c"
     "[alice-2]": PASS,
     "test_no_wic_answers_a_forked_session_the_epcscf_cancels_every_branch_at_its_timer_c"
