@@ -115,13 +115,19 @@ def wic_invite_refused(world: World, wic: str) -> None:
     not the text's)."""
     response = world.outcome.response
     assert response is not None, f"expected a final response to the INVITE of WIC {wic}, got none"
-    assert response.status >= 300, f"expected WIC {wic}'s INVITE to end without a session, got {response.status}"
+    assert response.status >= 300, (
+        f"expected WIC {wic}'s INVITE to end without a session, got {response.status}"
+    )
 
 
 @then(parsers.re(rf"{WIC} receives (?P<status>\d{{3}}) for its INVITE, {CHOICE}"))
-def wic_invite_final_as_profiled(world: World, profile: ProfileChecks, wic: str, status: str, choice: str) -> None:
+def wic_invite_final_as_profiled(
+    world: World, profile: ProfileChecks, wic: str, status: str, choice: str
+) -> None:
     """A final code the text does not give: the profile's, a profile check."""
-    profile.check(choice, lambda: expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}"))
+    profile.check(
+        choice, lambda: expect.status(world.outcome.response, int(status), f"the session set-up of WIC {wic}")
+    )
 
 
 @when(parsers.re(rf"{WIC} starts a session to {USER} with the identity of (?P<caller>\w+)$"))
@@ -505,7 +511,9 @@ def remote_one_refusal(world: World) -> None:
     forwarded at once, one chosen in the end), not a 2xx; which one is not the text's."""
     world.settle()
     final = expect.single(world.finals_at_remote(), "final response at the remote party")[1]
-    assert final.status >= 300, f"expected the remote party's call to end without a session, got {final.status}"
+    assert final.status >= 300, (
+        f"expected the remote party's call to end without a session, got {final.status}"
+    )
 
 
 @then("the I-CSCF rejects the session")
