@@ -78,10 +78,18 @@ class Ringing:
         self.w.request(WIC1, IWF1, "OPTIONS", DAVE, call_id="other", from_=ALICE, to=DAVE, transport="WSS")
 
     def findings(self, timer_c: float | None = 181.0, blocks: tuple[Block, ...] = BLOCKS) -> list[Finding]:
-        knowledge = Knowledge(clock_jumps=self.jumps)
-        flows = group(self.w.messages, ends(), knowledge)
-        ctx = Context(blocks, knowledge, timer_c=timer_c)
-        return [f for flow in flows for f in check(flow, ctx, ["SESSION_TIMER_C"])]
+        return judged(self.w.messages, Knowledge(clock_jumps=self.jumps), timer_c, blocks)
+
+
+def judged(
+    messages: list[WireMessage],
+    knowledge: Knowledge,
+    timer_c: float | None = 181.0,
+    blocks: tuple[Block, ...] = BLOCKS,
+) -> list[Finding]:
+    """SESSION_TIMER_C's findings on the flows of ``messages``."""
+    ctx = Context(blocks, knowledge, timer_c=timer_c)
+    return [f for flow in group(messages, ends(), knowledge) for f in check(flow, ctx, ["SESSION_TIMER_C"])]
 
 
 def verdicts(ringing: Ringing, timer_c: float | None = 181.0) -> list[str]:
@@ -213,9 +221,7 @@ def test_a_cancel_after_the_wics_websocket_closed_is_not_timer_c() -> None:
     r.ep_cscf_cancels()
     knowledge = Knowledge(clock_jumps=r.jumps)
     knowledge.receive_connections([TcpConnection(WIC1, IWF1, 0.0, 1, client_data=0.0, closed=closed_at)])
-    flows = group(r.w.messages, ends(), knowledge)
-    ctx = Context(BLOCKS, knowledge, timer_c=181.0)
-    assert [f for flow in flows for f in check(flow, ctx, ["SESSION_TIMER_C"])] == []
+    assert judged(r.w.messages, knowledge) == []
     assert verdicts(r) == ["fail"]  # the same CANCEL with the WebSocket open
 
 
@@ -251,8 +257,4 @@ def test_a_branch_that_never_rang_is_not_judged() -> None:
     onward = w.forward(invite, PCSCF1, SCSCF, uri=DAVE)
     w.time += 400
     w.response(onward, 408)
-    knowledge = Knowledge()
-    ctx = Context(BLOCKS, knowledge, timer_c=181.0)
-    assert [
-        f for flow in group(w.messages, ends(), knowledge) for f in check(flow, ctx, ["SESSION_TIMER_C"])
-    ] == []
+    assert judged(w.messages, Knowledge()) == []

@@ -7,8 +7,10 @@ WWSF's Origin (step 2), REGISTER with ``Authorization: Bearer`` (steps 3-7), the
 the lab's wIMPU Registrar over W6 (the PIXIT's read-only client certificate), then JsSIP's
 un-REGISTER (5.2.2.3.2). Two JsSIP instances of alice register two contacts of one IMPU.
 
-Kamailio registers WICs without the IMS core (the block registration of 5.2.2.5.1 is another
-test's), so the suite's emulated S-CSCF is not started here; Kamailio's ``uac_reg`` retries it.
+The lab runs with the suite's emulated S-CSCF/HSS of the PIXIT, as a conformance run does, started
+before Kamailio: a WIC registers only within its block's registration (5.2.2.5.1), and Kamailio
+refuses a WIC of a block the S-CSCF has not registered (503, TP_WIMPU_BLK_008), so the fixture waits
+for every block's registration before a test starts.
 ``scripts/install.sh`` installs Kamailio, Node and JsSIP; CI runs this. Only a machine without
 ``kamailio`` skips it, as the validation test does.
 """
@@ -21,16 +23,18 @@ import shutil
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kamailio_lab import private_pixit, remove_lab
+from kamailio_lab import PIXIT, private_pixit, remove_lab
 from node_wic import ALICE, close_all, contact_uri, header
 from test_jssip import JssipWic
 
+from conformance.harness.ims_core import ImsCore
 from conformance.harness.scenario_capture import release_host, scenario_host
+from conformance.harness.sut import emulated_core
 from conformance.pixit import Pixit, load_pixit
 from conformance.sut_process import SutProcess
 from reference.nodes.wimpu_registrar.client import RegistrarClient
@@ -55,16 +59,21 @@ def _listening(address: tuple[str, int]) -> bool:
 
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
-    """The Kamailio lab started afresh, until its WWSF and Kamailio's WSS listener answer."""
+async def lab() -> AsyncIterator[Lab]:
+    """The Kamailio lab started afresh beside the PIXIT's emulated IMS core, until its WWSF and
+    Kamailio's WSS listeners answer and the S-CSCF holds the registration of every block."""
     host = scenario_host()
     private = private_pixit(host)
     process: SutProcess | None = None
+    core: ImsCore | None = None
     try:
         pixit = load_pixit(private)
+        core = emulated_core(pixit)
+        assert core is not None, f"{PIXIT}: the S-CSCF is not emulated"
+        await core.start()
         process = SutProcess(pixit)
         deadline = time.monotonic() + pixit.ready
-        assert process.wait_for_files(deadline), (
+        assert await asyncio.to_thread(process.wait_for_files, deadline), (
             f"the Kamailio lab did not write its CA and keys within {pixit.ready} s: "
             f"{process.output_tail(10)}"
         )
@@ -73,15 +82,21 @@ def lab() -> Iterator[Lab]:
         wwsf, eps = pixit.node("wwsf"), pixit.ep_cscfs
         ep = next(e for e in eps if e.name == "ep-cscf1")
         ends = [*wwsf.listening(), *(end for e in eps for end in e.listening())]
-        while not all(_listening(end) for end in ends):
+        while not all([await asyncio.to_thread(_listening, end) for end in ends]) or not all(
+            core.bindings(block.representative) for block in pixit.blocks
+        ):
             assert process.status() is None, f"the Kamailio lab exited: {process.output_tail(10)}"
-            assert time.monotonic() < deadline, f"{ends} not all listening within {pixit.ready} s"
-            time.sleep(0.1)
+            assert time.monotonic() < deadline, (
+                f"{ends} not all listening, or blocks not all registered, within {pixit.ready} s"
+            )
+            await asyncio.sleep(0.1)
         assert wwsf.url is not None and ep.url is not None
         yield Lab(pixit, wwsf.url, pixit.trust[0], ep.url)
     finally:
         if process is not None:
             process.stop()
+        if core is not None:
+            await core.stop()
         remove_lab(private, host)
         release_host(host)
 

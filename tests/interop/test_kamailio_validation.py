@@ -58,10 +58,11 @@ EXPECTED: dict[str, str] = {
     "test_an_epcscf_restarted_while_its_block_is_registered_registers_it_again_and_it_stays_a_single"
     "_registration": PASS,
     # TP_WIMPU_BLK_008: the suite's emulated HSS holds another password for block1; ep-cscf1's uac_reg gets
-    # 403, and Kamailio registers alice's WIC all the same (200, contact in W6) for a block IMS refused:
-    # FAIL, a bug of the lab's configuration not fixed yet (docs/validation.md, stop 31)
+    # 403, and Kamailio refuses alice's WIC (503) while no 200 OK has registered the block. A FAIL before
+    # stop 32 (Kamailio registered the WIC all the same), a bug of the lab's configuration fixed since
+    # (docs/validation.md)
     "test_a_wic_of_a_block_whose_registration_the_scscf_refused_is_not_registered"
-    "[sip:wrtc-!.*!@block1.ims.example.net-alice-A1]": FAIL,
+    "[sip:wrtc-!.*!@block1.ims.example.net-alice-A1]": PASS,
     # block2 is provisioned for option 1 on ep-cscf2: the option 2 row is not applicable (PICS_BLK_OPT2 = no)
     "test_a_wic_of_a_block_whose_registration_the_scscf_refused_is_not_registered"
     "[sip:wrtc-!.*!@block2.ims.example.net-bob-B1]": NA,
@@ -345,13 +346,7 @@ EXPECTED: dict[str, str] = {
 }
 
 
-OFFLINE_FAILS: dict[str, list[str]] = {
-    # TP_WIMPU_BLK_008: Kamailio answers 200 to alice's WIC of a block the S-CSCF refused; the capture
-    # holds every packet since the lab started and no registration of block1 (a bug of the lab's
-    # configuration not fixed yet, docs/validation.md, stop 31)
-    "test_a_wic_of_a_block_whose_registration_the_scscf_refused_is_not_registered"
-    "[sip:wrtc-!.*!@block1.ims.example.net-alice-A1]": ["BLK_BEFORE_WIC"],
-}
+OFFLINE_FAILS: dict[str, list[str]] = {}
 """Scenario -> the verify rules that FAIL offline on its Kamailio capture although the scenario does
 not judge them live; docs/validation.md ("The offline verifier on Kamailio's captures") says why."""
 

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sip_requests import request
 
 from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message
@@ -33,15 +34,7 @@ class Clock:
 
 
 def invite(n: int, uri: str) -> Request:
-    raw = (
-        f"INVITE {uri} SIP/2.0\r\nMax-Forwards: 70\r\nTo: <sip:callee@x>\r\n"
-        f"From: <sip:caller@example.net>;tag=c{n}\r\nCall-ID: timer-c-{n}\r\nCSeq: 1 INVITE\r\n"
-        f"Contact: <sip:caller@127.0.0.1>\r\n"
-        f"Via: SIP/2.0/TCP placeholder.invalid;branch=z9hG4bKplaceholder{n}\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-    message = parse_message(raw)
-    assert isinstance(message, Request)
-    return message.without_header("Via")
+    return request("INVITE", uri, n, contact="sip:uac@127.0.0.1")
 
 
 @pytest.fixture

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from sip_requests import request
 
 from reference.sip.message import Request, Response
-from reference.sip.parser import parse_message
 from reference.sip.transaction import ServerTransaction, make_response
 from reference.transport.endpoint import Source, Target
 from reference.transport.sip_node import SipNode
-
-
-def request(method: str, uri: str, n: int = 1) -> Request:
-    raw = (
-        f"{method} {uri} SIP/2.0\r\nMax-Forwards: 70\r\nTo: <{uri}>\r\n"
-        f"From: <sip:uac@example.net>;tag=u{n}\r\nCall-ID: call-{method}-{n}\r\nCSeq: {n} {method}\r\n"
-        f"Via: SIP/2.0/TCP placeholder.invalid;branch=z9hG4bKplaceholder{n}\r\n"
-        f"Content-Length: 0\r\n\r\n"
-    ).encode()
-    msg = parse_message(raw)
-    assert isinstance(msg, Request)
-    return msg.without_header("Via")
-
-
 
 
 @pytest.mark.parametrize("transport", ["TCP", "UDP"])
