@@ -4,8 +4,12 @@
 First a baseline run without any fault: if a scenario fails there, nothing is measured and
 the script stops (exit status 2). Then, for each fault (all, or those named on the command
 line), ``python3 -m pytest steps -p blind_faults -n0 ...`` with ``WIMPU_BLIND_FAULT`` set;
-the scenarios that fail or error catch it. Prints a table fault -> caught? -> by which
-scenarios and the catch rate, and writes it as Markdown (``--out``).
+the scenarios that fail or error catch it. A fault no scenario fails but some end in PROFILE
+DEVIATION (a skip whose reason starts with ``profile deviation:``, the JUnit form of that verdict)
+is reported apart, as ``profile deviation``: the fault changed a choice of the solution profile that
+the text leaves open, so the suite is right not to FAIL it, and it is counted neither as caught nor
+as missed. Prints a table fault -> outcome -> by which scenarios and the catch rate, and writes it
+as Markdown (``--out``).
 
 Each run has its own temporary ``WIMPU_CAPTURES_DIR``, its own process group and a timeout
 (600 s by default); a run that times out, or ends without JUnit XML or with a non-zero
@@ -40,12 +44,16 @@ class Run:
     seconds: float
     error: str | None = None
     "Why the run says nothing (timeout, no JUnit XML, exit status without a failing scenario)."
+    deviated: list[str] = dataclasses.field(default_factory=list)
+    "The scenarios that ended in PROFILE DEVIATION, each with the choice it names."
 
     @property
     def status(self) -> str:
         if self.failed:
             return "caught"
-        return "error" if self.error else "missed"
+        if self.error:
+            return "error"
+        return "profile deviation" if self.deviated else "missed"
 
 
 def _catalogue() -> dict[str, tuple[str, str, str]]:
@@ -63,17 +71,27 @@ def _catalogue() -> dict[str, tuple[str, str, str]]:
     return {name: (node, clause, text) for name, (node, clause, text) in json.loads(out.stdout).items()}
 
 
-def read_junit(path: Path) -> tuple[list[str], int]:
-    """The scenarios (``classname::name``) that failed or errored, and how many passed."""
+DEVIATION = "profile deviation: "
+"How a PROFILE DEVIATION verdict's skip reason begins (``reports.results``), then the choice's name."
+
+
+def read_junit(path: Path) -> tuple[list[str], int, list[str]]:
+    """The scenarios (``classname::name``) that failed or errored, how many passed, and those that
+    ended in PROFILE DEVIATION (``classname::name (CHOICE)``)."""
     failed: list[str] = []
+    deviated: list[str] = []
     passed = 0
     for case in ET.parse(path).getroot().iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        skipped = case.find("skipped")
         if case.find("failure") is not None or case.find("error") is not None:
             failed.append(name)
-        elif case.find("skipped") is None:
+        elif skipped is None:
             passed += 1
-    return failed, passed
+        elif (reason := skipped.get("message", "")).startswith(DEVIATION):
+            choice = reason.removeprefix(DEVIATION).partition(":")[0].strip()
+            deviated.append(f"{name} ({choice})")
+    return failed, passed, deviated
 
 
 def short(name: str) -> str:
@@ -130,11 +148,11 @@ def run_once(fault: str | None, timeout: float, workdir: Path, workers: int = 0)
     seconds = time.monotonic() - start
     if not junit.exists():
         return Run(fault, [], 0, seconds, error or f"no JUnit XML (exit status {status})")
-    failed, passed = read_junit(junit)
+    failed, passed, deviated = read_junit(junit)
     if error is None and status != 0 and not failed:
         tail = (workdir / f"{label}.log").read_text(errors="replace").strip().splitlines()[-1:]
         error = f"exit status {status} without a failing scenario: {' '.join(tail)[:120]}"
-    return Run(fault, failed, passed, seconds, error)
+    return Run(fault, failed, passed, seconds, error, deviated)
 
 
 def _commit() -> str:
@@ -146,21 +164,35 @@ def _commit() -> str:
 
 
 def table(runs: list[Run], catalogue: dict[str, tuple[str, str, str]]) -> list[str]:
-    lines = ["| fault | node | clause | caught? | by scenarios |", "|---|---|---|---|---|"]
+    lines = ["| fault | node | clause | outcome | by scenarios |", "|---|---|---|---|---|"]
     for run in runs:
         assert run.fault is not None
         node, clause, _ = catalogue[run.fault]
-        by = ", ".join(short(n) for n in run.failed) if run.failed else (run.error or "")
+        if run.failed:
+            by = ", ".join(short(n) for n in run.failed)
+        elif run.error:
+            by = run.error
+        else:
+            by = ", ".join(short(n) for n in run.deviated)
         lines.append(f"| `{run.fault}` | {node} | {clause} | {run.status} | {by.replace('|', '/')} |")
     return lines
 
 
 def rate(runs: list[Run]) -> str:
+    """Caught among the faults that break the text: a fault ending in PROFILE DEVIATION only changed
+    a choice the text leaves open, and is counted apart."""
+    if not runs:
+        return "no fault run"
     caught = sum(r.status == "caught" for r in runs)
     errors = sum(r.status == "error" for r in runs)
-    text = (
-        f"{caught}/{len(runs)} faults caught ({100 * caught / len(runs):.0f} %)" if runs else "no fault run"
-    )
+    profile = sum(r.status == "profile deviation" for r in runs)
+    judged = len(runs) - profile
+    text = f"{caught}/{judged} faults caught ({100 * caught / judged:.0f} %)" if judged else "no fault judged"
+    if profile:
+        text += (
+            f"; {profile} more ended in PROFILE DEVIATION only (a choice of the solution profile the text "
+            "leaves open: reported apart, not counted as caught or missed)"
+        )
     return text + (f"; {errors} run(s) in error, not counted as caught" if errors else "")
 
 
@@ -221,8 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for fault in faults:
             run = run_once(fault, args.timeout, workdir, args.workers)
+            known = set(baseline.deviated)  # deviations without any fault are not the fault's
+            run.deviated = [d for d in run.deviated if d not in known]
             print(
-                f"{fault}: {run.status}, {len(run.failed)} failed, {run.passed} passed, {run.seconds:.0f} s"
+                f"{fault}: {run.status}, {len(run.failed)} failed, {len(run.deviated)} profile deviation(s), "
+                f"{run.passed} passed, {run.seconds:.0f} s"
             )
             runs.append(run)
     print()

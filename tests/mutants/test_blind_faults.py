@@ -5,7 +5,10 @@ Cheap: no scenario is run here (``scripts/blind_mutants.py`` does that).
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import types
 from pathlib import Path
 
 import blind_faults
@@ -49,3 +52,44 @@ def test_unknown_fault_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv(blind_faults.ENV, "no_such_fault")
     with pytest.raises(pytest.UsageError):
         blind_faults.pytest_configure(None)  # type: ignore[arg-type]
+
+
+def _script() -> types.ModuleType:
+    """``scripts/blind_mutants.py`` as a module (scripts are not a package)."""
+
+    path = REPORT.parents[1] / "scripts" / "blind_mutants.py"
+    spec = importlib.util.spec_from_file_location("blind_mutants_script", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
+<testcase classname="steps.test_a" name="test_fails"><failure message="AssertionError"/></testcase>
+<testcase classname="steps.test_a" name="test_passes"/>
+<testcase classname="steps.test_b" name="test_deviates"><skipped type="pytest.skip"
+ message="profile deviation: PROFILE_TERM_CANCEL_REASON: the CANCEL carries no Reason"/></testcase>
+<testcase classname="steps.test_b" name="test_inconclusive"><skipped type="pytest.skip"
+ message="inconclusive: no capture"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_a_fault_ending_in_profile_deviation_only_is_reported_apart(tmp_path: Path) -> None:
+    """A scenario's PROFILE DEVIATION (its JUnit skip) is neither a catch nor a miss: the blind report
+    counts such a fault apart and leaves it out of the catch rate."""
+    script = _script()
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT)
+    failed, passed, deviated = script.read_junit(junit)
+    assert failed == ["steps.test_a::test_fails"] and passed == 1
+    assert deviated == ["steps.test_b::test_deviates (PROFILE_TERM_CANCEL_REASON)"]
+    caught = script.Run("a", failed, passed, 1.0)
+    profile = script.Run("b", [], passed, 1.0, None, deviated)
+    missed = script.Run("c", [], passed, 1.0)
+    assert [r.status for r in (caught, profile, missed)] == ["caught", "profile deviation", "missed"]
+    rate = script.rate([caught, profile, missed])
+    assert rate.startswith("1/2 faults caught (50 %); 1 more ended in PROFILE DEVIATION only"), rate
+    row = script.table([profile], {"b": ("P-CSCF", "5.2.2.5.4", "x")})[-1]
+    assert "| profile deviation | deviates (PROFILE_TERM_CANCEL_REASON) |" in row, row
