@@ -1353,6 +1353,87 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
     return say.summary(found)
 
 
+def _block_records_of(ctx: Context, block: Block) -> list[BlockRecord]:
+    """The registrations of ``block`` the S-CSCF accepted in the capture (its wildcard in their
+    P-Associated-URI, or none listed and made by the block's configured eP-CSCF)."""
+    wimpu = str(block.block.wimpu)
+    return [
+        r for r in ctx.knowledge.blocks if wimpu in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
+    ]
+
+
+@rule(
+    "REG_AT_BLOCK_HOLDER",
+    "TR 23.701 5.2.2.2; 5.2.2.5.2 step 3 (note); 5.2.2.5.1",
+    "a WIC is registered at the eP-CSCF that holds its block's registration",
+)
+def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2: "Note that the wIMPU block has already registered in HSS", by the eP-CSCF the block
+    is associated with (5.2.2.1); 5.2.2.2: "If an eP-CSCF fails then the wIMPU associated with the
+    failed eP-CSCF shall be re-allocated to another eP-CSCF", which registers it (5.2.2.5.1). A WIC
+    registered at an eP-CSCF whose registration of its block has ended (removed by the eP-CSCF it
+    was re-allocated to, or run out) while another eP-CSCF's is live is registered outside its
+    block's registration: terminating requests reach the block through the other eP-CSCF, which
+    has no flow to the WIC (a WIC that kept the token and address of its first log-in, reaching
+    the failed eP-CSCF once it is up again).
+
+    Where the registration lands is what is judged, not the answer: the text does not mandate a
+    refusal, since "the IWF can communicate with any P-CSCF" (5.2.2.2), so a decomposed eP-CSCF
+    may register the WIC through the P-CSCF that holds the block. A 2xx of an eP-CSCF that holds a
+    live registration of the block passes; of a bundled eP-CSCF (one that registers blocks itself,
+    as the capture shows) that holds none while another does, fails. An IWF that registered no block
+    in the capture hands REGISTERs to a P-CSCF over its internal interface, which is not on the
+    wire: inconclusive. No live registration of the block at all is ``BLK_BEFORE_WIC``'s."""
+    say = _Say("REG_AT_BLOCK_HOLDER", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or not 200 <= final.response.status < 300:
+            continue
+        block = _block_of_wic(ctx, asked, _identity(asked.request))
+        if _granted(asked) == 0 or block is None:
+            continue
+        node, at = asked.dst.node, final.message.time
+        records = _block_records_of(ctx, block)
+        live = [r for r in records if r.since <= at < r.until]
+        if not live:
+            continue
+        wimpu = block.block.wimpu
+        mine = [r for r in live if r.ep_cscf == node]
+        holders = ", ".join(sorted({f"{r.ep_cscf} (frame {r.frame})" for r in live}))
+        if mine:
+            detail = f"{node} holds the registration of block {wimpu} (frame {mine[-1].frame})"
+            found.append(say("pass", detail, final))
+        elif any(r.ep_cscf == node for r in ctx.knowledge.blocks):
+            detail = (
+                f"the WIC was registered at {node}, which holds no registration of block {wimpu}"
+                f"{_how_it_ended(records, node, at)}: the block is registered by {holders}, so its "
+                "terminating requests do not reach this WIC"
+            )
+            found.append(say("fail", detail, final))
+        else:
+            detail = (
+                f"{node} registered no block in the capture: an IWF that hands the REGISTER to a P-CSCF "
+                f"over its internal interface (5.2.2.2), which is not on the wire; block {wimpu} is "
+                f"registered by {holders}"
+            )
+            found.append(say("inconclusive", detail, final))
+    return say.summary(found)
+
+
+def _how_it_ended(records: list[BlockRecord], node: str, at: float) -> str:
+    """How ``node``'s last registration of a block ended before ``at`` (removed or run out)."""
+    ended = [r for r in records if r.ep_cscf == node and r.until <= at]
+    if not ended:
+        return ""
+    last = ended[-1]
+    if last.removed_by:
+        return (
+            f"; its own registration of it ended at frame {last.removed_frame}, removed by {last.removed_by}"
+        )
+    return f"; its own registration of it (frame {last.frame}) had run out"
+
+
 # ----- 5.2.2.5.3 origination ----------------------------------------------------------------------
 
 

@@ -118,6 +118,10 @@ class Node:
     restart: tuple[str, ...] = ()
     """An external eP-CSCF's restart command: it stops the eP-CSCF as a crash would and starts it
     again on the same addresses (TP_WIMPU_BLK_007); empty: the suite cannot restart it."""
+    start_again: tuple[str, ...] = ()
+    """An external eP-CSCF's command that starts it again on its addresses after its ``fail``
+    command, as its operator would once it is repaired (TP_WIMPU_LIFE_010: up again after its
+    block was re-allocated); empty: the suite cannot start it again."""
 
     @property
     def label(self) -> str:
@@ -322,7 +326,7 @@ _NODE_KEYS = {
     "i_cscf": {"mode", "sip"},
     "s_cscf": {"mode", "sip"},
     "remote": {"mode", "sip"},
-    "ep_cscf": {"name", "mode", "url", "sip", "identity", "fail", "restart"},
+    "ep_cscf": {"name", "mode", "url", "sip", "identity", "fail", "restart", "start_again"},
 }
 _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains",
           "representative", "standby"}  # fmt: skip
@@ -448,10 +452,13 @@ def _node(r: _Reader, role: str, table: Any, at: str, name: str | None = None) -
     identity = r.get(table, "identity", str, at, None) if role == "ep_cscf" else None
     fail = r.command(table, "fail", at) if role == "ep_cscf" else ()
     restart = r.command(table, "restart", at) if role == "ep_cscf" else ()
-    for key, command in (("fail", fail), ("restart", restart)):
+    start_again = r.command(table, "start_again", at) if role == "ep_cscf" else ()
+    for key, command in (("fail", fail), ("restart", restart), ("start_again", start_again)):
         if command and mode != "external":
             raise r.fail(f"{at}.{key}", "only an external eP-CSCF needs a fault-injection command")
-    return Node(role, name or role, mode, url, sip, identity, fail, restart)
+    if start_again and not fail:
+        raise r.fail(f"{at}.start_again", "starts the eP-CSCF again after its fail command, which is missing")
+    return Node(role, name or role, mode, url, sip, identity, fail, restart, start_again)
 
 
 def parse_pixit(data: Mapping[str, Any], path: Path | None = None) -> Pixit:

@@ -278,6 +278,8 @@ class Stack:
         )
         self._w6: RegistrarClient | None = None
         self.ep_cscfs: dict[str, EpCscf] = {}
+        self._crashed: dict[str, tuple[int, int]] = {}
+        "The WSS and SIP ports of each crashed bundled eP-CSCF (:meth:`start_ep_cscf_again`)."
         self.iwfs: dict[str, IwfAlone] = {}
         "Decomposed eP-CSCFs: their IWFs (TR 23.701 5.2.2.2)."
         self.p_cscfs: dict[str, PcscfAlone] = {}
@@ -460,6 +462,8 @@ class Stack:
         """
         ep = self.ep_cscfs.pop(name)
         self._started.remove(ep.stop)
+        if isinstance(ep, EpCscf):
+            self._crashed[name] = (urllib.parse.urlsplit(ep.wss_url).port or 0, ep.pcscf.node.port)
         await ep.crash()
 
     async def restart_ep_cscf(self, name: str) -> None:
@@ -470,8 +474,17 @@ class Stack:
         ep = self.ep_cscfs.get(name)
         if not isinstance(ep, EpCscf) or self._trusted is None:
             raise RuntimeError(f"eP-CSCF {name} is not a bundled eP-CSCF of this process")
-        ports = (urllib.parse.urlsplit(ep.wss_url).port or 0, ep.pcscf.node.port)
         await self.crash_ep_cscf(name)
+        await self.start_ep_cscf_again(name)
+
+    async def start_ep_cscf_again(self, name: str) -> None:
+        """Start eP-CSCF ``name``, which crashed (:meth:`crash_ep_cscf`), again on its addresses with
+        nothing kept in memory, as its operator would once it is repaired: with failover on it claims
+        its blocks' leases and, refused those another eP-CSCF took meanwhile, stands by for them
+        (no fail-back, ``docs/failover.md``)."""
+        ports = self._crashed.pop(name, None)
+        if ports is None or self._trusted is None:
+            raise RuntimeError(f"eP-CSCF {name} is not a crashed bundled eP-CSCF of this process")
         await self._start_ep_cscf(name, self._trusted, ports=ports)
 
     async def block_holder(self, wimpu: str) -> str | None:

@@ -12,7 +12,7 @@ from conformance.harness.loop import BackgroundLoop
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
-from steps.common import pics_of, pixit_of, scenario_of
+from steps.common import judged_by, pics_of, pixit_of, scenario_of
 
 EP = r'eP-CSCF "(?P<ep_cscf>[^"]+)"'
 BLOCK = r'block "(?P<wimpu>[^"]+)"'
@@ -82,3 +82,49 @@ def reallocated_in_time(
     took = world.failover_took
     assert took is not None, "the re-allocation was not observed (the step before it did not run)"
     profile.check(choice, lambda: expect.within(took, within, "the re-allocation of the block"))
+
+
+@given(parsers.re(rf"{EP} has failed and {BLOCK} has been re-allocated to eP-CSCF \"(?P<other>[^\"]+)\""))
+def ep_cscf_failed_and_block_reallocated(
+    world: World, request: pytest.FixtureRequest, ep_cscf: str, wimpu: str, other: str
+) -> None:
+    """The initial condition of TP_WIMPU_LIFE_010: 5.2.2.2 carried out, as TP_WIMPU_LIFE_003 checks
+    it (``ep_cscf`` failed, ``other`` registered the block and no other registration is left)."""
+    world.fail_ep_cscf(ep_cscf)
+    live, _ = world.block_registered_by(wimpu, other, failover_within(request) + expect.EVENT_WAIT)
+    expect.single_block_registration(live, wimpu, other)
+
+
+@when(parsers.re(rf"{EP} is started again"))
+def ep_cscf_started_again(world: World, ep_cscf: str) -> None:
+    """The failed eP-CSCF is repaired and started on its addresses, nothing kept in memory."""
+    world.start_ep_cscf_again(ep_cscf)
+
+
+@when(
+    parsers.re(
+        r'WIC "(?P<wic>[^"]+)" of (?P<user>\w+) connects with the address and the token of '
+        r"(?P=user)'s first log-in and registers"
+    )
+)
+def wic_registers_with_first_login(world: World, wic: str, user: str) -> None:
+    """5.2.2.5.2 steps 2-3 with what the WIC kept of its first log-in (step 1): the eP-CSCF the WWSF
+    named then and the token it issued for it, still valid. Not a new log-in: a WIC that kept its
+    page open. A WebSocket the eP-CSCF refuses leaves nothing to register."""
+    world.connect(wic, user)
+    if world.outcome.refused is None:
+        world.register(wic, user)
+
+
+@then(parsers.re(r'WIC "(?P<wic>[^"]+)" is registered within the registration of its block, or not at all'))
+def registered_within_block_or_not_at_all(world: World, profile: ProfileChecks, wic: str) -> None:
+    """5.2.2.2 and 5.2.2.5.2 step 3 (note: the block "has already registered in HSS"): where the
+    registration lands is judged, not the answer (the text gives none for an eP-CSCF that no longer
+    serves the block). A refused WebSocket or a final response other than a 2xx registers nothing; a
+    2xx is judged by ``REG_AT_BLOCK_HOLDER`` on every registration of the capture: the eP-CSCF that
+    registered the WIC holds a live registration of its block."""
+    if world.outcome.refused is not None:
+        return
+    response = world.outcome.response
+    assert response is not None, f"WIC {wic}'s REGISTER got no final response"
+    judged_by(world, profile, ["REG_AT_BLOCK_HOLDER"], session=False)

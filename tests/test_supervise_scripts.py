@@ -1,5 +1,6 @@
-"""scripts/supervise.sh and scripts/restart-supervised.sh: the restart of one node of a lab (the
-PIXIT's ``[[ep_cscf]] restart``, TP_WIMPU_BLK_007), on a small TCP server standing for the node.
+"""scripts/supervise.sh and scripts/supervised.sh (restart-supervised.sh its restart): the restart of
+one node of a lab (the PIXIT's ``[[ep_cscf]] restart``, TP_WIMPU_BLK_007), its failure and its start
+again (``fail`` and ``start_again``, TP_WIMPU_LIFE_010), on a small TCP server standing for the node.
 
 The Kamailio lab (interop/kamailio/start.sh) and ``reference-failover.toml`` run their eP-CSCF under
 the supervisor; here its contract is checked alone: the restart kills the node and every child of it
@@ -26,6 +27,7 @@ from conformance.harness.scenario_capture import release_host, scenario_host
 ROOT = Path(__file__).resolve().parents[1]
 SUPERVISE = ROOT / "scripts" / "supervise.sh"
 RESTART = ROOT / "scripts" / "restart-supervised.sh"
+SUPERVISED = ROOT / "scripts" / "supervised.sh"
 
 NODE = """
 import os, socket, sys, time
@@ -137,7 +139,7 @@ def test_a_kill_without_a_restart_request_leaves_the_node_down(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("arguments", "status", "message"),
     [
-        ([], 2, "usage: restart-supervised.sh STATE_DIR NAME"),
+        ([], 2, "usage: supervised.sh restart|fail|start-again STATE_DIR NAME"),
         (["node"], 1, "has no node run by supervise.sh"),
     ],
 )
@@ -154,3 +156,34 @@ def test_the_supervisor_needs_a_command() -> None:
         ["sh", str(SUPERVISE), "/nonexistent", "node", "127.0.0.1", "1"], capture_output=True, text=True
     )
     assert done.returncode == 2 and "usage: supervise.sh" in done.stderr
+
+
+def supervised_sh(action: str, state: Path) -> subprocess.CompletedProcess[str]:
+    """``supervised.sh ACTION STATE node``."""
+    return subprocess.run(
+        ["sh", str(SUPERVISED), action, str(state), "node"], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_a_fail_keeps_the_node_down_until_it_is_started_again(tmp_path: Path) -> None:
+    """``supervised.sh fail`` (the PIXIT's ``fail``): the node and its worker killed, the supervisor
+    waits; ``supervised.sh start-again`` (``start_again``) returns once a new node listens."""
+    with supervised(tmp_path) as (supervisor, host, port):
+        before = children_of(tmp_path)
+        done = supervised_sh("fail", tmp_path)
+        assert done.returncode == 0, done.stderr
+        time.sleep(0.5)  # a supervisor that started it again would have by now
+        assert not accepts(host, port) and supervisor.poll() is None, "down, its supervisor waiting"
+        assert not any(alive(pid) for pid in before), "a process of the failed node is left"
+        again = supervised_sh("start-again", tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert accepts(host, port), "start-again returned before the node listens"
+        assert children_of(tmp_path)[0] != before[0] and not (tmp_path / "node.down").exists()
+
+
+def test_a_start_again_of_a_node_that_did_not_fail_and_an_unknown_action_say_so(tmp_path: Path) -> None:
+    with supervised(tmp_path):
+        done = supervised_sh("start-again", tmp_path)
+        assert (done.returncode, "node was not made to fail" in done.stderr) == (1, True), done.stderr
+        done = supervised_sh("pause", tmp_path)
+        assert (done.returncode, "unknown action pause" in done.stderr) == (2, True), done.stderr

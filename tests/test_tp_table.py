@@ -78,7 +78,7 @@ def test_a_test_purpose_names_steps_of_its_own_procedures() -> None:
     [
         (lambda t: t.replace("step = 7\n", "step = 8\n"), "5.2.2.5.2 step 8 is not a numbered step"),
         (
-            lambda t: t.replace('missing.inopportune = "a REGISTER', 'missing.later = "a REGISTER'),
+            lambda t: t.replace('absent.timer = "the step has no timer: the interval', 'absent.later = "x'),
             "no behaviour group ['later']",
         ),
         (

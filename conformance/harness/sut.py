@@ -154,6 +154,14 @@ class Sut:
             "([[ep_cscf]] restart) the PIXIT does not give"
         )
 
+    async def start_ep_cscf_again(self, name: str) -> None:
+        """Start eP-CSCF ``name``, which :meth:`fail_ep_cscf` made fail, again on its addresses,
+        as its operator would once it is repaired."""
+        raise Unobservable(
+            f"starting eP-CSCF {name} of an external SUT again after its failure needs a "
+            "fault-injection command ([[ep_cscf]] start_again) the PIXIT does not give"
+        )
+
     def misprovision_hss(self, impi: str) -> None:
         """Before the SUT starts: the HSS holds a digest password for ``impi`` (a block's private
         identity) other than the one its eP-CSCF is provisioned with, as an operator's provisioning
@@ -297,6 +305,9 @@ class ReferenceSut(Sut):
 
     async def restart_ep_cscf(self, name: str) -> None:
         await self.stack.restart_ep_cscf(name)
+
+    async def start_ep_cscf_again(self, name: str) -> None:
+        await self.stack.start_ep_cscf_again(name)
 
     def misprovision_hss(self, impi: str) -> None:
         self.stack.hss.provision_password(impi, f"not-the-password-of-{impi}")
@@ -520,6 +531,14 @@ class ExternalSut(Sut):
             await super().restart_ep_cscf(name)
             return
         await self._fault_injection(f"the restart command of {name}", command)
+
+    async def start_ep_cscf_again(self, name: str) -> None:
+        """Run the PIXIT's ``[[ep_cscf]] start_again`` command of ``name`` (Unobservable without one)."""
+        command = self.pixit.nodes[name].start_again
+        if not command:
+            await super().start_ep_cscf_again(name)
+            return
+        await self._fault_injection(f"the start_again command of {name}", command)
 
     async def stall_registrar(self) -> None:
         """Run the PIXIT's ``[registrar] stall`` command (Unobservable without one)."""

@@ -415,6 +415,10 @@ class World:
         self.restarted_at = time.time()
         self._drop_wics_of(name, self.sut.restart_ep_cscf(name))
 
+    def start_ep_cscf_again(self, name: str) -> None:
+        """eP-CSCF ``name``, which failed (:meth:`fail_ep_cscf`), is started again on its addresses."""
+        self.loop.run(self.sut.start_ep_cscf_again(name))
+
     def _drop_wics_of(self, name: str, event: Coroutine[Any, Any, None]) -> None:
         """Run ``event`` (what happens to eP-CSCF ``name``); the harness's WICs connected to it close."""
         url = self.ep_cscf(name).ep_cscf_uri

@@ -1,9 +1,10 @@
 #!/bin/sh
 # The [sut] start command of reference-failover.toml: the reference stack with failover on
 # (failover-stack.toml), ep-cscf1 in an operating-system process of its own so that the PIXIT's
-# fault-injection commands can crash it alone: `[[ep_cscf]] fail` kills it for good (TP_WIMPU_LIFE_003),
-# `[[ep_cscf]] restart` kills it and has ../../scripts/supervise.sh start it again (TP_WIMPU_BLK_007,
-# ../../scripts/restart-supervised.sh). Every other node in a second process. A fresh state directory
+# fault-injection commands (../../scripts/supervised.sh) can crash it alone: `[[ep_cscf]] fail` kills it
+# and ../../scripts/supervise.sh keeps it down (TP_WIMPU_LIFE_003) until `[[ep_cscf]] start_again`
+# (TP_WIMPU_LIFE_010); `[[ep_cscf]] restart` kills it and has the supervisor start it again at once
+# (TP_WIMPU_BLK_007). Every other node in a second process. A fresh state directory
 # each time (test PKI, registrar database). Every process stays in this script's process group: the
 # suite stops them together.
 #   start-reference-failover.sh STATE_DIR [ARGS...]
@@ -30,7 +31,7 @@ for arg in "$@"; do
 done
 up registrar,wwsf,i-cscf,s-cscf,ep-cscf2 "$@" &
 others=$!
-# ep-cscf1's SIP port (failover-stack.toml) is where restart-supervised.sh sees it accept again
+# ep-cscf1's SIP port (failover-stack.toml) is where supervised.sh sees it accept again
 sh ../../scripts/supervise.sh "$state" ep-cscf1 "$host" 5080 \
     python3 -m reference.cli up --config failover-stack.toml --state-dir "$state" \
     --clock-offset-file "$state/clock-offset" --nodes ep-cscf1 "$@" &

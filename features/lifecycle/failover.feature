@@ -33,3 +33,25 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
       When the remote party calls alice
       Then the remote party receives 200
       And the INVITE reaches WIC "A2" through the I-CSCF, the S-CSCF and the eP-CSCF
+
+  Rule: A WIC is registered only within its block's registration, also at the eP-CSCF its block was taken from
+
+    The failed eP-CSCF comes back: it does not take the block back (the reference stands by for it,
+    docs/failover.md), and a WIC that kept the address and the token of its first log-in (still
+    valid, issued for that eP-CSCF) registers there (5.2.2.5.2 step 3 in the wrong state). The text
+    does not say what that eP-CSCF answers: a decomposed eP-CSCF's IWF "can communicate with any
+    P-CSCF" (5.2.2.2) and may register the WIC through the one holding the block, the reference
+    answers 503 with Retry-After. What it must not do is register the WIC outside the block's
+    registration, where the block's terminating requests, sent to the other eP-CSCF, never reach
+    it; nor register the block a second time.
+
+    @fault_injection @block_option_1 @option_a @clause_5_2_2_5_2 @step_3 @inopportune @TP_WIMPU_LIFE_010
+    Scenario: A WIC registering at the eP-CSCF its block was re-allocated from is not registered outside the block's registration
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And eP-CSCF "ep-cscf1" has failed and block "sip:wrtc-!.*!@block1.ims.example.net" has been re-allocated to eP-CSCF "ep-cscf2"
+      When eP-CSCF "ep-cscf1" is started again
+      And WIC "A3" of alice connects with the address and the token of alice's first log-in and registers
+      Then WIC "A3" is registered within the registration of its block, or not at all
+      And eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block1.ims.example.net" with the S-CSCF, and no other registration of it is left

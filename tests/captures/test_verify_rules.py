@@ -783,6 +783,40 @@ class TestReallocation:
         (gone,) = [r for r in knowledge.blocks if r.ep_cscf == "ep-cscf1"]
         assert gone.removed_by == "ep-cscf2" and gone.contact == f"sip:block1@{PCSCF1[0]}:{PCSCF1[1]}"
 
+    def test_a_wic_registered_at_the_ep_cscf_holding_its_block_passes(self) -> None:
+        """REG_AT_BLOCK_HOLDER: alice registers at ep-cscf2 once it has taken block 1 over."""
+        w = failover()
+        w.wic_registration(WIC2, IWF2, ALICE, call_id="after")
+        (finding,) = findings(w, "REG_AT_BLOCK_HOLDER", STANDBY)
+        assert finding.verdict == "pass" and "ep-cscf2 holds the registration" in finding.detail
+
+    def test_a_wic_registered_at_the_ep_cscf_its_block_was_taken_from_fails(self) -> None:
+        """5.2.2.2, TP_WIMPU_LIFE_010: ep-cscf1, up again after block 1 went to ep-cscf2, registers a
+        WIC that kept its first log-in's token and address: outside its block's registration."""
+        w = failover()
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="stale")
+        (finding,) = findings(w, "REG_AT_BLOCK_HOLDER", STANDBY)
+        assert finding.verdict == "fail", finding
+        assert "removed by ep-cscf2" in finding.detail and "registered by ep-cscf2" in finding.detail
+
+    def test_a_wic_registered_before_the_failover_passes_and_a_refused_one_says_nothing(self) -> None:
+        w = Wire()
+        w.block_registration(PCSCF1, BLOCK1, call_id="one")
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="before")
+        assert verdicts(w, "REG_AT_BLOCK_HOLDER", STANDBY) == ["pass"]
+        refused = failover()
+        refused.wic_registration(WIC1, IWF1, ALICE, call_id="stale", status=503, store=False)
+        assert verdicts(refused, "REG_AT_BLOCK_HOLDER", STANDBY) == []
+
+    def test_an_iwf_that_registered_no_block_is_inconclusive(self) -> None:
+        """A decomposed IWF hands the REGISTER to a P-CSCF over its internal interface (5.2.2.2):
+        where it landed is not on the wire."""
+        w = Wire()
+        w.block_registration(PCSCF2, BLOCK1, call_id="two")
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="via-iwf")
+        (finding,) = findings(w, "REG_AT_BLOCK_HOLDER", STANDBY)
+        assert finding.verdict == "inconclusive" and "internal interface" in finding.detail
+
     def test_a_wic_of_the_block_taken_over_is_of_that_block(self) -> None:
         ctx = Context(STANDBY)
         found = block_for(ctx, "ep-cscf2", ALICE)

@@ -167,13 +167,30 @@ def test_an_emulated_i_cscf_needs_an_emulated_s_cscf(tmp_path: Path) -> None:
     assert pixit.emulated("i_cscf") and pixit.emulated("s_cscf") and not pixit.all_reference
 
 
-@pytest.mark.parametrize("key", ["fail", "restart"])
+@pytest.mark.parametrize("key", ["fail", "restart", "start_again"])
 def test_a_fault_injection_command_only_on_an_external_ep_cscf(tmp_path: Path, key: str) -> None:
     text = BASE.replace('name = "ep-cscf1"\n', f'name = "ep-cscf1"\n{key} = ["kill", "1"]\n')
     message = refused(write(tmp_path, text))
     assert f"ep_cscf[0].{key}: only an external eP-CSCF needs a fault-injection command" in message
     message = refused(write(tmp_path, text.replace('= ["kill", "1"]', '= "kill 1"')))
     assert f"ep_cscf[0].{key}: expected list" in message
+
+
+def test_start_again_follows_a_fail_command(tmp_path: Path) -> None:
+    """``[[ep_cscf]] start_again`` starts the eP-CSCF its ``fail`` command stopped (TP_WIMPU_LIFE_010):
+    without ``fail`` it would start one that never failed. The failover example PIXIT has both."""
+    failover = Path(__file__).resolve().parents[2] / "examples" / "pixit" / "reference-failover.toml"
+    ep = load_pixit(failover).nodes["ep-cscf1"]
+    assert ep.fail and ep.start_again[-3:] == ("start-again", "../../var/reference-failover", "ep-cscf1")
+    text = failover.read_text(encoding="utf-8")
+    no_fail = "\n".join(line for line in text.splitlines() if not line.startswith("fail = "))
+    path = tmp_path / "no-fail.toml"
+    path.write_text(no_fail, encoding="utf-8")
+    with pytest.raises(PixitError) as error:
+        load_pixit(path)
+    assert "ep_cscf[0].start_again: starts the eP-CSCF again after its fail command, which is missing" in str(
+        error.value
+    )
 
 
 def test_a_standby_must_be_another_ep_cscf(tmp_path: Path) -> None:

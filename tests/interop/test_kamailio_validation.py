@@ -336,6 +336,9 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_LIFE_003: the PIXIT declares no eP-CSCF standing by for block1 (one Kamailio)
     "test_the_block_of_a_failed_epcscf_is_reallocated_to_another_epcscf_and_its_users_are_reached"
     "_again": INCONCLUSIVE,
+    # TP_WIMPU_LIFE_010: the PIXIT declares no eP-CSCF standing by for block1 (as LIFE_003)
+    "test_a_wic_registering_at_the_epcscf_its_block_was_reallocated_from_is_not_registered_outside_the"
+    "_blocks_registration": INCONCLUSIVE,
     # TP_WIMPU_LIFE_009: the PIXIT declares no eP-CSCF standing by for block2 (as LIFE_003)
     "test_the_option_b_block_of_a_failed_epcscf_is_reallocated_and_its_user_is_bound_to_an_impu_of_it_and"
     "_reached_again": INCONCLUSIVE,

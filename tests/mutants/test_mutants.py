@@ -131,6 +131,9 @@ GUARDS: dict[str, str] = {
     "block_never_refreshed": "TP_WIMPU_BLK_005",
     "block_refreshed_at_expiry": "TP_WIMPU_BLK_005",
     "block_refusal_ignored": "TP_WIMPU_BLK_008",
+    # an eP-CSCF back after its block was re-allocated (5.2.2.2, 5.2.2.5.2 step 3 inopportune)
+    "primary_serves_without_lease": "TP_WIMPU_LIFE_010",
+    "state_restored_after_crash": "TP_WIMPU_LIFE_010",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -785,6 +785,39 @@ def _block_refusal_ignored(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(BlockRegistration, "ensure", ensure)
 
 
+def _primary_serves_without_lease(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF registers the WICs of the blocks it is configured with whether or not it holds
+    their lease: back from a crash after its block was re-allocated (5.2.2.2), it still registers
+    WICs that reach it, outside the block's registration (now the other eP-CSCF's)."""
+    from reference.nodes.p_cscf.failover import BlockKeeper
+    from reference.nodes.p_cscf.lease import Role
+
+    original = BlockKeeper.serving
+
+    def serving(self: BlockKeeper, wimpu: str) -> bool:
+        lease = self.leases.get(wimpu)
+        return original(self, wimpu) or (lease is not None and lease.role is Role.PRIMARY)
+
+    mp.setattr(BlockKeeper, "serving", serving)
+
+
+def _state_restored_after_crash(mp: pytest.MonkeyPatch) -> None:
+    """Back from a crash, the eP-CSCF restores the state it saved before it: it serves the blocks it
+    is configured with and takes them as registered, without asking the registrar who holds them
+    now. A WIC that reaches it is registered (200 OK, contact in W6) with no registration of its
+    block at this eP-CSCF: the block went to another eP-CSCF meanwhile (5.2.2.2)."""
+    from reference.nodes.p_cscf import block_registration
+    from reference.nodes.p_cscf.flows import Trigger
+
+    _primary_serves_without_lease(mp)
+    original = block_registration.block_registration_due
+
+    def due(option: int, trigger: Trigger, registered: bool) -> bool:
+        return False if trigger is Trigger.WIC_REGISTRATION else original(option, trigger, registered)
+
+    mp.setattr(block_registration, "block_registration_due", due)
+
+
 def _timer_c_missing(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF proxies INVITEs with no Timer C: a branch that rings and is never answered stays
     open as long as its client transaction, for ever on a reliable transport (RFC 3261 17.1.1.2)."""
@@ -1698,6 +1731,16 @@ FAULTS: Mapping[str, Fault] = {
     "block_refusal_ignored": Fault(
         "the eP-CSCF registers a WIC of a block whose registration the S-CSCF refused (5.2.2.5.1)",
         _block_refusal_ignored,
+    ),
+    "primary_serves_without_lease": Fault(
+        "the eP-CSCF registers WICs of the blocks it is configured with, also once another eP-CSCF "
+        "holds them after its failure (5.2.2.2)",
+        _primary_serves_without_lease,
+    ),
+    "state_restored_after_crash": Fault(
+        "back from a crash, the eP-CSCF restores its saved state: it registers WICs of its configured "
+        "blocks as if it still held them and their registration, which another eP-CSCF took (5.2.2.2)",
+        _state_restored_after_crash,
     ),
     "timer_c_missing": Fault(
         "the eP-CSCF proxies INVITEs with no Timer C: a session that rings unanswered stays open for ever "
