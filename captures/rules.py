@@ -1421,6 +1421,65 @@ def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
     return say.summary(found)
 
 
+PER_WIC_SLACK = 1.0
+"""Seconds after the 200 OK to a WIC within which a block registration still counts as made for it
+(an eP-CSCF that answers the WIC first and registers the block right after)."""
+
+
+@rule(
+    "BLK_NOT_PER_WIC",
+    "TR 23.701 5.2.2.1; 5.2.2.5.1 options 1-2; 5.2.2.5.2",
+    "a WIC's registration does not make the eP-CSCF register its block again",
+)
+def block_not_registered_per_wic(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.1: "A single IMS registration is performed per block of wIMPU" and "S-CSCF and HSS are
+    not impacted"; 5.2.2.5.1 registers the block "upon initialization" (option 1) or "upon receiving
+    the first individual IMPU registration request from a WIC" (option 2), and 5.2.2.5.2 has no step
+    towards the S-CSCF: "the wIMPU block has already registered in HSS". A WIC's REGISTER that
+    reaches an eP-CSCF holding a live registration of the WIC's block, with more than half of its
+    granted lifetime left (no refresh is due), and during which (up to ``PER_WIC_SLACK`` after the
+    WIC's 2xx) the same eP-CSCF's REGISTER of the block is accepted again, fails: the WIC's
+    registration reached the S-CSCF. Each other WIC registration in a live block passes; a WIC
+    registration with no live registration of its block at this eP-CSCF (the first of option 2,
+    a decomposed IWF) is not judged."""
+    say = _Say("BLK_NOT_PER_WIC", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or not 200 <= final.response.status < 300:
+            continue
+        block = _block_of_wic(ctx, asked, _identity(asked.request))
+        if block is None:
+            continue
+        node, start, end = asked.dst.node, asked.message.time, final.message.time + PER_WIC_SLACK
+        mine = [r for r in _block_records_of(ctx, block) if r.ep_cscf == node]
+        fresh = [
+            r
+            for r in mine
+            if r.since <= start
+            and not (r.removed_by and r.until <= start)
+            and ctx.knowledge.elapsed(r.since, start) < r.granted / 2
+        ]
+        if not fresh:
+            continue
+        again = [r for r in mine if start < r.since <= end]
+        wimpu = block.block.wimpu
+        if again:
+            detail = (
+                f"{node} registered block {wimpu} again with the S-CSCF (200 OK at frame {again[0].frame}) "
+                f"during this WIC's registration, while its registration of frame {fresh[-1].frame} had more "
+                "than half of its lifetime left: a single IMS registration per block, the S-CSCF not "
+                "impacted by WICs"
+            )
+            found.append(say("fail", detail, final))
+        else:
+            detail = (
+                f"block {wimpu} registered by {node} at frame {fresh[-1].frame}; nothing sent to the S-CSCF"
+            )
+            found.append(say("pass", detail, final))
+    return say.summary(found)
+
+
 def _how_it_ended(records: list[BlockRecord], node: str, at: float) -> str:
     """How ``node``'s last registration of a block ended before ``at`` (removed or run out)."""
     ended = [r for r in records if r.ep_cscf == node and r.until <= at]

@@ -112,3 +112,13 @@ def wwsf_announces(world: World, datatable: Sequence[Sequence[str]]) -> None:
 @then("no two wIMPU blocks the WWSF announces share an eP-CSCF")
 def blocks_do_not_share(world: World) -> None:
     expect.distinct_ep_cscfs(world.wwsf_directory())
+
+
+@then(parsers.re(rf"no WIC's registration made the eP-CSCF register {BLOCK} with the S-CSCF again"))
+def block_not_registered_per_wic(world: World, profile: ProfileChecks, wimpu: str) -> None:
+    """5.2.2.1 "A single IMS registration is performed per block of wIMPU" and "S-CSCF and HSS are
+    not impacted"; 5.2.2.5.1 registers the block upon initialisation (option 1) or upon the first WIC
+    registration (option 2), and 5.2.2.5.2 goes no further than the eP-CSCF and the wIMPU Registrar:
+    judged by BLK_NOT_PER_WIC on every WIC registration of the capture made while the block's
+    registration was fresh (a refresh the eP-CSCF's own timer makes is not one of them)."""
+    judged_by(world, profile, ["BLK_NOT_PER_WIC"], session=False)

@@ -32,6 +32,7 @@ from test_flows import (
     TOKEN,
     WIC1,
     WIC2,
+    WIC3,
     Endpoint,
     Wire,
     contact_of,
@@ -703,6 +704,39 @@ class TestBlockRegistration:
         w.wic_registration(WIC2, IWF2, BOB, impu=BOB_IMPU)
         w.block_registration(PCSCF2, BLOCK2)
         assert verdicts(w, "BLK_BEFORE_WIC") == ["fail"]
+
+    def test_a_wic_registration_in_a_registered_block_sends_nothing_to_the_s_cscf(self) -> None:
+        """BLK_NOT_PER_WIC: two WICs register in block 1, registered at start-up: both judged. In
+        option 2 the first WIC's registration, which registers the block, is not judged."""
+        w = Wire()
+        w.block_registration(PCSCF1, BLOCK1)
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
+        w.wic_registration(WIC3, IWF1, ALICE, call_id="r2")
+        assert [f.verdict for f in findings(w, "BLK_NOT_PER_WIC")] == ["pass", "pass"]
+        first = Wire()
+        first.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
+        first.block_registration(PCSCF1, BLOCK1)  # option 2: upon the first WIC registration
+        assert findings(first, "BLK_NOT_PER_WIC") == []
+
+    def test_a_block_registered_again_for_each_wic_fails(self) -> None:
+        """A vendor's eP-CSCF that sends the block's REGISTER again on every WIC registration (blind
+        fault ``pcscf_block_per_wic``): the second one, while the block's registration is fresh."""
+        w = Wire()
+        w.block_registration(PCSCF1, BLOCK1)
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
+        w.block_registration(PCSCF1, BLOCK1, cseq=3)
+        (finding,) = findings(w, "BLK_NOT_PER_WIC")
+        assert finding.verdict == "fail" and "registered block" in finding.detail, finding
+
+    def test_a_refresh_due_during_a_wic_registration_is_not_per_wic(self) -> None:
+        """A refresh of the block when less than half its lifetime is left is the eP-CSCF's own timer,
+        whenever a WIC registers."""
+        w = Wire()
+        w.block_registration(PCSCF1, BLOCK1, expires=10)
+        w.time += 6
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
+        w.block_registration(PCSCF1, BLOCK1, cseq=3)
+        assert findings(w, "BLK_NOT_PER_WIC") == []
 
     def test_no_block_registration_in_the_capture_is_inconclusive(self) -> None:
         w = Wire()

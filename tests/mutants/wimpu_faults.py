@@ -818,6 +818,26 @@ def _state_restored_after_crash(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(block_registration, "block_registration_due", due)
 
 
+def _block_refreshed_per_wic(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF keeps its block registration alive with the WICs' activity: once a WIC's
+    registration is stored, it refreshes the block's registration with the S-CSCF before it answers
+    the WIC 200, besides its timer, so every WIC registration reaches the S-CSCF."""
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request, Response
+
+    original = Pcscf.register
+
+    async def register(self: Pcscf, request: Request, flow_token: str, identity: str) -> Response:
+        response = await original(self, request, flow_token, identity)
+        block = self.block_for(identity) if 200 <= response.status < 300 else None
+        reg = self.block_registrations.get(str(block.wimpu)) if block is not None else None
+        if reg is not None:
+            await reg.register()
+        return response
+
+    mp.setattr(Pcscf, "register", register)
+
+
 def _timer_c_missing(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF proxies INVITEs with no Timer C: a branch that rings and is never answered stays
     open as long as its client transaction, for ever on a reliable transport (RFC 3261 17.1.1.2)."""
@@ -1741,6 +1761,11 @@ FAULTS: Mapping[str, Fault] = {
         "back from a crash, the eP-CSCF restores its saved state: it registers WICs of its configured "
         "blocks as if it still held them and their registration, which another eP-CSCF took (5.2.2.2)",
         _state_restored_after_crash,
+    ),
+    "block_refreshed_per_wic": Fault(
+        "the eP-CSCF refreshes its block's registration with the S-CSCF on every WIC registration, before "
+        "its 200 OK (5.2.2.1: a single IMS registration per block, the S-CSCF not impacted)",
+        _block_refreshed_per_wic,
     ),
     "timer_c_missing": Fault(
         "the eP-CSCF proxies INVITEs with no Timer C: a session that rings unanswered stays open for ever "
