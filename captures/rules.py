@@ -1362,6 +1362,18 @@ def _block_records_of(ctx: Context, block: Block) -> list[BlockRecord]:
     ]
 
 
+def _wic_registrations_granted(flow: Flow, ctx: Context) -> Iterator[tuple[Hop, Hop, Block]]:
+    """Each WIC REGISTER of ``flow`` answered 2xx that asked for a binding (not a de-registration),
+    with its final response and the PIXIT block of its identity (those of no known block left out)."""
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or not 200 <= final.response.status < 300:
+            continue
+        block = _block_of_wic(ctx, asked, _identity(asked.request))
+        if _granted(asked) != 0 and block is not None:
+            yield asked, final, block
+
+
 @rule(
     "REG_AT_BLOCK_HOLDER",
     "TR 23.701 5.2.2.2; 5.2.2.5.2 step 3 (note); 5.2.2.5.1",
@@ -1386,13 +1398,7 @@ def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
     wire: inconclusive. No live registration of the block at all is ``BLK_BEFORE_WIC``'s."""
     say = _Say("REG_AT_BLOCK_HOLDER", flow)
     found = []
-    for asked in _wic_registers(flow):
-        final = _final(flow, asked)
-        if final is None or final.response is None or not 200 <= final.response.status < 300:
-            continue
-        block = _block_of_wic(ctx, asked, _identity(asked.request))
-        if _granted(asked) == 0 or block is None:
-            continue
+    for asked, final, block in _wic_registrations_granted(flow, ctx):
         node, at = asked.dst.node, final.message.time
         records = _block_records_of(ctx, block)
         live = [r for r in records if r.since <= at < r.until]
@@ -1444,13 +1450,7 @@ def block_not_registered_per_wic(flow: Flow, ctx: Context) -> list[Finding]:
     a decomposed IWF) is not judged."""
     say = _Say("BLK_NOT_PER_WIC", flow)
     found = []
-    for asked in _wic_registers(flow):
-        final = _final(flow, asked)
-        if final is None or final.response is None or not 200 <= final.response.status < 300:
-            continue
-        block = _block_of_wic(ctx, asked, _identity(asked.request))
-        if block is None:
-            continue
+    for asked, final, block in _wic_registrations_granted(flow, ctx):
         node, start, end = asked.dst.node, asked.message.time, final.message.time + PER_WIC_SLACK
         mine = [r for r in _block_records_of(ctx, block) if r.ep_cscf == node]
         fresh = [
