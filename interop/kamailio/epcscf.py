@@ -82,9 +82,10 @@ class EpCscf:
                 "ep_cscf": identity,
                 "expires": max(1, int(float(field("expires") or 0) - now)),
             }
-        answer = _helper("w6", {"impu": _pv("$tu"), "contacts": contacts})
+        aor = _pv("$var(aor)")  # the REGISTER's To, or the AoR of a closed WebSocket's contacts
+        answer = _helper("w6", {"impu": aor, "contacts": contacts})
         if not answer.get("ok"):
-            KSR.err(f"W6 write of {_pv('$tu')} failed: {answer.get('detail')}\n")
+            KSR.err(f"W6 write of {aor} failed: {answer.get('detail')}\n")
         KSR.pv.sets("$var(w6)", "ok" if answer.get("ok") else "failed")
         KSR.pv.sets("$var(impu)", str(answer.get("impu", "")))
         return 1
