@@ -494,6 +494,18 @@ class BlockRecord:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """A REGISTER an eP-CSCF sent the S-CSCF (5.2.2.5.1), whatever its answer."""
+
+    ep_cscf: str
+    call_id: str
+    aor: str
+    "The address of record its To names (the block's registered identity)."
+    time: float
+    frame: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class StoredContact:
     """A contact the wIMPU Registrar said it stored over W6 (5.2.2.3.1): the 2xx to a write."""
 
@@ -581,6 +593,8 @@ class Knowledge:
         "External identity <-> allocated IMPU (option B), both ways, from W6/W7 messages."
         self.contacts: OrderedDict[str, list[ContactRecord]] = OrderedDict()
         self.blocks: deque[BlockRecord] = deque(maxlen=10_000)
+        self.block_requests: deque[BlockRequest] = deque(maxlen=10_000)
+        "Every REGISTER an eP-CSCF's P-CSCF sent the S-CSCF (a block registration), answered or not."
         self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
         "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
         self.legs: set[tuple[Role, Role]] = set()
@@ -707,6 +721,15 @@ class Knowledge:
                 self.tokens[token] = hop.message.frame
                 if len(self.tokens) > self.limit:
                     self.tokens.popitem(last=False)
+        elif request is not None and request.method == "REGISTER":
+            if hop.src.role is Role.P_CSCF and hop.dst.role is Role.S_CSCF:
+                try:
+                    aor = identity_key(request.to.uri) or request.to.uri
+                except SipError:
+                    return
+                self.block_requests.append(
+                    BlockRequest(hop.src.node, request.call_id, aor, hop.message.time, hop.message.frame)
+                )
         elif response is not None and 200 <= response.status < 300:
             try:
                 if response.cseq.method != "REGISTER":

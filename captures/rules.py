@@ -1370,8 +1370,17 @@ def _wic_registrations_granted(flow: Flow, ctx: Context) -> Iterator[tuple[Hop, 
         if final is None or final.response is None or not 200 <= final.response.status < 300:
             continue
         block = _block_of_wic(ctx, asked, _identity(asked.request))
-        if _granted(asked) != 0 and block is not None:
+        if _granted(asked) != 0 and block is not None and _binds(asked):
             yield asked, final, block
+
+
+def _binds(asked: Hop) -> bool:
+    """The REGISTER names a contact to bind (not ``*``, not a query without Contact, RFC 3261 10.2.3)."""
+    request = asked.request
+    try:
+        return request is not None and not request.contact_is_star and bool(request.contacts)
+    except SipError:
+        return False
 
 
 @rule(
@@ -1383,19 +1392,21 @@ def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2: "Note that the wIMPU block has already registered in HSS", by the eP-CSCF the block
     is associated with (5.2.2.1); 5.2.2.2: "If an eP-CSCF fails then the wIMPU associated with the
     failed eP-CSCF shall be re-allocated to another eP-CSCF", which registers it (5.2.2.5.1). A WIC
-    registered at an eP-CSCF whose registration of its block has ended (removed by the eP-CSCF it
-    was re-allocated to, or run out) while another eP-CSCF's is live is registered outside its
-    block's registration: terminating requests reach the block through the other eP-CSCF, which
-    has no flow to the WIC (a WIC that kept the token and address of its first log-in, reaching
-    the failed eP-CSCF once it is up again).
+    registered at an eP-CSCF that holds no live registration of its block while another eP-CSCF
+    does is registered outside its block's registration: terminating requests reach the block
+    through the other eP-CSCF, which has no flow to the WIC (a WIC that kept the token and address
+    of its first log-in, reaching the failed eP-CSCF once it is up again).
 
     Where the registration lands is what is judged, not the answer: the text does not mandate a
     refusal, since "the IWF can communicate with any P-CSCF" (5.2.2.2), so a decomposed eP-CSCF
-    may register the WIC through the P-CSCF that holds the block. A 2xx of an eP-CSCF that holds a
-    live registration of the block passes; of a bundled eP-CSCF (one that registers blocks itself,
-    as the capture shows) that holds none while another does, fails. An IWF that registered no block
-    in the capture hands REGISTERs to a P-CSCF over its internal interface, which is not on the
-    wire: inconclusive. No live registration of the block at all is ``BLK_BEFORE_WIC``'s."""
+    may register the WIC through the P-CSCF that holds the block. A 2xx (to a REGISTER that binds a
+    contact) of an eP-CSCF that holds a live registration of the WIC's block passes. Of one that
+    holds none while another eP-CSCF does: inconclusive when the PICS says the SUT's IWF hands WICs
+    to whichever P-CSCF serves their block (``PICS_EPCSCF_IWF_ANY_PCSCF``), or when that eP-CSCF
+    registered no block in the capture (an IWF alone, whose hand-over is not on the wire); a fail
+    otherwise (an eP-CSCF that registers blocks itself, as the capture shows: its own registration
+    of this block ended, or it never had one). No live registration of the block at all is
+    ``BLK_BEFORE_WIC``'s."""
     say = _Say("REG_AT_BLOCK_HOLDER", flow)
     found = []
     for asked, final, block in _wic_registrations_granted(flow, ctx):
@@ -1410,6 +1421,13 @@ def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
         if mine:
             detail = f"{node} holds the registration of block {wimpu} (frame {mine[-1].frame})"
             found.append(say("pass", detail, final))
+        elif ctx.pics is not None and ctx.pics.get("PICS_EPCSCF_IWF_ANY_PCSCF") == "yes":
+            detail = (
+                f"{node} holds no registration of block {wimpu}, which {holders} does; the SUT's IWF hands "
+                "WICs to the P-CSCF serving their block (PICS_EPCSCF_IWF_ANY_PCSCF = yes, 5.2.2.2), which is "
+                "not on the wire"
+            )
+            found.append(say("inconclusive", detail, final))
         elif any(r.ep_cscf == node for r in ctx.knowledge.blocks):
             detail = (
                 f"the WIC was registered at {node}, which holds no registration of block {wimpu}"
@@ -1428,53 +1446,63 @@ def registered_at_block_holder(flow: Flow, ctx: Context) -> list[Finding]:
 
 
 PER_WIC_SLACK = 1.0
-"""Seconds after the 200 OK to a WIC within which a block registration still counts as made for it
+"""Seconds after the 200 OK to a WIC within which a REGISTER of the block still counts as sent for it
 (an eP-CSCF that answers the WIC first and registers the block right after)."""
+
+
+def _refresh_due(ctx: Context, binding: BlockRecord, at: float) -> bool:
+    """A refresh of ``binding`` at capture time ``at`` is due, or nearly: half its granted lifetime
+    has passed on the nodes' clock (the reference refreshes at half), less a margin (5 %, at least
+    1 s) for the eP-CSCF's timer."""
+    margin = max(1.0, 0.05 * binding.granted)
+    return ctx.knowledge.elapsed(binding.since, at) >= binding.granted / 2 - margin
 
 
 @rule(
     "BLK_NOT_PER_WIC",
     "TR 23.701 5.2.2.1; 5.2.2.5.1 options 1-2; 5.2.2.5.2",
-    "a WIC's registration does not make the eP-CSCF register its block again",
+    "a WIC's registration sends nothing to the S-CSCF (solution profile PROFILE_BLK_NO_PER_WIC)",
 )
 def block_not_registered_per_wic(flow: Flow, ctx: Context) -> list[Finding]:
-    """5.2.2.1: "A single IMS registration is performed per block of wIMPU" and "S-CSCF and HSS are
-    not impacted"; 5.2.2.5.1 registers the block "upon initialization" (option 1) or "upon receiving
-    the first individual IMPU registration request from a WIC" (option 2), and 5.2.2.5.2 has no step
-    towards the S-CSCF: "the wIMPU block has already registered in HSS". A WIC's REGISTER that
-    reaches an eP-CSCF holding a live registration of the WIC's block, with more than half of its
-    granted lifetime left (no refresh is due), and during which (up to ``PER_WIC_SLACK`` after the
-    WIC's 2xx) the same eP-CSCF's REGISTER of the block is accepted again, fails: the WIC's
-    registration reached the S-CSCF. Each other WIC registration in a live block passes; a WIC
-    registration with no live registration of its block at this eP-CSCF (the first of option 2,
-    a decomposed IWF) is not judged."""
+    """Solution profile, ``PROFILE_BLK_NO_PER_WIC``: 5.2.2.5.2 has no step towards the S-CSCF ("the
+    wIMPU block has already registered in HSS"), and 5.2.2.5.1 registers the block upon
+    initialisation (option 1) or upon the first WIC registration (option 2); the reference sends the
+    S-CSCF nothing for any other WIC registration. The text does not forbid more: a refresh of the
+    block's one binding is not a second registration (5.2.2.1 "a single IMS registration is
+    performed per block" stays ``BLK_SINGLE``'s), so a REGISTER of the block sent for a WIC is a
+    profile deviation, not a failure.
+
+    For each WIC registration answered 2xx at an eP-CSCF whose registration of the WIC's block is
+    live at the WIC's REGISTER: a REGISTER of that block, in the same registration (Call-ID), that
+    the eP-CSCF sends the S-CSCF from the WIC's REGISTER to ``PER_WIC_SLACK`` after its 2xx, whatever
+    its answer, while no refresh is due (:func:`_refresh_due`), deviates; none passes. A new
+    registration (another Call-ID: an eP-CSCF that restarted) and a WIC registration with no live
+    registration of its block at that eP-CSCF (option 2's first, a decomposed IWF) are not judged."""
     say = _Say("BLK_NOT_PER_WIC", flow)
     found = []
     for asked, final, block in _wic_registrations_granted(flow, ctx):
         node, start, end = asked.dst.node, asked.message.time, final.message.time + PER_WIC_SLACK
-        mine = [r for r in _block_records_of(ctx, block) if r.ep_cscf == node]
-        fresh = [
-            r
-            for r in mine
-            if r.since <= start
-            and not (r.removed_by and r.until <= start)
-            and ctx.knowledge.elapsed(r.since, start) < r.granted / 2
-        ]
-        if not fresh:
+        live = [r for r in _block_records_of(ctx, block) if r.ep_cscf == node and r.since <= start < r.until]
+        if not live:
             continue
-        again = [r for r in mine if start < r.since <= end]
-        wimpu = block.block.wimpu
-        if again:
+        binding, wimpu = live[-1], block.block.wimpu
+        sent = [
+            q
+            for q in ctx.knowledge.block_requests
+            if q.ep_cscf == node
+            and q.call_id == binding.call_id
+            and start <= q.time <= end
+            and not _refresh_due(ctx, binding, q.time)
+        ]
+        if sent:
             detail = (
-                f"{node} registered block {wimpu} again with the S-CSCF (200 OK at frame {again[0].frame}) "
-                f"during this WIC's registration, while its registration of frame {fresh[-1].frame} had more "
-                "than half of its lifetime left: a single IMS registration per block, the S-CSCF not "
-                "impacted by WICs"
+                f"{node} sent the S-CSCF a REGISTER of block {wimpu} (frame {sent[0].frame}) for this WIC's "
+                f"registration, its registration of frame {binding.frame} not due for refresh"
             )
-            found.append(say("fail", detail, final))
+            found.append(say.profile(ctx, "PROFILE_BLK_NO_PER_WIC", detail, final))
         else:
             detail = (
-                f"block {wimpu} registered by {node} at frame {fresh[-1].frame}; nothing sent to the S-CSCF"
+                f"block {wimpu} registered by {node} at frame {binding.frame}; nothing sent to the S-CSCF"
             )
             found.append(say("pass", detail, final))
     return say.summary(found)

@@ -45,6 +45,7 @@ GROUP_TITLES: Mapping[str, str] = {
     "NODE": "Roles: the nodes the SUT provides",
     "OPT": "Identity allocation options",
     "BLK": "Block registration options",
+    "EPCSCF": "Structure of the eP-CSCF (IWF and P-CSCF, 5.2.2.2)",
     "TOKEN": "Carriage of the WWSF token in the REGISTER",
     "FORKING": "Terminating sessions: forking",
     "NON": "Requests outside any session (MESSAGE)",

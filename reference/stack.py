@@ -477,6 +477,11 @@ class Stack:
         await self.crash_ep_cscf(name)
         await self.start_ep_cscf_again(name)
 
+    def can_start_again(self, name: str) -> bool:
+        """Whether :meth:`start_ep_cscf_again` can start eP-CSCF ``name`` once it has crashed: a
+        bundled eP-CSCF of this process (a decomposed one's parts are started apart)."""
+        return isinstance(self.ep_cscfs.get(name), EpCscf) and self._trusted is not None
+
     async def start_ep_cscf_again(self, name: str) -> None:
         """Start eP-CSCF ``name``, which crashed (:meth:`crash_ep_cscf`), again on its addresses with
         nothing kept in memory, as its operator would once it is repaired: with failover on it claims

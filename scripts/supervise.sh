@@ -25,6 +25,7 @@ while :; do
   if [ -e "$state/$name.restart" ]; then
     rm -f "$state/$name.restart"
   elif [ -e "$state/$name.down" ]; then
+    : > "$state/$name.pid"   # down: supervised.sh fail waits for this, start-again needs it
     while [ -e "$state/$name.down" ]; do sleep 0.1; done
   else
     exit "$status"

@@ -11,13 +11,15 @@
 # what it kept in memory is lost. After restart its supervisor starts it again at once with the same
 # arguments; after fail it stays down until start-again (its operator repairing it). restart and
 # start-again exit 0 once the new process accepts connections on its address, 1 if it does not within
-# 15 s; fail exits once the process is killed.
+# 15 s; fail exits 0 once the supervisor has seen the node end (it empties the pid file while the node
+# is down), so that a start-again right after it cannot be missed. A node that is not running, or
+# that cannot be killed, is an error (exit 1) and leaves no marker behind.
 set -eu
 [ $# -eq 3 ] || { echo "usage: supervised.sh restart|fail|start-again STATE_DIR NAME" >&2; exit 2; }
 action=$1
 state=$2
 name=$3
-[ -s "$state/$name.pid" ] && [ -s "$state/$name.address" ] || {
+[ -e "$state/$name.pid" ] && [ -s "$state/$name.address" ] || {
   echo "supervised.sh: $state has no $name run by supervise.sh" >&2
   exit 1
 }
@@ -25,14 +27,35 @@ old=$(cat "$state/$name.pid")
 read -r host port < "$state/$name.address"
 case $action in
   restart|fail)
+    kill -0 "$old" 2>/dev/null || { echo "supervised.sh: $name (pid $old) is not running" >&2; exit 1; }
     # the marker first: the supervisor reads it when the node ends
-    if [ "$action" = restart ]; then : > "$state/$name.restart"; else : > "$state/$name.down"; fi
-    # the children first in the list: once their parent is gone they would be re-parented
-    kill -KILL $(pgrep -P "$old") "$old"
-    [ "$action" = restart ] || exit 0
+    marker="$state/$name.$([ "$action" = restart ] && echo restart || echo down)"
+    : > "$marker"
+    # the children first: once their parent is gone they would be re-parented (one may have ended)
+    kill -KILL $(pgrep -P "$old") 2>/dev/null || true
+    if ! kill -KILL "$old" 2>/dev/null; then
+      rm -f "$marker"   # a marker left behind would act on the node's next end
+      echo "supervised.sh: could not kill $name (pid $old)" >&2
+      exit 1
+    fi
+    if [ "$action" = fail ]; then
+      # down once its supervisor has seen it end and emptied the pid file (then start-again may run)
+      deadline=$(($(date +%s) + 15))
+      while [ -s "$state/$name.pid" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || {
+          echo "supervised.sh: $name's supervisor did not see it end within 15 s" >&2
+          exit 1
+        }
+        sleep 0.05
+      done
+      exit 0
+    fi
     ;;
   start-again)
-    [ -e "$state/$name.down" ] || { echo "supervised.sh: $name was not made to fail (fail)" >&2; exit 1; }
+    [ -e "$state/$name.down" ] && [ ! -s "$state/$name.pid" ] || {
+      echo "supervised.sh: $name was not made to fail (fail)" >&2
+      exit 1
+    }
     rm -f "$state/$name.down"
     ;;
   *)

@@ -114,11 +114,11 @@ def blocks_do_not_share(world: World) -> None:
     expect.distinct_ep_cscfs(world.wwsf_directory())
 
 
-@then(parsers.re(rf"no WIC's registration made the eP-CSCF register {BLOCK} with the S-CSCF again"))
-def block_not_registered_per_wic(world: World, profile: ProfileChecks, wimpu: str) -> None:
-    """5.2.2.1 "A single IMS registration is performed per block of wIMPU" and "S-CSCF and HSS are
-    not impacted"; 5.2.2.5.1 registers the block upon initialisation (option 1) or upon the first WIC
-    registration (option 2), and 5.2.2.5.2 goes no further than the eP-CSCF and the wIMPU Registrar:
-    judged by BLK_NOT_PER_WIC on every WIC registration of the capture made while the block's
-    registration was fresh (a refresh the eP-CSCF's own timer makes is not one of them)."""
-    judged_by(world, profile, ["BLK_NOT_PER_WIC"], session=False)
+@then(parsers.re(rf"no WIC's registration made the eP-CSCF register {BLOCK} with the S-CSCF again, {CHOICE}"))
+def block_not_registered_per_wic(world: World, profile: ProfileChecks, wimpu: str, choice: str) -> None:
+    """Solution profile, ``PROFILE_BLK_NO_PER_WIC`` (a profile check: the text does not forbid a
+    refresh of the block's one binding): 5.2.2.5.1 registers the block upon initialisation (option 1)
+    or upon the first WIC registration (option 2), and 5.2.2.5.2 goes no further than the eP-CSCF
+    and the wIMPU Registrar. Judged by ``BLK_NOT_PER_WIC`` on every WIC registration of the capture
+    made while the block's registration was live and not due for refresh."""
+    judged_by(world, profile, ["BLK_NOT_PER_WIC"], choice, session=False)

@@ -10,9 +10,10 @@ from pytest_bdd import given, parsers, then, when
 from conformance.harness import expect
 from conformance.harness.loop import BackgroundLoop
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
+from conformance.harness.sut import Unobservable
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
-from steps.common import judged_by, pics_of, pixit_of, scenario_of
+from steps.common import pics_of, pixit_of, scenario_of
 
 EP = r'eP-CSCF "(?P<ep_cscf>[^"]+)"'
 BLOCK = r'block "(?P<wimpu>[^"]+)"'
@@ -90,7 +91,7 @@ def ep_cscf_failed_and_block_reallocated(
 ) -> None:
     """The initial condition of TP_WIMPU_LIFE_010: 5.2.2.2 carried out, as TP_WIMPU_LIFE_003 checks
     it (``ep_cscf`` failed, ``other`` registered the block and no other registration is left)."""
-    world.fail_ep_cscf(ep_cscf)
+    world.fail_ep_cscf_to_start_again(ep_cscf)
     live, _ = world.block_registered_by(wimpu, other, failover_within(request) + expect.EVENT_WAIT)
     expect.single_block_registration(live, wimpu, other)
 
@@ -117,14 +118,37 @@ def wic_registers_with_first_login(world: World, wic: str, user: str) -> None:
 
 
 @then(parsers.re(r'WIC "(?P<wic>[^"]+)" is registered within the registration of its block, or not at all'))
-def registered_within_block_or_not_at_all(world: World, profile: ProfileChecks, wic: str) -> None:
+def registered_within_block_or_not_at_all(world: World, wic: str) -> None:
     """5.2.2.2 and 5.2.2.5.2 step 3 (note: the block "has already registered in HSS"): where the
     registration lands is judged, not the answer (the text gives none for an eP-CSCF that no longer
     serves the block). A refused WebSocket or a final response other than a 2xx registers nothing; a
-    2xx is judged by ``REG_AT_BLOCK_HOLDER`` on every registration of the capture: the eP-CSCF that
-    registered the WIC holds a live registration of its block."""
+    2xx is judged by ``REG_AT_BLOCK_HOLDER`` on the flows since the eP-CSCF was started again (this
+    WIC's registration): the eP-CSCF that registered the WIC holds a live registration of its
+    block, and a 2xx the rule could not judge is inconclusive, not a pass."""
     if world.outcome.refused is not None:
         return
     response = world.outcome.response
     assert response is not None, f"WIC {wic}'s REGISTER got no final response"
-    judged_by(world, profile, ["REG_AT_BLOCK_HOLDER"], session=False)
+    if not 200 <= response.status < 300:
+        return
+    assert world.started_again_at is not None, "no eP-CSCF was started again in this scenario"
+    findings = world.verify_capture(["REG_AT_BLOCK_HOLDER"], world.started_again_at)
+    if not findings:
+        raise Unobservable(f"the {response.status} to WIC {wic}'s REGISTER could not be judged on the wire")
+    expect.rules_pass(findings, ["REG_AT_BLOCK_HOLDER"])
+
+
+@then(parsers.re(rf"{EP} has not registered {BLOCK} again since it was started again"))
+def not_registered_again_since_started(
+    world: World, request: pytest.FixtureRequest, ep_cscf: str, wimpu: str
+) -> None:
+    """5.2.2.1 "A single IMS registration is performed per block" and 5.2.2.2: the block stays with
+    the eP-CSCF it was re-allocated to; the eP-CSCF started again does not register it a second time.
+    An absence, watched for the PIXIT's failover time (how long an eP-CSCF takes to register a block
+    it serves), from when it was started again."""
+    assert world.started_again_at is not None, "no eP-CSCF was started again in this scenario"
+    again = world.block_registered_since(wimpu, ep_cscf, world.started_again_at, failover_within(request))
+    assert not again, (
+        f"eP-CSCF {ep_cscf} registered block {wimpu} again after it was started again (frame "
+        f"{again[0].frame}), while another eP-CSCF holds it: two registrations of one block"
+    )

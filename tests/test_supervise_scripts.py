@@ -181,6 +181,17 @@ def test_a_fail_keeps_the_node_down_until_it_is_started_again(tmp_path: Path) ->
         assert children_of(tmp_path)[0] != before[0] and not (tmp_path / "node.down").exists()
 
 
+def test_a_fail_of_a_node_that_is_down_says_so(tmp_path: Path) -> None:
+    """A second ``fail`` finds no process (its supervisor emptied the pid file): an error, and the
+    node is started again by ``start-again`` as after one ``fail``."""
+    with supervised(tmp_path) as (_, host, port):
+        assert supervised_sh("fail", tmp_path).returncode == 0
+        assert (tmp_path / "node.pid").read_text() == "", "the supervisor marks the node down"
+        again = supervised_sh("fail", tmp_path)
+        assert (again.returncode, "is not running" in again.stderr) == (1, True), again.stderr
+        assert supervised_sh("start-again", tmp_path).returncode == 0 and accepts(host, port)
+
+
 def test_a_start_again_of_a_node_that_did_not_fail_and_an_unknown_action_say_so(tmp_path: Path) -> None:
     with supervised(tmp_path):
         done = supervised_sh("start-again", tmp_path)

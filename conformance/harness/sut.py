@@ -154,6 +154,11 @@ class Sut:
             "([[ep_cscf]] restart) the PIXIT does not give"
         )
 
+    def can_start_again(self, name: str) -> bool:
+        """Whether :meth:`start_ep_cscf_again` can start eP-CSCF ``name`` after its failure (asked
+        before it is made to fail: a scenario that cannot start it again must not leave it down)."""
+        return False
+
     async def start_ep_cscf_again(self, name: str) -> None:
         """Start eP-CSCF ``name``, which :meth:`fail_ep_cscf` made fail, again on its addresses,
         as its operator would once it is repaired."""
@@ -305,6 +310,9 @@ class ReferenceSut(Sut):
 
     async def restart_ep_cscf(self, name: str) -> None:
         await self.stack.restart_ep_cscf(name)
+
+    def can_start_again(self, name: str) -> bool:
+        return self.stack.can_start_again(name)
 
     async def start_ep_cscf_again(self, name: str) -> None:
         await self.stack.start_ep_cscf_again(name)
@@ -531,6 +539,10 @@ class ExternalSut(Sut):
             await super().restart_ep_cscf(name)
             return
         await self._fault_injection(f"the restart command of {name}", command)
+
+    def can_start_again(self, name: str) -> bool:
+        node = self.pixit.nodes.get(name)
+        return node is not None and bool(node.fail and node.start_again)
 
     async def start_ep_cscf_again(self, name: str) -> None:
         """Run the PIXIT's ``[[ep_cscf]] start_again`` command of ``name`` (Unobservable without one)."""

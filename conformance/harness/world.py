@@ -215,6 +215,8 @@ class World:
         "Seconds from an eP-CSCF's failure until its block was seen re-registered by another."
         self.restarted_at: float | None = None
         "When (the capture's clock) the scenario last restarted an eP-CSCF (:meth:`restart_ep_cscf`)."
+        self.started_again_at: float | None = None
+        "When a failed eP-CSCF was started again (:meth:`start_ep_cscf_again`), on the capture's clock."
         self._jumps: list[tuple[float, float]] = []
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
         self._registrar_stalled = False
@@ -415,8 +417,20 @@ class World:
         self.restarted_at = time.time()
         self._drop_wics_of(name, self.sut.restart_ep_cscf(name))
 
+    def fail_ep_cscf_to_start_again(self, name: str) -> None:
+        """:meth:`fail_ep_cscf`, for a scenario that starts ``name`` again later: Unobservable first,
+        with the eP-CSCF left running, when the SUT cannot be started again."""
+        if not self.sut.can_start_again(name):
+            raise Unobservable(
+                f"eP-CSCF {name} cannot be started again after its failure (an external one needs the "
+                "PIXIT's [[ep_cscf]] fail and start_again commands): it is not made to fail"
+            )
+        self.fail_ep_cscf(name)
+
     def start_ep_cscf_again(self, name: str) -> None:
-        """eP-CSCF ``name``, which failed (:meth:`fail_ep_cscf`), is started again on its addresses."""
+        """eP-CSCF ``name``, which failed (:meth:`fail_ep_cscf`), is started again on its addresses;
+        :attr:`started_again_at` (the capture's clock) is when."""
+        self.started_again_at = time.time()
         self.loop.run(self.sut.start_ep_cscf_again(name))
 
     def _drop_wics_of(self, name: str, event: Coroutine[Any, Any, None]) -> None:

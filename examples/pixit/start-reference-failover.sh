@@ -31,8 +31,9 @@ for arg in "$@"; do
 done
 up registrar,wwsf,i-cscf,s-cscf,ep-cscf2 "$@" &
 others=$!
-# ep-cscf1's SIP port (failover-stack.toml) is where supervised.sh sees it accept again
-sh ../../scripts/supervise.sh "$state" ep-cscf1 "$host" 5080 \
+# ep-cscf1's WSS port (failover-stack.toml), the last it binds (after its SIP port), is where
+# supervised.sh sees it accept again: a WIC can connect once it does
+sh ../../scripts/supervise.sh "$state" ep-cscf1 "$host" 7443 \
     python3 -m reference.cli up --config failover-stack.toml --state-dir "$state" \
     --clock-offset-file "$state/clock-offset" --nodes ep-cscf1 "$@" &
 wait "$others"     # its status is the script's: a node that cannot start fails the start

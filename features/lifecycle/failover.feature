@@ -54,4 +54,5 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
       When eP-CSCF "ep-cscf1" is started again
       And WIC "A3" of alice connects with the address and the token of alice's first log-in and registers
       Then WIC "A3" is registered within the registration of its block, or not at all
+      And eP-CSCF "ep-cscf1" has not registered block "sip:wrtc-!.*!@block1.ims.example.net" again since it was started again
       And eP-CSCF "ep-cscf2" has registered block "sip:wrtc-!.*!@block1.ims.example.net" with the S-CSCF, and no other registration of it is left

@@ -86,7 +86,7 @@ Feature: 5.2.2.5.1 Block registration of the wIMPU range
     Scenario Outline: WICs registering in a block add no IMS registration of the block
       Given <user> has registered from 2 WICs
       Then the S-CSCF holds a single registration of block "<wIMPU block>", made by eP-CSCF "<eP-CSCF>"
-      And no WIC's registration made the eP-CSCF register block "<wIMPU block>" with the S-CSCF again
+      And no WIC's registration made the eP-CSCF register block "<wIMPU block>" with the S-CSCF again, as the solution profile chooses (PROFILE_BLK_NO_PER_WIC)
 
       @option_a
       Examples: block of option 1

@@ -718,25 +718,43 @@ class TestBlockRegistration:
         first.block_registration(PCSCF1, BLOCK1)  # option 2: upon the first WIC registration
         assert findings(first, "BLK_NOT_PER_WIC") == []
 
-    def test_a_block_registered_again_for_each_wic_fails(self) -> None:
-        """A vendor's eP-CSCF that sends the block's REGISTER again on every WIC registration (blind
-        fault ``pcscf_block_per_wic``): the second one, while the block's registration is fresh."""
+    def _per_wic(self, answer: int = 200, expires: int = 600, early: float = 0.0) -> Wire:
+        """Block 1 registered; ``early`` s later a WIC registers and the eP-CSCF sends the block's
+        REGISTER again in the same registration (its answer ``answer``)."""
         w = Wire()
-        w.block_registration(PCSCF1, BLOCK1)
+        w.block_registration(PCSCF1, BLOCK1, expires=expires)
+        w.time += early
         w.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
-        w.block_registration(PCSCF1, BLOCK1, cseq=3)
-        (finding,) = findings(w, "BLK_NOT_PER_WIC")
-        assert finding.verdict == "fail" and "registered block" in finding.detail, finding
+        w.block_registration(PCSCF1, BLOCK1, cseq=3, answer=answer, expires=expires)
+        return w
+
+    def test_a_block_registered_again_for_a_wic_deviates_from_the_profile(self) -> None:
+        """A vendor's eP-CSCF that sends the block's REGISTER again on every WIC registration (blind
+        fault ``pcscf_block_per_wic``): a profile deviation (``PROFILE_BLK_NO_PER_WIC``), not a FAIL,
+        since a refresh of the block's one binding is not a second registration; answered or not."""
+        for answer in (200, 500):
+            (finding,) = findings(self._per_wic(answer), "BLK_NOT_PER_WIC")
+            assert finding.verdict == "deviation" and finding.choice == "PROFILE_BLK_NO_PER_WIC", finding
+        (allowed,) = findings(self._per_wic(), "BLK_NOT_PER_WIC", pics={"PICS_PROFILE_BLK_NO_PER_WIC": "no"})
+        assert allowed.verdict == "pass" and "PICS_PROFILE_BLK_NO_PER_WIC = no" in allowed.detail
 
     def test_a_refresh_due_during_a_wic_registration_is_not_per_wic(self) -> None:
-        """A refresh of the block when less than half its lifetime is left is the eP-CSCF's own timer,
-        whenever a WIC registers."""
+        """A refresh when half the lifetime (less the margin) has passed is the eP-CSCF's own timer,
+        whenever a WIC registers: at 299.8 s of 600 (the reference refreshes at 300 s) too."""
+        for expires, early in ((10, 6.0), (600, 299.8)):
+            (finding,) = findings(self._per_wic(expires=expires, early=early), "BLK_NOT_PER_WIC")
+            assert finding.verdict == "pass", (expires, early, finding)
+        (early,) = findings(self._per_wic(expires=600, early=200.0), "BLK_NOT_PER_WIC")
+        assert early.verdict == "deviation", early  # a third of the lifetime: no refresh is due
+
+    def test_a_new_registration_of_the_block_is_not_a_refresh_for_the_wic(self) -> None:
+        """An eP-CSCF that restarted registers its block anew (another Call-ID) upon a WIC's
+        registration (option 2): not judged as sent for that WIC."""
         w = Wire()
-        w.block_registration(PCSCF1, BLOCK1, expires=10)
-        w.time += 6
+        w.block_registration(PCSCF1, BLOCK1, call_id="before-restart")
         w.wic_registration(WIC1, IWF1, ALICE, call_id="r1")
-        w.block_registration(PCSCF1, BLOCK1, cseq=3)
-        assert findings(w, "BLK_NOT_PER_WIC") == []
+        w.block_registration(PCSCF1, BLOCK1, call_id="after-restart")
+        assert [f.verdict for f in findings(w, "BLK_NOT_PER_WIC")] == ["pass"]
 
     def test_no_block_registration_in_the_capture_is_inconclusive(self) -> None:
         w = Wire()
@@ -841,6 +859,15 @@ class TestReallocation:
         refused = failover()
         refused.wic_registration(WIC1, IWF1, ALICE, call_id="stale", status=503, store=False)
         assert verdicts(refused, "REG_AT_BLOCK_HOLDER", STANDBY) == []
+
+    def test_a_decomposed_eps_iwf_declared_in_the_pics_is_inconclusive(self) -> None:
+        """5.2.2.2 "The IWF can communicate with any P-CSCF": a SUT whose PICS says its IWF hands WICs
+        to the P-CSCF serving their block may have registered the WIC there; not on the wire."""
+        w = failover()
+        w.wic_registration(WIC1, IWF1, ALICE, call_id="stale")
+        pics = {"PICS_EPCSCF_IWF_ANY_PCSCF": "yes"}
+        (finding,) = findings(w, "REG_AT_BLOCK_HOLDER", STANDBY, pics=pics)
+        assert finding.verdict == "inconclusive" and "PICS_EPCSCF_IWF_ANY_PCSCF = yes" in finding.detail
 
     def test_an_iwf_that_registered_no_block_is_inconclusive(self) -> None:
         """A decomposed IWF hands the REGISTER to a P-CSCF over its internal interface (5.2.2.2):

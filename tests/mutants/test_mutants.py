@@ -159,6 +159,8 @@ GUARDS: dict[str, str] = {
 
 
 PROFILE_ONLY: dict[str, str] = {
+    # the block's one binding is only refreshed more often: the text's single registration holds
+    "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
     # 5.2.2.5.3 step 2 is only "not applicable" in option A: a W6 read is the text's to allow
     "option_a_w6": "PROFILE_ORIG_OPTA_NO_W6",
     # the session goes on asserting the registered identity (the text's check holds); the refusal is
