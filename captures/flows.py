@@ -922,7 +922,7 @@ class Knowledge:
         external = identity_key(str(data.get("external_identity") or ""))
         if external is None and not info.is_request and info.path.startswith("/w7/"):
             asked = http_identities(dataclasses.replace(info, body=b""))
-            external = next((k for k in asked if k != impu), None)
+            external = min((k for k in asked if k != impu), default=None)  # deterministic: a set
         if impu and external and impu != external:
             self._put(self.aliases, external, impu, self.limit)
             self._put(self.aliases, impu, external, self.limit)
