@@ -121,7 +121,8 @@ def wic_registers_with_first_login(world: World, wic: str, user: str) -> None:
 def registered_within_block_or_not_at_all(world: World, wic: str) -> None:
     """5.2.2.2 and 5.2.2.5.2 step 3 (note: the block "has already registered in HSS"): where the
     registration lands is judged, not the answer (the text gives none for an eP-CSCF that no longer
-    serves the block). A refused WebSocket or a final response other than a 2xx registers nothing; a
+    serves the block). A refused WebSocket registers nothing; a final response other than a 2xx must
+    leave nothing in the wIMPU Registrar either (read over W6); a
     2xx is judged by ``REG_AT_BLOCK_HOLDER`` on the flows since the eP-CSCF was started again (this
     WIC's registration): the eP-CSCF that registered the WIC holds a live registration of its
     block, and a 2xx the rule could not judge is inconclusive, not a pass."""
@@ -130,6 +131,12 @@ def registered_within_block_or_not_at_all(world: World, wic: str) -> None:
     response = world.outcome.response
     assert response is not None, f"WIC {wic}'s REGISTER got no final response"
     if not 200 <= response.status < 300:
+        # refused, and nothing stored either: the registrar, read over W6, holds no contact of it
+        entry = world.registration_of(world.user_of(wic))
+        contact = world.contact_uri(wic)
+        assert entry is None or contact not in [c.uri for c in entry.contacts], (
+            f"WIC {wic} got {response.status}, yet the wIMPU Registrar holds its contact {contact}"
+        )
         return
     assert world.started_again_at is not None, "no eP-CSCF was started again in this scenario"
     findings = world.verify_capture(["REG_AT_BLOCK_HOLDER"], world.started_again_at)
