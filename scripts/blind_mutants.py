@@ -32,6 +32,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX  # noqa: E402  (after ROOT is importable)
+
 MUTANTS = ROOT / "tests" / "mutants"
 ENV = "WIMPU_BLIND_FAULT"
 
@@ -71,7 +76,7 @@ def _catalogue() -> dict[str, tuple[str, str, str]]:
     return {name: (node, clause, text) for name, (node, clause, text) in json.loads(out.stdout).items()}
 
 
-DEVIATION = "profile deviation: "
+DEVIATION = PREFIX
 "How a PROFILE DEVIATION verdict's skip reason begins (``reports.results``), then the choice's name."
 
 
@@ -89,8 +94,14 @@ def read_junit(path: Path) -> tuple[list[str], int, list[str]]:
         elif skipped is None:
             passed += 1
         elif (reason := skipped.get("message", "")).startswith(DEVIATION):
-            choice = reason.removeprefix(DEVIATION).partition(":")[0].strip()
-            deviated.append(f"{name} ({choice})")
+            # every choice the scenario deviated from (one ``profile.deviation`` property each); the
+            # skip reason names only the first, and is the fallback of a run without properties
+            properties = case.iterfind(f"properties/property[@name='{DEVIATION_PROPERTY}']")
+            found = [p.get("value", "") for p in properties]
+            choices = dict.fromkeys(v.partition(":")[0].strip() for v in found) or {
+                reason.removeprefix(DEVIATION).partition(":")[0].strip(): None
+            }
+            deviated.append(f"{name} ({', '.join(choices)})")
     return failed, passed, deviated
 
 

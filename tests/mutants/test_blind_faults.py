@@ -67,6 +67,12 @@ JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="py
 <testcase classname="steps.test_a" name="test_passes"/>
 <testcase classname="steps.test_b" name="test_deviates"><skipped type="pytest.skip"
  message="profile deviation: PROFILE_TERM_CANCEL_REASON: the CANCEL carries no Reason"/></testcase>
+<testcase classname="steps.test_b" name="test_deviates_twice"><properties>
+<property name="profile.deviation" value="PROFILE_BLK_NO_PER_WIC: a block REGISTER per WIC"/>
+<property name="profile.deviation" value="PROFILE_TERM_CANCEL_REASON: the CANCEL carries no Reason"/>
+<property name="profile.deviation" value="PROFILE_BLK_NO_PER_WIC: again"/></properties>
+<skipped type="pytest.skip"
+ message="profile deviation: PROFILE_BLK_NO_PER_WIC: a block REGISTER per WIC"/></testcase>
 <testcase classname="steps.test_b" name="test_inconclusive"><skipped type="pytest.skip"
  message="inconclusive: no capture"/></testcase>
 </testsuite></testsuites>"""
@@ -80,9 +86,12 @@ def test_a_fault_ending_in_profile_deviation_only_is_reported_apart(tmp_path: Pa
     junit.write_text(JUNIT)
     failed, passed, deviated = script.read_junit(junit)
     assert failed == ["steps.test_a::test_fails"] and passed == 1
-    assert deviated == ["steps.test_b::test_deviates (PROFILE_TERM_CANCEL_REASON)"]
+    assert deviated == [  # every choice a scenario deviated from, from its properties, once each
+        "steps.test_b::test_deviates (PROFILE_TERM_CANCEL_REASON)",
+        "steps.test_b::test_deviates_twice (PROFILE_BLK_NO_PER_WIC, PROFILE_TERM_CANCEL_REASON)",
+    ]
     caught = script.Run("a", failed, passed, 1.0)
-    profile = script.Run("b", [], passed, 1.0, None, deviated)
+    profile = script.Run("b", [], passed, 1.0, None, deviated[:1])
     missed = script.Run("c", [], passed, 1.0)
     assert [r.status for r in (caught, profile, missed)] == ["caught", "profile deviation", "missed"]
     rate = script.rate([caught, profile, missed])
