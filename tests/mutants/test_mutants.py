@@ -135,6 +135,7 @@ GUARDS: dict[str, str] = {
     # an eP-CSCF back after its block was re-allocated (5.2.2.2, 5.2.2.5.2 step 3 inopportune)
     "primary_serves_without_lease": "TP_WIMPU_LIFE_010",
     "state_restored_after_crash": "TP_WIMPU_LIFE_010",
+    "refused_after_binding": "TP_WIMPU_LIFE_010",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -818,6 +818,37 @@ def _state_restored_after_crash(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(block_registration, "block_registration_due", due)
 
 
+def _refused_after_binding(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF writes the WIC's binding to the wIMPU Registrar first and asks whether it still
+    serves the block only then: back after its block was re-allocated (5.2.2.2), it answers the WIC
+    503 as it should, but the contact it stored over W6 stays, at an eP-CSCF that no longer holds the
+    block (a check made after the write, never rolled back)."""
+    from reference.nodes.p_cscf.flows import register_wic
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request, Response
+    from reference.sip.transaction import make_response
+
+    original = Pcscf.register
+
+    async def register(self: Pcscf, request: Request, flow_token: str, identity: str) -> Response:
+        try:
+            block = self.block_for(identity)
+        except Exception:  # the original answers it (400)
+            block = None
+        if block is None or self.serves(block):
+            return await original(self, request, flow_token, identity)
+        flow = register_wic(
+            request, identity=identity, block=block, flow=flow_token, path=(), policy=self.policy, to_tag="f"
+        )
+        answer: Response = await self._drive(flow, flow_token)
+        if not 200 <= answer.status < 300:
+            return answer
+        refused = make_response(request, 503, "wIMPU block not served by this eP-CSCF", to_tag="f")
+        return refused.with_header("Retry-After", "5")
+
+    mp.setattr(Pcscf, "register", register)
+
+
 def _block_refreshed_per_wic(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF keeps its block registration alive with the WICs' activity: once a WIC's
     registration is stored, it refreshes the block's registration with the S-CSCF before it answers
@@ -1761,6 +1792,11 @@ FAULTS: Mapping[str, Fault] = {
         "back from a crash, the eP-CSCF restores its saved state: it registers WICs of its configured "
         "blocks as if it still held them and their registration, which another eP-CSCF took (5.2.2.2)",
         _state_restored_after_crash,
+    ),
+    "refused_after_binding": Fault(
+        "back after its block went to another eP-CSCF, the eP-CSCF answers the WIC 503 but only after it "
+        "stored the WIC's contact over W6, which it never removes (5.2.2.2, 5.2.2.5.2 step 6)",
+        _refused_after_binding,
     ),
     "block_refreshed_per_wic": Fault(
         "the eP-CSCF refreshes its block's registration with the S-CSCF on every WIC registration, before "
