@@ -473,6 +473,19 @@ def remote_has_called(world: World, user: str, wic: str) -> None:
     expect.single(world.received_by_wic(wic, "INVITE"), f"INVITE at WIC {wic}")
 
 
+@given(parsers.re(rf"the remote party has called {USER} and WIC (?P<number>\d+) of that user has answered"))
+def remote_has_called_numbered(world: World, user: str, number: str) -> None:
+    """A session that reached WIC ``number`` of ``user`` (5.2.2.5.4 steps 1-5), which answered it."""
+    remote_has_called(world, user, world.wic_number(user, int(number)))
+
+
+@when(parsers.re(r"the remote party sends a (?P<method>[A-Z]+) in its session"))
+def remote_in_dialog(world: World, method: str) -> None:
+    """A request of the core towards the WIC in the session (5.2.2.5.4 step 5), on the dialog's
+    route set: the eP-CSCF's Record-Route names the WIC's flow (RFC 5626 5.3)."""
+    world.remote_in_dialog(method)
+
+
 @when(parsers.re(rf"the remote party calls {IDENTITY}"))
 def remote_calls(world: World, identity: str) -> None:
     world.call(identity)
@@ -593,11 +606,11 @@ def numbered_wic_invited(world: World, number: str, user: str) -> None:
     expect.single(world.received_by_wic(name, "INVITE"), f"INVITE at WIC {name}")
 
 
-@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no INVITE"))
-def numbered_wic_not_invited(world: World, number: str, user: str) -> None:
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no (?P<method>INVITE|BYE)$"))
+def numbered_wic_not_invited(world: World, number: str, user: str, method: str) -> None:
     world.settle()
     name = world.wic_number(user, int(number))
-    expect.none(world.received_by_wic(name, "INVITE", at_least=0), f"INVITE at WIC {name}")
+    expect.none(world.received_by_wic(name, method, at_least=0), f"{method} at WIC {name}")
 
 
 @then(parsers.re(rf"every WIC of {USER} receives the INVITE"))

@@ -48,6 +48,10 @@ class RemoteParty:
         "(Call-ID, Reason) of each ringing INVITE a CANCEL ended, in order."
         self.service_route: tuple[str, ...] = ()
         "The Service-Route of this party's IMS registration (:meth:`register_in_ims`), ``<uri>`` each."
+        self.established: list[tuple[Request, Response]] = []
+        "(the INVITE as sent, its 2xx) of each session this party placed that was set up, in order."
+        self._local_cseq: dict[str, int] = {}
+        "The last CSeq number this party used in each of those dialogs, by Call-ID (RFC 3261 12.2.1.1)."
         self._registration: BlockRegistration | None = None
         self._timers = Timers()
         "The refresh of its IMS registration, on real time (a peer of the suite's, not the SUT's clock)."
@@ -237,6 +241,38 @@ class RemoteParty:
         if 200 <= final.status < 300:
             ack = self.ack_for(invite, final)
             await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
+            self.established.append((invite, final))
+
+    async def in_dialog(self, method: str, *, wait: float = EVENT_WAIT) -> Response | None:
+        """Send ``method`` (a BYE, an INFO) in the last session this party set up, on the dialog's
+        route set (RFC 3261 12.2.1.1). Returns its final response; None if none came within
+        ``wait`` seconds (the client transaction's own 408 would come only at Timer F, 32 s)."""
+        assert self.established, "the remote party set up no session"
+        invite, final = self.established[-1]
+        request = self.in_dialog_request(invite, final, method)
+        target = Resolver().resolve(next_hop_uri(request.uri, request.get_all("Route")))
+        try:
+            return await asyncio.wait_for(self.node.send_request(request, target).final, wait)
+        except TimeoutError:
+            return None
+
+    def in_dialog_request(self, invite: Request, response: Response, method: str) -> Request:
+        """A request in the dialog ``response`` (a 2xx) set up for ``invite`` (RFC 3261 12.2.1.1:
+        the remote target as Request-URI, the route set, the dialog's tags, the next CSeq)."""
+        cseq = self._local_cseq.get(invite.call_id, invite.cseq.number) + 1
+        self._local_cseq[invite.call_id] = cseq
+        routes = list(reversed(response.get_all("Record-Route")))
+        headers = (
+            Header("Max-Forwards", "70"),
+            Header("To", response.get("To") or ""),
+            Header("From", invite.get("From") or ""),
+            Header("Call-ID", invite.call_id),
+            Header("CSeq", f"{cseq} {method}"),
+            *(Header("Route", r) for r in routes),
+            Header("Content-Length", "0"),
+        )
+        target = response.contacts[0].uri if response.contacts else invite.uri
+        return Request(headers=headers, body=b"", method=method, uri=target)
 
     def final_responses_to_last_call(self) -> list[tuple[float, Response]]:
         """(arrival time, response) of every final response to the last session placed."""

@@ -954,6 +954,20 @@ class World:
         remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
+    def remote_in_dialog(self, method: str) -> Response | None:
+        """The remote party sends ``method`` in the session it set up last (5.2.2.5.4 step 5, a
+        request of the core towards the WIC in its dialog). The answer is the session's status and
+        the outcome; None when none came within :data:`EVENT_WAIT`."""
+        assert self.remote is not None, "no remote party in this scenario"
+        remote = self.remote
+        called = self.session.called if self.session is not None else ""
+        started, wall = time.monotonic(), time.time()
+        response = self.loop.run(remote.in_dialog(method))
+        status = response.status if response is not None else None
+        self.session = Session("the remote party", called, started, wall, time.time(), status)
+        self.outcome = Outcome(response=response)
+        return response
+
     def call_held_at_scscf(
         self, user: str, meanwhile: Callable[[], Awaitable[object]], *, within: float = EVENT_WAIT
     ) -> Response | None:

@@ -346,6 +346,11 @@ EXPECTED: dict[str, str] = {
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[bob]": PASS,
     "test_when_one_wic_deregisters_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
     "test_when_one_wic_deregisters_a_session_to_the_user_still_reaches_the_other_wic[bob]": PASS,
+    # TP_WIMPU_LIFE_011: route[IN_DIALOG] answers 430 once tcpops finds the dialog's connection gone
+    "test_a_request_of_a_session_whose_wics_websocket_has_closed_reaches_none_of_the_users_other"
+    "_wics[alice]": PASS,
+    "test_a_request_of_a_session_whose_wics_websocket_has_closed_reaches_none_of_the_users_other"
+    "_wics[bob]": PASS,
 }
 
 

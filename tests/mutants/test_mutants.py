@@ -136,6 +136,9 @@ GUARDS: dict[str, str] = {
     "primary_serves_without_lease": "TP_WIMPU_LIFE_010",
     "state_restored_after_crash": "TP_WIMPU_LIFE_010",
     "refused_after_binding": "TP_WIMPU_LIFE_010",
+    # a request of a session whose WIC's WebSocket closed (5.2.2.5.4 step 5, inopportune)
+    "dead_flow_to_other_flow": "TP_WIMPU_LIFE_011",
+    "dead_flow_no_430": "TP_WIMPU_LIFE_011",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",
@@ -162,6 +165,8 @@ GUARDS: dict[str, str] = {
 PROFILE_ONLY: dict[str, str] = {
     # the block's one binding is only refreshed more often: the text's single registration holds
     "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
+    # the request reaches no other WIC (the text's check holds); only the answer is not 430
+    "dead_flow_no_430": "PROFILE_LIFE_DEAD_FLOW_430",
     # 5.2.2.5.3 step 2 is only "not applicable" in option A: a W6 read is the text's to allow
     "option_a_w6": "PROFILE_ORIG_OPTA_NO_W6",
     # the session goes on asserting the registered identity (the text's check holds); the refusal is

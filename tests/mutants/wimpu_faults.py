@@ -849,6 +849,65 @@ def _refused_after_binding(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "register", register)
 
 
+def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
+    """A "flow recovery" of the eP-CSCF: when the flow a request of a session from the core names
+    (its Record-Route) has closed, the eP-CSCF sends the request over another open flow on which
+    the called identity (the dialog's To) is registered, to another WIC of the user, which never
+    joined the dialog (5.2.2.5.4 step 5; RFC 5626 5.3 keeps a dialog on its flow)."""
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.identity import IdentityError, same_identity
+    from reference.sip.message import Request
+    from reference.sip.transaction import ServerTransaction
+    from reference.transport.endpoint import Target
+    from reference.transport.proxy_shell import Branch, proxy
+
+    original = Pcscf._in_dialog_from_core
+
+    def registered_as(pcscf: Pcscf, flow: str, identity: str) -> bool:
+        try:
+            return any(same_identity(i, identity) for i in pcscf.registrations.identities_on(flow))
+        except IdentityError:
+            return False
+
+    async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
+        flow = self.dialogs.flow_of_route(request)
+        if flow is None or self.iwf.flow_is_open(flow):
+            return await original(self, tx, request)
+        called = str(request.to.uri)
+        flows = self.registrations.flows()
+        others = [f for f in flows if self.iwf.flow_is_open(f) and registered_as(self, f, called)]
+        if not others:
+            return await original(self, tx, request)
+        onward = request.without_first_value("Route")
+        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, others[0]), request=onward)
+        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+
+    mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
+def _dead_flow_no_430(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF does not check the flow a request of a session from the core names: it hands the
+    request to the closed flow, and the caller gets the answer the failed send makes (a 5xx), not
+    430 Flow Failed (RFC 5626 5.3; a profile choice, PROFILE_LIFE_DEAD_FLOW_430)."""
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request
+    from reference.sip.transaction import ServerTransaction
+    from reference.transport.endpoint import Target
+    from reference.transport.proxy_shell import Branch, proxy
+
+    original = Pcscf._in_dialog_from_core
+
+    async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
+        flow = self.dialogs.flow_of_route(request)
+        if flow is None or self.iwf.flow_is_open(flow):
+            return await original(self, tx, request)
+        onward = request.without_first_value("Route")
+        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, flow), request=onward)
+        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+
+    mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
 def _block_refreshed_per_wic(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF keeps its block registration alive with the WICs' activity: once a WIC's
     registration is stored, it refreshes the block's registration with the S-CSCF before it answers
@@ -1797,6 +1856,16 @@ FAULTS: Mapping[str, Fault] = {
         "back after its block went to another eP-CSCF, the eP-CSCF answers the WIC 503 but only after it "
         "stored the WIC's contact over W6, which it never removes (5.2.2.2, 5.2.2.5.2 step 6)",
         _refused_after_binding,
+    ),
+    "dead_flow_to_other_flow": Fault(
+        "when the WebSocket of a session's WIC has closed, the eP-CSCF sends a request of that session "
+        "from the core to another WIC registered with the called identity (5.2.2.5.4 step 5)",
+        _dead_flow_to_other_flow,
+    ),
+    "dead_flow_no_430": Fault(
+        "the eP-CSCF hands a request of a session to the closed WebSocket of its WIC, the caller gets the "
+        "failed send's 5xx, not 430 Flow Failed (RFC 5626 5.3; a profile choice)",
+        _dead_flow_no_430,
     ),
     "block_refreshed_per_wic": Fault(
         "the eP-CSCF refreshes its block's registration with the S-CSCF on every WIC registration, before "
