@@ -62,6 +62,13 @@ def block_interval_all_but_one_second(world: World, wimpu: str) -> None:
     world.let_time_pass(world.block_granted(wimpu) - 1)
 
 
+@given(parsers.re(rf"the S-CSCF stops answering the registrations of {BLOCK}"))
+def scscf_ignores_block(world: World, wimpu: str) -> None:
+    """The S-CSCF becomes unreachable for the block's REGISTERs (its refreshes go unanswered); it
+    serves everything else. Only where the S-CSCF is the tester's (otherwise inconclusive)."""
+    world.scscf_ignores_block(wimpu)
+
+
 @when(parsers.re(rf"the registration interval the S-CSCF granted to {BLOCK} passes once more"))
 def block_interval_passes(world: World, wimpu: str) -> None:
     world.let_time_pass(world.block_granted(wimpu))

@@ -52,6 +52,7 @@ from reference.sip.timers import TimerValues
 from reference.sip.transaction_server import ServerTransaction
 from reference.transport.endpoint import Source
 from reference.transport.proxy_shell import TIMER_C
+from reference.transport.sip_node import SipNode
 
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
@@ -221,6 +222,8 @@ class World:
         "(capture-clock time, seconds): each time the tester moved an external SUT's clock."
         self._registrar_stalled = False
         "The wIMPU Registrar was made to stop answering (:meth:`stall_registrar`) and not resumed."
+        self._scscf_restore: tuple[SipNode, Any] | None = None
+        "The S-CSCF node and its own request handler, while :meth:`scscf_ignores_block` holds."
         self.registrations_at_once: list[Response] = []
         "The final responses to the REGISTERs of :meth:`register_wics_at_once`, in WIC order."
 
@@ -238,6 +241,9 @@ class World:
         topology = self._topology()
 
         async def stop() -> None:
+            if self._scscf_restore is not None:  # the emulated S-CSCF may serve the next scenario
+                node, handler = self._scscf_restore
+                node.on_request, self._scscf_restore = handler, None
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
                 if self._registrar_stalled:  # a stopped process cannot even take its SIGTERM
                     self._registrar_stalled = False
@@ -401,6 +407,32 @@ class World:
         answered), until :meth:`resume_registrar` or the end of the scenario."""
         self.loop.run(self.sut.stall_registrar())
         self._registrar_stalled = True
+
+    def scscf_ignores_block(self, wimpu: str) -> None:
+        """The S-CSCF stops answering the REGISTERs of block ``wimpu`` (an S-CSCF unreachable for
+        them: nothing is answered, not even 100 Trying), until the end of the scenario. Its other
+        requests are served as before. Only where the S-CSCF runs in the suite's process
+        (:meth:`Sut.scscf_node`; elsewhere :class:`Unobservable`, the scenario is inconclusive)."""
+        try:
+            node = self.sut.scscf_node()
+        except Unobservable:
+            raise Unobservable(
+                "the S-CSCF runs outside the suite's process: the suite cannot make it stop answering "
+                "a block's registrations"
+            ) from None
+        original = node.on_request
+        assert original is not None, "the S-CSCF serves no requests"
+        blocks = [b for b in self.sut.blocks() if str(b.block.wimpu) == wimpu]
+        assert blocks and blocks[0].representative, f"the PIXIT gives no distinct IMPU of block {wimpu}"
+        registered = identity_key(blocks[0].representative)
+
+        async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
+            if request.method == "REGISTER" and identity_key(request.to.uri) == registered:
+                return  # dropped: the eP-CSCF's client transaction ends with its own Timer F
+            await original(tx, request, source)
+
+        node.on_request = on_request
+        self._scscf_restore = (node, original)
 
     def resume_registrar(self) -> None:
         """The wIMPU Registrar answers again."""

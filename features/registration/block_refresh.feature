@@ -46,3 +46,24 @@ Feature: 5.2.2.5.1 The block registration is kept alive
       Then the eP-CSCF answers 200
       When the remote party calls bob
       Then the remote party receives 200
+
+  Rule: 5.2.2.5.1 - a block whose registration ran out registers no WIC
+
+    A WIC registers within its block's single IMS registration ("the wIMPU block has already
+    registered in HSS", 5.2.2.5.2 step 5 note). When the S-CSCF stops answering the block's
+    refreshes, the block's registration runs out at the end of the interval the S-CSCF granted;
+    from then on the S-CSCF no longer routes the block's sessions to this eP-CSCF, and a WIC that
+    registers must not be told it is registered (nor be stored in the wIMPU Registrar). The S-CSCF
+    is the tester's here: an external S-CSCF cannot be made to stop answering (inconclusive).
+
+    @step_1 @block_option_1 @negative @TP_WIMPU_BLK_009
+    Scenario Outline: A WIC of a block whose registration ran out unrefreshed is not registered
+      Given the S-CSCF stops answering the registrations of block "<wIMPU block>"
+      When the registration interval the S-CSCF granted to block "<wIMPU block>" passes once more
+      And <user> logs in at the WWSF and WIC "<wic>" of that user registers with its identity and token
+      Then the eP-CSCF refuses the request
+      And the wIMPU Registrar holds no registration for <user>
+
+      Examples:
+        | wIMPU block                          | user  | wic |
+        | sip:wrtc-!.*!@block1.ims.example.net | alice | A1  |

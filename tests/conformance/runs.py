@@ -40,12 +40,14 @@ NOT_DECLARED = (
     "the suite cannot hold a session at it",
     "([[ep_cscf]] restart) the PIXIT does not give",
     "the suite cannot make it refuse a block's registration",
+    "the suite cannot make it stop answering a block's registrations",
 )
 """The reasons a scenario needs something of an external SUT's PIXIT that the example PIXITs do not
 declare: a standby eP-CSCF (failover), blocks provisioned for other block registration options, the
 registrar's fault-injection commands (its registrar runs in one process with the eP-CSCFs), an
 S-CSCF in the suite's own process (to hold a terminating session for a moment), an eP-CSCF's restart
-command, an S-CSCF/HSS of the suite's own (to provision a block's password otherwise, TP_WIMPU_BLK_008)."""
+command, an S-CSCF/HSS of the suite's own (to provision a block's password otherwise, TP_WIMPU_BLK_008;
+to stop answering a block's REGISTERs, TP_WIMPU_BLK_009)."""
 
 
 def undeclared(verdict: str) -> bool:

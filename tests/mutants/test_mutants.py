@@ -132,6 +132,7 @@ GUARDS: dict[str, str] = {
     "block_refreshed_at_expiry": "TP_WIMPU_BLK_005",
     "block_refusal_ignored": "TP_WIMPU_BLK_008",
     "block_refreshed_per_wic": "TP_WIMPU_BLK_003",
+    "block_lapse_ignored": "TP_WIMPU_BLK_009",
     # an eP-CSCF back after its block was re-allocated (5.2.2.2, 5.2.2.5.2 step 3 inopportune)
     "primary_serves_without_lease": "TP_WIMPU_LIFE_010",
     "state_restored_after_crash": "TP_WIMPU_LIFE_010",

@@ -908,6 +908,16 @@ def _dead_flow_no_430(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
 
+def _block_lapse_ignored(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF takes its block as registered from the S-CSCF's first 200 OK until it removes the
+    block itself: a refresh that fails or goes unanswered is only logged (and retried at the next
+    refresh), so once the lifetime the S-CSCF granted has run out the eP-CSCF still registers the
+    block's WICs, outside any registration of the block (5.2.2.5.1; 5.2.2.5.2 step 5 note)."""
+    from reference.nodes.p_cscf.block_registration import BlockRegistration
+
+    mp.setattr(BlockRegistration, "registered", property(lambda self: self._until is not None))
+
+
 def _block_refreshed_per_wic(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF keeps its block registration alive with the WICs' activity: once a WIC's
     registration is stored, it refreshes the block's registration with the S-CSCF before it answers
@@ -1866,6 +1876,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF hands a request of a session to the closed WebSocket of its WIC, the caller gets the "
         "failed send's 5xx, not 430 Flow Failed (RFC 5626 5.3; a profile choice)",
         _dead_flow_no_430,
+    ),
+    "block_lapse_ignored": Fault(
+        "the eP-CSCF takes its block as registered from the S-CSCF's first 200 OK on: an unanswered refresh "
+        "is only logged, and WICs are registered after the block's lifetime ran out (5.2.2.5.1)",
+        _block_lapse_ignored,
     ),
     "block_refreshed_per_wic": Fault(
         "the eP-CSCF refreshes its block's registration with the S-CSCF on every WIC registration, before "

@@ -41,6 +41,13 @@ log = logging.getLogger("wimpu.p_cscf.block")
 
 T = TypeVar("T")
 
+WIC_WAIT = 8.0
+"""Seconds a WIC's REGISTER waits at most for the registration of its block it triggered
+(:meth:`BlockRegistration.ensure`), in real time; then the WIC is answered 503 and the block's
+registration goes on. Well inside the WIC's own Timer F (64*T1 = 32 s, RFC 3261 17.1.2.2), as the
+W6 calls' 2 s (``RegistrarClient``); generous, so that a loaded machine's S-CSCF answer, a few
+round trips on the loopback, never reaches it."""
+
 
 class BlockRegistration:
     """One block's registration: its :class:`~.flows.BlockBinding`, carried out over SIP."""
@@ -60,6 +67,8 @@ class BlockRegistration:
         self._refresh: Timer | None = None
         self._first: asyncio.Future[Response] | None = None
         "Option 2: the registration a WIC registration started, while it is under way."
+        self._until: float | None = None
+        "When the lifetime the S-CSCF's last 200 OK granted runs out, on the stack's clock."
 
     # The binding's state, read (and, by tests, written) as before.
     @property
@@ -80,7 +89,11 @@ class BlockRegistration:
 
     @property
     def registered(self) -> bool:
-        return self.binding.registered
+        """The S-CSCF accepted the block's last REGISTER and the lifetime its 200 OK granted has not
+        run out on the stack's clock: a refresh still unanswered when it runs out (an S-CSCF that no
+        longer answers) leaves the block unregistered, not registered until a final response comes
+        (TP_WIMPU_BLK_009)."""
+        return self.binding.registered and (self._until is None or self.timers.clock() < self._until)
 
     @property
     def service_route(self) -> tuple[str, ...]:
@@ -118,7 +131,9 @@ class BlockRegistration:
         Raises:
             BlockRegistrationError: the registration was not accepted.
         """
+        sent = self.timers.clock()
         response, granted = await self._run(register_block(self.binding, expires=expires, cnonce=_cnonce()))
+        self._until = sent + granted if granted else None
         if granted:
             log.info(
                 "block %s registered as %s for %ds; Service-Route %s",
@@ -160,16 +175,30 @@ class BlockRegistration:
         except BlockRegistrationError as exc:
             log.error("block refresh failed: %s", exc)
 
-    async def ensure(self) -> None:
-        """Option 2: register the block upon a WIC registration if it is not registered yet. WIC
-        registrations that arrive while that registration is under way wait for it: one
-        registration of the block, not one REGISTER per WIC (TP_WIMPU_BLK_006)."""
+    @clause("TR 23.701 5.2.2.5.1")
+    async def ensure(self, within: float = WIC_WAIT) -> None:
+        """Option 2: register the block upon a WIC registration if it is not registered yet (option
+        1 too, when its registration failed or a refresh went unanswered). WIC registrations that
+        arrive while that registration is under way wait for it: one registration of the block, not
+        one REGISTER per WIC (TP_WIMPU_BLK_006).
+
+        Raises:
+            BlockRegistrationError: the S-CSCF refused the block, or did not answer within
+                ``within`` seconds (real time): the WIC is answered at once, the registration goes
+                on (TP_WIMPU_BLK_009: an S-CSCF that no longer answers the block's REGISTERs).
+        """
         if not block_registration_due(self.credentials.option, Trigger.WIC_REGISTRATION, self.registered):
             return
         if self._first is None:
             self._first = asyncio.ensure_future(self.register())
             self._first.add_done_callback(self._first_done)
-        await asyncio.shield(self._first)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._first), within)
+        except TimeoutError:
+            raise BlockRegistrationError(
+                f"block {self.credentials.wimpu}: the S-CSCF has not answered its registration "
+                f"within {within:g} s"
+            ) from None
 
     def _first_done(self, done: asyncio.Future[Response]) -> None:
         self._first = None
