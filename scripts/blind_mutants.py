@@ -31,12 +31,9 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX  # noqa: E402  (after ROOT is importable)
-
 MUTANTS = ROOT / "tests" / "mutants"
 ENV = "WIMPU_BLIND_FAULT"
 
