@@ -257,21 +257,27 @@ class RemoteParty:
             return None
 
     def in_dialog_request(self, invite: Request, response: Response, method: str) -> Request:
-        """A request in the dialog ``response`` (a 2xx) set up for ``invite`` (RFC 3261 12.2.1.1:
-        the remote target as Request-URI, the route set, the dialog's tags, the next CSeq)."""
+        """A request in the dialog ``response`` (a 2xx) set up for ``invite``, with the dialog's next
+        CSeq (RFC 3261 12.2.1.1)."""
         cseq = self._local_cseq.get(invite.call_id, invite.cseq.number) + 1
         self._local_cseq[invite.call_id] = cseq
-        routes = list(reversed(response.get_all("Record-Route")))
+        return self._dialog_request(invite, response, method, cseq)
+
+    @staticmethod
+    def _dialog_request(invite: Request, response: Response, method: str, cseq: int) -> Request:
+        """``method`` in the dialog ``response`` (a 2xx to ``invite``) set up, RFC 3261 12.2.1.1: the
+        remote target (the 2xx's Contact) as Request-URI, the route set (its Record-Route reversed,
+        12.1.2), the dialog's tags and Call-ID; no Via (the transaction layer's)."""
+        target = response.contacts[0].uri if response.contacts else invite.uri
         headers = (
             Header("Max-Forwards", "70"),
             Header("To", response.get("To") or ""),
             Header("From", invite.get("From") or ""),
             Header("Call-ID", invite.call_id),
             Header("CSeq", f"{cseq} {method}"),
-            *(Header("Route", r) for r in routes),
+            *(Header("Route", r) for r in reversed(response.get_all("Record-Route"))),
             Header("Content-Length", "0"),
         )
-        target = response.contacts[0].uri if response.contacts else invite.uri
         return Request(headers=headers, body=b"", method=method, uri=target)
 
     def final_responses_to_last_call(self) -> list[tuple[float, Response]]:
@@ -291,18 +297,8 @@ class RemoteParty:
         return [r for r in self.responses if r.call_id == self.call_ids[-1] and r.status == status]
 
     def ack_for(self, invite: Request, response: Response) -> Request:
-        """The ACK of a 2xx to ``invite`` (RFC 3261 13.2.2.4): on the route set the response made."""
-        routes = response.get_all("Record-Route")  # UAC route set: Record-Route reversed (12.1.2)
-        routes = list(reversed(routes))
-        target = response.contacts[0].uri if response.contacts else invite.uri
-        headers = [
-            Header("Via", f"{self.node.via()};branch=z9hG4bK{secrets.token_hex(8)}"),
-            Header("Max-Forwards", "70"),
-            Header("To", response.get("To") or ""),
-            Header("From", invite.get("From") or ""),
-            Header("Call-ID", invite.call_id),
-            Header("CSeq", f"{invite.cseq.number} ACK"),
-            *(Header("Route", r) for r in routes),
-            Header("Content-Length", "0"),
-        ]
-        return Request(headers=tuple(headers), body=b"", method="ACK", uri=target)
+        """The ACK of a 2xx to ``invite`` (RFC 3261 13.2.2.4): on the route set the response made,
+        the INVITE's CSeq number, a Via of its own (an ACK of a 2xx is a transaction of its own)."""
+        ack = self._dialog_request(invite, response, "ACK", invite.cseq.number)
+        via = f"{self.node.via()};branch=z9hG4bK{secrets.token_hex(8)}"
+        return ack.with_header("Via", via, first=True)
