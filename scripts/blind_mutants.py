@@ -14,6 +14,9 @@ as Markdown (``--out``).
 Each run has its own temporary ``WIMPU_CAPTURES_DIR``, its own process group and a timeout
 (600 s by default); a run that times out, or ends without JUnit XML or with a non-zero
 status but no failing scenario, is reported as ``error`` and not counted as caught.
+
+It imports the suite's ``conformance`` package: run it after ``scripts/install.sh`` (the README's
+install command), from the checkout it measures.
 """
 
 from __future__ import annotations

@@ -375,6 +375,15 @@ def closed_contact_dropped(world: World, profile: ProfileChecks, number: str, us
     profile.check(choice, lambda: world.wait_contact_gone(user, uri))
 
 
+@then(parsers.re(rf"the wIMPU Registrar holds no contact of {WIC}"))
+def registrar_holds_no_contact_of(world: World, wic: str) -> None:
+    """5.2.2.5.2 step 6 did not happen for this WIC: its Contact is in no entry of its user (read
+    over W6), whatever the user's other WICs hold."""
+    assert not world.registrar_holds_contact_of(wic), (
+        f"the wIMPU Registrar holds the contact {world.contact_uri(wic)} of WIC {wic}"
+    )
+
+
 @then(parsers.re(rf"the wIMPU Registrar holds a registration for {USER} with (?P<count>\d+) contacts?"))
 def registrar_holds(world: World, user: str, count: str) -> None:
     expect.live_contacts(world.registration_of(user), int(count), f"the registration of {user}")

@@ -607,7 +607,9 @@ def numbered_wic_invited(world: World, number: str, user: str) -> None:
 
 
 @then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no (?P<method>INVITE|BYE)$"))
-def numbered_wic_not_invited(world: World, number: str, user: str, method: str) -> None:
+def numbered_wic_gets_none(world: World, number: str, user: str, method: str) -> None:
+    """5.2.2.5.4 step 5: the session (an INVITE, a request of its dialog) is delivered to the WICs
+    registered for it, not to this one (nothing of it came within the settle window)."""
     world.settle()
     name = world.wic_number(user, int(number))
     expect.none(world.received_by_wic(name, method, at_least=0), f"{method} at WIC {name}")

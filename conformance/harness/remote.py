@@ -245,7 +245,8 @@ class RemoteParty:
 
     async def in_dialog(self, method: str, *, wait: float = EVENT_WAIT) -> Response | None:
         """Send ``method`` (a BYE, an INFO) in the last session this party set up, on the dialog's
-        route set (RFC 3261 12.2.1.1). Returns its final response; None if none came within
+        route set (RFC 3261 12.2.1.1): a request of the core towards the WIC the session was
+        delivered to (TR 23.701 5.2.2.5.4 step 5). Returns its final response; None if none came within
         ``wait`` seconds (the client transaction's own 408 would come only at Timer F, 32 s)."""
         assert self.established, "the remote party set up no session"
         invite, final = self.established[-1]

@@ -224,6 +224,8 @@ class World:
         "The wIMPU Registrar was made to stop answering (:meth:`stall_registrar`) and not resumed."
         self._scscf_restore: tuple[SipNode, Any] | None = None
         "The S-CSCF node and its own request handler, while :meth:`scscf_ignores_block` holds."
+        self._ignored_blocks: set[str] = set()
+        "The blocks whose REGISTERs the S-CSCF no longer answers (:meth:`scscf_ignores_block`)."
         self.registrations_at_once: list[Response] = []
         "The final responses to the REGISTERs of :meth:`register_wics_at_once`, in WIC order."
 
@@ -241,7 +243,7 @@ class World:
         topology = self._topology()
 
         async def stop() -> None:
-            if self._scscf_restore is not None:  # the emulated S-CSCF may serve the next scenario
+            if self._scscf_restore is not None:  # the SUT's de-registrations as it stops are answered
                 node, handler = self._scscf_restore
                 node.on_request, self._scscf_restore = handler, None
             try:  # the SUT is stopped whatever a peer's stop raised: a SUT left running holds its ports
@@ -369,6 +371,8 @@ class World:
         found = []
         known = self._block_records()
         for block in self.sut.blocks():
+            if block.wimpu in self._ignored_blocks:  # no refresh of it can be answered
+                continue
             records = [r for r in known if block.wimpu in r.wimpus]
             if records and 0 < records[-1].until - now <= seconds:
                 found.append(block.wimpu)
@@ -409,9 +413,11 @@ class World:
         self._registrar_stalled = True
 
     def scscf_ignores_block(self, wimpu: str) -> None:
-        """The S-CSCF stops answering the REGISTERs of block ``wimpu`` (an S-CSCF unreachable for
-        them: nothing is answered, not even 100 Trying), until the end of the scenario. Its other
-        requests are served as before. Only where the S-CSCF runs in the suite's process
+        """TR 23.701 5.2.2.5.1 (the block's single registration, kept alive by its eP-CSCF): the
+        S-CSCF stops answering the REGISTERs of block ``wimpu`` (an S-CSCF unreachable for them:
+        nothing is answered, not even 100 Trying), until the end of the scenario. Its other requests
+        are served as before, and a jump of the clock no longer waits for a refresh of the block
+        (:meth:`let_time_pass`). Only where the S-CSCF runs in the suite's process
         (:meth:`Sut.scscf_node`; elsewhere :class:`Unobservable`, the scenario is inconclusive)."""
         try:
             node = self.sut.scscf_node()
@@ -420,6 +426,7 @@ class World:
                 "the S-CSCF runs outside the suite's process: the suite cannot make it stop answering "
                 "a block's registrations"
             ) from None
+        assert self._scscf_restore is None, "the S-CSCF already ignores a block's registrations"
         original = node.on_request
         assert original is not None, "the S-CSCF serves no requests"
         blocks = [b for b in self.sut.blocks() if str(b.block.wimpu) == wimpu]
@@ -433,6 +440,7 @@ class World:
 
         node.on_request = on_request
         self._scscf_restore = (node, original)
+        self._ignored_blocks.add(wimpu)
 
     def resume_registrar(self) -> None:
         """The wIMPU Registrar answers again."""
@@ -946,6 +954,12 @@ class World:
     def contact_uri(self, wic_name: str) -> str:
         """The URI of the Contact WIC ``wic_name`` registers."""
         return self.wics[wic_name].contact_uri
+
+    def registrar_holds_contact_of(self, wic_name: str) -> bool:
+        """The wIMPU Registrar, read over W6, lists the Contact of WIC ``wic_name`` among the live
+        contacts of its user's entry (5.2.2.3.1)."""
+        entry = self.registration_of(self.user_of(wic_name))
+        return entry is not None and self.contact_uri(wic_name) in [c.uri for c in entry.contacts]
 
     def remote_rings_until_cancelled(self) -> None:
         """The remote party answers the next INVITEs with 180 only and ends them on a CANCEL."""

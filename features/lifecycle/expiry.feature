@@ -202,36 +202,6 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user |
         | bob  |
 
-  Rule: 5.2.2.5.4 step 5 - a request of a session whose WIC's WebSocket has closed goes to no other WIC
-
-    A session reaches the WIC over the WebSocket it registered on (step 5), and every later
-    request of that session travels over the same flow: the eP-CSCF's Record-Route names it
-    (RFC 5626 5.3). Once that WebSocket has closed, a request of the session has nowhere to go;
-    delivering it to another WIC of the user would put that WIC in a dialog it never joined
-    (a request of a session is the session's WIC's, 5.2.2.5.4 step 5). RFC 5626 5.3 has the
-    edge proxy answer 430 (Flow Failed) for a flow that is gone ("SHOULD"); answering that at
-    once, not a 408 or 5xx after a timeout, is the solution profile's choice.
-
-    @clause_5_2_2_5_4 @step_5 @inopportune @TP_WIMPU_LIFE_011
-    Scenario Outline: A request of a session whose WIC's WebSocket has closed reaches none of the user's other WICs
-      Given <user> has registered from 2 WICs
-      And WIC 1 of <user> answers first and every other WIC of that user later
-      And the remote party has called <user> and WIC 1 of that user has answered
-      When WIC 1 of <user> closes its WebSocket
-      And the remote party sends a BYE in its session
-      Then WIC 2 of <user> receives no BYE
-      And the remote party receives 430, as the solution profile chooses (PROFILE_LIFE_DEAD_FLOW_430)
-
-      @option_a
-      Examples:
-        | user  |
-        | alice |
-
-      @option_b
-      Examples:
-        | user |
-        | bob  |
-
   Rule: 5.2.2.3.1 and W6 (5.2.2.4.1) - a de-registration removes the contact of the WIC that de-registered, and only that one
 
     The entry of an IMPU is removed upon the de-registration of its last contact; a WIC's

@@ -61,9 +61,24 @@ Feature: 5.2.2.5.1 The block registration is kept alive
       Given the S-CSCF stops answering the registrations of block "<wIMPU block>"
       When the registration interval the S-CSCF granted to block "<wIMPU block>" passes once more
       And <user> logs in at the WWSF and WIC "<wic>" of that user registers with its identity and token
-      Then the eP-CSCF refuses the request
+      Then the eP-CSCF does not accept the registration
       And the wIMPU Registrar holds no registration for <user>
 
       Examples:
         | wIMPU block                          | user  | wic |
         | sip:wrtc-!.*!@block1.ims.example.net | alice | A1  |
+
+    @step_2 @block_option_2 @option_b @negative @TP_WIMPU_BLK_009
+    Scenario: A WIC of a block registered upon its first WIC registration, whose registration ran out unrefreshed, is not registered
+      Option 2: the first WIC's registration registered the block. Once the block's registration
+      has run out unrefreshed, a WIC's REGISTER makes the eP-CSCF register the block again, which
+      the S-CSCF does not answer either: the WIC must not be told it is registered.
+
+      Given bob has logged in at the WWSF and received a security token
+      And WIC "B1" of bob has opened a WSS connection to the eP-CSCF of its block
+      And WIC "B1" has registered with the identity and the token of bob
+      And the S-CSCF stops answering the registrations of block "sip:wrtc-!.*!@block2.ims.example.net"
+      When the registration interval the S-CSCF granted to block "sip:wrtc-!.*!@block2.ims.example.net" passes once more
+      And bob logs in at the WWSF and WIC "B2" of that user registers with its identity and token
+      Then the eP-CSCF does not accept the registration
+      And the wIMPU Registrar holds no contact of WIC "B2"

@@ -325,3 +325,36 @@ Feature: 5.2.2.5.4 Termination
       Examples: called by the external identity
         | user | wic |
         | bob  | B1  |
+
+  Rule: Step 5 and the standard procedures (RFC 3261 12.2.1.1, 16; RFC 5626 5.3) - a request of a session whose WIC's WebSocket has closed goes to no other WIC
+
+    Step 5 delivers the session to the WIC; every later request of that session follows the
+    dialog: its Request-URI is the WIC's remote target and its route set ends at the eP-CSCF,
+    whose Record-Route names the WIC's flow (RFC 3261 12.2.1.1, 16; RFC 5626 5.3, the standard
+    procedures the text relies on). Once that WebSocket has closed, the request has nowhere to go;
+    retargeting it to another WIC of the user would put that WIC in a dialog it never joined. RFC
+    5626 5.3: "If the flow no longer exists, the proxy SHOULD send a 430 (Flow Failed) response";
+    answering so, before the caller's transaction times out, is the solution profile's choice.
+    The eP-CSCF is known to have seen the close once it has removed the closed WebSocket's contact
+    (the profile's choice too: a SUT that keeps it is not waited for).
+
+    @step_5 @inopportune @registrar_read @TP_WIMPU_LIFE_011
+    Scenario Outline: A request of a session whose WIC's WebSocket has closed reaches none of the user's other WICs
+      Given <user> has registered from 2 WICs
+      And WIC 1 of <user> answers first and every other WIC of that user later
+      And the remote party has called <user> and WIC 1 of that user has answered
+      When WIC 1 of <user> closes its WebSocket
+      Then the wIMPU Registrar drops the contact of WIC 1 of <user>, as the solution profile chooses (PROFILE_LIFE_CLOSE_REMOVES)
+      When the remote party sends a BYE in its session
+      Then WIC 2 of <user> receives no BYE
+      And the remote party receives 430, as the solution profile chooses (PROFILE_LIFE_DEAD_FLOW_430)
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |

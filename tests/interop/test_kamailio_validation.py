@@ -69,6 +69,8 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_BLK_009: route[BLOCK_LIVE] reads the lifetime the block's last 200 OK granted (stop 33)
     "test_a_wic_of_a_block_whose_registration_ran_out_unrefreshed_is_not_registered"
     "[sip:wrtc-!.*!@block1.ims.example.net-alice-A1]": PASS,
+    "test_a_wic_of_a_block_registered_upon_its_first_wic_registration_whose_registration_ran_out_unrefreshed_is"
+    "_not_registered": NA,
     "test_the_wwsf_announces_every_block_of_the_third_party_with_a_different_epcscf": NA,  # BLK_004
     "test_a_block_provisioned_for_option_2_is_registered_upon_the_first_wic_registration_for_it": NA,
     "test_wics_registering_at_the_same_moment_in_a_block_not_yet_registered_make_a_single_registration"

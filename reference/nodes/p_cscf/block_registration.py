@@ -16,7 +16,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Generator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from reference.nodes.p_cscf.flows import (
     BlockBinding,
@@ -65,10 +65,14 @@ class BlockRegistration:
         )  # fmt: skip
         self._lock = asyncio.Lock()
         self._refresh: Timer | None = None
-        self._first: asyncio.Future[Response] | None = None
+        self._first: asyncio.Future[Any] | None = None
         "Option 2: the registration a WIC registration started, while it is under way."
         self._until: float | None = None
         "When the lifetime the S-CSCF's last 200 OK granted runs out, on the stack's clock."
+        self._sent_at = 0.0
+        "The stack's clock when the REGISTERs under way began (a lifetime is counted from then)."
+        self._refreshing: asyncio.Future[Any] | None = None
+        "The refresh under way, started by its timer."
 
     # The binding's state, read (and, by tests, written) as before.
     @property
@@ -114,6 +118,7 @@ class BlockRegistration:
     async def _run(self, flow: Generator[SendRegister, Response, T]) -> T:
         """Carry a flow's REGISTERs out, one at a time per block."""
         async with self._lock:
+            self._sent_at = self.timers.clock()
             result: Response | None = None
             while True:
                 try:
@@ -131,9 +136,8 @@ class BlockRegistration:
         Raises:
             BlockRegistrationError: the registration was not accepted.
         """
-        sent = self.timers.clock()
         response, granted = await self._run(register_block(self.binding, expires=expires, cnonce=_cnonce()))
-        self._until = sent + granted if granted else None
+        self._until = self._sent_at + granted if granted else None
         if granted:
             log.info(
                 "block %s registered as %s for %ds; Service-Route %s",
@@ -163,9 +167,12 @@ class BlockRegistration:
         if self._refresh is not None:
             self._refresh.cancel()
         self._refresh = self.timers.call_later(
-            max(granted / 2, 1.0), lambda: self.node.spawn(self._refresh_now()),
-            name=f"refresh of block {self.credentials.wimpu}",
-        )  # fmt: skip
+            max(granted / 2, 1.0), self._start_refresh, name=f"refresh of block {self.credentials.wimpu}"
+        )
+
+    def _start_refresh(self) -> asyncio.Future[Any]:
+        self._refreshing = self.node.spawn(self._refresh_now())
+        return self._refreshing
 
     @clause("TR 23.701 5.2.2.5.1")
     async def _refresh_now(self) -> None:
@@ -190,24 +197,44 @@ class BlockRegistration:
         if not block_registration_due(self.credentials.option, Trigger.WIC_REGISTRATION, self.registered):
             return
         if self._first is None:
-            self._first = asyncio.ensure_future(self.register())
+            self._first = self.node.spawn(self._register_for_wics())
             self._first.add_done_callback(self._first_done)
         try:
-            await asyncio.wait_for(asyncio.shield(self._first), within)
+            refused = await asyncio.wait_for(asyncio.shield(self._first), within)
         except TimeoutError:
             raise BlockRegistrationError(
                 f"block {self.credentials.wimpu}: the S-CSCF has not answered its registration "
                 f"within {within:g} s"
             ) from None
+        if refused is not None:
+            raise refused
 
-    def _first_done(self, done: asyncio.Future[Response]) -> None:
+    async def _register_for_wics(self) -> BlockRegistrationError | None:
+        """The registration :meth:`ensure` starts: after the REGISTER under way, if any (a refresh
+        whose 200 OK makes the block registered again), and only if the block is still not
+        registered then (a single registration, 5.2.2.5.1). Returns the refusal, not raises it: each
+        waiting WIC registration raises it."""
+        async with self._lock:
+            pass
+        if self.registered:
+            return None
+        try:
+            await self.register()
+        except BlockRegistrationError as exc:
+            return exc
+        return None
+
+    def _first_done(self, done: asyncio.Future[Any]) -> None:
         self._first = None
-        if not done.cancelled():
-            done.exception()  # retrieved: each WIC registration waiting for it gets it raised
 
     def cancel(self) -> None:
+        """Stop keeping the block registered: its refresh timer, a refresh under way and a
+        registration WICs started (the node stops them too when it stops)."""
         if self._refresh is not None:
             self._refresh.cancel()
+        for task in (self._refreshing, self._first):
+            if task is not None and not task.done():
+                task.cancel()
 
 
 def _cnonce() -> str:

@@ -92,7 +92,7 @@ async def drop_block(pcscf: Pcscf, wimpu: str, holder: str) -> None:
     reg = pcscf.block_registrations.get(wimpu)
     if reg is not None:
         reg.cancel()
-        if reg.registered:
+        if reg.binding.registered:  # its lifetime may have run out unrefreshed: the S-CSCF's binding stays
             try:
                 await reg.register(expires=0)
             except BlockRegistrationError as exc:

@@ -402,10 +402,16 @@ class Pcscf:
         except IdentityError:
             block = None
         reg = self.block_registrations.get(str(block.wimpu)) if block else None
-        if block is None or reg is None or not reg.registered:
+        if block is None or reg is None:
             self.node.respond(
                 tx, make_response(request, 403, "Originating identity not served here", to_tag=tag)
             )
+            return
+        if not reg.registered:
+            # 5.2.2.5.1: the block's registration (its Service-Route) is not live, for now (refused,
+            # run out unrefreshed): temporary, as for the WIC registrations of the block
+            response = make_response(request, 503, "wIMPU block not registered", to_tag=tag)
+            self.node.respond(tx, response.with_header("Retry-After", "5"))
             return
         outcome = await self._drive(
             originate(
