@@ -33,7 +33,9 @@ case $action in
     : > "$marker"
     # the children first: once their parent is gone they would be re-parented (one may have ended)
     kill -KILL $(pgrep -P "$old") 2>/dev/null || true
-    if ! kill -KILL "$old" 2>/dev/null; then
+    # A node may end by itself once its children are killed (Kamailio's main process exits when a
+    # worker dies) and be reaped by its supervisor before this kill: then it is gone, as wanted.
+    if ! kill -KILL "$old" 2>/dev/null && kill -0 "$old" 2>/dev/null; then
       rm -f "$marker"   # a marker left behind would act on the node's next end
       echo "supervised.sh: could not kill $name (pid $old)" >&2
       exit 1
