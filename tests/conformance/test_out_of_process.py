@@ -71,8 +71,8 @@ DECLARED_HERE = (
     # (TP_WIMPU_BLK_008; the mixed run's emulated S-CSCF can)
     "a_wic_of_a_block_whose_registration_the_scscf_refused",
     # an S-CSCF outside the suite's process cannot be made to stop answering a block's REGISTERs
-    # (TP_WIMPU_BLK_009; the mixed run's emulated S-CSCF can)
-    "a_wic_of_a_block_whose_registration_ran_out_unrefreshed",
+    # (TP_WIMPU_BLK_009, options 1 and 2; the mixed run's emulated S-CSCF can)
+    "whose_registration_ran_out_unrefreshed",
 )
 """Why a scenario may be INCONCLUSIVE against ``reference-processes.toml`` (a part of its name): what
 this PIXIT does not offer. Such a scenario must be INCONCLUSIVE for that reason, never passed or
