@@ -25,25 +25,32 @@ def option2_block(register: Any) -> BlockRegistration:
     return block
 
 
-async def test_wic_registrations_arriving_together_make_one_block_registration() -> None:
-    started = 0
-    gate = asyncio.Event()
+class GatedRegister:
+    """A block REGISTER transaction that is answered 200 only once ``gate`` is set; counts the
+    registrations started."""
 
-    async def register(expires: int | None = None) -> Any:
-        nonlocal started
-        started += 1
-        await gate.wait()
-        block.binding.registered = True
+    def __init__(self) -> None:
+        self.started = 0
+        self.gate = asyncio.Event()
+        self.block = option2_block(self)
+
+    async def __call__(self, expires: int | None = None) -> Any:
+        self.started += 1
+        await self.gate.wait()
+        self.block.binding.registered = True
         return "200 OK"
 
-    block = option2_block(register)
+
+async def test_wic_registrations_arriving_together_make_one_block_registration() -> None:
+    gated = GatedRegister()
+    block = gated.block
     waiting = [asyncio.ensure_future(block.ensure()) for _ in range(3)]
     await asyncio.sleep(0)
-    gate.set()
+    gated.gate.set()
     await asyncio.gather(*waiting)
-    assert started == 1
+    assert gated.started == 1
     await block.ensure()  # registered: a later WIC registration starts nothing
-    assert started == 1
+    assert gated.started == 1
 
 
 async def test_a_failed_first_registration_fails_every_wic_waiting_and_the_next_one_tries_again() -> (
@@ -69,24 +76,15 @@ async def test_a_wic_registration_waits_for_the_block_registration_at_most_its_b
     """An S-CSCF that does not answer the block's REGISTER (TP_WIMPU_BLK_009): the WIC's registration
     gets BlockRegistrationError (the WIC is answered 503) once ``within`` has passed; the block's
     registration goes on, and the next WIC registration waits for that same one."""
-    started = 0
-    gate = asyncio.Event()
-
-    async def register(expires: int | None = None) -> Any:
-        nonlocal started
-        started += 1
-        await gate.wait()
-        block.binding.registered = True
-        return "200 OK"
-
-    block = option2_block(register)
+    gated = GatedRegister()
+    block = gated.block
     with pytest.raises(BlockRegistrationError, match="has not answered its registration within 0.05 s"):
         await block.ensure(within=0.05)
     later = asyncio.ensure_future(block.ensure(within=5))
     await asyncio.sleep(0)
-    gate.set()
+    gated.gate.set()
     await later
-    assert started == 1
+    assert gated.started == 1
 
 
 async def test_a_registration_under_way_that_succeeds_leaves_nothing_to_register_for_a_wic() -> None:
