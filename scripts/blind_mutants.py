@@ -34,6 +34,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from conformance.harness.expect import FAULT_RUN_EVENT_WAIT
 from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +122,7 @@ def _environment(fault: str | None, captures: str) -> dict[str, str]:
     if fault is not None:
         env[ENV] = fault
     env["WIMPU_CAPTURES_DIR"] = captures
+    env["WIMPU_EVENT_WAIT"] = str(FAULT_RUN_EVENT_WAIT)  # the baseline too: the same waits for every run
     paths = [str(ROOT), str(MUTANTS), str(ROOT / "tests")]
     if env.get("PYTHONPATH"):
         paths.append(env["PYTHONPATH"])

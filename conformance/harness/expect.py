@@ -13,9 +13,10 @@ their values.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from captures.flows import BlockRecord
@@ -28,6 +29,8 @@ from .sut import Unobservable
 from .views import DirectoryEntry, Session
 
 __all__ = [
+    "DEFAULT_EVENT_WAIT",
+    "FAULT_RUN_EVENT_WAIT",
     "ABSENCE_WINDOW",
     "EVENT_WAIT",
     "all_status",
@@ -72,7 +75,31 @@ __all__ = [
 
 T = TypeVar("T")
 
-EVENT_WAIT = 30.0
+DEFAULT_EVENT_WAIT = 30.0
+FAULT_RUN_EVENT_WAIT = 10.0
+"""The ``WIMPU_EVENT_WAIT`` the fault runs set (see :func:`_event_wait`)."""
+
+
+def _event_wait(environ: Mapping[str, str]) -> float:
+    """``WIMPU_EVENT_WAIT`` if set (a positive number of seconds), else :data:`DEFAULT_EVENT_WAIT`.
+
+    The fault runs (``tests/mutants``, ``scripts/blind_mutants.py``) set
+    :data:`FAULT_RUN_EVENT_WAIT`: every node is in the
+    harness's process on loopback there, and each fault a scenario catches by an event that never
+    comes would otherwise cost 30 s of waiting (issue 18: the whole suite's wall time)."""
+    raw = environ.get("WIMPU_EVENT_WAIT", "").strip()
+    if not raw:
+        return DEFAULT_EVENT_WAIT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"WIMPU_EVENT_WAIT={raw!r}: expected a positive number of seconds")
+    return seconds
+
+
+EVENT_WAIT = _event_wait(os.environ)
 """Seconds the harness waits at most for an event that should come (a response, a WebSocket
 handshake, a request at a peer, the capture's sync probe). Never a measure of speed: the wait
 ends as soon as the event comes; 2-3 s bounds were seen to fire under a CPU hog on 2 cores."""

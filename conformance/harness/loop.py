@@ -12,15 +12,17 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .expect import EVENT_WAIT
+from .expect import DEFAULT_EVENT_WAIT
 
 T = TypeVar("T")
 
 __all__ = ["STEP_LIMIT", "BackgroundLoop"]
 
-STEP_LIMIT = 3 * EVENT_WAIT
+STEP_LIMIT = 3 * DEFAULT_EVENT_WAIT
 """Seconds a step may run on the loop (starting a stack with its block registrations, a WIC
-connecting then registering): above any one wait inside it, so that wait's message is seen."""
+connecting then registering): above any one wait inside it, so that wait's message is seen.
+It does not follow a shorter ``WIMPU_EVENT_WAIT``: a step that legitimately runs long (a block
+refresh's Timer F) keeps its limit."""
 
 
 class BackgroundLoop:

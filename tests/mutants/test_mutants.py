@@ -27,6 +27,7 @@ import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
 from nested import passed
 
+from conformance.harness.expect import FAULT_RUN_EVENT_WAIT
 from conformance.tp_table import GROUPS, load_test_purposes
 from conformance.traceability import ScenarioVariant as Scenario
 from conformance.traceability import scenario_variants
@@ -319,6 +320,7 @@ def run_with_fault(fault: str, selection: str, junit: Path) -> subprocess.Comple
     # not an xdist worker itself, whatever this test runs in (-n0 below)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_FAULT"] = fault
+    env["WIMPU_EVENT_WAIT"] = str(FAULT_RUN_EVENT_WAIT)
     env["WIMPU_CAPTURES_DIR"] = tempfile.mkdtemp(prefix=f"wimpu-mutant-{fault}-")  # not the run's captures
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return subprocess.run(
