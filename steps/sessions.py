@@ -599,14 +599,15 @@ def reaches_ims_user(world: World, identity: str) -> None:
 # ----- forking (5.2.2.3.2, 5.2.2.5.4) ----------------------------------------------------------
 
 
-@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives the INVITE"))
-def numbered_wic_invited(world: World, number: str, user: str) -> None:
-    """5.2.2.5.4 step 5: the session is delivered to that WIC."""
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives the (?P<method>INVITE|BYE|INFO)$"))
+def numbered_wic_invited(world: World, number: str, user: str, method: str) -> None:
+    """5.2.2.5.4 step 5: the session (its INVITE, a request of its dialog from the core) is
+    delivered to that WIC, once."""
     name = world.wic_number(user, int(number))
-    expect.single(world.received_by_wic(name, "INVITE"), f"INVITE at WIC {name}")
+    expect.single(world.received_by_wic(name, method), f"{method} at WIC {name}")
 
 
-@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no (?P<method>INVITE|BYE)$"))
+@then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no (?P<method>INVITE|BYE|INFO)$"))
 def numbered_wic_gets_none(world: World, number: str, user: str, method: str) -> None:
     """5.2.2.5.4 step 5: the session (an INVITE, a request of its dialog) is delivered to the WICs
     registered for it, not to this one (nothing of it came within the settle window)."""

@@ -326,6 +326,36 @@ Feature: 5.2.2.5.4 Termination
         | user | wic |
         | bob  | B1  |
 
+  Rule: Step 5 and the standard procedures (RFC 3261 12.2.1.1, 16; RFC 5626 5.3) - a request of a session goes to the WIC that answered it, over its WebSocket
+
+    Step 5 delivers the session to the WIC; every later request of that session follows the
+    dialog: its Request-URI is the answering WIC's remote target and its route set ends at the
+    eP-CSCF, whose Record-Route names the WIC's flow (RFC 3261 12.2.1.1 and 16.12; RFC 5626 5.3,
+    the standard procedures the text relies on). While that WebSocket is open, the eP-CSCF sends
+    the request over it, whatever other WICs the user has registered, and the WIC's answer comes
+    back to the core. The user's other WIC, which never joined the dialog, gets nothing. A BYE and
+    an INFO (a request that does not end the dialog) are both requests of the core in the dialog.
+
+    @step_5 @TP_WIMPU_TERM_015
+    Scenario Outline: A request of a session reaches the WIC that answered it, not the user's other WICs
+      Given <user> has registered from 2 WICs
+      And WIC 2 of <user> answers first and every other WIC of that user later
+      And the remote party has called <user> and WIC 2 of that user has answered
+      When the remote party sends a <method> in its session
+      Then WIC 2 of <user> receives the <method>
+      And WIC 1 of <user> receives no <method>
+      And the remote party receives 200
+
+      @option_a
+      Examples:
+        | user  | method |
+        | alice | BYE    |
+
+      @option_b
+      Examples:
+        | user | method |
+        | bob  | INFO   |
+
   Rule: Step 5 and the standard procedures (RFC 3261 12.2.1.1, 16; RFC 5626 5.3) - a request of a session whose WIC's WebSocket has closed goes to no other WIC
 
     Step 5 delivers the session to the WIC; every later request of that session follows the

@@ -141,6 +141,8 @@ GUARDS: dict[str, str] = {
     # a request of a session whose WIC's WebSocket closed (5.2.2.5.4 step 5, inopportune)
     "dead_flow_to_other_flow": "TP_WIMPU_LIFE_011",
     "dead_flow_no_430": "TP_WIMPU_LIFE_011",
+    "in_dialog_by_registration": "TP_WIMPU_TERM_015",
+    "websocket_flow_430": "TP_WIMPU_TERM_015",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -849,13 +849,26 @@ def _refused_after_binding(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "register", register)
 
 
+def _open_flows_registered_as(pcscf: Any, identity: str) -> list[str]:
+    """The open flows on which ``identity`` is registered at ``pcscf`` (a reference ``Pcscf``), in
+    the order the registrations were made: a location-service lookup of the identity."""
+    from reference.sip.identity import IdentityError, same_identity
+
+    def registered_as(flow: str) -> bool:
+        try:
+            return any(same_identity(i, identity) for i in pcscf.registrations.identities_on(flow))
+        except IdentityError:
+            return False
+
+    return [f for f in pcscf.registrations.flows() if pcscf.iwf.flow_is_open(f) and registered_as(f)]
+
+
 def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
     """A "flow recovery" of the eP-CSCF: when the flow a request of a session from the core names
     (its Record-Route) has closed, the eP-CSCF sends the request over another open flow on which
     the called identity (the dialog's To) is registered, to another WIC of the user, which never
     joined the dialog (5.2.2.5.4 step 5; RFC 5626 5.3 keeps a dialog on its flow)."""
     from reference.nodes.p_cscf.service import Pcscf
-    from reference.sip.identity import IdentityError, same_identity
     from reference.sip.message import Request
     from reference.sip.transaction import ServerTransaction
     from reference.transport.endpoint import Target
@@ -863,24 +876,60 @@ def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
 
     original = Pcscf._in_dialog_from_core
 
-    def registered_as(pcscf: Pcscf, flow: str, identity: str) -> bool:
-        try:
-            return any(same_identity(i, identity) for i in pcscf.registrations.identities_on(flow))
-        except IdentityError:
-            return False
-
     async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
         flow = self.dialogs.flow_of_route(request)
         if flow is None or self.iwf.flow_is_open(flow):
             return await original(self, tx, request)
-        called = str(request.to.uri)
-        flows = self.registrations.flows()
-        others = [f for f in flows if self.iwf.flow_is_open(f) and registered_as(self, f, called)]
+        others = _open_flows_registered_as(self, str(request.to.uri))
         if not others:
             return await original(self, tx, request)
         onward = request.without_first_value("Route")
         branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, others[0]), request=onward)
         await proxy(self.node, tx, onward, [branch], timers=self.timers)
+
+    mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
+def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF routes a request of a session from the core as it routes a new one: by a lookup
+    of the dialog's To identity, to the first open flow on which it is registered, not over the
+    flow its own Record-Route names (RFC 3261 16.12, RFC 5626 5.3). A user with two WICs gets the
+    requests of the session WIC 2 answered at WIC 1, which never joined it (5.2.2.5.4 step 5)."""
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request
+    from reference.sip.transaction import ServerTransaction
+    from reference.transport.endpoint import Target
+    from reference.transport.proxy_shell import Branch, proxy
+
+    original = Pcscf._in_dialog_from_core
+
+    async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
+        flows = _open_flows_registered_as(self, str(request.to.uri))
+        if self.dialogs.flow_of_route(request) is None or not flows:
+            return await original(self, tx, request)
+        onward = request.without_first_value("Route")
+        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, flows[0]), request=onward)
+        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+
+    mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
+def _websocket_flow_430(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF takes a flow for alive only once it has seen an RFC 5626 keep-alive on it (a
+    double-CRLF ping, 4.4.1). A WIC keeps its WebSocket with WebSocket pings (RFC 7118), never a
+    CRLF, so every request of a session from the core towards a WIC is answered 430 Flow Failed
+    although the WIC's WebSocket is open (5.2.2.5.4 step 5)."""
+    from reference.nodes.p_cscf.dialogs import Refused
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request
+    from reference.sip.transaction import ServerTransaction
+
+    original = Pcscf._in_dialog_from_core
+
+    async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
+        if self.dialogs.flow_of_route(request) is None:
+            return await original(self, tx, request)
+        self._refuse(tx, request, Refused(430, "Flow Failed"), "from core")
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
@@ -1876,6 +1925,16 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF hands a request of a session to the closed WebSocket of its WIC, the caller gets the "
         "failed send's 5xx, not 430 Flow Failed (RFC 5626 5.3; a profile choice)",
         _dead_flow_no_430,
+    ),
+    "in_dialog_by_registration": Fault(
+        "the eP-CSCF routes a request of a session from the core by a lookup of the called identity, to "
+        "its first registered WIC, not over the flow its Record-Route names (5.2.2.5.4 step 5)",
+        _in_dialog_by_registration,
+    ),
+    "websocket_flow_430": Fault(
+        "the eP-CSCF counts a flow alive only after an RFC 5626 CRLF keep-alive, which no WebSocket WIC "
+        "sends: every request of a session from the core gets 430 (5.2.2.5.4 step 5)",
+        _websocket_flow_430,
     ),
     "block_lapse_ignored": Fault(
         "the eP-CSCF takes its block as registered from the S-CSCF's first 200 OK on: an unanswered refresh "
