@@ -52,7 +52,7 @@ from reference.sip.timers import TimerValues
 from reference.sip.transaction_server import ServerTransaction
 from reference.transport.endpoint import Source
 from reference.transport.proxy_shell import TIMER_C
-from reference.transport.sip_node import SipNode
+from reference.transport.sip_node import RequestHandler, SipNode
 
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
@@ -427,19 +427,18 @@ class World:
                 "a block's registrations"
             ) from None
         assert self._scscf_restore is None, "the S-CSCF already ignores a block's registrations"
-        original = node.on_request
-        assert original is not None, "the S-CSCF serves no requests"
         blocks = [b for b in self.sut.blocks() if str(b.block.wimpu) == wimpu]
         assert blocks and blocks[0].representative, f"the PIXIT gives no distinct IMPU of block {wimpu}"
         registered = identity_key(blocks[0].representative)
 
-        async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
+        async def on_request(
+            tx: ServerTransaction, request: Request, source: Source, serve: RequestHandler
+        ) -> None:
             if request.method == "REGISTER" and identity_key(request.to.uri) == registered:
                 return  # dropped: the eP-CSCF's client transaction ends with its own Timer F
-            await original(tx, request, source)
+            await serve(tx, request, source)
 
-        node.on_request = on_request
-        self._scscf_restore = (node, original)
+        self._scscf_restore = _intercept(node, on_request)
         self._ignored_blocks.add(wimpu)
 
     def resume_registrar(self) -> None:
@@ -1025,14 +1024,14 @@ class World:
         is raised once the call is over; the INVITE goes on regardless."""
         assert self.remote is not None, "no remote party in this scenario"
         node = self.sut.scscf_node()
-        original = node.on_request
-        assert original is not None, "the S-CSCF serves no requests"
         identity = self.identity_of(user)
         called = identity_key(identity)
         failed: list[Exception] = []
         held = False
 
-        async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
+        async def on_request(
+            tx: ServerTransaction, request: Request, source: Source, serve: RequestHandler
+        ) -> None:
             nonlocal held
             if (
                 not held
@@ -1045,18 +1044,18 @@ class World:
                     await meanwhile()
                 except Exception as exc:  # noqa: BLE001 - re-raised once the call is over
                     failed.append(exc)
-            await original(tx, request, source)
+            await serve(tx, request, source)
 
         remote, via = self.remote, self.sut.icscf
 
         def place() -> Response | None:
             return self._final_within(remote.call(identity, via, wait=within), within)
 
-        node.on_request = on_request
+        _, own = _intercept(node, on_request)
         try:
             response = self._attempt("the remote party", identity, place)
         finally:
-            node.on_request = original
+            node.on_request = own
         if failed:
             raise failed[0]
         return response
@@ -1366,6 +1365,24 @@ class World:
     def hops(self, request: Request) -> list[str]:
         """The nodes a received request went through, in order (from its Via header fields)."""
         return hop_names(request, self.node_names())
+
+
+Interceptor = Callable[[ServerTransaction, Request, Source, RequestHandler], Awaitable[None]]
+"Sees a request before the node's own handler, which it is given to pass the request on to (or not)."
+
+
+def _intercept(node: SipNode, intercept: Interceptor) -> tuple[SipNode, RequestHandler]:
+    """Put ``intercept`` in front of ``node``'s request handler: a node of the tester's IMS core
+    (:meth:`Sut.scscf_node`) holding or dropping some requests. Returns the node and its own
+    handler, which restores it."""
+    original = node.on_request
+    assert original is not None, f"{node.name} serves no requests"
+
+    async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
+        await intercept(tx, request, source, original)
+
+    node.on_request = on_request
+    return node, original
 
 
 def _loopback(host: str) -> bool:

@@ -131,8 +131,9 @@ def secrets() -> list[str]:
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reports = tmp_path_factory.mktemp("clean") / "reports"
-    # DEBUG logging puts every SIP message into the captured log Allure attaches: the harshest case
-    result = run_suite(reports, "-k", "register", "--log-level=DEBUG")
+    # DEBUG logging puts every SIP message into the captured log Allure attaches: the harshest case.
+    # Two xdist workers: each writes its own results, which the reports must merge (87 scenarios)
+    result = run_suite(reports, "-k", "register", "--log-level=DEBUG", "-n", "2")
     assert result.returncode == 0, why(reports / "junit.xml", result.stdout, result.stderr)
     assert f"wIMPU reports: {reports / 'conformance.html'}" in result.stdout
     return reports
