@@ -100,3 +100,21 @@ def test_registrar_scale_measures_storage_and_https_rows() -> None:
     assert any(line.startswith("target (issue 18)") for line in result.stdout.splitlines()), result.stdout
     summaries = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("summary ")]
     assert summaries == ["sqlite", "postgresql"], result.stdout
+
+
+def test_suite_time_measures_the_conformance_run_and_breaks_a_junit_file_down(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text(
+        '<testsuites><testsuite><testcase classname="tests.mutants.test_mutants" name="a" time="3.5"/>'
+        '<testcase classname="steps.test_registration" name="b" time="1.0"/></testsuite></testsuites>'
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "bench/suite_time.py", "--workers", "0", "-k", "the_wwsf_announces_every_block",
+         "--junit", str(junit)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    row = next(line.split() for line in result.stdout.splitlines() if line.startswith("-n0"))
+    assert int(row[2]) >= 1 and int(row[3]) == 0, result.stdout  # scenarios, none failed
+    assert "tests/mutants" in result.stdout and "steps" in result.stdout, result.stdout
