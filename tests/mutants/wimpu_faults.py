@@ -863,6 +863,17 @@ def _open_flows_registered_as(pcscf: Any, identity: str) -> list[str]:
     return [f for f in pcscf.registrations.flows() if pcscf.iwf.flow_is_open(f) and registered_as(f)]
 
 
+async def _relay_over(pcscf: Any, tx: Any, request: Any, flow: str) -> None:
+    """``pcscf`` (a reference ``Pcscf``) relays ``request``, an in-dialog request from the core,
+    over ``flow`` (whatever flow its Record-Route named), as a stateful proxy."""
+    from reference.transport.endpoint import Target
+    from reference.transport.proxy_shell import Branch, proxy
+
+    onward = request.without_first_value("Route")
+    branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, flow), request=onward)
+    await proxy(pcscf.node, tx, onward, [branch], timers=pcscf.timers)
+
+
 def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
     """A "flow recovery" of the eP-CSCF: when the flow a request of a session from the core names
     (its Record-Route) has closed, the eP-CSCF sends the request over another open flow on which
@@ -871,8 +882,6 @@ def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.service import Pcscf
     from reference.sip.message import Request
     from reference.sip.transaction import ServerTransaction
-    from reference.transport.endpoint import Target
-    from reference.transport.proxy_shell import Branch, proxy
 
     original = Pcscf._in_dialog_from_core
 
@@ -883,9 +892,7 @@ def _dead_flow_to_other_flow(mp: pytest.MonkeyPatch) -> None:
         others = _open_flows_registered_as(self, str(request.to.uri))
         if not others:
             return await original(self, tx, request)
-        onward = request.without_first_value("Route")
-        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, others[0]), request=onward)
-        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+        await _relay_over(self, tx, request, others[0])
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
@@ -898,8 +905,6 @@ def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.service import Pcscf
     from reference.sip.message import Request
     from reference.sip.transaction import ServerTransaction
-    from reference.transport.endpoint import Target
-    from reference.transport.proxy_shell import Branch, proxy
 
     original = Pcscf._in_dialog_from_core
 
@@ -907,9 +912,7 @@ def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
         flows = _open_flows_registered_as(self, str(request.to.uri))
         if self.dialogs.flow_of_route(request) is None or not flows:
             return await original(self, tx, request)
-        onward = request.without_first_value("Route")
-        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, flows[0]), request=onward)
-        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+        await _relay_over(self, tx, request, flows[0])
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
@@ -941,8 +944,6 @@ def _dead_flow_no_430(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.service import Pcscf
     from reference.sip.message import Request
     from reference.sip.transaction import ServerTransaction
-    from reference.transport.endpoint import Target
-    from reference.transport.proxy_shell import Branch, proxy
 
     original = Pcscf._in_dialog_from_core
 
@@ -950,9 +951,7 @@ def _dead_flow_no_430(mp: pytest.MonkeyPatch) -> None:
         flow = self.dialogs.flow_of_route(request)
         if flow is None or self.iwf.flow_is_open(flow):
             return await original(self, tx, request)
-        onward = request.without_first_value("Route")
-        branch = Branch(onward.uri, Target("WSS", "flow.invalid", 0, flow), request=onward)
-        await proxy(self.node, tx, onward, [branch], timers=self.timers)
+        await _relay_over(self, tx, request, flow)
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
