@@ -10,7 +10,7 @@ not re-run by this benchmark. ``--junit FILE`` reads the JUnit XML a whole run w
 (``reports/junit.xml`` after ``python3 -m pytest``) and prints its time per part (``steps``,
 ``tests/<folder>``) and its slowest tests, which is where the suite's time goes.
 
-Usage: ``python3 bench/suite_time.py [--workers 2,0] [-k EXPR] [--junit reports/junit.xml]``
+Usage: ``python3 bench/suite_time.py [--workers 2,0|none] [-k EXPR] [--junit reports/junit.xml]``
 (the default: every scenario, about 3 min with 2 workers and 6 min serially on 2 cores).
 """
 
@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def workers(text: str) -> list[int]:
+    if text.strip().lower() == "none":
+        return []  # no conformance run: only --junit's breakdown
     try:
         found = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -49,14 +51,21 @@ def conformance_run(n: int, select: str | None, folder: Path) -> tuple[int, int,
     if select:
         command += ["-k", select]
     started = time.monotonic()
-    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"pytest steps -n {n} did not end within an hour") from None
     seconds = time.monotonic() - started
     if not junit.is_file():
-        raise SystemExit(f"pytest steps -n {n} wrote no JUnit XML ({junit})")
+        output = f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        raise SystemExit(f"pytest steps -n {n} wrote no JUnit XML:\n{output}")
     cases = list(ET.parse(junit).getroot().iter("testcase"))
     if not cases:
         raise SystemExit(f"pytest steps -n {n}: no scenario ran (the -k expression selects none?)")
     bad = sum(1 for c in cases if c.find("failure") is not None or c.find("error") is not None)
+    if bad:
+        print(f"pytest steps -n {n}: {bad} scenarios did not pass (the figure counts them):\n"
+              f"{result.stdout[-1500:]}")  # fmt: skip
     return len(cases) - bad, bad, seconds
 
 
@@ -76,16 +85,16 @@ def breakdown(junit: Path, slowest: int = 10) -> None:
         raise SystemExit(f"--junit {junit}: cannot read it as JUnit XML: {exc}") from None
     if not cases:
         raise SystemExit(f"--junit {junit}: no test case in it")
-    per_part: collections.Counter[str] = collections.Counter()
+    per_part: dict[str, float] = collections.defaultdict(float)
     count: collections.Counter[str] = collections.Counter()
     for case in cases:
         part = part_of(case.get("classname", ""))
         per_part[part] += float(case.get("time", 0) or 0)
         count[part] += 1
-    total = sum(per_part.values())
+    total = sum(per_part.values()) or 1.0  # a file whose times are all 0: shares of 0
     print(f"\n{junit}: {len(cases)} tests, {total:.0f} s of test time")
     print(f"{'part':<24} {'tests':>6} {'seconds':>8} {'share':>6}")
-    for part, seconds in per_part.most_common():
+    for part, seconds in sorted(per_part.items(), key=lambda item: -item[1]):
         print(f"{part:<24} {count[part]:>6} {seconds:>8.0f} {seconds / total:>6.1%}")
     print(f"\nslowest {slowest}:")
     for case in sorted(cases, key=lambda c: -float(c.get("time", 0) or 0))[:slowest]:
@@ -94,16 +103,25 @@ def breakdown(junit: Path, slowest: int = 10) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=workers, default=[2, 0], help="xdist workers per run (0: -n0)")
+    parser.add_argument(
+        "--workers", type=workers, default=[2, 0], help="xdist workers per run (0: -n0; none: no run)"
+    )
     parser.add_argument("-k", dest="select", help="a pytest -k expression: only those scenarios")
     parser.add_argument("--junit", type=Path, help="a whole run's JUnit XML to break down")
     args = parser.parse_args()
     if args.junit is not None and not args.junit.is_file():
         parser.error(f"--junit {args.junit}: no such file (a whole run writes reports/junit.xml)")
-    rows = []
+    rows: list[tuple[int, int, int, float]] = []
     with tempfile.TemporaryDirectory(prefix="wimpu-suite-time-") as folder:
         for n in args.workers:
             rows.append((n, *conformance_run(n, args.select, Path(folder))))
+    if rows:
+        print_rows(rows)
+    if args.junit is not None:
+        breakdown(args.junit)
+
+
+def print_rows(rows: list[tuple[int, int, int, float]]) -> None:
     print(f"{'conformance run':<18} {'scenarios':>9} {'not passed':>10} {'seconds':>8} {'per s':>6}")
     for n, passed, bad, seconds in rows:
         label = f"-n {n}" if n else "-n0 (serial)"
@@ -112,8 +130,6 @@ def main() -> None:
     for n, _, _, seconds in rows:
         if n and serial:
             print(f"ratio -n {n} / serial: {serial / seconds:.2f} x the serial rate")
-    if args.junit is not None:
-        breakdown(args.junit)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ REMOTE_USER = "dave"
 LATER_ANSWER_DELAY = EVENT_WAIT
 """Seconds every WIC but the one meant to answer first would wait before answering, if nobody
 cancelled it (forking): the behaviour asked for, not a wait for an event. Long, so that no
-load makes a 200 of theirs cross the eP-CSCF's CANCEL (it was 0.8 s, 0.7 s after the first)."""
+load makes a 200 of theirs cross the eP-CSCF's CANCEL (it was 0.8 s, 0.7 s after the first). It
+follows :data:`EVENT_WAIT` on purpose: in the fault runs (``WIMPU_EVENT_WAIT``, every node in process)
+a fault that never cancels then costs that wait, not 30 s, and the CANCEL still has seconds to come."""
 LATER_REFUSAL_DELAY = ABSENCE_WINDOW
 """Seconds a WIC told to refuse a session after another WIC waits, once that one has refused,
 before refusing too (forking, every branch failing): the behaviour asked for, not a wait for an

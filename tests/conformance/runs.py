@@ -1,9 +1,11 @@
 """Helpers of the tests that run every feature in a pytest subprocess and compare verdicts.
 
-``run_steps`` runs ``pytest steps`` (serially, no reports, captures in a temporary folder) and
-returns each scenario's verdict read from its JUnit XML; ``in_process_run`` runs the default,
-in-process one once per test session, for every comparison to share (``in_process_verdicts``: its
-verdicts; its scenario captures stay in its folder for the offline verifier, issue 15).
+``run_steps`` runs ``pytest steps`` (serially unless told otherwise: an external SUT serves one
+scenario at a time; no reports, captures in a temporary folder) and returns each scenario's
+verdict read from its JUnit XML; ``in_process_run`` runs the default, in-process one once per
+test session (with two xdist workers: every scenario starts its own stack on its own address),
+for every comparison to share (``in_process_verdicts``: its verdicts; its scenario captures stay
+in its folder for the offline verifier, issue 15).
 
 The example PIXITs of the out-of-process runs put their nodes at fixed ports of 127.0.0.1: two
 such runs at once (pytest-xdist workers, two checkouts on one machine) would take each other's
@@ -100,14 +102,15 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
         release_host(host)
 
 
-def run_steps(tmp_path: Path, name: str, *extra: str) -> dict[str, str]:
-    """Every scenario's verdict in a ``pytest steps`` run with ``extra`` arguments."""
+def run_steps(tmp_path: Path, name: str, *extra: str, workers: int = 0) -> dict[str, str]:
+    """Every scenario's verdict in a ``pytest steps`` run with ``extra`` arguments and ``workers``
+    xdist workers (0: serially)."""
     junit = tmp_path / f"{name}.xml"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_CAPTURES_DIR"] = str(tmp_path / f"captures-{name}")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "steps", "-n0", "-p", "no:cacheprovider", "--no-reports", "-q",
-         f"--junitxml={junit}", *extra],
+        [sys.executable, "-m", "pytest", "steps", "-n", str(workers), "-p", "no:cacheprovider",
+         "--no-reports", "-q", f"--junitxml={junit}", *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     output = f"{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
@@ -137,10 +140,10 @@ class InProcessRun:
 @pytest.fixture(scope="session")
 def in_process_run(tmp_path_factory: pytest.TempPathFactory) -> InProcessRun:
     """The default run (the bundled reference, in-process): every scenario must pass. With two
-    xdist workers, as a vendor runs it on this machine (README): the parent pytest only waits."""
+    xdist workers, one per core of this machine: the parent pytest only waits meanwhile."""
     where = tmp_path_factory.mktemp("in-process")
     started = time.monotonic()
-    found = run_steps(where, "in-process", "-n", "2")
+    found = run_steps(where, "in-process", workers=2)
     not_passed = {name: v for name, v in found.items() if v != "passed"}
     assert not not_passed, f"not every scenario passed in-process: {not_passed}\n" + "\n".join(
         failures(where / "in-process.xml")

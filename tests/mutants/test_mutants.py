@@ -318,19 +318,41 @@ def test_the_share_per_group_in_the_docs_is_current() -> None:
     )
 
 
-def run_with_fault(fault: str, selection: str, junit: Path) -> subprocess.CompletedProcess[str]:
-    # not an xdist worker itself, whatever this test runs in (-n0 below)
+def run_with_fault(
+    fault: str | None, selection: str, junit: Path, *, workers: int = 0, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The scenarios ``selection`` selects, with ``fault`` (None: none), at the fault runs' wait
+    (:data:`FAULT_RUN_EVENT_WAIT`), with ``workers`` xdist workers (0: serially)."""
+    # not an xdist worker itself, whatever this test runs in
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env["WIMPU_FAULT"] = fault
+    env.pop("WIMPU_FAULT", None)
+    if fault is not None:
+        env["WIMPU_FAULT"] = fault
     env["WIMPU_EVENT_WAIT"] = str(FAULT_RUN_EVENT_WAIT)
-    env["WIMPU_CAPTURES_DIR"] = tempfile.mkdtemp(prefix=f"wimpu-mutant-{fault}-")  # not the run's captures
+    label = fault or "control"
+    env["WIMPU_CAPTURES_DIR"] = tempfile.mkdtemp(prefix=f"wimpu-mutant-{label}-")  # not the run's captures
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",
-         "-p", "no:hypothesispytest", "-n0", "--no-reports", "-q", "-rfE", f"--junitxml={junit}",
-         "-m", selection],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+         "-p", "no:hypothesispytest", "-n", str(workers), "--no-reports", "-q", "-rfE",
+         f"--junitxml={junit}", "-m", selection],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
+
+
+def test_the_guarding_scenarios_pass_without_a_fault_at_the_fault_runs_wait(tmp_path: Path) -> None:
+    """The control of the fault runs: every scenario a guard selects passes without a fault at
+    the fault runs' shorter wait (``WIMPU_EVENT_WAIT``), so a guard that fails under a fault fails
+    by the fault's doing, never because that wait is too short for the reference."""
+    selection = " or ".join(f"({guard})" for guard in sorted(set(GUARDS.values())))
+    expected = sum(s.tests for s in scenarios() if selects(selection, s))
+    junit = tmp_path / "junit.xml"
+    result = run_with_fault(None, selection, junit, workers=2, timeout=1200)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0 and _count("passed", summary) == expected, (
+        f"without a fault, at WIMPU_EVENT_WAIT={FAULT_RUN_EVENT_WAIT}, all {expected} guarding scenarios "
+        f"must pass, got {summary!r}\n{(result.stdout + result.stderr)[-3000:]}"
+    )
 
 
 def _count(outcome: str, summary: str) -> int:
