@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from conformance.pixit import Pixit
+from conformance.redact import redact
 
 __all__ = ["SutProcess"]
 
@@ -68,8 +69,10 @@ class SutProcess:
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace").strip().splitlines()[-lines:]
 
-    def stop(self) -> None:
-        """SIGTERM to its process group, SIGKILL after 10 s; idempotent."""
+    def stop(self, keep: Path | None = None) -> None:
+        """SIGTERM to its process group, SIGKILL after 10 s; idempotent. ``keep``: a file its whole
+        output is written to, with every token, Bearer credential and password redacted
+        (:func:`conformance.redact.redact`): the evidence of the SUT's own view of the scenario."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
         try:
@@ -78,6 +81,10 @@ class SutProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        if keep is not None and not self._log.closed:
+            self._log.seek(0)
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            keep.write_text(redact(self._log.read().decode("utf-8", "replace")), encoding="utf-8")
         self._log.close()
 
 

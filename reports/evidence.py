@@ -8,6 +8,8 @@ The step harness leaves, for every scenario it captured, three files under the c
 * ``<feature>/<test>.wire.json``: ``{"feature", "test", "scenario", "pcapng", "messages": [{"index",
   "frame", "time", "src", "dst", "transport", "start_line", "raw"}]}``, ``time`` in seconds since the
   epoch (the clock of ``time.time()``);
+* ``<feature>/<test>.sut.log``, for an external SUT the suite started (``[sut] start``): its output,
+  redacted (issue 16: "its own log goes to the scenario's evidence"), attached as text;
 
 ``<feature>`` being the feature file's path under ``features/`` without ``.feature`` and ``<test>`` the
 pytest test name made file-name-safe (:func:`slug`). :class:`EvidencePlugin` (registered by
@@ -73,6 +75,8 @@ PCAP_TYPE = "application/vnd.tcpdump.pcap"
 """Allure's type for a capture (``AttachmentType.PCAP``); the file keeps its ``.pcapng`` extension."""
 STALE_SLACK = 2.0
 """Seconds a file may seem older than its scenario (file system time stamps are coarse)."""
+SUT_LOG_LIMIT = 1_000_000
+"""Characters of a SUT's log attached at most (its end)."""
 
 
 def slug(text: str) -> str:
@@ -109,9 +113,11 @@ class ScenarioFiles:
     wire: Path | None
     ladder: Path | None
     pcapng: Path | None
+    sut_log: Path | None = None
+    "The output of a SUT process the suite started for the scenario (``<test>.sut.log``)."
 
     def __bool__(self) -> bool:
-        return any((self.wire, self.ladder, self.pcapng))
+        return any((self.wire, self.ladder, self.pcapng, self.sut_log))
 
 
 def _fresh(path: Path, since: float | None) -> Path | None:
@@ -151,6 +157,7 @@ def scenario_files(captures: Path, feature: str, test: str, *, since: float | No
                 wire,
                 _fresh(base / f"{stem}.ladder.json", since),
                 _fresh(base / name, since),
+                _fresh(base / f"{stem}.sut.log", since),
             )
             if files:
                 return files
@@ -506,6 +513,7 @@ class EvidencePlugin:
                 ("ladder", files.ladder),
                 ("capture", files.pcapng),
                 ("messages", files.wire),
+                ("SUT log", files.sut_log),
             ):
                 if path is None:
                     continue
@@ -534,6 +542,12 @@ class EvidencePlugin:
         if piece == "capture":
             capture = mask_capture(path.read_bytes())
             return [self._write(capture, f"Capture {path.name}", PCAP_TYPE, "pcapng")]
+        if piece == "SUT log":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if len(text) > SUT_LOG_LIMIT:  # its end: what the SUT did last, where a FAIL usually is
+                cut = len(text) - SUT_LOG_LIMIT
+                text = f"[the first {cut} characters left out]\n" + text[cut:]
+            return [self._write(redact(text).encode(), f"SUT log {path.name}", "text/plain", "txt")]
         _, entries = load_wire(path)
         t0 = entries[0].time if entries else None
         per_step, outside = by_step(entries, scenario.steps)

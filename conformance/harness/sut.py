@@ -26,6 +26,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -84,8 +85,9 @@ class Sut:
     async def start(self) -> None:
         """Start what the suite runs itself (nothing for an external SUT)."""
 
-    async def stop(self) -> None:
-        """Stop what :meth:`start` started."""
+    async def stop(self, log: Path | None = None) -> None:
+        """Stop what :meth:`start` started; ``log``: where the output of a SUT process the suite
+        started goes (the scenario's evidence, beside its capture)."""
 
     def registrar_tls(self) -> ssl.SSLContext | None:
         """The suite's client context towards the registrar (mutual TLS, read only), or None."""
@@ -261,8 +263,8 @@ class ReferenceSut(Sut):
                 sub = found.subscription
                 self.ims_users[identity] = ImsUser(identity, sub.impi, sub.password)
 
-    async def stop(self) -> None:
-        await self.stack.stop()
+    async def stop(self, log: Path | None = None) -> None:
+        await self.stack.stop()  # its nodes log through the suite's own logging
 
     def client_context(self) -> ssl.SSLContext:
         return self.stack.pki.client_context()
@@ -439,12 +441,12 @@ class ExternalSut(Sut):
             await self.stop()
             raise
 
-    async def stop(self) -> None:
+    async def stop(self, log: Path | None = None) -> None:
         """Stop what :meth:`start` started: the SUT's process group (SIGTERM, SIGKILL after 10 s),
-        then the emulated IMS core."""
+        its output kept in ``log`` (redacted), then the emulated IMS core."""
         process, self._process = self._process, None
         if process is not None:
-            await asyncio.to_thread(process.stop)
+            await asyncio.to_thread(process.stop, log)
         if self.core is not None:
             await self.core.stop()
         await self._registrar.close()

@@ -258,7 +258,7 @@ class World:
                     await party.stop()
                 await self.w6.close()
             finally:
-                await self.sut.stop()
+                await self.sut.stop(log=self.wire.directory / f"{self.wire.stem}.sut.log")
 
         self.loop.run(stop())
         messages = self.wire.finish(topology, self.scenario)

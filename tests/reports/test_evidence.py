@@ -293,6 +293,19 @@ def test_messages_fall_in_the_window_of_their_step_or_outside() -> None:
     assert text.splitlines()[2].startswith("  #1  ") and "(+0.500000 s)" in text
 
 
+@pytest.mark.parametrize("which", ["serial_run", "xdist_run"])
+def test_a_scenario_gets_its_suts_log_redacted(which: str, request: pytest.FixtureRequest) -> None:
+    """Issue 16: the SUT's own log (``<test>.sut.log``, written when the suite stops a SUT it started)
+    goes to the scenario's evidence, with its secrets redacted."""
+    run: Run = request.getfixturevalue(which)
+    results = run.results()
+    for name in CAPTURED:
+        logs = [a for a in results[name]["attachments"] if a["name"].startswith("SUT log ")]
+        assert len(logs) == 1 and logs[0]["type"] == "text/plain", (name, results[name]["attachments"])
+        text = run.attachment(logs[0]).decode()
+        assert text.startswith("SUT: REGISTER with Bearer ") and not any(s in text for s in SECRETS), text
+
+
 def test_files_are_found_by_the_slug_of_the_test_name(tmp_path: Path) -> None:
     folder = tmp_path / "registration" / "wic_registration"
     folder.mkdir(parents=True)

@@ -122,6 +122,9 @@ class FakeWorld:
         }
         (folder / f"{self.stem}.ladder.json").write_text(json.dumps({"lanes": lanes, "events": events}))
         (folder / f"{self.stem}.wire.json").write_text(json.dumps(document, indent=1))
+        # an external SUT's own output, as ExternalSut.stop leaves it (here in clear on purpose)
+        log = f"SUT: REGISTER with Bearer {TOKEN} password={PASSWORD}\n"
+        (folder / f"{self.stem}.sut.log").write_text(log)
 
 
 @pytest.fixture
