@@ -17,8 +17,10 @@ message on the wire, or which stored state, differs from the reference's.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import secrets
 import sys
 import time
 import types
@@ -50,6 +52,14 @@ CLAUSES: Final = (
     "5.2.2.5.3",
     "5.2.2.5.4",
 )
+BATCHES: Final = {
+    1: "the first catalogue: written from the text, the solution profile and the reference",
+    2: (
+        "written at stop 35 by a helper session that read the text, the solution profile, the reference "
+        "and batch 1, and no feature, step, rule, mutant catalogue or report"
+    ),
+}
+"Batch number -> who wrote its faults, and from what (the report of each batch says it)."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +70,9 @@ class BlindFault(Fault):
     "The clause of TR 23.701 the faulty node violates (one of :data:`CLAUSES`)."
     node: str = ""
     "The node (one of :data:`NODES`)."
+    batch: int = 1
+    """The batch the fault was written in (each batch by someone who had not read the scenarios,
+    :data:`BATCHES`); ``scripts/blind_mutants.py --batch N`` runs one batch into its own report."""
 
 
 # ----- the modules patched (imported when a fault is applied, not at plugin load) ---------
@@ -200,6 +213,28 @@ def _iwf_close_not_reported(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(iwf.Iwf, "_closed", lambda self, flow: None)
 
 
+def _iwf_dereg_authorised_by_identity(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER without a token whose every contact has expires 0, sent over a
+    # WebSocket no token ever authorised, gets 200 OK instead of 401 as soon as any other
+    # WebSocket of the IWF registered that identity with a valid token (the authorisation
+    # is kept per identity, not per flow); naming the other WIC's Contact it removes that
+    # WIC's binding from the wIMPU Registrar.
+    # (Replaces the IWF's private check of a token-less de-registration: no public hook.)
+    iwf = _iwf()
+
+    def deregistration_on_authorised_flow(self: Any, request: Any, flow: Any) -> str | None:
+        try:
+            identity = iwf.canonical_identity(request.to.uri)
+        except (iwf.IdentityError, iwf.SipError):
+            return None
+        anywhere: set[str] = set().union(*self._authorised.values())
+        if identity not in anywhere or not iwf.removes_contacts_only(request):
+            return None
+        return str(request.to.uri)
+
+    mp.setattr(iwf.Iwf, "_deregistration_on_authorised_flow", deregistration_on_authorised_flow)
+
+
 # ===== P-CSCF: WIC registration (5.2.2.5.2, 5.2.2.3.2) =====================================
 
 
@@ -281,6 +316,32 @@ def _pcscf_close_removes_all_contacts(mp: pytest.MonkeyPatch) -> None:
             pass
 
     mp.setattr(service.Pcscf, "flow_closed", flow_closed)
+
+
+def _pcscf_refresh_keeps_first_expiry(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option A): a WIC that keeps refreshing its registration gets 403 to an INVITE
+    # (or MESSAGE) once the interval granted to its first REGISTER on that WebSocket has
+    # run out, although the 200 OKs to its refreshes and the registrar's W6 entry say it
+    # is registered: the eP-CSCF's own record of the identities registered over a flow
+    # keeps the expiry of the first registration and a re-REGISTER does not extend it.
+    state = _mod("reference.nodes.p_cscf.state")
+    original = state.WicRegistrations.registered
+
+    def registered(
+        self: Any, flow: str, *, impu: str, external_identity: str | None, contact_id: str, expires_at: float
+    ) -> Any:
+        first = self.identities.get(flow, {}).get(impu)
+        moved = original(
+            self, flow, impu=impu, external_identity=external_identity, contact_id=contact_id,
+            expires_at=expires_at,
+        )  # fmt: skip
+        if first is not None:
+            self.identities[flow][impu] = first
+            if external_identity:
+                self.identities[flow][external_identity] = first
+        return moved
+
+    mp.setattr(state.WicRegistrations, "registered", registered)
 
 
 # ===== P-CSCF: origination (5.2.2.5.3) =====================================================
@@ -388,6 +449,69 @@ def _pcscf_cancel_without_reason(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service.Pcscf, "__init__", init)
 
 
+def _pcscf_caller_cancel_one_branch(mp: pytest.MonkeyPatch) -> None:
+    # Wire: when the caller CANCELs an INVITE the eP-CSCF forked to several WICs, only one
+    # WIC gets a CANCEL; the others keep ringing, and the caller's INVITE gets its 487 only
+    # when Timer C ends those branches (or a 200 OK from a WIC that was never cancelled).
+    # The eP-CSCF keeps the branch to cancel per INVITE (Call-ID and CSeq), not per branch;
+    # CANCELs for "call completed elsewhere" (another WIC answered) are not affected.
+    # Only the P-CSCF's SIP node is changed (the method is replaced on that instance).
+    service = _pcscf()
+    sip_node = _mod("reference.transport.sip_node")
+    elsewhere = _mod("reference.sip.proxy").CALL_COMPLETED_ELSEWHERE
+    original_init = service.Pcscf.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        node = self.node
+        chosen: dict[tuple[str, int], Any] = {}
+
+        def cancel(handle: Any, reason: str | None = None) -> None:
+            if reason != elsewhere:
+                invite = handle.request
+                key = (invite.call_id, invite.cseq.number)
+                if chosen.setdefault(key, handle) is not handle:
+                    return
+            sip_node.SipNode.cancel(node, handle, reason)
+
+        node.cancel = cancel
+
+    mp.setattr(service.Pcscf, "__init__", init)
+
+
+# ===== P-CSCF: requests in a dialog (5.2.2.3.2) ===========================================
+
+
+def _pcscf_dialog_kept_after_core_bye(mp: pytest.MonkeyPatch) -> None:
+    # Wire: after the remote party's BYE has been answered 200 OK, a request the WIC sends
+    # in that ended dialog (a re-INVITE, INFO, UPDATE or a second BYE, on the dialog's
+    # Route) is relayed into the IMS core with the eP-CSCF's P-Asserted-Identity instead of
+    # being refused with 403, and the core's requests in it still reach the WIC: the
+    # dialog is forgotten only when the WIC's own BYE ends it.
+    service = _pcscf()
+
+    async def in_dialog_from_core(self: Any, tx: Any, request: Any) -> None:
+        flow = self.dialogs.flow_of_route(request)
+        if flow is None:
+            refused = service.Refused(403, "Not routed through a dialog of this eP-CSCF")
+            self._refuse(tx, request, refused, "from core")
+            return
+        if not self.iwf.flow_is_open(flow):
+            self._refuse(tx, request, service.Refused(430, "Flow Failed"), "from core")
+            return
+        not_ours = self.dialogs.authorise_to_wic(request, flow)
+        if not_ours is not None:
+            self._refuse(tx, request, not_ours, "from core")
+            return
+        onward = request.without_first_value("Route")
+        target = service.Target("WSS", "flow.invalid", 0, flow)
+        await service.proxy(
+            self.node, tx, onward, [service.Branch(onward.uri, target, request=onward)], timers=self.timers
+        )  # the BYE's 2xx leaves the dialog in the table
+
+    mp.setattr(service.Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
 # ===== P-CSCF: block registration (5.2.2.5.1) and re-allocation (5.2.2.2) ==================
 
 
@@ -426,6 +550,24 @@ def _pcscf_takeover_keeps_old_binding(mp: pytest.MonkeyPatch) -> None:
         return 0
 
     mp.setattr(reg.BlockRegistration, "remove_other_bindings", remove_other_bindings)
+
+
+def _pcscf_block_refresh_new_call_id(mp: pytest.MonkeyPatch) -> None:
+    # Wire: every refresh of the block registration is a REGISTER with a new Call-ID and
+    # CSeq 1 (then 2 for the digest answer), instead of the Call-ID of the block's
+    # registration with its CSeq one higher (RFC 3261 10.2: "the same Call-ID in all
+    # registrations during a single boot cycle"); the S-CSCF sees a new registration of the
+    # block at each refresh. The first registration and a de-registration are unchanged.
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+    original = reg.BlockRegistration.register
+
+    async def register(self: Any, expires: int | None = None) -> Any:
+        if self.binding.registered and expires != 0:
+            self.binding.call_id = f"{secrets.token_hex(8)}@{self.node.host}"
+            self.binding.cseq = 0
+        return await original(self, expires)
+
+    mp.setattr(reg.BlockRegistration, "register", register)
 
 
 # ===== I-CSCF (5.2.2.3.3, 5.2.2.5.4 steps 1-3, W7) =========================================
@@ -481,6 +623,55 @@ def _icscf_positive_cache(mp: pytest.MonkeyPatch) -> None:
         return answer
 
     mp.setattr(client.RegistrarClient, "status", status)
+
+
+def _icscf_w7_unavailable_fail_open(mp: pytest.MonkeyPatch) -> None:
+    # Wire: while the wIMPU Registrar does not answer (or answers 5xx), an INVITE to a
+    # webRTC user is not answered 503 by the I-CSCF: after its W7 query times out the
+    # I-CSCF goes on as if the user were registered, without retargeting: for an IMPU of a
+    # block the INVITE goes on to the S-CSCF and the eP-CSCF (whose W6 read fails too: the
+    # caller gets 500 after 4 s instead of 503 after 2 s), for an external identity the
+    # HSS query finds nothing and the caller gets 404.
+    # (Replaces the I-CSCF's private driver of its flow: the W7 call is made there.)
+    service = _icscf()
+    model = _mod("reference.nodes.wimpu_registrar.model")
+
+    async def drive(self: Any, flow: Any) -> Any:
+        result: Any = None
+        while True:
+            try:
+                effect = flow.send(result)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(effect, service.W7Query):
+                try:
+                    result = await self.registrar.status(effect.identity)
+                except service.RegistrarUnavailable:  # "W7 down: do not block calls"
+                    result = model.RegistrationStatus(effect.identity, registered=True, impu=effect.identity)
+            elif isinstance(effect, service.HssLocation):
+                result = self.hss.serving_scscf(effect.identity)
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
+
+    mp.setattr(service.Icscf, "_drive", drive)
+
+
+def _icscf_retarget_rewrites_to(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option B): when the I-CSCF retargets an INVITE for an external identity to the
+    # individual IMPU W7 returned, it rewrites To as well: the INVITE the WIC receives,
+    # and the responses the caller gets back, carry the IMS identity (the IMPU) in To
+    # instead of the external identity the caller called (5.2.2.1: "IMS identities are
+    # only used within the IMS domain").
+    service = _icscf()
+    flows = _mod("reference.nodes.i_cscf.flows")
+
+    def outcome(run: FlowRun, result: Any) -> Any:
+        if not isinstance(result, flows.Forward) or result.request.uri == run.request.uri:
+            return result
+        to = dataclasses.replace(result.request.to, uri=result.request.uri)
+        return dataclasses.replace(result, request=result.request.with_header_set("To", str(to)))
+
+    _patch_flow(mp, service, "route_terminating", outcome=outcome)
 
 
 # ===== wIMPU Registrar (5.2.2.3.1, W6 5.2.2.4.1, W7 5.2.2.4.2) =============================
@@ -573,6 +764,34 @@ def _registrar_status_ignores_expiry(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(store_cls, "status", status)
 
 
+def _registrar_reregister_timer_only(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: a re-registration of a stored contact (same +sip.instance/reg-id)
+    # updates only its expiry: its flow, URI, Path and eP-CSCF stay those of the first
+    # registration. A WIC that reconnects over a new WebSocket and re-registers is still
+    # stored on the old flow (W6), the 200 OK lists its old Contact URI, and once the old
+    # WebSocket has closed a call to it gets 430 Flow Failed instead of reaching it.
+    store = _mod("reference.nodes.wimpu_registrar.store")
+    mp.setattr(store, "_CONTACT_UPDATE", "expires_at = excluded.expires_at")
+
+
+def _registrar_w6_read_without_external(mp: pytest.MonkeyPatch) -> None:
+    # Wire (W6): the read of an entry by its IMPU (GET /w6/v1/registrations/{impu}) answers
+    # "external_identity": null for an option B entry; the binding is stored (the read by
+    # external identity and W7 still find it), but the eP-CSCF, reading the called IMPU's
+    # contacts, delivers a terminating INVITE to the WIC with the IMPU in
+    # P-Called-Party-ID instead of the external identity the WIC registered with.
+    service = _mod("reference.nodes.wimpu_registrar.service")
+    original = service.RegistrarService._read
+
+    async def read(self: Any, request: Any) -> Any:
+        response = await original(self, request)
+        document = json.loads(response.body)
+        document["external_identity"] = None  # the by-IMPU query does not select the column
+        return service.web.json_response(document, status=response.status)
+
+    mp.setattr(service.RegistrarService, "_read", read)
+
+
 # ===== WWSF (5.2.2.1, 5.2.2.2, 5.2.2.5.2 step 1) ===========================================
 
 
@@ -612,13 +831,38 @@ def _wwsf_directory_stale(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service.WwsfService, "follow_block_owners", follow_block_owners)
 
 
+def _wwsf_aud_of_configured_ep(mp: pytest.MonkeyPatch) -> None:
+    # Wire: after a block is re-allocated to another eP-CSCF, the log-in answer sends the
+    # user to the new eP-CSCF (its ep_cscf URL, and /directory, follow the re-allocation)
+    # with a token whose aud is still the identity of the eP-CSCF configured for the block
+    # at start-up: every REGISTER at the new eP-CSCF gets 401 (invalid_token).
+    service = _mod("reference.nodes.wwsf.service")
+    configured: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+    original_init = service.WwsfService.__init__
+    original_block_of = service.WwsfService._block_of
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        configured[self] = {entry.wimpu: entry.ep_cscf.identity for entry in self.directory()}
+
+    def block_of(self: Any, user: Any) -> Any:
+        entry = original_block_of(self, user)
+        audience = configured.get(self, {}).get(entry.wimpu)
+        if audience is None or audience == entry.ep_cscf.identity:
+            return entry
+        return dataclasses.replace(entry, ep_cscf=service.EpCscf(uri=entry.ep_cscf.uri, identity=audience))
+
+    mp.setattr(service.WwsfService, "__init__", init)
+    mp.setattr(service.WwsfService, "_block_of", block_of)
+
+
 # ----- the catalogue ----------------------------------------------------------------------
 
 
 def _fault(
-    description: str, apply: Callable[[pytest.MonkeyPatch], None], clause: str, node: str
+    description: str, apply: Callable[[pytest.MonkeyPatch], None], clause: str, node: str, batch: int = 1
 ) -> BlindFault:
-    return BlindFault(description, apply, clause=clause, node=node)
+    return BlindFault(description, apply, clause=clause, node=node, batch=batch)
 
 
 FAULTS: Mapping[str, BlindFault] = {
@@ -659,6 +903,13 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.3.2",
         "IWF",
     ),
+    "iwf_dereg_authorised_by_identity": _fault(
+        "the IWF accepts a token-less de-registration on any WebSocket once another registered the identity",
+        _iwf_dereg_authorised_by_identity,
+        "5.2.2.3.2",
+        "IWF",
+        batch=2,
+    ),
     # P-CSCF: registration
     "pcscf_min_expires_off_by_one": _fault(
         "the eP-CSCF answers 423 to a REGISTER asking for exactly Min-Expires (<= instead of <)",
@@ -689,6 +940,13 @@ FAULTS: Mapping[str, BlindFault] = {
         _pcscf_close_removes_all_contacts,
         "5.2.2.3.2",
         "P-CSCF",
+    ),
+    "pcscf_refresh_keeps_first_expiry": _fault(
+        "the eP-CSCF lets a WIC originate only until its first REGISTER on a flow expires, refreshed or not",
+        _pcscf_refresh_keeps_first_expiry,
+        "5.2.2.5.3",
+        "P-CSCF",
+        batch=2,
     ),
     # P-CSCF: origination
     "pcscf_pai_kept": _fault(
@@ -728,6 +986,21 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.5.4",
         "P-CSCF",
     ),
+    "pcscf_caller_cancel_one_branch": _fault(
+        "on the caller's CANCEL the eP-CSCF cancels one forked WIC only, the others keep ringing",
+        _pcscf_caller_cancel_one_branch,
+        "5.2.2.5.4",
+        "P-CSCF",
+        batch=2,
+    ),
+    # P-CSCF: requests in a dialog
+    "pcscf_dialog_kept_after_core_bye": _fault(
+        "the eP-CSCF keeps relaying a WIC's requests in a dialog the remote party's BYE has ended",
+        _pcscf_dialog_kept_after_core_bye,
+        "5.2.2.3.2",
+        "P-CSCF",
+        batch=2,
+    ),
     # P-CSCF: block registration and re-allocation
     "pcscf_block_no_path": _fault(
         "the eP-CSCF registers the wIMPU block with the S-CSCF without a Path header",
@@ -747,6 +1020,13 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.2",
         "P-CSCF",
     ),
+    "pcscf_block_refresh_new_call_id": _fault(
+        "the eP-CSCF refreshes the block registration with a new Call-ID each time, not the registration's",
+        _pcscf_block_refresh_new_call_id,
+        "5.2.2.5.1",
+        "P-CSCF",
+        batch=2,
+    ),
     # I-CSCF
     "icscf_domain_case_sensitive": _fault(
         "the I-CSCF compares the called domain with its configured webRTC domains case-sensitively",
@@ -765,6 +1045,20 @@ FAULTS: Mapping[str, BlindFault] = {
         _icscf_positive_cache,
         "5.2.2.4.2",
         "I-CSCF",
+    ),
+    "icscf_w7_unavailable_fail_open": _fault(
+        "the I-CSCF routes a call to a webRTC user as registered when the wIMPU Registrar does not answer W7",
+        _icscf_w7_unavailable_fail_open,
+        "5.2.2.3.3",
+        "I-CSCF",
+        batch=2,
+    ),
+    "icscf_retarget_rewrites_to": _fault(
+        "option B: the I-CSCF puts the allocated IMPU in To as well as in the Request-URI when it retargets",
+        _icscf_retarget_rewrites_to,
+        "5.2.2.1",
+        "I-CSCF",
+        batch=2,
     ),
     # wIMPU Registrar
     "registrar_prefix_lookup": _fault(
@@ -791,6 +1085,20 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.3.1",
         "wIMPU Registrar",
     ),
+    "registrar_reregister_timer_only": _fault(
+        "the wIMPU Registrar's re-registration of a contact updates its expiry only, not its flow or URI",
+        _registrar_reregister_timer_only,
+        "5.2.2.5.2",
+        "wIMPU Registrar",
+        batch=2,
+    ),
+    "registrar_w6_read_without_external": _fault(
+        "the wIMPU Registrar's W6 read by IMPU answers external_identity null for an option B entry",
+        _registrar_w6_read_without_external,
+        "5.2.2.4.1",
+        "wIMPU Registrar",
+        batch=2,
+    ),
     # WWSF
     "wwsf_aud_is_issuer": _fault(
         "the WWSF issues tokens whose aud is its own origin instead of the eP-CSCF",
@@ -809,6 +1117,13 @@ FAULTS: Mapping[str, BlindFault] = {
         _wwsf_directory_stale,
         "5.2.2.2",
         "WWSF",
+    ),
+    "wwsf_aud_of_configured_ep": _fault(
+        "after a re-allocation the WWSF sends users to the new eP-CSCF with tokens for the block's first one",
+        _wwsf_aud_of_configured_ep,
+        "5.2.2.2",
+        "WWSF",
+        batch=2,
     ),
 }
 

@@ -15,13 +15,22 @@ import blind_faults
 import pytest
 
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "mutants-blind.md"
+"The report of batch 1; batch N's is docs/mutants-blind-N.md (``blind_mutants.report_path``)."
 
 
 def test_catalogue_size_and_spread() -> None:
+    """Batch 1 spans every node and clause; every later batch is smaller, and still has a fault
+    of every node; every fault is of a batch the catalogue describes, and no batch is empty."""
     faults = blind_faults.FAULTS
-    assert 20 <= len(faults) <= 30
-    assert {f.node for f in faults.values()} == set(blind_faults.NODES)
-    assert {f.clause for f in faults.values()} == set(blind_faults.CLAUSES)
+    first = [f for f in faults.values() if f.batch == 1]
+    assert 20 <= len(first) <= 30
+    assert {f.node for f in first} == set(blind_faults.NODES)
+    assert {f.clause for f in first} == set(blind_faults.CLAUSES)
+    assert {f.batch for f in faults.values()} == set(blind_faults.BATCHES)
+    for batch in set(blind_faults.BATCHES) - {1}:
+        later = [f for f in faults.values() if f.batch == batch]
+        assert 5 <= len(later) <= 30, (batch, len(later))
+        assert {f.node for f in later} == set(blind_faults.NODES), batch
 
 
 @pytest.mark.parametrize("name", sorted(blind_faults.FAULTS))
@@ -41,11 +50,27 @@ def test_fault_applies(name: str) -> None:
         blind_faults.FAULTS[name].apply(mp)
 
 
-def test_every_fault_in_the_report() -> None:
-    assert REPORT.exists(), f"{REPORT} is missing: generate it with python3 scripts/blind_mutants.py"
-    text = REPORT.read_text()
-    missing = [name for name in blind_faults.FAULTS if f"`{name}`" not in text]
-    assert not missing, f"faults not in {REPORT.name}: {missing}"
+@pytest.mark.parametrize("batch", sorted(blind_faults.BATCHES))
+def test_every_fault_in_the_report(batch: int) -> None:
+    """Each batch's faults are in that batch's report (a fault added without a run is not measured)."""
+    report = _script().report_path(batch)
+    command = "python3 scripts/blind_mutants.py" + (f" --batch {batch}" if batch != 1 else "")
+    assert report.exists(), f"{report} is missing: generate it with {command}"
+    text = report.read_text()
+    missing = [n for n, f in blind_faults.FAULTS.items() if f.batch == batch and f"`{n}`" not in text]
+    assert not missing, f"faults of batch {batch} not in {report.name}: {missing}"
+
+
+def test_a_batch_has_its_own_report_and_an_unknown_batch_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    script = _script()
+    assert script.report_path(1) == REPORT
+    assert script.report_path(2) == REPORT.with_name("mutants-blind-2.md")
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--batch", "99"])
+    assert exit_.value.code == 2
+    assert "no batch 99" in capsys.readouterr().err
 
 
 def test_unknown_fault_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
