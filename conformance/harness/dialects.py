@@ -466,6 +466,29 @@ def in_dialog_request(
     return _request(dialect, f"{method} {target} SIP/2.0", headers)
 
 
+def callee_request(
+    dialect: Dialect, invite: Request, method: str, cseq: int, *, to_tag: str, host: str
+) -> Request:
+    """A request in the dialog an incoming ``invite`` offered, as its callee sends it (RFC 3261
+    12.1.1, 12.2.1.1): Request-URI the caller's Contact, Route the Record-Route in order, From the
+    INVITE's To with the callee's tag, To the INVITE's From. Any WIC that received the INVITE may
+    send it, whether its answer won or not: the eP-CSCF must tell who is in the dialog."""
+    target = invite.contacts[0].uri if invite.contacts else invite.uri
+    headers = [
+        ("Via", _via(dialect, host)),
+        ("Max-Forwards", str(dialect.in_dialog_max_forwards)),
+        ("To", invite.get("From") or ""),
+        ("From", f"{invite.get('To') or ''};tag={to_tag}"),
+        ("Call-ID", invite.call_id),
+        ("CSeq", f"{cseq} {method}"),
+        *(("Route", r) for r in invite.get_all("Record-Route")),
+    ]
+    if dialect.user_agent is not None:
+        headers.append(("User-Agent", dialect.user_agent))
+    headers.append(("Content-Length", "0"))
+    return _request(dialect, f"{method} {target} SIP/2.0", headers)
+
+
 # ----- the WIC as UAS (5.2.2.5.4 step 5) --------------------------------------------------------
 
 

@@ -311,6 +311,11 @@ class Wic:
             self.dialect, invite, response, method, cseq, host=self.host, token=self.token
         )
 
+    def callee_request(self, invite: Request, method: str, cseq: int = 1) -> Request:
+        """A request in the dialog the incoming ``invite`` offered this WIC, as its callee sends it
+        (with the tag of this WIC's answers), whether or not this WIC's answer won."""
+        return dialects.callee_request(self.dialect, invite, method, cseq, to_tag=self.tag, host=self.host)
+
     async def close(self) -> None:
         if self.connection is not None:
             await self.connection.close()

@@ -986,6 +986,21 @@ class World:
         self.outcome = Outcome(response=response)
         return response
 
+    def send_in_offered_session(self, sender: str, method: str) -> Response:
+        """WIC ``sender`` sends ``method`` in the session the last INVITE it received offered it, as
+        its callee (its own tag, the INVITE's Record-Route in order), over its own WebSocket; the
+        answer is the outcome. A WIC whose branch lost is in no dialog (5.2.2.5.4 step 5)."""
+        invites = self.wics[sender].answered_invites()
+        if not invites:
+            raise AssertionError(f"WIC {sender} was offered no session to send {method} in")
+        request = self.wics[sender].callee_request(invites[-1], method)
+        self._mark_remote()
+        started, wall = time.monotonic(), time.time()
+        response = self.loop.run(self.wics[sender].request(request))
+        self.session = Session(sender, self.remote_identity, started, wall, time.time(), response.status)
+        self.outcome = Outcome(response=response)
+        return response
+
     def _mark_remote(self) -> None:
         self._remote_seen = len(self.remote.received) if self.remote is not None else 0
 

@@ -122,7 +122,10 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
     The WIC authorisation happens at registration (5.2.2.3.2); every later request of a WIC
     rests on it. A request inside a session (here a BYE) is relayed only when it comes over
     the WebSocket that set the session up: copying another WIC's route set, Call-ID and
-    tags is not enough (standard P-CSCF procedures, TS 24.229 5.2.6.3; RFC 5626 5.3).
+    tags is not enough (standard P-CSCF procedures, TS 24.229 5.2.6.3; RFC 5626 5.3). A WIC
+    that was offered a session another WIC of its user answered (5.2.2.5.4 step 5: the
+    session goes to the WIC that answers) is in no dialog either: its branch lost, and a
+    request it sends as the session's callee is refused.
 
     @clause_5_2_2_5_3 @step_3 @negative @inopportune @TP_WIMPU_SEC_009
     Scenario: A request in another WIC's session from a WebSocket that never registered is refused
@@ -150,6 +153,27 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Then the eP-CSCF refuses the request
       And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
+
+    @clause_5_2_2_5_4 @step_5 @negative @inopportune @TP_WIMPU_SEC_012
+    Scenario Outline: A request from a WIC whose branch of a forked session lost is refused
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And <user> has registered from 2 WICs
+      And WIC 2 of <user> answers first and every other WIC of that user later
+      And the remote party has called <user> and WIC 2 of that user has answered
+      When WIC 1 of <user> sends a BYE in the session it was offered
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
+      And no BYE reaches the S-CSCF or the remote party
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
 
   Rule: 5.2.2.3.2 - a dialog that has ended authorises no more requests
 

@@ -143,6 +143,8 @@ GUARDS: dict[str, str] = {
     "dead_flow_no_430": "TP_WIMPU_LIFE_011",
     "in_dialog_by_registration": "TP_WIMPU_TERM_015",
     "websocket_flow_430": "TP_WIMPU_TERM_015",
+    # a WIC whose branch of a forked session lost (5.2.2.5.4 step 5 and 5.2.2.3.2, inopportune)
+    "fork_losers_keep_dialog": "TP_WIMPU_SEC_012",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -917,6 +917,30 @@ def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
 
+def _fork_losers_keep_dialog(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF authorises in-dialog requests on every flow a terminating INVITE was forked to,
+    also once another WIC's 2xx settled it: a WIC whose branch lost (cancelled, "call completed
+    elsewhere") keeps a dialog it never joined, and its requests "in" the session are relayed to
+    the core with the user's asserted identity (5.2.2.5.4 step 5, 5.2.2.3.2). The reference had
+    this bug until stop 35."""
+    from reference.nodes.p_cscf.dialogs import DialogTable
+    from reference.sip.message import Response
+
+    original = DialogTable.settled
+
+    def settled(self: DialogTable, flows: Any, call_id: str, status: int) -> None:
+        if status < 300:
+            self._answered.pop(call_id, None)
+            return
+        original(self, flows, call_id, status)
+
+    def wic_answered(self: DialogTable, flow: str, response: Response) -> None:
+        return None  # a branch's own 487 (or 486) ends nothing either
+
+    mp.setattr(DialogTable, "settled", settled)
+    mp.setattr(DialogTable, "wic_answered", wic_answered)
+
+
 def _websocket_flow_430(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF takes a flow for alive only once it has seen an RFC 5626 keep-alive on it (a
     double-CRLF ping, 4.4.1). A WIC keeps its WebSocket with WebSocket pings (RFC 7118), never a
@@ -1929,6 +1953,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF routes a request of a session from the core by a lookup of the called identity, to "
         "its first registered WIC, not over the flow its Record-Route names (5.2.2.5.4 step 5)",
         _in_dialog_by_registration,
+    ),
+    "fork_losers_keep_dialog": Fault(
+        "the eP-CSCF keeps the dialog a forked INVITE offered each WIC after another WIC answered: a WIC "
+        "whose branch lost may send requests in the session (5.2.2.5.4 step 5, 5.2.2.3.2)",
+        _fork_losers_keep_dialog,
     ),
     "websocket_flow_430": Fault(
         "the eP-CSCF counts a flow alive only after an RFC 5626 CRLF keep-alive, which no WebSocket WIC "

@@ -22,6 +22,13 @@ in-dialog request from a WIC it checks, as a P-CSCF does for a UE (TS 24.229 5.2
 From the IMS core side, a request for a flow must be on one of that flow's dialogs too.
 Each flow keeps at most :data:`MAX_DIALOGS_PER_FLOW` dialogs (the oldest are forgotten),
 and a flow's dialogs go when its WebSocket closes.
+
+A terminating INVITE forked to several flows (5.2.2.5.4 steps 4-5) offers each of them a
+dialog; once the INVITE has its 2xx, only the flows whose WIC answered it 2xx keep theirs
+(:meth:`DialogTable.settled`): a WIC whose branch lost (cancelled, or refused) is in no
+dialog, and what it sends "in" the session is refused like any other WIC's (rule 1). A 2xx
+that comes after (it crossed the CANCEL, RFC 3261 16.7 step 5 forwards it) gives its flow
+the dialog back.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ __all__ = ["MAX_DIALOGS_PER_FLOW", "Authorised", "DialogTable", "Refused", "hop_
 
 MAX_DIALOGS_PER_FLOW = 256
 "Dialogs remembered per flow; an older one is forgotten when a newer one is set up."
+MAX_PENDING = 1024
+"Forked INVITEs, and dialogs of losing branches, remembered at once (the oldest are forgotten)."
 
 Hop = tuple[str, int]
 
@@ -96,6 +105,10 @@ class DialogTable:
         of the same S-CSCF are the same hop."""
         self.max_per_flow = max_per_flow
         self._flows: dict[str, collections.OrderedDict[str, _Dialog]] = {}
+        self._answered: collections.OrderedDict[str, set[str]] = collections.OrderedDict()
+        "Call-ID of a terminating INVITE still pending -> the flows whose WIC answered it 2xx."
+        self._lost: collections.OrderedDict[tuple[str, str], _Dialog] = collections.OrderedDict()
+        "(flow, Call-ID) -> the dialog a losing branch was offered, until a late 2xx claims it."
 
     def __len__(self) -> int:
         return sum(len(d) for d in self._flows.values())
@@ -151,10 +164,45 @@ class DialogTable:
             hops = [self.resolve(c.uri) for c in delivered.contacts]
         self._add(flow, delivered.call_id, asserted, hops)
 
-    def failed(self, flows: Collection[str], call_id: str) -> None:
-        """The INVITE ``call_id`` ended without a dialog on these flows (final >= 300)."""
-        for flow in flows:
+    @clause("TR 23.701 5.2.2.5.4")
+    def wic_answered(self, flow: str, response: Response) -> None:
+        """A response of the WIC on ``flow`` to a terminating INVITE: a 2xx joins the dialog (and
+        takes back one :meth:`settled` gave up); a final refusal ends the branch's dialog."""
+        if response.cseq.method != "INVITE" or not response.is_final:
+            return
+        call_id = response.call_id
+        if response.status >= 300:
+            self._answered.get(call_id, set()).discard(flow)
             self.ended(flow, call_id)
+            return
+        lost = self._lost.pop((flow, call_id), None)
+        if lost is not None:  # a 2xx that crossed the CANCEL: the WIC is in the dialog after all
+            self._flows.setdefault(flow, collections.OrderedDict())[call_id] = lost
+        if self.has(flow, call_id) and call_id in self._answered:
+            self._answered[call_id].add(flow)
+
+    def offered(self, call_id: str) -> None:
+        """A terminating INVITE ``call_id`` is forked (5.2.2.5.4 step 5): its answers are kept
+        until :meth:`settled`."""
+        self._answered[call_id] = set()
+        self._answered.move_to_end(call_id)
+        while len(self._answered) > MAX_PENDING:
+            self._answered.popitem(last=False)
+
+    @clause("TR 23.701 5.2.2.5.4")
+    def settled(self, flows: Collection[str], call_id: str, status: int) -> None:
+        """The forked INVITE ``call_id`` got its final response ``status``: with none a 2xx, no
+        flow is in a dialog; with a 2xx, only those whose WIC answered 2xx (step 5 delivers the
+        session to the WIC that answers; the others were cancelled or refused it)."""
+        answered = self._answered.pop(call_id, set())
+        for flow in flows:
+            if status >= 300 or flow not in answered:
+                dialogs = self._flows.get(flow)
+                dialog = None if dialogs is None else dialogs.pop(call_id, None)
+                if dialog is not None and status < 300:
+                    self._lost[(flow, call_id)] = dialog
+        while len(self._lost) > MAX_PENDING:
+            self._lost.popitem(last=False)
 
     def ended(self, flow: str, call_id: str) -> None:
         """The dialog ``call_id`` on ``flow`` is over (a BYE answered 2xx, or no dialog came)."""
@@ -164,6 +212,8 @@ class DialogTable:
 
     def flow_closed(self, flow: str) -> None:
         self._flows.pop(flow, None)
+        for key in [k for k in self._lost if k[0] == flow]:
+            del self._lost[key]
 
     def asserted(self, flow: str, call_id: str) -> str | None:
         """The identity the eP-CSCF asserts for the WIC on ``flow`` in dialog ``call_id``."""

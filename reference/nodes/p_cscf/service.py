@@ -234,6 +234,7 @@ class Pcscf:
             await self._send(flow_token, response)
             return
         if isinstance(message, Response):
+            self.dialogs.wic_answered(flow_token, message)
             message = self.dialogs.assert_response(message, flow_token)
         self.node.inject(message, Source("WSS", "flow.invalid", 0, flow_token))
 
@@ -470,6 +471,8 @@ class Pcscf:
         invite = request.method == "INVITE"
         called = request.addresses("P-Called-Party-ID")
         asserted = called[0].uri if called else request.uri
+        if invite:
+            self.dialogs.offered(request.call_id)
         for uri, flow in live:
             copy = delivered
             if invite:
@@ -479,8 +482,8 @@ class Pcscf:
         final = await proxy(
             self.node, tx, request, branches, own_uris=[self.uri, *self._own_path_uris()], timers=self.timers
         )
-        if invite and final.status >= 300:
-            self.dialogs.failed([flow for _, flow in live], request.call_id)
+        if invite:  # the WICs whose branch lost are in no dialog (dialogs.py)
+            self.dialogs.settled([flow for _, flow in live], request.call_id, final.status)
 
     def _own_path_uris(self) -> list[str]:
         return [f"sip:term@{self.node.host}:{self.node.port};transport=tcp;lr"]

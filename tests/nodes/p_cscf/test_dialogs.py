@@ -93,6 +93,65 @@ def test_a_failed_or_ended_dialog_and_a_closed_flow_authorise_nothing() -> None:
     assert not table.has(FLOW, "c1")
 
 
+FLOW2 = "ep-cscf1.8.abd"
+OURS2 = f"<sip:{FLOW2}@127.0.0.1:5080;transport=tcp;lr>"
+
+
+def forked_table() -> tuple[DialogTable, dict[str, Request]]:
+    """A terminating INVITE forked to alice's WICs on FLOW and FLOW2, each copy record-routed
+    by this eP-CSCF naming its own flow, then by the S-CSCF."""
+    table = DialogTable(OWN)
+    table.offered("c1")
+    delivered = {}
+    for flow, ours in ((FLOW, OURS), (FLOW2, OURS2)):
+        copy = request("INVITE", routes=(), to_tag=None).with_header_set("Record-Route", ours, SCSCF)
+        table.terminated(flow, copy, ALICE)
+        delivered[flow] = copy
+    return table, delivered
+
+
+def test_a_wic_whose_branch_of_a_forked_session_lost_is_in_no_dialog() -> None:
+    """5.2.2.5.4 step 5: the WIC on FLOW2 answers 200; the one on FLOW is cancelled (487). What the
+    losing WIC then sends "in" the session, along its own copy's route set, is refused; the
+    answering WIC's requests are relayed. Before (blind batch 2 review), the losing branch kept its
+    dialog until its WebSocket closed."""
+    table, delivered = forked_table()
+    table.wic_answered(FLOW2, make_response(delivered[FLOW2], 200, to_tag="w2"))
+    table.settled([FLOW, FLOW2], "c1", 200)
+    table.wic_answered(FLOW, make_response(delivered[FLOW], 487, to_tag="w1"))
+    loser = table.authorise_from_wic(request("BYE", routes=(OURS, SCSCF)), FLOW)
+    assert isinstance(loser, Refused) and loser.status == 403
+    assert isinstance(table.authorise_from_wic(request("BYE", routes=(OURS2, SCSCF)), FLOW2), Authorised)
+    assert table.authorise_to_wic(request("BYE", routes=(OURS,)), FLOW) is not None
+    assert table.authorise_to_wic(request("BYE", routes=(OURS2,)), FLOW2) is None
+
+
+def test_a_branch_that_never_answered_is_in_no_dialog_once_another_answered() -> None:
+    """A WIC that ignores the CANCEL (sends no final response) does not keep a dialog either."""
+    table, delivered = forked_table()
+    table.wic_answered(FLOW2, make_response(delivered[FLOW2], 200, to_tag="w2"))
+    table.settled([FLOW, FLOW2], "c1", 200)
+    assert isinstance(table.authorise_from_wic(request("BYE", routes=(OURS, SCSCF)), FLOW), Refused)
+
+
+def test_a_2xx_that_crossed_the_cancel_gives_its_wic_the_dialog_back() -> None:
+    """RFC 3261 16.7 step 5: a 2xx after the INVITE's final response is forwarded; the caller is in
+    a dialog with that WIC too (and will end it), so the WIC's requests in it are its own."""
+    table, delivered = forked_table()
+    table.wic_answered(FLOW2, make_response(delivered[FLOW2], 200, to_tag="w2"))
+    table.settled([FLOW, FLOW2], "c1", 200)
+    table.wic_answered(FLOW, make_response(delivered[FLOW], 200, to_tag="w1"))
+    assert isinstance(table.authorise_from_wic(request("BYE", routes=(OURS, SCSCF)), FLOW), Authorised)
+
+
+def test_no_branch_keeps_a_dialog_when_the_forked_session_failed() -> None:
+    table, delivered = forked_table()
+    for flow in (FLOW, FLOW2):
+        table.wic_answered(flow, make_response(delivered[flow], 486, to_tag="x"))
+    table.settled([FLOW, FLOW2], "c1", 486)
+    assert len(table) == 0
+
+
 def test_a_flow_keeps_a_bounded_number_of_dialogs() -> None:
     table = DialogTable(OWN, max_per_flow=3)
     for n in range(10):
