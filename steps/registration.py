@@ -325,6 +325,15 @@ def wic_deregisters(world: World, wic: str) -> None:
     world.register(wic, world.user_of(wic), expires=0)
 
 
+@when(parsers.re(rf'{WIC} de-registers the contact of WIC "(?P<owner>[^"]+)"'))
+def wic_deregisters_contact_of(world: World, wic: str, owner: str) -> None:
+    """A de-registration of WIC ``owner``'s contact (its Contact, ``+sip.instance``, ``reg-id`` and
+    Call-ID, Expires 0) sent over WIC ``wic``'s own WebSocket, in ``wic``'s dialect (SIP.js's carries
+    no token)."""
+    world.wics[wic].take_contact_of(world.wics[owner])
+    world.register(wic, world.user_of(wic), expires=0)
+
+
 @when(parsers.re(rf"WIC (?P<number>\d+) of {USER} de-registers"))
 def numbered_wic_deregisters(world: World, number: str, user: str) -> None:
     """5.2.2.3.2: the WIC removes its own contact (Expires: 0), over its own flow."""

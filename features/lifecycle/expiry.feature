@@ -113,6 +113,33 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user |
         | bob  |
 
+    @clause_5_2_2_5_3 @step_1 @TP_WIMPU_ORIG_017
+    Scenario Outline: A session started by a WIC whose refreshed registration outlived its first interval reaches the remote party
+      The twin of TP_WIMPU_ORIG_014 in the timer group: a re-registration extends the
+      registration (5.2.2.3.2: the entry updated "for every re-registration"), so the WIC's
+      identity stays one "used during the WIC registration" (5.2.2.5.3 step 1) for as long as
+      the refreshed registration lives, not only the interval its first REGISTER was granted.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered for 600 seconds with the identity and the token of <user>
+      And 400 seconds have passed
+      And WIC "<wic>" has registered for 600 seconds with the identity and the token of <user>
+      When 400 seconds pass
+      And WIC "<wic>" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF answers 200
+      And the INVITE reaches the remote party through the eP-CSCF and the S-CSCF
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: 5.2.2.3.2 - a registration lasts its own duration, whatever the lifetime of the token that authorised it
 
     The token authorises the registration when it is made (step 4, 5.2.2.3.2 "perform the

@@ -154,6 +154,26 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
 
+    @clause_5_2_2_5_2 @step_4 @negative @inopportune @registrar_read @TP_WIMPU_SEC_013
+    Scenario: A de-registration without a token from a WebSocket that no token authorised removes nothing
+      The solution profile accepts a de-registration without the token over the WebSocket on
+      which a valid token registered the identity (PROFILE_REG_DEREG_NO_TOKEN, TP_WIMPU_REG_005).
+      A WebSocket that no token ever authorised is not a registered WIC (5.2.2.3.2: the WIC
+      authorisation happens at registration): a de-registration it sends without a token, even
+      one naming the contact another WIC registered, must not remove that contact.
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And WIC "M1" of alice speaks SIP as SIP.js 0.21 does
+      And WIC "M1" of alice has opened a WSS connection to the eP-CSCF of its block
+      When WIC "M1" de-registers the contact of WIC "A1"
+      Then the eP-CSCF does not accept the registration
+      And the wIMPU Registrar holds a registration for alice with 1 contact
+      When the remote party calls alice
+      Then the remote party receives 200
+      And the INVITE reaches WIC "A1" through the I-CSCF, the S-CSCF and the eP-CSCF
+
     @clause_5_2_2_5_4 @step_5 @negative @inopportune @TP_WIMPU_SEC_012
     Scenario Outline: A request from a WIC whose branch of a forked session lost is refused
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions

@@ -52,7 +52,7 @@ GUARDS: dict[str, str] = {
     "w7_user_prefix": "TP_WIMPU_TERM_006",
     "icscf_domain_exact_match": "TP_WIMPU_TERM_008",
     "icscf_route_cache": "TP_WIMPU_TERM_007",
-    "reregistration_not_extended": "TP_WIMPU_LIFE_002",
+    "reregistration_not_extended": "TP_WIMPU_LIFE_002 or (TP_WIMPU_ORIG_017 and option_b)",
     "deregistration_ignored": "TP_WIMPU_REG_005",
     "unknown_deregistration_registers": "TP_WIMPU_REG_009",
     "new_impu_per_contact": "TP_WIMPU_REG_003 and option_b",
@@ -145,6 +145,10 @@ GUARDS: dict[str, str] = {
     "websocket_flow_430": "TP_WIMPU_TERM_015",
     # a WIC whose branch of a forked session lost (5.2.2.5.4 step 5 and 5.2.2.3.2, inopportune)
     "fork_losers_keep_dialog": "TP_WIMPU_SEC_012",
+    # found by blind batch 2 (docs/mutants-blind-2.md): a de-registration from an unauthorised
+    # WebSocket, origination after a refresh outlived the first interval
+    "dereg_without_token_anywhere": "TP_WIMPU_SEC_013",
+    "refresh_not_recorded": "TP_WIMPU_ORIG_017 and option_a",  # option B reads the context over W6
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

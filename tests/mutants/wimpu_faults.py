@@ -917,6 +917,38 @@ def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
 
+def _dereg_without_token_anywhere(mp: pytest.MonkeyPatch) -> None:
+    """The IWF takes a REGISTER that only removes contacts for harmless and lets it through without a
+    token over any WebSocket, not only over one a valid token authorised for that identity
+    (5.2.2.3.2, the solution profile's "De-registration without a token"): a page that never
+    registered removes another WIC's contact, and that WIC is no longer reached."""
+    from reference.nodes.iwf.service import Iwf
+    from reference.nodes.iwf.token_check import removes_contacts_only
+    from reference.sip.message import Request
+
+    def deregistration_on_authorised_flow(self: Iwf, request: Request, flow: Any) -> str | None:
+        return request.to.uri if removes_contacts_only(request) else None
+
+    mp.setattr(Iwf, "_deregistration_on_authorised_flow", deregistration_on_authorised_flow)
+
+
+def _refresh_not_recorded(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF records what a WebSocket registered at its first REGISTER only: a re-REGISTER is
+    written to the wIMPU Registrar and answered 200, but the eP-CSCF's own record of the flow keeps
+    the first expiry, so the WIC may originate only until its first interval ends (5.2.2.5.3 step
+    1, 5.2.2.3.2 "for every re-registration")."""
+    from reference.nodes.p_cscf.state import WicRegistrations
+
+    original = WicRegistrations.registered
+
+    def registered(self: WicRegistrations, flow: str, *, impu: str, **kwargs: Any) -> Any:
+        if impu in self.identities.get(flow, {}):
+            return []
+        return original(self, flow, impu=impu, **kwargs)
+
+    mp.setattr(WicRegistrations, "registered", registered)
+
+
 def _fork_losers_keep_dialog(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF authorises in-dialog requests on every flow a terminating INVITE was forked to,
     also once another WIC's 2xx settled it: a WIC whose branch lost (cancelled, "call completed
@@ -1953,6 +1985,16 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF routes a request of a session from the core by a lookup of the called identity, to "
         "its first registered WIC, not over the flow its Record-Route names (5.2.2.5.4 step 5)",
         _in_dialog_by_registration,
+    ),
+    "dereg_without_token_anywhere": Fault(
+        "the IWF lets a REGISTER that only removes contacts through without a token over any WebSocket, "
+        "not only one a token authorised for that identity (5.2.2.3.2)",
+        _dereg_without_token_anywhere,
+    ),
+    "refresh_not_recorded": Fault(
+        "the eP-CSCF records a WebSocket's registration at its first REGISTER only: after its first "
+        "interval the WIC cannot originate, refreshed or not (5.2.2.5.3 step 1)",
+        _refresh_not_recorded,
     ),
     "fork_losers_keep_dialog": Fault(
         "the eP-CSCF keeps the dialog a forked INVITE offered each WIC after another WIC answered: a WIC "
