@@ -331,7 +331,9 @@ def in_session_of(world: World, wic: str, method: str, owner: str) -> None:
     world.send_in_session_of(wic, owner, method)
 
 
-@when(parsers.re(rf"WIC (?P<number>\d+) of {USER} sends a (?P<method>[A-Z]+) in the session it was offered"))
+@when(
+    parsers.re(rf"WIC (?P<number>\d+) of {USER} sends an? (?P<method>[A-Z]+) in the session it was offered")
+)
 def numbered_wic_in_offered_session(world: World, number: str, user: str, method: str) -> None:
     """The WIC, as the callee of the last INVITE it received (RFC 3261 12.1.1): its own tag, the
     INVITE's Record-Route in order, whether its answer won or not (5.2.2.5.4 step 5)."""

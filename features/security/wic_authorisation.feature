@@ -214,3 +214,30 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Then the eP-CSCF refuses the request
       And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
+
+    @clause_5_2_2_5_4 @step_5 @negative @inopportune @TP_WIMPU_SEC_014
+    Scenario Outline: A request from a WIC in a session the remote party has ended is refused
+      The twin of TP_WIMPU_SEC_011 for a dialog the other end ended: the remote party's BYE,
+      answered 200 by the WIC, ends the dialog for both (RFC 3261 15.1.2); a request the WIC
+      then sends in it is refused and reaches nothing.
+
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And <user> has registered from 2 WICs
+      And WIC 1 of <user> answers first and every other WIC of that user later
+      And the remote party has called <user> and WIC 1 of that user has answered
+      When the remote party sends a BYE in its session
+      Then WIC 1 of <user> receives the BYE
+      When WIC 1 of <user> sends an INFO in the session it was offered
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
+      And no INFO reaches the S-CSCF or the remote party
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |

@@ -17,6 +17,7 @@ no public one. No fault reads or writes a node's private state.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import json
@@ -947,6 +948,27 @@ def _refresh_not_recorded(mp: pytest.MonkeyPatch) -> None:
         return original(self, flow, impu=impu, **kwargs)
 
     mp.setattr(WicRegistrations, "registered", registered)
+
+
+def _core_bye_keeps_dialog(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF forgets a dialog only when the WIC ends it: the remote party's BYE, relayed to
+    the WIC and answered 200, leaves the dialog authorised on the WIC's flow, so the WIC's later
+    requests in it are relayed to the core with the identity asserted for it (5.2.2.3.2; RFC 3261
+    15.1.2)."""
+    from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.message import Request
+    from reference.sip.transaction import ServerTransaction
+
+    original = Pcscf._in_dialog_from_core
+
+    async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
+        flow = self.dialogs.flow_of_route(request)
+        kept = self.dialogs._flows.get(flow or "", {}).get(request.call_id)
+        await original(self, tx, request)
+        if request.method == "BYE" and flow is not None and kept is not None:
+            self.dialogs._flows.setdefault(flow, collections.OrderedDict())[request.call_id] = kept
+
+    mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
 
 def _fork_losers_keep_dialog(mp: pytest.MonkeyPatch) -> None:
@@ -1995,6 +2017,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF records a WebSocket's registration at its first REGISTER only: after its first "
         "interval the WIC cannot originate, refreshed or not (5.2.2.5.3 step 1)",
         _refresh_not_recorded,
+    ),
+    "core_bye_keeps_dialog": Fault(
+        "the eP-CSCF forgets a dialog only when the WIC ends it: after the remote party's BYE the WIC's "
+        "requests in it are still relayed to the core (5.2.2.3.2)",
+        _core_bye_keeps_dialog,
     ),
     "fork_losers_keep_dialog": Fault(
         "the eP-CSCF keeps the dialog a forked INVITE offered each WIC after another WIC answered: a WIC "
