@@ -166,19 +166,23 @@ class DialogTable:
 
     @clause("TR 23.701 5.2.2.5.4")
     def wic_answered(self, flow: str, response: Response) -> None:
-        """A response of the WIC on ``flow`` to a terminating INVITE: a 2xx joins the dialog (and
-        takes back one :meth:`settled` gave up); a final refusal ends the branch's dialog."""
+        """A final response of the WIC on ``flow`` to a terminating INVITE still pending (forked,
+        not yet :meth:`settled`): a 2xx joins the dialog, a refusal ends the branch's. A 2xx after
+        it was settled takes back the dialog :meth:`settled` gave up. Any other INVITE response (to
+        a re-INVITE in an established dialog: RFC 3261 14.1, a refused one changes nothing) is none
+        of this table's business."""
         if response.cseq.method != "INVITE" or not response.is_final:
             return
-        call_id = response.call_id
+        call_id, key = response.call_id, (flow, response.call_id)
         if response.status >= 300:
-            self._answered.get(call_id, set()).discard(flow)
-            self.ended(flow, call_id)
+            if self._lost.pop(key, None) is None and call_id in self._answered:
+                self._answered[call_id].discard(flow)
+                self.ended(flow, call_id)
             return
-        lost = self._lost.pop((flow, call_id), None)
+        lost = self._lost.pop(key, None)
         if lost is not None:  # a 2xx that crossed the CANCEL: the WIC is in the dialog after all
             self._flows.setdefault(flow, collections.OrderedDict())[call_id] = lost
-        if self.has(flow, call_id) and call_id in self._answered:
+        elif call_id in self._answered and self.has(flow, call_id):
             self._answered[call_id].add(flow)
 
     def offered(self, call_id: str) -> None:
@@ -194,9 +198,11 @@ class DialogTable:
         """The forked INVITE ``call_id`` got its final response ``status``: with none a 2xx, no
         flow is in a dialog; with a 2xx, only those whose WIC answered 2xx (step 5 delivers the
         session to the WIC that answers; the others were cancelled or refused it)."""
-        answered = self._answered.pop(call_id, set())
+        answered = self._answered.pop(call_id, None)
+        if answered is None and status < 300:
+            return  # forgotten (MAX_PENDING forked INVITEs since): no way to tell the branches apart
         for flow in flows:
-            if status >= 300 or flow not in answered:
+            if status >= 300 or answered is None or flow not in answered:
                 dialogs = self._flows.get(flow)
                 dialog = None if dialogs is None else dialogs.pop(call_id, None)
                 if dialog is not None and status < 300:

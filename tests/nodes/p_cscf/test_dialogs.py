@@ -7,7 +7,7 @@ the identity the eP-CSCF asserts.
 
 from __future__ import annotations
 
-from reference.nodes.p_cscf.dialogs import Authorised, DialogTable, Refused
+from reference.nodes.p_cscf.dialogs import MAX_PENDING, Authorised, DialogTable, Refused
 from reference.sip.message import Request, Response
 from reference.sip.parser import parse_message
 from reference.sip.transaction import make_response
@@ -142,6 +142,31 @@ def test_a_2xx_that_crossed_the_cancel_gives_its_wic_the_dialog_back() -> None:
     table.settled([FLOW, FLOW2], "c1", 200)
     table.wic_answered(FLOW, make_response(delivered[FLOW], 200, to_tag="w1"))
     assert isinstance(table.authorise_from_wic(request("BYE", routes=(OURS, SCSCF)), FLOW), Authorised)
+
+
+def test_a_refused_reinvite_leaves_the_dialog_as_it_was() -> None:
+    """RFC 3261 14.1: a re-INVITE the WIC refuses (488) changes nothing; the dialog goes on (the
+    review of stop 35: the first version of wic_answered ended it)."""
+    table, delivered = forked_table()
+    table.wic_answered(FLOW2, make_response(delivered[FLOW2], 200, to_tag="w2"))
+    table.settled([FLOW, FLOW2], "c1", 200)
+    reinvite = request("INVITE", routes=(OURS2,))
+    table.wic_answered(FLOW2, make_response(reinvite, 488, to_tag="w2"))
+    assert isinstance(table.authorise_from_wic(request("BYE", routes=(OURS2, SCSCF)), FLOW2), Authorised)
+    originated = originated_table()
+    originated.wic_answered(FLOW, make_response(request("INVITE", routes=(OURS,)), 488, to_tag="t"))
+    assert originated.has(FLOW, "c1")
+
+
+def test_a_forked_invite_forgotten_from_the_pending_table_keeps_every_dialog() -> None:
+    """Past MAX_PENDING forked INVITEs the oldest one's answers are forgotten: its 2xx then drops
+    nobody's dialog (the answering WIC's least of all), as before this table existed."""
+    table, delivered = forked_table()
+    table.wic_answered(FLOW2, make_response(delivered[FLOW2], 200, to_tag="w2"))
+    for n in range(MAX_PENDING):
+        table.offered(f"other-{n}")
+    table.settled([FLOW, FLOW2], "c1", 200)
+    assert table.has(FLOW, "c1") and table.has(FLOW2, "c1")
 
 
 def test_no_branch_keeps_a_dialog_when_the_forked_session_failed() -> None:
