@@ -277,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [f for f in args.faults if f not in catalogue]
     if unknown:
         parser.error(f"unknown fault(s) {unknown}; known: {', '.join(catalogue)}")
+    if args.faults and not args.out:
+        parser.error("a selection of faults needs --out: a batch's report holds every fault of the batch")
     faults = args.faults or [name for name, fault in catalogue.items() if fault[3] == args.batch]
     described = "" if args.faults else f"{args.batch} ({batches[args.batch]})"
     with tempfile.TemporaryDirectory(prefix="blind-mutants-") as tmp:

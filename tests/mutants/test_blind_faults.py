@@ -71,6 +71,11 @@ def test_a_batch_has_its_own_report_and_an_unknown_batch_is_a_usage_error(
         script.main(["--batch", "99"])
     assert exit_.value.code == 2
     assert "no batch 99" in capsys.readouterr().err
+    first = next(iter(blind_faults.FAULTS))
+    with pytest.raises(SystemExit) as exit_:  # a selection would overwrite the batch's report
+        script.main([first])
+    assert exit_.value.code == 2
+    assert "needs --out" in capsys.readouterr().err
 
 
 def test_unknown_fault_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
