@@ -554,6 +554,14 @@ def icscf_rejects_with_profiled_code(world: World, profile: ProfileChecks, statu
     profile.check(choice, lambda: expect.session_status(world.session, int(status)))
 
 
+@then("no INVITE goes from the I-CSCF to the S-CSCF")
+def icscf_routes_nothing(world: World) -> None:
+    """5.2.2.5.4 step 3 routes the session to the S-CSCF only for a registered user (step 2): checked
+    on the wire, the I-CSCF -> S-CSCF leg, since the session began."""
+    world.settle()
+    expect.none(world.captured_requests("INVITE", "i-cscf", "s-cscf"), "INVITE I-CSCF -> S-CSCF")
+
+
 @then("the I-CSCF queried the wIMPU Registrar for the called identity")
 def icscf_queried(world: World, profile: ProfileChecks) -> None:
     """5.2.2.5.4 steps 1-2: the W7 query naming the called identity (TERM_W7_WEBRTC)."""

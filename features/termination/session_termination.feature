@@ -175,6 +175,25 @@ Feature: 5.2.2.5.4 Termination
         | user | wic | called                |
         | bob  | B1  | sip:bo@enterprise.com |
 
+    @step_2 @negative @fault_injection @registrar_read @option_a @TP_WIMPU_TERM_016
+    Scenario: A session to a webRTC user is not routed on by the I-CSCF while the wIMPU Registrar does not answer its query
+      Step 2 has the I-CSCF validate the registration status with the wIMPU Registrar, and step 3
+      route the session on when the user is registered. A registrar that does not answer (a hung
+      process: the connection and the W7 query accepted, nothing answered) has validated nothing:
+      the I-CSCF must not route the session to the S-CSCF as if it had. What it answers the
+      caller, and when, the text does not say; that the session is not set up, it does. (An
+      individual IMPU of a block: an I-CSCF that took the status for granted could route it; an
+      external identity it could not, without W7's answer naming the IMPU.)
+
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And the wIMPU Registrar has stopped answering
+      When the remote party calls alice
+      Then the remote party receives exactly one final response, not a 2xx
+      And no INVITE goes from the I-CSCF to the S-CSCF
+      And WIC "A1" receives no INVITE
+
     @step_2 @inopportune @registrar_read @TP_WIMPU_TERM_007
     Scenario Outline: A session to a webRTC user who was reached before and has de-registered since is rejected at the I-CSCF
       The I-CSCF validates the registration status of every terminating session for a webRTC

@@ -150,6 +150,7 @@ GUARDS: dict[str, str] = {
     "dereg_without_token_anywhere": "TP_WIMPU_SEC_013",
     "refresh_not_recorded": "TP_WIMPU_ORIG_017 and option_a",  # option B reads the context over W6
     "core_bye_keeps_dialog": "TP_WIMPU_SEC_014",
+    "w7_timeout_taken_as_registered": "TP_WIMPU_TERM_016",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

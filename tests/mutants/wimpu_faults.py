@@ -971,6 +971,24 @@ def _core_bye_keeps_dialog(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
 
 
+def _w7_timeout_taken_as_registered(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF does not block calls when its W7 query fails: an unanswered or refused query is
+    taken as "registered", and the session to an IMPU of a block goes on to the S-CSCF and the
+    eP-CSCF (5.2.2.5.4 steps 2-3)."""
+    from reference.nodes.i_cscf import service
+    from reference.nodes.wimpu_registrar.model import RegistrationStatus
+
+    original = service.RegistrarClient.status
+
+    async def status(self: Any, identity: str) -> Any:
+        try:
+            return await original(self, identity)
+        except service.RegistrarUnavailable:
+            return RegistrationStatus(identity, registered=True, impu=identity)
+
+    mp.setattr(service.RegistrarClient, "status", status)
+
+
 def _fork_losers_keep_dialog(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF authorises in-dialog requests on every flow a terminating INVITE was forked to,
     also once another WIC's 2xx settled it: a WIC whose branch lost (cancelled, "call completed
@@ -2022,6 +2040,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF forgets a dialog only when the WIC ends it: after the remote party's BYE the WIC's "
         "requests in it are still relayed to the core (5.2.2.3.2)",
         _core_bye_keeps_dialog,
+    ),
+    "w7_timeout_taken_as_registered": Fault(
+        "the I-CSCF takes an unanswered W7 query for \"registered\" and routes the session to an IMPU of a "
+        "block on to the S-CSCF (5.2.2.5.4 steps 2-3)",
+        _w7_timeout_taken_as_registered,
     ),
     "fork_losers_keep_dialog": Fault(
         "the eP-CSCF keeps the dialog a forked INVITE offered each WIC after another WIC answered: a WIC "
