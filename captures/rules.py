@@ -1257,7 +1257,8 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     single IMS registration is required". No other registration of the same block (another
     binding: another Call-ID, or another contact under the same one, RFC 3261 10.3 step 7) may be
     live when this one is accepted, unless (5.2.2.2 re-allocation) it is another eP-CSCF's and this
-    registration removes it. A refresh of this binding is not another: it ended when this began."""
+    eP-CSCF removes it before it serves the block (:func:`_removed_on_take_over`). A refresh of this
+    binding is not another: it ended when this began."""
     say = _Say("BLK_SINGLE", flow)
     return say.summary([_single_registration(say, flow, ok, ctx) for ok in _block_oks(flow)])
 
@@ -1270,16 +1271,11 @@ def _single_registration(say: _Say, flow: Flow, ok: Hop, ctx: Context) -> Findin
     }
     at = ok.message.time
     node = ok.dst.node
-    in_flow = {h.message.frame for h in flow.hops}
     replaced = []
     for record in ctx.knowledge.blocks:
         same = bool(set(record.wimpus) & wimpus) if wimpus else record.ep_cscf == node
         if same and record.since < at < record.until:
-            if record.ep_cscf != node and record.removed_by == node and record.removed_frame in in_flow:
-                # 5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF". The
-                # failed one cannot release its registration; the one taking the block over registers it
-                # and removes the failed one's binding (RFC 3261 10.2.2) in the same registration: one
-                # registration of the block again. Left live, it stays a second registration (fail).
+            if _removed_on_take_over(record, ok, wimpus, ctx):
                 replaced.append(
                     f"the registration of {record.ep_cscf} (frame {record.frame}) removed by {node} "
                     f"at frame {record.removed_frame}"
@@ -1294,6 +1290,37 @@ def _single_registration(say: _Say, flow: Flow, ok: Hop, ctx: Context) -> Findin
     if replaced:
         return say("pass", f"re-allocated (5.2.2.2): {'; '.join(replaced)}", ok)
     return say("pass", "no other registration of this block is live", ok)
+
+
+def _removed_on_take_over(record: BlockRecord, ok: Hop, wimpus: set[str], ctx: Context) -> bool:
+    """5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF". The failed
+    one cannot release its registration; the one taking the block over registers it and removes the
+    failed one's binding (RFC 3261 10.2.2), so that one registration of the block is left before it
+    serves the block: in this registration (the same Call-ID, as the reference does), or by a
+    REGISTER of its own after this one was accepted (another transaction and Call-ID, as Kamailio's
+    uac module sends it) and before the eP-CSCF accepted anything else for the block: its next
+    registration of it, or the registration of a WIC of the block through it. The text does not say
+    how, only that one registration is left: the Call-ID of the removal is the implementation's.
+    Left live past that, it stays a second registration (fail)."""
+    node = ok.dst.node
+    if record.ep_cscf == node or record.removed_by != node or record.removed_frame is None:
+        return False
+    if record.removed_frame < ok.message.frame:
+        return False
+    at, removed_at = ok.message.time, record.until
+    for other in ctx.knowledge.blocks:
+        same = bool(set(other.wimpus) & wimpus) if wimpus else True
+        later = ok.message.frame < other.frame != record.removed_frame  # not the removal's own 200 OK
+        if other.ep_cscf == node and same and later and other.since < removed_at:
+            return False
+    for contacts in ctx.knowledge.contacts.values():
+        for contact in contacts:
+            if contact.ep_cscf != node or not at < contact.since < removed_at:
+                continue
+            block = block_for(ctx, node, contact.identity)
+            if block is None or not wimpus or str(block.block.wimpu) in wimpus:
+                return False
+    return True
 
 
 @rule(

@@ -215,6 +215,15 @@ class ImsCore:
         """The live bindings of ``aor``: (contact URI, Path values, expiry time)."""
         return [(b.contact.uri, b.path, b.expires_at) for b in self._live(identity_key(aor))]
 
+    def register_answered(self, aor: str) -> bool:
+        """Whether the S-CSCF has answered a REGISTER of ``aor`` carrying credentials (a digest
+        answer: registered, or refused when they are wrong). The S-CSCF answers a REGISTER in the
+        same step it records it (:attr:`registers`), so a recorded one has been answered."""
+        key = identity_key(aor)
+        return any(
+            r.get("Authorization") is not None and identity_key(r.to.uri) == key for r in self.registers
+        )
+
     # ----- HSS data -----------------------------------------------------------------------
 
     def _live(self, aor: IdentityKey) -> list[_Binding]:

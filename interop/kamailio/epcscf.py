@@ -12,6 +12,20 @@ result in ``$var(...)``; the configuration decides the SIP answers.
   and $var(external), the external identity bound to it (option B; "" in option A).
 - ``w6_external``: option B, 5.2.2.5.3 step 2: the IMPU bound to the external identity
   $var(identity), read over W6; $var(impu) ("" if none is registered), $var(w6) = ok | failed.
+- ``leases``: one tick of the block leases (5.2.2.2, run every second by ``rtimer``): claims and
+  renewals over W6, and what changed: $var(acquired) / $var(lost) (a block's uac_reg l_uuid, or ""),
+  $var(acquired_aor) / $var(lost_aor), $var(taken_over) = 1 when the block came from another eP-CSCF.
+- ``removal_credentials``: $var(auser) and $var(apasswd) of the block whose AoR is $var(baor), for
+  the REGISTER that removes the failed eP-CSCF's binding of a block taken over.
+
+Failover (``docs/validation.md``, "Failover"): the eP-CSCF serves each block of ``KAM_BLOCKS``
+(JSON: name, wimpu, option, aor, auth_username, role) only while it holds the block's lease in the
+wIMPU Registrar. It claims its *primary* block at once and renews it every ``KAM_LEASE_RENEW``
+seconds of its clock (the tester's: after a jump of that clock, at the next tick). It claims a
+*standby* block only after ``STANDBY_DELAY`` ticks from its start, and only once it has read the
+lease lapsed on ``GRACE`` ticks in a row: the registrar's clock is the tester's too, and a jump of it
+lapses every lease at once; the primary, alive, renews at its next tick, before the standby's grace
+is over. Ticks are counted, not timed, for that reason.
 """
 
 from __future__ import annotations
@@ -26,6 +40,10 @@ import KSR  # type: ignore[import-not-found]  # provided by Kamailio's app_pytho
 
 HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wimpu_helper.py")
 TIMEOUT = 10.0
+STANDBY_DELAY = 5
+"Ticks (seconds) after its start before the eP-CSCF claims a block it stands by for."
+GRACE = 3
+"Ticks in a row on which a standby block's lease must read lapsed before the standby claims it."
 
 
 def _helper(command: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -47,9 +65,113 @@ def _pv(name: str) -> str:
     return "" if value is None else str(value)
 
 
+class Leases:
+    """The lease state of the blocks of ``KAM_BLOCKS`` in the one process that runs the ticks."""
+
+    def __init__(self) -> None:
+        self.blocks: list[dict[str, str]] = json.loads(os.environ["KAM_BLOCKS"])
+        self.own = os.environ["KAM_IDENTITY"]
+        self.renew = float(os.environ["KAM_LEASE_RENEW"])
+        self.ticks = 0
+        self.held: dict[str, float] = {}  # wimpu -> when last granted, on this eP-CSCF's clock
+        self.lapsed: dict[str, int] = {}  # wimpu -> ticks in a row its lease read lapsed
+        # ("acquired" | "lost", the block, the previous holder) not yet reported to the configuration
+        self.events: list[tuple[str, dict[str, str], str | None]] = []
+
+    def tick(self) -> None:
+        self.ticks += 1
+        now = time.time()
+        claim, observe = [], []
+        for block in self.blocks:
+            wimpu = block["wimpu"]
+            if wimpu in self.held:
+                if now - self.held[wimpu] >= self.renew or now < self.held[wimpu]:
+                    claim.append(wimpu)
+            elif block["role"] == "primary":
+                claim.append(wimpu)
+            elif self.ticks > STANDBY_DELAY and self.lapsed.get(wimpu, 0) >= GRACE:
+                claim.append(wimpu)
+            elif self.ticks > STANDBY_DELAY - GRACE:
+                observe.append(wimpu)
+        if not claim and not observe:
+            return
+        answers = _helper("lease", {"claim": claim, "observe": observe})
+        for block in self.blocks:
+            self._receive(block, answers.get(block["wimpu"]), now)
+
+    def _receive(self, block: dict[str, str], answer: dict[str, Any] | None, now: float) -> None:
+        wimpu = block["wimpu"]
+        outcome = None if answer is None else answer.get("outcome")
+        if outcome == "granted":
+            if wimpu not in self.held:
+                self.events.append(("acquired", block, answer.get("previous") if answer else None))
+            self.held[wimpu] = now
+            self.lapsed.pop(wimpu, None)
+        elif outcome == "held":
+            if wimpu in self.held:
+                del self.held[wimpu]
+                self.events.append(("lost", block, None))
+            self.lapsed.pop(wimpu, None)
+        elif outcome == "read":
+            live = bool(answer and answer.get("live"))
+            self.lapsed[wimpu] = 0 if live else self.lapsed.get(wimpu, 0) + 1
+        elif outcome == "failed":
+            # no self-fencing (docs/failover.md): a holder that cannot reach the registrar keeps
+            # serving; a standby counts nothing it could not read
+            self.lapsed.pop(wimpu, None)
+            KSR.warn(f"lease of {wimpu}: {answer.get('detail') if answer else 'no answer'}\n")
+
+
 class EpCscf:
+    def __init__(self) -> None:
+        self.leases: Leases | None = None
+
     def child_init(self, rank: int) -> int:
         return 0
+
+    def leases_tick(self, msg: Any, args: Any = None) -> int:
+        """One tick (rtimer, every second): claims, renewals, reads; at most one block acquired
+        and one lost reported per tick (the others on the next ones)."""
+        if self.leases is None:
+            self.leases = Leases()
+        leases = self.leases
+        leases.tick()
+        for name in ("acquired", "acquired_aor", "lost", "lost_aor"):
+            KSR.pv.sets(f"$var({name})", "")
+        KSR.pv.seti("$var(taken_over)", 0)
+        for kind in ("acquired", "lost"):
+            event = next((e for e in leases.events if e[0] == kind), None)
+            if event is None:
+                continue
+            leases.events.remove(event)
+            _, block, previous = event
+            KSR.pv.sets(f"$var({kind})", block["name"])
+            KSR.pv.sets(f"$var({kind}_aor)", block["aor"])
+            if kind == "acquired" and previous not in (None, leases.own):
+                KSR.pv.seti("$var(taken_over)", 1)
+                answer = _helper("cleanup", {"wimpu": block["wimpu"]})
+                KSR.warn(
+                    f"block {block['wimpu']} taken over from {previous}: {answer.get('removed', 0)} of its "
+                    f"contacts written by another eP-CSCF removed over W6 ({answer.get('detail') or 'ok'})\n"
+                )
+            elif kind == "acquired":
+                KSR.info(f"block {block['wimpu']}: lease held\n")
+            else:
+                KSR.warn(f"block {block['wimpu']}: lease lost to another eP-CSCF\n")
+        return 1
+
+    def removal_credentials(self, msg: Any, args: Any = None) -> int:
+        """$var(auser), $var(apasswd): the digest credentials of the block whose AoR is $var(baor)
+        (its password from the lab's secrets directory, KAM_SECRETS/block.<name>.password)."""
+        aor = _pv("$var(baor)")
+        for block in json.loads(os.environ["KAM_BLOCKS"]):
+            if block["aor"] == aor:
+                path = os.path.join(os.environ["KAM_SECRETS"], f"block.{block['name']}.password")
+                with open(path) as handle:
+                    KSR.pv.sets("$var(apasswd)", handle.read().strip())
+                KSR.pv.sets("$var(auser)", block["auth_username"])
+                return 1
+        return -1
 
     def check_token(self, msg: Any, args: Any = None) -> int:
         values: list[str] = []
@@ -83,7 +205,7 @@ class EpCscf:
                 "expires": max(1, int(float(field("expires") or 0) - now)),
             }
         aor = _pv("$var(aor)")  # the REGISTER's To, or the AoR of a closed WebSocket's contacts
-        answer = _helper("w6", {"impu": aor, "contacts": contacts})
+        answer = _helper("w6", {"impu": aor, "contacts": contacts, "option": _pv("$var(option)") or "A"})
         if not answer.get("ok"):
             KSR.err(f"W6 write of {aor} failed: {answer.get('detail')}\n")
         KSR.pv.sets("$var(w6)", "ok" if answer.get("ok") else "failed")

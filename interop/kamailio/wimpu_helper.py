@@ -15,6 +15,11 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
                          -> {"ok": bool, "contacts": [str], "external_identity": str, "detail": str}
     wimpu_helper.py external {"external": str}
                          -> {"ok": bool, "impu": str, "detail": str}
+    wimpu_helper.py lease   {"claim": [wimpu], "observe": [wimpu]}
+                         -> {wimpu: {"outcome": "granted" | "held" | "failed", "holder": str,
+                                     "previous": str | None, "live": bool}}
+    wimpu_helper.py cleanup {"wimpu": str}
+                         -> {"ok": bool, "removed": int, "detail": str}
 
 - ``token``: the WWSF token of a REGISTER (TR 23.701 5.2.2.5.2 steps 3-4, the solution profile's
   "Token"). Kamailio's ``jwt`` module (libjwt) is not packaged in Debian bookworm, and it takes a
@@ -31,8 +36,15 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
   identity bound to it (option B).
 - ``external``: the registration context of an external identity (option B, 5.2.2.5.3 step 2):
   the individual IMPU bound to it.
+- ``lease``: the blocks' leases in the wIMPU Registrar (5.2.2.2, the failover of
+  ``docs/failover.md``): each block of ``claim`` is claimed (or renewed) under this eP-CSCF's
+  identity with its WSS address as the access the WWSF hands out, each of ``observe`` is read.
+- ``cleanup``: a block taken over from a failed eP-CSCF (5.2.2.2): the contacts of the block that
+  another eP-CSCF wrote are removed over W6 (their WebSockets were on the failed one), so that
+  terminating requests are refused until those WICs register again, here.
 
-Settings come from the environment start.sh sets (KAM_*).
+Settings come from the environment start.sh sets (KAM_*): ``KAM_BLOCKS`` lists the blocks this
+eP-CSCF serves while it holds their leases, as JSON ``[{"name", "wimpu", "option"}]``.
 """
 
 from __future__ import annotations
@@ -48,7 +60,6 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-import jwt
 
 TIMEOUT = 5.0
 
@@ -115,6 +126,8 @@ class Registrar:
 
 
 def check_token(request: dict[str, Any]) -> dict[str, str]:
+    import jwt  # here, not at the top: the lease ticks (every second) need no PyJWT
+
     token = bearer(list(request["authorization"]), str(request["body"]), str(request["content_type"]))
     if token is None:
         return {"verdict": "missing", "detail": "no token"}
@@ -148,16 +161,20 @@ def check_token(request: dict[str, Any]) -> dict[str, str]:
     return {"verdict": "ok", "detail": ""}
 
 
-def option_b() -> bool:
-    return os.environ.get("KAM_OPTION", "A").upper() == "B"
+def block_of_option(option: str) -> str:
+    """The wildcarded identity of the block of identity ``option`` ("A" or "B") this eP-CSCF serves."""
+    for block in json.loads(_env("BLOCKS")):
+        if str(block["option"]).upper() == option.upper():
+            return str(block["wimpu"])
+    raise KeyError(f"no block of identity option {option} in KAM_BLOCKS")
 
 
-def allocate(external: str) -> str:
+def allocate(external: str, wimpu: str) -> str:
     """Option B (TR 23.701 5.2.2.1): the individual IMPU this eP-CSCF allocates for an external
     identity from its block's wildcard ``sip:<prefix>!.*!@<host>``: the prefix and a digest of the
     external identity. The same external identity always gets the same IMPU, also after its
-    registration is gone (PROFILE_LIFE_IMPU_STABLE), without any state of its own."""
-    wimpu = _env("WIMPU")
+    registration is gone (PROFILE_LIFE_IMPU_STABLE), without any state of its own: whichever
+    eP-CSCF serves the block (5.2.2.2), the same digest gives the same IMPU."""
     user, _, host = wimpu.removeprefix("sip:").partition("@")
     prefix = user.split("!", 1)[0]
     digest = hashlib.sha256(identity(external).encode()).hexdigest()[:20]
@@ -170,16 +187,19 @@ def read_by_external(registrar: Registrar, external: str) -> tuple[int, Any]:
 
 
 def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
+    """``request["option"]``: the identity option of the block of the AoR ("A" or "B")."""
     registrar = Registrar()
     external: str | None = None
-    if option_b():
+    option = str(request.get("option", "A")).upper()
+    wimpu = block_of_option(option)
+    if option == "B":
         # 5.2.2.5.2 step 5: the registration status of the external identity; step 6: the IMPU
         # bound to it, or a new one of this block
         external = identity(str(request["impu"]))
         status, bound = read_by_external(registrar, external)
         if status not in (200, 404):
             return {"ok": False, "detail": f"GET external {external}: {status}"}
-        impu = identity(bound["impu"]) if status == 200 and bound else allocate(external)
+        impu = identity(bound["impu"]) if status == 200 and bound else allocate(external, wimpu)
     else:
         impu = identity(str(request["impu"]))
     live: dict[str, dict[str, Any]] = request["contacts"]
@@ -187,7 +207,7 @@ def w6_sync(request: dict[str, Any]) -> dict[str, Any]:
     status, entry = registrar.http("GET", base)
     stored = {c["contact_id"] for c in entry["contacts"]} if status == 200 and entry else set()
     for contact_id, contact in live.items():
-        body: dict[str, Any] = {"wimpu": _env("WIMPU"), "allocated_by": "third-party", "contact": contact}
+        body: dict[str, Any] = {"wimpu": wimpu, "allocated_by": "third-party", "contact": contact}
         if external is not None:
             body.update(allocated_by="ep-cscf", external_identity=external)
         url = f"{base}/contacts/{urllib.parse.quote(contact_id, safe='')}"
@@ -225,7 +245,84 @@ def w6_external(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "impu": identity(str(entry["impu"]))}
 
 
-COMMANDS = {"token": check_token, "w6": w6_sync, "contacts": w6_contacts, "external": w6_external}
+def _block_url(wimpu: str, what: str) -> str:
+    return f"{_env('REGISTRAR')}/w6/v1/blocks/{urllib.parse.quote(wimpu, safe='')}/{what}"
+
+
+def leases(request: dict[str, Any]) -> dict[str, Any]:
+    """TR 23.701 5.2.2.2 ("the wIMPU associated with the failed eP-CSCF shall be re-allocated to
+    another eP-CSCF"), by the registrar's block leases (docs/failover.md): a claim of each block of
+    ``claim`` (granted: this eP-CSCF serves it; 409: another holds it), a read of each of ``observe``."""
+    registrar = Registrar()
+    access = {"uri": _env("ACCESS"), "identity": _env("IDENTITY")}
+    body = {"holder": _env("IDENTITY"), "duration": float(_env("LEASE_DURATION")), "access": access}
+    answers: dict[str, Any] = {}
+    for wimpu in request.get("claim", []):
+        try:
+            status, answer = registrar.http("PUT", _block_url(wimpu, "lease"), body)
+        except OSError as error:
+            answers[wimpu] = {"outcome": "failed", "detail": str(error)}
+            continue
+        if status == 200 and answer:
+            lease = answer.get("lease", {})
+            answers[wimpu] = {"outcome": "granted", "holder": lease.get("holder"),
+                              "previous": answer.get("previous_holder"), "live": True}  # fmt: skip
+        elif status == 409:
+            answers[wimpu] = {"outcome": "held", "live": True}
+        else:
+            answers[wimpu] = {"outcome": "failed", "detail": f"PUT lease: {status}"}
+    for wimpu in request.get("observe", []):
+        try:
+            status, lease = registrar.http("GET", _block_url(wimpu, "lease"))
+        except OSError as error:
+            answers[wimpu] = {"outcome": "failed", "detail": str(error)}
+            continue
+        if status == 200 and lease:
+            answers[wimpu] = {
+                "outcome": "read",
+                "holder": lease.get("holder"),
+                "live": bool(lease.get("live")),
+            }
+        elif status == 404:
+            answers[wimpu] = {"outcome": "read", "holder": None, "live": False}
+        else:
+            answers[wimpu] = {"outcome": "failed", "detail": f"GET lease: {status}"}
+    return answers
+
+
+def cleanup(request: dict[str, Any]) -> dict[str, Any]:
+    """A block taken over (5.2.2.2): remove the contacts of its entries another eP-CSCF wrote."""
+    registrar = Registrar()
+    own = _env("IDENTITY")
+    status, listing = registrar.http("GET", _block_url(str(request["wimpu"]), "registrations"))
+    if status != 200 or not listing:
+        return {"ok": False, "removed": 0, "detail": f"GET registrations: {status}"}
+    removed = 0
+    for entry in listing.get("entries", []):
+        base = _env("REGISTRAR") + "/w6/v1/registrations/" + urllib.parse.quote(entry["impu"], safe="")
+        for contact in entry.get("contacts", []):
+            if contact.get("ep_cscf") == own:
+                continue
+            url = f"{base}/contacts/{urllib.parse.quote(contact['contact_id'], safe='')}"
+            status, _ = registrar.http("DELETE", url)
+            if status not in (200, 204, 404):
+                return {
+                    "ok": False,
+                    "removed": removed,
+                    "detail": f"DELETE {contact['contact_id']}: {status}",
+                }
+            removed += 1
+    return {"ok": True, "removed": removed, "detail": ""}
+
+
+COMMANDS = {
+    "token": check_token,
+    "w6": w6_sync,
+    "contacts": w6_contacts,
+    "external": w6_external,
+    "lease": leases,
+    "cleanup": cleanup,
+}
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import datetime
 import json
 import math
+from collections.abc import Callable
 
 import pytest
 from test_flows import (
@@ -778,19 +779,28 @@ STANDBY = (dataclasses.replace(BLOCKS[0], standby=("ep-cscf2",)), BLOCKS[1])
 "Block 1 with ep-cscf2 standing by for it (PIXIT ``standby``, 5.2.2.2)."
 
 
-def failover(*, removed: bool = True) -> Wire:
+def failover(
+    *,
+    removed: bool = True,
+    removal_call_id: str = "two",
+    before_removal: Callable[[Wire], None] | None = None,
+) -> Wire:
     """5.2.2.2: ep-cscf1 registered block 1 and failed; ep-cscf2 registers block 1 and (when
-    ``removed``) then removes the failed one's binding in the same registration (the reference)."""
+    ``removed``) then removes the failed one's binding in the same registration (the reference), or
+    in a REGISTER of another Call-ID (``removal_call_id``, as Kamailio's uac module sends it);
+    ``before_removal`` adds what ep-cscf2 does between its registration and the removal."""
     w = Wire()
     w.block_registration(PCSCF1, BLOCK1, call_id="one")
     w.block_registration(PCSCF2, BLOCK1, call_id="two")
+    if before_removal is not None:
+        before_removal(w)
     if removed:
         stale = f"<sip:block1@{PCSCF1[0]}:{PCSCF1[1]}>"
         rep = "sip:block1@wrtc.ims.example.net"
         auth = ("Authorization", 'Digest username="u", realm="ims", nonce="n", uri="sip:ims", response="r"')
         removal = w.request(
-            PCSCF2, SCSCF, "REGISTER", "sip:ims.example.net", call_id="two", cseq=3, from_=rep, to=rep,
-            headers=[("Contact", f"{stale};expires=0"), ("Expires", "0"), auth],
+            PCSCF2, SCSCF, "REGISTER", "sip:ims.example.net", call_id=removal_call_id, cseq=3, from_=rep,
+            to=rep, headers=[("Contact", f"{stale};expires=0"), ("Expires", "0"), auth],
         )  # fmt: skip
         own = f"<sip:block1@{PCSCF2[0]}:{PCSCF2[1]}>;expires=600"
         w.response(removal, 200, headers=[("P-Associated-URI", f"<{rep}>, <{BLOCK1}>"), ("Contact", own)])
@@ -813,6 +823,33 @@ class TestReallocation:
         (first, second) = findings(failover(), "BLK_SINGLE", STANDBY)
         assert (first.verdict, second.verdict) == ("pass", "pass")
         assert "re-allocated (5.2.2.2)" in second.detail and "removed by ep-cscf2" in second.detail
+
+    def test_a_removal_in_a_register_of_its_own_right_after_is_single(self) -> None:
+        """Issue 16 (Kamailio's take-over): the removal of the failed one's binding in a REGISTER of
+        another Call-ID, before ep-cscf2 accepted anything else for the block, leaves one
+        registration as the same Call-ID does: the Call-ID is the implementation's."""
+        (_, second) = findings(failover(removal_call_id="removal"), "BLK_SINGLE", STANDBY)
+        assert second.verdict == "pass" and "removed by ep-cscf2" in second.detail
+
+    def test_a_removal_after_a_wic_of_the_block_registered_there_is_too_late(self) -> None:
+        """ep-cscf2 served the block (alice registered through it) while the failed one's binding
+        was live: two registrations of the block then, whatever removes the binding later."""
+
+        def alice_registers(w: Wire) -> None:
+            w.wic_registration(WIC3, IWF2, ALICE, call_id="alice-at-ep-cscf2")
+
+        for call_id in ("two", "removal"):  # in the same registration or not
+            w = failover(removal_call_id=call_id, before_removal=alice_registers)
+            (_, second) = findings(w, "BLK_SINGLE", STANDBY)
+            assert second.verdict == "fail" and "already registered by ep-cscf1" in second.detail, call_id
+
+    def test_a_removal_after_the_next_registration_of_the_block_is_too_late(self) -> None:
+        def refreshes(w: Wire) -> None:
+            w.block_registration(PCSCF2, BLOCK1, call_id="two", cseq=5)
+
+        w = failover(removal_call_id="removal", before_removal=refreshes)
+        (_, second, *_) = findings(w, "BLK_SINGLE", STANDBY)
+        assert second.verdict == "fail" and "already registered by ep-cscf1" in second.detail
 
     def test_an_ep_cscf_refreshing_a_block_taken_over_from_it_makes_a_second_registration(self) -> None:
         """The block was taken over from a live eP-CSCF, which then refreshes its own binding: every

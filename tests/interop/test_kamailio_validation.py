@@ -338,15 +338,15 @@ EXPECTED: dict[str, str] = {
     "_its_first_timer[alice]": PASS,
     "test_a_reregistration_with_a_fresh_token_after_the_first_token_expired_keeps_the_wic_registered_beyond"
     "_its_first_timer[bob]": PASS,
-    # TP_WIMPU_LIFE_003: the PIXIT declares no eP-CSCF standing by for block1 (one Kamailio)
+    # TP_WIMPU_LIFE_003, LIFE_010: INCONCLUSIVE while one Kamailio served each block with no standby; since
+    # stop 35 each instance stands by for the other's block (the registrar's block leases, route[LEASES])
     "test_the_block_of_a_failed_epcscf_is_reallocated_to_another_epcscf_and_its_users_are_reached"
-    "_again": INCONCLUSIVE,
-    # TP_WIMPU_LIFE_010: the PIXIT declares no eP-CSCF standing by for block1 (as LIFE_003)
+    "_again": PASS,
     "test_a_wic_registering_at_the_epcscf_its_block_was_reallocated_from_is_not_registered_outside_the"
-    "_blocks_registration": INCONCLUSIVE,
-    # TP_WIMPU_LIFE_009: the PIXIT declares no eP-CSCF standing by for block2 (as LIFE_003)
+    "_blocks_registration": PASS,
+    # TP_WIMPU_LIFE_009: ep-cscf1 takes block2 (option B) over
     "test_the_option_b_block_of_a_failed_epcscf_is_reallocated_and_its_user_is_bound_to_an_impu_of_it_and"
-    "_reached_again": INCONCLUSIVE,
+    "_reached_again": PASS,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[bob]": PASS,
     "test_when_one_wic_deregisters_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
