@@ -167,6 +167,10 @@ EXPECTED: dict[str, str] = {
     "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": PASS,
     "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": PASS,
     "test_a_request_in_a_session_the_wic_has_already_ended_is_refused": PASS,
+    # TP_WIMPU_SEC_012 (stop 35): the dialog's WebSocket is the answering WIC's ($dlg_var(wic_conid), set
+    # by the 2xx in onreply_route[FROM_WIC]); the losing WIC's BYE is refused. The reference failed it
+    "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[alice]": PASS,
+    "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[bob]": PASS,
     # origination (5.2.2.5.3): option A on ep-cscf1, option B (bob) on ep-cscf2
     "test_a_session_started_with_the_registered_identity_reaches_the_remote_party_through_the_scscf"
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_001
