@@ -171,6 +171,13 @@ EXPECTED: dict[str, str] = {
     # by the 2xx in onreply_route[FROM_WIC]); the losing WIC's BYE is refused. The reference failed it
     "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[alice]": PASS,
     "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[bob]": PASS,
+    # TP_WIMPU_SEC_013 (stop 35): route[WIC_REGISTER] checks the token of every REGISTER, a removal too
+    "test_a_deregistration_without_a_token_from_a_websocket_that_no_token_authorised_removes_nothing": PASS,
+    # TP_WIMPU_ORIG_017 (stop 35): route[ON_THIS_FLOW] reads usrloc, whose expiry each refresh extends
+    "test_a_session_started_by_a_wic_whose_refreshed_registration_outlived_its_first_interval_reaches_the"
+    "_remote_party[alice-A1]": PASS,
+    "test_a_session_started_by_a_wic_whose_refreshed_registration_outlived_its_first_interval_reaches_the"
+    "_remote_party[bob-B1]": PASS,
     # origination (5.2.2.5.3): option A on ep-cscf1, option B (bob) on ep-cscf2
     "test_a_session_started_with_the_registered_identity_reaches_the_remote_party_through_the_scscf"
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_001
