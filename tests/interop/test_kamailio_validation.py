@@ -178,6 +178,10 @@ EXPECTED: dict[str, str] = {
     "_remote_party[alice-A1]": PASS,
     "test_a_session_started_by_a_wic_whose_refreshed_registration_outlived_its_first_interval_reaches_the"
     "_remote_party[bob-B1]": PASS,
+    # TP_WIMPU_SEC_014 (stop 35): route[IN_DIALOG] marks the dialog ended at the core's BYE, and
+    # route[WIC_IN_DIALOG] refuses the WIC's request in it
+    "test_a_request_from_a_wic_in_a_session_the_remote_party_has_ended_is_refused[alice]": PASS,
+    "test_a_request_from_a_wic_in_a_session_the_remote_party_has_ended_is_refused[bob]": PASS,
     # origination (5.2.2.5.3): option A on ep-cscf1, option B (bob) on ep-cscf2
     "test_a_session_started_with_the_registered_identity_reaches_the_remote_party_through_the_scscf"
     "[alice-A1]": PASS,  # TP_WIMPU_ORIG_001
