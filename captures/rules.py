@@ -27,7 +27,7 @@ import re
 import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from reference.blocks import block_of
 from reference.sip.errors import SipError, WildcardError
@@ -1260,10 +1260,10 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
     eP-CSCF removes it before it serves the block (:func:`_removed_on_take_over`). A refresh of this
     binding is not another: it ended when this began."""
     say = _Say("BLK_SINGLE", flow)
-    return say.summary([_single_registration(say, flow, ok, ctx) for ok in _block_oks(flow)])
+    return say.summary([_single_registration(say, ok, ctx) for ok in _block_oks(flow)])
 
 
-def _single_registration(say: _Say, flow: Flow, ok: Hop, ctx: Context) -> Finding:
+def _single_registration(say: _Say, ok: Hop, ctx: Context) -> Finding:
     """BLK_SINGLE of one accepted block registration ``ok`` of ``flow``."""
     call_id = ok.message.message.get("Call-ID") if ok.message.message is not None else None
     wimpus = {str(b.block.wimpu) for b in _blocks_registered(ctx, ok)} or {
@@ -1292,6 +1292,12 @@ def _single_registration(say: _Say, flow: Flow, ok: Hop, ctx: Context) -> Findin
     return say("pass", "no other registration of this block is live", ok)
 
 
+TAKE_OVER_REMOVAL: Final = 32.0
+"""Seconds after a take-over's registration within which it removes the failed eP-CSCF's binding:
+64*T1, the lifetime of the non-INVITE transaction that registration was (RFC 3261 17.1.2.2), so a
+REGISTER sent right after it is not a second registration left live (``BLK_SINGLE``)."""
+
+
 def _removed_on_take_over(record: BlockRecord, ok: Hop, wimpus: set[str], ctx: Context) -> bool:
     """5.2.2.2: the block of a failed eP-CSCF "shall be re-allocated to another eP-CSCF". The failed
     one cannot release its registration; the one taking the block over registers it and removes the
@@ -1299,19 +1305,21 @@ def _removed_on_take_over(record: BlockRecord, ok: Hop, wimpus: set[str], ctx: C
     serves the block: in this registration (the same Call-ID, as the reference does), or by a
     REGISTER of its own after this one was accepted (another transaction and Call-ID, as Kamailio's
     uac module sends it) and before the eP-CSCF accepted anything else for the block: its next
-    registration of it, or the registration of a WIC of the block through it. The text does not say
-    how, only that one registration is left: the Call-ID of the removal is the implementation's.
-    Left live past that, it stays a second registration (fail)."""
+    registration of it, or the registration of a WIC of the block through it; and within
+    :data:`TAKE_OVER_REMOVAL` of it. The text does not say how, only that one registration is left:
+    the Call-ID of the removal is the implementation's. Left live past that, it stays a second
+    registration (fail)."""
     node = ok.dst.node
     if record.ep_cscf == node or record.removed_by != node or record.removed_frame is None:
         return False
     if record.removed_frame < ok.message.frame:
         return False
     at, removed_at = ok.message.time, record.until
+    if removed_at - at > TAKE_OVER_REMOVAL:
+        return False
     for other in ctx.knowledge.blocks:
         same = bool(set(other.wimpus) & wimpus) if wimpus else True
-        later = ok.message.frame < other.frame != record.removed_frame  # not the removal's own 200 OK
-        if other.ep_cscf == node and same and later and other.since < removed_at:
+        if other.ep_cscf == node and same and other.frame > ok.message.frame and other.since < removed_at:
             return False
     for contacts in ctx.knowledge.contacts.values():
         for contact in contacts:

@@ -151,6 +151,8 @@ class ImsCore:
         self.clock = clock
         self.registers: list[Request] = []
         "Every REGISTER received by the S-CSCF, in order."
+        self._register_finals: set[IdentityKey] = set()
+        "The AoRs a REGISTER of which the S-CSCF answered with a final response other than 401."
         self._distinct = [(identity_key(i), s) for s in self.subscribers for i in s.distinct]
         self._wildcards = [(s, Wildcard.compile(w)) for s in self.subscribers for w in s.wildcards]
         self._bindings: dict[IdentityKey, list[_Binding]] = {}
@@ -216,13 +218,9 @@ class ImsCore:
         return [(b.contact.uri, b.path, b.expires_at) for b in self._live(identity_key(aor))]
 
     def register_answered(self, aor: str) -> bool:
-        """Whether the S-CSCF has answered a REGISTER of ``aor`` carrying credentials (a digest
-        answer: registered, or refused when they are wrong). The S-CSCF answers a REGISTER in the
-        same step it records it (:attr:`registers`), so a recorded one has been answered."""
-        key = identity_key(aor)
-        return any(
-            r.get("Authorization") is not None and identity_key(r.to.uri) == key for r in self.registers
-        )
+        """Whether the S-CSCF has answered a REGISTER of ``aor`` with a final response other than
+        its digest challenge (registered, or refused)."""
+        return identity_key(aor) in self._register_finals
 
     # ----- HSS data -----------------------------------------------------------------------
 
@@ -266,6 +264,13 @@ class ImsCore:
         self._authenticate(request, subscriber)
         self._bindings[aor] = self._updated_bindings(request, aor)
         return self._registered_ok(request, subscriber, aor)
+
+    def _note_register(self, request: Request, status: int) -> None:
+        if status != 401:
+            try:
+                self._register_finals.add(identity_key(request.to.uri))
+            except ValueError:
+                pass
 
     def _challenge(self) -> _Reject:
         """RFC 3261 22.4 / RFC 2617 3.2.1: a 401 with a fresh nonce."""
@@ -462,7 +467,13 @@ class ImsCore:
         try:
             if request.method == "REGISTER":
                 self.registers.append(request)
-                node.respond(tx, self._register(request))
+                try:
+                    response = self._register(request)
+                except _Reject as exc:
+                    self._note_register(request, exc.status)
+                    raise
+                self._note_register(request, response.status)
+                node.respond(tx, response)
                 return
             check_max_forwards(request)
             branches = self._route(request)

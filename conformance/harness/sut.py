@@ -443,20 +443,28 @@ class ExternalSut(Sut):
             raise
 
     async def _initialised(self, deadline: float) -> None:
-        """TR 23.701 5.2.2.5.1 option 1: the eP-CSCF "autonomously registers each block upon initialization". A SUT
-        whose nodes answer may still be initialising: with the emulated S-CSCF, wait until each
-        option 1 block has had its authenticated REGISTER answered (registered, or refused: the
-        scenario judges which), or until ``deadline`` (the PIXIT's ``ready``), whichever comes
-        first; what is then missing is the scenario's to find (TP_WIMPU_BLK_001 checks the block
-        registration, a WIC's registration its own answer). Without this a scenario's first WIC
-        REGISTER could race the block's registration, which 5.2.2.5.2 takes as done ("the wIMPU
-        block has already registered in HSS")."""
+        """TR 23.701 5.2.2.5.1 option 1: the eP-CSCF "autonomously registers each block upon
+        initialization". A SUT whose nodes answer may still be initialising: with the emulated
+        S-CSCF, wait until each option 1 block's REGISTER has had a final answer other than the
+        digest challenge (registered, or refused: the scenario judges which), or until ``deadline``
+        (the PIXIT's ``ready``), whichever comes first; what is then missing is the scenario's to
+        find (TP_WIMPU_BLK_001 checks the block registration, a WIC's registration its own answer).
+        Without this a scenario's first WIC REGISTER could race the block's registration, which
+        5.2.2.5.2 takes as done ("the wIMPU block has already registered in HSS")."""
         core = self.core
         if core is None:
             return
+        from .expect import wait_until_async
+
         aors = [b.representative for b in self.pixit.blocks if b.registration == 1]
-        while not all(core.register_answered(aor) for aor in aors) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        try:
+            await wait_until_async(
+                lambda: all(core.register_answered(aor) for aor in aors),
+                "the option 1 block registrations",
+                max(0.0, deadline - time.monotonic()),
+            )
+        except AssertionError:
+            pass  # the scenario's own checks say what is missing
 
     async def stop(self, log: Path | None = None) -> None:
         """Stop what :meth:`start` started: the SUT's process group (SIGTERM, SIGKILL after 10 s),

@@ -23,9 +23,11 @@ Failover (``docs/validation.md``, "Failover"): the eP-CSCF serves each block of 
 wIMPU Registrar. It claims its *primary* block at once and renews it every ``KAM_LEASE_RENEW``
 seconds of its clock (the tester's: after a jump of that clock, at the next tick). It claims a
 *standby* block only after ``STANDBY_DELAY`` ticks from its start, and only once it has read the
-lease lapsed on ``GRACE`` ticks in a row: the registrar's clock is the tester's too, and a jump of it
-lapses every lease at once; the primary, alive, renews at its next tick, before the standby's grace
-is over. Ticks are counted, not timed, for that reason.
+lease lapsed (taken before, not renewed) on ``GRACE`` ticks in a row: the registrar's clock is the
+tester's too, and a jump of it lapses every lease at once; the holder, alive, renews at its next
+tick, before the standby's grace is over. Ticks are counted, not timed, for that reason. A primary
+that finds its block held by another (started again after a failure) stands by for it from then on,
+with the same grace: no fail-back, as the reference.
 """
 
 from __future__ import annotations
@@ -75,6 +77,9 @@ class Leases:
         self.ticks = 0
         self.held: dict[str, float] = {}  # wimpu -> when last granted, on this eP-CSCF's clock
         self.lapsed: dict[str, int] = {}  # wimpu -> ticks in a row its lease read lapsed
+        self.deferring: set[str] = set()
+        """Primary blocks another eP-CSCF held when this one claimed them (it was started again after
+        a failure, TP_WIMPU_LIFE_010): no fail-back, it stands by for them as for any other block."""
         # ("acquired" | "lost", the block, the previous holder) not yet reported to the configuration
         self.events: list[tuple[str, dict[str, str], str | None]] = []
 
@@ -87,7 +92,7 @@ class Leases:
             if wimpu in self.held:
                 if now - self.held[wimpu] >= self.renew or now < self.held[wimpu]:
                     claim.append(wimpu)
-            elif block["role"] == "primary":
+            elif block["role"] == "primary" and wimpu not in self.deferring:
                 claim.append(wimpu)
             elif self.ticks > STANDBY_DELAY and self.lapsed.get(wimpu, 0) >= GRACE:
                 claim.append(wimpu)
@@ -111,14 +116,18 @@ class Leases:
             if wimpu in self.held:
                 del self.held[wimpu]
                 self.events.append(("lost", block, None))
+            self.deferring.add(wimpu)
             self.lapsed.pop(wimpu, None)
         elif outcome == "read":
-            live = bool(answer and answer.get("live"))
-            self.lapsed[wimpu] = 0 if live else self.lapsed.get(wimpu, 0) + 1
-        elif outcome == "failed":
+            # a lease that lapsed counts; one nobody ever took (no holder) does not: a standby takes
+            # over a block from a failed eP-CSCF, not one whose eP-CSCF has not started yet
+            lapsed = answer is not None and answer.get("holder") is not None and not answer.get("live")
+            self.lapsed[wimpu] = self.lapsed.get(wimpu, 0) + 1 if lapsed else 0
+        elif wimpu not in self.held:
             # no self-fencing (docs/failover.md): a holder that cannot reach the registrar keeps
-            # serving; a standby counts nothing it could not read
+            # serving; a standby counts nothing it could not read, and starts counting again
             self.lapsed.pop(wimpu, None)
+        if outcome == "failed":
             KSR.warn(f"lease of {wimpu}: {answer.get('detail') if answer else 'no answer'}\n")
 
 

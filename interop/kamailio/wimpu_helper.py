@@ -29,7 +29,7 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
   TLS client certificate; Kamailio 5.6's ``http_client`` sends only GET and POST, and
   ``http_async_client`` is not packaged in Debian bookworm. The W6 entry of the IMPU is made to hold
   exactly the contacts given (those ``usrloc`` holds after ``save()``). With identity option B
-  (``KAM_OPTION=B``) the REGISTER's identity is an external identity: the entry is that of the
+  (``"option": "B"``, the block of the identity) the REGISTER's identity is an external identity: the entry is that of the
   individual IMPU bound to it (W6 read by external identity, 5.2.2.5.2 step 5), or of one this
   eP-CSCF allocates from its block (``allocate``), and the write carries the binding (step 6).
 - ``contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4), with the external
@@ -44,7 +44,8 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
   terminating requests are refused until those WICs register again, here.
 
 Settings come from the environment start.sh sets (KAM_*): ``KAM_BLOCKS`` lists the blocks this
-eP-CSCF serves while it holds their leases, as JSON ``[{"name", "wimpu", "option"}]``.
+eP-CSCF serves while it holds their leases, as JSON ``[{"name", "wimpu", "option", "aor",
+"auth_username", "role"}]`` (``role``: primary or standby, read by epcscf.py's lease ticks).
 """
 
 from __future__ import annotations
@@ -59,7 +60,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
-
 
 TIMEOUT = 5.0
 
@@ -311,7 +311,7 @@ def cleanup(request: dict[str, Any]) -> dict[str, Any]:
                     "removed": removed,
                     "detail": f"DELETE {contact['contact_id']}: {status}",
                 }
-            removed += 1
+            removed += status != 404  # gone meanwhile: not ours to count
     return {"ok": True, "removed": removed, "detail": ""}
 
 

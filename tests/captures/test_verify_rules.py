@@ -843,6 +843,20 @@ class TestReallocation:
             (_, second) = findings(w, "BLK_SINGLE", STANDBY)
             assert second.verdict == "fail" and "already registered by ep-cscf1" in second.detail, call_id
 
+    def test_a_removal_long_after_the_registration_is_too_late(self) -> None:
+        """Nothing else happened at ep-cscf2 in between, yet both bindings were live for 300 s: the
+        S-CSCF offered the block's sessions to the failed eP-CSCF meanwhile (TAKE_OVER_REMOVAL)."""
+
+        def later(w: Wire) -> None:
+            w.time += 300.0
+
+        (_, second) = findings(
+            failover(removal_call_id="removal", before_removal=later), "BLK_SINGLE", STANDBY
+        )
+        assert second.verdict == "fail" and "already registered by ep-cscf1" in second.detail
+        (_, same) = findings(failover(before_removal=later), "BLK_SINGLE", STANDBY)
+        assert same.verdict == "fail", "the same Call-ID 300 s later is as late"
+
     def test_a_removal_after_the_next_registration_of_the_block_is_too_late(self) -> None:
         def refreshes(w: Wire) -> None:
             w.block_registration(PCSCF2, BLOCK1, call_id="two", cseq=5)

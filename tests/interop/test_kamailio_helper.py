@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import time
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, TypeAlias
 
 import jwt
@@ -127,11 +128,20 @@ class FakeW6:
         return 201, None
 
 
+BLOCK1 = "sip:wrtc-!.*!@block1.ims.example.net"
+BLOCKS = [
+    {"name": "block1", "wimpu": BLOCK1, "option": "A", "aor": "sip:block1@wrtc.ims.example.net",
+     "auth_username": "block1@ims.example.net", "role": "primary"},
+    {"name": "block2", "wimpu": BLOCK2, "option": "B", "aor": "sip:block2@wrtc.ims.example.net",
+     "auth_username": "block2@ims.example.net", "role": "standby"},
+]  # fmt: skip
+"KAM_BLOCKS of ep-cscf1 (start.sh): block1 its own, block2 the one it stands by for."
+
+
 @pytest.fixture
 def option_b(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = _load()
-    monkeypatch.setenv("KAM_WIMPU", BLOCK2)
-    monkeypatch.setenv("KAM_OPTION", "B")
+    monkeypatch.setenv("KAM_BLOCKS", json.dumps(BLOCKS))
     monkeypatch.setenv("KAM_REGISTRAR", REGISTRAR)
     return module
 
@@ -139,17 +149,18 @@ def option_b(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 def _register(module: ModuleType, monkeypatch: pytest.MonkeyPatch, w6: FakeW6) -> dict[str, Any]:
     monkeypatch.setattr(module, "Registrar", lambda: w6)
     contact = {"uri": "sip:x@y.invalid;transport=ws", "flow": "f", "expires": 600, "path": []}
-    answer: dict[str, Any] = module.w6_sync({"impu": f"<{BOB}>", "contacts": {"c1": contact}})
+    request = {"impu": f"<{BOB}>", "contacts": {"c1": contact}, "option": "B"}
+    answer: dict[str, Any] = module.w6_sync(request)
     return answer
 
 
 def test_the_allocated_impu_is_of_the_block_and_the_same_for_the_same_external_identity(
     option_b: ModuleType,
 ) -> None:
-    impu = option_b.allocate(BOB)
+    impu = option_b.allocate(BOB, BLOCK2)
     assert impu.startswith("sip:wrtc-") and impu.endswith("@block2.ims.example.net")
-    assert option_b.allocate("<sip:bob@Enterprise.COM>") == impu  # PROFILE_LIFE_IMPU_STABLE
-    assert option_b.allocate("sip:carol@enterprise.com") != impu
+    assert option_b.allocate("<sip:bob@Enterprise.COM>", BLOCK2) == impu  # PROFILE_LIFE_IMPU_STABLE
+    assert option_b.allocate("sip:carol@enterprise.com", BLOCK2) != impu
 
 
 def test_a_first_option_b_registration_reads_by_external_identity_then_writes_the_binding(
@@ -157,7 +168,7 @@ def test_a_first_option_b_registration_reads_by_external_identity_then_writes_th
 ) -> None:
     w6 = FakeW6(bound=None)
     answer = _register(option_b, monkeypatch, w6)
-    impu = option_b.allocate(BOB)
+    impu = option_b.allocate(BOB, BLOCK2)
     assert answer == {"ok": True, "detail": "", "impu": impu}
     assert w6.calls[0][:2] == ("GET", f"{REGISTRAR}/w6/v1/registrations?external=sip%3Abob%40enterprise.com")
     [(_, url, body)] = [c for c in w6.calls if c[0] == "PUT"]
@@ -171,3 +182,125 @@ def test_an_option_b_registration_keeps_the_impu_the_registrar_already_binds(
     bound = "sip:wrtc-given-before@block2.ims.example.net"
     answer = _register(option_b, monkeypatch, FakeW6(bound=bound))
     assert answer["impu"] == bound
+
+
+# ----- the block leases (5.2.2.2): the helper's lease and cleanup, the KEMI script's ticks ----------
+
+
+class FakeLeases:
+    """The registrar's lease API as the helper calls it: PUT (granted or 409), GET, the block's
+    registrations and their removal."""
+
+    def __init__(self, *, held_by_other: set[str], leases: dict[str, Any]) -> None:
+        self.held_by_other, self.leases = held_by_other, leases
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def http(self, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+        self.calls.append((method, url, body))
+        wimpu = url.split("/w6/v1/blocks/")[-1].split("/")[0].replace("%21", "!").replace("%2A", "*")
+        wimpu = wimpu.replace("%3A", ":").replace("%40", "@")
+        if method == "PUT" and url.endswith("/lease"):
+            if wimpu in self.held_by_other:
+                return 409, None
+            return 200, {
+                "lease": {"holder": body["holder"]},
+                "previous_holder": "sip:ep-cscf2.ims.example.net",
+            }
+        if method == "GET" and url.endswith("/lease"):
+            lease = self.leases.get(wimpu)
+            return (200, lease) if lease is not None else (404, None)
+        if method == "GET" and url.endswith("/registrations"):
+            contacts = [{"contact_id": "mine", "ep_cscf": EP}, {"contact_id": "theirs", "ep_cscf": "other"}]
+            return 200, {"entries": [{"impu": "sip:wrtc-alice@block1.ims.example.net", "contacts": contacts}]}
+        return 200, None
+
+
+@pytest.fixture
+def leases_env(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    module = _load()
+    for name, value in (("IDENTITY", EP), ("ACCESS", "wss://127.0.0.1:7443"), ("LEASE_DURATION", "6"),
+                        ("REGISTRAR", REGISTRAR), ("BLOCKS", json.dumps(BLOCKS))):  # fmt: skip
+        monkeypatch.setenv(f"KAM_{name}", value)
+    return module
+
+
+def test_the_helper_claims_each_block_asked_and_reads_the_others(
+    leases_env: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeLeases(held_by_other={BLOCK2}, leases={BLOCK2: {"holder": "other", "live": False}})
+    monkeypatch.setattr(leases_env, "Registrar", lambda: fake)
+    answers = leases_env.leases({"claim": [BLOCK1, BLOCK2], "observe": [BLOCK2]})
+    assert answers[BLOCK1]["outcome"] == "granted" and answers[BLOCK2]["outcome"] == "read"
+    puts = [c for c in fake.calls if c[0] == "PUT"]
+    assert puts[0][2] == {
+        "holder": EP,
+        "duration": 6.0,
+        "access": {"uri": "wss://127.0.0.1:7443", "identity": EP},
+    }
+    assert len(puts) == 2  # block2's claim got 409 ("held"), then its read replaced that answer
+
+
+def test_the_clean_up_of_a_block_taken_over_removes_only_the_other_ep_cscfs_contacts(
+    leases_env: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeLeases(held_by_other=set(), leases={})
+    monkeypatch.setattr(leases_env, "Registrar", lambda: fake)
+    assert leases_env.cleanup({"wimpu": BLOCK1}) == {"ok": True, "removed": 1, "detail": ""}
+    [(_, url, _)] = [c for c in fake.calls if c[0] == "DELETE"]
+    assert url.endswith("/contacts/theirs")
+
+
+def _epcscf(monkeypatch: pytest.MonkeyPatch, script: list[dict[str, Any]]) -> tuple[Any, list[Any]]:
+    """epcscf.py's Leases with a stand-in for Kamailio's KSR module and for the helper: each tick
+    gets the next answers of ``script``; returns the Leases and the requests it made."""
+    monkeypatch.setitem(sys.modules, "KSR", SimpleNamespace(warn=lambda _: None, info=lambda _: None))
+    spec = importlib.util.spec_from_file_location("epcscf", HELPER.with_name("epcscf.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    asked: list[Any] = []
+
+    def helper(command: str, request: dict[str, Any]) -> dict[str, Any]:
+        asked.append(request)
+        return script.pop(0) if script else {}
+
+    monkeypatch.setattr(module, "_helper", helper)
+    for name, value in (("BLOCKS", json.dumps(BLOCKS)), ("IDENTITY", EP), ("LEASE_RENEW", "2")):
+        monkeypatch.setenv(f"KAM_{name}", value)
+    return module.Leases(), asked
+
+
+def test_a_primary_claims_its_block_at_once_and_stands_by_once_another_holds_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    leases, asked = _epcscf(monkeypatch, [{BLOCK1: {"outcome": "held"}}])
+    leases.tick()
+    assert asked[0]["claim"] == [BLOCK1] and leases.events == []
+    for _ in range(6):  # block1 is another's now (TP_WIMPU_LIFE_010): it is read, not claimed
+        leases.tick()
+    assert len(asked) > 1 and all(BLOCK1 not in a["claim"] for a in asked[1:])
+    assert BLOCK1 in asked[-1]["observe"]
+
+
+def test_a_standby_claims_only_a_lease_that_lapsed_on_three_ticks_in_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lapsed = {"outcome": "read", "holder": "sip:ep-cscf2.ims.example.net", "live": False}
+    live = {"outcome": "read", "holder": "sip:ep-cscf2.ims.example.net", "live": True}
+    never = {"outcome": "read", "holder": None, "live": False}
+    granted = {"outcome": "granted", "previous": "sip:ep-cscf2.ims.example.net"}
+    own = {BLOCK1: {"outcome": "granted", "previous": None}}
+    script = [own, {BLOCK2: never}, {BLOCK2: never}, {BLOCK2: lapsed}, {BLOCK2: live},  # ticks 1-5
+              {BLOCK2: lapsed}, {BLOCK2: lapsed}, {BLOCK2: lapsed}, {BLOCK2: granted}]  # fmt: skip
+    leases, asked = _epcscf(monkeypatch, script)
+    # reads from tick 3 (STANDBY_DELAY - GRACE); tick 5 lapsed, tick 6 live again (a clock jump the
+    # holder renewed after), ticks 7-9 lapsed: the claim at tick 10, past STANDBY_DELAY
+    for _ in range(9):
+        leases.tick()
+        assert all(BLOCK2 not in a.get("claim", []) for a in asked), "claimed before its grace"
+    leases.tick()
+    assert BLOCK2 in asked[-1]["claim"]
+    assert [(kind, block["name"], previous) for kind, block, previous in leases.events] == [
+        ("acquired", "block1", None),
+        ("acquired", "block2", "sip:ep-cscf2.ims.example.net"),
+    ]
