@@ -30,8 +30,9 @@ runs with Debian's python3 (python3-jwt), reads one JSON request on stdin and wr
   ``http_async_client`` is not packaged in Debian bookworm. The W6 entry of the IMPU is made to hold
   exactly the contacts given (those ``usrloc`` holds after ``save()``). With identity option B
   (``"option": "B"``, the block of the identity) the REGISTER's identity is an external identity:
-  the entry is that of the individual IMPU bound to it (W6 read by external identity, 5.2.2.5.2 step 5), or of one this
-  eP-CSCF allocates from its block (``allocate``), and the write carries the binding (step 6).
+  the entry is that of the individual IMPU bound to it (W6 read by external identity, 5.2.2.5.2
+  step 5), or of one this eP-CSCF allocates from its block (``allocate``), and the write carries
+  the binding (step 6).
 - ``contacts``: the called IMPU's contacts read over W6 (5.2.2.5.4 step 4), with the external
   identity bound to it (option B).
 - ``external``: the registration context of an external identity (option B, 5.2.2.5.3 step 2):
