@@ -1001,10 +1001,8 @@ def _fork_losers_keep_dialog(mp: pytest.MonkeyPatch) -> None:
     original = DialogTable.settled
 
     def settled(self: DialogTable, flows: Any, call_id: str, status: int) -> None:
-        if status < 300:
-            self._answered.pop(call_id, None)
-            return
-        original(self, flows, call_id, status)
+        if status >= 300:  # a 2xx leaves every branch's dialog (its pending entry ages out, bounded)
+            original(self, flows, call_id, status)
 
     def wic_answered(self: DialogTable, flow: str, response: Response) -> None:
         return None  # a branch's own 487 (or 486) ends nothing either
