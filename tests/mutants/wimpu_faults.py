@@ -17,7 +17,6 @@ no public one. No fault reads or writes a node's private state.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import functools
 import json
@@ -955,20 +954,29 @@ def _core_bye_keeps_dialog(mp: pytest.MonkeyPatch) -> None:
     the WIC and answered 200, leaves the dialog authorised on the WIC's flow, so the WIC's later
     requests in it are relayed to the core with the identity asserted for it (5.2.2.3.2; RFC 3261
     15.1.2)."""
+    import contextvars
+
+    from reference.nodes.p_cscf.dialogs import DialogTable
     from reference.nodes.p_cscf.service import Pcscf
     from reference.sip.message import Request
     from reference.sip.transaction import ServerTransaction
 
-    original = Pcscf._in_dialog_from_core
+    from_core_bye: contextvars.ContextVar[bool] = contextvars.ContextVar("from_core_bye", default=False)
+    original, original_ended = Pcscf._in_dialog_from_core, DialogTable.ended
 
     async def in_dialog_from_core(self: Pcscf, tx: ServerTransaction, request: Request) -> None:
-        flow = self.dialogs.flow_of_route(request)
-        kept = self.dialogs._flows.get(flow or "", {}).get(request.call_id)
-        await original(self, tx, request)
-        if request.method == "BYE" and flow is not None and kept is not None:
-            self.dialogs._flows.setdefault(flow, collections.OrderedDict())[request.call_id] = kept
+        token = from_core_bye.set(request.method == "BYE")
+        try:
+            await original(self, tx, request)
+        finally:
+            from_core_bye.reset(token)
+
+    def ended(self: DialogTable, flow: str, call_id: str) -> None:
+        if not from_core_bye.get():
+            original_ended(self, flow, call_id)
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+    mp.setattr(DialogTable, "ended", ended)
 
 
 def _w7_timeout_taken_as_registered(mp: pytest.MonkeyPatch) -> None:
