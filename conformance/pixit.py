@@ -22,12 +22,12 @@ Why a package of its own (``conformance/``) beside the design card's ``captures/
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from conformance.layered import LayeredError, load_layered
 from reference.blocks import Allocation, WimpuBlock
 from reference.sip.errors import WildcardError
 from reference.sip.identity import IdentityError, WildcardImpu, canonical_identity
@@ -344,13 +344,9 @@ def load_pixit(path: str | Path) -> Pixit:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PixitError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise PixitError(f"{path}: cannot read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PixitError(f"{path}: not valid TOML: {exc}") from None
+        data = load_layered(path)  # a PIXIT may name a base PIXIT (conformance/layered.py)
+    except LayeredError as exc:
+        raise PixitError(str(exc)) from None
     return parse_pixit(data, path)
 
 

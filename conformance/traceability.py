@@ -25,6 +25,7 @@ from gherkin.errors import ParserError
 from gherkin.parser import Parser
 from gherkin.token_scanner import TokenScanner
 
+from conformance.layered import load_layered
 from conformance.pics_selection import Selection, SelectionError
 
 __all__ = [
@@ -281,13 +282,14 @@ _PICS_KEYS = ("id", "clause", "question", "status", "answers", "answer", "gates"
 
 
 def load_pics(path: str | Path) -> list[PicsItem]:
-    """Read and validate ``pics.toml``.
+    """Read and validate ``pics.toml``, or a SUT's PICS (which may lay its answers over a ``base``
+    PICS: :mod:`conformance.layered`).
 
     Raises:
         ValueError: naming the file and the item, on any problem.
     """
     path = Path(path)
-    data = _load_toml(path)
+    data = load_layered(path)  # a SUT's PICS may name a base (conformance/layered.py)
     unknown = sorted(set(data) - {"pics", "status", "item"})
     if unknown or not isinstance(data.get("item"), list):
         raise ValueError(f"{path}: expected [pics], [status] and [[item]] tables, found {sorted(data)}")

@@ -9,11 +9,11 @@ Requirements, PICS and the test-purpose tags are read with the suite's own loade
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from conformance import traceability
+from conformance.layered import load_layered
 from conformance.pixit import PixitError, load_pixit
 from conformance.traceability import PicsItem, Requirement
 
@@ -47,9 +47,9 @@ def purposes_in_features(root: Path) -> dict[str, list[str]]:
 
 
 def load_pics_header(pics: Path) -> dict[str, str]:
-    """The ``[pics]`` table of a PICS file (``sut``, ``text``), as strings."""
-    with pics.open("rb") as f:
-        table = tomllib.load(f).get("pics", {})
+    """The ``[pics]`` table of a PICS file (``sut``, ``text``), as strings (laid over its ``base``'s,
+    :mod:`conformance.layered`)."""
+    table = load_layered(pics).get("pics", {})
     return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
 

@@ -100,7 +100,7 @@ def mode_arguments(mode: str) -> list[str]:
 
 def child_environment(captures: Path) -> dict[str, str]:
     """This environment without a parent pytest's xdist and current-test variables (as in
-    ``tests/conformance/runs.py``), with the run's own captures folder."""
+    ``tests/runs.py``), with the run's own captures folder."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
     env["WIMPU_CAPTURES_DIR"] = str(captures)
     return env

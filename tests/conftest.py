@@ -1,5 +1,6 @@
 """Fixtures shared by the tests that run the reference stack (end-to-end, security, interop,
-preflight): the stack on loopback and a remote party."""
+preflight): the stack on loopback and a remote party; and the session's default run of every feature
+(``runs.in_process_run``), which the conformance comparisons and the Kamailio validation share."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from runs import in_process_run, in_process_verdicts
 
 from conformance.harness.remote import RemoteParty
 from reference.pg_cluster import PgCluster, PostgresMissing
 from reference.stack import Stack
+
+__all__ = ["in_process_run", "in_process_verdicts"]
 
 # The property and fuzz tests draw the same examples in every run (a red CI is a defect, never
 # the luck of a draw); HYPOTHESIS_PROFILE=explore draws new ones, to look for more by hand.
@@ -78,3 +82,16 @@ def registrar_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return str(request.getfixturevalue("pg_dsn"))
     return str(tmp_path / "registrar.db")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Every verdict table a test recorded (``record_property("verdict_table", ...)``, passed or not),
+    printed at the end of the run: the Kamailio validation's, beside the reference's (issue 16: "CI
+    ... prints the verdict table beside the reference's"). Here, not in tests/interop: the xdist
+    controller loads only this conftest."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == "verdict_table":
+                    terminalreporter.section(f"verdicts beside the reference: {report.nodeid}")
+                    terminalreporter.write_line(str(value))

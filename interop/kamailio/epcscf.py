@@ -14,15 +14,18 @@ result in ``$var(...)``; the configuration decides the SIP answers.
   $var(identity), read over W6; $var(impu) ("" if none is registered), $var(w6) = ok | failed.
 - ``leases``: one tick of the block leases (5.2.2.2, run every second by ``rtimer``): claims and
   renewals over W6, and what changed: $var(acquired) / $var(lost) (a block's uac_reg l_uuid, or ""),
-  $var(acquired_aor) / $var(lost_aor), $var(taken_over) = 1 when the block came from another eP-CSCF.
+  $var(acquired_aor) / $var(lost_aor), $var(taken_over) = 1 when the block came from another eP-CSCF,
+  $var(acquired_registration): the acquired block's registration option (5.2.2.5.1: 1 or 2),
+  $var(leases_ready) = 1 once every primary block's lease has been claimed and reported.
 - ``removal_credentials``: $var(auser) and $var(apasswd) of the block whose AoR is $var(baor), for
   the REGISTER that removes the failed eP-CSCF's binding of a block taken over.
 
 Failover (``docs/validation.md``, "Failover"): the eP-CSCF serves each block of ``KAM_BLOCKS``
-(JSON: name, wimpu, option, aor, auth_username, role) only while it holds the block's lease in the
-wIMPU Registrar. It claims its *primary* block at once and renews it every ``KAM_LEASE_RENEW``
-seconds of its clock (the tester's: after a jump of that clock, at the next tick). It claims a
-*standby* block only after ``STANDBY_DELAY`` ticks from its start, and only once it has read the
+(JSON: name, wimpu, option, aor, auth_username, role, registration) only while it holds the
+block's lease in the wIMPU Registrar. It claims its *primary* block at once and renews it every
+``KAM_LEASE_RENEW`` seconds of its clock (the tester's: after a jump of that clock, at the next
+tick). It claims a *standby* block only after ``STANDBY_DELAY`` ticks from its start, and only once
+it has read the
 lease lapsed (taken before, not renewed) on ``GRACE`` ticks in a row: the registrar's clock is the
 tester's too, and a jump of it lapses every lease at once; the holder, alive, renews at its next
 tick, before the standby's grace is over. Ticks are counted, not timed, for that reason. A primary
@@ -82,6 +85,13 @@ class Leases:
         a failure, TP_WIMPU_LIFE_010): no fail-back, it stands by for them as for any other block."""
         # ("acquired" | "lost", the block, the previous holder) not yet reported to the configuration
         self.events: list[tuple[str, dict[str, str], str | None]] = []
+
+    def ready(self) -> bool:
+        """Every primary block's lease has been claimed once (held, or found held by another eP-CSCF)
+        and reported: from then on the eP-CSCF knows which blocks it serves."""
+        primaries = [b["wimpu"] for b in self.blocks if b["role"] == "primary"]
+        answered = all(w in self.held or w in self.deferring for w in primaries)
+        return answered and not any(kind == "acquired" for kind, _, _ in self.events)
 
     def tick(self) -> None:
         self.ticks += 1
@@ -148,6 +158,7 @@ class EpCscf:
         for name in ("acquired", "acquired_aor", "lost", "lost_aor"):
             KSR.pv.sets(f"$var({name})", "")
         KSR.pv.seti("$var(taken_over)", 0)
+        KSR.pv.seti("$var(acquired_registration)", 1)
         for kind in ("acquired", "lost"):
             event = next((e for e in leases.events if e[0] == kind), None)
             if event is None:
@@ -156,6 +167,8 @@ class EpCscf:
             _, block, previous = event
             KSR.pv.sets(f"$var({kind})", block["name"])
             KSR.pv.sets(f"$var({kind}_aor)", block["aor"])
+            if kind == "acquired":
+                KSR.pv.seti("$var(acquired_registration)", int(block.get("registration", 1)))
             if kind == "acquired" and previous not in (None, leases.own):
                 KSR.pv.seti("$var(taken_over)", 1)
                 answer = _helper("cleanup", {"wimpu": block["wimpu"]})
@@ -167,6 +180,8 @@ class EpCscf:
                 KSR.info(f"block {block['wimpu']}: lease held\n")
             else:
                 KSR.warn(f"block {block['wimpu']}: lease lost to another eP-CSCF\n")
+        # after the events: ready on the very tick the primary block's lease is acquired and reported
+        KSR.pv.seti("$var(leases_ready)", 1 if leases.ready() else 0)
         return 1
 
     def removal_credentials(self, msg: Any, args: Any = None) -> int:
@@ -201,6 +216,12 @@ class EpCscf:
             def field(name: str, i: int = index) -> str:
                 return _pv(f"$(ulc(aor=>{name})[{i}])")
 
+            expires_at = float(field("expires") or 0)
+            if expires_at <= now:
+                # usrloc purges an expired contact only at its timer: reg_fetch_contacts still lists it
+                # for a while, and the W6 entry must not (found by TP_WIMPU_BLK_005 with blocks of
+                # option 2: a WIC whose registration ran out was written back with 1 s to live)
+                continue
             instance = field("instance").strip('"<>')
             reg_id = int(field("regid") or 0)
             uri = field("addr")
@@ -211,7 +232,7 @@ class EpCscf:
                 "reg_id": reg_id or None,
                 "path": [],
                 "ep_cscf": identity,
-                "expires": max(1, int(float(field("expires") or 0) - now)),
+                "expires": max(1, int(expires_at - now)),
             }
         aor = _pv("$var(aor)")  # the REGISTER's To, or the AoR of a closed WebSocket's contacts
         answer = _helper("w6", {"impu": aor, "contacts": contacts, "option": _pv("$var(option)") or "A"})

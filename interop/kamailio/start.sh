@@ -10,12 +10,27 @@
 # after the PIXIT's [[ep_cscf]] restart (TP_WIMPU_BLK_007). The start script exits when ep-cscf1's
 # supervisor does. The suite stops them all with SIGTERM to the process group.
 #
-#   start.sh STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]
+#   start.sh [--block-registration 1|2] STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]
 #
 # STATE_DIR is made afresh (test PKI, registrar database, Kamailio's runtime files). BLOCKn_PASSWORD
 # is the lab's password of blockn at the suite's emulated S-CSCF/HSS (the PIXIT's [[block]]).
+# --block-registration is the block registration option of both blocks (5.2.2.5.1): 1 (the default),
+# each block registered once its eP-CSCF holds the block's lease; 2, registered upon the first WIC
+# registration for it (examples/pixit/kamailio-option2.toml). The PIXIT's [[block]] registration
+# must say the same.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+registration=1
+if [ "${1:-}" = "--block-registration" ]; then
+  [ $# -ge 2 ] || { echo "start.sh: --block-registration needs 1 or 2" >&2; exit 2; }
+  registration=$2
+  shift 2
+fi
+case $registration in
+  1|2) ;;
+  *) echo "start.sh: --block-registration must be 1 or 2 (5.2.2.5.1), not '$registration'" >&2; exit 2 ;;
+esac
+[ $# -ge 3 ] || { echo "usage: start.sh [--block-registration 1|2] STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]" >&2; exit 2; }
 state=$1
 password1=$2
 password2=$3
@@ -49,10 +64,11 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 
-# The block registrations of option 1 (5.2.2.5.1), uac_reg records in a dbtext table of each
-# instance: each block's distinct IMPU sip:<block>@wrtc.<ims domain>, IMPI <block>@<ims domain>,
-# through the S-CSCF. Both blocks in each instance, disabled (flags 1): kamailio.cfg's route[LEASES]
-# enables a block's record while the instance holds the block's lease.
+# The block registrations (5.2.2.5.1), uac_reg records in a dbtext table of each instance: each
+# block's distinct IMPU sip:<block>@wrtc.<ims domain>, IMPI <block>@<ims domain>, through the S-CSCF.
+# Both blocks in each instance, disabled (flags 1): kamailio.cfg enables a block's record while the
+# instance holds the block's lease, at once (option 1: route[LEASES]) or upon the first WIC
+# registration for the block (option 2: route[REGISTER_BLOCK_FIRST]).
 #   uacreg DIR
 uacreg() {
   printf 'table_name(string) table_version(int)\nuacreg:5\n' > "$1/version"
@@ -74,14 +90,15 @@ print(f"lease_duration={failover['lease_duration']} lease_renew={failover['renew
 PY
 )"
 # The blocks an instance serves while it holds their leases (KAM_BLOCKS of epcscf.py): block1 of
-# identity option A, block2 of option B; ROLE1 and ROLE2 are the instance's role for each
-# (primary: it claims the lease at once; standby: once it has seen the lease lapse).
+# identity option A, block2 of option B, both of the block registration option above; ROLE1 and
+# ROLE2 are the instance's role for each (primary: it claims the lease at once; standby: once it has
+# seen the lease lapse).
 #   blocks ROLE1 ROLE2
 blocks() {
-  printf '[{"name": "block1", "wimpu": "sip:wrtc-!.*!@block1.%s", "option": "A", "aor": "sip:block1@wrtc.%s", "auth_username": "block1@%s", "role": "%s"},' \
-    "$ims_domain" "$ims_domain" "$ims_domain" "$1"
-  printf ' {"name": "block2", "wimpu": "sip:wrtc-!.*!@block2.%s", "option": "B", "aor": "sip:block2@wrtc.%s", "auth_username": "block2@%s", "role": "%s"}]' \
-    "$ims_domain" "$ims_domain" "$ims_domain" "$2"
+  printf '[{"name": "block1", "wimpu": "sip:wrtc-!.*!@block1.%s", "option": "A", "aor": "sip:block1@wrtc.%s", "auth_username": "block1@%s", "role": "%s", "registration": %s},' \
+    "$ims_domain" "$ims_domain" "$ims_domain" "$1" "$registration"
+  printf ' {"name": "block2", "wimpu": "sip:wrtc-!.*!@block2.%s", "option": "B", "aor": "sip:block2@wrtc.%s", "auth_username": "block2@%s", "role": "%s", "registration": %s}]' \
+    "$ims_domain" "$ims_domain" "$ims_domain" "$2" "$registration"
 }
 
 # Kamailio embeds Debian's Python 3.11 (app_python3): its standard library and dist-packages

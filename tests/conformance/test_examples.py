@@ -34,6 +34,10 @@ TESTED = {
     "vendor-stack.toml",  # the reference WWSF and registrar beside external-ep-cscf.toml's eP-CSCF
     "kamailio.toml",  # loaded and run by tests/interop/test_kamailio_validation.py
     "kamailio-pics.toml",
+    # the same lab with its blocks of option 2, laid over kamailio.toml: loaded and run by
+    # tests/interop/test_kamailio_validation.py
+    "kamailio-option2.toml",
+    "kamailio-option2-pics.toml",
     # the single-node test configurations: loaded by tests/test_configurations.py, run by
     # tests/conformance/test_single_node_configurations.py
     "icscf-pics.toml",

@@ -304,3 +304,44 @@ def test_a_standby_claims_only_a_lease_that_lapsed_on_three_ticks_in_a_row(
         ("acquired", "block1", None),
         ("acquired", "block2", "sip:ep-cscf2.ims.example.net"),
     ]
+
+
+def test_the_ep_cscf_is_ready_once_its_primary_blocks_lease_is_claimed_and_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kamailio.cfg accepts WebSocket handshakes only once :meth:`Leases.ready` (block registration
+    option 2: nothing else shows that the eP-CSCF knows which blocks it serves)."""
+    leases, _ = _epcscf(monkeypatch, [{}, {BLOCK1: {"outcome": "granted", "previous": None}}])
+    assert not leases.ready()
+    leases.tick()  # the registrar did not answer: not claimed
+    assert not leases.ready()
+    leases.tick()
+    assert not leases.ready(), "acquired, not yet reported to the configuration"
+    leases.events.clear()
+    assert leases.ready()
+
+
+def test_the_ep_cscf_is_ready_once_it_finds_its_primary_block_held_by_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Started again after a failure, its block taken over (TP_WIMPU_LIFE_010): ready, standing by."""
+    leases, _ = _epcscf(monkeypatch, [{BLOCK1: {"outcome": "held"}}])
+    leases.tick()
+    assert leases.ready() and leases.events == []
+
+
+def test_leases_tick_reports_ready_on_the_tick_the_primary_block_is_acquired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kamailio.cfg's route[LEASES] accepts WebSocket handshakes from the tick ``$var(leases_ready)``
+    is 1: the very tick that acquires and reports the primary block (not one later)."""
+    leases, _ = _epcscf(monkeypatch, [{BLOCK1: {"outcome": "granted", "previous": None}}])
+    values: dict[str, object] = {}
+    pv = SimpleNamespace(sets=values.__setitem__, seti=values.__setitem__)
+    module = type(leases).tick.__globals__  # epcscf.py's, loaded by path
+    monkeypatch.setitem(module, "KSR", SimpleNamespace(pv=pv, warn=lambda _: None, info=lambda _: None))
+    ep = module["EpCscf"]()
+    ep.leases = leases
+    ep.leases_tick(None)
+    assert values["$var(acquired)"] == "block1" and values["$var(acquired_registration)"] == 1
+    assert values["$var(leases_ready)"] == 1

@@ -58,6 +58,10 @@ BATCHES: Final = {
         "written at stop 35 by a helper session that read the text, the solution profile, the reference "
         "and batch 1, and no feature, step, rule, mutant catalogue or report"
     ),
+    3: (
+        "written at stop 36 by a helper session that read the text, the solution profile, the reference "
+        "and batches 1 and 2, and no feature, step, rule, mutant catalogue or report"
+    ),
 }
 "Batch number -> who wrote its faults, and from what (the report of each batch says it)."
 
@@ -102,6 +106,17 @@ def _icscf() -> types.ModuleType:
 
 def _store() -> Any:
     return _mod("reference.nodes.wimpu_registrar.store").Store
+
+
+Upsert = Callable[..., Any]
+"The store's ``upsert_contact(self, impu, wimpu, allocated_by, external, contact, now)``."
+
+
+def _patch_upsert(mp: pytest.MonkeyPatch, faulty: Callable[[Upsert], Upsert]) -> None:
+    """Replace the registrar store's ``upsert_contact`` (a W6 write of one contact) with
+    ``faulty(original)``."""
+    store_cls = _store()
+    mp.setattr(store_cls, "upsert_contact", faulty(store_cls.upsert_contact))
 
 
 def _unverified_sub(token: str) -> str | None:
@@ -711,15 +726,15 @@ def _registrar_expiry_plus_one(mp: pytest.MonkeyPatch) -> None:
     # State and wire: each contact is stored to expire one second after the interval
     # granted (now + expires + 1): for that second W6 reads and W7 still answer
     # "registered" after the registration timer ran out (5.2.2.3.1).
-    store_cls = _store()
-    original = store_cls.upsert_contact
+    def faulty(original: Upsert) -> Upsert:
+        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                           now: float) -> Any:  # fmt: skip
+            contact = dataclasses.replace(contact, expires=contact.expires + 1)
+            return original(self, impu, wimpu, allocated_by, external, contact, now)
 
-    def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
-                       now: float) -> Any:  # fmt: skip
-        contact = dataclasses.replace(contact, expires=contact.expires + 1)
-        return original(self, impu, wimpu, allocated_by, external, contact, now)
+        return upsert_contact
 
-    mp.setattr(store_cls, "upsert_contact", upsert_contact)
+    _patch_upsert(mp, faulty)
 
 
 def _registrar_remove_one_removes_all(mp: pytest.MonkeyPatch) -> None:
@@ -854,6 +869,252 @@ def _wwsf_aud_of_configured_ep(mp: pytest.MonkeyPatch) -> None:
 
     mp.setattr(service.WwsfService, "__init__", init)
     mp.setattr(service.WwsfService, "_block_of", block_of)
+
+
+# ===== batch 3 (written at stop 36; BATCHES[3]) ============================================
+# ----- IWF (5.2.2.5.2 step 4, 5.2.2.3.2) -----------------------------------------------------
+
+
+def _unverified_claims(token: str | None) -> Mapping[str, Any]:
+    import jwt
+
+    if not token:
+        return {}
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _iwf_token_aud_unchecked(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER carrying a valid WWSF token issued for another eP-CSCF (its aud is
+    # the identity of the eP-CSCF of another block, or any other audience) gets 200 OK, and
+    # a W6 write, instead of 401 with error="invalid_token": the IWF checks the signature,
+    # iss, the lifetime and sub, but takes the audience from the token itself ("the token
+    # says who it is for"), so a token leaked from, or minted for, one eP-CSCF is replayed
+    # at another (5.2.2.5.2 step 4; the profile's aud claim names the eP-CSCF).
+    iwf = _iwf()
+    original = iwf.validate
+
+    def validate(token: str | None, **kwargs: Any) -> Any:
+        aud = _unverified_claims(token).get("aud")
+        if isinstance(aud, str):
+            kwargs["audience"] = aud
+        elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+            kwargs["audience"] = aud[0]
+        return original(token, **kwargs)
+
+    mp.setattr(iwf, "validate", validate)
+
+
+def _iwf_dereg_star_without_token(mp: pytest.MonkeyPatch) -> None:
+    # Wire and state: a REGISTER with `Contact: *` and `Expires: 0` but no token, on a
+    # WebSocket over which a valid token registered the identity, gets 200 OK instead of
+    # 401 with a Bearer challenge, and every contact of the identity is removed from the
+    # wIMPU Registrar, those of the user's other WICs too (W6 remove of the entry): the
+    # IWF's "de-registration needs no token on an authorised flow" check counts the
+    # wildcard as a de-registration like any other (the profile keeps `Contact: *`
+    # challenged: it removes what this WIC never registered; 5.2.2.3.2 authorisation).
+    iwf = _iwf()
+    original = iwf.removes_contacts_only
+
+    def removes_contacts_only(request: Any) -> bool:
+        if request.contact_is_star:
+            expires = (request.get("Expires") or "").strip()
+            return expires.isdigit() and int(expires) == 0
+        return bool(original(request))
+
+    mp.setattr(iwf, "removes_contacts_only", removes_contacts_only)
+
+
+# ----- P-CSCF (5.2.2.5.3, 5.2.2.5.4, 5.2.2.2) ------------------------------------------------
+
+
+def _pcscf_orig_any_flow(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option B): an INVITE (or MESSAGE) whose From is the external identity of a user
+    # registered from another WebSocket, sent over a WebSocket that registered nothing (or
+    # another identity), is relayed to the S-CSCF with P-Asserted-Identity = that user's
+    # IMPU instead of being refused with 403: the eP-CSCF reads the registration context
+    # over W6 (5.2.2.5.3 step 2) and takes "registered" for "registered by this WIC", never
+    # comparing the flow the request came on with the flows of the entry's contacts.
+    service, flows = _pcscf(), _pflows()
+
+    def adjust(run: FlowRun, effect: object, result: Any) -> Any:
+        if not isinstance(effect, flows.W6ReadByExternal) or result is None or not result.contacts:
+            return result
+        flow = run.kwargs["flow"]
+        if any(c.flow == flow for c in result.contacts):
+            return result
+        anywhere = dataclasses.replace(result.contacts[0], flow=flow)
+        return dataclasses.replace(result, contacts=(*result.contacts, anywhere))
+
+    _patch_flow(mp, service, "originate", adjust=adjust)
+
+
+def _pcscf_bearer_forwarded(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a WIC request that carries the WWSF token in `Authorization: Bearer` (JsSIP puts
+    # it on every request) leaves the eP-CSCF for the S-CSCF with the token in it, the
+    # initial INVITE or MESSAGE as well as the requests in a dialog: the eP-CSCF does not
+    # remove the credential issued for it (its aud) before the request enters the IMS core
+    # (5.2.2.5.3 step 3, standard origination; the profile strips the token).
+    service, flows = _pcscf(), _pflows()
+
+    def strip_bearer(request: Any) -> Any:
+        return request
+
+    mp.setattr(flows, "strip_bearer", strip_bearer)
+    mp.setattr(service, "strip_bearer", strip_bearer)
+
+
+def _pcscf_response_pai_from_wic(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a response of a WIC to a terminating INVITE (180, 200 OK) or to a request in a
+    # dialog that carries a P-Asserted-Identity the WIC wrote reaches the caller with that
+    # identity, not the one the eP-CSCF asserts for the dialog (the called IMPU): the
+    # eP-CSCF puts its own assertion only into responses that carry none, so a WIC can
+    # answer as any identity (RFC 3325 9.1; 5.2.2.5.4 step 5, the eP-CSCF delivers the
+    # session to the WIC and stands for its identity towards the IMS core).
+    dialogs = _mod("reference.nodes.p_cscf.dialogs")
+    original = dialogs.DialogTable.assert_response
+
+    def assert_response(self: Any, response: Any, flow: str) -> Any:
+        if response.has("P-Asserted-Identity"):
+            return response.without_header("P-Preferred-Identity")
+        return original(self, response, flow)
+
+    mp.setattr(dialogs.DialogTable, "assert_response", assert_response)
+
+
+def _pcscf_takeover_keeps_stale_contacts(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: an eP-CSCF taking over a failed one's block registers the block but
+    # leaves in the wIMPU Registrar the contacts whose WebSockets were on the failed
+    # eP-CSCF: W7 still says "registered" for those WICs until their registrations expire,
+    # so a call to one of them passes the I-CSCF and the S-CSCF and gets 430 Flow Failed
+    # from the new eP-CSCF, instead of 480 from the I-CSCF (5.2.2.2 re-allocation;
+    # 5.2.2.3.1 the entry is to reflect the registration, 5.2.2.5.4 step 2).
+    reallocation = _mod("reference.nodes.p_cscf.reallocation")
+
+    async def remove_unreachable_contacts(pcscf: Any, wimpu: str) -> int:
+        return 0
+
+    mp.setattr(reallocation, "remove_unreachable_contacts", remove_unreachable_contacts)
+
+
+# ----- I-CSCF (5.2.2.3.3, 5.2.2.5.4 steps 1-3) ------------------------------------------------
+
+
+def _icscf_w7_only_when_hss_unknown(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an INVITE to an individual IMPU of a block (option A, sip:wrtc-alice@block1...)
+    # gets no W7 query: the I-CSCF runs the standard HSS location query first and asks the
+    # wIMPU Registrar only when the HSS knows no subscription for the called identity (an
+    # external identity of option B). The HSS knows every IMPU of a block by its wildcard,
+    # so a call to an unregistered WIC goes on to the S-CSCF and the eP-CSCF (a W6 read,
+    # 480 from the eP-CSCF) instead of being rejected at the I-CSCF after a W7 query
+    # (5.2.2.3.3 "shall initially query the wIMPU Registrar"; 5.2.2.5.4 steps 1-2).
+    service = _icscf()
+    flows = _mod("reference.nodes.i_cscf.flows")
+    identity = _mod("reference.sip.identity")
+    original = service.route_terminating
+
+    def route_terminating(request: Any, **kwargs: Any) -> Any:
+        try:
+            identity.canonical_identity(request.uri)
+        except identity.IdentityError:
+            return (yield from original(request, **kwargs))
+        known = yield flows.HssLocation(request.uri)
+        if known is not None:  # "an IMS user the HSS knows: the standard procedure"
+            kwargs = {**kwargs, "webrtc_domains": ()}
+        return (yield from original(request, **kwargs))
+
+    mp.setattr(service, "route_terminating", route_terminating)
+
+
+# ----- wIMPU Registrar (5.2.2.3.1) -------------------------------------------------------------
+
+
+def _registrar_one_contact_per_impu(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: an entry holds one contact only: a second WIC registering the same
+    # individual IMPU (another +sip.instance, or another Contact URI) replaces the first
+    # WIC's contact instead of being added to the entry. The W6 write still answers
+    # "new-contact", with an entry of one contact; the 200 OK to the second WIC lists its
+    # own Contact only, a terminating INVITE reaches the second WIC only, and once that
+    # one de-registers the user is "not registered" although the first WIC never
+    # de-registered (5.2.2.3.1 "A single entry may hold multiple WIC contacts";
+    # 5.2.2.5.2 step 6 "a new contact associated with the already allocated IMPU").
+    def faulty(original: Upsert) -> Upsert:
+        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                           now: float) -> Any:  # fmt: skip
+            entry, outcome = original(self, impu, wimpu, allocated_by, external, contact, now)
+            others = [c.contact_id for c in entry.contacts if c.contact_id != contact.contact_id]
+            if not others:
+                return entry, outcome
+            for contact_id in others:
+                self.remove_contact(impu, contact_id, now)
+            return self.read(impu, now), outcome
+
+        return upsert_contact
+
+    _patch_upsert(mp, faulty)
+
+
+def _registrar_refresh_never_shortens(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: a re-registration asking for a shorter interval than the one still
+    # running does not shorten the contact's expiry (the store keeps the later of the two,
+    # "so that a late write never cuts a registration short"): a WIC registered for 3600 s
+    # that refreshes with 120 s and then stops refreshing stays registered (W6 reads, W7
+    # "registered") for the rest of the hour, and calls to it pass the I-CSCF (5.2.2.3.1
+    # "An entry is removed upon ... registration timer expiry"; 5.2.2.3.2 "update the
+    # applicable entry ... for every re-registration"). The 200 OK to that refresh shows
+    # the user's other contacts with remaining times counted from the wrong instant.
+    import math
+
+    def faulty(original: Upsert) -> Upsert:
+        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                           now: float) -> Any:  # fmt: skip
+            current = self.read(impu, now)
+            same = [c for c in current.contacts if c.contact_id == contact.contact_id] if current else []
+            if same and same[0].expires_at > now + contact.expires:
+                contact = dataclasses.replace(contact, expires=math.ceil(same[0].expires_at - now))
+            return original(self, impu, wimpu, allocated_by, external, contact, now)
+
+        return upsert_contact
+
+    _patch_upsert(mp, faulty)
+
+
+# ----- WWSF (5.2.2.5.2 step 1) -----------------------------------------------------------------
+
+
+def _wwsf_token_cached_per_user(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a user who logs in again while the token of an earlier log-in is still valid gets
+    # that same token back (same jti, iat and exp; the answer's expires_in still says the
+    # full lifetime), not a new one: the WWSF caches one token per user and eP-CSCF. A WIC
+    # that logs in again to refresh its token before re-REGISTERing gets 401
+    # (invalid_token) once the first token's exp has passed, and two WICs of one user carry
+    # one token (5.2.2.5.2 step 1 "Upon successful authentication, the WWSF issues a
+    # security token"; the profile: "a fresh token extends the registration").
+    service = _mod("reference.nodes.wwsf.service")
+    original_init = service.WwsfService.__init__
+    original_issue = service.WwsfService.issue_token
+    clocks: weakref.WeakKeyDictionary[Any, Callable[[], float]] = weakref.WeakKeyDictionary()
+    caches: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        clocks[self] = kwargs.get("clock", time.time)
+
+    def issue_token(self: Any, identity: str, audience: str) -> Any:
+        cache = caches.setdefault(self, {})
+        now = clocks.get(self, time.time)()
+        cached = cache.get((identity, audience))
+        if cached is not None and now < cached.exp:
+            return cached
+        token = original_issue(self, identity, audience)
+        cache[(identity, audience)] = token
+        return token
+
+    mp.setattr(service.WwsfService, "__init__", init)
+    mp.setattr(service.WwsfService, "issue_token", issue_token)
 
 
 # ----- the catalogue ----------------------------------------------------------------------
@@ -1124,6 +1385,81 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.2",
         "WWSF",
         batch=2,
+    ),
+    # batch 3: IWF
+    "iwf_token_aud_unchecked": _fault(
+        "the IWF takes the audience from the token itself: a token issued for another eP-CSCF is accepted",
+        _iwf_token_aud_unchecked,
+        "5.2.2.5.2",
+        "IWF",
+        batch=3,
+    ),
+    "iwf_dereg_star_without_token": _fault(
+        "the IWF accepts a token-less REGISTER with Contact: * and Expires: 0 on an authorised WebSocket",
+        _iwf_dereg_star_without_token,
+        "5.2.2.3.2",
+        "IWF",
+        batch=3,
+    ),
+    # batch 3: P-CSCF
+    "pcscf_orig_any_flow": _fault(
+        "option B: the eP-CSCF lets any WebSocket originate as an external identity registered on another",
+        _pcscf_orig_any_flow,
+        "5.2.2.5.3",
+        "P-CSCF",
+        batch=3,
+    ),
+    "pcscf_bearer_forwarded": _fault(
+        "the eP-CSCF relays a WIC's requests into the IMS core with the WWSF's Bearer token still in them",
+        _pcscf_bearer_forwarded,
+        "5.2.2.5.3",
+        "P-CSCF",
+        batch=3,
+    ),
+    "pcscf_response_pai_from_wic": _fault(
+        "the eP-CSCF passes on the P-Asserted-Identity a WIC wrote in a response instead of its own",
+        _pcscf_response_pai_from_wic,
+        "5.2.2.5.4",
+        "P-CSCF",
+        batch=3,
+    ),
+    "pcscf_takeover_keeps_stale_contacts": _fault(
+        "an eP-CSCF taking over a block leaves the failed eP-CSCF's contacts in the wIMPU Registrar",
+        _pcscf_takeover_keeps_stale_contacts,
+        "5.2.2.2",
+        "P-CSCF",
+        batch=3,
+    ),
+    # batch 3: I-CSCF
+    "icscf_w7_only_when_hss_unknown": _fault(
+        "the I-CSCF queries W7 only for identities the HSS does not know, never for an IMPU of a block",
+        _icscf_w7_only_when_hss_unknown,
+        "5.2.2.3.3",
+        "I-CSCF",
+        batch=3,
+    ),
+    # batch 3: wIMPU Registrar
+    "registrar_one_contact_per_impu": _fault(
+        "the wIMPU Registrar keeps one contact per IMPU: a second WIC's contact replaces the first's",
+        _registrar_one_contact_per_impu,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+        batch=3,
+    ),
+    "registrar_refresh_never_shortens": _fault(
+        "the wIMPU Registrar never shortens a contact's expiry: a refresh asking less keeps the longer one",
+        _registrar_refresh_never_shortens,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+        batch=3,
+    ),
+    # batch 3: WWSF
+    "wwsf_token_cached_per_user": _fault(
+        "the WWSF answers a new log-in with the user's earlier token while it is valid, not a fresh one",
+        _wwsf_token_cached_per_user,
+        "5.2.2.5.2",
+        "WWSF",
+        batch=3,
     ),
 }
 

@@ -31,7 +31,7 @@ from nested import failures, why
 
 from conformance.harness.scenario_capture import release_host, scenario_host
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOT_APPLICABLE = "skipped: not applicable: "
 INCONCLUSIVE = "skipped: inconclusive: "
 
@@ -82,6 +82,7 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
     not the other's test PKI); written beside the original (its relative paths hold) under a name of
     this process, removed afterwards with its state."""
     text = pixit.read_text(encoding="utf-8")
+    assert "\nbase = " not in f"\n{text}", f"{pixit} names a base, which this copy would leave on {LOOPBACK}"
     host = scenario_host()
     private = pixit.with_name(f".{pixit.stem}.{os.getpid()}.{host}.toml")
     state = ROOT / "var" / host
