@@ -1625,6 +1625,22 @@ def _asserted(hop: Hop) -> list[str]:
     return _uris(hop, "P-Asserted-Identity") or []
 
 
+def _tel(uri: str) -> bool:
+    return uri.lower().startswith("tel:")
+
+
+def _asserted_in_response(hop: Hop) -> list[str]:
+    """The P-Asserted-Identity URIs of the hop's response; a value that does not parse is kept as
+    written (it asserts nothing the rules can compare, and is not the called identity)."""
+    response = hop.response
+    if response is None:
+        return []
+    try:
+        return [a.uri for a in response.addresses("P-Asserted-Identity")]
+    except SipError:
+        return response.get_all("P-Asserted-Identity")
+
+
 def _w6_impu(flow: Flow, ctx: Context, origination: _Origination) -> str | None:
     """The IMPU the W6 read of step 2 returned (or one learned from the capture)."""
     if origination.sent is not None and origination.forwarded is not None:
@@ -2131,6 +2147,50 @@ def termination_names_the_registered_identity(flow: Flow, ctx: Context) -> list[
                 f"which registered {', '.join(registered)}"
             )
             found.append(say.profile(ctx, "PROFILE_TERM_PCPID", detail, branch))
+    return say.summary(found)
+
+
+@rule(
+    "TERM_RESPONSE_ASSERTED",
+    "TR 23.701 5.2.2.5.4 step 5; 5.2.2.3.2",
+    "a WIC's answer enters the core asserting no identity the WIC wrote",
+)
+def termination_answer_asserts_only_the_called(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC, a client outside the IMS
+    trust domain (the WIC authorisation, 5.2.2.3.2, authorises it for its registered identity
+    only); standard IMS termination (TS 24.229 5.2.6.4; RFC 3325 9.1) has the P-CSCF remove or
+    replace a P-Asserted-Identity it receives from outside the trust domain. So each 1xx/2xx of a
+    terminating INVITE the eP-CSCF sends to the S-CSCF asserts, if anything, the called identity
+    (the IMPU the S-CSCF asked for, or its external identity): any other SIP identity asserted, or a
+    tel URI the WIC wrote into its own response, is ``fail``. None at all passes: the text asks the
+    eP-CSCF for no assertion here.
+    Inconclusive when the eP-CSCF delivered the INVITE but no 1xx/2xx of it reached the S-CSCF."""
+    say = _Say("TERM_RESPONSE_ASSERTED", flow)
+    found = []
+    for at in _at_ep_cscf(flow, ctx):
+        if not at.branches:
+            continue
+        relayed = [h for h in _responses(flow, at.arrived) if h.response and 100 < h.response.status < 300]
+        if not relayed:
+            what = "a provisional or 2xx response of the WIC"
+            found.append(say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF), at.arrived))
+            continue
+        answers = [h for branch in at.branches for h in _responses(flow, branch)]
+        written = {a.lower() for h in answers for a in _asserted_in_response(h)}
+        called = ", ".join(sorted(at.called))
+        for hop in relayed:
+            asserted = _asserted_in_response(hop)
+            # a tel URI may be the called user's own (RFC 3325 9.1: one per scheme), unless the WIC wrote it
+            other = [
+                a for a in asserted if (a.lower() in written if _tel(a) else identity_key(a) not in at.called)
+            ]
+            status = hop.response.status if hop.response else 0
+            if other:
+                detail = f"the {status} asserts {', '.join(other)}, not the called {called}"
+                found.append(say("fail", detail, hop))
+            else:
+                what = asserted[0] if asserted else "nothing"
+                found.append(say("pass", f"the {status} asserts {what}", hop))
     return say.summary(found)
 
 

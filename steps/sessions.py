@@ -516,6 +516,28 @@ def ims_user_receives(world: World, status: str) -> None:
     expect.session_status(world.session, int(status))
 
 
+@given(parsers.re(rf"{WIC} writes P-Asserted-Identity {IDENTITY} into its answers"))
+def wic_claims_in_answers(world: World, wic: str, identity: str) -> None:
+    world.write_into_answers(wic, "P-Asserted-Identity", f"<{identity}>")
+
+
+@then(parsers.re(rf"no answer the eP-CSCF relays into the IMS core asserts {IDENTITY}"))
+def answer_claim_never_asserted(world: World, profile: ProfileChecks, identity: str) -> None:
+    """5.2.2.5.4 step 5 with RFC 3325 9.1 (standard IMS termination, TS 24.229 5.2.6.4): a
+    P-Asserted-Identity the called WIC wrote into its answer does not enter the IMS core, judged by
+    TERM_RESPONSE_ASSERTED on the eP-CSCF -> S-CSCF leg. The claim must be no identity the called
+    user registered (asserting that one would be right, and the step would prove nothing)."""
+    assert world.session is not None, "no session was attempted"
+    called = canonical_identity(world.session.called)
+    users = [u for u, i in world.identities.items() if canonical_identity(i) == called]
+    registered = {called} | {canonical_identity(world.allocated[u]) for u in users if u in world.allocated}
+    assert canonical_identity(identity) not in registered, (
+        f"the scenario claims {identity!r}, which the called user registered: pick another"
+    )
+    world.settle()
+    judged_by(world, profile, ["TERM_RESPONSE_ASSERTED"])
+
+
 @then(parsers.re(r"the remote party receives (?P<status>\d{3})$"))
 def remote_receives(world: World, status: str) -> None:
     expect.session_status(world.session, int(status))

@@ -147,6 +147,9 @@ class Wic:
         "Seconds before answering an INVITE (after :attr:`answer_when`)."
         self.answer_when: Callable[[], bool] | None = None
         "What an INVITE waits for before it is answered (at most :attr:`timeout`), None: nothing."
+        self.answer_headers: tuple[tuple[str, str], ...] = ()
+        """Header fields the WIC writes into each provisional and final response to an incoming INVITE
+        (a page that claims an identity in its answers); none by default."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.incoming: list[Request] = []
         "Requests received from the eP-CSCF (INVITE, CANCEL, ACK, BYE ...)."
@@ -206,7 +209,7 @@ class Wic:
             self._pending[request.call_id] = request
             at_once = dialects.provisionals(self.dialect, request, to_tag=self.tag, contact=self.contact_uri)
             for provisional in at_once:
-                await self.send(provisional)
+                await self.send(self._written(provisional))
             failure = FAILURES.get(self.answer_mode)
             if self.answer_mode != "answer" and failure is None:
                 return  # rings until cancelled
@@ -223,7 +226,7 @@ class Wic:
                 await self._final(request, make_response(request, failure, to_tag=self.tag))
                 return
             ok = dialects.answer(self.dialect, request, to_tag=self.tag, contact=self.contact_uri)
-            await self._final(request, ok)
+            await self._final(request, self._written(ok))
         elif request.method == "CANCEL":
             await self.send(make_response(request, 200, to_tag=self.tag))
             invite = self._pending.get(request.call_id)
@@ -231,6 +234,12 @@ class Wic:
                 await self._final(invite, make_response(invite, 487, to_tag=self.tag))
         elif request.method in ("BYE", "OPTIONS", "UPDATE", "INFO", "MESSAGE"):
             await self.send(make_response(request, 200, to_tag=self.tag))
+
+    def _written(self, response: Response) -> Response:
+        """``response`` with the header fields of :attr:`answer_headers` added."""
+        for name, value in self.answer_headers:
+            response = response.with_header(name, value)
+        return response
 
     async def _final(self, invite: Request, response: Response) -> None:
         """Send the final response to an incoming ``invite`` (once) and note when."""

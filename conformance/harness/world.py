@@ -739,6 +739,12 @@ class World:
             wic.answer_when = all_offered if name == first else None
             wic.answer_delay = 0.0 if name == first else LATER_ANSWER_DELAY
 
+    def write_into_answers(self, wic_name: str, header: str, value: str) -> None:
+        """WIC ``wic_name`` writes ``header: value`` into each response it sends to an incoming
+        INVITE (:attr:`Wic.answer_headers`)."""
+        wic = self.wics[wic_name]
+        wic.answer_headers = (*wic.answer_headers, (header, value))
+
     def ring_without_answering(self, user: str) -> None:
         """Every WIC of ``user`` answers an INVITE with 180 only, until it is cancelled."""
         for wic in self.wics_of(user).values():

@@ -140,6 +140,36 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user | wic |
         | bob  | B1  |
 
+    @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_6 @i_cscf @negative @registrar_read @TP_WIMPU_LIFE_012
+    Scenario Outline: A re-registration for a shorter interval ends the registration at the shorter time
+      "Update the applicable entry" holds both ways: a refresh for less time than is left of
+      the registration shortens it (RFC 3261 10.3 step 7: the registrar updates the binding's
+      expiration time to the one the refresh asked for, or less; 10.2.1.1: the registrar may
+      choose an expiration less than the one asked for, never more). A WIC asks for less when
+      its page is about to close, or its user logs out soon; the registration must then not
+      outlive what the WIC asked for, or sessions are offered to a WIC that is gone.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W" has registered for 600 seconds with the identity and the token of <user>
+      And 100 seconds have passed
+      And WIC "W" has registered for 120 seconds with the identity and the token of <user>
+      When 200 seconds pass
+      And the remote party calls <user>
+      Then the wIMPU Registrar holds no registration for <user>
+      And the I-CSCF rejects the session
+      And WIC "W" receives no INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.2 - a registration lasts its own duration, whatever the lifetime of the token that authorised it
 
     The token authorises the registration when it is made (step 4, 5.2.2.3.2 "perform the

@@ -217,6 +217,38 @@ Feature: 5.2.2.5.3 Origination
         | user | wic |
         | bob  | B1  |
 
+  Rule: Step 1 - a WIC originates only over the WebSocket its registration came on
+
+    "The identity used during the WIC registration" (step 1) is the identity a registration
+    over this WIC's WebSocket holds: the WIC authorisation happens at registration (5.2.2.3.2)
+    and authorises the WebSocket it came over. A page that opened a WSS connection and
+    registered nothing is no registered WIC, even when it writes the From of a user another
+    WIC registered over its own WebSocket; in option B the registration context the eP-CSCF
+    reads over W6 (step 2) names the contacts and their flows, and a live registration of the
+    identity elsewhere authorises nothing on this WebSocket. Its INVITE must not enter the IMS
+    core.
+
+    @step_1 @negative @inopportune @TP_WIMPU_ORIG_018
+    Scenario Outline: A session started from a WebSocket that registered nothing, with the identity another WIC registered, is refused and not relayed
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      And WIC "M1" of <user> has opened a WSS connection to the eP-CSCF of its block
+      When WIC "M1" starts a session to the remote party with the identity of <user>
+      Then the eP-CSCF refuses the request
+      And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
+      And no INVITE reaches the S-CSCF or the remote party
+
+      @option_a
+      Examples:
+        | user  | wic |
+        | alice | A1  |
+
+      @option_b
+      Examples:
+        | user | wic |
+        | bob  | B1  |
+
   Rule: Step 2 - when the eP-CSCF allocated the IMPU, it retrieves the registration context, includes the allocated individual IMPU and leaves the From field untouched
 
     @step_2 @option_b @registrar_read @TP_WIMPU_ORIG_002

@@ -345,6 +345,36 @@ Feature: 5.2.2.5.4 Termination
         | user | wic |
         | bob  | B1  |
 
+  Rule: Step 5 - the eP-CSCF delivers the session to the WIC, and a WIC's answer asserts no identity the WIC wrote
+
+    The WIC is outside the IMS trust domain: the eP-CSCF authorised it at registration for the
+    identity it registered (5.2.2.3.2) and delivers it the session of that identity (step 5).
+    Standard IMS termination (TS 24.229 5.2.6.4; RFC 3325 9.1: a proxy removes or replaces a
+    P-Asserted-Identity that comes from outside the trust domain) keeps a P-Asserted-Identity the
+    WIC writes into its 180 or 200 from entering the core: the remote party would take the
+    answering party for someone else. What the eP-CSCF asserts instead, if anything, the text
+    does not say; the called identity is never wrong.
+
+    @step_5 @negative @TP_WIMPU_TERM_017
+    Scenario Outline: A P-Asserted-Identity a WIC writes into its answer does not reach the IMS core
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "<wic>" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "<wic>" has registered with the identity and the token of <user>
+      And WIC "<wic>" writes P-Asserted-Identity "<claimed>" into its answers
+      When the remote party calls <user>
+      Then the remote party receives 200
+      And no answer the eP-CSCF relays into the IMS core asserts "<claimed>"
+
+      @option_a
+      Examples: another individual IMPU of the block
+        | user  | wic | claimed                                 |
+        | alice | A1  | sip:wrtc-mallory@block1.ims.example.net |
+
+      @option_b
+      Examples: an ordinary IMS user of the network
+        | user | wic | claimed                         |
+        | bob  | B1  | sip:carol@ims.example.net       |
+
   Rule: Step 5 and the standard procedures (RFC 3261 12.2.1.1, 16; RFC 5626 5.3) - a request of a session goes to the WIC that answered it, over its WebSocket
 
     Step 5 delivers the session to the WIC; every later request of that session follows the

@@ -151,6 +151,13 @@ GUARDS: dict[str, str] = {
     "refresh_not_recorded": "TP_WIMPU_ORIG_017 and option_a",  # option B reads the context over W6
     "core_bye_keeps_dialog": "TP_WIMPU_SEC_014",
     "w7_timeout_taken_as_registered": "TP_WIMPU_TERM_016",
+    # found by blind batch 3 (docs/mutants-blind-3.md): a page that registered nothing originated
+    # as a user registered over another WebSocket (option B),
+    "origination_registered_anywhere": "TP_WIMPU_ORIG_018",
+    # and a refresh for less time than was left kept the longer expiry (wIMPU Registrar)
+    "refresh_keeps_first_interval": "TP_WIMPU_LIFE_012",
+    # and a P-Asserted-Identity a WIC wrote into its answer reached the core (5.2.2.5.4 step 5)
+    "provisional_assertion_relayed": "TP_WIMPU_TERM_017",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",

@@ -932,6 +932,70 @@ def _dereg_without_token_anywhere(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Iwf, "_deregistration_on_authorised_flow", deregistration_on_authorised_flow)
 
 
+def _provisional_assertion_relayed(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF puts its own P-Asserted-Identity into a WIC's 2xx only: a provisional response
+    (the 180 Ringing) goes into the IMS core with the P-Asserted-Identity the WIC wrote, so the
+    caller sees the ringing party as whoever the page claims (5.2.2.5.4 step 5, RFC 3325 9.1)."""
+    from reference.nodes.p_cscf.dialogs import DialogTable
+
+    original = DialogTable.assert_response
+
+    def assert_response(self: DialogTable, response: Any, flow: str) -> Any:
+        if 100 < response.status < 200 and response.has("P-Asserted-Identity"):
+            return response.without_header("P-Preferred-Identity")
+        return original(self, response, flow)
+
+    mp.setattr(DialogTable, "assert_response", assert_response)
+
+
+def _refresh_keeps_first_interval(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF remembers the interval it first granted each contact and writes a refresh of the
+    contact to the wIMPU Registrar for at least that long: a WIC that refreshes for less time than is
+    left stays registered, and reached, until the first interval ends (5.2.2.3.2 "update the
+    applicable entry ... for every re-registration", RFC 3261 10.3 step 7)."""
+    from reference.nodes.p_cscf.flows import W6Write
+
+    service = _pcscf()
+    original = service.Pcscf._effect
+    first: dict[str, int] = {}
+
+    async def effect(self: Any, effect: object, flow_token: str) -> Any:
+        if isinstance(effect, W6Write):
+            contact = effect.write.contact
+            granted = max(contact.expires, first.setdefault(contact.contact_id, contact.expires))
+            write = dataclasses.replace(effect.write, contact=dataclasses.replace(contact, expires=granted))
+            effect = dataclasses.replace(effect, write=write)
+        return await original(self, effect, flow_token)
+
+    mp.setattr(service.Pcscf, "_effect", effect)
+
+
+def _origination_registered_anywhere(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF checks that a WIC's originating identity is registered, not that it is registered
+    over the WebSocket the request came on: its table of registrations (option A) and the contacts of
+    the registration context it reads over W6 (option B) are looked up by identity alone, so a page
+    that opened a WSS connection and registered nothing originates as any user registered at the
+    eP-CSCF (5.2.2.5.3 steps 1-2, 5.2.2.3.2)."""
+    from reference.nodes.p_cscf.flows import W6ReadByExternal
+
+    service = _pcscf()
+
+    def registered_on(self: Any, flow: str) -> frozenset[str]:
+        now = self.clock()
+        registrations = self.registrations
+        return frozenset().union(*(registrations.registered_on(f, now) for f in registrations.flows()))
+
+    def adjust(run: FlowRun, effect: object, result: Any) -> Any:
+        if not isinstance(effect, W6ReadByExternal) or result is None or not result.contacts:
+            return result
+        flow = run.kwargs["flow"]
+        contacts = tuple(dataclasses.replace(c, flow=flow) for c in result.contacts)
+        return dataclasses.replace(result, contacts=contacts)
+
+    mp.setattr(service.Pcscf, "registered_on", registered_on)
+    _patch_flow(mp, service, "originate", adjust=adjust)
+
+
 def _refresh_not_recorded(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF records what a WebSocket registered at its first REGISTER only: a re-REGISTER is
     written to the wIMPU Registrar and answered 200, but the eP-CSCF's own record of the flow keeps
@@ -2036,6 +2100,21 @@ FAULTS: Mapping[str, Fault] = {
         "the IWF lets a REGISTER that only removes contacts through without a token over any WebSocket, "
         "not only one a token authorised for that identity (5.2.2.3.2)",
         _dereg_without_token_anywhere,
+    ),
+    "provisional_assertion_relayed": Fault(
+        "the eP-CSCF asserts its own identity in a WIC's 2xx only: a 180 goes into the core with the "
+        "P-Asserted-Identity the WIC wrote (5.2.2.5.4 step 5)",
+        _provisional_assertion_relayed,
+    ),
+    "refresh_keeps_first_interval": Fault(
+        "the eP-CSCF writes a refresh of a contact to the wIMPU Registrar for at least the interval it "
+        "first granted it: a refresh asking less keeps the WIC registered longer (5.2.2.3.2)",
+        _refresh_keeps_first_interval,
+    ),
+    "origination_registered_anywhere": Fault(
+        "the eP-CSCF lets a WIC originate as any identity registered at it, over whichever WebSocket it "
+        "was registered: a page that registered nothing originates as another user (5.2.2.5.3 step 1)",
+        _origination_registered_anywhere,
     ),
     "refresh_not_recorded": Fault(
         "the eP-CSCF records a WebSocket's registration at its first REGISTER only: after its first "
