@@ -111,7 +111,7 @@ class Requirement:
     partial: bool = False
     note: str = ""
     judged_by: tuple[str, ...] = ()
-    "The capture rules (captures/rules.py) that judge it on the wire, live and offline alike."
+    "The capture rules (captures/rules/) that judge it on the wire, live and offline alike."
     wire: str = ""
     """Why a testable requirement has no rule: ``not on the wire: ...`` or ``no rule yet: ...``."""
 

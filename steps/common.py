@@ -170,7 +170,7 @@ def judged_by(
 ) -> None:
     """One judge per requirement (issue 15): a Then step whose requirement has a wire observable is
     judged by the capture rules that ``wimpu-conformance verify`` applies offline
-    (captures/rules.py), on the flows of this scenario's last session: every one must pass (FAIL
+    (captures/rules/), on the flows of this scenario's last session: every one must pass (FAIL
     otherwise); a rule's ``deviation`` is a profile deviation of the scenario, and a rule that could
     only say ``inconclusive`` makes the scenario inconclusive. With ``choice`` (the step also checks
     a solution-profile choice), the rules' deviations are that choice's profile check, not made

@@ -823,7 +823,7 @@ RULE_IDS = r"(?P<rules>[A-Z0-9_]+(?: and [A-Z0-9_]+)*)"
 
 @then(parsers.re(rf"the capture of the session passes the verify rules? {RULE_IDS}"))
 def capture_passes_rules(world: World, profile: ProfileChecks, rules: str) -> None:
-    """The same rules as ``wimpu-conformance verify`` (captures/rules.py), on this scenario's capture:
+    """The same rules as ``wimpu-conformance verify`` (captures/rules/), on this scenario's capture:
     every flow of the last session must pass each named rule, and at least one must apply; a rule's
     deviation from a solution-profile choice is a profile deviation of the scenario."""
     judged_by(world, profile, rules.split(" and "))

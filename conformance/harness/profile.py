@@ -101,7 +101,7 @@ class ProfileChecks:
         return True
 
     def deviate(self, choice: str, detail: str) -> None:
-        """A deviation from ``choice`` a capture rule found (captures/rules.py gives ``deviation``
+        """A deviation from ``choice`` a capture rule found (captures/rules/ gives ``deviation``
         only when the SUT's PICS says it follows the choice); one a step already recorded for that
         choice is not recorded twice."""
         if any(d.choice == choice for d in self.deviations):

@@ -1,7 +1,7 @@
 """What the capture rules say of one scenario's capture, and what that makes of the scenario.
 
 Issue 15, "one judge per requirement": every requirement with a wire observable is judged by a rule
-of ``captures/rules.py``. When a scenario ends, the harness runs ``wimpu-conformance verify`` on
+of ``captures/rules/``. When a scenario ends, the harness runs ``wimpu-conformance verify`` on
 the scenario's own capture (:meth:`~conformance.harness.scenario_capture.ScenarioWire.judge`, with
 the topology and the SUT's profile answers beside the capture) and keeps its JSON report beside it
 as ``<test>.verdicts.json``. That report is the live verdict of the rules; a lab that runs

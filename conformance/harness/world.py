@@ -1297,7 +1297,7 @@ class World:
         return messages, Legs(addresses=self.endpoints()).learn(messages)
 
     def verify_session(self, rules: list[str]) -> list[Any]:
-        """The findings of ``wimpu-conformance verify``'s rules (captures/rules.py) on the flows of
+        """The findings of ``wimpu-conformance verify``'s rules (captures/rules/) on the flows of
         this scenario's capture that the last session attempt started: the verifier ``verify``
         builds from the topology this capture will carry (:meth:`_topology`), fed the messages and
         the decoding problems in the same order, so the step and the offline verdict agree."""

@@ -1,6 +1,6 @@
 """The step "receives a CANCEL" counts CANCEL transactions (RFC 3261 16.7 step 10, 17.2.3):
 conformance/harness/expect.py; its Reason is the profile's (RFC 3326), judged by the rule
-TERM_FORK_CANCEL (captures/rules.py, ``has_sip_cause``), live and offline."""
+TERM_FORK_CANCEL (captures/rules/, ``has_sip_cause``), live and offline."""
 
 from __future__ import annotations
 

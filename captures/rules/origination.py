@@ -1,0 +1,408 @@
+"""The rules of session origination: TR 23.701 5.2.2.5.3 (steps 1-3), with 5.2.2.3.2."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from reference.sip.errors import SipError
+
+from ..flows import (
+    BlockRecord,
+    Flow,
+    Hop,
+    Role,
+    identity_key,
+)
+from ..topology import PlacedBlock as Block
+from .core import (
+    Context,
+    Finding,
+    Verdict,
+    _absent,
+    _aliases,
+    _answer,
+    _caused,
+    _final,
+    _identity,
+    _json,
+    _naming,
+    _no_registrar,
+    _query,
+    _reads,
+    _registrar,
+    _registrar_unseen,
+    _requests,
+    _Say,
+    _unretrieved,
+    block_for,
+    rule,
+)
+
+# ----- 5.2.2.5.3 origination ----------------------------------------------------------------------
+
+
+ORIGINATING_METHODS = ("INVITE", "MESSAGE", "OPTIONS")
+"""The initial requests whose origination the rules judge: a session's INVITE, an out-of-dialog
+MESSAGE (RFC 3428) and OPTIONS (RFC 3261 11). Step 3's "standard IMS session origination procedure"
+(TS 24.229 5.2.6.3) is the same for every initial request, so the identity and routing rules
+(ORIG_PAI_IMPU, ORIG_FROM_UNTOUCHED, ORIG_SERVICE_ROUTE) judge them all; the W6 rules judge the
+INVITE only: the text's step 2 speaks of sessions."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Origination:
+    """One originating request (an INVITE or a MESSAGE): as the WIC sent it, as the eP-CSCF
+    forwarded it to the S-CSCF."""
+
+    sent: Hop | None
+    forwarded: Hop | None
+    node: str
+    identity: str | None
+
+    @property
+    def first(self) -> Hop:
+        hop = self.sent or self.forwarded
+        assert hop is not None
+        return hop
+
+    @property
+    def method(self) -> str:
+        return self.first.method or ""
+
+
+def _originations(flow: Flow, methods: Sequence[str] = ORIGINATING_METHODS) -> list[_Origination]:
+    found = []
+    for method in methods:
+        sent = [h for h in _requests(flow, method, dst=Role.IWF) if h.on_wic_leg]
+        forwarded = _requests(flow, method, src=Role.P_CSCF, dst=Role.S_CSCF)
+        for hop in sent:
+            onward = _caused(flow, hop, Role.P_CSCF, Role.S_CSCF)
+            if onward:
+                forwarded = [f for f in forwarded if f is not onward[0]]
+            found.append(
+                _Origination(hop, onward[0] if onward else None, hop.dst.node, _identity(hop.request, "From"))
+            )
+        for hop in forwarded:  # the WIC's leg is missing (WSS not decrypted, or not captured)
+            found.append(_Origination(None, hop, hop.src.node, _identity(hop.request, "From")))
+    return found
+
+
+def _refused_locally(flow: Flow, origination: _Origination) -> bool:
+    """The eP-CSCF answered the WIC with an error without forwarding (e.g. 403)."""
+    final = _final(flow, origination.sent) if origination.sent else None
+    return final is not None and final.response is not None and final.response.status >= 300
+
+
+def _uris(hop: Hop | None, header: str) -> list[str] | None:
+    """The URIs of the name-addr list ``header`` of the hop's request, in order: empty when there
+    is no such header (or no request), None when the header does not parse."""
+    request = hop.request if hop is not None else None
+    try:
+        return [a.uri for a in request.addresses(header)] if request is not None else []
+    except SipError:
+        return None
+
+
+def _asserted(hop: Hop) -> list[str]:
+    return _uris(hop, "P-Asserted-Identity") or []
+
+
+def _tel(uri: str) -> bool:
+    return uri.lower().startswith("tel:")
+
+
+def _asserted_in_response(hop: Hop) -> list[str]:
+    """The P-Asserted-Identity URIs of the hop's response; a value that does not parse is kept as
+    written (it asserts nothing the rules can compare, and is not the called identity)."""
+    response = hop.response
+    if response is None:
+        return []
+    try:
+        return [a.uri for a in response.addresses("P-Asserted-Identity")]
+    except SipError:
+        return response.get_all("P-Asserted-Identity")
+
+
+def _w6_impu(flow: Flow, ctx: Context, origination: _Origination) -> str | None:
+    """The IMPU the W6 read of step 2 returned (or one learned from the capture)."""
+    if origination.sent is not None and origination.forwarded is not None:
+        for asked in _reads(_registrar(flow, "W6", origination.sent, origination.forwarded)):
+            answer = _answer(flow, asked)
+            data = _json(answer.message.http) if answer else None
+            if isinstance(data, dict) and data.get("impu"):
+                return identity_key(str(data["impu"]))
+    return ctx.knowledge.alias(origination.identity) if origination.identity else None
+
+
+@rule("ORIG_PAI_IMPU", "TR 23.701 5.2.2.5.3 steps 2-3", "the forwarded INVITE asserts the IMPU")
+def origination_asserts_the_impu(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2 (option B): "The eP-CSCF includes the allocated individual IMPU
+    before proxying the session onwards" (P-Asserted-Identity: the IMPU the W6 read
+    returned); step 3 (option A): standard P-CSCF procedures assert the WIC's registered
+    identity (or its P-Preferred-Identity). A P-Asserted-Identity the WIC wrote itself
+    counts for nothing (RFC 3325 9.1): only one SIP value may be forwarded, the expected one."""
+    say = _Say("ORIG_PAI_IMPU", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.forwarded is None:
+            if not _refused_locally(flow, orig):
+                what = "the INVITE the eP-CSCF forwards to the S-CSCF"
+                found.append(
+                    say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF, orig.node), orig.first)
+                )
+            continue
+        block = block_for(ctx, orig.node, orig.identity)
+        asserted = _asserted(orig.forwarded)
+        if block is None:
+            found.append(
+                say("inconclusive", f"the block of {orig.identity} at {orig.node} is unknown (PIXIT)")
+            )
+            continue
+        if not asserted:
+            found.append(say("fail", "the forwarded INVITE has no P-Asserted-Identity", orig.forwarded))
+            continue
+        # RFC 3325 9.1: one asserted identity per URI scheme, all of them the eP-CSCF's;
+        # a second sip: value is one the eP-CSCF did not assert (the WIC's own claim).
+        sip_values = [a for a in asserted if not a.lower().startswith("tel:")]
+        if len(sip_values) > 1:
+            detail = f"{len(sip_values)} SIP P-Asserted-Identity values: {', '.join(sip_values)}"
+            found.append(say("fail", detail, orig.forwarded))
+            continue
+        pai = identity_key(asserted[0])
+        if block.block.option == "A":
+            if orig.sent is None:
+                verdict: Verdict = (
+                    "pass" if pai and block.block.holds(pai) and pai == orig.identity else "fail"
+                )
+                expected = orig.identity
+            else:
+                allowed = _assertable(ctx, orig)
+                verdict = "pass" if pai in allowed else "fail"
+                expected = " or ".join(sorted(i for i in allowed if i))
+            found.append(
+                say(
+                    verdict,
+                    f"option A: P-Asserted-Identity {asserted[0]}, expected {expected}",
+                    orig.forwarded,
+                )
+            )
+            continue
+        impu = _w6_impu(flow, ctx, orig)
+        if impu is not None:
+            verdict = "pass" if pai == impu else "fail"
+            found.append(
+                say(verdict, f"option B: P-Asserted-Identity {asserted[0]}, W6 gave {impu}", orig.forwarded)
+            )
+        elif pai is not None and block.block.holds(pai):
+            found.append(
+                say(
+                    "inconclusive",
+                    f"option B: {asserted[0]} is in the block; no W6 answer to compare"
+                    + ("" if ctx.knowledge.registrar_messages else f" ({_no_registrar(ctx)})"),
+                    orig.forwarded,
+                )
+            )
+        else:
+            found.append(
+                say(
+                    "fail",
+                    f"option B: {asserted[0]} is not an IMPU of block {block.block.wimpu}",
+                    orig.forwarded,
+                )
+            )
+    return say.summary(found)
+
+
+def _assertable(ctx: Context, orig: _Origination) -> set[str | None]:
+    """Option A, step 3 (standard P-CSCF procedures, TS 24.229 5.2.6.3.3 and RFC 3325): the identity
+    the eP-CSCF may assert for the WIC's INVITE. The WIC's P-Preferred-Identity when it is one the
+    WIC registered over its connection; else one it registered there (the WIC's own From is its
+    claim, on which the text puts the "shall" on the WIC: open point 19). When the capture holds
+    no registration over that connection: the P-Preferred-Identity, else the From."""
+    assert orig.sent is not None
+    registered = set(ctx.knowledge.registered_over(orig.sent.message.src, orig.sent.message.time))
+    preferred = _asserted_preferred(orig.sent)
+    if not registered:
+        return {preferred or orig.identity}
+    if preferred in registered:
+        return {preferred}
+    return set(registered)
+
+
+def _asserted_preferred(hop: Hop | None) -> str | None:
+    values = _uris(hop, "P-Preferred-Identity")
+    return identity_key(values[0]) if values else None
+
+
+def _from_line(hop: Hop) -> bytes | None:
+    message = hop.message.message
+    if message is None:
+        return None
+    line = next((h for h in message.headers if h.key == "from"), None)
+    return line.to_bytes() if line is not None else None
+
+
+@rule("ORIG_FROM_UNTOUCHED", "TR 23.701 5.2.2.5.3 step 2", "From is forwarded byte for byte")
+def origination_keeps_from(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2: "The external address include in the from field in not touched":
+    the From header line the eP-CSCF forwards is the one the WIC sent, byte for byte."""
+    say = _Say("ORIG_FROM_UNTOUCHED", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.sent is None:
+            what = "the WIC's INVITE"
+            found.append(say("inconclusive", _absent(ctx, what, Role.WIC, Role.IWF, orig.node), orig.first))
+            continue
+        if orig.forwarded is None:
+            if not _refused_locally(flow, orig):
+                what = "the INVITE the eP-CSCF forwards to the S-CSCF"
+                found.append(
+                    say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF, orig.node), orig.first)
+                )
+            continue
+        sent, forwarded = _from_line(orig.sent), _from_line(orig.forwarded)
+        if sent == forwarded:
+            found.append(say("pass", f"{(sent or b'').decode('utf-8', 'replace')} unchanged", orig.forwarded))
+        else:
+            found.append(say("fail", f"From changed: sent {sent!r}, forwarded {forwarded!r}", orig.forwarded))
+    return say.summary(found)
+
+
+def _block_registration(ctx: Context, node: str, block: Block, at: float) -> BlockRecord | None:
+    """The latest registration of ``block`` by the eP-CSCF ``node`` that is live at ``at``."""
+    wimpu = str(block.block.wimpu)
+    live = [
+        r for r in ctx.knowledge.blocks if r.ep_cscf == node and wimpu in r.wimpus and r.since <= at < r.until
+    ]
+    return max(live, key=lambda r: r.since) if live else None
+
+
+@rule(
+    "ORIG_SERVICE_ROUTE",
+    "TR 23.701 5.2.2.5.3 step 3; 5.2.2.5.1",
+    "the forwarded request follows the block registration's Service-Route",
+)
+def origination_follows_service_route(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 3, "standard IMS session origination procedure", with 5.2.2.5.1 (the block
+    is the IMS registration the WICs' sessions use): TS 24.229 5.2.6.3.3, the P-CSCF routes a
+    UE's initial request by the Service-Route of the 200 OK to the last registration (RFC 3608
+    6), and a Route the UE preloaded that differs from it is replaced (or the request is refused
+    with 400, then nothing is forwarded and nothing is judged here). The Route of the request the
+    eP-CSCF forwards to the S-CSCF is that Service-Route, entry for entry, and a request it sends
+    on to any other node (past the S-CSCF) fails; ``inconclusive`` when the capture lacks the 200
+    OK to the eP-CSCF's registration of the WIC's block."""
+    say = _Say("ORIG_SERVICE_ROUTE", flow)
+    found = []
+    for orig in _originations(flow):
+        if orig.forwarded is None:
+            astray = _caused(flow, orig.sent, Role.P_CSCF) if orig.sent is not None else []
+            if astray:  # sent on, but past the S-CSCF the Service-Route names
+                detail = f"sent to {astray[0].dst.name}, not to the S-CSCF by the Service-Route"
+                found.append(say("fail", detail, astray[0]))
+            continue
+        block = block_for(ctx, orig.node, orig.identity)
+        if block is None or orig.node is None:
+            found.append(
+                say("inconclusive", f"the block of {orig.identity} at {orig.node} is unknown (PIXIT)")
+            )
+            continue
+        registration = _block_registration(ctx, orig.node, block, orig.forwarded.message.time)
+        if registration is None or not registration.service_route:
+            what = f"a 200 OK with a Service-Route to {orig.node}'s registration of {block.block.wimpu}"
+            found.append(say("inconclusive", f"{what} is not in the capture", orig.forwarded))
+            continue
+        route, wanted = _uris(orig.forwarded, "Route"), list(registration.service_route)
+        if route == wanted:
+            detail = f"Route {', '.join(route)}: the Service-Route of frame {registration.frame}"
+            found.append(say("pass", detail, orig.forwarded))
+        else:
+            shown = route if route is not None else "unparsable"
+            detail = f"Route {shown}, expected the Service-Route {wanted} (frame {registration.frame})"
+            found.append(say("fail", detail, orig.forwarded))
+    return say.summary(found)
+
+
+def _origination_window(flow: Flow, ctx: Context, option: str) -> list[tuple[_Origination, Block]]:
+    """The sessions originated in an option whose two INVITEs are both in the capture (step 2 and
+    5.2.2.3.2 speak of sessions: a MESSAGE is not judged here)."""
+    chosen = []
+    for orig in _originations(flow, ("INVITE",)):
+        block = block_for(ctx, orig.node, orig.identity)
+        if block is None or block.block.option != option or orig.forwarded is None:
+            continue
+        chosen.append((orig, block))
+    return chosen
+
+
+def _wic_invite_missing(say: _Say, ctx: Context, orig: _Origination) -> Finding:
+    """Inconclusive: the forwarded INVITE is captured, the WIC's own is not (its leg is missing)."""
+    why = _absent(ctx, "the WIC's INVITE", Role.WIC, Role.IWF, orig.node)
+    return say("inconclusive", why, orig.forwarded)
+
+
+@rule("ORIG_W6_OPTION_B", "TR 23.701 5.2.2.5.3 step 2; 5.2.2.3.2", "option B: W6 read before forwarding")
+def origination_reads_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3: "if the eP-CSCF allocated the individual IMPU then the eP-CSCF shall
+    first retrieve the registration context for the WIC from the wIMPU Registrar" (step 2):
+    a W6 read naming the WIC between its INVITE and the forwarded one. The WIC is the identity
+    in its From, or the one it registered over the same WebSocket connection: the text puts the
+    "shall" on the From on the WIC (open point 19), so an eP-CSCF that looks the WIC up by what
+    was registered over its connection retrieves the WIC's context as much as one that reads the
+    From."""
+    say = _Say("ORIG_W6_OPTION_B", flow)
+    found = []
+    for orig, _ in _origination_window(flow, ctx, "B"):
+        assert orig.forwarded is not None
+        if orig.sent is None:
+            found.append(_wic_invite_missing(say, ctx, orig))
+            continue
+        window = _registrar(flow, "W6", orig.sent, orig.forwarded)
+        registered = ctx.knowledge.registered_over(orig.sent.message.src, orig.sent.message.time)
+        naming = _naming(window, _aliases(ctx, orig.identity, *registered))
+        others = [h for h in window if h not in naming]
+        what = "W6 read before the INVITE goes on"
+        unanswered = _unretrieved(flow, _reads(naming), orig.forwarded)
+        if unanswered is not None:
+            # "shall first retrieve ... Following that": a read the registrar never answered
+            # (or refused) retrieved no context, whatever the INVITE then asserts.
+            detail = (
+                f"{what}: the INVITE went on (frame {orig.forwarded.message.frame}) with no answer to the"
+                f" W6 read of frame {unanswered.message.frame}: the registration context was not retrieved"
+            )
+            found.append(say("fail", detail, orig.forwarded))
+            continue
+        found.append(_query(say, ctx, "W6", _reads(naming), others, what, orig.forwarded))
+    return say.summary(found)
+
+
+@rule("ORIG_NO_W6_OPTION_A", "TR 23.701 5.2.2.5.3; 5.2.2.3.2", "option A: no W6 request for an origination")
+def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 2 "is applicable only when the individual IMPU is allocated by the
+    eP-CSCF"; 5.2.2.3.2: "If identities were not allocated by the eP-CSCF, standard
+    originating IMS procedures apply": no W6 request between the WIC's INVITE and the
+    forwarded one. The text does not forbid a W6 read there: that is the solution profile's
+    choice (PROFILE_ORIG_OPTA_NO_W6), so a read gives ``deviation``, never ``fail``."""
+    say = _Say("ORIG_NO_W6_OPTION_A", flow)
+    found = []
+    for orig, _ in _origination_window(flow, ctx, "A"):
+        assert orig.forwarded is not None
+        if orig.sent is None:
+            found.append(_wic_invite_missing(say, ctx, orig))
+            continue
+        window = _registrar(flow, "W6", orig.sent, orig.forwarded)
+        named = _naming(window, _aliases(ctx, orig.identity, *_asserted(orig.forwarded)))
+        if named:
+            info = named[0].message.http
+            assert info is not None
+            detail = f"option A origination queried W6: {info.method} {info.path}"
+            found.append(say.profile(ctx, "PROFILE_ORIG_OPTA_NO_W6", detail, named[0]))
+        elif window:
+            found.append(say("inconclusive", f"{len(window)} W6 request(s) in between name other identities"))
+        elif (why := _registrar_unseen(ctx)) is not None:
+            found.append(say("inconclusive", why))
+        else:
+            found.append(
+                say("pass", "no W6 request between the WIC's INVITE and the forwarded one", orig.forwarded)
+            )
+    return say.summary(found)

@@ -1,0 +1,686 @@
+"""The rules of web access and WIC registration: TR 23.701 5.2.2.5.2 (steps 1-7), with
+5.2.2.5.1 step 1 (the WWSF points the WIC to its block's eP-CSCF) and 5.2.2.3.1-5.2.2.3.2."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import urllib.parse
+from collections.abc import Sequence
+from typing import Any
+
+from reference.sip.message import Request
+
+from ..flows import (
+    End,
+    Flow,
+    FlowKind,
+    Hop,
+    Role,
+    bearer_token,
+    identity_key,
+    iso_time,
+    registrar_api,
+    w6_entry_path,
+    websocket_handshake,
+)
+from ..model import HttpInfo
+from ..topology import PlacedBlock as Block
+from .core import (
+    _JWT,
+    Context,
+    Finding,
+    _aliases,
+    _answer,
+    _final,
+    _granted,
+    _identity,
+    _json,
+    _naming,
+    _query,
+    _reads,
+    _registrar,
+    _Say,
+    _wic_registers,
+    _writes,
+    block_for,
+    rule,
+)
+
+# ----- 5.2.2.5.2 WIC registration -----------------------------------------------------------------
+
+
+# ----- web access: 5.2.2.5.2 steps 1-2, 5.2.2.5.1 step 1 --------------------------------------------
+
+_JWT_BYTES = re.compile(rb"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+def _logins(flow: Flow) -> list[tuple[Hop, Hop]]:
+    """The WIC's logins at the WWSF (solution profile: ``POST .../login``) with their answers."""
+    found = []
+    for hop in flow.hops:
+        info = hop.message.http
+        if info is None or not info.is_request or info.method != "POST" or hop.dst.role is not Role.WWSF:
+            continue
+        if info.path.split("?", 1)[0].rstrip("/").endswith("/login"):
+            answer = _answer(flow, hop)
+            if answer is not None:
+                found.append((hop, answer))
+    return found
+
+
+def _issued_token(info: HttpInfo) -> str | None:
+    """The token a WWSF answer carries: the profile's JSON ``token``, else any JWT in the body."""
+    data = _json(info)
+    if isinstance(data, dict) and isinstance(data.get("token"), str) and data["token"]:
+        return str(data["token"])
+    match = _JWT_BYTES.search(info.body)
+    return match.group(0).decode() if match else None
+
+
+@rule(
+    "WWSF_LOGIN",
+    "TR 23.701 5.2.2.5.2 step 1",
+    "the WWSF logs the user in over TLS and issues a token only then",
+)
+def wwsf_login_issues_token(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 1: the user reaches the WWSF over "an HTTPS connection" whose "TLS connection
+    provides one-way authentication of the server"; "The WWSF authenticates the user using a common
+    web authentication procedure. Upon successful authentication, the WWSF issues a security token
+    for the user." The login (solution profile: ``POST /login``) is answered over TLS; a 2xx carries
+    the token, a refusal (4xx) none."""
+    say = _Say("WWSF_LOGIN", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        if answer.message.transport != "HTTPS":
+            found.append(
+                say("fail", "the WWSF answered the login in clear text, not over TLS (HTTPS)", answer)
+            )
+            continue
+        token = _issued_token(reply)
+        if 200 <= reply.status < 300:
+            if token:
+                found.append(say("pass", "the user logged in over TLS; the answer carries the token", answer))
+            else:
+                found.append(say("fail", f"the WWSF answered the login {reply.status} with no token", answer))
+        elif 400 <= reply.status < 500:
+            if token:
+                refused = f"the WWSF refused the login ({reply.status}), issuing a token"
+                found.append(say("fail", refused, answer))
+            else:
+                found.append(say("pass", f"a refused login ({reply.status}) carries no token", answer))
+    return say.summary(found)
+
+
+def _uri_end(ctx: Context, uri: str) -> End | None:
+    """The named end a ``wss://``/``https://`` URI points to (default ports of RFC 6455 3), if any."""
+    try:
+        split = urllib.parse.urlsplit(uri)
+        port = split.port or {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(split.scheme.lower())
+    except ValueError:
+        return None
+    if ctx.ends is None or split.hostname is None or port is None:
+        return None
+    return ctx.ends.listening((split.hostname, port))
+
+
+def _serving(ctx: Context, placed: Block, at: float) -> str | None:
+    """The eP-CSCF whose registration of the block is live at ``at`` in the capture, if one is."""
+    wimpu = str(placed.block.wimpu)
+    live = [r for r in ctx.knowledge.blocks if wimpu in r.wimpus and r.since <= at < r.until]
+    return live[-1].ep_cscf if live else None
+
+
+@rule("WWSF_EP_CSCF", "TR 23.701 5.2.2.5.1 step 1", "the WWSF points the WIC to its block's eP-CSCF")
+def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.1 step 1: "Each block of wIMPU and the allocated eP-CSCF for it shall be provisioned
+    in WWSF as well". The WWSF's answer to a login names the eP-CSCF the WIC is to open its WSS
+    connection to (solution profile: ``ep_cscf``, a ``wss://`` URI, and ``wimpu``, the block): it is
+    the eP-CSCF serving the block of the user's identity, the one whose block registration is live in
+    the capture, else the eP-CSCF the PIXIT allocates the block to or one standing by for it
+    (5.2.2.2: a failed eP-CSCF's block is re-allocated)."""
+    say = _Say("WWSF_EP_CSCF", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        data = _json(reply)
+        if not 200 <= reply.status < 300 or not isinstance(data, dict):
+            continue
+        identity, uri = data.get("identity"), data.get("ep_cscf")
+        if not isinstance(uri, str) or not isinstance(identity, str):
+            found.append(say("inconclusive", "the login answer names no identity and eP-CSCF in the "
+                             "solution profile's form (identity, ep_cscf)", answer))  # fmt: skip
+            continue
+        placed = block_for(ctx, None, identity)
+        end = _uri_end(ctx, uri)
+        if placed is None or end is None:
+            why = (
+                f"no block of the topology holds {identity}"
+                if placed is None
+                else f"{uri} is no node's address"
+            )
+            found.append(say("inconclusive", why, answer))
+            continue
+        named_block = data.get("wimpu")
+        if isinstance(named_block, str) and identity_key(named_block) != identity_key(
+            str(placed.block.wimpu)
+        ):
+            found.append(say("fail", f"the WWSF gives {identity} the block {named_block}, not its block "
+                             f"{placed.block.wimpu}", answer))  # fmt: skip
+            continue
+        serving = _serving(ctx, placed, answer.message.time)
+        allowed = {serving} if serving else {placed.ep_cscf, *placed.standby}
+        if end.node in allowed:
+            found.append(
+                say("pass", f"{identity} is sent to {end.node}, serving block {placed.block.wimpu}", answer)
+            )
+        else:
+            serving_nodes = " or ".join(sorted(a for a in allowed if a))
+            found.append(say(
+                "fail",
+                f"the WWSF sends {identity} to {end.node}; block {placed.block.wimpu} is served by "
+                f"{serving_nodes}",
+                answer,
+            ))  # fmt: skip
+    return say.summary(found)
+
+
+def _origin(text: str) -> str:
+    """An origin compared whole (RFC 6454 4-5): lower-case scheme and host, no default port."""
+    try:
+        split = urllib.parse.urlsplit(text.strip().rstrip("/"))
+        port = split.port
+    except ValueError:
+        return text.strip().lower()
+    default = {"https": 443, "http": 80}.get(split.scheme.lower())
+    host = split.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    suffix = f":{port}" if port is not None and port != default else ""
+    return f"{split.scheme.lower()}://{host}{suffix}"
+
+
+def _authorised(ctx: Context, origin: str) -> bool | None:
+    """Whether ``origin`` is an authorised WWSF's (None: unknown, when the topology gives no origins
+    and it is not the WWSF's own address)."""
+    if ctx.origins:
+        return _origin(origin) in {_origin(o) for o in ctx.origins}
+    own = {
+        _origin(f"https://{h if ':' not in h else f'[{h}]'}:{p}")
+        for h, p in (ctx.ends.addresses(Role.WWSF) if ctx.ends else [])
+    }
+    return True if _origin(origin) in own else None
+
+
+@rule(
+    "WSS_ORIGIN", "TR 23.701 5.2.2.5.2 step 2", "the eP-CSCF opens WSS only to a page of an authorised WWSF"
+)
+def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 2: "The WIC shall open a WSS (secure Web Socket) connection to the eP-CSCF.
+    Standard cross-origin resource sharing (CORS) procedures are used to ensure that the WIC
+    originated from a WWSF authorized to access this eP-CSCF." The eP-CSCF accepts a WebSocket
+    handshake (101, RFC 6455 4.2.2) only over TLS, only with an ``Origin`` (RFC 6454 7: how a
+    server tells the page's origin) of an authorised WWSF compared whole, and with the ``sip``
+    subprotocol (RFC 7118 4.1); it refuses every handshake from another origin or none. A refused
+    handshake from an authorised WWSF is left to the scenario (it may be the point of a test)."""
+    say = _Say("WSS_ORIGIN", flow)
+    found = []
+    for asked in flow.hops:
+        info = asked.message.http
+        if (
+            info is None
+            or not info.is_request
+            or asked.dst.role is not Role.IWF
+            or not websocket_handshake(info)
+        ):
+            continue
+        answer = _answer(flow, asked)
+        reply = answer.message.http if answer is not None else None
+        if answer is None or reply is None or reply.status is None:
+            continue
+        origin = info.header("Origin")
+        authorised = _authorised(ctx, origin) if origin is not None else False
+        shown = origin if origin is not None else "no Origin"
+        if reply.status == 101:
+            if answer.message.transport != "HTTPS":
+                found.append(
+                    say("fail", "the eP-CSCF accepted a WebSocket without TLS (WS, not WSS)", answer)
+                )
+            elif origin is None:
+                found.append(say("fail", "the eP-CSCF accepted a handshake with no Origin: nothing tells "
+                                 "that the WIC came from an authorised WWSF", answer))  # fmt: skip
+            elif authorised is False:
+                found.append(
+                    say("fail", f"the eP-CSCF accepted a page from {origin}, not an authorised WWSF", answer)
+                )
+            elif authorised is None:
+                found.append(say(
+                    "inconclusive",
+                    f"{origin} is not the WWSF's address in the topology, which gives no origins: whether it "
+                    "is authorised is unknown",
+                    answer,
+                ))  # fmt: skip
+            elif (reply.header("Sec-WebSocket-Protocol") or "").strip().lower() != "sip":
+                found.append(say("fail", "the eP-CSCF accepted the WebSocket without the sip subprotocol "
+                                 "(RFC 7118 4.1)", answer))  # fmt: skip
+            else:
+                found.append(
+                    say("pass", f"a WSS connection from {origin}, an authorised WWSF, with sip", answer)
+                )
+        elif reply.status >= 300 and authorised is False:
+            found.append(say("pass", f"the handshake from {shown} is refused ({reply.status})", answer))
+    return say.summary(found)
+
+
+@rule("REG_TOKEN", "TR 23.701 5.2.2.5.2 steps 3-4", "the WIC's REGISTER carries the WWSF token")
+def register_carries_token(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 3: "The request includes ... the security token received from the
+    WWSF" (``Authorization: Bearer``, solution profile); step 4: the eP-CSCF validates it,
+    so a REGISTER without a token must not be accepted. Except (solution profile, "De-registration
+    without a token", PROFILE_REG_DEREG_NO_TOKEN): one that only removes contacts, on the WebSocket
+    where an earlier REGISTER of the same identity in the flow carried the token and was accepted
+    (SIP.js's un-REGISTER)."""
+    say = _Say("REG_TOKEN", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if asked.request is not None and bearer_token(asked.request):
+            found.append(say("pass", "the REGISTER carries the WWSF token", asked))
+        elif final is None:
+            found.append(
+                say("inconclusive", "a REGISTER without a token; its answer is not in the capture", asked)
+            )
+        elif (
+            final.response is not None
+            and final.response.status < 300
+            and _deregisters_on_authorised_flow(flow, asked)
+        ):
+            found.append(
+                say(
+                    "pass",
+                    "a de-registration without a token, on the WebSocket a token registered the "
+                    "identity over (PROFILE_REG_DEREG_NO_TOKEN)",
+                    final,
+                )
+            )
+        elif final.response is not None and final.response.status < 300:
+            found.append(say("fail", "the eP-CSCF accepted a REGISTER that carries no token", final))
+        else:
+            status = final.response.status if final.response else "?"
+            found.append(say("pass", f"a REGISTER without a token was refused ({status})", final))
+    return say.summary(found)
+
+
+def _removes_contacts_only(request: Request) -> bool:
+    """Every contact of the REGISTER has an expiry of 0 (its ``expires``, else the Expires header;
+    RFC 3261 10.2.2), and there is one at least; ``Contact: *`` is not counted (it removes every
+    WIC's contacts)."""
+    if request.contact_is_star or not request.contacts:
+        return False
+    default = (request.get("Expires") or "").strip()
+    values = [(c.param("expires") or default).strip() for c in request.contacts]
+    return all(v.isdigit() and int(v) == 0 for v in values)
+
+
+def _deregisters_on_authorised_flow(flow: Flow, asked: Hop) -> bool:
+    """``asked`` only removes contacts, and an earlier REGISTER of the flow over the same WebSocket
+    (the same WIC end) for the same identity carried a token and was accepted."""
+    request = asked.request
+    if request is None or not _removes_contacts_only(request):
+        return False
+    for earlier in _wic_registers(flow):
+        before = earlier.request
+        if earlier.message.index >= asked.message.index or before is None or not bearer_token(before):
+            continue
+        if (earlier.src.name, earlier.dst.name) != (asked.src.name, asked.dst.name):
+            continue
+        final = _final(flow, earlier)
+        accepted = final is not None and final.response is not None and final.response.status < 300
+        if accepted and before.to.uri.lower() == request.to.uri.lower():
+            return True
+    return False
+
+
+_BEARER_VALUE = re.compile(
+    rb"^(?:authorization|proxy-authorization)[ \t]*:[ \t]*bearer[ \t]+(\S+)", re.I | re.M
+)
+_OUTSIDE = frozenset({Role.REMOTE, Role.WIC})
+"The ends that are surely not nodes of the system (an unnamed end may be a node's client side)."
+
+
+def _bearers(raw: bytes) -> set[bytes]:
+    """The Bearer credentials in the header of a SIP message."""
+    return set(_BEARER_VALUE.findall(raw.split(b"\r\n\r\n", 1)[0]))
+
+
+@rule("TOKEN_CONFINED", "TR 23.701 5.2.2.5.2 step 4", "the token never leaves the WIC's leg")
+def token_stays_on_the_wic_leg(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 4: the token is for the eP-CSCF that validates it (its ``aud``,
+    solution profile): no token a WIC sent, and no Bearer credential that came from a WIC, may
+    appear on any other leg (SIP in the core, W6/W7) in a message a node of the system sent.
+    A Bearer credential of the remote party's own (it arrived from the remote party) is not a
+    WWSF token: carrying it through the core is not this rule's business, and nothing the remote
+    party or a WIC sends is blamed on the system."""
+    say = _Say("TOKEN_CONFINED", flow)
+    tokens = {t.encode() for t in ctx.knowledge.tokens}
+    tokens |= {t.encode() for h in _wic_registers(flow) if h.request and (t := bearer_token(h.request))}
+    core = [h for h in flow.hops if not h.on_wic_leg]
+    from_remote = [h.message.raw for h in flow.hops if h.src.role is Role.REMOTE]
+    foreign = {b for raw in from_remote for b in _bearers(raw)}
+    tokens = {t for t in tokens if not any(t in raw for raw in from_remote)}  # carried on, not leaked
+    for hop in core:
+        if hop.src.role in _OUTSIDE:
+            continue
+        raw = hop.message.raw
+        if any(t in tokens for t in _JWT.findall(raw)) or any(t in raw for t in tokens if not _JWT.match(t)):
+            return [
+                say(
+                    "fail",
+                    f"a token the WWSF issued to a WIC, sent by {hop.src.name} outside the WIC's leg",
+                    hop,
+                )
+            ]
+        if hop.message.is_sip and _bearers(raw) - foreign:
+            return [
+                say(
+                    "fail",
+                    f"a Bearer credential from a WIC is forwarded into the core by {hop.src.name}",
+                    hop,
+                )
+            ]
+    if not core or not flow.kinds & {FlowKind.WIC_REGISTRATION, FlowKind.ORIGINATION, FlowKind.TERMINATION}:
+        return []
+    return [
+        say(
+            "pass",
+            f"{len(core)} message(s) beyond the WIC's leg carry no token or Bearer credential of a WIC",
+        )
+    ]
+
+
+@rule("REG_W6_QUERY", "TR 23.701 5.2.2.5.2 step 5", "the eP-CSCF queries W6 before it answers 200")
+def register_queries_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 5: "The eP-CSCF shall query the registration status of the WIC",
+    before step 7's 200 OK: a W6 read naming the identity between the REGISTER and it."""
+    say = _Say("REG_W6_QUERY", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or final.response.status >= 300:
+            continue
+        window = _registrar(flow, "W6", asked, final)
+        naming = _naming(window, _aliases(ctx, _identity(asked.request)))
+        others = [h for h in window if h not in naming]
+        found.append(_query(say, ctx, "W6", _reads(naming), others, "W6 read before the 200 OK", final))
+    return say.summary(found)
+
+
+@rule("REG_W6_STORE", "TR 23.701 5.2.2.5.2 step 6", "the eP-CSCF stores the registration over W6")
+def register_stores_over_w6(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 6 and 5.2.2.3.2: the eP-CSCF "shall store the registration
+    information" (update it on every re-registration, remove it on de-registration) in
+    the registrar before step 7's 200 OK: a W6 write (or, for ``Expires: 0``, a delete)
+    naming the identity, or the IMPU allocated to it. Stored means the registrar said so: a
+    write counts once its 2xx answer came before the 200 OK (a write the registrar left
+    unanswered, or refused, has stored nothing; TP_WIMPU_REG_013). A de-registration of an
+    identity the W6 read found not registered has nothing to remove (5.2.2.3.1): no delete,
+    and no write."""
+    say = _Say("REG_W6_STORE", flow)
+    found = []
+    for asked in _wic_registers(flow):
+        final = _final(flow, asked)
+        if final is None or final.response is None or final.response.status >= 300:
+            continue
+        removal = _granted(asked) == 0
+        window = _registrar(flow, "W6", asked, final)
+        named = _naming(window, _aliases(ctx, _identity(asked.request)))
+        wanted = (
+            [h for h in named if h.message.http and h.message.http.method == "DELETE"]
+            if removal
+            else _writes(named)
+        )
+        what = "W6 delete before the 200 OK to a de-registration" if removal else "W6 write before the 200 OK"
+        if not removal and wanted:
+            stored = [h for h in wanted if _confirmed_before(flow, h, final)]
+            if not stored:
+                found.append(say("fail", f"{what}, and the registrar had confirmed none of the "
+                                 f"{len(wanted)} write(s) when the 200 OK was sent", final))  # fmt: skip
+                continue
+            wanted = stored
+        if removal and not wanted:
+            unknown = _nothing_registered(flow, named)
+            if unknown is not None:
+                found.append(_unknown_deregistration(say, flow, named, unknown, final))
+                continue
+        found.append(_query(say, ctx, "W6", wanted, [h for h in window if h not in named], what, final))
+    return say.summary(found)
+
+
+def _confirmed_before(flow: Flow, asked: Hop, before: Hop) -> bool:
+    """The registrar answered the HTTP request ``asked`` with a 2xx before ``before`` was sent."""
+    answer = _answer(flow, asked)
+    reply = answer.message.http if answer is not None else None
+    return (
+        answer is not None
+        and reply is not None
+        and reply.status is not None
+        and 200 <= reply.status < 300
+        and answer.message.index < before.message.index
+    )
+
+
+_CLOCK_MARGIN = 2.0
+"Seconds of rounding between a registrar's ``expires`` (whole seconds, rounded up) and ``expires_at``."
+
+
+def _entry_of(info: HttpInfo) -> dict[str, Any] | None:
+    """The registrar entry an answer carries: a W6 read's body, a write's or delete's ``entry``."""
+    data = _json(info)
+    if not isinstance(data, dict):
+        return None
+    entry = data.get("entry", data) if info.method in ("PUT", "DELETE") else data
+    return entry if isinstance(entry, dict) and isinstance(entry.get("contacts"), list) else None
+
+
+def _registrar_now(contacts: Sequence[Any]) -> float | None:
+    """The latest the registrar's clock can read when it answered, from its own figures: a listed
+    contact is live, ``expires`` its remaining whole seconds (rounded up) until ``expires_at``."""
+    bounds = []
+    for contact in contacts:
+        if isinstance(contact, dict) and isinstance(contact.get("expires"), int):
+            at = iso_time(contact.get("expires_at"))
+            if at is not None:
+                bounds.append(at - contact["expires"] + 1)
+    return min(bounds) if bounds else None
+
+
+@rule("REG_W6_ENTRY", "TR 23.701 5.2.2.3.1", "the registrar's entry holds every contact stored for the IMPU")
+def registrar_entry_holds_stored_contacts(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.3.1: "The wIMPU Registrar holds registration information for individual IMPUs
+    allocated to WICs", "A single entry may hold multiple WIC contacts for the same individual
+    IMPU", and "An entry is removed upon de-registration or registration expiry". Every entry
+    the registrar answers with (a W6 read, and the entry its answer to a write or delete returns)
+    lists each contact its earlier 2xx answers said were stored for that IMPU and not removed,
+    unless the contact has expired, and lists no contact it had removed. Expiry is judged on the
+    registrar's own clock, read from its answer (a listed contact's ``expires`` and
+    ``expires_at``), never on the capture's: a lab's, or a tester's, clock may differ. An answer
+    listing no contact says nothing of the registrar's clock, so it is not judged here. A contact
+    whose W6 DELETE was sent before the answer, its own answer not in the capture yet, may be
+    omitted: the registrar may have taken the DELETE first on another connection (seen out of
+    process, TP_WIMPU_BLK_006); a DELETE it refused removed nothing."""
+    say = _Say("REG_W6_ENTRY", flow)
+    found: list[Finding] = []
+    judged: list[tuple[Hop, int]] = []
+    for asked in flow.hops:
+        info = asked.message.http
+        if info is None or not info.is_request or registrar_api(asked) != "W6" or asked.src.role in _OUTSIDE:
+            continue
+        answer = _answer(flow, asked)
+        reply = answer.message.http if answer is not None else None
+        if answer is None or reply is None or reply.status is None or not 200 <= reply.status < 300:
+            continue
+        entry = _entry_of(reply)
+        impu = identity_key(str(entry.get("impu") or "")) if entry is not None else None
+        if entry is None or impu is None:
+            continue
+        listed = {str(c.get("contact_id")) for c in entry["contacts"] if isinstance(c, dict)}
+        at = asked.message.time
+        for contact_id in sorted(listed):
+            gone = ctx.knowledge.removed_before(impu, contact_id, at)
+            if gone is not None:
+                found.append(say(
+                    "fail",
+                    f"the registrar's entry of {impu} lists contact {contact_id}, which its answer in "
+                    f"frame {gone.removed_frame} said was removed",
+                    answer,
+                ))  # fmt: skip
+        named = w6_entry_path(info.path)
+        deleting = named[1] if named is not None and info.method == "DELETE" and named[0] == impu else None
+        if deleting is not None and deleting in listed:
+            found.append(
+                say("fail", f"the answer to the removal of contact {deleting} still lists it", answer)
+            )
+        now = _registrar_now(entry["contacts"])
+        stored = [
+            s
+            for s in ctx.knowledge.stored_at(impu, at)
+            if s.contact_id != deleting
+            and (s.removal_asked is None or s.removal_asked >= answer.message.time)  # a DELETE in flight
+        ]
+        if now is None:
+            continue
+        missing = [
+            s for s in stored
+            if s.contact_id not in listed and s.expires_at is not None and s.expires_at > now + _CLOCK_MARGIN
+        ]  # fmt: skip
+        for record in missing:
+            found.append(say(
+                "fail",
+                f"the registrar's entry of {impu} omits contact {record.contact_id}, which its answer in "
+                f"frame {record.frame} said was stored until {_clock(record.expires_at)} (its own clock: "
+                f"at most {_clock(now)} now)",
+                answer,
+            ))  # fmt: skip
+        if not missing and not any(f.verdict == "fail" and f.message is answer.message for f in found):
+            judged.append((answer, len(listed)))
+    if found or not judged:
+        return say.summary(found)
+    most = max(n for _, n in judged)
+    several = f"; one entry holds {most} contacts" if most > 1 else ""
+    return [say(
+        "pass",
+        f"{len(judged)} answer(s) of the registrar list every contact it stored and had not removed or "
+        f"seen expire{several}",
+        judged[-1][0],
+    )]  # fmt: skip
+
+
+def _clock(epoch: float | None) -> str:
+    if epoch is None:
+        return "?"
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC).strftime("%H:%M:%S")
+
+
+def _nothing_registered(flow: Flow, named: list[Hop]) -> Hop | None:
+    """The answer of a W6 read among ``named`` that says the identity has no registration (404)."""
+    for asked in _reads(named):
+        answer = _answer(flow, asked)
+        if answer is not None and answer.message.http is not None and answer.message.http.status == 404:
+            return answer
+    return None
+
+
+def _unknown_deregistration(say: _Say, flow: Flow, named: list[Hop], unknown: Hop, final: Hop) -> Finding:
+    """A de-registration of an identity the W6 read (step 5) found not registered: 5.2.2.3.1 "An
+    entry is removed upon de-registration" and 5.2.2.3.2 "shall remove the registration entry ...
+    when the WIC is de-registered" ask for a removal of an entry there is none of, so no W6 delete
+    is right (RFC 3261 10.3: removing a binding that does not exist is no error); an entry is
+    "created upon successful WIC authorization" of a registration (5.2.2.3.1), never by a
+    de-registration: a W6 write then fails."""
+    writes = _writes(named)
+    if writes:
+        info = writes[0].message.http
+        assert info is not None
+        return say(
+            "fail",
+            f"a de-registration of an identity W6 found not registered (frame {unknown.message.frame}) "
+            f"creates an entry: {info.method} {info.path}",
+            writes[0],
+        )
+    return say(
+        "pass",
+        f"nothing to remove: the W6 read found no registration (404, frame {unknown.message.frame}), "
+        "and nothing was written before the 200 OK",
+        final,
+    )
+
+
+def _block_of_wic(ctx: Context, hop: Hop, identity: str | None) -> Block | None:
+    node = hop.dst.node if hop.dst.role is Role.IWF else hop.src.node
+    return block_for(ctx, node, identity)
+
+
+_URI = re.compile(r"(?:sips?|tel):[^\s<>\",;?]+", re.I)
+
+
+@rule(
+    "OPTB_IMPU_HIDDEN",
+    "TR 23.701 5.2.2.1 (option B); 5.2.2.5.2 step 7; 5.2.2.5.4 step 5",
+    "option B: the WIC never sees the IMPU allocated to it",
+)
+def option_b_impu_hidden(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.1, second option: "WIC use their external (non-IMS identities) identities ...
+    IMS identities are only used within the IMS domain." No message to an option B WIC
+    (the 200 OK of step 7, the INVITE of 5.2.2.5.4 step 5) may name an IMPU of its block
+    (P-Associated-URI, P-Called-Party-ID or any other header), nor the IMPU allocated."""
+    say = _Say("OPTB_IMPU_HIDDEN", flow)
+    to_wic = [h for h in flow.hops if h.message.is_sip and h.dst.role is Role.WIC and h.message.message]
+    checked, unknown = 0, False
+    for hop in to_wic:
+        message = hop.message.message
+        assert message is not None
+        identity = _identity(message)  # To: the WIC's own identity, in requests and responses
+        block = _block_of_wic(ctx, hop, identity)
+        if block is None:
+            unknown = True
+            continue
+        if block.block.option != "B":
+            continue
+        checked += 1
+        allocated = ctx.knowledge.alias(identity) if identity else None
+        for header in message.headers:
+            if header.key == "via":
+                continue
+            for uri in _URI.findall(header.value):
+                if block.block.holds(uri):
+                    return [
+                        say("fail", f"{header.name} names {uri}, an IMPU of block {block.block.wimpu}", hop)
+                    ]
+        if allocated and allocated.encode() in hop.message.raw:
+            return [say("fail", f"the message names the allocated IMPU {allocated}", hop)]
+    if checked:
+        return [say("pass", f"{checked} message(s) to option B WICs name no IMPU of their block")]
+    if unknown and to_wic:
+        why = (
+            "the PIXIT gives no blocks"
+            if not ctx.blocks
+            else "no PIXIT block matches the WIC's eP-CSCF and identity"
+        )
+        return [say("inconclusive", f"the identity option of the WIC is unknown: {why}", to_wic[0])]
+    return []
+
+
+@rule("PROFILE_KEY_CONFINED", "TR 23.701 5.2.2.5.4 step 5", "P-Profile-Key never reaches a WIC")
+def profile_key_confined(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC. P-Profile-Key (RFC
+    5002) carries the matched wildcard between IMS nodes; it is not for the WIC (the
+    wildcard is an IMS identity, 5.2.2.1)."""
+    say = _Say("PROFILE_KEY_CONFINED", flow)
+    to_wic = [h for h in flow.hops if h.message.is_sip and h.dst.role is Role.WIC and h.message.message]
+    for hop in to_wic:
+        message = hop.message.message
+        if message is not None and message.has("P-Profile-Key"):
+            return [say("fail", f"P-Profile-Key: {message.get('P-Profile-Key')} sent to a WIC", hop)]
+    return [say("pass", f"{len(to_wic)} message(s) to WICs, none with P-Profile-Key")] if to_wic else []
