@@ -85,10 +85,10 @@ def registrar_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Every verdict table a test recorded (``record_property("verdict_table", ...)``, passed or not),
-    printed at the end of the run: the Kamailio validation's, beside the reference's (issue 16: "CI
-    ... prints the verdict table beside the reference's"). Here, not in tests/interop: the xdist
-    controller loads only this conftest."""
+    """Every verdict table a test recorded (the ``("verdict_table", ...)`` user property of its report,
+    passed or not), printed at the end of the run: the Kamailio validation's, beside the reference's
+    (issue 16: "CI ... prints the verdict table beside the reference's"). Here, not in tests/interop:
+    the xdist controller loads only this conftest."""
     for outcome in ("passed", "failed"):
         for report in terminalreporter.stats.get(outcome, []):
             for name, value in getattr(report, "user_properties", []):
