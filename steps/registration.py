@@ -340,6 +340,19 @@ def numbered_wic_deregisters(world: World, number: str, user: str) -> None:
     world.register(world.wic_number(user, int(number)), user, expires=0)
 
 
+@when(
+    parsers.re(
+        rf"WIC (?P<number>\d+) of {USER} de-registers every contact of its user with Contact: \* and "
+        r"(?P<token>its token|no token)"
+    )
+)
+def numbered_wic_deregisters_every_contact(world: World, number: str, user: str, token: str) -> None:
+    """RFC 3261 10.2.2: ``Contact: *`` with ``Expires: 0`` removes every binding of the
+    address-of-record, those the user's other WICs registered too; over WIC ``number``'s own flow."""
+    wic = world.wic_number(user, int(number))
+    world.deregister_every_contact(wic, user, with_token=token == "its token")
+
+
 @given(parsers.re(rf"{WIC} has de-registered"))
 def wic_has_deregistered(world: World, wic: str) -> None:
     expect.status(world.register(wic, world.user_of(wic), expires=0), 200)
@@ -431,6 +444,13 @@ def registrar_follows_the_answer(world: World, user: str, wic: str) -> None:
     assert entry is not None and any(c.uri == uri for c in entry.contacts), (
         f"the registration of {user} no longer lists {uri}, yet the de-registration was refused"
     )
+
+
+@then(parsers.re(rf"the wIMPU Registrar holds no registration for {USER}, {CHOICE_STEP}"))
+def registrar_holds_none_as_profiled(world: World, profile: ProfileChecks, user: str, choice: str) -> None:
+    """A removal the text does not ask for at that moment (5.2.2.3.1 removes an entry upon
+    de-registration or expiry), which the solution profile makes: a profile check, read over W6."""
+    profile.check(choice, lambda: expect.no_entry(world.registration_of(user), world.identity_of(user)))
 
 
 @then(parsers.re(rf"the wIMPU Registrar holds no registration for {QUOTED.format('identity')}"))

@@ -608,6 +608,18 @@ class World:
         self.outcome = Outcome(response=response)
         return response
 
+    def deregister_every_contact(self, wic_name: str, user: str, *, with_token: bool) -> Response:
+        """WIC ``wic_name`` sends ``Contact: *`` with ``Expires: 0`` for ``user``'s identity (RFC 3261
+        10.2.2: every binding of the address-of-record), with ``user``'s token or none."""
+        login = self.logins[user]
+        wic = self.wics[wic_name]
+        request = wic.register_request(
+            login.identity, token=login.token if with_token else None, expires=0, contact_star=True
+        )
+        response = self.loop.run(wic.request(request))
+        self.outcome = Outcome(response=response)
+        return response
+
     def register_until_timer_f(self, wic_name: str, user: str) -> Response | None:
         """WIC ``wic_name`` registers with the identity and token of ``user`` and waits for the final
         response as long as its transaction lives: Timer F, 64*T1 = 32 s (RFC 3261 17.1.2.2; over a

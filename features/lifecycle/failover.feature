@@ -34,6 +34,27 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
       Then the remote party receives 200
       And the INVITE reaches WIC "A2" through the I-CSCF, the S-CSCF and the eP-CSCF
 
+  Rule: A WIC of the failed eP-CSCF that has not registered again is not reached
+
+    The WICs of the failed eP-CSCF lost their WebSocket with it: until one registers again, no
+    session reaches it, and the caller's session ends without being set up. How it ends is not
+    the text's. 5.2.2.3.1 removes an entry "upon de-registration or registration timer expiry", so
+    the contacts may stay in the wIMPU Registrar until they expire, and the I-CSCF, told by W7 that
+    the user is registered, routes the session to the eP-CSCF now serving the block, which finds
+    no live flow. The solution profile (Lifecycle) has the eP-CSCF taking a block over remove
+    the contacts whose WebSockets were on the failed one (PROFILE_LIFE_TAKEOVER_CLEANUP), so that
+    W7 tells the truth and the I-CSCF rejects the session at once: a profile check.
+
+    @fault_injection @block_option_1 @option_a @registrar_read @TP_WIMPU_LIFE_013
+    Scenario: After a take-over, a session to a user whose WIC has not registered again is not set up
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And eP-CSCF "ep-cscf1" has failed and block "sip:wrtc-!.*!@block1.ims.example.net" has been re-allocated to eP-CSCF "ep-cscf2"
+      When the remote party calls alice
+      Then the remote party receives exactly one final response, not a 2xx
+      And the wIMPU Registrar holds no registration for alice, as the solution profile chooses (PROFILE_LIFE_TAKEOVER_CLEANUP)
+
   Rule: A WIC is registered only within its block's registration, also at the eP-CSCF its block was taken from
 
     The failed eP-CSCF comes back: it does not take the block back (the reference stands by for it,

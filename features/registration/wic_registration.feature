@@ -375,6 +375,53 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user | client      |
         | bob  | SIP.js 0.21 |
 
+    @lifecycle @clause_5_2_2_3_1 @registrar_read @TP_WIMPU_REG_014
+    Scenario Outline: A wildcard de-registration removes every contact of the user, those of its other WICs too
+      RFC 3261 10.2.2 and 10.3 step 6: "*" with Expires 0 removes every binding of the
+      address-of-record, here the identity the WIC registered, whichever WebSocket each contact
+      came over. The WIC's token comes with it, so the de-registration is authorised as a
+      registration is (5.2.2.3.2); the entry goes with its last contact (5.2.2.3.1).
+
+      Given <user> has registered from 2 WICs
+      When WIC 1 of <user> de-registers every contact of its user with Contact: * and its token
+      Then the eP-CSCF answers 200
+      And the wIMPU Registrar holds no registration for <user>
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
+    @lifecycle @clause_5_2_2_5_2 @step_4 @negative @registrar_read @TP_WIMPU_SEC_015
+    Scenario Outline: A wildcard de-registration without a token is not accepted and removes no contact
+      The REGISTER includes the token (step 3) and the eP-CSCF validates it (step 4). The
+      solution profile accepts a de-registration without the token over the WebSocket on which a
+      valid token registered the identity, for the contacts it names (PROFILE_REG_DEREG_NO_TOKEN,
+      TP_WIMPU_REG_005), not "*", which removes every binding of the identity (RFC 3261 10.3 step
+      6), those the user's other WICs registered over their own WebSockets with their own tokens
+      among them. Outside that one exception the text's rule holds: a REGISTER without the token is
+      not accepted (`REG_TOKEN`), and nothing is removed.
+
+      Given <user> has registered from 2 WICs
+      When WIC 1 of <user> de-registers every contact of its user with Contact: * and no token
+      Then the eP-CSCF does not accept the registration
+      And the wIMPU Registrar holds a registration for <user> with 2 contacts
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.1 - a de-registration of a contact that is not registered creates no entry
 
     An entry "is created upon successful WIC authorization" of a registration and "removed

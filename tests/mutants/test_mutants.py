@@ -158,6 +158,10 @@ GUARDS: dict[str, str] = {
     "refresh_keeps_first_interval": "TP_WIMPU_LIFE_012",
     # and a P-Asserted-Identity a WIC wrote into its answer reached the core (5.2.2.5.4 step 5)
     "provisional_assertion_relayed": "TP_WIMPU_TERM_017",
+    # and a token-less Contact: * on an authorised WebSocket removed every WIC's contacts (IWF)
+    "deregistration_by_expires_header": "TP_WIMPU_SEC_015",
+    "wildcard_removes_own_flow_only": "TP_WIMPU_REG_014",
+    "takeover_cleans_its_allocations_only": "TP_WIMPU_LIFE_013",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
     "message_cache_kept": "TP_WIMPU_ORIG_012",
@@ -182,6 +186,9 @@ GUARDS: dict[str, str] = {
 
 
 PROFILE_ONLY: dict[str, str] = {
+    # the session to the user who has not registered again is still not set up (the text's check);
+    # only the contacts stay in the registrar, and the refusal comes from the eP-CSCF, not the I-CSCF
+    "takeover_cleans_its_allocations_only": "PROFILE_LIFE_TAKEOVER_CLEANUP",
     # the block's one binding is only refreshed more often: the text's single registration holds
     "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
     # the request reaches no other WIC (the text's check holds); only the answer is not 430

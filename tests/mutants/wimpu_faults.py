@@ -932,6 +932,62 @@ def _dereg_without_token_anywhere(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Iwf, "_deregistration_on_authorised_flow", deregistration_on_authorised_flow)
 
 
+def _takeover_cleans_its_allocations_only(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF taking a block over removes the failed eP-CSCF's contacts only from the entries an
+    eP-CSCF allocated (option B): the contacts of an option A block stay in the wIMPU Registrar until
+    they expire, so W7 says "registered" and a session to such a user is refused by the eP-CSCF, not
+    the I-CSCF (5.2.2.2; a solution-profile choice, PROFILE_LIFE_TAKEOVER_CLEANUP)."""
+    import reference.nodes.p_cscf.reallocation as reallocation
+    from reference.nodes.wimpu_registrar.model import AllocatedBy
+
+    async def remove_unreachable_contacts(pcscf: Any, wimpu: str) -> int:
+        removed = 0
+        for entry in await pcscf.registrar.block_registrations(wimpu):
+            if entry.allocated_by is not AllocatedBy.EP_CSCF:
+                continue
+            for contact in entry.contacts:
+                if not pcscf.iwf.flow_is_open(contact.flow):
+                    await pcscf.registrar.remove(entry.impu, contact.contact_id)
+                    removed += 1
+        return removed
+
+    mp.setattr(reallocation, "remove_unreachable_contacts", remove_unreachable_contacts)
+
+
+def _deregistration_by_expires_header(mp: pytest.MonkeyPatch) -> None:
+    """The IWF tells a de-registration by its ``Expires: 0`` header alone, never reading the
+    Contact: a token-less ``Contact: *`` on a WebSocket a token authorised passes as the WIC removing
+    its own contacts, and every contact of the user goes, the other WICs' too (5.2.2.5.2 steps 3-4;
+    the profile's token-less de-registration names its contacts)."""
+    iwf = _iwf()
+
+    def removes_contacts_only(request: Any) -> bool:
+        return (request.get("Expires") or "").strip() == "0"
+
+    mp.setattr(iwf, "removes_contacts_only", removes_contacts_only)
+
+
+def _wildcard_removes_own_flow_only(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF takes ``Contact: *`` for "every contact of this WIC": it removes the contacts
+    registered over the WebSocket the REGISTER came on and answers 200, leaving those the user's other
+    WICs registered (RFC 3261 10.3 step 6: every binding of the address-of-record; 5.2.2.3.1)."""
+    from reference.nodes.p_cscf.flows import W6Read, W6Remove
+
+    service = _pcscf()
+    original = service.Pcscf._effect
+
+    async def effect(self: Any, effect: object, flow_token: str) -> Any:
+        if isinstance(effect, W6Remove) and effect.contact_id is None:
+            entry = await original(self, W6Read(effect.impu), flow_token)
+            for contact in entry.contacts if entry is not None else ():
+                if contact.flow == flow_token:
+                    await original(self, W6Remove(effect.impu, contact.contact_id), flow_token)
+            return None
+        return await original(self, effect, flow_token)
+
+    mp.setattr(service.Pcscf, "_effect", effect)
+
+
 def _provisional_assertion_relayed(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF puts its own P-Asserted-Identity into a WIC's 2xx only: a provisional response
     (the 180 Ringing) goes into the IMS core with the P-Asserted-Identity the WIC wrote, so the
@@ -2100,6 +2156,21 @@ FAULTS: Mapping[str, Fault] = {
         "the IWF lets a REGISTER that only removes contacts through without a token over any WebSocket, "
         "not only one a token authorised for that identity (5.2.2.3.2)",
         _dereg_without_token_anywhere,
+    ),
+    "takeover_cleans_its_allocations_only": Fault(
+        "the eP-CSCF taking a block over removes the failed eP-CSCF's contacts from option B entries only: "
+        "an option A user stays \"registered\" until expiry (5.2.2.2, profile)",
+        _takeover_cleans_its_allocations_only,
+    ),
+    "deregistration_by_expires_header": Fault(
+        "the IWF tells a de-registration by its Expires: 0 header alone: a token-less Contact: * on an "
+        "authorised WebSocket removes every WIC's contacts (5.2.2.5.2 steps 3-4)",
+        _deregistration_by_expires_header,
+    ),
+    "wildcard_removes_own_flow_only": Fault(
+        "the eP-CSCF takes Contact: * for the contacts of the REGISTER's own WebSocket: the user's other "
+        "WICs stay registered (RFC 3261 10.3 step 6, 5.2.2.3.1)",
+        _wildcard_removes_own_flow_only,
     ),
     "provisional_assertion_relayed": Fault(
         "the eP-CSCF asserts its own identity in a WIC's 2xx only: a 180 goes into the core with the "
