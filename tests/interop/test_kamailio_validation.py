@@ -397,7 +397,7 @@ EXPECTED: dict[str, str] = {
     "test_a_request_of_a_session_reaches_the_wic_that_answered_it_not_the_users_other_wics[alice-BYE]": PASS,
     "test_a_request_of_a_session_reaches_the_wic_that_answered_it_not_the_users_other_wics[bob-INFO]": PASS,
     # TP_WIMPU_TERM_017 (stop 37): FAIL when written (Kamailio relayed the WIC's P-Asserted-Identity in
-    # its 180 and 200); onreply_route[FROM_WIC] now removes it and asserts the dialog's called identity
+    # its 180 and 200); onreply_route[FROM_WIC] now removes it and asserts none in its place
     "test_a_passertedidentity_a_wic_writes_into_its_answer_does_not_reach_the_ims_core"
     "[alice-A1-sip:wrtc-mallory@block1.ims.example.net]": PASS,
     "test_a_passertedidentity_a_wic_writes_into_its_answer_does_not_reach_the_ims_core"
