@@ -534,6 +534,10 @@ def answer_claim_never_asserted(world: World, profile: ProfileChecks, identity: 
     assert canonical_identity(identity) not in registered, (
         f"the scenario claims {identity!r}, which the called user registered: pick another"
     )
+    claim = f"P-Asserted-Identity: <{identity}>".encode()
+    answers = [raw for wic in world.wics.values() for raw in wic.sent if raw.startswith(b"SIP/2.0 ")]
+    written = [raw for raw in answers if claim in raw]
+    assert written, f"no WIC wrote {identity!r} into an answer: the step would prove nothing"
     world.settle()
     judged_by(world, profile, ["TERM_RESPONSE_ASSERTED"])
 
