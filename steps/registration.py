@@ -12,6 +12,7 @@ from pytest_bdd import given, parsers, then, when
 from conformance.harness import expect
 from conformance.harness.dialects import by_client
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
+from conformance.harness.sut import Unobservable
 from conformance.harness.world import World
 from conformance.pixit import REFERENCE_PIXIT, load_pixit
 from steps.common import judged_by, pixit_of
@@ -188,6 +189,34 @@ def ok_lists_contact_minimum(world: World, wic: str, request: pytest.FixtureRequ
 GRANTED = rf"the 200 OK lists the contact of {WIC} with an interval of at most (?P<seconds>\d+) seconds"
 
 
+@given(
+    parsers.re(
+        rf"the eP-CSCF granted {WIC} more than (?P<longer>\d+) seconds, and its minimum registration "
+        r"interval is at most (?P<shorter>\d+) seconds"
+    ),
+    converters={"longer": int, "shorter": int},
+)
+def granted_long_enough(
+    world: World, request: pytest.FixtureRequest, wic: str, longer: int, shorter: int
+) -> None:
+    """The initial condition of a refresh that shortens the registration (TP_WIMPU_LIFE_012): the
+    interval the 200 OK granted the WIC's contact (RFC 3261 10.3 step 8; the registrar may grant less
+    than asked) must outlast the moment the scenario looks, and the shorter refresh must not be too
+    brief for the SUT (its PIXIT's ``min_expires``; 423 would be its right, RFC 3261 10.3 step 7).
+    Otherwise the scenario could not tell a refresh that shortens from one that does not:
+    inconclusive, not a verdict on the SUT."""
+    response = world.outcome.response
+    expect.status(response, 200)
+    assert response is not None
+    mine = [c for c in response.contacts if c.uri == world.contact_uri(wic)] or response.contacts[:1]
+    value = (mine[0].param("expires") if mine else None) or response.get("Expires") or ""
+    if not value.strip().isdigit() or int(value) <= longer:
+        granted = value or "no interval"
+        raise Unobservable(f"the eP-CSCF granted WIC {wic} {granted}, not more than {longer} s")
+    if min_expires(request) > shorter:
+        raise Unobservable(f"the PIXIT's min_expires is {min_expires(request)} s, more than {shorter} s")
+
+
 @then(parsers.re(GRANTED), converters={"seconds": int})
 def ok_lists_contact_interval(world: World, wic: str, seconds: int) -> None:
     """5.2.2.5.2 step 7 with RFC 3261 10.3 step 8 and 10.2.4: the WIC's own binding, with an
@@ -347,10 +376,16 @@ def numbered_wic_deregisters(world: World, number: str, user: str) -> None:
     )
 )
 def numbered_wic_deregisters_every_contact(world: World, number: str, user: str, token: str) -> None:
-    """RFC 3261 10.2.2: ``Contact: *`` with ``Expires: 0`` removes every binding of the
-    address-of-record, those the user's other WICs registered too; over WIC ``number``'s own flow."""
+    """TR 23.701 5.2.2.3.1 (an entry is removed upon de-registration) and 5.2.2.5.2 steps 3-4 (the
+    REGISTER carries the token), with RFC 3261 10.2.2: ``Contact: *`` with ``Expires: 0`` removes
+    every binding of the address-of-record, those the user's other WICs registered too; sent over WIC
+    ``number``'s own flow. What went out is checked first: the wildcard, and the token or none."""
     wic = world.wic_number(user, int(number))
     world.deregister_every_contact(wic, user, with_token=token == "its token")
+    sent = world.wics[wic].sent_requests("REGISTER")[-1]
+    assert b"\r\nContact: *\r\n" in sent, f"WIC {wic} was to send Contact: *"
+    carries = b"\r\nAuthorization: Bearer " in sent or b"application/jwt" in sent
+    assert carries == (token == "its token"), f"WIC {wic} was to send {token}"
 
 
 @given(parsers.re(rf"{WIC} has de-registered"))

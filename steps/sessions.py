@@ -518,6 +518,8 @@ def ims_user_receives(world: World, status: str) -> None:
 
 @given(parsers.re(rf"{WIC} writes P-Asserted-Identity {IDENTITY} into its answers"))
 def wic_claims_in_answers(world: World, wic: str, identity: str) -> None:
+    """A page that claims an identity in its answers to a terminating INVITE (its 180 and 200): the
+    premise of TP_WIMPU_TERM_017 (5.2.2.5.4 step 5, 5.2.2.3.2)."""
     world.write_into_answers(wic, "P-Asserted-Identity", f"<{identity}>")
 
 

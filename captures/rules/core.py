@@ -430,3 +430,15 @@ def _granted(asked: Hop) -> int | None:
 
 
 _JWT = re.compile(rb"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def _identities_in_response(hop: Hop, header: str) -> list[str]:
+    """The URIs of the name-addr list ``header`` of the hop's response; a value that does not parse
+    is kept as written (it names nothing the rules can compare)."""
+    response = hop.response
+    if response is None:
+        return []
+    try:
+        return [a.uri for a in response.addresses(header)]
+    except SipError:
+        return response.get_all(header)

@@ -108,22 +108,6 @@ def _asserted(hop: Hop) -> list[str]:
     return _uris(hop, "P-Asserted-Identity") or []
 
 
-def _tel(uri: str) -> bool:
-    return uri.lower().startswith("tel:")
-
-
-def _asserted_in_response(hop: Hop) -> list[str]:
-    """The P-Asserted-Identity URIs of the hop's response; a value that does not parse is kept as
-    written (it asserts nothing the rules can compare, and is not the called identity)."""
-    response = hop.response
-    if response is None:
-        return []
-    try:
-        return [a.uri for a in response.addresses("P-Asserted-Identity")]
-    except SipError:
-        return response.get_all("P-Asserted-Identity")
-
-
 def _w6_impu(flow: Flow, ctx: Context, origination: _Origination) -> str | None:
     """The IMPU the W6 read of step 2 returned (or one learned from the capture)."""
     if origination.sent is not None and origination.forwarded is not None:

@@ -26,6 +26,7 @@ from .core import (
     _caused,
     _domain,
     _final,
+    _identities_in_response,
     _json,
     _naming,
     _query,
@@ -39,7 +40,7 @@ from .core import (
     _unretrieved,
     rule,
 )
-from .origination import _asserted_in_response, _tel, _uris
+from .origination import _uris
 
 # ----- 5.2.2.5.4 termination ----------------------------------------------------------------------
 
@@ -268,46 +269,63 @@ def termination_names_the_registered_identity(flow: Flow, ctx: Context) -> list[
 
 @rule(
     "TERM_RESPONSE_ASSERTED",
-    "TR 23.701 5.2.2.5.4 step 5; 5.2.2.3.2",
+    "TR 23.701 5.2.2.3.2; 5.2.2.5.4 step 5",
     "a WIC's answer enters the core asserting no identity the WIC wrote",
 )
-def termination_answer_asserts_only_the_called(flow: Flow, ctx: Context) -> list[Finding]:
-    """5.2.2.5.4 step 5: the eP-CSCF delivers the session to the WIC, a client outside the IMS
-    trust domain (the WIC authorisation, 5.2.2.3.2, authorises it for its registered identity
-    only); standard IMS termination (TS 24.229 5.2.6.4; RFC 3325 9.1) has the P-CSCF remove or
-    replace a P-Asserted-Identity it receives from outside the trust domain. So each 1xx/2xx of a
-    terminating INVITE the eP-CSCF sends to the S-CSCF asserts, if anything, the called identity
-    (the IMPU the S-CSCF asked for, or its external identity): any other SIP identity asserted, or a
-    tel URI the WIC wrote into its own response, is ``fail``. None at all passes: the text asks the
-    eP-CSCF for no assertion here.
-    Inconclusive when the eP-CSCF delivered the INVITE but no 1xx/2xx of it reached the S-CSCF."""
+def termination_answer_keeps_the_wics_claim_out(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.3.2: "The eP-CSCF is a standard eP-CSCF", and the WIC to which it delivers the session
+    (5.2.2.5.4 step 5) is outside the IMS trust domain, authorised at registration for the identity it
+    registered only. A standard P-CSCF (TS 24.229 5.2.6.4; RFC 3325 9.1: an assertion received from
+    outside the trust domain is removed or replaced) does not let an identity the WIC wrote itself
+    into its answer (P-Asserted-Identity or P-Preferred-Identity) go into the core as asserted. So in
+    each 1xx/2xx of a terminating INVITE that the eP-CSCF sends to the S-CSCF, an asserted identity
+    that the WIC wrote into its own 1xx/2xx and that is not the called identity (the IMPU the S-CSCF
+    asked for, or its alias) is ``fail``. What the eP-CSCF asserts otherwise, if anything, the text
+    does not say: ``pass``. Inconclusive when an asserted identity is not the called one and the
+    WIC's answers are not in the capture (whether the WIC wrote it cannot be told), or when a WIC's
+    1xx/2xx is on its leg and none reached the S-CSCF."""
     say = _Say("TERM_RESPONSE_ASSERTED", flow)
     found = []
     for at in _at_ep_cscf(flow, ctx):
-        if not at.branches:
-            continue
+        answers = [
+            h
+            for branch in at.branches
+            for h in _responses(flow, branch)
+            if h.response is not None and 100 < h.response.status < 300
+        ]
         relayed = [h for h in _responses(flow, at.arrived) if h.response and 100 < h.response.status < 300]
         if not relayed:
-            what = "a provisional or 2xx response of the WIC"
-            found.append(say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF), at.arrived))
+            if answers:
+                what = "the WIC's provisional or 2xx response, relayed"
+                found.append(say("inconclusive", _absent(ctx, what, Role.P_CSCF, Role.S_CSCF), answers[0]))
             continue
-        answers = [h for branch in at.branches for h in _responses(flow, branch)]
-        written = {a.lower() for h in answers for a in _asserted_in_response(h)}
-        called = ", ".join(sorted(at.called))
+        written = {
+            _claim_key(value)
+            for h in answers
+            for header in ("P-Asserted-Identity", "P-Preferred-Identity")
+            for value in _identities_in_response(h, header)
+        }
         for hop in relayed:
-            asserted = _asserted_in_response(hop)
-            # a tel URI may be the called user's own (RFC 3325 9.1: one per scheme), unless the WIC wrote it
-            other = [
-                a for a in asserted if (a.lower() in written if _tel(a) else identity_key(a) not in at.called)
-            ]
+            asserted = _identities_in_response(hop, "P-Asserted-Identity")
+            other = [a for a in asserted if _claim_key(a) not in at.called]
             status = hop.response.status if hop.response else 0
-            if other:
-                detail = f"the {status} asserts {', '.join(other)}, not the called {called}"
+            claimed = [a for a in other if _claim_key(a) in written]
+            if claimed:
+                detail = f"the {status} asserts {', '.join(claimed)}, which the WIC wrote into its answer"
                 found.append(say("fail", detail, hop))
+            elif other and not answers:
+                what = f"the {status} asserts {', '.join(other)}; the WIC's own answer is not in the capture"
+                found.append(say("inconclusive", what, hop))
             else:
-                what = asserted[0] if asserted else "nothing"
-                found.append(say("pass", f"the {status} asserts {what}", hop))
+                what = ", ".join(asserted) if asserted else "nothing"
+                found.append(say("pass", f"the {status} asserts {what}, nothing the WIC wrote", hop))
     return say.summary(found)
+
+
+def _claim_key(uri: str) -> str:
+    """An asserted or claimed identity, compared as :func:`identity_key` compares a SIP URI (a tel
+    URI, or one that does not parse, by its lower-case text)."""
+    return identity_key(uri) or uri.strip().lower()
 
 
 @rule("TERM_W6_CONTACTS", "TR 23.701 5.2.2.5.4 step 4", "the eP-CSCF reads the contacts over W6")

@@ -148,8 +148,8 @@ class Wic:
         self.answer_when: Callable[[], bool] | None = None
         "What an INVITE waits for before it is answered (at most :attr:`timeout`), None: nothing."
         self.answer_headers: tuple[tuple[str, str], ...] = ()
-        """Header fields the WIC writes into each provisional and final response to an incoming INVITE
-        (a page that claims an identity in its answers); none by default."""
+        """Header fields the WIC writes into each provisional response and 2xx to an incoming INVITE (a
+        page that claims an identity in its answers); none by default. Its refusals get none."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.incoming: list[Request] = []
         "Requests received from the eP-CSCF (INVITE, CANCEL, ACK, BYE ...)."

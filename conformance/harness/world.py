@@ -610,7 +610,8 @@ class World:
 
     def deregister_every_contact(self, wic_name: str, user: str, *, with_token: bool) -> Response:
         """WIC ``wic_name`` sends ``Contact: *`` with ``Expires: 0`` for ``user``'s identity (RFC 3261
-        10.2.2: every binding of the address-of-record), with ``user``'s token or none."""
+        10.2.2: every binding of the address-of-record; TR 23.701 5.2.2.3.1, the entry removed upon
+        de-registration), with ``user``'s token (5.2.2.5.2 steps 3-4) or none."""
         login = self.logins[user]
         wic = self.wics[wic_name]
         request = wic.register_request(

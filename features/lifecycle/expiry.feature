@@ -152,6 +152,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
       Given <user> has logged in at the WWSF and received a security token
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
       And WIC "W" has registered for 600 seconds with the identity and the token of <user>
+      And the eP-CSCF granted WIC "W" more than 300 seconds, and its minimum registration interval is at most 120 seconds
       And 100 seconds have passed
       And WIC "W" has registered for 120 seconds with the identity and the token of <user>
       When 200 seconds pass

@@ -53,6 +53,7 @@ Feature: 5.2.2.2 Re-allocation of a wIMPU block when its eP-CSCF fails
       And eP-CSCF "ep-cscf1" has failed and block "sip:wrtc-!.*!@block1.ims.example.net" has been re-allocated to eP-CSCF "ep-cscf2"
       When the remote party calls alice
       Then the remote party receives exactly one final response, not a 2xx
+      And WIC "A1" receives no INVITE
       And the wIMPU Registrar holds no registration for alice, as the solution profile chooses (PROFILE_LIFE_TAKEOVER_CLEANUP)
 
   Rule: A WIC is registered only within its block's registration, also at the eP-CSCF its block was taken from

@@ -411,11 +411,14 @@ class Wire:
         to_wic: Sequence[tuple[str, str]] = (),
         from_remote: Sequence[tuple[str, str]] = (),
         called_party: str | None = "",
+        wic_answer: Sequence[tuple[str, str]] = (),
+        relayed_answer: Sequence[tuple[str, str]] = (),
     ) -> None:
         """5.2.2.5.4 steps 1-5: I-CSCF (W7), S-CSCF, eP-CSCF (W6), forking to the WICs, each INVITE
         to a WIC with ``called_party`` in P-Called-Party-ID (default: the called identity, as the
         profile chooses; None: no such header); ``w6_status``: the registrar's answer to the W6
-        read (None: unanswered, a hung registrar)."""
+        read (None: unanswered, a hung registrar); ``wic_answer``: header fields each WIC writes into
+        its 180 and 200, ``relayed_answer``: those of the 200 the eP-CSCF sends to the S-CSCF."""
         impu = impu or called
         option_b = impu != called
         iwf, pcscf, client = (IWF2, PCSCF2, EP2_HTTP) if option_b else (IWF1, PCSCF1, EP1_HTTP)
@@ -469,7 +472,7 @@ class Wire:
             )
             branches.append(branch)
         for branch in branches:
-            self.response(branch, 180)
+            self.response(branch, 180, headers=wic_answer)
         if not branches:
             if reached is not None:  # the eP-CSCF delivered to no WIC: it refuses the session
                 refusal = 480 if w6_status in (200, 404) else 503
@@ -478,7 +481,7 @@ class Wire:
                 self.response(invite, refusal if refusal != 503 else 500)
             return
         win = branches[min(winner, len(branches) - 1)]
-        self.response(win, 200)
+        self.response(win, 200, headers=wic_answer)
         for branch in branches:
             if branch is win or not cancel:
                 continue
@@ -498,7 +501,7 @@ class Wire:
             )
             self.response(cancelled, 200)
             self.response(branch, 487)
-        self.response(at_pcscf, 200)
+        self.response(at_pcscf, 200, headers=relayed_answer)
         self.response(at_scscf, 200)
         self.response(invite, 200)
 

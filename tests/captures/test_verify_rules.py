@@ -1162,6 +1162,36 @@ class TestTermination:
         chosen_otherwise = {"PICS_PROFILE_TERM_PCPID": "no"}
         assert [f.verdict for f in findings(w, "TERM_CALLED_PARTY", pics=chosen_otherwise)] == ["pass"]
 
+    MALLORY = "sip:wrtc-mallory@block1.ims.example.net"
+
+    @pytest.mark.parametrize(
+        ("relayed", "verdict"),
+        [
+            ((), "pass"),  # no assertion: the text asks for none
+            ((("P-Asserted-Identity", f"<{ALICE}>"),), "pass"),  # the called identity
+            ((("P-Asserted-Identity", "<sip:wrtc-bo@block1.ims.example.net>"),), "pass"),  # not the WIC's
+            ((("P-Asserted-Identity", f"<{MALLORY}>"),), "fail"),  # the WIC's claim, relayed
+            ((("P-Asserted-Identity", "<tel:+15550100>"),), "fail"),  # a tel URI the WIC wrote
+        ],
+    )
+    def test_an_identity_the_wic_wrote_into_its_answer_is_never_asserted_into_the_core(
+        self, relayed: tuple[tuple[str, str], ...], verdict: str
+    ) -> None:
+        """TERM_RESPONSE_ASSERTED (5.2.2.3.2, 5.2.2.5.4 step 5; RFC 3325 9.1): the WIC wrote a
+        P-Asserted-Identity and a P-Preferred-Identity into its 180 and 200; the eP-CSCF's 200 to the
+        S-CSCF fails only if it asserts one of them (and it is not the called identity)."""
+        w = Wire()
+        claims = [("P-Asserted-Identity", f"<{self.MALLORY}>"), ("P-Preferred-Identity", "<tel:+15550100>")]
+        w.termination(contacts=(WIC1,), wic_answer=claims, relayed_answer=relayed)
+        finding = only(w, "TERM_RESPONSE_ASSERTED")
+        assert finding.verdict == verdict, finding.detail
+        assert finding.leg.endswith("-> s-cscf")
+
+    def test_a_wic_that_wrote_nothing_leaves_any_assertion_to_the_epcscf(self) -> None:
+        w = Wire()
+        w.termination(contacts=(WIC1,), relayed_answer=[("P-Asserted-Identity", f"<{self.MALLORY}>")])
+        assert verdicts(w, "TERM_RESPONSE_ASSERTED") == ["pass"]
+
     def test_without_the_wics_registration_the_called_party_is_inconclusive(self) -> None:
         w = Wire()
         w.termination()

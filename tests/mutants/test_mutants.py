@@ -160,7 +160,9 @@ GUARDS: dict[str, str] = {
     "provisional_assertion_relayed": "TP_WIMPU_TERM_017",
     # and a token-less Contact: * on an authorised WebSocket removed every WIC's contacts (IWF)
     "deregistration_by_expires_header": "TP_WIMPU_SEC_015",
+    # Contact: * with the token, which no scenario sent before (P-CSCF)
     "wildcard_removes_own_flow_only": "TP_WIMPU_REG_014",
+    # a take-over left the failed eP-CSCF's contacts in the registrar (a profile choice)
     "takeover_cleans_its_allocations_only": "TP_WIMPU_LIFE_013",
     # requests outside any session (MESSAGE, RFC 3428)
     "message_sent_as_written": "TP_WIMPU_ORIG_011",
