@@ -57,6 +57,7 @@ DECLARED_HERE = (
     "the_block_of_a_failed_epcscf_is_reallocated",
     "the_option_b_block_of_a_failed_epcscf_is_reallocated",
     "registering_at_the_epcscf_its_block_was_reallocated_from",  # TP_WIMPU_LIFE_010
+    "after_a_takeover_a_session_to_a_user",  # TP_WIMPU_LIFE_013
     # block_registration_options.feature: the blocks provisioned for the other block registration options
     "an_option_b_block_provisioned_for_option_1",
     "an_option_a_block_provisioned_for_option_2",
@@ -85,6 +86,7 @@ failed; any other difference from the in-process verdict fails the test."""
         "TP_WIMPU_LIFE_003",  # the PIXIT's fail command kills ep-cscf1 for good
         "TP_WIMPU_BLK_007",  # its restart command kills ep-cscf1, and its supervisor starts it again
         "TP_WIMPU_LIFE_010",  # fail, then its start_again command has the supervisor start it again
+        "TP_WIMPU_LIFE_013",  # the same, and a call to the WIC the failed ep-cscf1 served
     ],
 )
 def test_a_fault_injection_scenario_passes_out_of_process(
