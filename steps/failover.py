@@ -8,6 +8,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
+from conformance.harness.errors import HarnessError
 from conformance.harness.loop import BackgroundLoop
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.sut import Unobservable
@@ -51,7 +52,8 @@ def block_registered_again(world: World, ep_cscf: str, wimpu: str) -> None:
     """5.2.2.5.1 option 1: the eP-CSCF "autonomously registers each block upon initialization",
     and a restart is one: on the wire, a 200 OK to its REGISTER of the block after the restart
     (within the harness's event wait: an event that must come, not a measure of speed)."""
-    assert world.restarted_at is not None, "no eP-CSCF was restarted in this scenario"
+    if world.restarted_at is None:
+        raise HarnessError("no eP-CSCF was restarted in this scenario")
     found = world.block_registered_since(wimpu, ep_cscf, world.restarted_at, expect.EVENT_WAIT)
     assert found, f"eP-CSCF {ep_cscf} did not register block {wimpu} again after its restart"
 
@@ -81,7 +83,8 @@ def reallocated_in_time(
     figure, ``[timing] failover_within`` of its PIXIT, checked as a profile choice."""
     within = failover_within(request)
     took = world.failover_took
-    assert took is not None, "the re-allocation was not observed (the step before it did not run)"
+    if took is None:
+        raise HarnessError("the re-allocation was not observed (the step before it did not run)")
     profile.check(choice, lambda: expect.within(took, within, "the re-allocation of the block"))
 
 
@@ -137,7 +140,8 @@ def registered_within_block_or_not_at_all(world: World, wic: str) -> None:
             f"WIC {wic} got {response.status}, yet the wIMPU Registrar holds its contact {contact}"
         )
         return
-    assert world.started_again_at is not None, "no eP-CSCF was started again in this scenario"
+    if world.started_again_at is None:
+        raise HarnessError("no eP-CSCF was started again in this scenario")
     findings = world.verify_capture(["REG_AT_BLOCK_HOLDER"], world.started_again_at)
     if not findings:
         raise Unobservable(f"the {response.status} to WIC {wic}'s REGISTER could not be judged on the wire")
@@ -152,7 +156,8 @@ def not_registered_again_since_started(
     the eP-CSCF it was re-allocated to; the eP-CSCF started again does not register it a second time.
     An absence, watched for the PIXIT's failover time (how long an eP-CSCF takes to register a block
     it serves), from when it was started again."""
-    assert world.started_again_at is not None, "no eP-CSCF was started again in this scenario"
+    if world.started_again_at is None:
+        raise HarnessError("no eP-CSCF was started again in this scenario")
     again = world.block_registered_since(wimpu, ep_cscf, world.started_again_at, failover_within(request))
     assert not again, (
         f"eP-CSCF {ep_cscf} registered block {wimpu} again after it was started again (frame "

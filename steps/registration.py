@@ -11,6 +11,7 @@ from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
 from conformance.harness.dialects import by_client
+from conformance.harness.errors import HarnessError, premise
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.sut import Unobservable
 from conformance.harness.world import World
@@ -64,7 +65,8 @@ def login_as_nobody(world: World) -> None:
 @then("the WWSF refuses the log-in")
 def login_refused(world: World) -> None:
     answer = world.outcome.login
-    assert answer is not None, "no log-in was tried"
+    if answer is None:
+        raise HarnessError("no log-in was tried")
     expect.login_refused(answer.status)
 
 
@@ -261,7 +263,7 @@ def wics_register_at_once(world: World, user: str, count: int) -> None:
 @then(parsers.re(rf"the eP-CSCF answers 200 to each of those WICs of {USER}"))
 def answers_every_wic(world: World, user: str) -> None:
     """5.2.2.5.2 step 7 for each WIC that registered at the same moment: its REGISTER's final response."""
-    assert world.registrations_at_once, "no WICs registered at the same moment in this scenario"
+    premise(world.registrations_at_once, "no WICs registered at the same moment in this scenario")
     expect.all_status(world.registrations_at_once, 200, f"the REGISTERs of the WICs of {user}")
 
 
@@ -383,9 +385,9 @@ def numbered_wic_deregisters_every_contact(world: World, number: str, user: str,
     wic = world.wic_number(user, int(number))
     world.deregister_every_contact(wic, user, with_token=token == "its token")
     sent = world.wics[wic].sent_requests("REGISTER")[-1]
-    assert b"\r\nContact: *\r\n" in sent, f"WIC {wic} was to send Contact: *"
+    premise(b"\r\nContact: *\r\n" in sent, f"WIC {wic} was to send Contact: *")
     carries = b"\r\nAuthorization: Bearer " in sent or b"application/jwt" in sent
-    assert carries == (token == "its token"), f"WIC {wic} was to send {token}"
+    premise(carries == (token == "its token"), f"WIC {wic} was to send {token}")
 
 
 @given(parsers.re(rf"{WIC} has de-registered"))
@@ -454,8 +456,9 @@ def deregistration_without_token_accepted(
     token over the WebSocket a valid token authorised is the solution profile's ("De-registration
     without a token"). That the WIC sent none is the harness's premise, checked first."""
     sent = world.wics[wic].sent_requests("REGISTER")[-1]
-    assert b"\r\nAuthorization:" not in sent and b"application/jwt" not in sent, (
-        f"WIC {wic} was to de-register without a token, and sent one"
+    premise(
+        b"\r\nAuthorization:" not in sent and b"application/jwt" not in sent,
+        f"WIC {wic} was to de-register without a token, and sent one",
     )
     profile.check(choice, lambda: expect.status(world.outcome.response, 200))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
+from conformance.harness.errors import HarnessError, premise
 from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.wic import FAILURES
@@ -242,7 +243,7 @@ def every_wic_gets_options(world: World, user: str) -> None:
     called IMPU"): an out-of-dialog request for the IMPU reaches each of its contacts, OPTIONS as a
     MESSAGE or an INVITE (RFC 3261 11: a proxy forwards an OPTIONS as it would an INVITE)."""
     wics = world.wics_of(user)
-    assert wics, f"{user} has no WIC in this scenario"
+    premise(wics, f"{user} has no WIC in this scenario")
     for name in wics:
         expect.single(world.received_by_wic(name, "OPTIONS"), f"OPTIONS at WIC {name}")
 
@@ -276,7 +277,7 @@ def remote_message_rejected(world: World) -> None:
 def every_wic_gets_message(world: World, user: str) -> None:
     """5.2.2.5.4 step 5 with 5.2.2.3.2 (forking): every contact of the called IMPU gets it."""
     wics = world.wics_of(user)
-    assert wics, f"{user} has no WIC in this scenario"
+    premise(wics, f"{user} has no WIC in this scenario")
     for name in wics:
         message = expect.single(world.received_by_wic(name, "MESSAGE"), f"MESSAGE at WIC {name}")
         expect.body_text(message, MESSAGE_TEXT, f"the MESSAGE at WIC {name}")
@@ -390,11 +391,13 @@ def claimed_identity_never_asserted(world: World, profile: ProfileChecks, identi
     nothing may reach the remote party. The claim must be no identity the calling WIC registered
     (its user's, or the IMPU the eP-CSCF allocated it): asserting that one would be right, and the
     step would prove nothing."""
-    assert world.session is not None, "no session was attempted"
+    if world.session is None:
+        raise HarnessError("no session was attempted")
     user = world.wic_users[world.session.caller]
     registered = {world.identity_of(user), world.allocated.get(user, world.identity_of(user))}
-    assert canonical_identity(identity) not in {canonical_identity(i) for i in registered}, (
-        f"the scenario claims {identity!r}, which WIC {world.session.caller!r} registered: pick another"
+    premise(
+        canonical_identity(identity) not in {canonical_identity(i) for i in registered},
+        f"the scenario claims {identity!r}, which WIC {world.session.caller!r} registered: pick another",
     )
     world.settle()
     if world.captured_requests("INVITE", "ep-cscf", "s-cscf"):
@@ -529,17 +532,19 @@ def answer_claim_never_asserted(world: World, profile: ProfileChecks, identity: 
     P-Asserted-Identity the called WIC wrote into its answer does not enter the IMS core, judged by
     TERM_RESPONSE_ASSERTED on the eP-CSCF -> S-CSCF leg. The claim must be no identity the called
     user registered (asserting that one would be right, and the step would prove nothing)."""
-    assert world.session is not None, "no session was attempted"
+    if world.session is None:
+        raise HarnessError("no session was attempted")
     called = canonical_identity(world.session.called)
     users = [u for u, i in world.identities.items() if canonical_identity(i) == called]
     registered = {called} | {canonical_identity(world.allocated[u]) for u in users if u in world.allocated}
-    assert canonical_identity(identity) not in registered, (
-        f"the scenario claims {identity!r}, which the called user registered: pick another"
+    premise(
+        canonical_identity(identity) not in registered,
+        f"the scenario claims {identity!r}, which the called user registered: pick another",
     )
     claim = f"P-Asserted-Identity: <{identity}>".encode()
     answers = [raw for wic in world.wics.values() for raw in wic.sent if raw.startswith(b"SIP/2.0 ")]
     written = [raw for raw in answers if claim in raw]
-    assert written, f"no WIC wrote {identity!r} into an answer: the step would prove nothing"
+    premise(written, f"no WIC wrote {identity!r} into an answer: the step would prove nothing")
     world.settle()
     judged_by(world, profile, ["TERM_RESPONSE_ASSERTED"])
 

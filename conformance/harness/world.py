@@ -57,6 +57,7 @@ from reference.transport.sip_node import RequestHandler, SipNode
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
 from .dialects import HARNESS, Dialect
+from .errors import HarnessError, premise
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .ims_identity import identity_key
 from .loop import BackgroundLoop
@@ -168,7 +169,7 @@ class World:
         if misprovisioned is not None:
             block = next((b for b in self.sut.blocks() if b.wimpu == misprovisioned), None)
             if block is None:
-                raise AssertionError(f"no block {misprovisioned} in the system under test")
+                raise HarnessError(f"no block {misprovisioned} in the system under test")
             self.sut.misprovision_hss(f"{block.name}@{self.sut.ims_domain}")
         folder = CAPTURES / self.scenario["feature"].removesuffix(".feature")
         hosts = self.sut.capture_hosts  # a stack of its own on its own address, else the nodes' ports
@@ -428,9 +429,10 @@ class World:
                 "the S-CSCF runs outside the suite's process: the suite cannot make it stop answering "
                 "a block's registrations"
             ) from None
-        assert self._scscf_restore is None, "the S-CSCF already ignores a block's registrations"
+        if self._scscf_restore is not None:
+            raise HarnessError("the S-CSCF already ignores a block's registrations")
         blocks = [b for b in self.sut.blocks() if str(b.block.wimpu) == wimpu]
-        assert blocks and blocks[0].representative, f"the PIXIT gives no distinct IMPU of block {wimpu}"
+        premise(blocks and blocks[0].representative, f"the PIXIT gives no distinct IMPU of block {wimpu}")
         registered = identity_key(blocks[0].representative)
 
         async def on_request(
@@ -927,7 +929,8 @@ class World:
     def options_to(self, user: str) -> Response:
         """5.2.2.5.4 step 1 for a request outside any session: the remote party queries ``user``'s
         capabilities in an OPTIONS at the I-CSCF."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
         request = remote.options_request(identity)
         return self._attempt(
@@ -937,7 +940,8 @@ class World:
     def message_to(self, user: str) -> Response:
         """5.2.2.5.4 step 1 for a request outside any session: the remote party sends a MESSAGE
         with :data:`MESSAGE_TEXT` to ``user`` at the I-CSCF."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
         return self._attempt(
             "the remote party", identity, lambda: self.loop.run(remote.message(identity, via, MESSAGE_TEXT))
@@ -983,12 +987,14 @@ class World:
 
     def remote_rings_until_cancelled(self) -> None:
         """The remote party answers the next INVITEs with 180 only and ends them on a CANCEL."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         self.remote.answer = None
 
     def cancels_at_remote(self) -> list[tuple[str, str | None]]:
         """(Call-ID, Reason) of each ringing INVITE of the remote party a CANCEL ended."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         return list(self.remote.cancelled)
 
     def send_in_session_of(self, sender: str, owner: str, method: str) -> Response:
@@ -1026,12 +1032,14 @@ class World:
     def requests_at_remote(self, method: str) -> list[Request]:
         """The ``method`` requests the remote party received since the last session attempt
         began (the whole scenario when there was none)."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         return [r for r in self.remote.received[self._remote_seen :] if r.method == method]
 
     def call(self, identity: str) -> Response:
         """5.2.2.5.4 step 1: the remote party places a session to ``identity`` at the I-CSCF."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
@@ -1039,7 +1047,8 @@ class World:
         """The remote party sends ``method`` in the session it set up last (5.2.2.5.4 step 5, a
         request of the core towards the WIC in its dialog). The answer is the session's status and
         the outcome; None when none came within :data:`EVENT_WAIT`."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote = self.remote
         called = self.session.called if self.session is not None else ""
         started, wall = time.monotonic(), time.time()
@@ -1058,7 +1067,8 @@ class World:
         routes it on to the eP-CSCF (step 3). Returns the caller's final response, None when none
         came within ``within`` seconds. What ``meanwhile`` raised (the harness could not do it)
         is raised once the call is over; the INVITE goes on regardless."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         node = self.sut.scscf_node()
         identity = self.identity_of(user)
         called = identity_key(identity)
@@ -1124,7 +1134,8 @@ class World:
 
     def _all_ring(self, user: str) -> Callable[[], bool]:
         """Every WIC of ``user`` has sent its 180, and the remote party has a 180 for its last call."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, wics = self.remote, list(self.wics_of(user).values())
 
         def all_ring() -> bool:
@@ -1138,7 +1149,8 @@ class World:
         once every WIC of the user rings (each sent its 180 and the remote party has a 180),
         CANCELs the call with :data:`CALLER_REASON`. The INVITE's final response is the
         session's status; returns (the CANCEL's final response, the INVITE's)."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
@@ -1195,7 +1207,8 @@ class World:
         (:meth:`past_timer_c`) and the remote party waits for its INVITE's final response, the
         session's status (None if none came within :data:`EVENT_WAIT` s)."""
         self.past_timer_c()  # inconclusive before the call, not while it rings
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         remote, via, identity = self.remote, self.sut.icscf, self.identity_of(user)
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
@@ -1227,14 +1240,16 @@ class World:
 
     def finals_at_remote(self) -> list[tuple[float, Response]]:
         """(time.monotonic() of arrival, response) of each final response to the last call."""
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         return self.remote.final_responses_to_last_call()
 
     def settle(self) -> None:
         """Wait until the last session attempt is :data:`SETTLE` seconds old (late messages).
 
         A sleep on purpose: what follows checks that nothing (more) arrived in that window."""
-        assert self.session is not None, "no session was attempted"
+        if self.session is None:
+            raise HarnessError("no session was attempted")
         remaining = self.session.started + SETTLE - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
@@ -1257,14 +1272,16 @@ class World:
         return self.eventually(lambda: [r for r in wic.incoming if r.method == method], at_least)
 
     def invites_at_remote(self) -> list[Request]:
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         return self.remote.invites()
 
     def invites_at_ims_user(self, identity: str) -> list[Request]:
         return self.ims_users[identity].invites()
 
     def final_responses_at_remote(self, status: int) -> list[Response]:
-        assert self.remote is not None, "no remote party in this scenario"
+        if self.remote is None:
+            raise HarnessError("no remote party in this scenario")
         return self.remote.responses_to_last_call(status)
 
     # ----- observation ---------------------------------------------------------------
@@ -1314,7 +1331,8 @@ class World:
         this scenario's capture that the last session attempt started: the verifier ``verify``
         builds from the topology this capture will carry (:meth:`_topology`), fed the messages and
         the decoding problems in the same order, so the step and the offline verdict agree."""
-        assert self.session is not None, "no session was attempted"
+        if self.session is None:
+            raise HarnessError("no session was attempted")
         return self.verify_capture(rules, self.session.wall_started)
 
     def verify_capture(self, rules: list[str], since: float = 0.0) -> list[Any]:

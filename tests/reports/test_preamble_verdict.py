@@ -1,4 +1,5 @@
-"""A failure in a scenario's preamble (its leading Given steps) is INCONCLUSIVE for its test purpose.
+"""A failure in a scenario's preamble (its leading Given steps) is INCONCLUSIVE for its test purpose;
+a failure the test system's own defect caused (a ``HarnessError``) is ERROR wherever it happened.
 
 ETSI practice (a TTCN-3 preamble failure sets inconc): the behaviour under test was never exercised.
 Found on the Kamailio eP-CSCF (docs/validation.md, harness assumption 3): SEC_009-011 set up a session
@@ -12,6 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from conformance.harness.errors import HarnessError, premise
 from reports.results import PREAMBLE_PREFIX, Verdict, load_run, preamble_length
 
 STEPS = [
@@ -28,17 +32,18 @@ def _statuses(failed: int) -> list[str]:
     return ["passed"] * failed + ["failed"] * (len(STEPS) - failed)  # pytest-bdd: failed from there on
 
 
-def _element(name: str, failed: int) -> dict[str, object]:
+def _element(name: str, failed: int, failure: str = FAILURE) -> dict[str, object]:
     steps = []
+    trace = f"Traceback (most recent call last):\n  File \"steps/x.py\", line 1\n{failure}"
     for (keyword, text), status in zip(STEPS, _statuses(failed), strict=True):
-        result = {"status": status, **({"error_message": FAILURE} if status == "failed" else {})}
+        result = {"status": status, **({"error_message": trace} if status == "failed" else {})}
         steps.append({"keyword": keyword, "name": text, "result": result})
     return {"id": name, "name": name, "tags": [], "steps": steps}
 
 
-def _write(tmp_path: Path, *, junit: bool) -> None:
+def _write(tmp_path: Path, *, junit: bool, failure: str = FAILURE) -> None:
     cases = {"in_given": 0, "in_and_after_given": 1, "in_then": 3, "in_and_after_then": 4}
-    elements = [_element(name, failed) for name, failed in cases.items()]
+    elements = [_element(name, failed, failure) for name, failed in cases.items()]
     cucumber = [{"uri": "security/s.feature", "name": "S", "elements": elements}]
     (tmp_path / "cucumber.json").write_text(json.dumps(cucumber), encoding="utf-8")
     if not junit:
@@ -50,7 +55,7 @@ def _write(tmp_path: Path, *, junit: bool) -> None:
         body = "".join(f'<property name="{n}" value="{v}"/>' for n, v in props)
         xml.append(
             f'<testcase classname="steps.t" name="{name}" time="1"><properties>{body}</properties>'
-            f'<failure message="{FAILURE}">E</failure></testcase>'
+            f'<failure message="{failure}">E</failure></testcase>'
         )
     (tmp_path / "junit.xml").write_text(f"<testsuites><testsuite>{''.join(xml)}</testsuite></testsuites>")
 
@@ -78,3 +83,27 @@ def test_a_failure_in_the_preamble_is_inconclusive_and_one_after_it_a_fail(tmp_p
         assert reason == f"{PREAMBLE_PREFIX}And alice has originated a session: {FAILURE}", junit
         steps = next(r.steps for r in results if r.test == "in_and_after_given")
         assert [s.status for s in steps] == ["passed", "failed", "not run", "not run", "not run"]
+
+
+def test_a_harness_error_is_error_wherever_it_failed_and_its_reason_is_its_own(tmp_path: Path) -> None:
+    """A premise the harness did not bring about (its WIC did not send what the step told it to) is
+    the test system's defect: ERROR, in the preamble or after it, never a FAIL of the SUT."""
+    with pytest.raises(HarnessError) as raised:
+        premise(False, "WIC 1 was to send Contact: *")
+    failure = raised.exconly(tryshort=True)  # what pytest writes as the JUnit failure message
+    assert failure.endswith("HarnessError: harness error: WIC 1 was to send Contact: *")
+    for junit in (True, False):
+        folder = tmp_path / ("junit" if junit else "cucumber")
+        folder.mkdir()
+        _write(folder, junit=junit, failure=failure)
+        results, _ = load_run(folder)
+        assert {r.verdict for r in results} == {Verdict.ERROR}, junit
+        assert {r.reason for r in results} == {"harness error: WIC 1 was to send Contact: *"}, junit
+
+
+def test_a_message_that_only_mentions_a_harness_error_is_still_a_fail(tmp_path: Path) -> None:
+    """Only a HarnessError's own message makes the ERROR: an assertion quoting the words is a FAIL."""
+    failure = "AssertionError: expected 403, got 200 with reason 'harness error: x'"
+    _write(tmp_path, junit=True, failure=failure)
+    results, _ = load_run(tmp_path)
+    assert {r.test: r.verdict for r in results}["in_then"] is Verdict.FAIL
