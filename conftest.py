@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY, HarnessError
 from conformance.harness.profile import ProfileChecks
 from conformance.harness.sut import PICS_ANSWERS_KEY, PIXIT_KEY, Unobservable
 from conformance.harness.world import World
@@ -217,12 +218,18 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     (:class:`~conformance.harness.profile.ProfileChecks`) becomes a skip whose reason starts with
     ``profile deviation:``; the reports count it as PROFILE DEVIATION, apart from FAIL. A scenario
     that failed keeps its failure, its deviations listed in its report section and properties.
+
+    A :class:`~conformance.harness.errors.HarnessError` (the test system did not bring about what the
+    scenario rests on) fails the test and is recorded as its ``harness.error`` property: the reports
+    give the scenario ERROR, not FAIL.
     """
     try:
         result = yield
     except Unobservable as exc:
         pytest.skip(f"inconclusive: {exc}")
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, HarnessError):
+            item.user_properties.append((HARNESS_ERROR_PROPERTY, str(exc)))
         checks = item.stash.get(PROFILE_KEY, None)
         if checks is not None and checks.deviations:
             item.add_report_section("call", "profile deviations", "\n".join(map(str, checks.deviations)))

@@ -45,6 +45,7 @@ from typing import Any
 
 import pytest
 
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY
 from conformance.harness.profile import DEVIATION_PROPERTY
 from conformance.redact import redact, scrub_file, scrub_tree
 from reports import conformance
@@ -348,8 +349,9 @@ class ReportsPlugin:
 
 def _describe_outcome(report: pytest.TestReport) -> None:
     """Write into the scenario's cucumber description what cucumber JSON has no field for: the reason
-    of a test skipped after its steps ran (``inconclusive: ...``, ``profile deviation: ...``) and each
-    profile finding (``profile.deviation: ...``, ``profile.unchecked: ...``), read by
+    of a test skipped after its steps ran (``inconclusive: ...``, ``profile deviation: ...``), each
+    profile finding (``profile.deviation: ...``, ``profile.unchecked: ...``) and a test system error
+    (``harness.error: ...``), read by
     ``reports.results`` when there is no JUnit XML; the step that deviated is marked skipped."""
     from pytest_bdd.reporting import test_report_context_registry
 
@@ -357,7 +359,11 @@ def _describe_outcome(report: pytest.TestReport) -> None:
     if context is None:
         return
     scenario = context.scenario
-    lines = [f"{name}: {value}" for name, value in report.user_properties if name.startswith("profile.")]
+    lines = [
+        f"{name}: {value}"
+        for name, value in report.user_properties
+        if name.startswith("profile.") or name == HARNESS_ERROR_PROPERTY
+    ]
     longrepr = report.longrepr
     if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
         lines.insert(0, SKIPPED_LINE + str(longrepr[2]).removeprefix("Skipped: "))

@@ -139,9 +139,11 @@ def _summary(report: Report) -> list[str]:
         f'<th class="num">{len(report.requirements)}</th></tr></tbody></table>'
     )
     out.append(
-        '<p class="muted">ERROR is a setup or teardown problem of the test system: inconclusive, not a '
-        "failure of the SUT. NOT APPLICABLE: the PICS answers exclude the scenario. UNCOVERED: a testable "
-        "requirement no scenario checks yet. NOT RUN: its scenarios exist but were not selected. "
+        '<p class="muted">ERROR is a problem of the test system, not a failure of the SUT: a setup or '
+        "teardown error, or a premise the harness did not bring about (its reason begins <code>harness "
+        "error:</code>), a defect of the suite to report. NOT APPLICABLE: the PICS answers exclude the "
+        "scenario. UNCOVERED: a testable requirement no scenario checks yet. NOT RUN: its scenarios "
+        "exist but were not selected. "
         "PROFILE DEVIATION: every check of the text held, but the SUT did not follow a choice of this "
         "project's solution profile (<code>docs/solution-profile.md</code>): not a failure of the text, "
         "listed apart below.</p>"

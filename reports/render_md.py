@@ -79,7 +79,9 @@ def _summary(report: Report) -> list[str]:
     rows.append(["**Total**", str(len(report.scenarios)), str(len(report.requirements))])
     out = ["## 1 Summary of verdicts", ""] + _table(["Verdict", "Scenarios", "Requirements"], rows)
     out += [
-        "ERROR is a setup or teardown problem of the test system (inconclusive, not a failure of the SUT); "
+        "ERROR is a problem of the test system, not a failure of the SUT: a setup or teardown error, or a "
+        "premise the harness did not bring about (its reason begins `harness error:`), a defect of the "
+        "suite to report; "
         "NOT APPLICABLE: excluded by the PICS answers; UNCOVERED: a testable requirement no scenario checks "
         "yet; NOT RUN: its scenarios exist but were not selected. PROFILE DEVIATION: every check of the "
         "text held, but the SUT did not follow a choice of this project's solution profile "

@@ -11,9 +11,10 @@ Sources, all under the reports directory:
 * ``run.json`` (the plugin): start and end, exit status, collected and completed tests, PICS file;
 * ``.run-in-progress`` (the plugin): present while a run is going, left behind by a killed run.
 
-Verdicts (ETSI style): PASS, FAIL, ERROR (a setup or teardown error, or a
-:class:`~conformance.harness.errors.HarnessError`: the test system's own defect, not a failure of
-the SUT), INCONCLUSIVE (a failure in the preamble, any other skip, an expected failure), NOT
+Verdicts (ETSI style): PASS, FAIL, ERROR (a setup or teardown error, or a failure the conftest
+recorded as a ``harness.error`` property, a :class:`~conformance.harness.errors.HarnessError`: the
+test system's own defect, not a failure of the SUT; it wins over the preamble rule below),
+INCONCLUSIVE (a failure in the preamble, any other skip, an expected failure), NOT
 APPLICABLE (a skip whose reason starts with ``not applicable: PICS``), PROFILE DEVIATION (a skip
 whose reason starts with ``profile deviation:``: every check of the text held, a check of a
 solution-profile choice did not; ``conformance.harness.profile``). Each deviation and each profile
@@ -40,7 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from conformance.harness.errors import HARNESS_ERROR_PREFIX
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY
 from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX, UNCHECKED_PROPERTY
 from conformance.redact import redact
 
@@ -213,19 +214,16 @@ def preamble_length(keywords: list[str]) -> int:
     return count
 
 
-HARNESS_ERROR = re.compile(rf"^(?:[\w.]*HarnessError: )?(?={re.escape(HARNESS_ERROR_PREFIX)})")
-"""A failure message (JUnit) or the last line of a traceback (cucumber) of a
-:class:`~conformance.harness.errors.HarnessError`: what matches is cut off the reason."""
-
-
-def _failure_verdict(verdict: Verdict, reason: str, steps: list[StepResult]) -> tuple[Verdict, str]:
-    """INCONCLUSIVE for a FAIL whose first failed step is in the preamble (module docstring); ERROR
-    for a FAIL the test system's own defect caused (a ``HarnessError``), wherever it failed."""
+def _failure_verdict(
+    verdict: Verdict, reason: str, steps: list[StepResult], harness_error: str | None = None
+) -> tuple[Verdict, str]:
+    """ERROR for a FAIL the test system's own defect caused (``harness_error``: the message of the
+    ``HarnessError`` the conftest recorded), wherever it failed; otherwise INCONCLUSIVE for a FAIL
+    whose first failed step is in the preamble (module docstring)."""
     if verdict is not Verdict.FAIL:
         return verdict, reason
-    harness = HARNESS_ERROR.match(reason)
-    if harness is not None:
-        return Verdict.ERROR, reason[harness.end() :]
+    if harness_error:
+        return Verdict.ERROR, redact(harness_error)
     failed = next((i for i, step in enumerate(steps) if step.status == "failed"), None)
     if failed is None or failed >= preamble_length([step.keyword for step in steps]):
         return verdict, reason
@@ -340,7 +338,8 @@ def _from_cucumber(uri: str, element: dict[str, Any]) -> ScenarioResult:
     declared = [f"{step.get('keyword', '')} {step.get('name', '')}" for step in ran]
     steps = _step_statuses(verdict, declared, ran, deviations, unchecked)
     reason = redact(message.strip().splitlines()[-1]) if message.strip() else skipped
-    verdict, reason = _failure_verdict(verdict, reason, steps)
+    harness_error = next(iter(_described(element, HARNESS_ERROR_PROPERTY + ": ")), None)
+    verdict, reason = _failure_verdict(verdict, reason, steps, harness_error)
     return ScenarioResult(
         test=str(element.get("id", "")),
         feature=uri,
@@ -439,7 +438,7 @@ def load_run(
         element = elements.get((props.get("bdd.feature", ""), name))
         ran = element.get("steps", []) if element is not None else None
         step_results = _step_statuses(verdict, steps, ran, deviations, unchecked)
-        verdict, reason = _failure_verdict(verdict, reason, step_results)
+        verdict, reason = _failure_verdict(verdict, reason, step_results, props.get(HARNESS_ERROR_PROPERTY))
         results.append(
             ScenarioResult(
                 test=name,

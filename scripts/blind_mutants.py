@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
 
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY
 from conformance.harness.expect import FAULT_RUN_EVENT_WAIT
 from conformance.harness.profile import DEVIATION_PROPERTY, PREFIX
 
@@ -97,13 +98,16 @@ DEVIATION = PREFIX
 
 def read_junit(path: Path) -> tuple[list[str], int, list[str]]:
     """The scenarios (``classname::name``) that failed or errored, how many passed, and those that
-    ended in PROFILE DEVIATION (``classname::name (CHOICE)``)."""
+    ended in PROFILE DEVIATION (``classname::name (CHOICE)``). A scenario that failed on a harness
+    error (:func:`harness_errors`) is none of these: it did not catch the fault."""
     failed: list[str] = []
     deviated: list[str] = []
     passed = 0
     for case in ET.parse(path).getroot().iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
         skipped = case.find("skipped")
+        if case.find(f"properties/property[@name='{HARNESS_ERROR_PROPERTY}']") is not None:
+            continue
         if case.find("failure") is not None or case.find("error") is not None:
             failed.append(name)
         elif skipped is None:
@@ -118,6 +122,17 @@ def read_junit(path: Path) -> tuple[list[str], int, list[str]]:
             }
             deviated.append(f"{name} ({', '.join(choices)})")
     return failed, passed, deviated
+
+
+def harness_errors(path: Path) -> list[str]:
+    """The scenarios (``classname::name: message``) that ended on a ``HarnessError``: the test
+    system's defect (ERROR in the reports), never a catch of the fault."""
+    found = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        prop = case.find(f"properties/property[@name='{HARNESS_ERROR_PROPERTY}']")
+        if prop is not None:
+            found.append(f"{case.get('classname', '')}::{case.get('name', '')}: {prop.get('value', '')}")
+    return found
 
 
 def short(name: str) -> str:
@@ -176,6 +191,9 @@ def run_once(fault: str | None, timeout: float, workdir: Path, workers: int = 0)
     if not junit.exists():
         return Run(fault, [], 0, seconds, error or f"no JUnit XML (exit status {status})")
     failed, passed, deviated = read_junit(junit)
+    harness = harness_errors(junit)
+    if error is None and harness and not failed:
+        error = f"{len(harness)} harness error(s), not a catch: {harness[0][:120]}"
     if error is None and status != 0 and not failed:
         tail = (workdir / f"{label}.log").read_text(errors="replace").strip().splitlines()[-1:]
         error = f"exit status {status} without a failing scenario: {' '.join(tail)[:120]}"

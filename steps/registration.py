@@ -242,7 +242,7 @@ def user_has_registered_from_clients(world: World, user: str, count: int, client
     """WIC 1 ... ``count`` of ``user`` each write their messages as the client named in its place
     (``JsSIP 3.13, SIP.js 0.21 and a sipML5-like client``), then connect and register."""
     names = [c.strip() for c in re.split(r",| and ", clients) if c.strip()]
-    assert len(names) == count, f"{count} WICs, {len(names)} clients named: {names}"
+    premise(len(names) == count, f"{count} WICs, {len(names)} clients named: {names}")
     for number, client in enumerate(names, start=1):
         world.speak(world.wic_number(user, number), by_client(client))
     expect.all_status(world.register_wics(user, count), 200, f"the REGISTERs of the WICs of {user}")
@@ -558,7 +558,7 @@ def impu_never_reaches_wic(world: World, profile: ProfileChecks, wic: str, user:
     OPTB_IMPU_HIDDEN (no IMPU of its block, nor the one allocated to it) and PROFILE_KEY_CONFINED
     (no P-Profile-Key), the rules ``verify`` applies offline; the WIC's connection carried messages."""
     expect.impu(world.registration_of(user), user)
-    assert world.captured_on_wic(wic), f"no message was captured on the WebSocket connection of WIC {wic}"
+    premise(world.captured_on_wic(wic), f"no message was captured on the WebSocket connection of WIC {wic}")
     judged_by(world, profile, ["OPTB_IMPU_HIDDEN", "PROFILE_KEY_CONFINED"], session=False)
 
 

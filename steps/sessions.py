@@ -8,6 +8,7 @@ from conformance.harness import expect
 from conformance.harness.errors import HarnessError, premise
 from conformance.harness.profile import CHOICE_STEP as CHOICE
 from conformance.harness.profile import ProfileChecks
+from conformance.harness.sut import Unobservable
 from conformance.harness.wic import FAILURES
 from conformance.harness.world import MESSAGE_TEXT, World
 from reference.sip.identity import canonical_identity
@@ -252,7 +253,8 @@ def every_wic_gets_options(world: World, user: str) -> None:
 def message_text_kept(world: World, wic: str) -> None:
     """RFC 3428 (a proxy forwards the body as it is): the text the WIC wrote reaches the party."""
     sent = world.wics[wic].last_message
-    assert sent is not None, f"WIC {wic} sent no MESSAGE"
+    if sent is None:
+        raise HarnessError(f"WIC {wic} sent no MESSAGE")
     expect.same_body(_at_remote(world, "MESSAGE"), sent, "the MESSAGE at the remote party")
 
 
@@ -388,17 +390,20 @@ def claimed_identity_never_asserted(world: World, profile: ProfileChecks, identi
     """5.2.2.5.3 step 3 (standard IMS origination, TS 24.229 5.2.6.3.3; RFC 3325 9.1): the eP-CSCF
     asserts the identity the WIC registered, never one the WIC only claims: judged by ORIG_PAI_IMPU
     on the eP-CSCF -> S-CSCF leg when the eP-CSCF forwarded the session; when it refused it,
-    nothing may reach the remote party. The claim must be no identity the calling WIC registered
-    (its user's, or the IMPU the eP-CSCF allocated it): asserting that one would be right, and the
-    step would prove nothing."""
+    nothing may reach the remote party. The claim must be no identity the calling WIC registered:
+    asserting that one would be right, and the step would prove nothing. Its user's identity is the
+    scenario's choice (a clash is the suite's error); the IMPU an option B eP-CSCF allocated is the
+    SUT's (a clash leaves the step unable to judge: inconclusive)."""
     if world.session is None:
         raise HarnessError("no session was attempted")
     user = world.wic_users[world.session.caller]
-    registered = {world.identity_of(user), world.allocated.get(user, world.identity_of(user))}
+    claimed = canonical_identity(identity)
     premise(
-        canonical_identity(identity) not in {canonical_identity(i) for i in registered},
+        claimed != canonical_identity(world.identity_of(user)),
         f"the scenario claims {identity!r}, which WIC {world.session.caller!r} registered: pick another",
     )
+    if user in world.allocated and claimed == canonical_identity(world.allocated[user]):
+        raise Unobservable(f"the eP-CSCF allocated {identity!r} to WIC {world.session.caller!r}, the claim")
     world.settle()
     if world.captured_requests("INVITE", "ep-cscf", "s-cscf"):
         judged_by(world, profile, ["ORIG_PAI_IMPU"])
@@ -531,18 +536,21 @@ def answer_claim_never_asserted(world: World, profile: ProfileChecks, identity: 
     """5.2.2.5.4 step 5 with RFC 3325 9.1 (standard IMS termination, TS 24.229 5.2.6.4): a
     P-Asserted-Identity the called WIC wrote into its answer does not enter the IMS core, judged by
     TERM_RESPONSE_ASSERTED on the eP-CSCF -> S-CSCF leg. The claim must be no identity the called
-    user registered (asserting that one would be right, and the step would prove nothing)."""
+    user registered (asserting that one would be right, and the step would prove nothing): the
+    called identity is the scenario's (a clash is the suite's error), an IMPU an option B eP-CSCF
+    allocated is the SUT's (a clash: inconclusive). A WIC answers only an INVITE the eP-CSCF
+    delivered: no answer at all is the SUT's; answers without the claim, the harness's."""
     if world.session is None:
         raise HarnessError("no session was attempted")
     called = canonical_identity(world.session.called)
+    claimed = canonical_identity(identity)
+    premise(claimed != called, f"the scenario claims {identity!r}, the called identity: pick another")
     users = [u for u, i in world.identities.items() if canonical_identity(i) == called]
-    registered = {called} | {canonical_identity(world.allocated[u]) for u in users if u in world.allocated}
-    premise(
-        canonical_identity(identity) not in registered,
-        f"the scenario claims {identity!r}, which the called user registered: pick another",
-    )
+    if any(u in world.allocated and canonical_identity(world.allocated[u]) == claimed for u in users):
+        raise Unobservable(f"the eP-CSCF allocated {identity!r} to the called user, the claim")
     claim = f"P-Asserted-Identity: <{identity}>".encode()
     answers = [raw for wic in world.wics.values() for raw in wic.sent if raw.startswith(b"SIP/2.0 ")]
+    assert answers, "no WIC answered anything: the eP-CSCF delivered no INVITE to the called WIC"
     written = [raw for raw in answers if claim in raw]
     premise(written, f"no WIC wrote {identity!r} into an answer: the step would prove nothing")
     world.settle()

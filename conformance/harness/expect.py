@@ -25,6 +25,7 @@ from reference.sip.address import parse_uri
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
 from reference.sip.message import Request, Response
 
+from .errors import HarnessError
 from .sut import Unobservable
 from .views import DirectoryEntry, Session
 
@@ -404,7 +405,8 @@ def distinct_ep_cscfs(entries: Sequence[DirectoryEntry]) -> None:
 
 
 def session_status(session: Session | None, expected: int) -> None:
-    assert session is not None, "no session was attempted"
+    if session is None:
+        raise HarnessError("no session was attempted")
     assert session.status == expected, (
         f"expected {session.caller} to receive {expected} for the session to {session.called}, "
         f"got {session.status}"
@@ -413,7 +415,8 @@ def session_status(session: Session | None, expected: int) -> None:
 
 def session_rejected(session: Session | None) -> None:
     """The last attempt got a final response that is not a 2xx (whatever its code)."""
-    assert session is not None, "no session was attempted"
+    if session is None:
+        raise HarnessError("no session was attempted")
     assert session.status is not None and session.status >= 300, (
         f"expected the request of {session.caller} to {session.called} to be rejected, got "
         + (f"{session.status}" if session.status is not None else "no final response")

@@ -43,6 +43,7 @@ from reference.stack_access import OBSERVER
 from reference.tls import DEFAULT_SANS
 from reference.transport.endpoint import Target
 
+from .errors import HarnessError
 from .views import DirectoryEntry
 
 if TYPE_CHECKING:
@@ -414,7 +415,7 @@ class ExternalSut(Sut):
             try:
                 await self.core.start()
             except OSError as exc:
-                raise RuntimeError(
+                raise HarnessError(
                     "the suite's emulated IMS core cannot listen at the PIXIT's [s_cscf]/[i_cscf] sip "
                     f"addresses: {exc.strerror or exc}"
                 ) from None
@@ -600,8 +601,8 @@ class ExternalSut(Sut):
         """Run a fault-injection command of the PIXIT (from the PIXIT's folder).
 
         Raises:
-            RuntimeError: the command did not succeed within 20 s (the scenario errors: the
-                suite could not do what the scenario needs, which says nothing of the SUT).
+            HarnessError: the command did not succeed within 20 s (the scenario's verdict is
+                ERROR: the suite could not do what the scenario needs, which says nothing of the SUT).
         """
         cwd = self.pixit.path.parent if self.pixit.path is not None else None
         try:
@@ -609,10 +610,10 @@ class ExternalSut(Sut):
                 subprocess.run, list(command), cwd=cwd, capture_output=True, text=True, timeout=20
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise RuntimeError(f"{what} {list(command)} did not run: {exc}") from None
+            raise HarnessError(f"{what} {list(command)} did not run: {exc}") from None
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise RuntimeError(f"{what} {list(command)} exited with status {done.returncode}: {tail}")
+            raise HarnessError(f"{what} {list(command)} exited with status {done.returncode}: {tail}")
 
     def remote_listen(self) -> tuple[str, int]:
         remote = self.pixit.node("remote")

@@ -238,7 +238,8 @@ class World:
         A second call does nothing.
 
         Raises:
-            AssertionError: a message a peer sent or received is not on the wire byte for byte.
+            HarnessError: a message a peer sent or received is not on the wire byte for byte (the
+                capture, not the SUT, is at fault: the verdict is ERROR).
         """
         if self._closed:
             return
@@ -278,9 +279,10 @@ class World:
             for raw in raws
         ]
         missing = disagreements(seen, messages, ("WS", "WSS"))
-        assert not missing, (
+        premise(
+            not missing,
             f"harness and wire disagree ({self.wire.pcapng}, {len(messages)} messages captured): "
-            + "; ".join(map(str, missing[:5]))
+            + "; ".join(map(str, missing[:5])),
         )
 
     def tls(self) -> ssl.SSLContext:
@@ -667,12 +669,13 @@ class World:
         (its ``exp`` claim, on the stack's clock).
 
         Raises:
-            Unobservable: the SUT runs on its own clock (inconclusive, not failed).
+            Unobservable: the SUT runs on its own clock, or its WWSF issued a token with less than
+                ``left`` seconds of lifetime (inconclusive, not failed).
         """
         claims = jwt.decode(self.logins[user].token, options={"verify_signature": False})
         remaining = float(claims["exp"]) - self.sut.now()
         if remaining < left:
-            raise AssertionError(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
+            raise Unobservable(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
         self.let_time_pass(remaining - left)
 
     def forged_token(self, user: str, variant: str) -> Secret:
@@ -698,7 +701,7 @@ class World:
             audience = others[0] if others else f"sip:another-ep-cscf.{self.sut.ims_domain}"
             token = self.sut.issue_token(self.identity_of(user), audience)
             return Secret(token.value, "for another eP-CSCF")
-        raise ValueError(f"unknown token variant {variant!r}")
+        raise HarnessError(f"unknown token variant {variant!r}")
 
     def register_wics(self, user: str, count: int) -> list[Response]:
         """``count`` WICs of ``user`` ("<user>-1" ... ) connect and register (600 s)."""
@@ -1430,7 +1433,8 @@ def _intercept(node: SipNode, intercept: Interceptor) -> tuple[SipNode, RequestH
     (:meth:`Sut.scscf_node`) holding or dropping some requests. Returns the node and its own
     handler, which restores it."""
     original = node.on_request
-    assert original is not None, f"{node.name} serves no requests"
+    if original is None:
+        raise HarnessError(f"{node.name} serves no requests")
 
     async def on_request(tx: ServerTransaction, request: Request, source: Source) -> None:
         await intercept(tx, request, source, original)

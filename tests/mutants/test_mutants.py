@@ -27,6 +27,7 @@ import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
 from nested import passed
 
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY
 from conformance.harness.expect import FAULT_RUN_EVENT_WAIT
 from conformance.tp_table import GROUPS, load_test_purposes
 from conformance.traceability import ScenarioVariant as Scenario
@@ -384,6 +385,15 @@ def _count(outcome: str, summary: str) -> int:
     return int(found.group(1)) if found else 0
 
 
+def _harness_errors(junit: Path) -> list[str]:
+    """The ``harness.error`` properties of a run: scenarios that failed on the test system's own
+    defect (``HarnessError``, ERROR in the reports), which catch no fault."""
+    if not junit.is_file():
+        return []
+    properties = ET.parse(junit).getroot().iter("property")
+    return [p.get("value", "") for p in properties if p.get("name") == HARNESS_ERROR_PROPERTY]
+
+
 def _skip_reasons(junit: Path) -> list[str]:
     if not junit.is_file():
         return []
@@ -415,3 +425,5 @@ def test_scenarios_fail_when_the_reference_misbehaves(fault: str, tmp_path: Path
         f"with fault {fault!r} all {expected} guarding scenarios must fail, got {summary!r}; "
         f"these did not notice it: {passed(junit) or 'none'}\n{out[-2000:]}"
     )
+    harness = _harness_errors(junit)
+    assert not harness, f"with fault {fault!r}, failures of the harness, not catches: {harness}"

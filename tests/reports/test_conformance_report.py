@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 from nested import why
+
+from reports.results import Verdict, load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -146,7 +149,11 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproc
     text = (ROOT / "features" / "pics.toml").read_text()
     head, item = text.split('id = "PICS_OPT_B"', 1)
     pics.write_text(head + 'id = "PICS_OPT_B"' + item.replace('answer = "yes"', 'answer = "no"', 1))
-    env = {"WIMPU_FAULT": "token_not_checked", "PROBE_INCONCLUSIVE": "lifecycle"}
+    env = {
+        "WIMPU_FAULT": "token_not_checked",
+        "PROBE_INCONCLUSIVE": "lifecycle",
+        "PROBE_HARNESS_ERROR": "TP_WIMPU_REG_005",  # a scenario the fault leaves passing
+    }
     args = ("-p", "wimpu_faults", "--pics", str(pics), "-k", "token or deregistration")
     return reports, run_suite(reports, *args, env=env)
 
@@ -211,7 +218,10 @@ def test_verdicts_are_counted_as_junit_says(
     expected: Counter[str] = Counter()
     for case in junit_cases(reports / "junit.xml"):
         skipped = case.find("skipped")
-        if case.find("failure") is not None:
+        harness = case.find("properties/property[@name='harness.error']")
+        if case.find("failure") is not None and harness is not None:
+            expected["ERROR"] += 1  # a HarnessError (the probe's): the test system's, not the SUT's
+        elif case.find("failure") is not None:
             expected["FAIL"] += 1
         elif case.find("error") is not None:
             expected["ERROR"] += 1
@@ -221,11 +231,13 @@ def test_verdicts_are_counted_as_junit_says(
         else:
             expected["PASS"] += 1
     assert expected["FAIL"] and expected["NOT APPLICABLE"] and expected["INCONCLUSIVE"], expected
+    assert expected["ERROR"] == 2, expected  # the two rows of TP_WIMPU_REG_005, by the probe
     page = Page((reports / "conformance.html").read_text())
     for verdict in ("FAIL", "ERROR", "INCONCLUSIVE", "NOT APPLICABLE", "PASS"):
         assert int(page.verdict_rows[verdict][1]) == expected[verdict], verdict
     html = (reports / "conformance.html").read_text()
     assert "the test system lacks a browser for this scenario" in html  # the reason of an inconclusive
+    assert "harness error: probe: WIC 1 was to send Contact: *" in html  # the reason of an ERROR
     assert "not applicable: PICS PICS_OPT_B = no" in html
     # the PICS table shows the run's PICS file and its answers
     assert str(reports.parent / "pics.toml") in html
@@ -235,6 +247,21 @@ def test_verdicts_are_counted_as_junit_says(
     assert f"the SUT's PICS used in this run, `{reports.parent / 'pics.toml'}`" in proforma
     assert re.search(r"\| `PICS_OPT_B` \|.*\| `o\.2` \| yes / no \| \*\*no\*\* \| yes \|", proforma)
     assert 'id="pics-proforma"' in html and 'id="proforma-applicability"' in html
+
+
+def test_a_harness_error_is_error_from_junit_and_from_cucumber_alone(
+    failing_run: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """The probe's HarnessError, raised in a Then step after the preamble: ERROR with its own reason
+    read from the JUnit XML, and the same from the cucumber JSON alone (a run without JUnit XML)."""
+    reports, result = failing_run
+    assert result.returncode == 1
+    shutil.copy(reports / "cucumber.json", tmp_path / "cucumber.json")
+    for folder in (reports, tmp_path):
+        results, _ = load_run(folder)
+        errors = {r.test: r.reason for r in results if r.verdict is Verdict.ERROR}
+        assert len(errors) == 2 and all("deregistration_of_the_last_contact" in t for t in errors), folder
+        assert set(errors.values()) == {"harness error: probe: WIC 1 was to send Contact: *"}, folder
 
 
 def test_an_interrupted_run_says_partial_run(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.harness.errors import HarnessError, premise
+from conformance.harness.errors import HARNESS_ERROR_PROPERTY, HarnessError, premise
 from reports.results import PREAMBLE_PREFIX, Verdict, load_run, preamble_length
 
 STEPS = [
@@ -32,18 +32,20 @@ def _statuses(failed: int) -> list[str]:
     return ["passed"] * failed + ["failed"] * (len(STEPS) - failed)  # pytest-bdd: failed from there on
 
 
-def _element(name: str, failed: int, failure: str = FAILURE) -> dict[str, object]:
+def _element(name: str, failed: int, failure: str = FAILURE, harness: str | None = None) -> dict[str, object]:
     steps = []
-    trace = f"Traceback (most recent call last):\n  File \"steps/x.py\", line 1\n{failure}"
     for (keyword, text), status in zip(STEPS, _statuses(failed), strict=True):
-        result = {"status": status, **({"error_message": trace} if status == "failed" else {})}
+        result = {"status": status, **({"error_message": failure} if status == "failed" else {})}
         steps.append({"keyword": keyword, "name": text, "result": result})
-    return {"id": name, "name": name, "tags": [], "steps": steps}
+    description = f"{HARNESS_ERROR_PROPERTY}: {harness}" if harness is not None else ""
+    return {"id": name, "name": name, "tags": [], "steps": steps, "description": description}
 
 
-def _write(tmp_path: Path, *, junit: bool, failure: str = FAILURE) -> None:
+def _write(tmp_path: Path, *, junit: bool, failure: str = FAILURE, harness: str | None = None) -> None:
+    """The four cases; ``harness``: each failed with a HarnessError of that message, as the root
+    conftest records it (a ``harness.error`` property, a line of the cucumber description)."""
     cases = {"in_given": 0, "in_and_after_given": 1, "in_then": 3, "in_and_after_then": 4}
-    elements = [_element(name, failed, failure) for name, failed in cases.items()]
+    elements = [_element(name, failed, failure, harness) for name, failed in cases.items()]
     cucumber = [{"uri": "security/s.feature", "name": "S", "elements": elements}]
     (tmp_path / "cucumber.json").write_text(json.dumps(cucumber), encoding="utf-8")
     if not junit:
@@ -51,7 +53,8 @@ def _write(tmp_path: Path, *, junit: bool, failure: str = FAILURE) -> None:
     xml = []
     for name in cases:
         props = [("bdd.feature", "security/s.feature"), ("bdd.feature_name", "S"), ("bdd.scenario", name),
-                 ("bdd.tags", "TP_WIMPU_SEC_009"), *(("bdd.step", f"{k} {t}") for k, t in STEPS)]  # fmt: skip
+                 ("bdd.tags", "TP_WIMPU_SEC_009"), *(("bdd.step", f"{k} {t}") for k, t in STEPS),
+                 *([(HARNESS_ERROR_PROPERTY, harness)] if harness is not None else [])]  # fmt: skip
         body = "".join(f'<property name="{n}" value="{v}"/>' for n, v in props)
         xml.append(
             f'<testcase classname="steps.t" name="{name}" time="1"><properties>{body}</properties>'
@@ -85,25 +88,30 @@ def test_a_failure_in_the_preamble_is_inconclusive_and_one_after_it_a_fail(tmp_p
         assert [s.status for s in steps] == ["passed", "failed", "not run", "not run", "not run"]
 
 
+
+
 def test_a_harness_error_is_error_wherever_it_failed_and_its_reason_is_its_own(tmp_path: Path) -> None:
     """A premise the harness did not bring about (its WIC did not send what the step told it to) is
-    the test system's defect: ERROR, in the preamble or after it, never a FAIL of the SUT."""
+    the test system's defect: ERROR, in the preamble or after it, never a FAIL of the SUT. The
+    reports know it by the property the conftest records, not by the words of the message."""
     with pytest.raises(HarnessError) as raised:
         premise(False, "WIC 1 was to send Contact: *")
+    assert not isinstance(raised.value, AssertionError)  # a profile check lets it through
+    message = str(raised.value)
+    assert message == "harness error: WIC 1 was to send Contact: *"
     failure = raised.exconly(tryshort=True)  # what pytest writes as the JUnit failure message
-    assert failure.endswith("HarnessError: harness error: WIC 1 was to send Contact: *")
     for junit in (True, False):
         folder = tmp_path / ("junit" if junit else "cucumber")
         folder.mkdir()
-        _write(folder, junit=junit, failure=failure)
+        _write(folder, junit=junit, failure=failure, harness=message)
         results, _ = load_run(folder)
         assert {r.verdict for r in results} == {Verdict.ERROR}, junit
-        assert {r.reason for r in results} == {"harness error: WIC 1 was to send Contact: *"}, junit
+        assert {r.reason for r in results} == {message}, junit
 
 
-def test_a_message_that_only_mentions_a_harness_error_is_still_a_fail(tmp_path: Path) -> None:
-    """Only a HarnessError's own message makes the ERROR: an assertion quoting the words is a FAIL."""
-    failure = "AssertionError: expected 403, got 200 with reason 'harness error: x'"
-    _write(tmp_path, junit=True, failure=failure)
+def test_a_message_in_the_words_of_a_harness_error_is_still_a_fail(tmp_path: Path) -> None:
+    """Without the property, a failure is the SUT's whatever its words (``assert x, "harness error:
+    ..."`` in a step, or a reason phrase the SUT sent quoted in an assertion)."""
+    _write(tmp_path, junit=True, failure="AssertionError: harness error: x")
     results, _ = load_run(tmp_path)
     assert {r.test: r.verdict for r in results}["in_then"] is Verdict.FAIL
