@@ -665,6 +665,31 @@ def numbered_wic_invited(world: World, number: str, user: str, method: str) -> N
     expect.single(world.received_by_wic(name, method), f"{method} at WIC {name}")
 
 
+@then(
+    parsers.re(
+        rf"the remote party receives the (?P<method>BYE|INFO) of WIC (?P<number>\d+) of {USER} in its session"
+    )
+)
+def remote_receives_from_callee(world: World, method: str, number: str, user: str) -> None:
+    """5.2.2.5.4 step 5 with RFC 3261 12.1.1 and 16.12: the request the answering WIC sent on its
+    route set reaches the far end of its dialog (same Call-ID), once."""
+    name = world.wic_number(user, int(number))
+    call_id = world.wics[name].answered_invites()[-1].call_id
+    arrived = [r for r in world.requests_at_remote(method) if r.call_id == call_id]
+    expect.single(arrived, f"{method} of WIC {name} at the remote party")
+
+
+CALLEE_ANSWERED = rf"WIC (?P<number>\d+) of {USER} receives (?P<status>\d{{3}}) for its (?P<method>BYE|INFO)$"
+
+
+@then(parsers.re(CALLEE_ANSWERED))
+def callee_request_answered(world: World, number: str, user: str, status: str, method: str) -> None:
+    """The final response to the WIC's request of its session: the remote party's, back through
+    the route set (RFC 3261 16.7)."""
+    name = world.wic_number(user, int(number))
+    expect.status(world.outcome.response, int(status), f"the remote party, for the {method} of WIC {name}")
+
+
 @then(parsers.re(rf"WIC (?P<number>\d+) of {USER} receives no (?P<method>INVITE|BYE|INFO)$"))
 def numbered_wic_gets_none(world: World, number: str, user: str, method: str) -> None:
     """5.2.2.5.4 step 5: the session (an INVITE, a request of its dialog) is delivered to the WICs

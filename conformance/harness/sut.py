@@ -120,7 +120,8 @@ class Sut:
         raise NotImplementedError
 
     def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
-        """A token for ``identity`` and eP-CSCF ``audience``, issued ``age`` seconds ago."""
+        """A token for ``identity`` and eP-CSCF ``audience``, issued ``age`` seconds ago (a negative
+        ``age``: a token whose ``iat`` and ``nbf`` are that far in the future)."""
         raise NotImplementedError
 
     def add_remote(self, domain: str, target: Target) -> None:
@@ -290,9 +291,11 @@ class ReferenceSut(Sut):
         return {name: DirectoryEntry("", ep.identity, ep.wss_url) for name, ep in self.stack.ep_cscfs.items()}
 
     def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
-        if age:
-            raise Unobservable("the in-process WWSF issues tokens at its own clock only")
-        return self.stack.wwsf.issue_token(identity, audience)
+        if not age:
+            return self.stack.wwsf.issue_token(identity, audience)
+        pem = self.stack.wwsf.signing_key_pem()  # the WWSF's own key: a token it could have issued then
+        issuer = TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem)
+        return issuer.issue(identity, audience)
 
     def add_remote(self, domain: str, target: Target) -> None:
         self.stack.resolver.add(domain, target)
@@ -522,9 +525,13 @@ class ExternalSut(Sut):
     def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
         if self.pixit.wwsf_signing_key is None:
             raise Unobservable("the PIXIT gives no [wwsf] signing_key: the tester cannot play the WWSF")
-        if self._issuer is None or age:
-            pem = self.pixit.wwsf_signing_key.read_bytes()
-            self._issuer = TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem)
+        pem = self.pixit.wwsf_signing_key.read_bytes()
+        if age:  # not kept: the tokens of later calls are issued now
+            return TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem).issue(
+                identity, audience
+            )
+        if self._issuer is None:
+            self._issuer = TokenIssuer(self.wwsf_origin, clock=self.now, signing_key_pem=pem)
         return self._issuer.issue(identity, audience)
 
     def add_remote(self, domain: str, target: Target) -> None:

@@ -87,6 +87,12 @@ CALLER_REASON = 'Q.850;cause=16;text="Normal call clearing"'
 "The Reason (RFC 3326) of the remote party's CANCEL: the caller hung up before an answer."
 SETTLE = ABSENCE_WINDOW
 "Seconds after a session attempt before checking that something did not happen (absence)."
+TOKEN_LIFETIME_SLACK = 60
+"""Seconds a token's ``exp`` may lie beyond its log-in answer's ``expires_in`` (clocks a little apart,
+the answer sent a moment after the token was signed) before the harness refuses to wait it out."""
+NOT_YET_VALID_FOR = 600
+"""How far ahead of the SUT's clock a "not yet valid" token's ``iat`` and ``nbf`` are: well beyond the
+"small leeway, usually no more than a few minutes" RFC 7519 4.1.5 lets a verifier allow for skew."""
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
 "Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
 
@@ -670,12 +676,19 @@ class World:
 
         Raises:
             Unobservable: the SUT runs on its own clock, or its WWSF issued a token with less than
-                ``left`` seconds of lifetime (inconclusive, not failed).
+                ``left`` seconds of lifetime, or with more than the log-in answer's ``expires_in``
+                (a clock run forward that far would not end: inconclusive, not failed).
         """
-        claims = jwt.decode(self.logins[user].token, options={"verify_signature": False})
+        login = self.logins[user]
+        claims = jwt.decode(login.token, options={"verify_signature": False})
         remaining = float(claims["exp"]) - self.sut.now()
         if remaining < left:
             raise Unobservable(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
+        if remaining > login.expires_in + TOKEN_LIFETIME_SLACK:
+            raise Unobservable(
+                f"the token of {user} has {remaining:.0f} s left by its exp, more than the "
+                f"{login.expires_in} s the WWSF's log-in answer gave it: the scenario cannot let it run down"
+            )
         self.let_time_pass(remaining - left)
 
     def forged_token(self, user: str, variant: str) -> Secret:
@@ -684,7 +697,9 @@ class World:
         ``variant``: ``another key`` (same claims and kid, signed by a key the WWSF never
         published), ``unsigned`` (alg none), ``another eP-CSCF`` (issued by the WWSF for the
         same identity, but for an eP-CSCF other than the one of the user's block: another of the
-        WWSF's directory, else a made-up eP-CSCF identity of the IMS domain).
+        WWSF's directory, else a made-up eP-CSCF identity of the IMS domain), ``not yet valid``
+        (issued with the WWSF's key for the same identity and eP-CSCF, its ``iat`` and ``nbf``
+        :data:`NOT_YET_VALID_FOR` seconds ahead of the SUT's clock).
         """
         genuine = self.logins[user].token
         if variant == "another key":
@@ -701,6 +716,12 @@ class World:
             audience = others[0] if others else f"sip:another-ep-cscf.{self.sut.ims_domain}"
             token = self.sut.issue_token(self.identity_of(user), audience)
             return Secret(token.value, "for another eP-CSCF")
+        if variant == "not yet valid":
+            own = self.logins[user].ep_cscf_url
+            entry = next(e for e in self.ep_cscf_list() if e.ep_cscf_uri == own)
+            identity, audience = self.identity_of(user), entry.ep_cscf_identity
+            token = self.sut.issue_token(identity, audience, age=-NOT_YET_VALID_FOR)
+            return Secret(token.value, "not yet valid")
         raise HarnessError(f"unknown token variant {variant!r}")
 
     def register_wics(self, user: str, count: int) -> list[Response]:

@@ -91,6 +91,13 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
         | token                                       |
         | a token the WWSF issued for another eP-CSCF |
 
+      # RFC 7519 4.1.5: a JWT "MUST NOT be accepted for processing" before its nbf; the WWSF's
+      # own key signed it, for this identity and this eP-CSCF: only its time is wrong.
+      @TP_WIMPU_SEC_016
+      Examples: not yet valid
+        | token                                                         |
+        | a token the WWSF issued to be valid only ten minutes from now |
+
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_005
     Scenario: An expired token is refused
       Given alice has logged in at the WWSF and received a security token

@@ -405,6 +405,35 @@ Feature: 5.2.2.5.4 Termination
         | user | method |
         | bob  | INFO   |
 
+  Rule: Step 5 and the standard procedures (RFC 3261 12.1.1, 12.2.1.1, 16.12) - a request the WIC that answered sends in its session reaches the remote party
+
+    The other direction of the rule above. The WIC that answered is the session's callee: it sends
+    its own requests of the dialog on the route set the INVITE's Record-Route gave it, in order
+    (RFC 3261 12.1.1), first hop the eP-CSCF, which relays it on through the nodes of the core that
+    record-routed to the remote party (TS 24.229 5.2.7.2 for the P-CSCF, the standard procedure the
+    text relies on); the remote party answers it, and the answer comes back to the WIC. A node that
+    put itself into the route set and then refuses the request, or an eP-CSCF that does not follow
+    the route set of a session it delivered, leaves the callee unable to end or use its session.
+
+    @step_5 @TP_WIMPU_TERM_018
+    Scenario Outline: A request the WIC that answered sends in its session reaches the remote party
+      Given <user> has registered from 2 WICs
+      And WIC 2 of <user> answers first and every other WIC of that user later
+      And the remote party has called <user> and WIC 2 of that user has answered
+      When WIC 2 of <user> sends a <method> in the session it was offered
+      Then the remote party receives the <method> of WIC 2 of <user> in its session
+      And WIC 2 of <user> receives 200 for its <method>
+
+      @option_a
+      Examples:
+        | user  | method |
+        | alice | BYE    |
+
+      @option_b
+      Examples:
+        | user | method |
+        | bob  | INFO   |
+
   Rule: Step 5 and the standard procedures (RFC 3261 12.2.1.1, 16; RFC 5626 5.3) - a request of a session whose WIC's WebSocket has closed goes to no other WIC
 
     Step 5 delivers the session to the WIC; every later request of that session follows the

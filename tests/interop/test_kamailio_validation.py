@@ -138,6 +138,9 @@ EXPECTED: dict[str, str] = {
     # SEC_007 audience: a made-up eP-CSCF identity when the directory has no second eP-CSCF
     "test_a_token_that_fails_one_check_of_its_contents_is_refused"
     "[a token the WWSF issued for another eP-CSCF]": PASS,
+    # SEC_016 (stop 38, blind batch 4): the lab's helper refuses a token before its nbf (no leeway)
+    "test_a_token_that_fails_one_check_of_its_contents_is_refused"
+    "[a token the WWSF issued to be valid only ten minutes from now]": PASS,
     "test_an_expired_token_is_refused": PASS,
     "test_an_identity_outside_every_wimpu_block_is_refused_even_with_a_valid_token": PASS,
     # added after the first Kamailio run (found by the blind fault catalogue); Kamailio's
@@ -396,6 +399,9 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_TERM_015: the core's BYE / INFO in a live terminating session reaches the answering WIC
     "test_a_request_of_a_session_reaches_the_wic_that_answered_it_not_the_users_other_wics[alice-BYE]": PASS,
     "test_a_request_of_a_session_reaches_the_wic_that_answered_it_not_the_users_other_wics[bob-INFO]": PASS,
+    # TP_WIMPU_TERM_018 (stop 38, blind batch 4): the answering WIC's own BYE / INFO reaches the remote party
+    "test_a_request_the_wic_that_answered_sends_in_its_session_reaches_the_remote_party[alice-BYE]": PASS,
+    "test_a_request_the_wic_that_answered_sends_in_its_session_reaches_the_remote_party[bob-INFO]": PASS,
     # TP_WIMPU_TERM_017 (stop 37): FAIL when written (Kamailio relayed the WIC's P-Asserted-Identity in
     # its 180 and 200); onreply_route[FROM_WIC] now removes it and asserts none in its place
     "test_a_passertedidentity_a_wic_writes_into_its_answer_does_not_reach_the_ims_core"

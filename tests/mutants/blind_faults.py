@@ -25,7 +25,7 @@ import sys
 import time
 import types
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -61,6 +61,10 @@ BATCHES: Final = {
     3: (
         "written at stop 36 by a helper session that read the text, the solution profile, the reference "
         "and batches 1 and 2, and no feature, step, rule, mutant catalogue or report"
+    ),
+    4: (
+        "written at stop 38 by a helper session that read the text, the solution profile, the reference "
+        "and batches 1 to 3, and no feature, step, rule, mutant catalogue or report"
     ),
 }
 "Batch number -> who wrote its faults, and from what (the report of each batch says it)."
@@ -1117,6 +1121,260 @@ def _wwsf_token_cached_per_user(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service.WwsfService, "issue_token", issue_token)
 
 
+# ===== batch 4 (written at stop 38; BATCHES[4]) ============================================
+# ----- IWF (5.2.2.5.2 steps 2 and 4) -----------------------------------------------------------
+
+
+def _iwf_token_nbf_unchecked(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER carrying a WWSF-signed token that is not valid yet (its nbf, or its iat,
+    # later than the eP-CSCF's clock: a token minted ahead of time, or by a WWSF whose clock
+    # runs fast) gets 200 OK and a W6 write instead of 401 with error="invalid_token": the IWF
+    # compares only exp with its clock ("a token is good until it expires"), never nbf or iat
+    # (5.2.2.5.2 step 4 "The eP-CSCF shall validate the contents of the security token in
+    # relation to the user identity"; the profile rejects a token "expired or not yet valid").
+    # A token whose validity has begun is judged as before.
+    iwf = _iwf()
+    original = iwf.validate
+
+    def validate(token: str | None, **kwargs: Any) -> Any:
+        claims = _unverified_claims(token)
+        starts = [
+            float(v) for v in (claims.get("nbf"), claims.get("iat"))
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        ]  # fmt: skip
+        exp = claims.get("exp")
+        start = max(starts, default=None)
+        ends_later = isinstance(exp, int | float) and start is not None and start < exp
+        if start is not None and start > kwargs["now"] and ends_later:
+            kwargs["now"] = start  # only exp is compared with the clock: judged as at its start
+        return original(token, **kwargs)
+
+    mp.setattr(iwf, "validate", validate)
+
+
+def _iwf_subprotocol_optional(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the WebSocket handshake of a client that offers no Sec-WebSocket-Protocol, or only
+    # subprotocols other than sip (a plain WebSocket client, "chat"), from the WWSF's Origin,
+    # gets 101 Switching Protocols without a Sec-WebSocket-Protocol, and the connection then
+    # carries SIP (a REGISTER on it is answered), instead of the handshake being refused (HTTP
+    # 400): the IWF selects sip when it is offered and otherwise goes on without a subprotocol
+    # (5.2.2.5.2 step 2 "The WIC shall open a WSS (secure Web Socket) connection to the
+    # eP-CSCF"; the profile "The IWF accepts the WebSocket handshake only with subprotocol
+    # `sip` (RFC 7118) ... otherwise the handshake is refused"). A client offering sip is
+    # unaffected.
+    ws = _mod("reference.transport.websocket")
+    original = ws.serve
+
+    def select_subprotocol(connection: Any, subprotocols: Sequence[str]) -> str | None:
+        return "sip" if "sip" in subprotocols else None  # "be liberal in what you accept"
+
+    def serve(*args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("select_subprotocol", select_subprotocol)
+        return original(*args, **kwargs)
+
+    mp.setattr(ws, "serve", serve)
+
+
+# ----- P-CSCF (5.2.2.5.1, 5.2.2.5.3, 5.2.2.5.4, 5.2.2.3.2) -----------------------------------
+
+
+def _pcscf_dereg_keeps_origination(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option A): after a WIC de-registers (REGISTER with expires 0 for its contact, answered
+    # 200 OK, its contact removed from the wIMPU Registrar), an INVITE or MESSAGE it then sends
+    # with the same identity over the same WebSocket is relayed to the S-CSCF with the eP-CSCF's
+    # P-Asserted-Identity instead of being refused with 403, until the interval of its last
+    # registration would have run out: the eP-CSCF removes the contact from the registrar and
+    # from the flow but leaves the flow's list of identities it may originate as to expire on
+    # its own (5.2.2.3.2 "The eP-CSCF shall remove the registration entry once the registration
+    # expires or when the WIC is de-registered"; 5.2.2.5.3 step 1 "the same identity used during
+    # the WIC registration"). Option B (a W6 read on every origination) is unaffected.
+    state = _mod("reference.nodes.p_cscf.state")
+    original = state.WicRegistrations.deregistered
+
+    def deregistered(self: Any, flow: str, impu: str, contact_id: str | None) -> None:
+        identities = dict(self.identities.get(flow, {}))
+        externals = {key: value for key, value in self.external_of.items() if key[0] == flow}
+        original(self, flow, impu, contact_id)
+        if identities:  # "cleared when they expire, or when the WebSocket closes"
+            self.identities.setdefault(flow, {}).update(identities)
+            self.external_of.update(externals)
+
+    mp.setattr(state.WicRegistrations, "deregistered", deregistered)
+
+
+def _pcscf_in_dialog_by_to_tag_only(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a BYE (or UPDATE, INFO, PRACK) without a To tag, so in no dialog, that a registered
+    # WIC sends is handled as an initial request: relayed on the Service-Route to the S-CSCF
+    # with the eP-CSCF's P-Asserted-Identity (the WIC gets whatever the core answers) instead of
+    # being refused with 403 at the eP-CSCF; one that comes from the core is delivered like a new
+    # session to every contact of the called IMPU instead of being refused with 403. The
+    # eP-CSCF tells a request in a dialog by its To tag alone, forgetting the methods that are
+    # only ever sent inside one (RFC 3261 15, RFC 3311, RFC 6086, RFC 3262); 5.2.2.3.2 authorises
+    # the WIC "at WIC registration" for the sessions it sets up, and the profile relays a
+    # request in a dialog only on a dialog the eP-CSCF record-routed on that WebSocket.
+    service = _pcscf()
+    mp.setattr(service, "IN_DIALOG_METHODS", frozenset())
+
+
+def _pcscf_fork_record_route_first_flow(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a terminating INVITE forked to several WICs reaches every WIC with the eP-CSCF's
+    # Record-Route naming the flow of the first contact (the Record-Route is built once per
+    # request, not once per branch). When a WIC other than the first answers, the caller's ACK
+    # and BYE (on the route set of that 200 OK) reach the eP-CSCF for the first WIC's flow,
+    # which is in no dialog: the ACK is dropped and the BYE gets 403, and the answering WIC's
+    # own BYE names another flow than the one it comes on and gets 403 too. A session answered
+    # by the first WIC, and an INVITE to a single contact, are unaffected (5.2.2.5.4 "the
+    # eP-CSCF shall fork the sessiosn to all contacts associated with a called IMPU"; step 5
+    # "The eP-CSCF delivers the session to the WIC").
+    service = _pcscf()
+    original = service.proxy
+
+    async def proxy(node: Any, server_tx: Any, request: Any, branches: Any, **kwargs: Any) -> Any:
+        copies = [b.request for b in branches]
+        forked = len(branches) > 1 and all(
+            c is not None and c.get_all("Record-Route") and b.target.transport in ("WS", "WSS")
+            for b, c in zip(branches, copies, strict=True)
+        )
+        if forked:
+            first = copies[0].get_all("Record-Route")[0]
+
+            def first_flow(copy: Any) -> Any:
+                return copy.without_first_value("Record-Route").with_header("Record-Route", first, first=True)
+
+            branches = [
+                branches[0],
+                *(dataclasses.replace(b, request=first_flow(b.request)) for b in branches[1:]),
+            ]
+        return await original(node, server_tx, request, branches, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
+def _pcscf_block_refresh_once(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the eP-CSCF refreshes the block registration once, at half the interval granted to
+    # its first REGISTER (300 s of 600), and never again: the refresh timer is armed when the
+    # block is first registered and not again by the refresh's own 200 OK. No REGISTER of the
+    # block follows the first refresh; the S-CSCF ends the binding 600 s after it (900 s after
+    # the first registration), and from then on a session to a WIC of the block finds no binding
+    # at the S-CSCF and the WICs' originating requests get 503 from the eP-CSCF, until a WIC's
+    # REGISTER has the block registered again (and never refreshed) (5.2.2.5.1 "A single IMS
+    # registration is required to register the wIMPU block as per existing 23.228 procedures";
+    # the profile: "refreshed before expiry", "at half the interval granted").
+    # (Replaces the block registration's private refresh scheduler: its timer has no public hook.)
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+    original = reg.BlockRegistration._schedule_refresh
+    armed: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def schedule_refresh(self: Any, granted: int) -> None:
+        if self in armed:
+            return
+        armed.add(self)
+        original(self, granted)
+
+    mp.setattr(reg.BlockRegistration, "_schedule_refresh", schedule_refresh)
+
+
+# ----- I-CSCF (5.2.2.3.3, 5.2.2.5.4 step 3) ---------------------------------------------------
+
+
+def _icscf_cancel_not_relayed(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the caller's CANCEL of an INVITE the I-CSCF forwarded to a webRTC user is answered
+    # 200 OK by the I-CSCF and goes no further: no CANCEL reaches the S-CSCF, the eP-CSCF or the
+    # WICs, which keep ringing; the caller's INVITE gets no 487 until the eP-CSCF's Timer C
+    # (181 s) cancels the WICs, and a WIC that answers meanwhile sets up the session the caller
+    # cancelled (RFC 3261 16.10 "A proxy MUST cancel any pending client transactions associated
+    # with a response context when it receives a matching CANCEL request"; 5.2.2.5.4 step 3
+    # "The I-CSCF then performs standard IMS session termination procedure").
+    # Only the I-CSCF's SIP node is changed (the method is replaced on that instance).
+    service = _icscf()
+    original_init = service.Icscf.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+
+        def cancel(handle: Any, reason: str | None = None) -> None:
+            return None  # "the CANCEL is answered here: the I-CSCF keeps no dialog"
+
+        self.node.cancel = cancel
+
+    mp.setattr(service.Icscf, "__init__", init)
+
+
+def _icscf_record_route(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the INVITE the I-CSCF forwards to the S-CSCF carries the I-CSCF's Record-Route
+    # (<sip:i-cscf-host:port;transport=tcp;lr>), so the I-CSCF is in the route set of every
+    # session it routes, while it still refuses a request in a dialog whose route ends at it.
+    # The called WIC's BYE (re-INVITE, UPDATE), whose route set ends with the I-CSCF, reaches
+    # it with no Route beyond it and gets 403 "Not a dialog-forming request": the WIC cannot end
+    # the session and the caller never gets its BYE; the caller's own requests in the dialog
+    # still pass (5.2.2.3.3 "the I-CSCF shall proceed with standard IMS procedures for
+    # terminating sessions"; the profile: "the I-CSCF record-routes nothing").
+    service = _icscf()
+    original = service.proxy
+
+    async def proxy(node: Any, server_tx: Any, request: Any, branches: Any, **kwargs: Any) -> Any:
+        initial = request.to.tag is None and all(b.request is None for b in branches)
+        if initial and request.method == "INVITE" and kwargs.get("record_route") is None:
+            kwargs["record_route"] = f"<{node.uri()}>"  # "stay on the path for charging"
+        return await original(node, server_tx, request, branches, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
+# ----- wIMPU Registrar (5.2.2.3.1) -------------------------------------------------------------
+
+
+def _registrar_lifetime_capped(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: the wIMPU Registrar keeps each contact for at most 300 s, whatever
+    # interval the eP-CSCF granted and wrote over W6 (a store-side ceiling "so that contacts
+    # of a crashed eP-CSCF do not linger", applied without telling the writer). The W6 answer
+    # shows expires 300 while the 200 OK to the WIC still gives the interval granted (600); from
+    # 300 s on, W6 reads and W7 say "not registered": a session to the WIC gets 480 at the
+    # I-CSCF, an option B WIC's INVITE gets 403, and a refresh at half the interval (300 s)
+    # finds no entry (W6 outcome new-registration, 201). Intervals of 300 s or less are
+    # unaffected (5.2.2.3.2 "store in the wIMPU Registrar ... for the duration of the
+    # registration"; 5.2.2.3.1 "An entry is removed upon de-registration or registration timer
+    # expiry").
+    def faulty(original: Upsert) -> Upsert:
+        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                           now: float) -> Any:  # fmt: skip
+            contact = dataclasses.replace(contact, expires=min(contact.expires, 300))
+            return original(self, impu, wimpu, allocated_by, external, contact, now)
+
+        return upsert_contact
+
+    _patch_upsert(mp, faulty)
+
+
+# ----- WWSF (5.2.2.5.2 step 1) -----------------------------------------------------------------
+
+
+def _wwsf_token_exp_milliseconds(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the token of the log-in answer has its exp in milliseconds since the epoch
+    # ((iat + lifetime) * 1000, as JavaScript's Date.now() counts), while its iat and nbf are in
+    # seconds and the answer's expires_in still says the lifetime: read as an RFC 7519
+    # NumericDate the token never expires, so a REGISTER or re-REGISTER with a token whose
+    # lifetime has run out gets 200 OK instead of 401 with error="invalid_token" (5.2.2.5.2
+    # step 1 "Upon successful authentication, the WWSF issues a security token for the user";
+    # the profile: claims iat, nbf, exp, "an expired token on re-REGISTER is rejected like on
+    # the first REGISTER").
+    tokens = _mod("reference.nodes.wwsf.tokens")
+    original = tokens.TokenIssuer.issue
+
+    def issue(self: Any, subject: str, audience: str) -> Any:
+        import jwt
+        from cryptography.hazmat.primitives import serialization
+
+        token = original(self, subject, audience)
+        claims = jwt.decode(token.value, options={"verify_signature": False})
+        claims["exp"] = int(claims["exp"]) * 1000  # Date.now() + lifetime * 1000
+        key: Any = serialization.load_pem_private_key(self.signing_key_pem(), password=None)
+        value = jwt.encode(claims, key, algorithm=tokens.ALGORITHM, headers={"kid": self.kid, "typ": "JWT"})
+        return dataclasses.replace(token, value=value, exp=claims["exp"])
+
+    mp.setattr(tokens.TokenIssuer, "issue", issue)
+
+
 # ----- the catalogue ----------------------------------------------------------------------
 
 
@@ -1460,6 +1718,81 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.5.2",
         "WWSF",
         batch=3,
+    ),
+    # batch 4: IWF
+    "iwf_token_nbf_unchecked": _fault(
+        "the IWF compares only a token's exp with its clock: a token not yet valid (nbf or iat ahead) passes",
+        _iwf_token_nbf_unchecked,
+        "5.2.2.5.2",
+        "IWF",
+        batch=4,
+    ),
+    "iwf_subprotocol_optional": _fault(
+        "the IWF accepts a WebSocket handshake that does not offer the sip subprotocol, and reads SIP on it",
+        _iwf_subprotocol_optional,
+        "5.2.2.5.2",
+        "IWF",
+        batch=4,
+    ),
+    # batch 4: P-CSCF
+    "pcscf_dereg_keeps_origination": _fault(
+        "option A: after a WIC de-registers, the eP-CSCF still relays its sessions until the old expiry",
+        _pcscf_dereg_keeps_origination,
+        "5.2.2.5.3",
+        "P-CSCF",
+        batch=4,
+    ),
+    "pcscf_in_dialog_by_to_tag_only": _fault(
+        "the eP-CSCF takes a BYE, UPDATE, INFO or PRACK without To tag for an initial request and relays it",
+        _pcscf_in_dialog_by_to_tag_only,
+        "5.2.2.3.2",
+        "P-CSCF",
+        batch=4,
+    ),
+    "pcscf_fork_record_route_first_flow": _fault(
+        "the eP-CSCF record-routes every branch of a forked INVITE with the first contact's flow",
+        _pcscf_fork_record_route_first_flow,
+        "5.2.2.5.4",
+        "P-CSCF",
+        batch=4,
+    ),
+    "pcscf_block_refresh_once": _fault(
+        "the eP-CSCF refreshes the block registration once, then lets it run out",
+        _pcscf_block_refresh_once,
+        "5.2.2.5.1",
+        "P-CSCF",
+        batch=4,
+    ),
+    # batch 4: I-CSCF
+    "icscf_cancel_not_relayed": _fault(
+        "the I-CSCF answers a caller's CANCEL itself and does not cancel the INVITE it forwarded",
+        _icscf_cancel_not_relayed,
+        "5.2.2.5.4",
+        "I-CSCF",
+        batch=4,
+    ),
+    "icscf_record_route": _fault(
+        "the I-CSCF record-routes the sessions it routes but refuses the requests in them that end at it",
+        _icscf_record_route,
+        "5.2.2.3.3",
+        "I-CSCF",
+        batch=4,
+    ),
+    # batch 4: wIMPU Registrar
+    "registrar_lifetime_capped": _fault(
+        "the wIMPU Registrar keeps a contact at most 300 s, whatever interval the eP-CSCF wrote over W6",
+        _registrar_lifetime_capped,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+        batch=4,
+    ),
+    # batch 4: WWSF
+    "wwsf_token_exp_milliseconds": _fault(
+        "the WWSF writes a token's exp in milliseconds (JavaScript Date.now()): its tokens never expire",
+        _wwsf_token_exp_milliseconds,
+        "5.2.2.5.2",
+        "WWSF",
+        batch=4,
     ),
 }
 

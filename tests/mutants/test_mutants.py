@@ -74,6 +74,7 @@ GUARDS: dict[str, str] = {
     "exp_not_checked": "TP_WIMPU_SEC_005",
     "alg_none_accepted": "TP_WIMPU_SEC_006",
     "aud_not_checked": "TP_WIMPU_SEC_007",
+    "validity_from_issue_time": "TP_WIMPU_SEC_016",
     "any_domain_accepted": "TP_WIMPU_SEC_008",
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
     "dialog_outlives_bye": "TP_WIMPU_SEC_011",
@@ -143,6 +144,7 @@ GUARDS: dict[str, str] = {
     "dead_flow_to_other_flow": "TP_WIMPU_LIFE_011",
     "dead_flow_no_430": "TP_WIMPU_LIFE_011",
     "in_dialog_by_registration": "TP_WIMPU_TERM_015",
+    "callee_next_hop_is_caller_contact": "TP_WIMPU_TERM_018",
     "websocket_flow_430": "TP_WIMPU_TERM_015",
     # a WIC whose branch of a forked session lost (5.2.2.5.4 step 5 and 5.2.2.3.2, inopportune)
     "fork_losers_keep_dialog": "TP_WIMPU_SEC_012",

@@ -501,6 +501,19 @@ def _aud_not_checked(mp: pytest.MonkeyPatch) -> None:
     _wrap_validate(mp, change)
 
 
+def _validity_from_issue_time(mp: pytest.MonkeyPatch) -> None:
+    # The eP-CSCF judges a token's time claims from the moment the token says it was issued when
+    # that is later than its own clock ("the WWSF's clock is the reference"): a token whose iat
+    # and nbf lie ahead passes, where RFC 7519 4.1.5 refuses it before nbf (step 4).
+    def change(token: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        iat = _unverified(token)[1].get("iat")
+        if isinstance(iat, int | float) and not isinstance(iat, bool) and iat > kwargs["now"]:
+            return {**kwargs, "now": float(iat)}
+        return kwargs
+
+    _wrap_validate(mp, change)
+
+
 def _any_domain_accepted(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.service import Pcscf
 
@@ -915,6 +928,26 @@ def _in_dialog_by_registration(mp: pytest.MonkeyPatch) -> None:
         await _relay_over(self, tx, request, flows[0])
 
     mp.setattr(Pcscf, "_in_dialog_from_core", in_dialog_from_core)
+
+
+def _callee_next_hop_is_caller_contact(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF takes the next hop of a session it delivered to a WIC to be the caller's Contact
+    ("in a dialog, requests go to the remote target"), whatever Record-Route the INVITE carried
+    below its own: the called WIC's requests of the session, sent on the route set the INVITE gave
+    it (RFC 3261 12.1.1, 16.12), are refused as not of the dialog, and the remote party never gets
+    the WIC's BYE (5.2.2.5.4 step 5)."""
+    from reference.nodes.p_cscf.dialogs import DialogTable
+    from reference.sip.message import Request
+
+    original = DialogTable.terminated
+
+    def terminated(self: DialogTable, flow: str, delivered: Request, asserted: str) -> None:
+        records = delivered.get_all("Record-Route")
+        if len(records) > 1:  # ours on top: the ones of the core below it are forgotten
+            delivered = delivered.without_header("Record-Route").with_header("Record-Route", records[0])
+        original(self, flow, delivered, asserted)
+
+    mp.setattr(DialogTable, "terminated", terminated)
 
 
 def _dereg_without_token_anywhere(mp: pytest.MonkeyPatch) -> None:
@@ -2073,6 +2106,11 @@ FAULTS: Mapping[str, Fault] = {
     "aud_not_checked": Fault(
         "the eP-CSCF accepts a token issued for another eP-CSCF (aud, step 4)", _aud_not_checked
     ),
+    "validity_from_issue_time": Fault(
+        "the eP-CSCF judges a token's nbf and exp from its iat when that is ahead of its clock: a token not "
+        "yet valid passes (step 4, RFC 7519 4.1.5)",
+        _validity_from_issue_time,
+    ),
     "any_domain_accepted": Fault(
         "the eP-CSCF serves an identity outside its wIMPU blocks as one of its first block (5.2.2.3.2)",
         _any_domain_accepted,
@@ -2146,6 +2184,11 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF hands a request of a session to the closed WebSocket of its WIC, the caller gets the "
         "failed send's 5xx, not 430 Flow Failed (RFC 5626 5.3; a profile choice)",
         _dead_flow_no_430,
+    ),
+    "callee_next_hop_is_caller_contact": Fault(
+        "the eP-CSCF takes the caller's Contact for the next hop of a session it delivered, not the "
+        "Record-Route below its own: the called WIC's requests of the session are refused (5.2.2.5.4 step 5)",
+        _callee_next_hop_is_caller_contact,
     ),
     "in_dialog_by_registration": Fault(
         "the eP-CSCF routes a request of a session from the core by a lookup of the called identity, to "
