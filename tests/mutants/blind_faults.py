@@ -123,6 +123,20 @@ def _patch_upsert(mp: pytest.MonkeyPatch, faulty: Callable[[Upsert], Upsert]) ->
     mp.setattr(store_cls, "upsert_contact", faulty(store_cls.upsert_contact))
 
 
+def _patch_contact_written(mp: pytest.MonkeyPatch, change: Callable[[Any, str, Any, float], Any]) -> None:
+    """The registrar store writes ``change(store, impu, contact, now)`` instead of the contact a W6
+    write of one contact carries (its interval, for one)."""
+
+    def faulty(original: Upsert) -> Upsert:
+        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
+                           now: float) -> Any:  # fmt: skip
+            return original(self, impu, wimpu, allocated_by, external, change(self, impu, contact, now), now)
+
+        return upsert_contact
+
+    _patch_upsert(mp, faulty)
+
+
 def _unverified_sub(token: str) -> str | None:
     import jwt
 
@@ -1072,18 +1086,14 @@ def _registrar_refresh_never_shortens(mp: pytest.MonkeyPatch) -> None:
     # the user's other contacts with remaining times counted from the wrong instant.
     import math
 
-    def faulty(original: Upsert) -> Upsert:
-        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
-                           now: float) -> Any:  # fmt: skip
-            current = self.read(impu, now)
-            same = [c for c in current.contacts if c.contact_id == contact.contact_id] if current else []
-            if same and same[0].expires_at > now + contact.expires:
-                contact = dataclasses.replace(contact, expires=math.ceil(same[0].expires_at - now))
-            return original(self, impu, wimpu, allocated_by, external, contact, now)
+    def never_shorter(store: Any, impu: str, contact: Any, now: float) -> Any:
+        current = store.read(impu, now)
+        same = [c for c in current.contacts if c.contact_id == contact.contact_id] if current else []
+        if same and same[0].expires_at > now + contact.expires:
+            return dataclasses.replace(contact, expires=math.ceil(same[0].expires_at - now))
+        return contact
 
-        return upsert_contact
-
-    _patch_upsert(mp, faulty)
+    _patch_contact_written(mp, never_shorter)
 
 
 # ----- WWSF (5.2.2.5.2 step 1) -----------------------------------------------------------------
@@ -1335,15 +1345,10 @@ def _registrar_lifetime_capped(mp: pytest.MonkeyPatch) -> None:
     # unaffected (5.2.2.3.2 "store in the wIMPU Registrar ... for the duration of the
     # registration"; 5.2.2.3.1 "An entry is removed upon de-registration or registration timer
     # expiry").
-    def faulty(original: Upsert) -> Upsert:
-        def upsert_contact(self: Any, impu: str, wimpu: str, allocated_by: Any, external: Any, contact: Any,
-                           now: float) -> Any:  # fmt: skip
-            contact = dataclasses.replace(contact, expires=min(contact.expires, 300))
-            return original(self, impu, wimpu, allocated_by, external, contact, now)
+    def capped(store: Any, impu: str, contact: Any, now: float) -> Any:
+        return dataclasses.replace(contact, expires=min(contact.expires, 300))
 
-        return upsert_contact
-
-    _patch_upsert(mp, faulty)
+    _patch_contact_written(mp, capped)
 
 
 # ----- WWSF (5.2.2.5.2 step 1) -----------------------------------------------------------------
