@@ -206,6 +206,20 @@ def profile(request: pytest.FixtureRequest) -> ProfileChecks:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A :class:`~conformance.harness.errors.HarnessError` (the test system did not bring about what the
+    scenario rests on), in set-up, the scenario or teardown, is recorded as the test's
+    ``harness.error`` property: the reports give the scenario ERROR, not FAIL, and the fault
+    catalogues count it as no catch."""
+    if call.excinfo is not None and isinstance(call.excinfo.value, HarnessError):
+        # before the report is made, which copies them (JUnit XML writes those of the teardown's)
+        item.user_properties.append((HARNESS_ERROR_PROPERTY, str(call.excinfo.value)))
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """An observation or action the SUT's description does not allow makes the verdict inconclusive;
     a scenario whose only findings are profile deviations gets the verdict PROFILE DEVIATION.
@@ -219,17 +233,14 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     ``profile deviation:``; the reports count it as PROFILE DEVIATION, apart from FAIL. A scenario
     that failed keeps its failure, its deviations listed in its report section and properties.
 
-    A :class:`~conformance.harness.errors.HarnessError` (the test system did not bring about what the
-    scenario rests on) fails the test and is recorded as its ``harness.error`` property: the reports
-    give the scenario ERROR, not FAIL.
+    A :class:`~conformance.harness.errors.HarnessError` fails the test (:func:`pytest_runtest_makereport`
+    records it).
     """
     try:
         result = yield
     except Unobservable as exc:
         pytest.skip(f"inconclusive: {exc}")
-    except BaseException as exc:
-        if isinstance(exc, HarnessError):
-            item.user_properties.append((HARNESS_ERROR_PROPERTY, str(exc)))
+    except BaseException:
         checks = item.stash.get(PROFILE_KEY, None)
         if checks is not None and checks.deviations:
             item.add_report_section("call", "profile deviations", "\n".join(map(str, checks.deviations)))

@@ -26,7 +26,7 @@ TOKEN_VARIANTS = {
     "a copy of its token signed by another key": "another key",
     "an unsigned copy of its token": "unsigned",
     "a token the WWSF issued for another eP-CSCF": "another eP-CSCF",
-    "a token the WWSF issued to be valid only ten minutes from now": "not yet valid",
+    "a copy of its token valid only ten minutes from now": "not yet valid",
 }
 CARRIAGES = {
     "in an Authorization Bearer header field": False,

@@ -672,11 +672,20 @@ def numbered_wic_invited(world: World, number: str, user: str, method: str) -> N
 )
 def remote_receives_from_callee(world: World, method: str, number: str, user: str) -> None:
     """5.2.2.5.4 step 5 with RFC 3261 12.1.1 and 16.12: the request the answering WIC sent on its
-    route set reaches the far end of its dialog (same Call-ID), once."""
+    route set reaches the far end of its dialog, once: the remote party's dialog of that session
+    (Call-ID, its own tag as the To tag, the answering branch's tag as the From tag, RFC 3261 12.2.2).
+    That the answer the remote party took is this WIC's is the scenario's premise."""
     name = world.wic_number(user, int(number))
-    call_id = world.wics[name].answered_invites()[-1].call_id
-    arrived = [r for r in world.requests_at_remote(method) if r.call_id == call_id]
-    expect.single(arrived, f"{method} of WIC {name} at the remote party")
+    invite, final = world.remote_session()
+    premise(
+        final.to.tag is not None and final.to.tag == world.wics[name].tag,
+        f"the remote party's session is not the one WIC {name} answered",
+    )
+    arrived = [
+        r for r in world.requests_at_remote(method)
+        if r.call_id == invite.call_id and r.to.tag == invite.from_.tag and r.from_.tag == final.to.tag
+    ]  # fmt: skip
+    expect.single(arrived, f"{method} of WIC {name} in the remote party's dialog")
 
 
 CALLEE_ANSWERED = rf"WIC (?P<number>\d+) of {USER} receives (?P<status>\d{{3}}) for its (?P<method>BYE|INFO)$"

@@ -124,6 +124,14 @@ class Sut:
         ``age``: a token whose ``iat`` and ``nbf`` are that far in the future)."""
         raise NotImplementedError
 
+    def wwsf_signing_key_pem(self) -> bytes:
+        """The WWSF's signing key (PEM), for the tester to sign what the WWSF could have signed.
+
+        Raises:
+            Unobservable: the SUT's description gives no such key.
+        """
+        raise NotImplementedError
+
     def add_remote(self, domain: str, target: Target) -> None:
         """Make the S-CSCF route ``domain`` to ``target`` (the harness's remote party)."""
         raise NotImplementedError
@@ -293,9 +301,12 @@ class ReferenceSut(Sut):
     def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
         if not age:
             return self.stack.wwsf.issue_token(identity, audience)
-        pem = self.stack.wwsf.signing_key_pem()  # the WWSF's own key: a token it could have issued then
+        pem = self.wwsf_signing_key_pem()  # the WWSF's own key: a token it could have issued then
         issuer = TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem)
         return issuer.issue(identity, audience)
+
+    def wwsf_signing_key_pem(self) -> bytes:
+        return self.stack.wwsf.signing_key_pem()
 
     def add_remote(self, domain: str, target: Target) -> None:
         self.stack.resolver.add(domain, target)
@@ -522,10 +533,13 @@ class ExternalSut(Sut):
     def ep_cscfs(self) -> dict[str, DirectoryEntry]:
         return {n.name: DirectoryEntry("", n.identity or "", n.url or "") for n in self.pixit.ep_cscfs}
 
-    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
+    def wwsf_signing_key_pem(self) -> bytes:
         if self.pixit.wwsf_signing_key is None:
             raise Unobservable("the PIXIT gives no [wwsf] signing_key: the tester cannot play the WWSF")
-        pem = self.pixit.wwsf_signing_key.read_bytes()
+        return self.pixit.wwsf_signing_key.read_bytes()
+
+    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
+        pem = self.wwsf_signing_key_pem()
         if age:  # not kept: the tokens of later calls are issued now
             return TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem).issue(
                 identity, audience
@@ -573,7 +587,7 @@ class ExternalSut(Sut):
         if not command:
             await super().restart_ep_cscf(name)
             return
-        await self._fault_injection(f"the restart command of {name}", command)
+        await self._fault_injection(f"the restart command of {name}", command, brings_up_the_sut=True)
 
     def can_start_again(self, name: str) -> bool:
         node = self.pixit.nodes.get(name)
@@ -585,7 +599,7 @@ class ExternalSut(Sut):
         if not command:
             await super().start_ep_cscf_again(name)
             return
-        await self._fault_injection(f"the start_again command of {name}", command)
+        await self._fault_injection(f"the start_again command of {name}", command, brings_up_the_sut=True)
 
     async def stall_registrar(self) -> None:
         """Run the PIXIT's ``[registrar] stall`` command (Unobservable without one)."""
@@ -604,23 +618,33 @@ class ExternalSut(Sut):
             return super().scscf_node()
         return self.core.scscf_node
 
-    async def _fault_injection(self, what: str, command: tuple[str, ...]) -> None:
+    async def _fault_injection(
+        self, what: str, command: tuple[str, ...], *, brings_up_the_sut: bool = False
+    ) -> None:
         """Run a fault-injection command of the PIXIT (from the PIXIT's folder).
 
         Raises:
-            HarnessError: the command did not succeed within 20 s (the scenario's verdict is
-                ERROR: the suite could not do what the scenario needs, which says nothing of the SUT).
+            HarnessError: the command could not run, or did not succeed within 20 s (the scenario's
+                verdict is ERROR: the suite could not do what the scenario needs, which says nothing
+                of the SUT).
+            Unobservable: ``brings_up_the_sut`` (a ``restart`` or ``start_again``, which waits until
+                the eP-CSCF listens again) and it ran but failed or timed out: the eP-CSCF may not
+                have come back, which is the SUT's, not the suite's; the scenario cannot go on
+                (inconclusive), with the command's last lines.
         """
         cwd = self.pixit.path.parent if self.pixit.path is not None else None
+        failed: type[Exception] = Unobservable if brings_up_the_sut else HarnessError
         try:
             done = await asyncio.to_thread(
                 subprocess.run, list(command), cwd=cwd, capture_output=True, text=True, timeout=20
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except OSError as exc:
             raise HarnessError(f"{what} {list(command)} did not run: {exc}") from None
+        except subprocess.TimeoutExpired:
+            raise failed(f"{what} {list(command)} did not end within 20 s") from None
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-            raise HarnessError(f"{what} {list(command)} exited with status {done.returncode}: {tail}")
+            raise failed(f"{what} {list(command)} exited with status {done.returncode}: {tail}")
 
     def remote_listen(self) -> tuple[str, int]:
         remote = self.pixit.node("remote")

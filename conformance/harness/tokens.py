@@ -5,7 +5,9 @@ property, so a refusal can only come from the check the scenario is about:
 
 * signed by another key: same header (``kid`` included) and claims, signed with a fresh
   EC P-256 key the WWSF never published;
-* unsigned: same claims with ``alg`` ``none`` and an empty signature (RFC 7519 6).
+* unsigned: same claims with ``alg`` ``none`` and an empty signature (RFC 7519 6);
+* not yet valid: same header and claims, ``nbf`` moved ahead, signed again with the WWSF's own key
+  (the tester given it by the PIXIT): only the time from which it may be used is wrong.
 
 A :class:`Secret` never shows its value in ``repr()`` or ``str()`` (Allure records step
 arguments with ``repr()``; logs must not carry credentials).
@@ -19,9 +21,10 @@ import json
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["Secret", "signed_by_another_key", "unsigned"]
+__all__ = ["KeyNotTheIssuers", "Secret", "not_valid_before", "signed_by_another_key", "unsigned"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, repr=False)
@@ -49,6 +52,32 @@ def signed_by_another_key(token: str) -> Secret:
     key = ec.generate_private_key(ec.SECP256R1())
     extra = {k: v for k, v in header.items() if k not in ("alg",)}
     return Secret(jwt.encode(claims, key, algorithm="ES256", headers=extra), "signed by another key")
+
+
+class KeyNotTheIssuers(ValueError):
+    """The key the tester holds did not sign the genuine token: it cannot sign a copy the WWSF could have."""
+
+
+def not_valid_before(token: str, signing_key_pem: bytes, nbf: float) -> Secret:
+    """The same token with its ``nbf`` set to ``nbf`` (RFC 7519 4.1.5; ``iat`` and ``exp`` kept),
+    signed again with ``signing_key_pem``, which must be the key that signed ``token``.
+
+    Raises:
+        KeyNotTheIssuers: ``signing_key_pem`` does not verify ``token``.
+    """
+    header, claims = _parts(token)
+    key: Any = serialization.load_pem_private_key(signing_key_pem, password=None)
+    try:
+        jwt.decode(
+            token, key.public_key(), algorithms=[header.get("alg", "ES256")],
+            options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )  # fmt: skip
+    except jwt.InvalidSignatureError:
+        raise KeyNotTheIssuers("the tester's WWSF signing key did not sign the user's token") from None
+    claims["nbf"] = int(nbf)
+    extra = {k: v for k, v in header.items() if k != "alg"}
+    value = jwt.encode(claims, key, algorithm=header.get("alg", "ES256"), headers=extra)
+    return Secret(value, "not yet valid")
 
 
 def unsigned(token: str) -> Secret:

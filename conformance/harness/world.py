@@ -64,7 +64,7 @@ from .loop import BackgroundLoop
 from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, capture_ends, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
-from .tokens import Secret, signed_by_another_key, unsigned
+from .tokens import KeyNotTheIssuers, Secret, not_valid_before, signed_by_another_key, unsigned
 from .views import DirectoryEntry, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
@@ -87,11 +87,12 @@ CALLER_REASON = 'Q.850;cause=16;text="Normal call clearing"'
 "The Reason (RFC 3326) of the remote party's CANCEL: the caller hung up before an answer."
 SETTLE = ABSENCE_WINDOW
 "Seconds after a session attempt before checking that something did not happen (absence)."
-TOKEN_LIFETIME_SLACK = 60
-"""Seconds a token's ``exp`` may lie beyond its log-in answer's ``expires_in`` (clocks a little apart,
-the answer sent a moment after the token was signed) before the harness refuses to wait it out."""
+LONGEST_RUN_DOWN = 86_400
+"""The most seconds the harness runs the tester's clock forward to let a token run down: a day, far
+beyond any token lifetime a scenario waits out (an ``exp`` in milliseconds, a blind fault of batch 4,
+would otherwise have it run some 10¹² s forward, timer by timer)."""
 NOT_YET_VALID_FOR = 600
-"""How far ahead of the SUT's clock a "not yet valid" token's ``iat`` and ``nbf`` are: well beyond the
+"""How far ahead of the SUT's clock a "not yet valid" token's ``nbf`` is: well beyond the
 "small leeway, usually no more than a few minutes" RFC 7519 4.1.5 lets a verifier allow for skew."""
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
 "Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
@@ -676,18 +677,18 @@ class World:
 
         Raises:
             Unobservable: the SUT runs on its own clock, or its WWSF issued a token with less than
-                ``left`` seconds of lifetime, or with more than the log-in answer's ``expires_in``
-                (a clock run forward that far would not end: inconclusive, not failed).
+                ``left`` seconds of lifetime, or with more than :data:`LONGEST_RUN_DOWN` to run down
+                (inconclusive, not failed).
         """
         login = self.logins[user]
         claims = jwt.decode(login.token, options={"verify_signature": False})
         remaining = float(claims["exp"]) - self.sut.now()
         if remaining < left:
             raise Unobservable(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
-        if remaining > login.expires_in + TOKEN_LIFETIME_SLACK:
+        if remaining - left > LONGEST_RUN_DOWN:
             raise Unobservable(
-                f"the token of {user} has {remaining:.0f} s left by its exp, more than the "
-                f"{login.expires_in} s the WWSF's log-in answer gave it: the scenario cannot let it run down"
+                f"the token of {user} has {remaining:.0f} s left by its exp (its log-in answer said "
+                f"{login.expires_in} s): the scenario runs the clock forward {LONGEST_RUN_DOWN} s at most"
             )
         self.let_time_pass(remaining - left)
 
@@ -698,8 +699,8 @@ class World:
         published), ``unsigned`` (alg none), ``another eP-CSCF`` (issued by the WWSF for the
         same identity, but for an eP-CSCF other than the one of the user's block: another of the
         WWSF's directory, else a made-up eP-CSCF identity of the IMS domain), ``not yet valid``
-        (issued with the WWSF's key for the same identity and eP-CSCF, its ``iat`` and ``nbf``
-        :data:`NOT_YET_VALID_FOR` seconds ahead of the SUT's clock).
+        (the genuine token with its ``nbf`` :data:`NOT_YET_VALID_FOR` seconds ahead of the SUT's
+        clock, ``iat`` and ``exp`` kept, signed again with the WWSF's key).
         """
         genuine = self.logins[user].token
         if variant == "another key":
@@ -717,11 +718,11 @@ class World:
             token = self.sut.issue_token(self.identity_of(user), audience)
             return Secret(token.value, "for another eP-CSCF")
         if variant == "not yet valid":
-            own = self.logins[user].ep_cscf_url
-            entry = next(e for e in self.ep_cscf_list() if e.ep_cscf_uri == own)
-            identity, audience = self.identity_of(user), entry.ep_cscf_identity
-            token = self.sut.issue_token(identity, audience, age=-NOT_YET_VALID_FOR)
-            return Secret(token.value, "not yet valid")
+            pem = self.sut.wwsf_signing_key_pem()
+            try:
+                return not_valid_before(genuine, pem, self.sut.now() + NOT_YET_VALID_FOR)
+            except KeyNotTheIssuers as exc:
+                raise Unobservable(f"{exc}: the PIXIT's [wwsf] signing_key is not the WWSF's") from None
         raise HarnessError(f"unknown token variant {variant!r}")
 
     def register_wics(self, user: str, count: int) -> list[Response]:
@@ -1052,6 +1053,12 @@ class World:
 
     def _mark_remote(self) -> None:
         self._remote_seen = len(self.remote.received) if self.remote is not None else 0
+
+    def remote_session(self) -> tuple[Request, Response]:
+        """The INVITE and the 2xx of the last session the remote party set up (its dialog)."""
+        if self.remote is None or not self.remote.established:
+            raise HarnessError("the remote party set up no session in this scenario")
+        return self.remote.established[-1]
 
     def requests_at_remote(self, method: str) -> list[Request]:
         """The ``method`` requests the remote party received since the last session attempt

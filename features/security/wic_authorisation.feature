@@ -91,12 +91,13 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
         | token                                       |
         | a token the WWSF issued for another eP-CSCF |
 
-      # RFC 7519 4.1.5: a JWT "MUST NOT be accepted for processing" before its nbf; the WWSF's
-      # own key signed it, for this identity and this eP-CSCF: only its time is wrong.
+      # RFC 7519 4.1.5: a JWT "MUST NOT be accepted for processing" before its nbf. The copy keeps
+      # every claim of the genuine token but nbf, ten minutes ahead, and the WWSF's own key (the
+      # PIXIT's [wwsf] signing_key, checked against the genuine token) signs it again.
       @TP_WIMPU_SEC_016
       Examples: not yet valid
-        | token                                                         |
-        | a token the WWSF issued to be valid only ten minutes from now |
+        | token                                               |
+        | a copy of its token valid only ten minutes from now |
 
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_005
     Scenario: An expired token is refused

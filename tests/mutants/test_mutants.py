@@ -74,7 +74,7 @@ GUARDS: dict[str, str] = {
     "exp_not_checked": "TP_WIMPU_SEC_005",
     "alg_none_accepted": "TP_WIMPU_SEC_006",
     "aud_not_checked": "TP_WIMPU_SEC_007",
-    "validity_from_issue_time": "TP_WIMPU_SEC_016",
+    "nbf_never_checked": "TP_WIMPU_SEC_016",
     "any_domain_accepted": "TP_WIMPU_SEC_008",
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
     "dialog_outlives_bye": "TP_WIMPU_SEC_011",

@@ -501,14 +501,15 @@ def _aud_not_checked(mp: pytest.MonkeyPatch) -> None:
     _wrap_validate(mp, change)
 
 
-def _validity_from_issue_time(mp: pytest.MonkeyPatch) -> None:
-    # The eP-CSCF judges a token's time claims from the moment the token says it was issued when
-    # that is later than its own clock ("the WWSF's clock is the reference"): a token whose iat
-    # and nbf lie ahead passes, where RFC 7519 4.1.5 refuses it before nbf (step 4).
+def _nbf_never_checked(mp: pytest.MonkeyPatch) -> None:
+    # The eP-CSCF's JWT check reads exp, aud, iss and the signature but never nbf (a library's
+    # not-before verification left off, as PyJWT's verify_nbf=False): a token whose nbf lies ahead
+    # passes, where RFC 7519 4.1.5 refuses it (step 4). Told apart here by judging the token at its
+    # nbf when that is ahead; exp (after nbf) and iat (not after nbf) then judge as at any moment.
     def change(token: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        iat = _unverified(token)[1].get("iat")
-        if isinstance(iat, int | float) and not isinstance(iat, bool) and iat > kwargs["now"]:
-            return {**kwargs, "now": float(iat)}
+        nbf = _unverified(token)[1].get("nbf")
+        if isinstance(nbf, int | float) and not isinstance(nbf, bool) and nbf > kwargs["now"]:
+            return {**kwargs, "now": float(nbf)}
         return kwargs
 
     _wrap_validate(mp, change)
@@ -2106,10 +2107,10 @@ FAULTS: Mapping[str, Fault] = {
     "aud_not_checked": Fault(
         "the eP-CSCF accepts a token issued for another eP-CSCF (aud, step 4)", _aud_not_checked
     ),
-    "validity_from_issue_time": Fault(
-        "the eP-CSCF judges a token's nbf and exp from its iat when that is ahead of its clock: a token not "
-        "yet valid passes (step 4, RFC 7519 4.1.5)",
-        _validity_from_issue_time,
+    "nbf_never_checked": Fault(
+        "the eP-CSCF never checks a token's nbf (its JWT library's not-before check left off): a token "
+        "not yet valid passes (step 4, RFC 7519 4.1.5)",
+        _nbf_never_checked,
     ),
     "any_domain_accepted": Fault(
         "the eP-CSCF serves an identity outside its wIMPU blocks as one of its first block (5.2.2.3.2)",
