@@ -15,6 +15,7 @@ run (:func:`conformance.harness.scenario_capture.scenario_host`): the same ports
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -32,6 +33,7 @@ from nested import failures, why
 from conformance.harness.scenario_capture import release_host, scenario_host
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = ROOT / "tests"
 NOT_APPLICABLE = "skipped: not applicable: "
 INCONCLUSIVE = "skipped: inconclusive: "
 
@@ -103,12 +105,25 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
         release_host(host)
 
 
+def nested_env(captures: Path) -> dict[str, str]:
+    """The environment of a nested ``pytest steps`` run: not an xdist worker itself, whatever the
+    parent runs in; its scenario captures in ``captures``; ``tests/`` on the path for ``-p shard``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env["WIMPU_CAPTURES_DIR"] = str(captures)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+SHARDS = 2
+"""Copies of an external SUT a comparison run starts at once (:func:`run_sharded`): one per core of
+this machine, where such a run mostly waits on its SUT."""
+
+
 def run_steps(tmp_path: Path, name: str, *extra: str, workers: int = 0) -> dict[str, str]:
     """Every scenario's verdict in a ``pytest steps`` run with ``extra`` arguments and ``workers``
     xdist workers (0: serially)."""
     junit = tmp_path / f"{name}.xml"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env["WIMPU_CAPTURES_DIR"] = str(tmp_path / f"captures-{name}")
+    env = nested_env(tmp_path / f"captures-{name}")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-n", str(workers), "-p", "no:cacheprovider",
          "--no-reports", "-q", f"--junitxml={junit}", *extra],
@@ -120,6 +135,31 @@ def run_steps(tmp_path: Path, name: str, *extra: str, workers: int = 0) -> dict[
     failed = {n: v for n, v in found.items() if v in ("failure", "error")}
     if failed:
         print(f"the {name} run:\n{why(junit, result.stdout, result.stderr)}")
+    return found
+
+
+def run_sharded(tmp_path: Path, name: str, pixit: Path, *extra: str, shards: int = SHARDS) -> dict[str, str]:
+    """Every scenario's verdict in a run of every feature against the external SUT of ``pixit``
+    (``extra``: more arguments), shared among ``shards`` serial runs at once, each against its own
+    copy of the SUT on a loopback address of its own (:func:`private_pixit`) with one shard of the
+    scenarios (``-p shard``, tests/shard.py). The verdicts are those of one serial run: each
+    scenario starts the SUT afresh (its ``[sut] start``), in whichever copy it runs."""
+    with contextlib.ExitStack() as stack:
+        privates = [stack.enter_context(private_pixit(pixit)) for _ in range(shards)]
+        with concurrent.futures.ThreadPoolExecutor(shards) as pool:
+            runs = [
+                pool.submit(
+                    run_steps, tmp_path, f"{name}-{k}", "--sut", str(private), *extra,
+                    "-p", "shard", f"--shard={k}/{shards}",
+                )  # fmt: skip
+                for k, private in enumerate(privates)
+            ]
+            shares = [run.result() for run in runs]
+    found: dict[str, str] = {}
+    for share in shares:
+        twice = found.keys() & share.keys()
+        assert not twice, f"scenarios of the {name} run in two shards: {sorted(twice)}"
+        found.update(share)
     return found
 
 

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from runs import NOT_APPLICABLE, ROOT, private_pixit, run_steps, undeclared
+from runs import NOT_APPLICABLE, ROOT, run_sharded, undeclared
 
 from conformance.pixit import load_pixit
 from conformance.traceability import load_pics, load_selection
@@ -39,8 +39,7 @@ def test_the_mixed_pixit_emulates_the_ims_core_around_external_nodes() -> None:
 
 def test_mixed_verdicts_are_the_in_process_ones(tmp_path: Path, in_process_verdicts: dict[str, str]) -> None:
     inside = in_process_verdicts
-    with private_pixit(PIXIT) as pixit:
-        mixed = run_steps(tmp_path, "mixed", "--sut", str(pixit))
+    mixed = run_sharded(tmp_path, "mixed", PIXIT)
     assert inside.keys() == mixed.keys(), f"different scenarios: {sorted(inside.keys() ^ mixed.keys())}"
     ruled_out = {
         n

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from runs import ROOT, private_pixit, run_steps, undeclared
+from runs import ROOT, private_pixit, run_sharded, run_steps, undeclared
 
 from conformance.pixit import load_pixit
 
@@ -38,8 +38,7 @@ def test_out_of_process_verdicts_are_the_in_process_ones(
     tmp_path: Path, in_process_verdicts: dict[str, str]
 ) -> None:
     inside = in_process_verdicts
-    with private_pixit(PIXIT) as pixit:
-        outside = run_steps(tmp_path, "out-of-process", "--sut", str(pixit))
+    outside = run_sharded(tmp_path, "out-of-process", PIXIT)
     print(f"\nin-process: {len(inside)} scenarios; out-of-process: {len(outside)} scenarios")
     assert inside.keys() == outside.keys(), f"different scenarios: {sorted(inside.keys() ^ outside.keys())}"
     differ = {name: (inside[name], outside[name]) for name in inside if inside[name] != outside[name]}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from runs import NOT_APPLICABLE, ROOT, private_pixit, run_steps, undeclared
+from runs import NOT_APPLICABLE, ROOT, run_sharded, undeclared
 from test_mixed_run import tagged
 
 from conformance.configurations import CONFIGURATIONS
@@ -33,8 +33,7 @@ def test_only_the_purposes_of_the_node_run_with_the_in_process_verdicts(
     ((pixit_name, pics_name),) = config.examples
     purposes = sorted(tp.id for tp in load_test_purposes(ROOT) if config.id in tp.configurations)
     assert purposes, f"no test purpose runs in {config.id}"
-    with private_pixit(EXAMPLES / pixit_name) as pixit:
-        found = run_steps(tmp_path, config.id, "--sut", str(pixit), "--pics", str(EXAMPLES / pics_name))
+    found = run_sharded(tmp_path, config.id, EXAMPLES / pixit_name, "--pics", str(EXAMPLES / pics_name))
     assert found.keys() == in_process_verdicts.keys()
     applicable = tagged(" or ".join(purposes))
     ran = {n: v for n, v in found.items() if not v.startswith(NOT_APPLICABLE)}

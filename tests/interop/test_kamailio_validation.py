@@ -16,9 +16,9 @@ CI runs this; the test is skipped only where ``kamailio`` is not installed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from kamailio_lab import PICS, PICS_OPTION2, PIXIT, PIXIT_OPTION2, ROOT, private_pixit, remove_lab
 from nested import why
+from runs import SHARDS, nested_env
 
 from captures.cli import main
 from conformance.harness.scenario_capture import release_host, scenario_host
@@ -471,37 +472,70 @@ def test_the_option_2_configuration_is_the_lab_with_its_blocks_registered_upon_t
     assert {i.id for i in load_pics(PICS_OPTION2)} == {i.id for i in load_pics(PICS)}
 
 
-class Run:
-    """The nested run against Kamailio: its reports, captures and output."""
+class Shard:
+    """One of the nested runs against a copy of the Kamailio lab: its reports and output."""
 
-    def __init__(self, reports: Path, captures: Path, result: subprocess.CompletedProcess[str]) -> None:
-        self.reports, self.captures, self.result = reports, captures, result
+    def __init__(self, reports: Path, result: subprocess.CompletedProcess[str]) -> None:
+        self.reports, self.result = reports, result
 
     def why(self) -> str:
         return why(self.reports / "junit.xml", self.result.stdout, self.result.stderr)
 
 
+class Run:
+    """The nested run against Kamailio: :data:`SHARDS` runs at once, each against its own copy of
+    the lab on a loopback address of its own with one shard of the scenarios (tests/shard.py); their
+    captures under one folder."""
+
+    def __init__(self, shards: list[Shard], captures: Path) -> None:
+        self.shards, self.captures = shards, captures
+
+    def verdicts(self) -> dict[str, str]:
+        """Test name -> the verdict the conformance report gives it, over every shard."""
+        found: dict[str, str] = {}
+        for shard in self.shards:
+            assert (shard.reports / "junit.xml").exists(), shard.why()
+            share = _verdicts(shard.reports)
+            assert not found.keys() & share.keys(), f"in two shards: {sorted(found.keys() & share.keys())}"
+            found.update(share)
+        return found
+
+    def why(self) -> str:
+        return "\n".join(shard.why() for shard in self.shards)
+
+
 def _nested_run(tmp_path_factory: pytest.TempPathFactory, pixit: Path, pics: Path, *select: str) -> Run:
     """``pytest steps`` (the conformance features, ``select``: more options) against the lab of
-    ``pixit`` moved to a loopback address of its own."""
+    ``pixit``, in :data:`SHARDS` runs at once, each against its own copy of the lab moved to a
+    loopback address of its own (the scenarios' verdicts are those of one serial run: each scenario
+    starts the lab afresh)."""
     if shutil.which("kamailio") is None:
         pytest.skip("kamailio is not installed (scripts/install.sh)")
     tmp_path = tmp_path_factory.mktemp("kamailio")
-    host = scenario_host()
-    private = private_pixit(host, pixit)
-    reports = tmp_path / "reports"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env["WIMPU_CAPTURES_DIR"] = str(tmp_path / "captures")
+    hosts = [scenario_host() for _ in range(SHARDS)]
+
+    def shard(k: int, host: str) -> Shard:
+        private = private_pixit(host, pixit)
+        reports = tmp_path / f"reports-{k}"
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", *FEATURES, *select, "--sut", str(private),
+                 "--pics", str(pics), "-n0", "-p", "no:randomly", "-p", "no:cacheprovider",
+                 "-p", "shard", f"--shard={k}/{SHARDS}", "--reports-dir", str(reports), "-q"],
+                cwd=ROOT, env=nested_env(tmp_path / "captures" / f"shard-{k}"),
+                capture_output=True, text=True, timeout=1800,
+            )  # fmt: skip
+        finally:
+            remove_lab(private, host)
+        return Shard(reports, result)
+
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", *FEATURES, *select, "--sut", str(private), "--pics", str(pics),
-             "-n0", "-p", "no:randomly", "-p", "no:cacheprovider", "--reports-dir", str(reports), "-q"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-        )  # fmt: skip
+        with concurrent.futures.ThreadPoolExecutor(SHARDS) as pool:
+            shards = list(pool.map(shard, range(SHARDS), hosts))
     finally:
-        remove_lab(private, host)
-        release_host(host)
-    return Run(reports, tmp_path / "captures", result)
+        for host in hosts:
+            release_host(host)
+    return Run(shards, tmp_path / "captures")
 
 
 @pytest.fixture(scope="module")
@@ -516,9 +550,7 @@ def kamailio_option2_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 def _differences(run: Run, expected: dict[str, str]) -> str:
     """What differs between the run's verdicts and ``expected`` ("" when nothing does)."""
-    junit = run.reports / "junit.xml"
-    assert junit.exists(), run.why()
-    found = _verdicts(run.reports)
+    found = run.verdicts()
     differ = {n: (found.get(n), v) for n, v in expected.items() if found.get(n) != v}
     unknown = sorted(set(found) - set(expected))
     if not differ and not unknown:
@@ -560,7 +592,7 @@ def test_the_offline_verifier_agrees_with_the_live_verdicts_on_kamailio_with_blo
 
 
 def _offline_agrees(run: Run, expected: dict[str, list[str]]) -> None:
-    live = _verdicts(run.reports)
+    live = run.verdicts()
     captures = sorted(run.captures.rglob("*.pcapng"))
     assert captures, f"no capture under {run.captures}\n" + run.why()
     fails: dict[str, list[str]] = {}
@@ -612,7 +644,7 @@ def test_the_verdict_table_beside_the_reference(
         for name, verdict in in_process_verdicts.items()
         if name.split("::", 1)[0].rsplit(".", 1)[-1] in modules
     }
-    option1, option2 = _verdicts(kamailio_run.reports), _verdicts(kamailio_option2_run.reports)
+    option1, option2 = kamailio_run.verdicts(), kamailio_option2_run.verdicts()
     table = verdict_table(
         {"reference (in-process)": reference, "Kamailio, option 1 blocks": option1,
          "Kamailio, option 2 blocks": option2}

@@ -12,6 +12,7 @@ fault. ``docs/mutants.md`` lists the same table for readers.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -406,11 +407,61 @@ def _skip_reasons(junit: Path) -> list[str]:
     ]
 
 
+class FaultRuns:
+    """The fault runs of the selected fault tests, one run ahead of the test that waits for its own.
+
+    Each fault run is a serial ``pytest steps`` subprocess that mostly waits (on its scenarios'
+    timers, on the short event wait of the fault runs): while a test waits for its fault's run, the
+    run of the next selected fault goes on beside it, so at most two fault runs at once, one per
+    core of this machine. That is the load the control run is checked under
+    (``test_the_guarding_scenarios_pass_without_a_fault_at_the_fault_runs_wait``: two xdist
+    workers), so a guard still fails by its fault's doing, never for a wait too short under load.
+    In an xdist worker of the parent (which runs some of the tests, not known in advance) each test
+    runs its own fault's run only."""
+
+    def __init__(self, faults: list[str], folder: Path, *, ahead: int) -> None:
+        self._order, self._folder, self._ahead = faults, folder, ahead
+        self._pool = concurrent.futures.ThreadPoolExecutor(ahead + 1)
+        self._runs: dict[str, concurrent.futures.Future[subprocess.CompletedProcess[str]]] = {}
+
+    def junit(self, fault: str) -> Path:
+        return self._folder / f"{fault}.xml"
+
+    def result(self, fault: str) -> subprocess.CompletedProcess[str]:
+        """The run with ``fault``: started now unless it was already, the next ones' started too."""
+        first = self._order.index(fault) if fault in self._order else len(self._order)
+        for name in [fault, *self._order[first + 1 : first + 1 + self._ahead]]:
+            if name not in self._runs:
+                self._runs[name] = self._pool.submit(run_with_fault, name, GUARDS[name], self.junit(name))
+        return self._runs[fault].result()
+
+    def close(self) -> None:
+        for run in self._runs.values():
+            run.cancel()
+        self._pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="module")
+def fault_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FaultRuns]:
+    """The fault runs of the fault tests this session runs, in their order."""
+    selected = [
+        item.callspec.params["fault"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_scenarios_fail_when_the_reference_misbehaves"
+    ]
+    ahead = 0 if os.environ.get("PYTEST_XDIST_WORKER") else 1
+    runs = FaultRuns(selected, tmp_path_factory.mktemp("fault-runs"), ahead=ahead)
+    yield runs
+    runs.close()
+
+
 @pytest.mark.parametrize("fault", sorted(GUARDS))
-def test_scenarios_fail_when_the_reference_misbehaves(fault: str, tmp_path: Path) -> None:
+def test_scenarios_fail_when_the_reference_misbehaves(fault: str, fault_runs: FaultRuns) -> None:
     expected = sum(s.tests for s in scenarios() if selects(GUARDS[fault], s))
-    junit = tmp_path / "junit.xml"
-    result = run_with_fault(fault, GUARDS[fault], junit)
+    junit = fault_runs.junit(fault)
+    result = fault_runs.result(fault)
     out = result.stdout + result.stderr
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     counts = {o: _count(o, summary) for o in ("failed", "passed", "skipped", "error", "xfailed", "xpassed")}
