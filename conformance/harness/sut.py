@@ -119,9 +119,8 @@ class Sut:
         """Each eP-CSCF instance: its identity (token audience) and WSS URL."""
         raise NotImplementedError
 
-    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
-        """A token for ``identity`` and eP-CSCF ``audience``, issued ``age`` seconds ago (a negative
-        ``age``: a token whose ``iat`` and ``nbf`` are that far in the future)."""
+    def issue_token(self, identity: str, audience: str) -> Token:
+        """A token for ``identity`` and eP-CSCF ``audience``, issued now, as the WWSF would."""
         raise NotImplementedError
 
     def wwsf_signing_key_pem(self) -> bytes:
@@ -298,12 +297,8 @@ class ReferenceSut(Sut):
     def ep_cscfs(self) -> dict[str, DirectoryEntry]:
         return {name: DirectoryEntry("", ep.identity, ep.wss_url) for name, ep in self.stack.ep_cscfs.items()}
 
-    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
-        if not age:
-            return self.stack.wwsf.issue_token(identity, audience)
-        pem = self.wwsf_signing_key_pem()  # the WWSF's own key: a token it could have issued then
-        issuer = TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem)
-        return issuer.issue(identity, audience)
+    def issue_token(self, identity: str, audience: str) -> Token:
+        return self.stack.wwsf.issue_token(identity, audience)
 
     def wwsf_signing_key_pem(self) -> bytes:
         return self.stack.wwsf.signing_key_pem()
@@ -538,13 +533,9 @@ class ExternalSut(Sut):
             raise Unobservable("the PIXIT gives no [wwsf] signing_key: the tester cannot play the WWSF")
         return self.pixit.wwsf_signing_key.read_bytes()
 
-    def issue_token(self, identity: str, audience: str, *, age: int = 0) -> Token:
-        pem = self.wwsf_signing_key_pem()
-        if age:  # not kept: the tokens of later calls are issued now
-            return TokenIssuer(self.wwsf_origin, clock=lambda: self.now() - age, signing_key_pem=pem).issue(
-                identity, audience
-            )
+    def issue_token(self, identity: str, audience: str) -> Token:
         if self._issuer is None:
+            pem = self.wwsf_signing_key_pem()
             self._issuer = TokenIssuer(self.wwsf_origin, clock=self.now, signing_key_pem=pem)
         return self._issuer.issue(identity, audience)
 

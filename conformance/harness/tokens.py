@@ -7,7 +7,9 @@ property, so a refusal can only come from the check the scenario is about:
   EC P-256 key the WWSF never published;
 * unsigned: same claims with ``alg`` ``none`` and an empty signature (RFC 7519 6);
 * not yet valid: same header and claims, ``nbf`` moved ahead, signed again with the WWSF's own key
-  (the tester given it by the PIXIT): only the time from which it may be used is wrong.
+  (the tester given it by the PIXIT): only the time from which it may be used is wrong;
+* issued earlier: every time claim moved back by as much, signed again with the WWSF's own key: how
+  a SUT that does not read the tester's clock is shown a token whose lifetime has run out.
 
 A :class:`Secret` never shows its value in ``repr()`` or ``str()`` (Allure records step
 arguments with ``repr()``; logs must not carry credentials).
@@ -24,7 +26,9 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["KeyNotTheIssuers", "Secret", "not_valid_before", "signed_by_another_key", "unsigned"]
+__all__ = [
+    "KeyNotTheIssuers", "Secret", "issued_earlier", "not_valid_before", "signed_by_another_key", "unsigned"
+]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, repr=False)
@@ -58,14 +62,14 @@ class KeyNotTheIssuers(ValueError):
     """The key the tester holds did not sign the genuine token: it cannot sign a copy the WWSF could have."""
 
 
-def not_valid_before(token: str, signing_key_pem: bytes, nbf: float) -> Secret:
-    """The same token with its ``nbf`` set to ``nbf`` (RFC 7519 4.1.5; ``iat`` and ``exp`` kept),
-    signed again with ``signing_key_pem``, which must be the key that signed ``token``.
+def _signed_again(token: str, signing_key_pem: bytes, claims: dict[str, Any]) -> str:
+    """``token``'s header with ``claims``, signed again with ``signing_key_pem``, after checking that
+    this key signed ``token`` (so the copy is one the WWSF could have issued).
 
     Raises:
         KeyNotTheIssuers: ``signing_key_pem`` does not verify ``token``.
     """
-    header, claims = _parts(token)
+    header = jwt.get_unverified_header(token)
     key: Any = serialization.load_pem_private_key(signing_key_pem, password=None)
     try:
         jwt.decode(
@@ -74,10 +78,36 @@ def not_valid_before(token: str, signing_key_pem: bytes, nbf: float) -> Secret:
         )  # fmt: skip
     except jwt.InvalidSignatureError:
         raise KeyNotTheIssuers("the tester's WWSF signing key did not sign the user's token") from None
-    claims["nbf"] = int(nbf)
     extra = {k: v for k, v in header.items() if k != "alg"}
-    value = jwt.encode(claims, key, algorithm=header.get("alg", "ES256"), headers=extra)
-    return Secret(value, "not yet valid")
+    return jwt.encode(claims, key, algorithm=header.get("alg", "ES256"), headers=extra)
+
+
+def not_valid_before(token: str, signing_key_pem: bytes, nbf: float) -> Secret:
+    """The same token with its ``nbf`` set to ``nbf`` (RFC 7519 4.1.5; ``iat`` and ``exp`` kept),
+    signed again with ``signing_key_pem``, which must be the key that signed ``token``.
+
+    Raises:
+        KeyNotTheIssuers: ``signing_key_pem`` does not verify ``token``.
+    """
+    _header, claims = _parts(token)
+    claims["nbf"] = int(nbf)
+    return Secret(_signed_again(token, signing_key_pem, claims), "not yet valid")
+
+
+def issued_earlier(token: str, signing_key_pem: bytes, seconds: float) -> Secret:
+    """The same token as if issued ``seconds`` earlier: ``iat``, ``nbf`` and ``exp`` each moved back
+    by as much (RFC 7519 4.1.4-4.1.6), every other claim kept, signed again with
+    ``signing_key_pem``, which must be the key that signed ``token``. What a SUT that does not read
+    the tester's clock sees of a token after ``seconds`` have passed.
+
+    Raises:
+        KeyNotTheIssuers: ``signing_key_pem`` does not verify ``token``.
+    """
+    _header, claims = _parts(token)
+    for claim in ("exp", "iat", "nbf"):
+        if isinstance(claims.get(claim), int | float):
+            claims[claim] = int(claims[claim] - seconds)
+    return Secret(_signed_again(token, signing_key_pem, claims), f"issued {seconds:.0f} s earlier")
 
 
 def unsigned(token: str) -> Secret:

@@ -64,7 +64,14 @@ from .loop import BackgroundLoop
 from .remote import RemoteParty
 from .scenario_capture import ScenarioWire, capture_ends, release_host, scenario_host, slug
 from .sut import ExternalSut, ReferenceSut, Sut, Unobservable
-from .tokens import KeyNotTheIssuers, Secret, not_valid_before, signed_by_another_key, unsigned
+from .tokens import (
+    KeyNotTheIssuers,
+    Secret,
+    issued_earlier,
+    not_valid_before,
+    signed_by_another_key,
+    unsigned,
+)
 from .views import DirectoryEntry, Session, hop_names, node_names
 from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
@@ -91,9 +98,11 @@ LONGEST_RUN_DOWN = 86_400
 """The most seconds the harness runs the tester's clock forward to let a token run down: a day, far
 beyond any token lifetime a scenario waits out (an ``exp`` in milliseconds, a blind fault of batch 4,
 would otherwise have it run some 10¹² s forward, timer by timer)."""
-NOT_YET_VALID_FOR = 600
-"""How far ahead of the SUT's clock a "not yet valid" token's ``nbf`` is: well beyond the
-"small leeway, usually no more than a few minutes" RFC 7519 4.1.5 lets a verifier allow for skew."""
+BEYOND_LEEWAY = 600
+"""How far past a token's ``exp`` (TP_WIMPU_SEC_005) or ahead of its ``nbf`` (TP_WIMPU_SEC_016) the
+scenarios put the SUT's clock: well beyond the "small leeway, usually no more than a few minutes"
+RFC 7519 4.1.4 and 4.1.5 let a verifier allow for clock skew, so that no verifier that keeps to
+them may still take the token as valid."""
 CAPTURES = Path(os.environ.get("WIMPU_CAPTURES_DIR", Path(__file__).resolve().parents[2] / "captures"))
 "Where each scenario's capture, ladder and message list go (``captures/<feature>/<test>.*``)."
 
@@ -403,17 +412,25 @@ class World:
             time.sleep(0.2)
 
     def expire_token(self, user: str) -> None:
-        """Let the lifetime of the user's security token run out.
+        """Let the lifetime of the user's security token run out (RFC 7519 4.1.4): the lifetime the
+        WWSF's log-in answer gave it (``expires_in``), and :data:`BEYOND_LEEWAY` seconds more, so
+        that a verifier's allowance for clock skew cannot keep it valid.
 
-        On the tester's clock when there is one; otherwise (an external SUT) the tester, playing
-        the WWSF with its signing key, replaces the token by the same one issued a lifetime ago.
+        On the tester's clock when there is one; otherwise (an external SUT on its own clock) the
+        tester, holding the WWSF's signing key (the PIXIT's ``[wwsf] signing_key``), replaces the
+        token by a copy issued that much earlier (every time claim moved back, every other claim
+        kept): what the SUT would see of the genuine token once that time had passed.
         """
         login = self.logins[user]
+        elapsed = login.expires_in + BEYOND_LEEWAY
         if self.clock is not None:
-            self.let_time_pass(login.expires_in + 1)
+            self.let_time_pass(elapsed)
             return
-        entry = next(e for e in self.ep_cscf_list() if e.ep_cscf_uri == login.ep_cscf_url)
-        token = self.sut.issue_token(login.identity, entry.ep_cscf_identity, age=login.expires_in + 61)
+        pem = self.sut.wwsf_signing_key_pem()
+        try:
+            token = issued_earlier(login.token, pem, elapsed)
+        except KeyNotTheIssuers as exc:
+            raise Unobservable(f"{exc}: the PIXIT's [wwsf] signing_key is not the WWSF's") from None
         self.logins[user] = dataclasses.replace(login, token=token.value)
 
     # ----- failure (5.2.2.2) -------------------------------------------------------------
@@ -699,7 +716,7 @@ class World:
         published), ``unsigned`` (alg none), ``another eP-CSCF`` (issued by the WWSF for the
         same identity, but for an eP-CSCF other than the one of the user's block: another of the
         WWSF's directory, else a made-up eP-CSCF identity of the IMS domain), ``not yet valid``
-        (the genuine token with its ``nbf`` :data:`NOT_YET_VALID_FOR` seconds ahead of the SUT's
+        (the genuine token with its ``nbf`` :data:`BEYOND_LEEWAY` seconds ahead of the SUT's
         clock, ``iat`` and ``exp`` kept, signed again with the WWSF's key).
         """
         genuine = self.logins[user].token
@@ -720,7 +737,7 @@ class World:
         if variant == "not yet valid":
             pem = self.sut.wwsf_signing_key_pem()
             try:
-                return not_valid_before(genuine, pem, self.sut.now() + NOT_YET_VALID_FOR)
+                return not_valid_before(genuine, pem, self.sut.now() + BEYOND_LEEWAY)
             except KeyNotTheIssuers as exc:
                 raise Unobservable(f"{exc}: the PIXIT's [wwsf] signing_key is not the WWSF's") from None
         raise HarnessError(f"unknown token variant {variant!r}")
