@@ -195,8 +195,9 @@ Feature: 5.2.2.3.1 Registration timer expiry
       And WIC "W" has registered for 1800 seconds with the identity and the token of <user>
       And 700 seconds have passed
       When WIC "W" registers with the identity and the token of <user>
-      Then the eP-CSCF answers 401
-      And the response says the security token is invalid
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 401, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
+      And the response says the security token is invalid, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
       And the wIMPU Registrar holds a registration for <user> with 1 contact
       When the remote party calls <user>
       Then the remote party receives 200

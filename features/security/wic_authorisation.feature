@@ -6,9 +6,13 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
   the user identity." 5.2.2.3.2: "The eP-CSCF shall perform the WIC authorization at WIC
   registration". A refused WIC leaves nothing in the wIMPU Registrar.
 
-  The token is a JWT signed by the WWSF (solution profile): a token that fails a check is
-  challenged again (401, Bearer, error "invalid_token"); a valid token for another identity
-  is forbidden (403). The stack's clock moves only when a scenario lets time pass.
+  The token is a JWT signed by the WWSF (solution profile). Step 4 leaves "the exact means"
+  of the check out of scope: that the registration is not accepted and nothing is stored is
+  the text's check; how the refusal is answered is the profile's (PROFILE_SEC_TOKEN_401: a
+  missing token or one that fails a check is challenged, 401 with a Bearer challenge naming
+  the WWSF and error "invalid_token" for a token that failed; PROFILE_SEC_REFUSAL_403: a
+  valid token for another identity is forbidden). The stack's clock moves only when a
+  scenario lets time pass.
 
   Background:
     Given the wIMPU stack is running with the reference profile and a clock the tester controls
@@ -41,8 +45,9 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       When WIC "A1" registers with the identity of alice and no token
-      Then the eP-CSCF answers 401
-      And the response challenges for a Bearer token from the WWSF
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 401, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
+      And the response challenges for a Bearer token from the WWSF, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
       And the wIMPU Registrar holds no registration for alice
 
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_003
@@ -72,8 +77,9 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       Given alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       When WIC "A1" registers with the identity of alice and <token>
-      Then the eP-CSCF answers 401
-      And the response says the security token is invalid
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 401, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
+      And the response says the security token is invalid, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
       And the wIMPU Registrar holds no registration for alice
 
       @TP_WIMPU_SEC_004
@@ -105,8 +111,9 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       And the security token of alice has expired
       When WIC "A1" registers with the identity and the token of alice
-      Then the eP-CSCF answers 401
-      And the response says the security token is invalid
+      Then the eP-CSCF does not accept the registration
+      And the eP-CSCF answers 401, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
+      And the response says the security token is invalid, as the solution profile chooses (PROFILE_SEC_TOKEN_401)
       And the wIMPU Registrar holds no registration for alice
 
   Rule: 5.2.2.3.2 - the eP-CSCF applies these functions only to the domain names it is configured with

@@ -76,6 +76,10 @@ GUARDS: dict[str, str] = {
     "alg_none_accepted": "TP_WIMPU_SEC_006",
     "aud_not_checked": "TP_WIMPU_SEC_007",
     "nbf_never_checked": "TP_WIMPU_SEC_016",
+    "token_refused_403": (
+        "TP_WIMPU_SEC_002 or TP_WIMPU_SEC_004 or TP_WIMPU_SEC_005 or TP_WIMPU_SEC_006 or TP_WIMPU_SEC_007"
+        " or TP_WIMPU_SEC_016 or TP_WIMPU_LIFE_004"
+    ),
     "any_domain_accepted": "TP_WIMPU_SEC_008",
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
     "dialog_outlives_bye": "TP_WIMPU_SEC_011",
@@ -195,6 +199,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the session to the user who has not registered again is still not set up (the text's check);
     # only the contacts stay in the registrar, and the refusal comes from the eP-CSCF, not the I-CSCF
     "takeover_cleans_its_allocations_only": "PROFILE_LIFE_TAKEOVER_CLEANUP",
+    # the token is refused and nothing is registered (the text's check); only the answer is 403 with
+    # no Bearer challenge (5.2.2.5.2 step 4 leaves "the exact means" out of scope)
+    "token_refused_403": "PROFILE_SEC_TOKEN_401",
     # the block's one binding is only refreshed more often: the text's single registration holds
     "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
     # the request reaches no other WIC (the text's check holds); only the answer is not 430

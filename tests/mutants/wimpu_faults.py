@@ -966,6 +966,19 @@ def _dereg_without_token_anywhere(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(Iwf, "_deregistration_on_authorised_flow", deregistration_on_authorised_flow)
 
 
+def _token_refused_403(mp: pytest.MonkeyPatch) -> None:
+    """The IWF refuses a REGISTER without a token, or with one that fails a check, with 403 Forbidden
+    and no challenge: nothing is registered (the text's check, 5.2.2.5.2 step 4), only the answer is
+    not the profile's Bearer challenge (PROFILE_SEC_TOKEN_401)."""
+    from reference.nodes.iwf.service import Iwf
+    from reference.sip.transaction_base import make_response
+
+    async def _reject_token(self: Any, request: Any, flow: Any, exc: Any) -> None:
+        await self._reply(flow, make_response(request, 403, "Forbidden", to_tag="f0f0f0f0"))
+
+    mp.setattr(Iwf, "_reject_token", _reject_token)
+
+
 def _takeover_cleans_its_allocations_only(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF taking a block over removes the failed eP-CSCF's contacts only from the entries an
     eP-CSCF allocated (option B): the contacts of an option A block stay in the wIMPU Registrar until
@@ -2200,6 +2213,10 @@ FAULTS: Mapping[str, Fault] = {
         "the IWF lets a REGISTER that only removes contacts through without a token over any WebSocket, "
         "not only one a token authorised for that identity (5.2.2.3.2)",
         _dereg_without_token_anywhere,
+    ),
+    "token_refused_403": Fault(
+        "the IWF refuses a missing or failing token with 403, no Bearer challenge (step 4, profile)",
+        _token_refused_403,
     ),
     "takeover_cleans_its_allocations_only": Fault(
         "the eP-CSCF taking a block over removes the failed eP-CSCF's contacts from option B entries only: "
