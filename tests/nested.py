@@ -1,17 +1,67 @@
-"""What a test that runs pytest in a subprocess (a "nested run") says when that run fails.
+"""Helpers of the tests that run pytest in a subprocess (a "nested run").
 
-The parent's assertion message is built from the nested run's JUnit XML: each failed or
-errored test with its own first message lines, then the tail of the output. Before, the
-parent showed the last 3,000 characters of the output, which with DEBUG logging held no
-assertion at all (issue 14).
+What such a test says when the nested run fails: the parent's assertion message is built from
+the nested run's JUnit XML, each failed or errored test with its own first message lines, then
+the tail of the output. Before, the parent showed the last 3,000 characters of the output, which
+with DEBUG logging held no assertion at all (issue 14).
+
+How nested runs are started: :func:`nested_env` (their environment), and :func:`in_shards`,
+:func:`shard_args`, :func:`merge_shards` for the runs against an external SUT that share their
+scenarios among several copies of the SUT at once (tests/shard.py).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-__all__ = ["failures", "passed", "why"]
+__all__ = ["failures", "in_shards", "merge_shards", "nested_env", "passed", "shard_args", "why"]
+
+TESTS = Path(__file__).resolve().parent
+T = TypeVar("T")
+
+
+def nested_env(captures: Path, *paths: Path) -> dict[str, str]:
+    """The environment of a nested ``pytest steps`` run: not an xdist worker itself, whatever the
+    parent runs in; no fault of the parent's; its scenario captures in ``captures``; ``tests/``
+    (for ``-p shard``) and ``paths`` (for other plugins) on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+    env.pop("WIMPU_FAULT", None)
+    env["WIMPU_CAPTURES_DIR"] = str(captures)
+    path = [*map(str, paths), str(TESTS), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
+    return env
+
+
+def shard_args(index: int, count: int) -> list[str]:
+    """The arguments that give a nested run shard ``index`` of ``count`` (tests/shard.py)."""
+    return ["-p", "shard", f"--shard={index}/{count}"]
+
+
+def in_shards(run: Callable[[int], T], count: int) -> list[T]:
+    """``run(k)`` for each shard k of ``count``, all at once; every shard is waited for, and when
+    any raised, the first error is raised with every shard's error in its message (none lost)."""
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(run, k) for k in range(count)]
+    errors = [(k, f.exception()) for k, f in enumerate(futures) if f.exception() is not None]
+    if errors:
+        listed = "\n".join(f"shard {k}: {type(e).__name__}: {e}" for k, e in errors)
+        raise AssertionError(f"{len(errors)} of {count} shards failed:\n{listed}") from errors[0][1]
+    return [f.result() for f in futures]
+
+
+def merge_shards(name: str, shares: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """The verdicts of a run's shards as one run's: no scenario may be in two of them."""
+    found: dict[str, str] = {}
+    for share in shares:
+        twice = found.keys() & share.keys()
+        assert not twice, f"scenarios of the {name} run in two shards: {sorted(twice)}"
+        found.update(share)
+    return found
 
 
 def failures(junit: Path, *, lines: int = 6, most: int = 10) -> list[str]:

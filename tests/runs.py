@@ -5,7 +5,9 @@ scenario at a time; no reports, captures in a temporary folder) and returns each
 verdict read from its JUnit XML; ``in_process_run`` runs the default, in-process one once per
 test session (with two xdist workers: every scenario starts its own stack on its own address),
 for every comparison to share (``in_process_verdicts``: its verdicts; its scenario captures stay
-in its folder for the offline verifier, issue 15).
+in its folder for the offline verifier, issue 15). ``run_sharded`` runs every feature against an
+external SUT as two such serial runs at once, each against its own copy of the SUT with half of
+the scenarios (tests/shard.py): the verdicts of one serial run in about half its time.
 
 The example PIXITs of the out-of-process runs put their nodes at fixed ports of 127.0.0.1: two
 such runs at once (pytest-xdist workers, two checkouts on one machine) would take each other's
@@ -15,7 +17,6 @@ run (:func:`conformance.harness.scenario_capture.scenario_host`): the same ports
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import os
@@ -28,12 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nested import failures, why
+from nested import failures, in_shards, merge_shards, nested_env, shard_args, why
 
 from conformance.harness.scenario_capture import release_host, scenario_host
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ROOT / "tests"
 NOT_APPLICABLE = "skipped: not applicable: "
 INCONCLUSIVE = "skipped: inconclusive: "
 
@@ -105,15 +105,6 @@ def private_pixit(pixit: Path) -> Iterator[Path]:
         release_host(host)
 
 
-def nested_env(captures: Path) -> dict[str, str]:
-    """The environment of a nested ``pytest steps`` run: not an xdist worker itself, whatever the
-    parent runs in; its scenario captures in ``captures``; ``tests/`` on the path for ``-p shard``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env["WIMPU_CAPTURES_DIR"] = str(captures)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 SHARDS = 2
 """Copies of an external SUT a comparison run starts at once (:func:`run_sharded`): one per core of
 this machine, where such a run mostly waits on its SUT."""
@@ -142,25 +133,16 @@ def run_sharded(tmp_path: Path, name: str, pixit: Path, *extra: str, shards: int
     """Every scenario's verdict in a run of every feature against the external SUT of ``pixit``
     (``extra``: more arguments), shared among ``shards`` serial runs at once, each against its own
     copy of the SUT on a loopback address of its own (:func:`private_pixit`) with one shard of the
-    scenarios (``-p shard``, tests/shard.py). The verdicts are those of one serial run: each
-    scenario starts the SUT afresh (its ``[sut] start``), in whichever copy it runs."""
+    scenarios (tests/shard.py). The verdicts are those of one serial run: each scenario starts the
+    SUT afresh (its ``[sut] start``), in whichever copy it runs."""
     with contextlib.ExitStack() as stack:
         privates = [stack.enter_context(private_pixit(pixit)) for _ in range(shards)]
-        with concurrent.futures.ThreadPoolExecutor(shards) as pool:
-            runs = [
-                pool.submit(
-                    run_steps, tmp_path, f"{name}-{k}", "--sut", str(private), *extra,
-                    "-p", "shard", f"--shard={k}/{shards}",
-                )  # fmt: skip
-                for k, private in enumerate(privates)
-            ]
-            shares = [run.result() for run in runs]
-    found: dict[str, str] = {}
-    for share in shares:
-        twice = found.keys() & share.keys()
-        assert not twice, f"scenarios of the {name} run in two shards: {sorted(twice)}"
-        found.update(share)
-    return found
+
+        def shard(k: int) -> dict[str, str]:
+            arguments = ["--sut", str(privates[k]), *extra, *shard_args(k, shards)]
+            return run_steps(tmp_path, f"{name}-{k}", *arguments)
+
+        return merge_shards(name, in_shards(shard, shards))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -170,14 +170,21 @@ def _same_uri(a: str, b: str) -> bool:
     return (x.user, x.host.lower(), x.port) == (y.user, y.host.lower(), y.port)
 
 
-def granted_interval(response: Response | None, contact_uri: str, asked: int) -> None:
-    """The 2xx lists ``contact_uri`` (compared as URIs) with an ``expires`` of 1..``asked``."""
+def granted_seconds(response: Response | None, contact_uri: str) -> int:
+    """The interval a 2xx to a REGISTER grants ``contact_uri`` (compared as URIs): its ``expires``
+    parameter, else the ``Expires`` header (RFC 3261 10.3 step 8)."""
     assert response is not None and 200 <= response.status < 300, f"expected a 2xx, got {_describe(response)}"
     mine = [c for c in response.contacts if _same_uri(c.uri, contact_uri)]
     assert mine, f"the 200 OK lists {[c.uri for c in response.contacts]}, not the WIC's contact {contact_uri}"
     value = mine[0].param("expires") or response.get("Expires")
     assert value is not None and value.strip().isdigit(), f"the WIC's contact has no interval: {mine[0]}"
-    assert 1 <= int(value) <= asked, f"granted {value} s to a WIC that asked {asked} s (RFC 3261 10.3 step 8)"
+    return int(value)
+
+
+def granted_interval(response: Response | None, contact_uri: str, asked: int) -> None:
+    """The 2xx lists ``contact_uri`` (compared as URIs) with an ``expires`` of 1..``asked``."""
+    granted = granted_seconds(response, contact_uri)
+    assert 1 <= granted <= asked, f"granted {granted} s to a WIC that asked {asked} s (RFC 3261 10.3 step 8)"
 
 
 def not_accepted(response: Response | None, who: str = "the eP-CSCF") -> None:

@@ -76,8 +76,8 @@ def _signed_again(token: str, signing_key_pem: bytes, claims: dict[str, Any]) ->
             token, key.public_key(), algorithms=[header.get("alg", "ES256")],
             options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )  # fmt: skip
-    except jwt.InvalidSignatureError:
-        raise KeyNotTheIssuers("the tester's WWSF signing key did not sign the user's token") from None
+    except (jwt.PyJWTError, TypeError) as exc:  # another signature, a key of another type or algorithm
+        raise KeyNotTheIssuers(f"the tester's WWSF signing key did not sign the user's token: {exc}") from exc
     extra = {k: v for k, v in header.items() if k != "alg"}
     return jwt.encode(claims, key, algorithm=header.get("alg", "ES256"), headers=extra)
 

@@ -412,23 +412,37 @@ class World:
             time.sleep(0.2)
 
     def expire_token(self, user: str) -> None:
-        """Let the lifetime of the user's security token run out (RFC 7519 4.1.4): the lifetime the
-        WWSF's log-in answer gave it (``expires_in``), and :data:`BEYOND_LEEWAY` seconds more, so
-        that a verifier's allowance for clock skew cannot keep it valid.
+        """Let the lifetime of the user's security token run out (RFC 7519 4.1.4): until
+        :data:`BEYOND_LEEWAY` seconds past its ``exp`` claim (what a verifier reads, whatever the
+        log-in answer's ``expires_in`` said), so that a verifier's allowance for clock skew cannot
+        keep it valid.
 
         On the tester's clock when there is one; otherwise (an external SUT on its own clock) the
         tester, holding the WWSF's signing key (the PIXIT's ``[wwsf] signing_key``), replaces the
         token by a copy issued that much earlier (every time claim moved back, every other claim
         kept): what the SUT would see of the genuine token once that time had passed.
+
+        Raises:
+            Unobservable: the token has no ``exp``, or more than :data:`LONGEST_RUN_DOWN` seconds
+                to run, or the PIXIT's key did not sign it (inconclusive, not failed).
         """
         login = self.logins[user]
-        elapsed = login.expires_in + BEYOND_LEEWAY
+        exp = jwt.decode(login.token, options={"verify_signature": False}).get("exp")
+        if not isinstance(exp, int | float):
+            raise Unobservable(f"the token of {user} has no exp (RFC 7519 4.1.4): it never runs out")
+        elapsed = float(exp) - self.sut.now() + BEYOND_LEEWAY
+        if elapsed > LONGEST_RUN_DOWN:
+            raise Unobservable(
+                f"the token of {user} runs out {elapsed - BEYOND_LEEWAY:.0f} s from now by its exp (its "
+                f"log-in answer said {login.expires_in} s): the scenario runs the clock forward "
+                f"{LONGEST_RUN_DOWN} s at most"
+            )
         if self.clock is not None:
-            self.let_time_pass(elapsed)
+            self.let_time_pass(max(0.0, elapsed))
             return
         pem = self.sut.wwsf_signing_key_pem()
         try:
-            token = issued_earlier(login.token, pem, elapsed)
+            token = issued_earlier(login.token, pem, max(0.0, elapsed))
         except KeyNotTheIssuers as exc:
             raise Unobservable(f"{exc}: the PIXIT's [wwsf] signing_key is not the WWSF's") from None
         self.logins[user] = dataclasses.replace(login, token=token.value)

@@ -193,6 +193,7 @@ Feature: 5.2.2.3.1 Registration timer expiry
       And WIC "W" of <user> has opened a WSS connection to the eP-CSCF of its block
       And the security token of <user> has 60 seconds left
       And WIC "W" has registered for 1800 seconds with the identity and the token of <user>
+      And the eP-CSCF has granted WIC "W" at least 1000 seconds
       And 700 seconds have passed
       When WIC "W" registers with the identity and the token of <user>
       Then the eP-CSCF does not accept the registration

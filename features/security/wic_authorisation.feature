@@ -105,11 +105,15 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
         | token                                               |
         | a copy of its token valid only ten minutes from now |
 
+    # RFC 7519 4.1.4: a JWT "MUST NOT be accepted for processing" on or after its exp, but the
+    # verifier "MAY provide for some small leeway, usually no more than a few minutes, to account
+    # for clock skew". The token has expired ten minutes ago: beyond any such leeway. The connection
+    # is opened after that, so that no SUT has closed it for being idle meanwhile.
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_005
     Scenario: An expired token is refused
       Given alice has logged in at the WWSF and received a security token
-      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       And the security token of alice has expired
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       When WIC "A1" registers with the identity and the token of alice
       Then the eP-CSCF does not accept the registration
       And the eP-CSCF answers 401, as the solution profile chooses (PROFILE_SEC_TOKEN_401)

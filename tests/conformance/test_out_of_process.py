@@ -1,7 +1,8 @@
 """Proof that the suite is real (issue 6): the same verdicts against the reference in separate processes.
 
-Every feature runs twice, each in its own pytest process: in-process (the default run) and against
-``examples/pixit/reference-processes.toml``, where every node is external: the reference stack is
+Every feature runs in-process (the default run) and against
+``examples/pixit/reference-processes.toml`` (two copies of that SUT at once, each with half of the
+scenarios: ``run_sharded``), where every node is external: the reference stack is
 started as a separate operating-system process for each scenario by the PIXIT's ``[sut] start``
 command, and the harness knows only the PIXIT (addresses, CA, the WWSF signing key, users, the
 shared clock file). The verdicts must be the same, scenario for scenario, and all PASS, with one

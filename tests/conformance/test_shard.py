@@ -1,6 +1,6 @@
 """The shards of the comparison runs against an external SUT (tests/shard.py): together they hold
-every scenario of the run exactly once, whatever the shard count; a malformed ``--shard`` is a usage
-error before any scenario."""
+every scenario of the run exactly once; a malformed ``--shard`` is a usage error before any
+scenario."""
 
 from __future__ import annotations
 
@@ -9,33 +9,35 @@ import sys
 from pathlib import Path
 
 import pytest
-from runs import ROOT, nested_env
+from nested import nested_env, shard_args
+from runs import ROOT
+from shard import parse_shard
 
 
-def _collected(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+def _collected(tmp_path: Path, *arguments: str) -> list[str]:
+    """The node ids of the scenarios a ``pytest steps --collect-only`` run with ``arguments`` keeps."""
+    result = subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "--collect-only", "-q", "-p", "no:cacheprovider",
          "--no-reports", *arguments],
         cwd=ROOT, env=nested_env(tmp_path / "captures"), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-
-
-def _ids(result: subprocess.CompletedProcess[str]) -> list[str]:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    return [line for line in result.stdout.splitlines() if "::" in line]
+    return [line for line in result.stdout.splitlines() if line.startswith("steps/") and "::" in line]
 
 
-@pytest.mark.parametrize("count", [2, 3])
-def test_the_shards_hold_every_scenario_once(tmp_path: Path, count: int) -> None:
-    every = _ids(_collected(tmp_path))
-    shards = [_ids(_collected(tmp_path, "-p", "shard", f"--shard={k}/{count}")) for k in range(count)]
+def test_two_shards_hold_every_scenario_once(tmp_path: Path) -> None:
+    every = _collected(tmp_path)
+    shards = [_collected(tmp_path, *shard_args(k, 2)) for k in range(2)]
     together = [nodeid for shard in shards for nodeid in shard]
-    assert sorted(together) == sorted(every) and len(set(together)) == len(together)
-    assert max(map(len, shards)) - min(map(len, shards)) <= 1, [len(s) for s in shards]
+    assert len(every) > 100 and sorted(together) == sorted(every) and len(set(together)) == len(together)
+    assert abs(len(shards[0]) - len(shards[1])) <= 1, [len(s) for s in shards]
 
 
-@pytest.mark.parametrize("value", ["2/2", "1", "a/2", "-1/2"])
-def test_a_malformed_shard_is_a_usage_error(tmp_path: Path, value: str) -> None:
-    result = _collected(tmp_path, "-p", "shard", f"--shard={value}")
-    output = result.stdout[-1000:] + result.stderr[-1000:]
-    assert result.returncode == 4 and "--shard" in result.stderr, output
+@pytest.mark.parametrize("value", ["2/2", "1", "a/2", "-1/2", "0/0"])
+def test_a_malformed_shard_is_a_usage_error(value: str) -> None:
+    with pytest.raises(pytest.UsageError, match="--shard"):
+        parse_shard(value)
+
+
+def test_a_shard_is_read_as_index_and_count() -> None:
+    assert parse_shard("1/3") == (1, 3)

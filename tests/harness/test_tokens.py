@@ -7,7 +7,7 @@ from __future__ import annotations
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from conformance.harness.tokens import KeyNotTheIssuers, issued_earlier, not_valid_before
 from reference.nodes.iwf.token_check import TokenInvalid, keys_from_jwks, validate
@@ -19,8 +19,8 @@ EP = "sip:ep-cscf1.ims.example.net"
 ALICE = "sip:wrtc-alice@block1.ims.example.net"
 
 
-def _pem() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _pem(kind: str = "ec") -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1()) if kind == "ec" else rsa.generate_private_key(65537, 2048)
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -80,3 +80,5 @@ def test_a_key_that_did_not_sign_the_genuine_token_signs_no_copy(wwsf: TokenIssu
     genuine = wwsf.issue(ALICE, EP).value
     with pytest.raises(KeyNotTheIssuers):
         make(genuine, _pem())
+    with pytest.raises(KeyNotTheIssuers):  # a key of another type: refused the same way, not an error
+        make(genuine, _pem("rsa"))

@@ -9,14 +9,16 @@ judge of a run's verdicts), must be the one ``docs/validation.md`` records for K
 reason given there; a change either way (a fix in interop/kamailio, or a change of the suite) must update
 that table and this one together.
 
-The PIXIT is moved to a loopback address of its own (the same ports), as the mixed run's test does,
-so that another run on this machine keeps its ports. ``scripts/install.sh`` installs Kamailio, so
-CI runs this; the test is skipped only where ``kamailio`` is not installed.
+The run is two serial runs at once, each against its own copy of the lab with half of the scenarios
+(tests/shard.py), the PIXIT of each moved to a loopback address of its own (the same ports), as the
+mixed run's test does: no copy takes another's ports, nor another run's on this machine, and each
+scenario starts its copy of the lab afresh, so the verdicts are those of one serial run.
+``scripts/install.sh`` installs Kamailio, so CI runs this; the test is skipped only where
+``kamailio`` is not installed.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import io
 import json
 import shutil
@@ -26,8 +28,8 @@ from pathlib import Path
 
 import pytest
 from kamailio_lab import PICS, PICS_OPTION2, PIXIT, PIXIT_OPTION2, ROOT, private_pixit, remove_lab
-from nested import why
-from runs import SHARDS, nested_env
+from nested import in_shards, merge_shards, nested_env, shard_args, why
+from runs import SHARDS
 
 from captures.cli import main
 from conformance.harness.scenario_capture import release_host, scenario_host
@@ -492,13 +494,9 @@ class Run:
 
     def verdicts(self) -> dict[str, str]:
         """Test name -> the verdict the conformance report gives it, over every shard."""
-        found: dict[str, str] = {}
         for shard in self.shards:
             assert (shard.reports / "junit.xml").exists(), shard.why()
-            share = _verdicts(shard.reports)
-            assert not found.keys() & share.keys(), f"in two shards: {sorted(found.keys() & share.keys())}"
-            found.update(share)
-        return found
+        return merge_shards("Kamailio", [_verdicts(shard.reports) for shard in self.shards])
 
     def why(self) -> str:
         return "\n".join(shard.why() for shard in self.shards)
@@ -512,29 +510,27 @@ def _nested_run(tmp_path_factory: pytest.TempPathFactory, pixit: Path, pics: Pat
     if shutil.which("kamailio") is None:
         pytest.skip("kamailio is not installed (scripts/install.sh)")
     tmp_path = tmp_path_factory.mktemp("kamailio")
-    hosts = [scenario_host() for _ in range(SHARDS)]
 
-    def shard(k: int, host: str) -> Shard:
-        private = private_pixit(host, pixit)
+    def shard(k: int) -> Shard:
+        host = scenario_host()
         reports = tmp_path / f"reports-{k}"
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "pytest", *FEATURES, *select, "--sut", str(private),
-                 "--pics", str(pics), "-n0", "-p", "no:randomly", "-p", "no:cacheprovider",
-                 "-p", "shard", f"--shard={k}/{SHARDS}", "--reports-dir", str(reports), "-q"],
-                cwd=ROOT, env=nested_env(tmp_path / "captures" / f"shard-{k}"),
-                capture_output=True, text=True, timeout=1800,
-            )  # fmt: skip
+            private = private_pixit(host, pixit)
+            try:
+                result = subprocess.run(
+                    [sys.executable, "-m", "pytest", *FEATURES, *select, "--sut", str(private),
+                     "--pics", str(pics), "-n0", "-p", "no:randomly", "-p", "no:cacheprovider",
+                     *shard_args(k, SHARDS), "--reports-dir", str(reports), "-q"],
+                    cwd=ROOT, env=nested_env(tmp_path / "captures" / f"shard-{k}"),
+                    capture_output=True, text=True, timeout=1800,
+                )  # fmt: skip
+            finally:
+                remove_lab(private, host)
         finally:
-            remove_lab(private, host)
+            release_host(host)
         return Shard(reports, result)
 
-    try:
-        with concurrent.futures.ThreadPoolExecutor(SHARDS) as pool:
-            shards = list(pool.map(shard, range(SHARDS), hosts))
-    finally:
-        for host in hosts:
-            release_host(host)
+    shards = in_shards(shard, SHARDS)
     return Run(shards, tmp_path / "captures")
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from _pytest.mark.expression import Expression  # the grammar of ``pytest -m``, evaluated in process
-from nested import passed
+from nested import nested_env, passed
 
 from conformance.harness.errors import HARNESS_ERROR_PROPERTY
 from conformance.harness.expect import FAULT_RUN_EVENT_WAIT
@@ -358,15 +358,11 @@ def run_with_fault(
 ) -> subprocess.CompletedProcess[str]:
     """The scenarios ``selection`` selects, with ``fault`` (None: none), at the fault runs' wait
     (:data:`FAULT_RUN_EVENT_WAIT`), with ``workers`` xdist workers (0: serially)."""
-    # not an xdist worker itself, whatever this test runs in
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env.pop("WIMPU_FAULT", None)
+    label = fault or "control"
+    env = nested_env(Path(tempfile.mkdtemp(prefix=f"wimpu-mutant-{label}-")), HERE)  # not the run's captures
     if fault is not None:
         env["WIMPU_FAULT"] = fault
     env["WIMPU_EVENT_WAIT"] = str(FAULT_RUN_EVENT_WAIT)
-    label = fault or "control"
-    env["WIMPU_CAPTURES_DIR"] = tempfile.mkdtemp(prefix=f"wimpu-mutant-{label}-")  # not the run's captures
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "pytest", "steps", "-p", "wimpu_faults", "-p", "no:cacheprovider",
          "-p", "no:hypothesispytest", "-n", str(workers), "--no-reports", "-q", "-rfE",
@@ -424,7 +420,8 @@ class FaultRuns:
     (``test_the_guarding_scenarios_pass_without_a_fault_at_the_fault_runs_wait``: two xdist
     workers), so a guard still fails by its fault's doing, never for a wait too short under load.
     In an xdist worker of the parent (which runs some of the tests, not known in advance) each test
-    runs its own fault's run only."""
+    runs its own fault's run only. A run's result is kept for its test alone (a test run twice in one
+    session gets the same result)."""
 
     def __init__(self, faults: list[str], folder: Path, *, ahead: int) -> None:
         self._order, self._folder, self._ahead = faults, folder, ahead
@@ -443,9 +440,9 @@ class FaultRuns:
         return self._runs[fault].result()
 
     def close(self) -> None:
-        for run in self._runs.values():
-            run.cancel()
-        self._pool.shutdown(wait=True)
+        """The runs not yet started are not started (a session stopped early, ``-x``); the one
+        running ends within its own timeout."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @pytest.fixture(scope="module")
