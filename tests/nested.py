@@ -30,7 +30,8 @@ def nested_env(captures: Path, *paths: Path) -> dict[str, str]:
     parent runs in; no fault of the parent's; its scenario captures in ``captures``; ``tests/``
     (for ``-p shard``) and ``paths`` (for other plugins) on the path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
-    env.pop("WIMPU_FAULT", None)
+    for fault in ("WIMPU_FAULT", "WIMPU_BLIND_FAULT"):  # a parent's fault is never the nested run's
+        env.pop(fault, None)
     env["WIMPU_CAPTURES_DIR"] = str(captures)
     path = [*map(str, paths), str(TESTS), env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
@@ -43,14 +44,17 @@ def shard_args(index: int, count: int) -> list[str]:
 
 
 def in_shards(run: Callable[[int], T], count: int) -> list[T]:
-    """``run(k)`` for each shard k of ``count``, all at once; every shard is waited for, and when
-    any raised, the first error is raised with every shard's error in its message (none lost)."""
+    """``run(k)`` for each shard k of ``count``, all at once. Every shard is waited for; when any
+    raised, the first one's exception is raised as it was (a skip stays a skip), with the others'
+    added to it as notes (none lost)."""
     with concurrent.futures.ThreadPoolExecutor(count) as pool:
         futures = [pool.submit(run, k) for k in range(count)]
-    errors = [(k, f.exception()) for k, f in enumerate(futures) if f.exception() is not None]
+    errors = [(k, error) for k, f in enumerate(futures) if (error := f.exception()) is not None]
     if errors:
-        listed = "\n".join(f"shard {k}: {type(e).__name__}: {e}" for k, e in errors)
-        raise AssertionError(f"{len(errors)} of {count} shards failed:\n{listed}") from errors[0][1]
+        first = errors[0][1]
+        for k, other in errors[1:]:
+            first.add_note(f"shard {k} of {count} failed too: {type(other).__name__}: {other}")
+        raise first
     return [f.result() for f in futures]
 
 

@@ -70,13 +70,13 @@ def _signed_again(token: str, signing_key_pem: bytes, claims: dict[str, Any]) ->
         KeyNotTheIssuers: ``signing_key_pem`` does not verify ``token``.
     """
     header = jwt.get_unverified_header(token)
-    key: Any = serialization.load_pem_private_key(signing_key_pem, password=None)
     try:
+        key: Any = serialization.load_pem_private_key(signing_key_pem, password=None)
         jwt.decode(
             token, key.public_key(), algorithms=[header.get("alg", "ES256")],
             options={"verify_aud": False, "verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )  # fmt: skip
-    except (jwt.PyJWTError, TypeError) as exc:  # another signature, a key of another type or algorithm
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:  # another signature, key type or algorithm; no key
         raise KeyNotTheIssuers(f"the tester's WWSF signing key did not sign the user's token: {exc}") from exc
     extra = {k: v for k, v in header.items() if k != "alg"}
     return jwt.encode(claims, key, algorithm=header.get("alg", "ES256"), headers=extra)

@@ -427,25 +427,39 @@ class World:
                 to run, or the PIXIT's key did not sign it (inconclusive, not failed).
         """
         login = self.logins[user]
-        exp = jwt.decode(login.token, options={"verify_signature": False}).get("exp")
-        if not isinstance(exp, int | float):
-            raise Unobservable(f"the token of {user} has no exp (RFC 7519 4.1.4): it never runs out")
-        elapsed = float(exp) - self.sut.now() + BEYOND_LEEWAY
+        elapsed = self._token_exp(user) - self.sut.now() + BEYOND_LEEWAY
         if elapsed > LONGEST_RUN_DOWN:
             raise Unobservable(
                 f"the token of {user} runs out {elapsed - BEYOND_LEEWAY:.0f} s from now by its exp (its "
-                f"log-in answer said {login.expires_in} s): the scenario runs the clock forward "
-                f"{LONGEST_RUN_DOWN} s at most"
+                f"log-in answer said {login.expires_in} s): the scenario lets {LONGEST_RUN_DOWN} s "
+                "pass at most"
             )
+        if elapsed <= 0:
+            return  # already that far past its exp
         if self.clock is not None:
-            self.let_time_pass(max(0.0, elapsed))
+            self.let_time_pass(elapsed)
             return
         pem = self.sut.wwsf_signing_key_pem()
         try:
-            token = issued_earlier(login.token, pem, max(0.0, elapsed))
+            token = issued_earlier(login.token, pem, elapsed)
         except KeyNotTheIssuers as exc:
             raise Unobservable(f"{exc}: the PIXIT's [wwsf] signing_key is not the WWSF's") from None
         self.logins[user] = dataclasses.replace(login, token=token.value)
+
+    def _token_exp(self, user: str) -> float:
+        """The ``exp`` claim of the user's token (RFC 7519 4.1.4), read without its signature.
+
+        Raises:
+            Unobservable: the WWSF's token is no JWT, or has no numeric ``exp``: nothing for the
+                scenario to let run out (the WWSF's defect, not the node under test's).
+        """
+        try:
+            exp = jwt.decode(self.logins[user].token, options={"verify_signature": False}).get("exp")
+        except jwt.PyJWTError as exc:
+            raise Unobservable(f"the token the WWSF issued to {user} is not a JWT: {exc}") from None
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise Unobservable(f"the token of {user} has no numeric exp (RFC 7519 4.1.4): it never runs out")
+        return float(exp)
 
     # ----- failure (5.2.2.2) -------------------------------------------------------------
 
@@ -712,8 +726,7 @@ class World:
                 (inconclusive, not failed).
         """
         login = self.logins[user]
-        claims = jwt.decode(login.token, options={"verify_signature": False})
-        remaining = float(claims["exp"]) - self.sut.now()
+        remaining = self._token_exp(user) - self.sut.now()
         if remaining < left:
             raise Unobservable(f"the token of {user} has only {remaining:.0f} s left, not {left:g}")
         if remaining - left > LONGEST_RUN_DOWN:

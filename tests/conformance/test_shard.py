@@ -41,3 +41,13 @@ def test_a_malformed_shard_is_a_usage_error(value: str) -> None:
 
 def test_a_shard_is_read_as_index_and_count() -> None:
     assert parse_shard("1/3") == (1, 3)
+
+
+def test_a_run_with_a_malformed_shard_stops_with_a_usage_error_before_any_scenario(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "steps", "-q", "-p", "no:cacheprovider", "--no-reports",
+         "-p", "shard", "--shard=2/2"],
+        cwd=ROOT, env=nested_env(tmp_path / "captures"), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = result.stdout[-1000:] + result.stderr[-1000:]
+    assert result.returncode == 4 and "--shard '2/2'" in result.stderr and " passed" not in output, output

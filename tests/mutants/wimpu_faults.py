@@ -1835,32 +1835,38 @@ def _registration_bound_to_token(mp: pytest.MonkeyPatch) -> None:
     while its 200 OK grants the WIC the interval it asked for: the registration ends when the token
     expires, before the interval the WIC was granted (5.2.2.3.2 "for the duration of the
     registration"; a registrar may grant less, RFC 3261 10.3 step 7, but must say so)."""
-    import re
-
     from reference.nodes.p_cscf.service import Pcscf
+    from reference.sip.address import parse_uri
 
     original = Pcscf.register
+
+    def key(uri: str) -> tuple[str | None, str, int | None]:
+        parsed = parse_uri(uri)
+        return parsed.user, parsed.host.lower(), parsed.port
 
     async def register(self: Pcscf, request: Any, flow_token: str, identity: str) -> Any:
         token = _bearer_of(request)
         exp = _unverified(token)[1].get("exp") if token else None
-        if not isinstance(exp, int | float):
+        header = (request.get("Expires") or "").strip()
+        default = int(header) if header.isdigit() else None
+        asked = {key(c.uri): c.param("expires") or header for c in request.contacts}
+        if not isinstance(exp, int | float) or request.contact_is_star:
             return await original(self, request, flow_token, identity)
         left = max(int(exp - self.clock()), 1)
-        asked = request.get("Contact") or ""
 
-        def capped(found: re.Match[str]) -> str:
-            return f";expires={min(int(found.group(1)), left)}"
+        def capped(value: str) -> str:
+            return re.sub(r";expires=(\d+)", lambda m: f";expires={min(int(m.group(1)), left)}", value)
 
-        stored = request.with_header_set("Contact", re.sub(r";expires=(\d+)", capped, asked))
-        expires = request.get("Expires")
-        if expires is not None and expires.strip().isdigit():
-            stored = stored.with_header_set("Expires", str(min(int(expires), left)))
+        stored = request.with_header_set("Contact", *map(capped, request.get_all("Contact")))
+        if default is not None:
+            stored = stored.with_header_set("Expires", str(min(default, left)))
         response = await original(self, stored, flow_token, identity)
-        wanted = re.findall(r";expires=(\d+)", asked) or ([expires.strip()] if expires else [])
-        if getattr(response, "status", None) != 200 or not wanted:
+        if getattr(response, "status", None) != 200:
             return response
-        told = [re.sub(r";expires=\d+", f";expires={wanted[0]}", c) for c in response.get_all("Contact")]
+        told = []
+        for contact, value in zip(response.contacts, response.get_all("Contact"), strict=False):
+            wanted = asked.get(key(contact.uri), "")
+            told.append(re.sub(r";expires=\d+", f";expires={wanted}", value) if wanted.isdigit() else value)
         return response.with_header_set("Contact", *told) if told else response
 
     mp.setattr(Pcscf, "register", register)
