@@ -63,6 +63,38 @@ def login_as_nobody(world: World) -> None:
     world.try_login(f"nobody-{secrets.token_hex(8)}", f"wrong-{secrets.token_hex(8)}")
 
 
+@when(parsers.re(rf"{USER} logs in at the WWSF with the right password"))
+def login_with_right_password(world: World, user: str) -> None:
+    """5.2.2.5.2 step 1, valid behaviour: the user's own name and password (PIXIT), the answer kept
+    as it came."""
+    spec = world.user(user)
+    world.try_login(spec.username, spec.password)
+
+
+@then("the WWSF accepts the log-in and issues a security token")
+def login_accepted(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token for the
+    user": the answer is a 2xx; that it carries the token, over TLS, is judged on the wire
+    (``WWSF_LOGIN``)."""
+    answer = world.outcome.login
+    if answer is None:
+        raise HarnessError("no log-in was tried")
+    expect.login_accepted(answer.status)
+    judged_by(world, profile, ["WWSF_LOGIN"], session=False)
+
+
+@then(
+    parsers.re(
+        rf"the token's iat, nbf and exp are seconds since the epoch, exp - iat the answer's expires_in, "
+        rf"{CHOICE_STEP}"
+    )
+)
+def token_times(world: World, profile: ProfileChecks, choice: str) -> None:
+    """5.2.2.5.2 step 1 with the solution profile's token (PROFILE_WWSF_TOKEN_TIMES): judged on the
+    wire by ``WWSF_TOKEN_TIMES``, a profile check."""
+    judged_by(world, profile, ["WWSF_TOKEN_TIMES"], choice, session=False)
+
+
 @then("the WWSF refuses the log-in")
 def login_refused(world: World) -> None:
     answer = world.outcome.login

@@ -9,6 +9,8 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
+import jwt
+
 from reference.sip.message import Request
 
 from ..flows import (
@@ -111,6 +113,95 @@ def wwsf_login_issues_token(flow: Flow, ctx: Context) -> list[Finding]:
                 found.append(say("fail", refused, answer))
             else:
                 found.append(say("pass", f"a refused login ({reply.status}) carries no token", answer))
+    return say.summary(found)
+
+
+_TIME_CLAIMS = ("iat", "nbf", "exp")
+_DECADE = 10 * 365 * 86_400
+"""How far a NumericDate may lie from the time its answer was captured and still be read as seconds
+since the epoch: the tester's clock runs a scenario forward a day at most (``LONGEST_RUN_DOWN``),
+a time in milliseconds (JavaScript's ``Date.now()``) lies some 50,000 years ahead."""
+
+
+def _claims(token: str) -> dict[str, Any] | None:
+    """The claims set of a JWS compact serialisation (RFC 7519 7.2, RFC 7515 7.1), read without
+    checking the signature (the rule judges what the WWSF wrote, not who signed it); None when the
+    token is no JWT."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _numeric_date(value: object) -> bool:
+    """RFC 7519 2: a NumericDate is a JSON number (seconds since the epoch)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _token_times(claims: dict[str, Any], answer: Any, at: float) -> str | None:
+    """What in the token's time claims does not follow ``PROFILE_WWSF_TOKEN_TIMES``; None if all does."""
+    missing = [name for name in _TIME_CLAIMS if not _numeric_date(claims.get(name))]
+    if missing:
+        return f"the token has no NumericDate {', '.join(missing)} (RFC 7519 2, 4.1.4-4.1.6)"
+    iat, nbf, exp = (float(claims[name]) for name in _TIME_CLAIMS)
+    times = zip(_TIME_CLAIMS, (iat, nbf, exp), strict=True)
+    far = [name for name, value in times if abs(value - at) > _DECADE]
+    if far:
+        return (
+            f"the token's {', '.join(far)} {'lies' if len(far) == 1 else 'lie'} more than ten years from "
+            f"the time of the log-in answer "
+            f"({int(at)}): not seconds since the epoch (RFC 7519 2)"
+        )
+    if not iat < exp or not nbf < exp:
+        return (
+            f"the token expires (exp {exp:.0f}) no later than it is issued (iat {iat:.0f}) or valid "
+            f"(nbf {nbf:.0f})"
+        )
+    expires_in = answer.get("expires_in") if isinstance(answer, dict) else None
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+        return f"the log-in answer gives no lifetime in seconds (expires_in, RFC 6749 5.1): {expires_in!r}"
+    if abs((exp - iat) - expires_in) > 1:
+        return (
+            f"the token lives {exp - iat:.0f} s from iat to exp; the log-in answer says {expires_in} s "
+            "(expires_in)"
+        )
+    return None
+
+
+@rule(
+    "WWSF_TOKEN_TIMES",
+    "TR 23.701 5.2.2.5.2 step 1",
+    "the WWSF's token states its lifetime in seconds, as its log-in answer does",
+)
+def wwsf_token_times(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token for the
+    user." The text gives the token no form; the solution profile does (``PROFILE_WWSF_TOKEN_TIMES``,
+    docs/solution-profile.md "Token"): a JWT (RFC 7519) whose ``iat``, ``nbf`` and ``exp`` are
+    NumericDates, seconds since the epoch (RFC 7519 2), ``nbf`` and ``iat`` before ``exp``, and a log-in
+    answer whose ``expires_in`` gives the token's lifetime in seconds (RFC 6749 5.1): ``exp - iat``,
+    to the second. An eP-CSCF reads ``exp`` as RFC 7519 says, so a token whose ``exp`` is counted in
+    milliseconds never expires there. Every finding is the profile's: ``deviation``, or ``pass``
+    where the SUT's PICS says its WWSF issues tokens otherwise."""
+    say = _Say("WWSF_TOKEN_TIMES", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        token = _issued_token(reply) if 200 <= reply.status < 300 else None
+        if token is None:
+            continue  # no token issued: WWSF_LOGIN's business
+        claims = _claims(token)
+        wrong = (
+            "the token is no JWT (RFC 7519 7.2: base64url header, claims set and signature)"
+            if claims is None
+            else _token_times(claims, _json(reply), answer.message.time)
+        )
+        if wrong is None:
+            found.append(say("pass", "the token's iat, nbf and exp are seconds; exp - iat is the answer's "
+                             "expires_in", answer))  # fmt: skip
+        else:
+            found.append(say.profile(ctx, "PROFILE_WWSF_TOKEN_TIMES", wrong, answer))
     return say.summary(found)
 
 

@@ -276,6 +276,14 @@ def wic_page(status_code: int, media_type: str, page: str) -> None:
     assert "<html" in page.lower(), f"expected an HTML page, got {page[:80]!r}"
 
 
+def login_accepted(status: int) -> None:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token": the log-in
+    of a user with the right password is accepted (a 2xx)."""
+    assert 200 <= status < 300, (
+        f"the WWSF refused the log-in of a user with the right password (HTTP {status})"
+    )
+
+
 def login_refused(status: int) -> None:
     """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token": a log-in
     that fails the authentication is not accepted (no 2xx). That the refusal carries no token is on

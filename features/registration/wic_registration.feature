@@ -112,6 +112,29 @@ Feature: 5.2.2.5.2 WIC registration procedure
       When someone tries to log in at the WWSF with a user name the WWSF does not know
       Then the WWSF refuses the log-in
 
+    @step_1 @wwsf @TP_WIMPU_REG_015
+    Scenario Outline: The token states its lifetime in seconds, as the log-in answer does
+      The text gives the token no form. The solution profile makes it a JWT whose iat, nbf and
+      exp are NumericDates, seconds since the epoch (RFC 7519 2), and gives its lifetime in
+      seconds in the log-in answer's expires_in (RFC 6749 5.1): an eP-CSCF reads exp as RFC 7519
+      says, so a token whose exp is counted in milliseconds never expires there. The capture
+      rule WWSF_TOKEN_TIMES judges it on the wire; a WWSF issuing tokens of another form
+      answers PICS_PROFILE_WWSF_TOKEN_TIMES = no.
+
+      When <user> logs in at the WWSF with the right password
+      Then the WWSF accepts the log-in and issues a security token
+      And the token's iat, nbf and exp are seconds since the epoch, exp - iat the answer's expires_in, as the solution profile chooses (PROFILE_WWSF_TOKEN_TIMES)
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 
     @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006

@@ -318,14 +318,97 @@ def exchange(
     w.add(server, client, raw, transport, http=info, connection=connection)  # type: ignore[arg-type]
 
 
-def web_findings(w: Wire, rule_id: str, origins: tuple[str, ...] = (WWSF_ORIGIN,)) -> list[Finding]:
+def web_findings(
+    w: Wire, rule_id: str, origins: tuple[str, ...] = (WWSF_ORIGIN,), pics: dict[str, str] | None = None
+) -> list[Finding]:
     addresses = {(h, p): name for p, name in PORTS.items() for h in ("127.0.0.1",)}
     addresses[WWSF] = "wwsf"
     the_ends = Ends(addresses)
     knowledge = Knowledge()
     flows = group(w.messages, the_ends, knowledge)
-    ctx = Context(BLOCKS, knowledge, None, the_ends, origins)
+    ctx = Context(BLOCKS, knowledge, pics, the_ends, origins)
     return [f for flow in flows for f in check(flow, ctx, [rule_id])]
+
+
+def jwt_of(claims: dict[str, object]) -> str:
+    """A JWS compact serialisation of ``claims`` (HS256 with a throw-away key: the rule reads the
+    claims without checking who signed them)."""
+    import jwt
+
+    return jwt.encode(claims, "k" * 32, algorithm="HS256")
+
+
+class TestTokenTimes:
+    """5.2.2.5.2 step 1 with the solution profile's token (PROFILE_WWSF_TOKEN_TIMES): iat, nbf and
+    exp in seconds since the epoch, exp - iat the log-in answer's expires_in."""
+
+    NOW = 1_700_000_000  # the Wire's capture clock
+
+    def login(self, token: str, status: int = 200, **answer: object) -> Wire:
+        w = Wire()
+        body: dict[str, object] = {"token": token, "identity": ALICE, "ep_cscf": "wss://127.0.0.1:7443"}
+        body.update({"expires_in": 3600, **answer})
+        exchange(w, BROWSER, WWSF, "POST", "/login", status, body={"username": "alice", "password": "x"},
+                 answer=body)  # fmt: skip
+        return w
+
+    def claims(self, **times: object) -> dict[str, object]:
+        return {"sub": ALICE, "iat": self.NOW, "nbf": self.NOW, "exp": self.NOW + 3600, **times}
+
+    def test_seconds_and_the_answers_lifetime_pass(self) -> None:
+        (finding,) = web_findings(self.login(jwt_of(self.claims())), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "pass" and finding.leg.startswith("wwsf ->")
+
+    def test_a_lifetime_off_by_a_second_of_rounding_passes(self) -> None:
+        found = web_findings(self.login(jwt_of(self.claims()), expires_in=3599), "WWSF_TOKEN_TIMES")
+        assert [f.verdict for f in found] == ["pass"]
+
+    def test_an_exp_in_milliseconds_is_a_deviation(self) -> None:
+        token = jwt_of(self.claims(exp=(self.NOW + 3600) * 1000))
+        (finding,) = web_findings(self.login(token), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "deviation" and finding.choice == "PROFILE_WWSF_TOKEN_TIMES"
+        assert "exp lies more than ten years" in finding.detail
+
+    def test_every_claim_in_milliseconds_is_a_deviation(self) -> None:
+        token = jwt_of(self.claims(iat=self.NOW * 1000, nbf=self.NOW * 1000, exp=(self.NOW + 3600) * 1000))
+        (finding,) = web_findings(self.login(token, expires_in=3_600_000), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "deviation" and "iat, nbf, exp lie" in finding.detail
+
+    def test_an_expires_in_that_is_the_expiry_time_is_a_deviation(self) -> None:
+        absolute = self.login(jwt_of(self.claims()), expires_in=self.NOW + 3600)
+        found = web_findings(absolute, "WWSF_TOKEN_TIMES")
+        assert [f.verdict for f in found] == ["deviation"] and "lives 3600 s" in found[0].detail
+
+    @pytest.mark.parametrize("expires_in", [None, "3600", True, 0])
+    def test_no_lifetime_in_seconds_in_the_answer_is_a_deviation(self, expires_in: object) -> None:
+        found = web_findings(self.login(jwt_of(self.claims()), expires_in=expires_in), "WWSF_TOKEN_TIMES")
+        assert [f.verdict for f in found] == ["deviation"] and "expires_in" in found[0].detail
+
+    @pytest.mark.parametrize("claim", ["iat", "nbf", "exp"])
+    def test_a_missing_or_non_numeric_time_claim_is_a_deviation(self, claim: str) -> None:
+        for value in (None, "1700003600", True):
+            times = self.claims(**{claim: value})
+            if value is None:
+                del times[claim]
+            (finding,) = web_findings(self.login(jwt_of(times)), "WWSF_TOKEN_TIMES")
+            assert finding.verdict == "deviation" and f"no NumericDate {claim}" in finding.detail
+
+    def test_a_token_expiring_before_it_is_valid_is_a_deviation(self) -> None:
+        token = jwt_of(self.claims(nbf=self.NOW + 7200))
+        (finding,) = web_findings(self.login(token), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "deviation" and "no later than" in finding.detail
+
+    def test_an_opaque_token_is_a_deviation_unless_the_pics_says_otherwise(self) -> None:
+        (finding,) = web_findings(self.login("opaque-session-handle-0123"), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "deviation" and "no JWT" in finding.detail
+        (allowed,) = web_findings(
+            self.login("opaque-session-handle-0123"), "WWSF_TOKEN_TIMES",
+            pics={"PICS_PROFILE_WWSF_TOKEN_TIMES": "no"},
+        )  # fmt: skip
+        assert allowed.verdict == "pass" and "PICS_PROFILE_WWSF_TOKEN_TIMES = no" in allowed.detail
+
+    def test_a_refused_log_in_is_not_judged(self) -> None:
+        assert web_findings(self.login(jwt_of(self.claims()), status=401), "WWSF_TOKEN_TIMES") == []
 
 
 class TestWebAccess:

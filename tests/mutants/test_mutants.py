@@ -65,6 +65,7 @@ GUARDS: dict[str, str] = {
     "any_password_accepted": "TP_WIMPU_REG_012 and (option_a or option_b)",
     "refusal_carries_token": "TP_WIMPU_REG_012",
     "login_names_first_block": "TP_WIMPU_REG_002",
+    "expires_in_absolute": "TP_WIMPU_REG_015",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
     # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)
@@ -202,6 +203,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the token is refused and nothing is registered (the text's check); only the answer is 403 with
     # no Bearer challenge (5.2.2.5.2 step 4 leaves "the exact means" out of scope)
     "token_refused_403": "PROFILE_SEC_TOKEN_401",
+    # the token itself is right (its exp in seconds, the eP-CSCF checks it as before); only the log-in
+    # answer's expires_in is the expiry time, not the lifetime the profile gives there
+    "expires_in_absolute": "PROFILE_WWSF_TOKEN_TIMES",
     # the block's one binding is only refreshed more often: the text's single registration holds
     "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
     # the request reaches no other WIC (the text's check holds); only the answer is not 430

@@ -385,9 +385,12 @@ def _any_password_accepted(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(UserStore, "authenticate", authenticate)
 
 
-def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, refusal: bool) -> None:
-    """``refusal``: a refused log-in's answer carries a token made before the password check;
-    else a successful log-in's answer names the directory's first block (its eP-CSCF right)."""
+def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, change: str) -> None:
+    """``change`` = ``refusal``: a refused log-in's answer carries a token made before the password
+    check; ``first_block``: a successful log-in's answer names the directory's first block (its
+    eP-CSCF right); ``expires_at``: a successful log-in's ``expires_in`` is the token's expiry time
+    (its ``exp``, seconds since the epoch), as an ``expires_at`` would be, not its lifetime."""
+    import jwt
     from aiohttp import web
 
     from reference.nodes.wwsf.service import WwsfService
@@ -399,13 +402,15 @@ def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, refusal: bool) -> None:
         assert isinstance(response, web.Response) and response.body is not None
         body = json.loads(bytes(response.body))  # type: ignore[arg-type]
         blocks = self.directory()
-        if refusal and response.status == 401:
+        if change == "refusal" and response.status == 401:
             # the session (and its token) is made before the password is checked; the problem
             # document serialises the session
             claimed = json.loads(await request.read()).get("username", "")
             body["token"] = self.issue_token(f"sip:{claimed}@login.invalid", blocks[0].ep_cscf.identity).value
-        elif not refusal and response.status == 200:
+        elif change == "first_block" and response.status == 200:
             body["wimpu"] = blocks[0].wimpu  # the answer names the directory's first block
+        elif change == "expires_at" and response.status == 200:
+            body["expires_in"] = jwt.decode(body["token"], options={"verify_signature": False})["exp"]
         else:
             return response
         answer = web.json_response(body, status=response.status, headers={"Cache-Control": "no-store"})
@@ -2100,11 +2105,16 @@ FAULTS: Mapping[str, Fault] = {
     ),
     "refusal_carries_token": Fault(
         "the WWSF's refusal of a log-in carries a token minted before the password check (step 1)",
-        functools.partial(_login_answer_rewritten, refusal=True),
+        functools.partial(_login_answer_rewritten, change="refusal"),
     ),
     "login_names_first_block": Fault(
         "the WWSF's log-in answer names its first block, whatever the user's block (5.2.2.5.1 step 1)",
-        functools.partial(_login_answer_rewritten, refusal=False),
+        functools.partial(_login_answer_rewritten, change="first_block"),
+    ),
+    "expires_in_absolute": Fault(
+        "the WWSF's log-in answer gives the token's expiry time (exp) as expires_in, not its lifetime in "
+        "seconds (step 1, profile)",
+        functools.partial(_login_answer_rewritten, change="expires_at"),
     ),
     "token_body_ignored": Fault(
         "the eP-CSCF reads the token only from the Authorization header field, not a body part (step 3)",
