@@ -167,6 +167,27 @@ def wic_connects_from_lookalike(world: World, wic: str, user: str, suffix: str) 
     world.connect(wic, user, origin=world.sut.wwsf_origin + suffix)
 
 
+@when(
+    parsers.re(
+        rf"{WIC} of {USER} opens a WSS connection to the eP-CSCF of its block offering "
+        r"(?:no subprotocol|only the subprotocol \"(?P<offer>[^\"]+)\")"
+    )
+)
+def wic_connects_offering(world: World, wic: str, user: str, offer: str | None) -> None:
+    """5.2.2.5.2 step 2, invalid behaviour: a handshake from the WWSF's page that does not offer the
+    ``sip`` subprotocol RFC 7118 4.1 has every SIP client offer (a page's ``new WebSocket(url)``
+    with no protocols, or another application's)."""
+    world.connect(wic, user, subprotocols=(offer,) if offer else ())
+
+
+@then(parsers.re(rf"the eP-CSCF refuses the WebSocket handshake, {CHOICE_STEP}"))
+def handshake_refused_as_profiled(world: World, profile: ProfileChecks, choice: str) -> None:
+    """A handshake the text does not say to refuse, refused by the solution profile's choice: judged on
+    the wire by ``WSS_SUBPROTOCOL`` (a subprotocol the WIC did not offer is a FAIL of RFC 6455 4.2.2,
+    an accepted WebSocket without ``sip`` the choice's deviation)."""
+    judged_by(world, profile, ["WSS_SUBPROTOCOL"], choice, session=False)
+
+
 # ----- step 3: REGISTER ------------------------------------------------------------------
 
 

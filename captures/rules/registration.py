@@ -305,6 +305,23 @@ def _authorised(ctx: Context, origin: str) -> bool | None:
     return True if _origin(origin) in own else None
 
 
+def _handshakes(flow: Flow) -> list[tuple[HttpInfo, Hop, HttpInfo]]:
+    """The WebSocket handshakes at an eP-CSCF's WSS listener that were answered: (request, answer
+    hop, answer)."""
+    found = []
+    for asked in flow.hops:
+        info = asked.message.http
+        if info is None or not info.is_request or asked.dst.role is not Role.IWF:
+            continue
+        if not websocket_handshake(info):
+            continue
+        answer = _answer(flow, asked)
+        reply = answer.message.http if answer is not None else None
+        if answer is not None and reply is not None and reply.status is not None:
+            found.append((info, answer, reply))
+    return found
+
+
 @rule(
     "WSS_ORIGIN", "TR 23.701 5.2.2.5.2 step 2", "the eP-CSCF opens WSS only to a page of an authorised WWSF"
 )
@@ -313,24 +330,13 @@ def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
     Standard cross-origin resource sharing (CORS) procedures are used to ensure that the WIC
     originated from a WWSF authorized to access this eP-CSCF." The eP-CSCF accepts a WebSocket
     handshake (101, RFC 6455 4.2.2) only over TLS, only with an ``Origin`` (RFC 6454 7: how a
-    server tells the page's origin) of an authorised WWSF compared whole, and with the ``sip``
-    subprotocol (RFC 7118 4.1); it refuses every handshake from another origin or none. A refused
-    handshake from an authorised WWSF is left to the scenario (it may be the point of a test)."""
+    server tells the page's origin) of an authorised WWSF compared whole; it refuses every handshake
+    from another origin or none. A refused handshake from an authorised WWSF is left to the scenario
+    (it may be the point of a test). The subprotocol is ``WSS_SUBPROTOCOL``'s."""
     say = _Say("WSS_ORIGIN", flow)
     found = []
-    for asked in flow.hops:
-        info = asked.message.http
-        if (
-            info is None
-            or not info.is_request
-            or asked.dst.role is not Role.IWF
-            or not websocket_handshake(info)
-        ):
-            continue
-        answer = _answer(flow, asked)
-        reply = answer.message.http if answer is not None else None
-        if answer is None or reply is None or reply.status is None:
-            continue
+    for info, answer, reply in _handshakes(flow):
+        assert reply.status is not None  # _handshakes keeps only answered ones
         origin = info.header("Origin")
         authorised = _authorised(ctx, origin) if origin is not None else False
         shown = origin if origin is not None else "no Origin"
@@ -353,15 +359,60 @@ def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
                     "is authorised is unknown",
                     answer,
                 ))  # fmt: skip
-            elif (reply.header("Sec-WebSocket-Protocol") or "").strip().lower() != "sip":
-                found.append(say("fail", "the eP-CSCF accepted the WebSocket without the sip subprotocol "
-                                 "(RFC 7118 4.1)", answer))  # fmt: skip
             else:
-                found.append(
-                    say("pass", f"a WSS connection from {origin}, an authorised WWSF, with sip", answer)
-                )
+                found.append(say("pass", f"a WSS connection from {origin}, an authorised WWSF", answer))
         elif reply.status >= 300 and authorised is False:
             found.append(say("pass", f"the handshake from {shown} is refused ({reply.status})", answer))
+    return say.summary(found)
+
+
+def _offered(info: HttpInfo) -> list[str]:
+    """The subprotocols a handshake request offers: every ``Sec-WebSocket-Protocol`` field, each a
+    comma-separated list (RFC 6455 4.1 and 11.3.4), compared case-insensitively as RFC 7118 4.1's
+    token ``sip`` is registered."""
+    values = [v for k, v in info.headers if k.lower() == "sec-websocket-protocol"]
+    return [p.strip().lower() for v in values for p in v.split(",") if p.strip()]
+
+
+@rule(
+    "WSS_SUBPROTOCOL",
+    "TR 23.701 5.2.2.5.2 step 2; RFC 7118 4.1",
+    "the eP-CSCF's WebSocket is the sip subprotocol's, and only one the WIC offered",
+)
+def wss_sip_subprotocol(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 2: "The WIC shall open a WSS (secure Web Socket) connection to the eP-CSCF",
+    the WebSocket of SIP (RFC 7118). RFC 7118 4.1: "The Client MUST include the value "sip" in the
+    Sec-WebSocket-Protocol header in its handshake request. The 101 reply from the Server MUST
+    contain "sip" in its corresponding Sec-WebSocket-Protocol header." RFC 6455 4.2.2: the server's
+    subprotocol is one the client offered, or none. So a 101 to a handshake offering ``sip`` selects
+    ``sip``, and no 101 selects a subprotocol the client did not offer (FAIL). A handshake that does
+    not offer ``sip`` is no SIP client's; RFC 6455 lets a server accept it with no subprotocol, and the
+    solution profile refuses it (``PROFILE_WSS_SIP_ONLY``): a 101 with no subprotocol is that choice's
+    deviation, a refusal (any code: the profile's 400 is not checked) its pass. A refused handshake
+    that offered ``sip`` is ``WSS_ORIGIN``'s and the scenario's."""
+    say = _Say("WSS_SUBPROTOCOL", flow)
+    found = []
+    for info, answer, reply in _handshakes(flow):
+        assert reply.status is not None  # _handshakes keeps only answered ones
+        offered = _offered(info)
+        selected = (reply.header("Sec-WebSocket-Protocol") or "").strip().lower() or None
+        shown = ", ".join(offered) if offered else "no subprotocol"
+        if reply.status == 101:
+            if selected is not None and selected not in offered:
+                found.append(say("fail", f"the eP-CSCF's 101 selects {selected}, which the WIC did not offer "
+                                 f"(it offered {shown}; RFC 6455 4.2.2)", answer))  # fmt: skip
+            elif "sip" in offered and selected != "sip":
+                found.append(say("fail", "the 101 to a WIC offering sip does not select it but "
+                                 f"{selected or 'none'} (RFC 7118 4.1: \"The 101 reply from the Server MUST "
+                                 "contain \"sip\"\")", answer))  # fmt: skip
+            elif "sip" not in offered:
+                detail = f"the eP-CSCF accepted a WebSocket that offers {shown}, not sip, selecting none"
+                found.append(say.profile(ctx, "PROFILE_WSS_SIP_ONLY", detail, answer))
+            else:
+                found.append(say("pass", "the 101 selects sip, which the WIC offered", answer))
+        elif reply.status >= 300 and "sip" not in offered:
+            refused = f"a handshake offering {shown}, not sip, is refused ({reply.status})"
+            found.append(say("pass", refused, answer))
     return say.summary(found)
 
 

@@ -209,6 +209,7 @@ def all_status(responses: Sequence[Response], expected: int, what: str) -> None:
 
 def handshake_accepted(outcome: Any) -> None:
     assert outcome.refused is None, f"the eP-CSCF refused the WebSocket handshake: {outcome.refused}"
+    assert outcome.failed is None, str(outcome.failed)
 
 
 def handshake_refused(outcome: Any, expected: int) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
@@ -50,6 +50,11 @@ class HandshakeRefused(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"WebSocket handshake refused with HTTP {status}")
         self.status = status
+
+
+class HandshakeFailed(Exception):
+    """The eP-CSCF accepted the WebSocket handshake (101) with an answer the WIC must not take, and
+    the WIC failed the connection (RFC 6455 4.1: e.g. a subprotocol it did not offer)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -172,17 +177,20 @@ class Wic:
     async def connect(
         self, url: str, *, origin: str | None, subprotocols: tuple[str, ...] = ("sip",)
     ) -> None:
-        """Step 2: open the WSS connection to the eP-CSCF, with the page's Origin."""
+        """Step 2: open the WSS connection to the eP-CSCF, with the page's Origin, offering
+        ``subprotocols`` (RFC 7118 4.1: ``sip``)."""
         try:
             self.connection = await connect(
                 url,
                 ssl=self.ssl_context if url.startswith("wss:") else None,
                 origin=origin,  # type: ignore[arg-type]
-                subprotocols=list(subprotocols),  # type: ignore[arg-type]
+                subprotocols=list(subprotocols) or None,  # type: ignore[arg-type]  # none: no header
                 open_timeout=self.timeout,
             )
         except InvalidStatus as exc:
             raise HandshakeRefused(exc.response.status_code) from None
+        except InvalidHandshake as exc:
+            raise HandshakeFailed(f"the WIC failed the connection the eP-CSCF accepted: {exc}") from None
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:

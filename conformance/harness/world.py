@@ -73,7 +73,7 @@ from .tokens import (
     unsigned,
 )
 from .views import DirectoryEntry, Session, hop_names, node_names
-from .wic import HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
+from .wic import HandshakeFailed, HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
 
 __all__ = ["Outcome", "World"]
@@ -113,6 +113,8 @@ class Outcome:
 
     response: Response | None = None
     refused: HandshakeRefused | None = None
+    failed: HandshakeFailed | None = None
+    "A handshake the eP-CSCF accepted with an answer the WIC had to fail (RFC 6455 4.1)."
     login: LoginAnswer | None = None
     "The WWSF's answer to a log-in the scenario tried (step 1)."
 
@@ -629,17 +631,25 @@ class World:
         """WIC ``wic_name``, when it connects, writes its messages as ``dialect`` does."""
         self.dialects[wic_name] = dialect
 
-    def connect(self, wic_name: str, user: str, *, origin: str | None = None) -> None:
+    def connect(
+        self, wic_name: str, user: str, *, origin: str | None = None, subprotocols: tuple[str, ...] = ("sip",)
+    ) -> None:
+        """Step 2: WIC ``wic_name`` of ``user`` opens its WebSocket to the eP-CSCF its log-in named,
+        from ``origin`` (the WWSF's by default), offering ``subprotocols``; the outcome says whether
+        the handshake was refused or had to be failed."""
         login = self.logins.get(user) or self.login(user)
         wic = Wic(wic_name, ssl_context=self.tls(), dialect=self.dialects.get(wic_name, HARNESS))
         wic.answer_mode = "answer"
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user
         try:
-            self.loop.run(wic.connect(login.ep_cscf_url, origin=origin or self.sut.wwsf_origin))
+            page = origin or self.sut.wwsf_origin
+            self.loop.run(wic.connect(login.ep_cscf_url, origin=page, subprotocols=subprotocols))
             self.outcome = Outcome()
         except HandshakeRefused as exc:
             self.outcome = Outcome(refused=exc)
+        except HandshakeFailed as exc:
+            self.outcome = Outcome(failed=exc)
 
     def register(
         self,

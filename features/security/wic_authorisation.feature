@@ -38,6 +38,24 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
         | .evil.example.com  |
         | 0                  |
 
+    @step_2 @negative @TP_WIMPU_SEC_017
+    Scenario Outline: A WebSocket that does not offer the sip subprotocol is not opened for SIP
+      RFC 7118 4.1: every SIP client offers the subprotocol "sip", and the 101 of the server
+      selects it. A handshake that offers no "sip" (a page's new WebSocket(url) with no
+      protocols, or another application's) is no SIP client's. RFC 6455 4.2.2 lets the server
+      accept it with no subprotocol, never with one the client did not offer (a FAIL); the
+      solution profile refuses it (a profile check, the code left open). The capture rule
+      WSS_SUBPROTOCOL judges the handshake on the wire.
+
+      Given alice has logged in at the WWSF and received a security token
+      When WIC "A1" of alice opens a WSS connection to the eP-CSCF of its block offering <offer>
+      Then the eP-CSCF refuses the WebSocket handshake, as the solution profile chooses (PROFILE_WSS_SIP_ONLY)
+
+      Examples:
+        | offer                        |
+        | no subprotocol               |
+        | only the subprotocol "chat"  |
+
   Rule: Step 4 - a REGISTER without a valid token for its identity is refused
 
     @step_4 @negative @registrar_read @TP_WIMPU_SEC_002

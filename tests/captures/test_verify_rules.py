@@ -463,14 +463,18 @@ class TestWebAccess:
         assert finding.verdict == "inconclusive"
 
     def handshake(self, status: int, *, origin: str | None = WWSF_ORIGIN, sip: bool = True,
-                  transport: str = "HTTPS") -> Wire:  # fmt: skip
+                  transport: str = "HTTPS", offer: tuple[str, ...] = ("sip",),
+                  selected: str | None = None) -> Wire:  # fmt: skip
+        """``offer``: one Sec-WebSocket-Protocol field each; ``selected``: the 101's subprotocol
+        (default: sip when ``sip``)."""
         w = Wire()
-        headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw=="),
-                   ("Sec-WebSocket-Protocol", "sip")]  # fmt: skip
+        headers = [("Upgrade", "websocket"), ("Sec-WebSocket-Key", "x3JJHMbDL1EzLkh9GBhXDw==")]
+        headers += [("Sec-WebSocket-Protocol", value) for value in offer]
         if origin is not None:
             headers.append(("Origin", origin))
+        chosen = selected if selected is not None else "sip" if sip else None
         reply = [("Upgrade", "websocket")] + (
-            [("Sec-WebSocket-Protocol", "sip")] if sip and status == 101 else []
+            [("Sec-WebSocket-Protocol", chosen)] if chosen and status == 101 else []
         )
         exchange(w, WIC1, IWF1, "GET", "/", status, headers=tuple(headers), reply_headers=tuple(reply),
                  transport=transport)  # fmt: skip
@@ -497,9 +501,37 @@ class TestWebAccess:
         assert finding.verdict == "fail" and "no Origin" in finding.detail
 
     def test_a_101_without_the_sip_subprotocol_fails(self) -> None:
-        """The fault subprotocol_not_selected."""
-        (finding,) = web_findings(self.handshake(101, sip=False), "WSS_ORIGIN")
-        assert finding.verdict == "fail" and "sip subprotocol" in finding.detail
+        """The fault subprotocol_not_selected (RFC 7118 4.1); the Origin is WSS_ORIGIN's, which passes."""
+        (finding,) = web_findings(self.handshake(101, sip=False), "WSS_SUBPROTOCOL")
+        assert finding.verdict == "fail" and "MUST contain" in finding.detail and "but none" in finding.detail
+        assert [f.verdict for f in web_findings(self.handshake(101, sip=False), "WSS_ORIGIN")] == ["pass"]
+
+    def test_sip_offered_and_selected_passes_in_any_case_and_field_layout(self) -> None:
+        for offer in (("sip",), ("chat, SIP",), ("chat", "sip")):
+            (finding,) = web_findings(self.handshake(101, offer=offer), "WSS_SUBPROTOCOL")
+            assert finding.verdict == "pass", offer
+
+    def test_a_subprotocol_the_wic_did_not_offer_fails(self) -> None:
+        """RFC 6455 4.2.2: the server selects one of the client's values or none."""
+        for offer, selected in (((), "sip"), (("chat",), "sip"), (("sip",), "chat")):
+            (finding,) = web_findings(self.handshake(101, offer=offer, selected=selected), "WSS_SUBPROTOCOL")
+            assert finding.verdict == "fail" and "did not offer" in finding.detail, (offer, selected)
+
+    def test_a_websocket_without_sip_accepted_is_the_profiles_deviation(self) -> None:
+        for offer in ((), ("chat",)):
+            (finding,) = web_findings(self.handshake(101, offer=offer, sip=False), "WSS_SUBPROTOCOL")
+            assert finding.verdict == "deviation" and finding.choice == "PROFILE_WSS_SIP_ONLY", offer
+        plain = self.handshake(101, offer=(), sip=False)
+        allowed = web_findings(plain, "WSS_SUBPROTOCOL", pics={"PICS_PROFILE_WSS_SIP_ONLY": "no"})
+        assert [f.verdict for f in allowed] == ["pass"]
+
+    def test_a_websocket_without_sip_refused_passes_whatever_the_code(self) -> None:
+        for status in (400, 403, 426):
+            (finding,) = web_findings(self.handshake(status, offer=("chat",)), "WSS_SUBPROTOCOL")
+            assert finding.verdict == "pass" and f"({status})" in finding.detail
+
+    def test_a_refused_handshake_offering_sip_is_not_this_rules(self) -> None:
+        assert web_findings(self.handshake(403, origin="https://evil.example.com"), "WSS_SUBPROTOCOL") == []
 
     def test_a_websocket_without_tls_fails(self) -> None:
         (finding,) = web_findings(self.handshake(101, transport="HTTP"), "WSS_ORIGIN")

@@ -161,6 +161,10 @@ EXPECTED: dict[str, str] = {
     "[.evil.example.com]": PASS,
     "test_a_page_from_an_origin_that_only_begins_like_the_wwsfs_is_refused_at_the_websocket_handshake"
     "[0]": PASS,
+    # TP_WIMPU_SEC_017 (stop 40): event_route[xhttp:request] refuses a handshake without sip (403)
+    "test_a_websocket_that_does_not_offer_the_sip_subprotocol_is_not_opened_for_sip[no subprotocol]": PASS,
+    "test_a_websocket_that_does_not_offer_the_sip_subprotocol_is_not_opened_for_sip"
+    '[only the subprotocol "chat"]': PASS,
     "test_a_valid_token_for_the_identity_in_from_does_not_register_another_identity_in_to": PASS,
     # the dialect rows (issue 17, docs/dialects.md): Kamailio registers alice's WIC in each client's SIP
     "test_a_wic_of_each_client_family_registers_for_the_first_time"

@@ -71,6 +71,8 @@ GUARDS: dict[str, str] = {
     # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)
     "origin_not_checked": "TP_WIMPU_SEC_001",
     "subprotocol_not_selected": "TP_WIMPU_REG_001",
+    "sip_subprotocol_optional": "TP_WIMPU_SEC_017",
+    "sip_subprotocol_always": "TP_WIMPU_SEC_017",
     "token_not_checked": "TP_WIMPU_SEC_002 or TP_WIMPU_SEC_003",
     "signature_not_checked": "TP_WIMPU_SEC_004",
     "exp_not_checked": "TP_WIMPU_SEC_005",
@@ -206,6 +208,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the token itself is right (its exp in seconds, the eP-CSCF checks it as before); only the log-in
     # answer's expires_in is the expiry time, not the lifetime the profile gives there
     "expires_in_absolute": "PROFILE_WWSF_TOKEN_TIMES",
+    # the page without sip gets a WebSocket with no subprotocol, which RFC 6455 4.2.2 allows; only
+    # the profile refuses it
+    "sip_subprotocol_optional": "PROFILE_WSS_SIP_ONLY",
     # the block's one binding is only refreshed more often: the text's single registration holds
     "block_refreshed_per_wic": "PROFILE_BLK_NO_PER_WIC",
     # the request reaches no other WIC (the text's check holds); only the answer is not 430

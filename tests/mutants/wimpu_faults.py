@@ -450,23 +450,56 @@ def _origin_not_checked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(ws, "origin_allowed", lambda origin, allowed: True)
 
 
-def _subprotocol_not_selected(mp: pytest.MonkeyPatch) -> None:
-    """The IWF accepts the WebSocket (101) without selecting the ``sip`` subprotocol: its 101 has
-    no ``Sec-WebSocket-Protocol`` (a WebSocket server set up with no subprotocol list, RFC 7118
-    4.1). A client that does not insist goes on talking SIP on it."""
+def _websocket_served_with(mp: pytest.MonkeyPatch, **changed: Any) -> None:
+    """The IWF's WebSocket server (``websockets.serve``) started with ``changed`` arguments."""
     import reference.transport.websocket as ws
 
     original = ws.serve
 
     def serve(*args: Any, **kwargs: Any) -> Any:
-        def drop(connection: Any, request: Any, response: Any) -> Any:
-            if response.status_code == 101 and "Sec-WebSocket-Protocol" in response.headers:
-                del response.headers["Sec-WebSocket-Protocol"]
-            return response
-
-        return original(*args, **{**kwargs, "process_response": drop})
+        return original(*args, **{**kwargs, **changed})
 
     mp.setattr(ws, "serve", serve)
+
+
+def _subprotocol_not_selected(mp: pytest.MonkeyPatch) -> None:
+    """The IWF accepts the WebSocket (101) without selecting the ``sip`` subprotocol: its 101 has
+    no ``Sec-WebSocket-Protocol`` (a WebSocket server set up with no subprotocol list, RFC 7118
+    4.1). A client that does not insist goes on talking SIP on it."""
+
+    def drop(connection: Any, request: Any, response: Any) -> Any:
+        if response.status_code == 101 and "Sec-WebSocket-Protocol" in response.headers:
+            del response.headers["Sec-WebSocket-Protocol"]
+        return response
+
+    _websocket_served_with(mp, process_response=drop)
+
+
+def _sip_subprotocol_optional(mp: pytest.MonkeyPatch) -> None:
+    """The IWF selects ``sip`` when the client offers it and otherwise accepts the WebSocket with no
+    subprotocol (RFC 6455 4.2.2 allows it), as a WebSocket front-end that serves other applications
+    too: a page that offers no ``sip`` gets a WebSocket (PROFILE_WSS_SIP_ONLY refuses it)."""
+
+    def select(connection: Any, offered: Any) -> Any:
+        return "sip" if "sip" in offered else None
+
+    _websocket_served_with(mp, select_subprotocol=select)
+
+
+def _sip_subprotocol_always(mp: pytest.MonkeyPatch) -> None:
+    """The IWF does not negotiate: every 101 carries ``Sec-WebSocket-Protocol: sip``, written by hand,
+    whatever the client offered, so a client that offered none or another one gets a subprotocol it
+    did not offer (RFC 6455 4.2.2) and must fail the connection (RFC 6455 4.1)."""
+
+    def select(connection: Any, offered: Any) -> Any:
+        return None
+
+    def force(connection: Any, request: Any, response: Any) -> Any:
+        if response.status_code == 101:
+            response.headers["Sec-WebSocket-Protocol"] = "sip"
+        return response
+
+    _websocket_served_with(mp, select_subprotocol=select, process_response=force)
 
 
 def _token_not_checked(mp: pytest.MonkeyPatch) -> None:
@@ -2132,6 +2165,14 @@ FAULTS: Mapping[str, Fault] = {
         "the IWF accepts the WebSocket without selecting the sip subprotocol in its 101 "
         "(5.2.2.5.2 step 2, RFC 7118 4.1)",
         _subprotocol_not_selected,
+    ),
+    "sip_subprotocol_optional": Fault(
+        "the IWF accepts a WebSocket that does not offer sip, with no subprotocol (step 2, profile)",
+        _sip_subprotocol_optional,
+    ),
+    "sip_subprotocol_always": Fault(
+        "the IWF's 101 always says Sec-WebSocket-Protocol: sip, offered or not (step 2, RFC 6455 4.2.2)",
+        _sip_subprotocol_always,
     ),
     "token_not_checked": Fault("the eP-CSCF does not validate the WWSF token (step 4)", _token_not_checked),
     "signature_not_checked": Fault(
