@@ -56,6 +56,9 @@ class Run:
     "Why the run says nothing (timeout, no JUnit XML, exit status without a failing scenario)."
     deviated: list[str] = dataclasses.field(default_factory=list)
     "The scenarios that ended in PROFILE DEVIATION, each with the choice it names."
+    harness: list[str] = dataclasses.field(default_factory=list)
+    """The scenarios that ended on a harness error (``classname::name: message``): never catches,
+    listed in the report whatever else the run found."""
 
     @property
     def status(self) -> str:
@@ -197,7 +200,7 @@ def run_once(fault: str | None, timeout: float, workdir: Path, workers: int = 0)
     if error is None and status != 0 and not failed:
         tail = (workdir / f"{label}.log").read_text(errors="replace").strip().splitlines()[-1:]
         error = f"exit status {status} without a failing scenario: {' '.join(tail)[:120]}"
-    return Run(fault, failed, passed, seconds, error, deviated)
+    return Run(fault, failed, passed, seconds, error, deviated, harness)
 
 
 def _commit() -> str:
@@ -219,6 +222,9 @@ def table(runs: list[Run], catalogue: Mapping[str, tuple[object, ...]]) -> list[
             by = run.error
         else:
             by = ", ".join(short(n) for n in run.deviated)
+        if run.harness and (run.failed or not run.error):  # else the error already names them
+            errors = "; ".join(short(h)[:120] for h in run.harness[:3])
+            by += f"; and {len(run.harness)} harness error(s), not catches: {errors}"
         lines.append(f"| `{run.fault}` | {node} | {clause} | {run.status} | {by.replace('|', '/')} |")
     return lines
 

@@ -1363,21 +1363,26 @@ def _wwsf_token_exp_milliseconds(mp: pytest.MonkeyPatch) -> None:
     # step 1 "Upon successful authentication, the WWSF issues a security token for the user";
     # the profile: claims iat, nbf, exp, "an expired token on re-REGISTER is rejected like on
     # the first REGISTER").
+    # The WWSF's own issuing (WwsfService.issue_token, which its log-in uses), not the TokenIssuer
+    # class: a tester that signs tokens with the PIXIT's key (an external SUT) keeps its own right.
     tokens = _mod("reference.nodes.wwsf.tokens")
-    original = tokens.TokenIssuer.issue
+    service = _mod("reference.nodes.wwsf.service")
+    original = service.WwsfService.issue_token
 
     def issue(self: Any, subject: str, audience: str) -> Any:
         import jwt
         from cryptography.hazmat.primitives import serialization
 
         token = original(self, subject, audience)
+        issuer = self._issuer
         claims = jwt.decode(token.value, options={"verify_signature": False})
         claims["exp"] = int(claims["exp"]) * 1000  # Date.now() + lifetime * 1000
-        key: Any = serialization.load_pem_private_key(self.signing_key_pem(), password=None)
-        value = jwt.encode(claims, key, algorithm=tokens.ALGORITHM, headers={"kid": self.kid, "typ": "JWT"})
+        key: Any = serialization.load_pem_private_key(issuer.signing_key_pem(), password=None)
+        headers = {"kid": issuer.kid, "typ": "JWT"}
+        value = jwt.encode(claims, key, algorithm=tokens.ALGORITHM, headers=headers)
         return dataclasses.replace(token, value=value, exp=claims["exp"])
 
-    mp.setattr(tokens.TokenIssuer, "issue", issue)
+    mp.setattr(service.WwsfService, "issue_token", issue)
 
 
 # ----- the catalogue ----------------------------------------------------------------------

@@ -128,3 +128,26 @@ def test_a_fault_ending_in_profile_deviation_only_is_reported_apart(tmp_path: Pa
     assert rate.startswith("1/3 faults caught (33 %); 1 of the others ended in PROFILE DEVIATION only"), rate
     row = script.table([profile], {"b": ("P-CSCF", "5.2.2.5.4", "x")})[-1]
     assert "| profile deviation | deviates (PROFILE_TERM_CANCEL_REASON) |" in row, row
+
+
+def test_harness_errors_are_listed_beside_a_catch(tmp_path: Path) -> None:
+    """A run that caught the fault in one scenario and ended on a harness error in another lists the
+    harness error too (review point 12 of stop 39): a defect of the test system is never hidden by a
+    catch, and never counted as one."""
+    script = _script()
+    junit = tmp_path / "junit.xml"
+    junit.write_text(JUNIT.replace(
+        '<testcase classname="steps.test_a" name="test_passes"/>',
+        '<testcase classname="steps.test_a" name="test_broke"><properties><property '
+        'name="harness.error" value="no capture of the S-CSCF leg"/></properties>'
+        '<failure message="HarnessError"/></testcase>',
+    ))  # fmt: skip
+    failed, passed, deviated = script.read_junit(junit)
+    harness = script.harness_errors(junit)
+    assert failed == ["steps.test_a::test_fails"] and harness == [
+        "steps.test_a::test_broke: no capture of the S-CSCF leg"
+    ]
+    run = script.Run("a", failed, passed, 1.0, None, deviated, harness)
+    row = script.table([run], {"a": ("P-CSCF", "5.2.2.5.4", "x")})[-1]
+    assert row.startswith("| `a` | P-CSCF | 5.2.2.5.4 | caught | fails; and 1 harness error(s)"), row
+    assert "broke: no capture of the S-CSCF leg" in row, row
