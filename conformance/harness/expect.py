@@ -261,10 +261,10 @@ def bearer_challenge(response: Response | None, wwsf_origin: str) -> None:
 
 
 def token_invalid(response: Response | None, wwsf_origin: str) -> None:
-    """401 with a Bearer challenge naming the WWSF and ``error="invalid_token"`` (RFC 6750 3.1)."""
-    status(response, 401)
+    """A Bearer challenge naming the WWSF with ``error="invalid_token"`` (RFC 6750 3.1). The code is
+    its own step's check (``the eP-CSCF answers 401``, the same profile choice), not made again here."""
     bearer_challenge(response, wwsf_origin)
-    assert response is not None, "expected a 401 response, got no response"
+    assert response is not None
     challenge = response.get("WWW-Authenticate") or ""
     assert 'error="invalid_token"' in challenge, (
         f'expected error="invalid_token" in the challenge, got {challenge!r}'

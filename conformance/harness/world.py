@@ -755,8 +755,21 @@ class World:
         WWSF's directory, else a made-up eP-CSCF identity of the IMS domain), ``not yet valid``
         (the genuine token with its ``nbf`` :data:`BEYOND_LEEWAY` seconds ahead of the SUT's
         clock, ``iat`` and ``exp`` kept, signed again with the WWSF's key).
+
+        Raises:
+            Unobservable: a variant made from the genuine token's claims, and the WWSF's token is no
+                JWT (a WWSF may issue another form: PICS_PROFILE_WWSF_TOKEN_TIMES = no); or the
+                PIXIT's key did not sign it.
         """
         genuine = self.logins[user].token
+        if variant in ("another key", "unsigned", "not yet valid"):
+            try:
+                jwt.decode(genuine, options={"verify_signature": False})
+            except jwt.PyJWTError as exc:
+                raise Unobservable(
+                    f"the token the WWSF issued to {user} is not a JWT ({exc}): no copy of it breaks "
+                    f"one check ({variant})"
+                ) from None
         if variant == "another key":
             return signed_by_another_key(genuine)
         if variant == "unsigned":

@@ -82,3 +82,17 @@ def test_a_key_that_did_not_sign_the_genuine_token_signs_no_copy(wwsf: TokenIssu
         make(genuine, _pem())
     with pytest.raises(KeyNotTheIssuers):  # a key of another type: refused the same way, not an error
         make(genuine, _pem("rsa"))
+
+
+@pytest.mark.parametrize("variant", ["another key", "unsigned", "not yet valid"])
+def test_a_copy_of_a_token_that_is_no_jwt_is_inconclusive(variant: str) -> None:
+    """A WWSF may issue tokens of another form (PICS_PROFILE_WWSF_TOKEN_TIMES = no): a copy that breaks
+    one check of a JWT cannot be made of it, so the scenario is INCONCLUSIVE, not in ERROR."""
+    from types import SimpleNamespace
+
+    from conformance.harness.sut import Unobservable
+    from conformance.harness.world import World
+
+    world = SimpleNamespace(logins={"alice": SimpleNamespace(token="opaque-session-handle-0123")})
+    with pytest.raises(Unobservable, match="not a JWT"):
+        World.forged_token(world, "alice", variant)  # type: ignore[arg-type]
