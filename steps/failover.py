@@ -35,6 +35,42 @@ def stack_with_standby(
     world.close()
 
 
+@given(
+    parsers.re(
+        rf"the wIMPU stack is running with the reference profile, {BLOCK} provisioned for block registration "
+        rf"option (?P<option>[12]) and {EP} standing by for it"
+    ),
+    target_fixture="world",
+    converters={"option": int},
+)
+def stack_with_standby_for_option(
+    harness_loop: BackgroundLoop, request: pytest.FixtureRequest, wimpu: str, option: int, ep_cscf: str
+) -> Iterator[World]:
+    """5.2.2.2 with 5.2.2.5.1: the block the scenario re-allocates provisioned for the block
+    registration option it exercises (an external SUT's PIXIT must declare both, ``[[block]]
+    registration`` and ``standby``, else the scenario is INCONCLUSIVE)."""
+    scenario, pixit = scenario_of(request), pixit_of(request)
+    world = World(
+        harness_loop, scenario=scenario, pixit=pixit, standby=(wimpu, ep_cscf), registration={wimpu: option},
+        pics=pics_of(request),
+    )  # fmt: skip
+    yield world
+    world.close()
+
+
+@then(parsers.re(rf"the WWSF sends the WICs of {BLOCK} to {EP}"))
+def wwsf_sends_to(world: World, request: pytest.FixtureRequest, wimpu: str, ep_cscf: str) -> None:
+    """5.2.2.2 and 5.2.2.5.1 step 1 ("Each block of wIMPU and the allocated eP-CSCF for it shall be
+    provisioned in WWSF as well"): after the re-allocation the WWSF's directory names the eP-CSCF now
+    serving the block. The text gives no time: the harness waits the PIXIT's failover time and then
+    its event wait (a bound for an event that must come, not a measure of speed)."""
+    wanted = world.ep_cscf(ep_cscf)
+    bound = failover_within(request) + expect.EVENT_WAIT
+    entries, waited = world.await_directory(wimpu, wanted.ep_cscf_identity, bound)
+    print(f"the WWSF names {ep_cscf} for block {wimpu} after {waited:.2f} s")
+    expect.directory(entries, [(wimpu, wanted)])
+
+
 @when(parsers.re(rf"{EP} fails"))
 def ep_cscf_fails(world: World, ep_cscf: str) -> None:
     world.fail_ep_cscf(ep_cscf)

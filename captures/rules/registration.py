@@ -217,6 +217,15 @@ def _uri_end(ctx: Context, uri: str) -> End | None:
     return ctx.ends.listening((split.hostname, port))
 
 
+def _registers_next(ctx: Context, placed: Block, node: str, at: float) -> bool:
+    """Whether ``node``, an eP-CSCF the PIXIT allocates or stands by for the block, registers the block
+    after ``at`` in the capture (a re-allocated option 2 block, registered upon a WIC registration)."""
+    if node not in {placed.ep_cscf, *placed.standby}:
+        return False
+    wimpu = str(placed.block.wimpu)
+    return any(wimpu in r.wimpus and r.ep_cscf == node and r.since > at for r in ctx.knowledge.blocks)
+
+
 def _serving(ctx: Context, placed: Block, at: float) -> str | None:
     """The eP-CSCF whose registration of the block is live at ``at`` in the capture, if one is."""
     wimpu = str(placed.block.wimpu)
@@ -231,7 +240,11 @@ def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     connection to (solution profile: ``ep_cscf``, a ``wss://`` URI, and ``wimpu``, the block): it is
     the eP-CSCF serving the block of the user's identity, the one whose block registration is live in
     the capture, else the eP-CSCF the PIXIT allocates the block to or one standing by for it
-    (5.2.2.2: a failed eP-CSCF's block is re-allocated)."""
+    (5.2.2.2: a failed eP-CSCF's block is re-allocated). After a re-allocation an option 2 block may
+    be registered by its new eP-CSCF only upon the first WIC registration there (5.2.2.5.1 option 2),
+    while the failed eP-CSCF's registration is still live: the WWSF naming that new eP-CSCF (one the
+    PIXIT allocates or stands by for the block) is right when the capture shows it registering the
+    block after the answer (found against Kamailio, issue 16; docs/validation.md)."""
     say = _Say("WWSF_EP_CSCF", flow)
     found = []
     for _, answer in _logins(flow):
@@ -268,6 +281,9 @@ def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say("pass", f"{identity} is sent to {end.node}, serving block {placed.block.wimpu}", answer)
             )
+        elif _registers_next(ctx, placed, end.node, answer.message.time):
+            taken = f"{identity} is sent to {end.node}, which registers block {placed.block.wimpu} after it"
+            found.append(say("pass", f"{taken} (re-allocated from {serving})", answer))
         else:
             serving_nodes = " or ".join(sorted(a for a in allowed if a))
             found.append(say(

@@ -1411,6 +1411,20 @@ class World:
             for b in self.loop.run(fetch())
         ]
 
+    def await_directory(
+        self, wimpu: str, ep_cscf_identity: str, within: float
+    ) -> tuple[list[DirectoryEntry], float]:
+        """The WWSF's directory once it names ``ep_cscf_identity`` for block ``wimpu``, or as it was
+        after ``within`` seconds, and the seconds waited (polled every 0.2 s)."""
+        started = time.monotonic()
+        while True:
+            entries = self.wwsf_directory()
+            waited = time.monotonic() - started
+            found = any(e.wimpu == wimpu and e.ep_cscf_identity == ep_cscf_identity for e in entries)
+            if found or waited >= within:
+                return entries, waited
+            time.sleep(0.2)
+
     def ep_cscf(self, name: str) -> DirectoryEntry:
         """Identity and WSS URL of the eP-CSCF instance ``name`` (its PIXIT: where it listens)."""
         return self.sut.ep_cscfs()[name]

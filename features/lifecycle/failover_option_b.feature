@@ -28,6 +28,7 @@ Feature: 5.2.2.2 Re-allocation of an option B wIMPU block when its eP-CSCF fails
       When eP-CSCF "ep-cscf2" fails
       Then eP-CSCF "ep-cscf1" has registered block "sip:wrtc-!.*!@block2.ims.example.net" with the S-CSCF, and no other registration of it is left
       And it did so within the failover time of the PIXIT, as the solution profile chooses (PROFILE_LIFE_FAILOVER_TIME)
+      And the WWSF sends the WICs of block "sip:wrtc-!.*!@block2.ims.example.net" to eP-CSCF "ep-cscf1"
       When WIC "B2" of bob logs in again, connects to the eP-CSCF of its block and registers
       Then the eP-CSCF answers 200
       And the wIMPU Registrar binds bob's external identity to an individual IMPU of block "sip:wrtc-!.*!@block2.ims.example.net"

@@ -319,14 +319,15 @@ def exchange(
 
 
 def web_findings(
-    w: Wire, rule_id: str, origins: tuple[str, ...] = (WWSF_ORIGIN,), pics: dict[str, str] | None = None
+    w: Wire, rule_id: str, origins: tuple[str, ...] = (WWSF_ORIGIN,), pics: dict[str, str] | None = None,
+    blocks: tuple[Block, ...] = BLOCKS,
 ) -> list[Finding]:
     addresses = {(h, p): name for p, name in PORTS.items() for h in ("127.0.0.1",)}
     addresses[WWSF] = "wwsf"
     the_ends = Ends(addresses)
     knowledge = Knowledge()
     flows = group(w.messages, the_ends, knowledge)
-    ctx = Context(BLOCKS, knowledge, pics, the_ends, origins)
+    ctx = Context(blocks, knowledge, pics, the_ends, origins)
     return [f for flow in flows for f in check(flow, ctx, [rule_id])]
 
 
@@ -457,6 +458,28 @@ class TestWebAccess:
     def test_a_wic_given_another_block_fails(self) -> None:
         (finding,) = web_findings(self.login(wimpu=BLOCK2), "WWSF_EP_CSCF")
         assert finding.verdict == "fail" and "not its block" in finding.detail
+
+    def test_after_a_failover_the_new_ep_cscf_registering_the_block_next_is_right(self) -> None:
+        """Option 2 after a re-allocation (found against Kamailio, issue 16): ep-cscf1's registration
+        of block 1 is still live when the WWSF sends alice to ep-cscf2, standing by for it, which
+        registers the block only upon her WIC's registration. Without that later registration, or to
+        an eP-CSCF neither allocated nor standing by, it stays a FAIL."""
+        def wire(*, registered_next: bool) -> Wire:
+            w = Wire()
+            w.block_registration(PCSCF1, BLOCK1, call_id="one")
+            answer = {"identity": ALICE, "ep_cscf": "wss://127.0.0.1:7444", "wimpu": BLOCK1, "token": TOKEN}
+            exchange(w, BROWSER, WWSF, "POST", "/login", 200, body={"username": "alice", "password": "x"},
+                     answer=answer)  # fmt: skip
+            if registered_next:
+                w.block_registration(PCSCF2, BLOCK1, call_id="two")
+            return w
+
+        (taken,) = web_findings(wire(registered_next=True), "WWSF_EP_CSCF", blocks=STANDBY)
+        assert taken.verdict == "pass" and "registers block" in taken.detail, taken.detail
+        (early,) = web_findings(wire(registered_next=False), "WWSF_EP_CSCF", blocks=STANDBY)
+        assert early.verdict == "fail" and "served by ep-cscf1" in early.detail, early.detail
+        (not_standing_by,) = web_findings(wire(registered_next=True), "WWSF_EP_CSCF")
+        assert not_standing_by.verdict == "fail", not_standing_by.detail
 
     def test_an_address_of_no_node_is_inconclusive(self) -> None:
         (finding,) = web_findings(self.login(ep="wss://ep.example.net"), "WWSF_EP_CSCF")

@@ -56,6 +56,7 @@ DECLARED_HERE = (
     # failover PIXIT, next test; TP_WIMPU_LIFE_009 for block2)
     "the_block_of_a_failed_epcscf_is_reallocated",
     "the_option_b_block_of_a_failed_epcscf_is_reallocated",
+    "the_option_2_block_of_a_failed_epcscf_is_registered",  # TP_WIMPU_LIFE_014, block2 too
     "registering_at_the_epcscf_its_block_was_reallocated_from",  # TP_WIMPU_LIFE_010
     "after_a_takeover_a_session_to_a_user",  # TP_WIMPU_LIFE_013
     # block_registration_options.feature: the blocks provisioned for the other block registration options

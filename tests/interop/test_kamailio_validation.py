@@ -397,6 +397,9 @@ EXPECTED: dict[str, str] = {
     # TP_WIMPU_LIFE_009: ep-cscf1 takes block2 (option B) over
     "test_the_option_b_block_of_a_failed_epcscf_is_reallocated_and_its_user_is_bound_to_an_impu_of_it_and"
     "_reached_again": PASS,
+    # TP_WIMPU_LIFE_014: block option 2 (PICS_BLK_OPT2 = no here; the option 2 configuration runs it)
+    "test_the_option_2_block_of_a_failed_epcscf_is_registered_by_the_epcscf_taking_it_over_and_its_user_is"
+    "_reached_again": NA,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
     "test_when_one_wics_websocket_closes_a_session_to_the_user_still_reaches_the_other_wic[bob]": PASS,
     "test_when_one_wic_deregisters_a_session_to_the_user_still_reaches_the_other_wic[alice]": PASS,
@@ -447,6 +450,10 @@ EXPECTED_OPTION2: dict[str, str] = {
     # TP_WIMPU_BLK_009: the waiting WIC is refused (408 here, not the profile's 503: docs/validation.md)
     "test_a_wic_of_a_block_registered_upon_its_first_wic_registration_whose_registration_ran_out_unrefreshed_is"
     "_not_registered": PASS,
+    # TP_WIMPU_LIFE_014 (stop 40): the standby takes block2's lease; route[REGISTER_BLOCK_FIRST] registers
+    # the block upon bob's new WIC registration and uac removes the failed instance's binding
+    "test_the_option_2_block_of_a_failed_epcscf_is_registered_by_the_epcscf_taking_it_over_and_its_user_is"
+    "_reached_again": PASS,
     # TP_WIMPU_BLK_008: the S-CSCF's 403 to the block's REGISTER refuses the waiting WIC at once (503)
     "test_a_wic_of_a_block_whose_registration_the_scscf_refused_is_not_registered"
     "[sip:wrtc-!.*!@block2.ims.example.net-bob-B1]": PASS,

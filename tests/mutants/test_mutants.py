@@ -94,8 +94,9 @@ GUARDS: dict[str, str] = {
     "option2_registration_per_first_wic": "TP_WIMPU_BLK_006",
     "no_service_route": "TP_WIMPU_ORIG_001",
     "impu_to_wic": "TP_WIMPU_REG_007",
-    "no_reallocation": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009",
-    "directory_not_updated": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009",
+    "no_reallocation": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009 or TP_WIMPU_LIFE_014",
+    "directory_not_updated": "TP_WIMPU_LIFE_003 or TP_WIMPU_LIFE_009 or TP_WIMPU_LIFE_014",
+    "option2_takeover_waits_for_a_wic": "TP_WIMPU_LIFE_014",
     "directory_shared": "TP_WIMPU_BLK_004",
     # origination (5.2.2.5.3)
     "from_rewritten": "TP_WIMPU_ORIG_001 or TP_WIMPU_ORIG_002",

@@ -1629,11 +1629,35 @@ def _no_reallocation(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(BlockLease, "claim_due", claim_due)
 
 
+def _option2_takeover_waits_for_a_wic(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF taking over an option 2 block from a failed one does not register it at the
+    take-over but upon the next WIC registration, as option 2 reads (5.2.2.5.1), with the flow of an
+    ordinary first registration, which does not remove the failed eP-CSCF's binding: the S-CSCF holds
+    two registrations of the block (5.2.2.1, 5.2.2.2)."""
+    import reference.nodes.p_cscf.reallocation as reallocation
+    from reference.nodes.p_cscf.flows import Trigger
+
+    original = reallocation.block_registration_due
+
+    def due(option: int, trigger: Trigger, registered: bool) -> bool:
+        if trigger is Trigger.TAKE_OVER and option == 2:
+            return False
+        return original(option, trigger, registered)
+
+    mp.setattr(reallocation, "block_registration_due", due)
+
+
 def _directory_not_updated(mp: pytest.MonkeyPatch) -> None:
-    """The WWSF keeps announcing the configured eP-CSCF of a block after its re-allocation."""
+    """The WWSF keeps announcing the configured eP-CSCF of a block after its re-allocation: its
+    directory is filled in at start-up and never follows the block leases. (Until stop 40 the fault
+    ignored every change of the directory, the start-up's too, so the WICs were sent to no address
+    at all and the guarding scenarios failed before any failover.)"""
     from reference.nodes.wwsf.service import WwsfService
 
-    mp.setattr(WwsfService, "set_block_ep_cscf", lambda self, wimpu, ep_cscf: None)
+    async def follow_block_owners(self: WwsfService) -> None:
+        return None
+
+    mp.setattr(WwsfService, "follow_block_owners", follow_block_owners)
 
 
 def _fork_first_only(mp: pytest.MonkeyPatch) -> None:
@@ -2407,6 +2431,11 @@ FAULTS: Mapping[str, Fault] = {
     "wic_asserted_identity_kept": Fault(
         "the eP-CSCF passes on a P-Asserted-Identity the WIC wrote instead of asserting the registered IMPU",
         _wic_asserted_identity_kept,
+    ),
+    "option2_takeover_waits_for_a_wic": Fault(
+        "the eP-CSCF taking over an option 2 block registers it upon the next WIC registration, leaving the "
+        "failed eP-CSCF's binding: two registrations of the block (5.2.2.2, 5.2.2.1)",
+        _option2_takeover_waits_for_a_wic,
     ),
     "directory_not_updated": Fault(
         "the WWSF keeps sending WICs to the failed eP-CSCF of a re-allocated block", _directory_not_updated
