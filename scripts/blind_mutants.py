@@ -222,7 +222,7 @@ def table(runs: list[Run], catalogue: Mapping[str, tuple[object, ...]]) -> list[
             by = run.error
         else:
             by = ", ".join(short(n) for n in run.deviated)
-        if run.harness and (run.failed or not run.error):  # else the error already names them
+        if run.harness and not (run.error or "").startswith(f"{len(run.harness)} harness error(s)"):
             errors = "; ".join(short(h)[:120] for h in run.harness[:3])
             by += f"; and {len(run.harness)} harness error(s), not catches: {errors}"
         lines.append(f"| `{run.fault}` | {node} | {clause} | {run.status} | {by.replace('|', '/')} |")

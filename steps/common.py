@@ -166,7 +166,13 @@ def time_passes(world: World, seconds: int) -> None:
 
 
 def judged_by(
-    world: World, profile: ProfileChecks, names: list[str], choice: str | None = None, *, session: bool = True
+    world: World,
+    profile: ProfileChecks,
+    names: list[str],
+    choice: str | None = None,
+    *,
+    session: bool = True,
+    since: float | None = None,
 ) -> None:
     """One judge per requirement (issue 15): a Then step whose requirement has a wire observable is
     judged by the capture rules that ``wimpu-conformance verify`` applies offline
@@ -175,8 +181,12 @@ def judged_by(
     only say ``inconclusive`` makes the scenario inconclusive. With ``choice`` (the step also checks
     a solution-profile choice), the rules' deviations are that choice's profile check, not made
     where the SUT's PICS does not follow it; a failure of the text stays a failure. Without
-    ``session``, every flow of the scenario's capture so far is judged."""
-    findings = world.verify_session(names) if session else world.verify_capture(names)
+    ``session``, every flow of the scenario's capture so far is judged; with ``since`` (wall clock),
+    the flows that started then or later."""
+    if since is not None:
+        findings = world.verify_capture(names, since)
+    else:
+        findings = world.verify_session(names) if session else world.verify_capture(names)
     expect.rules_pass(findings, names)
     deviations = [f for f in findings if f.verdict == "deviation"]
     if choice is not None:

@@ -66,7 +66,7 @@ def wwsf_sends_to(world: World, request: pytest.FixtureRequest, wimpu: str, ep_c
     its event wait (a bound for an event that must come, not a measure of speed)."""
     wanted = world.ep_cscf(ep_cscf)
     bound = failover_within(request) + expect.EVENT_WAIT
-    entries, waited = world.await_directory(wimpu, wanted.ep_cscf_identity, bound)
+    entries, waited = world.await_directory(wimpu, wanted, bound)
     print(f"the WWSF names {ep_cscf} for block {wimpu} after {waited:.2f} s")
     expect.directory(entries, [(wimpu, wanted)])
 
@@ -153,6 +153,7 @@ def wic_registers_with_first_login(world: World, wic: str, user: str) -> None:
     page open. A WebSocket the eP-CSCF refuses leaves nothing to register."""
     world.connect(wic, user)
     if world.outcome.refused is None:
+        expect.handshake_accepted(world.outcome)  # a 101 the WIC had to fail is the eP-CSCF's
         world.register(wic, user)
 
 

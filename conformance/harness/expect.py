@@ -264,7 +264,7 @@ def token_invalid(response: Response | None, wwsf_origin: str) -> None:
     """A Bearer challenge naming the WWSF with ``error="invalid_token"`` (RFC 6750 3.1). The code is
     its own step's check (``the eP-CSCF answers 401``, the same profile choice), not made again here."""
     bearer_challenge(response, wwsf_origin)
-    assert response is not None
+    assert response is not None  # bearer_challenge said so; for the type checker
     challenge = response.get("WWW-Authenticate") or ""
     assert 'error="invalid_token"' in challenge, (
         f'expected error="invalid_token" in the challenge, got {challenge!r}'

@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import InvalidHeader, InvalidMessage, InvalidStatus, NegotiationError
 
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
@@ -47,8 +47,10 @@ __all__ = ["ANSWER_SDP", "OFFER_SDP", "HandshakeRefused", "Login", "LoginAnswer"
 class HandshakeRefused(Exception):
     """The eP-CSCF refused the WebSocket handshake (step 2)."""
 
-    def __init__(self, status: int) -> None:
-        super().__init__(f"WebSocket handshake refused with HTTP {status}")
+    def __init__(self, status: int | None) -> None:
+        """``status``: the HTTP status of the refusal; None: the connection closed with no answer."""
+        shown = f"with HTTP {status}" if status is not None else "with no HTTP answer (connection closed)"
+        super().__init__(f"WebSocket handshake refused {shown}")
         self.status = status
 
 
@@ -189,7 +191,9 @@ class Wic:
             )
         except InvalidStatus as exc:
             raise HandshakeRefused(exc.response.status_code) from None
-        except InvalidHandshake as exc:
+        except InvalidMessage:  # closed before any HTTP answer: a refusal without a status
+            raise HandshakeRefused(None) from None
+        except (NegotiationError, InvalidHeader) as exc:  # a 101 the WIC must not take (RFC 6455 4.1)
             raise HandshakeFailed(f"the WIC failed the connection the eP-CSCF accepted: {exc}") from None
         self._reader = asyncio.get_running_loop().create_task(self._read())
 

@@ -249,6 +249,8 @@ class World:
         "The blocks whose REGISTERs the S-CSCF no longer answers (:meth:`scscf_ignores_block`)."
         self.registrations_at_once: list[Response] = []
         "The final responses to the REGISTERs of :meth:`register_wics_at_once`, in WIC order."
+        self.connected_at = 0.0
+        "When (wall clock, the capture's) the last WIC connection of :meth:`connect` was started."
 
     def close(self) -> None:
         """Stop every peer and node, write the scenario's wire files, judge the capture with the
@@ -640,6 +642,7 @@ class World:
         login = self.logins.get(user) or self.login(user)
         wic = Wic(wic_name, ssl_context=self.tls(), dialect=self.dialects.get(wic_name, HARNESS))
         wic.answer_mode = "answer"
+        self.connected_at = time.time()
         self.wics[wic_name] = wic
         self.wic_users[wic_name] = user
         try:
@@ -1412,16 +1415,25 @@ class World:
         ]
 
     def await_directory(
-        self, wimpu: str, ep_cscf_identity: str, within: float
+        self, wimpu: str, ep_cscf: DirectoryEntry, within: float
     ) -> tuple[list[DirectoryEntry], float]:
-        """The WWSF's directory once it names ``ep_cscf_identity`` for block ``wimpu``, or as it was
-        after ``within`` seconds, and the seconds waited (polled every 0.2 s)."""
+        """The WWSF's directory once it names ``ep_cscf`` (identity and URI, as
+        :func:`expect.directory` compares them) for block ``wimpu``, or as it was after ``within``
+        seconds, and the seconds waited (polled every 0.2 s; a failed poll is polled again, the last
+        one's error raised when the time is up)."""
         started = time.monotonic()
         while True:
-            entries = self.wwsf_directory()
             waited = time.monotonic() - started
-            found = any(e.wimpu == wimpu and e.ep_cscf_identity == ep_cscf_identity for e in entries)
-            if found or waited >= within:
+            try:
+                entries = self.wwsf_directory()
+            except (aiohttp.ClientError, OSError):
+                if waited >= within:
+                    raise
+                time.sleep(0.2)
+                continue
+            wanted = (wimpu, ep_cscf.ep_cscf_identity, ep_cscf.ep_cscf_uri)
+            named = any((e.wimpu, e.ep_cscf_identity, e.ep_cscf_uri) == wanted for e in entries)
+            if named or waited >= within:
                 return entries, waited
             time.sleep(0.2)
 

@@ -114,16 +114,17 @@ Feature: 5.2.2.5.2 WIC registration procedure
 
     @step_1 @wwsf @TP_WIMPU_REG_015
     Scenario Outline: The token states its lifetime in seconds, as the log-in answer does
-      The text gives the token no form. The solution profile makes it a JWT whose iat, nbf and
-      exp are NumericDates, seconds since the epoch (RFC 7519 2), and gives its lifetime in
-      seconds in the log-in answer's expires_in (RFC 6749 5.1): an eP-CSCF reads exp as RFC 7519
-      says, so a token whose exp is counted in milliseconds never expires there. The capture
+      The text gives the token no form. The solution profile makes it a JWT whose exp, and iat
+      and nbf where present, are NumericDates, seconds since the epoch (RFC 7519 2), and gives
+      its lifetime in seconds from the answer in the log-in answer's expires_in where present
+      (RFC 6749 5.1): an eP-CSCF reads exp as RFC 7519 says, so a token whose exp is counted in
+      milliseconds never expires there. The capture
       rule WWSF_TOKEN_TIMES judges it on the wire; a WWSF issuing tokens of another form
       answers PICS_PROFILE_WWSF_TOKEN_TIMES = no.
 
       When <user> logs in at the WWSF with the right password
       Then the WWSF accepts the log-in and issues a security token
-      And the token's iat, nbf and exp are seconds since the epoch, exp - iat the answer's expires_in, as the solution profile chooses (PROFILE_WWSF_TOKEN_TIMES)
+      And the token's time claims are seconds since the epoch and agree with the lifetime the log-in answer gives, as the solution profile chooses (PROFILE_WWSF_TOKEN_TIMES)
 
       @option_a
       Examples:

@@ -378,26 +378,47 @@ class TestTokenTimes:
     def test_an_expires_in_that_is_the_expiry_time_is_a_deviation(self) -> None:
         absolute = self.login(jwt_of(self.claims()), expires_in=self.NOW + 3600)
         found = web_findings(absolute, "WWSF_TOKEN_TIMES")
-        assert [f.verdict for f in found] == ["deviation"] and "lives 3600 s" in found[0].detail
+        assert [f.verdict for f in found] == ["deviation"] and "3600 s from iat to exp" in found[0].detail
 
-    @pytest.mark.parametrize("expires_in", [None, "3600", True, 0])
-    def test_no_lifetime_in_seconds_in_the_answer_is_a_deviation(self, expires_in: object) -> None:
+    @pytest.mark.parametrize("expires_in", ["3600", True, 0])
+    def test_an_expires_in_that_is_no_lifetime_in_seconds_is_a_deviation(self, expires_in: object) -> None:
         found = web_findings(self.login(jwt_of(self.claims()), expires_in=expires_in), "WWSF_TOKEN_TIMES")
         assert [f.verdict for f in found] == ["deviation"] and "expires_in" in found[0].detail
 
+    def test_an_answer_without_expires_in_is_judged_on_exp_alone(self) -> None:
+        """RFC 6749 5.1: expires_in is RECOMMENDED, not required; exp in milliseconds still shows."""
+        w = Wire()
+        body = {"token": jwt_of(self.claims()), "identity": ALICE, "ep_cscf": "wss://127.0.0.1:7443"}
+        exchange(w, BROWSER, WWSF, "POST", "/login", 200, body={"username": "alice", "password": "x"},
+                 answer=body)  # fmt: skip
+        assert [f.verdict for f in web_findings(w, "WWSF_TOKEN_TIMES")] == ["pass"]
+
+    def test_a_token_issued_earlier_with_what_is_left_of_it_passes(self) -> None:
+        """RFC 6749 5.1: the lifetime counts from the answer: a WWSF handing back a token it issued
+        600 s before says 3,000 s are left."""
+        token = jwt_of(self.claims(iat=self.NOW - 600, nbf=self.NOW - 600, exp=self.NOW + 3000))
+        found = web_findings(self.login(token, expires_in=3000), "WWSF_TOKEN_TIMES")
+        assert [f.verdict for f in found] == ["pass"], found[0].detail
+
     @pytest.mark.parametrize("claim", ["iat", "nbf", "exp"])
-    def test_a_missing_or_non_numeric_time_claim_is_a_deviation(self, claim: str) -> None:
-        for value in (None, "1700003600", True):
-            times = self.claims(**{claim: value})
-            if value is None:
-                del times[claim]
-            (finding,) = web_findings(self.login(jwt_of(times)), "WWSF_TOKEN_TIMES")
-            assert finding.verdict == "deviation" and f"no NumericDate {claim}" in finding.detail
+    def test_a_non_numeric_time_claim_is_a_deviation_and_only_exp_is_required(self, claim: str) -> None:
+        for value in ("1700003600", True):
+            (finding,) = web_findings(self.login(jwt_of(self.claims(**{claim: value}))), "WWSF_TOKEN_TIMES")
+            assert finding.verdict == "deviation" and "NumericDate" in finding.detail, (claim, value)
+        times = self.claims()
+        del times[claim]
+        (finding,) = web_findings(self.login(jwt_of(times)), "WWSF_TOKEN_TIMES")
+        wanted = "deviation" if claim == "exp" else "pass"  # RFC 7519: iat and nbf are OPTIONAL
+        assert finding.verdict == wanted, (claim, finding.detail)
+
+    def test_an_encrypted_token_is_inconclusive(self) -> None:
+        (finding,) = web_findings(self.login("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"), "WWSF_TOKEN_TIMES")
+        assert finding.verdict == "inconclusive" and "JWE" in finding.detail
 
     def test_a_token_expiring_before_it_is_valid_is_a_deviation(self) -> None:
         token = jwt_of(self.claims(nbf=self.NOW + 7200))
         (finding,) = web_findings(self.login(token), "WWSF_TOKEN_TIMES")
-        assert finding.verdict == "deviation" and "no later than" in finding.detail
+        assert finding.verdict == "deviation" and "no later than its nbf" in finding.detail
 
     def test_an_opaque_token_is_a_deviation_unless_the_pics_says_otherwise(self) -> None:
         (finding,) = web_findings(self.login("opaque-session-handle-0123"), "WWSF_TOKEN_TIMES")
@@ -464,22 +485,29 @@ class TestWebAccess:
         of block 1 is still live when the WWSF sends alice to ep-cscf2, standing by for it, which
         registers the block only upon her WIC's registration. Without that later registration, or to
         an eP-CSCF neither allocated nor standing by, it stays a FAIL."""
-        def wire(*, registered_next: bool) -> Wire:
-            w = Wire()
-            w.block_registration(PCSCF1, BLOCK1, call_id="one")
+        def login(w: Wire) -> None:
             answer = {"identity": ALICE, "ep_cscf": "wss://127.0.0.1:7444", "wimpu": BLOCK1, "token": TOKEN}
             exchange(w, BROWSER, WWSF, "POST", "/login", 200, body={"username": "alice", "password": "x"},
                      answer=answer)  # fmt: skip
-            if registered_next:
-                w.block_registration(PCSCF2, BLOCK1, call_id="two")
-            return w
 
-        (taken,) = web_findings(wire(registered_next=True), "WWSF_EP_CSCF", blocks=STANDBY)
+        def refreshed(w: Wire) -> None:  # ep-cscf1 alive: it refreshes the block after the answer
+            login(w)
+            w.block_registration(PCSCF1, BLOCK1, call_id="one", cseq=5)
+
+        def web(w: Wire, blocks: tuple[Block, ...] = STANDBY) -> Finding:
+            (finding,) = [f for f in web_findings(w, "WWSF_EP_CSCF", blocks=blocks) if f.message is not None]
+            return finding
+
+        taken = web(failover(before_takeover=login))
         assert taken.verdict == "pass" and "registers block" in taken.detail, taken.detail
-        (early,) = web_findings(wire(registered_next=False), "WWSF_EP_CSCF", blocks=STANDBY)
-        assert early.verdict == "fail" and "served by ep-cscf1" in early.detail, early.detail
-        (not_standing_by,) = web_findings(wire(registered_next=True), "WWSF_EP_CSCF")
-        assert not_standing_by.verdict == "fail", not_standing_by.detail
+        early = Wire()
+        early.block_registration(PCSCF1, BLOCK1, call_id="one")
+        login(early)
+        assert web(early).verdict == "fail" and "served by ep-cscf1" in web(early).detail
+        kept = failover(before_takeover=login, removed=False)  # ep-cscf1's binding kept
+        assert web(kept).verdict == "fail"
+        assert web(failover(before_takeover=refreshed)).verdict == "fail"  # ep-cscf1 still serving
+        assert web(failover(before_takeover=login), BLOCKS).verdict == "fail"  # ep-cscf2 not standing by
 
     def test_an_address_of_no_node_is_inconclusive(self) -> None:
         (finding,) = web_findings(self.login(ep="wss://ep.example.net"), "WWSF_EP_CSCF")
@@ -529,10 +557,19 @@ class TestWebAccess:
         assert finding.verdict == "fail" and "MUST contain" in finding.detail and "but none" in finding.detail
         assert [f.verdict for f in web_findings(self.handshake(101, sip=False), "WSS_ORIGIN")] == ["pass"]
 
-    def test_sip_offered_and_selected_passes_in_any_case_and_field_layout(self) -> None:
-        for offer in (("sip",), ("chat, SIP",), ("chat", "sip")):
+    def test_sip_offered_and_selected_passes_in_any_field_layout(self) -> None:
+        for offer in (("sip",), ("chat, sip",), ("chat", "sip")):
             (finding,) = web_findings(self.handshake(101, offer=offer), "WSS_SUBPROTOCOL")
             assert finding.verdict == "pass", offer
+
+    def test_subprotocols_match_exactly_and_a_101_selects_one(self) -> None:
+        """RFC 6455 4.1: the client matches the server's value to its own as written ("SIP" is not
+        the "sip" offered); 11.3.4: one Sec-WebSocket-Protocol field in a response."""
+        (upper,) = web_findings(self.handshake(101, offer=("sip",), selected="SIP"), "WSS_SUBPROTOCOL")
+        assert upper.verdict == "fail" and "did not offer" in upper.detail
+        both = self.handshake(101, offer=("sip", "chat"), selected="sip, chat")
+        (two,) = web_findings(both, "WSS_SUBPROTOCOL")
+        assert two.verdict == "fail" and "one subprotocol" in two.detail
 
     def test_a_subprotocol_the_wic_did_not_offer_fails(self) -> None:
         """RFC 6455 4.2.2: the server selects one of the client's values or none."""
@@ -922,13 +959,17 @@ def failover(
     removed: bool = True,
     removal_call_id: str = "two",
     before_removal: Callable[[Wire], None] | None = None,
+    before_takeover: Callable[[Wire], None] | None = None,
 ) -> Wire:
     """5.2.2.2: ep-cscf1 registered block 1 and failed; ep-cscf2 registers block 1 and (when
     ``removed``) then removes the failed one's binding in the same registration (the reference), or
     in a REGISTER of another Call-ID (``removal_call_id``, as Kamailio's uac module sends it);
-    ``before_removal`` adds what ep-cscf2 does between its registration and the removal."""
+    ``before_removal`` adds what ep-cscf2 does between its registration and the removal,
+    ``before_takeover`` what happens between ep-cscf1's registration and ep-cscf2's."""
     w = Wire()
     w.block_registration(PCSCF1, BLOCK1, call_id="one")
+    if before_takeover is not None:
+        before_takeover(w)
     w.block_registration(PCSCF2, BLOCK1, call_id="two")
     if before_removal is not None:
         before_removal(w)
