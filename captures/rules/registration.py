@@ -263,8 +263,9 @@ def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     (5.2.2.2: a failed eP-CSCF's block is re-allocated). After a re-allocation an option 2 block may
     be registered by its new eP-CSCF only upon the first WIC registration there (5.2.2.5.1 option 2),
     while the failed eP-CSCF's registration is still live: the WWSF naming that new eP-CSCF (one the
-    PIXIT allocates or stands by for the block) is right when the capture shows it registering the
-    block after the answer (found against Kamailio, issue 16; docs/validation.md)."""
+    PIXIT allocates or stands by for the block) is right when the capture shows the block's next
+    registration to be that eP-CSCF's, removing the binding live at the answer (found against
+    Kamailio, issue 16; docs/validation.md)."""
     say = _Say("WWSF_EP_CSCF", flow)
     found = []
     for _, answer in _logins(flow):
