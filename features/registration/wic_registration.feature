@@ -118,9 +118,8 @@ Feature: 5.2.2.5.2 WIC registration procedure
       and nbf where present, are NumericDates, seconds since the epoch (RFC 7519 2), and gives
       its lifetime in seconds from the answer in the log-in answer's expires_in where present
       (RFC 6749 5.1): an eP-CSCF reads exp as RFC 7519 says, so a token whose exp is counted in
-      milliseconds never expires there. The capture
-      rule WWSF_TOKEN_TIMES judges it on the wire; a WWSF issuing tokens of another form
-      answers PICS_PROFILE_WWSF_TOKEN_TIMES = no.
+      milliseconds never expires there. The capture rule WWSF_TOKEN_TIMES judges it on the
+      wire; a WWSF issuing tokens of another form answers PICS_PROFILE_WWSF_TOKEN_TIMES = no.
 
       When <user> logs in at the WWSF with the right password
       Then the WWSF accepts the log-in and issues a security token
