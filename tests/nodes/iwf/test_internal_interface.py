@@ -120,6 +120,26 @@ class TestRouting:
             reply.message.get("Warning") or ""
         )
 
+    def test_an_identity_of_no_block_is_forbidden_not_told_to_retry(self) -> None:
+        """Found by the conformance run against the decomposed eP-CSCF (TP_WIMPU_SEC_008): the IWF
+        answered 503 with Retry-After for an identity no P-CSCF will ever serve."""
+        r = self.router()
+        foreign = "sip:mallory@evil.example.com"
+        [reply] = r.from_wic("f.1", register(), foreign)
+        assert isinstance(reply, Reply) and (reply.message.status, reply.message.reason) == (
+            403,
+            "Identity outside every wIMPU block",
+        )
+        assert reply.message.get("Retry-After") is None
+        invite = register().with_header_set("From", f"<{foreign}>;tag=t9")
+        [reply] = r.from_wic("f.1", invite, None)
+        assert isinstance(reply, Reply) and reply.message.status == 403
+
+    def test_before_any_p_cscf_said_hello_every_identity_is_503(self) -> None:
+        """No block is known yet: the IWF cannot tell a foreign identity from a block's."""
+        [reply] = PcscfRouter(name="ep-cscf3").from_wic("f.1", register(), "sip:mallory@evil.example.com")
+        assert isinstance(reply, Reply) and reply.message.status == 503
+
     def test_a_lost_link_answers_what_was_pending_there_at_once(self) -> None:
         r = self.router()
         r.from_wic("f.1", register(), ALICE)
