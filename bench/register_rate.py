@@ -18,6 +18,13 @@ With ``--kamailio-ep`` the same-function peer is measured too: the Kamailio eP-C
 ``start.sh`` on a loopback address of its own; its lab has one user, so every connection is a WIC
 of alice (one contact each).
 
+With ``--iwf-workers 1,2`` the reference is also measured decomposed (TR 23.701 5.2.2.2): ep-cscf1's
+IWF alone in that many processes on one WSS port (``iwf_workers``, ``reference/nodes/ep_cscf/workers.py``),
+its P-CSCF in a process of its own, the other nodes (registrar, WWSF, S-CSCF, I-CSCF, ep-cscf2) in a
+third (``wimpu-ref up --nodes``, :data:`SPLIT`); one such stack per count, each on its own address.
+The ``server`` column is the CPU the stack's processes (IWF workers included) used under the load, in
+cores: beside the client's share, what the SUT could use of the machine.
+
 Each server (the reference stack, Kamailio, the Kamailio lab) listens on a loopback address that
 this run claims for itself (``conformance.harness.scenario_capture.scenario_host``, as the
 conformance scenarios do), so two runs at once, or a run beside the tests, never meet on a port.
@@ -25,7 +32,8 @@ conformance scenarios do), so two runs at once, or a run beside the tests, never
 The load users are configured with a ``password_hash`` each (one hash shared by all, computed once):
 start-up only parses it, so 1,000 users add well under a second (``bench/startup_time.py``).
 
-Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10] [--kamailio-ep]``.
+Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10] [--kamailio-ep]
+[--iwf-workers 1,2]``.
 Needs Kamailio (``scripts/install.sh``); without it only the reference is measured and the ratio is
 not printed.
 """
@@ -35,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import glob
 import os
 import resource
@@ -116,17 +125,48 @@ class Figures:
     p50_ms: float
     p99_ms: float
     client_cpu: float
+    server_cpu: float | None = None
+    "Cores the SUT's processes used during the load (None: not measured, a peer's)."
+    server_parts: dict[str, float] = dataclasses.field(default_factory=dict)
+    "The same by process (:func:`tree_cpu`)."
 
     @property
     def rate(self) -> float:
         return self.registers / self.seconds
 
 
-def stack_config(users: int, password: str) -> str:
+DECOMPOSED = """
+[[ep_cscf]]
+name = "ep-cscf1"
+wss_port = 7443
+p_cscfs = ["p-cscf1a"]
+iwf_workers = {workers}
+
+[[p_cscf]]
+name = "p-cscf1a"
+sip_port = 5080
+link_port = 5084
+
+[failover]
+lease_duration = 10.0
+"""
+"ep-cscf1 decomposed, its IWF in ``workers`` processes (``--iwf-workers``)."
+
+
+def stack_config(users: int, password: str, workers: int = 0) -> str:
     """The reference profile with ``users`` more users in block1, each of ``password`` (one stored
-    hash), and limits above the load."""
+    hash), and limits above the load; ``workers`` > 0: ep-cscf1 decomposed, its IWF in that many
+    processes (:data:`DECOMPOSED`)."""
     stored = hash_password(password)
-    parts = [default_config_text(), "\n[limits]\nwss_max_connections = 20000\nwss_max_per_source = 20000\n"]
+    profile = default_config_text()
+    if workers:
+        bundled = '[[ep_cscf]]\nname = "ep-cscf1"\nwss_port = 7443\nsip_port = 5080\n'
+        assert bundled in profile, "the reference profile's ep-cscf1 changed: update DECOMPOSED"
+        profile = profile.replace(bundled, "").replace(
+            "\n[[block]]", DECOMPOSED.format(workers=workers) + "\n[[block]]", 1
+        )
+    limits = "\n[limits]\nwss_max_connections = 20000\nwss_max_per_source = 20000\n"
+    parts = [profile, limits]
     for n in range(users):
         parts.append(
             f"\n[[user]]\nusername = 'load-{n}'\npassword_hash = '{stored}'\n"
@@ -237,8 +277,46 @@ async def hold(target: Target, ssl: object, deadline: float, latencies: list[flo
     return errors
 
 
-async def measure(targets: list[Target], ssl: object, seconds: float) -> Figures:
+def tree_cpu(pids: list[int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by processes ``pids`` and their live descendants
+    (Linux ``/proc``), by process: its ``--nodes`` (``all`` for a whole stack), or ``IWF worker``
+    and its pid for an IWF worker."""
+    parent: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:  # gone meanwhile
+            continue
+        fields = text.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ... utime, stime
+        child = int(text.split(" ", 1)[0])
+        parent[child] = int(fields[1])
+        ticks[child] = int(fields[11]) + int(fields[12])
+    tree, grown = set(pids), True
+    while grown:
+        more = {child for child, up in parent.items() if up in tree} - tree
+        tree |= more
+        grown = bool(more)
+    return {_process_name(pid): ticks.get(pid, 0) / os.sysconf("SC_CLK_TCK") for pid in sorted(tree)}
+
+
+def _process_name(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return str(pid)
+    if "reference.nodes.ep_cscf.workers" in argv:
+        return f"IWF worker {pid}"
+    return argv[argv.index("--nodes") + 1] if "--nodes" in argv[:-1] else "all"
+
+
+async def measure(
+    targets: list[Target], ssl: object, seconds: float, server: list[int] | None = None
+) -> Figures:
+    """Load ``targets`` for ``seconds``; ``server``: the SUT's processes, whose CPU (with their
+    descendants') is measured too."""
     latencies: list[float] = []
+    served = tree_cpu(server) if server is not None else {}
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     begin = time.monotonic()
     deadline = begin + seconds
@@ -254,15 +332,72 @@ async def measure(targets: list[Target], ssl: object, seconds: float) -> Figures
         p50_ms=statistics.median(ordered) * 1000,
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         client_cpu=(used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime) / wall,
+        server_cpu=sum(parts.values()) if (parts := _cores(served, server, wall)) else None,
+        server_parts=parts,
     )
 
 
-async def reference_targets(
-    directory: Path, password: str, count: int, host: str
-) -> tuple[list[Target], object]:
-    """Log ``count`` load users in at the WWSF of the stack on ``host`` (step 1): their tokens and
-    the eP-CSCF to use."""
-    context = TestPki(directory / "state" / "pki").client_context()
+def _cores(before: dict[str, float], server: list[int] | None, wall: float) -> dict[str, float]:
+    """Cores each process of ``server`` used since ``before`` (:func:`tree_cpu`)."""
+    if server is None:
+        return {}
+    after = tree_cpu(server)
+    return {name: (seconds - before.get(name, 0.0)) / wall for name, seconds in after.items()}
+
+
+SPLIT = (
+    ("registrar,wwsf,s-cscf,i-cscf,ep-cscf2", (8180, 8443)),
+    ("p-cscf1a", (5084,)),
+    ("ep-cscf1", (7443,)),
+)
+"""The decomposed stack's processes (``wimpu-ref up --nodes``), in the order they start, and the ports
+each listens on when up: the core nodes, ep-cscf1's P-CSCF, then its IWF (which starts its workers)."""
+
+
+def start_reference(
+    directory: Path, name: str, workers: int, host: str, users: int, password: str
+) -> Reference:
+    """A reference stack on ``host``: one ``wimpu-ref up`` process for the bundled profile
+    (``workers`` 0); else ep-cscf1 decomposed with ``workers`` IWF processes, and the stack split in
+    processes (:data:`SPLIT`) so that no process does the IWF's, the P-CSCF's and the registrar's
+    work at once."""
+    started = time.monotonic()
+    tag = f"w{workers}" if workers else "bundled"
+    config, state = directory / f"stack-{tag}.toml", directory / f"state-{tag}"
+    config.write_text(stack_config(users, password, workers))
+    up = [sys.executable, "-m", "reference.cli", "up", "--config", str(config), "--host", host]
+    up += ["--state-dir", str(state)]
+    ref = Reference(name, host, state, [])
+    try:
+        for nodes, ports in SPLIT if workers else (("", (7443,)),):
+            log = directory / f"ref-{tag}-{nodes.split(',')[0] or 'all'}.log"
+            ref.processes.append(spawn([*up, "--nodes", nodes] if nodes else up, log))
+            for port in ports:
+                wait_port(host, port, ref.processes[-1], f"wimpu-ref up {nodes}".strip())
+    except BaseException:
+        for part in reversed(ref.processes):
+            stop(part)
+        raise
+    return dataclasses.replace(ref, started=time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One reference stack of the run: its row's name, address, state directory and processes."""
+
+    name: str
+    host: str
+    state: Path
+    processes: list[subprocess.Popen[bytes]]
+    started: float = 0.0
+    "Seconds until the last process listened."
+
+
+async def reference_targets(ref: Reference, password: str, count: int) -> tuple[list[Target], object]:
+    """Log ``count`` load users in at the WWSF of ``ref`` (step 1): their tokens and the eP-CSCF
+    to use."""
+    host = ref.host
+    context = TestPki(ref.state / "pki").client_context()
     origin = f"https://{host}:8443"
     targets = []
     for n in range(count):
@@ -330,25 +465,38 @@ def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 
 def row(name: str, f: Figures) -> str:
+    server = "-" if f.server_cpu is None else f"{f.server_cpu:.2f}"
     return (
         f"{name:<34} {f.connections:>6} {f.rate:>10.0f} {f.p50_ms:>9.1f} {f.p99_ms:>9.1f} "
-        f"{f.errors.total():>6} {f.client_cpu:>9.0%}"
+        f"{f.errors.total():>6} {f.client_cpu:>9.0%} {server:>7}"
         + (f"  ({', '.join(f'{n} {kind}' for kind, n in sorted(f.errors.items()))})" if f.errors else "")
     )
 
 
-HEADER = f"{'SUT':<34} {'conns':>6} {'REG/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>6} {'client':>9}"
+HEADER = (
+    f"{'SUT':<34} {'conns':>6} {'REG/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>6} {'client':>9} "
+    f"{'server':>7}"
+)
 
 
 def run_levels(
-    directory: Path, password: str, levels: list[int], seconds: float, hosts: Hosts, peer: bool, ep: bool
-) -> None:
-    """Measure and print each level of held connections: the reference, then each peer started."""
+    directory: Path, password: str, levels: list[int], seconds: float, hosts: Hosts, peer: bool, ep: bool,
+    refs: list[Reference],
+) -> None:  # fmt: skip
+    """Measure and print each level of held connections: each reference stack, then each peer
+    started (the ratios are to the first reference, the bundled eP-CSCF)."""
     print(HEADER)
     for level in levels:
-        targets, ssl = asyncio.run(reference_targets(directory, password, level, hosts.ref))
-        ours = asyncio.run(measure(targets, ssl, seconds))
-        print(row("reference eP-CSCF (WSS+token+W6)", ours))
+        rates = []
+        for ref in refs:
+            targets, ssl = asyncio.run(reference_targets(ref, password, level))
+            figures = asyncio.run(measure(targets, ssl, seconds, [p.pid for p in ref.processes]))
+            print(row(ref.name, figures))
+            if len(figures.server_parts) > 1:
+                parts = ", ".join(f"{name} {cores:.2f}" for name, cores in figures.server_parts.items())
+                print(f"{'':<34} cores by process: {parts}")
+            rates.append(figures)
+        ours = rates[0]
         if peer:
             theirs = asyncio.run(measure(kamailio_targets(level, hosts.kam), None, seconds))
             print(row("Kamailio 5.6 plain WS registrar", theirs))
@@ -370,23 +518,32 @@ def main() -> int:
         help="also the Kamailio eP-CSCF of interop/kamailio (the same functions: WSS, token, W6), all "
         "connections WICs of its one user",
     )
+    parser.add_argument(
+        "--iwf-workers",
+        default="",
+        help="also the reference with ep-cscf1 decomposed, its IWF in each of these numbers of processes "
+        "(e.g. 1,2)",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.connections.split(",")]
+    workers = [int(x) for x in args.iwf_workers.split(",") if x.strip()]
     kamailio = shutil.which("kamailio")
-    with tempfile.TemporaryDirectory(prefix="wimpu-bench-") as tmp, claim_hosts() as hosts:
+    with contextlib.ExitStack() as claims:
+        tmp = claims.enter_context(tempfile.TemporaryDirectory(prefix="wimpu-bench-"))
+        hosts = claims.enter_context(claim_hosts())
+        more = claims.enter_context(claimed(len(workers)))
         directory = Path(tmp)
         password = secrets.token_hex(12)
-        config = stack_config(max(levels), password)
-        (directory / "stack.toml").write_text(config)
-        started = time.monotonic()
-        up = [sys.executable, "-m", "reference.cli", "up", "--config", str(directory / "stack.toml")]
-        up += ["--host", hosts.ref, "--state-dir", str(directory / "state")]
-        ref = spawn(up, directory / "ref.log")
+        variants = [("reference eP-CSCF (WSS+token+W6)", 0, hosts.ref)]
+        for n, host in zip(workers, more, strict=True):
+            variants.append((f"reference, {n} IWF worker{'s' if n > 1 else ''}", n, host))
+        refs: list[Reference] = []
         kam = lab = None
         try:
-            wait_port(hosts.ref, 7443, ref, "wimpu-ref up")
-            took = time.monotonic() - started
-            print(f"reference stack listening after {took:.1f} s, {max(levels) + 2} users")
+            for name, count, host in variants:
+                refs.append(start_reference(directory, name, count, host, max(levels), password))
+                took = refs[-1].started
+                print(f"{name}: stack listening after {took:.1f} s, {max(levels) + 2} users")
             if kamailio:
                 command = [kamailio, "-f", str(kamailio_config(directory, hosts.kam)), "-DD", "-E"]
                 kam = spawn(command, directory / "kam.log")
@@ -402,13 +559,18 @@ def main() -> int:
                 wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")
                 asyncio.run(lab_blocks_registered(hosts.ep))
             print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
-            run_levels(directory, password, levels, args.seconds, hosts, kam is not None, lab is not None)
+            run_levels(
+                directory, password, levels, args.seconds, hosts, kam is not None, lab is not None, refs
+            )
         finally:
-            stop(ref)
+            for ref in refs:
+                for part in reversed(ref.processes):
+                    stop(part)
             for process in (kam, lab):
                 if process is not None:
                     stop(process)
     print("\nclient: the client process's CPU share of one core; near 100 % it bounds that row's rate")
+    print("server: the cores the reference stack's processes (its IWF workers with it) used under the load")
     if not kamailio:
         print("kamailio not installed (scripts/install.sh): no peer, no ratio")
     return 0

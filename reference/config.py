@@ -20,6 +20,7 @@ from typing import Any
 
 from reference.blocks import Allocation, WimpuBlock
 from reference.limits import Limits
+from reference.nodes.ep_cscf.workers import MAX_WORKERS
 from reference.nodes.wimpu_registrar.backends import check_location, is_postgres
 from reference.nodes.wwsf.users import parse_user_secret
 from reference.sip.errors import WildcardError
@@ -60,7 +61,7 @@ _FAILOVER = {"lease_duration", "renew_interval", "standby_delay", "retry_interva
 _STACK = {"host", "ims_domain", "state_dir", "remote_domain", "keylog"}
 _PORTS = {"registrar", "wwsf", "i_cscf", "s_cscf", "remote"}
 "Listening ports of the nodes, and ``remote``: where the remote IMS party (played by the suite) listens."
-_EP = {"name", "wss_port", "sip_port", "p_cscfs"}
+_EP = {"name", "wss_port", "sip_port", "p_cscfs", "iwf_workers"}
 _BLOCK = {"wimpu", "option", "ep_cscf", "name", "password", "registration", "external_domains", "standby"}
 _USER = {"username", "password", "password_hash", "identity", "block"}
 
@@ -97,6 +98,19 @@ def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: An
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise ConfigError(f"{where}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _iwf_workers(ep: Mapping[str, Any], decomposed: bool, where: str) -> int:
+    """``iwf_workers``: the IWF's processes on the eP-CSCF's WSS port (``nodes/ep_cscf/workers.py``)."""
+    count: int = _get(ep, "iwf_workers", int, where, 1)
+    if not 1 <= count <= MAX_WORKERS:
+        raise ConfigError(f"{where}.iwf_workers: {count} is outside 1-{MAX_WORKERS}")
+    if count > 1 and not decomposed:
+        raise ConfigError(
+            f"{where}.iwf_workers: only a decomposed eP-CSCF (p_cscfs = [...]) runs its IWF in several "
+            "processes (they reach its P-CSCFs over the internal interface)"
+        )
+    return count
 
 
 def _port(table: Mapping[str, Any], key: str, where: str) -> int:
@@ -203,6 +217,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
 
     eps: dict[str, tuple[int, int]] = {}
     pools: dict[str, tuple[str, ...]] = {}
+    workers: dict[str, int] = {}
     for i, ep in enumerate(data.get("ep_cscf", [])):
         at = f"{where}: ep_cscf[{i}]"
         _keys(ep, _EP, at)
@@ -213,6 +228,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
         pools[name] = tuple(_get(ep, "p_cscfs", list, at, []))
         if pools[name] and failover is None:
             raise ConfigError(f"{at}.p_cscfs: a decomposed eP-CSCF needs a [failover] table (block leases)")
+        workers[name] = _iwf_workers(ep, bool(pools[name]), at)
     p_cscfs = _p_cscfs(data.get("p_cscf", []), pools, eps, where)
 
     blocks: list[BlockSpec] = []
@@ -297,6 +313,7 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
         ep_ports=eps,
         failover=failover,
         p_cscfs=p_cscfs,
+        iwf_workers={name: n for name, n in workers.items() if n > 1},
         limits=_limits(data["limits"], where) if "limits" in data else Limits(),
         registrar_store=store,
         registrar_password_file=password_file,

@@ -31,10 +31,12 @@ from typing import Any
 import aiohttp
 
 from reference.blocks import WimpuBlock
+from reference.clock import OffsetFileClock
 from reference.limits import DEFAULT_LIMITS, Limits
 from reference.node_secrets import SecretStore
 from reference.nodes.ep_cscf.bundled import EpCscf
 from reference.nodes.ep_cscf.decomposed import IwfAlone, PcscfAlone
+from reference.nodes.ep_cscf.workers import IwfWorkers, WorkerSpec, worker_name
 from reference.nodes.hss.data import HssData, Subscription
 from reference.nodes.i_cscf.service import Icscf
 from reference.nodes.iwf.pool import PcscfTarget
@@ -188,6 +190,9 @@ class StackConfig:
     """P-CSCFs of decomposed eP-CSCFs: an eP-CSCF with P-CSCFs runs its IWF alone and
     reaches them over the internal interface; the first serves its blocks, the others
     stand by (needs ``failover``)."""
+    iwf_workers: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    """Decomposed eP-CSCF -> the processes its IWF runs in on its WSS port, when more than one
+    (``reference.nodes.ep_cscf.workers``)."""
     limits: Limits = DEFAULT_LIMITS
     "Limits that protect legitimate users: WSS connections and web log-ins (docs/security.md)."
     failover: LeaseTiming | None = None
@@ -237,6 +242,11 @@ class Stack:
             ),
         )
         self.clock = clock
+        if self.config.iwf_workers and clock is not None and not isinstance(clock, OffsetFileClock):
+            raise ValueError(
+                f"eP-CSCF {next(iter(self.config.iwf_workers))}: iwf_workers needs a clock other processes "
+                "can read (the wall clock, or wimpu-ref up --clock-offset-file), not an in-process one"
+            )
         kwargs = {"clock": clock} if clock else {}
         self.timers = Timers(clock or time.time, poll=TIMER_POLL if clock else None)
         """The timers of the text and the profile (block refresh, binding expiry), on the stack's
@@ -283,6 +293,9 @@ class Stack:
         self.iwfs: dict[str, IwfAlone] = {}
         "Decomposed eP-CSCFs: their IWFs (TR 23.701 5.2.2.2)."
         self.p_cscfs: dict[str, PcscfAlone] = {}
+        self.iwf_workers: dict[str, IwfWorkers] = {}
+        "Decomposed eP-CSCFs with ``iwf_workers``: the IWF's other processes."
+        self._jwks: dict[str, Any] | None = None
         "Decomposed eP-CSCFs: their P-CSCFs."
         self.resolver = Resolver()
         domain = self.config.ims_domain
@@ -416,15 +429,21 @@ class Stack:
 
     async def _wwsf_keys(self) -> dict[str, Any]:
         """The WWSF's token keys: in process, or its JWKS over HTTPS (retried while it starts)."""
+        self._jwks = await self._wwsf_jwks()
+        return keys_from_jwks(self._jwks)
+
+    async def _wwsf_jwks(self) -> dict[str, Any]:
         if self.runs("wwsf"):
-            return keys_from_jwks(self.wwsf.jwks())
+            return dict(self.wwsf.jwks())
         url = f"{self.wwsf_origin}/.well-known/jwks.json"
         context = self.pki.client_context()
         for _ in range(100):
             try:
                 async with aiohttp.ClientSession() as http, http.get(url, ssl=context) as r:
                     if r.status == 200:
-                        return keys_from_jwks(await r.json())
+                        document: dict[str, Any] = await r.json()
+                        keys_from_jwks(document)  # a JWK Set with a signing key, or ValueError
+                        return document
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
@@ -642,6 +661,8 @@ class Stack:
             if not port:
                 raise ValueError(f"P-CSCF {spec.name} does not run here and has no fixed link_port")
             targets.append(PcscfTarget(spec.name, self.config.host, port))
+        workers = self.config.iwf_workers.get(name, 1)
+        retry_after = max(1, round(self.config.failover.duration)) if self.config.failover else 2
         iwf = IwfAlone(
             name=name,
             identity=self.ep_identity(name),
@@ -650,13 +671,42 @@ class Stack:
             p_cscfs=targets,
             host=self.config.host,
             wss_port=self.config.ep_ports.get(name, (0, 0))[0],
-            retry_after=max(1, round(self.config.failover.duration)) if self.config.failover else 2,
+            retry_after=retry_after,
             clock=self.clock,
             limits=self.config.limits,
+            reuse_port=workers > 1,
         )
         await iwf.start()
         self.iwfs[name] = iwf
         self._started.append(iwf.stop)
+        if workers > 1:
+            await self._start_iwf_workers(iwf, workers, retry_after)
+
+    async def _start_iwf_workers(self, first: IwfAlone, count: int, retry_after: int) -> None:
+        """Workers 2..``count`` of ``first``'s IWF, on its port (TR 23.701 5.2.2.2: "The IWFs can
+        scale separately then the P-CSCFs")."""
+        assert self._jwks is not None and self._trusted is not None
+        spec = WorkerSpec(
+            name=first.name,
+            identity=first.identity,
+            origin=self._trusted.origin,
+            jwks=self._jwks,
+            realm=self._trusted.realm,
+            pki_dir=str(self.pki.directory),
+            keylog=self.pki.keylog,
+            host=self.config.host,
+            port=first.iwf.listener.port,
+            p_cscfs=[(t.name, t.host, t.port) for t in first.pool.targets],
+            retry_after=retry_after,
+            clock_offset_file=str(self.clock.path) if isinstance(self.clock, OffsetFileClock) else None,
+            limits=dataclasses.asdict(self.config.limits),
+        )
+        others = IwfWorkers(
+            [dataclasses.replace(spec, name=worker_name(first.name, i)) for i in range(2, count + 1)]
+        )
+        await others.start()
+        self.iwf_workers[first.name] = others
+        self._started.append(others.stop)
 
     async def _start_ep_cscf(
         self, name: str, trusted: TrustedWwsf, *, ports: tuple[int, int] | None = None

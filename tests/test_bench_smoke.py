@@ -15,21 +15,28 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_register_rate_measures_the_reference_and_its_peer() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
-        [sys.executable, "bench/register_rate.py", "--connections", "1,2", "--seconds", "1", "--kamailio-ep"],
+        [sys.executable, "bench/register_rate.py", "--connections", "1,2", "--seconds", "1", "--kamailio-ep",
+         "--iwf-workers", "2"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    measured = ("reference eP-CSCF", "Kamailio 5.6", "Kamailio eP-CSCF")
+    measured = ("reference eP-CSCF", "reference, 2 IWF workers", "Kamailio 5.6", "Kamailio eP-CSCF")
     # a row ends with the errors by kind in parentheses when there are any: "... 3 9%  (3 timeout)"
-    lines = [line.split("  (")[0] for line in result.stdout.splitlines() if line.startswith(measured)]
+    rows_out = [line for line in result.stdout.splitlines() if "stack listening after" not in line]
+    lines = [line.split("  (")[0] for line in rows_out if line.startswith(measured)]
     rows = [line.split() for line in lines]
     names = [" ".join(r[:2]) for r in rows]
     peer = shutil.which("kamailio") is not None
-    each = ["reference eP-CSCF", "Kamailio 5.6", "Kamailio eP-CSCF"] if peer else ["reference eP-CSCF"]
+    ours = ["reference eP-CSCF", "reference, 2"]
+    each = [*ours, "Kamailio 5.6", "Kamailio eP-CSCF"] if peer else ours
     assert names == each * 2, result.stdout
     for r in rows:
-        conns, rate, errors = int(r[-6]), float(r[-5]), int(r[-2])
+        conns, rate, errors, server = int(r[-7]), float(r[-6]), int(r[-3]), r[-1]
         assert conns in (1, 2) and rate > 0 and errors == 0, r
+        assert (server == "-") == r[0].startswith("Kamailio"), r  # the reference's CPU is measured
+    # the decomposed stack's CPU by process: its three processes and the second IWF worker
+    parts = [line for line in result.stdout.splitlines() if "cores by process:" in line]
+    assert len(parts) == 2 and all("p-cscf1a" in line and "IWF worker" in line for line in parts), parts
 
 
 def test_startup_time_measures_each_row_and_its_peer() -> None:

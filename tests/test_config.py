@@ -69,6 +69,13 @@ def test_default_profile_has_two_blocks_one_per_option() -> None:
         ),
         (lambda d: d.update(registrar={"stor": "r.db"}), "[registrar]: unknown key 'stor'"),
         (lambda d: d.update(registrar={"store": 5}), "registrar.store: expected str"),
+        (
+            lambda d: d["ep_cscf"][0].update(iwf_workers=2),
+            "ep_cscf[0].iwf_workers: only a decomposed eP-CSCF (p_cscfs = [...])",
+        ),
+        (lambda d: d["ep_cscf"][0].update(iwf_workers=0), "ep_cscf[0].iwf_workers: 0 is outside 1-32"),
+        (lambda d: d["ep_cscf"][0].update(iwf_workers=33), "ep_cscf[0].iwf_workers: 33 is outside 1-32"),
+        (lambda d: d["ep_cscf"][0].update(iwf_workers=True), "ep_cscf[0].iwf_workers: expected int"),
     ],
 )
 def test_config_errors_are_one_line(edit, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -165,6 +165,7 @@ class WebSocketListener:
         handshake_timeout: float = 10.0,
         max_queue: int = 4,
         compression: str | None = "deflate",
+        reuse_port: bool = False,
     ) -> None:
         self.receiver = receiver
         self.allowed_origins = allowed_origins
@@ -184,6 +185,8 @@ class WebSocketListener:
         if compression not in ("deflate", None):
             raise ValueError(f"unsupported compression: {compression!r}")
         self.compression = compression
+        self.reuse_port = reuse_port
+        "Bind with ``SO_REUSEPORT``: several processes share the port (IWF workers)."
         self.bad_input_log = RateLimitedLog(log)
         "Warnings caused by peers (refused handshakes, bad frames, idle closures), per source."
         self._deadlines: dict[int, asyncio.TimerHandle] = {}
@@ -224,6 +227,7 @@ class WebSocketListener:
             extensions=extensions,
             open_timeout=self.handshake_timeout,
             server_header="wimpu-reference-iwf",
+            reuse_port=self.reuse_port or None,
             create_connection=_LeanConnection,
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])

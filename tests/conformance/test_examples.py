@@ -29,6 +29,8 @@ TESTED = {
     "reference-processes.toml",  # loaded and run by tests/conformance/test_out_of_process.py
     "reference-failover.toml",  # loaded and run by tests/conformance/test_out_of_process.py
     "failover-stack.toml",  # its stack configuration (wimpu-ref up --config)
+    "reference-iwf-workers.toml",  # loaded and run by tests/conformance/test_out_of_process.py
+    "iwf-workers-stack.toml",  # its stack configuration: ep-cscf1 decomposed, 2 IWF workers
     "mixed-ep-cscf.toml",  # loaded and run by tests/conformance/test_mixed_run.py
     "mixed-pics.toml",
     "vendor-stack.toml",  # the reference WWSF and registrar beside external-ep-cscf.toml's eP-CSCF
@@ -103,9 +105,9 @@ def test_the_vendor_stack_names_the_vendors_ep_cscf_as_the_pixit_does() -> None:
 
     config = load_config(EXAMPLES / "vendor-stack.toml")
     text = (EXAMPLES / "external-ep-cscf.toml").read_text(encoding="utf-8")
-    (wss, sip), = config.ep_ports.values()
+    ((wss, sip),) = config.ep_ports.values()
     assert f'url = "wss://{config.host}:{wss}"' in text and f'sip = "tcp://{config.host}:{sip}"' in text
-    assert f"sip = \"tcp://{config.host}:{config.ports['s_cscf']}\"" in text
+    assert f'sip = "tcp://{config.host}:{config.ports["s_cscf"]}"' in text
     assert [b.wimpu for b in config.blocks] == ["sip:wrtc-!.*!@block1.ims.example.net"]
 
 
@@ -117,6 +119,28 @@ def test_the_failover_stack_is_the_default_profile_with_a_standby() -> None:
     assert config.failover is not None and config.blocks[0].standby == ("ep-cscf2",)
     assert [dataclasses.replace(b, standby=()) for b in config.blocks] == list(default.blocks)
     assert (config.users, config.ports, config.ep_ports) == (default.users, default.ports, default.ep_ports)
+
+
+def test_the_iwf_workers_stack_is_the_default_profile_with_ep_cscf1_decomposed() -> None:
+    """The same blocks, users and addresses as the reference profile: the PIXIT of the reference's
+    processes holds for it, ep-cscf1's SIP address being its P-CSCF's."""
+    from reference.config import load_config
+
+    config = load_config(EXAMPLES / "iwf-workers-stack.toml")
+    default = load_config(ROOT / "reference" / "default-stack.toml")
+    assert config.iwf_workers == {"ep-cscf1": 2} and config.failover is not None
+    assert [(p.name, p.ep_cscf, p.sip_port) for p in config.p_cscfs] == [("p-cscf1a", "ep-cscf1", 5080)]
+    assert (config.users, config.ports, config.blocks) == (default.users, default.ports, default.blocks)
+    assert (
+        config.ep_ports["ep-cscf1"][0] == 7443 and config.ep_ports["ep-cscf2"] == default.ep_ports["ep-cscf2"]
+    )
+    workers = load_pixit(EXAMPLES / "reference-iwf-workers.toml")
+    processes = load_pixit(EXAMPLES / "reference-processes.toml")
+    assert (workers.ep_cscfs, workers.users, workers.blocks) == (
+        processes.ep_cscfs,
+        processes.users,
+        processes.blocks,
+    )
 
 
 def test_the_mixed_pics_differs_from_the_reference_pics_by_the_i_cscf_only() -> None:
@@ -166,6 +190,7 @@ KEYS = {
 @pytest.mark.parametrize("table", sorted(KEYS))
 def test_docs_explain_every_key(table: str) -> None:
     docs = (ROOT / "docs" / "pixit.md").read_text(encoding="utf-8")
+
     def explained(key: str) -> bool:  # a key in a table row; a table of the top level as its heading
         return f"`{key}`" in docs if table != "top level" else f"`[{key}]" in docs or f"[[{key}]]`" in docs
 
@@ -176,7 +201,13 @@ def test_docs_explain_every_key(table: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["reference-processes.toml", "mixed-ep-cscf.toml", "reference-failover.toml"]
+    "name",
+    [
+        "reference-processes.toml",
+        "mixed-ep-cscf.toml",
+        "reference-failover.toml",
+        "reference-iwf-workers.toml",
+    ],
 )
 def test_a_private_pixit_has_state_of_its_own(name: str) -> None:
     """Two runs of one example PIXIT at once (xdist workers) each ``rm -rf`` their state directory

@@ -26,6 +26,11 @@ from conformance.pixit import load_pixit
 
 PIXIT = ROOT / "examples" / "pixit" / "reference-processes.toml"
 FAILOVER = ROOT / "examples" / "pixit" / "reference-failover.toml"
+WORKERS = ROOT / "examples" / "pixit" / "reference-iwf-workers.toml"
+WORKERS_SELECTION = "security or termination"
+"""The purposes run against the IWF workers' PIXIT in CI: those of the checks the IWF makes (origin,
+subprotocol, token) and of the requests the P-CSCF sends a WIC through the worker holding its flow.
+Every feature was run by hand too (``docs/performance.md``, section 1)."""
 
 pytestmark = pytest.mark.slow
 
@@ -49,6 +54,24 @@ def test_out_of_process_verdicts_are_the_in_process_ones(
     assert not other, f"verdicts differ (in-process, out-of-process): {other}"
     unexpected = sorted(n for n in declared if not any(why in n for why in DECLARED_HERE))
     assert not unexpected, f"INCONCLUSIVE out-of-process, and not for a reason of DECLARED_HERE: {unexpected}"
+
+
+def test_a_decomposed_ep_cscf_with_two_iwf_workers_gives_the_in_process_verdicts(
+    tmp_path: Path, in_process_verdicts: dict[str, str]
+) -> None:
+    """ep-cscf1 decomposed, its IWF in two processes on one WSS port (``iwf_workers = 2``, TR 23.701
+    5.2.2.2 "The IWFs can scale separately then the P-CSCFs"), its P-CSCF a node of its own: the
+    verdicts of the in-process run, PASS for PASS, INCONCLUSIVE only for :data:`DECLARED_HERE`."""
+    outside = run_sharded(tmp_path, "iwf-workers", WORKERS, "-m", WORKERS_SELECTION)
+    assert len(outside) >= 70, f"the selection {WORKERS_SELECTION!r} shrank to {len(outside)} scenarios"
+    differ = {
+        name: (in_process_verdicts[name], v) for name, v in outside.items() if v != in_process_verdicts[name]
+    }
+    declared = {name for name, (_, theirs) in differ.items() if undeclared(theirs)}
+    assert all(any(why in n for why in DECLARED_HERE) for n in declared), sorted(declared)
+    other = {n: v for n, v in differ.items() if n not in declared}
+    assert not other, f"verdicts differ (in-process, IWF workers): {other}"
+    assert sum(v == "passed" for v in outside.values()) >= 60, outside
 
 
 DECLARED_HERE = (

@@ -68,11 +68,16 @@ def block3_user(i: int) -> str:
     return f"sip:wrtc-carol{i}@block3.ims.example.net"
 
 
-def decomposed_block(users: int, p_cscfs: Sequence[str] = ("p-cscf3a", "p-cscf3b")) -> str:
-    """TOML for a third block served by a decomposed eP-CSCF ``ep-cscf3``: its IWF alone and
-    the P-CSCFs ``p_cscfs`` (each a node), on free ports; users ``carol0..`` (password ``pw``)."""
+def decomposed_block(
+    users: int, p_cscfs: Sequence[str] = ("p-cscf3a", "p-cscf3b"), *, iwf_workers: int = 1
+) -> str:
+    """TOML for a third block served by a decomposed eP-CSCF ``ep-cscf3``: its IWF alone (in
+    ``iwf_workers`` processes) and the P-CSCFs ``p_cscfs`` (each a node), on free ports; users
+    ``carol0..`` (password ``pw``)."""
     ports = free_ports(1 + 2 * len(p_cscfs))
     text = f'\n[[ep_cscf]]\nname = "ep-cscf3"\nwss_port = {ports[0]}\np_cscfs = {list(p_cscfs)!r}\n'
+    if iwf_workers != 1:
+        text += f"iwf_workers = {iwf_workers}\n"
     for i, name in enumerate(p_cscfs):
         text += (
             f'\n[[p_cscf]]\nname = "{name}"\nsip_port = {ports[1 + 2 * i]}\nlink_port = {ports[2 + 2 * i]}\n'

@@ -53,12 +53,13 @@ class IwfAlone:
         retry_after: int = 2,
         clock: Any = None,
         limits: Limits = DEFAULT_LIMITS,
+        reuse_port: bool = False,
     ) -> None:
         self.name = name
         self.identity = identity
         self.iwf = Iwf(
             name=name, identity=identity, wwsf=wwsf, ssl_context=ssl_context, host=host, port=wss_port,
-            clock=clock, limits=limits,
+            clock=clock, limits=limits, reuse_port=reuse_port,
         )  # fmt: skip
         self.pool = PcscfPool(self.iwf, p_cscfs, retry_after=retry_after)
         self.iwf.pcscf = self.pool

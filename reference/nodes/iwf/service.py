@@ -75,6 +75,7 @@ class Iwf:
         port: int = 0,
         clock: Any = None,
         limits: Limits = DEFAULT_LIMITS,
+        reuse_port: bool = False,
     ) -> None:
         self.name = name
         self.identity = identity
@@ -96,6 +97,7 @@ class Iwf:
             max_per_source=limits.wss_max_per_source,
             retry_after=limits.wss_retry_after,
             register_within=limits.wss_register_within,
+            reuse_port=reuse_port,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._authorised: dict[int, set[str]] = {}

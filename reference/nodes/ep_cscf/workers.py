@@ -1,0 +1,212 @@
+"""IWF workers: the IWF of a decomposed eP-CSCF in several processes on one WSS port (issue 18).
+
+TR 23.701 5.2.2.2: "The IWF can communicate with any P-CSCF since this is internal. [...] The IWFs
+can scale separately then the P-CSCFs." The IWF's work per WIC request (TLS, WebSocket, the WWSF
+token's signature) is the eP-CSCF's CPU-bound part, so it is the part run on every core: with
+``iwf_workers = N`` on a decomposed ``[[ep_cscf]]``, the process that starts the IWF (worker 1,
+named as the eP-CSCF) starts N - 1 more (``<name>-w2`` ...), each an :class:`IwfAlone` listening
+on the same address and port with ``SO_REUSEPORT``: the kernel spreads the WICs' connections over
+them. Each worker links to every P-CSCF of the eP-CSCF over the internal interface under its own
+name, and its flow tokens carry that name (``<iwf name>.<flow id>.<MAC>``), so a terminating request
+reaches a WIC through whichever worker holds its WebSocket. What must be shared is shared already:
+registrations and block leases in the wIMPU Registrar, dialogs in the P-CSCFs.
+
+A worker is a child process (``python -m reference.nodes.ep_cscf.workers``) that reads its
+:class:`WorkerSpec` as one JSON line on stdin, answers ``ready`` on stdout when it listens, and stops
+when stdin closes: its parent's exit, even a SIGKILL, ends it (no orphan keeps the port). Linux only
+lets sockets of the same user join a ``SO_REUSEPORT`` group, so no other user's process can take a
+share of the WICs' connections (``docs/security.md``). Each worker applies the ``[limits]`` to the
+connections it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reference.clock import OffsetFileClock
+from reference.limits import Limits
+from reference.nodes.ep_cscf.decomposed import IwfAlone
+from reference.nodes.iwf.pool import PcscfTarget
+from reference.nodes.iwf.service import TrustedWwsf
+from reference.nodes.iwf.token_check import keys_from_jwks
+from reference.tls import TestPki
+
+__all__ = ["MAX_WORKERS", "IwfWorkers", "WorkerSpec", "worker_name"]
+
+log = logging.getLogger("wimpu.iwf.workers")
+
+MAX_WORKERS = 32
+"The most IWF workers one eP-CSCF may run (``iwf_workers``)."
+
+READY = "ready"
+START_TIMEOUT = 30.0
+"Seconds a worker has to import, load its keys and listen."
+
+
+def worker_name(ep_cscf: str, index: int) -> str:
+    """The IWF name of worker ``index`` (1-based): the eP-CSCF's own name for the first.
+
+    No dot: a flow token is ``<iwf name>.<flow id>.<MAC>`` and the P-CSCF reads the name up to the
+    first dot (``reference.nodes.p_cscf.link``).
+    """
+    return ep_cscf if index == 1 else f"{ep_cscf}-w{index}"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSpec:
+    """What one worker needs: everything the stack would give an :class:`IwfAlone`, as data."""
+
+    name: str
+    identity: str
+    origin: str
+    jwks: Mapping[str, Any]
+    "The WWSF's JWK Set (public keys only)."
+    realm: str
+    pki_dir: str
+    keylog: str | None
+    host: str
+    port: int
+    p_cscfs: Sequence[tuple[str, str, int]]
+    "(name, host, link port) of each P-CSCF, in the pool's order."
+    retry_after: int
+    clock_offset_file: str | None
+    limits: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, line: str) -> WorkerSpec:
+        data = json.loads(line)
+        data["p_cscfs"] = [tuple(t) for t in data["p_cscfs"]]
+        return cls(**data)
+
+    def build(self) -> IwfAlone:
+        """The worker's IWF, bound with ``SO_REUSEPORT`` to the port worker 1 holds."""
+        pki = TestPki(self.pki_dir, keylog=self.keylog)
+        clock = OffsetFileClock(self.clock_offset_file) if self.clock_offset_file else None
+        return IwfAlone(
+            name=self.name,
+            identity=self.identity,
+            wwsf=TrustedWwsf(self.origin, keys_from_jwks(dict(self.jwks)), realm=self.realm),
+            ssl_context=pki.server_context("ep-cscf"),
+            p_cscfs=[PcscfTarget(name, host, port) for name, host, port in self.p_cscfs],
+            host=self.host,
+            wss_port=self.port,
+            retry_after=self.retry_after,
+            clock=clock,
+            limits=Limits(**self.limits),
+            reuse_port=True,
+        )
+
+
+class WorkerFailed(RuntimeError):
+    """A worker did not start: its own last words are in the message."""
+
+
+class IwfWorkers:
+    """Workers 2..N of one IWF, each a child process (started and stopped together)."""
+
+    def __init__(self, specs: Sequence[WorkerSpec]) -> None:
+        self.specs = list(specs)
+        self.processes: dict[str, asyncio.subprocess.Process] = {}
+
+    async def start(self) -> None:
+        """Start every worker and wait until each listens.
+
+        Raises:
+            WorkerFailed: a worker exited or did not answer within :data:`START_TIMEOUT`.
+        """
+        for spec in self.specs:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "reference.nodes.ep_cscf.workers",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                start_new_session=True,  # a Ctrl-C at the terminal reaches the parent, which stops it
+            )  # fmt: skip
+            self.processes[spec.name] = process
+            assert process.stdin is not None
+            process.stdin.write(spec.to_json().encode() + b"\n")
+        for name, process in self.processes.items():
+            assert process.stdout is not None
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+            except TimeoutError:
+                await self.stop()
+                raise WorkerFailed(
+                    f"IWF worker {name} did not start (no answer within {START_TIMEOUT:g} s)"
+                ) from None
+            if line.strip() != READY.encode():
+                # b"": it closed stdout by exiting; its exit code comes once it is reaped.
+                try:
+                    code: int | None = await asyncio.wait_for(process.wait(), 5.0)
+                except TimeoutError:
+                    code = None
+                await self.stop()
+                why = f"exit code {code}" if code is not None else f"it wrote {line[:60]!r}"
+                raise WorkerFailed(f"IWF worker {name} did not start ({why}; its errors are on stderr)")
+            log.info("IWF worker %s listening (pid %d)", name, process.pid)
+
+    async def stop(self) -> None:
+        """Close each worker's stdin (it stops), then wait; a worker that hangs is killed."""
+        for process in self.processes.values():
+            if process.stdin is not None:
+                process.stdin.close()
+        for name, process in self.processes.items():
+            try:
+                await asyncio.wait_for(process.wait(), 10.0)
+            except TimeoutError:
+                log.warning("IWF worker %s did not stop within 10 s: killed", name)
+                process.kill()
+                await process.wait()
+        self.processes.clear()
+
+
+async def _serve(spec: WorkerSpec) -> None:
+    iwf = spec.build()
+    await iwf.start()
+    loop = asyncio.get_running_loop()
+    closed = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, closed.set)
+
+    def watch_stdin() -> None:
+        sys.stdin.read()  # returns at EOF: the parent closed the pipe or exited
+        loop.call_soon_threadsafe(closed.set)
+
+    loop.run_in_executor(None, watch_stdin)
+    print(READY, flush=True)
+    try:
+        await closed.wait()
+    finally:
+        await iwf.stop()
+
+
+def main() -> int:
+    line = sys.stdin.readline()
+    if not line.strip():
+        print("IWF worker: no specification on stdin", file=sys.stderr)
+        return 2
+    spec = WorkerSpec.from_json(line)
+    logging.basicConfig(
+        level=os.environ.get("WIMPU_LOG_LEVEL", "WARNING"),
+        format=f"%(asctime)s {spec.name} %(name)s %(levelname)s %(message)s",
+    )
+    try:
+        asyncio.run(_serve(spec))
+    except OSError as exc:
+        print(f"IWF worker {spec.name}: cannot listen on {spec.host}:{spec.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main())  # the stdin watcher thread may still block in read()
