@@ -13,7 +13,9 @@ registrations and block leases in the wIMPU Registrar, dialogs in the P-CSCFs.
 
 A worker is a child process (``python -m reference.nodes.ep_cscf.workers``) that reads its
 :class:`WorkerSpec` as one JSON line on stdin, answers ``ready`` on stdout when it listens, and stops
-when stdin closes: its parent's exit, even a SIGKILL, ends it (no orphan keeps the port). Linux only
+when stdin closes: its parent's exit, even a SIGKILL, ends it (no orphan keeps the port). A worker
+that exits while the stack runs is started again after a second (at most five times a minute); the
+WICs it held lose their WebSockets and connect again, to the workers still listening. Linux only
 lets sockets of the same user join a ``SO_REUSEPORT`` group, so no other user's process can take a
 share of the WICs' connections (``docs/security.md``). Each worker applies the ``[limits]`` to the
 connections it holds.
@@ -28,6 +30,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +52,10 @@ MAX_WORKERS = 32
 READY = "ready"
 START_TIMEOUT = 30.0
 "Seconds a worker has to import, load its keys and listen."
+RESTART_DELAY = 1.0
+"Seconds before a worker that exited on its own is started again."
+MAX_RESTARTS = 5
+"Restarts of one worker within a minute before it is left down (a worker that cannot live)."
 
 
 def worker_name(ep_cscf: str, index: int) -> str:
@@ -113,50 +120,84 @@ class WorkerFailed(RuntimeError):
 
 
 class IwfWorkers:
-    """Workers 2..N of one IWF, each a child process (started and stopped together)."""
+    """Workers 2..N of one IWF, each a child process: started and stopped together, and a worker
+    that exits while the stack runs started again (its WICs' WebSockets died with it; they connect
+    again and the kernel gives them to a live worker meanwhile)."""
 
-    def __init__(self, specs: Sequence[WorkerSpec]) -> None:
-        self.specs = list(specs)
+    def __init__(
+        self,
+        specs: Sequence[WorkerSpec],
+        *,
+        restart_delay: float = RESTART_DELAY,
+        max_restarts: int = MAX_RESTARTS,
+    ) -> None:
+        self.specs = {spec.name: spec for spec in specs}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
+        self.restarts: dict[str, list[float]] = {name: [] for name in self.specs}
+        "Worker -> when it was started again (monotonic seconds), within the last minute."
+        self.restart_delay = restart_delay
+        self.max_restarts = max_restarts
+        self._watches: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     async def start(self) -> None:
         """Start every worker and wait until each listens.
 
         Raises:
-            WorkerFailed: a worker exited or did not answer within :data:`START_TIMEOUT`.
+            WorkerFailed: a worker exited or did not answer within :data:`START_TIMEOUT`; the
+                workers already started are stopped.
         """
-        for spec in self.specs:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "reference.nodes.ep_cscf.workers",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                start_new_session=True,  # a Ctrl-C at the terminal reaches the parent, which stops it
+        for spec in self.specs.values():
+            self.processes[spec.name] = await _spawn(spec)
+        try:
+            for name, process in self.processes.items():
+                await _ready(name, process)
+        except WorkerFailed:
+            await self.stop()
+            raise
+        for name in self.processes:
+            self._watch(name)
+
+    def _watch(self, name: str) -> None:
+        self._watches[name] = asyncio.get_running_loop().create_task(
+            self._supervise(name), name=f"watch-{name}"
+        )
+
+    async def _supervise(self, name: str) -> None:
+        """Start worker ``name`` again when it exits on its own, at most :attr:`max_restarts` times a
+        minute (a worker that cannot live is then left down, with an error: the others serve)."""
+        process = self.processes[name]
+        code = await process.wait()
+        if self._stopping:
+            return
+        now = time.monotonic()
+        recent = self.restarts[name] = [t for t in self.restarts[name] if now - t < 60.0]
+        if len(recent) >= self.max_restarts:
+            log.error(
+                "IWF worker %s exited (code %s), its %d restarts within a minute used up: left down; "
+                "the other workers take its share of the WICs' connections",
+                name, code, len(recent),
             )  # fmt: skip
-            self.processes[spec.name] = process
-            assert process.stdin is not None
-            process.stdin.write(spec.to_json().encode() + b"\n")
-        for name, process in self.processes.items():
-            assert process.stdout is not None
-            try:
-                line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
-            except TimeoutError:
-                await self.stop()
-                raise WorkerFailed(
-                    f"IWF worker {name} did not start (no answer within {START_TIMEOUT:g} s)"
-                ) from None
-            if line.strip() != READY.encode():
-                # b"": it closed stdout by exiting; its exit code comes once it is reaped.
-                try:
-                    code: int | None = await asyncio.wait_for(process.wait(), 5.0)
-                except TimeoutError:
-                    code = None
-                await self.stop()
-                why = f"exit code {code}" if code is not None else f"it wrote {line[:60]!r}"
-                raise WorkerFailed(f"IWF worker {name} did not start ({why}; its errors are on stderr)")
-            log.info("IWF worker %s listening (pid %d)", name, process.pid)
+            return
+        log.error("IWF worker %s exited (code %s): starting it again in %g s", name, code, self.restart_delay)
+        await asyncio.sleep(self.restart_delay)
+        if self._stopping:
+            return
+        recent.append(time.monotonic())
+        self.processes[name] = await _spawn(self.specs[name])
+        try:
+            await _ready(name, self.processes[name])
+        except WorkerFailed as exc:
+            log.error("%s", exc)
+        if not self._stopping:
+            self._watch(name)
 
     async def stop(self) -> None:
         """Close each worker's stdin (it stops), then wait; a worker that hangs is killed."""
+        self._stopping = True
+        for task in self._watches.values():
+            task.cancel()
+        self._watches.clear()
         for process in self.processes.values():
             if process.stdin is not None:
                 process.stdin.close()
@@ -168,6 +209,42 @@ class IwfWorkers:
                 process.kill()
                 await process.wait()
         self.processes.clear()
+
+
+async def _spawn(spec: WorkerSpec) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reference.nodes.ep_cscf.workers",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,  # a Ctrl-C at the terminal reaches the parent, which stops it
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(spec.to_json().encode() + b"\n")
+    return process
+
+
+async def _ready(name: str, process: asyncio.subprocess.Process) -> None:
+    """Until worker ``name`` says it listens.
+
+    Raises:
+        WorkerFailed: it exited first, or said nothing within :data:`START_TIMEOUT`.
+    """
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+    except TimeoutError:
+        raise WorkerFailed(
+            f"IWF worker {name} did not start (no answer within {START_TIMEOUT:g} s)"
+        ) from None
+    if line.strip() != READY.encode():
+        # b"": it closed stdout by exiting; its exit code comes once it is reaped.
+        try:
+            code: int | None = await asyncio.wait_for(process.wait(), 5.0)
+        except TimeoutError:
+            code = None
+        why = f"exit code {code}" if code is not None else f"it wrote {line[:60]!r}"
+        raise WorkerFailed(f"IWF worker {name} did not start ({why}; its errors are on stderr)")
+    log.info("IWF worker %s listening (pid %d)", name, process.pid)
 
 
 async def _serve(spec: WorkerSpec) -> None:
