@@ -126,6 +126,33 @@ final response, over WebSocket too (the SIP core's own timer table)."""
 _Answer = TypeVar("_Answer", Response, Response | None)
 "A session attempt's final response, or None where the caller may be left without one."
 
+_Seen = TypeVar("_Seen")
+
+
+def _poll(
+    look: Callable[[], _Seen],
+    done: Callable[[_Seen], bool],
+    within: float,
+    *,
+    retry: tuple[type[Exception], ...] = (),
+) -> tuple[_Seen, float]:
+    """What ``look()`` returns once ``done`` holds of it, or as it was after ``within`` seconds, and
+    the seconds waited; looked at every 0.2 s. An error of ``retry`` is looked again, the last one
+    raised when the time is up."""
+    started = time.monotonic()
+    while True:
+        waited = time.monotonic() - started
+        try:
+            seen = look()
+        except retry:
+            if waited >= within:
+                raise
+        else:
+            if done(seen) or waited >= within:
+                return seen, waited
+        time.sleep(0.2)
+
+
 TIMER_B = TimerValues(reliable=True).timer_b
 """RFC 3261 17.1.1.2: a WIC's INVITE client transaction times out after 64*T1 (32 s) without a
 final response."""
@@ -568,15 +595,9 @@ class World:
         self, wimpu: str, done: Callable[[list[BlockRecord]], bool], within: float
     ) -> tuple[list[BlockRecord], float]:
         """The live registrations of block ``wimpu`` once ``done`` holds of them, or as they were
-        after ``within`` seconds, and the seconds waited. The capture is polled every 0.2 s (each
-        look syncs the capture with a probe datagram)."""
-        started = time.monotonic()
-        while True:
-            live = self.live_block_registrations(wimpu)
-            waited = time.monotonic() - started
-            if done(live) or waited >= within:
-                return live, waited
-            time.sleep(0.2)
+        after ``within`` seconds, and the seconds waited (each look syncs the capture with a probe
+        datagram)."""
+        return _poll(lambda: self.live_block_registrations(wimpu), done, within)
 
     # ----- WICs (5.2.2.5.2) --------------------------------------------------------------
 
@@ -1421,21 +1442,12 @@ class World:
         :func:`expect.directory` compares them) for block ``wimpu``, or as it was after ``within``
         seconds, and the seconds waited (polled every 0.2 s; a failed poll is polled again, the last
         one's error raised when the time is up)."""
-        started = time.monotonic()
-        while True:
-            waited = time.monotonic() - started
-            try:
-                entries = self.wwsf_directory()
-            except (aiohttp.ClientError, OSError):
-                if waited >= within:
-                    raise
-                time.sleep(0.2)
-                continue
-            wanted = (wimpu, ep_cscf.ep_cscf_identity, ep_cscf.ep_cscf_uri)
-            named = any((e.wimpu, e.ep_cscf_identity, e.ep_cscf_uri) == wanted for e in entries)
-            if named or waited >= within:
-                return entries, waited
-            time.sleep(0.2)
+        wanted = (wimpu, ep_cscf.ep_cscf_identity, ep_cscf.ep_cscf_uri)
+
+        def named(entries: list[DirectoryEntry]) -> bool:
+            return any((e.wimpu, e.ep_cscf_identity, e.ep_cscf_uri) == wanted for e in entries)
+
+        return _poll(self.wwsf_directory, named, within, retry=(aiohttp.ClientError, OSError))
 
     def ep_cscf(self, name: str) -> DirectoryEntry:
         """Identity and WSS URL of the eP-CSCF instance ``name`` (its PIXIT: where it listens)."""
