@@ -14,6 +14,7 @@ import jwt
 from reference.sip.message import Request
 
 from ..flows import (
+    BlockRecord,
     End,
     Flow,
     FlowKind,
@@ -239,8 +240,7 @@ def _registers_next(ctx: Context, placed: Block, node: str, at: float) -> bool:
     serving the block (its binding kept, or refreshed) leaves the WWSF's answer a FAIL."""
     if node not in {placed.ep_cscf, *placed.standby}:
         return False
-    wimpu = str(placed.block.wimpu)
-    records = [r for r in ctx.knowledge.blocks if wimpu in r.wimpus]
+    records = _block_records(ctx, placed)
     live = [r for r in records if r.since <= at < r.until]
     later = sorted((r for r in records if r.since > at), key=lambda r: r.since)
     return bool(live and later) and later[0].ep_cscf == node and all(r.removed_by == node for r in live)
@@ -248,9 +248,14 @@ def _registers_next(ctx: Context, placed: Block, node: str, at: float) -> bool:
 
 def _serving(ctx: Context, placed: Block, at: float) -> str | None:
     """The eP-CSCF whose registration of the block is live at ``at`` in the capture, if one is."""
-    wimpu = str(placed.block.wimpu)
-    live = [r for r in ctx.knowledge.blocks if wimpu in r.wimpus and r.since <= at < r.until]
+    live = [r for r in _block_records(ctx, placed) if r.since <= at < r.until]
     return live[-1].ep_cscf if live else None
+
+
+def _block_records(ctx: Context, placed: Block) -> list[BlockRecord]:
+    """The block registrations of ``placed``'s block the capture shows, in its order."""
+    wimpu = str(placed.block.wimpu)
+    return [r for r in ctx.knowledge.blocks if wimpu in r.wimpus]
 
 
 @rule("WWSF_EP_CSCF", "TR 23.701 5.2.2.5.1 step 1", "the WWSF points the WIC to its block's eP-CSCF")
@@ -342,9 +347,9 @@ def _authorised(ctx: Context, origin: str) -> bool | None:
     return True if _origin(origin) in own else None
 
 
-def _handshakes(flow: Flow) -> list[tuple[HttpInfo, Hop, HttpInfo]]:
+def _handshakes(flow: Flow) -> list[tuple[HttpInfo, Hop, HttpInfo, int]]:
     """The WebSocket handshakes at an eP-CSCF's WSS listener that were answered: (request, answer
-    hop, answer)."""
+    hop, answer, its status code)."""
     found = []
     for asked in flow.hops:
         info = asked.message.http
@@ -355,7 +360,7 @@ def _handshakes(flow: Flow) -> list[tuple[HttpInfo, Hop, HttpInfo]]:
         answer = _answer(flow, asked)
         reply = answer.message.http if answer is not None else None
         if answer is not None and reply is not None and reply.status is not None:
-            found.append((info, answer, reply))
+            found.append((info, answer, reply, reply.status))
     return found
 
 
@@ -372,12 +377,11 @@ def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
     (it may be the point of a test). The subprotocol is ``WSS_SUBPROTOCOL``'s."""
     say = _Say("WSS_ORIGIN", flow)
     found = []
-    for info, answer, reply in _handshakes(flow):
-        assert reply.status is not None  # _handshakes keeps only answered ones
+    for info, answer, _, status in _handshakes(flow):
         origin = info.header("Origin")
         authorised = _authorised(ctx, origin) if origin is not None else False
         shown = origin if origin is not None else "no Origin"
-        if reply.status == 101:
+        if status == 101:
             if answer.message.transport != "HTTPS":
                 found.append(
                     say("fail", "the eP-CSCF accepted a WebSocket without TLS (WS, not WSS)", answer)
@@ -398,8 +402,8 @@ def wss_only_from_authorised_origin(flow: Flow, ctx: Context) -> list[Finding]:
                 ))  # fmt: skip
             else:
                 found.append(say("pass", f"a WSS connection from {origin}, an authorised WWSF", answer))
-        elif reply.status >= 300 and authorised is False:
-            found.append(say("pass", f"the handshake from {shown} is refused ({reply.status})", answer))
+        elif status >= 300 and authorised is False:
+            found.append(say("pass", f"the handshake from {shown} is refused ({status})", answer))
     return say.summary(found)
 
 
@@ -429,13 +433,12 @@ def wss_sip_subprotocol(flow: Flow, ctx: Context) -> list[Finding]:
     that offered ``sip`` is ``WSS_ORIGIN``'s and the scenario's."""
     say = _Say("WSS_SUBPROTOCOL", flow)
     found = []
-    for info, answer, reply in _handshakes(flow):
-        assert reply.status is not None  # _handshakes keeps only answered ones
+    for info, answer, reply, status in _handshakes(flow):
         offered = _protocols(info)
         answered = _protocols(reply)
         selected = answered[0] if answered else None
         shown = ", ".join(offered) if offered else "no subprotocol"
-        if reply.status == 101:
+        if status == 101:
             if len(answered) > 1:
                 several = f"the eP-CSCF's 101 selects {', '.join(answered)}"
                 found.append(say("fail", f"{several}: one subprotocol, one Sec-WebSocket-Protocol field "
@@ -452,8 +455,8 @@ def wss_sip_subprotocol(flow: Flow, ctx: Context) -> list[Finding]:
                 found.append(say.profile(ctx, "PROFILE_WSS_SIP_ONLY", detail, answer))
             else:
                 found.append(say("pass", "the 101 selects sip, which the WIC offered", answer))
-        elif reply.status >= 300 and "sip" not in offered:
-            refused = f"a handshake offering {shown}, not sip, is refused ({reply.status})"
+        elif status >= 300 and "sip" not in offered:
+            refused = f"a handshake offering {shown}, not sip, is refused ({status})"
             found.append(say("pass", refused, answer))
     return say.summary(found)
 
