@@ -279,8 +279,8 @@ async def hold(target: Target, ssl: object, deadline: float, latencies: list[flo
 
 def tree_cpu(pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by processes ``pids`` and their live descendants
-    (Linux ``/proc``), by process: its ``--nodes`` (``all`` for a whole stack), or ``IWF worker``
-    and its pid for an IWF worker."""
+    (Linux ``/proc``), by process: its ``--nodes`` (``all`` for a whole stack) or ``IWF worker``, and
+    its pid (a worker started again during the load counts from its start)."""
     parent: dict[int, int] = {}
     ticks: dict[int, int] = {}
     for stat in glob.glob("/proc/[0-9]*/stat"):
@@ -297,7 +297,8 @@ def tree_cpu(pids: list[int]) -> dict[str, float]:
         more = {child for child, up in parent.items() if up in tree} - tree
         tree |= more
         grown = bool(more)
-    return {_process_name(pid): ticks.get(pid, 0) / os.sysconf("SC_CLK_TCK") for pid in sorted(tree)}
+    tick = os.sysconf("SC_CLK_TCK")
+    return {f"{_process_name(pid)} ({pid})": ticks.get(pid, 0) / tick for pid in sorted(tree)}
 
 
 def _process_name(pid: int) -> str:
@@ -306,7 +307,7 @@ def _process_name(pid: int) -> str:
     except OSError:
         return str(pid)
     if "reference.nodes.ep_cscf.workers" in argv:
-        return f"IWF worker {pid}"
+        return "IWF worker"
     return argv[argv.index("--nodes") + 1] if "--nodes" in argv[:-1] else "all"
 
 
@@ -345,13 +346,9 @@ def _cores(before: dict[str, float], server: list[int] | None, wall: float) -> d
     return {name: (seconds - before.get(name, 0.0)) / wall for name, seconds in after.items()}
 
 
-SPLIT = (
-    ("registrar,wwsf,s-cscf,i-cscf,ep-cscf2", (8180, 8443)),
-    ("p-cscf1a", (5084,)),
-    ("ep-cscf1", (7443,)),
-)
-"""The decomposed stack's processes (``wimpu-ref up --nodes``), in the order they start, and the ports
-each listens on when up: the core nodes, ep-cscf1's P-CSCF, then its IWF (which starts its workers)."""
+SPLIT = ("registrar,wwsf,s-cscf,i-cscf,ep-cscf2", "p-cscf1a", "ep-cscf1")
+"""The decomposed stack's processes (``wimpu-ref up --nodes``), in the order they start, each once the
+last is up: the core nodes, ep-cscf1's P-CSCF, then its IWF (up once its workers are)."""
 
 
 def start_reference(
@@ -369,11 +366,10 @@ def start_reference(
     up += ["--state-dir", str(state)]
     ref = Reference(name, host, state, [])
     try:
-        for nodes, ports in SPLIT if workers else (("", (7443,)),):
+        for nodes in SPLIT if workers else ("",):
             log = directory / f"ref-{tag}-{nodes.split(',')[0] or 'all'}.log"
             ref.processes.append(spawn([*up, "--nodes", nodes] if nodes else up, log))
-            for port in ports:
-                wait_port(host, port, ref.processes[-1], f"wimpu-ref up {nodes}".strip())
+            wait_up(log, ref.processes[-1], f"wimpu-ref up {nodes}".strip())
     except BaseException:
         for part in reversed(ref.processes):
             stop(part)
@@ -459,9 +455,22 @@ def kamailio_targets(count: int, host: str) -> list[Target]:
 
 def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as err:
-        return subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
-        )
+        return subprocess.Popen(command, cwd=ROOT, stdout=err, stderr=err, start_new_session=True)
+
+
+UP = "Ctrl-C stops it."
+"What ``wimpu-ref up`` prints once every node of the process has started (IWF workers included)."
+
+
+def wait_up(log: Path, process: subprocess.Popen[bytes], what: str) -> None:
+    """Until ``process`` (``wimpu-ref up``, its output in ``log``) says it is up."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while UP not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode} before it was up: see {log}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} was not up within {START_TIMEOUT} s: see {log}")
+        time.sleep(0.1)
 
 
 def row(name: str, f: Figures) -> str:

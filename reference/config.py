@@ -20,7 +20,7 @@ from typing import Any
 
 from reference.blocks import Allocation, WimpuBlock
 from reference.limits import Limits
-from reference.nodes.ep_cscf.workers import MAX_WORKERS
+from reference.nodes.ep_cscf.workers import worker_name
 from reference.nodes.wimpu_registrar.backends import check_location, is_postgres
 from reference.nodes.wwsf.users import parse_user_secret
 from reference.sip.errors import WildcardError
@@ -100,11 +100,15 @@ def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: An
     return value
 
 
+MAX_IWF_WORKERS = 32
+"The most processes one eP-CSCF's IWF may run in (``iwf_workers``)."
+
+
 def _iwf_workers(ep: Mapping[str, Any], decomposed: bool, where: str) -> int:
     """``iwf_workers``: the IWF's processes on the eP-CSCF's WSS port (``nodes/ep_cscf/workers.py``)."""
     count: int = _get(ep, "iwf_workers", int, where, 1)
-    if not 1 <= count <= MAX_WORKERS:
-        raise ConfigError(f"{where}.iwf_workers: {count} is outside 1-{MAX_WORKERS}")
+    if not 1 <= count <= MAX_IWF_WORKERS:
+        raise ConfigError(f"{where}.iwf_workers: {count} is outside 1-{MAX_IWF_WORKERS}")
     if count > 1 and not decomposed:
         raise ConfigError(
             f"{where}.iwf_workers: only a decomposed eP-CSCF (p_cscfs = [...]) runs its IWF in several "
@@ -230,6 +234,14 @@ def parse_config(data: Mapping[str, Any], where: str = "config", base_dir: Path 
             raise ConfigError(f"{at}.p_cscfs: a decomposed eP-CSCF needs a [failover] table (block leases)")
         workers[name] = _iwf_workers(ep, bool(pools[name]), at)
     p_cscfs = _p_cscfs(data.get("p_cscf", []), pools, eps, where)
+    names = {*eps, *(spec.name for spec in p_cscfs)}
+    for name, count in workers.items():
+        taken = sorted(names & {worker_name(name, i) for i in range(2, count + 1)})
+        if taken:
+            raise ConfigError(
+                f"{where}: ep_cscf {name!r}.iwf_workers: its worker {taken[0]!r} "
+                "has the name of a configured node"
+            )
 
     blocks: list[BlockSpec] = []
     for i, b in enumerate(data.get("block", [])):

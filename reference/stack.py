@@ -220,6 +220,12 @@ class Stack:
         self.config = config or StackConfig()
         self.nodes = None if nodes is None else frozenset(nodes)
         "The nodes this process runs (None: all); the others are reached at their configured ports."
+        workers = [ep for ep in self.config.iwf_workers if self.runs(ep)]
+        if workers and clock is not None and not isinstance(clock, OffsetFileClock):
+            raise ValueError(
+                f"eP-CSCF {workers[0]}: iwf_workers needs a clock other processes can read "
+                "(the wall clock, or wimpu-ref up --clock-offset-file), not an in-process one"
+            )
         self._started: list[Callable[[], Awaitable[None]]] = []
         self._trusted: TrustedWwsf | None = None
         "How the eP-CSCFs of this process check the WWSF's tokens (set at start)."
@@ -242,11 +248,6 @@ class Stack:
             ),
         )
         self.clock = clock
-        if self.config.iwf_workers and clock is not None and not isinstance(clock, OffsetFileClock):
-            raise ValueError(
-                f"eP-CSCF {next(iter(self.config.iwf_workers))}: iwf_workers needs a clock other processes "
-                "can read (the wall clock, or wimpu-ref up --clock-offset-file), not an in-process one"
-            )
         kwargs = {"clock": clock} if clock else {}
         self.timers = Timers(clock or time.time, poll=TIMER_POLL if clock else None)
         """The timers of the text and the profile (block refresh, binding expiry), on the stack's
@@ -293,10 +294,11 @@ class Stack:
         self.iwfs: dict[str, IwfAlone] = {}
         "Decomposed eP-CSCFs: their IWFs (TR 23.701 5.2.2.2)."
         self.p_cscfs: dict[str, PcscfAlone] = {}
+        "Decomposed eP-CSCFs: their P-CSCFs."
         self.iwf_workers: dict[str, IwfWorkers] = {}
         "Decomposed eP-CSCFs with ``iwf_workers``: the IWF's other processes."
         self._jwks: dict[str, Any] | None = None
-        "Decomposed eP-CSCFs: their P-CSCFs."
+        "The WWSF's JWK Set the eP-CSCFs trust (what an IWF worker is given)."
         self.resolver = Resolver()
         domain = self.config.ims_domain
         self.hss = HssData(self._subscriptions())
@@ -674,7 +676,6 @@ class Stack:
             retry_after=retry_after,
             clock=self.clock,
             limits=self.config.limits,
-            reuse_port=workers > 1,
         )
         await iwf.start()
         self.iwfs[name] = iwf
@@ -683,30 +684,32 @@ class Stack:
             await self._start_iwf_workers(iwf, workers, retry_after)
 
     async def _start_iwf_workers(self, first: IwfAlone, count: int, retry_after: int) -> None:
-        """Workers 2..``count`` of ``first``'s IWF, on its port (TR 23.701 5.2.2.2: "The IWFs can
-        scale separately then the P-CSCFs")."""
+        """Workers 2..``count`` of ``first``'s IWF, accepting on its listening socket (TR 23.701
+        5.2.2.2: "The IWFs can scale separately then the P-CSCFs")."""
         assert self._jwks is not None and self._trusted is not None
+        self.pki.server_context("ep-cscf")  # the certificate is on disk and current
         spec = WorkerSpec(
             name=first.name,
             identity=first.identity,
             origin=self._trusted.origin,
             jwks=self._jwks,
             realm=self._trusted.realm,
-            pki_dir=str(self.pki.directory),
+            cert=str(self.pki.cert_path("ep-cscf")),
+            key=str(self.pki.key_path("ep-cscf")),
             keylog=self.pki.keylog,
-            host=self.config.host,
-            port=first.iwf.listener.port,
+            fd=first.iwf.listener.listening_fd(),
             p_cscfs=[(t.name, t.host, t.port) for t in first.pool.targets],
             retry_after=retry_after,
             clock_offset_file=str(self.clock.path) if isinstance(self.clock, OffsetFileClock) else None,
             limits=dataclasses.asdict(self.config.limits),
+            log_level=logging.getLogger().getEffectiveLevel(),
         )
         others = IwfWorkers(
             [dataclasses.replace(spec, name=worker_name(first.name, i)) for i in range(2, count + 1)]
         )
-        await others.start()
         self.iwf_workers[first.name] = others
-        self._started.append(others.stop)
+        self._started.append(others.stop)  # before start: a start that fails part-way stops them too
+        await others.start()
 
     async def _start_ep_cscf(
         self, name: str, trusted: TrustedWwsf, *, ports: tuple[int, int] | None = None

@@ -193,13 +193,7 @@ class TestPki:
             or (cover and not set(sans) <= _sans_of(_load_cert(path)))
         ):
             self._issue_locked(name, tuple(dict.fromkeys(sans)))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        try:
-            context.load_cert_chain(self.cert_path(name), self.key_path(name))
-        except (OSError, ssl.SSLError) as error:
-            raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
-        return context
+        return server_context_from(self.cert_path(name), self.key_path(name), name)
 
     def client_cert_path(self, node: str) -> Path:
         """Path of the client certificate chain of ``node`` (mutual TLS)."""
@@ -443,3 +437,22 @@ def _make_leaf(
         .add_extension(aki, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+
+
+def server_context_from(
+    cert: str | os.PathLike[str], key: str | os.PathLike[str], name: str
+) -> ssl.SSLContext:
+    """A TLS server context (TLS 1.2 or later) presenting the certificate chain ``cert`` with its key
+    ``key``, as :meth:`TestPki.server_context` makes them: for a process that gets only those two
+    files, not the PKI and its CA key (an IWF worker, ``reference.nodes.ep_cscf.workers``).
+
+    Raises:
+        PkiError: a file cannot be read or does not hold a certificate chain and its key.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as error:
+        raise PkiError(f"cannot load the certificate of {name!r}: {error}") from error
+    return context

@@ -35,6 +35,7 @@ import http
 import itertools
 import logging
 import secrets
+import socket
 import ssl
 from collections.abc import Callable, Collection
 from typing import Any
@@ -165,7 +166,7 @@ class WebSocketListener:
         handshake_timeout: float = 10.0,
         max_queue: int = 4,
         compression: str | None = "deflate",
-        reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
         self.receiver = receiver
         self.allowed_origins = allowed_origins
@@ -185,8 +186,9 @@ class WebSocketListener:
         if compression not in ("deflate", None):
             raise ValueError(f"unsupported compression: {compression!r}")
         self.compression = compression
-        self.reuse_port = reuse_port
-        "Bind with ``SO_REUSEPORT``: several processes share the port (IWF workers)."
+        self.sock = sock
+        """A listening socket to serve on instead of binding ``host``:``port``: another process's,
+        inherited (an IWF worker, ``reference.nodes.ep_cscf.workers``)."""
         self.bad_input_log = RateLimitedLog(log)
         "Warnings caused by peers (refused handshakes, bad frames, idle closures), per source."
         self._deadlines: dict[int, asyncio.TimerHandle] = {}
@@ -216,8 +218,9 @@ class WebSocketListener:
             ]
         self._server = await serve(
             self._serve,
-            self.host,
-            self.port,
+            None if self.sock else self.host,
+            None if self.sock else self.port,
+            sock=self.sock,
             ssl=self.ssl_context,
             subprotocols=["sip"],  # type: ignore[list-item]
             process_request=self._check_handshake,
@@ -227,10 +230,14 @@ class WebSocketListener:
             extensions=extensions,
             open_timeout=self.handshake_timeout,
             server_header="wimpu-reference-iwf",
-            reuse_port=self.reuse_port or None,
             create_connection=_LeanConnection,
         )
         self.port = int(next(iter(self._server.sockets)).getsockname()[1])
+
+    def listening_fd(self) -> int:
+        """The file descriptor of the listening socket (started), for an IWF worker to inherit."""
+        assert self._server is not None, "not listening"
+        return int(next(iter(self._server.sockets)).fileno())
 
     async def stop(self) -> None:
         for handle in self._deadlines.values():

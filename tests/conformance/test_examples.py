@@ -105,9 +105,9 @@ def test_the_vendor_stack_names_the_vendors_ep_cscf_as_the_pixit_does() -> None:
 
     config = load_config(EXAMPLES / "vendor-stack.toml")
     text = (EXAMPLES / "external-ep-cscf.toml").read_text(encoding="utf-8")
-    ((wss, sip),) = config.ep_ports.values()
+    (wss, sip), = config.ep_ports.values()
     assert f'url = "wss://{config.host}:{wss}"' in text and f'sip = "tcp://{config.host}:{sip}"' in text
-    assert f'sip = "tcp://{config.host}:{config.ports["s_cscf"]}"' in text
+    assert f"sip = \"tcp://{config.host}:{config.ports['s_cscf']}\"" in text
     assert [b.wimpu for b in config.blocks] == ["sip:wrtc-!.*!@block1.ims.example.net"]
 
 
@@ -190,7 +190,6 @@ KEYS = {
 @pytest.mark.parametrize("table", sorted(KEYS))
 def test_docs_explain_every_key(table: str) -> None:
     docs = (ROOT / "docs" / "pixit.md").read_text(encoding="utf-8")
-
     def explained(key: str) -> bool:  # a key in a table row; a table of the top level as its heading
         return f"`{key}`" in docs if table != "top level" else f"`[{key}]" in docs or f"[[{key}]]`" in docs
 

@@ -15,6 +15,7 @@ with that reason (never passed, never failed); it runs and passes with
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ WORKERS = ROOT / "examples" / "pixit" / "reference-iwf-workers.toml"
 WORKERS_SELECTION = "security or termination"
 """The purposes run against the IWF workers' PIXIT in CI: those of the checks the IWF makes (origin,
 subprotocol, token) and of the requests the P-CSCF sends a WIC through the worker holding its flow.
-Every feature was run by hand too (``docs/performance.md``, section 1)."""
+Every feature was run by hand too (``docs/failover.md``, "The IWF on several cores")."""
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,14 @@ def test_a_decomposed_ep_cscf_with_two_iwf_workers_gives_the_in_process_verdicts
     other = {n: v for n, v in differ.items() if n not in declared}
     assert not other, f"verdicts differ (in-process, IWF workers): {other}"
     assert sum(v == "passed" for v in outside.values()) >= 60, outside
+    # Both workers carried WICs: the flow tokens in the scenarios' decoded messages name each.
+    wire = [
+        path.read_text(encoding="utf-8") for path in tmp_path.glob("captures-iwf-workers-*/**/*.wire.json")
+    ]
+    first = sum(bool(re.search(r"ep-cscf1\.\d", text)) for text in wire)
+    second = sum("ep-cscf1-w2." in text for text in wire)
+    print(f"\nscenarios with a WIC on ep-cscf1's worker 1: {first}, on worker 2: {second} (of {len(wire)})")
+    assert first >= 5 and second >= 5, (first, second, len(wire))
 
 
 DECLARED_HERE = (

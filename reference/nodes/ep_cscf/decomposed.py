@@ -16,6 +16,7 @@ again there (``reference.nodes.iwf.routing``).
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -53,13 +54,13 @@ class IwfAlone:
         retry_after: int = 2,
         clock: Any = None,
         limits: Limits = DEFAULT_LIMITS,
-        reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
         self.name = name
         self.identity = identity
         self.iwf = Iwf(
             name=name, identity=identity, wwsf=wwsf, ssl_context=ssl_context, host=host, port=wss_port,
-            clock=clock, limits=limits, reuse_port=reuse_port,
+            clock=clock, limits=limits, sock=sock,
         )  # fmt: skip
         self.pool = PcscfPool(self.iwf, p_cscfs, retry_after=retry_after)
         self.iwf.pcscf = self.pool

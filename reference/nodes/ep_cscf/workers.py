@@ -4,21 +4,22 @@ TR 23.701 5.2.2.2: "The IWF can communicate with any P-CSCF since this is intern
 can scale separately then the P-CSCFs." The IWF's work per WIC request (TLS, WebSocket, the WWSF
 token's signature) is the eP-CSCF's CPU-bound part, so it is the part run on every core: with
 ``iwf_workers = N`` on a decomposed ``[[ep_cscf]]``, the process that starts the IWF (worker 1,
-named as the eP-CSCF) starts N - 1 more (``<name>-w2`` ...), each an :class:`IwfAlone` listening
-on the same address and port with ``SO_REUSEPORT``: the kernel spreads the WICs' connections over
-them. Each worker links to every P-CSCF of the eP-CSCF over the internal interface under its own
-name, and its flow tokens carry that name (``<iwf name>.<flow id>.<MAC>``), so a terminating request
-reaches a WIC through whichever worker holds its WebSocket. What must be shared is shared already:
+named as the eP-CSCF) starts N - 1 more (``<name>-w2`` ...). Worker 1 binds the WSS port as a single
+IWF does (a port in use is an error, as ever); the others inherit that listening socket
+(``pass_fds``) and accept on it too, so the WICs' connections go to whichever worker is free first.
+Each worker links to every P-CSCF of the eP-CSCF over the internal interface under its own name, and
+its flow tokens carry that name (``<iwf name>.<flow id>.<MAC>``), so a terminating request reaches a
+WIC through whichever worker holds its WebSocket. What must be shared is shared already:
 registrations and block leases in the wIMPU Registrar, dialogs in the P-CSCFs.
 
 A worker is a child process (``python -m reference.nodes.ep_cscf.workers``) that reads its
-:class:`WorkerSpec` as one JSON line on stdin, answers ``ready`` on stdout when it listens, and stops
-when stdin closes: its parent's exit, even a SIGKILL, ends it (no orphan keeps the port). A worker
-that exits while the stack runs is started again after a second (at most five times a minute); the
-WICs it held lose their WebSockets and connect again, to the workers still listening. Linux only
-lets sockets of the same user join a ``SO_REUSEPORT`` group, so no other user's process can take a
-share of the WICs' connections (``docs/security.md``). Each worker applies the ``[limits]`` to the
-connections it holds.
+:class:`WorkerSpec` as one JSON line on stdin (public data and file paths: the WWSF's public keys,
+the eP-CSCF's certificate and key files, never the CA's key), links to a P-CSCF, only then accepts
+connections and answers ``ready`` on stdout, and stops when stdin closes: its parent's exit, even a
+SIGKILL, ends it. A worker that exits while the stack runs (a crash, a SIGTERM) is started again
+after a second, at most five times a minute; the WICs it held lose their WebSockets and connect
+again, to the workers still accepting. Each worker applies the ``[limits]`` to the connections it
+holds.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -40,18 +42,17 @@ from reference.nodes.ep_cscf.decomposed import IwfAlone
 from reference.nodes.iwf.pool import PcscfTarget
 from reference.nodes.iwf.service import TrustedWwsf
 from reference.nodes.iwf.token_check import keys_from_jwks
-from reference.tls import TestPki
+from reference.tls import PkiError, server_context_from
 
-__all__ = ["MAX_WORKERS", "IwfWorkers", "WorkerSpec", "worker_name"]
+__all__ = ["IwfWorkers", "WorkerFailed", "WorkerSpec", "worker_name"]
 
 log = logging.getLogger("wimpu.iwf.workers")
 
-MAX_WORKERS = 32
-"The most IWF workers one eP-CSCF may run (``iwf_workers``)."
-
 READY = "ready"
 START_TIMEOUT = 30.0
-"Seconds a worker has to import, load its keys and listen."
+"Seconds a worker has to import, load its keys, link to a P-CSCF and accept."
+LINK_TIMEOUT = 20.0
+"Seconds a worker waits for its first P-CSCF link before it gives up (it accepts no WIC without one)."
 RESTART_DELAY = 1.0
 "Seconds before a worker that exited on its own is started again."
 MAX_RESTARTS = 5
@@ -77,15 +78,21 @@ class WorkerSpec:
     jwks: Mapping[str, Any]
     "The WWSF's JWK Set (public keys only)."
     realm: str
-    pki_dir: str
+    cert: str
+    key: str
+    "The eP-CSCF's TLS certificate chain and its key (files of the stack's PKI)."
     keylog: str | None
-    host: str
-    port: int
+    fd: int
+    "The listening socket worker 1 bound, inherited under this number (``pass_fds``)."
     p_cscfs: Sequence[tuple[str, str, int]]
     "(name, host, link port) of each P-CSCF, in the pool's order."
     retry_after: int
     clock_offset_file: str | None
     limits: Mapping[str, Any]
+    log_level: int = logging.WARNING
+    "The parent's logging level (``wimpu-ref up --verbose`` reaches the workers)."
+    link_timeout: float = LINK_TIMEOUT
+    "Seconds to wait for the first P-CSCF link before giving up."
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -97,21 +104,21 @@ class WorkerSpec:
         return cls(**data)
 
     def build(self) -> IwfAlone:
-        """The worker's IWF, bound with ``SO_REUSEPORT`` to the port worker 1 holds."""
-        pki = TestPki(self.pki_dir, keylog=self.keylog)
+        """The worker's IWF, on the listening socket it inherited."""
+        context = server_context_from(self.cert, self.key, "ep-cscf")
+        if self.keylog:
+            context.keylog_filename = self.keylog
         clock = OffsetFileClock(self.clock_offset_file) if self.clock_offset_file else None
         return IwfAlone(
             name=self.name,
             identity=self.identity,
             wwsf=TrustedWwsf(self.origin, keys_from_jwks(dict(self.jwks)), realm=self.realm),
-            ssl_context=pki.server_context("ep-cscf"),
+            ssl_context=context,
             p_cscfs=[PcscfTarget(name, host, port) for name, host, port in self.p_cscfs],
-            host=self.host,
-            wss_port=self.port,
             retry_after=self.retry_after,
             clock=clock,
             limits=Limits(**self.limits),
-            reuse_port=True,
+            sock=socket.socket(fileno=self.fd),
         )
 
 
@@ -147,12 +154,12 @@ class IwfWorkers:
             WorkerFailed: a worker exited or did not answer within :data:`START_TIMEOUT`; the
                 workers already started are stopped.
         """
-        for spec in self.specs.values():
-            self.processes[spec.name] = await _spawn(spec)
         try:
+            for spec in self.specs.values():
+                self.processes[spec.name] = await _spawn(spec)
             for name, process in self.processes.items():
                 await _ready(name, process)
-        except WorkerFailed:
+        except BaseException:  # WorkerFailed, a spawn's OSError, a cancelled start: none stays
             await self.stop()
             raise
         for name in self.processes:
@@ -164,33 +171,40 @@ class IwfWorkers:
         )
 
     async def _supervise(self, name: str) -> None:
-        """Start worker ``name`` again when it exits on its own, at most :attr:`max_restarts` times a
-        minute (a worker that cannot live is then left down, with an error: the others serve)."""
-        process = self.processes[name]
-        code = await process.wait()
-        if self._stopping:
-            return
-        now = time.monotonic()
-        recent = self.restarts[name] = [t for t in self.restarts[name] if now - t < 60.0]
-        if len(recent) >= self.max_restarts:
+        """Start worker ``name`` again each time it exits on its own (a death while it starts
+        counts the same), at most :attr:`max_restarts` times a minute: a worker that cannot live is
+        then left down, with an error, and the others serve."""
+        while True:
+            code = await self.processes[name].wait()
+            if self._stopping:
+                return
+            now = time.monotonic()
+            recent = self.restarts[name] = [t for t in self.restarts[name] if now - t < 60.0]
+            if len(recent) >= self.max_restarts:
+                log.error(
+                    "IWF worker %s exited (code %s), its %d restarts within a minute used up: left down; "
+                    "the other workers take its share of the WICs' connections",
+                    name, code, len(recent),
+                )  # fmt: skip
+                return
             log.error(
-                "IWF worker %s exited (code %s), its %d restarts within a minute used up: left down; "
-                "the other workers take its share of the WICs' connections",
-                name, code, len(recent),
-            )  # fmt: skip
-            return
-        log.error("IWF worker %s exited (code %s): starting it again in %g s", name, code, self.restart_delay)
-        await asyncio.sleep(self.restart_delay)
-        if self._stopping:
-            return
-        recent.append(time.monotonic())
-        self.processes[name] = await _spawn(self.specs[name])
-        try:
-            await _ready(name, self.processes[name])
-        except WorkerFailed as exc:
-            log.error("%s", exc)
-        if not self._stopping:
-            self._watch(name)
+                "IWF worker %s exited (code %s): starting it again in %g s", name, code, self.restart_delay
+            )
+            await asyncio.sleep(self.restart_delay)
+            if self._stopping:
+                return
+            recent.append(time.monotonic())
+            try:
+                self.processes[name] = await _spawn(self.specs[name])
+            except OSError as exc:
+                log.error("IWF worker %s not started again, left down: %s", name, exc)
+                return
+            try:
+                await _ready(name, self.processes[name])
+            except WorkerFailed as exc:
+                log.error("%s", exc)
+                if self.processes[name].returncode is None:  # it hangs in its start
+                    self.processes[name].kill()
 
     async def stop(self) -> None:
         """Close each worker's stdin (it stops), then wait; a worker that hangs is killed."""
@@ -216,6 +230,7 @@ async def _spawn(spec: WorkerSpec) -> asyncio.subprocess.Process:
         sys.executable, "-m", "reference.nodes.ep_cscf.workers",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        pass_fds=(spec.fd,),  # worker 1's listening socket, under the same number
         start_new_session=True,  # a Ctrl-C at the terminal reaches the parent, which stops it
     )  # fmt: skip
     assert process.stdin is not None
@@ -247,23 +262,39 @@ async def _ready(name: str, process: asyncio.subprocess.Process) -> None:
     log.info("IWF worker %s listening (pid %d)", name, process.pid)
 
 
+class NoPcscf(RuntimeError):
+    """No P-CSCF of the eP-CSCF linked within the spec's ``link_timeout``."""
+
+
 async def _serve(spec: WorkerSpec) -> None:
+    """Link to a P-CSCF, then accept WICs on the inherited socket until stdin closes or a signal."""
     iwf = spec.build()
-    await iwf.start()
     loop = asyncio.get_running_loop()
     closed = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, closed.set)
-
-    def watch_stdin() -> None:
-        sys.stdin.read()  # returns at EOF: the parent closed the pipe or exited
-        loop.call_soon_threadsafe(closed.set)
-
-    loop.run_in_executor(None, watch_stdin)
-    print(READY, flush=True)
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    eof = loop.create_task(stdin.read())  # returns at EOF: the parent closed the pipe or exited
+    eof.add_done_callback(lambda _: closed.set())
     try:
+        await iwf.pool.start()
+        # No WIC is accepted before a P-CSCF can take its REGISTER: a worker without a link would
+        # answer its share of the connections 503.
+        deadline = loop.time() + spec.link_timeout
+        while not any(iwf.pool.up(t.name) for t in iwf.pool.targets):
+            if closed.is_set():
+                return
+            if loop.time() > deadline:
+                names = ", ".join(t.name for t in iwf.pool.targets)
+                raise NoPcscf(f"no P-CSCF of {names} linked within {spec.link_timeout:g} s")
+            await asyncio.sleep(0.05)
+        await iwf.iwf.start()
+        print(READY, flush=True)
+        os.dup2(2, 1)  # nothing reads stdout after this line: later output goes to stderr
         await closed.wait()
     finally:
+        eof.cancel()
         await iwf.stop()
 
 
@@ -273,17 +304,15 @@ def main() -> int:
         print("IWF worker: no specification on stdin", file=sys.stderr)
         return 2
     spec = WorkerSpec.from_json(line)
-    logging.basicConfig(
-        level=os.environ.get("WIMPU_LOG_LEVEL", "WARNING"),
-        format=f"%(asctime)s {spec.name} %(name)s %(levelname)s %(message)s",
-    )
+    logging.basicConfig(level=spec.log_level, format=f"%(asctime)s %(name)-18s {spec.name}: %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
         asyncio.run(_serve(spec))
-    except OSError as exc:
-        print(f"IWF worker {spec.name}: cannot listen on {spec.host}:{spec.port}: {exc}", file=sys.stderr)
+    except (NoPcscf, PkiError, OSError) as exc:  # one line, the cause named
+        print(f"IWF worker {spec.name}: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    os._exit(main())  # the stdin watcher thread may still block in read()
+    sys.exit(main())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Collection, Mapping
@@ -75,7 +76,7 @@ class Iwf:
         port: int = 0,
         clock: Any = None,
         limits: Limits = DEFAULT_LIMITS,
-        reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
         self.name = name
         self.identity = identity
@@ -97,7 +98,7 @@ class Iwf:
             max_per_source=limits.wss_max_per_source,
             retry_after=limits.wss_retry_after,
             register_within=limits.wss_register_within,
-            reuse_port=reuse_port,
+            sock=sock,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._authorised: dict[int, set[str]] = {}

@@ -38,6 +38,18 @@ def register(branch: str = "z9hG4bKr1", expires: int = 600, cseq: int = 1) -> Re
     return message
 
 
+def invite(caller: str) -> Request:
+    text = (
+        f"INVITE sip:bob@ims.example.net SIP/2.0\r\nVia: SIP/2.0/WSS abc.invalid;branch=z9hG4bKi1\r\n"
+        f"Max-Forwards: 70\r\nTo: <sip:bob@ims.example.net>\r\nFrom: <{caller}>;tag=t9\r\n"
+        "Call-ID: c2@abc.invalid\r\nCSeq: 1 INVITE\r\nContact: <sip:u@abc.invalid;transport=ws>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    message = frame_websocket_message(text)
+    assert isinstance(message, Request)
+    return message
+
+
 def hello(name: str, port: int, serving: tuple[str, ...] = ()) -> Hello:
     return Hello("p-cscf", name, f"sip:{name}.ims.example.net", f"127.0.0.1:{port}", (BLOCK,), serving)
 
@@ -131,9 +143,22 @@ class TestRouting:
             "Identity outside every wIMPU block",
         )
         assert reply.message.get("Retry-After") is None
-        invite = register().with_header_set("From", f"<{foreign}>;tag=t9")
-        [reply] = r.from_wic("f.1", invite, None)
-        assert isinstance(reply, Reply) and reply.message.status == 403
+        [reply] = r.from_wic("f.1", invite(foreign), None)
+        assert isinstance(reply, Reply) and (reply.message.status, reply.message.reason) == (
+            403,
+            "Originating identity not served here",
+        )
+
+    def test_a_block_whose_p_cscfs_are_all_down_is_503_not_403(self) -> None:
+        """Its P-CSCF restarting (one per eP-CSCF, as in the IWF workers' PIXIT): the block is still
+        known, the WIC is told to come back."""
+        r = PcscfRouter(name="ep-cscf3", retry_after=2)
+        r.link_up("a", hello("a", 5084, (B3,)))
+        r.link_down("a")
+        for message, identity in ((register(), ALICE), (invite(ALICE), None)):
+            [reply] = r.from_wic("f.1", message, identity)
+            assert isinstance(reply, Reply) and reply.message.status == 503, message.method
+            assert reply.message.get("Retry-After") == "2"
 
     def test_before_any_p_cscf_said_hello_every_identity_is_503(self) -> None:
         """No block is known yet: the IWF cannot tell a foreign identity from a block's."""
