@@ -188,3 +188,20 @@ def test_the_in_process_defaults_are_the_packaged_reference_profile() -> None:
     packaged, built_in = load_config(None), StackConfig()
     for field in ("ims_domain", "remote_domain", "blocks", "users", "ims_users", "limits", "failover"):
         assert getattr(packaged, field) == getattr(built_in, field), field
+
+
+def test_an_iwf_worker_named_as_a_configured_node_is_refused_in_one_line() -> None:
+    """Worker k of eP-CSCF ``e`` is ``e-wk`` in flow tokens and on the P-CSCFs' links: a node of that
+    name would be taken for it."""
+    data = default()
+    data["ep_cscf"][0].update(p_cscfs=["ep-cscf1-w2"], iwf_workers=2)
+    data["p_cscf"] = [{"name": "ep-cscf1-w2", "sip_port": 5084, "link_port": 5094}]
+    data["failover"] = {"lease_duration": 10.0}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "stack.toml")
+    assert str(info.value) == (
+        "stack.toml: ep_cscf 'ep-cscf1'.iwf_workers: its worker 'ep-cscf1-w2' "
+        "has the name of a configured node"
+    )
+    data["ep_cscf"][0]["iwf_workers"] = 1  # no worker 2: no clash
+    assert parse_config(data, "stack.toml").iwf_workers == {}
