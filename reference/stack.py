@@ -687,7 +687,6 @@ class Stack:
         """Workers 2..``count`` of ``first``'s IWF, accepting on its listening socket (TR 23.701
         5.2.2.2: "The IWFs can scale separately then the P-CSCFs")."""
         assert self._jwks is not None and self._trusted is not None
-        self.pki.server_context("ep-cscf")  # the certificate is on disk and current
         spec = WorkerSpec(
             name=first.name,
             identity=first.identity,
