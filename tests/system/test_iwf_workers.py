@@ -63,6 +63,11 @@ async def test_two_iwf_workers_share_the_wss_port_and_each_reaches_its_wics(tmp_
             one, two = wics["ep-cscf3"][0], wics["ep-cscf3-w2"][0]
             assert (await one.wic.invite(one.identity, two.identity)).status == 200
             assert (await two.wic.invite(two.identity, one.identity)).status == 200
+            # An identity of no block of the eP-CSCF (PROFILE_SEC_FOREIGN_403): each worker hands the
+            # request to a P-CSCF, which refuses it as the bundled eP-CSCF does; no 503 to retry.
+            for w in (one, two):
+                refused = await w.wic.invite("sip:mallory@evil.example.com", one.identity)
+                assert (refused.status, refused.reason) == (403, "Originating identity not served here")
             p_cscf = nodes.nodes["p-cscf3a"]
             for name in WORKERS:
                 assert p_cscf.find(rf"P-CSCF p-cscf3a: IWF {name} linked"), p_cscf.text()[-2000:]

@@ -17,8 +17,9 @@ Rules, in order:
 4. any other request goes to the P-CSCF serving the block of the identity (the
    token-checked identity of a REGISTER, else the From URI); none serves it now:
    503 with Retry-After, answered by the IWF itself. An identity in no block of any
-   P-CSCF that said hello is no one's to serve, now or later: 403, as the bundled eP-CSCF
-   answers it (``PROFILE_SEC_FOREIGN_403``), not a 503 inviting the WIC to retry.
+   P-CSCF that said hello is no one's to serve, now or later: the request goes to any
+   P-CSCF whose link is up, which refuses it as the bundled eP-CSCF does (403,
+   ``PROFILE_SEC_FOREIGN_403``; one place decides, not a 503 inviting the WIC to retry).
 
 Resilience: the IWF remembers the last successful REGISTER of each (flow, identity).
 When another P-CSCF starts serving a block (the previous one failed), the IWF sends it
@@ -240,8 +241,9 @@ class PcscfRouter:
         if serving is None:
             if request.method == "ACK":
                 return []
-            if self.links and self._block(who) is None:
-                return [Reply(flow, self._forbidden(request))]
+            anyone = next((link for link in self.links.values() if link.up), None)
+            if anyone is not None and self._block(who) is None:
+                return self._send(anyone, flow, request, identity)
             return [Reply(flow, self._unavailable(request, "no P-CSCF serves the wIMPU block now"))]
         return self._send(serving, flow, request, identity)
 
@@ -255,17 +257,6 @@ class PcscfRouter:
     def _link_by_sent_by(self, host: str, port: int | None) -> _Link | None:
         key = (host.lower(), port)
         return next((link for link in self.links.values() if link.up and link.via == key), None)
-
-    @staticmethod
-    def _forbidden(request: Request) -> Response:
-        """An identity in no wIMPU block of this eP-CSCF: the bundled P-CSCF's answers
-        (``reference.nodes.p_cscf.service``), whichever process of the eP-CSCF gives them."""
-        why = (
-            "Identity outside every wIMPU block"
-            if request.method == "REGISTER"
-            else "Originating identity not served here"
-        )
-        return make_response(request, 403, why, to_tag=secrets.token_hex(4))
 
     def _unavailable(self, request: Request, why: str) -> Response:
         response = make_response(request, 503, "Service Unavailable", to_tag=secrets.token_hex(4))

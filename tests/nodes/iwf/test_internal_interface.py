@@ -132,22 +132,16 @@ class TestRouting:
             reply.message.get("Warning") or ""
         )
 
-    def test_an_identity_of_no_block_is_forbidden_not_told_to_retry(self) -> None:
+    def test_an_identity_of_no_block_goes_to_a_p_cscf_to_refuse_not_told_to_retry(self) -> None:
         """Found by the conformance run against the decomposed eP-CSCF (TP_WIMPU_SEC_008): the IWF
-        answered 503 with Retry-After for an identity no P-CSCF will ever serve."""
+        answered 503 with Retry-After for an identity no P-CSCF will ever serve. Now a P-CSCF whose
+        link is up gets it and refuses it as the bundled eP-CSCF does (403; its own check, one place),
+        whether or not it serves a block now."""
         r = self.router()
         foreign = "sip:mallory@evil.example.com"
-        [reply] = r.from_wic("f.1", register(), foreign)
-        assert isinstance(reply, Reply) and (reply.message.status, reply.message.reason) == (
-            403,
-            "Identity outside every wIMPU block",
-        )
-        assert reply.message.get("Retry-After") is None
-        [reply] = r.from_wic("f.1", invite(foreign), None)
-        assert isinstance(reply, Reply) and (reply.message.status, reply.message.reason) == (
-            403,
-            "Originating identity not served here",
-        )
+        assert r.from_wic("f.1", register(), foreign) == [Forward("a", Sip("f.1", register(), foreign))]
+        r.link_down("a")
+        assert r.from_wic("f.1", invite(foreign), None) == [Forward("b", Sip("f.1", invite(foreign)))]
 
     def test_a_block_whose_p_cscfs_are_all_down_is_503_not_403(self) -> None:
         """Its P-CSCF restarting (one per eP-CSCF, as in the IWF workers' PIXIT): the block is still
@@ -155,7 +149,8 @@ class TestRouting:
         r = PcscfRouter(name="ep-cscf3", retry_after=2)
         r.link_up("a", hello("a", 5084, (B3,)))
         r.link_down("a")
-        for message, identity in ((register(), ALICE), (invite(ALICE), None)):
+        foreign = "sip:mallory@evil.example.com"  # no P-CSCF to refuse it either
+        for message, identity in ((register(), ALICE), (invite(ALICE), None), (register(), foreign)):
             [reply] = r.from_wic("f.1", message, identity)
             assert isinstance(reply, Reply) and reply.message.status == 503, message.method
             assert reply.message.get("Retry-After") == "2"
