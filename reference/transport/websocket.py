@@ -200,7 +200,8 @@ class WebSocketListener:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # RFC 3986 3.2.2: an IPv6 literal
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         extensions = None
@@ -232,7 +233,10 @@ class WebSocketListener:
             server_header="wimpu-reference-iwf",
             create_connection=_LeanConnection,
         )
-        self.port = int(next(iter(self._server.sockets)).getsockname()[1])
+        address = next(iter(self._server.sockets)).getsockname()
+        if self.sock is not None:  # an inherited socket: its address, not the default host
+            self.host = str(address[0])
+        self.port = int(address[1])
 
     def listening_fd(self) -> int:
         """The file descriptor of the listening socket (started), for an IWF worker to inherit."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,22 @@ async def test_bad_frames_are_logged_a_few_times_per_source(
         await until(lambda: not listener.flows)
     lines = [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]
     assert 1 <= len(lines) <= 5, lines
+
+
+async def test_a_listener_on_an_inherited_socket_names_that_socket_s_address(
+    pki: TestPki, listen: Callable[..., Any]
+) -> None:
+    """An IWF worker serves on its parent's listening socket: its URL is that socket's, not the
+    host it was given; a WIC reaches it there."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    listener = await listen(sock=sock, host="198.51.100.1")
+    assert listener.url == f"wss://127.0.0.1:{sock.getsockname()[1]}"
+    ws = await open_ws(pki, listener)
+    await ws.close()
+
+
+def test_an_ipv6_host_is_bracketed_in_the_url() -> None:
+    listener = WebSocketListener(
+        lambda message, flow: None, allowed_origins=lambda: [ORIGIN], ssl_context=None, host="::1", port=7443
+    )
+    assert listener.url == "ws://[::1]:7443"
