@@ -395,13 +395,14 @@ def associated_uris(record: BlockRecord, wimpu: str, distinct: str) -> None:
 
 
 def directory(entries: Sequence[DirectoryEntry], wanted: Sequence[tuple[str, DirectoryEntry]]) -> None:
-    announced = {e.wimpu: e for e in entries}
+    """5.2.2.5.1 step 1: the WWSF announces each block with the eP-CSCF serving it (compared as the
+    identities and URLs they name, :class:`DirectoryEntry`)."""
     for wimpu, ep in wanted:
-        assert wimpu in announced, (
-            f"expected the WWSF to announce block {wimpu}, it announces {sorted(announced)}"
+        got = next((e for e in entries if e.is_block(wimpu)), None)
+        assert got is not None, (
+            f"expected the WWSF to announce block {wimpu}, it announces {sorted(e.wimpu for e in entries)}"
         )
-        got = announced[wimpu]
-        assert (got.ep_cscf_identity, got.ep_cscf_uri) == (ep.ep_cscf_identity, ep.ep_cscf_uri), (
+        assert got.same_ep_cscf(ep), (
             f"expected block {wimpu} served by {ep.ep_cscf_identity} at {ep.ep_cscf_uri}, "
             f"the WWSF announces {got.ep_cscf_identity} at {got.ep_cscf_uri}"
         )
@@ -410,7 +411,7 @@ def directory(entries: Sequence[DirectoryEntry], wanted: Sequence[tuple[str, Dir
 def distinct_ep_cscfs(entries: Sequence[DirectoryEntry]) -> None:
     seen: dict[str, str] = {}
     for entry in entries:
-        other = seen.setdefault(entry.ep_cscf_identity, entry.wimpu)
+        other = seen.setdefault(entry.ep_cscf_key, entry.wimpu)
         assert other == entry.wimpu, (
             f"expected a different eP-CSCF for each block, "
             f"{entry.ep_cscf_identity} serves {other} and {entry.wimpu}"

@@ -14,8 +14,11 @@ and this module holds the views.
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 from collections.abc import Mapping
 
+from reference.sip.address import parse_uri
+from reference.sip.identity import IdentityError, same_identity
 from reference.sip.message import Request
 
 __all__ = [
@@ -30,11 +33,56 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DirectoryEntry:
-    """One wIMPU block as the WWSF announces it, with the eP-CSCF serving it."""
+    """One wIMPU block as the WWSF announces it, with the eP-CSCF serving it.
+
+    Entries compare as the identities and URIs they name, not as written: a WWSF may spell the
+    block or the eP-CSCF's identity with another case of host or escaping (RFC 3261 19.1.4), and its
+    URL with a default port or a trailing slash (RFC 3986 6.2.2-6.2.3)."""
 
     wimpu: str
     ep_cscf_identity: str
     ep_cscf_uri: str
+
+    def is_block(self, wimpu: str) -> bool:
+        """Whether this entry announces the wIMPU block ``wimpu`` (an unreadable one is none)."""
+        return _same_identity(self.wimpu, wimpu)
+
+    def same_ep_cscf(self, other: DirectoryEntry) -> bool:
+        """Whether this entry names the eP-CSCF ``other`` names: its identity and its URL."""
+        return self.ep_cscf_key == other.ep_cscf_key and _url_key(self.ep_cscf_uri) == _url_key(
+            other.ep_cscf_uri
+        )
+
+    @property
+    def ep_cscf_key(self) -> str:
+        """The eP-CSCF's identity, a SIP URI (``sip:host``), in the form its parts compare in (RFC
+        3261 19.1.4: scheme and host without case, user with it); as written if unreadable."""
+        try:
+            uri = parse_uri(self.ep_cscf_identity.strip().removeprefix("<").removesuffix(">"))
+        except ValueError:
+            return self.ep_cscf_identity
+        user = f"{uri.user}@" if uri.user else ""
+        port = "" if uri.port is None else f":{uri.port}"
+        return f"{uri.scheme.lower()}:{user}{uri.host.lower()}{port}"
+
+
+def _same_identity(a: str, b: str) -> bool:
+    try:
+        return same_identity(a, b)
+    except (IdentityError, ValueError):
+        return False
+
+
+def _url_key(url: str) -> tuple[str, str, int | None, str] | str:
+    """A ``wss://`` URL in the form URLs compare in (RFC 3986 6.2.2-6.2.3; default ports of RFC
+    6455 3); an unreadable one as written."""
+    try:
+        split = urllib.parse.urlsplit(url.strip())
+        scheme = split.scheme.lower()
+        port = split.port or {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(scheme)
+    except ValueError:
+        return url
+    return scheme, (split.hostname or ""), port, split.path.rstrip("/")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -1442,10 +1442,9 @@ class World:
         :func:`expect.directory` compares them) for block ``wimpu``, or as it was after ``within``
         seconds, and the seconds waited (polled every 0.2 s; a failed poll is polled again, the last
         one's error raised when the time is up)."""
-        wanted = (wimpu, ep_cscf.ep_cscf_identity, ep_cscf.ep_cscf_uri)
 
         def named(entries: list[DirectoryEntry]) -> bool:
-            return any((e.wimpu, e.ep_cscf_identity, e.ep_cscf_uri) == wanted for e in entries)
+            return any(e.is_block(wimpu) and e.same_ep_cscf(ep_cscf) for e in entries)
 
         return _poll(self.wwsf_directory, named, within, retry=(aiohttp.ClientError, OSError))
 
