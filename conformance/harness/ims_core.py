@@ -350,12 +350,13 @@ class ImsCore:
         """RFC 3261 10.3 step 8, RFC 3327 5.3, RFC 3608 6, RFC 3455 4.1."""
         now = self.clock()
         bindings = self._live(aor)
-        lines = [
-            Header(
-                "Contact", str(b.contact.with_param("expires", str(max(0, math.ceil(b.expires_at - now)))))
-            )
-            for b in bindings
+        contacts = [
+            str(b.contact.with_param("expires", str(max(0, math.ceil(b.expires_at - now))))) for b in bindings
         ]
+        # RFC 3261 7.3.1: several values of a header field in one row, comma-separated, are the same
+        # as one row each; a real S-CSCF may write either, so this one joins them (an eP-CSCF that
+        # reads one binding per row misses the others: issue 16, the take-over's removal).
+        lines = [Header("Contact", ", ".join(contacts))] if contacts else []
         lines += [Header("Path", value) for value in request.get_all("Path")]
         if bindings:
             lines.append(Header("Service-Route", self.service_route))
