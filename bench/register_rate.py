@@ -32,8 +32,18 @@ conformance scenarios do), so two runs at once, or a run beside the tests, never
 The load users are configured with a ``password_hash`` each (one hash shared by all, computed once):
 start-up only parses it, so 1,000 users add well under a second (``bench/startup_time.py``).
 
+With ``--rate R`` the load is paced instead (open loop): the held connections are opened first,
+then together they send R REGISTERs a second, each connection one every N/R s (N connections, their
+sends spread evenly), whether or not the server keeps up. A REGISTER's latency counts from the moment
+it was due, not from when it went out (a server falling behind shows in p99 rather than in a lower
+send rate: no coordinated omission), and ``late`` counts the REGISTERs that were sent after their
+time because the connection's previous one was still unanswered. Back to back, N connections keep N
+REGISTERs in flight, so p99 is N over the rate (Little's law) and says nothing of a server that has
+capacity to spare; paced, p99 is the latency a WIC sees at that load, which is what a p99 target at
+1,000 connections (issue 18) means. Every SUT of the run gets the same offered rate.
+
 Usage: ``python3 bench/register_rate.py [--connections 1,100] [--seconds 10] [--kamailio-ep]
-[--iwf-workers 1,2]``.
+[--iwf-workers 1,2] [--rate R]``.
 Needs Kamailio (``scripts/install.sh``); without it only the reference is measured and the ratio is
 not printed.
 """
@@ -277,6 +287,57 @@ async def hold(target: Target, ssl: object, deadline: float, latencies: list[flo
     return errors
 
 
+async def hold_paced(
+    wic: Wic, target: Target, due: float, interval: float, deadline: float, latencies: list[float]
+) -> Counter[str]:
+    """One held connection, paced: a REGISTER due at ``due`` and every ``interval`` s after, until
+    ``deadline``; each latency counts from when the REGISTER was due (its answer's time minus the
+    due time). Returns the errors by kind, with ``late``: REGISTERs sent after their due time because
+    the connection's previous one was still unanswered."""
+    errors: Counter[str] = Counter()
+    try:
+        while due < deadline:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.001:
+                errors["late"] += 1
+            wic.sent.clear()
+            wic.received.clear()
+            try:
+                response = await wic.register(target.identity, token=target.token)
+            except TimeoutError:
+                errors["timeout"] += 1
+                break
+            if response.status == 200:
+                latencies.append(time.perf_counter() - due)
+            else:
+                errors[str(response.status)] += 1
+            due += interval
+    finally:
+        await wic.close()
+    return errors
+
+
+async def opened(targets: list[Target], ssl: object) -> tuple[list[tuple[Wic, Target]], Counter[str]]:
+    """A WIC connected to each target (at most 50 handshakes at a time); the refused counted."""
+    gate = asyncio.Semaphore(50)
+    errors: Counter[str] = Counter()
+
+    async def one(target: Target) -> tuple[Wic, Target] | None:
+        wic = Wic(f"load-{secrets.token_hex(3)}", ssl_context=ssl, timeout=30.0)  # type: ignore[arg-type]
+        async with gate:
+            try:
+                await wic.connect(target.url, origin=target.origin)
+            except (OSError, HandshakeRefused, TimeoutError):
+                errors["refused"] += 1
+                return None
+        return wic, target
+
+    held = [h for h in await asyncio.gather(*(one(t) for t in targets)) if h is not None]
+    return held, errors
+
+
 def tree_cpu(pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by processes ``pids`` and their live descendants
     (Linux ``/proc``), by process: its ``--nodes`` (``all`` for a whole stack) or ``IWF worker``, and
@@ -312,16 +373,31 @@ def _process_name(pid: int) -> str:
 
 
 async def measure(
-    targets: list[Target], ssl: object, seconds: float, server: list[int] | None = None
-) -> Figures:
-    """Load ``targets`` for ``seconds``; ``server``: the SUT's processes, whose CPU (with their
-    descendants') is measured too."""
+    targets: list[Target], ssl: object, seconds: float, server: list[int] | None = None,
+    rate: float | None = None,
+) -> Figures:  # fmt: skip
+    """Load ``targets`` for ``seconds``, back to back, or paced at ``rate`` REGISTERs a second over
+    all of them (the connections opened first); ``server``: the SUT's processes, whose CPU (with
+    their descendants') is measured too."""
     latencies: list[float] = []
+    refused: Counter[str] = Counter()
+    held: list[tuple[Wic, Target]] = []
+    if rate is not None:
+        held, refused = await opened(targets, ssl)
     served = tree_cpu(server) if server is not None else {}
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     begin = time.monotonic()
     deadline = begin + seconds
-    errors = await asyncio.gather(*(hold(t, ssl, deadline, latencies) for t in targets))
+    if rate is None:
+        errors = await asyncio.gather(*(hold(t, ssl, deadline, latencies) for t in targets))
+    else:
+        interval = len(targets) / rate
+        start = time.perf_counter()
+        errors = await asyncio.gather(*(
+            hold_paced(wic, t, start + i * interval / len(held), interval, start + seconds, latencies)
+            for i, (wic, t) in enumerate(held)
+        ))  # fmt: skip
+        errors.append(refused)
     wall = time.monotonic() - begin
     used = resource.getrusage(resource.RUSAGE_SELF)
     ordered = sorted(latencies) or [float("nan")]
@@ -477,7 +553,7 @@ def row(name: str, f: Figures) -> str:
     server = "-" if f.server_cpu is None else f"{f.server_cpu:.2f}"
     return (
         f"{name:<34} {f.connections:>6} {f.rate:>10.0f} {f.p50_ms:>9.1f} {f.p99_ms:>9.1f} "
-        f"{f.errors.total():>6} {f.client_cpu:>9.0%} {server:>7}"
+        f"{f.errors.total() - f.errors['late']:>6} {f.client_cpu:>9.0%} {server:>7}"
         + (f"  ({', '.join(f'{n} {kind}' for kind, n in sorted(f.errors.items()))})" if f.errors else "")
     )
 
@@ -488,18 +564,27 @@ HEADER = (
 )
 
 
+def ratio(peer: str, level: int, ours: Figures, theirs: Figures, rate: float | None) -> str:
+    """The reference's rate over the peer's (back to back), or its p99 over the peer's (paced: both
+    were offered the same rate, the latency is what differs)."""
+    if rate is None:
+        return f"{'ratio reference / ' + peer:<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x"
+    return f"{'p99 reference / ' + peer:<34} {level:>6} {ours.p99_ms / theirs.p99_ms:>9.1f}x"
+
+
 def run_levels(
     directory: Path, password: str, levels: list[int], seconds: float, hosts: Hosts, peer: bool, ep: bool,
-    refs: list[Reference],
+    refs: list[Reference], rate: float | None = None,
 ) -> None:  # fmt: skip
     """Measure and print each level of held connections: each reference stack, then each peer
-    started (the ratios are to the first reference, the bundled eP-CSCF)."""
+    started (the ratios are to the first reference, the bundled eP-CSCF); ``rate``: paced load
+    (:func:`hold_paced`), the same for every SUT."""
     print(HEADER)
     for level in levels:
         rates = []
         for ref in refs:
             targets, ssl = asyncio.run(reference_targets(ref, password, level))
-            figures = asyncio.run(measure(targets, ssl, seconds, [p.pid for p in ref.processes]))
+            figures = asyncio.run(measure(targets, ssl, seconds, [p.pid for p in ref.processes], rate))
             print(row(ref.name, figures))
             if len(figures.server_parts) > 1:
                 parts = ", ".join(f"{name} {cores:.2f}" for name, cores in figures.server_parts.items())
@@ -507,14 +592,14 @@ def run_levels(
             rates.append(figures)
         ours = rates[0]
         if peer:
-            theirs = asyncio.run(measure(kamailio_targets(level, hosts.kam), None, seconds))
+            theirs = asyncio.run(measure(kamailio_targets(level, hosts.kam), None, seconds, rate=rate))
             print(row("Kamailio 5.6 plain WS registrar", theirs))
-            print(f"{'ratio reference / Kamailio':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
+            print(ratio("Kamailio", level, ours, theirs, rate))
         if ep:
             same, context = asyncio.run(kamailio_ep_targets(directory, level, hosts.ep))
-            theirs = asyncio.run(measure(same, context, seconds))
+            theirs = asyncio.run(measure(same, context, seconds, rate=rate))
             print(row("Kamailio eP-CSCF (WSS+token+W6)", theirs))
-            print(f"{'ratio reference / Kamailio eP':<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x")
+            print(ratio("Kamailio eP", level, ours, theirs, rate))
 
 
 def main() -> int:
@@ -533,7 +618,16 @@ def main() -> int:
         help="also the reference with ep-cscf1 decomposed, its IWF in each of these numbers of processes "
         "(e.g. 1,2)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="paced load: this many REGISTERs a second over all held connections, opened first (latency "
+        "from each REGISTER's due time); default: back to back",
+    )
     args = parser.parse_args()
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be above 0")
     levels = [int(x) for x in args.connections.split(",")]
     workers = [int(x) for x in args.iwf_workers.split(",") if x.strip()]
     kamailio = shutil.which("kamailio")
@@ -567,9 +661,18 @@ def main() -> int:
                 wait_port(hosts.ep, 7443, lab, "the Kamailio eP-CSCF lab")
                 wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")
                 asyncio.run(lab_blocks_registered(hosts.ep))
-            print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level\n")
+            load = "back to back" if args.rate is None else f"paced at {args.rate:g} REGISTER/s"
+            print(f"{os.cpu_count()} cores; one client process; {args.seconds:.0f} s per level; {load}\n")
             run_levels(
-                directory, password, levels, args.seconds, hosts, kam is not None, lab is not None, refs
+                directory,
+                password,
+                levels,
+                args.seconds,
+                hosts,
+                kam is not None,
+                lab is not None,
+                refs,
+                args.rate,
             )
         finally:
             for ref in refs:

@@ -125,3 +125,23 @@ def test_suite_time_measures_the_conformance_run_and_breaks_a_junit_file_down(tm
     row = next(line.split() for line in result.stdout.splitlines() if line.startswith("-n0"))
     assert int(row[2]) >= 1 and int(row[3]) == 0, result.stdout  # scenarios, none failed
     assert "tests/mutants" in result.stdout and "steps" in result.stdout, result.stdout
+
+
+def test_register_rate_paced_offers_every_sut_the_same_rate() -> None:
+    """``--rate``: the connections opened first, then paced; each row measured, none failing."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, "bench/register_rate.py", "--connections", "3", "--seconds", "2", "--rate", "6"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "paced at 6 REGISTER/s" in result.stdout, result.stdout
+    measured = ("reference eP-CSCF", "Kamailio 5.6") if shutil.which("kamailio") else ("reference eP-CSCF",)
+    rows = [line.split("  (")[0].split() for line in result.stdout.splitlines() if line.startswith(measured)]
+    rows = [r for r in rows if "listening" not in r]
+    assert len(rows) == len(measured), result.stdout
+    for r in rows:
+        conns, rate, errors = int(r[-7]), float(r[-6]), int(r[-3])
+        assert conns == 3 and rate > 0 and errors == 0, r
+    if len(measured) == 2:
+        assert any(line.startswith("p99 reference / Kamailio") for line in result.stdout.splitlines())
