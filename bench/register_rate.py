@@ -270,21 +270,30 @@ async def hold(target: Target, ssl: object, deadline: float, latencies: list[flo
         return errors
     try:
         while time.monotonic() < deadline:
-            wic.sent.clear()
-            wic.received.clear()
-            start = time.perf_counter()
-            try:
-                response = await wic.register(target.identity, token=target.token)
-            except TimeoutError:
-                errors["timeout"] += 1
+            if not await register_once(wic, target, time.perf_counter(), latencies, errors):
                 break
-            if response.status == 200:
-                latencies.append(time.perf_counter() - start)
-            else:
-                errors[str(response.status)] += 1
     finally:
         await wic.close()
     return errors
+
+
+async def register_once(
+    wic: Wic, target: Target, since: float, latencies: list[float], errors: Counter[str]
+) -> bool:
+    """One REGISTER of ``wic``: its latency counted from ``since`` when it got its 200, else its
+    status in ``errors``; False when it got no final answer (``timeout``: the connection gives up)."""
+    wic.sent.clear()
+    wic.received.clear()
+    try:
+        response = await wic.register(target.identity, token=target.token)
+    except TimeoutError:
+        errors["timeout"] += 1
+        return False
+    if response.status == 200:
+        latencies.append(time.perf_counter() - since)
+    else:
+        errors[str(response.status)] += 1
+    return True
 
 
 async def hold_paced(
@@ -302,17 +311,8 @@ async def hold_paced(
                 await asyncio.sleep(wait)
             elif wait < -0.001:
                 errors["late"] += 1
-            wic.sent.clear()
-            wic.received.clear()
-            try:
-                response = await wic.register(target.identity, token=target.token)
-            except TimeoutError:
-                errors["timeout"] += 1
+            if not await register_once(wic, target, due, latencies, errors):
                 break
-            if response.status == 200:
-                latencies.append(time.perf_counter() - due)
-            else:
-                errors[str(response.status)] += 1
             due += interval
     finally:
         await wic.close()

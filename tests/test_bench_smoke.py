@@ -12,6 +12,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_bench(*argv: str) -> str:
+    """The output of ``bench/<argv>`` (the repository on its path), which must exit 0 within 300 s."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
 def test_register_rate_measures_the_reference_and_its_peer() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
@@ -129,19 +139,14 @@ def test_suite_time_measures_the_conformance_run_and_breaks_a_junit_file_down(tm
 
 def test_register_rate_paced_offers_every_sut_the_same_rate() -> None:
     """``--rate``: the connections opened first, then paced; each row measured, none failing."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run(
-        [sys.executable, "bench/register_rate.py", "--connections", "3", "--seconds", "2", "--rate", "6"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "paced at 6 REGISTER/s" in result.stdout, result.stdout
+    out = run_bench("bench/register_rate.py", "--connections", "3", "--seconds", "2", "--rate", "6")
+    assert "paced at 6 REGISTER/s" in out, out
     measured = ("reference eP-CSCF", "Kamailio 5.6") if shutil.which("kamailio") else ("reference eP-CSCF",)
-    rows = [line.split("  (")[0].split() for line in result.stdout.splitlines() if line.startswith(measured)]
+    rows = [line.split("  (")[0].split() for line in out.splitlines() if line.startswith(measured)]
     rows = [r for r in rows if "listening" not in r]
-    assert len(rows) == len(measured), result.stdout
+    assert len(rows) == len(measured), out
     for r in rows:
         conns, rate, errors = int(r[-7]), float(r[-6]), int(r[-3])
         assert conns == 3 and rate > 0 and errors == 0, r
     if len(measured) == 2:
-        assert any(line.startswith("p99 reference / Kamailio") for line in result.stdout.splitlines())
+        assert any(line.startswith("p99 reference / Kamailio") for line in out.splitlines()), out
