@@ -372,6 +372,12 @@ _SIP_IDENTITY_HEADERS = ("From", "To", "P-Asserted-Identity", "P-Called-Party-ID
 
 
 @functools.lru_cache(maxsize=65_536)
+def block_key(wimpu: str) -> str:
+    """A wildcarded IMPU in the form identities compare in (:func:`identity_key`), as written when it
+    does not parse: an S-CSCF's P-Associated-URI and the PIXIT may spell one block otherwise."""
+    return identity_key(wimpu) or wimpu
+
+
 def identity_key(text: str) -> str | None:
     """The canonical form of a public user identity (RFC 3261 19.1.4), or None."""
     try:
@@ -470,7 +476,7 @@ class BlockRecord:
     """A block registration the S-CSCF accepted (5.2.2.5.1)."""
 
     wimpus: tuple[str, ...]
-    "The wildcarded identities the 200 OK's P-Associated-URI lists."
+    "The wildcarded identities the 200 OK's P-Associated-URI lists, canonical (:func:`block_key`)."
     ep_cscf: str
     call_id: str
     flow_id: str
@@ -491,6 +497,11 @@ class BlockRecord:
     "Seconds of lifetime the 200 OK granted the binding, on the nodes' clock (``until`` is on the capture's)."
     aor: str = ""
     "The address of record the REGISTER's To names (the block's registered identity)."
+
+    def holds(self, wimpu: str) -> bool:
+        """Whether this registration is of the wIMPU block ``wimpu``, however either spells it
+        (RFC 3261 19.1.4: the host without case, escapes undone)."""
+        return block_key(wimpu) in self.wimpus
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -782,7 +793,7 @@ class Knowledge:
     def _block_registered(self, request: Request, hop: Hop, response: Response, flow_id: str) -> None:
         try:
             associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
-            wimpus = tuple(a for a in associated if "!" in a)
+            wimpus = tuple(block_key(a) for a in associated if "!" in a)
             uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
             aor = identity_key(request.to.uri) or request.to.uri
             call_id = request.call_id

@@ -13,6 +13,7 @@ from ..flows import (
     Flow,
     Hop,
     Role,
+    block_key,
 )
 from ..topology import PlacedBlock as Block
 from .core import (
@@ -188,7 +189,7 @@ def block_registered_once(flow: Flow, ctx: Context) -> list[Finding]:
 def _single_registration(say: _Say, ok: Hop, ctx: Context) -> Finding:
     """BLK_SINGLE of one accepted block registration ``ok`` of ``flow``."""
     call_id = ok.message.message.get("Call-ID") if ok.message.message is not None else None
-    wimpus = {str(b.block.wimpu) for b in _blocks_registered(ctx, ok)} or {
+    wimpus = {block_key(str(b.block.wimpu)) for b in _blocks_registered(ctx, ok)} or {
         a for r in ctx.knowledge.blocks if r.call_id == call_id for a in r.wimpus
     }
     at = ok.message.time
@@ -248,7 +249,7 @@ def _removed_on_take_over(record: BlockRecord, ok: Hop, wimpus: set[str], ctx: C
             if contact.ep_cscf != node or not at < contact.since < removed_at:
                 continue
             block = block_for(ctx, node, contact.identity)
-            if block is None or not wimpus or str(block.block.wimpu) in wimpus:
+            if block is None or not wimpus or block_key(str(block.block.wimpu)) in wimpus:
                 return False
     return True
 
@@ -279,7 +280,7 @@ def block_registered_before_wic(flow: Flow, ctx: Context) -> list[Finding]:
         records = [
             r
             for r in ctx.knowledge.blocks
-            if str(block.block.wimpu) in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
+            if r.holds(str(block.block.wimpu)) or (not r.wimpus and r.ep_cscf == block.ep_cscf)
         ]
         before = [r for r in records if r.since <= final.message.time]
         if before:
@@ -315,7 +316,7 @@ def _block_records_of(ctx: Context, block: Block) -> list[BlockRecord]:
     P-Associated-URI, or none listed and made by the block's configured eP-CSCF)."""
     wimpu = str(block.block.wimpu)
     return [
-        r for r in ctx.knowledge.blocks if wimpu in r.wimpus or (not r.wimpus and r.ep_cscf == block.ep_cscf)
+        r for r in ctx.knowledge.blocks if r.holds(wimpu) or (not r.wimpus and r.ep_cscf == block.ep_cscf)
     ]
 
 

@@ -257,7 +257,7 @@ def _block_registration(ctx: Context, node: str, block: Block, at: float) -> Blo
     """The latest registration of ``block`` by the eP-CSCF ``node`` that is live at ``at``."""
     wimpu = str(block.block.wimpu)
     live = [
-        r for r in ctx.knowledge.blocks if r.ep_cscf == node and wimpu in r.wimpus and r.since <= at < r.until
+        r for r in ctx.knowledge.blocks if r.ep_cscf == node and r.holds(wimpu) and r.since <= at < r.until
     ]
     return max(live, key=lambda r: r.since) if live else None
 

@@ -255,7 +255,7 @@ def _serving(ctx: Context, placed: Block, at: float) -> str | None:
 def _block_records(ctx: Context, placed: Block) -> list[BlockRecord]:
     """The block registrations of ``placed``'s block the capture shows, in its order."""
     wimpu = str(placed.block.wimpu)
-    return [r for r in ctx.knowledge.blocks if wimpu in r.wimpus]
+    return [r for r in ctx.knowledge.blocks if r.holds(wimpu)]
 
 
 @rule("WWSF_EP_CSCF", "TR 23.701 5.2.2.5.1 step 1", "the WWSF points the WIC to its block's eP-CSCF")

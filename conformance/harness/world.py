@@ -387,7 +387,7 @@ class World:
         as the capture rules know them (:attr:`captures.flows.Knowledge.blocks`: one model of the
         block registrations, for the rules and the steps). A record's ``until`` is on the capture's
         clock, the tester's clock jumps counted."""
-        return [record for record in self._block_records() if wimpu in record.wimpus]
+        return [record for record in self._block_records() if record.holds(wimpu)]
 
     def _block_records(self) -> list[BlockRecord]:
         """Every block registration the capture so far shows (:meth:`block_registrations`), read once."""
@@ -425,7 +425,7 @@ class World:
         for block in self.sut.blocks():
             if block.wimpu in self._ignored_blocks:  # no refresh of it can be answered
                 continue
-            records = [r for r in known if block.wimpu in r.wimpus]
+            records = [r for r in known if r.holds(block.wimpu)]
             if records and 0 < records[-1].until - now <= seconds:
                 found.append(block.wimpu)
         return found
@@ -438,7 +438,7 @@ class World:
         started = time.monotonic()
         while time.monotonic() - started < EVENT_WAIT:
             known = self._block_records()
-            if all(any(r.since > since and w in r.wimpus for r in known) for w in wimpus):
+            if all(any(r.since > since and r.holds(w) for r in known) for w in wimpus):
                 return
             time.sleep(0.2)
 

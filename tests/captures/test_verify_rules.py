@@ -821,6 +821,15 @@ class TestBlockRegistration:
         finding = only(w, "BLK_FROM_ITS_EP_CSCF")
         assert finding.verdict == "fail" and "belongs to ep-cscf1" in finding.detail
 
+    def test_a_block_the_s_cscf_spells_otherwise_is_the_same_block(self) -> None:
+        """RFC 3261 19.1.4: an S-CSCF whose P-Associated-URI writes the block's host in capitals
+        registers the same block (the rules read it canonical, not as written)."""
+        w = Wire()
+        w.block_registration(PCSCF1, BLOCK1.replace("@block1.", "@BLOCK1."))
+        assert verdicts(w, "BLK_FROM_ITS_EP_CSCF") == ["pass"]
+        w.block_registration(PCSCF1, BLOCK1, call_id="two", contact="block1-again")
+        assert verdicts(w, "BLK_SINGLE") == ["pass", "fail"]
+
     def test_a_second_registration_of_the_same_block_fails(self) -> None:
         w = Wire()
         w.block_registration(call_id="one")
