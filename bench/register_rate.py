@@ -55,6 +55,7 @@ import asyncio
 import contextlib
 import dataclasses
 import glob
+import math
 import os
 import resource
 import secrets
@@ -312,6 +313,9 @@ async def hold_paced(
             elif wait < -0.001:
                 errors["late"] += 1
             if not await register_once(wic, target, due, latencies, errors):
+                # the connection gives up: its REGISTERs still due are counted, not forgotten (a
+                # stalled server must not look faster by the answers it never gave)
+                errors["omitted"] += max(0, math.ceil((deadline - due) / interval) - 1)
                 break
             due += interval
     finally:
@@ -390,13 +394,16 @@ async def measure(
     deadline = begin + seconds
     if rate is None:
         errors = await asyncio.gather(*(hold(t, ssl, deadline, latencies) for t in targets))
-    else:
-        interval = len(targets) / rate
+    elif held:
+        interval = len(held) / rate  # the connections opened carry the whole offered rate
         start = time.perf_counter()
         errors = await asyncio.gather(*(
             hold_paced(wic, t, start + i * interval / len(held), interval, start + seconds, latencies)
             for i, (wic, t) in enumerate(held)
         ))  # fmt: skip
+    else:
+        errors = []
+    if rate is not None:
         errors.append(refused)
     wall = time.monotonic() - begin
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -567,9 +574,13 @@ HEADER = (
 def ratio(peer: str, level: int, ours: Figures, theirs: Figures, rate: float | None) -> str:
     """The reference's rate over the peer's (back to back), or its p99 over the peer's (paced: both
     were offered the same rate, the latency is what differs)."""
+    name = f"{'ratio reference / ' if rate is None else 'p99 reference / '}{peer}"
+    failed = {"timeout", "omitted", "refused"}
+    if any(f.errors[kind] for f in (ours, theirs) for kind in failed) or not theirs.registers:
+        return f"{name:<34} {level:>6} {'-':>10}  (a side's REGISTERs went unanswered: no ratio)"
     if rate is None:
-        return f"{'ratio reference / ' + peer:<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x"
-    return f"{'p99 reference / ' + peer:<34} {level:>6} {ours.p99_ms / theirs.p99_ms:>9.1f}x"
+        return f"{name:<34} {level:>6} {ours.rate / theirs.rate:>9.3f}x"
+    return f"{name:<34} {level:>6} {ours.p99_ms / theirs.p99_ms:>9.1f}x"
 
 
 def run_levels(

@@ -378,6 +378,7 @@ def block_key(wimpu: str) -> str:
     return identity_key(wimpu) or wimpu
 
 
+@functools.lru_cache(maxsize=65_536)
 def identity_key(text: str) -> str | None:
     """The canonical form of a public user identity (RFC 3261 19.1.4), or None."""
     try:
@@ -793,7 +794,7 @@ class Knowledge:
     def _block_registered(self, request: Request, hop: Hop, response: Response, flow_id: str) -> None:
         try:
             associated = tuple(a.uri for a in response.addresses("P-Associated-URI"))
-            wimpus = tuple(block_key(a) for a in associated if "!" in a)
+            wimpus = tuple(key for key in map(block_key, associated) if "!" in key)  # %21 undone
             uri = request.contacts[0].uri if request.has("Contact") and request.contacts else ""
             aor = identity_key(request.to.uri) or request.to.uri
             call_id = request.call_id

@@ -147,6 +147,6 @@ def test_register_rate_paced_offers_every_sut_the_same_rate() -> None:
     assert len(rows) == len(measured), out
     for r in rows:
         conns, rate, errors = int(r[-7]), float(r[-6]), int(r[-3])
-        assert conns == 3 and rate > 0 and errors == 0, r
+        assert conns == 3 and 0 < rate <= 9 and errors == 0, r  # paced at 6/s, not back to back
     if len(measured) == 2:
         assert any(line.startswith("p99 reference / Kamailio") for line in out.splitlines()), out

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from captures.flows import BlockRecord
+from captures.flows import BlockRecord, block_key
 from reference.nodes.wimpu_registrar.model import AllocatedBy, Entry
 from reference.sip.address import parse_uri
 from reference.sip.identity import IdentityError, WildcardImpu, same_identity
@@ -296,7 +296,9 @@ def login_refused(status: int) -> None:
 
 def in_block(entry: Entry | None, wimpu: str, what: str) -> None:
     assert entry is not None, f"the wIMPU Registrar has no entry for {what}"
-    assert entry.wimpu == wimpu, f"expected {what} in block {wimpu}, the registrar records {entry.wimpu}"
+    assert block_key(entry.wimpu) == block_key(wimpu), (
+        f"expected {what} in block {wimpu}, the registrar records {entry.wimpu}"
+    )
     assert WildcardImpu.parse(wimpu).matches(entry.impu), (
         f"the individual IMPU {entry.impu} of {what} is not in block {wimpu}"
     )
@@ -385,11 +387,12 @@ def service_route(record: BlockRecord, wimpu: str) -> None:
 
 def associated_uris(record: BlockRecord, wimpu: str, distinct: str) -> None:
     found = list(record.associated)
-    assert found and found[0] == distinct, (
+    keys = [block_key(uri) for uri in found]  # as identities compare (RFC 3261 19.1.4), not as written
+    assert keys and keys[0] == block_key(distinct), (
         f"expected P-Associated-URI of block {wimpu} to start with the distinct IMPU {distinct}, "
         f"got {found} (frame {record.frame})"
     )
-    assert wimpu in found[1:], (
+    assert block_key(wimpu) in keys[1:], (
         f"expected the wildcarded IMPU {wimpu} after the distinct IMPU in P-Associated-URI, got {found}"
     )
 

@@ -23,6 +23,7 @@ from reference.sip.message import Request
 
 __all__ = [
     "DirectoryEntry",
+    "url_key",
     "Session",
     "hop_names",
     "node_names",
@@ -49,7 +50,7 @@ class DirectoryEntry:
 
     def same_ep_cscf(self, other: DirectoryEntry) -> bool:
         """Whether this entry names the eP-CSCF ``other`` names: its identity and its URL."""
-        return self.ep_cscf_key == other.ep_cscf_key and _url_key(self.ep_cscf_uri) == _url_key(
+        return self.ep_cscf_key == other.ep_cscf_key and url_key(self.ep_cscf_uri) == url_key(
             other.ep_cscf_uri
         )
 
@@ -73,16 +74,21 @@ def _same_identity(a: str, b: str) -> bool:
         return False
 
 
-def _url_key(url: str) -> tuple[str, str, int | None, str] | str:
-    """A ``wss://`` URL in the form URLs compare in (RFC 3986 6.2.2-6.2.3; default ports of RFC
-    6455 3); an unreadable one as written."""
+def url_key(url: str) -> tuple[str, str, int | None, str, str] | str:
+    """A ``wss://`` URL in the form URLs compare in (RFC 3986 6.2.2-6.2.3: scheme and host without
+    case, the default port of RFC 6455 3 written or not, an empty path as ``/``; the query is part
+    of the resource name); an unreadable one as written."""
     try:
         split = urllib.parse.urlsplit(url.strip())
         scheme = split.scheme.lower()
-        port = split.port or {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(scheme)
+        port = (
+            split.port
+            if split.port is not None
+            else {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(scheme)
+        )
     except ValueError:
         return url
-    return scheme, (split.hostname or ""), port, split.path.rstrip("/")
+    return scheme, (split.hostname or ""), port, split.path or "/", split.query
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ from .tokens import (
     signed_by_another_key,
     unsigned,
 )
-from .views import DirectoryEntry, Session, hop_names, node_names
+from .views import DirectoryEntry, Session, hop_names, node_names, url_key
 from .wic import HandshakeFailed, HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
 from .wire_verdict import WireVerdict
 
@@ -563,10 +563,10 @@ class World:
 
     def _drop_wics_of(self, name: str, event: Coroutine[Any, Any, None]) -> None:
         """Run ``event`` (what happens to eP-CSCF ``name``); the harness's WICs connected to it close."""
-        url = self.ep_cscf(name).ep_cscf_uri
+        url = url_key(self.ep_cscf(name).ep_cscf_uri)
         self.loop.run(event)
         for wic_name, wic in self.wics.items():
-            if self.logins[self.wic_users[wic_name]].ep_cscf_url == url:
+            if url_key(self.logins[self.wic_users[wic_name]].ep_cscf_url) == url:
                 self.loop.run(wic.close())
 
     def block_registered_since(
@@ -644,7 +644,8 @@ class World:
         The reference WWSF issues only what its users' logins allow; this asks its token issuer
         directly (the tester playing a WWSF that asserts an identity it should not).
         """
-        entry = next(e for e in self.wwsf_directory() if e.wimpu == wimpu)
+        entry = next((e for e in self.wwsf_directory() if e.is_block(wimpu)), None)
+        assert entry is not None, f"the WWSF announces no block {wimpu} (its directory)"
         token = self.sut.issue_token(identity, entry.ep_cscf_identity)
         now = self.sut.now()
         self.logins[user] = Login(identity, token.value, entry.ep_cscf_uri, token.exp - int(now))
@@ -801,8 +802,8 @@ class World:
         if variant == "another eP-CSCF":
             own = self.logins[user].ep_cscf_url
             directory = self.wwsf_directory()
-            mine = {e.ep_cscf_identity for e in directory if e.ep_cscf_uri == own}
-            others = [e.ep_cscf_identity for e in directory if e.ep_cscf_identity not in mine]
+            mine = {e.ep_cscf_key for e in directory if url_key(e.ep_cscf_uri) == url_key(own)}
+            others = [e.ep_cscf_identity for e in directory if e.ep_cscf_key not in mine]
             # A SUT with one eP-CSCF has no other in its directory: any other identity is another
             # eP-CSCF's (docs/validation.md, harness assumption 2).
             audience = others[0] if others else f"sip:another-ep-cscf.{self.sut.ims_domain}"

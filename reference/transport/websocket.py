@@ -200,7 +200,8 @@ class WebSocketListener:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host  # RFC 3986 3.2.2: an IPv6 literal
+        bare = ":" in self.host and not self.host.startswith("[")
+        host = f"[{self.host}]" if bare else self.host  # RFC 3986 3.2.2: an IPv6 literal
         return f"{self.scheme}://{host}:{self.port}"
 
     async def start(self) -> None:

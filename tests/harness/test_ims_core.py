@@ -227,6 +227,21 @@ async def test_the_challenge_and_the_answer_by_hand(core: ImsCore, ue: SipNode) 
     assert core.bindings(AOR1)[0][0] == "sip:ue@127.0.0.1:5999"
 
 
+async def test_two_bindings_are_written_in_one_contact_row(core: ImsCore, ue: SipNode) -> None:
+    """RFC 3261 7.3.1: the S-CSCF joins the bindings of its 200 OK in one Contact row (the same as a
+    row each, and what an eP-CSCF reading one binding per row misses: docs/validation.md, harness
+    assumption 24); each still has its expires (10.3 step 8)."""
+    for cseq, contact in ((1, "sip:ue@127.0.0.1:5999"), (3, "sip:ue@127.0.0.1:5998")):
+        nonce = await challenge(core, ue, contact)
+        ok = await ue.request(register(AOR1, contact, authorization=authorization(
+            nonce, password=BLOCK1.password), cseq=cseq + 1), core.scscf_target)  # fmt: skip
+        assert ok.status == 200
+    rows = [h.value for h in ok.headers if h.name.lower() in ("contact", "m")]
+    assert len(rows) == 1 and rows[0].count(";expires=") == 2, rows
+    assert sorted(c.uri for c in ok.contacts) == ["sip:ue@127.0.0.1:5998", "sip:ue@127.0.0.1:5999"]
+    assert all(c.param("expires") == "600" for c in ok.contacts)
+
+
 @pytest.mark.parametrize(("algorithm", "qop"), [("SHA-256", True), ("MD5", False)])
 async def test_sha256_and_rfc2069_answers_are_accepted(
     core: ImsCore, ue: SipNode, algorithm: str, qop: bool

@@ -239,11 +239,12 @@ class PcscfRouter:
         who = identity if request.method == "REGISTER" and identity else request.from_.uri
         serving = self.serving_link(who)
         if serving is None:
-            if request.method == "ACK":
-                return []
             anyone = next((link for link in self.links.values() if link.up), None)
             if anyone is not None and self._block(who) is None:
+                # the ACK of that P-CSCF's 403 too (the same first link up): its transaction ends
                 return self._send(anyone, flow, request, identity)
+            if request.method == "ACK":
+                return []
             return [Reply(flow, self._unavailable(request, "no P-CSCF serves the wIMPU block now"))]
         return self._send(serving, flow, request, identity)
 

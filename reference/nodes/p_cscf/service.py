@@ -288,10 +288,12 @@ class Pcscf:
             block = self.block_for(identity)
         except IdentityError as exc:
             return make_response(request, 400, str(exc)[:80], to_tag=tag)
-        if block is None:
-            log.warning(
-                "P-CSCF: REGISTER for %s refused: the identity is in no wIMPU block of this eP-CSCF", identity
-            )
+        if block is None:  # anyone may send these: rate-limited, as every refusal caused by a peer
+            self.refusals.log(
+                logging.WARNING, ("REGISTER", 403),
+                "P-CSCF: REGISTER for %s refused: the identity is in no wIMPU block of this eP-CSCF",
+                identity,
+            )  # fmt: skip
             return make_response(request, 403, "Identity outside every wIMPU block", to_tag=tag)
         if not self.serves(block):
             # TR 23.701 5.2.2.2: the block is (now) another eP-CSCF's; the WIC gets the

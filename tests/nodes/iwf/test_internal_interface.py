@@ -142,6 +142,16 @@ class TestRouting:
         assert r.from_wic("f.1", register(), foreign) == [Forward("a", Sip("f.1", register(), foreign))]
         r.link_down("a")
         assert r.from_wic("f.1", invite(foreign), None) == [Forward("b", Sip("f.1", invite(foreign)))]
+        # the ACK of the 403 goes to the P-CSCF that refused the INVITE (RFC 3261 17.2.1: it ends
+        # its server transaction, else retransmitted until Timer H)
+        ack = frame_websocket_message(
+            invite(foreign)
+            .to_bytes()
+            .decode()
+            .replace("INVITE sip:", "ACK sip:")
+            .replace("1 INVITE", "1 ACK")
+        )
+        assert r.from_wic("f.1", ack, None) == [Forward("b", Sip("f.1", ack))]
 
     def test_a_block_whose_p_cscfs_are_all_down_is_503_not_403(self) -> None:
         """Its P-CSCF restarting (one per eP-CSCF, as in the IWF workers' PIXIT): the block is still
