@@ -10,7 +10,7 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from conformance.harness import expect
-from conformance.harness.dialects import by_client
+from conformance.harness.dialects import Carriage, by_client
 from conformance.harness.errors import HarnessError, premise
 from conformance.harness.profile import CHOICE_STEP, ProfileChecks
 from conformance.harness.sut import Unobservable
@@ -28,9 +28,10 @@ TOKEN_VARIANTS = {
     "a token the WWSF issued for another eP-CSCF": "another eP-CSCF",
     "a copy of its token valid only ten minutes from now": "not yet valid",
 }
-CARRIAGES = {
-    "in an Authorization Bearer header field": False,
-    "as an application/jwt body part": True,
+CARRIAGES: dict[str, Carriage] = {
+    "in an Authorization Bearer header field": "header",
+    "in an Authorization Bearer header field in TS 24.371's access_token form": "header-24371",
+    "as an application/jwt body part": "body",
 }
 
 
@@ -396,7 +397,7 @@ def registration_not_accepted_before_timer_f(world: World) -> None:
     )
 )
 def wic_registers_token_carried(world: World, wic: str, user: str, carriage: str) -> None:
-    world.register(wic, user, token_in_body=CARRIAGES[carriage])
+    world.register(wic, user, carriage=CARRIAGES[carriage])
 
 
 @when(parsers.re(rf"{WIC} registers with the identity of {USER} and no token"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import string
+from typing import Literal
 
 from reference.sip.framing import frame_websocket_message
 from reference.sip.message import Request, Response
@@ -54,6 +55,12 @@ OFFER_SDP = (
 ANSWER_SDP = OFFER_SDP.replace(b"o=- 1 1", b"o=- 2 2")
 
 _ALNUM = string.ascii_lowercase + string.digits
+
+
+Carriage = Literal["header", "header-24371", "body"]
+"""How a REGISTER carries the WWSF's token (5.2.2.5.2 step 3, "as an attachment"; the solution
+profile's "Token"): ``Authorization: Bearer <token>`` (RFC 8898, RFC 6750 2.1), the same header in TS
+24.371's form ``Bearer access_token="<token>"``, or an ``application/jwt`` body."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -300,16 +307,15 @@ def register_request(
     instance: str,
     expires: int,
     token: str | None,
-    token_in_body: bool = False,
+    carriage: Carriage = "header",
     contact_star: bool = False,
     agent: str = "",
 ) -> Request:
     """The REGISTER of step 3 as ``dialect`` writes it (``expires`` 0: its de-registration).
 
     ``contact``: the Contact URI; ``instance``: its ``+sip.instance`` URN; ``token``: the WWSF's
-    token, in ``Authorization: Bearer`` (RFC 8898) or with ``token_in_body`` as an
-    ``application/jwt`` body (a de-registration of a dialect that sends none drops it);
-    ``agent``: the WIC's name, for the harness's User-Agent.
+    token (a de-registration of a dialect that sends none drops it), carried as ``carriage`` says
+    (:data:`Carriage`); ``agent``: the WIC's name, for the harness's User-Agent.
     """
     if expires == 0 and not contact_star and not dialect.deregister_token:
         token = None
@@ -334,9 +340,11 @@ def register_request(
     if dialect.expires_header or contact_star:
         headers.append(("Expires", str(expires)))
     body = ""
-    if token is not None and token_in_body:
+    if token is not None and carriage == "body":
         body = token
         headers.append(("Content-Type", "application/jwt"))
+    elif token is not None and carriage == "header-24371":
+        headers.append(("Authorization", f'Bearer access_token="{token}"'))
     elif token is not None:
         headers.append(("Authorization", f"Bearer {token}"))
     if dialect.allow is not None:

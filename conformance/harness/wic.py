@@ -362,13 +362,14 @@ class Wic:
         expires: int = 600,
         registrar: str | None = None,
         contact_star: bool = False,
-        token_in_body: bool = False,
+        carriage: dialects.Carriage = "header",
         from_identity: str | None = None,
     ) -> Request:
         """The REGISTER of step 3, in the WIC's dialect (:mod:`~conformance.harness.dialects`).
 
-        The token goes in ``Authorization: Bearer`` (RFC 8898), or with ``token_in_body``
-        as an ``application/jwt`` body: the seed's "attachment to the request".
+        The token goes as ``carriage`` says (:data:`~conformance.harness.dialects.Carriage`): in
+        ``Authorization: Bearer`` (RFC 8898; TS 24.371's ``access_token=`` form), or as an
+        ``application/jwt`` body: the seed's "attachment to the request".
         ``from_identity``: a From other than the identity registered (RFC 3261 10.2: To is
         the address-of-record, From the one responsible for the registration). ``expires`` 0
         is the dialect's de-registration (SIP.js's carries no token).
@@ -394,7 +395,7 @@ class Wic:
             instance=self.instance,
             expires=expires,
             token=token,
-            token_in_body=token_in_body,
+            carriage=carriage,
             contact_star=contact_star,
             agent=self.name,
         )
@@ -533,13 +534,13 @@ class Wic:
         *,
         token: str | None,
         expires: int = 600,
-        token_in_body: bool = False,
+        carriage: dialects.Carriage = "header",
         from_identity: str | None = None,
         within: float | None = None,
     ) -> Response:
         """Send a REGISTER and wait for its final response, at most ``within`` seconds (default
         :attr:`timeout`; TimeoutError when none came)."""
         request = self.register_request(
-            identity, token=token, expires=expires, token_in_body=token_in_body, from_identity=from_identity
+            identity, token=token, expires=expires, carriage=carriage, from_identity=from_identity
         )
         return await self.request(request, within=within)

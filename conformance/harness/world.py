@@ -56,7 +56,7 @@ from reference.transport.sip_node import RequestHandler, SipNode
 
 from .capture_views import disagreements
 from .clock import ControlledClock, FakeClock
-from .dialects import HARNESS, Dialect
+from .dialects import HARNESS, Carriage, Dialect
 from .errors import HarnessError, premise
 from .expect import ABSENCE_WINDOW, EVENT_WAIT, wait_until
 from .ims_identity import identity_key
@@ -684,7 +684,7 @@ class World:
         identity: str | None = None,
         with_token: bool = True,
         token: Secret | None = None,
-        token_in_body: bool = False,
+        carriage: Carriage = "header",
         expires: int = 600,
         from_identity: str | None = None,
     ) -> Response:
@@ -692,7 +692,7 @@ class World:
         value = token.value if token is not None else login.token if with_token else None
         response = self.loop.run(
             self.wics[wic_name].register(
-                identity or login.identity, token=value, expires=expires, token_in_body=token_in_body,
+                identity or login.identity, token=value, expires=expires, carriage=carriage,
                 from_identity=from_identity,
             )
         )  # fmt: skip

@@ -150,6 +150,11 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | carriage                                |
         | in an Authorization Bearer header field |
 
+      @token_header_24371
+      Examples: Authorization header field in TS 24.371's form
+        | carriage                                                                  |
+        | in an Authorization Bearer header field in TS 24.371's access_token form |
+
       @token_body
       Examples: body part, the text's "attachment"
         | carriage                        |

@@ -290,7 +290,7 @@ def test_sipml5_answers_180_then_200_with_its_feature_tags() -> None:
 @pytest.mark.parametrize("dialect", [JSSIP, SIPJS, SIPML5], ids=lambda d: d.name)
 def test_every_shape_parses_and_keeps_the_token_in_body_carriage(dialect: Dialect) -> None:
     w = wic(dialect)
-    register = w.register_request(ALICE, token=TOKEN, token_in_body=True)
+    register = w.register_request(ALICE, token=TOKEN, carriage="body")
     assert register.body == TOKEN.encode() and register.get("Content-Type") == "application/jwt"
     assert register.get("Authorization") is None
     assert frame_websocket_message(register.to_bytes()) == register

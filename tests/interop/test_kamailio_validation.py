@@ -101,6 +101,8 @@ EXPECTED: dict[str, str] = {
     "test_a_wic_registers_for_the_first_time[bob-B1-sip:wrtc-!.*!@block2.ims.example.net]": PASS,
     "test_the_epcscf_accepts_the_token_in_each_carriage_it_supports"
     "[in an Authorization Bearer header field]": PASS,
+    "test_the_epcscf_accepts_the_token_in_each_carriage_it_supports"
+    "[in an Authorization Bearer header field in TS 24.371's access_token form]": PASS,
     "test_the_epcscf_accepts_the_token_in_each_carriage_it_supports[as an application/jwt body part]": PASS,
     "test_the_allocated_impu_is_taken_from_the_block_and_bound_to_the_external_identity": PASS,
     "test_the_individual_impu_allocated_to_an_external_identity_never_reaches_the_wic": PASS,

@@ -68,6 +68,7 @@ GUARDS: dict[str, str] = {
     "expires_in_absolute": "TP_WIMPU_REG_015",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
+    "access_token_form_refused": "TP_WIMPU_REG_006 and token_header_24371",
     # WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2)
     "origin_not_checked": "TP_WIMPU_SEC_001",
     "subprotocol_not_selected": "TP_WIMPU_REG_001",

@@ -441,6 +441,24 @@ def _token_header_ignored(mp: pytest.MonkeyPatch) -> None:
     _token_only_in(mp, header=False, body=True)
 
 
+def _access_token_form_refused(mp: pytest.MonkeyPatch) -> None:
+    # A vendor's IWF reading Bearer credentials with RFC 6750 2.1's b64token grammar only: TS 24.371's
+    # `Bearer access_token="<token>"` does not match it and counts as a malformed token (401).
+    from reference.nodes.iwf.token_check import TokenInvalid
+    from reference.nodes.iwf.token_check import extract_bearer as original
+
+    iwf = _iwf()
+    b64token = re.compile(r"\s*Bearer\s+[A-Za-z0-9._~+/-]+=*\s*", re.I)
+
+    def extract_bearer(authorization: Any, content: bytes, content_type: str | None) -> str | None:
+        for value in authorization:
+            if value.strip()[:6].lower() == "bearer" and not b64token.fullmatch(value):
+                raise TokenInvalid("the Bearer credentials are not a b64token")
+        return original(authorization, content, content_type)
+
+    mp.setattr(iwf, "extract_bearer", extract_bearer)
+
+
 # ----- WIC authorisation (5.2.2.5.2 steps 2 and 4, 5.2.2.3.2) ------------------------------
 
 
@@ -2180,6 +2198,11 @@ FAULTS: Mapping[str, Fault] = {
     "token_header_ignored": Fault(
         "the eP-CSCF reads the token only from an application/jwt body part, not Authorization (step 3)",
         _token_header_ignored,
+    ),
+    "access_token_form_refused": Fault(
+        "the eP-CSCF reads Bearer credentials only in RFC 6750's b64token form: TS 24.371's "
+        'Bearer access_token="..." is taken for an invalid token (step 3, the profile: accept both)',
+        _access_token_form_refused,
     ),
     # WIC authorisation
     "origin_not_checked": Fault(

@@ -99,7 +99,7 @@ async def test_forged_tokens_are_refused(stack: Stack) -> None:
     for label, token in forged_tokens(stack, genuine).items():
         for in_body in (False, True):
             try:
-                response = await wic.register(ALICE, token=token, token_in_body=in_body)
+                response = await wic.register(ALICE, token=token, carriage="body" if in_body else "header")
             except TimeoutError:
                 family.no_answer(label)
                 continue
