@@ -66,6 +66,10 @@ BATCHES: Final = {
         "written at stop 38 by a helper session that read the text, the solution profile, the reference "
         "and batches 1 to 3, and no feature, step, rule, mutant catalogue or report"
     ),
+    5: (
+        "written at stop 42 by a helper session that read the text, the solution profile, the reference "
+        "and batches 1 to 4, and no feature, step, rule, mutant catalogue or report"
+    ),
 }
 "Batch number -> who wrote its faults, and from what (the report of each batch says it)."
 
@@ -1385,6 +1389,302 @@ def _wwsf_token_exp_milliseconds(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(service.WwsfService, "issue_token", issue)
 
 
+# ===== batch 5 (written at stop 42; BATCHES[5]) ============================================
+# ----- IWF (5.2.2.5.2 steps 3 and 4) ---------------------------------------------------------
+
+
+def _iwf_bearer_token68_only(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER carrying its token in the TS 24.371 form
+    # `Authorization: Bearer access_token="<token>"` gets 401 with error="invalid_token" (and no
+    # W6 write) instead of 200 OK: the IWF reads only the RFC 6750 2.1 form `Bearer <b64token>`
+    # (one regular expression, `^Bearer ([A-Za-z0-9._~+/-]+=*)$`) and takes any other Bearer
+    # credentials for a malformed token (5.2.2.5.2 step 3 "the security token received from the
+    # WWSF as an attachment to the request"; the profile: "TS 24.371 shows `Authorization: Bearer
+    # access_token="<token>"`; accept both"). A token in the b64token form, or in an
+    # application/jwt body, is read as before.
+    iwf = _iwf()
+    token_check = _mod("reference.nodes.iwf.token_check")
+    original = iwf.extract_bearer
+    token68 = re.compile(r"\s*Bearer\s+[A-Za-z0-9._~+/-]+=*\s*", re.I)
+
+    def extract_bearer(
+        authorization_values: Sequence[str], body: bytes, content_type: str | None
+    ) -> str | None:
+        for value in authorization_values:
+            if value.strip()[:6].lower() == "bearer" and not token68.fullmatch(value):
+                raise token_check.TokenInvalid("Authorization: Bearer credentials are not a b64token")
+        result: str | None = original(authorization_values, body, content_type)
+        return result
+
+    mp.setattr(iwf, "extract_bearer", extract_bearer)
+
+
+# ----- P-CSCF (5.2.2.1, 5.2.2.5.1, 5.2.2.5.3, 5.2.2.5.4) ------------------------------------
+
+
+def _pcscf_in_dialog_next_hop_unchecked(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a request a WIC sends in one of its own dialogs (BYE, re-INVITE, UPDATE, INFO, and
+    # the ACK of a 2xx), on the eP-CSCF's Record-Route for its flow, but whose next hop after it
+    # (the second Route value, or with none the Request-URI) is an element of the WIC's choosing
+    # rather than the one the dialog's route set names, is relayed there with the eP-CSCF's
+    # P-Asserted-Identity (or answered 404 when that host does not resolve) instead of being
+    # refused with 403: the eP-CSCF checks that the request is in a dialog of the flow it came
+    # on, then loose-routes it wherever its Route set says, so a WIC can send requests carrying
+    # an asserted IMS identity to any IMS node, around the S-CSCF (5.2.2.5.3 step 3 "standard
+    # IMS session origination procedure": a P-CSCF relays a UE's requests in a dialog along the
+    # route set it recorded, TS 24.229 5.2.6.3.5; the profile: "to the next hop of its route
+    # set"). A request on the dialog's own route set is relayed as before.
+    dialogs = _mod("reference.nodes.p_cscf.dialogs")
+    original = dialogs.DialogTable.authorise_from_wic
+
+    def authorise_from_wic(self: Any, request: Any, flow: str) -> Any:
+        verdict = original(self, request, flow)
+        if not isinstance(verdict, dialogs.Refused) or verdict.reason != "Route set not of this dialog":
+            return verdict
+        asserted = self.asserted(flow, request.call_id)  # "the WIC is in this dialog: follow its Route"
+        onward = (
+            request.without_header("P-Asserted-Identity")
+            .without_header("P-Preferred-Identity")
+            .with_header("P-Asserted-Identity", f"<{asserted}>")
+        )
+        return dialogs.Authorised(onward)
+
+    mp.setattr(dialogs.DialogTable, "authorise_from_wic", authorise_from_wic)
+
+
+def _pcscf_timer_c_120s(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an INVITE the eP-CSCF proxies (to the WICs of a terminating session, or from a WIC
+    # to the S-CSCF) whose branch has rung for 120 s without a final response is cancelled then
+    # (CANCEL to the WIC, or to the S-CSCF; the caller gets 487) instead of after Timer C's
+    # 181 s: the eP-CSCF's Timer C is a "no-answer timeout" of 120 s, the default of Kamailio's
+    # fr_inv_timer, below the 3 minutes RFC 3261 16.6 item 11 requires ("The timer MUST be
+    # larger than 3 minutes"). A WIC that answers between 120 s and 181 s of ringing sets up
+    # no session; an INVITE answered within 120 s is unaffected (5.2.2.5.4 step 5 "The
+    # eP-CSCF delivers the session to the WIC"; the profile's Timer C: 181 s, started again by
+    # each provisional response).
+    service = _pcscf()
+    original = service.proxy
+
+    async def proxy(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timers") is not None:
+            kwargs["timer_c"] = 120.0
+        return await original(*args, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
+def _pcscf_option_b_pau_lists_impu(mp: pytest.MonkeyPatch) -> None:
+    # Wire (option B): the 200 OK to a WIC's REGISTER carries `P-Associated-URI: <allocated
+    # IMPU>, <external identity>` instead of the external identity alone: the eP-CSCF answers
+    # the WIC with the implicit set as an S-CSCF's 200 OK would (the IMPU first, the identity
+    # the WIC registered with as its alias), so the IMS identity the eP-CSCF allocated reaches
+    # the browser, and a WIC (JsSIP, SIP.js) that takes the first P-Associated-URI as its
+    # default identity originates with the IMPU, which the eP-CSCF then refuses (5.2.2.1 "IMS
+    # identities are only used within the IMS domain"; "WIC use their external (non-IMS
+    # identities) identities for communication purposes"). Option A is unaffected.
+    service, flows = _pcscf(), _pflows()
+
+    def outcome(run: FlowRun, response: Any) -> Any:
+        if getattr(response, "status", None) != 200:
+            return response
+        write = next((e for e, _ in run.results if isinstance(e, flows.W6Write)), None)
+        if write is None or write.write.external_identity is None:
+            return response
+        associated = f"<{write.impu}>, <{write.write.external_identity}>"
+        return response.with_header_set("P-Associated-URI", associated)
+
+    _patch_flow(mp, service, "register_wic", outcome=outcome)
+
+
+def _pcscf_wic_registered_before_block(mp: pytest.MonkeyPatch) -> None:
+    # Wire: with block registration option 2, the first WIC's REGISTER in a block not yet
+    # registered gets its 200 OK (after its W6 write) at once, while the eP-CSCF's REGISTER of
+    # the block to the S-CSCF is still under way, instead of after the block's 200 OK; when the
+    # S-CSCF refuses the block (or does not answer), the WIC is registered all the same (200 OK
+    # and a W6 entry) instead of getting 503, and its INVITEs get 503 (block not registered)
+    # while W7 says it is registered. The block's registration is started "in the background"
+    # and the WIC is never kept waiting for it. The same holds for an option 1 block whose
+    # start-up registration failed or lapsed; a WIC registering in a registered block is
+    # unaffected (5.2.2.5.1 option 2 "The eP-CSCF could register an IMPU block upon receiving the
+    # first individual IMPU registration request from a WIC"; 5.2.2.5.2 "Note that the wIMPU
+    # block has already registered in HSS as per existing 23.228 procedures").
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+    original = reg.BlockRegistration.ensure
+
+    async def ensure(self: Any, within: float = reg.WIC_WAIT) -> None:
+        if not self.registered:
+            self.node.spawn(original(self, within))  # "the block registers in the background"
+
+    mp.setattr(reg.BlockRegistration, "ensure", ensure)
+
+
+# ----- I-CSCF (5.2.2.3.3, 5.2.2.5.4) ----------------------------------------------------------
+
+W7_PATIENCE: Final = 60.0
+"Seconds the faulty I-CSCF of ``icscf_w7_retried`` keeps asking a wIMPU Registrar that does not answer."
+
+
+def _icscf_w7_retried(mp: pytest.MonkeyPatch) -> None:
+    # Wire: while the wIMPU Registrar does not answer W7 (or answers 5xx), the I-CSCF sends the
+    # same W7 query again every second or so (each one given up after 2 s) for a minute, and
+    # only then answers the caller's INVITE 503, instead of 503 after its first query fails
+    # (2 s): the caller's INVITE has only its 100 Trying for a minute, and when the registrar
+    # answers again within that minute, the session the I-CSCF could not validate when it
+    # arrived goes on late ("so that a registrar restart does not drop calls"). A registrar
+    # that answers is unaffected (5.2.2.3.3 "the I-CSCF shall initially query the wIMPU
+    # Registrar to validate the registration status ... otherwise the session is rejected";
+    # the profile: the I-CSCF answers 503 when W7 fails, a W6/W7 call given up after 2 s).
+    import asyncio
+
+    client = _mod("reference.nodes.wimpu_registrar.client")
+    original = client.RegistrarClient.status
+
+    async def status(self: Any, identity: str) -> Any:
+        deadline = time.monotonic() + W7_PATIENCE
+        while True:
+            try:
+                return await original(self, identity)
+            except client.RegistrarUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(1.0)
+
+    mp.setattr(client.RegistrarClient, "status", status)
+
+
+def _icscf_own_route_by_host(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a request in a dialog that a caller sends to the I-CSCF (its one connection to the
+    # IMS entry point, as SIPp over TCP does: a BYE, re-INVITE or UPDATE with the dialog's
+    # Route, `<sip:<flow>@<eP-CSCF host>:<port>;transport=tcp;lr>`) gets 403 ("Not a
+    # dialog-forming request") from the I-CSCF, and the ACK of the 2xx is dropped there, instead
+    # of both going on to the eP-CSCF and the WIC, when the next hop is on the I-CSCF's own host:
+    # the I-CSCF takes a Route value for its own when its host is the I-CSCF's, without
+    # comparing the port (RFC 3261 16.4 "If the first value in the Route header field indicates
+    # this proxy"), pops it and finds no Route left. On one host (every node on 127.0.0.1, as
+    # the reference stack runs) the WIC never gets the caller's BYE or ACK: it keeps re-sending
+    # its 200 OK and ends the call itself after 64*T1 (5.2.2.3.3, 5.2.2.5.4 step 3 "standard IMS
+    # procedures for terminating sessions"; the profile: a request in a dialog sent to the
+    # I-CSCF "goes to the next hop of its Route").
+    service = _icscf()
+    address = _mod("reference.sip.address")
+    original = service.preprocess_route
+
+    def host_of(value: str) -> str | None:
+        text = value.strip()
+        try:
+            uri = address.parse_name_addr(text).uri if "<" in text else text
+            return str(address.parse_uri(uri).host).lower()
+        except ValueError:
+            return None
+
+    def preprocess_route(request: Any, own_uris: Any) -> Any:
+        routes = request.get_all("Route")
+        if routes and host_of(routes[0]) in {host_of(u) for u in own_uris}:
+            return request.without_first_value("Route")  # "a Route to my address is mine"
+        return original(request, own_uris)
+
+    mp.setattr(service, "preprocess_route", preprocess_route)
+
+
+# ----- wIMPU Registrar (5.2.2.3.1, W7 5.2.2.4.2) ----------------------------------------------
+
+
+def _registrar_expiry_per_entry(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: the registrar keeps one registration timer per entry, the latest of its
+    # contacts' expiries, not one per contact: a contact whose own interval has run out stays
+    # in the entry, and in every W6 read (with the entry's remaining time as its expires), as
+    # long as another contact of the same IMPU is live. A WIC that stops refreshing while its
+    # WebSocket stays open is still forked every terminating INVITE for its user (it rings,
+    # and can answer) while the user's other WIC is registered, and the 200 OK to that other
+    # WIC's REGISTER lists the dead contact; the sweeper removes a contact only with its entry.
+    # An entry whose every contact has expired is gone as before; W7 is unaffected (5.2.2.3.1
+    # "A single entry may hold multiple WIC contacts"; "An entry is removed upon
+    # de-registration or registration timer expiry"; the profile: "Expired contacts are never
+    # returned, even before a sweep removes them").
+    store = _mod("reference.nodes.wimpu_registrar.store")
+    model = _mod("reference.nodes.wimpu_registrar.model")
+    original = store._entries
+    live_contact = " AND c.expires_at > ?"
+    if live_contact not in store._ENTRY_QUERY:
+        raise AssertionError("the registrar's entry query changed: registrar_expiry_per_entry needs review")
+    query = store._ENTRY_QUERY.replace(
+        live_contact, " AND (SELECT max(x.expires_at) FROM contacts x WHERE x.impu = e.impu) > ?"
+    )
+
+    def entries(db: Any, where: str, params: tuple[str, ...], now: float) -> list[Any]:
+        found = original(db, where, params, now)  # with `query`: every contact of a live entry
+        return [
+            dataclasses.replace(e, contacts=tuple(
+                dataclasses.replace(c, expires_at=max(x.expires_at for x in e.contacts)) for c in e.contacts
+            ))
+            for e in found
+        ]  # fmt: skip
+
+    def sweep(self: Any, now: float) -> Any:
+        with self._write() as db:
+            expired = db.execute(
+                "DELETE FROM contacts WHERE impu IN"
+                " (SELECT impu FROM contacts GROUP BY impu HAVING max(expires_at) <= ?) RETURNING impu",
+                (now,),
+            )
+            impus = [row[0] for row in expired]
+            removed = 0
+            for impu in sorted(set(impus)):
+                removed += db.execute("DELETE FROM entries WHERE impu = ?", (impu,)).rowcount
+        return model.SweepResult(contacts=len(impus), entries=removed)
+
+    mp.setattr(store, "_ENTRY_QUERY", query)
+    mp.setattr(store, "_entries", entries)
+    mp.setattr(store.Store, "sweep", sweep)
+
+
+def _registrar_w7_as_sent(mp: pytest.MonkeyPatch) -> None:
+    # Wire (W7): the registration status of a called identity is looked up in the spelling the
+    # I-CSCF sent, not in canonical form (RFC 3261 19.1.4: the host compares without case,
+    # escaped characters as their unescaped form, URI parameters left out): a session to
+    # sip:bob@Enterprise.COM, sip:wrtc-alice@Block1.IMS.example.net, sip:%62ob@enterprise.com
+    # or sip:bob@enterprise.com;user=phone gets "not registered" although bob is, and the
+    # I-CSCF rejects it with 480. The registrar puts what the eP-CSCF writes over W6 in
+    # canonical form, and checks that the W7 query is an identity at all (400 as before), but
+    # keys its W7 look-up by the text received (5.2.2.5.4 step 2 "The I-CSCF validates through
+    # the interaction with the wIMPU registrar if the called webRTC user is registered").
+    service = _mod("reference.nodes.wimpu_registrar.service")
+    model = _mod("reference.nodes.wimpu_registrar.model")
+
+    async def status(self: Any, request: Any) -> Any:
+        now = self._clock()
+        sent = service._query(request, "identity")
+        identity = service.check_identity(sent, "identity")  # validated, but not used as the key
+        self._authorise_impu(request, service.Operation.W7_STATUS, identity)
+        as_sent = model.CanonicalIdentity(sent.strip().removeprefix("<").removesuffix(">"))
+        answer = dataclasses.replace(self.store.status(as_sent, now), identity=identity)
+        return service.web.json_response(service.status_json(answer))
+
+    mp.setattr(service.RegistrarService, "_status", status)
+
+
+# ----- WWSF (5.2.2.5.2 step 1) -----------------------------------------------------------------
+
+
+def _wwsf_throttle_counts_successes(mp: pytest.MonkeyPatch) -> None:
+    # Wire: from one address, the eleventh log-in within a minute (or the sixth of one user)
+    # gets 429 Too Many Requests with Retry-After, and no token, although every earlier one
+    # had the right password: the WWSF's log-in throttle charges every attempt, successful or
+    # not (a rate limit on POST /login), instead of failed ones only (a successful log-in gives
+    # back what it spent and makes its address known for the user). Users behind one NAT, or a
+    # user opening several WICs and refreshing tokens, are refused a token they are entitled
+    # to; a WIC whose token is about to expire cannot get a fresh one and its re-REGISTER then
+    # fails (5.2.2.5.2 step 1 "Upon successful authentication, the WWSF issues a security token
+    # for the user"; docs/security.md: the throttle slows password guessing "without locking
+    # the real user out").
+    throttle = _mod("reference.nodes.wwsf.throttle")
+
+    def succeeded(self: Any, username: str, source: str, now: float) -> None:
+        return None  # "every attempt counts"
+
+    mp.setattr(throttle.LoginThrottle, "succeeded", succeeded)
+
+
 # ----- the catalogue ----------------------------------------------------------------------
 
 
@@ -1803,6 +2103,81 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.5.2",
         "WWSF",
         batch=4,
+    ),
+    # batch 5: IWF
+    "iwf_bearer_token68_only": _fault(
+        "the IWF reads a Bearer token only as a b64token, not in TS 24.371's access_token form",
+        _iwf_bearer_token68_only,
+        "5.2.2.5.2",
+        "IWF",
+        batch=5,
+    ),
+    # batch 5: P-CSCF
+    "pcscf_in_dialog_next_hop_unchecked": _fault(
+        "the eP-CSCF relays a WIC's request in its dialog to whatever next hop the WIC's Route names",
+        _pcscf_in_dialog_next_hop_unchecked,
+        "5.2.2.5.3",
+        "P-CSCF",
+        batch=5,
+    ),
+    "pcscf_timer_c_120s": _fault(
+        "the eP-CSCF's Timer C is 120 s (a no-answer timeout), not more than 3 minutes",
+        _pcscf_timer_c_120s,
+        "5.2.2.5.4",
+        "P-CSCF",
+        batch=5,
+    ),
+    "pcscf_option_b_pau_lists_impu": _fault(
+        "option B: the eP-CSCF's 200 OK to a REGISTER lists the allocated IMPU in P-Associated-URI",
+        _pcscf_option_b_pau_lists_impu,
+        "5.2.2.1",
+        "P-CSCF",
+        batch=5,
+    ),
+    "pcscf_wic_registered_before_block": _fault(
+        "option 2: the eP-CSCF registers the first WIC without waiting for the block's registration",
+        _pcscf_wic_registered_before_block,
+        "5.2.2.5.1",
+        "P-CSCF",
+        batch=5,
+    ),
+    # batch 5: I-CSCF
+    "icscf_w7_retried": _fault(
+        "the I-CSCF repeats an unanswered W7 query for a minute before it rejects the session",
+        _icscf_w7_retried,
+        "5.2.2.3.3",
+        "I-CSCF",
+        batch=5,
+    ),
+    "icscf_own_route_by_host": _fault(
+        "the I-CSCF takes a Route to its own host on another port for its own, and pops it",
+        _icscf_own_route_by_host,
+        "5.2.2.5.4",
+        "I-CSCF",
+        batch=5,
+    ),
+    # batch 5: wIMPU Registrar
+    "registrar_expiry_per_entry": _fault(
+        "the wIMPU Registrar keeps an expired contact while another contact of its IMPU is live",
+        _registrar_expiry_per_entry,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+        batch=5,
+    ),
+    "registrar_w7_as_sent": _fault(
+        "the wIMPU Registrar's W7 look-up uses the identity as the I-CSCF spelled it, not its canonical form",
+        _registrar_w7_as_sent,
+        "5.2.2.4.2",
+        "wIMPU Registrar",
+        batch=5,
+    ),
+    # batch 5: WWSF
+    "wwsf_throttle_counts_successes": _fault(
+        "the WWSF's log-in throttle counts successful log-ins too: a user behind a busy address gets 429",
+        _wwsf_throttle_counts_successes,
+        "5.2.2.5.2",
+        "WWSF",
+        batch=5,
     ),
 }
 
