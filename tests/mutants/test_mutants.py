@@ -51,6 +51,7 @@ GUARDS: dict[str, str] = {
     "deregister_removes_entry": "TP_WIMPU_LIFE_008",
     "registrar_write_answer_partial": "TP_WIMPU_REG_003",
     "registrar_expiry_grace": "TP_WIMPU_LIFE_007",
+    "forks_to_remembered_contacts": "TP_WIMPU_LIFE_015",
     "w7_user_prefix": "TP_WIMPU_TERM_006",
     "icscf_domain_exact_match": "TP_WIMPU_TERM_008",
     "icscf_route_cache": "TP_WIMPU_TERM_007",

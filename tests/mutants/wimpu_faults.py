@@ -2033,6 +2033,38 @@ def _registrar_expiry_grace(mp: pytest.MonkeyPatch) -> None:
         mp.setattr(Store, name, late)
 
 
+def _forks_to_remembered_contacts(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF keeps a location cache of its own: every contact it wrote for an IMPU, with its
+    flow, kept for as long as the flow is open, not for the interval the registration was granted.
+    A terminating request forks to the contacts the W6 read gave and to those remembered: a WIC whose
+    registration ran out, its WebSocket still open, is still offered sessions (5.2.2.5.4 step 4:
+    the contact information is fetched from the wIMPU Registrar)."""
+    from reference.nodes.p_cscf.flows import Fork, W6Read, W6Write
+
+    service = _pcscf()
+    remembered: dict[str, dict[str, str]] = {}
+
+    def registered(run: FlowRun, response: Any) -> Any:
+        if getattr(response, "status", None) == 200:
+            for effect, _ in run.results:
+                if isinstance(effect, W6Write):
+                    contact = effect.write.contact
+                    remembered.setdefault(effect.impu, {})[contact.uri] = contact.flow
+        return response
+
+    def forked(run: FlowRun, result: Any) -> Any:
+        if not isinstance(result, Fork):
+            return result
+        read = next((e for e, _ in run.results if isinstance(e, W6Read)), None)
+        extra = remembered.get(read.impu, {}) if read is not None else {}
+        known = {uri for uri, _ in result.contacts}
+        more = tuple((uri, flow) for uri, flow in extra.items() if uri not in known)
+        return dataclasses.replace(result, contacts=result.contacts + more)
+
+    _patch_flow(mp, service, "register_wic", outcome=registered)
+    _patch_flow(mp, service, "terminate", outcome=forked)
+
+
 def _w7_user_prefix(mp: pytest.MonkeyPatch) -> None:
     """W7 completes a called user part to the first registered identity of the block that
     starts with it (an index searched with LIKE 'user%'): sip:bo@D finds sip:bob@D."""
@@ -2132,6 +2164,12 @@ FAULTS: Mapping[str, Fault] = {
     "deregister_removes_entry": Fault(
         "the eP-CSCF removes the whole entry of an IMPU when one of its WICs de-registers (5.2.2.3.2)",
         _deregister_removes_entry,
+    ),
+    "forks_to_remembered_contacts": Fault(
+        "the eP-CSCF forks a terminating request to the contacts it once wrote for the IMPU whose flow "
+        "is open, besides those the W6 read gives: a WIC whose registration ran out is still offered "
+        "sessions (5.2.2.5.4 step 4)",
+        _forks_to_remembered_contacts,
     ),
     "registrar_expiry_grace": Fault(
         "the wIMPU Registrar keeps a contact 5 s past the interval granted (5.2.2.3.1)",
