@@ -33,8 +33,8 @@ __all__ = [
 GROUPS = ("valid", "invalid", "inopportune", "timer")
 "The behaviour groups of ETSI test suite structures; a TP's group comes from its tags."
 _OPTION_TAGS = (
-    "option_a", "option_b", "block_option_1", "block_option_2", "token_header", "token_body", "forking",
-    "non_invite",
+    "option_a", "option_b", "block_option_1", "block_option_2", "token_header", "token_header_24371",
+    "token_body", "forking", "non_invite",
 )  # fmt: skip
 
 

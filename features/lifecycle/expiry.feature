@@ -88,6 +88,37 @@ Feature: 5.2.2.3.1 Registration timer expiry
         | user | wic |
         | bob  | B1  |
 
+    @clause_5_2_2_3_1 @step_6 @i_cscf @registrar_read @TP_WIMPU_LIFE_015
+    Scenario Outline: A WIC whose registration has run out is offered no session while another WIC of the user stays registered
+      Each contact of an entry runs out on its own (RFC 3261 10.3 step 7: every binding has its own
+      expiration time, 10.2.1: a registration lasts the interval granted to it), and 5.2.2.3.1
+      removes what has expired: the user's other WIC, registered for longer, keeps the entry. A
+      registrar that ages an entry by its latest contact (the W6 read then shows the dead contact)
+      or an eP-CSCF that forks to contacts it remembers keeps offering sessions to a WIC that is gone.
+
+      Given <user> has logged in at the WWSF and received a security token
+      And WIC "W1" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W1" has registered for 600 seconds with the identity and the token of <user>
+      And the eP-CSCF granted WIC "W1" more than 200 seconds, and its minimum registration interval is at most 120 seconds
+      And WIC "W2" of <user> has opened a WSS connection to the eP-CSCF of its block
+      And WIC "W2" has registered for 120 seconds with the identity and the token of <user>
+      When 200 seconds pass
+      And the remote party calls <user>
+      Then the wIMPU Registrar holds a registration for <user> with 1 contact
+      And the remote party receives 200
+      And the INVITE reaches WIC "W1" through the I-CSCF, the S-CSCF and the eP-CSCF
+      And WIC "W2" receives no INVITE
+
+      @option_a
+      Examples:
+        | user  |
+        | alice |
+
+      @option_b
+      Examples:
+        | user |
+        | bob  |
+
   Rule: 5.2.2.3.2 - the eP-CSCF shall update the applicable entry in the wIMPU Registrar for every re-registration of a WIC
 
     @clause_5_2_2_3_2 @clause_5_2_2_5_2 @step_6 @i_cscf @registrar_read @TP_WIMPU_LIFE_002
@@ -102,37 +133,6 @@ Feature: 5.2.2.3.1 Registration timer expiry
       Then the wIMPU Registrar holds a registration for <user> with 1 contact
       And the remote party receives 200
       And WIC "W" receives the INVITE with P-Called-Party-ID carrying the identity <user> registered with, as the solution profile chooses (PROFILE_TERM_PCPID)
-
-      @option_a
-      Examples:
-        | user  |
-        | alice |
-
-      @option_b
-      Examples:
-        | user |
-        | bob  |
-
-    @clause_5_2_2_3_1 @step_6 @i_cscf @registrar_read @TP_WIMPU_LIFE_015
-    Scenario Outline: A WIC whose registration has run out is offered no session while another WIC of the user stays registered
-      Each contact of an entry runs out on its own (RFC 3261 10.3 step 7: every binding has its own
-      expiration time, 10.2.1: a registration lasts the interval granted to it), and 5.2.2.3.1
-      removes what has expired: the user's other WIC, registered for longer, keeps the entry. A
-      registrar or eP-CSCF that ages an entry by its latest contact keeps offering sessions to a
-      WIC that is gone, and the W6 read shows it.
-
-      Given <user> has logged in at the WWSF and received a security token
-      And WIC "W1" of <user> has opened a WSS connection to the eP-CSCF of its block
-      And WIC "W1" has registered for 600 seconds with the identity and the token of <user>
-      And the eP-CSCF granted WIC "W1" more than 300 seconds, and its minimum registration interval is at most 120 seconds
-      And WIC "W2" of <user> has opened a WSS connection to the eP-CSCF of its block
-      And WIC "W2" has registered for 120 seconds with the identity and the token of <user>
-      When 200 seconds pass
-      And the remote party calls <user>
-      Then the wIMPU Registrar holds a registration for <user> with 1 contact
-      And the remote party receives 200
-      And the INVITE reaches WIC "W1" through the I-CSCF, the S-CSCF and the eP-CSCF
-      And WIC "W2" receives no INVITE
 
       @option_a
       Examples:

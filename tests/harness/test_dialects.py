@@ -294,3 +294,13 @@ def test_every_shape_parses_and_keeps_the_token_in_body_carriage(dialect: Dialec
     assert register.body == TOKEN.encode() and register.get("Content-Type") == "application/jwt"
     assert register.get("Authorization") is None
     assert frame_websocket_message(register.to_bytes()) == register
+
+
+@pytest.mark.parametrize("dialect", [JSSIP, SIPJS, SIPML5], ids=lambda d: d.name)
+def test_every_shape_carries_the_token_in_ts_24371_form(dialect: Dialect) -> None:
+    """TS 24.371's ``Authorization: Bearer access_token="<token>"`` (TP_WIMPU_REG_006's third row)."""
+    w = wic(dialect)
+    register = w.register_request(ALICE, token=TOKEN, carriage="header-24371")
+    assert register.get("Authorization") == f'Bearer access_token="{TOKEN}"' and register.body == b""
+    assert register.get("Content-Type") is None
+    assert frame_websocket_message(register.to_bytes()) == register

@@ -2035,10 +2035,11 @@ def _registrar_expiry_grace(mp: pytest.MonkeyPatch) -> None:
 
 def _forks_to_remembered_contacts(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF keeps a location cache of its own: every contact it wrote for an IMPU, with its
-    flow, kept for as long as the flow is open, not for the interval the registration was granted.
-    A terminating request forks to the contacts the W6 read gave and to those remembered: a WIC whose
-    registration ran out, its WebSocket still open, is still offered sessions (5.2.2.5.4 step 4:
-    the contact information is fetched from the wIMPU Registrar)."""
+    flow, never aged by the interval the registration was granted (nor forgotten at de-registration).
+    A terminating request forks to the contacts the W6 read gave and to those remembered (the
+    eP-CSCF's own check that a flow is open still drops the closed ones): a WIC whose registration
+    ran out, its WebSocket still open, is still offered sessions (5.2.2.5.4 step 4: the contact
+    information is fetched from the wIMPU Registrar)."""
     from reference.nodes.p_cscf.flows import Fork, W6Read, W6Write
 
     service = _pcscf()
@@ -2166,9 +2167,9 @@ FAULTS: Mapping[str, Fault] = {
         _deregister_removes_entry,
     ),
     "forks_to_remembered_contacts": Fault(
-        "the eP-CSCF forks a terminating request to the contacts it once wrote for the IMPU whose flow "
-        "is open, besides those the W6 read gives: a WIC whose registration ran out is still offered "
-        "sessions (5.2.2.5.4 step 4)",
+        "the eP-CSCF forks a terminating request to every contact it once wrote for the IMPU (a cache "
+        "never aged), besides those the W6 read gives: a WIC whose registration ran out is still "
+        "offered sessions (5.2.2.5.4 step 4)",
         _forks_to_remembered_contacts,
     ),
     "registrar_expiry_grace": Fault(
