@@ -152,7 +152,7 @@ def failing_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproc
     env = {
         "WIMPU_FAULT": "token_not_checked",
         "PROBE_INCONCLUSIVE": "lifecycle",
-        "PROBE_HARNESS_ERROR": "TP_WIMPU_REG_006",  # two rows the fault and the PICS leave passing
+        "PROBE_HARNESS_ERROR": "TP_WIMPU_REG_006",  # three rows the fault and the PICS leave passing
     }
     args = ("-p", "wimpu_faults", "--pics", str(pics), "-k", "token or deregistration")
     return reports, run_suite(reports, *args, env=env)
@@ -231,7 +231,7 @@ def test_verdicts_are_counted_as_junit_says(
         else:
             expected["PASS"] += 1
     assert expected["FAIL"] and expected["NOT APPLICABLE"] and expected["INCONCLUSIVE"], expected
-    assert expected["ERROR"] == 2, expected  # the two rows of TP_WIMPU_REG_006, by the probe
+    assert expected["ERROR"] == 3, expected  # the three rows of TP_WIMPU_REG_006, by the probe
     page = Page((reports / "conformance.html").read_text())
     for verdict in ("FAIL", "ERROR", "INCONCLUSIVE", "NOT APPLICABLE", "PASS"):
         assert int(page.verdict_rows[verdict][1]) == expected[verdict], verdict
@@ -260,7 +260,7 @@ def test_a_harness_error_is_error_from_junit_and_from_cucumber_alone(
     for folder in (reports, tmp_path):
         results, _ = load_run(folder)
         errors = {r.test: r.reason for r in results if r.verdict is Verdict.ERROR}
-        assert len(errors) == 2 and all("accepts_the_token_in_each_carriage" in t for t in errors), folder
+        assert len(errors) == 3 and all("accepts_the_token_in_each_carriage" in t for t in errors), folder
         assert set(errors.values()) == {"harness error: probe: WIC 1 was to send Contact: *"}, folder
 
 
