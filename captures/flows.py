@@ -45,7 +45,7 @@ import math
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
 from reference.sip.errors import SipError
@@ -369,6 +369,10 @@ _IDENTITY = re.compile(r"(?:sips?|tel):[^\s\"'&?#,;<>/\\]+", re.I)
 _BEARER = re.compile(r"bearer\s+(?:access_token=\"?)?([A-Za-z0-9._~+/=-]+)\"?", re.I)
 _CONNECTION = re.compile(r"\[?([^\s\]]+?)\]?:(\d+) -> \[?([^\s\]]+?)\]?:(\d+)")
 _SIP_IDENTITY_HEADERS = ("From", "To", "P-Asserted-Identity", "P-Called-Party-ID", "P-Preferred-Identity")
+
+
+DEFAULT_PORTS: Final = {"wss": 443, "https": 443, "ws": 80, "http": 80}
+"The port a URL of each scheme means when it names none (RFC 6455 3, RFC 9110 4.2)."
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
+from captures.flows import DEFAULT_PORTS
 from conformance.layered import LayeredError, load_layered
 from reference.blocks import Allocation, WimpuBlock
 from reference.sip.errors import WildcardError
@@ -132,7 +133,7 @@ class Node:
         found = [(self.sip.host, self.sip.port)] if self.sip is not None else []
         if self.url is not None:
             parts = urlsplit(self.url)
-            default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(parts.scheme, 0)
+            default = DEFAULT_PORTS.get(parts.scheme, 0)
             found.append((parts.hostname or "", parts.port or default))
         return found
 

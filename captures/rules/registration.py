@@ -14,6 +14,7 @@ import jwt
 from reference.sip.message import Request
 
 from ..flows import (
+    DEFAULT_PORTS,
     BlockRecord,
     End,
     Flow,
@@ -224,7 +225,7 @@ def _uri_end(ctx: Context, uri: str) -> End | None:
     """The named end a ``wss://``/``https://`` URI points to (default ports of RFC 6455 3), if any."""
     try:
         split = urllib.parse.urlsplit(uri)
-        port = split.port or {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(split.scheme.lower())
+        port = split.port or DEFAULT_PORTS.get(split.scheme.lower())
     except ValueError:
         return None
     if ctx.ends is None or split.hostname is None or port is None:

@@ -17,8 +17,8 @@ import dataclasses
 import urllib.parse
 from collections.abc import Mapping
 
+from captures.flows import DEFAULT_PORTS, block_key
 from reference.sip.address import parse_uri
-from reference.sip.identity import IdentityError, same_identity
 from reference.sip.message import Request
 
 __all__ = [
@@ -46,7 +46,7 @@ class DirectoryEntry:
 
     def is_block(self, wimpu: str) -> bool:
         """Whether this entry announces the wIMPU block ``wimpu`` (an unreadable one is none)."""
-        return _same_identity(self.wimpu, wimpu)
+        return block_key(self.wimpu) == block_key(wimpu)
 
     def same_ep_cscf(self, other: DirectoryEntry) -> bool:
         """Whether this entry names the eP-CSCF ``other`` names: its identity and its URL."""
@@ -67,13 +67,6 @@ class DirectoryEntry:
         return f"{uri.scheme.lower()}:{user}{uri.host.lower()}{port}"
 
 
-def _same_identity(a: str, b: str) -> bool:
-    try:
-        return same_identity(a, b)
-    except (IdentityError, ValueError):
-        return False
-
-
 def url_key(url: str) -> tuple[str, str, int | None, str, str] | str:
     """A ``wss://`` URL in the form URLs compare in (RFC 3986 6.2.2-6.2.3: scheme and host without
     case, the default port of RFC 6455 3 written or not, an empty path as ``/``; the query is part
@@ -81,11 +74,7 @@ def url_key(url: str) -> tuple[str, str, int | None, str, str] | str:
     try:
         split = urllib.parse.urlsplit(url.strip())
         scheme = split.scheme.lower()
-        port = (
-            split.port
-            if split.port is not None
-            else {"wss": 443, "https": 443, "ws": 80, "http": 80}.get(scheme)
-        )
+        port = split.port if split.port is not None else DEFAULT_PORTS.get(scheme)
     except ValueError:
         return url
     return scheme, (split.hostname or ""), port, split.path or "/", split.query
