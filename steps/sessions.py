@@ -335,6 +335,31 @@ def in_session_of(world: World, wic: str, method: str, owner: str) -> None:
 
 
 @when(
+    parsers.re(
+        rf"{WIC} sends a (?P<method>[A-Z]+) in its session with a Route that leads around the S-CSCF "
+        r"to the remote party"
+    )
+)
+def in_own_session_around(world: World, wic: str, method: str) -> None:
+    """TP_WIMPU_SEC_018: the WIC's own session, its Route cut to the eP-CSCF's entry, so that the
+    next hop it names past the eP-CSCF is the remote party's Contact (around the S-CSCF)."""
+    world.send_in_session_of(wic, wic, method, around=True)
+
+
+@then(parsers.re(rf"the (?P<method>[A-Z]+) goes on only along the session's route set, {CHOICE}"))
+def in_dialog_along_route_set(world: World, profile: ProfileChecks, method: str, choice: str) -> None:
+    """5.2.2.5.3 step 3 with 5.2.2.3.2, the profile's "to the next hop of its route set" (open point
+    26): when the eP-CSCF sent the request on, ORIG_IN_DIALOG_ROUTE_SET judges where it went, on
+    every flow of the scenario (the session's flow began with its INVITE); when it sent nothing on
+    (it refused the request, the profile's 403), there is nothing to judge."""
+    world.settle()
+    if not world.captured_requests(method, "ep-cscf", ""):
+        expect.not_accepted(world.outcome.response)
+        return
+    judged_by(world, profile, ["ORIG_IN_DIALOG_ROUTE_SET"], choice, session=False)
+
+
+@when(
     parsers.re(rf"WIC (?P<number>\d+) of {USER} sends an? (?P<method>[A-Z]+) in the session it was offered")
 )
 def numbered_wic_in_offered_session(world: World, number: str, user: str, method: str) -> None:
@@ -496,11 +521,39 @@ def remote_has_called_numbered(world: World, user: str, number: str) -> None:
     remote_has_called(world, user, world.wic_number(user, int(number)))
 
 
-@when(parsers.re(r"the remote party sends a (?P<method>[A-Z]+) in its session"))
+@when(parsers.re(r"the remote party sends a (?P<method>[A-Z]+) in its session$"))
 def remote_in_dialog(world: World, method: str) -> None:
     """A request of the core towards the WIC in the session (5.2.2.5.4 step 5), on the dialog's
     route set: the eP-CSCF's Record-Route names the WIC's flow (RFC 5626 5.3)."""
     world.remote_in_dialog(method)
+
+
+@when(parsers.re(r"the remote party sends a (?P<method>[A-Z]+) in its session through the I-CSCF"))
+def remote_in_dialog_through_icscf(world: World, method: str) -> None:
+    """TP_WIMPU_TERM_019: the same request, its Route the dialog's route set, sent to the I-CSCF
+    (RFC 3261 8.1.2; a caller with one connection to the IMS entry point)."""
+    world.remote_in_dialog(method, through_icscf=True)
+
+
+@then(
+    parsers.re(
+        rf"the I-CSCF sends the (?P<method>[A-Z]+) on along its Route to {WIC}, whose 200 reaches the remote "
+        rf"party, {CHOICE}"
+    )
+)
+def icscf_follows_route(world: World, profile: ProfileChecks, method: str, wic: str, choice: str) -> None:
+    """5.2.2.5.4 (the I-CSCF record-routes nothing) with the profile's "goes to the next hop of its
+    Route": judged by TERM_ICSCF_IN_DIALOG_ROUTE on every flow of the scenario (the session's flow
+    began with its INVITE); that the request then reaches the WIC and its answer the caller rests on
+    the same choice (the text says nothing of such requests), so it is that choice's check too."""
+    world.settle()
+    judged_by(world, profile, ["TERM_ICSCF_IN_DIALOG_ROUTE"], choice, session=False)
+
+    def delivered() -> None:
+        expect.single(world.received_by_wic(wic, method), f"{method} at WIC {wic}")
+        expect.status(world.outcome.response, 200, f"the answer to the remote party's {method}")
+
+    profile.check(choice, delivered)
 
 
 @when(parsers.re(rf"the remote party calls {IDENTITY}"))

@@ -54,7 +54,7 @@ def test_the_applicability_follows_the_answers() -> None:
     ruled_out = {a.tp: a for a in proforma.applicability(without_icscf) if not a.applies}
     assert set(ruled_out) == {
         "TP_WIMPU_TERM_002", "TP_WIMPU_TERM_003", "TP_WIMPU_TERM_004",
-        "TP_WIMPU_TERM_007", "TP_WIMPU_TERM_008", "TP_WIMPU_TERM_016",
+        "TP_WIMPU_TERM_007", "TP_WIMPU_TERM_008", "TP_WIMPU_TERM_016", "TP_WIMPU_TERM_019",
     }  # fmt: skip
     assert ruled_out["TP_WIMPU_TERM_002"].read == "PICS_NODE_ICSCF = no"
 

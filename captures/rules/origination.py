@@ -25,6 +25,7 @@ from .core import (
     _caused,
     _final,
     _identity,
+    _initial,
     _json,
     _naming,
     _no_registrar,
@@ -33,6 +34,7 @@ from .core import (
     _registrar,
     _registrar_unseen,
     _requests,
+    _responses,
     _Say,
     _unretrieved,
     block_for,
@@ -95,11 +97,11 @@ def _refused_locally(flow: Flow, origination: _Origination) -> bool:
 
 
 def _uris(hop: Hop | None, header: str) -> list[str] | None:
-    """The URIs of the name-addr list ``header`` of the hop's request, in order: empty when there
-    is no such header (or no request), None when the header does not parse."""
-    request = hop.request if hop is not None else None
+    """The URIs of the name-addr list ``header`` of the hop's request or response, in order: empty
+    when there is no such header (or no SIP message), None when the header does not parse."""
+    message = (hop.request or hop.response) if hop is not None else None
     try:
-        return [a.uri for a in request.addresses(header)] if request is not None else []
+        return [a.uri for a in message.addresses(header)] if message is not None else []
     except SipError:
         return None
 
@@ -389,4 +391,130 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
             found.append(
                 say("pass", "no W6 request between the WIC's INVITE and the forwarded one", orig.forwarded)
             )
+    return say.summary(found)
+
+
+# ----- a WIC's requests in its dialogs --------------------------------------------------------
+
+
+def _in_dialog(flow: Flow, to: Role) -> list[Hop]:
+    """The requests in a dialog (a To tag) sent to a node of role ``to``, retransmissions left out.
+    An ACK is left out (that of a non-2xx is hop by hop, RFC 3261 17.1.1.3), and so is a CANCEL
+    (RFC 3261 9.1: it follows the INVITE it cancels, not a route set)."""
+    seen: set[tuple[str, str, str]] = set()
+    found = []
+    for hop in flow.hops:
+        request = hop.request
+        if request is None or hop.method in ("ACK", "CANCEL") or hop.dst.role is not to:
+            continue
+        try:
+            if request.to.tag is None:
+                continue
+        except SipError:
+            continue
+        key = (hop.leg, hop.cseq, str(request.branch))
+        if key not in seen:
+            seen.add(key)
+            found.append(hop)
+    return found
+
+
+def _contact(hop: Hop) -> str | None:
+    uris = _uris(hop, "Contact")
+    return uris[0] if uris else None
+
+
+def _route_set_past(flow: Flow, sent: Hop) -> tuple[list[str], str | None] | None:
+    """The route set of the dialog of the WIC's in-dialog request ``sent`` past the eP-CSCF's own
+    entries, and the dialog's remote target, from the dialog's set-up in the capture (RFC 3261
+    12.1.1 for the WIC as the callee, 12.1.2 as the caller); None when the set-up is not captured.
+    The eP-CSCF's own entries are those it added: for a WIC callee, the Record-Route of the INVITE
+    the eP-CSCF delivered less that of the INVITE it received; for a WIC caller, those of the INVITE
+    it sent on less those of the WIC's."""
+    node, wic = sent.dst.node, sent.message.src
+    for hop in flow.hops:
+        if hop.method != "INVITE" or not _initial(hop) or hop.message.index > sent.message.index:
+            continue
+        if hop.src.role is Role.IWF and hop.src.node == node and hop.message.dst == wic:
+            received = [
+                h
+                for h in flow.hops
+                if h.method == "INVITE"
+                and _initial(h)
+                and h.cseq == hop.cseq
+                and h.dst.role is Role.P_CSCF
+                and h.dst.node == node
+                and h.message.index < hop.message.index
+            ]
+            if not received:
+                return None
+            return _uris(received[-1], "Record-Route") or [], _contact(received[-1])
+        if hop.dst.role is Role.IWF and hop.dst.node == node and hop.message.src == wic:
+            onward = _caused(flow, hop, Role.P_CSCF)
+            ok = next(
+                (
+                    r
+                    for o in onward
+                    for r in _responses(flow, o)
+                    if r.response and 200 <= r.response.status < 300
+                ),
+                None,
+            )
+            if ok is None:
+                continue
+            own = len(_uris(onward[0], "Record-Route") or []) - len(_uris(hop, "Record-Route") or [])
+            return list(reversed(_uris(ok, "Record-Route") or []))[max(own, 0) :], _contact(ok)
+    return None
+
+
+def _same_uris(got: Sequence[str], wanted: Sequence[str]) -> bool:
+    return [u.strip().lower() for u in got] == [u.strip().lower() for u in wanted]
+
+
+@rule(
+    "ORIG_IN_DIALOG_ROUTE_SET",
+    "TR 23.701 5.2.2.5.3 step 3; 5.2.2.3.2",
+    "a WIC's in-dialog request goes on along its dialog's route set",
+)
+def in_dialog_follows_route_set(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.3 step 3 with 5.2.2.3.2: a request a WIC sends in one of its dialogs that the eP-CSCF
+    sends on goes to the next hop of the dialog's route set (the Route of the request sent on is the
+    route set past the eP-CSCF, or, with none, its Request-URI is the remote target), not to one the
+    WIC's own Route names around the S-CSCF. The solution profile's choice (PROFILE_SEC_IN_DIALOG_ROUTE_SET, "to the next hop of
+    its route set; anything else is 403"): the text's step 3 is "standard IMS session origination
+    procedure", and which check TS 24.229's P-CSCF makes of a UE's Route in a dialog (a 403, or the
+    Route rebuilt from the stored route set) is not read from the text here (open point 26), so a
+    request sent elsewhere gives ``deviation``, never ``fail``. A request refused by the eP-CSCF is
+    not judged here; ``inconclusive`` when the dialog's set-up is not in the capture."""
+    say = _Say("ORIG_IN_DIALOG_ROUTE_SET", flow)
+    found = []
+    for sent in _in_dialog(flow, Role.IWF):
+        onward = _caused(flow, sent, Role.P_CSCF)
+        if not onward:
+            continue
+        dialog = _route_set_past(flow, sent)
+        if dialog is None:
+            found.append(
+                say("inconclusive", f"the set-up of the dialog of the {sent.method} is not in the capture")
+            )
+            continue
+        route, target = dialog
+        request = onward[0].request
+        assert request is not None
+        got = _uris(onward[0], "Route")
+        if got is None:
+            found.append(say("fail", f"the {sent.method} sent on has a Route that does not parse", onward[0]))
+            continue
+        if route:
+            followed, wanted = _same_uris(got, route), f"Route {route}"
+        else:
+            followed = not got and target is not None and _same_uris([request.uri], [target])
+            wanted = f"no Route and the remote target {target}"
+        if followed:
+            found.append(
+                say("pass", f"the {sent.method} goes on along the dialog's route set: {wanted}", onward[0])
+            )
+        else:
+            detail = f"the {sent.method} went on with Route {got} to {request.uri}, expected {wanted}"
+            found.append(say.profile(ctx, "PROFILE_SEC_IN_DIALOG_ROUTE_SET", detail, onward[0]))
     return say.summary(found)

@@ -7,6 +7,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
+from reference.sip.address import parse_uri
 from reference.sip.errors import SipError
 from reference.sip.grammar import parse_params, split_commas
 
@@ -40,7 +41,7 @@ from .core import (
     _unretrieved,
     rule,
 )
-from .origination import _uris
+from .origination import _in_dialog, _same_uris, _uris
 
 # ----- 5.2.2.5.4 termination ----------------------------------------------------------------------
 
@@ -791,4 +792,60 @@ def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding
             or deviation
             or say("pass", f"{winner.src.name} answered first; {losers} other branch(es) cancelled", winner)
         )
+    return say.summary(found)
+
+
+# ----- a request in a dialog sent to the I-CSCF -------------------------------------------------
+
+
+def _names(uri: str, endpoint: tuple[str, int]) -> bool:
+    """The URI names ``endpoint`` (host and port, the scheme's default port when the URI gives none;
+    a host name is not resolved: it names no address of the capture)."""
+    try:
+        parsed = parse_uri(uri)
+    except ValueError:
+        return False
+    port = parsed.port or (5061 if str(parsed.scheme).lower() == "sips" else 5060)
+    return (str(parsed.host).lower().strip("[]"), port) == (endpoint[0].lower().strip("[]"), endpoint[1])
+
+
+@rule(
+    "TERM_ICSCF_IN_DIALOG_ROUTE",
+    "TR 23.701 5.2.2.5.4; 5.2.2.3.3",
+    "a request in a dialog sent to the I-CSCF goes on along its Route",
+)
+def icscf_in_dialog_follows_route(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.4 (the I-CSCF's terminating procedure is for initial requests; it record-routes
+    nothing): a request in a dialog that a caller sends to the I-CSCF anyway (RFC 3261 8.1.2, one
+    connection to the IMS entry point) with a Route naming nodes past it goes on with that Route,
+    less only a first value that names the I-CSCF itself (RFC 3261 16.4), not with a value of
+    another node removed or the request refused. The solution profile's choice
+    (PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE: "goes to the next hop of its Route"); RFC 3261 16.6 item 7
+    lets a proxy's local policy send a request to another loose router, and the text says nothing of
+    such requests, so another outcome gives ``deviation``, never ``fail``. A request whose Route
+    names nothing past the I-CSCF is not judged (the profile refuses it with 403)."""
+    say = _Say("TERM_ICSCF_IN_DIALOG_ROUTE", flow)
+    found = []
+    for received in _in_dialog(flow, Role.I_CSCF):
+        route = _uris(received, "Route")
+        if not route:
+            continue
+        wanted = route[1:] if _names(route[0], received.message.dst) else route
+        if not wanted:
+            continue
+        onward = _caused(flow, received, Role.I_CSCF)
+        if not onward:
+            final = _final(flow, received)
+            answered = f"answered {final.response.status}" if final and final.response else "not sent on"
+            detail = f"the {received.method} with Route {wanted} past the I-CSCF was {answered}"
+            found.append(say.profile(ctx, "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE", detail, final or received))
+            continue
+        got = _uris(onward[0], "Route")
+        if got is not None and _same_uris(got, wanted):
+            found.append(say("pass", f"the {received.method} goes on with Route {wanted}", onward[0]))
+        else:
+            detail = (
+                f"the {received.method} went on to {onward[0].dst.name} with Route {got}, expected {wanted}"
+            )
+            found.append(say.profile(ctx, "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE", detail, onward[0]))
     return say.summary(found)

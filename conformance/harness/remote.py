@@ -243,15 +243,20 @@ class RemoteParty:
             await self.node.send_ack(ack, Resolver().resolve(next_hop_uri(ack.uri, ack.get_all("Route"))))
             self.established.append((invite, final))
 
-    async def in_dialog(self, method: str, *, wait: float = EVENT_WAIT) -> Response | None:
+    async def in_dialog(
+        self, method: str, *, wait: float = EVENT_WAIT, via: Target | None = None
+    ) -> Response | None:
         """Send ``method`` (a BYE, an INFO) in the last session this party set up, on the dialog's
         route set (RFC 3261 12.2.1.1): a request of the core towards the WIC the session was
-        delivered to (TR 23.701 5.2.2.5.4 step 5). Returns its final response; None if none came within
+        delivered to (TR 23.701 5.2.2.5.4 step 5). With ``via``, the request, its Route unchanged,
+        goes to that address instead of the first Route's (RFC 3261 8.1.2: "MAY be sent to any
+        server that the UA is certain will honor the Route"; a caller with one connection to the
+        IMS entry point, as SIPp over TCP). Returns its final response; None if none came within
         ``wait`` seconds (the client transaction's own 408 would come only at Timer F, 32 s)."""
         assert self.established, "the remote party set up no session"
         invite, final = self.established[-1]
         request = self.in_dialog_request(invite, final, method)
-        target = Resolver().resolve(next_hop_uri(request.uri, request.get_all("Route")))
+        target = via or Resolver().resolve(next_hop_uri(request.uri, request.get_all("Route")))
         try:
             return await asyncio.wait_for(self.node.send_request(request, target).final, wait)
         except TimeoutError:

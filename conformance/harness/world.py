@@ -1114,13 +1114,20 @@ class World:
             raise HarnessError("no remote party in this scenario")
         return list(self.remote.cancelled)
 
-    def send_in_session_of(self, sender: str, owner: str, method: str) -> Response:
+    def send_in_session_of(self, sender: str, owner: str, method: str, *, around: bool = False) -> Response:
         """WIC ``sender`` sends ``method`` in the session WIC ``owner`` set up (its route set,
-        Call-ID and tags) over ``sender``'s own WebSocket; the answer is the outcome."""
+        Call-ID and tags) over ``sender``'s own WebSocket; the answer is the outcome. With
+        ``around``, its Route keeps only the first entry of the route set (the eP-CSCF's), so the
+        next hop it names past the eP-CSCF is the remote target, around the S-CSCF and whatever
+        else the route set holds (TP_WIMPU_SEC_018)."""
         dialog, answer = self.wics[owner].last_invite, self.dialogs.get(owner)
         if dialog is None or answer is None or answer.status >= 300:
             raise AssertionError(f"WIC {owner} has no session to send {method} in")
         request = self.wics[sender].in_dialog_request(dialog, answer, method, dialog.cseq.number + 1)
+        if around:
+            routes = request.addresses("Route")
+            premise(len(routes) > 1, f"the route set of WIC {owner}'s session has no hop past the eP-CSCF")
+            request = request.with_header_set("Route", f"<{routes[0].uri}>")
         self._mark_remote()
         started, wall = time.monotonic(), time.time()
         response = self.loop.run(self.wics[sender].request(request))
@@ -1166,16 +1173,18 @@ class World:
         remote, via = self.remote, self.sut.icscf
         return self._attempt("the remote party", identity, lambda: self.loop.run(remote.call(identity, via)))
 
-    def remote_in_dialog(self, method: str) -> Response | None:
+    def remote_in_dialog(self, method: str, *, through_icscf: bool = False) -> Response | None:
         """The remote party sends ``method`` in the session it set up last (5.2.2.5.4 step 5, a
-        request of the core towards the WIC in its dialog). The answer is the session's status and
+        request of the core towards the WIC in its dialog); with ``through_icscf``, to the I-CSCF,
+        its Route the dialog's route set (TP_WIMPU_TERM_019). The answer is the session's status and
         the outcome; None when none came within :data:`EVENT_WAIT`."""
         if self.remote is None:
             raise HarnessError("no remote party in this scenario")
         remote = self.remote
         called = self.session.called if self.session is not None else ""
         started, wall = time.monotonic(), time.time()
-        response = self.loop.run(remote.in_dialog(method))
+        via = self.sut.icscf if through_icscf else None
+        response = self.loop.run(remote.in_dialog(method, via=via))
         status = response.status if response is not None else None
         self.session = Session("the remote party", called, started, wall, time.time(), status)
         self.outcome = Outcome(response=response)

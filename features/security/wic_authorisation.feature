@@ -191,6 +191,23 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       And the eP-CSCF answers 403, as the solution profile chooses (PROFILE_SEC_REFUSAL_403)
       And no BYE reaches the S-CSCF or the remote party
 
+    @clause_5_2_2_5_3 @step_3 @negative @TP_WIMPU_SEC_018
+    Scenario: A request in the WIC's own session whose Route leads around the S-CSCF goes on only along the session's route set
+      A session's route set is what the eP-CSCF and the S-CSCF recorded when it was set up (RFC
+      3261 12.1.2). A WIC that writes its own Route past the eP-CSCF's entry could send requests
+      carrying the identity the eP-CSCF asserts for it to any node, around the S-CSCF that
+      serves its block. The solution profile relays a WIC's request in a dialog only to the next
+      hop of the dialog's route set, anything else 403; an eP-CSCF that rebuilds the Route from
+      the route set follows it too. Which check TS 24.229's P-CSCF makes here is open point 26:
+      a profile check.
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And WIC "A1" has started a session to the remote party with the identity of alice
+      When WIC "A1" sends a BYE in its session with a Route that leads around the S-CSCF to the remote party
+      Then the BYE goes on only along the session's route set, as the solution profile chooses (PROFILE_SEC_IN_DIALOG_ROUTE_SET)
+
     @clause_5_2_2_5_2 @step_4 @negative @inopportune @registrar_read @TP_WIMPU_SEC_013
     Scenario: A de-registration without a token from a WebSocket that no token authorised removes nothing
       The solution profile accepts a de-registration without the token over the WebSocket on

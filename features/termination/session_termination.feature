@@ -405,6 +405,21 @@ Feature: 5.2.2.5.4 Termination
         | user | method |
         | bob  | INFO   |
 
+    @step_3 @i_cscf @TP_WIMPU_TERM_019
+    Scenario: A request of a session that the caller sends to the I-CSCF goes on along its Route
+      The I-CSCF's procedure of step 3 is for the session's initial INVITE, and it record-routes
+      nothing: the route set of the session names the S-CSCF and the eP-CSCF. A caller with one
+      connection to the IMS entry point (SIPp over TCP) sends its requests of the dialog there
+      all the same, their Route the route set (RFC 3261 8.1.2). The solution profile has the I-CSCF
+      send such a request on to the next hop of its Route, removing only a first Route value that
+      names the I-CSCF itself (RFC 3261 16.4): a profile check, the text says nothing of them.
+      Given alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      And the remote party has called alice and WIC "A1" has answered
+      When the remote party sends a BYE in its session through the I-CSCF
+      Then the I-CSCF sends the BYE on along its Route to WIC "A1", whose 200 reaches the remote party, as the solution profile chooses (PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE)
+
   Rule: Step 5 and the standard procedures (RFC 3261 12.1.1, 12.2.1.1, 16.12) - a request the WIC that answered sends in its session reaches the remote party
 
     The other direction of the rule above. The WIC that answered is the session's callee: it sends

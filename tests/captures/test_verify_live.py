@@ -153,7 +153,12 @@ async def scenario(directory: Path) -> Run:
             registrar="sip:ims.example.net", scscf=Target("TCP", "127.0.0.1", p[3]),
         )  # fmt: skip
         outcomes["register carol"] = carol.status
-        outcomes["originate A"] = (await wics[0].invite(ALICE, DAVE)).status
+        answer = await wics[0].invite(ALICE, DAVE)
+        outcomes["originate A"] = answer.status
+        invite = wics[0].last_invite
+        assert invite is not None
+        bye = wics[0].in_dialog_request(invite, answer, "BYE", invite.cseq.number + 1)
+        outcomes["bye A"] = (await wics[0].request(bye)).status  # ORIG_IN_DIALOG_ROUTE_SET
         outcomes["originate B"] = (await wics[2].invite(BOB, DAVE)).status
         outcomes["terminate fork"] = (await remote.call(ALICE, icscf)).status
         await wait_until_async(wics[0].cancels, "the CANCEL of the losing branch (alice-1)")
@@ -168,6 +173,10 @@ async def scenario(directory: Path) -> Run:
             await remote.call("sip:wrtc-nobody@block1.ims.example.net", icscf)
         ).status
         await wait_until_async(lambda: any(r.method == "ACK" for r in wics[2].incoming), "the ACK at bob-1")
+        # the caller ends bob's session through the I-CSCF, its Route the route set
+        # (TERM_ICSCF_IN_DIALOG_ROUTE)
+        ended = await remote.in_dialog("BYE", via=icscf)
+        outcomes["bye B through the I-CSCF"] = ended.status if ended is not None else 0
         for w in wics:
             await w.close()  # returns once the closing handshake is done; stop() then syncs on a probe
         await asyncio.to_thread(capture.stop)
@@ -207,7 +216,8 @@ def test_the_run_did_what_the_scenario_says(run: Run) -> None:
     assert run.outcomes == {
         "register alice-1": 200, "register alice-2": 200, "register bob-1": 200, "register carol": 200,
         "originate A": 200, "originate B": 200, "terminate fork": 200, "terminate B": 200,
-        "terminate IMS user": 200, "terminate unregistered": 480,
+        "terminate IMS user": 200, "terminate unregistered": 480, "bye A": 200,
+        "bye B through the I-CSCF": 200,
     }  # fmt: skip
 
 

@@ -1314,6 +1314,145 @@ class TestOrigination:
         assert verdicts(w, "ORIG_W6_OPTION_B") == ["fail"]
 
 
+class TestInDialogRouteSet:
+    """ORIG_IN_DIALOG_ROUTE_SET (5.2.2.5.3 step 3, 5.2.2.3.2; PROFILE_SEC_IN_DIALOG_ROUTE_SET, open
+    point 26): a WIC's request in its dialog that the eP-CSCF sends on follows the dialog's route set."""
+
+    OWN = "sip:p1@127.0.0.1:5080;lr"
+    NEXT = "sip:127.0.0.1:5070;transport=tcp;lr"
+    TARGET = "sip:dave@127.0.0.1:5999;transport=tcp"
+
+    def session(self) -> Wire:
+        """A WIC's session (the WIC the caller): the eP-CSCF record-routes, so does the S-CSCF."""
+        w = Wire()
+        invite = w.request(WIC1, IWF1, "INVITE", "sip:dave@remote.example.org", call_id="d-1",
+                           from_=ALICE, to="sip:dave@remote.example.org", cseq=1, transport="WSS",
+                           headers=[("Contact", f"<{contact_of(WIC1)};ob>")])  # fmt: skip
+        onward = w.forward(invite, PCSCF1, SCSCF, add=[("Record-Route", f"<{self.OWN}>")])
+        rr = [("Record-Route", f"<{self.NEXT}>, <{self.OWN}>"), ("Contact", f"<{self.TARGET}>")]
+        w.response(onward, 200, src=SCSCF, dst=PCSCF1, headers=rr)
+        w.response(invite, 200, headers=rr)
+        return w
+
+    def bye(
+        self, w: Wire, *, route: tuple[str, ...], to: tuple[str, int] | None = SCSCF, uri: str = TARGET
+    ) -> None:
+        lines = [
+            f"BYE {uri} SIP/2.0",
+            "Via: SIP/2.0/WSS w.invalid;branch=z9hG4bKbye",
+            f"From: <{ALICE}>;tag=f1",
+            "To: <sip:dave@remote.example.org>;tag=t1",
+            "Call-ID: d-1",
+            "CSeq: 2 BYE",
+            f"Route: <{self.OWN}>, <{self.NEXT}>",
+            "Content-Length: 0",
+        ]
+        bye = w.add(WIC1, IWF1, ("\r\n".join(lines) + "\r\n\r\n").encode(), "WSS")
+        if to is None:
+            w.response(bye, 403)
+            return
+        head = [line for line in lines if not line.startswith("Route:")]
+        head.insert(1, f"Via: SIP/2.0/TCP {PCSCF1[0]}:{PCSCF1[1]};branch=z9hG4bKfwbye")
+        if route:
+            head.insert(-1, "Route: " + ", ".join(f"<{u}>" for u in route))
+        w.add(PCSCF1, to, ("\r\n".join(head) + "\r\n\r\n").encode())
+
+    def test_a_request_along_the_route_set_passes(self) -> None:
+        w = self.session()
+        self.bye(w, route=(self.NEXT,))
+        finding = only(w, "ORIG_IN_DIALOG_ROUTE_SET")
+        assert finding.verdict == "pass" and finding.leg == "ep-cscf1/sip -> s-cscf"
+
+    def test_a_request_sent_around_the_s_cscf_is_a_deviation(self) -> None:
+        """The blind fault of batch 5: the eP-CSCF follows the WIC's Route cut to its own entry."""
+        w = self.session()
+        self.bye(w, route=(), to=REMOTE)
+        finding = only(w, "ORIG_IN_DIALOG_ROUTE_SET")
+        assert finding.verdict == "deviation" and finding.choice == "PROFILE_SEC_IN_DIALOG_ROUTE_SET"
+        assert f"expected Route ['{self.NEXT}']" in finding.detail
+        pics = {"PICS_PROFILE_SEC_IN_DIALOG_ROUTE_SET": "no"}
+        assert only(w, "ORIG_IN_DIALOG_ROUTE_SET", pics=pics).verdict == "pass"
+
+    def test_a_route_to_another_node_is_a_deviation(self) -> None:
+        w = self.session()
+        self.bye(w, route=("sip:127.0.0.1:5060;transport=tcp;lr",), to=ICSCF)
+        assert verdicts(w, "ORIG_IN_DIALOG_ROUTE_SET") == ["deviation"]
+
+    def test_a_refused_request_is_not_judged(self) -> None:
+        w = self.session()
+        self.bye(w, route=(), to=None)
+        assert verdicts(w, "ORIG_IN_DIALOG_ROUTE_SET") == []
+
+    def test_without_the_dialogs_set_up_it_is_inconclusive(self) -> None:
+        w = Wire()
+        self.bye(w, route=(self.NEXT,))
+        assert verdicts(w, "ORIG_IN_DIALOG_ROUTE_SET") == ["inconclusive"]
+
+
+class TestIcscfInDialogRoute:
+    """TERM_ICSCF_IN_DIALOG_ROUTE (5.2.2.5.4; PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE): a request in a
+    dialog a caller sends to the I-CSCF goes on with its Route, less only a value naming the I-CSCF."""
+
+    SCSCF_RR = "sip:127.0.0.1:5070;transport=tcp;lr"
+    EP_RR = "sip:flow1@127.0.0.1:5080;transport=tcp;lr"
+
+    def bye(
+        self, w: Wire, route: tuple[str, ...], *, onward: tuple[tuple[str, int], tuple[str, ...]] | None
+    ) -> None:
+        lines = [
+            f"BYE {contact_of(WIC1)} SIP/2.0",
+            "Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKrbye",
+            "From: <sip:dave@remote.example.org>;tag=r1",
+            f"To: <{ALICE}>;tag=w1",
+            "Call-ID: t-1",
+            "CSeq: 2 BYE",
+            "Route: " + ", ".join(f"<{u}>" for u in route),
+            "Content-Length: 0",
+        ]
+        bye = w.add(REMOTE, ICSCF, ("\r\n".join(lines) + "\r\n\r\n").encode())
+        if onward is None:
+            w.response(bye, 403)
+            return
+        to, kept = onward
+        head = [line for line in lines if not line.startswith("Route:")]
+        head.insert(1, f"Via: SIP/2.0/TCP {ICSCF[0]}:{ICSCF[1]};branch=z9hG4bKibye")
+        head.insert(-1, "Route: " + ", ".join(f"<{u}>" for u in kept))
+        w.add(ICSCF, to, ("\r\n".join(head) + "\r\n\r\n").encode())
+
+    def test_the_route_followed_passes(self) -> None:
+        w = Wire()
+        route = (self.SCSCF_RR, self.EP_RR)
+        self.bye(w, route, onward=(SCSCF, route))
+        finding = only(w, "TERM_ICSCF_IN_DIALOG_ROUTE")
+        assert finding.verdict == "pass" and finding.leg == "i-cscf -> s-cscf"
+
+    def test_only_the_icscfs_own_value_is_removed(self) -> None:
+        w = Wire()
+        kept = (self.SCSCF_RR, self.EP_RR)
+        self.bye(w, ("sip:127.0.0.1:5060;lr", *kept), onward=(SCSCF, kept))
+        assert verdicts(w, "TERM_ICSCF_IN_DIALOG_ROUTE") == ["pass"]
+
+    def test_a_value_of_another_node_on_the_same_host_removed_is_a_deviation(self) -> None:
+        """Blind batch 5's fault: the S-CSCF's value taken for the I-CSCF's own (same host)."""
+        w = Wire()
+        self.bye(w, (self.SCSCF_RR, self.EP_RR), onward=(PCSCF1, (self.EP_RR,)))
+        finding = only(w, "TERM_ICSCF_IN_DIALOG_ROUTE")
+        assert finding.verdict == "deviation" and finding.choice == "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE"
+        pics = {"PICS_PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE": "no"}
+        assert only(w, "TERM_ICSCF_IN_DIALOG_ROUTE", pics=pics).verdict == "pass"
+
+    def test_a_refusal_is_a_deviation(self) -> None:
+        w = Wire()
+        self.bye(w, (self.SCSCF_RR, self.EP_RR), onward=None)
+        finding = only(w, "TERM_ICSCF_IN_DIALOG_ROUTE")
+        assert finding.verdict == "deviation" and "answered 403" in finding.detail
+
+    def test_a_route_naming_only_the_icscf_is_not_judged(self) -> None:
+        w = Wire()
+        self.bye(w, ("sip:127.0.0.1:5060;lr",), onward=None)
+        assert verdicts(w, "TERM_ICSCF_IN_DIALOG_ROUTE") == []
+
+
 class TestTermination:
     """5.2.2.5.4 steps 1 to 5."""
 

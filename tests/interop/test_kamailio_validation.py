@@ -190,6 +190,11 @@ EXPECTED: dict[str, str] = {
     "test_a_request_in_another_wics_session_from_a_websocket_that_never_registered_is_refused": PASS,
     "test_a_request_in_a_session_set_up_over_another_websocket_of_the_same_user_is_refused": PASS,
     "test_a_request_in_a_session_the_wic_has_already_ended_is_refused": PASS,
+    # TP_WIMPU_SEC_018 (stop 43): route[WIC_IN_DIALOG] compares the next hop loose_route() found with the
+    # one the dialog's route set names ($dlg_var(next_hop)); before, it followed the WIC's own Route
+    # (PROFILE DEVIATION)
+    "test_a_request_in_the_wics_own_session_whose_route_leads_around_the_scscf_goes_on_only_along_the"
+    "_sessions_route_set": PASS,
     # TP_WIMPU_SEC_012 (stop 35): the dialog's WebSocket is the answering WIC's ($dlg_var(wic_conid), set
     # by the 2xx in onreply_route[FROM_WIC]); the losing WIC's BYE is refused. The reference failed it
     "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[alice]": PASS,
@@ -308,6 +313,8 @@ EXPECTED: dict[str, str] = {
     "_icscf[alice-A1]": NA,  # TP_WIMPU_TERM_007
     "test_a_session_to_a_webrtc_user_is_not_routed_on_by_the_icscf_while_the_wimpu_registrar_does_not_answer"
     "_its_query": NA,  # TP_WIMPU_TERM_016 (stop 35): the I-CSCF is the suite's, PICS_NODE_ICSCF = no
+    # TP_WIMPU_TERM_019 (stop 43): the I-CSCF's request in a dialog; PICS_NODE_ICSCF = no
+    "test_a_request_of_a_session_that_the_caller_sends_to_the_icscf_goes_on_along_its_route": NA,
     "test_a_session_to_a_webrtc_user_who_was_reached_before_and_has_deregistered_since_is_rejected_at_the"
     "_icscf[bob-B1]": NA,
     "test_a_session_to_a_registered_webrtc_user_whose_domain_is_written_in_capitals_reaches_its_wic"

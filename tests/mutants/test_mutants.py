@@ -88,6 +88,8 @@ GUARDS: dict[str, str] = {
     "any_domain_accepted": "TP_WIMPU_SEC_008",
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
     "dialog_outlives_bye": "TP_WIMPU_SEC_011",
+    "in_dialog_hop_by_host": "TP_WIMPU_SEC_018",
+    "icscf_in_dialog_refused": "TP_WIMPU_TERM_019",
     "wic_asserted_identity_kept": "TP_WIMPU_ORIG_005",
     # block registration (5.2.2.5.1) and the WWSF directory
     "no_option1": "TP_WIMPU_BLK_001",
@@ -220,6 +222,12 @@ PROFILE_ONLY: dict[str, str] = {
     "dead_flow_no_430": "PROFILE_LIFE_DEAD_FLOW_430",
     # 5.2.2.5.3 step 2 is only "not applicable" in option A: a W6 read is the text's to allow
     "option_a_w6": "PROFILE_ORIG_OPTA_NO_W6",
+    # the WIC's request goes on around the S-CSCF to a node of its choosing; which check TS 24.229's
+    # P-CSCF makes of that Route is open point 26, so only the profile's route-set check sees it
+    "in_dialog_hop_by_host": "PROFILE_SEC_IN_DIALOG_ROUTE_SET",
+    # the text says nothing of a request in a dialog sent to the I-CSCF: refusing it is only against
+    # the profile's "goes to the next hop of its Route"
+    "icscf_in_dialog_refused": "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE",
     # the session goes on asserting the registered identity (the text's check holds); the refusal is
     # the profile's (open point 19)
     "orig_identity_unchecked": "PROFILE_ORIG_IDENTITY_403",

@@ -1469,6 +1469,24 @@ def _term_contacts_cached_on_timeout(mp: pytest.MonkeyPatch) -> None:
     _kept_when(mp, W6Read, "impu", _failed)
 
 
+def _icscf_in_dialog_refused(mp: pytest.MonkeyPatch) -> None:
+    """The I-CSCF, which record-routes nothing, answers 403 to every request in a dialog sent to
+    it, whatever its Route names past it (an I-CSCF that takes itself for outside every dialog):
+    a caller with one connection to the IMS entry point cannot end its session."""
+    from reference.sip.transaction import make_response
+
+    service = _icscf()
+    original = service.Icscf._request
+
+    async def request(self: Any, tx: Any, req: Any, source: Any) -> None:
+        if req.method not in ("ACK", "CANCEL") and req.to.tag is not None:
+            self.node.respond(tx, make_response(req, 403, "Not a dialog-forming request", to_tag="f1"))
+            return
+        await original(self, tx, req, source)
+
+    mp.setattr(service.Icscf, "_request", request)
+
+
 def _icscf_no_w7(mp: pytest.MonkeyPatch) -> None:
     _patch_flow(
         mp, _icscf(), "route_terminating", call=lambda request, kw: (request, {**kw, "webrtc_domains": ()})
@@ -1563,6 +1581,34 @@ def _in_dialog_unchecked(mp: pytest.MonkeyPatch) -> None:
     from reference.nodes.p_cscf.dialogs import Authorised, DialogTable
 
     mp.setattr(DialogTable, "authorise_from_wic", lambda self, request, flow: Authorised(request))
+
+
+def _in_dialog_hop_by_host(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF checks the next hop of a WIC's in-dialog request against the dialog's route set
+    by host alone, not host and port: on a host where the S-CSCF and another node share an
+    address, a Route the WIC wrote to that node (its Contact, around the S-CSCF) is relayed
+    there (TP_WIMPU_SEC_018's profile check; the scenario's nodes share 127.x addresses)."""
+    from reference.nodes.p_cscf.dialogs import Authorised, DialogTable, Refused
+
+    original = DialogTable.authorise_from_wic
+
+    def authorise_from_wic(self: Any, request: Any, flow: str) -> Any:
+        verdict = original(self, request, flow)
+        if not isinstance(verdict, Refused) or verdict.reason != "Route set not of this dialog":
+            return verdict
+        routes = request.get_all("Route")
+        following = self.resolve(routes[1]) if len(routes) > 1 else self.resolve(request.uri)
+        dialog = self._flows[flow][request.call_id]
+        if following is None or following[0] not in {host for host, _ in dialog.next_hops}:
+            return verdict
+        onward = (
+            request.without_header("P-Asserted-Identity")
+            .without_header("P-Preferred-Identity")
+            .with_header("P-Asserted-Identity", f"<{dialog.asserted}>")
+        )
+        return Authorised(onward)
+
+    mp.setattr(DialogTable, "authorise_from_wic", authorise_from_wic)
 
 
 def _dialog_outlives_bye(mp: pytest.MonkeyPatch) -> None:
@@ -2308,6 +2354,10 @@ FAULTS: Mapping[str, Fault] = {
         "the eP-CSCF relays a WIC's in-dialog request on the Route set the WIC wrote, whoever's dialog it is",
         _in_dialog_unchecked,
     ),
+    "in_dialog_hop_by_host": Fault(
+        "the eP-CSCF checks a WIC's in-dialog next hop against the route set by host alone, not port",
+        _in_dialog_hop_by_host,
+    ),
     "dialog_outlives_bye": Fault(
         "the eP-CSCF keeps a dialog after the BYE that ended it and relays further requests in it",
         _dialog_outlives_bye,
@@ -2551,6 +2601,10 @@ FAULTS: Mapping[str, Fault] = {
     "icscf_no_retarget": Fault(
         "option B: the I-CSCF forwards to the external identity, not the individual IMPU (step 2)",
         _icscf_no_retarget,
+    ),
+    "icscf_in_dialog_refused": Fault(
+        "the I-CSCF answers 403 to every request in a dialog sent to it, whatever its Route names past it",
+        _icscf_in_dialog_refused,
     ),
     "icscf_always_480": Fault(
         "the I-CSCF rejects an identity in no wIMPU block with 480 instead of 404 (step 2)", _icscf_always_480
