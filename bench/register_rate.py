@@ -536,9 +536,9 @@ def kamailio_targets(count: int, host: str) -> list[Target]:
     return [Target(url, None, f"sip:wrtc-load-{n}@block1.ims.example.net", None) for n in range(count)]
 
 
-def spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("wb") as err:
-        return subprocess.Popen(command, cwd=ROOT, stdout=err, stderr=err, start_new_session=True)
+        return subprocess.Popen(command, cwd=ROOT, stdout=err, stderr=err, start_new_session=True, env=env)
 
 
 UP = "Ctrl-C stops it."
@@ -668,9 +668,11 @@ def main() -> int:
             if kamailio and args.kamailio_ep:
                 lab_dir = str(directory / "kam-lab")
                 script = "interop/kamailio/start.sh"
+                # the same memory as the plain Kamailio above, for each of the lab's instances
                 lab = spawn(
                     ["sh", script, lab_dir, *(password for _, password in LAB_BLOCKS), hosts.ep],
                     directory / "lab.log",
+                    {**os.environ, "KAM_SHM_MB": "256", "KAM_PKG_MB": "16"},
                 )
                 wait_port(hosts.ep, 7443, lab, "the Kamailio eP-CSCF lab")
                 wait_port(hosts.ep, 8443, lab, "the Kamailio lab's WWSF")

@@ -12,6 +12,10 @@
 #
 #   start.sh [--block-registration 1|2] STATE_DIR BLOCK1_PASSWORD BLOCK2_PASSWORD [HOST]
 #
+# KAM_SHM_MB and KAM_PKG_MB (environment), when set, are each instance's shared and private memory in
+# MB (kamailio -m, -M); unset, Kamailio's defaults (64 and 8), enough for the suite's scenarios. The
+# registration benchmark (bench/register_rate.py --kamailio-ep) sets 256 and 16 for 1,000 WebSockets.
+#
 # STATE_DIR is made afresh (test PKI, registrar database, Kamailio's runtime files). BLOCKn_PASSWORD
 # is the lab's password of blockn at the suite's emulated S-CSCF/HSS (the PIXIT's [[block]]).
 # --block-registration is the block registration option of both blocks (5.2.2.5.1): 1 (the default),
@@ -39,6 +43,15 @@ s_cscf_port=5070
 ims_domain=ims.example.net
 
 command -v kamailio >/dev/null || { echo "start.sh: kamailio is not installed (scripts/install.sh)" >&2; exit 1; }
+memory=""
+for setting in KAM_SHM_MB KAM_PKG_MB; do
+  eval "value=\${$setting:-}"
+  case $value in
+    "") ;;
+    *[!0-9]*|0) echo "start.sh: $setting must be a whole number of MB, not '$value'" >&2; exit 2 ;;
+    *) if [ "$setting" = KAM_SHM_MB ]; then memory="$memory -m $value"; else memory="$memory -M $value"; fi ;;
+  esac
+done
 faketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 [ -r "$faketime" ] || { echo "start.sh: libfaketime is not installed (scripts/install.sh: faketime)" >&2; exit 1; }
 rm -rf "$state"
@@ -125,7 +138,7 @@ export LD_PRELOAD="$faketime" FAKETIME_TIMESTAMP_FILE="$state/clock-offset" FAKE
 kamailio_instance() {
   name=$1 dir=$2 wss=$3 sip=$4
   sh "$here/../../scripts/supervise.sh" "$state" "$name" "$host" "$sip" \
-    kamailio -DD -E -f "$here/kamailio.cfg" -Y "$dir" -w "$dir" \
+    kamailio -DD -E $memory -f "$here/kamailio.cfg" -Y "$dir" -w "$dir" \
     -A "HOST=$host" -A "WSS_PORT=$wss" -A "SIP_PORT=$sip" \
     -A "TLS_CERT=\"$state/pki/ep-cscf.pem\"" -A "TLS_KEY=\"$state/pki/ep-cscf.key\"" \
     -A "WWSF_ORIGIN=\"https://$host:8443\"" \
