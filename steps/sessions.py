@@ -336,7 +336,7 @@ def in_session_of(world: World, wic: str, method: str, owner: str) -> None:
 
 @when(
     parsers.re(
-        rf"{WIC} sends a (?P<method>[A-Z]+) in its session with a Route that leads around the S-CSCF "
+        rf"{WIC} sends an? (?P<method>[A-Z]+) in its session with a Route that leads around the S-CSCF "
         r"to the remote party"
     )
 )
@@ -350,13 +350,31 @@ def in_own_session_around(world: World, wic: str, method: str) -> None:
 def in_dialog_along_route_set(world: World, profile: ProfileChecks, method: str, choice: str) -> None:
     """5.2.2.5.3 step 3 with 5.2.2.3.2, the profile's "to the next hop of its route set" (open point
     26): when the eP-CSCF sent the request on, ORIG_IN_DIALOG_ROUTE_SET judges where it went, on
-    every flow of the scenario (the session's flow began with its INVITE); when it sent nothing on
-    (it refused the request, the profile's 403), there is nothing to judge."""
+    every flow of the scenario (the session's flow began with its INVITE). When it sent nothing on,
+    no 2xx may have come back (nothing answered it but the eP-CSCF), and the profile's refusal is a
+    final response (its code is PROFILE_SEC_REFUSAL_403's, checked elsewhere)."""
     world.settle()
     if not world.captured_requests(method, "ep-cscf", ""):
-        expect.not_accepted(world.outcome.response)
+        expect.not_accepted_if_answered(world.outcome.response)
+        profile.check(choice, lambda: expect.not_accepted(world.outcome.response))
         return
     judged_by(world, profile, ["ORIG_IN_DIALOG_ROUTE_SET"], choice, session=False)
+
+
+@when(parsers.re(rf"{WIC} ends its session with a BYE"))
+def wic_ends_session(world: World, wic: str) -> None:
+    """The WIC's BYE in its session, on the dialog's route set (RFC 3261 12.2.1.1)."""
+    world.send_in_session_of(wic, wic, "BYE")
+
+
+@then(parsers.re(rf"the (?P<method>BYE|INFO) reaches the remote party and {WIC} receives 200 for it"))
+def request_reaches_remote(world: World, method: str, wic: str) -> None:
+    """5.2.2.5.3 step 3's standard procedures: the WIC's request along its dialog's route set reaches
+    the remote party, and the remote party's 200 comes back. After a request of the WIC the eP-CSCF
+    refused, the dialog is as it was (RFC 3261 12.2.1.2: only a 481 or a 408 ends a dialog)."""
+    world.settle()
+    expect.single(world.requests_at_remote(method), f"{method} at the remote party")
+    expect.status(world.outcome.response, 200, f"the answer to WIC {wic}'s {method}")
 
 
 @when(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from reference.sip.address import parse_uri
 from reference.sip.errors import SipError
+from reference.sip.grammar import parse_params
 
 from ..flows import (
     BlockRecord,
@@ -399,13 +401,14 @@ def origination_option_a_without_w6(flow: Flow, ctx: Context) -> list[Finding]:
 
 def _in_dialog(flow: Flow, to: Role) -> list[Hop]:
     """The requests in a dialog (a To tag) sent to a node of role ``to``, retransmissions left out.
-    An ACK is left out (that of a non-2xx is hop by hop, RFC 3261 17.1.1.3), and so is a CANCEL
-    (RFC 3261 9.1: it follows the INVITE it cancels, not a route set)."""
+    A CANCEL is left out (RFC 3261 9.1: it follows the INVITE it cancels, not a route set); an ACK
+    is kept (that of a 2xx is end to end; that of a non-2xx is hop by hop, and a stateful proxy
+    sends none on, so the rules judge only what was sent on)."""
     seen: set[tuple[str, str, str]] = set()
     found = []
     for hop in flow.hops:
         request = hop.request
-        if request is None or hop.method in ("ACK", "CANCEL") or hop.dst.role is not to:
+        if request is None or hop.method == "CANCEL" or hop.dst.role is not to:
             continue
         try:
             if request.to.tag is None:
@@ -424,13 +427,23 @@ def _contact(hop: Hop) -> str | None:
     return uris[0] if uris else None
 
 
-def _route_set_past(flow: Flow, sent: Hop) -> tuple[list[str], str | None] | None:
-    """The route set of the dialog of the WIC's in-dialog request ``sent`` past the eP-CSCF's own
-    entries, and the dialog's remote target, from the dialog's set-up in the capture (RFC 3261
-    12.1.1 for the WIC as the callee, 12.1.2 as the caller); None when the set-up is not captured.
-    The eP-CSCF's own entries are those it added: for a WIC callee, the Record-Route of the INVITE
-    the eP-CSCF delivered less that of the INVITE it received; for a WIC caller, those of the INVITE
-    it sent on less those of the WIC's."""
+def _to_tag(hop: Hop) -> str | None:
+    message = hop.request or hop.response
+    try:
+        return message.to.tag if message is not None else None
+    except SipError:
+        return None
+
+
+def _next_hop_past(flow: Flow, sent: Hop) -> str | None:
+    """The next hop past the eP-CSCF of the dialog of the WIC's in-dialog request ``sent``: the
+    first entry of the dialog's route set past the eP-CSCF's own entries, or, with none, the remote
+    target (RFC 3261 12.1.1 for the WIC as the callee, 12.1.2 as the caller, 12.2.1.1); None when the
+    dialog's set-up is not in the capture. The eP-CSCF's own entries are those it added: for a WIC
+    callee, the Record-Route of the INVITE the eP-CSCF delivered to that WIC less that of the INVITE
+    it received; for a WIC caller, those of the INVITE it sent on less those of the WIC's, the
+    Record-Route read from the 2xx of the dialog the request names (its To tag: with forking,
+    each branch's 2xx is a dialog of its own, RFC 3261 13.2.2.4)."""
     node, wic = sent.dst.node, sent.message.src
     for hop in flow.hops:
         if hop.method != "INVITE" or not _initial(hop) or hop.message.index > sent.message.index:
@@ -448,73 +461,87 @@ def _route_set_past(flow: Flow, sent: Hop) -> tuple[list[str], str | None] | Non
             ]
             if not received:
                 return None
-            return _uris(received[-1], "Record-Route") or [], _contact(received[-1])
+            route = _uris(received[-1], "Record-Route") or []
+            return route[0] if route else _contact(received[-1])
         if hop.dst.role is Role.IWF and hop.dst.node == node and hop.message.src == wic:
             onward = _caused(flow, hop, Role.P_CSCF)
+            tag = _to_tag(sent)
             ok = next(
                 (
                     r
                     for o in onward
                     for r in _responses(flow, o)
-                    if r.response and 200 <= r.response.status < 300
+                    if r.response and 200 <= r.response.status < 300 and _to_tag(r) == tag
                 ),
                 None,
             )
             if ok is None:
                 continue
             own = len(_uris(onward[0], "Record-Route") or []) - len(_uris(hop, "Record-Route") or [])
-            return list(reversed(_uris(ok, "Record-Route") or []))[max(own, 0) :], _contact(ok)
+            route = list(reversed(_uris(ok, "Record-Route") or []))[max(own, 0) :]
+            return route[0] if route else _contact(ok)
     return None
 
 
-def _same_uris(got: Sequence[str], wanted: Sequence[str]) -> bool:
-    return [u.strip().lower() for u in got] == [u.strip().lower() for u in wanted]
+def _uri_key(uri: str) -> tuple[object, ...] | None:
+    """A URI in the form RFC 3261 19.1.4 compares: scheme and host without case, the user as
+    written, the port as written (a default port written is not the same URI), the parameters in
+    any order, their names and values without case; None when it does not parse."""
+    try:
+        parsed = parse_uri(uri)
+        params = parse_params(str(parsed.parameters or ""))
+    except ValueError:
+        return None
+    return (
+        str(parsed.scheme).lower(),
+        parsed.user,
+        str(parsed.host).lower(),
+        parsed.port,
+        frozenset((name.lower(), (value or "").lower()) for name, value in params),
+    )
+
+
+def _same_uri(a: str, b: str) -> bool:
+    key = _uri_key(a)
+    return key is not None and key == _uri_key(b)
 
 
 @rule(
     "ORIG_IN_DIALOG_ROUTE_SET",
     "TR 23.701 5.2.2.5.3 step 3; 5.2.2.3.2",
-    "a WIC's in-dialog request goes on along its dialog's route set",
+    "a WIC's in-dialog request goes on to the next hop of its dialog's route set",
 )
 def in_dialog_follows_route_set(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.3 step 3 with 5.2.2.3.2: a request a WIC sends in one of its dialogs that the eP-CSCF
-    sends on goes to the next hop of the dialog's route set (the Route of the request sent on is the
-    route set past the eP-CSCF, or, with none, its Request-URI is the remote target), not to one the
-    WIC's own Route names around the S-CSCF. The solution profile's choice (PROFILE_SEC_IN_DIALOG_ROUTE_SET, "to the next hop of
-    its route set; anything else is 403"): the text's step 3 is "standard IMS session origination
+    sends on goes to the next hop of the dialog's route set past the eP-CSCF (the first Route value
+    of the request sent on, or with none its Request-URI, is the route set's first entry past the
+    eP-CSCF, or with none the remote target), not to one the WIC's own Route names around the
+    S-CSCF. The solution profile's choice (PROFILE_SEC_IN_DIALOG_ROUTE_SET, "to the next hop of its
+    route set; anything else is 403"): the text's step 3 is "standard IMS session origination
     procedure", and which check TS 24.229's P-CSCF makes of a UE's Route in a dialog (a 403, or the
     Route rebuilt from the stored route set) is not read from the text here (open point 26), so a
-    request sent elsewhere gives ``deviation``, never ``fail``. A request refused by the eP-CSCF is
-    not judged here; ``inconclusive`` when the dialog's set-up is not in the capture."""
+    request sent elsewhere gives ``deviation``, never ``fail``. A request the eP-CSCF refused is not
+    judged here; ``inconclusive`` when the dialog's set-up is not in the capture."""
     say = _Say("ORIG_IN_DIALOG_ROUTE_SET", flow)
     found = []
     for sent in _in_dialog(flow, Role.IWF):
         onward = _caused(flow, sent, Role.P_CSCF)
         if not onward:
             continue
-        dialog = _route_set_past(flow, sent)
-        if dialog is None:
-            found.append(
-                say("inconclusive", f"the set-up of the dialog of the {sent.method} is not in the capture")
-            )
+        wanted = _next_hop_past(flow, sent)
+        if wanted is None:
+            what = f"the set-up of the dialog of the {sent.method}"
+            found.append(say("inconclusive", f"{what} is not in the capture"))
             continue
-        route, target = dialog
         request = onward[0].request
         assert request is not None
-        got = _uris(onward[0], "Route")
-        if got is None:
-            found.append(say("fail", f"the {sent.method} sent on has a Route that does not parse", onward[0]))
-            continue
-        if route:
-            followed, wanted = _same_uris(got, route), f"Route {route}"
+        route = _uris(onward[0], "Route")
+        got = (route[0] if route else request.uri) if route is not None else None
+        if got is not None and _same_uri(got, wanted):
+            detail = f"the {sent.method} goes on to {got}, the next hop of the dialog's route set"
+            found.append(say("pass", detail, onward[0]))
         else:
-            followed = not got and target is not None and _same_uris([request.uri], [target])
-            wanted = f"no Route and the remote target {target}"
-        if followed:
-            found.append(
-                say("pass", f"the {sent.method} goes on along the dialog's route set: {wanted}", onward[0])
-            )
-        else:
-            detail = f"the {sent.method} went on with Route {got} to {request.uri}, expected {wanted}"
+            shown = got if got is not None else "a Route that does not parse"
+            detail = f"the {sent.method} went on to {shown}, not to {wanted}, the route set's next hop"
             found.append(say.profile(ctx, "PROFILE_SEC_IN_DIALOG_ROUTE_SET", detail, onward[0]))
     return say.summary(found)

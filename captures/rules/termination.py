@@ -4,8 +4,9 @@ the I-CSCF's W7 check, the eP-CSCF's W6 read, forking, CANCEL and Timer C."""
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from reference.sip.address import parse_uri
 from reference.sip.errors import SipError
@@ -41,7 +42,7 @@ from .core import (
     _unretrieved,
     rule,
 )
-from .origination import _in_dialog, _same_uris, _uris
+from .origination import _in_dialog, _same_uri, _uris
 
 # ----- 5.2.2.5.4 termination ----------------------------------------------------------------------
 
@@ -798,15 +799,30 @@ def termination_cancels_other_branches(flow: Flow, ctx: Context) -> list[Finding
 # ----- a request in a dialog sent to the I-CSCF -------------------------------------------------
 
 
-def _names(uri: str, endpoint: tuple[str, int]) -> bool:
-    """The URI names ``endpoint`` (host and port, the scheme's default port when the URI gives none;
-    a host name is not resolved: it names no address of the capture)."""
+def _names(uri: str, endpoint: tuple[str, int]) -> bool | None:
+    """Whether the URI names ``endpoint``: by an IP address, host and port (the default port of its
+    scheme and transport when the URI gives none, RFC 3263); None when its host is a name, which the
+    capture cannot resolve, or it does not parse."""
     try:
         parsed = parse_uri(uri)
+        params = dict(
+            (name.lower(), (value or "").lower())
+            for name, value in parse_params(str(parsed.parameters or ""))
+        )
+        address = ipaddress.ip_address(str(parsed.host).strip("[]"))
     except ValueError:
-        return False
-    port = parsed.port or (5061 if str(parsed.scheme).lower() == "sips" else 5060)
-    return (str(parsed.host).lower().strip("[]"), port) == (endpoint[0].lower().strip("[]"), endpoint[1])
+        return None
+    secure = str(parsed.scheme).lower() == "sips" or params.get("transport") == "tls"
+    port = parsed.port or (5061 if secure else 5060)
+    try:
+        same = address == ipaddress.ip_address(endpoint[0].strip("[]"))
+    except ValueError:
+        return None
+    return same and port == endpoint[1]
+
+
+def _same_route(got: Sequence[str], wanted: Sequence[str]) -> bool:
+    return len(got) == len(wanted) and all(_same_uri(a, b) for a, b in zip(got, wanted, strict=True))
 
 
 @rule(
@@ -819,33 +835,37 @@ def icscf_in_dialog_follows_route(flow: Flow, ctx: Context) -> list[Finding]:
     nothing): a request in a dialog that a caller sends to the I-CSCF anyway (RFC 3261 8.1.2, one
     connection to the IMS entry point) with a Route naming nodes past it goes on with that Route,
     less only a first value that names the I-CSCF itself (RFC 3261 16.4), not with a value of
-    another node removed or the request refused. The solution profile's choice
-    (PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE: "goes to the next hop of its Route"); RFC 3261 16.6 item 7
-    lets a proxy's local policy send a request to another loose router, and the text says nothing of
-    such requests, so another outcome gives ``deviation``, never ``fail``. A request whose Route
-    names nothing past the I-CSCF is not judged (the profile refuses it with 403)."""
+    another node removed, nor refused. A first value whose host is a name the capture cannot
+    resolve may be either. The solution profile's choice (PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE: "goes
+    to the next hop of its Route"); RFC 3261 16.6 item 7 lets a proxy's local policy send a request
+    to another loose router, and the text says nothing of such requests, so another outcome gives
+    ``deviation``, never ``fail``. A request whose Route names nothing past the I-CSCF is not judged
+    (the profile refuses it with 403), nor an ACK the I-CSCF sent nothing on for (that of its own
+    non-2xx answer is hop by hop)."""
     say = _Say("TERM_ICSCF_IN_DIALOG_ROUTE", flow)
     found = []
     for received in _in_dialog(flow, Role.I_CSCF):
         route = _uris(received, "Route")
         if not route:
             continue
-        wanted = route[1:] if _names(route[0], received.message.dst) else route
-        if not wanted:
+        own = _names(route[0], received.message.dst)
+        wanted = [route[1:]] if own else [route] if own is False else [route, route[1:]]
+        if not any(wanted):
             continue
         onward = _caused(flow, received, Role.I_CSCF)
         if not onward:
+            if received.method == "ACK":
+                continue
             final = _final(flow, received)
             answered = f"answered {final.response.status}" if final and final.response else "not sent on"
-            detail = f"the {received.method} with Route {wanted} past the I-CSCF was {answered}"
+            detail = f"the {received.method} with Route {route} was {answered}"
             found.append(say.profile(ctx, "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE", detail, final or received))
             continue
         got = _uris(onward[0], "Route")
-        if got is not None and _same_uris(got, wanted):
-            found.append(say("pass", f"the {received.method} goes on with Route {wanted}", onward[0]))
+        if got is not None and any(_same_route(got, w) for w in wanted):
+            found.append(say("pass", f"the {received.method} goes on with Route {got}", onward[0]))
         else:
-            detail = (
-                f"the {received.method} went on to {onward[0].dst.name} with Route {got}, expected {wanted}"
-            )
+            where = onward[0].dst.name
+            detail = f"the {received.method} went on to {where} with Route {got}, not {wanted[0]}"
             found.append(say.profile(ctx, "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE", detail, onward[0]))
     return say.summary(found)

@@ -199,14 +199,17 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       serves its block. The solution profile relays a WIC's request in a dialog only to the next
       hop of the dialog's route set, anything else 403; an eP-CSCF that rebuilds the Route from
       the route set follows it too. Which check TS 24.229's P-CSCF makes here is open point 26:
-      a profile check.
+      a profile check. Whatever became of that request, the session goes on: the WIC's BYE on
+      its route set ends it (RFC 3261 12.2.1.2, a refused INFO ends no dialog).
       Given the remote IMS party "sip:dave@remote.example.org" answers sessions
       And alice has logged in at the WWSF and received a security token
       And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
       And WIC "A1" has registered with the identity and the token of alice
       And WIC "A1" has started a session to the remote party with the identity of alice
-      When WIC "A1" sends a BYE in its session with a Route that leads around the S-CSCF to the remote party
-      Then the BYE goes on only along the session's route set, as the solution profile chooses (PROFILE_SEC_IN_DIALOG_ROUTE_SET)
+      When WIC "A1" sends an INFO in its session with a Route that leads around the S-CSCF to the remote party
+      Then the INFO goes on only along the session's route set, as the solution profile chooses (PROFILE_SEC_IN_DIALOG_ROUTE_SET)
+      When WIC "A1" ends its session with a BYE
+      Then the BYE reaches the remote party and WIC "A1" receives 200 for it
 
     @clause_5_2_2_5_2 @step_4 @negative @inopportune @registrar_read @TP_WIMPU_SEC_013
     Scenario: A de-registration without a token from a WebSocket that no token authorised removes nothing

@@ -163,6 +163,11 @@ async def scenario(directory: Path) -> Run:
         outcomes["terminate fork"] = (await remote.call(ALICE, icscf)).status
         await wait_until_async(wics[0].cancels, "the CANCEL of the losing branch (alice-1)")
         outcomes["terminate B"] = (await remote.call(BOB, icscf)).status
+        # the caller ends bob's session (its last) through the I-CSCF, its Route the route set
+        # (TERM_ICSCF_IN_DIALOG_ROUTE), once bob-1 has its ACK
+        await wait_until_async(lambda: any(r.method == "ACK" for r in wics[2].incoming), "the ACK at bob-1")
+        ended = await remote.in_dialog("BYE", via=icscf)
+        outcomes["bye B through the I-CSCF"] = ended.status if ended is not None else 0
         acks = sum(r.method == "ACK" for r in remote.received)
         outcomes["terminate IMS user"] = (await remote.call("sip:carol@ims.example.net", icscf)).status
         if outcomes["terminate IMS user"] == 200:  # carol's UE is this remote party: its ACK comes back here
@@ -172,11 +177,6 @@ async def scenario(directory: Path) -> Run:
         outcomes["terminate unregistered"] = (
             await remote.call("sip:wrtc-nobody@block1.ims.example.net", icscf)
         ).status
-        await wait_until_async(lambda: any(r.method == "ACK" for r in wics[2].incoming), "the ACK at bob-1")
-        # the caller ends bob's session through the I-CSCF, its Route the route set
-        # (TERM_ICSCF_IN_DIALOG_ROUTE)
-        ended = await remote.in_dialog("BYE", via=icscf)
-        outcomes["bye B through the I-CSCF"] = ended.status if ended is not None else 0
         for w in wics:
             await w.close()  # returns once the closing handshake is done; stop() then syncs on a probe
         await asyncio.to_thread(capture.stop)

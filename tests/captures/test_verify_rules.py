@@ -1335,13 +1335,19 @@ class TestInDialogRouteSet:
         return w
 
     def bye(
-        self, w: Wire, *, route: tuple[str, ...], to: tuple[str, int] | None = SCSCF, uri: str = TARGET
+        self,
+        w: Wire,
+        *,
+        route: tuple[str, ...],
+        to: tuple[str, int] | None = SCSCF,
+        uri: str = TARGET,
+        tag: str = "t1",
     ) -> None:
         lines = [
             f"BYE {uri} SIP/2.0",
             "Via: SIP/2.0/WSS w.invalid;branch=z9hG4bKbye",
             f"From: <{ALICE}>;tag=f1",
-            "To: <sip:dave@remote.example.org>;tag=t1",
+            f"To: <sip:dave@remote.example.org>;tag={tag}",
             "Call-ID: d-1",
             "CSeq: 2 BYE",
             f"Route: <{self.OWN}>, <{self.NEXT}>",
@@ -1369,9 +1375,31 @@ class TestInDialogRouteSet:
         self.bye(w, route=(), to=REMOTE)
         finding = only(w, "ORIG_IN_DIALOG_ROUTE_SET")
         assert finding.verdict == "deviation" and finding.choice == "PROFILE_SEC_IN_DIALOG_ROUTE_SET"
-        assert f"expected Route ['{self.NEXT}']" in finding.detail
+        assert f"not to {self.NEXT}, the route set's next hop" in finding.detail
         pics = {"PICS_PROFILE_SEC_IN_DIALOG_ROUTE_SET": "no"}
         assert only(w, "ORIG_IN_DIALOG_ROUTE_SET", pics=pics).verdict == "pass"
+
+    def test_the_next_hop_written_otherwise_and_more_route_values_pass(self) -> None:
+        """RFC 3261 19.1.4: parameters in another order, case; the profile's "next hop": what the
+        WIC's Route names past it is not this rule's."""
+        w = self.session()
+        self.bye(w, route=("sip:127.0.0.1:5070;LR;Transport=TCP", "sip:more@127.0.0.1:5999;lr"))
+        assert verdicts(w, "ORIG_IN_DIALOG_ROUTE_SET") == ["pass"]
+
+    def test_a_request_in_the_second_forked_dialog_follows_its_own_route_set(self) -> None:
+        """Two 2xx of two branches (RFC 3261 13.2.2.4): the BYE names the second by its To tag."""
+        w = Wire()
+        invite = w.request(WIC1, IWF1, "INVITE", "sip:dave@remote.example.org", call_id="d-1",
+                           from_=ALICE, to="sip:dave@remote.example.org", cseq=1, transport="WSS",
+                           headers=[("Contact", f"<{contact_of(WIC1)};ob>")])  # fmt: skip
+        onward = w.forward(invite, PCSCF1, SCSCF, add=[("Record-Route", f"<{self.OWN}>")])
+        first = [("Record-Route", f"<sip:other@127.0.0.1:5071;lr>, <{self.OWN}>"), ("Contact", "<sip:x@h>")]
+        w.response(onward, 200, src=SCSCF, dst=PCSCF1, headers=first)  # To tag t1
+        raw = w.messages[-1].raw.replace(b";tag=t1", b";tag=t2")
+        raw = raw.replace(b"other@127.0.0.1:5071", b"127.0.0.1:5070;transport=tcp")
+        w.add(SCSCF, PCSCF1, raw)
+        self.bye(w, route=(self.NEXT,), tag="t2")
+        assert verdicts(w, "ORIG_IN_DIALOG_ROUTE_SET") == ["pass"]
 
     def test_a_route_to_another_node_is_a_deviation(self) -> None:
         w = self.session()
@@ -1440,6 +1468,13 @@ class TestIcscfInDialogRoute:
         assert finding.verdict == "deviation" and finding.choice == "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE"
         pics = {"PICS_PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE": "no"}
         assert only(w, "TERM_ICSCF_IN_DIALOG_ROUTE", pics=pics).verdict == "pass"
+
+    def test_an_own_value_by_host_name_may_be_removed(self) -> None:
+        """A first Route value by host name: the capture cannot tell whether it names the I-CSCF."""
+        w = Wire()
+        kept = (self.SCSCF_RR, self.EP_RR)
+        self.bye(w, ("sip:icscf.ims.example.net;lr", *kept), onward=(SCSCF, kept))
+        assert verdicts(w, "TERM_ICSCF_IN_DIALOG_ROUTE") == ["pass"]
 
     def test_a_refusal_is_a_deviation(self) -> None:
         w = Wire()
