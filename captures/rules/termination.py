@@ -8,7 +8,6 @@ import ipaddress
 import math
 from collections.abc import Iterable, Sequence
 
-from reference.sip.address import parse_uri
 from reference.sip.errors import SipError
 from reference.sip.grammar import parse_params, split_commas
 
@@ -42,7 +41,7 @@ from .core import (
     _unretrieved,
     rule,
 )
-from .origination import _in_dialog, _same_uri, _uris
+from .origination import _in_dialog, _same_uri, _uri_key, _uris
 
 # ----- 5.2.2.5.4 termination ----------------------------------------------------------------------
 
@@ -803,22 +802,17 @@ def _names(uri: str, endpoint: tuple[str, int]) -> bool | None:
     """Whether the URI names ``endpoint``: by an IP address, host and port (the default port of its
     scheme and transport when the URI gives none, RFC 3263); None when its host is a name, which the
     capture cannot resolve, or it does not parse."""
-    try:
-        parsed = parse_uri(uri)
-        params = dict(
-            (name.lower(), (value or "").lower())
-            for name, value in parse_params(str(parsed.parameters or ""))
-        )
-        address = ipaddress.ip_address(str(parsed.host).strip("[]"))
-    except ValueError:
+    key = _uri_key(uri)
+    if key is None:
         return None
-    secure = str(parsed.scheme).lower() == "sips" or params.get("transport") == "tls"
-    port = parsed.port or (5061 if secure else 5060)
+    scheme, _, host, port, params = key
     try:
+        address = ipaddress.ip_address(str(host).strip("[]"))
         same = address == ipaddress.ip_address(endpoint[0].strip("[]"))
     except ValueError:
         return None
-    return same and port == endpoint[1]
+    secure = scheme == "sips" or ("transport", "tls") in params  # type: ignore[operator]
+    return same and (port or (5061 if secure else 5060)) == endpoint[1]
 
 
 def _same_route(got: Sequence[str], wanted: Sequence[str]) -> bool:
