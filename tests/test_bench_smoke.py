@@ -33,16 +33,17 @@ def test_register_rate_measures_the_reference_and_its_peer() -> None:
     measured = ("reference eP-CSCF", "reference, 2 IWF workers", "Kamailio 5.6", "Kamailio eP-CSCF")
     # a row ends with the errors by kind in parentheses when there are any: "... 3 9%  (3 timeout)"
     rows_out = [line for line in result.stdout.splitlines() if "stack listening after" not in line]
-    lines = [line.split("  (")[0] for line in rows_out if line.startswith(measured)]
-    rows = [line.split() for line in lines]
+    full = [line for line in rows_out if line.startswith(measured)]
+    rows = [line.split("  (")[0].split() for line in full]
     names = [" ".join(r[:2]) for r in rows]
     peer = shutil.which("kamailio") is not None
     ours = ["reference eP-CSCF", "reference, 2"]
     each = [*ours, "Kamailio 5.6", "Kamailio eP-CSCF"] if peer else ours
     assert names == each * 2, result.stdout
-    for r in rows:
+    for r, line in zip(rows, full, strict=True):
         conns, rate, errors, server = int(r[-7]), float(r[-6]), int(r[-3]), r[-1]
-        assert conns in (1, 2) and rate > 0 and errors == 0, r
+        # the whole row (its errors by kind) and the run's output: a failure says what went wrong
+        assert conns in (1, 2) and rate > 0 and errors == 0, f"{line}\n{result.stdout}"
         assert (server == "-") == r[0].startswith("Kamailio"), r  # the reference's CPU is measured
     # the decomposed stack's CPU by process: its three processes and the second IWF worker
     parts = [line for line in result.stdout.splitlines() if "cores by process:" in line]
