@@ -522,6 +522,26 @@ class BlockRequest:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class LoginRecord:
+    """A log-in at the WWSF (5.2.2.5.2 step 1; the profile's ``POST .../login``) and its answer."""
+
+    source: str
+    "The address the log-in came from (the client end of its TCP connection, without the port)."
+    status: int
+    "The WWSF's answer's status code."
+    retry_after: bool
+    "Whether the answer carries Retry-After (RFC 9110 10.2.3): a refusal for the rate of log-ins."
+    frame: int
+    "The frame of the answer."
+
+
+def is_login(info: HttpInfo) -> bool:
+    """Whether ``info`` is a log-in request at the WWSF (the solution profile: ``POST .../login``)."""
+    path = info.path.split("?", 1)[0].rstrip("/")
+    return info.is_request and info.method == "POST" and path.endswith("/login")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class StoredContact:
     """A contact the wIMPU Registrar said it stored over W6 (5.2.2.3.1): the 2xx to a write."""
 
@@ -610,6 +630,8 @@ class Knowledge:
         self.contacts: OrderedDict[str, list[ContactRecord]] = OrderedDict()
         self.blocks: deque[BlockRecord] = deque(maxlen=10_000)
         self.block_requests: deque[BlockRequest] = deque(maxlen=10_000)
+        self.logins: deque[LoginRecord] = deque(maxlen=10_000)
+        "Every log-in at the WWSF answered so far, in the order of the answers (rule WWSF_THROTTLE_FAILURES)."
         "Every REGISTER an eP-CSCF's P-CSCF sent the S-CSCF (a block registration), answered or not."
         self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
         "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
@@ -1077,8 +1099,15 @@ class FlowTracker:
         info = message.http
         assert info is not None
         client, server = (message.src, message.dst) if info.is_request else (message.dst, message.src)
-        self._flow(f"http {_address(client)} -> {_address(server)}", hop)
+        flow = self._flow(f"http {_address(client)} -> {_address(server)}", hop)
         self.knowledge.legs.add((hop.src.role, hop.dst.role))
+        if not info.is_request and info.status is not None and hop.src.role is Role.WWSF:
+            # the answer to the last request on this connection (HTTP/1.1 answers in order)
+            asked = next((h.message.http for h in reversed(flow.hops[:-1]) if h.message.http is not None
+                          and h.message.http.is_request), None)  # fmt: skip
+            if asked is not None and is_login(asked):
+                retry = info.header("Retry-After") is not None
+                self.knowledge.logins.append(LoginRecord(client[0], info.status, retry, message.frame))
 
     def _sip(self, hop: Hop) -> None:
         sip = hop.message.message

@@ -72,6 +72,31 @@ def login_with_right_password(world: World, user: str) -> None:
     world.try_login(spec.username, spec.password)
 
 
+@when(parsers.re(rf"{USER} logs in at the WWSF with the right password (?P<times>\d+) times in a row"))
+def login_again_and_again(world: World, user: str, times: str) -> None:
+    """5.2.2.5.2 step 1, valid behaviour again and again: the user's own name and password (PIXIT),
+    each log-in on a connection of its own, as several WICs or a token refreshed make it."""
+    spec = world.user(user)
+    world.try_logins(spec.username, spec.password, int(times))
+
+
+@then("the WWSF accepts the first log-in and refuses none of them as a failed authentication")
+def logins_accepted(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token for the
+    user": the right password is never refused as a failed authentication (the text leaves a refusal
+    for the rate of log-ins to the WWSF's procedure); that each 2xx carries the token, and each
+    refusal none, over TLS, is judged on the wire (``WWSF_LOGIN``)."""
+    expect.logins_accepted_or_throttled([(a.status, a.retry_after) for a in world.outcome.logins])
+    judged_by(world, profile, ["WWSF_LOGIN"], session=False)
+
+
+@then(parsers.re(rf"no log-in is refused for the successful ones before it, {CHOICE_STEP}"))
+def logins_not_throttled(world: World, profile: ProfileChecks, choice: str) -> None:
+    """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_FAILURES): judged
+    on the wire by ``WWSF_THROTTLE_FAILURES``, a profile check."""
+    judged_by(world, profile, ["WWSF_THROTTLE_FAILURES"], choice, session=False)
+
+
 @then("the WWSF accepts the log-in and issues a security token")
 def login_accepted(world: World, profile: ProfileChecks) -> None:
     """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token for the

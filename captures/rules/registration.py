@@ -23,6 +23,7 @@ from ..flows import (
     Role,
     bearer_token,
     identity_key,
+    is_login,
     iso_time,
     registrar_api,
     w6_entry_path,
@@ -64,9 +65,9 @@ def _logins(flow: Flow) -> list[tuple[Hop, Hop]]:
     found = []
     for hop in flow.hops:
         info = hop.message.http
-        if info is None or not info.is_request or info.method != "POST" or hop.dst.role is not Role.WWSF:
+        if info is None or hop.dst.role is not Role.WWSF:
             continue
-        if info.path.split("?", 1)[0].rstrip("/").endswith("/login"):
+        if is_login(info):
             answer = _answer(flow, hop)
             if answer is not None:
                 found.append((hop, answer))
@@ -115,6 +116,49 @@ def wwsf_login_issues_token(flow: Flow, ctx: Context) -> list[Finding]:
                 found.append(say("fail", refused, answer))
             else:
                 found.append(say("pass", f"a refused login ({reply.status}) carries no token", answer))
+    return say.summary(found)
+
+
+@rule(
+    "WWSF_THROTTLE_FAILURES",
+    "TR 23.701 5.2.2.5.2 step 1",
+    "the WWSF's log-in throttle counts failed log-ins only: successful ones never refuse a later one",
+)
+def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 1: "The WWSF authenticates the user using a common web authentication
+    procedure. Upon successful authentication, the WWSF issues a security token for the user." The
+    text says nothing of slowing password guessing; the solution profile throttles failed log-ins
+    only (``PROFILE_WWSF_THROTTLE_FAILURES``, docs/security.md: "without locking the real user out"):
+    a user with several WICs, a token refreshed before it runs out, users behind one NAT log in
+    again and again, each time rightly. Judged on a log-in from an address whose earlier log-ins in
+    the capture all succeeded (at least one), with no log-in of the capture refused before it (a
+    failed guess, from any address or for any user, may rightly have spent a budget): answered 2xx,
+    pass; refused for the rate of log-ins (429, RFC 6585 4, or any refusal with Retry-After), a
+    PROFILE DEVIATION (pass where the SUT's PICS says its WWSF throttles otherwise). A refusal
+    without Retry-After is WWSF_LOGIN's. Nothing the capture does not show (failures before it
+    began) is known: the finding says "in this capture"."""
+    say = _Say("WWSF_THROTTLE_FAILURES", flow)
+    found = []
+    for _, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        source, frame = answer.message.dst[0], answer.message.frame
+        earlier = [r for r in ctx.knowledge.logins if r.frame < frame]
+        ours = [r for r in earlier if r.source == source]
+        if not ours or any(not 200 <= r.status < 300 for r in earlier):
+            continue
+        count = f"{len(ours)} log-in{'s' if len(ours) > 1 else ''} from {source}"
+        if 200 <= reply.status < 300:
+            kept = f"the {count} before it, all successful, did not count against this one"
+            found.append(say("pass", kept, answer))
+        elif reply.status == 429 or reply.header("Retry-After") is not None:
+            refused = (
+                f"the WWSF refused a log-in from {source} {reply.status} (Retry-After "
+                f"{reply.header('Retry-After') or 'absent'}) for the rate of log-ins, although the {count} "
+                "before it in this capture all succeeded and none was refused: its throttle counts "
+                "successful log-ins"
+            )
+            found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_FAILURES", refused, answer))
     return say.summary(found)
 
 

@@ -285,6 +285,27 @@ def login_accepted(status: int) -> None:
     )
 
 
+def logins_accepted_or_throttled(answers: Sequence[tuple[int, str | None]]) -> None:
+    """5.2.2.5.2 step 1: "The WWSF authenticates the user using a common web authentication procedure.
+    Upon successful authentication, the WWSF issues a security token": log-ins of a user with the right
+    password, one after the other (each answer's status and Retry-After), the first accepted (a 2xx),
+    each other one accepted or refused for the rate of log-ins before any authentication (429, RFC
+    6585 4, or a refusal with Retry-After), which the text leaves to the WWSF's procedure; never refused
+    as a failed authentication. Whether a refusal for the rate was the profile's is judged on the wire
+    (``WWSF_THROTTLE_FAILURES``)."""
+    assert answers, "no log-in was tried"
+    login_accepted(answers[0][0])
+    wrong = [
+        f"log-in {n} answered {status}"
+        for n, (status, retry_after) in enumerate(answers, 1)
+        if not 200 <= status < 300 and status != 429 and retry_after is None
+    ]
+    assert not wrong, (
+        "the WWSF refused log-ins of a user with the right password as failed authentications (no 429, no "
+        f"Retry-After): {', '.join(wrong)}"
+    )
+
+
 def login_refused(status: int) -> None:
     """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token": a log-in
     that fails the authentication is not accepted (no 2xx). That the refusal carries no token is on

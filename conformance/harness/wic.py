@@ -78,9 +78,13 @@ class LoginAnswer:
 
     status: int
     body: dict[str, Any] = dataclasses.field(repr=False)
+    retry_after: str | None = None
+    "The answer's Retry-After (RFC 9110 10.2.3), if any: a refusal for the rate of log-ins."
 
     def __repr__(self) -> str:  # the body may hold a token
-        return f"LoginAnswer(status={self.status}, keys={sorted(self.body)!r})"
+        return (
+            f"LoginAnswer(status={self.status}, keys={sorted(self.body)!r}, retry_after={self.retry_after!r})"
+        )
 
 
 async def login_attempt(
@@ -97,7 +101,9 @@ async def login_attempt(
         body = json.loads(text)
     except ValueError:
         body = None
-    return LoginAnswer(r.status, body if isinstance(body, dict) else {"text": text})
+    return LoginAnswer(
+        r.status, body if isinstance(body, dict) else {"text": text}, r.headers.get("Retry-After")
+    )
 
 
 async def web_login(wwsf_origin: str, username: str, password: str, ssl_context: ssl.SSLContext) -> Login:

@@ -117,6 +117,8 @@ class Outcome:
     "A handshake the eP-CSCF accepted with an answer the WIC had to fail (RFC 6455 4.1)."
     login: LoginAnswer | None = None
     "The WWSF's answer to a log-in the scenario tried (step 1)."
+    logins: tuple[LoginAnswer, ...] = ()
+    "The WWSF's answers to log-ins the scenario tried one after the other (step 1), in order."
 
 
 TIMER_F = TimerValues(reliable=True).timer_f
@@ -637,6 +639,16 @@ class World:
         answer = self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
         self.outcome = Outcome(login=answer)
         return answer
+
+    def try_logins(self, username: str, password: str, times: int) -> tuple[LoginAnswer, ...]:
+        """Step 1 ``times`` times in a row with the same credentials, each log-in on a connection of
+        its own as a browser's new page makes it: the WWSF's answers as they came."""
+        answers = tuple(
+            self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
+            for _ in range(times)
+        )
+        self.outcome = Outcome(login=answers[-1] if answers else None, logins=answers)
+        return answers
 
     def token_issued_for(self, user: str, identity: str, wimpu: str) -> None:
         """The WWSF issues ``user`` a token asserting ``identity``, for the eP-CSCF of block ``wimpu``.

@@ -135,6 +135,21 @@ Feature: 5.2.2.5.2 WIC registration procedure
         | user |
         | bob  |
 
+    @step_1 @wwsf @TP_WIMPU_REG_016
+    Scenario: A user who logs in with the right password again and again gets a token each time
+      The text leaves the web authentication to "a common web authentication procedure", which
+      may slow password guessing. The solution profile throttles failed log-ins only
+      (PROFILE_WWSF_THROTTLE_FAILURES): a user with several WICs, a token refreshed before it runs
+      out, or users behind one NAT log in again and again from one address, each time rightly,
+      and are never locked out by it. Twelve log-ins in a row, more than the reference lets one
+      address fail in a minute (ten). The capture rule WWSF_THROTTLE_FAILURES judges on the wire
+      that none was refused for the rate of log-ins after successful ones only; a WWSF that limits
+      every log-in answers PICS_PROFILE_WWSF_THROTTLE_FAILURES = no.
+
+      When alice logs in at the WWSF with the right password 12 times in a row
+      Then the WWSF accepts the first log-in and refuses none of them as a failed authentication
+      And no log-in is refused for the successful ones before it, as the solution profile chooses (PROFILE_WWSF_THROTTLE_FAILURES)
+
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 
     @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006

@@ -433,6 +433,60 @@ class TestTokenTimes:
         assert web_findings(self.login(jwt_of(self.claims()), status=401), "WWSF_TOKEN_TIMES") == []
 
 
+class TestThrottleFailures:
+    """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_FAILURES): a
+    log-in is never refused for the successful ones before it; one refused for failed ones may be."""
+
+    def logins(self, *answers: tuple[str, int], retry_after: bool = False) -> Wire:
+        """One log-in per ``(client address, status)``, each on a TCP connection of its own."""
+        w = Wire()
+        for n, (host, status) in enumerate(answers):
+            refused = status >= 400
+            exchange(
+                w, (host, 40600 + n), WWSF, "POST", "/login", status, connection=600 + n,
+                body={"username": "alice", "password": "x"},
+                answer={"token": jwt_of({"sub": ALICE})} if not refused else {"title": "refused"},
+                reply_headers=(("Retry-After", "6"),) if refused and retry_after else (),
+            )  # fmt: skip
+        return w
+
+    def test_successful_log_ins_after_successful_ones_pass(self) -> None:
+        found = web_findings(self.logins(*[("127.0.0.1", 200)] * 3), "WWSF_THROTTLE_FAILURES")
+        assert [f.verdict for f in found] == ["pass", "pass"]  # the first has none before it
+        assert "2 log-ins from 127.0.0.1" in found[-1].detail
+
+    def test_a_429_after_only_successful_log_ins_is_a_profile_deviation(self) -> None:
+        w = self.logins(*[("127.0.0.1", 200)] * 5, ("127.0.0.1", 429), retry_after=True)
+        found = web_findings(w, "WWSF_THROTTLE_FAILURES")
+        assert [f.verdict for f in found] == ["pass"] * 4 + ["deviation"]
+        assert found[-1].choice == "PROFILE_WWSF_THROTTLE_FAILURES" and "5 log-ins" in found[-1].detail
+
+    def test_any_refusal_with_retry_after_counts_as_throttled(self) -> None:
+        w = self.logins(("127.0.0.1", 200), ("127.0.0.1", 503), retry_after=True)
+        assert [f.verdict for f in web_findings(w, "WWSF_THROTTLE_FAILURES")] == ["deviation"]
+
+    def test_a_refusal_without_retry_after_is_not_judged_here(self) -> None:
+        # a 401 to the second log-in is a refusal of its credentials: WWSF_LOGIN's
+        w = self.logins(("127.0.0.1", 200), ("127.0.0.1", 401))
+        assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []
+
+    def test_a_429_after_a_failed_log_in_is_not_judged(self) -> None:
+        # a failed guess, here from another address, may rightly have spent the user's budget
+        w = self.logins(("127.0.0.1", 200), ("127.0.0.9", 401), ("127.0.0.1", 429), retry_after=True)
+        assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []
+
+    def test_a_first_log_in_from_an_address_is_not_judged(self) -> None:
+        # nothing succeeded from 127.0.0.9 before its 429: another address's successes do not count
+        w = self.logins(("127.0.0.1", 200), ("127.0.0.9", 429), retry_after=True)
+        assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []
+
+    def test_the_pics_answer_no_makes_it_a_pass(self) -> None:
+        w = self.logins(("127.0.0.1", 200), ("127.0.0.1", 429), retry_after=True)
+        pics = {"PICS_PROFILE_WWSF_THROTTLE_FAILURES": "no"}
+        (finding,) = web_findings(w, "WWSF_THROTTLE_FAILURES", pics=pics)
+        assert finding.verdict == "pass" and "PICS_PROFILE_WWSF_THROTTLE_FAILURES = no" in finding.detail
+
+
 class TestWebAccess:
     """5.2.2.5.2 steps 1-2 and 5.2.2.5.1 step 1: the login at the WWSF and the WSS handshake."""
 

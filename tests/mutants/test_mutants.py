@@ -67,6 +67,7 @@ GUARDS: dict[str, str] = {
     "refusal_carries_token": "TP_WIMPU_REG_012",
     "login_names_first_block": "TP_WIMPU_REG_002",
     "expires_in_absolute": "TP_WIMPU_REG_015",
+    "login_refund_user_only": "TP_WIMPU_REG_016",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
     "access_token_form_refused": "TP_WIMPU_REG_006 and token_header_24371",
@@ -213,6 +214,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the token itself is right (its exp in seconds, the eP-CSCF checks it as before); only the log-in
     # answer's expires_in is the expiry time, not the lifetime the profile gives there
     "expires_in_absolute": "PROFILE_WWSF_TOKEN_TIMES",
+    # every log-in has the right password and the first five get their tokens; only the profile's
+    # throttle, failed log-ins only, refuses none of the others (the text leaves a throttle open)
+    "login_refund_user_only": "PROFILE_WWSF_THROTTLE_FAILURES",
     # the page without sip gets a WebSocket with no subprotocol, which RFC 6455 4.2.2 allows; only
     # the profile refuses it
     "sip_subprotocol_optional": "PROFILE_WSS_SIP_ONLY",

@@ -385,6 +385,32 @@ def _any_password_accepted(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(UserStore, "authenticate", authenticate)
 
 
+def _login_refund_user_only(mp: pytest.MonkeyPatch) -> None:
+    """A successful log-in is refunded to the user's own budget only: the budgets of its address, and
+    of the user at that address, are a plain rate limit of ``POST /login`` (the refund written for the
+    per-user lock-out and never extended when the per-address budgets were added). The sixth log-in
+    of one user from one address within a minute gets 429, every one of them with the right password."""
+    from reference.nodes.wwsf.throttle import LoginThrottle
+
+    original = LoginThrottle.succeeded
+
+    class Charged:
+        """A budget table whose refunds are lost."""
+
+        def give(self, key: object, now: float) -> None:
+            return None
+
+    def succeeded(self: LoginThrottle, username: str, source: str, now: float) -> None:
+        kept = self.sources, self.user_sources
+        self.sources, self.user_sources = Charged(), Charged()  # type: ignore[assignment]
+        try:
+            original(self, username, source, now)
+        finally:
+            self.sources, self.user_sources = kept
+
+    mp.setattr(LoginThrottle, "succeeded", succeeded)
+
+
 def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, change: str) -> None:
     """``change`` = ``refusal``: a refused log-in's answer carries a token made before the password
     check; ``first_block``: a successful log-in's answer names the directory's first block (its
@@ -2270,6 +2296,11 @@ FAULTS: Mapping[str, Fault] = {
     "login_names_first_block": Fault(
         "the WWSF's log-in answer names its first block, whatever the user's block (5.2.2.5.1 step 1)",
         functools.partial(_login_answer_rewritten, change="first_block"),
+    ),
+    "login_refund_user_only": Fault(
+        "the WWSF refunds a successful log-in to the user's budget only, not to its address's: the sixth "
+        "log-in of a user from one address within a minute gets 429 (step 1, profile)",
+        _login_refund_user_only,
     ),
     "expires_in_absolute": Fault(
         "the WWSF's log-in answer gives the token's expiry time (exp) as expires_in, not its lifetime in "
