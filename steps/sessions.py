@@ -361,6 +361,21 @@ def in_dialog_along_route_set(world: World, profile: ProfileChecks, method: str,
     judged_by(world, profile, ["ORIG_IN_DIALOG_ROUTE_SET"], choice, session=False)
 
 
+@when(parsers.re(rf"{WIC} sends an? (?P<method>[A-Z]+) that names no dialog to the remote party"))
+def outside_any_dialog(world: World, wic: str, method: str) -> None:
+    """TP_WIMPU_SEC_019: a method that exists only in a dialog, sent with no To tag (RFC 3261 15.1.1)."""
+    world.send_outside_dialog(wic, method)
+
+
+@then(parsers.re(rf"the (?P<method>[A-Z]+) goes no further than the eP-CSCF, {CHOICE}"))
+def dialog_method_refused(world: World, profile: ProfileChecks, method: str, choice: str) -> None:
+    """5.2.2.3.2 with 5.2.2.5.3 step 3 and the profile's "relayed only on a dialog the eP-CSCF
+    record-routed on that WebSocket; anything else is 403" (PROFILE_SEC_DIALOG_METHODS): judged on
+    the wire by ORIG_DIALOG_METHOD_REFUSED (refused, sent on nowhere), a profile check."""
+    world.settle()
+    judged_by(world, profile, ["ORIG_DIALOG_METHOD_REFUSED"], choice, session=False)
+
+
 @when(parsers.re(rf"{WIC} ends its session with a BYE"))
 def wic_ends_session(world: World, wic: str) -> None:
     """The WIC's BYE in its session, on the dialog's route set (RFC 3261 12.2.1.1)."""

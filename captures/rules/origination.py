@@ -545,3 +545,57 @@ def in_dialog_follows_route_set(flow: Flow, ctx: Context) -> list[Finding]:
             detail = f"the {sent.method} went on to {shown}, not to {wanted}, the route set's next hop"
             found.append(say.profile(ctx, "PROFILE_SEC_IN_DIALOG_ROUTE_SET", detail, onward[0]))
     return say.summary(found)
+
+
+DIALOG_ONLY_METHODS = frozenset({"BYE", "INFO", "UPDATE", "PRACK"})
+"""Methods that exist only in a dialog (RFC 3261 15.1.1 "A UAC MUST NOT send a BYE outside of a dialog",
+RFC 6086 4.2 for INFO, RFC 3311 5.1 for UPDATE, RFC 3262 4 for PRACK): without a To tag such a request
+names no dialog at all."""
+
+
+@rule(
+    "ORIG_DIALOG_METHOD_REFUSED",
+    "TR 23.701 5.2.2.5.3 step 3; 5.2.2.3.2",
+    "a BYE, INFO, UPDATE or PRACK a WIC sends in no dialog goes no further than the eP-CSCF",
+)
+def dialog_method_refused(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.3.2 ("The eP-CSCF shall perform the WIC authorization at WIC registration") with 5.2.2.5.3
+    step 3: a request of a method that exists only in a dialog (:data:`DIALOG_ONLY_METHODS`) that a
+    WIC sends without a To tag is in no dialog the eP-CSCF record-routed on the WIC's WebSocket. The
+    solution profile relays a WIC's request in a dialog only on such a dialog, "anything else is 403"
+    (PROFILE_SEC_DIALOG_METHODS): the eP-CSCF answers it with a final non-2xx and sends nothing on.
+    RFC 3261 16 lets a proxy forward any request (the UAS answers 481, RFC 3261 12.2.2), so a
+    request sent on, or answered 2xx, gives ``deviation``, never ``fail``; ``inconclusive`` when the
+    eP-CSCF's answer is not in the capture. Retransmissions are judged once."""
+    say = _Say("ORIG_DIALOG_METHOD_REFUSED", flow)
+    found = []
+    seen: set[tuple[str, str]] = set()
+    for hop in flow.hops:
+        request = hop.request
+        if request is None or hop.method not in DIALOG_ONLY_METHODS or hop.dst.role is not Role.IWF:
+            continue
+        try:
+            if request.to.tag is not None or (hop.cseq, str(request.branch)) in seen:
+                continue
+        except SipError:
+            continue
+        seen.add((hop.cseq, str(request.branch)))
+        onward = _caused(flow, hop, Role.P_CSCF)
+        answer = _final(flow, hop)
+        status = answer.response.status if answer is not None and answer.response is not None else None
+        if onward:
+            detail = (
+                f"the eP-CSCF sent the {hop.method} that names no dialog (no To tag) on to "
+                f"{onward[0].dst.name}, as a new request"
+            )
+            found.append(say.profile(ctx, "PROFILE_SEC_DIALOG_METHODS", detail, onward[0]))
+        elif status is None:
+            missing = f"the eP-CSCF's answer to the {hop.method} is not in the capture"
+            found.append(say("inconclusive", missing, hop))
+        elif 200 <= status < 300:
+            detail = f"the eP-CSCF accepted ({status}) the {hop.method} that names no dialog"
+            found.append(say.profile(ctx, "PROFILE_SEC_DIALOG_METHODS", detail, answer))
+        else:
+            detail = f"the {hop.method} that names no dialog is refused ({status}) and sent on nowhere"
+            found.append(say("pass", detail, answer))
+    return say.summary(found)

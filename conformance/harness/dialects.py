@@ -429,15 +429,18 @@ def standalone_request(
     """An out-of-dialog request outside any session, as ``dialect`` writes its requests: a MESSAGE
     (RFC 3428) carrying ``text`` as ``text/plain``, with no Contact (RFC 3428 4: it starts no dialog);
     or an OPTIONS (RFC 3261 11.1: a capability query, answered as an INVITE would be) with
-    ``Accept: application/sdp`` and no body. The token only for a dialect that sends it on every
-    request."""
+    ``Accept: application/sdp`` and no body; any other method with no body (a BYE or INFO in no
+    dialog, TP_WIMPU_SEC_019). The token only for a dialect that sends it on every request."""
     body = text.encode() if method == "MESSAGE" else b""
     headers = _initial_head(dialect, host, identity, target, call_id, f"{cseq} {method}")
     if token is not None and dialect.bearer_everywhere:
         headers.append(("Authorization", f"Bearer {token}"))
     if dialect.user_agent is not None:
         headers.append(("User-Agent", dialect.user_agent))
-    headers.append(("Content-Type", "text/plain") if method == "MESSAGE" else ("Accept", "application/sdp"))
+    if method == "MESSAGE":
+        headers.append(("Content-Type", "text/plain"))
+    elif method == "OPTIONS":
+        headers.append(("Accept", "application/sdp"))
     headers.append(("Content-Length", str(len(body))))
     return _request(dialect, f"{method} {target} SIP/2.0", headers, body)
 

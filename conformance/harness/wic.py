@@ -518,7 +518,13 @@ class Wic:
     async def options(self, identity: str, target: str) -> Response:
         """Query ``target``'s capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with the identity
         ``identity``; returns the final response."""
-        return await self.request(self._standalone("OPTIONS", identity, target))
+        return await self.outside_dialog("OPTIONS", identity, target)
+
+    async def outside_dialog(self, method: str, identity: str, target: str) -> Response:
+        """Send ``method`` to ``target`` outside any dialog (no To tag, a Call-ID of its own) with the
+        identity ``identity``; returns the final response. For a method that exists only in a dialog
+        (BYE, INFO, UPDATE, PRACK) this is a request no client should send (RFC 3261 15.1.1)."""
+        return await self.request(self._standalone(method, identity, target))
 
     def _standalone(self, method: str, identity: str, target: str, text: str = "") -> Request:
         self.cseq += 1

@@ -1048,10 +1048,19 @@ class World:
         """5.2.2.5.3 step 1 for a request outside any session: WIC ``wic_name`` queries the remote
         party's capabilities in an out-of-dialog OPTIONS (RFC 3261 11) with its user's identity.
         The final response is the outcome."""
+        return self.send_outside_dialog(wic_name, "OPTIONS")
+
+    def send_outside_dialog(self, wic_name: str, method: str) -> Response:
+        """WIC ``wic_name`` sends ``method`` to the remote party outside any dialog (no To tag) with
+        its user's identity: step 1 of 5.2.2.5.3 for OPTIONS, and for a method that exists only in a
+        dialog (BYE, INFO) a request in no dialog the eP-CSCF record-routed (TP_WIMPU_SEC_019). The
+        final response is the outcome."""
         wic = self.wics[wic_name]
         identity = self.logins[self.user_of(wic_name)].identity
         remote = self.remote_identity
-        response = self._attempt(wic_name, remote, lambda: self.loop.run(wic.options(identity, remote)))
+        response = self._attempt(
+            wic_name, remote, lambda: self.loop.run(wic.outside_dialog(method, identity, remote))
+        )
         self.outcome = Outcome(response=response)
         return response
 

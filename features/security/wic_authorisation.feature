@@ -211,6 +211,27 @@ Feature: 5.2.2.5.2 WIC authorisation at the eP-CSCF
       When WIC "A1" ends its session with a BYE
       Then the BYE reaches the remote party and WIC "A1" receives 200 for it
 
+    @clause_5_2_2_5_3 @step_3 @negative @inopportune @TP_WIMPU_SEC_019
+    Scenario Outline: A <method> that names no dialog, from a registered WIC, goes no further than the eP-CSCF
+      A BYE or an INFO exists only in a dialog (RFC 3261 15.1.1, RFC 6086 4.2): one without a To
+      tag names no dialog, so none the eP-CSCF record-routed on the WIC's WebSocket. The
+      solution profile relays a WIC's request in a dialog only on such a dialog, anything else
+      403 (PROFILE_SEC_DIALOG_METHODS): an eP-CSCF that tells a dialog by the To tag alone would
+      send it into the IMS core as a new request, with the identity it asserts. RFC 3261 16 lets
+      a proxy forward any request (the UAS then answers 481), so this is a profile check,
+      judged on the wire by ORIG_DIALOG_METHOD_REFUSED.
+      Given the remote IMS party "sip:dave@remote.example.org" answers sessions
+      And alice has logged in at the WWSF and received a security token
+      And WIC "A1" of alice has opened a WSS connection to the eP-CSCF of its block
+      And WIC "A1" has registered with the identity and the token of alice
+      When WIC "A1" sends a <method> that names no dialog to the remote party
+      Then the <method> goes no further than the eP-CSCF, as the solution profile chooses (PROFILE_SEC_DIALOG_METHODS)
+
+      Examples:
+        | method |
+        | BYE    |
+        | INFO   |
+
     @clause_5_2_2_5_2 @step_4 @negative @inopportune @registrar_read @TP_WIMPU_SEC_013
     Scenario: A de-registration without a token from a WebSocket that no token authorised removes nothing
       The solution profile accepts a de-registration without the token over the WebSocket on

@@ -159,6 +159,8 @@ async def scenario(directory: Path) -> Run:
         assert invite is not None
         bye = wics[0].in_dialog_request(invite, answer, "BYE", invite.cseq.number + 1)
         outcomes["bye A"] = (await wics[0].request(bye)).status  # ORIG_IN_DIALOG_ROUTE_SET
+        # a BYE that names no dialog (no To tag): refused, sent on nowhere (ORIG_DIALOG_METHOD_REFUSED)
+        outcomes["bye in no dialog"] = (await wics[0].outside_dialog("BYE", ALICE, DAVE)).status
         outcomes["originate B"] = (await wics[2].invite(BOB, DAVE)).status
         outcomes["terminate fork"] = (await remote.call(ALICE, icscf)).status
         await wait_until_async(wics[0].cancels, "the CANCEL of the losing branch (alice-1)")
@@ -217,7 +219,7 @@ def test_the_run_did_what_the_scenario_says(run: Run) -> None:
         "register alice-1": 200, "register alice-2": 200, "register bob-1": 200, "register carol": 200,
         "originate A": 200, "originate B": 200, "terminate fork": 200, "terminate B": 200,
         "terminate IMS user": 200, "terminate unregistered": 480, "bye A": 200,
-        "bye B through the I-CSCF": 200,
+        "bye B through the I-CSCF": 200, "bye in no dialog": 403,
     }  # fmt: skip
 
 

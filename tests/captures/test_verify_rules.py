@@ -41,7 +41,7 @@ from test_flows import (
 )
 
 from captures.flows import Ends, Knowledge, group
-from captures.model import TcpConnection
+from captures.model import TcpConnection, WireMessage
 from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
@@ -1366,6 +1366,59 @@ class TestOrigination:
         w.wic_registration(WIC1, IWF2, BOB, impu=BOB_IMPU)
         w.origination(WIC2, eve, option="B", w6_identity=BOB)
         assert verdicts(w, "ORIG_W6_OPTION_B") == ["fail"]
+
+
+class TestDialogMethodRefused:
+    """ORIG_DIALOG_METHOD_REFUSED (5.2.2.5.3 step 3, 5.2.2.3.2; PROFILE_SEC_DIALOG_METHODS): a BYE,
+    INFO, UPDATE or PRACK a WIC sends with no To tag is refused at the eP-CSCF and sent on nowhere."""
+
+    def request(self, method: str = "BYE", *, tag: str | None = None) -> tuple[Wire, WireMessage]:
+        w = Wire()
+        sent = w.request(WIC1, IWF1, method, "sip:dave@remote.example.org", call_id="nd-1", from_=ALICE,
+                         to="sip:dave@remote.example.org", cseq=1, transport="WSS")  # fmt: skip
+        if tag is not None:  # To: <uri> as the Wire writes it, then the dialog's tag
+            to = b"To: <sip:dave@remote.example.org>"
+            raw = sent.raw.replace(to, to + f";tag={tag}".encode())
+            w.messages.pop()
+            sent = w.add(WIC1, IWF1, raw, "WSS")
+        return w, sent
+
+    def test_a_refusal_that_sends_nothing_on_passes(self) -> None:
+        for method in ("BYE", "INFO", "UPDATE", "PRACK"):
+            w, sent = self.request(method)
+            w.response(sent, 403)
+            finding = only(w, "ORIG_DIALOG_METHOD_REFUSED")
+            assert finding.verdict == "pass"
+            assert f"the {method} that names no dialog is refused (403)" in finding.detail
+
+    def test_a_request_sent_on_as_a_new_one_is_a_deviation(self) -> None:
+        """The blind fault of batch 4 (pcscf_in_dialog_by_to_tag_only): relayed on the Service-Route."""
+        w, sent = self.request()
+        onward = w.forward(sent, PCSCF1, SCSCF)
+        w.response(onward, 481, src=SCSCF, dst=PCSCF1)
+        w.response(sent, 481)
+        finding = only(w, "ORIG_DIALOG_METHOD_REFUSED")
+        assert finding.verdict == "deviation" and finding.choice == "PROFILE_SEC_DIALOG_METHODS"
+        assert finding.leg == "ep-cscf1/sip -> s-cscf"
+        pics = {"PICS_PROFILE_SEC_DIALOG_METHODS": "no"}
+        assert only(w, "ORIG_DIALOG_METHOD_REFUSED", pics=pics).verdict == "pass"
+
+    def test_an_answer_2xx_is_a_deviation(self) -> None:
+        w, sent = self.request("INFO")
+        w.response(sent, 200)
+        assert verdicts(w, "ORIG_DIALOG_METHOD_REFUSED") == ["deviation"]
+
+    def test_requests_in_a_dialog_and_other_methods_are_not_judged(self) -> None:
+        w, sent = self.request(tag="t1")  # a To tag: a dialog, the in-dialog rules' business
+        w.response(sent, 403)
+        assert verdicts(w, "ORIG_DIALOG_METHOD_REFUSED") == []
+        w, sent = self.request("MESSAGE")  # a method that may start a transaction of its own
+        w.forward(sent, PCSCF1, SCSCF)
+        assert verdicts(w, "ORIG_DIALOG_METHOD_REFUSED") == []
+
+    def test_without_the_answer_it_is_inconclusive(self) -> None:
+        w, _ = self.request()
+        assert verdicts(w, "ORIG_DIALOG_METHOD_REFUSED") == ["inconclusive"]
 
 
 class TestInDialogRouteSet:

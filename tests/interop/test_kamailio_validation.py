@@ -197,6 +197,10 @@ EXPECTED: dict[str, str] = {
     # (PROFILE DEVIATION)
     "test_a_request_in_the_wics_own_session_whose_route_leads_around_the_scscf_goes_on_only_along_the"
     "_sessions_route_set": PASS,
+    # TP_WIMPU_SEC_019 (stop 44): request_route refuses a BYE, INFO, UPDATE or PRACK with no To tag; before,
+    # the WIC's went to the S-CSCF as a new request (PROFILE DEVIATION of PROFILE_SEC_DIALOG_METHODS)
+    "test_a_method_that_names_no_dialog_from_a_registered_wic_goes_no_further_than_the_epcscf[BYE]": PASS,
+    "test_a_method_that_names_no_dialog_from_a_registered_wic_goes_no_further_than_the_epcscf[INFO]": PASS,
     # TP_WIMPU_SEC_012 (stop 35): the dialog's WebSocket is the answering WIC's ($dlg_var(wic_conid), set
     # by the 2xx in onreply_route[FROM_WIC]); the losing WIC's BYE is refused. The reference failed it
     "test_a_request_from_a_wic_whose_branch_of_a_forked_session_lost_is_refused[alice]": PASS,

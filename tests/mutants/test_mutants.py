@@ -90,6 +90,7 @@ GUARDS: dict[str, str] = {
     "in_dialog_unchecked": "TP_WIMPU_SEC_009 or TP_WIMPU_SEC_010",
     "dialog_outlives_bye": "TP_WIMPU_SEC_011",
     "in_dialog_hop_by_host": "TP_WIMPU_SEC_018",
+    "dialog_methods_core_side_only": "TP_WIMPU_SEC_019",
     "icscf_in_dialog_refused": "TP_WIMPU_TERM_019",
     "wic_asserted_identity_kept": "TP_WIMPU_ORIG_005",
     # block registration (5.2.2.5.1) and the WWSF directory
@@ -229,6 +230,9 @@ PROFILE_ONLY: dict[str, str] = {
     # the WIC's request goes on around the S-CSCF to a node of its choosing; which check TS 24.229's
     # P-CSCF makes of that Route is open point 26, so only the profile's route-set check sees it
     "in_dialog_hop_by_host": "PROFILE_SEC_IN_DIALOG_ROUTE_SET",
+    # the BYE or INFO in no dialog is answered (481 by the remote party) and ends nothing; only the
+    # profile keeps it from the core (RFC 3261 16 lets a proxy forward any request)
+    "dialog_methods_core_side_only": "PROFILE_SEC_DIALOG_METHODS",
     # the text says nothing of a request in a dialog sent to the I-CSCF: refusing it is only against
     # the profile's "goes to the next hop of its Route"
     "icscf_in_dialog_refused": "PROFILE_TERM_ICSCF_IN_DIALOG_ROUTE",

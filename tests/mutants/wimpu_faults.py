@@ -1609,6 +1609,23 @@ def _in_dialog_unchecked(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(DialogTable, "authorise_from_wic", lambda self, request, flow: Authorised(request))
 
 
+def _dialog_methods_core_side_only(mp: pytest.MonkeyPatch) -> None:
+    """The eP-CSCF's check of the methods that exist only in a dialog is made of the core's requests
+    only: a WIC's BYE or INFO with no To tag is taken for a request outside any dialog and originated
+    (the IMPU asserted, the Service-Route) into the core as a new one, where the UAS answers 481."""
+    from reference.nodes.p_cscf.service import Pcscf
+
+    original = Pcscf._in_dialog_from_wic
+
+    async def in_dialog_from_wic(self: Pcscf, tx: Any, request: Any, flow: str) -> None:
+        if request.to.tag is None:
+            await self._originate(tx, request, flow, secrets.token_hex(4))
+            return
+        await original(self, tx, request, flow)
+
+    mp.setattr(Pcscf, "_in_dialog_from_wic", in_dialog_from_wic)
+
+
 def _in_dialog_hop_by_host(mp: pytest.MonkeyPatch) -> None:
     """The eP-CSCF checks the next hop of a WIC's in-dialog request against the dialog's route set
     by host alone, not host and port: on a host where the S-CSCF and another node share an
@@ -2384,6 +2401,11 @@ FAULTS: Mapping[str, Fault] = {
     "in_dialog_unchecked": Fault(
         "the eP-CSCF relays a WIC's in-dialog request on the Route set the WIC wrote, whoever's dialog it is",
         _in_dialog_unchecked,
+    ),
+    "dialog_methods_core_side_only": Fault(
+        "the eP-CSCF checks the methods that exist only in a dialog on the core's requests only: a WIC's "
+        "BYE or INFO with no To tag goes into the core as a new request (5.2.2.3.2, profile)",
+        _dialog_methods_core_side_only,
     ),
     "in_dialog_hop_by_host": Fault(
         "the eP-CSCF checks a WIC's in-dialog next hop against the route set by host alone, not port",
