@@ -521,24 +521,24 @@ class BlockRequest:
     frame: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class LoginRecord:
-    """A log-in at the WWSF (5.2.2.5.2 step 1; the profile's ``POST .../login``) and its answer."""
+    """A log-in at the WWSF (5.2.2.5.2 step 1; the profile's ``POST .../login``), and its answer once
+    it came."""
 
-    source: str
-    "The address the log-in came from (the client end of its TCP connection, without the port)."
-    status: int
-    "The WWSF's answer's status code."
-    retry_after: bool
-    "Whether the answer carries Retry-After (RFC 9110 10.2.3): a refusal for the rate of log-ins."
-    frame: int
-    "The frame of the answer."
+    client: Endpoint
+    "The client end of the log-in's TCP connection (its address is where the log-in came from)."
+    request_frame: int
+    status: int | None = None
+    "The status code of the WWSF's final answer; None while it has none."
+    answer_frame: int | None = None
 
 
 def is_login(info: HttpInfo) -> bool:
-    """Whether ``info`` is a log-in request at the WWSF (the solution profile: ``POST .../login``)."""
+    """Whether ``info`` is a log-in at the WWSF (the solution profile: ``POST .../login``), or the answer
+    to one (a response's ``HttpInfo`` carries its request's method and target)."""
     path = info.path.split("?", 1)[0].rstrip("/")
-    return info.is_request and info.method == "POST" and path.endswith("/login")
+    return info.method == "POST" and path.endswith("/login")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -630,9 +630,11 @@ class Knowledge:
         self.contacts: OrderedDict[str, list[ContactRecord]] = OrderedDict()
         self.blocks: deque[BlockRecord] = deque(maxlen=10_000)
         self.block_requests: deque[BlockRequest] = deque(maxlen=10_000)
-        self.logins: deque[LoginRecord] = deque(maxlen=10_000)
-        "Every log-in at the WWSF answered so far, in the order of the answers (rule WWSF_THROTTLE_FAILURES)."
         "Every REGISTER an eP-CSCF's P-CSCF sent the S-CSCF (a block registration), answered or not."
+        self.logins: deque[LoginRecord] = deque(maxlen=10_000)
+        "The log-ins at the WWSF, answered or not, in the order they were sent (rule WWSF_THROTTLE_FAILURES)."
+        self.first_login_refusal: int | None = None
+        "The frame of the first answer of the WWSF that refused a log-in (kept apart from the bounded table)."
         self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
         "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
         self.legs: set[tuple[Role, Role]] = set()
@@ -679,6 +681,21 @@ class Knowledge:
 
     def seen(self, src: Role, dst: Role) -> bool:
         return (src, dst) in self.legs
+
+    def login(self, hop: Hop, client: Endpoint) -> None:
+        """A log-in at the WWSF (``client``: the client end of its connection), or the WWSF's answer to
+        one: an HTTP/1.1 answer is the answer to the oldest request of its connection still without
+        one (RFC 9112 9.3.2); an interim 1xx answers nothing."""
+        info = hop.message.http
+        assert info is not None
+        if info.is_request and hop.dst.role is Role.WWSF:
+            self.logins.append(LoginRecord(client, hop.message.frame))
+        elif not info.is_request and hop.src.role is Role.WWSF and (status := info.status or 0) >= 200:
+            record = next((r for r in self.logins if r.client == client and r.answer_frame is None), None)
+            if record is not None:
+                record.status, record.answer_frame = status, hop.message.frame
+            if not 200 <= status < 300 and self.first_login_refusal is None:
+                self.first_login_refusal = hop.message.frame
 
     def receive_problem(self, problem: Problem, ends: Ends | None = None) -> None:
         """A decoding problem: remember which TLS connections could not be read."""
@@ -1099,15 +1116,10 @@ class FlowTracker:
         info = message.http
         assert info is not None
         client, server = (message.src, message.dst) if info.is_request else (message.dst, message.src)
-        flow = self._flow(f"http {_address(client)} -> {_address(server)}", hop)
+        self._flow(f"http {_address(client)} -> {_address(server)}", hop)
         self.knowledge.legs.add((hop.src.role, hop.dst.role))
-        if not info.is_request and info.status is not None and hop.src.role is Role.WWSF:
-            # the answer to the last request on this connection (HTTP/1.1 answers in order)
-            asked = next((h.message.http for h in reversed(flow.hops[:-1]) if h.message.http is not None
-                          and h.message.http.is_request), None)  # fmt: skip
-            if asked is not None and is_login(asked):
-                retry = info.header("Retry-After") is not None
-                self.knowledge.logins.append(LoginRecord(client[0], info.status, retry, message.frame))
+        if is_login(info):
+            self.knowledge.login(hop, client)
 
     def _sip(self, hop: Hop) -> None:
         sip = hop.message.message

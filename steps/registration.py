@@ -86,7 +86,7 @@ def logins_accepted(world: World, profile: ProfileChecks) -> None:
     user": the right password is never refused as a failed authentication (the text leaves a refusal
     for the rate of log-ins to the WWSF's procedure); that each 2xx carries the token, and each
     refusal none, over TLS, is judged on the wire (``WWSF_LOGIN``)."""
-    expect.logins_accepted_or_throttled([(a.status, a.retry_after) for a in world.outcome.logins])
+    expect.logins_accepted_or_throttled([a.status for a in world.outcome.logins])
     judged_by(world, profile, ["WWSF_LOGIN"], session=False)
 
 

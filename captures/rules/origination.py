@@ -564,9 +564,12 @@ def dialog_method_refused(flow: Flow, ctx: Context) -> list[Finding]:
     WIC sends without a To tag is in no dialog the eP-CSCF record-routed on the WIC's WebSocket. The
     solution profile relays a WIC's request in a dialog only on such a dialog, "anything else is 403"
     (PROFILE_SEC_DIALOG_METHODS): the eP-CSCF answers it with a final non-2xx and sends nothing on.
-    RFC 3261 16 lets a proxy forward any request (the UAS answers 481, RFC 3261 12.2.2), so a
+    RFC 3261 16 lets a proxy forward any request (the UAS answers 481, RFC 3261 15.1.2), so a
     request sent on, or answered 2xx, gives ``deviation``, never ``fail``; ``inconclusive`` when the
-    eP-CSCF's answer is not in the capture. Retransmissions are judged once."""
+    eP-CSCF's answer is not in the capture, or when "sent on nowhere" cannot be told: no message of
+    the eP-CSCF to the S-CSCF in the capture, or a TLS connection at the eP-CSCF unreadable. The rule
+    follows the request within its Call-ID: an eP-CSCF that sent it on under another (a B2BUA) is not
+    seen. Retransmissions are judged once."""
     say = _Say("ORIG_DIALOG_METHOD_REFUSED", flow)
     found = []
     seen: set[tuple[str, str]] = set()
@@ -595,6 +598,10 @@ def dialog_method_refused(flow: Flow, ctx: Context) -> list[Finding]:
         elif 200 <= status < 300:
             detail = f"the eP-CSCF accepted ({status}) the {hop.method} that names no dialog"
             found.append(say.profile(ctx, "PROFILE_SEC_DIALOG_METHODS", detail, answer))
+        elif not ctx.knowledge.seen(Role.P_CSCF, Role.S_CSCF) or ctx.knowledge.opaque_at(hop.dst.node):
+            what = f"a {hop.method} the eP-CSCF may have sent on"
+            reason = _absent(ctx, what, Role.P_CSCF, Role.S_CSCF, hop.dst.node)
+            found.append(say("inconclusive", reason, answer))
         else:
             detail = f"the {hop.method} that names no dialog is refused ({status}) and sent on nowhere"
             found.append(say("pass", detail, answer))

@@ -65,7 +65,7 @@ def _logins(flow: Flow) -> list[tuple[Hop, Hop]]:
     found = []
     for hop in flow.hops:
         info = hop.message.http
-        if info is None or hop.dst.role is not Role.WWSF:
+        if info is None or not info.is_request or hop.dst.role is not Role.WWSF:
             continue
         if is_login(info):
             answer = _answer(flow, hop)
@@ -130,33 +130,47 @@ def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
     text says nothing of slowing password guessing; the solution profile throttles failed log-ins
     only (``PROFILE_WWSF_THROTTLE_FAILURES``, docs/security.md: "without locking the real user out"):
     a user with several WICs, a token refreshed before it runs out, users behind one NAT log in
-    again and again, each time rightly. Judged on a log-in from an address whose earlier log-ins in
-    the capture all succeeded (at least one), with no log-in of the capture refused before it (a
-    failed guess, from any address or for any user, may rightly have spent a budget): answered 2xx,
-    pass; refused for the rate of log-ins (429, RFC 6585 4, or any refusal with Retry-After), a
-    PROFILE DEVIATION (pass where the SUT's PICS says its WWSF throttles otherwise). A refusal
-    without Retry-After is WWSF_LOGIN's. Nothing the capture does not show (failures before it
-    began) is known: the finding says "in this capture"."""
+    again and again, each time rightly. A throttle of failed log-ins only cannot refuse a log-in
+    after a successful one from the same address unless a log-in failed since, so a log-in is judged
+    when, before it was sent: at least one log-in from its address had succeeded, no log-in of the
+    capture had been refused (a failed guess, from any address or for any user, may rightly have
+    spent a budget), and every log-in sent had been answered (log-ins in flight at once may rightly
+    be charged before their passwords are checked). Answered 2xx: pass; refused 429 (RFC 6585 4): a
+    PROFILE DEVIATION (pass where the SUT's PICS says its WWSF throttles otherwise), inconclusive
+    when a TLS connection at the WWSF could not be read (a failed log-in may hide in it). Other
+    answers (a 5xx of an overloaded WWSF, a 401) are not this rule's. Log-ins before the capture
+    began cannot break it: a successful log-in since would have been refused by such a budget."""
     say = _Say("WWSF_THROTTLE_FAILURES", flow)
     found = []
-    for _, answer in _logins(flow):
+    refused_first = ctx.knowledge.first_login_refusal
+    for asked, answer in _logins(flow):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
-        source, frame = answer.message.dst[0], answer.message.frame
-        earlier = [r for r in ctx.knowledge.logins if r.frame < frame]
-        ours = [r for r in earlier if r.source == source]
-        if not ours or any(not 200 <= r.status < 300 for r in earlier):
+        source, sent = asked.message.src[0], asked.message.frame
+        if refused_first is not None and refused_first < sent:
+            continue
+        before = [r for r in ctx.knowledge.logins if r.request_frame < sent]
+        if any(r.answer_frame is None or r.answer_frame > sent for r in before):
+            continue  # a log-in was in flight when this one was sent
+        ours = [r for r in before if r.client[0] == source]
+        if not ours:
             continue
         count = f"{len(ours)} log-in{'s' if len(ours) > 1 else ''} from {source}"
         if 200 <= reply.status < 300:
             kept = f"the {count} before it, all successful, did not count against this one"
             found.append(say("pass", kept, answer))
-        elif reply.status == 429 or reply.header("Retry-After") is not None:
+        elif reply.status == 429:
+            opaque = ctx.knowledge.opaque_at(answer.src.node)
+            if opaque:
+                hidden = f"{len(opaque)} TLS connection(s) at the WWSF could not be read"
+                detail = f"a log-in from {source} was refused 429; {hidden}: a failed log-in may hide there"
+                found.append(say("inconclusive", detail, answer))
+                continue
+            retry = reply.header("Retry-After") or "absent"
             refused = (
-                f"the WWSF refused a log-in from {source} {reply.status} (Retry-After "
-                f"{reply.header('Retry-After') or 'absent'}) for the rate of log-ins, although the {count} "
-                "before it in this capture all succeeded and none was refused: its throttle counts "
-                "successful log-ins"
+                f"the WWSF refused a log-in from {source} 429 (Retry-After {retry}) although the {count} "
+                "before it in this capture all succeeded, none was refused and none was in flight: its "
+                "throttle counts successful log-ins"
             )
             found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_FAILURES", refused, answer))
     return say.summary(found)

@@ -285,25 +285,27 @@ def login_accepted(status: int) -> None:
     )
 
 
-def logins_accepted_or_throttled(answers: Sequence[tuple[int, str | None]]) -> None:
+def logins_accepted_or_throttled(statuses: Sequence[int]) -> None:
     """5.2.2.5.2 step 1: "The WWSF authenticates the user using a common web authentication procedure.
     Upon successful authentication, the WWSF issues a security token": log-ins of a user with the right
-    password, one after the other (each answer's status and Retry-After), the first accepted (a 2xx),
-    each other one accepted or refused for the rate of log-ins before any authentication (429, RFC
-    6585 4, or a refusal with Retry-After), which the text leaves to the WWSF's procedure; never refused
-    as a failed authentication. Whether a refusal for the rate was the profile's is judged on the wire
-    (``WWSF_THROTTLE_FAILURES``)."""
-    assert answers, "no log-in was tried"
-    login_accepted(answers[0][0])
-    wrong = [
-        f"log-in {n} answered {status}"
-        for n, (status, retry_after) in enumerate(answers, 1)
-        if not 200 <= status < 300 and status != 429 and retry_after is None
-    ]
-    assert not wrong, (
-        "the WWSF refused log-ins of a user with the right password as failed authentications (no 429, no "
-        f"Retry-After): {', '.join(wrong)}"
-    )
+    password, one after the other (each answer's status), the first accepted (a 2xx), no other refused
+    as a failed authentication (a 4xx other than 429). A 429 (RFC 6585 4) refuses the attempt before
+    any authentication, which the text leaves to the WWSF's procedure; whether it was the profile's is
+    judged on the wire (``WWSF_THROTTLE_FAILURES``).
+
+    Raises:
+        AssertionError: the first refused, or one refused as a failed authentication.
+        Unobservable: a 5xx: whether the WWSF authenticated that log-in is not known.
+    """
+    assert statuses, "no log-in was tried"
+    login_accepted(statuses[0])
+    wrong = [f"log-in {n} answered {s}" for n, s in enumerate(statuses, 1) if 400 <= s < 500 and s != 429]
+    refused = "the WWSF refused log-ins of a user with the right password as failed authentications"
+    assert not wrong, f"{refused}: {', '.join(wrong)}"
+    troubled = [f"log-in {n} answered {s}" for n, s in enumerate(statuses, 1) if s >= 500]
+    if troubled:
+        failed = ", ".join(troubled)
+        raise Unobservable(f"the WWSF failed ({failed}): whether it authenticated the user is not known")
 
 
 def login_refused(status: int) -> None:

@@ -121,6 +121,10 @@ class Outcome:
     "The WWSF's answers to log-ins the scenario tried one after the other (step 1), in order."
 
 
+LOGIN_RETRY_WAIT = 60
+"""Seconds at most that a scenario waits out a WWSF's 429 to a log-in (its Retry-After), so that the
+next scenario is not refused for this one's log-ins (TP_WIMPU_REG_016)."""
+
 TIMER_F = TimerValues(reliable=True).timer_f
 """RFC 3261 17.1.2.2: a WIC's non-INVITE client transaction times out after 64*T1 (32 s) without a
 final response, over WebSocket too (the SIP core's own timer table)."""
@@ -641,14 +645,21 @@ class World:
         return answer
 
     def try_logins(self, username: str, password: str, times: int) -> tuple[LoginAnswer, ...]:
-        """Step 1 ``times`` times in a row with the same credentials, each log-in on a connection of
-        its own as a browser's new page makes it: the WWSF's answers as they came."""
-        answers = tuple(
-            self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
-            for _ in range(times)
-        )
-        self.outcome = Outcome(login=answers[-1] if answers else None, logins=answers)
-        return answers
+        """Step 1 up to ``times`` times in a row with the same credentials, each log-in on a connection
+        of its own as a browser's new page makes it: the WWSF's answers as they came. The first refusal
+        ends the run; a 429's Retry-After (at most :data:`LOGIN_RETRY_WAIT` s) is then waited out, so
+        that the scenarios after this one meet a WWSF whose throttle has let the user in again."""
+        answers: list[LoginAnswer] = []
+        for _ in range(times):
+            answer = self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
+            answers.append(answer)
+            if not 200 <= answer.status < 300:
+                wait = answer.retry_after.strip() if answer.retry_after and answer.status == 429 else ""
+                if wait.isdigit():
+                    self.loop.run(asyncio.sleep(min(int(wait), LOGIN_RETRY_WAIT)))
+                break
+        self.outcome = Outcome(login=answers[-1] if answers else None, logins=tuple(answers))
+        return self.outcome.logins
 
     def token_issued_for(self, user: str, identity: str, wimpu: str) -> None:
         """The WWSF issues ``user`` a token asserting ``identity``, for the eP-CSCF of block ``wimpu``.

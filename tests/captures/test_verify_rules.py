@@ -41,7 +41,7 @@ from test_flows import (
 )
 
 from captures.flows import Ends, Knowledge, group
-from captures.model import TcpConnection, WireMessage
+from captures.model import HttpInfo, TcpConnection, WireMessage
 from captures.rules import RULES, Context, Finding, block_for, check
 from conformance.pixit import Block
 
@@ -437,10 +437,11 @@ class TestThrottleFailures:
     """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_FAILURES): a
     log-in is never refused for the successful ones before it; one refused for failed ones may be."""
 
-    def logins(self, *answers: tuple[str, int], retry_after: bool = False) -> Wire:
-        """One log-in per ``(client address, status)``, each on a TCP connection of its own."""
-        w = Wire()
-        for n, (host, status) in enumerate(answers):
+    def logins(self, *answers: tuple[str, int], retry_after: bool = False, w: Wire | None = None) -> Wire:
+        """One log-in per ``(client address, status)``, each on a TCP connection of its own (after
+        what ``w`` holds, when given)."""
+        w = Wire() if w is None else w
+        for n, (host, status) in enumerate(answers, len(w.messages)):
             refused = status >= 400
             exchange(
                 w, (host, 40600 + n), WWSF, "POST", "/login", status, connection=600 + n,
@@ -461,14 +462,56 @@ class TestThrottleFailures:
         assert [f.verdict for f in found] == ["pass"] * 4 + ["deviation"]
         assert found[-1].choice == "PROFILE_WWSF_THROTTLE_FAILURES" and "5 log-ins" in found[-1].detail
 
-    def test_any_refusal_with_retry_after_counts_as_throttled(self) -> None:
-        w = self.logins(("127.0.0.1", 200), ("127.0.0.1", 503), retry_after=True)
-        assert [f.verdict for f in web_findings(w, "WWSF_THROTTLE_FAILURES")] == ["deviation"]
+    def test_an_overloaded_wwsf_or_a_refused_password_is_not_this_rules(self) -> None:
+        # a 503 with Retry-After (RFC 9110 15.6.4) is no throttle of log-ins; a 401 refuses credentials
+        for status in (503, 401):
+            w = self.logins(("127.0.0.1", 200), ("127.0.0.1", status), retry_after=True)
+            assert web_findings(w, "WWSF_THROTTLE_FAILURES") == [], status
 
-    def test_a_refusal_without_retry_after_is_not_judged_here(self) -> None:
-        # a 401 to the second log-in is a refusal of its credentials: WWSF_LOGIN's
-        w = self.logins(("127.0.0.1", 200), ("127.0.0.1", 401))
+    def test_a_429_to_log_ins_in_flight_at_once_is_not_judged(self) -> None:
+        """Log-ins sent together are each charged before their passwords are checked (docs/security.md):
+        a throttle of failures only may refuse the last of them."""
+        w = self.logins(("127.0.0.1", 200))
+        for n in range(2):  # two log-ins sent before either is answered
+            body = json.dumps({"username": "alice", "password": "x"}).encode()
+            raw = b"POST /login HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            w.add(("127.0.0.1", 40700 + n), WWSF, raw, "HTTPS",
+                  http=HttpInfo("POST", "/login", None, (), body), connection=700 + n)  # fmt: skip
+        for n, status in ((1, 429), (0, 200)):  # the second answered first
+            head = (("Content-Type", "application/json"), ("Retry-After", "6"))
+            w.add(WWSF, ("127.0.0.1", 40700 + n), b"HTTP/1.1 %d X\r\n\r\n" % status, "HTTPS",
+                  http=HttpInfo("POST", "/login", status, head, b"{}"), connection=700 + n)  # fmt: skip
+        # the first of the two had none in flight when it was sent: judged; the refused one had
+        assert [f.verdict for f in web_findings(w, "WWSF_THROTTLE_FAILURES")] == ["pass"]
+
+    def test_a_log_in_never_answered_stops_the_judging(self) -> None:
+        w = self.logins(("127.0.0.1", 200))
+        body = json.dumps({"username": "alice", "password": "x"}).encode()
+        w.add(("127.0.0.1", 40800), WWSF, b"POST /login HTTP/1.1\r\n\r\n", "HTTPS",
+              http=HttpInfo("POST", "/login", None, (), body), connection=800)  # fmt: skip
+        self.logins(("127.0.0.1", 429), retry_after=True, w=w)
         assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []
+
+    def test_an_answer_pipelined_after_a_log_in_is_paired_with_its_own_request(self) -> None:
+        """RFC 9112 9.3.2: answers come in the order of the requests of their connection; the 401 to
+        the log-in is a refusal even when a GET of the page follows it on the same connection."""
+        w = self.logins(("127.0.0.1", 200))
+        client = ("127.0.0.1", 40900)
+        body = json.dumps({"username": "alice", "password": "wrong"}).encode()
+        w.add(client, WWSF, b"POST /login HTTP/1.1\r\n\r\n", "HTTPS",
+              http=HttpInfo("POST", "/login", None, (), body), connection=900)  # fmt: skip
+        w.add(client, WWSF, b"GET / HTTP/1.1\r\n\r\n", "HTTPS", http=HttpInfo("GET", "/", None, (), b""),
+              connection=900)  # fmt: skip
+        w.add(WWSF, client, b"HTTP/1.1 401 X\r\n\r\n", "HTTPS",
+              http=HttpInfo("POST", "/login", 401, (), b"{}"), connection=900)  # fmt: skip
+        w.add(WWSF, client, b"HTTP/1.1 200 X\r\n\r\n", "HTTPS", http=HttpInfo("GET", "/", 200, (), b"page"),
+              connection=900)  # fmt: skip
+        knowledge = Knowledge()
+        group(w.messages, Ends({WWSF: "wwsf"}), knowledge)
+        assert [r.status for r in knowledge.logins] == [200, 401]
+        assert knowledge.first_login_refusal == w.messages[-2].frame  # the 401, not the GET's 200
+        self.logins(("127.0.0.1", 429), retry_after=True, w=w)
+        assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []  # the 429 follows a refusal
 
     def test_a_429_after_a_failed_log_in_is_not_judged(self) -> None:
         # a failed guess, here from another address, may rightly have spent the user's budget
@@ -1372,8 +1415,16 @@ class TestDialogMethodRefused:
     """ORIG_DIALOG_METHOD_REFUSED (5.2.2.5.3 step 3, 5.2.2.3.2; PROFILE_SEC_DIALOG_METHODS): a BYE,
     INFO, UPDATE or PRACK a WIC sends with no To tag is refused at the eP-CSCF and sent on nowhere."""
 
-    def request(self, method: str = "BYE", *, tag: str | None = None) -> tuple[Wire, WireMessage]:
+    def request(
+        self, method: str = "BYE", *, tag: str | None = None, core: bool = True
+    ) -> tuple[Wire, WireMessage]:
+        """A WIC's ``method`` with no To tag (or ``tag``); with ``core``, the eP-CSCF's leg to the
+        S-CSCF is in the capture (its block's REGISTER), so that "sent on nowhere" can be told."""
         w = Wire()
+        if core:
+            block = "sip:block1@wrtc.ims.example.net"
+            w.request(PCSCF1, SCSCF, "REGISTER", "sip:ims.example.net", call_id="blk-1", from_=block,
+                      to=block, cseq=1)  # fmt: skip
         sent = w.request(WIC1, IWF1, method, "sip:dave@remote.example.org", call_id="nd-1", from_=ALICE,
                          to="sip:dave@remote.example.org", cseq=1, transport="WSS")  # fmt: skip
         if tag is not None:  # To: <uri> as the Wire writes it, then the dialog's tag
@@ -1419,6 +1470,14 @@ class TestDialogMethodRefused:
     def test_without_the_answer_it_is_inconclusive(self) -> None:
         w, _ = self.request()
         assert verdicts(w, "ORIG_DIALOG_METHOD_REFUSED") == ["inconclusive"]
+
+    def test_without_the_eps_leg_to_the_s_cscf_a_refusal_is_inconclusive(self) -> None:
+        """Nothing the eP-CSCF sent the S-CSCF is in the capture: "sent on nowhere" cannot be told."""
+        w, sent = self.request(core=False)
+        w.response(sent, 481)
+        finding = only(w, "ORIG_DIALOG_METHOD_REFUSED")
+        assert finding.verdict == "inconclusive"
+        assert "no message from the eP-CSCF (P-CSCF) to the S-CSCF" in finding.detail
 
 
 class TestInDialogRouteSet:
