@@ -45,7 +45,7 @@ import math
 import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 from reference.sip.errors import SipError
@@ -529,9 +529,23 @@ class LoginRecord:
     client: Endpoint
     "The client end of the log-in's TCP connection (its address is where the log-in came from)."
     request_frame: int
+    in_flight: int = 0
+    "Log-ins of the capture sent before this one and not answered when it was sent."
+    earlier_from_address: int = 0
+    "Log-ins of the capture from the same address sent before this one (answered or not)."
+    refused_before: bool = False
+    "Whether the WWSF had refused any log-in of the capture (any non-2xx) before this one was sent."
+    recent_failures: int = 0
+    """Log-ins from the same address the WWSF refused as failed authentications (a 4xx other than
+    429) in the :data:`LOGIN_FAILURE_WINDOW` seconds before this one was sent."""
     status: int | None = None
     "The status code of the WWSF's final answer; None while it has none."
     answer_frame: int | None = None
+
+
+LOGIN_FAILURE_WINDOW = 60.0
+"""Seconds over which :attr:`LoginRecord.recent_failures` counts an address's failed log-ins (the
+solution profile's ``PROFILE_WWSF_THROTTLE_GUESSING`` counts failures per minute)."""
 
 
 def is_login(info: HttpInfo) -> bool:
@@ -631,10 +645,17 @@ class Knowledge:
         self.blocks: deque[BlockRecord] = deque(maxlen=10_000)
         self.block_requests: deque[BlockRequest] = deque(maxlen=10_000)
         "Every REGISTER an eP-CSCF's P-CSCF sent the S-CSCF (a block registration), answered or not."
-        self.logins: deque[LoginRecord] = deque(maxlen=10_000)
-        "The log-ins at the WWSF, answered or not, in the order they were sent (rule WWSF_THROTTLE_FAILURES)."
+        self.logins: OrderedDict[int, LoginRecord] = OrderedDict()
+        """The log-ins at the WWSF by request frame, answered or not, in the order they were sent (at
+        most ``limit``; rules WWSF_THROTTLE_FAILURES and WWSF_THROTTLE_GUESSING)."""
         self.first_login_refusal: int | None = None
         "The frame of the first answer of the WWSF that refused a log-in (kept apart from the bounded table)."
+        self._unanswered: OrderedDict[Endpoint, deque[LoginRecord]] = OrderedDict()
+        "The log-ins of each connection still without an answer, oldest first (RFC 9112 9.3.2)."
+        self._from_address: OrderedDict[str, int] = OrderedDict()
+        "Log-ins sent from each address."
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        "Capture times of the latest failed authentications of each address (the last 1,000 at most)."
         self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
         "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
         self.legs: set[tuple[Role, Role]] = set()
@@ -653,7 +674,8 @@ class Knowledge:
         known to go (updated before the flows it makes quiet are closed and judged)."""
 
     @staticmethod
-    def _put(table: OrderedDict[str, str], key: str, value: str, limit: int) -> None:
+    def _put(table: OrderedDict[Any, Any], key: Any, value: Any, limit: int) -> None:
+        """``table[key] = value``, most recent last, at most ``limit`` keys (the oldest dropped)."""
         table[key] = value
         table.move_to_end(key)
         if len(table) > limit:
@@ -688,14 +710,44 @@ class Knowledge:
         one (RFC 9112 9.3.2); an interim 1xx answers nothing."""
         info = hop.message.http
         assert info is not None
+        message = hop.message
+        address = client[0]
         if info.is_request and hop.dst.role is Role.WWSF:
-            self.logins.append(LoginRecord(client, hop.message.frame))
+            failures = self._failures.get(address, deque())
+            while failures and failures[0] < message.time - LOGIN_FAILURE_WINDOW:
+                failures.popleft()
+            record = LoginRecord(
+                client,
+                message.frame,
+                in_flight=sum(len(pending) for pending in self._unanswered.values()),
+                earlier_from_address=self._from_address.get(address, 0),
+                refused_before=self.first_login_refusal is not None,
+                recent_failures=len(failures),
+            )
+            self._put(self.logins, message.frame, record, self.limit)
+            self._put(self._from_address, address, record.earlier_from_address + 1, self.limit)
+            self._unanswered.setdefault(client, deque()).append(record)
+            self._unanswered.move_to_end(client)
+            while len(self._unanswered) > self.limit:
+                self._unanswered.popitem(last=False)
         elif not info.is_request and hop.src.role is Role.WWSF and (status := info.status or 0) >= 200:
-            record = next((r for r in self.logins if r.client == client and r.answer_frame is None), None)
-            if record is not None:
-                record.status, record.answer_frame = status, hop.message.frame
+            pending = self._unanswered.get(client)
+            if pending:
+                answered = pending.popleft()
+                answered.status, answered.answer_frame = status, message.frame
+                if not pending:
+                    del self._unanswered[client]
             if not 200 <= status < 300 and self.first_login_refusal is None:
-                self.first_login_refusal = hop.message.frame
+                self.first_login_refusal = message.frame
+            if 400 <= status < 500 and status != 429:
+                self._put(
+                    self._failures, address, self._failures.get(address, deque(maxlen=1_000)), self.limit
+                )
+                self._failures[address].append(message.time)
+
+    def login_record(self, request_frame: int) -> LoginRecord | None:
+        """The log-in whose request is frame ``request_frame`` (None: not a log-in, or dropped)."""
+        return self.logins.get(request_frame)
 
     def receive_problem(self, problem: Problem, ends: Ends | None = None) -> None:
         """A decoding problem: remember which TLS connections could not be read."""

@@ -77,7 +77,23 @@ def login_again_and_again(world: World, user: str, times: str) -> None:
     """5.2.2.5.2 step 1, valid behaviour again and again: the user's own name and password (PIXIT),
     each log-in on a connection of its own, as several WICs or a token refreshed make it."""
     spec = world.user(user)
-    world.try_logins(spec.username, spec.password, int(times))
+    world.try_logins(
+        spec.username, [spec.password] * int(times), until=lambda status: not 200 <= status < 300
+    )
+
+
+@when(
+    parsers.re(
+        rf"someone guesses the password of {USER} at the WWSF (?P<times>\d+) times in a row from one address"
+    )
+)
+def guess_password(world: World, user: str, times: str) -> None:
+    """5.2.2.5.2 step 1, invalid behaviour again and again: the user's own name (PIXIT) with a
+    different wrong password each time, from the tester's one address, each on a connection of its
+    own, until the WWSF answers anything but a failed authentication (a 429 above all)."""
+    spec = world.user(user)
+    guesses = [f"guess-{secrets.token_hex(8)}" for _ in range(int(times))]
+    world.try_logins(spec.username, guesses, until=lambda status: not (400 <= status < 500 and status != 429))
 
 
 @then("the WWSF accepts the first log-in and refuses none of them as a failed authentication")
@@ -95,6 +111,33 @@ def logins_not_throttled(world: World, profile: ProfileChecks, choice: str) -> N
     """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_FAILURES): judged
     on the wire by ``WWSF_THROTTLE_FAILURES``, a profile check."""
     judged_by(world, profile, ["WWSF_THROTTLE_FAILURES"], choice, session=False)
+
+
+@then("the WWSF refuses every guess")
+def guesses_refused(world: World, profile: ProfileChecks) -> None:
+    """5.2.2.5.2 step 1: "Upon successful authentication, the WWSF issues a security token": no guess
+    of a wrong password is accepted (no 2xx); that no refusal carries a token, over TLS, is judged on
+    the wire (``WWSF_LOGIN``)."""
+    answers = world.outcome.logins
+    if not answers:
+        raise HarnessError("no log-in was tried")
+    for answer in answers:
+        expect.login_refused(answer.status)
+    judged_by(world, profile, ["WWSF_LOGIN"], session=False)
+
+
+@then(parsers.re(rf"the guessing is slowed before the twenty-first guess in a minute, {CHOICE_STEP}"))
+def guessing_slowed(world: World, profile: ProfileChecks, choice: str) -> None:
+    """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_GUESSING): judged on
+    the wire by ``WWSF_THROTTLE_GUESSING``, a profile check. A WWSF that refused the first guess 429
+    (its throttle already spent by an earlier scenario's failures) leaves no guess to judge: inconclusive."""
+    answers = world.outcome.logins
+    if answers and answers[0].status == 429:
+        raise Unobservable(
+            f"the WWSF refused the first guess 429 (Retry-After {answers[0].retry_after or 'absent'}): its "
+            "throttle was already spent before this scenario, so no failed guess of it can be judged"
+        )
+    judged_by(world, profile, ["WWSF_THROTTLE_GUESSING"], choice, session=False)
 
 
 @then("the WWSF accepts the log-in and issues a security token")

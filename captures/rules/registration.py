@@ -142,20 +142,15 @@ def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
     began cannot break it: a successful log-in since would have been refused by such a budget."""
     say = _Say("WWSF_THROTTLE_FAILURES", flow)
     found = []
-    refused_first = ctx.knowledge.first_login_refusal
     for asked, answer in _logins(flow):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
-        source, sent = asked.message.src[0], asked.message.frame
-        if refused_first is not None and refused_first < sent:
+        source = asked.message.src[0]
+        record = ctx.knowledge.login_record(asked.message.frame)
+        if record is None or record.refused_before or record.in_flight or not record.earlier_from_address:
             continue
-        before = [r for r in ctx.knowledge.logins if r.request_frame < sent]
-        if any(r.answer_frame is None or r.answer_frame > sent for r in before):
-            continue  # a log-in was in flight when this one was sent
-        ours = [r for r in before if r.client[0] == source]
-        if not ours:
-            continue
-        count = f"{len(ours)} log-in{'s' if len(ours) > 1 else ''} from {source}"
+        ours = record.earlier_from_address
+        count = f"{ours} log-in{'s' if ours > 1 else ''} from {source}"
         if 200 <= reply.status < 300:
             kept = f"the {count} before it, all successful, did not count against this one"
             found.append(say("pass", kept, answer))
@@ -173,6 +168,57 @@ def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
                 "throttle counts successful log-ins"
             )
             found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_FAILURES", refused, answer))
+    return say.summary(found)
+
+
+GUESSES_PER_MINUTE = 20
+"""The solution profile's bound (``PROFILE_WWSF_THROTTLE_GUESSING``): of the log-ins from one address,
+at most this many fail the authentication in any :data:`~captures.flows.LOGIN_FAILURE_WINDOW` (60 s)
+before the WWSF refuses the next one unchecked."""
+
+
+@rule(
+    "WWSF_THROTTLE_GUESSING",
+    "TR 23.701 5.2.2.5.2 step 1",
+    "the WWSF slows password guessing: after 20 failed log-ins from an address in a minute, 429",
+)
+def wwsf_throttle_guessing(flow: Flow, ctx: Context) -> list[Finding]:
+    """5.2.2.5.2 step 1: "The WWSF authenticates the user using a common web authentication
+    procedure." The text neither asks for nor forbids slowing password guessing; the solution profile
+    slows it (``PROFILE_WWSF_THROTTLE_GUESSING``, docs/security.md "WWSF: web log-in"): of the log-ins
+    from one address, at most :data:`GUESSES_PER_MINUTE` are refused as failed authentications (a 4xx
+    other than 429) within a minute; a later one is refused 429 (RFC 6585 4) with ``Retry-After`` (RFC
+    9110 10.2.3) before its password is checked. A log-in is judged when failed log-ins from its
+    address came before it in that minute: a 429 with ``Retry-After`` passes (guessing slowed); one
+    without it is a PROFILE DEVIATION (the client is not told when to come back); a log-in answered
+    otherwise than 429 after :data:`GUESSES_PER_MINUTE` such failures (its password checked, whatever
+    the outcome) is a PROFILE DEVIATION; a 5xx is not this rule's. Failures the capture does not hold
+    (before it began, on a connection it could not read) only make the count smaller, never a
+    deviation."""
+    say = _Say("WWSF_THROTTLE_GUESSING", flow)
+    found = []
+    for asked, answer in _logins(flow):
+        reply = answer.message.http
+        assert reply is not None and reply.status is not None
+        record = ctx.knowledge.login_record(asked.message.frame)
+        if record is None or not record.recent_failures or reply.status >= 500:
+            continue
+        source, failures = asked.message.src[0], record.recent_failures
+        count = f"{failures} failed log-in{'s' if failures > 1 else ''} from {source} in the minute before it"
+        if reply.status == 429:
+            retry = reply.header("Retry-After")
+            if retry:
+                found.append(say("pass", f"refused 429, Retry-After {retry}, after {count}", answer))
+            else:
+                bare = f"the WWSF refused a log-in 429 after {count} with no Retry-After (when to try again)"
+                found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_GUESSING", bare, answer))
+        elif failures >= GUESSES_PER_MINUTE:
+            checked = (
+                f"the WWSF checked the password of a log-in (answered {reply.status}) after {count}, more "
+                f"than the {GUESSES_PER_MINUTE} a minute the profile lets one address fail: guessing is not "
+                "slowed"
+            )
+            found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_GUESSING", checked, answer))
     return say.summary(found)
 
 

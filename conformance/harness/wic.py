@@ -41,7 +41,16 @@ from .expect import EVENT_WAIT, wait_until_async
 FAILURES = {"busy": 486, "decline": 480}
 "The final response of each refusing answer mode (:attr:`Wic.answer_mode`)."
 
-__all__ = ["ANSWER_SDP", "OFFER_SDP", "HandshakeRefused", "Login", "LoginAnswer", "Wic", "login_attempt"]
+__all__ = [
+    "ANSWER_SDP",
+    "OFFER_SDP",
+    "HandshakeRefused",
+    "Login",
+    "LoginAnswer",
+    "LoginThrottled",
+    "Wic",
+    "login_attempt",
+]
 
 
 class HandshakeRefused(Exception):
@@ -87,6 +96,15 @@ class LoginAnswer:
         )
 
 
+class LoginThrottled(PermissionError):
+    """The WWSF refused a log-in 429 (RFC 6585 4): for the rate of log-ins, before any authentication."""
+
+    def __init__(self, retry_after: str | None, message: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        "The answer's Retry-After, if any."
+
+
 async def login_attempt(
     wwsf_origin: str, username: str, password: str, ssl_context: ssl.SSLContext
 ) -> LoginAnswer:
@@ -110,6 +128,8 @@ async def web_login(wwsf_origin: str, username: str, password: str, ssl_context:
     """Step 1: HTTPS to the WWSF, web authentication, security token issued."""
     answer = await login_attempt(wwsf_origin, username, password, ssl_context)
     body = answer.body
+    if answer.status == 429:
+        raise LoginThrottled(answer.retry_after, f"WWSF login refused (429): {body.get('detail')}")
     if answer.status != 200:
         raise PermissionError(f"WWSF login refused ({answer.status}): {body.get('detail')}")
     return Login(

@@ -32,7 +32,7 @@ import ipaddress
 import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,7 +73,16 @@ from .tokens import (
     unsigned,
 )
 from .views import DirectoryEntry, Session, hop_names, node_names, url_key
-from .wic import HandshakeFailed, HandshakeRefused, Login, LoginAnswer, Wic, login_attempt, web_login
+from .wic import (
+    HandshakeFailed,
+    HandshakeRefused,
+    Login,
+    LoginAnswer,
+    LoginThrottled,
+    Wic,
+    login_attempt,
+    web_login,
+)
 from .wire_verdict import WireVerdict
 
 __all__ = ["Outcome", "World"]
@@ -633,7 +642,13 @@ class World:
 
     def login(self, user: str) -> Login:
         spec = self.user(user)
-        login = self.loop.run(web_login(self.sut.wwsf_origin, spec.username, spec.password, self.tls()))
+        try:
+            login = self.loop.run(web_login(self.sut.wwsf_origin, spec.username, spec.password, self.tls()))
+        except LoginThrottled as exc:
+            raise Unobservable(
+                f"the WWSF refused the log-in of {user} 429 (Retry-After {exc.retry_after or 'absent'}): its "
+                "throttle, which the text leaves to the WWSF's procedure, keeps this scenario from logging in"
+            ) from exc
         self.logins[user] = login
         return login
 
@@ -644,16 +659,19 @@ class World:
         self.outcome = Outcome(login=answer)
         return answer
 
-    def try_logins(self, username: str, password: str, times: int) -> tuple[LoginAnswer, ...]:
-        """Step 1 up to ``times`` times in a row with the same credentials, each log-in on a connection
-        of its own as a browser's new page makes it: the WWSF's answers as they came. The first refusal
-        ends the run; a 429's Retry-After (at most :data:`LOGIN_RETRY_WAIT` s) is then waited out, so
-        that the scenarios after this one meet a WWSF whose throttle has let the user in again."""
+    def try_logins(
+        self, username: str, passwords: Sequence[str], *, until: Callable[[int], bool]
+    ) -> tuple[LoginAnswer, ...]:
+        """Step 1 once per password of ``passwords``, one after the other with the same user name, each
+        log-in on a connection of its own as a browser's new page makes it: the WWSF's answers as they
+        came. The first answer whose status ``until`` holds ends the run; a 429's Retry-After (at most
+        :data:`LOGIN_RETRY_WAIT` s) is then waited out, so that the scenarios after this one meet a
+        WWSF whose throttle has let the user and the address in again."""
         answers: list[LoginAnswer] = []
-        for _ in range(times):
+        for password in passwords:
             answer = self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
             answers.append(answer)
-            if not 200 <= answer.status < 300:
+            if until(answer.status):
                 wait = answer.retry_after.strip() if answer.retry_after and answer.status == 429 else ""
                 if wait.isdigit():
                     self.loop.run(asyncio.sleep(min(int(wait), LOGIN_RETRY_WAIT)))

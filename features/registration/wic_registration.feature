@@ -150,6 +150,22 @@ Feature: 5.2.2.5.2 WIC registration procedure
       Then the WWSF accepts the first log-in and refuses none of them as a failed authentication
       And no log-in is refused for the successful ones before it, as the solution profile chooses (PROFILE_WWSF_THROTTLE_FAILURES)
 
+    @step_1 @wwsf @negative @TP_WIMPU_REG_017
+    Scenario: Guessing a user's password from one address is slowed
+      The text leaves the web authentication to "a common web authentication procedure". The
+      solution profile slows password guessing (PROFILE_WWSF_THROTTLE_GUESSING): of the log-ins from
+      one address, at most twenty fail the authentication in a minute; a later one is refused 429
+      with Retry-After before its password is checked (the reference refuses the sixth failure of
+      one user from one address, the eleventh of one address). Twenty-five guesses with a different
+      wrong password each; the run stops at the first answer that is not a failed authentication and
+      waits out a 429's Retry-After (at most 60 s), so the scenarios after it can log dave in again.
+      The capture rule WWSF_THROTTLE_GUESSING judges on the wire; a WWSF that does not slow guessing
+      follows the text and answers PICS_PROFILE_WWSF_THROTTLE_GUESSING = no.
+
+      When someone guesses the password of dave at the WWSF 25 times in a row from one address
+      Then the WWSF refuses every guess
+      And the guessing is slowed before the twenty-first guess in a minute, as the solution profile chooses (PROFILE_WWSF_THROTTLE_GUESSING)
+
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 
     @step_3 @step_4 @option_a @registrar_read @TP_WIMPU_REG_006

@@ -42,7 +42,7 @@ from captures.pcapfile import SecretsBlock
 from captures.rules import RULES
 from conformance.harness.expect import wait_until_async
 from conformance.harness.remote import RemoteParty
-from conformance.harness.wic import Wic, web_login
+from conformance.harness.wic import Wic, login_attempt, web_login
 from conformance.pixit import load_pixit
 from reference.stack import Stack, StackConfig
 from reference.transport.endpoint import Target
@@ -179,6 +179,13 @@ async def scenario(directory: Path) -> Run:
         outcomes["terminate unregistered"] = (
             await remote.call("sip:wrtc-nobody@block1.ims.example.net", icscf)
         ).status
+        # someone guesses a password from this address until the WWSF slows it (WWSF_THROTTLE_GUESSING):
+        # the reference refuses the sixth failure of one user from one address 429
+        for n in range(1, 8):
+            guess = await login_attempt(stack.wwsf.origin, "mallory", f"guess-{n}", context)
+            outcomes[f"guess {n}"] = guess.status
+            if guess.status == 429:
+                break
         for w in wics:
             await w.close()  # returns once the closing handshake is done; stop() then syncs on a probe
         await asyncio.to_thread(capture.stop)
@@ -220,6 +227,7 @@ def test_the_run_did_what_the_scenario_says(run: Run) -> None:
         "originate A": 200, "originate B": 200, "terminate fork": 200, "terminate B": 200,
         "terminate IMS user": 200, "terminate unregistered": 480, "bye A": 200,
         "bye B through the I-CSCF": 200, "bye in no dialog": 403,
+        "guess 1": 401, "guess 2": 401, "guess 3": 401, "guess 4": 401, "guess 5": 401, "guess 6": 429,
     }  # fmt: skip
 
 

@@ -508,7 +508,7 @@ class TestThrottleFailures:
               connection=900)  # fmt: skip
         knowledge = Knowledge()
         group(w.messages, Ends({WWSF: "wwsf"}), knowledge)
-        assert [r.status for r in knowledge.logins] == [200, 401]
+        assert [r.status for r in knowledge.logins.values()] == [200, 401]
         assert knowledge.first_login_refusal == w.messages[-2].frame  # the 401, not the GET's 200
         self.logins(("127.0.0.1", 429), retry_after=True, w=w)
         assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []  # the 429 follows a refusal
@@ -528,6 +528,60 @@ class TestThrottleFailures:
         pics = {"PICS_PROFILE_WWSF_THROTTLE_FAILURES": "no"}
         (finding,) = web_findings(w, "WWSF_THROTTLE_FAILURES", pics=pics)
         assert finding.verdict == "pass" and "PICS_PROFILE_WWSF_THROTTLE_FAILURES = no" in finding.detail
+
+
+class TestThrottleGuessing:
+    """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_GUESSING): after at
+    most twenty failed log-ins from an address in a minute, the next is refused 429 with Retry-After."""
+
+    logins = TestThrottleFailures.logins
+
+    def guessed(self, host: str, failures: int, *then: int, w: Wire | None = None, gap: float = 0.0) -> Wire:
+        """``failures`` log-ins from ``host`` answered 401, then one per status of ``then`` (a 429 with
+        Retry-After), ``gap`` seconds of capture time before the last of the failures."""
+        w = self.logins(*[(host, 401)] * (failures - 1), w=w) if failures > 1 else (w or Wire())
+        if failures:
+            w.time += gap
+            self.logins((host, 401), w=w)
+        for status in then:
+            self.logins((host, status), retry_after=status == 429, w=w)
+        return w
+
+    def test_a_429_with_retry_after_after_failed_log_ins_passes(self) -> None:
+        (finding,) = web_findings(self.guessed("127.0.0.1", 5, 429), "WWSF_THROTTLE_GUESSING")
+        assert finding.verdict == "pass" and "after 5 failed log-ins from 127.0.0.1" in finding.detail
+
+    def test_a_twenty_first_failure_in_a_minute_is_a_profile_deviation(self) -> None:
+        found = web_findings(self.guessed("127.0.0.1", 25), "WWSF_THROTTLE_GUESSING")
+        assert [f.verdict for f in found] == ["deviation"] * 5  # the 21st to the 25th were checked
+        assert all(f.choice == "PROFILE_WWSF_THROTTLE_GUESSING" for f in found)
+        assert "after 20 failed log-ins" in found[0].detail
+        assert web_findings(self.guessed("127.0.0.1", 20), "WWSF_THROTTLE_GUESSING") == []
+
+    def test_a_success_after_twenty_failures_is_a_deviation_and_a_5xx_is_not_judged(self) -> None:
+        (finding,) = web_findings(self.guessed("127.0.0.1", 20, 200), "WWSF_THROTTLE_GUESSING")
+        assert finding.verdict == "deviation" and "answered 200" in finding.detail
+        assert web_findings(self.guessed("127.0.0.1", 20, 503), "WWSF_THROTTLE_GUESSING") == []
+
+    def test_failures_older_than_a_minute_do_not_count(self) -> None:
+        # twenty failures, then a minute and more of quiet, then one more: none is in its minute
+        assert web_findings(self.guessed("127.0.0.1", 21, gap=61.0), "WWSF_THROTTLE_GUESSING") == []
+
+    def test_another_address_s_failures_do_not_count(self) -> None:
+        w = self.guessed("127.0.0.9", 20)
+        assert web_findings(self.logins(("127.0.0.1", 401), w=w), "WWSF_THROTTLE_GUESSING") == []
+
+    def test_a_429_without_retry_after_is_a_deviation(self) -> None:
+        w = self.guessed("127.0.0.1", 5)
+        self.logins(("127.0.0.1", 429), w=w)  # no Retry-After
+        (finding,) = web_findings(w, "WWSF_THROTTLE_GUESSING")
+        assert finding.verdict == "deviation" and "no Retry-After" in finding.detail
+
+    def test_the_pics_answer_no_makes_it_a_pass(self) -> None:
+        pics = {"PICS_PROFILE_WWSF_THROTTLE_GUESSING": "no"}
+        found = web_findings(self.guessed("127.0.0.1", 21), "WWSF_THROTTLE_GUESSING", pics=pics)
+        assert [f.verdict for f in found] == ["pass"]
+        assert "PICS_PROFILE_WWSF_THROTTLE_GUESSING = no" in found[0].detail
 
 
 class TestWebAccess:

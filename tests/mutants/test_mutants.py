@@ -68,6 +68,8 @@ GUARDS: dict[str, str] = {
     "login_names_first_block": "TP_WIMPU_REG_002",
     "expires_in_absolute": "TP_WIMPU_REG_015",
     "login_refund_user_only": "TP_WIMPU_REG_016",
+    "login_lockout_counts_all": "TP_WIMPU_REG_016",
+    "throttle_clock_in_ms": "TP_WIMPU_REG_017",
     "token_body_ignored": "TP_WIMPU_REG_006 and token_body",
     "token_header_ignored": "TP_WIMPU_REG_006 and token_header",
     "access_token_form_refused": "TP_WIMPU_REG_006 and token_header_24371",
@@ -218,6 +220,7 @@ PROFILE_ONLY: dict[str, str] = {
     # every log-in has the right password and the first five get their tokens; only the profile's
     # throttle, failed log-ins only, refuses none of the others (the text leaves a throttle open)
     "login_refund_user_only": "PROFILE_WWSF_THROTTLE_FAILURES",
+    "throttle_clock_in_ms": "PROFILE_WWSF_THROTTLE_GUESSING",
     # the page without sip gets a WebSocket with no subprotocol, which RFC 6455 4.2.2 allows; only
     # the profile refuses it
     "sip_subprotocol_optional": "PROFILE_WSS_SIP_ONLY",

@@ -411,6 +411,46 @@ def _login_refund_user_only(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(LoginThrottle, "succeeded", succeeded)
 
 
+def _login_lockout_counts_all(mp: pytest.MonkeyPatch) -> None:
+    """An account lock-out that counts every log-in of a user, the successful ones too (the counter is
+    incremented before the password check and reset by nothing but time): once ten log-ins of a user
+    fall within a minute the account is "locked", and a locked account's password check fails, so
+    the right password is answered 401 as a wrong one would be (not 429: the lock-out was written as
+    part of the authentication, not as a throttle)."""
+    from reference.nodes.wwsf.service import WwsfService
+
+    original = WwsfService._authenticate
+    seen: dict[str, list[float]] = {}
+
+    async def authenticate(self: WwsfService, username: str, password: str, source: str) -> Any:
+        now = self._monotonic()
+        recent = [t for t in seen.get(username, []) if now - t < 60.0] + [now]
+        seen[username] = recent
+        user = await original(self, username, password, source)
+        return None if len(recent) > 10 else user
+
+    mp.setattr(WwsfService, "_authenticate", authenticate)
+
+
+def _throttle_clock_in_ms(mp: pytest.MonkeyPatch) -> None:
+    """The log-in throttle is handed the clock in milliseconds (``time.monotonic_ns() // 1_000_000``, as
+    the web framework's request timer counts) while its budgets are per second: a bucket gets back in
+    one second what it should in a thousand, so the fifty milliseconds of one password check refill
+    it and guessing is never slowed (no 429)."""
+    from reference.nodes.wwsf.throttle import LoginThrottle
+
+    attempt, succeeded = LoginThrottle.attempt, LoginThrottle.succeeded
+
+    def attempt_ms(self: LoginThrottle, username: str, source: str, now: float) -> Any:
+        return attempt(self, username, source, now * 1000)
+
+    def succeeded_ms(self: LoginThrottle, username: str, source: str, now: float) -> None:
+        succeeded(self, username, source, now * 1000)
+
+    mp.setattr(LoginThrottle, "attempt", attempt_ms)
+    mp.setattr(LoginThrottle, "succeeded", succeeded_ms)
+
+
 def _login_answer_rewritten(mp: pytest.MonkeyPatch, *, change: str) -> None:
     """``change`` = ``refusal``: a refused log-in's answer carries a token made before the password
     check; ``first_block``: a successful log-in's answer names the directory's first block (its
@@ -2318,6 +2358,16 @@ FAULTS: Mapping[str, Fault] = {
         "the WWSF refunds a successful log-in to the user's budget only, not to its address's: the sixth "
         "log-in of a user from one address within a minute gets 429 (step 1, profile)",
         _login_refund_user_only,
+    ),
+    "login_lockout_counts_all": Fault(
+        "the WWSF's account lock-out counts every log-in, the successful ones too: the eleventh log-in of "
+        "a user within a minute is answered 401 with the right password (step 1)",
+        _login_lockout_counts_all,
+    ),
+    "throttle_clock_in_ms": Fault(
+        "the WWSF's log-in throttle is handed the clock in milliseconds while its budgets are per second: "
+        "its buckets refill a thousand times too fast and guessing is never slowed (step 1, profile)",
+        _throttle_clock_in_ms,
     ),
     "expires_in_absolute": Fault(
         "the WWSF's log-in answer gives the token's expiry time (exp) as expires_in, not its lifetime in "
