@@ -57,6 +57,7 @@ raises :class:`AmbiguousIdentity`, which names both.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import string
 import urllib.parse
@@ -443,6 +444,12 @@ class WildcardImpu:
 
     def __str__(self) -> str:
         return self.text
+
+    def key(self) -> str:
+        """One text per block whatever the spelling of its wildcarded IMPU (TS 23.003 13.4A): the
+        fields equality compares, so two blocks are equal exactly when their keys are (the
+        registrar's lease table is keyed by it)."""
+        return json.dumps([getattr(self, f.name) for f in dataclasses.fields(self) if f.compare])
 
     @classmethod
     @clause("TS 23.003 13.4A")

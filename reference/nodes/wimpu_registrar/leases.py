@@ -143,8 +143,7 @@ class LeaseClaim:
 
 def block_key(wimpu: str) -> str:
     """One key per block whatever the spelling of its wildcarded IMPU (TS 23.003 13.4A)."""
-    w = _block(check_wimpu(wimpu))
-    return json.dumps([w.scheme, w.prefix, w.expression, w.suffix, w.host])
+    return _block(check_wimpu(wimpu)).key()
 
 
 def parse_lease_claim(body: object) -> LeaseClaim:
