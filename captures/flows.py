@@ -652,6 +652,8 @@ class Knowledge:
         "The frame of the first answer of the WWSF that refused a log-in (kept apart from the bounded table)."
         self._unanswered: OrderedDict[Endpoint, deque[LoginRecord]] = OrderedDict()
         "The log-ins of each connection still without an answer, oldest first (RFC 9112 9.3.2)."
+        self._in_flight = 0
+        "How many log-ins ``_unanswered`` holds."
         self._from_address: OrderedDict[str, int] = OrderedDict()
         "Log-ins sent from each address."
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
@@ -719,7 +721,7 @@ class Knowledge:
             record = LoginRecord(
                 client,
                 message.frame,
-                in_flight=sum(len(pending) for pending in self._unanswered.values()),
+                in_flight=self._in_flight,
                 earlier_from_address=self._from_address.get(address, 0),
                 refused_before=self.first_login_refusal is not None,
                 recent_failures=len(failures),
@@ -728,12 +730,14 @@ class Knowledge:
             self._put(self._from_address, address, record.earlier_from_address + 1, self.limit)
             self._unanswered.setdefault(client, deque()).append(record)
             self._unanswered.move_to_end(client)
+            self._in_flight += 1
             while len(self._unanswered) > self.limit:
-                self._unanswered.popitem(last=False)
+                self._in_flight -= len(self._unanswered.popitem(last=False)[1])
         elif not info.is_request and hop.src.role is Role.WWSF and (status := info.status or 0) >= 200:
             pending = self._unanswered.get(client)
             if pending:
                 answered = pending.popleft()
+                self._in_flight -= 1
                 answered.status, answered.answer_frame = status, message.frame
                 if not pending:
                     del self._unanswered[client]

@@ -513,6 +513,19 @@ class TestThrottleFailures:
         self.logins(("127.0.0.1", 429), retry_after=True, w=w)
         assert web_findings(w, "WWSF_THROTTLE_FAILURES") == []  # the 429 follows a refusal
 
+    def test_the_knowledge_of_log_ins_is_bounded(self) -> None:
+        """Every table of log-ins keeps at most ``limit`` entries, the count of those in flight with them."""
+        w = Wire()
+        for n in range(6):  # six log-ins on six connections, none answered
+            body = json.dumps({"username": "alice", "password": "x"}).encode()
+            w.add(("127.0.0.1", 41000 + n), WWSF, b"POST /login HTTP/1.1\r\n\r\n", "HTTPS",
+                  http=HttpInfo("POST", "/login", None, (), body), connection=1000 + n)  # fmt: skip
+        knowledge = Knowledge(limit=3)
+        group(w.messages, Ends({WWSF: "wwsf"}), knowledge)
+        assert len(knowledge.logins) == 3
+        assert [r.in_flight for r in knowledge.logins.values()] == [3, 3, 3]  # the oldest pending dropped
+        assert [r.earlier_from_address for r in knowledge.logins.values()] == [3, 4, 5]
+
     def test_a_429_after_a_failed_log_in_is_not_judged(self) -> None:
         # a failed guess, here from another address, may rightly have spent the user's budget
         w = self.logins(("127.0.0.1", 200), ("127.0.0.9", 401), ("127.0.0.1", 429), retry_after=True)
