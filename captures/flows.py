@@ -529,6 +529,10 @@ class LoginRecord:
     client: Endpoint
     "The client end of the log-in's TCP connection (its address is where the log-in came from)."
     request_frame: int
+    request_index: int
+    "The index of the log-in's message in the capture (frames are not unique: pipelined requests)."
+    sent: float
+    "Capture time of the log-in."
     in_flight: int = 0
     "Log-ins of the capture sent before this one and not answered when it was sent."
     earlier_from_address: int = 0
@@ -536,16 +540,24 @@ class LoginRecord:
     refused_before: bool = False
     "Whether the WWSF had refused any log-in of the capture (any non-2xx) before this one was sent."
     recent_failures: int = 0
-    """Log-ins from the same address the WWSF refused as failed authentications (a 4xx other than
-    429) in the :data:`LOGIN_FAILURE_WINDOW` seconds before this one was sent."""
+    """Log-ins from the same address sent in the :data:`LOGIN_FAILURE_WINDOW` seconds before this one
+    and refused as failed authentications (:data:`FAILED_AUTHENTICATION`) before it was sent; at most
+    :data:`LOGIN_FAILURES_KEPT` (the latest refused): a lower bound, never more than the WWSF saw."""
     status: int | None = None
     "The status code of the WWSF's final answer; None while it has none."
     answer_frame: int | None = None
+    answer_index: int | None = None
+    "The index of the answer's message in the capture."
 
 
 LOGIN_FAILURE_WINDOW = 60.0
 """Seconds over which :attr:`LoginRecord.recent_failures` counts an address's failed log-ins (the
-solution profile's ``PROFILE_WWSF_THROTTLE_GUESSING`` counts failures per minute)."""
+solution profile's ``PROFILE_WWSF_THROTTLE_GUESSING`` bounds failures in any 60 s)."""
+LOGIN_FAILURES_KEPT = 64
+"How many of an address's latest failed log-ins the knowledge keeps (the profile's bound is 40)."
+FAILED_AUTHENTICATION = frozenset({401, 403})
+"""The answers of a log-in refused for its credentials (RFC 9110 15.5.2, 15.5.4): a 400 or 413 refuses
+a malformed request before any password is checked, a 429 (RFC 6585 4) the rate of log-ins."""
 
 
 def is_login(info: HttpInfo) -> bool:
@@ -646,18 +658,20 @@ class Knowledge:
         self.block_requests: deque[BlockRequest] = deque(maxlen=10_000)
         "Every REGISTER an eP-CSCF's P-CSCF sent the S-CSCF (a block registration), answered or not."
         self.logins: OrderedDict[int, LoginRecord] = OrderedDict()
-        """The log-ins at the WWSF by request frame, answered or not, in the order they were sent (at
-        most ``limit``; rules WWSF_THROTTLE_FAILURES and WWSF_THROTTLE_GUESSING)."""
+        """The log-ins at the WWSF by the index of their request, answered or not, in the order they
+        were sent (at most ``limit``; the rules of the web log-in read their answers here)."""
         self.first_login_refusal: int | None = None
         "The frame of the first answer of the WWSF that refused a log-in (kept apart from the bounded table)."
         self._unanswered: OrderedDict[Endpoint, deque[LoginRecord]] = OrderedDict()
-        "The log-ins of each connection still without an answer, oldest first (RFC 9112 9.3.2)."
+        """The log-ins of each connection still without an answer, oldest first (RFC 9112 9.3.2; the first
+        100 in flight at most)."""
         self._in_flight = 0
         "How many log-ins ``_unanswered`` holds."
         self._from_address: OrderedDict[str, int] = OrderedDict()
         "Log-ins sent from each address."
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        "Capture times of the latest failed authentications of each address (the last 1,000 at most)."
+        """Capture times at which the latest failed log-ins of each address were sent (those answered
+        last, :data:`LOGIN_FAILURES_KEPT` at most)."""
         self.opaque: OrderedDict[tuple[Endpoint, Endpoint], tuple[End, End, str]] = OrderedDict()
         "TLS connections whose content could not be read (no secrets, bad records): ends, reason."
         self.legs: set[tuple[Role, Role]] = set()
@@ -715,43 +729,49 @@ class Knowledge:
         message = hop.message
         address = client[0]
         if info.is_request and hop.dst.role is Role.WWSF:
-            failures = self._failures.get(address, deque())
-            while failures and failures[0] < message.time - LOGIN_FAILURE_WINDOW:
-                failures.popleft()
+            since = message.time - LOGIN_FAILURE_WINDOW
             record = LoginRecord(
                 client,
                 message.frame,
+                message.index,
+                message.time,
                 in_flight=self._in_flight,
                 earlier_from_address=self._from_address.get(address, 0),
                 refused_before=self.first_login_refusal is not None,
-                recent_failures=len(failures),
+                recent_failures=sum(sent >= since for sent in self._failures.get(address, ())),
             )
-            self._put(self.logins, message.frame, record, self.limit)
+            self._put(self.logins, message.index, record, self.limit)
             self._put(self._from_address, address, record.earlier_from_address + 1, self.limit)
-            self._unanswered.setdefault(client, deque()).append(record)
+            pending = self._unanswered.setdefault(client, deque())
             self._unanswered.move_to_end(client)
-            self._in_flight += 1
+            if len(pending) < 100:  # beyond, a connection that pipelines without end pairs no more
+                pending.append(record)
+                self._in_flight += 1
             while len(self._unanswered) > self.limit:
                 self._in_flight -= len(self._unanswered.popitem(last=False)[1])
         elif not info.is_request and hop.src.role is Role.WWSF and (status := info.status or 0) >= 200:
-            pending = self._unanswered.get(client)
-            if pending:
-                answered = pending.popleft()
+            queue = self._unanswered.get(client)
+            answered = queue.popleft() if queue else None
+            if answered is not None:
                 self._in_flight -= 1
-                answered.status, answered.answer_frame = status, message.frame
-                if not pending:
+                answered.status, answered.answer_frame, answered.answer_index = (
+                    status,
+                    message.frame,
+                    message.index,
+                )
+                if not queue:
                     del self._unanswered[client]
             if not 200 <= status < 300 and self.first_login_refusal is None:
                 self.first_login_refusal = message.frame
-            if 400 <= status < 500 and status != 429:
-                self._put(
-                    self._failures, address, self._failures.get(address, deque(maxlen=1_000)), self.limit
-                )
-                self._failures[address].append(message.time)
+            if status in FAILED_AUTHENTICATION and answered is not None:
+                failures = self._failures.get(address) or deque(maxlen=LOGIN_FAILURES_KEPT)
+                failures.append(answered.sent)
+                self._put(self._failures, address, failures, self.limit)
 
-    def login_record(self, request_frame: int) -> LoginRecord | None:
-        """The log-in whose request is frame ``request_frame`` (None: not a log-in, or dropped)."""
-        return self.logins.get(request_frame)
+    def login_record(self, request_index: int) -> LoginRecord | None:
+        """The log-in whose request is the capture's message ``request_index`` (None: not a log-in,
+        or dropped from the bounded table)."""
+        return self.logins.get(request_index)
 
     def receive_problem(self, problem: Problem, ends: Ends | None = None) -> None:
         """A decoding problem: remember which TLS connections could not be read."""

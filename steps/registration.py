@@ -84,16 +84,18 @@ def login_again_and_again(world: World, user: str, times: str) -> None:
 
 @when(
     parsers.re(
-        rf"someone guesses the password of {USER} at the WWSF (?P<times>\d+) times in a row from one address"
+        r"someone tries (?P<times>\d+) passwords in a row at the WWSF from one address, for a user name "
+        r"the WWSF does not know"
     )
 )
-def guess_password(world: World, user: str, times: str) -> None:
-    """5.2.2.5.2 step 1, invalid behaviour again and again: the user's own name (PIXIT) with a
-    different wrong password each time, from the tester's one address, each on a connection of its
-    own, until the WWSF answers anything but a failed authentication (a 429 above all)."""
-    spec = world.user(user)
+def guess_passwords(world: World, times: str) -> None:
+    """5.2.2.5.2 step 1, invalid behaviour again and again: one made-up user name (no account of the
+    PIXIT, so no later scenario meets an account this one locked), a different wrong password each
+    time, from the tester's one address, each on a connection of its own, until the WWSF answers
+    anything but a refusal of the credentials (a 429 above all)."""
+    username = f"nobody-{secrets.token_hex(8)}"
     guesses = [f"guess-{secrets.token_hex(8)}" for _ in range(int(times))]
-    world.try_logins(spec.username, guesses, until=lambda status: not (400 <= status < 500 and status != 429))
+    world.try_logins(username, guesses, until=lambda status: not (400 <= status < 500 and status != 429))
 
 
 @then("the WWSF accepts the first log-in and refuses none of them as a failed authentication")
@@ -126,16 +128,24 @@ def guesses_refused(world: World, profile: ProfileChecks) -> None:
     judged_by(world, profile, ["WWSF_LOGIN"], session=False)
 
 
-@then(parsers.re(rf"the guessing is slowed before the twenty-first guess in a minute, {CHOICE_STEP}"))
+@then(parsers.re(rf"the guessing is slowed to twenty failed guesses a minute, {CHOICE_STEP}"))
 def guessing_slowed(world: World, profile: ProfileChecks, choice: str) -> None:
     """5.2.2.5.2 step 1 with the solution profile's throttle (PROFILE_WWSF_THROTTLE_GUESSING): judged on
-    the wire by ``WWSF_THROTTLE_GUESSING``, a profile check. A WWSF that refused the first guess 429
-    (its throttle already spent by an earlier scenario's failures) leaves no guess to judge: inconclusive."""
+    the wire by ``WWSF_THROTTLE_GUESSING``, a profile check. The rule judges a guess sent after a
+    failed one (a 401 or 403): when the WWSF answered the first guess otherwise (a 429 of a throttle an
+    earlier scenario spent, a 5xx, a 400) or nothing after it, there is none to judge: inconclusive."""
     answers = world.outcome.logins
-    if answers and answers[0].status == 429:
+    failed = (401, 403)
+    after = [a.status for a in answers[1:]]
+    if (
+        not answers
+        or answers[0].status not in failed
+        or not any(s in failed or s == 429 or 200 <= s < 300 for s in after)
+    ):
+        said = ", ".join(str(a.status) for a in answers[:3]) + (", ..." if len(answers) > 3 else "")
         raise Unobservable(
-            f"the WWSF refused the first guess 429 (Retry-After {answers[0].retry_after or 'absent'}): its "
-            "throttle was already spent before this scenario, so no failed guess of it can be judged"
+            f"the WWSF answered the guesses {said or 'nothing'}: no guess came after a refusal of the "
+            "credentials (401 or 403) with an answer the profile's throttle judges"
         )
     judged_by(world, profile, ["WWSF_THROTTLE_GUESSING"], choice, session=False)
 

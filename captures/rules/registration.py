@@ -15,11 +15,13 @@ from reference.sip.message import Request
 
 from ..flows import (
     DEFAULT_PORTS,
+    FAILED_AUTHENTICATION,
     BlockRecord,
     End,
     Flow,
     FlowKind,
     Hop,
+    LoginRecord,
     Role,
     bearer_token,
     identity_key,
@@ -60,17 +62,21 @@ from .core import (
 _JWT_BYTES = re.compile(rb"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
-def _logins(flow: Flow) -> list[tuple[Hop, Hop]]:
-    """The WIC's logins at the WWSF (solution profile: ``POST .../login``) with their answers."""
+def _logins(flow: Flow, ctx: Context) -> list[tuple[Hop, Hop, LoginRecord]]:
+    """The log-ins at the WWSF in ``flow`` (solution profile: ``POST .../login``) with their answers
+    and what the capture's knowledge says of each: paired as the knowledge paired them (RFC 9112
+    9.3.2: an answer answers the oldest request of its connection still without one; an interim 1xx
+    answers nothing)."""
+    by_index = {hop.message.index: hop for hop in flow.hops}
     found = []
     for hop in flow.hops:
         info = hop.message.http
-        if info is None or not info.is_request or hop.dst.role is not Role.WWSF:
+        if info is None or not info.is_request or hop.dst.role is not Role.WWSF or not is_login(info):
             continue
-        if is_login(info):
-            answer = _answer(flow, hop)
-            if answer is not None:
-                found.append((hop, answer))
+        record = ctx.knowledge.login_record(hop.message.index)
+        answer = None if record is None or record.answer_index is None else by_index.get(record.answer_index)
+        if record is not None and answer is not None:
+            found.append((hop, answer, record))
     return found
 
 
@@ -96,7 +102,7 @@ def wwsf_login_issues_token(flow: Flow, ctx: Context) -> list[Finding]:
     the token, a refusal (4xx) none."""
     say = _Say("WWSF_LOGIN", flow)
     found = []
-    for _, answer in _logins(flow):
+    for _, answer, _record in _logins(flow, ctx):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
         if answer.message.transport != "HTTPS":
@@ -142,12 +148,11 @@ def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
     began cannot break it: a successful log-in since would have been refused by such a budget."""
     say = _Say("WWSF_THROTTLE_FAILURES", flow)
     found = []
-    for asked, answer in _logins(flow):
+    for asked, answer, record in _logins(flow, ctx):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
         source = asked.message.src[0]
-        record = ctx.knowledge.login_record(asked.message.frame)
-        if record is None or record.refused_before or record.in_flight or not record.earlier_from_address:
+        if record.refused_before or record.in_flight or not record.earlier_from_address:
             continue
         ours = record.earlier_from_address
         count = f"{ours} log-in{'s' if ours > 1 else ''} from {source}"
@@ -172,39 +177,46 @@ def wwsf_throttle_failures(flow: Flow, ctx: Context) -> list[Finding]:
 
 
 GUESSES_PER_MINUTE = 20
-"""The solution profile's bound (``PROFILE_WWSF_THROTTLE_GUESSING``): of the log-ins from one address,
-at most this many fail the authentication in any :data:`~captures.flows.LOGIN_FAILURE_WINDOW` (60 s)
-before the WWSF refuses the next one unchecked."""
+"""The solution profile's limit (``PROFILE_WWSF_THROTTLE_GUESSING``): failed log-ins from one address
+a minute."""
+GUESSES_IN_ANY_60_S = 2 * GUESSES_PER_MINUTE
+"""The most failed log-ins from one address any limiter of :data:`GUESSES_PER_MINUTE` a minute lets
+through in a span of 60 s: a bucket of twenty refilled over a minute (twenty at once, twenty more as
+it refills), a count per calendar minute (twenty at the end of one, twenty at the start of the next)."""
 
 
 @rule(
     "WWSF_THROTTLE_GUESSING",
     "TR 23.701 5.2.2.5.2 step 1",
-    "the WWSF slows password guessing: after 20 failed log-ins from an address in a minute, 429",
+    "the WWSF slows password guessing: failed log-ins from one address limited to twenty a minute",
 )
 def wwsf_throttle_guessing(flow: Flow, ctx: Context) -> list[Finding]:
     """5.2.2.5.2 step 1: "The WWSF authenticates the user using a common web authentication
     procedure." The text neither asks for nor forbids slowing password guessing; the solution profile
-    slows it (``PROFILE_WWSF_THROTTLE_GUESSING``, docs/security.md "WWSF: web log-in"): of the log-ins
-    from one address, at most :data:`GUESSES_PER_MINUTE` are refused as failed authentications (a 4xx
-    other than 429) within a minute; a later one is refused 429 (RFC 6585 4) with ``Retry-After`` (RFC
-    9110 10.2.3) before its password is checked. A log-in is judged when failed log-ins from its
-    address came before it in that minute: a 429 with ``Retry-After`` passes (guessing slowed); one
-    without it is a PROFILE DEVIATION (the client is not told when to come back); a log-in answered
-    otherwise than 429 after :data:`GUESSES_PER_MINUTE` such failures (its password checked, whatever
-    the outcome) is a PROFILE DEVIATION; a 5xx is not this rule's. Failures the capture does not hold
-    (before it began, on a connection it could not read) only make the count smaller, never a
-    deviation."""
+    slows it (``PROFILE_WWSF_THROTTLE_GUESSING``, docs/security.md "WWSF: web log-in"): failed log-ins
+    (401 or 403, :data:`~captures.flows.FAILED_AUTHENTICATION`) from one address are limited to
+    :data:`GUESSES_PER_MINUTE` a minute, beyond which a log-in is refused 429 (RFC 6585 4) with
+    ``Retry-After`` (RFC 9110 10.2.3) before its password is checked. Judged: a log-in sent after failed
+    ones from its address in the 60 s before it (counted by the time each was sent). A 429 with
+    ``Retry-After`` passes (slowed), one without it is a PROFILE DEVIATION (the client is not told when
+    to come back); a log-in whose credentials were checked (a 2xx, 401 or 403) passes while fewer than
+    :data:`GUESSES_IN_ANY_60_S` failures came in those 60 s (whatever the limiter, twenty a minute lets
+    that many through), and is a PROFILE DEVIATION after as many. Other answers (a 5xx, a 400 to a
+    malformed log-in) are not this rule's. Failures the capture does not hold (before it began, on a
+    connection it could not read) only make the count smaller, never a deviation. Every client behind
+    one proxy has its address: a capture taken between a reverse proxy and the WWSF is not one to
+    judge this rule on."""
     say = _Say("WWSF_THROTTLE_GUESSING", flow)
     found = []
-    for asked, answer in _logins(flow):
+    for asked, answer, record in _logins(flow, ctx):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
-        record = ctx.knowledge.login_record(asked.message.frame)
-        if record is None or not record.recent_failures or reply.status >= 500:
+        failures = record.recent_failures
+        checked = 200 <= reply.status < 300 or reply.status in FAILED_AUTHENTICATION
+        if not failures or not (checked or reply.status == 429):
             continue
-        source, failures = asked.message.src[0], record.recent_failures
-        count = f"{failures} failed log-in{'s' if failures > 1 else ''} from {source} in the minute before it"
+        plural = "s" if failures > 1 else ""
+        count = f"{failures} failed log-in{plural} from {asked.message.src[0]} in the 60 s before it"
         if reply.status == 429:
             retry = reply.header("Retry-After")
             if retry:
@@ -212,13 +224,17 @@ def wwsf_throttle_guessing(flow: Flow, ctx: Context) -> list[Finding]:
             else:
                 bare = f"the WWSF refused a log-in 429 after {count} with no Retry-After (when to try again)"
                 found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_GUESSING", bare, answer))
-        elif failures >= GUESSES_PER_MINUTE:
-            checked = (
-                f"the WWSF checked the password of a log-in (answered {reply.status}) after {count}, more "
-                f"than the {GUESSES_PER_MINUTE} a minute the profile lets one address fail: guessing is not "
-                "slowed"
+        elif failures < GUESSES_IN_ANY_60_S:
+            found.append(
+                say("pass", f"checked (answered {reply.status}) after {count}: within the limit", answer)
             )
-            found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_GUESSING", checked, answer))
+        else:
+            unchecked = (
+                f"the WWSF checked the credentials of a log-in (answered {reply.status}) after {count}, more "
+                f"than a limit of {GUESSES_PER_MINUTE} a minute lets through in any 60 s "
+                f"({GUESSES_IN_ANY_60_S}): guessing is not slowed"
+            )
+            found.append(say.profile(ctx, "PROFILE_WWSF_THROTTLE_GUESSING", unchecked, answer))
     return say.summary(found)
 
 
@@ -301,7 +317,7 @@ def wwsf_token_times(flow: Flow, ctx: Context) -> list[Finding]:
     ``deviation``, or ``pass`` where the SUT's PICS says its WWSF issues tokens otherwise."""
     say = _Say("WWSF_TOKEN_TIMES", flow)
     found = []
-    for _, answer in _logins(flow):
+    for _, answer, _record in _logins(flow, ctx):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
         token = _issued_token(reply) if 200 <= reply.status < 300 else None
@@ -378,7 +394,7 @@ def wwsf_points_to_the_block_ep_cscf(flow: Flow, ctx: Context) -> list[Finding]:
     Kamailio, issue 16; docs/validation.md)."""
     say = _Say("WWSF_EP_CSCF", flow)
     found = []
-    for _, answer in _logins(flow):
+    for _, answer, _record in _logins(flow, ctx):
         reply = answer.message.http
         assert reply is not None and reply.status is not None
         data = _json(reply)

@@ -666,14 +666,15 @@ class World:
         log-in on a connection of its own as a browser's new page makes it: the WWSF's answers as they
         came. The first answer whose status ``until`` holds ends the run; a 429's Retry-After (at most
         :data:`LOGIN_RETRY_WAIT` s) is then waited out, so that the scenarios after this one meet a
-        WWSF whose throttle has let the user and the address in again."""
+        WWSF whose throttle has let the user and the address in again (an external SUT's: the
+        in-process reference is built anew for each scenario)."""
         answers: list[LoginAnswer] = []
         for password in passwords:
             answer = self.loop.run(login_attempt(self.sut.wwsf_origin, username, password, self.tls()))
             answers.append(answer)
             if until(answer.status):
                 wait = answer.retry_after.strip() if answer.retry_after and answer.status == 429 else ""
-                if wait.isdigit():
+                if wait.isdigit() and isinstance(self.sut, ExternalSut):
                     self.loop.run(asyncio.sleep(min(int(wait), LOGIN_RETRY_WAIT)))
                 break
         self.outcome = Outcome(login=answers[-1] if answers else None, logins=tuple(answers))

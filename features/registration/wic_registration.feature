@@ -151,20 +151,23 @@ Feature: 5.2.2.5.2 WIC registration procedure
       And no log-in is refused for the successful ones before it, as the solution profile chooses (PROFILE_WWSF_THROTTLE_FAILURES)
 
     @step_1 @wwsf @negative @TP_WIMPU_REG_017
-    Scenario: Guessing a user's password from one address is slowed
+    Scenario: Guessing passwords from one address is slowed
       The text leaves the web authentication to "a common web authentication procedure". The
-      solution profile slows password guessing (PROFILE_WWSF_THROTTLE_GUESSING): of the log-ins from
-      one address, at most twenty fail the authentication in a minute; a later one is refused 429
-      with Retry-After before its password is checked (the reference refuses the sixth failure of
-      one user from one address, the eleventh of one address). Twenty-five guesses with a different
-      wrong password each; the run stops at the first answer that is not a failed authentication and
-      waits out a 429's Retry-After (at most 60 s), so the scenarios after it can log dave in again.
-      The capture rule WWSF_THROTTLE_GUESSING judges on the wire; a WWSF that does not slow guessing
-      follows the text and answers PICS_PROFILE_WWSF_THROTTLE_GUESSING = no.
+      solution profile slows password guessing (PROFILE_WWSF_THROTTLE_GUESSING): failed log-ins from
+      one address are limited to twenty a minute, beyond which a log-in is refused 429 with
+      Retry-After before its credentials are checked. Whatever the limiter (a bucket refilled over a
+      minute, a count per calendar minute), twenty a minute never lets more than forty through in any
+      60 s, so forty-five guesses; the reference refuses the sixth (five failures of one user name from
+      one address a minute, ten of one address). The guesses are for a user name the WWSF does not
+      know, so that no account of the PIXIT is locked for the scenarios after this one, and the run
+      stops at the first answer that is not a refusal of the credentials, waiting out a 429's
+      Retry-After (at most 60 s) where the WWSF outlives the scenario. The capture rule
+      WWSF_THROTTLE_GUESSING judges on the wire; a WWSF that leaves guessing to another layer follows
+      the text and answers PICS_PROFILE_WWSF_THROTTLE_GUESSING = no.
 
-      When someone guesses the password of dave at the WWSF 25 times in a row from one address
+      When someone tries 45 passwords in a row at the WWSF from one address, for a user name the WWSF does not know
       Then the WWSF refuses every guess
-      And the guessing is slowed before the twenty-first guess in a minute, as the solution profile chooses (PROFILE_WWSF_THROTTLE_GUESSING)
+      And the guessing is slowed to twenty failed guesses a minute, as the solution profile chooses (PROFILE_WWSF_THROTTLE_GUESSING)
 
   Rule: Step 3 - the REGISTER includes the security token received from the WWSF as an attachment
 

@@ -433,10 +433,10 @@ def _login_lockout_counts_all(mp: pytest.MonkeyPatch) -> None:
 
 
 def _throttle_clock_in_ms(mp: pytest.MonkeyPatch) -> None:
-    """The log-in throttle is handed the clock in milliseconds (``time.monotonic_ns() // 1_000_000``, as
-    the web framework's request timer counts) while its budgets are per second: a bucket gets back in
-    one second what it should in a thousand, so the fifty milliseconds of one password check refill
-    it and guessing is never slowed (no 429)."""
+    """The log-in throttle is handed the clock in milliseconds (the web framework's request timer, which
+    counts them) while its budgets are per second: a bucket gets back in one second what it should in
+    a thousand, so the fifty milliseconds of one password check refill it and guessing is never
+    slowed (no 429)."""
     from reference.nodes.wwsf.throttle import LoginThrottle
 
     attempt, succeeded = LoginThrottle.attempt, LoginThrottle.succeeded
