@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import secrets
@@ -69,6 +70,10 @@ BATCHES: Final = {
     5: (
         "written at stop 42 by a helper session that read the text, the solution profile, the reference "
         "and batches 1 to 4, and no feature, step, rule, mutant catalogue or report"
+    ),
+    6: (
+        "written at stop 45 by a helper session that read the text, the solution profile, the reference "
+        "and batches 1 to 5, and no feature, step, rule, mutant catalogue or report"
     ),
 }
 "Batch number -> who wrote its faults, and from what (the report of each batch says it)."
@@ -1685,6 +1690,349 @@ def _wwsf_throttle_counts_successes(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(throttle.LoginThrottle, "succeeded", succeeded)
 
 
+# ===== batch 6 (written at stop 45; BATCHES[6]) ============================================
+# ----- IWF (5.2.2.5.2 step 2, 5.2.2.3.2) -------------------------------------------------------
+
+
+def _iwf_origin_absent_accepted(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a WebSocket handshake that carries no Origin header at all (or an empty one) gets 101
+    # Switching Protocols, and the connection then carries SIP (a REGISTER with a valid token on it
+    # is answered 200 OK), instead of HTTP 403: the IWF checks the Origin only when there is one,
+    # "CORS is a browser matter: a native client or a SIP tool sends no Origin and cannot be a
+    # cross-site page", so any client that leaves the header out is taken as the WWSF's WIC
+    # (5.2.2.5.2 step 2 "Standard cross-origin resource sharing (CORS [zz]) procedures are used to
+    # ensure that the WIC originated from a WWSF authorized to access this eP-CSCF"; the profile:
+    # the IWF accepts the handshake only with "an Origin that belongs to a WWSF authorised for this
+    # eP-CSCF; otherwise the handshake is refused and no SIP is read: HTTP 403"). A handshake with an
+    # Origin, the WWSF's or another, is judged as before.
+    ws = _mod("reference.transport.websocket")
+    original = ws.origin_allowed
+
+    def origin_allowed(origin: str | None, allowed: Any) -> bool:
+        if not (origin or "").strip():
+            return True  # "no Origin: not a browser, so no cross-origin request to stop"
+        return bool(original(origin, allowed))
+
+    mp.setattr(ws, "origin_allowed", origin_allowed)
+
+
+def _iwf_dereg_by_expires_header(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a REGISTER without a token, on a WebSocket over which a valid token registered the
+    # identity, with `Expires: 0` but a Contact whose expires parameter asks for an interval (say
+    # `;expires=3600`) gets 200 OK and a W6 write that extends the contact for that interval,
+    # instead of 401 with a Bearer challenge; and a token-less de-registration whose Contact says
+    # `;expires=0` under an `Expires` header other than 0 gets 401 instead of 200 OK. The IWF's
+    # "a de-registration needs no token on an authorised flow" check reads the Expires header first
+    # and the Contact's expires parameter only when there is no header, the reverse of RFC 3261
+    # 10.2.1.1, while the P-CSCF reads them in the right order: a WIC refreshes its registration
+    # with no token, past the expiry of the one it had (5.2.2.3.2 "The eP-CSCF shall perform the WIC
+    # authorization at WIC registration"; 5.2.2.5.2 step 3 "The request includes ... the security
+    # token"; the profile: "A refresh ... is challenged as before", "a Contact expires parameter
+    # overrides the Expires header"). A REGISTER whose header and parameter agree is judged as
+    # before.
+    iwf = _iwf()
+    original = iwf.removes_contacts_only
+
+    def removes_contacts_only(request: Any) -> bool:
+        header = (request.get("Expires") or "").strip()
+        if header and not request.contact_is_star:
+            # "Expires: 0 is a de-REGISTER"
+            return header.isdigit() and int(header) == 0 and bool(request.contacts)
+        return bool(original(request))
+
+    mp.setattr(iwf, "removes_contacts_only", removes_contacts_only)
+
+
+# ----- P-CSCF (5.2.2.5.2, 5.2.2.1, 5.2.2.5.4, 5.2.2.5.1, 5.2.2.2) --------------------------------
+
+
+def _pcscf_ok_before_w6_write(mp: pytest.MonkeyPatch) -> None:
+    # Wire and state: the 200 OK to a WIC's REGISTER (and to a refresh) is sent as soon as the step 5
+    # read has answered, before the registrar has answered the W6 write of step 6, which goes on in
+    # the background ("the OK need not wait for a database round trip"); its Contact list is the
+    # entry read at step 5 with the new contact added. A write the registrar refuses (409, 400) or
+    # does not answer leaves a WIC that was told 200 OK with nothing stored: W7 says "not
+    # registered" and a session to it gets 480 at the I-CSCF; and right after the 200 OK, until the
+    # write lands, a session to the WIC (or an option B WIC's own INVITE) may find no entry (5.2.2.5.2
+    # step 6 "the eP-CSCF shall store the registration information upon successful WIC
+    # authorization", then step 7 "The eP-CSCF shall send the OK response back to the WIC";
+    # 5.2.2.3.2 "shall store in the wIMPU Registrar the binding ... for a successfully authenticated
+    # WIC"; the profile: the registrar's 2xx to the write precedes the 200 OK). A de-registration is
+    # unaffected.
+    service = _pcscf()
+    model = _mod("reference.nodes.wimpu_registrar.model")
+    logger = logging.getLogger("wimpu.p_cscf")
+    original = service.Pcscf._effect
+    read_at_step_5: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+    async def write_later(pcscf: Any, effect: Any) -> None:
+        try:
+            await pcscf.registrar.write(effect.impu, effect.write)
+        except (service.RegistrarUnavailable, service.RegistrarRejected) as exc:
+            logger.warning("P-CSCF: background W6 write of %s failed: %s", effect.impu, exc)
+
+    def assumed(pcscf: Any, effect: Any, current: Any) -> tuple[Any, Any]:
+        now = pcscf.clock()
+        c = effect.write.contact
+        written = model.Contact(
+            contact_id=c.contact_id, uri=c.uri, flow=c.flow, instance_id=c.instance_id, reg_id=c.reg_id,
+            path=tuple(c.path), ep_cscf=c.ep_cscf, expires_at=now + c.expires, registered_at=now,
+        )  # fmt: skip
+        stored = [x for x in (current.contacts if current is not None else ()) if x.expires_at > now]
+        if current is None:
+            outcome, contacts = model.Outcome.NEW_REGISTRATION, (written,)
+        elif any(x.contact_id == c.contact_id for x in stored):
+            outcome = model.Outcome.RE_REGISTRATION
+            contacts = tuple(written if x.contact_id == c.contact_id else x for x in stored)
+        else:
+            outcome, contacts = model.Outcome.NEW_CONTACT, (*stored, written)
+        entry = model.Entry(
+            impu=effect.impu, wimpu=effect.write.wimpu, external_identity=effect.write.external_identity,
+            allocated_by=effect.write.allocated_by, contacts=contacts,
+        )  # fmt: skip
+        return outcome, entry
+
+    async def _effect(self: Any, effect: object, flow_token: str) -> Any:
+        if isinstance(effect, service.W6Write):
+            current = read_at_step_5.setdefault(self, {}).pop(flow_token, None)
+            self.node.spawn(write_later(self, effect))  # "answered in the background"
+            return assumed(self, effect, current)
+        result = await original(self, effect, flow_token)
+        if isinstance(effect, service.W6Read | service.W6ReadByExternal):
+            read_at_step_5.setdefault(self, {})[flow_token] = result
+        return result
+
+    mp.setattr(service.Pcscf, "_effect", _effect)
+
+
+def _effects_rewritten(flow: Any, rewrite: Callable[[Any, list[tuple[Any, Any]]], Any]) -> Any:
+    """Drive ``flow`` (a generator of effects), passing each effect it yields through
+    ``rewrite(effect, earlier)`` (``earlier``: the (effect, result) pairs so far); its return value."""
+    earlier: list[tuple[Any, Any]] = []
+    try:
+        effect = next(flow)
+        while True:
+            effect = rewrite(effect, earlier)
+            result = yield effect
+            earlier.append((effect, result))
+            effect = flow.send(result)
+    except StopIteration as stop:
+        return stop.value
+
+
+def _pcscf_option_b_binding_written_once(mp: pytest.MonkeyPatch) -> None:
+    # Wire and state (option B): the W6 write of a WIC's re-registration, or of a second WIC's new
+    # contact, carries no external_identity: the eP-CSCF sends the binding external identity <->
+    # allocated IMPU only in the write that creates the entry ("the binding was stored when the IMPU
+    # was allocated; later writes update the contact"), treating the W6 write as a patch. The
+    # registrar, whose entry is bound to the external identity, refuses the write (409), and the WIC
+    # gets 403 to its refresh (its registration then lapses at its first expiry although it kept
+    # refreshing), and the user's second WIC gets 403 to its first REGISTER: one allocated IMPU
+    # holds one WIC (5.2.2.1 "a binding is maintained between the external (non-IMS) identity and
+    # the allocated individual IMPU within the wIMPU registrar"; 5.2.2.5.2 step 6 "If the eP-CSCF
+    # allocates an individual IMPU to the registered WIC, it shall store additionally the binding";
+    # 5.2.2.3.2 "The eP-CSCF shall update the applicable entry in the wIMPU Registrar for every
+    # re-registration of a WIC"). The first registration of an external identity, and option A,
+    # are unaffected.
+    service, flows = _pcscf(), _pflows()
+    original = service.register_wic
+
+    def rewrite(effect: Any, earlier: list[tuple[Any, Any]]) -> Any:
+        if not isinstance(effect, flows.W6Write) or effect.write.external_identity is None:
+            return effect
+        allocated_before = any(isinstance(e, flows.W6ReadByExternal) and r is not None for e, r in earlier)
+        if not allocated_before:
+            return effect
+        return dataclasses.replace(effect, write=dataclasses.replace(effect.write, external_identity=None))
+
+    def register_wic(request: Any, **kwargs: Any) -> Any:
+        return (yield from _effects_rewritten(original(request, **kwargs), rewrite))
+
+    mp.setattr(service, "register_wic", register_wic)
+
+
+def _pcscf_fork_request_uri_kept(mp: pytest.MonkeyPatch) -> None:
+    # Wire: a terminating INVITE (and MESSAGE, OPTIONS) the eP-CSCF delivers to a WIC keeps the
+    # Request-URI the S-CSCF sent (the block's contact at the eP-CSCF, sip:<block>@<eP-CSCF>) instead
+    # of the Contact URI the WIC registered: the eP-CSCF sends each copy over the WebSocket its flow
+    # token names and "the flow already says where it goes", so it never retargets the copy to the
+    # registered contact. A WIC that checks the Request-URI against its own contact or AOR (JsSIP
+    # answers 404 when neither user part matches) refuses every session, and no WIC learns which of
+    # its registrations was called (5.2.2.5.4 step 4 "The eP-CSCF fetches the contact information
+    # for the individual IMPU from the wIMPU registrar", step 5 "The eP-CSCF delivers the session to
+    # the WIC associated with the individual IMPU"; "fork the sessiosn to all contacts"; RFC 3261
+    # 16.5 and 16.6 item 2: each branch's Request-URI is the target's, the registered contact). The
+    # requests of a dialog, on the WIC's Contact already, are unaffected.
+    service = _pcscf()
+    original = service.proxy
+
+    async def proxy(node: Any, server_tx: Any, request: Any, branches: Any, **kwargs: Any) -> Any:
+        initial = request.to.tag is None
+        if initial and branches and all(b.target.transport in ("WS", "WSS") for b in branches):
+            branches = [dataclasses.replace(b, uri=request.uri) for b in branches]  # "the flow routes it"
+        return await original(node, server_tx, request, branches, **kwargs)
+
+    mp.setattr(service, "proxy", proxy)
+
+
+def _pcscf_block_refusal_remembered(mp: pytest.MonkeyPatch) -> None:
+    # Wire: once a WIC's REGISTER has found its block unregistered and the block's registration the
+    # eP-CSCF then tried failed (the S-CSCF refused it, or did not answer in time and then refused),
+    # every later REGISTER of a WIC of that block is answered 503 with Retry-After at once, and the
+    # eP-CSCF sends the S-CSCF no REGISTER of the block again, even after the S-CSCF would accept
+    # it: the eP-CSCF keeps the failure as the block's state ("do not hammer a refusing S-CSCF"), a
+    # negative cache nothing ever clears while the block stays unregistered (an option 1 block whose
+    # start-up registration failed gets one more try, from its first WIC). The block's users can no
+    # longer register until the eP-CSCF restarts (5.2.2.5.1 option 2 "The eP-CSCF could register an
+    # IMPU block upon receiving the first individual IMPU registration request from a WIC"; "A single
+    # IMS registration is required to register the wIMPU block"; the profile: "A WIC's REGISTER that
+    # finds the block unregistered starts its registration (option 2; option 1 after a failed or
+    # lapsed registration)"). A block that registers is unaffected.
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+    original = reg.BlockRegistration.ensure
+    failed: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+    async def ensure(self: Any, within: float = reg.WIC_WAIT) -> None:
+        remembered = failed.get(self)
+        if remembered is not None and not self.registered:
+            raise reg.BlockRegistrationError(f"{remembered} (remembered)")
+        try:
+            await original(self, within)
+        except reg.BlockRegistrationError as exc:
+            failed[self] = str(exc)
+            raise
+
+    mp.setattr(reg.BlockRegistration, "ensure", ensure)
+
+
+def _pcscf_takeover_removes_with_star(mp: pytest.MonkeyPatch) -> None:
+    # Wire: an eP-CSCF taking over a failed one's block, having registered its own binding of the
+    # block and found the failed eP-CSCF's binding still listed in the S-CSCF's 200 OK, removes that
+    # binding with `REGISTER Contact: *, Expires: 0` ("remove the bindings left over") instead of a
+    # REGISTER with expires 0 for the failed eP-CSCF's contact only. RFC 3261 10.2.2: `*` removes
+    # every binding of the address of record, so the S-CSCF drops the new eP-CSCF's binding too and
+    # the block is left with no registration, while the eP-CSCF, which did not look at the answer's
+    # Contacts, believes it registered: WICs register and originate as usual, but every session to
+    # a WIC of the block finds no binding at the S-CSCF until the eP-CSCF's next refresh of the block
+    # (half the interval later) registers it again (5.2.2.2 "If an eP-CSCF fails then the wIMPU
+    # associated with the failed eP-CSCF shall be re-allocated to another eP-CSCF"; 5.2.2.5.1 "A
+    # single IMS registration is required to register the wIMPU block"). A take-over that finds no
+    # other binding, and every other registration of a block, are unaffected.
+    reg = _mod("reference.nodes.p_cscf.block_registration")
+    flows = _pflows()
+
+    def remove_other_bindings(binding: Any, registered: Any, *, cnonce: str) -> Any:
+        others = [f"<{c.uri}>" for c in registered.contacts if not binding.is_own(c)]
+        if not others:
+            return []
+
+        def star(authorization: str | None) -> Any:
+            return binding.register_request(0, authorization, ["*"]).with_header_set("Contact", "*")
+
+        request = star(None)
+        response = yield flows.SendRegister(request)
+        challenge = response.get("WWW-Authenticate")
+        if response.status == 401 and challenge:
+            authorization = flows.digest_authorization(binding.credentials, challenge, request, cnonce)
+            response = yield flows.SendRegister(star(authorization))
+        if response.status != 200:
+            raise flows.BlockRegistrationError(
+                f"block {binding.credentials.wimpu}: REGISTER Contact: * answered {response.status}"
+            )
+        return others
+
+    mp.setattr(reg, "remove_other_bindings", remove_other_bindings)
+
+
+# ----- I-CSCF (5.2.2.5.4 step 2) -----------------------------------------------------------------
+
+
+def _icscf_w7_identity_lowercased(mp: pytest.MonkeyPatch) -> None:
+    # Wire: the I-CSCF's W7 query for a called identity asks for the whole URI in lower case, user
+    # part too ("identities compare without case"; RFC 3261 19.1.4: only the host does, the userinfo
+    # compares case-sensitively), so a session to sip:Bob@enterprise.com, who is not registered
+    # (or no user at all), is answered "registered" with the IMPU of sip:bob@enterprise.com and
+    # retargeted to it: bob's WICs ring for a call to another user; likewise a session to
+    # sip:wrtc-Alice@block1.ims.example.net reaches wrtc-alice's WIC instead of being rejected with
+    # 480 at the I-CSCF (5.2.2.5.4 step 2 "The I-CSCF validates through the interaction with the
+    # wIMPU registrar if the called webRTC user is registered and retrieves any registration context
+    # if needed to locate the individual IMPU"; step 1 "If the user is not registered, the I-CSCF
+    # shall reject the session"; 5.2.2.3.3). A called identity written in lower case, as every
+    # registered one here is, is unaffected.
+    service = _icscf()
+    flows = _mod("reference.nodes.i_cscf.flows")
+    original = service.route_terminating
+
+    def rewrite(effect: Any, earlier: list[tuple[Any, Any]]) -> Any:
+        if isinstance(effect, flows.W7Query):
+            return flows.W7Query(effect.identity.lower())
+        return effect
+
+    def route_terminating(request: Any, **kwargs: Any) -> Any:
+        return (yield from _effects_rewritten(original(request, **kwargs), rewrite))
+
+    mp.setattr(service, "route_terminating", route_terminating)
+
+
+# ----- wIMPU Registrar (5.2.2.3.1) ------------------------------------------------------------------
+
+SWEEP_AHEAD: Final = 30.0
+"Seconds before their expiry the faulty sweeper of ``registrar_sweep_ahead`` removes contacts."
+
+
+def _registrar_sweep_ahead(mp: pytest.MonkeyPatch) -> None:
+    # State and wire: the registrar's sweeper deletes every contact whose registration timer runs
+    # out within the next 30 s, and the entries that leaves without contacts ("the sweep runs every
+    # 30 s: take what will have expired by the next run, so that no read between two sweeps returns
+    # an expired contact"), while it runs every second. A contact is gone from W6 reads and W7 up to
+    # 30 s before its interval has passed: a WIC registered for 120 s is "not registered" from 90 s
+    # on, a session to it gets 480 at the I-CSCF, an option B WIC's INVITE gets 403, and a WIC that
+    # refreshes near the end of its interval finds itself registered anew (W6 outcome
+    # new-registration) after a gap (5.2.2.3.1 "An entry is removed upon de-registration or
+    # registration timer expiry"; 5.2.2.3.2 "store in the wIMPU Registrar ... for the duration of the
+    # registration"). Reads made before a sweep, and contacts more than 30 s from expiry, are
+    # unaffected.
+    store_cls = _store()
+    original = store_cls.sweep
+
+    def sweep(self: Any, now: float) -> Any:
+        return original(self, now + SWEEP_AHEAD)
+
+    mp.setattr(store_cls, "sweep", sweep)
+
+
+# ----- WWSF (5.2.2.5.2 step 1) -------------------------------------------------------------------
+
+
+def _wwsf_token_time_frozen(mp: pytest.MonkeyPatch) -> None:
+    # Wire: every token the WWSF issues carries the iat, nbf and exp of its first one (iat = nbf =
+    # the time of the first log-in since it started, exp that plus the lifetime), with a new jti and
+    # signature each time, while the log-in answer's expires_in still says the full lifetime: the
+    # WWSF's token service computes "now" once, when it is first used (a value cached in the token
+    # service, as a default argument evaluated once would), not at each log-in. A token from a later
+    # log-in has less time left than its expires_in says, and once the lifetime has passed since the
+    # first log-in every log-in gives a token already expired: the WIC's REGISTER (or the refresh
+    # with its fresh token) gets 401 with error="invalid_token" (5.2.2.5.2 step 1 "Upon successful
+    # authentication, the WWSF issues a security token for the user"; step 4; the profile:
+    # "expires_in (the token's lifetime in seconds from the answer ... as the reference issues a new
+    # token at each log-in)", "a fresh token extends the registration").
+    service = _mod("reference.nodes.wwsf.service")
+    original = service.WwsfService.issue_token
+    first: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def issue_token(self: Any, identity: str, audience: str) -> Any:
+        issuer = self._issuer
+        stamp = first.setdefault(self, float(issuer._clock()))
+        clock = issuer._clock
+        issuer._clock = lambda: stamp  # "now", as computed the first time
+        try:
+            return original(self, identity, audience)
+        finally:
+            issuer._clock = clock
+
+    mp.setattr(service.WwsfService, "issue_token", issue_token)
+
+
 # ----- the catalogue ----------------------------------------------------------------------
 
 
@@ -2178,6 +2526,81 @@ FAULTS: Mapping[str, BlindFault] = {
         "5.2.2.5.2",
         "WWSF",
         batch=5,
+    ),
+    # batch 6: IWF
+    "iwf_origin_absent_accepted": _fault(
+        "the IWF accepts a WebSocket handshake that carries no Origin, as from a client that is no browser",
+        _iwf_origin_absent_accepted,
+        "5.2.2.5.2",
+        "IWF",
+        batch=6,
+    ),
+    "iwf_dereg_by_expires_header": _fault(
+        "the IWF takes a token-less REGISTER for a de-registration by its Expires header, not its Contact's",
+        _iwf_dereg_by_expires_header,
+        "5.2.2.3.2",
+        "IWF",
+        batch=6,
+    ),
+    # batch 6: P-CSCF
+    "pcscf_ok_before_w6_write": _fault(
+        "the eP-CSCF sends the 200 OK to a REGISTER without waiting for the W6 write, made in the background",
+        _pcscf_ok_before_w6_write,
+        "5.2.2.5.2",
+        "P-CSCF",
+        batch=6,
+    ),
+    "pcscf_option_b_binding_written_once": _fault(
+        "option B: the eP-CSCF sends the external identity over W6 only in the write that allocates the IMPU",
+        _pcscf_option_b_binding_written_once,
+        "5.2.2.1",
+        "P-CSCF",
+        batch=6,
+    ),
+    "pcscf_fork_request_uri_kept": _fault(
+        "the eP-CSCF delivers a terminating request to each WIC without retargeting it to the WIC's contact",
+        _pcscf_fork_request_uri_kept,
+        "5.2.2.5.4",
+        "P-CSCF",
+        batch=6,
+    ),
+    "pcscf_block_refusal_remembered": _fault(
+        "the eP-CSCF remembers a failed block registration and answers later WICs 503 without trying again",
+        _pcscf_block_refusal_remembered,
+        "5.2.2.5.1",
+        "P-CSCF",
+        batch=6,
+    ),
+    "pcscf_takeover_removes_with_star": _fault(
+        "an eP-CSCF taking over a block removes the failed one's binding with Contact: *, its own with it",
+        _pcscf_takeover_removes_with_star,
+        "5.2.2.2",
+        "P-CSCF",
+        batch=6,
+    ),
+    # batch 6: I-CSCF
+    "icscf_w7_identity_lowercased": _fault(
+        "the I-CSCF lower-cases the whole called URI, user part too, before its W7 query",
+        _icscf_w7_identity_lowercased,
+        "5.2.2.5.4",
+        "I-CSCF",
+        batch=6,
+    ),
+    # batch 6: wIMPU Registrar
+    "registrar_sweep_ahead": _fault(
+        "the wIMPU Registrar's sweeper removes contacts up to 30 s before their registration timer expires",
+        _registrar_sweep_ahead,
+        "5.2.2.3.1",
+        "wIMPU Registrar",
+        batch=6,
+    ),
+    # batch 6: WWSF
+    "wwsf_token_time_frozen": _fault(
+        "the WWSF stamps every token with the time of its first log-in: later tokens are born old",
+        _wwsf_token_time_frozen,
+        "5.2.2.5.2",
+        "WWSF",
+        batch=6,
     ),
 }
 
